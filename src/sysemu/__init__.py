@@ -1,0 +1,79 @@
+"""sysemu: conditional system-call emulation for unmodified Linux programs.
+
+Register handlers for the calls you care about; each receives a :class:`Call` after the program
+made it and before the kernel runs it, and decides: let the kernel run it (return ``None``),
+answer it (:meth:`Call.emulate`, :meth:`Call.fail`), change it (:meth:`Call.rewrite`,
+:meth:`Call.change_to`) or see its result (:meth:`Call.observe`). Calls no handler asked for
+never stop the program::
+
+    import errno
+    from sysemu import Emulator
+
+    emu = Emulator()
+
+    @emu.on("openat")
+    def deny_hostname(call):
+        if call.path == "/etc/hostname":
+            return call.fail(errno.EACCES)
+
+    result = emu.run(["cat", "/etc/hostname"])
+"""
+
+from sysemu.abi import Abi
+from sysemu.api.call import Args, Call
+from sysemu.api.conditions import (
+    Condition,
+    Eq,
+    Ge,
+    Gt,
+    HasBits,
+    In,
+    LacksBits,
+    Le,
+    Lt,
+    Masked,
+    Ne,
+    NotIn,
+)
+from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, Rewrite
+from sysemu.api.handlers import HandlerError, OnError, SyscallStats
+from sysemu.api.results import RunResult, Stats
+from sysemu.emulator import Emulator
+from sysemu.engine.spawn import ProgramNotFound
+from sysemu.engine.tracer import ExecFailed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Abi",
+    "Args",
+    "Call",
+    "Condition",
+    "Decision",
+    "Emulate",
+    "Emulator",
+    "Eq",
+    "ExecFailed",
+    "Fail",
+    "Ge",
+    "Gt",
+    "HandlerError",
+    "HasBits",
+    "In",
+    "LacksBits",
+    "Le",
+    "Lt",
+    "Masked",
+    "Ne",
+    "NotIn",
+    "OnError",
+    "Outcome",
+    "Pass",
+    "ProgramNotFound",
+    "Result",
+    "Rewrite",
+    "RunResult",
+    "Stats",
+    "SyscallStats",
+    "__version__",
+]

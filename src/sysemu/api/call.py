@@ -1,0 +1,248 @@
+"""``Call``: one intercepted system call, as a handler sees it.
+
+A ``Call`` is made only for calls a handler asked for, and everything beyond the registers the
+kernel already reported (decoded strings, the process id, memory) is read on first use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any, Protocol, TypeVar
+
+from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
+from sysemu.api.decisions import ArgValue, Emulate, Fail, Pass, ResultHook, Rewrite
+from sysemu.kernel.memory import TraceeMemory
+
+_Struct = TypeVar("_Struct", bound=ctypes.Structure)
+
+
+class Task(Protocol):
+    """The thread a call came from, as the engine tracks it."""
+
+    @property
+    def tid(self) -> int:
+        """Thread id."""
+        ...
+
+    @property
+    def pid(self) -> int:
+        """Process (thread group) id."""
+        ...
+
+
+def _decode_int(raw: int, bits: int, signed: bool) -> int:
+    value = raw & ((1 << bits) - 1)
+    if signed and value >> (bits - 1):
+        value -= 1 << bits
+    return value
+
+
+class Args:
+    """A call's arguments by the names of the syscall's signature.
+
+    ``call.args.fd`` is an ``int`` (sign-extended as the C type says), ``call.args.pathname``
+    a ``str`` read from the tracee on first access (``None`` for a NULL pointer); pointers are
+    addresses. ``call.args[i]`` gives the same by position; :meth:`raw` the register value.
+    """
+
+    __slots__ = ("_call", "_strings")
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+        self._strings: dict[int, str | None] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            index = self._call.syscall.param_index(name)
+        except KeyError:
+            params = ", ".join(p.name for p in self._call.syscall.params)
+            raise AttributeError(
+                f"{self._call.name} has no argument {name!r} (it has: {params or 'none'})"
+            ) from None
+        return self[index]
+
+    def __getitem__(self, index: int) -> Any:
+        call = self._call
+        params = call.syscall.params
+        raw = call.raw[index]
+        if index >= len(params):
+            return raw
+        param = params[index]
+        if param.kind is ArgKind.PATH or param.kind is ArgKind.STRING:
+            if index not in self._strings:
+                self._strings[index] = None if raw == 0 else call.read_str(raw)
+            return self._strings[index]
+        return _decode_int(raw, param.bits, param.signed)
+
+    def raw(self, name: str) -> int:
+        """The register value of argument ``name``, undecoded."""
+        return self._call.raw[self._call.syscall.param_index(name)]
+
+    def __repr__(self) -> str:
+        call = self._call
+        parts = []
+        for index, param in enumerate(call.syscall.params):
+            kind = param.kind
+            if kind is ArgKind.PATH or kind is ArgKind.STRING:
+                shown = repr(self._strings[index]) if index in self._strings else "<str>"
+            else:
+                shown = str(self[index])
+            parts.append(f"{param.name}={shown}")
+        return f"Args({', '.join(parts)})"
+
+
+class Call:
+    """One system call stopped on its way into the kernel.
+
+    Attributes: ``name``, ``nr`` (the number in ``abi``'s table), ``abi``, ``syscall`` (the
+    table entry: signature and kinds), ``raw`` (six register values), ``tid``, ``pid``, and
+    ``args`` (decoded by name). Return a decision made by one of the methods below, or ``None``
+    to let the next handler (or the kernel) have it.
+    """
+
+    __slots__ = ("_args", "_memory", "_task", "ip", "raw", "sp", "syscall")
+
+    def __init__(
+        self,
+        syscall: Syscall,
+        raw: tuple[int, ...],
+        task: Task,
+        ip: int = 0,
+        sp: int = 0,
+    ) -> None:
+        self.syscall = syscall
+        self.raw = raw
+        self._task = task
+        self.ip = ip
+        self.sp = sp
+        self._args: Args | None = None
+        self._memory: TraceeMemory | None = None
+
+    # What the call is.
+    @property
+    def name(self) -> str:
+        """The syscall's name in its ABI (``"openat"``; ``"syscall_1000"`` if it has none)."""
+        return self.syscall.name
+
+    @property
+    def nr(self) -> int:
+        """The syscall number in the call's ABI."""
+        return self.syscall.nr
+
+    @property
+    def abi(self) -> Abi:
+        """The ABI the call was made through (an ``int $0x80`` call is ``Abi.I386``)."""
+        return self.syscall.abi
+
+    @property
+    def args(self) -> Args:
+        """The arguments by name; see :class:`Args`."""
+        if self._args is None:
+            self._args = Args(self)
+        return self._args
+
+    @property
+    def path(self) -> str | None:
+        """The first path argument as a string (not resolved against the cwd), or ``None`` if
+        the call has no path argument or it is NULL."""
+        for index, param in enumerate(self.syscall.params):
+            if param.kind is ArgKind.PATH:
+                value = self.args[index]
+                return value if isinstance(value, str) else None
+        return None
+
+    # Who made it.
+    @property
+    def tid(self) -> int:
+        """The calling thread's id."""
+        return self._task.tid
+
+    @property
+    def pid(self) -> int:
+        """The calling process's id (its thread group id)."""
+        return self._task.pid
+
+    # The tracee's memory.
+    @property
+    def memory(self) -> TraceeMemory:
+        """The caller's address space (``process_vm_readv``, ``/proc/PID/mem`` fallback)."""
+        if self._memory is None:
+            self._memory = TraceeMemory(self._task.tid)
+        return self._memory
+
+    def read(self, address: int, size: int) -> bytes:
+        """Read ``size`` bytes of the caller's memory."""
+        return self.memory.read(address, size)
+
+    def read_bytes_until_nul(self, address: int, limit: int = 4096) -> bytes:
+        """Read a C string (without its NUL) of at most ``limit`` bytes."""
+        return self.memory.read_cstring(address, limit)
+
+    def read_str(self, address: int, limit: int = 4096) -> str:
+        """Read a C string and decode it as the OS does file names (undecodable bytes kept
+        as surrogates, so ``os.fsencode`` gives them back)."""
+        return os.fsdecode(self.memory.read_cstring(address, limit))
+
+    def write(self, address: int, data: bytes) -> None:
+        """Write ``data`` into the caller's memory (an output buffer of an emulated call)."""
+        self.memory.write(address, data)
+
+    def read_struct(self, address: int, struct_type: type[_Struct]) -> _Struct:
+        """Read a ctypes structure from the caller's memory."""
+        return struct_type.from_buffer_copy(self.read(address, ctypes.sizeof(struct_type)))
+
+    def write_struct(self, address: int, value: ctypes.Structure) -> None:
+        """Write a ctypes structure into the caller's memory."""
+        self.write(address, bytes(value))
+
+    # Decisions.
+    def pass_through(self, then: ResultHook | None = None) -> Pass:
+        """The kernel runs the call unchanged; ``then`` (if given) sees its result."""
+        return Pass(then)
+
+    def observe(self, then: ResultHook) -> Pass:
+        """The kernel runs the call; ``then`` sees its result and may replace it."""
+        return Pass(then)
+
+    def emulate(self, value: int) -> Emulate:
+        """The kernel skips the call; it returns ``value`` (``-errno`` values are errors)."""
+        return Emulate(value)
+
+    def fail(self, error: int | str) -> Fail:
+        """The kernel skips the call; it fails with ``error`` (a number or ``"ENOENT"``)."""
+        return Fail(error if isinstance(error, int) else errno_number(error))
+
+    def rewrite(self, *, then: ResultHook | None = None, **args: int | str | bytes) -> Rewrite:
+        """The kernel runs the call with the named arguments replaced.
+
+        An ``int`` replaces the register; a ``str`` or ``bytes`` is written into the caller's
+        memory (below its stack pointer, where the program cannot be using it) with a NUL
+        added, and the register points at the copy.
+        """
+        values: list[ArgValue | None] = [None] * 6
+        for name, value in args.items():
+            values[self.syscall.param_index(name)] = _arg_value(value)
+        return Rewrite(tuple(values), None, then)
+
+    def change_to(
+        self, syscall: str | int, *args: int | str | bytes, then: ResultHook | None = None
+    ) -> Rewrite:
+        """The kernel runs another call instead, in the same ABI, with ``args`` (missing
+        arguments keep the original registers)."""
+        nr = syscall if isinstance(syscall, int) else syscall_by_name(syscall, self.abi).nr
+        values: list[ArgValue | None] = [None] * 6
+        for index, value in enumerate(args):
+            values[index] = _arg_value(value)
+        return Rewrite(tuple(values), nr, then)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.name}({self.abi}) tid={self.tid} {self.args!r}>"
+
+
+def _arg_value(value: int | str | bytes) -> ArgValue:
+    if isinstance(value, str):
+        return os.fsencode(value) + b"\0"
+    if isinstance(value, bytes):
+        return value if value.endswith(b"\0") else value + b"\0"
+    return value

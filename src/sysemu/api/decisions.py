@@ -1,0 +1,113 @@
+"""What a handler decides about a call: values, not exceptions.
+
+A handler returns one of these (usually made by the :class:`~sysemu.Call` helper of the same
+name) or ``None``, which means "no opinion": the next matching handler is asked, and if none has
+an opinion the kernel runs the call unchanged. How a decision is carried out is the backend's
+business; the handler does not know which backend runs it.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno as errno_module
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Outcome(enum.Enum):
+    """What happened to an intercepted call, as counted in statistics and shown in traces."""
+
+    PASSED = "passed"  # the kernel ran it unchanged
+    EMULATED = "emulated"  # the tracer answered it; the kernel never ran it
+    FAILED = "failed"  # the tracer failed it with an errno; the kernel never ran it
+    REWRITTEN = "rewritten"  # the kernel ran it with other arguments or as another call
+    KILLED = "killed"  # a handler raised and the program was killed
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The value a call returned, as seen at syscall exit.
+
+    ``value`` is the raw kernel return: ``-errno`` on failure. Values above -4096 and below
+    zero are errors, as in the kernel's ``IS_ERR_VALUE``.
+    """
+
+    value: int
+
+    @property
+    def failed(self) -> bool:
+        """Whether the call failed."""
+        return -4096 < self.value < 0
+
+    @property
+    def errno(self) -> int | None:
+        """The errno of a failed call, ``None`` on success."""
+        return -self.value if self.failed else None
+
+    @property
+    def errno_name(self) -> str | None:
+        """``"ENOENT"`` and so on for a failed call."""
+        number = self.errno
+        if number is None:
+            return None
+        return errno_module.errorcode.get(number, str(number))
+
+
+ResultHook = Callable[[Result], int | None]
+"""Called with a call's result after the kernel ran it; may return a replacement value
+(``-errno`` to make it fail), or ``None`` to keep the kernel's."""
+
+
+class Decision:
+    """Base of every decision; see :class:`Pass`, :class:`Emulate`, :class:`Fail`,
+    :class:`Rewrite`."""
+
+    __slots__ = ()
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Pass(Decision):
+    """Let the kernel run the call as it is; with ``then``, see its result afterwards."""
+
+    then: ResultHook | None = None
+    outcome = Outcome.PASSED
+
+
+@dataclass(frozen=True, slots=True)
+class Emulate(Decision):
+    """The kernel skips the call, which returns ``value`` (negative values are errors)."""
+
+    value: int
+    outcome = Outcome.EMULATED
+
+
+@dataclass(frozen=True, slots=True)
+class Fail(Decision):
+    """The kernel skips the call, which fails with ``errno`` (a positive errno number)."""
+
+    errno: int
+    outcome = Outcome.FAILED
+
+    def __post_init__(self) -> None:
+        if not 0 < self.errno < 4096:
+            raise ValueError(f"errno must be between 1 and 4095, not {self.errno}")
+
+
+ArgValue = int | bytes
+"""A rewritten argument: a register value, or bytes to place in the tracee's memory (the
+register then points at them; add the NUL yourself, :meth:`Call.rewrite` does for ``str``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite(Decision):
+    """The kernel runs the call with other arguments, or as another call.
+
+    ``nr`` is the new syscall number in the call's ABI (``None``: unchanged); ``args`` has one
+    entry per argument register, ``None`` keeping the original. ``then`` sees the result.
+    """
+
+    args: tuple[ArgValue | None, ...] = ()
+    nr: int | None = None
+    then: ResultHook | None = None
+    outcome = Outcome.REWRITTEN

@@ -1,0 +1,278 @@
+"""The handler set: which calls stop, and who decides about them.
+
+Handlers are registered per syscall name (every ABI that has a call of that name is covered, so
+an ``int $0x80`` ``openat`` cannot slip past a rule written for ``openat``) or per number (for
+calls that do not exist yet). The set compiles into routes, one per (ABI, number), and into the
+seccomp rules that make exactly those calls stop: the set of handlers *is* the filter.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sysemu.abi import (
+    Abi,
+    ArgKind,
+    Param,
+    Syscall,
+    abis_for_name,
+    syscall_by_name,
+    syscall_by_number,
+)
+from sysemu.api.call import Call
+from sysemu.api.conditions import Condition, as_condition
+from sysemu.api.decisions import Decision, Outcome
+from sysemu.kernel.bpf import SECCOMP_RET_TRACE, ArgTest, Rule
+
+Handler = Callable[[Call], Decision | None]
+"""A function that receives a :class:`Call` and returns a decision or ``None``."""
+
+Predicate = Callable[[Call], bool]
+
+SyscallSpec = str | int | Iterable[str | int]
+
+
+class OnError(enum.Enum):
+    """What happens to a call whose handler raised (the traceback is reported either way)."""
+
+    KILL = "kill"  # fail closed: the whole traced program is killed (the default)
+    FAIL = "fail"  # the call fails with the emulator's ``error_errno`` (EIO unless set)
+    PASS = "pass"  # the kernel runs the call as if no handler had seen it
+
+
+class HandlerError(Exception):
+    """A handler raised; the original exception is the ``__cause__``."""
+
+    def __init__(self, call_name: str, handler: Handler, tid: int) -> None:
+        name = getattr(handler, "__qualname__", repr(handler))
+        super().__init__(f"handler {name} raised on {call_name} (thread {tid})")
+        self.call_name = call_name
+        self.handler = handler
+        self.tid = tid
+        # The run's RunResult, when the error ended a run (set by Emulator.run).
+        self.result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One handler registered for one syscall of one ABI."""
+
+    handler: Handler
+    syscall: Syscall
+    tests: tuple[ArgTest, ...]
+    when: Predicate | None
+
+    def accepts(self, call: Call) -> bool:
+        """Whether the conditions hold for ``call`` (the kernel checked them only for the first
+        registration of a route, and only up to the first that matched)."""
+        raw = call.raw
+        for test in self.tests:
+            if not test.matches(raw[test.index]):
+                return False
+        return self.when is None or self.when(call)
+
+
+@dataclass(slots=True)
+class SyscallStats:
+    """Counters for one syscall of one ABI."""
+
+    name: str
+    abi: Abi
+    stops: int = 0
+    passed: int = 0
+    emulated: int = 0
+    failed: int = 0
+    rewritten: int = 0
+    killed: int = 0
+    results_seen: int = 0
+    handler_errors: int = 0
+    handler_ns: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one call with this outcome."""
+        if outcome is Outcome.PASSED:
+            self.passed += 1
+        elif outcome is Outcome.EMULATED:
+            self.emulated += 1
+        elif outcome is Outcome.FAILED:
+            self.failed += 1
+        elif outcome is Outcome.REWRITTEN:
+            self.rewritten += 1
+        else:
+            self.killed += 1
+
+
+@dataclass(slots=True)
+class Route:
+    """Everything the engine needs for one (ABI, number) once the filter sent a call here."""
+
+    syscall: Syscall
+    registrations: tuple[Registration, ...]
+    stats: SyscallStats
+    # With one registration and no Python predicate the kernel has already checked everything.
+    prechecked: bool = False
+
+    def decide(self, call: Call) -> Decision | None:
+        """Ask the registered handlers in order; the first decision wins. Raises
+        :class:`HandlerError` (from the handler's exception) or TypeError for a bad return."""
+        start = time.perf_counter_ns()
+        try:
+            for registration in self.registrations:
+                if not self.prechecked and not registration.accepts(call):
+                    continue
+                try:
+                    decision = registration.handler(call)
+                except Exception as error:
+                    raise HandlerError(call.name, registration.handler, call.tid) from error
+                if decision is None:
+                    continue
+                if not isinstance(decision, Decision):
+                    raise HandlerError(call.name, registration.handler, call.tid) from TypeError(
+                        f"a handler must return a Decision or None, not {type(decision).__name__}"
+                    )
+                return decision
+            return None
+        finally:
+            self.stats.handler_ns += time.perf_counter_ns() - start
+
+
+@dataclass(slots=True)
+class CompiledHandlers:
+    """A handler set compiled for one run: the routes and the seccomp rules that lead there."""
+
+    routes: list[Route] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+    def route_for(self, abi: Abi, nr: int) -> Route | None:
+        """The route of a call the filter did not tag (a ptrace-only backend's slow path)."""
+        for route in self.routes:
+            if route.syscall.abi is abi and route.syscall.nr == nr:
+                return route
+        return None
+
+
+def _generic_syscall(nr: int, abi: Abi) -> Syscall:
+    params = tuple(Param(f"arg{i}", "unsigned long", ArgKind.ULONG, abi.word_bits, False)
+                   for i in range(6))  # fmt: skip
+    return Syscall(abi=abi, nr=nr, name=f"syscall_{nr}", entry="", params=params)
+
+
+def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]:
+    """The table entries a syscall spec names; raises ValueError for unknown names.
+
+    A name covers every ABI that has it (or just ``abi``); a number means the native ABI's
+    call (or ``abi``'s), and may be a number no kernel knows yet.
+    """
+    items: Iterable[str | int] = [spec] if isinstance(spec, str | int) else spec
+    found: list[Syscall] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            raise TypeError(f"a syscall is a name or a number, not {item!r}")
+        if isinstance(item, int):
+            if item < 0:
+                raise ValueError(f"syscall numbers are not negative: {item}")
+            where = abi or Abi.X86_64
+            found.append(syscall_by_number(item, where) or _generic_syscall(item, where))
+            continue
+        if abi is not None:
+            try:
+                found.append(syscall_by_name(item, abi))
+            except KeyError:
+                raise ValueError(f"unknown syscall {item!r} for the {abi} ABI") from None
+            continue
+        entries = abis_for_name(item)
+        if not entries:
+            raise ValueError(f"unknown syscall {item!r}")
+        found.extend(entries)
+    return found
+
+
+def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgTest, ...]:
+    tests = []
+    for name, condition in conditions.items():
+        try:
+            index = syscall.param_index(name)
+        except KeyError:
+            params = ", ".join(p.name for p in syscall.params) or "none"
+            raise ValueError(
+                f"{syscall.name} ({syscall.abi}) has no argument {name!r} (it has: {params})"
+            ) from None
+        bits = min(syscall.params[index].bits, syscall.abi.word_bits)
+        tests.append(condition.to_test(index, bits))
+    return tuple(tests)
+
+
+class HandlerSet:
+    """An ordered collection of handler registrations."""
+
+    def __init__(self) -> None:
+        self._registrations: list[Registration] = []
+
+    def add(
+        self,
+        syscalls: SyscallSpec,
+        handler: Handler,
+        *,
+        abi: Abi | None = None,
+        when: Predicate | None = None,
+        **conditions: Condition | int,
+    ) -> None:
+        """Register ``handler``; see :meth:`on`."""
+        if not callable(handler):
+            raise TypeError(f"a handler must be callable, not {handler!r}")
+        parsed = {name: as_condition(value) for name, value in conditions.items()}
+        for syscall in resolve_syscalls(syscalls, abi):
+            tests = _tests_for(syscall, parsed)
+            self._registrations.append(Registration(handler, syscall, tests, when))
+
+    def on(
+        self,
+        syscalls: SyscallSpec,
+        *,
+        abi: Abi | None = None,
+        when: Predicate | None = None,
+        **conditions: Condition | int,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator: ``handler`` decides about the named calls.
+
+        ``syscalls`` is a name, a number or a list of them. Keyword ``conditions`` on argument
+        names (``fd=2``, ``flags=HasBits(os.O_CREAT)``) are checked by the kernel, so calls
+        that fail them never stop the program; ``when`` is a Python predicate on the
+        :class:`Call`, checked after the stop. Unknown names raise ValueError at once.
+        """
+
+        def register(handler: Handler) -> Handler:
+            self.add(syscalls, handler, abi=abi, when=when, **conditions)
+            return handler
+
+        return register
+
+    def __len__(self) -> int:
+        return len(self._registrations)
+
+    def compile(self, abis: Iterable[Abi]) -> CompiledHandlers:
+        """Routes and seccomp rules for the ABIs an architecture has."""
+        allowed = set(abis)
+        by_key: dict[tuple[Abi, int], list[Registration]] = {}
+        for registration in self._registrations:
+            syscall = registration.syscall
+            if syscall.abi in allowed:
+                by_key.setdefault((syscall.abi, syscall.nr), []).append(registration)
+        compiled = CompiledHandlers()
+        for route_id, ((abi, _nr), registrations) in enumerate(by_key.items()):
+            syscall = registrations[0].syscall
+            prechecked = len(registrations) == 1 and registrations[0].when is None
+            stats = SyscallStats(syscall.name, abi)
+            compiled.routes.append(Route(syscall, tuple(registrations), stats, prechecked))
+            for registration in registrations:
+                compiled.rules.append(
+                    Rule(abi.audit_arch, syscall.filter_nr, SECCOMP_RET_TRACE | route_id,
+                         registration.tests)
+                )  # fmt: skip
+                if not registration.tests:
+                    break  # every later rule for this call is unreachable
+        return compiled

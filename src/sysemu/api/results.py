@@ -1,0 +1,102 @@
+"""What a run returns: the program's exit status and what sysemu did to its calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sysemu.abi import Abi
+from sysemu.api.handlers import HandlerError, SyscallStats
+
+
+class Stats:
+    """Per-syscall counters of one run (only calls some handler asked for are counted)."""
+
+    def __init__(self, rows: list[SyscallStats]) -> None:
+        merged: dict[tuple[str, Abi], SyscallStats] = {}
+        for row in rows:
+            key = (row.name, row.abi)
+            if key in merged:
+                target = merged[key]
+                for name in ("stops", "passed", "emulated", "failed", "rewritten", "killed",
+                             "results_seen", "handler_errors", "handler_ns"):  # fmt: skip
+                    setattr(target, name, getattr(target, name) + getattr(row, name))
+            else:
+                merged[key] = SyscallStats(**{s: getattr(row, s) for s in row.__slots__})
+        self.rows = sorted(merged.values(), key=lambda r: (-r.stops, r.name, r.abi.value))
+
+    def __iter__(self) -> Iterator[SyscallStats]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, name: str) -> SyscallStats:
+        """The counters of ``name`` summed over ABIs; raises KeyError if it never stopped."""
+        matching = [row for row in self.rows if row.name == name]
+        if not matching:
+            raise KeyError(name)
+        total = SyscallStats(name, matching[0].abi)
+        for row in matching:
+            for slot in SyscallStats.__slots__:
+                if slot not in ("name", "abi"):
+                    setattr(total, slot, getattr(total, slot) + getattr(row, slot))
+        return total
+
+    @property
+    def stops(self) -> int:
+        """How many times the program stopped for a handler."""
+        return sum(row.stops for row in self.rows)
+
+    def table(self) -> str:
+        """A table like ``strace -c``'s: one line per syscall, busiest first."""
+        header = (f"{'syscall':<24} {'stops':>8} {'passed':>8} {'emulated':>8} {'failed':>8} "
+                  f"{'rewritten':>9} {'results':>8} {'errors':>6} {'handler ms':>10}")  # fmt: skip
+        lines = [header, "-" * len(header)]
+        for row in [*self.rows, self._total()]:
+            name = row.name if row.abi is Abi.X86_64 or row.name == "total" else (
+                f"{row.name}/{row.abi}")  # fmt: skip
+            if row.name == "total":
+                lines.append("-" * len(header))
+            lines.append(
+                f"{name:<24} {row.stops:>8} {row.passed:>8} {row.emulated:>8} {row.failed:>8} "
+                f"{row.rewritten:>9} {row.results_seen:>8} {row.handler_errors:>6} "
+                f"{row.handler_ns / 1e6:>10.3f}"
+            )
+        return "\n".join(lines)
+
+    def _total(self) -> SyscallStats:
+        total = SyscallStats("total", Abi.X86_64)
+        for row in self.rows:
+            for slot in SyscallStats.__slots__:
+                if slot not in ("name", "abi"):
+                    setattr(total, slot, getattr(total, slot) + getattr(row, slot))
+        return total
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        return f"<Stats {len(self.rows)} syscalls, {self.stops} stops>"
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended.
+
+    ``exit_code`` is what a shell would report: the program's exit status, or 128 + N when
+    signal N killed it (``signal`` is then N).
+    """
+
+    exit_code: int
+    signal: int | None = None
+    core_dumped: bool = False
+    stats: Stats = field(default_factory=lambda: Stats([]))
+    handler_errors: list[HandlerError] = field(default_factory=list)
+    # Set when a handler raised under OnError.KILL and sysemu killed the program for it.
+    fatal_error: HandlerError | None = None
+    stdout: bytes | None = None  # with capture_output=True
+    stderr: bytes | None = None
+    processes: int = 0  # how many processes the run started, the first one included
+    threads: int = 0  # how many threads it had in all
+

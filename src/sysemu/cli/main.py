@@ -1,0 +1,140 @@
+"""``sysemu`` command line: ``sysemu run [OPTIONS] -- CMD [ARG...]``.
+
+Everything the user typed is checked before the program starts: an unknown option, rules file,
+syscall or errno name, or a missing program gives one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+
+from sysemu.abi import errno_number
+from sysemu.api.handlers import HandlerError, OnError
+from sysemu.cli.rules import RulesError, load_rules
+from sysemu.emulator import Emulator
+from sysemu.engine.spawn import ProgramNotFound
+from sysemu.engine.tracer import ExecFailed
+
+USAGE_ERROR = 2
+HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = _Parser(
+        prog="sysemu",
+        description="Run a program with some of its system calls decided in Python.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run a program under sysemu",
+        description="Run CMD; calls that no rule asks for never stop it.",
+    )
+    run.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="load handlers from a Python file that defines register(emu) (repeatable)",
+    )
+    run.add_argument(
+        "--stats",
+        action="store_true",
+        help="print a table of intercepted calls and what was decided when the program ends",
+    )
+    run.add_argument(
+        "--on-error",
+        choices=[policy.value for policy in OnError],
+        default=OnError.KILL.value,
+        help="when a handler raises: kill the program (default), fail the call, or pass it",
+    )
+    run.add_argument(
+        "--error-errno",
+        default="EIO",
+        metavar="ERRNO",
+        help="the errno of calls failed by --on-error=fail (default EIO)",
+    )
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    return parser
+
+
+def _ignore_terminal_signals() -> None:
+    """Like a shell waiting for a foreground job: Ctrl-C and Ctrl-\\ are for the program,
+    which shares our process group and gets them from the terminal itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+    def terminate(number: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + number)  # unwinds through the tracer, which kills the tree
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGHUP, terminate)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``sysemu run``: returns the exit status."""
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
+    try:
+        error_errno = errno_number(args.error_errno)
+    except ValueError as error:
+        raise UsageError(f"--error-errno: {error}") from None
+    emu = Emulator(on_error=OnError(args.on_error), error_errno=error_errno)
+    for path in args.rules:
+        load_rules(path, emu)
+    _ignore_terminal_signals()
+    try:
+        result = emu.run(command)
+    except HandlerError as error:
+        print(f"sysemu: {error}; the program was killed", file=sys.stderr)
+        if error.__cause__ is not None:
+            traceback.print_exception(error.__cause__, file=sys.stderr)
+        return HANDLER_ERROR
+    if args.stats:
+        print(result.stats.table(), file=sys.stderr)
+    return result.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sysemu`` command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return USAGE_ERROR
+        return run_command(args)
+    except (UsageError, RulesError) as error:
+        print(f"sysemu: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except ProgramNotFound as error:
+        print(f"sysemu: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except ExecFailed as error:
+        print(f"sysemu: {error.strerror}", file=sys.stderr)
+        return 126
+    except OSError as error:
+        if error.errno == errno.EPERM:
+            print(f"sysemu: {error} (is ptrace allowed here? see `sysctl kernel.yama`)",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        raise

@@ -1,0 +1,151 @@
+"""``Emulator``: register handlers, run a program under them.
+
+This is the front of the library: it joins a handler set (what to do with calls) to a backend
+(how the kernel is made to do it). Handlers never see which backend runs them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO
+
+from sysemu.abi import Abi
+from sysemu.api.conditions import Condition
+from sysemu.api.handlers import (
+    Handler,
+    HandlerError,
+    HandlerSet,
+    OnError,
+    Predicate,
+    SyscallSpec,
+)
+from sysemu.api.results import RunResult
+from sysemu.engine.spawn import resolve_program
+from sysemu.engine.tracer import Tracer
+from sysemu.kernel.arch import host_arch
+
+
+def print_handler_error(error: HandlerError) -> None:
+    """Write a handler's error and traceback to stderr (the default reporter)."""
+    print(f"sysemu: {error}:", file=sys.stderr)
+    cause = error.__cause__
+    if cause is not None:
+        traceback.print_exception(cause, file=sys.stderr)
+
+
+class Emulator:
+    """A set of syscall handlers and the means to run programs under them.
+
+    ``on_error`` says what happens to a call whose handler raises: :attr:`OnError.KILL` (the
+    default: the program is killed and :meth:`run` raises :class:`HandlerError`),
+    :attr:`OnError.FAIL` (the call fails with ``error_errno``) or :attr:`OnError.PASS` (the
+    kernel runs it). With the last two the traceback goes to ``report`` (stderr by default)
+    and the run goes on.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_error: OnError | str = OnError.KILL,
+        error_errno: int = errno.EIO,
+        report: Callable[[HandlerError], None] | None = print_handler_error,
+    ) -> None:
+        self.handlers = HandlerSet()
+        self.on_error = OnError(on_error)
+        self.error_errno = error_errno
+        self.report = report
+
+    def on(
+        self,
+        syscalls: SyscallSpec,
+        *,
+        abi: Abi | None = None,
+        when: Predicate | None = None,
+        **conditions: Condition | int,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler for ``syscalls`` (a name, a number, or a list).
+
+        ``@emu.on("write", fd=2)`` stops only writes to fd 2 (the kernel checks the condition);
+        ``when=`` adds a Python predicate on the :class:`Call`. A name covers the call in every
+        ABI (i386 and x32 too); a number is the native ABI's unless ``abi`` says otherwise and
+        may be one no kernel implements, for experimental system calls.
+        """
+        return self.handlers.on(syscalls, abi=abi, when=when, **conditions)
+
+    def add(
+        self,
+        syscalls: SyscallSpec,
+        handler: Handler,
+        *,
+        abi: Abi | None = None,
+        when: Predicate | None = None,
+        **conditions: Condition | int,
+    ) -> None:
+        """Register ``handler`` without a decorator; see :meth:`on`."""
+        self.handlers.add(syscalls, handler, abi=abi, when=when, **conditions)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: Stream = None,
+        stdout: Stream = None,
+        stderr: Stream = None,
+        capture_output: bool = False,
+    ) -> RunResult:
+        """Run ``argv`` under the handlers and wait until every process it starts has exited.
+
+        Standard streams and the terminal are inherited unless ``stdin``, ``stdout`` or
+        ``stderr`` give a file or file descriptor; ``capture_output`` collects the program's
+        output into ``result.stdout`` and ``result.stderr``. Raises
+        :class:`~sysemu.engine.spawn.ProgramNotFound` before starting anything if the program
+        does not exist, and :class:`HandlerError` if a handler raised under ``OnError.KILL``
+        (after the program was killed; the handler's exception is the ``__cause__``).
+
+        While it runs, this process must not wait for children of its own: the tracer collects
+        every child's status.
+        """
+        if not argv:
+            raise ValueError("nothing to run: argv is empty")
+        environment = dict(os.environ if env is None else env)
+        path = resolve_program(argv[0], environment)
+        arch = host_arch()
+        tracer = Tracer(
+            self.handlers.compile(arch.abis),
+            arch,
+            on_error=self.on_error,
+            error_errno=self.error_errno,
+            report=self.report,
+        )
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            if capture_output:
+                stdout, stderr = out, err
+            stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
+            result = tracer.run(argv, path=path, env=environment, cwd=cwd, stdio=stdio)
+            if capture_output:
+                out.seek(0)
+                err.seek(0)
+                result.stdout, result.stderr = out.read(), err.read()
+        if result.fatal_error is not None:
+            result.fatal_error.result = result
+            raise result.fatal_error
+        return result
+
+
+Stream = IO[bytes] | IO[str] | int | None
+"""A standard stream for the program: a file with a descriptor, a descriptor, or ``None``
+(inherit this process's)."""
+
+
+def _fileno(stream: Stream) -> int | None:
+    if stream is None or isinstance(stream, int):
+        return stream
+    stream.flush()
+    return stream.fileno()

@@ -1,0 +1,1 @@
+"""Backends: process and thread lifecycle, the wait loop, carrying out decisions."""

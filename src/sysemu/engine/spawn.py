@@ -1,0 +1,137 @@
+"""Starting a traced program: fork, seize, install the filter, exec.
+
+Order matters. The child blocks on a pipe until the parent has seized it, so that no call of
+the child escapes the tracer; it installs the seccomp filter itself (a filter can only be
+installed by the thread it applies to) and then calls ``execve`` directly on a path resolved in
+the parent, so that the only call it makes under the filter is the exec itself. A failure in
+the child is sent back over a close-on-exec pipe, as ``subprocess`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Mapping, Sequence
+
+from sysemu.kernel import ptrace
+from sysemu.kernel.seccomp import PreparedFilter
+
+
+class ProgramNotFound(FileNotFoundError):
+    """The command to run does not exist or is not executable."""
+
+
+def resolve_program(program: str, env: Mapping[str, str]) -> str:
+    """The path ``execve`` should get for ``program``, searched in ``env``'s PATH like a shell
+    does; raises :class:`ProgramNotFound` with a one-line message."""
+    if "/" in program:
+        if not os.path.exists(program):
+            raise ProgramNotFound(f"{program}: no such file or directory")
+        if os.path.isdir(program) or not os.access(program, os.X_OK):
+            raise ProgramNotFound(f"{program}: not an executable file")
+        return program
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise ProgramNotFound(f"{program}: command not found")
+    return found
+
+
+# Python ignores SIGPIPE (and may ignore SIGXFSZ); ignored signals survive exec, so the child
+# restores them as subprocess does. SIGINT/SIGQUIT may be ignored by the CLI while it waits.
+_RESTORED_SIGNALS = ("SIGPIPE", "SIGXFZ", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP")
+
+
+def _child(
+    path: str,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    filter_: PreparedFilter | None,
+    go_read: int,
+    error_write: int,
+    stdio: Sequence[int | None],
+) -> None:
+    try:
+        for target, source in enumerate(stdio):
+            if source is not None and source != target:
+                os.dup2(source, target)
+        for name in _RESTORED_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None:
+                signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        if os.read(go_read, 1) != b"x":  # the parent died before it could seize us
+            os._exit(127)
+        if cwd is not None:
+            os.chdir(cwd)
+        if filter_ is not None:
+            filter_.install(no_new_privs=os.geteuid() != 0)
+        os.execve(path, list(argv), dict(env))
+    except BaseException as error:
+        code = getattr(error, "errno", None) or 0
+        message = f"{code}:{error}".encode(errors="replace")
+        try:
+            os.write(error_write, message)
+        finally:
+            os._exit(127)
+
+
+class Spawned:
+    """A started child: its pid, and the pipe that reports a failure before exec."""
+
+    def __init__(self, pid: int, error_read: int) -> None:
+        self.pid = pid
+        self._error_read = error_read
+
+    def exec_error(self) -> str | None:
+        """The child's error message if it failed before exec (read after it exited)."""
+        try:
+            data = os.read(self._error_read, 4096)
+        except BlockingIOError:
+            return None
+        finally:
+            os.close(self._error_read)
+        if not data:
+            return None
+        _code, _, message = data.decode(errors="replace").partition(":")
+        return message
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    path: str,
+    env: Mapping[str, str],
+    cwd: str | None,
+    filter_: PreparedFilter | None,
+    options: int,
+    stdio: Sequence[int | None] = (None, None, None),
+) -> Spawned:
+    """Fork and seize a child that will install ``filter_`` and exec ``path`` with ``argv``.
+
+    ``stdio`` gives file descriptors for the child's 0, 1 and 2 (``None``: inherit ours).
+    The child runs only once it is seized with ``options``; the caller's wait loop then sees
+    its stops (the exec event first, unless the filter traps ``execve`` itself).
+    """
+    go_read, go_write = os.pipe2(os.O_CLOEXEC)
+    error_read, error_write = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child execs or exits
+        os.close(go_write)
+        os.close(error_read)
+        _child(path, argv, env, cwd, filter_, go_read, error_write, stdio)
+    os.close(go_read)
+    os.close(error_write)
+    try:
+        ptrace.seize(pid, options)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(go_write)
+        os.close(error_read)
+        raise
+    os.set_blocking(error_read, False)
+    os.write(go_write, b"x")
+    os.close(go_write)
+    return Spawned(pid, error_read)

@@ -1,0 +1,55 @@
+"""What the engine remembers about each traced thread between its stops."""
+
+from __future__ import annotations
+
+from sysemu.api.call import Call
+from sysemu.api.decisions import ResultHook
+from sysemu.api.handlers import Route
+
+
+def read_tgid(tid: int) -> int:
+    """The thread group id of ``tid`` from /proc (the kernel reports only thread ids)."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return tid
+
+
+class TaskState:
+    """One traced thread.
+
+    ``pending`` is set between a seccomp stop whose decision asked for the result and the
+    syscall-exit stop that delivers it; while it is set every resume of this thread must be
+    ``PTRACE_SYSCALL``, or the exit stop would never come.
+    """
+
+    __slots__ = ("_pid", "pending_call", "pending_hook", "pending_route", "tid")
+
+    def __init__(self, tid: int, pid: int | None = None) -> None:
+        self.tid = tid
+        self._pid = pid
+        self.pending_hook: ResultHook | None = None
+        self.pending_call: Call | None = None
+        self.pending_route: Route | None = None
+
+    @property
+    def pid(self) -> int:
+        """The thread group id, read from /proc on first use."""
+        if self._pid is None:
+            self._pid = read_tgid(self.tid)
+        return self._pid
+
+    def became_leader(self, new_tid: int) -> None:
+        """After an exec from a non-leader thread, the thread takes the leader's id."""
+        self.tid = new_tid
+        self._pid = new_tid
+
+    def clear_pending(self) -> None:
+        """Forget the call awaiting its result."""
+        self.pending_hook = None
+        self.pending_call = None
+        self.pending_route = None

@@ -1,0 +1,385 @@
+"""The seccomp + ptrace engine: one wait loop for a whole process tree.
+
+Some facts about the kernel that this loop is built on (Linux >= 4.8 ordering):
+
+* The filter returns ``SECCOMP_RET_TRACE | route``, so only calls some handler asked for stop,
+  and the stop says which route (which handlers) it is for without any lookup. The tracee stops
+  in ``PTRACE_EVENT_SECCOMP`` *after* the syscall-entry report and before the call runs.
+* There, setting ``orig_rax = -1`` makes the kernel skip the call, and ``rax`` is what it
+  returns. Resuming with ``PTRACE_CONT`` gives no syscall-exit stop: ``ptrace_resume`` clears
+  the syscall-trace flag for every request but ``PTRACE_SYSCALL``. So a call costs one stop,
+  and two only when a handler asked to see its result.
+* Between that seccomp stop and the exit stop, other stops of the same thread can come (fork,
+  clone and exec events, group-stops); each must be resumed with ``PTRACE_SYSCALL`` too, or
+  the exit stop is lost. :class:`TaskState.pending_hook` marks such threads.
+* A result of ``-ERESTARTSYS`` and friends at the exit stop means a signal interrupted the call
+  and the kernel will restart it: the restarted call enters again, stops at seccomp again and
+  is decided afresh, so the hook is not called for the interrupted attempt.
+* An exec from a non-leader thread kills the other threads and gives the exec'ing thread the
+  leader's id; the exec event arrives under the leader's id and ``PTRACE_GETEVENTMSG`` names
+  the former tid. The leader's own exit is never reported.
+* With ``PTRACE_SEIZE``, group-stops are reported as ``PTRACE_EVENT_STOP`` with the stop signal,
+  and ``PTRACE_LISTEN`` leaves the thread stopped (so job control works) while letting it report
+  the ``SIGCONT`` that ends the stop. New children start with a ``PTRACE_EVENT_STOP`` with
+  ``SIGTRAP``, which may reach us before the parent's fork event.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+
+from sysemu.api.call import Call
+from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, Rewrite
+from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.results import RunResult, Stats
+from sysemu.engine.spawn import spawn
+from sysemu.engine.tasks import TaskState
+from sysemu.kernel import ptrace
+from sysemu.kernel.arch import Arch
+from sysemu.kernel.bpf import compile_filter
+from sysemu.kernel.seccomp import PreparedFilter
+
+_SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
+_SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
+_STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
+_RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+
+OPTIONS = (
+    ptrace.PTRACE_O_TRACESYSGOOD
+    | ptrace.PTRACE_O_TRACESECCOMP
+    | ptrace.PTRACE_O_TRACEFORK
+    | ptrace.PTRACE_O_TRACEVFORK
+    | ptrace.PTRACE_O_TRACECLONE
+    | ptrace.PTRACE_O_TRACEEXEC
+    # A seccomp filter outlives its tracer: if sysemu dies, every trapped call of an orphaned
+    # tree would fail with ENOSYS. Kill the tree instead.
+    | ptrace.PTRACE_O_EXITKILL
+)
+
+ErrorReporter = Callable[[HandlerError], None]
+
+
+class ExecFailed(OSError):
+    """The program could not be executed (reported by the child before exec)."""
+
+
+class Tracer:
+    """Runs one program tree under a compiled handler set (seccomp + ptrace backend)."""
+
+    def __init__(
+        self,
+        compiled: CompiledHandlers,
+        arch: Arch,
+        *,
+        on_error: OnError = OnError.KILL,
+        error_errno: int = errno.EIO,
+        report: ErrorReporter | None = None,
+    ) -> None:
+        self._compiled = compiled
+        self._routes = compiled.routes
+        self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
+        self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
+        self._arch = arch
+        self._on_error = on_error
+        self._error_errno = error_errno
+        self._report = report
+        self._info = ptrace.SyscallInfoBuffer()
+        self._tasks: dict[int, TaskState] = {}
+        self._root = 0
+        self._root_status: int | None = None
+        self._errors: list[HandlerError] = []
+        self._fatal: HandlerError | None = None
+        self._processes = 0
+        self._threads = 0
+
+    # Running.
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        path: str,
+        env: Mapping[str, str],
+        cwd: str | None = None,
+        stdio: Sequence[int | None] = (None, None, None),
+    ) -> RunResult:
+        """Start ``argv`` (``path`` is the resolved executable) and trace it to the end.
+
+        Returns when every process of the tree has exited. If this method is left by an
+        exception (KeyboardInterrupt included), every traced thread is killed and reaped first.
+        """
+        rules = self._compiled.rules
+        filter_ = PreparedFilter(compile_filter(rules)) if rules else None
+        spawned = spawn(argv, path=path, env=env, cwd=cwd, filter_=filter_, options=OPTIONS,
+                        stdio=stdio)
+        self._root = spawned.pid
+        self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
+        self._processes = self._threads = 1
+        try:
+            self._loop()
+        finally:
+            if self._tasks:
+                self._kill_all()
+        status = self._root_status
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
+            message = spawned.exec_error()
+            if message is not None:
+                raise ExecFailed(errno.ENOEXEC, f"cannot execute {path}: {message}")
+        else:
+            spawned.exec_error()  # closes the pipe
+        return self._result()
+
+    def _result(self) -> RunResult:
+        status = self._root_status
+        exit_code, sig, core = 0, None, False
+        if status is not None:
+            if os.WIFSIGNALED(status):
+                sig = os.WTERMSIG(status)
+                exit_code = 128 + sig
+                core = os.WCOREDUMP(status)
+            else:
+                exit_code = os.WEXITSTATUS(status)
+        return RunResult(
+            exit_code=exit_code,
+            signal=sig,
+            core_dumped=core,
+            stats=Stats([route.stats for route in self._routes]),
+            handler_errors=list(self._errors),
+            fatal_error=self._fatal,
+            processes=self._processes,
+            threads=self._threads,
+        )
+
+    def _loop(self) -> None:
+        waitpid = os.waitpid
+        on_seccomp = self._on_seccomp
+        while True:
+            try:
+                tid, status = waitpid(-1, ptrace.WALL)
+            except ChildProcessError:
+                return
+            if status & 0xFF == 0x7F:  # stopped
+                stop = status >> 8
+                if stop == _SECCOMP_STOP:
+                    on_seccomp(tid)
+                elif stop == _SYSCALL_STOP:
+                    self._on_syscall_stop(tid)
+                elif stop >> 8:
+                    self._on_event(tid, stop >> 8, stop & 0xFF)
+                else:  # signal-delivery-stop: deliver the signal as the kernel would have
+                    self._resume(tid, stop & 0xFF)
+            else:
+                self._on_exit(tid, status)
+
+    # Stops.
+    def _on_seccomp(self, tid: int) -> None:
+        info = self._info
+        if not info.fetch(tid):
+            return
+        op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = ptrace.SECCOMP_INFO.unpack_from(
+            info.view
+        )
+        if (
+            op != ptrace.SYSCALL_INFO_SECCOMP
+            or route_id >= len(self._routes)
+            or self._route_arch[route_id] != arch
+            or self._route_nr[route_id] != nr
+        ):
+            # Not ours: a filter the program installed itself returned SECCOMP_RET_TRACE.
+            self._resume(tid, 0)
+            return
+        route = self._routes[route_id]
+        state = self._tasks.get(tid) or self._adopt(tid)
+        call = Call(route.syscall, (a0, a1, a2, a3, a4, a5), state, ip, sp)
+        route.stats.stops += 1
+        if self._fatal is not None:  # the tree is being killed; let nothing else run
+            self._arch.skip_with_return(tid, -errno.EPERM)
+            ptrace.cont(tid)
+            return
+        try:
+            decision = route.decide(call)
+            if decision is None:
+                route.stats.passed += 1
+                ptrace.cont(tid)
+                return
+            kind = type(decision)
+            if kind is Emulate:
+                self._arch.skip_with_return(tid, decision.value)  # type: ignore[attr-defined]
+                ptrace.cont(tid)
+            elif kind is Fail:
+                self._arch.skip_with_return(tid, -decision.errno)  # type: ignore[attr-defined]
+                ptrace.cont(tid)
+            elif kind is Pass:
+                self._pass(state, call, route, decision.then)  # type: ignore[attr-defined]
+            elif kind is Rewrite:
+                self._rewrite(state, call, route, decision)  # type: ignore[arg-type]
+            route.stats.count(decision.outcome)
+        except HandlerError as error:
+            self._handler_failed(error, tid, route, at_exit=False)
+
+    def _pass(self, state: TaskState, call: Call, route: Route, then: object) -> None:
+        if then is None:
+            ptrace.cont(state.tid)
+            return
+        state.pending_hook = then  # type: ignore[assignment]
+        state.pending_call = call
+        state.pending_route = route
+        ptrace.syscall(state.tid)
+
+    def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
+        args = list(call.raw)
+        scratch = self._arch.user_stack_limit(call.sp)
+        try:
+            for index, value in enumerate(decision.args):
+                if value is None:
+                    continue
+                if isinstance(value, bytes):
+                    scratch = (scratch - len(value)) & ~15
+                    call.memory.write(scratch, value)
+                    args[index] = scratch
+                else:
+                    args[index] = value & _MASK64
+        except OSError as error:
+            raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
+        nr = call.nr if decision.nr is None else decision.nr
+        self._arch.rewrite(state.tid, call.abi, nr, args)
+        self._pass(state, call, route, decision.then)
+
+    def _on_syscall_stop(self, tid: int) -> None:
+        state = self._tasks.get(tid)
+        hook = state.pending_hook if state is not None else None
+        if state is None or hook is None or not self._info.fetch(tid):
+            self._resume(tid, 0)
+            return
+        op, _arch, _ip, _sp, rval, _is_error = ptrace.EXIT_INFO.unpack_from(self._info.view)
+        if op != ptrace.SYSCALL_INFO_EXIT:
+            ptrace.syscall(tid)  # still on the way to the exit stop
+            return
+        route = state.pending_route
+        state.clear_pending()
+        if -rval in _RESTART_ERRNOS:
+            ptrace.cont(tid)  # it will enter again and be decided again
+            return
+        assert route is not None
+        route.stats.results_seen += 1
+        try:
+            replacement = hook(Result(rval))
+        except Exception as error:  # the hook is a handler too: same policy
+            handler_error = HandlerError(route.syscall.name, hook, tid)
+            handler_error.__cause__ = error
+            self._handler_failed(handler_error, tid, route, at_exit=True)
+            return
+        if replacement is not None:
+            if not isinstance(replacement, int):
+                failure = HandlerError(route.syscall.name, hook, tid)
+                failure.__cause__ = TypeError(
+                    f"a result hook must return an int or None, not {type(replacement).__name__}"
+                )
+                self._handler_failed(failure, tid, route, at_exit=True)
+                return
+            self._arch.set_return(tid, replacement)
+        ptrace.cont(tid)
+
+    def _on_event(self, tid: int, event: int, sig: int) -> None:
+        if event == ptrace.PTRACE_EVENT_STOP:
+            if sig in _STOP_SIGNALS:
+                ptrace.listen(tid)  # group-stop: stay stopped until SIGCONT, like untraced
+            else:
+                self._tasks.get(tid) or self._adopt(tid)
+                self._resume(tid, 0)
+            return
+        if event in (ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
+            child = ptrace.event_message(tid)
+            if child is not None:
+                self._processes += 1
+                self._threads += 1
+                self._tasks.setdefault(child, TaskState(child, child))
+        elif event == ptrace.PTRACE_EVENT_CLONE:
+            child = ptrace.event_message(tid)
+            if child is not None:
+                self._threads += 1
+                self._tasks.setdefault(child, TaskState(child))
+        elif event == ptrace.PTRACE_EVENT_EXEC:
+            former = ptrace.event_message(tid)
+            if former is not None and former != tid:
+                moved = self._tasks.pop(former, None)
+                if moved is not None:
+                    moved.became_leader(tid)
+                    self._tasks[tid] = moved
+            state = self._tasks.get(tid) or self._adopt(tid)
+            state.became_leader(tid)
+        self._resume(tid, 0)
+
+    def _on_exit(self, tid: int, status: int) -> None:
+        self._tasks.pop(tid, None)
+        if tid == self._root:
+            self._root_status = status
+
+    def _adopt(self, tid: int) -> TaskState:
+        """A thread seen before its parent's fork/clone event (the kernel may report a new
+        child's first stop first)."""
+        state = TaskState(tid)
+        self._tasks[tid] = state
+        return state
+
+    def _resume(self, tid: int, sig: int) -> None:
+        state = self._tasks.get(tid)
+        if state is not None and state.pending_hook is not None:
+            ptrace.syscall(tid, sig)
+        else:
+            ptrace.cont(tid, sig)
+
+    # Failures.
+    def _handler_failed(self, error: HandlerError, tid: int, route: Route, *, at_exit: bool) -> None:
+        route.stats.handler_errors += 1
+        self._errors.append(error)
+        policy = self._on_error
+        if policy is OnError.KILL:
+            self._fatal = error
+            route.stats.count(Outcome.KILLED)
+            # Make sure the call cannot run, then kill the tree (SIGKILL also ends the stop).
+            if at_exit:
+                self._arch.set_return(tid, -errno.EIO)
+            else:
+                self._arch.skip_with_return(tid, -errno.EPERM)
+            self._kill_tasks()
+            return
+        if self._report is not None:
+            self._report(error)
+        if policy is OnError.FAIL:
+            route.stats.count(Outcome.FAILED)
+            if at_exit:
+                self._arch.set_return(tid, -self._error_errno)
+            else:
+                self._arch.skip_with_return(tid, -self._error_errno)
+        else:
+            route.stats.count(Outcome.PASSED)
+        ptrace.cont(tid)
+
+    def _kill_tasks(self) -> None:
+        for tid in list(self._tasks):
+            try:
+                os.kill(tid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _kill_all(self) -> None:
+        """Kill every traced thread and reap until none is left (the finally of a run)."""
+        self._kill_tasks()
+        while True:
+            try:
+                tid, status = os.waitpid(-1, ptrace.WALL)
+            except ChildProcessError:
+                break
+            if status & 0xFF == 0x7F:  # a thread we had not heard of yet
+                try:
+                    os.kill(tid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                self._on_exit(tid, status)
+        self._tasks.clear()
+

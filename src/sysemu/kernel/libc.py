@@ -1,0 +1,38 @@
+"""The one place sysemu loads libc and turns a failed libc call into an ``OSError``.
+
+Everything else in :mod:`sysemu.kernel` goes through :func:`check` (or the equivalent inline
+test on a hot path) so that errors carry ``errno`` and ``strerror`` exactly as the standard
+library's own ``OSError`` does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+# ``syscall(2)`` for calls glibc has no wrapper for (seccomp, process_vm_*: glibc has those, but
+# going through syscall(2) keeps one calling convention for all of them).
+syscall = libc.syscall
+syscall.restype = ctypes.c_long
+
+# x86-64 and i386 numbers for the calls the kernel layer makes itself (asm/unistd_64.h).
+SYS_SECCOMP = 317
+SYS_PROCESS_VM_READV = 310
+SYS_PROCESS_VM_WRITEV = 311
+SYS_PIDFD_OPEN = 434
+SYS_PRCTL = 157
+
+
+def raise_errno(what: str) -> None:
+    """Raise ``OSError`` for the errno the last libc call left, naming ``what`` failed."""
+    err = ctypes.get_errno()
+    raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def check(result: int, what: str) -> int:
+    """Return ``result`` unless it is -1, in which case raise the errno as ``OSError``."""
+    if result == -1:
+        raise_errno(what)
+    return result

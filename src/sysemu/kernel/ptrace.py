@@ -1,0 +1,207 @@
+"""ptrace(2): requests, options, wait-status decoding and ``PTRACE_GET_SYSCALL_INFO``.
+
+The functions here sit on the per-stop hot path, so they avoid ctypes' ``argtypes`` conversion
+(hundreds of nanoseconds a call) and pass pre-built ctypes objects for every 64-bit argument.
+glibc's ``ptrace`` is variadic and reads ``addr`` and ``data`` as pointers; a Python ``int``
+passed without ``argtypes`` would arrive as a 32-bit C ``int`` with undefined upper bits.
+
+A request on a tracee that was just killed fails with ``ESRCH``: that is a normal race (a
+``SIGKILL`` can arrive at any time), so the resume functions report it through their return
+value and leave it to the wait loop to collect the exit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import struct
+
+from sysemu.kernel.libc import libc, raise_errno
+
+# Requests (include/uapi/linux/ptrace.h).
+PTRACE_PEEKUSER = 3
+PTRACE_POKEUSER = 6
+PTRACE_CONT = 7
+PTRACE_KILL = 8
+PTRACE_GETREGS = 12
+PTRACE_SETREGS = 13
+PTRACE_DETACH = 17
+PTRACE_SYSCALL = 24
+PTRACE_SYSEMU = 31
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_LISTEN = 0x4208
+PTRACE_GET_SYSCALL_INFO = 0x420E  # Linux 5.3
+PTRACE_SET_SYSCALL_INFO = 0x4212  # Linux 6.16; not in older uapi headers
+
+# Options.
+PTRACE_O_TRACESYSGOOD = 0x1
+PTRACE_O_TRACEFORK = 0x2
+PTRACE_O_TRACEVFORK = 0x4
+PTRACE_O_TRACECLONE = 0x8
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_O_TRACEVFORKDONE = 0x20
+PTRACE_O_TRACEEXIT = 0x40
+PTRACE_O_TRACESECCOMP = 0x80
+PTRACE_O_EXITKILL = 0x100000  # Linux 3.8
+PTRACE_O_SUSPEND_SECCOMP = 0x200000
+
+# Events, as found in ``status >> 16`` of a stopped tracee.
+PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_VFORK_DONE = 5
+PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_SECCOMP = 7
+PTRACE_EVENT_STOP = 128
+
+# ``ptrace_syscall_info.op``.
+SYSCALL_INFO_NONE = 0
+SYSCALL_INFO_ENTRY = 1
+SYSCALL_INFO_EXIT = 2
+SYSCALL_INFO_SECCOMP = 3
+
+# waitpid(2) option: wait for all children, clones included (not in Python's os module).
+WALL = 0x40000000
+
+SIGTRAP = 5
+# What a syscall-stop looks like in ``status >> 8`` when PTRACE_O_TRACESYSGOOD is set.
+SYSCALL_STOP_SIG = SIGTRAP | 0x80
+
+# struct ptrace_syscall_info: op u8, pad[3], arch u32, ip u64, sp u64, then a union of
+# entry {nr, args[6]}, exit {rval s64, is_error u8} and seccomp {nr, args[6], ret_data u32}.
+SYSCALL_INFO_SIZE = 88
+SECCOMP_INFO = struct.Struct("<B3xIQQQ6QI")  # op, arch, ip, sp, nr, args*6, ret_data
+EXIT_INFO = struct.Struct("<B3xIQQqB")  # op, arch, ip, sp, rval, is_error
+
+_ptrace = libc.ptrace
+_ptrace.restype = ctypes.c_long
+_get_errno = ctypes.get_errno
+
+_NULL = ctypes.c_void_p(0)
+# One pre-built argument per signal number, so that resuming never allocates.
+_SIGNAL_ARGS = tuple(ctypes.c_ulong(sig) for sig in range(65))
+_INFO_SIZE_ARG = ctypes.c_ulong(SYSCALL_INFO_SIZE)
+
+
+class SyscallInfoBuffer:
+    """A reusable buffer for ``PTRACE_GET_SYSCALL_INFO``: one per tracer, filled per stop."""
+
+    __slots__ = ("buffer", "view")
+
+    def __init__(self) -> None:
+        self.buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
+        self.view = memoryview(self.buffer).cast("B")
+
+    def fetch(self, tid: int) -> bool:
+        """Fill the buffer for the stopped ``tid``; False if the tracee is gone (ESRCH)."""
+        if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE_ARG, self.buffer) < 0:
+            if _get_errno() == errno.ESRCH:
+                return False
+            raise_errno("PTRACE_GET_SYSCALL_INFO")
+        return True
+
+
+def _resume(request: int, tid: int, sig: int) -> bool:
+    if _ptrace(request, tid, _NULL, _SIGNAL_ARGS[sig]) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno(f"ptrace({request:#x}, {tid})")
+    return True
+
+
+def cont(tid: int, sig: int = 0) -> bool:
+    """Resume ``tid`` without a syscall-exit-stop, delivering ``sig``; False if it is gone."""
+    return _resume(PTRACE_CONT, tid, sig)
+
+
+def syscall(tid: int, sig: int = 0) -> bool:
+    """Resume ``tid`` so that it stops at the next syscall entry or exit; False if gone."""
+    return _resume(PTRACE_SYSCALL, tid, sig)
+
+
+def sysemu(tid: int, sig: int = 0) -> bool:
+    """Resume ``tid`` so that its next syscall stops at entry and is never run by the kernel."""
+    return _resume(PTRACE_SYSEMU, tid, sig)
+
+
+def listen(tid: int) -> bool:
+    """Leave a seized tracee in group-stop but let it report SIGCONT (``PTRACE_LISTEN``)."""
+    return _resume(PTRACE_LISTEN, tid, 0)
+
+
+def interrupt(tid: int) -> bool:
+    """Make a seized tracee stop with ``PTRACE_EVENT_STOP``; False if it is gone."""
+    return _resume(PTRACE_INTERRUPT, tid, 0)
+
+
+def detach(tid: int, sig: int = 0) -> bool:
+    """Detach from a stopped tracee, delivering ``sig``; False if it is gone."""
+    return _resume(PTRACE_DETACH, tid, sig)
+
+
+def seize(tid: int, options: int) -> None:
+    """Attach to ``tid`` with ``PTRACE_SEIZE`` (no stop) and set ``options``."""
+    if _ptrace(PTRACE_SEIZE, tid, _NULL, ctypes.c_ulong(options)) < 0:
+        raise_errno(f"PTRACE_SEIZE {tid}")
+
+
+def set_options(tid: int, options: int) -> None:
+    """Set the ptrace options of a stopped tracee."""
+    if _ptrace(PTRACE_SETOPTIONS, tid, _NULL, ctypes.c_ulong(options)) < 0:
+        raise_errno(f"PTRACE_SETOPTIONS {tid}")
+
+
+_event_msg = ctypes.c_ulong()
+_event_msg_ref = ctypes.byref(_event_msg)
+
+
+def event_message(tid: int) -> int | None:
+    """``PTRACE_GETEVENTMSG``: the new child's pid, or the exec'ing thread's former tid."""
+    if _ptrace(PTRACE_GETEVENTMSG, tid, _NULL, _event_msg_ref) < 0:
+        if _get_errno() == errno.ESRCH:
+            return None
+        raise_errno("PTRACE_GETEVENTMSG")
+    return _event_msg.value
+
+
+def poke_user(tid: int, offset: ctypes.c_ulong, value: int) -> bool:
+    """Write one word of the tracee's ``struct user`` (a register); False if it is gone."""
+    if _ptrace(PTRACE_POKEUSER, tid, offset, ctypes.c_long(value)) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno("PTRACE_POKEUSER")
+    return True
+
+
+def get_regs(tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+    """Copy the tracee's general registers into ``buffer``; False if it is gone."""
+    if _ptrace(PTRACE_GETREGS, tid, _NULL, buffer) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno("PTRACE_GETREGS")
+    return True
+
+
+def set_regs(tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+    """Load the tracee's general registers from ``buffer``; False if it is gone."""
+    if _ptrace(PTRACE_SETREGS, tid, _NULL, buffer) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno("PTRACE_SETREGS")
+    return True
+
+
+def has_syscall_info() -> bool:
+    """Whether this kernel has ``PTRACE_GET_SYSCALL_INFO`` (5.3), probed without a tracee.
+
+    On a pid that is not our tracee the request fails with ESRCH when it exists and with
+    EIO when the kernel does not know it.
+    """
+    buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
+    _ptrace(PTRACE_GET_SYSCALL_INFO, 0, _INFO_SIZE_ARG, buffer)
+    return _get_errno() != errno.EIO

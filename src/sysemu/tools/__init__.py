@@ -1,0 +1,1 @@
+"""Built-in tools (tracing, fault injection, virtual filesystem), made of handlers."""

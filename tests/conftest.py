@@ -1,0 +1,54 @@
+"""Shared fixtures: the C test programs, built once per session, and tracee hygiene."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+def _build(source: Path, output: Path, *flags: str) -> bool:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return False
+    result = subprocess.run(
+        [cc, "-O1", "-pthread", *flags, "-o", str(output), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+    return result.returncode == 0
+
+
+class Programs:
+    """Paths of the compiled test programs: ``programs.getpid_loop``, ``programs.m32("x")``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __getattr__(self, name: str) -> str:
+        path = self.directory / name
+        if not path.exists():
+            if not _build(PROGRAMS / f"{name}.c", path):
+                pytest.fail(f"cannot build tests/programs/{name}.c (is gcc installed?)")
+        return str(path)
+
+    def m32(self, name: str) -> str:
+        """The 32-bit build of a program; skips the test where gcc -m32 does not work."""
+        path = self.directory / f"{name}.m32"
+        if not path.exists() and not _build(PROGRAMS / f"{name}.c", path, "-m32"):
+            pytest.skip("gcc -m32 does not work here (install gcc-multilib)")
+        return str(path)
+
+
+@pytest.fixture(scope="session")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> Programs:
+    """The C programs of tests/programs, compiled on first use."""
+    return Programs(tmp_path_factory.mktemp("programs"))

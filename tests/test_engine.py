@@ -1,0 +1,318 @@
+"""The engine and the handler API against real programs; results are read from the programs'
+own output. Every run is bounded by pytest-timeout, and a run that is interrupted kills and
+reaps its tracees before the exception leaves Emulator.run."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sysemu import Abi, Call, Emulator, HandlerError, In, OnError, Result
+
+from .conftest import Programs
+
+
+def run(emu: Emulator, *argv: str, **kwargs: object) -> tuple[int, str, str, object]:
+    result = emu.run(list(argv), capture_output=True, **kwargs)  # type: ignore[arg-type]
+    assert result.stdout is not None and result.stderr is not None
+    return result.exit_code, result.stdout.decode(), result.stderr.decode(), result
+
+
+def test_emulated_getpid_returns_the_handlers_value(programs: Programs) -> None:
+    emu = Emulator()
+
+    @emu.on("getpid")
+    def fake_pid(call: Call) -> object:
+        return call.emulate(4242)
+
+    code, out, _, result = run(emu, programs.getpid_loop, "25")
+    assert (code, out) == (0, "4242\n")
+    assert result.stats["getpid"].emulated >= 25  # type: ignore[attr-defined]
+
+
+def test_a_shell_sees_the_emulated_pid_and_the_denied_file() -> None:
+    emu = Emulator()
+
+    @emu.on("openat")
+    def deny_hostname(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            return call.fail(errno.EACCES)
+        return None
+
+    @emu.on("getpid")
+    def fake_pid(call: Call) -> object:
+        return call.emulate(4242)
+
+    code, out, err, _ = run(emu, "sh", "-c", "cat /etc/hostname; echo $$")
+    assert out == "4242\n"
+    assert "Permission denied" in err
+    assert code == 0
+
+
+def test_calls_nobody_asked_for_never_stop(programs: Programs) -> None:
+    emu = Emulator()
+    seen: list[int] = []
+
+    @emu.on("write", fd=2)
+    def count_stderr(call: Call) -> None:
+        seen.append(call.args.fd)
+
+    code, out, err, result = run(emu, "sh", "-c", "echo out; echo err >&2; echo out2")
+    assert (code, out, err) == (0, "out\nout2\n", "err\n")
+    assert seen == [2]
+    assert result.stats.stops == 1  # type: ignore[attr-defined]
+
+
+def test_kernel_checked_conditions_select_among_handlers() -> None:
+    emu = Emulator()
+
+    @emu.on("write", fd=In(1))
+    def swallow_stdout(call: Call) -> object:
+        return call.emulate(call.args.count)
+
+    @emu.on("write")
+    def mark_others(call: Call) -> None:
+        return None
+
+    code, out, err, result = run(emu, "sh", "-c", "echo out; echo err >&2")
+    assert (code, out, err) == (0, "", "err\n")
+    assert result.stats["write"].emulated == 1  # type: ignore[attr-defined]
+    assert result.stats["write"].passed == 1  # type: ignore[attr-defined]
+
+
+def test_experimental_syscall_numbers(programs: Programs) -> None:
+    emu = Emulator()
+
+    @emu.on(1000)
+    def add(call: Call) -> object:
+        return call.emulate(call.args.arg0 + call.args.arg1)
+
+    code, out, _, _ = run(emu, programs.experimental)
+    assert code == 0
+    assert out.splitlines() == ["1000(2, 3) = 5", "1001() = -1 Function not implemented"]
+
+
+def test_rewritten_path_opens_another_file(tmp_path: Path) -> None:
+    replacement = tmp_path / "replacement"
+    replacement.write_text("from the replacement\n")
+    emu = Emulator()
+
+    @emu.on("openat")
+    def redirect(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            return call.rewrite(filename=str(replacement))
+        return None
+
+    code, out, _, result = run(emu, "cat", "/etc/hostname")
+    assert (code, out) == (0, "from the replacement\n")
+    assert result.stats["openat"].rewritten == 1  # type: ignore[attr-defined]
+
+
+def test_change_to_another_syscall(programs: Programs) -> None:
+    emu = Emulator()
+
+    @emu.on("getpid")
+    def parent_instead(call: Call) -> object:
+        return call.change_to("getppid")
+
+    code, out, _, _ = run(emu, programs.getpid_loop)
+    assert (code, out) == (0, f"{os.getpid()}\n")
+
+
+def test_observe_sees_and_replaces_results() -> None:
+    emu = Emulator()
+    seen: list[Result] = []
+
+    @emu.on(["getuid", "geteuid"])
+    def pretend_uid(call: Call) -> object:
+        def replace(result: Result) -> int:
+            seen.append(result)
+            return 12345
+
+        return call.observe(replace)
+
+    code, out, _, result = run(emu, "id", "-u")
+    assert (code, out) == (0, "12345\n")
+    assert seen and all(r.value == os.getuid() and not r.failed for r in seen)
+    assert result.stats["geteuid"].results_seen >= 1  # type: ignore[attr-defined]
+
+
+def test_observed_failure_reports_errno() -> None:
+    emu = Emulator()
+    seen: list[Result] = []
+
+    @emu.on("openat", when=lambda call: call.path == "/nonexistent/x")
+    def look(call: Call) -> object:
+        return call.observe(lambda result: seen.append(result))
+
+    run(emu, "cat", "/nonexistent/x")
+    assert [(r.failed, r.errno_name) for r in seen] == [(True, "ENOENT")]
+
+
+def test_handler_error_kills_the_program_by_default() -> None:
+    emu = Emulator()
+
+    @emu.on("openat", when=lambda call: call.path == "/etc/hostname")
+    def broken(call: Call) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(HandlerError) as caught:
+        emu.run(["sh", "-c", "cat /etc/hostname; echo survived"], capture_output=True)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    result = caught.value.result
+    assert result.signal == 9
+    assert b"survived" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("fail", "Input/output error"), ("pass", "")]
+)
+def test_handler_error_policies(policy: str, expected: str) -> None:
+    reported: list[HandlerError] = []
+    emu = Emulator(on_error=policy, report=reported.append)
+
+    @emu.on("openat", when=lambda call: call.path == "/etc/hostname")
+    def broken(call: Call) -> None:
+        raise RuntimeError("boom")
+
+    code, out, err, _ = run(emu, "sh", "-c", "cat /etc/hostname >/dev/null; echo survived")
+    assert out == "survived\n"
+    assert expected in err
+    assert len(reported) == 1 and isinstance(reported[0].__cause__, RuntimeError)
+
+
+def test_a_handler_returning_nonsense_is_a_handler_error() -> None:
+    emu = Emulator(on_error=OnError.FAIL, report=lambda error: None)
+
+    @emu.on("getpid")
+    def nonsense(call: Call) -> object:
+        return 42
+
+    _, out, _, result = run(emu, "sh", "-c", "echo $$")
+    assert result.handler_errors  # type: ignore[attr-defined]
+    assert "TypeError" in repr(result.handler_errors[0].__cause__)  # type: ignore[attr-defined]
+
+
+def test_fork_vfork_clone3_posix_spawn_and_threads_are_followed(programs: Programs) -> None:
+    emu = Emulator()
+
+    @emu.on("getpid")
+    def fake_pid(call: Call) -> object:
+        return call.emulate(4242)
+
+    code, out, _, result = run(emu, programs.spawners, programs.getpid_loop)
+    lines = out.splitlines()
+    assert code == 0
+    assert "fork 4242" in lines
+    assert "vfork exit 7" in lines
+    assert "clone3 4242" in lines
+    assert "posix_spawn exit 0" in lines
+    assert lines.count("thread 4242") == 4
+    assert "parent 4242" in lines
+    assert result.processes >= 5  # type: ignore[attr-defined]
+    assert result.threads >= 9  # type: ignore[attr-defined]
+
+
+def test_exec_from_a_thread_keeps_following_the_process(programs: Programs) -> None:
+    emu = Emulator()
+    exec_results: list[int] = []
+
+    @emu.on("execve")
+    def watch_exec(call: Call) -> object:
+        return call.observe(lambda result: exec_results.append(result.value))
+
+    @emu.on("getpid")
+    def fake_pid(call: Call) -> object:
+        return call.emulate(4242)
+
+    code, out, _, _ = run(emu, programs.thread_exec, "sh", "-c", "echo exec-from-thread $$")
+    assert code == 0
+    assert out.splitlines() == ["leader 4242", "exec-from-thread 4242"]
+    assert 0 in exec_results  # the exit stop of the exec came under the leader's id
+
+
+def test_exit_status_and_death_by_signal() -> None:
+    emu = Emulator()
+    emu.on("getpid")(lambda call: None)
+    assert emu.run(["sh", "-c", "exit 3"]).exit_code == 3
+    result = emu.run(["sh", "-c", "kill -SEGV $$"])
+    assert (result.exit_code, result.signal) == (128 + 11, 11)
+
+
+def test_stop_and_continue_behave_as_without_tracing() -> None:
+    script = (
+        "import os, signal, subprocess, sys\n"
+        "child = subprocess.Popen(['sleep', '5'])\n"
+        "os.kill(child.pid, signal.SIGSTOP)\n"
+        "_, status = os.waitpid(child.pid, os.WUNTRACED)\n"
+        "print('stopped', os.WIFSTOPPED(status), os.WSTOPSIG(status))\n"
+        "os.kill(child.pid, signal.SIGCONT)\n"
+        "os.kill(child.pid, signal.SIGTERM)\n"
+        "print('exit', child.wait())\n"
+    )
+    emu = Emulator()
+    emu.on("getpid")(lambda call: None)
+    code, out, err, _ = run(emu, sys.executable, "-c", script)
+    assert out.splitlines() == ["stopped True 19", "exit -15"], err
+    assert code == 0
+
+
+def test_python_with_threads_and_subprocess() -> None:
+    script = (
+        "import subprocess, threading\n"
+        "results = []\n"
+        "def attempt():\n"
+        "    try:\n"
+        "        open('/etc/hostname').close(); results.append('opened')\n"
+        "    except PermissionError:\n"
+        "        results.append('denied')\n"
+        "threads = [threading.Thread(target=attempt) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(sorted(set(results)), len(results))\n"
+        "print(subprocess.run(['cat', '/etc/hostname'], capture_output=True).returncode)\n"
+    )
+    emu = Emulator()
+
+    @emu.on("openat", when=lambda call: call.path == "/etc/hostname")
+    def deny(call: Call) -> object:
+        return call.fail("EACCES")
+
+    code, out, err, _ = run(emu, sys.executable, "-c", script)
+    assert out.splitlines() == ["['denied'] 8", "1"], err
+
+
+def test_compat_abis_cannot_bypass_a_rule(programs: Programs) -> None:
+    emu = Emulator()
+    abis: set[Abi] = set()
+
+    @emu.on("openat")
+    def deny(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            abis.add(call.abi)
+            return call.fail(errno.EACCES)
+        return None
+
+    code, out, _, _ = run(emu, programs.compat_calls, "/etc/hostname")
+    assert out.strip() == "x86_64=-13 i386=-13 x32=-13 i386_getpid_is_pid=1"
+    assert abis == {Abi.X86_64, Abi.I386, Abi.X32}
+
+
+def test_a_32_bit_program(programs: Programs) -> None:
+    binary = programs.m32("open_file")
+    emu = Emulator()
+    seen: list[tuple[Abi, str]] = []
+
+    @emu.on("openat")
+    def deny(call: Call) -> object:
+        seen.append((call.abi, call.path or ""))
+        if call.path == "/etc/hostname":
+            return call.fail(errno.EACCES)
+        return None
+
+    code, out, _, _ = run(emu, binary, "/etc/hostname")
+    assert out == "error Permission denied\n"
+    assert (Abi.I386, "/etc/hostname") in seen
