@@ -35,9 +35,8 @@ class Programs:
 
     def __getattr__(self, name: str) -> str:
         path = self.directory / name
-        if not path.exists():
-            if not _build(PROGRAMS / f"{name}.c", path):
-                pytest.fail(f"cannot build tests/programs/{name}.c (is gcc installed?)")
+        if not path.exists() and not _build(PROGRAMS / f"{name}.c", path):
+            pytest.fail(f"cannot build tests/programs/{name}.c (is gcc installed?)")
         return str(path)
 
     def m32(self, name: str) -> str:

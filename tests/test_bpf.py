@@ -87,12 +87,12 @@ def test_32_bit_arguments_ignore_the_upper_half_of_the_register() -> None:
 def test_large_filters_use_long_jumps() -> None:
     rules = [
         Rule(X86_64, nr, SECCOMP_RET_TRACE, (ArgTest(0, Op.IN, tuple(range(20)), bits=64),))
-        for nr in range(40)
+        for nr in range(60)
     ]
     program = bpf.compile_filter(rules)
     assert len(program) > 256  # beyond the reach of an 8-bit conditional jump
-    assert bpf.run(program, 39, X86_64, [19]) == SECCOMP_RET_TRACE
-    assert bpf.run(program, 39, X86_64, [20]) == SECCOMP_RET_ALLOW
+    assert bpf.run(program, 59, X86_64, [19]) == SECCOMP_RET_TRACE
+    assert bpf.run(program, 59, X86_64, [20]) == SECCOMP_RET_ALLOW
 
 
 def test_instructions_pack_to_the_kernel_layout() -> None:

@@ -39,8 +39,8 @@ from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result,
 from sysemu.api.handlers import HandlerError, OnError, SyscallStats
 from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
-from sysemu.engine.spawn import ProgramNotFound
-from sysemu.engine.tracer import ExecFailed
+from sysemu.engine.spawn import ProgramNotFoundError
+from sysemu.engine.tracer import ExecError
 
 __version__ = "0.1.0"
 
@@ -53,7 +53,7 @@ __all__ = [
     "Emulate",
     "Emulator",
     "Eq",
-    "ExecFailed",
+    "ExecError",
     "Fail",
     "Ge",
     "Gt",
@@ -69,7 +69,7 @@ __all__ = [
     "OnError",
     "Outcome",
     "Pass",
-    "ProgramNotFound",
+    "ProgramNotFoundError",
     "Result",
     "Rewrite",
     "RunResult",

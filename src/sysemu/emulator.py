@@ -105,7 +105,7 @@ class Emulator:
         Standard streams and the terminal are inherited unless ``stdin``, ``stdout`` or
         ``stderr`` give a file or file descriptor; ``capture_output`` collects the program's
         output into ``result.stdout`` and ``result.stderr``. Raises
-        :class:`~sysemu.engine.spawn.ProgramNotFound` before starting anything if the program
+        :class:`~sysemu.engine.spawn.ProgramNotFoundError` before starting anything if the program
         does not exist, and :class:`HandlerError` if a handler raised under ``OnError.KILL``
         (after the program was killed; the handler's exception is the ``__cause__``).
 

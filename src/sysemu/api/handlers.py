@@ -47,7 +47,7 @@ class OnError(enum.Enum):
 class HandlerError(Exception):
     """A handler raised; the original exception is the ``__cause__``."""
 
-    def __init__(self, call_name: str, handler: Handler, tid: int) -> None:
+    def __init__(self, call_name: str, handler: Callable[..., object], tid: int) -> None:
         name = getattr(handler, "__qualname__", repr(handler))
         super().__init__(f"handler {name} raised on {call_name} (thread {tid})")
         self.call_name = call_name

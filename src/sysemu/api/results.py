@@ -99,4 +99,3 @@ class RunResult:
     stderr: bytes | None = None
     processes: int = 0  # how many processes the run started, the first one included
     threads: int = 0  # how many threads it had in all
-

@@ -18,8 +18,8 @@ from sysemu.abi import errno_number
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import Emulator
-from sysemu.engine.spawn import ProgramNotFound
-from sysemu.engine.tracer import ExecFailed
+from sysemu.engine.spawn import ProgramNotFoundError
+from sysemu.engine.tracer import ExecError
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -126,10 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, RulesError) as error:
         print(f"sysemu: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except ProgramNotFound as error:
+    except ProgramNotFoundError as error:
         print(f"sysemu: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except ExecFailed as error:
+    except ExecError as error:
         print(f"sysemu: {error.strerror}", file=sys.stderr)
         return 126
     except OSError as error:

@@ -18,22 +18,22 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.seccomp import PreparedFilter
 
 
-class ProgramNotFound(FileNotFoundError):
+class ProgramNotFoundError(FileNotFoundError):
     """The command to run does not exist or is not executable."""
 
 
 def resolve_program(program: str, env: Mapping[str, str]) -> str:
     """The path ``execve`` should get for ``program``, searched in ``env``'s PATH like a shell
-    does; raises :class:`ProgramNotFound` with a one-line message."""
+    does; raises :class:`ProgramNotFoundError` with a one-line message."""
     if "/" in program:
         if not os.path.exists(program):
-            raise ProgramNotFound(f"{program}: no such file or directory")
+            raise ProgramNotFoundError(f"{program}: no such file or directory")
         if os.path.isdir(program) or not os.access(program, os.X_OK):
-            raise ProgramNotFound(f"{program}: not an executable file")
+            raise ProgramNotFoundError(f"{program}: not an executable file")
         return program
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:
-        raise ProgramNotFound(f"{program}: command not found")
+        raise ProgramNotFoundError(f"{program}: command not found")
     return found
 
 
@@ -43,6 +43,7 @@ _RESTORED_SIGNALS = ("SIGPIPE", "SIGXFZ", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTE
 
 
 def _child(
+    *,
     path: str,
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -120,7 +121,16 @@ def spawn(
     if pid == 0:  # pragma: no cover - the child execs or exits
         os.close(go_write)
         os.close(error_read)
-        _child(path, argv, env, cwd, filter_, go_read, error_write, stdio)
+        _child(
+            path=path,
+            argv=argv,
+            env=env,
+            cwd=cwd,
+            filter_=filter_,
+            go_read=go_read,
+            error_write=error_write,
+            stdio=stdio,
+        )
     os.close(go_read)
     os.close(error_write)
     try:

@@ -26,6 +26,7 @@ Some facts about the kernel that this loop is built on (Linux >= 4.8 ordering):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -63,7 +64,7 @@ OPTIONS = (
 ErrorReporter = Callable[[HandlerError], None]
 
 
-class ExecFailed(OSError):
+class ExecError(OSError):
     """The program could not be executed (reported by the child before exec)."""
 
 
@@ -113,8 +114,9 @@ class Tracer:
         """
         rules = self._compiled.rules
         filter_ = PreparedFilter(compile_filter(rules)) if rules else None
-        spawned = spawn(argv, path=path, env=env, cwd=cwd, filter_=filter_, options=OPTIONS,
-                        stdio=stdio)
+        spawned = spawn(
+            argv, path=path, env=env, cwd=cwd, filter_=filter_, options=OPTIONS, stdio=stdio
+        )
         self._root = spawned.pid
         self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
         self._processes = self._threads = 1
@@ -127,7 +129,7 @@ class Tracer:
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
             message = spawned.exec_error()
             if message is not None:
-                raise ExecFailed(errno.ENOEXEC, f"cannot execute {path}: {message}")
+                raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
         else:
             spawned.exec_error()  # closes the pipe
         return self._result()
@@ -207,15 +209,15 @@ class Tracer:
                 return
             kind = type(decision)
             if kind is Emulate:
-                self._arch.skip_with_return(tid, decision.value)  # type: ignore[attr-defined]
+                self._arch.skip_with_return(tid, decision.value)
                 ptrace.cont(tid)
             elif kind is Fail:
-                self._arch.skip_with_return(tid, -decision.errno)  # type: ignore[attr-defined]
+                self._arch.skip_with_return(tid, -decision.errno)
                 ptrace.cont(tid)
             elif kind is Pass:
-                self._pass(state, call, route, decision.then)  # type: ignore[attr-defined]
+                self._pass(state, call, route, decision.then)
             elif kind is Rewrite:
-                self._rewrite(state, call, route, decision)  # type: ignore[arg-type]
+                self._rewrite(state, call, route, decision)
             route.stats.count(decision.outcome)
         except HandlerError as error:
             self._handler_failed(error, tid, route, at_exit=False)
@@ -333,7 +335,9 @@ class Tracer:
             ptrace.cont(tid, sig)
 
     # Failures.
-    def _handler_failed(self, error: HandlerError, tid: int, route: Route, *, at_exit: bool) -> None:
+    def _handler_failed(
+        self, error: HandlerError, tid: int, route: Route, *, at_exit: bool
+    ) -> None:
         route.stats.handler_errors += 1
         self._errors.append(error)
         policy = self._on_error
@@ -361,10 +365,8 @@ class Tracer:
 
     def _kill_tasks(self) -> None:
         for tid in list(self._tasks):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(tid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def _kill_all(self) -> None:
         """Kill every traced thread and reap until none is left (the finally of a run)."""
@@ -375,11 +377,8 @@ class Tracer:
             except ChildProcessError:
                 break
             if status & 0xFF == 0x7F:  # a thread we had not heard of yet
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(tid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             else:
                 self._on_exit(tid, status)
         self._tasks.clear()
-

@@ -198,19 +198,24 @@ def _emit_test(asm: Assembler, test: ArgTest, fail: _Label) -> None:
     op = test.op
 
     if op in (Op.EQ, Op.IN, Op.NE, Op.NOT_IN, Op.MASKED_EQ):
-        # Equality family: compare (arg & mask) with each value, both halves.
+        # Equality family: compare (arg & mask) with each value; values that share their
+        # upper half share one comparison of it.
         hit = asm.label("hit")
+        by_high: dict[int, list[int]] = {}
         for value in values:
+            by_high.setdefault(value >> 32 if wide else 0, []).append(value & 0xFFFFFFFF)
+        for high, lows in by_high.items():
             miss = asm.label("miss")
             if wide:
                 asm.load(hi_offset)
                 if mask >> 32 != 0xFFFFFFFF:
                     asm.and_(mask >> 32)
-                asm.jump_if(JMP_JEQ_K, value >> 32, miss, negate=True)
+                asm.jump_if(JMP_JEQ_K, high, miss, negate=True)
             asm.load(lo_offset)
             if mask & 0xFFFFFFFF != 0xFFFFFFFF:
                 asm.and_(mask)
-            asm.jump_if(JMP_JEQ_K, value, hit)
+            for low in lows:
+                asm.jump_if(JMP_JEQ_K, low, hit)
             asm.place(miss)
         # No value matched.
         if op in (Op.NE, Op.NOT_IN):
@@ -234,6 +239,8 @@ def _emit_test(asm: Assembler, test: ArgTest, fail: _Label) -> None:
         asm.jump_if(JMP_JGT_K, value >> 32, passed if holds_when_true else fail)
         asm.jump_if(JMP_JEQ_K, value >> 32, fail if holds_when_true else passed, negate=True)
     asm.load(lo_offset)
+    if width < 0xFFFFFFFF:
+        asm.and_(width)
     asm.jump_if(code, value, fail, negate=holds_when_true)
     asm.place(passed)
 

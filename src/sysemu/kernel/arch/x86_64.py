@@ -40,11 +40,11 @@ def _signed64(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-class X86_64:
+class X86_64:  # noqa: N801 (the architecture's name)
     """The x86-64 architecture (with its i386 and x32 compat ABIs)."""
 
     name = "x86_64"
-    abis = (Abi.X86_64, Abi.I386, Abi.X32)
+    abis: tuple[Abi, ...] = (Abi.X86_64, Abi.I386, Abi.X32)
 
     def __init__(self) -> None:
         self._regs = ctypes.create_string_buffer(USER_REGS_SIZE)

@@ -1,0 +1,55 @@
+"""The system-call ABI as data: tables, signatures, error and signal numbers.
+
+This is sysemu's lowest layer. It is pure data and lookups, uses only the standard library
+(no ctypes, no other sysemu module), and importing it is cheap: the syscall tables are built
+the first time a lookup needs them.
+
+- :class:`Abi`: the three x86 number spaces (x86_64, i386, x32).
+- :class:`Syscall`, :class:`Param`, :class:`ArgKind`: a call's number and typed signature, from
+  :func:`syscall_by_name`, :func:`syscall_by_number`, :func:`syscalls`, :func:`abis_for_name`.
+- :func:`errno_number` / :func:`errno_name`, :func:`signal_number` / :func:`signal_name`.
+"""
+
+from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
+from sysemu.abi.errnos import (
+    RESTART_ERRNOS,
+    errno_description,
+    errno_name,
+    errno_number,
+)
+from sysemu.abi.signals import SIGRTMAX, SIGRTMIN, signal_name, signal_number
+from sysemu.abi.syscalls import (
+    ArgKind,
+    Param,
+    Syscall,
+    abis_for_name,
+    linux_version,
+    name_of,
+    names,
+    syscall_by_name,
+    syscall_by_number,
+    syscalls,
+)
+
+__all__ = [
+    "RESTART_ERRNOS",
+    "SIGRTMAX",
+    "SIGRTMIN",
+    "X32_SYSCALL_BIT",
+    "Abi",
+    "ArgKind",
+    "Param",
+    "Syscall",
+    "abis_for_name",
+    "errno_description",
+    "errno_name",
+    "errno_number",
+    "linux_version",
+    "name_of",
+    "names",
+    "signal_name",
+    "signal_number",
+    "syscall_by_name",
+    "syscall_by_number",
+    "syscalls",
+]

@@ -1,0 +1,388 @@
+"""System-call signatures per ABI: numbers, names, and what each argument register holds.
+
+The rows come from the generated ``_table_x86_64`` and ``_table_i386`` modules (see
+``scripts/gen_syscalls.py``); this module turns them into :class:`Syscall` entries whose
+parameters carry an :class:`ArgKind`, the number of register bits the kernel reads, and their
+signedness. Each ABI's table is built on first use and then cached, so importing this module
+costs nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
+
+NI_SYSCALL = "sys_ni_syscall"
+
+
+class ArgKind(enum.Enum):
+    """What an argument register holds, as far as a rule or a decoder needs to know."""
+
+    INT = "int"
+    """A signed integer with no more specific meaning below (``int``, ``__s32``)."""
+    UINT = "uint"
+    """An unsigned 32-bit integer (``unsigned int``, ``u32``, ``uid_t``)."""
+    LONG = "long"
+    """A signed register-wide integer (``long``)."""
+    ULONG = "ulong"
+    """An unsigned register-wide or 64-bit integer (``unsigned long``, ``size_t``, ``u64``)."""
+    POINTER = "pointer"
+    """An address in the tracee that is not a string: buffers, structs, arrays."""
+    STRING = "string"
+    """The address of a NUL-terminated string that names no file (xattr or key names)."""
+    PATH = "path"
+    """The address of a NUL-terminated file name the kernel resolves."""
+    FD = "fd"
+    """A file descriptor number."""
+    DIRFD = "dirfd"
+    """A directory descriptor a relative PATH is resolved against (may be ``AT_FDCWD``)."""
+    PID = "pid"
+    """A process or thread ID (negative values name process groups where the call allows)."""
+    SIGNAL = "signal"
+    """A signal number."""
+    MODE = "mode"
+    """File permission bits and type (``umode_t``, and ``umask``'s argument)."""
+    FLAGS = "flags"
+    """A bit set of ``*_FLAG`` / ``O_*`` / ``AT_*`` style options."""
+    OFFSET = "offset"
+    """A file offset (``loff_t``, ``off_t``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One argument of a system call.
+
+    ``bits`` is how many low bits of the register the kernel uses (the rest is ignored, so a
+    rule must compare only those); ``signed`` says whether those bits are two's complement.
+    """
+
+    name: str
+    ctype: str
+    kind: ArgKind
+    bits: int
+    signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Syscall:
+    """One system call of one ABI: its table number, names and signature."""
+
+    abi: Abi
+    nr: int
+    """The number in the ABI's table (x32 numbers without the x32 bit)."""
+    name: str
+    entry: str
+    """The kernel function the table points at; ``sys_ni_syscall`` when not implemented."""
+    params: tuple[Param, ...]
+
+    @property
+    def implemented(self) -> bool:
+        """False for table slots the kernel answers with ENOSYS."""
+        return self.entry != NI_SYSCALL
+
+    @property
+    def filter_nr(self) -> int:
+        """The number a seccomp filter sees for this call (x32 calls carry the x32 bit)."""
+        return self.nr + self.abi.nr_bias
+
+    def param_index(self, name: str) -> int:
+        """Position of the parameter called ``name``; raises KeyError if there is none."""
+        for index, param in enumerate(self.params):
+            if param.name == name:
+                return index
+        raise KeyError(f"{self.name} has no parameter {name!r}")
+
+    @property
+    def path_params(self) -> tuple[int, ...]:
+        """Positions of the parameters that hold file names (:attr:`ArgKind.PATH`)."""
+        return tuple(i for i, p in enumerate(self.params) if p.kind is ArgKind.PATH)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classifying parameters
+# ---------------------------------------------------------------------------------------------
+
+_WORD = 0  # placeholder width: the ABI's register width
+
+# C type -> (bits, signed) for scalars; _WORD means "as wide as a register of the ABI".
+_SCALARS: dict[str, tuple[int, bool]] = {
+    "int": (32, True),
+    "__s32": (32, True),
+    "s32": (32, True),
+    "pid_t": (32, True),
+    "key_serial_t": (32, True),
+    "clockid_t": (32, True),
+    "timer_t": (32, True),
+    "mqd_t": (32, True),
+    "key_t": (32, True),
+    "rwf_t": (32, True),
+    "unsigned": (32, False),
+    "unsigned int": (32, False),
+    "u32": (32, False),
+    "__u32": (32, False),
+    "uint32_t": (32, False),
+    "uid_t": (32, False),
+    "gid_t": (32, False),
+    "qid_t": (32, False),
+    "umode_t": (16, False),
+    "old_uid_t": (16, False),
+    "old_gid_t": (16, False),
+    "long": (_WORD, True),
+    "off_t": (_WORD, True),
+    "unsigned long": (_WORD, False),
+    "size_t": (_WORD, False),
+    "aio_context_t": (_WORD, False),
+    "old_sigset_t": (_WORD, False),
+    "loff_t": (64, True),
+    "u64": (64, False),
+    "__u64": (64, False),
+}
+# Typedefs that are pointers underneath.
+_POINTER_TYPEDEFS = frozenset({"cap_user_header_t", "cap_user_data_t", "__sighandler_t"})
+_CHAR_POINTER = re.compile(r"^(?:const )?char \*$")
+# ``const char *`` parameters that are byte buffers with a length, not NUL-terminated strings.
+_BUFFER_NAMES = frozenset({"buf", "ubuf", "msg_ptr", "u_msg_ptr"})
+
+_PATH_NAMES = frozenset(
+    {
+        "filename",
+        "pathname",
+        "path",
+        "oldname",
+        "newname",
+        "oldpath",
+        "newpath",
+        "new",
+        "dir_name",
+        "dev_name",
+        "library",
+        "specialfile",
+        "special",
+        "new_root",
+        "put_old",
+        "from_path",
+        "to_path",
+    }
+)
+_FD_NAMES = frozenset(
+    {
+        "fd",
+        "oldfd",
+        "newfd",
+        "fd_in",
+        "fd_out",
+        "fdin",
+        "fdout",
+        "epfd",
+        "in_fd",
+        "out_fd",
+        "ufd",
+        "fildes",
+        "sockfd",
+        "pidfd",
+        "fanotify_fd",
+        "ruleset_fd",
+        "fs_fd",
+        "kernel_fd",
+        "initrd_fd",
+        "group_fd",
+        "mountdirfd",
+        "mqdes",  # a message queue descriptor is a file descriptor on Linux
+    }
+)
+_DIRFD_NAMES = frozenset({"dfd", "dirfd", "olddfd", "newdfd", "from_dfd", "to_dfd"})
+_PID_NAMES = frozenset({"pid", "tgid", "pgid", "pid1", "pid2"})
+_FLAGS_NAMES = frozenset(
+    {
+        "flags",
+        "flag",
+        "at_flags",
+        "ms_flags",
+        "oflag",
+        "msgflg",
+        "semflg",
+        "shmflg",
+        "swap_flags",
+        "event_f_flags",
+        "unshare_flags",
+        "options",
+        "prot",
+    }
+)
+# Where the name alone would mislead: (syscall name, parameter name) -> kind.
+_KIND_BY_CALL: dict[tuple[str, str], ArgKind] = {
+    # The link target is stored as given and never resolved by this call.
+    ("symlink", "old"): ArgKind.STRING,
+    ("symlinkat", "oldname"): ArgKind.STRING,
+    # Names that are file names although the parameter is just called "name".
+    ("acct", "name"): ArgKind.PATH,
+    ("umount", "name"): ArgKind.PATH,
+    ("umount2", "name"): ArgKind.PATH,
+    ("name_to_handle_at", "name"): ArgKind.PATH,
+    ("mount", "type"): ArgKind.STRING,
+    # fanotify_mark's "fd" is the directory its pathname is relative to.
+    ("fanotify_mark", "fd"): ArgKind.DIRFD,
+    ("mmap", "off"): ArgKind.OFFSET,
+    ("umask", "mask"): ArgKind.MODE,
+}
+
+# Kinds whose values the kernel narrows to 32 bits whatever the C type (fdget, find_vpid...).
+_NARROW_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID, ArgKind.SIGNAL})
+
+
+def classify(syscall: str, name: str, ctype: str, word_bits: int) -> Param:
+    """The :class:`Param` for argument ``name`` of type ``ctype`` of ``syscall``.
+
+    ``word_bits`` is the ABI's register width (32 for i386, 64 otherwise).
+    """
+    if "*" in ctype or ctype.removeprefix("const ") in _POINTER_TYPEDEFS:
+        if name in _PATH_NAMES and _CHAR_POINTER.match(ctype):
+            kind = ArgKind.PATH
+        elif ctype == "const char *" and name not in _BUFFER_NAMES:
+            kind = ArgKind.STRING
+        else:
+            kind = ArgKind.POINTER
+        kind = _KIND_BY_CALL.get((syscall, name), kind)
+        return Param(name, ctype, kind, word_bits, False)
+
+    # Enums are ints; a type this table does not know is taken as an unsigned register.
+    width, signed = (32, True) if ctype.startswith("enum ") else _SCALARS.get(ctype, (_WORD, False))
+    bits = word_bits if width == _WORD else min(width, word_bits)
+    if ctype == "umode_t":
+        kind = ArgKind.MODE
+    elif ctype in {"loff_t", "off_t"}:
+        kind = ArgKind.OFFSET
+    elif name == "sig":
+        kind = ArgKind.SIGNAL
+    elif name in _DIRFD_NAMES:
+        kind = ArgKind.DIRFD
+    elif name in _FD_NAMES:
+        kind = ArgKind.FD
+    elif name in _PID_NAMES or ctype == "pid_t":
+        kind = ArgKind.PID
+    elif name in _FLAGS_NAMES:
+        kind = ArgKind.FLAGS
+    elif width in {_WORD, 64}:
+        kind = ArgKind.LONG if signed else ArgKind.ULONG
+    else:
+        kind = ArgKind.INT if signed else ArgKind.UINT
+    kind = _KIND_BY_CALL.get((syscall, name), kind)
+    if kind in _NARROW_KINDS:
+        bits = min(bits, 32)
+    return Param(name, ctype, kind, bits, signed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables, built on first use
+# ---------------------------------------------------------------------------------------------
+
+Row = tuple[int, str, str, tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    calls: tuple[Syscall, ...]
+    by_name: dict[str, Syscall]
+    by_nr: dict[int, Syscall]
+    linux_version: str
+
+
+_TABLES: dict[Abi, _Table] = {}
+_LOCK = threading.Lock()
+
+
+def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:
+    # Imported here, not at the top: loading and classifying ~900 rows is what importing
+    # sysemu.abi must not pay for.
+    if abi is Abi.I386:
+        from sysemu.abi import _table_i386 as i386  # noqa: PLC0415
+
+        return i386.LINUX_VERSION, i386.ROWS
+    from sysemu.abi import _table_x86_64 as x86_64  # noqa: PLC0415
+
+    wanted = {"common", "64"} if abi is Abi.X86_64 else {"common", "x32"}
+    rows = (
+        (nr, name, entry, params)
+        for nr, column, name, entry, params in x86_64.ROWS
+        if column in wanted
+    )
+    return x86_64.LINUX_VERSION, rows
+
+
+def _build(abi: Abi) -> _Table:
+    version, rows = _rows(abi)
+    calls = []
+    for nr, name, entry, params in rows:
+        signature = tuple(classify(name, p, t, abi.word_bits) for p, t in params)
+        calls.append(Syscall(abi, nr, name, entry, signature))
+    calls.sort(key=lambda call: call.nr)
+    return _Table(
+        calls=tuple(calls),
+        by_name={call.name: call for call in calls},
+        by_nr={call.nr: call for call in calls},
+        linux_version=version,
+    )
+
+
+def _table(abi: Abi) -> _Table:
+    table = _TABLES.get(abi)
+    if table is None:
+        with _LOCK:
+            table = _TABLES.get(abi)
+            if table is None:
+                table = _TABLES[abi] = _build(abi)
+    return table
+
+
+def _table_nr(nr: int, abi: Abi) -> int:
+    # x32 numbers are accepted with or without the x32 bit.
+    return nr & ~X32_SYSCALL_BIT if abi is Abi.X32 else nr
+
+
+def syscall_by_name(name: str, abi: Abi = Abi.X86_64) -> Syscall:
+    """The call named ``name`` in ``abi``; raises KeyError if that ABI has none."""
+    call = _table(abi).by_name.get(name)
+    if call is None:
+        raise KeyError(f"unknown syscall {name!r} for {abi}")
+    return call
+
+
+def syscall_by_number(nr: int, abi: Abi) -> Syscall | None:
+    """The call with table number ``nr`` in ``abi`` (x32: with or without the x32 bit)."""
+    return _table(abi).by_nr.get(_table_nr(nr, abi))
+
+
+def syscalls(abi: Abi) -> tuple[Syscall, ...]:
+    """Every call of ``abi``, unimplemented slots included, in number order."""
+    return _table(abi).calls
+
+
+def names(abi: Abi) -> tuple[str, ...]:
+    """The names of every call of ``abi``, in number order."""
+    return tuple(call.name for call in _table(abi).calls)
+
+
+def name_of(abi: Abi, nr: int) -> str:
+    """The name of call ``nr`` in ``abi``, or ``"syscall_<nr>"`` for a number it lacks."""
+    call = _table(abi).by_nr.get(_table_nr(nr, abi))
+    return call.name if call is not None else f"syscall_{nr}"
+
+
+def abis_for_name(name: str) -> tuple[Syscall, ...]:
+    """The call named ``name`` in every ABI that has one (x86_64, i386, x32 order).
+
+    Empty when no ABI knows the name. A rule about ``openat`` uses this to cover 32-bit and
+    x32 programs too.
+    """
+    found = (_table(abi).by_name.get(name) for abi in Abi)
+    return tuple(call for call in found if call is not None)
+
+
+def linux_version(abi: Abi = Abi.X86_64) -> str:
+    """The Linux version (``"6.17"``) whose headers ``abi``'s table was generated from."""
+    return _table(abi).linux_version
