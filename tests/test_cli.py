@@ -1,0 +1,214 @@
+"""The ``sysemu`` command line, run as users run it: in a subprocess, with a timeout, and with
+its process group killed afterwards whatever happened."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
+SYSEMU = [sys.executable, "-m", "sysemu"]
+
+
+def sysemu(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYSEMU, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@contextlib.contextmanager
+def background(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """sysemu in its own session (so signals to its group reach only it and its program),
+    killed with its whole group on the way out."""
+    process = subprocess.Popen(
+        [*SYSEMU, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_until(predicate: object, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def write_rules(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "rules.py"
+    path.write_text(body)
+    return str(path)
+
+
+# Bad input: one line on stderr, exit 2, nothing started.
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "no command given"),
+        (["run", "--bogus", "--", "true"], "unrecognized arguments: --bogus"),
+        (["run", "--", "no-such-program-here"], "no-such-program-here: command not found"),
+        (["run", "--", "/no/such/file"], "/no/such/file: no such file or directory"),
+        (["run", "--rules", "/no/such/rules.py", "--", "true"], "no such file"),
+        (["run", "--error-errno", "EFOO", "--", "true"], "unknown errno name 'EFOO'"),
+        (["run", "--on-error", "explode", "--", "true"], "invalid choice: 'explode'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = sysemu(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sysemu: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "def register(emu):\n    emu.on('opnat')(print)\n",
+            "rules.py:2: ValueError: unknown syscall 'opnat'",
+        ),
+        ("def register(emu)\n", "rules.py:1: SyntaxError"),
+        ("x = 1\n", "must define register(emu)"),
+        (
+            "def register(emu):\n    emu.on('write', fdd=2)(print)\n",
+            "write (x86_64) has no argument 'fdd' (it has: fd, buf, count)",
+        ),
+        ("import errno\ndef register(emu):\n    emu.on('write', fd='x')(print)\n", "TypeError"),
+    ],
+)
+def test_bad_rules_files_are_reported_before_anything_runs(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    marker = tmp_path / "ran"
+    result = sysemu("run", "--rules", write_rules(tmp_path, body), "--", "touch", str(marker))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert not marker.exists()
+
+
+def test_the_readme_demo() -> None:
+    result = sysemu(
+        "run", "--rules", str(EXAMPLE_RULES), "--stats", "--", "sh", "-c",
+        "cat /etc/hostname; echo $$",
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout == "4242\n"
+    assert "cat: /etc/hostname: Permission denied" in result.stderr
+    table = result.stderr.splitlines()
+    assert any(line.split()[:1] == ["getpid"] for line in table)
+    openat = next(line.split() for line in table if line.startswith("openat "))
+    assert int(openat[4]) == 1  # exactly one openat failed: the denied one
+
+
+@pytest.mark.parametrize(
+    ("script", "status"), [("exit 0", 0), ("exit 5", 5), ("kill -TERM $$", 143)]
+)
+def test_exit_status_is_the_programs(script: str, status: int) -> None:
+    assert sysemu("run", "--", "sh", "-c", script).returncode == status
+
+
+def test_stdin_passes_through() -> None:
+    result = subprocess.run(
+        [*SYSEMU, "run", "--rules", str(EXAMPLE_RULES), "--", "tr", "a-z", "A-Z"],
+        input="hello\n", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "HELLO\n")
+
+
+def test_a_raising_handler_kills_the_program_and_shows_the_traceback(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path,
+        "def register(emu):\n"
+        "    @emu.on('getpid')\n"
+        "    def broken(call):\n"
+        "        raise KeyError('no such pid')\n",
+    )
+    result = sysemu("run", "--rules", rules, "--", "sh", "-c", "echo $$; echo after")
+    assert result.returncode == 70
+    assert "after" not in result.stdout
+    assert "handler" in result.stderr and "broken" in result.stderr
+    assert "KeyError: 'no such pid'" in result.stderr
+    assert "Traceback" in result.stderr
+
+
+def test_on_error_fail_fails_the_call_and_goes_on(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path,
+        "def register(emu):\n"
+        "    @emu.on('openat', when=lambda call: call.path == '/etc/hostname')\n"
+        "    def broken(call):\n"
+        "        raise KeyError('x')\n",
+    )
+    result = sysemu(
+        "run", "--rules", rules, "--on-error", "fail", "--error-errno", "ENOSPC", "--",
+        "sh", "-c", "cat /etc/hostname; echo after $?",
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert "No space left on device" in result.stderr
+    assert result.stdout == "after 1\n"
+
+
+def test_ctrl_c_reaches_the_program_not_sysemu() -> None:
+    with background("run", "--rules", str(EXAMPLE_RULES), "--", "sh", "-c",
+                    "echo ready; sleep 30; echo not-interrupted") as process:  # fmt: skip
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert process.wait(timeout=20) == 128 + signal.SIGINT
+        assert "not-interrupted" not in process.stdout.read()
+
+
+def test_killing_sysemu_kills_the_programs_it_started() -> None:
+    with background("run", "--rules", str(EXAMPLE_RULES), "--", "sh", "-c",
+                    "sleep 30 & echo $!; exec sleep 31") as process:  # fmt: skip
+        assert process.stdout is not None
+        background_sleep = int(process.stdout.readline())
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        shell = int(children[0])
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert wait_until(lambda: gone(shell) and gone(background_sleep))
+
+
+def test_sigterm_to_sysemu_ends_the_program_and_exits_143() -> None:
+    with background("run", "--rules", str(EXAMPLE_RULES), "--", "sh", "-c",
+                    "echo ready; sleep 30") as process:  # fmt: skip
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        shell = int(Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0])
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=20) == 143
+        assert wait_until(lambda: gone(shell))
