@@ -18,6 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python="${PYTHON:-python3}"
+# Python's headers build sysemu's optional C accelerator (Debian ships them in python3-dev).
+include_dir=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+if [ ! -f "$include_dir/Python.h" ] && [[ "$include_dir" == /usr/* ]]; then
+    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-dev >/dev/null
+fi
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv 2>/dev/null || {
         # Debian's python3 lacks ensurepip until python3-venv is installed.

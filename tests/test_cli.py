@@ -183,12 +183,13 @@ def test_on_error_fail_fails_the_call_and_goes_on(tmp_path: Path) -> None:
 
 def test_ctrl_c_reaches_the_program_not_sysemu() -> None:
     with background("run", "--rules", str(EXAMPLE_RULES), "--", "sh", "-c",
-                    "echo ready; sleep 30; echo not-interrupted") as process:  # fmt: skip
+                    "echo ready; exec sleep 30") as process:  # fmt: skip
+        # (Not "sleep 30; echo": dash, like bash, lets a foreground child decide whether
+        # SIGINT ends the script, and one that arrives just before the fork is lost natively.)
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
         os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         assert process.wait(timeout=20) == 128 + signal.SIGINT
-        assert "not-interrupted" not in process.stdout.read()
 
 
 def test_killing_sysemu_kills_the_programs_it_started() -> None:

@@ -88,7 +88,6 @@ class Tracer:
         self._on_error = on_error
         self._error_errno = error_errno
         self._report = report
-        self._info = ptrace.SyscallInfoBuffer()
         self._tasks: dict[int, TaskState] = {}
         self._root = 0
         self._root_status: int | None = None
@@ -178,12 +177,10 @@ class Tracer:
 
     # Stops.
     def _on_seccomp(self, tid: int) -> None:
-        info = self._info
-        if not info.fetch(tid):
+        info = ptrace.syscall_info(tid)
+        if info is None:
             return
-        op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = ptrace.SECCOMP_INFO.unpack_from(
-            info.view
-        )
+        op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = info
         if (
             op != ptrace.SYSCALL_INFO_SECCOMP
             or route_id >= len(self._routes)
@@ -196,29 +193,27 @@ class Tracer:
         route = self._routes[route_id]
         state = self._tasks.get(tid) or self._adopt(tid)
         call = Call(route.syscall, (a0, a1, a2, a3, a4, a5), state, ip, sp)
-        route.stats.stops += 1
+        stats = route.stats
+        stats.stops += 1
         if self._fatal is not None:  # the tree is being killed; let nothing else run
-            self._arch.skip_with_return(tid, -errno.EPERM)
-            ptrace.cont(tid)
+            self._arch.skip_and_continue(tid, -errno.EPERM)
             return
         try:
             decision = route.decide(call)
             if decision is None:
-                route.stats.passed += 1
-                ptrace.cont(tid)
+                stats.passed += 1
+                ptrace.resume(ptrace.PTRACE_CONT, tid, 0)
                 return
             kind = type(decision)
             if kind is Emulate:
-                self._arch.skip_with_return(tid, decision.value)
-                ptrace.cont(tid)
+                self._arch.skip_and_continue(tid, decision.value)
             elif kind is Fail:
-                self._arch.skip_with_return(tid, -decision.errno)
-                ptrace.cont(tid)
+                self._arch.skip_and_continue(tid, -decision.errno)
             elif kind is Pass:
                 self._pass(state, call, route, decision.then)
             elif kind is Rewrite:
                 self._rewrite(state, call, route, decision)
-            route.stats.count(decision.outcome)
+            stats.count(decision.outcome)
         except HandlerError as error:
             self._handler_failed(error, tid, route, at_exit=False)
 
@@ -253,13 +248,14 @@ class Tracer:
     def _on_syscall_stop(self, tid: int) -> None:
         state = self._tasks.get(tid)
         hook = state.pending_hook if state is not None else None
-        if state is None or hook is None or not self._info.fetch(tid):
+        info = ptrace.syscall_info(tid) if hook is not None else None
+        if state is None or hook is None or info is None:
             self._resume(tid, 0)
             return
-        op, _arch, _ip, _sp, rval, _is_error = ptrace.EXIT_INFO.unpack_from(self._info.view)
-        if op != ptrace.SYSCALL_INFO_EXIT:
+        if info[0] != ptrace.SYSCALL_INFO_EXIT:
             ptrace.syscall(tid)  # still on the way to the exit stop
             return
+        rval = info[4]
         route = state.pending_route
         state.clear_pending()
         if -rval in _RESTART_ERRNOS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import struct
 
 from sysemu.kernel.libc import libc, raise_errno
@@ -88,25 +89,8 @@ _SIGNAL_ARGS = tuple(ctypes.c_ulong(sig) for sig in range(65))
 _INFO_SIZE_ARG = ctypes.c_ulong(SYSCALL_INFO_SIZE)
 
 
-class SyscallInfoBuffer:
-    """A reusable buffer for ``PTRACE_GET_SYSCALL_INFO``: one per tracer, filled per stop."""
-
-    __slots__ = ("buffer", "view")
-
-    def __init__(self) -> None:
-        self.buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
-        self.view = memoryview(self.buffer).cast("B")
-
-    def fetch(self, tid: int) -> bool:
-        """Fill the buffer for the stopped ``tid``; False if the tracee is gone (ESRCH)."""
-        if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE_ARG, self.buffer) < 0:
-            if _get_errno() == errno.ESRCH:
-                return False
-            raise_errno("PTRACE_GET_SYSCALL_INFO")
-        return True
-
-
-def _resume(request: int, tid: int, sig: int) -> bool:
+def _ctypes_resume(request: int, tid: int, sig: int) -> bool:
+    """Resume a stopped tracee with ``request``, delivering ``sig``; False if it is gone."""
     if _ptrace(request, tid, _NULL, _SIGNAL_ARGS[sig]) < 0:
         if _get_errno() == errno.ESRCH:
             return False
@@ -114,34 +98,93 @@ def _resume(request: int, tid: int, sig: int) -> bool:
     return True
 
 
+_info_buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
+_info_view = memoryview(_info_buffer).cast("B")
+_NONE_INFO = struct.Struct("<B3xIQQ")
+
+
+def _ctypes_syscall_info(tid: int) -> tuple[int, ...] | None:
+    """``PTRACE_GET_SYSCALL_INFO`` as a tuple shaped by ``op`` (see the module docstring);
+    None if the tracee is gone."""
+    if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE_ARG, _info_buffer) < 0:
+        if _get_errno() == errno.ESRCH:
+            return None
+        raise_errno("PTRACE_GET_SYSCALL_INFO")
+    op = _info_view[0]
+    if op == SYSCALL_INFO_SECCOMP or op == SYSCALL_INFO_ENTRY:
+        values = SECCOMP_INFO.unpack_from(_info_view)
+        return values if op == SYSCALL_INFO_SECCOMP else (*values[:-1], 0)
+    if op == SYSCALL_INFO_EXIT:
+        return EXIT_INFO.unpack_from(_info_view)
+    return _NONE_INFO.unpack_from(_info_view)
+
+
+_MINUS_ONE = ctypes.c_long(-1)
+
+
+def _ctypes_poke_user_twice_then(
+    request: int, tid: int, offset_a: int, value_a: int, offset_b: int, value_b: int
+) -> bool:
+    """Set two words of the tracee's ``struct user`` and resume it with ``request``."""
+    for offset, value in ((offset_a, value_a), (offset_b, value_b)):
+        data = _MINUS_ONE if value == -1 else ctypes.c_long(_signed64(value))
+        if _ptrace(PTRACE_POKEUSER, tid, ctypes.c_ulong(offset), data) < 0:
+            if _get_errno() == errno.ESRCH:
+                return False
+            raise_errno("PTRACE_POKEUSER")
+    return _ctypes_resume(request, tid, 0)
+
+
+def _signed64(value: int) -> int:
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - (1 << 64) if value >> 63 else value
+
+
+resume = _ctypes_resume
+syscall_info = _ctypes_syscall_info
+poke_user_twice_then = _ctypes_poke_user_twice_then
+SPEEDUPS = False
+
+if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
+    try:
+        from sysemu.kernel import _speedups  # type: ignore[attr-defined]
+    except ImportError:  # not built (no C compiler at install): the ctypes versions serve
+        pass
+    else:
+        resume = _speedups.resume
+        syscall_info = _speedups.syscall_info
+        poke_user_twice_then = _speedups.poke_user_twice_then
+        SPEEDUPS = True
+
+
 def cont(tid: int, sig: int = 0) -> bool:
     """Resume ``tid`` without a syscall-exit-stop, delivering ``sig``; False if it is gone."""
-    return _resume(PTRACE_CONT, tid, sig)
+    return resume(PTRACE_CONT, tid, sig)
 
 
 def syscall(tid: int, sig: int = 0) -> bool:
     """Resume ``tid`` so that it stops at the next syscall entry or exit; False if gone."""
-    return _resume(PTRACE_SYSCALL, tid, sig)
+    return resume(PTRACE_SYSCALL, tid, sig)
 
 
 def sysemu(tid: int, sig: int = 0) -> bool:
     """Resume ``tid`` so that its next syscall stops at entry and is never run by the kernel."""
-    return _resume(PTRACE_SYSEMU, tid, sig)
+    return resume(PTRACE_SYSEMU, tid, sig)
 
 
 def listen(tid: int) -> bool:
     """Leave a seized tracee in group-stop but let it report SIGCONT (``PTRACE_LISTEN``)."""
-    return _resume(PTRACE_LISTEN, tid, 0)
+    return resume(PTRACE_LISTEN, tid, 0)
 
 
 def interrupt(tid: int) -> bool:
     """Make a seized tracee stop with ``PTRACE_EVENT_STOP``; False if it is gone."""
-    return _resume(PTRACE_INTERRUPT, tid, 0)
+    return resume(PTRACE_INTERRUPT, tid, 0)
 
 
 def detach(tid: int, sig: int = 0) -> bool:
     """Detach from a stopped tracee, delivering ``sig``; False if it is gone."""
-    return _resume(PTRACE_DETACH, tid, sig)
+    return resume(PTRACE_DETACH, tid, sig)
 
 
 def seize(tid: int, options: int) -> None:
@@ -169,9 +212,9 @@ def event_message(tid: int) -> int | None:
     return _event_msg.value
 
 
-def poke_user(tid: int, offset: ctypes.c_ulong, value: int) -> bool:
+def poke_user(tid: int, offset: int, value: int) -> bool:
     """Write one word of the tracee's ``struct user`` (a register); False if it is gone."""
-    if _ptrace(PTRACE_POKEUSER, tid, offset, ctypes.c_long(value)) < 0:
+    if _ptrace(PTRACE_POKEUSER, tid, ctypes.c_ulong(offset), ctypes.c_long(_signed64(value))) < 0:
         if _get_errno() == errno.ESRCH:
             return False
         raise_errno("PTRACE_POKEUSER")

@@ -26,6 +26,11 @@ class Arch(Protocol):
         ``value``. False if the tracee is gone."""
         ...
 
+    def skip_and_continue(self, tid: int, value: int) -> bool:
+        """:meth:`skip_with_return` and resume without an exit stop, in as few requests as
+        the architecture allows. False if the tracee is gone."""
+        ...
+
     def set_return(self, tid: int, value: int) -> bool:
         """At a syscall-exit stop: replace the call's return value. False if gone."""
         ...

@@ -25,19 +25,14 @@ ARG_REGISTERS = {
     Abi.X32: ("rdi", "rsi", "rdx", "r10", "r8", "r9"),
     Abi.I386: ("rbx", "rcx", "rdx", "rsi", "rdi", "rbp"),
 }
-_ORIG_RAX = ctypes.c_ulong(_OFFSET["orig_rax"])
-_RAX = ctypes.c_ulong(_OFFSET["rax"])
+_ORIG_RAX = _OFFSET["orig_rax"]
+_RAX = _OFFSET["rax"]
 _WORD = struct.Struct("<q")
 _UWORD = struct.Struct("<Q")
 
 # The System V x86-64 ABI lets a function use 128 bytes below %rsp without moving it (the red
 # zone), and a libc syscall wrapper may do so across the ``syscall`` instruction.
 RED_ZONE = 128
-
-
-def _signed64(value: int) -> int:
-    value &= 0xFFFF_FFFF_FFFF_FFFF
-    return value - (1 << 64) if value >> 63 else value
 
 
 class X86_64:  # noqa: N801 (the architecture's name)
@@ -52,13 +47,15 @@ class X86_64:  # noqa: N801 (the architecture's name)
     def skip_with_return(self, tid: int, value: int) -> bool:
         """Set orig_rax to -1 (the kernel then skips the call without touching rax, see
         do_syscall_64) and rax to the value the call returns."""
-        return ptrace.poke_user(tid, _ORIG_RAX, -1) and ptrace.poke_user(
-            tid, _RAX, _signed64(value)
-        )
+        return ptrace.poke_user(tid, _ORIG_RAX, -1) and ptrace.poke_user(tid, _RAX, value)
+
+    def skip_and_continue(self, tid: int, value: int) -> bool:
+        """:meth:`skip_with_return`, then ``PTRACE_CONT``: the whole of an emulated call."""
+        return ptrace.poke_user_twice_then(ptrace.PTRACE_CONT, tid, _ORIG_RAX, -1, _RAX, value)
 
     def set_return(self, tid: int, value: int) -> bool:
         """Set rax at a syscall-exit stop."""
-        return ptrace.poke_user(tid, _RAX, _signed64(value))
+        return ptrace.poke_user(tid, _RAX, value)
 
     def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int]) -> bool:
         """Rewrite orig_rax and the argument registers with one GETREGS/SETREGS pair."""

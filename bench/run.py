@@ -1,0 +1,737 @@
+"""sysemu's benchmark: per-call cost and whole-program slowdown, against a C floor and peers.
+
+    python3 bench/run.py [--quick] [--calls N] [--repeat R] [--json FILE]
+
+Builds its C programs into bench/out/ (gcc -O2), then times, in one run and on one machine:
+a micro-benchmark (µs per intercepted getpid, and per openat whose path a handler reads) for
+native, a minimal C seccomp + ptrace tracer (the floor), sysemu, strace and python-ptrace, each
+both unpinned and pinned to one CPU; and whole-program workloads under the same tracers. Prints
+a plain-text table and the ratios the project targets; ``--json`` writes the raw samples. See
+bench/README.md for what each row measures.
+
+It installs nothing: a missing strace or python-ptrace shows as "not installed" in its rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+RULES = BENCH / "rules"
+
+GETPID_NR = 39  # x86_64
+OPENAT_NR = 257
+EMULATED = "4242"  # what every emulating tracer makes getpid return
+OPENAT_PATH = "/usr/include/stdio.h"  # exists wherever gcc + libc headers (needed here) do
+RUN_TIMEOUT_S = 120.0
+TASKSET = ["taskset", "-c", "0"]
+PYCACHE = OUT / "pycache"
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of every timed command.
+
+    Python start-up is measured as after a normal install, with bytecode cached: an inherited
+    PYTHONDONTWRITEBYTECODE would make every run of sysemu compile it again. The cache goes to
+    bench/out/ (PYTHONPYCACHEPREFIX) so that benchmarking writes nothing outside it.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+# Targets the project set itself (README); printed as met or missed, never enforced.
+TARGET_FLOOR_RATIO = 1.3  # sysemu emulate / C floor emulate, at most
+TARGET_STRACE_RATIO = 1.5  # strace inject / sysemu emulate, at least
+TARGET_PTRACE_RATIO = 2.0  # python-ptrace emulate / sysemu emulate, at least
+TARGET_STARTUP_MS = 60.0  # sysemu start-up over native, at most
+TARGET_WORKLOAD_SLOWDOWN = 1.02  # sysemu without handlers / native, on a workload of >= 2 s
+TARGET_WORKLOAD_MIN_S = 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and finding tools
+
+
+def build() -> None:
+    """Compile the C programs into bench/out/ when a source is newer than its binary."""
+    if shutil.which("gcc") is None:
+        sys.exit(
+            "bench/run.py: gcc is needed to build the benchmark programs (apt-get install gcc)"
+        )
+    OUT.mkdir(exist_ok=True)
+    sources = {
+        "floor_tracer": BENCH / "floor_tracer.c",
+        "getpid_loop": ROOT / "tests" / "programs" / "getpid_loop.c",
+        "openat_loop": BENCH / "openat_loop.c",
+    }
+    for name, source in sources.items():
+        binary = OUT / name
+        if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+            continue
+        subprocess.run(["gcc", "-O2", "-Wall", "-o", str(binary), str(source)], check=True)
+
+
+def program(name: str) -> str:
+    """A built program, as the repository-relative path every command uses (cwd is ROOT)."""
+    return str((OUT / name).relative_to(ROOT))
+
+
+def first_line(argv: list[str]) -> str:
+    """The first line a tool prints, or "" if it cannot run."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return ""
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0] if done.stdout or done.stderr else ""
+    )
+
+
+def ptrace_version() -> str | None:
+    """python-ptrace's version if this Python can import it, else None."""
+    if importlib.util.find_spec("ptrace") is None:
+        return None
+    try:
+        return importlib.metadata.version("python-ptrace")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown version"
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    git = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]) or "no git"
+    dirty = first_line(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    strace = first_line(["strace", "-V"]) if shutil.which("strace") else ""
+    try:
+        sysemu_version = importlib.metadata.version("sysemu")
+    except importlib.metadata.PackageNotFoundError:
+        sysemu_version = "not installed"
+    return {
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "python_path": sys.executable,
+        "sysemu": f"{sysemu_version} (git {git}{', uncommitted changes' if dirty else ''})",
+        "strace": strace.removeprefix("strace -- version ") if strace else "not installed",
+        "python_ptrace": ptrace_version() or "not installed",
+        "gcc": first_line(["gcc", "--version"]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows and timing
+
+
+Check = Callable[[int, str], str | None]
+"""``check(n, stdout)``: what is wrong with a run's output, or None if it is right."""
+
+
+def prints_pid(n: int, stdout: str) -> str | None:
+    """getpid_loop's output when the kernel ran getpid: a real pid (0 if it made no call)."""
+    last = stdout.strip().splitlines()[-1:] or [""]
+    if n == 0:
+        return None if last[0] == "0" else f"expected 0, got {last[0]!r}"
+    if not last[0].isdigit() or last[0] in ("0", EMULATED):
+        return f"expected a real pid, got {last[0]!r}"
+    return None
+
+
+def prints_emulated(n: int, stdout: str) -> str | None:
+    """getpid_loop's output when every getpid was answered with 4242."""
+    last = stdout.strip().splitlines()[-1:] or [""]
+    want = EMULATED if n else "0"
+    return None if last[0] == want else f"expected {want}, got {last[0]!r}"
+
+
+def prints_count(n: int, stdout: str) -> str | None:
+    """openat_loop's output: every one of the n opens succeeded."""
+    last = stdout.strip().splitlines()[-1:] or [""]
+    return None if last[0] == str(n) else f"expected {n} successful opens, got {last[0]!r}"
+
+
+@dataclass
+class Tracer:
+    """How to run a command under one tool, or why it cannot be."""
+
+    name: str
+    prefix: list[str]
+    missing: str | None = None
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """The full command line."""
+        return [*self.prefix, *command]
+
+
+@dataclass
+class Samples:
+    """Wall-clock seconds of each repetition: of the row's command, and of its start-up."""
+
+    run: list[float] = field(default_factory=list)
+    startup: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """One line of a table: a tracer running a program, with the check of its output."""
+
+    tracer: Tracer
+    command: list[str]
+    check: Check
+    n: int  # calls the program makes (for the check; 0 for workloads)
+    status: str | None = None  # "not installed" or "FAILED: ..."; None while all is well
+    samples: dict[str, Samples] = field(default_factory=dict)  # "unpinned"/"pinned" -> samples
+
+    @property
+    def argv(self) -> list[str]:
+        """The row's command line."""
+        return self.tracer.wrap(self.command)
+
+    @property
+    def startup_argv(self) -> list[str]:
+        """The same tracer on a program that makes no call and exits: its start-up cost."""
+        return self.tracer.wrap([program("getpid_loop"), "0"])
+
+
+CHILD_ENV = child_environment()
+
+
+def timed(argv: list[str], pinned: bool) -> tuple[float, int, str, str]:
+    """Run ``argv`` from the repository root: ``(seconds, status, stdout, stderr)``.
+
+    Raises subprocess.TimeoutExpired after killing the command's whole process group, so a
+    hung tracer cannot leave its tracee behind.
+    """
+    full = [*TASKSET, *argv] if pinned else argv
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        full,
+        cwd=ROOT,
+        env=CHILD_ENV,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, killable as one on a hang
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return time.perf_counter() - start, process.returncode, stdout, stderr
+
+
+def attempt(row: Row, argv: list[str], n: int, pinned: bool) -> float | None:
+    """Time one run of ``argv`` for ``row``; on a wrong result mark the row failed."""
+    try:
+        seconds, status, stdout, stderr = timed(argv, pinned)
+    except subprocess.TimeoutExpired:
+        row.status = f"FAILED: no exit after {RUN_TIMEOUT_S:.0f} s (killed): {display(argv)}"
+        return None
+    problem = f"exit status {status}" if status != 0 else row.check(n, stdout)
+    if problem is not None:
+        detail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
+        row.status = f"FAILED: {problem}" + (f" ({detail[0]})" if detail else "")
+        return None
+    return seconds
+
+
+def measure(rows: list[Row], repeat: int, pins: Sequence[str], label: str) -> None:
+    """Time every usable row ``repeat`` times per pinning, interleaved so drift hits all alike.
+
+    A first unpinned run of each row checks its output and warms caches; it is not counted.
+    """
+    print(f"  {label}: checking {len(rows)} rows...", file=sys.stderr, flush=True)
+    for row in rows:
+        if row.tracer.missing is not None:
+            row.status = row.tracer.missing
+            continue
+        if attempt(row, row.argv, row.n, False) is not None:
+            attempt(row, row.startup_argv, 0, False)
+    for index in range(repeat):
+        print(f"  {label}: repetition {index + 1}/{repeat}", file=sys.stderr, flush=True)
+        for pin in pins:
+            for row in rows:
+                if row.status is not None:
+                    continue
+                run = attempt(row, row.argv, row.n, pin == "pinned")
+                startup = attempt(row, row.startup_argv, 0, pin == "pinned")
+                if run is not None and startup is not None:
+                    samples = row.samples.setdefault(pin, Samples())
+                    samples.run.append(run)
+                    samples.startup.append(startup)
+
+
+def median(values: list[float]) -> float:
+    """Median of a non-empty list."""
+    return statistics.median(values)
+
+
+@dataclass
+class Derived:
+    """A row's numbers for one pinning, relative to the native row of its table."""
+
+    total_s: float
+    startup_s: float  # the tracer's start-up over native's: its time on a program with no calls
+    per_call_us: float | None  # (total - startup - native) / N; None for workloads
+
+
+def derive(row: Row, native: Row, pin: str, n: int) -> Derived | None:
+    """The row's median time, start-up and per-call cost, or None if it has no samples."""
+    mine, base = row.samples.get(pin), native.samples.get(pin)
+    if mine is None or base is None or row.status is not None or native.status is not None:
+        return None
+    startup = median(mine.startup) - median(base.startup) if row is not native else 0.0
+    total = median(mine.run)
+    per_call = None
+    if n > 0:
+        per_call = (total - startup - median(base.run)) / n * 1e6
+    return Derived(total, startup, per_call)
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark's rows
+
+
+def tracers(
+    sysemu_missing: str | None, strace_missing: str | None, ptrace_missing: str | None
+) -> dict[str, Tracer]:
+    """Every tool configuration any table uses, by key."""
+    python = sys.executable
+    floor = program("floor_tracer")
+    sysemu = [python, "-m", "sysemu", "run"]
+    peer = [python, str((BENCH / "ptrace_peer.py").relative_to(ROOT))]
+    strace = ["strace", "-f", "--seccomp-bpf"]
+
+    def rules(name: str) -> list[str]:
+        return ["--rules", str((RULES / name).relative_to(ROOT))]
+
+    s, st, pp = sysemu_missing, strace_missing, ptrace_missing
+    return {
+        "native": Tracer("native", []),
+        "floor emulate": Tracer("C floor, emulate", [floor, "emulate", str(GETPID_NR), "--"]),
+        "floor pass": Tracer("C floor, pass", [floor, "pass", str(GETPID_NR), "--"]),
+        "floor pass openat": Tracer("C floor, pass openat", [floor, "pass", str(OPENAT_NR), "--"]),
+        "floor none": Tracer("C floor, no filter", [floor, "none", "0", "--"]),
+        "sysemu none": Tracer("sysemu, no handlers", [*sysemu, "--"], s),
+        "sysemu pass": Tracer("sysemu, pass handler", [*sysemu, *rules("pass_getpid.py"), "--"], s),
+        "sysemu emulate": Tracer(
+            "sysemu, emulate handler", [*sysemu, *rules("emulate_getpid.py"), "--"], s
+        ),
+        "sysemu path": Tracer(
+            "sysemu, openat reads path", [*sysemu, *rules("read_openat_path.py"), "--"], s
+        ),
+        "strace inject": Tracer(
+            "strace, inject",
+            [
+                *strace,
+                "-e",
+                "trace=getpid",
+                "-e",
+                f"inject=getpid:retval={EMULATED}",
+                "-o",
+                "/dev/null",
+            ],
+            st,
+        ),
+        "strace pass": Tracer(
+            "strace, pass", [*strace, "-e", "trace=getpid", "-o", "/dev/null"], st
+        ),
+        "strace openat": Tracer(
+            "strace --seccomp-bpf openat", [*strace, "-e", "trace=openat", "-o", "/dev/null"], st
+        ),
+        "strace all": Tracer("strace, every call", ["strace", "-f", "-o", "/dev/null"], st),
+        "ptrace emulate": Tracer(
+            "python-ptrace, emulate", [*peer, "emulate", str(GETPID_NR), "--"], pp
+        ),
+        "ptrace pass": Tracer("python-ptrace, pass", [*peer, "pass", str(GETPID_NR), "--"], pp),
+        "ptrace all": Tracer("python-ptrace, every call", [*peer, "--all", "--"], pp),
+    }
+
+
+def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
+    """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
+    command = [program("getpid_loop"), str(n)]
+    emulating = {"floor emulate", "sysemu emulate", "strace inject", "ptrace emulate"}
+    keys = [
+        "native",
+        "floor emulate",
+        "floor pass",
+        "sysemu none",
+        "sysemu pass",
+        "sysemu emulate",
+        "strace inject",
+        "strace pass",
+        "ptrace emulate",
+        "ptrace pass",
+    ]
+    return {
+        key: Row(t[key], command, prints_emulated if key in emulating else prints_pid, n)
+        for key in keys
+    }
+
+
+def openat_rows(t: dict[str, Tracer], n: int) -> list[Row]:
+    """The path-reading micro-benchmark: ``openat_loop N PATH`` under each tracer."""
+    command = [program("openat_loop"), str(n), OPENAT_PATH]
+    keys = ["native", "floor pass openat", "sysemu path", "strace openat"]
+    return [Row(t[key], command, prints_count, n) for key in keys]
+
+
+@dataclass
+class Workload:
+    """A whole program, timed under every tracer."""
+
+    title: str
+    command: list[str]
+    rows: list[Row] = field(default_factory=list)
+
+
+def workload_rows(t: dict[str, Tracer], command: list[str]) -> list[Row]:
+    """``command`` under each tracer; each run must exit 0 and print what it prints natively."""
+    expected: list[str | None] = [None]
+
+    def same_output(n: int, stdout: str) -> str | None:
+        # A start-up run (n == 0) runs getpid_loop 0, which prints "0".
+        if n == 0:
+            return None if stdout.strip() == "0" else f"expected 0, got {stdout.strip()!r}"
+        if expected[0] is None:
+            expected[0] = stdout  # the native row is checked first and sets the reference
+            return None
+        return None if stdout == expected[0] else "output differs from the native run"
+
+    keys = [
+        "native",
+        "sysemu none",
+        "sysemu path",
+        "floor none",
+        "floor pass openat",
+        "strace all",
+        "strace openat",
+        "ptrace all",
+    ]
+    return [Row(t[key], command, same_output, 1) for key in keys]
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing
+
+
+def display(argv: Sequence[str]) -> str:
+    """A command as one could type it at the repository root (this Python shown as python3)."""
+    return shlex.join("python3" if arg == sys.executable else arg for arg in argv)
+
+
+def fmt(value: float | None, spec: str, width: int) -> str:
+    """A number right-aligned in ``width``, or a dash."""
+    return f"{'-' if value is None else format(value, spec):>{width}}"
+
+
+def print_micro(title: str, rows: list[Row], n: int, pins: Sequence[str]) -> None:
+    """One micro-benchmark table: total, start-up and µs per call, per pinning."""
+    native = rows[0]
+    print(title)
+    head = "".join(f" | {pin:^30}" for pin in pins)
+    print(f"{'':32}{head}")
+    sub = "".join(f" | {'total ms':>9} {'start ms':>9} {'µs/call':>9}" for _ in pins)
+    print(f"{'row':32}{sub}")
+    for row in rows:
+        line = f"{row.tracer.name:32}"
+        if row.status is not None:
+            print(f"{line} | {row.status}")
+            continue
+        for pin in pins:
+            d = derive(row, native, pin, n)
+            if d is None:
+                line += f" | {'n/a':>9} {'':9} {'':9}"
+                continue
+            startup_ms = None if row is native else d.startup_s * 1e3
+            per_call = None if row is native else d.per_call_us
+            line += (
+                f" | {fmt(d.total_s * 1e3, '.1f', 9)} {fmt(startup_ms, '.1f', 9)}"
+                f" {fmt(per_call, '.2f', 9)}"
+            )
+        print(line)
+    print()
+
+
+def ratio_line(
+    label: str,
+    numerator: Row,
+    denominator: Row,
+    native: Row,
+    *,
+    n: int,
+    pins: Sequence[str],
+    at_most: float | None = None,
+    at_least: float | None = None,
+) -> dict[str, Any]:
+    """Print the ratio of two rows' µs per call for each pinning, against a target."""
+    want = f"<= {at_most}" if at_most is not None else f">= {at_least}"
+    parts: list[str] = []
+    record: dict[str, Any] = {"ratio": label, "target": want}
+    for pin in pins:
+        top, bottom = derive(numerator, native, pin, n), derive(denominator, native, pin, n)
+        if top is None or bottom is None or not top.per_call_us or not bottom.per_call_us:
+            parts.append(f"{pin} n/a")
+            continue
+        value = top.per_call_us / bottom.per_call_us
+        met = (value <= at_most) if at_most is not None else (value >= (at_least or 0))
+        parts.append(f"{pin} {value:5.2f} ({'target met' if met else 'target missed'})")
+        record[pin] = {"value": value, "met": met}
+    print(f"  {label:38} target {want:7}  " + ",  ".join(parts))
+    return record
+
+
+def print_workload(workload: Workload) -> dict[str, Any]:
+    """One workload table; returns sysemu's no-handler numbers for the target line."""
+    native = workload.rows[0]
+    base = derive(native, native, "unpinned", 0)
+    length = f"{base.total_s:.2f} s natively" if base else "native run failed"
+    print(f"Workload: {display(workload.command)}   ({length})")
+    print(
+        f"{'row':32} | {'time s':>8} {'x native':>9} | {'start-up s':>10} "
+        f"{'x native without start-up':>26}"
+    )
+    for row in workload.rows:
+        line = f"{row.tracer.name:32}"
+        d = derive(row, native, "unpinned", 0)
+        if row.status is not None or d is None or base is None:
+            print(f"{line} | {row.status or 'n/a'}")
+            continue
+        startup = None if row is native else d.startup_s
+        without = None if row is native else (d.total_s - d.startup_s) / base.total_s
+        print(
+            f"{line} | {d.total_s:8.3f} {d.total_s / base.total_s:9.2f} | "
+            f"{fmt(startup, '.3f', 10)} {fmt(without, '.3f', 26)}"
+        )
+    sysemu = derive(workload.rows[1], native, "unpinned", 0)
+    result: dict[str, Any] = {"workload": display(workload.command)}
+    if base is not None and sysemu is not None:
+        with_startup = sysemu.total_s / base.total_s
+        without = (sysemu.total_s - sysemu.startup_s) / base.total_s
+        result.update(native_s=base.total_s, ratio=with_startup, ratio_without_startup=without)
+        goal = "target: sysemu without handlers within 2% of native on a workload of >= 2 s"
+        if base.total_s < TARGET_WORKLOAD_MIN_S:
+            print(
+                f"  {goal}: not judged, this workload runs {base.total_s:.2f} s (< 2 s), so the"
+                f" ratio ({with_startup:.2f}) is dominated by sysemu's start-up"
+                f" ({sysemu.startup_s * 1e3:.0f} ms); without it: {without:.3f}"
+            )
+            result["target"] = "not judged (workload < 2 s)"
+        else:
+            met = with_startup <= TARGET_WORKLOAD_SLOWDOWN
+            print(f"  {goal}: {with_startup:.3f} ({'target met' if met else 'target missed'})")
+            result["target"] = "met" if met else "missed"
+    print()
+    return result
+
+
+def row_json(row: Row, native: Row, n: int) -> dict[str, Any]:
+    """A row's raw samples and derived numbers."""
+    out: dict[str, Any] = {
+        "row": row.tracer.name,
+        "command": display(row.argv),
+        "startup_command": display(row.startup_argv),
+        "status": row.status,
+    }
+    for pin, samples in row.samples.items():
+        d = derive(row, native, pin, n)
+        out[pin] = {
+            "run_s": samples.run,
+            "startup_run_s": samples.startup,
+            "median_s": d.total_s if d else None,
+            "startup_over_native_s": d.startup_s if d else None,
+            "us_per_call": d.per_call_us if d else None,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns 0 unless the benchmark could not run at all."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer calls and repetitions, python workload only (< 1 min)",
+    )
+    parser.add_argument("--calls", type=int, metavar="N", help="calls per micro run (20000)")
+    parser.add_argument("--repeat", type=int, metavar="R", help="runs per row, median (5)")
+    parser.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    args = parser.parse_args(argv)
+    n = args.calls if args.calls is not None else (3000 if args.quick else 20000)
+    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 5)
+    if n <= 0 or repeat <= 0:
+        parser.error("--calls and --repeat must be positive")
+    started = time.perf_counter()
+
+    build()
+    info = machine()
+    sysemu_missing = None if importlib.util.find_spec("sysemu") else "not installed"
+    strace_missing = None if shutil.which("strace") else "not installed"
+    ptrace_missing = None if ptrace_version() else "not installed"
+    pins = ["unpinned", "pinned"] if shutil.which("taskset") else ["unpinned"]
+    t = tracers(sysemu_missing, strace_missing, ptrace_missing)
+
+    print("measuring (progress on stderr)...", file=sys.stderr)
+    getpid = getpid_rows(t, n)
+    measure(list(getpid.values()), repeat, pins, "getpid micro")
+    openat = openat_rows(t, n)
+    measure(openat, repeat, pins, "openat micro")
+    commands = [[sys.executable, "-c", "import json, email, asyncio"]]
+    if not args.quick:
+        commands.append(["tar", "cf", "/dev/null", "/usr/include"])
+    workloads = [Workload(display(c), c, workload_rows(t, c)) for c in commands]
+    for workload in workloads:
+        measure(workload.rows, repeat, ["unpinned"], f"workload {workload.title}")
+
+    print(
+        f"sysemu benchmark: bench/run.py{' --quick' if args.quick else ''}"
+        f" (N = {n} calls, median of R = {repeat} runs)"
+    )
+    print(
+        f"  machine        Linux {info['kernel']} {info['arch']}, nproc {info['nproc']},"
+        f" {info['cpu']}"
+    )
+    print(f'  python         {info["python"]} ({info["python_path"]}; "python3" below)')
+    print(f"  sysemu         {info['sysemu']}")
+    print(f"  strace         {info['strace']}")
+    print(f"  python-ptrace  {info['python_ptrace']}")
+    print(f"  gcc            {info['gcc']}")
+    print("  pinned = the whole command under `taskset -c 0` (tracer and program share a CPU)")
+    print("  start = the same command on `bench/out/getpid_loop 0` minus native's time on it")
+    print()
+
+    print_micro(
+        f"Micro: getpid_loop {n}; µs/call = (total - start - native total) / N",
+        list(getpid.values()),
+        n,
+        pins,
+    )
+    native = getpid["native"]
+    print("Ratios of µs per call")
+    ratios = [
+        ratio_line(
+            "sysemu emulate / C floor emulate",
+            getpid["sysemu emulate"],
+            getpid["floor emulate"],
+            native,
+            n=n,
+            pins=pins,
+            at_most=TARGET_FLOOR_RATIO,
+        ),
+        ratio_line(
+            "strace inject / sysemu emulate",
+            getpid["strace inject"],
+            getpid["sysemu emulate"],
+            native,
+            n=n,
+            pins=pins,
+            at_least=TARGET_STRACE_RATIO,
+        ),
+        ratio_line(
+            "python-ptrace emulate / sysemu emulate",
+            getpid["ptrace emulate"],
+            getpid["sysemu emulate"],
+            native,
+            n=n,
+            pins=pins,
+            at_least=TARGET_PTRACE_RATIO,
+        ),
+    ]
+    startup_parts = []
+    startup_record: dict[str, Any] = {"target_ms": TARGET_STARTUP_MS}
+    for pin in pins:
+        d = derive(getpid["sysemu none"], native, pin, n)
+        if d is None:
+            startup_parts.append(f"{pin} n/a")
+            continue
+        met = d.startup_s * 1e3 <= TARGET_STARTUP_MS
+        startup_parts.append(
+            f"{pin} {d.startup_s * 1e3:5.1f} ms ({'target met' if met else 'target missed'})"
+        )
+        startup_record[pin] = {"ms": d.startup_s * 1e3, "met": met}
+    print(
+        f"  {'sysemu start-up (no handlers)':38} target <= {TARGET_STARTUP_MS:.0f} ms  "
+        + ",  ".join(startup_parts)
+    )
+    print()
+
+    print_micro(
+        f"Micro: openat_loop {n} {OPENAT_PATH} (path read by sysemu and strace)", openat, n, pins
+    )
+
+    workload_targets = [print_workload(workload) for workload in workloads]
+
+    print(
+        f"Commands (run from the repository root; N = {n}; each row's start-up command is the"
+        " same with `bench/out/getpid_loop 0` as the program)"
+    )
+    for title, rows in [("getpid micro", list(getpid.values())), ("openat micro", openat)] + [
+        (f"workload {w.title}", w.rows) for w in workloads
+    ]:
+        print(f"  {title}:")
+        for row in rows:
+            print(f"    {row.tracer.name:30} {display(row.argv)}")
+    elapsed = time.perf_counter() - started
+    print(f"\nwhole benchmark took {elapsed:.0f} s")
+
+    if args.json:
+        report = {
+            "machine": info,
+            "calls": n,
+            "repeat": repeat,
+            "pins": pins,
+            "elapsed_s": elapsed,
+            "micro_getpid": [row_json(row, native, n) for row in getpid.values()],
+            "micro_openat": [row_json(row, openat[0], n) for row in openat],
+            "ratios": ratios,
+            "sysemu_startup": startup_record,
+            "workloads": [
+                {
+                    "command": w.title,
+                    "rows": [row_json(row, w.rows[0], 0) for row in w.rows],
+                    "sysemu_target": target,
+                }
+                for w, target in zip(workloads, workload_targets, strict=True)
+            ],
+        }
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
