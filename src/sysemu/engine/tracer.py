@@ -204,14 +204,13 @@ class Tracer:
                 stats.passed += 1
                 ptrace.resume(ptrace.PTRACE_CONT, tid, 0)
                 return
-            kind = type(decision)
-            if kind is Emulate:
+            if type(decision) is Emulate:
                 self._arch.skip_and_continue(tid, decision.value)
-            elif kind is Fail:
+            elif type(decision) is Fail:
                 self._arch.skip_and_continue(tid, -decision.errno)
-            elif kind is Pass:
+            elif type(decision) is Pass:
                 self._pass(state, call, route, decision.then)
-            elif kind is Rewrite:
+            elif type(decision) is Rewrite:
                 self._rewrite(state, call, route, decision)
             stats.count(decision.outcome)
         except HandlerError as error:

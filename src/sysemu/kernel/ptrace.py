@@ -111,7 +111,7 @@ def _ctypes_syscall_info(tid: int) -> tuple[int, ...] | None:
             return None
         raise_errno("PTRACE_GET_SYSCALL_INFO")
     op = _info_view[0]
-    if op == SYSCALL_INFO_SECCOMP or op == SYSCALL_INFO_ENTRY:
+    if op in (SYSCALL_INFO_SECCOMP, SYSCALL_INFO_ENTRY):
         values = SECCOMP_INFO.unpack_from(_info_view)
         return values if op == SYSCALL_INFO_SECCOMP else (*values[:-1], 0)
     if op == SYSCALL_INFO_EXIT:
@@ -122,7 +122,7 @@ def _ctypes_syscall_info(tid: int) -> tuple[int, ...] | None:
 _MINUS_ONE = ctypes.c_long(-1)
 
 
-def _ctypes_poke_user_twice_then(
+def _ctypes_poke_user_twice_then(  # noqa: PLR0917 (the C version's signature)
     request: int, tid: int, offset_a: int, value_a: int, offset_b: int, value_b: int
 ) -> bool:
     """Set two words of the tracee's ``struct user`` and resume it with ``request``."""
