@@ -284,12 +284,46 @@ def classify(syscall: str, name: str, ctype: str, word_bits: int) -> Param:
 Row = tuple[int, str, str, tuple[tuple[str, str], ...]]
 
 
-@dataclass(frozen=True, slots=True)
 class _Table:
-    calls: tuple[Syscall, ...]
-    by_name: dict[str, Syscall]
-    by_nr: dict[int, Syscall]
-    linux_version: str
+    """One ABI's rows, indexed by name and number; :class:`Syscall` entries are made from a
+    row on first lookup (classifying every row up front would cost start-up time that a run
+    with a handful of handlers does not need)."""
+
+    __slots__ = (
+        "_abi", "_calls", "_entries", "_row_by_name", "_row_by_nr", "_rows", "linux_version",
+    )
+
+    def __init__(self, abi: Abi, version: str, rows: Iterable[Row]) -> None:
+        self.linux_version = version
+        self._rows = sorted(rows, key=lambda row: row[0])
+        self._row_by_name = {row[1]: index for index, row in enumerate(self._rows)}
+        self._row_by_nr = {row[0]: index for index, row in enumerate(self._rows)}
+        self._entries: list[Syscall | None] = [None] * len(self._rows)
+        self._abi = abi
+        self._calls: tuple[Syscall, ...] | None = None
+
+    def _entry(self, index: int) -> Syscall:
+        entry = self._entries[index]
+        if entry is None:
+            nr, name, kernel_entry, params = self._rows[index]
+            word_bits = self._abi.word_bits
+            signature = tuple(classify(name, p, t, word_bits) for p, t in params)
+            entry = self._entries[index] = Syscall(self._abi, nr, name, kernel_entry, signature)
+        return entry
+
+    def by_name(self, name: str) -> Syscall | None:
+        index = self._row_by_name.get(name)
+        return None if index is None else self._entry(index)
+
+    def by_nr(self, nr: int) -> Syscall | None:
+        index = self._row_by_nr.get(nr)
+        return None if index is None else self._entry(index)
+
+    @property
+    def calls(self) -> tuple[Syscall, ...]:
+        if self._calls is None:
+            self._calls = tuple(self._entry(i) for i in range(len(self._rows)))
+        return self._calls
 
 
 _TABLES: dict[Abi, _Table] = {}
@@ -297,8 +331,7 @@ _LOCK = threading.Lock()
 
 
 def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:
-    # Imported here, not at the top: loading and classifying ~900 rows is what importing
-    # sysemu.abi must not pay for.
+    # Imported here, not at the top: importing sysemu.abi must not pay for the tables.
     if abi is Abi.I386:
         from sysemu.abi import _table_i386 as i386  # noqa: PLC0415
 
@@ -314,28 +347,14 @@ def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:
     return x86_64.LINUX_VERSION, rows
 
 
-def _build(abi: Abi) -> _Table:
-    version, rows = _rows(abi)
-    calls = []
-    for nr, name, entry, params in rows:
-        signature = tuple(classify(name, p, t, abi.word_bits) for p, t in params)
-        calls.append(Syscall(abi, nr, name, entry, signature))
-    calls.sort(key=lambda call: call.nr)
-    return _Table(
-        calls=tuple(calls),
-        by_name={call.name: call for call in calls},
-        by_nr={call.nr: call for call in calls},
-        linux_version=version,
-    )
-
-
 def _table(abi: Abi) -> _Table:
     table = _TABLES.get(abi)
     if table is None:
         with _LOCK:
             table = _TABLES.get(abi)
             if table is None:
-                table = _TABLES[abi] = _build(abi)
+                version, rows = _rows(abi)
+                table = _TABLES[abi] = _Table(abi, version, rows)
     return table
 
 
@@ -346,7 +365,7 @@ def _table_nr(nr: int, abi: Abi) -> int:
 
 def syscall_by_name(name: str, abi: Abi = Abi.X86_64) -> Syscall:
     """The call named ``name`` in ``abi``; raises KeyError if that ABI has none."""
-    call = _table(abi).by_name.get(name)
+    call = _table(abi).by_name(name)
     if call is None:
         raise KeyError(f"unknown syscall {name!r} for {abi}")
     return call
@@ -354,7 +373,7 @@ def syscall_by_name(name: str, abi: Abi = Abi.X86_64) -> Syscall:
 
 def syscall_by_number(nr: int, abi: Abi) -> Syscall | None:
     """The call with table number ``nr`` in ``abi`` (x32: with or without the x32 bit)."""
-    return _table(abi).by_nr.get(_table_nr(nr, abi))
+    return _table(abi).by_nr(_table_nr(nr, abi))
 
 
 def syscalls(abi: Abi) -> tuple[Syscall, ...]:
@@ -369,7 +388,7 @@ def names(abi: Abi) -> tuple[str, ...]:
 
 def name_of(abi: Abi, nr: int) -> str:
     """The name of call ``nr`` in ``abi``, or ``"syscall_<nr>"`` for a number it lacks."""
-    call = _table(abi).by_nr.get(_table_nr(nr, abi))
+    call = _table(abi).by_nr(_table_nr(nr, abi))
     return call.name if call is not None else f"syscall_{nr}"
 
 
@@ -379,7 +398,7 @@ def abis_for_name(name: str) -> tuple[Syscall, ...]:
     Empty when no ABI knows the name. A rule about ``openat`` uses this to cover 32-bit and
     x32 programs too.
     """
-    found = (_table(abi).by_name.get(name) for abi in Abi)
+    found = (_table(abi).by_name(name) for abi in Abi)
     return tuple(call for call in found if call is not None)
 
 

@@ -23,7 +23,11 @@ class Stats:
                     setattr(target, name, getattr(target, name) + getattr(row, name))
             else:
                 merged[key] = SyscallStats(**{s: getattr(row, s) for s in row.__slots__})
-        self.rows = sorted(merged.values(), key=lambda r: (-r.stops, r.name, r.abi.value))
+        # Rows of calls that never stopped (the i386 twin of a handled call, say) are noise.
+        self.rows = sorted(
+            (row for row in merged.values() if row.stops),
+            key=lambda r: (-r.stops, r.name, r.abi.value),
+        )
 
     def __iter__(self) -> Iterator[SyscallStats]:
         return iter(self.rows)

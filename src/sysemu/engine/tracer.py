@@ -33,7 +33,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 
 from sysemu.api.call import Call
-from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, Rewrite
+from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, Rewrite
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.results import RunResult, Stats
 from sysemu.engine.spawn import spawn
@@ -212,9 +212,30 @@ class Tracer:
                 self._pass(state, call, route, decision.then)
             elif type(decision) is Rewrite:
                 self._rewrite(state, call, route, decision)
+            else:
+                self._apply_subclassed(state, call, route, decision)
             stats.count(decision.outcome)
         except HandlerError as error:
             self._handler_failed(error, tid, route, at_exit=False)
+
+    def _apply_subclassed(
+        self, state: TaskState, call: Call, route: Route, decision: Decision
+    ) -> None:
+        """The slow path for decisions whose class is a subclass of a decision type."""
+        if isinstance(decision, Emulate):
+            self._arch.skip_and_continue(state.tid, decision.value)
+        elif isinstance(decision, Fail):
+            self._arch.skip_and_continue(state.tid, -decision.errno)
+        elif isinstance(decision, Pass):
+            self._pass(state, call, route, decision.then)
+        elif isinstance(decision, Rewrite):
+            self._rewrite(state, call, route, decision)
+        else:
+            failure = HandlerError(call.name, route.registrations[0].handler, call.tid)
+            failure.__cause__ = TypeError(
+                f"{type(decision).__name__} is not a decision sysemu knows how to carry out"
+            )
+            raise failure
 
     def _pass(self, state: TaskState, call: Call, route: Route, then: object) -> None:
         if then is None:
