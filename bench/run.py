@@ -207,7 +207,7 @@ class Row:
     tracer: Tracer
     command: list[str]
     check: Check
-    n: int  # calls the program makes (for the check; 0 for workloads)
+    n: int  # what the check is told the program does: N calls; 1 for a workload
     status: str | None = None  # "not installed" or "FAILED: ..."; None while all is well
     samples: dict[str, Samples] = field(default_factory=dict)  # "unpinned"/"pinned" -> samples
 
@@ -515,7 +515,7 @@ def ratio_line(
 
 
 def print_workload(workload: Workload) -> dict[str, Any]:
-    """One workload table; returns sysemu's no-handler numbers for the target line."""
+    """Print one workload's table and sysemu's target line; returns the latter's numbers."""
     native = workload.rows[0]
     base = derive(native, native, "unpinned", 0)
     length = f"{base.total_s:.2f} s natively" if base else "native run failed"
@@ -601,9 +601,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     build()
     info = machine()
-    sysemu_missing = None if importlib.util.find_spec("sysemu") else "not installed"
-    strace_missing = None if shutil.which("strace") else "not installed"
-    ptrace_missing = None if ptrace_version() else "not installed"
+    sysemu_missing = (
+        None if importlib.util.find_spec("sysemu") else "not installed (pip install -e .)"
+    )
+    strace_missing = None if shutil.which("strace") else "not installed (apt-get install strace)"
+    ptrace_missing = (
+        None if ptrace_version() else "not installed (pip install -r bench/requirements.txt)"
+    )
     pins = ["unpinned", "pinned"] if shutil.which("taskset") else ["unpinned"]
     t = tracers(sysemu_missing, strace_missing, ptrace_missing)
 
@@ -635,6 +639,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  strace         {info['strace']}")
     print(f"  python-ptrace  {info['python_ptrace']}")
     print(f"  gcc            {info['gcc']}")
+    print(
+        f"  environment    PYTHONPYCACHEPREFIX={PYCACHE.relative_to(ROOT)}, PYTHONDONTWRITEBYTECODE"
+        " unset (Python runs from cached bytecode, as after an install)"
+    )
     print("  pinned = the whole command under `taskset -c 0` (tracer and program share a CPU)")
     print("  start = the same command on `bench/out/getpid_loop 0` minus native's time on it")
     print()

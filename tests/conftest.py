@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 PROGRAMS = Path(__file__).parent / "programs"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def _build(source: Path, output: Path, *flags: str) -> bool:
@@ -37,6 +38,13 @@ class Programs:
         path = self.directory / name
         if not path.exists() and not _build(PROGRAMS / f"{name}.c", path):
             pytest.fail(f"cannot build tests/programs/{name}.c (is gcc installed?)")
+        return str(path)
+
+    def example(self, name: str) -> str:
+        """A C program of examples/, compiled on first use."""
+        path = self.directory / f"example-{name}"
+        if not path.exists() and not _build(EXAMPLES / f"{name}.c", path):
+            pytest.fail(f"cannot build examples/{name}.c")
         return str(path)
 
     def m32(self, name: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import Programs
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
 SYSEMU = [sys.executable, "-m", "sysemu"]
@@ -131,6 +133,20 @@ def test_the_readme_demo() -> None:
     assert any(line.split()[:1] == ["getpid"] for line in table)
     openat = next(line.split() for line in table if line.startswith("openat "))
     assert int(openat[4]) == 1  # exactly one openat failed: the denied one
+
+
+def test_the_experimental_syscall_example(programs: Programs) -> None:
+    rules = str(ROOT / "examples" / "experimental_syscall.py")
+    result = sysemu("run", "--rules", rules, "--", programs.example("experimental_syscall"))
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "1000(2, 3) = 5",
+        "1001() = -1 Function not implemented",
+    ]
+    native = subprocess.run(
+        [programs.example("experimental_syscall")], capture_output=True, text=True, check=False
+    )
+    assert native.stdout.splitlines()[0] == "1000(2, 3) = -1"  # ENOSYS without sysemu
 
 
 @pytest.mark.parametrize(

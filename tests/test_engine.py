@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sysemu import Abi, Call, Emulator, HandlerError, In, OnError, Result
+from sysemu.kernel import ptrace
 
 from .conftest import Programs
 
@@ -19,6 +20,18 @@ from .conftest import Programs
 WRITE_OUT_ERR_OUT = (
     "import os; os.write(1, b'out\\n'); os.write(2, b'err\\n'); os.write(1, b'out2\\n')"
 )
+
+
+@pytest.fixture(autouse=True, params=["speedups", "ctypes"])
+def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every engine test runs with the C accelerator and with its ctypes twins."""
+    if request.param == "ctypes":
+        monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
+        monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)
+        monkeypatch.setattr(ptrace, "poke_user_twice_then", ptrace._ctypes_poke_user_twice_then)
+    elif not ptrace.SPEEDUPS:
+        pytest.skip("the C accelerator is not built")
+    return str(request.param)
 
 
 def run(emu: Emulator, *argv: str, **kwargs: object) -> tuple[int, str, str, object]:
@@ -96,7 +109,7 @@ def test_experimental_syscall_numbers(programs: Programs) -> None:
     def add(call: Call) -> object:
         return call.emulate(call.args.arg0 + call.args.arg1)
 
-    code, out, _, _ = run(emu, programs.experimental)
+    code, out, _, _ = run(emu, programs.example("experimental_syscall"))
     assert code == 0
     assert out.splitlines() == ["1000(2, 3) = 5", "1001() = -1 Function not implemented"]
 
@@ -321,3 +334,20 @@ def test_a_32_bit_program(programs: Programs) -> None:
     _, out, _, _ = run(emu, binary, "/etc/hostname")
     assert out == "error Permission denied\n"
     assert (Abi.I386, "/etc/hostname") in seen
+
+
+def test_a_call_interrupted_by_a_signal_restarts_and_is_decided_again(programs: Programs) -> None:
+    emu = Emulator()
+    decided: list[int] = []
+    results: list[int] = []
+
+    @emu.on("read")
+    def watch(call: Call) -> object:
+        decided.append(call.tid)
+        return call.observe(lambda result: results.append(result.value))
+
+    code, out, _, _ = run(emu, programs.restart_read)
+    assert (code, out) == (0, "signals=1 read=5\n")
+    assert results[-1] == 5  # never the kernel-internal -ERESTARTSYS
+    assert not any(-516 <= value <= -512 for value in results)
+    assert len(decided) >= len(results) + 1  # the restarted read was decided again

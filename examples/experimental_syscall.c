@@ -1,4 +1,6 @@
-/* Calls syscall numbers no kernel implements: 1000 with two arguments, then 1001. */
+/* Calls syscall numbers no kernel implements: 1000 with two arguments, then 1001.
+ * Under examples/experimental_syscall.py, 1000 adds its arguments; 1001 fails with ENOSYS
+ * as it does natively, since nobody implements it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
