@@ -66,10 +66,9 @@ def test_every_public_name_is_documented() -> None:
                 undocumented.append(name)
             if inspect.isclass(value):
                 for attribute, member in vars(value).items():
-                    public = not attribute.startswith("_")
-                    if public and (inspect.isfunction(member) or isinstance(member, property)):
-                        if not inspect.getdoc(member):
-                            undocumented.append(f"{name}.{attribute}")
+                    method = inspect.isfunction(member) or isinstance(member, property)
+                    if method and not attribute.startswith("_") and not inspect.getdoc(member):
+                        undocumented.append(f"{name}.{attribute}")
     assert undocumented == []
 
 
