@@ -351,3 +351,52 @@ def test_a_call_interrupted_by_a_signal_restarts_and_is_decided_again(programs: 
     assert results[-1] == 5  # never the kernel-internal -ERESTARTSYS
     assert not any(-516 <= value <= -512 for value in results)
     assert len(decided) >= len(results) + 1  # the restarted read was decided again
+
+
+def test_a_program_killed_while_stopped_in_a_handler() -> None:
+    emu = Emulator()
+
+    @emu.on("getpid")
+    def kill_caller(call: Call) -> object:
+        os.kill(call.pid, 9)  # the tracee dies under us; every request on it fails ESRCH
+        return call.emulate(1)
+
+    result = emu.run(["sh", "-c", "echo $$; echo unreachable"], capture_output=True)
+    assert (result.exit_code, result.signal) == (128 + 9, 9)
+    assert result.stdout == b""
+
+
+def test_shell_pipelines_with_background_jobs() -> None:
+    emu = Emulator()
+    opened: list[str] = []
+
+    @emu.on("openat")
+    def record(call: Call) -> None:
+        if call.path and call.path.startswith("/etc/"):
+            opened.append(call.path)
+
+    script = (
+        "(sleep 0.2; echo background) & "
+        "cat /etc/hostname | tr a-z A-Z | wc -l; "
+        "echo fg | cat; wait; echo done"
+    )
+    code, out, _, result = run(emu, "sh", "-c", script)
+    assert code == 0
+    assert out.splitlines() == ["1", "fg", "background", "done"]
+    assert "/etc/hostname" in opened
+    assert result.processes >= 5  # type: ignore[attr-defined]
+
+
+def test_zombie_children_of_a_traced_process(programs: Programs) -> None:
+    # The parent leaves its child unreaped for a while, then exits: the run still ends.
+    script = (
+        "import os, time\n"
+        "pid = os.fork()\n"
+        "if pid == 0: os._exit(3)\n"
+        "time.sleep(0.3)\n"
+        "print(open(f'/proc/{pid}/stat').read().split()[2])\n"
+    )
+    emu = Emulator()
+    emu.on("getpid")(lambda call: None)
+    code, out, _, _ = run(emu, sys.executable, "-c", script)
+    assert (code, out) == (0, "Z\n")
