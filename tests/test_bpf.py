@@ -49,9 +49,22 @@ def test_binary_search_finds_exactly_the_listed_numbers(numbers: set[int], probe
 
 
 def test_arch_is_checked_before_the_number() -> None:
-    program = bpf.compile_filter([Rule(X86_64, 257, SECCOMP_RET_TRACE | 1)])
+    defaults = {X86_64: SECCOMP_RET_ALLOW, I386: SECCOMP_RET_ALLOW}
+    program = bpf.compile_filter([Rule(X86_64, 257, SECCOMP_RET_TRACE | 1)], arch_defaults=defaults)
     assert bpf.run(program, 257, X86_64) == SECCOMP_RET_TRACE | 1
     assert bpf.run(program, 257, I386) == SECCOMP_RET_ALLOW  # i386 257 is another call
+    assert bpf.run(program, 257, 0xC00000B7) == bpf.SECCOMP_RET_KILL_PROCESS  # unknown arch
+
+
+def test_per_arch_defaults() -> None:
+    trace_all = SECCOMP_RET_TRACE | 0xFFFF
+    program = bpf.compile_filter(
+        [Rule(X86_64, 1, SECCOMP_RET_TRACE | 1)],
+        arch_defaults={X86_64: trace_all, I386: SECCOMP_RET_ALLOW},
+    )
+    assert bpf.run(program, 1, X86_64) == SECCOMP_RET_TRACE | 1
+    assert bpf.run(program, 2, X86_64) == trace_all
+    assert bpf.run(program, 2, I386) == SECCOMP_RET_ALLOW
     both = bpf.compile_filter(
         [Rule(X86_64, 257, SECCOMP_RET_TRACE | 1), Rule(I386, 295, SECCOMP_RET_TRACE | 2)]
     )

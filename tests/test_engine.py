@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sysemu import Abi, Call, Emulator, HandlerError, In, OnError, Result
+from sysemu import Abi, Call, Emulator, HandlerError, In, Observer, OnError, Outcome, Result
 from sysemu.kernel import ptrace
 
 from .conftest import Programs
@@ -400,3 +400,77 @@ def test_zombie_children_of_a_traced_process(programs: Programs) -> None:
     emu.on("getpid")(lambda call: None)
     code, out, _, _ = run(emu, sys.executable, "-c", script)
     assert (code, out) == (0, "Z\n")
+
+
+class Recorder(Observer):
+    """Records what an observer is told, as compact tuples."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
+
+    def call_entered(self, call: Call) -> None:
+        self.events.append(("enter", call.name, call.tid))
+
+    def call_finished(self, call: Call, outcome: Outcome, result: Result | None) -> None:
+        self.events.append(("finish", call.name, outcome, None if result is None else result.value))
+
+    def task_started(self, tid: int, parent: int, kind: str) -> None:
+        self.events.append(("start", kind))
+
+    def exec_done(self, tid: int, former_tid: int) -> None:
+        self.events.append(("exec", tid == former_tid))
+
+    def signal_delivered(self, tid: int, signal: int) -> None:
+        self.events.append(("signal", signal))
+
+    def task_exited(self, tid: int, status: int) -> None:
+        self.events.append(("exit", os.waitstatus_to_exitcode(status)))
+
+
+def test_observers_see_calls_outcomes_and_lives(programs: Programs) -> None:
+    emu = Emulator()
+    recorder = Recorder()
+    emu.observe(recorder, ["getpid", "getppid", "exit_group"])
+
+    @emu.on("getpid")
+    def fake(call: Call) -> object:
+        return call.emulate(4242)
+
+    script = "echo $$ $PPID; sh -c 'kill -USR1 $PPID; sleep 1'; exit 3"
+    code, out, _, _ = run(emu, "sh", "-c", script)
+    assert out.split() == ["4242", str(os.getpid())]
+    events = recorder.events
+    finished = events.index(("finish", "getpid", Outcome.EMULATED, 4242))
+    assert events[finished - 1][:2] == ("enter", "getpid")
+    assert ("finish", "getppid", Outcome.PASSED, os.getpid()) in events
+    assert ("finish", "exit_group", Outcome.PASSED, None) in events  # it never returns
+    assert ("start", "fork") in events or ("start", "vfork") in events
+    assert ("exec", True) in events
+    assert ("signal", 10) in events  # delivered to the outer shell, which it kills
+    assert ("exit", -10) in events
+    assert code == 128 + 10
+
+
+def test_an_observer_of_every_call_sees_calls_without_handlers(programs: Programs) -> None:
+    emu = Emulator()
+    recorder = Recorder()
+    emu.observe(recorder)
+    code, out, _, result = run(emu, programs.getpid_loop, "3")
+    assert (code, out) == (0, f"{out.strip()}\n")
+    names = [event[1] for event in recorder.events if event[0] == "finish"]
+    assert names.count("getpid") == 3
+    assert "execve" in names and "exit_group" in names
+    assert result.stats["getpid"].stops == 3  # type: ignore[attr-defined]
+
+
+def test_a_failing_observer_is_reported_and_the_run_goes_on() -> None:
+    class Broken(Observer):
+        def call_entered(self, call: Call) -> None:
+            raise RuntimeError("observer bug")
+
+    reported: list[HandlerError] = []
+    emu = Emulator(report=reported.append)
+    emu.observe(Broken(), "getpid")
+    result = emu.run(["sh", "-c", "echo $$"], capture_output=True)
+    assert result.exit_code == 0 and result.stdout
+    assert reported and isinstance(reported[0].__cause__, RuntimeError)

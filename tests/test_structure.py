@@ -74,8 +74,7 @@ def test_every_public_name_is_documented() -> None:
 
 def test_importing_sysemu_does_not_load_the_syscall_tables() -> None:
     code = (
-        "import sys, sysemu; "
-        "print([m for m in sys.modules if m.startswith('sysemu.abi._table')])"
+        "import sys, sysemu; print([m for m in sys.modules if m.startswith('sysemu.abi._table')])"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

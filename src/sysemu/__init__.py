@@ -37,6 +37,7 @@ from sysemu.api.conditions import (
 )
 from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, Rewrite
 from sysemu.api.handlers import HandlerError, OnError, SyscallStats
+from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
@@ -66,6 +67,7 @@ __all__ = [
     "Masked",
     "Ne",
     "NotIn",
+    "Observer",
     "OnError",
     "Outcome",
     "Pass",

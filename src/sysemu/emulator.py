@@ -24,6 +24,7 @@ from sysemu.api.handlers import (
     Predicate,
     SyscallSpec,
 )
+from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
@@ -88,6 +89,14 @@ class Emulator:
     ) -> None:
         """Register ``handler`` without a decorator; see :meth:`on`."""
         self.handlers.add(syscalls, handler, abi=abi, when=when, **conditions)
+
+    def observe(
+        self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
+    ) -> None:
+        """Add an :class:`Observer` for ``syscalls`` (every call when ``None``): it sees each
+        call and its outcome, and the life of every traced thread, without deciding anything.
+        """
+        self.handlers.observe(observer, syscalls, abi=abi)
 
     def run(
         self,

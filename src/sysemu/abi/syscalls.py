@@ -290,7 +290,13 @@ class _Table:
     with a handful of handlers does not need)."""
 
     __slots__ = (
-        "_abi", "_calls", "_entries", "_row_by_name", "_row_by_nr", "_rows", "linux_version",
+        "_abi",
+        "_calls",
+        "_entries",
+        "_row_by_name",
+        "_row_by_nr",
+        "_rows",
+        "linux_version",
     )
 
     def __init__(self, abi: Abi, version: str, rows: Iterable[Row]) -> None:

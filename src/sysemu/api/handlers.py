@@ -26,7 +26,8 @@ from sysemu.abi import (
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Outcome
-from sysemu.kernel.bpf import SECCOMP_RET_TRACE, ArgTest, Rule
+from sysemu.api.observers import Observer
+from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, ArgTest, Rule
 
 Handler = Callable[[Call], Decision | None]
 """A function that receives a :class:`Call` and returns a decision or ``None``."""
@@ -115,6 +116,9 @@ class Route:
     stats: SyscallStats
     # With one registration and no Python predicate the kernel has already checked everything.
     prechecked: bool = False
+    observers: tuple[Observer, ...] = ()
+    # Whether some observer needs the result of passed calls (a syscall-exit stop each).
+    observe_results: bool = False
 
     def decide(self, call: Call) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises
@@ -140,19 +144,31 @@ class Route:
             self.stats.handler_ns += time.perf_counter_ns() - start
 
 
+# The filter's data for "look the route up by ABI and number": used when observers watch every
+# call, which would need more routes than a filter can hold.
+DYNAMIC_ROUTE = 0xFFFF
+
+
 @dataclass(slots=True)
 class CompiledHandlers:
-    """A handler set compiled for one run: the routes and the seccomp rules that lead there."""
+    """A handler set compiled for one run: the routes and the seccomp rules that lead there.
+
+    ``arch_defaults`` gives, per audit arch, what the filter returns for calls no rule names
+    (``SECCOMP_RET_TRACE | DYNAMIC_ROUTE`` when observers watch every call).
+    """
 
     routes: list[Route] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    observers: tuple[Observer, ...] = ()
+    watch_all: tuple[Observer, ...] = ()
+    arch_defaults: dict[int, int] = field(default_factory=dict)
 
-    def route_for(self, abi: Abi, nr: int) -> Route | None:
-        """The route of a call the filter did not tag (a ptrace-only backend's slow path)."""
-        for route in self.routes:
-            if route.syscall.abi is abi and route.syscall.nr == nr:
-                return route
-        return None
+    def dynamic_route(self, abi: Abi, nr: int) -> Route:
+        """A route for a call that has no handler, for the observers that watch every call."""
+        syscall = syscall_by_number(nr, abi) or _generic_syscall(nr, abi)
+        stats = SyscallStats(syscall.name, abi)
+        observe_results = any(observer.wants_results for observer in self.watch_all)
+        return Route(syscall, (), stats, True, self.watch_all, observe_results)
 
 
 def _generic_syscall(nr: int, abi: Abi) -> Syscall:
@@ -207,10 +223,21 @@ def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgT
 
 
 class HandlerSet:
-    """An ordered collection of handler registrations."""
+    """An ordered collection of handler registrations and observers."""
 
     def __init__(self) -> None:
         self._registrations: list[Registration] = []
+        self._observers: list[tuple[Observer, list[Syscall] | None]] = []
+
+    def observe(
+        self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
+    ) -> None:
+        """Add ``observer`` for ``syscalls`` (every call of every ABI when ``None``), and for
+        the life events of every traced thread."""
+        if not isinstance(observer, Observer):
+            raise TypeError(f"an observer must be a sysemu.Observer, not {observer!r}")
+        entries = None if syscalls is None else resolve_syscalls(syscalls, abi)
+        self._observers.append((observer, entries))
 
     def add(
         self,
@@ -262,17 +289,51 @@ class HandlerSet:
             syscall = registration.syscall
             if syscall.abi in allowed:
                 by_key.setdefault((syscall.abi, syscall.nr), []).append(registration)
-        compiled = CompiledHandlers()
-        for route_id, ((abi, _nr), registrations) in enumerate(by_key.items()):
-            syscall = registrations[0].syscall
-            prechecked = len(registrations) == 1 and registrations[0].when is None
-            stats = SyscallStats(syscall.name, abi)
-            compiled.routes.append(Route(syscall, tuple(registrations), stats, prechecked))
+        watched: dict[tuple[Abi, int], Syscall] = {}
+        for _observer, entries in self._observers:
+            for syscall in entries or ():
+                if syscall.abi in allowed:
+                    watched.setdefault((syscall.abi, syscall.nr), syscall)
+                    by_key.setdefault((syscall.abi, syscall.nr), [])
+        watch_all = tuple(observer for observer, entries in self._observers if entries is None)
+        compiled = CompiledHandlers(
+            observers=tuple(observer for observer, _ in self._observers), watch_all=watch_all
+        )
+        # Every architecture the machine has gets a default; any other is killed by the filter.
+        default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
+        compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
+        if len(by_key) >= DYNAMIC_ROUTE:
+            raise ValueError(f"too many distinct syscalls handled: {len(by_key)}")
+        for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
+            syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
+            observers = tuple(
+                observer
+                for observer, entries in self._observers
+                if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
+            )
+            # The kernel enforced the conditions only if nothing else traps this number.
+            prechecked = not registrations or (
+                len(registrations) == 1 and registrations[0].when is None and not observers
+            )
+            compiled.routes.append(
+                Route(
+                    syscall,
+                    tuple(registrations),
+                    SyscallStats(syscall.name, abi),
+                    prechecked,
+                    observers,
+                    any(observer.wants_results for observer in observers),
+                )
+            )
+            action = SECCOMP_RET_TRACE | route_id
+            if not registrations or observers:
+                # Observers see every call of this number, whatever the conditions say.
+                compiled.rules.append(Rule(abi.audit_arch, syscall.filter_nr, action))
+                continue
             for registration in registrations:
                 compiled.rules.append(
-                    Rule(abi.audit_arch, syscall.filter_nr, SECCOMP_RET_TRACE | route_id,
-                         registration.tests)
-                )  # fmt: skip
+                    Rule(abi.audit_arch, syscall.filter_nr, action, registration.tests)
+                )
                 if not registration.tests:
                     break  # every later rule for this call is unreachable
         return compiled

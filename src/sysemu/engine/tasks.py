@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sysemu.api.call import Call
-from sysemu.api.decisions import ResultHook
+from sysemu.api.decisions import Outcome, ResultHook
 from sysemu.api.handlers import Route
 
 
@@ -22,12 +22,19 @@ def read_tgid(tid: int) -> int:
 class TaskState:
     """One traced thread.
 
-    ``pending`` is set between a seccomp stop whose decision asked for the result and the
-    syscall-exit stop that delivers it; while it is set every resume of this thread must be
-    ``PTRACE_SYSCALL``, or the exit stop would never come.
+    ``pending_call`` is set between a seccomp stop whose result someone asked for (a handler's
+    hook, an observer) and the syscall-exit stop that delivers it; while it is set every resume
+    of this thread must be ``PTRACE_SYSCALL``, or the exit stop would never come.
     """
 
-    __slots__ = ("_pid", "pending_call", "pending_hook", "pending_route", "tid")
+    __slots__ = (
+        "_pid",
+        "pending_call",
+        "pending_hook",
+        "pending_outcome",
+        "pending_route",
+        "tid",
+    )
 
     def __init__(self, tid: int, pid: int | None = None) -> None:
         self.tid = tid
@@ -35,6 +42,7 @@ class TaskState:
         self.pending_hook: ResultHook | None = None
         self.pending_call: Call | None = None
         self.pending_route: Route | None = None
+        self.pending_outcome: Outcome = Outcome.PASSED
 
     @property
     def pid(self) -> int:
@@ -47,6 +55,15 @@ class TaskState:
         """After an exec from a non-leader thread, the thread takes the leader's id."""
         self.tid = new_tid
         self._pid = new_tid
+
+    def await_result(
+        self, call: Call, route: Route, hook: ResultHook | None, outcome: Outcome
+    ) -> None:
+        """Remember ``call`` until its syscall-exit stop."""
+        self.pending_call = call
+        self.pending_route = route
+        self.pending_hook = hook
+        self.pending_outcome = outcome
 
     def clear_pending(self) -> None:
         """Forget the call awaiting its result."""

@@ -30,17 +30,19 @@ import contextlib
 import errno
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from sysemu.abi import Abi
 from sysemu.api.call import Call
-from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, Rewrite
-from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
+from sysemu.api.handlers import DYNAMIC_ROUTE, CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.engine.spawn import spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
-from sysemu.kernel.bpf import compile_filter
+from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.seccomp import PreparedFilter
 
 _SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
@@ -48,6 +50,11 @@ _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 _RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+_CHILD_EVENTS = {
+    ptrace.PTRACE_EVENT_FORK: "fork",
+    ptrace.PTRACE_EVENT_VFORK: "vfork",
+    ptrace.PTRACE_EVENT_CLONE: "clone",
+}
 
 OPTIONS = (
     ptrace.PTRACE_O_TRACESYSGOOD
@@ -82,6 +89,8 @@ class Tracer:
     ) -> None:
         self._compiled = compiled
         self._routes = compiled.routes
+        self._route_count = len(compiled.routes)
+        self._dynamic: dict[tuple[int, int], Route] = {}
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
@@ -112,7 +121,9 @@ class Tracer:
         exception (KeyboardInterrupt included), every traced thread is killed and reaped first.
         """
         rules = self._compiled.rules
-        filter_ = PreparedFilter(compile_filter(rules)) if rules else None
+        defaults = self._compiled.arch_defaults
+        needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
+        filter_ = PreparedFilter(compile_filter(rules, arch_defaults=defaults)) if needed else None
         spawned = spawn(
             argv, path=path, env=env, cwd=cwd, filter_=filter_, options=OPTIONS, stdio=stdio
         )
@@ -147,7 +158,7 @@ class Tracer:
             exit_code=exit_code,
             signal=sig,
             core_dumped=core,
-            stats=Stats([route.stats for route in self._routes]),
+            stats=Stats([route.stats for route in (*self._routes, *self._dynamic.values())]),
             handler_errors=list(self._errors),
             fatal_error=self._fatal,
             processes=self._processes,
@@ -170,8 +181,8 @@ class Tracer:
                     self._on_syscall_stop(tid)
                 elif stop >> 8:
                     self._on_event(tid, stop >> 8, stop & 0xFF)
-                else:  # signal-delivery-stop: deliver the signal as the kernel would have
-                    self._resume(tid, stop & 0xFF)
+                else:
+                    self._on_signal(tid, stop & 0xFF)
             else:
                 self._on_exit(tid, status)
 
@@ -181,16 +192,22 @@ class Tracer:
         if info is None:
             return
         op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = info
-        if (
-            op != ptrace.SYSCALL_INFO_SECCOMP
-            or route_id >= len(self._routes)
-            or self._route_arch[route_id] != arch
-            or self._route_nr[route_id] != nr
-        ):
+        if op != ptrace.SYSCALL_INFO_SECCOMP:
+            self._resume(tid, 0)
+            return
+        route: Route | None
+        if route_id < self._route_count:
+            route = self._routes[route_id]
+            if self._route_arch[route_id] != arch or self._route_nr[route_id] != nr:
+                route = None
+        elif route_id == DYNAMIC_ROUTE and self._compiled.watch_all:
+            route = self._dynamic_route(arch, nr)
+        else:
+            route = None
+        if route is None:
             # Not ours: a filter the program installed itself returned SECCOMP_RET_TRACE.
             self._resume(tid, 0)
             return
-        route = self._routes[route_id]
         state = self._tasks.get(tid) or self._adopt(tid)
         call = Call(route.syscall, (a0, a1, a2, a3, a4, a5), state, ip, sp)
         stats = route.stats
@@ -198,36 +215,48 @@ class Tracer:
         if self._fatal is not None:  # the tree is being killed; let nothing else run
             self._arch.skip_and_continue(tid, -errno.EPERM)
             return
+        observers = route.observers
+        if observers:
+            self._notify("call_entered", observers, call)
         try:
-            decision = route.decide(call)
+            decision = route.decide(call) if route.registrations else None
             if decision is None:
                 stats.passed += 1
-                ptrace.resume(ptrace.PTRACE_CONT, tid, 0)
+                self._pass(state, call, route, None, Outcome.PASSED)
                 return
             if type(decision) is Emulate:
-                self._arch.skip_and_continue(tid, decision.value)
+                self._emulate(tid, call, route, decision.value, Outcome.EMULATED)
             elif type(decision) is Fail:
-                self._arch.skip_and_continue(tid, -decision.errno)
+                self._emulate(tid, call, route, -decision.errno, Outcome.FAILED)
             elif type(decision) is Pass:
-                self._pass(state, call, route, decision.then)
+                self._pass(state, call, route, decision.then, Outcome.PASSED)
             elif type(decision) is Rewrite:
                 self._rewrite(state, call, route, decision)
             else:
                 self._apply_subclassed(state, call, route, decision)
             stats.count(decision.outcome)
         except HandlerError as error:
-            self._handler_failed(error, tid, route, at_exit=False)
+            self._handler_failed(error, tid, route, call, at_exit=False)
+
+    def _dynamic_route(self, arch: int, nr: int) -> Route:
+        key = (arch, nr)
+        route = self._dynamic.get(key)
+        if route is None:
+            abi = Abi.of(arch, nr)
+            route = self._compiled.dynamic_route(abi, nr & ~abi.nr_bias)
+            self._dynamic[key] = route
+        return route
 
     def _apply_subclassed(
         self, state: TaskState, call: Call, route: Route, decision: Decision
     ) -> None:
         """The slow path for decisions whose class is a subclass of a decision type."""
         if isinstance(decision, Emulate):
-            self._arch.skip_and_continue(state.tid, decision.value)
+            self._emulate(state.tid, call, route, decision.value, Outcome.EMULATED)
         elif isinstance(decision, Fail):
-            self._arch.skip_and_continue(state.tid, -decision.errno)
+            self._emulate(state.tid, call, route, -decision.errno, Outcome.FAILED)
         elif isinstance(decision, Pass):
-            self._pass(state, call, route, decision.then)
+            self._pass(state, call, route, decision.then, Outcome.PASSED)
         elif isinstance(decision, Rewrite):
             self._rewrite(state, call, route, decision)
         else:
@@ -237,14 +266,26 @@ class Tracer:
             )
             raise failure
 
-    def _pass(self, state: TaskState, call: Call, route: Route, then: object) -> None:
-        if then is None:
-            ptrace.cont(state.tid)
+    def _emulate(self, tid: int, call: Call, route: Route, value: int, outcome: Outcome) -> None:
+        self._arch.skip_and_continue(tid, value)
+        if route.observers:
+            self._notify("call_finished", route.observers, call, outcome, Result(value))
+
+    def _pass(
+        self,
+        state: TaskState,
+        call: Call,
+        route: Route,
+        then: ResultHook | None,
+        outcome: Outcome,
+    ) -> None:
+        if then is None and not route.observe_results:
+            ptrace.resume(ptrace.PTRACE_CONT, state.tid, 0)
+            if route.observers:
+                self._notify("call_finished", route.observers, call, outcome, None)
             return
-        state.pending_hook = then  # type: ignore[assignment]
-        state.pending_call = call
-        state.pending_route = route
-        ptrace.syscall(state.tid)
+        state.await_result(call, route, then, outcome)
+        ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
 
     def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
         args = list(call.raw)
@@ -263,43 +304,45 @@ class Tracer:
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
         self._arch.rewrite(state.tid, call.abi, nr, args)
-        self._pass(state, call, route, decision.then)
+        self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
 
     def _on_syscall_stop(self, tid: int) -> None:
         state = self._tasks.get(tid)
-        hook = state.pending_hook if state is not None else None
-        info = ptrace.syscall_info(tid) if hook is not None else None
-        if state is None or hook is None or info is None:
+        call = state.pending_call if state is not None else None
+        info = ptrace.syscall_info(tid) if call is not None else None
+        if state is None or call is None or info is None:
             self._resume(tid, 0)
             return
         if info[0] != ptrace.SYSCALL_INFO_EXIT:
             ptrace.syscall(tid)  # still on the way to the exit stop
             return
         rval = info[4]
-        route = state.pending_route
+        route, hook, outcome = state.pending_route, state.pending_hook, state.pending_outcome
         state.clear_pending()
+        assert route is not None
         if -rval in _RESTART_ERRNOS:
             ptrace.cont(tid)  # it will enter again and be decided again
             return
-        assert route is not None
-        route.stats.results_seen += 1
-        try:
-            replacement = hook(Result(rval))
-        except Exception as error:  # the hook is a handler too: same policy
-            handler_error = HandlerError(route.syscall.name, hook, tid)
-            handler_error.__cause__ = error
-            self._handler_failed(handler_error, tid, route, at_exit=True)
-            return
-        if replacement is not None:
-            if not isinstance(replacement, int):
-                failure = HandlerError(route.syscall.name, hook, tid)
-                failure.__cause__ = TypeError(
-                    f"a result hook must return an int or None, not {type(replacement).__name__}"
-                )
-                self._handler_failed(failure, tid, route, at_exit=True)
+        if hook is not None:
+            route.stats.results_seen += 1
+            try:
+                replacement = hook(Result(rval))
+                if replacement is not None and not isinstance(replacement, int):
+                    raise TypeError(
+                        "a result hook must return an int or None, "
+                        f"not {type(replacement).__name__}"
+                    )
+            except Exception as error:  # the hook is a handler too: same policy
+                handler_error = HandlerError(route.syscall.name, hook, tid)
+                handler_error.__cause__ = error
+                self._handler_failed(handler_error, tid, route, call, at_exit=True)
                 return
-            self._arch.set_return(tid, replacement)
+            if replacement is not None:
+                self._arch.set_return(tid, replacement)
+                rval = replacement
         ptrace.cont(tid)
+        if route.observers:
+            self._notify("call_finished", route.observers, call, outcome, Result(rval))
 
     def _on_event(self, tid: int, event: int, sig: int) -> None:
         if event == ptrace.PTRACE_EVENT_STOP:
@@ -309,32 +352,55 @@ class Tracer:
                 self._tasks.get(tid) or self._adopt(tid)
                 self._resume(tid, 0)
             return
-        if event in (ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
+        observers = self._compiled.observers
+        if event in _CHILD_EVENTS:
             child = ptrace.event_message(tid)
             if child is not None:
-                self._processes += 1
+                kind = _CHILD_EVENTS[event]
                 self._threads += 1
-                self._tasks.setdefault(child, TaskState(child, child))
-        elif event == ptrace.PTRACE_EVENT_CLONE:
-            child = ptrace.event_message(tid)
-            if child is not None:
-                self._threads += 1
-                self._tasks.setdefault(child, TaskState(child))
+                if kind == "clone":
+                    self._tasks.setdefault(child, TaskState(child))
+                else:
+                    self._processes += 1
+                    self._tasks.setdefault(child, TaskState(child, child))
+                if observers:
+                    self._notify("task_started", observers, child, tid, kind)
         elif event == ptrace.PTRACE_EVENT_EXEC:
-            former = ptrace.event_message(tid)
-            if former is not None and former != tid:
+            former = ptrace.event_message(tid) or tid
+            if former != tid:
+                # The old leader vanished without an exit report; its pending call is over.
+                self._forget(tid, None)
                 moved = self._tasks.pop(former, None)
                 if moved is not None:
-                    moved.became_leader(tid)
                     self._tasks[tid] = moved
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
+            if observers:
+                self._notify("exec_done", observers, tid, former)
         self._resume(tid, 0)
 
+    def _on_signal(self, tid: int, sig: int) -> None:
+        """A signal-delivery-stop: deliver the signal as the kernel would have."""
+        if self._compiled.observers:
+            self._notify("signal_delivered", self._compiled.observers, tid, sig)
+        self._resume(tid, sig)
+
     def _on_exit(self, tid: int, status: int) -> None:
-        self._tasks.pop(tid, None)
+        self._forget(tid, status)
         if tid == self._root:
             self._root_status = status
+
+    def _forget(self, tid: int, status: int | None) -> None:
+        """``tid`` is gone: finish its pending call for the observers, then report it."""
+        state = self._tasks.pop(tid, None)
+        observers = self._compiled.observers
+        if state is None or not observers:
+            return
+        call, route = state.pending_call, state.pending_route
+        if call is not None and route is not None and route.observers:
+            self._notify("call_finished", route.observers, call, state.pending_outcome, None)
+        if status is not None:
+            self._notify("task_exited", observers, tid, status)
 
     def _adopt(self, tid: int) -> TaskState:
         """A thread seen before its parent's fork/clone event (the kernel may report a new
@@ -345,14 +411,28 @@ class Tracer:
 
     def _resume(self, tid: int, sig: int) -> None:
         state = self._tasks.get(tid)
-        if state is not None and state.pending_hook is not None:
+        if state is not None and state.pending_call is not None:
             ptrace.syscall(tid, sig)
         else:
             ptrace.cont(tid, sig)
 
+    def _notify(self, method: str, observers: Iterable[Observer], *args: object) -> None:
+        """Call ``method`` of each observer; an observer's error is reported, never fatal:
+        observers only watch, and the program must not pay for a broken one."""
+        for observer in observers:
+            bound = getattr(observer, method)
+            try:
+                bound(*args)
+            except Exception as error:
+                failure = HandlerError(method, bound, 0)
+                failure.__cause__ = error
+                self._errors.append(failure)
+                if self._report is not None:
+                    self._report(failure)
+
     # Failures.
     def _handler_failed(
-        self, error: HandlerError, tid: int, route: Route, *, at_exit: bool
+        self, error: HandlerError, tid: int, route: Route, call: Call, *, at_exit: bool
     ) -> None:
         route.stats.handler_errors += 1
         self._errors.append(error)
@@ -375,9 +455,13 @@ class Tracer:
                 self._arch.set_return(tid, -self._error_errno)
             else:
                 self._arch.skip_with_return(tid, -self._error_errno)
+            outcome, result = Outcome.FAILED, Result(-self._error_errno)
         else:
             route.stats.count(Outcome.PASSED)
+            outcome, result = Outcome.PASSED, None
         ptrace.cont(tid)
+        if route.observers:
+            self._notify("call_finished", route.observers, call, outcome, result)
 
     def _kill_tasks(self) -> None:
         for tid in list(self._tasks):

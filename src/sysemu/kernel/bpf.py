@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 # Instruction classes and modes (include/uapi/linux/bpf_common.h).
@@ -245,29 +244,34 @@ def _emit_test(asm: Assembler, test: ArgTest, fail: _Label) -> None:
     asm.place(passed)
 
 
-def compile_filter(rules: Sequence[Rule], default: int = SECCOMP_RET_ALLOW) -> list[Insn]:
-    """A filter that returns the action of the first matching rule, ``default`` otherwise.
+def compile_filter(
+    rules: Sequence[Rule],
+    default: int = SECCOMP_RET_ALLOW,
+    arch_defaults: Mapping[int, int] | None = None,
+) -> list[Insn]:
+    """A filter that returns the action of the first matching rule, and for other calls the
+    architecture's entry in ``arch_defaults``, or ``default``.
 
-    Calls from an architecture none of the rules names are given ``default`` too, except that
-    an architecture this compiler was not told about at all is killed: that cannot happen on a
-    supported machine, and if it did, no rule could be relied on.
+    A call from an architecture neither the rules nor ``arch_defaults`` name is killed: on a
+    supported machine that cannot happen, and if it did, no rule could be relied on.
     """
-    by_arch: dict[int, dict[int, list[Rule]]] = defaultdict(lambda: defaultdict(list))
+    defaults = dict(arch_defaults or {})
+    by_arch: dict[int, dict[int, list[Rule]]] = {arch: {} for arch in defaults}
     for rule in rules:
-        by_arch[rule.arch][rule.nr].append(rule)
+        by_arch.setdefault(rule.arch, {}).setdefault(rule.nr, []).append(rule)
     asm = Assembler()
-    allow = asm.label("default")
     asm.load(OFFSET_ARCH)
     arch_labels = {arch: asm.label(f"arch {arch:#x}") for arch in by_arch}
     for arch, label in arch_labels.items():
         asm.jump_if(JMP_JEQ_K, arch, label)
-    asm.goto(allow)
+    asm.ret(SECCOMP_RET_KILL_PROCESS)
     for arch, label in arch_labels.items():
         asm.place(label)
+        miss = asm.label("no rule")
         asm.load(OFFSET_NR)
         numbers = sorted(by_arch[arch], key=lambda nr: nr & 0xFFFFFFFF)
         targets = {nr: asm.label(f"nr {nr}") for nr in numbers}
-        _emit_search(asm, numbers, targets, allow)
+        _emit_search(asm, numbers, targets, miss)
         for nr in numbers:
             asm.place(targets[nr])
             for rule in by_arch[arch][nr]:
@@ -276,9 +280,9 @@ def compile_filter(rules: Sequence[Rule], default: int = SECCOMP_RET_ALLOW) -> l
                     _emit_test(asm, test, next_rule)
                 asm.ret(rule.action)
                 asm.place(next_rule)
-            asm.goto(allow)
-    asm.place(allow)
-    asm.ret(default)
+            asm.goto(miss)
+        asm.place(miss)
+        asm.ret(defaults.get(arch, default))
     return asm.assemble()
 
 
