@@ -29,6 +29,8 @@ from sysemu.api.decisions import Decision, Outcome
 from sysemu.api.observers import Observer
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, ArgTest, Rule
 
+_clock = time.perf_counter_ns
+
 Handler = Callable[[Call], Decision | None]
 """A function that receives a :class:`Call` and returns a decision or ``None``."""
 
@@ -122,9 +124,18 @@ class Route:
 
     def decide(self, call: Call) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises
-        :class:`HandlerError` (from the handler's exception) or TypeError for a bad return."""
-        start = time.perf_counter_ns()
+        :class:`HandlerError` (from the handler's exception, or a TypeError for a return value
+        that is not a decision)."""
+        start = _clock()
         try:
+            if self.prechecked and len(self.registrations) == 1:
+                # The common case, kept short: one handler the kernel already matched. A return
+                # value that is not a Decision is caught where decisions are carried out.
+                handler = self.registrations[0].handler
+                try:
+                    return handler(call)
+                except Exception as error:
+                    raise HandlerError(call.name, handler, call.tid) from error
             for registration in self.registrations:
                 if not self.prechecked and not registration.accepts(call):
                     continue
@@ -141,7 +152,7 @@ class Route:
                 return decision
             return None
         finally:
-            self.stats.handler_ns += time.perf_counter_ns() - start
+            self.stats.handler_ns += _clock() - start
 
 
 # The filter's data for "look the route up by ABI and number": used when observers watch every

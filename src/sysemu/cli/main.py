@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ERRNO",
         help="the errno of calls failed by --on-error=fail (default EIO)",
     )
+    run.add_argument(
+        "--spin-us",
+        type=int,
+        default=None,
+        metavar="N",
+        help="poll up to N µs for the next stop instead of sleeping while stops come fast "
+        "(default 20 on more than one CPU; 0: never)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
     return parser
 
@@ -98,7 +106,9 @@ def run_command(args: argparse.Namespace) -> int:
         error_errno = errno_number(args.error_errno)
     except ValueError as error:
         raise UsageError(f"--error-errno: {error}") from None
-    emu = Emulator(on_error=OnError(args.on_error), error_errno=error_errno)
+    if args.spin_us is not None and args.spin_us < 0:
+        raise UsageError("--spin-us: must be 0 or more")
+    emu = Emulator(on_error=OnError(args.on_error), error_errno=error_errno, spin_us=args.spin_us)
     for path in args.rules:
         load_rules(path, emu)
     _ignore_terminal_signals()

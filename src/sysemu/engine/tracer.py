@@ -30,11 +30,12 @@ import contextlib
 import errno
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sysemu.abi import Abi
 from sysemu.api.call import Call
-from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
+from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
 from sysemu.api.handlers import DYNAMIC_ROUTE, CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
@@ -50,6 +51,7 @@ _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 _RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+_WALL_NOHANG = ptrace.WALL | os.WNOHANG
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
     ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -69,6 +71,7 @@ OPTIONS = (
 )
 
 ErrorReporter = Callable[[HandlerError], None]
+DEFAULT_SPIN_US = 20
 
 
 class ExecError(OSError):
@@ -86,7 +89,12 @@ class Tracer:
         on_error: OnError = OnError.KILL,
         error_errno: int = errno.EIO,
         report: ErrorReporter | None = None,
+        spin_us: int | None = None,
     ) -> None:
+        """``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
+        stops come faster than that (``None``: 20 µs when this process may run on more than one
+        CPU, else 0; 0 never polls). Polling trades that much CPU time per stop for the
+        cross-CPU wake-up a sleeping tracer pays, which dominates the cost of a stop on VMs."""
         self._compiled = compiled
         self._routes = compiled.routes
         self._route_count = len(compiled.routes)
@@ -94,6 +102,9 @@ class Tracer:
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
+        if spin_us is None:
+            spin_us = DEFAULT_SPIN_US if len(os.sched_getaffinity(0)) > 1 else 0
+        self._spin_ns = spin_us * 1000
         self._on_error = on_error
         self._error_errno = error_errno
         self._report = report
@@ -167,10 +178,32 @@ class Tracer:
 
     def _loop(self) -> None:
         waitpid = os.waitpid
+        clock = time.perf_counter_ns
         on_seccomp = self._on_seccomp
+        spin_ns = self._spin_ns
+        spinning = False
         while True:
+            # Waiting for a stop by sleeping costs a cross-CPU wake-up of this process when the
+            # stop comes, which on a VM is most of the price of a stop. While stops come fast
+            # (the last wait was shorter than the spin budget), poll instead for up to that
+            # budget; when they thin out, sleep again. See Tracer.__init__'s ``spin_us``.
             try:
-                tid, status = waitpid(-1, ptrace.WALL)
+                if spinning:
+                    deadline = clock() + spin_ns
+                    while True:
+                        tid, status = waitpid(-1, _WALL_NOHANG)
+                        if tid or clock() > deadline:
+                            break
+                    if not tid:
+                        started = clock()
+                        tid, status = waitpid(-1, ptrace.WALL)
+                        spinning = clock() - started < spin_ns
+                elif spin_ns:
+                    started = clock()
+                    tid, status = waitpid(-1, ptrace.WALL)
+                    spinning = clock() - started < spin_ns
+                else:
+                    tid, status = waitpid(-1, ptrace.WALL)
             except ChildProcessError:
                 return
             if status & 0xFF == 0x7F:  # stopped
@@ -223,18 +256,21 @@ class Tracer:
             if decision is None:
                 stats.passed += 1
                 self._pass(state, call, route, None, Outcome.PASSED)
-                return
-            if type(decision) is Emulate:
-                self._emulate(tid, call, route, decision.value, Outcome.EMULATED)
+            elif type(decision) is Emulate:
+                stats.emulated += 1
+                self._arch.skip_and_continue(tid, decision.value)
+                if observers:
+                    self._emulated(call, route, decision.value, Outcome.EMULATED)
             elif type(decision) is Fail:
-                self._emulate(tid, call, route, -decision.errno, Outcome.FAILED)
+                stats.failed += 1
+                self._arch.skip_and_continue(tid, -decision.errno)
+                if observers:
+                    self._emulated(call, route, -decision.errno, Outcome.FAILED)
             elif type(decision) is Pass:
+                stats.passed += 1
                 self._pass(state, call, route, decision.then, Outcome.PASSED)
-            elif type(decision) is Rewrite:
-                self._rewrite(state, call, route, decision)
             else:
-                self._apply_subclassed(state, call, route, decision)
-            stats.count(decision.outcome)
+                self._apply_other(state, call, route, decision)
         except HandlerError as error:
             self._handler_failed(error, tid, route, call, at_exit=False)
 
@@ -247,29 +283,29 @@ class Tracer:
             self._dynamic[key] = route
         return route
 
-    def _apply_subclassed(
-        self, state: TaskState, call: Call, route: Route, decision: Decision
-    ) -> None:
-        """The slow path for decisions whose class is a subclass of a decision type."""
-        if isinstance(decision, Emulate):
-            self._emulate(state.tid, call, route, decision.value, Outcome.EMULATED)
-        elif isinstance(decision, Fail):
-            self._emulate(state.tid, call, route, -decision.errno, Outcome.FAILED)
+    def _apply_other(self, state: TaskState, call: Call, route: Route, decision: object) -> None:
+        """Rewrites, and the slow path for subclasses of the decision types."""
+        if isinstance(decision, Emulate | Fail):
+            outcome = Outcome.EMULATED if isinstance(decision, Emulate) else Outcome.FAILED
+            value = decision.value if isinstance(decision, Emulate) else -decision.errno
+            self._arch.skip_and_continue(state.tid, value)
+            if route.observers:
+                self._emulated(call, route, value, outcome)
         elif isinstance(decision, Pass):
             self._pass(state, call, route, decision.then, Outcome.PASSED)
         elif isinstance(decision, Rewrite):
             self._rewrite(state, call, route, decision)
         else:
-            failure = HandlerError(call.name, route.registrations[0].handler, call.tid)
+            handler = route.registrations[0].handler
+            failure = HandlerError(call.name, handler, call.tid)
             failure.__cause__ = TypeError(
-                f"{type(decision).__name__} is not a decision sysemu knows how to carry out"
+                f"a handler must return a Decision or None, not {type(decision).__name__}"
             )
             raise failure
+        route.stats.count(decision.outcome)
 
-    def _emulate(self, tid: int, call: Call, route: Route, value: int, outcome: Outcome) -> None:
-        self._arch.skip_and_continue(tid, value)
-        if route.observers:
-            self._notify("call_finished", route.observers, call, outcome, Result(value))
+    def _emulated(self, call: Call, route: Route, value: int, outcome: Outcome) -> None:
+        self._notify("call_finished", route.observers, call, outcome, Result(value))
 
     def _pass(
         self,

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #define REQ_GET_SYSCALL_INFO 0x420e /* Linux 5.3 */
 #define REQ_POKEUSER 6
@@ -140,7 +142,99 @@ static PyObject *sp_poke_twice_then(PyObject *self, PyObject *const *args, Py_ss
     Py_RETURN_TRUE;
 }
 
+/* Up to `size` bytes of the tracee's memory at `address` into `out`, one remote iovec per page
+ * (at most 64 pages), so that a range running into an unmapped page is read up to that page.
+ * Returns the bytes read or -errno; *planned is how many it asked for. */
+static ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size,
+                          size_t *planned) {
+    static long page_size;
+    if (!page_size) page_size = sysconf(_SC_PAGESIZE);
+    struct iovec remote[64];
+    size_t count = 0, total = 0;
+    while (total < size && count < 64) {
+        unsigned long here = address + total;
+        size_t chunk = page_size - here % page_size;
+        if (chunk > size - total) chunk = size - total;
+        remote[count].iov_base = (void *)here;
+        remote[count].iov_len = chunk;
+        count++;
+        total += chunk;
+    }
+    *planned = total;
+    struct iovec local = {out, total};
+    ssize_t moved = process_vm_readv(pid, &local, 1, remote, count, 0);
+    return moved < 0 ? -errno : moved;
+}
+
+/* read_memory(pid, address, size) -> bytes (short at an unmapped page) | int (-errno) */
+static PyObject *sp_read_memory(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long a[3];
+    if (long_args(args, nargs, 3, a, "read_memory") < 0) return NULL;
+    if (a[2] < 0 || a[2] > (64L << 20)) {
+        PyErr_SetString(PyExc_ValueError, "read_memory: size out of range");
+        return NULL;
+    }
+    size_t size = (size_t)a[2], done = 0, planned = 0;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (bytes == NULL) return NULL;
+    while (done < size) {
+        ssize_t moved = read_pages((pid_t)a[0], (unsigned long)a[1] + done,
+                                   PyBytes_AS_STRING(bytes) + done, size - done, &planned);
+        if (moved < 0 && done == 0) {
+            Py_DECREF(bytes);
+            return PyLong_FromLong((long)moved);
+        }
+        if (moved <= 0) break;
+        done += (size_t)moved;
+        if ((size_t)moved < planned) break; /* an unmapped page */
+    }
+    if (done != size && _PyBytes_Resize(&bytes, (Py_ssize_t)done) < 0) return NULL;
+    return bytes;
+}
+
+/* read_cstring(pid, address, limit) -> bytes (without the NUL, at most `limit`) | int (-errno)
+ * Reads up to the end of the first page, then a page at a time, until a NUL or the limit. */
+static PyObject *sp_read_cstring(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long a[3];
+    if (long_args(args, nargs, 3, a, "read_cstring") < 0) return NULL;
+    size_t limit = (size_t)a[2];
+    if (a[2] < 0 || limit > (1UL << 20)) {
+        PyErr_SetString(PyExc_ValueError, "read_cstring: limit out of range");
+        return NULL;
+    }
+    char stack[4096];
+    char *buffer = limit <= sizeof stack ? stack : PyMem_Malloc(limit);
+    if (buffer == NULL) return PyErr_NoMemory();
+    size_t have = 0;
+    PyObject *result = NULL;
+    while (have < limit) {
+        unsigned long here = (unsigned long)a[1] + have;
+        size_t chunk = 4096 - here % 4096;
+        if (chunk > limit - have) chunk = limit - have;
+        size_t planned;
+        ssize_t moved = read_pages((pid_t)a[0], here, buffer + have, chunk, &planned);
+        if (moved <= 0) {
+            if (have == 0) result = PyLong_FromLong(moved < 0 ? (long)moved : -EFAULT);
+            break;
+        }
+        char *nul = memchr(buffer + have, 0, (size_t)moved);
+        if (nul != NULL) {
+            have = (size_t)(nul - buffer);
+            break;
+        }
+        have += (size_t)moved;
+        if ((size_t)moved < chunk) break;
+    }
+    if (result == NULL) result = PyBytes_FromStringAndSize(buffer, (Py_ssize_t)have);
+    if (buffer != stack) PyMem_Free(buffer);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"read_memory", (PyCFunction)(void (*)(void))sp_read_memory, METH_FASTCALL,
+     "read_memory(pid, address, size) -> bytes (short at an unmapped page) or -errno."},
+    {"read_cstring", (PyCFunction)(void (*)(void))sp_read_cstring, METH_FASTCALL,
+     "read_cstring(pid, address, limit) -> bytes without the NUL, or -errno."},
     {"ptrace", (PyCFunction)(void (*)(void))sp_ptrace, METH_FASTCALL,
      "ptrace(request, pid, addr, data) -> result, or -errno on failure."},
     {"resume", (PyCFunction)(void (*)(void))sp_resume, METH_FASTCALL,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from collections.abc import Callable
 
 from sysemu.kernel.libc import SYS_PROCESS_VM_READV, SYS_PROCESS_VM_WRITEV, syscall
 
@@ -28,7 +29,8 @@ class TraceeMemoryError(OSError):
     """Tracee memory could not be read or written (the address is not mapped)."""
 
 
-_FALLBACK_ERRNOS = (errno.ENOSYS, errno.EPERM, errno.EFAULT)
+# process_vm_* refused (a sandbox) or, for writes, a read-only page: /proc/PID/mem may work.
+_FALLBACK_ERRNOS = (errno.ENOSYS, errno.EPERM)
 
 
 def _page_split(address: int, size: int) -> list[tuple[int, int]]:
@@ -58,6 +60,19 @@ def _transfer(number: int, pid: int, local: ctypes.Array[ctypes.c_char], address
     return int(moved) if moved >= 0 else -ctypes.get_errno()
 
 
+# The C accelerator's readers, if it was built (see _speedups.c); both return -errno on failure.
+_read_memory: Callable[[int, int, int], bytes | int] | None = None
+_read_cstring: Callable[[int, int, int], bytes | int] | None = None
+if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
+    try:
+        from sysemu.kernel import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        _read_memory = _speedups.read_memory
+        _read_cstring = _speedups.read_cstring
+
+
 class TraceeMemory:
     """The address space of one stopped tracee, by any of its thread ids."""
 
@@ -74,12 +89,23 @@ class TraceeMemory:
         """
         if size <= 0:
             return b""
+        if _read_memory is not None:
+            data = _read_memory(self.tid, address, size)
+            if isinstance(data, bytes) and (partial or len(data) == size):
+                return data
+            if isinstance(data, bytes) or (partial and data == -errno.EFAULT):
+                if partial:
+                    return b""
+                raise TraceeMemoryError(errno.EFAULT, f"cannot read {size} bytes at {address:#x}")
+            if -data not in _FALLBACK_ERRNOS:
+                raise TraceeMemoryError(-data, f"cannot read tracee {self.tid} at {address:#x}")
         buffer = ctypes.create_string_buffer(size)
         moved = _transfer(SYS_PROCESS_VM_READV, self.tid, buffer, address)
         if moved < 0 and -moved in _FALLBACK_ERRNOS:
             moved = self._proc_mem_read(buffer, address)
-        if moved < 0:
+        if moved < 0 and not (partial and -moved == errno.EFAULT):
             raise TraceeMemoryError(-moved, f"cannot read tracee {self.tid} at {address:#x}")
+        moved = max(moved, 0)
         if moved < size and not partial:
             raise TraceeMemoryError(errno.EFAULT, f"cannot read {size} bytes at {address:#x}")
         return buffer.raw[:moved]
@@ -89,6 +115,12 @@ class TraceeMemory:
         bytes; a longer string is cut at ``limit``."""
         if address == 0:
             raise TraceeMemoryError(errno.EFAULT, "NULL string pointer")
+        if _read_cstring is not None:
+            found = _read_cstring(self.tid, address, limit)
+            if isinstance(found, bytes):
+                return found
+            if -found not in _FALLBACK_ERRNOS:
+                raise TraceeMemoryError(-found, f"cannot read string at {address:#x}")
         data = b""
         while len(data) < limit:
             # First up to the page end, then a page at a time: most strings end in one read.

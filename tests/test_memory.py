@@ -1,0 +1,70 @@
+"""Tracee memory access, on this process's own memory (process_vm_readv works on oneself),
+with the C accelerator and with the ctypes fallback."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from sysemu.kernel import memory
+from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
+
+_libc = ctypes.CDLL(None)
+
+
+@pytest.fixture(autouse=True, params=["speedups", "ctypes"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "ctypes":
+        monkeypatch.setattr(memory, "_read_memory", None)
+        monkeypatch.setattr(memory, "_read_cstring", None)
+    elif memory._read_memory is None:
+        pytest.skip("the C accelerator is not built")
+    return str(request.param)
+
+
+@pytest.fixture
+def edge() -> Iterator[int]:
+    """The address of the last 6 bytes of a mapped page ("abcdef") whose next page is unmapped."""
+    region = mmap.mmap(-1, 2 * mmap.PAGESIZE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    _libc.munmap(ctypes.c_void_p(base + mmap.PAGESIZE), mmap.PAGESIZE)
+    ctypes.memmove(base + mmap.PAGESIZE - 6, b"abcdef", 6)
+    yield base + mmap.PAGESIZE - 6
+
+
+def test_read_and_write_round_trip() -> None:
+    buffer = ctypes.create_string_buffer(b"hello, tracee\0", 64)
+    address = ctypes.addressof(buffer)
+    own = TraceeMemory(os.getpid())
+    assert own.read(address, 5) == b"hello"
+    assert own.read_cstring(address) == b"hello, tracee"
+    own.write(address, b"HELLO")
+    assert buffer.value == b"HELLO, tracee"
+
+
+def test_strings_are_cut_at_the_limit() -> None:
+    buffer = ctypes.create_string_buffer(b"x" * 10000 + b"\0")
+    own = TraceeMemory(os.getpid())
+    assert own.read_cstring(ctypes.addressof(buffer), limit=4096) == b"x" * 4096
+    assert own.read_cstring(ctypes.addressof(buffer), limit=20000) == b"x" * 10000
+
+
+def test_a_string_running_into_an_unmapped_page(edge: int) -> None:
+    own = TraceeMemory(os.getpid())
+    assert own.read_cstring(edge) == b"abcdef"
+    assert own.read(edge, 100, partial=True) == b"abcdef"
+    with pytest.raises(TraceeMemoryError) as caught:
+        own.read(edge, 100)
+    assert caught.value.errno == errno.EFAULT
+    with pytest.raises(TraceeMemoryError):
+        own.read_cstring(edge + 6)
+
+
+def test_null_pointer() -> None:
+    with pytest.raises(TraceeMemoryError):
+        TraceeMemory(os.getpid()).read_cstring(0)
