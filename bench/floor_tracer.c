@@ -1,11 +1,13 @@
 /* The floor for sysemu's benchmark: the least a seccomp + ptrace tracer can do per call.
  *
- *   floor_tracer emulate|pass|none NR -- PROGRAM [ARG...]
+ *   floor_tracer emulate|pass|none[+spin] NR -- PROGRAM [ARG...]
  *
  * Traps syscall NR (x86_64) with SECCOMP_RET_TRACE and, per stop, makes exactly the requests
  * sysemu makes: one waitpid, one PTRACE_GET_SYSCALL_INFO, for "emulate" two POKEUSERs
  * (orig_rax = -1, rax = 4242), one PTRACE_CONT. "none" installs no filter. Follows forks,
- * clones and execs; re-injects signals; no group-stop handling (benchmarks do not stop). */
+ * clones and execs; re-injects signals; no group-stop handling (benchmarks do not stop).
+ * "+spin" polls waitpid(WNOHANG) for up to 20 µs while stops come fast, as sysemu does by
+ * default, so that sysemu's polling is compared with a C tracer that polls too. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -21,7 +23,14 @@
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 
 int main(int argc, char **argv) {
@@ -29,7 +38,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s emulate|pass|none NR -- PROGRAM [ARG...]\n", argv[0]);
         return 2;
     }
-    int emulate = strcmp(argv[1], "emulate") == 0, filter = strcmp(argv[1], "none") != 0;
+    int emulate = strncmp(argv[1], "emulate", 7) == 0, filter = strncmp(argv[1], "none", 4) != 0;
+    long long spin_ns = strstr(argv[1], "+spin") ? 20000 : 0;
+    int spinning = 0;
     unsigned nr = (unsigned)atoi(argv[2]);
     pid_t child = fork();
     if (child == 0) {
@@ -60,7 +71,17 @@ int main(int argc, char **argv) {
     struct __ptrace_syscall_info info;
     int exit_code = 0;
     for (;;) {
-        pid_t tid = waitpid(-1, &status, __WALL);
+        pid_t tid = 0;
+        if (spinning) {
+            long long deadline = now_ns() + spin_ns;
+            while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) == 0 && now_ns() < deadline)
+                ;
+        }
+        if (tid == 0) {
+            long long started = now_ns();
+            tid = waitpid(-1, &status, __WALL);
+            spinning = spin_ns && now_ns() - started < spin_ns;
+        }
         if (tid < 0) break;
         if (WIFEXITED(status) || WIFSIGNALED(status)) {
             if (tid == child) exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

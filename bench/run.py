@@ -341,6 +341,9 @@ def tracers(
     return {
         "native": Tracer("native", []),
         "floor emulate": Tracer("C floor, emulate", [floor, "emulate", str(GETPID_NR), "--"]),
+        "floor emulate spin": Tracer(
+            "C floor, emulate, polling", [floor, "emulate+spin", str(GETPID_NR), "--"]
+        ),
         "floor pass": Tracer("C floor, pass", [floor, "pass", str(GETPID_NR), "--"]),
         "floor pass openat": Tracer("C floor, pass openat", [floor, "pass", str(OPENAT_NR), "--"]),
         "floor none": Tracer("C floor, no filter", [floor, "none", "0", "--"]),
@@ -348,6 +351,11 @@ def tracers(
         "sysemu pass": Tracer("sysemu, pass handler", [*sysemu, *rules("pass_getpid.py"), "--"], s),
         "sysemu emulate": Tracer(
             "sysemu, emulate handler", [*sysemu, *rules("emulate_getpid.py"), "--"], s
+        ),
+        "sysemu emulate nospin": Tracer(
+            "sysemu, emulate, no polling",
+            [*sysemu, "--spin-us", "0", *rules("emulate_getpid.py"), "--"],
+            s,
         ),
         "sysemu path": Tracer(
             "sysemu, openat reads path", [*sysemu, *rules("read_openat_path.py"), "--"], s
@@ -383,14 +391,23 @@ def tracers(
 def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
     """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
     command = [program("getpid_loop"), str(n)]
-    emulating = {"floor emulate", "sysemu emulate", "strace inject", "ptrace emulate"}
+    emulating = {
+        "floor emulate",
+        "floor emulate spin",
+        "sysemu emulate",
+        "sysemu emulate nospin",
+        "strace inject",
+        "ptrace emulate",
+    }
     keys = [
         "native",
         "floor emulate",
+        "floor emulate spin",
         "floor pass",
         "sysemu none",
         "sysemu pass",
         "sysemu emulate",
+        "sysemu emulate nospin",
         "strace inject",
         "strace pass",
         "ptrace emulate",
@@ -659,6 +676,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio_line(
             "sysemu emulate / C floor emulate",
             getpid["sysemu emulate"],
+            getpid["floor emulate"],
+            native,
+            n=n,
+            pins=pins,
+            at_most=TARGET_FLOOR_RATIO,
+        ),
+        ratio_line(
+            "sysemu emulate / C floor polling",
+            getpid["sysemu emulate"],
+            getpid["floor emulate spin"],
+            native,
+            n=n,
+            pins=pins,
+            at_most=TARGET_FLOOR_RATIO,
+        ),
+        ratio_line(
+            "sysemu no polling / C floor emulate",
+            getpid["sysemu emulate nospin"],
             getpid["floor emulate"],
             native,
             n=n,
