@@ -33,7 +33,7 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev]' -r bench/requirements.txt
 
 echo "== demo: sysemu run --rules examples/deny_and_fake.py --stats -- sh -c 'cat /etc/hostname; echo \$\$'"
 .venv/bin/sysemu run --rules examples/deny_and_fake.py --stats -- sh -c 'cat /etc/hostname; echo $$' || true

@@ -30,11 +30,11 @@ def arg_tests(draw: st.DrawFn) -> ArgTest:
 def test_filter_agrees_with_python_evaluation(test: ArgTest, args: list[int]) -> None:
     program = bpf.compile_filter([Rule(X86_64, 1, SECCOMP_RET_TRACE | 7, (test,))])
     # Half the time make the tested argument equal to a value, so the "hit" paths run too.
-    expected = test.matches(args[test.index])
+    expected = test.matches(args[test.arg])
     got = bpf.run(program, 1, X86_64, args)
     assert got == (SECCOMP_RET_TRACE | 7 if expected else SECCOMP_RET_ALLOW)
-    args[test.index] = test.values[0]
-    expected = test.matches(args[test.index])
+    args[test.arg] = test.values[0]
+    expected = test.matches(args[test.arg])
     assert bpf.run(program, 1, X86_64, args) == (
         SECCOMP_RET_TRACE | 7 if expected else SECCOMP_RET_ALLOW
     )

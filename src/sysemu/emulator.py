@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
@@ -33,6 +31,8 @@ from sysemu.kernel.arch import host_arch
 
 def print_handler_error(error: HandlerError) -> None:
     """Write a handler's error and traceback to stderr (the default reporter)."""
+    import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
+
     print(f"sysemu: {error}:", file=sys.stderr)
     cause = error.__cause__
     if cause is not None:
@@ -141,12 +141,15 @@ class Emulator:
             report=self.report,
             spin_us=self.spin_us,
         )
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            if capture_output:
-                stdout, stderr = out, err
+        if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
             result = tracer.run(argv, path=path, env=environment, cwd=cwd, stdio=stdio)
-            if capture_output:
+        else:
+            import tempfile  # noqa: PLC0415 (only captures pay for it)
+
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                stdio = (_fileno(stdin), out.fileno(), err.fileno())
+                result = tracer.run(argv, path=path, env=environment, cwd=cwd, stdio=stdio)
                 out.seek(0)
                 err.seek(0)
                 result.stdout, result.stderr = out.read(), err.read()

@@ -13,7 +13,7 @@ import enum
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
 
@@ -53,8 +53,8 @@ class ArgKind(enum.Enum):
     """A file offset (``loff_t``, ``off_t``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
+# NamedTuples rather than dataclasses: cheaper to create at start-up, and as immutable.
+class Param(NamedTuple):
     """One argument of a system call.
 
     ``bits`` is how many low bits of the register the kernel uses (the rest is ignored, so a
@@ -68,8 +68,7 @@ class Param:
     signed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Syscall:
+class Syscall(NamedTuple):
     """One system call of one ABI: its table number, names and signature."""
 
     abi: Abi

@@ -11,8 +11,6 @@ ordering, where its unsigned meaning would surprise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sysemu.kernel.bpf import ArgTest, Op
 
 
@@ -25,32 +23,48 @@ class Condition:
         """The BPF test for argument ``index`` of width ``bits``."""
         raise NotImplementedError
 
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _field_names(type(self)))
 
-def _check_unsigned(name: str, value: int) -> None:
-    if value < 0:
-        raise ValueError(f"{name}({value}): ordering conditions compare unsigned values")
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, type(self))
+            and type(other) is type(self)
+            and self._fields() == other._fields()
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self._fields()))})"
 
 
-@dataclass(frozen=True, slots=True)
-class Eq(Condition):
+class _Compare(Condition):
+    """A comparison of the argument with one value."""
+
+    __slots__ = ("value",)
+    _op = Op.EQ
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def to_test(self, index: int, bits: int) -> ArgTest:
+        """See :meth:`Condition.to_test`."""
+        return ArgTest(index, self._op, (self.value,), bits=bits)
+
+
+class Eq(_Compare):
     """The argument equals ``value`` (a plain int as keyword argument means the same)."""
 
-    value: int
-
-    def to_test(self, index: int, bits: int) -> ArgTest:
-        """See :meth:`Condition.to_test`."""
-        return ArgTest(index, Op.EQ, (self.value,), bits=bits)
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Ne(Condition):
+class Ne(_Compare):
     """The argument differs from ``value``."""
 
-    value: int
-
-    def to_test(self, index: int, bits: int) -> ArgTest:
-        """See :meth:`Condition.to_test`."""
-        return ArgTest(index, Op.NE, (self.value,), bits=bits)
+    __slots__ = ()
+    _op = Op.NE
 
 
 class In(Condition):
@@ -60,7 +74,7 @@ class In(Condition):
 
     def __init__(self, *values: int) -> None:
         if not values:
-            raise ValueError("In() needs at least one value")
+            raise ValueError(f"{type(self).__name__}() needs at least one value")
         self.values = values
 
     def to_test(self, index: int, bits: int) -> ArgTest:
@@ -68,7 +82,7 @@ class In(Condition):
         return ArgTest(index, Op.IN, self.values, bits=bits)
 
     def __repr__(self) -> str:
-        return f"In{self.values!r}"
+        return f"{type(self).__name__}({', '.join(map(repr, self.values))})"
 
 
 class NotIn(In):
@@ -81,12 +95,14 @@ class NotIn(In):
         return ArgTest(index, Op.NOT_IN, self.values, bits=bits)
 
 
-@dataclass(frozen=True, slots=True)
 class Masked(Condition):
     """``argument & mask == value``."""
 
-    mask: int
-    value: int
+    __slots__ = ("mask", "value")
+
+    def __init__(self, mask: int, value: int) -> None:
+        self.mask = mask
+        self.value = value
 
     def to_test(self, index: int, bits: int) -> ArgTest:
         """See :meth:`Condition.to_test`."""
@@ -103,44 +119,42 @@ def LacksBits(bits: int) -> Masked:  # noqa: N802
     return Masked(bits, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Ordering(Condition):
-    value: int
-    _op = Op.GT
+class _Ordering(_Compare):
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        _check_unsigned(type(self).__name__, self.value)
-
-    def to_test(self, index: int, bits: int) -> ArgTest:
-        """See :meth:`Condition.to_test`."""
-        return ArgTest(index, self._op, (self.value,), bits=bits)
+    def __init__(self, value: int) -> None:
+        if value < 0:
+            raise ValueError(
+                f"{type(self).__name__}({value}): ordering conditions compare unsigned values"
+            )
+        super().__init__(value)
 
 
-@dataclass(frozen=True, slots=True)
 class Gt(_Ordering):
     """The argument is greater than ``value`` (unsigned)."""
 
+    __slots__ = ()
     _op = Op.GT
 
 
-@dataclass(frozen=True, slots=True)
 class Ge(_Ordering):
     """The argument is at least ``value`` (unsigned)."""
 
+    __slots__ = ()
     _op = Op.GE
 
 
-@dataclass(frozen=True, slots=True)
 class Lt(_Ordering):
     """The argument is less than ``value`` (unsigned)."""
 
+    __slots__ = ()
     _op = Op.LT
 
 
-@dataclass(frozen=True, slots=True)
 class Le(_Ordering):
     """The argument is at most ``value`` (unsigned)."""
 
+    __slots__ = ()
     _op = Op.LE
 
 
@@ -153,4 +167,11 @@ def as_condition(value: Condition | int) -> Condition:
     raise TypeError(
         f"an argument condition must be an int or a sysemu condition (In, Gt, HasBits...), "
         f"not {type(value).__name__}"
+    )
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The slots of ``cls`` and its bases, base first: the fields of a record class."""
+    return tuple(
+        name for klass in reversed(cls.__mro__) for name in vars(klass).get("__slots__", ())
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import errno as errno_module
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
 class Outcome(enum.Enum):
@@ -24,8 +24,7 @@ class Outcome(enum.Enum):
     KILLED = "killed"  # a handler raised and the program was killed
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """The value a call returned, as seen at syscall exit.
 
     ``value`` is the raw kernel return: ``-errno`` on failure. Values above -4096 and below
@@ -60,48 +59,71 @@ ResultHook = Callable[[Result], int | None]
 
 class Decision:
     """Base of every decision; see :class:`Pass`, :class:`Emulate`, :class:`Fail`,
-    :class:`Rewrite`."""
+    :class:`Rewrite`.
+
+    Decisions are plain slotted records (one is made per intercepted call; a dataclass would
+    cost more to build and to import); two are equal when their class and fields are.
+    """
 
     __slots__ = ()
     outcome: Outcome
 
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _field_names(type(self)))
 
-# Decisions are plain slotted records, not frozen dataclasses: one is made per intercepted call
-# and a frozen dataclass costs twice as much to construct.
-@dataclass(slots=True)
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, type(self))
+            and type(other) is type(self)
+            and self._fields() == other._fields()
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        names = _field_names(type(self))
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({fields})"
+
+
 class Pass(Decision):
     """Let the kernel run the call as it is; with ``then``, see its result afterwards."""
 
-    then: ResultHook | None = None
+    __slots__ = ("then",)
     outcome = Outcome.PASSED
 
+    def __init__(self, then: ResultHook | None = None) -> None:
+        self.then = then
 
-@dataclass(slots=True)
+
 class Emulate(Decision):
     """The kernel skips the call, which returns ``value`` (negative values are errors)."""
 
-    value: int
+    __slots__ = ("value",)
     outcome = Outcome.EMULATED
 
+    def __init__(self, value: int) -> None:
+        self.value = value
 
-@dataclass(slots=True)
+
 class Fail(Decision):
     """The kernel skips the call, which fails with ``errno`` (a positive errno number)."""
 
-    errno: int
+    __slots__ = ("errno",)
     outcome = Outcome.FAILED
 
-    def __post_init__(self) -> None:
-        if not 0 < self.errno < 4096:
-            raise ValueError(f"errno must be between 1 and 4095, not {self.errno}")
+    def __init__(self, errno: int) -> None:
+        if not 0 < errno < 4096:
+            raise ValueError(f"errno must be between 1 and 4095, not {errno}")
+        self.errno = errno
 
 
 ArgValue = int | bytes
 """A rewritten argument: a register value, or bytes to place in the tracee's memory (the
-register then points at them; add the NUL yourself, :meth:`Call.rewrite` does for ``str``)."""
+register then points at them; :meth:`Call.rewrite` adds the NUL a string needs)."""
 
 
-@dataclass(slots=True)
 class Rewrite(Decision):
     """The kernel runs the call with other arguments, or as another call.
 
@@ -109,7 +131,22 @@ class Rewrite(Decision):
     entry per argument register, ``None`` keeping the original. ``then`` sees the result.
     """
 
-    args: tuple[ArgValue | None, ...] = ()
-    nr: int | None = None
-    then: ResultHook | None = None
+    __slots__ = ("args", "nr", "then")
     outcome = Outcome.REWRITTEN
+
+    def __init__(
+        self,
+        args: tuple[ArgValue | None, ...] = (),
+        nr: int | None = None,
+        then: ResultHook | None = None,
+    ) -> None:
+        self.args = args
+        self.nr = nr
+        self.then = then
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The slots of ``cls`` and its bases, base first: the fields of a record class."""
+    return tuple(
+        name for klass in reversed(cls.__mro__) for name in vars(klass).get("__slots__", ())
+    )

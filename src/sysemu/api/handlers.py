@@ -11,8 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sysemu.abi import (
     Abi,
@@ -60,8 +59,7 @@ class HandlerError(Exception):
         self.result: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Registration:
+class Registration(NamedTuple):
     """One handler registered for one syscall of one ABI."""
 
     handler: Handler
@@ -74,26 +72,34 @@ class Registration:
         registration of a route, and only up to the first that matched)."""
         raw = call.raw
         for test in self.tests:
-            if not test.matches(raw[test.index]):
+            if not test.matches(raw[test.arg]):
                 return False
         return self.when is None or self.when(call)
 
 
-@dataclass(slots=True)
 class SyscallStats:
-    """Counters for one syscall of one ABI."""
+    """Counters for one syscall of one ABI (``name`` and ``abi``, then the ``COUNTERS``)."""
 
-    name: str
-    abi: Abi
-    stops: int = 0
-    passed: int = 0
-    emulated: int = 0
-    failed: int = 0
-    rewritten: int = 0
-    killed: int = 0
-    results_seen: int = 0
-    handler_errors: int = 0
-    handler_ns: int = 0
+    COUNTERS = (
+        "stops", "passed", "emulated", "failed", "rewritten", "killed", "results_seen",
+        "handler_errors", "handler_ns",
+    )  # fmt: skip
+    __slots__ = ("abi", "name", *COUNTERS)
+
+    def __init__(self, name: str, abi: Abi) -> None:
+        self.name = name
+        self.abi = abi
+        self.stops = self.passed = self.emulated = self.failed = self.rewritten = 0
+        self.killed = self.results_seen = self.handler_errors = self.handler_ns = 0
+
+    def add(self, other: SyscallStats) -> None:
+        """Add ``other``'s counters to these."""
+        for counter in self.COUNTERS:
+            setattr(self, counter, getattr(self, counter) + getattr(other, counter))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{c}={getattr(self, c)}" for c in self.COUNTERS if getattr(self, c))
+        return f"<SyscallStats {self.name}/{self.abi} {counts}>"
 
     def count(self, outcome: Outcome) -> None:
         """Count one call with this outcome."""
@@ -109,18 +115,32 @@ class SyscallStats:
             self.killed += 1
 
 
-@dataclass(slots=True)
 class Route:
-    """Everything the engine needs for one (ABI, number) once the filter sent a call here."""
+    """Everything the engine needs for one (ABI, number) once the filter sent a call here.
 
-    syscall: Syscall
-    registrations: tuple[Registration, ...]
-    stats: SyscallStats
-    # With one registration and no Python predicate the kernel has already checked everything.
-    prechecked: bool = False
-    observers: tuple[Observer, ...] = ()
-    # Whether some observer needs the result of passed calls (a syscall-exit stop each).
-    observe_results: bool = False
+    ``prechecked``: the kernel has already checked the conditions (one registration, no
+    Python predicate, nothing else trapping the number). ``observe_results``: some observer
+    needs the result of passed calls (a syscall-exit stop each).
+    """
+
+    __slots__ = ("observe_results", "observers", "prechecked", "registrations", "stats", "syscall")
+
+    def __init__(
+        self,
+        syscall: Syscall,
+        registrations: tuple[Registration, ...],
+        stats: SyscallStats,
+        *,
+        prechecked: bool = False,
+        observers: tuple[Observer, ...] = (),
+        observe_results: bool = False,
+    ) -> None:
+        self.syscall = syscall
+        self.registrations = registrations
+        self.stats = stats
+        self.prechecked = prechecked
+        self.observers = observers
+        self.observe_results = observe_results
 
     def decide(self, call: Call) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises
@@ -160,7 +180,6 @@ class Route:
 DYNAMIC_ROUTE = 0xFFFF
 
 
-@dataclass(slots=True)
 class CompiledHandlers:
     """A handler set compiled for one run: the routes and the seccomp rules that lead there.
 
@@ -168,18 +187,30 @@ class CompiledHandlers:
     (``SECCOMP_RET_TRACE | DYNAMIC_ROUTE`` when observers watch every call).
     """
 
-    routes: list[Route] = field(default_factory=list)
-    rules: list[Rule] = field(default_factory=list)
-    observers: tuple[Observer, ...] = ()
-    watch_all: tuple[Observer, ...] = ()
-    arch_defaults: dict[int, int] = field(default_factory=dict)
+    __slots__ = ("arch_defaults", "observers", "routes", "rules", "watch_all")
+
+    def __init__(
+        self, observers: tuple[Observer, ...] = (), watch_all: tuple[Observer, ...] = ()
+    ) -> None:
+        self.routes: list[Route] = []
+        self.rules: list[Rule] = []
+        self.observers = observers
+        self.watch_all = watch_all
+        self.arch_defaults: dict[int, int] = {}
 
     def dynamic_route(self, abi: Abi, nr: int) -> Route:
         """A route for a call that has no handler, for the observers that watch every call."""
         syscall = syscall_by_number(nr, abi) or _generic_syscall(nr, abi)
         stats = SyscallStats(syscall.name, abi)
         observe_results = any(observer.wants_results for observer in self.watch_all)
-        return Route(syscall, (), stats, True, self.watch_all, observe_results)
+        return Route(
+            syscall,
+            (),
+            stats,
+            prechecked=True,
+            observers=self.watch_all,
+            observe_results=observe_results,
+        )
 
 
 def _generic_syscall(nr: int, abi: Abi) -> Syscall:
@@ -331,9 +362,9 @@ class HandlerSet:
                     syscall,
                     tuple(registrations),
                     SyscallStats(syscall.name, abi),
-                    prechecked,
-                    observers,
-                    any(observer.wants_results for observer in observers),
+                    prechecked=prechecked,
+                    observers=observers,
+                    observe_results=any(observer.wants_results for observer in observers),
                 )
             )
             action = SECCOMP_RET_TRACE | route_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from sysemu.abi import Abi
 from sysemu.api.handlers import HandlerError, SyscallStats
@@ -16,13 +15,9 @@ class Stats:
         merged: dict[tuple[str, Abi], SyscallStats] = {}
         for row in rows:
             key = (row.name, row.abi)
-            if key in merged:
-                target = merged[key]
-                for name in ("stops", "passed", "emulated", "failed", "rewritten", "killed",
-                             "results_seen", "handler_errors", "handler_ns"):  # fmt: skip
-                    setattr(target, name, getattr(target, name) + getattr(row, name))
-            else:
-                merged[key] = SyscallStats(**{s: getattr(row, s) for s in row.__slots__})
+            if key not in merged:
+                merged[key] = SyscallStats(row.name, row.abi)
+            merged[key].add(row)
         # Rows of calls that never stopped (the i386 twin of a handled call, say) are noise.
         self.rows = sorted(
             (row for row in merged.values() if row.stops),
@@ -42,9 +37,7 @@ class Stats:
             raise KeyError(name)
         total = SyscallStats(name, matching[0].abi)
         for row in matching:
-            for slot in SyscallStats.__slots__:
-                if slot not in ("name", "abi"):
-                    setattr(total, slot, getattr(total, slot) + getattr(row, slot))
+            total.add(row)
         return total
 
     @property
@@ -72,9 +65,7 @@ class Stats:
     def _total(self) -> SyscallStats:
         total = SyscallStats("total", Abi.X86_64)
         for row in self.rows:
-            for slot in SyscallStats.__slots__:
-                if slot not in ("name", "abi"):
-                    setattr(total, slot, getattr(total, slot) + getattr(row, slot))
+            total.add(row)
         return total
 
     def __str__(self) -> str:
@@ -84,22 +75,47 @@ class Stats:
         return f"<Stats {len(self.rows)} syscalls, {self.stops} stops>"
 
 
-@dataclass(slots=True)
 class RunResult:
     """How a run ended.
 
     ``exit_code`` is what a shell would report: the program's exit status, or 128 + N when
-    signal N killed it (``signal`` is then N).
+    signal N killed it (``signal`` is then N). ``stats``: the per-syscall counters.
+    ``handler_errors``: every handler error of the run; ``fatal_error`` the one for which
+    sysemu killed the program (``OnError.KILL``). ``stdout``/``stderr``: the output, with
+    ``capture_output=True``. ``processes``/``threads``: how many the run started in all, the
+    first one included.
     """
 
-    exit_code: int
-    signal: int | None = None
-    core_dumped: bool = False
-    stats: Stats = field(default_factory=lambda: Stats([]))
-    handler_errors: list[HandlerError] = field(default_factory=list)
-    # Set when a handler raised under OnError.KILL and sysemu killed the program for it.
-    fatal_error: HandlerError | None = None
-    stdout: bytes | None = None  # with capture_output=True
-    stderr: bytes | None = None
-    processes: int = 0  # how many processes the run started, the first one included
-    threads: int = 0  # how many threads it had in all
+    __slots__ = (
+        "core_dumped", "exit_code", "fatal_error", "handler_errors", "processes", "signal",
+        "stats", "stderr", "stdout", "threads",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        exit_code: int,
+        *,
+        signal: int | None = None,
+        core_dumped: bool = False,
+        stats: Stats | None = None,
+        handler_errors: list[HandlerError] | None = None,
+        fatal_error: HandlerError | None = None,
+        processes: int = 0,
+        threads: int = 0,
+    ) -> None:
+        self.exit_code = exit_code
+        self.signal = signal
+        self.core_dumped = core_dumped
+        self.stats = Stats([]) if stats is None else stats
+        self.handler_errors = [] if handler_errors is None else handler_errors
+        self.fatal_error = fatal_error
+        self.processes = processes
+        self.threads = threads
+        self.stdout: bytes | None = None
+        self.stderr: bytes | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult(exit_code={self.exit_code}, signal={self.signal}, "
+            f"processes={self.processes}, threads={self.threads}, stats={self.stats!r})"
+        )

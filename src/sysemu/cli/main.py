@@ -10,7 +10,6 @@ import argparse
 import errno
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from types import FrameType
 
@@ -115,6 +114,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         result = emu.run(command)
     except HandlerError as error:
+        import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
+
         print(f"sysemu: {error}; the program was killed", file=sys.stderr)
         if error.__cause__ is not None:
             traceback.print_exception(error.__cause__, file=sys.stderr)

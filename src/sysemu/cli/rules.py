@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import traceback
 from typing import Any
 
 from sysemu.emulator import Emulator
@@ -31,6 +30,8 @@ class RulesError(Exception):
 
 def _where(error: BaseException, path: str) -> str:
     """``file:line`` of the innermost frame of ``error`` that is in the rules file."""
+    import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
+
     line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
     for frame in traceback.extract_tb(error.__traceback__):
         if os.path.abspath(frame.filename) == os.path.abspath(path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Instruction classes and modes (include/uapi/linux/bpf_common.h).
 LD_W_ABS = 0x20
@@ -47,8 +47,9 @@ SECCOMP_DATA = struct.Struct("<iIQ6Q")
 _MAX_INSNS = 4096  # BPF_MAXINSNS
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+# Records are NamedTuples rather than dataclasses: building a dataclass costs about a
+# millisecond of start-up each, and importing dataclasses more than ten.
+class Insn(NamedTuple):
     """One classic BPF instruction (``struct sock_filter``)."""
 
     code: int
@@ -75,16 +76,15 @@ class Op(enum.Enum):
     LE = "<="
 
 
-@dataclass(frozen=True, slots=True)
-class ArgTest:
-    """A test on argument ``index`` that the kernel can evaluate.
+class ArgTest(NamedTuple):
+    """A test on argument number ``arg`` that the kernel can evaluate.
 
     ``bits`` is how much of the register the kernel uses for this argument (32 for an ``int``,
     even on x86-64, where the upper half of the register is ignored by the call and so must be
     ignored by the test too: otherwise garbage in the upper half would bypass it).
     """
 
-    index: int
+    arg: int
     op: Op
     values: tuple[int, ...]
     mask: int = 0xFFFF_FFFF_FFFF_FFFF
@@ -115,8 +115,7 @@ class ArgTest:
         return arg <= value
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     """Calls of number ``nr`` (as seccomp sees it) on ``arch`` that pass every test get
     ``action``."""
 
@@ -188,7 +187,7 @@ class Assembler:
 
 def _emit_test(asm: Assembler, test: ArgTest, fail: _Label) -> None:
     """Fall through if ``test`` holds, go to ``fail`` otherwise."""
-    lo_offset = OFFSET_ARGS + 8 * test.index
+    lo_offset = OFFSET_ARGS + 8 * test.arg
     hi_offset = lo_offset + 4
     width = (1 << test.bits) - 1
     mask = test.mask & width
