@@ -1,6 +1,6 @@
 """A rules file for ``sysemu run --rules``: deny one file, and fake the process id.
 
-    sysemu run --rules examples/deny_and_fake.py -- sh -c 'cat /etc/hostname; echo $$'
+sysemu run --rules examples/deny_and_fake.py -- sh -c 'cat /etc/hostname; echo $$'
 """
 
 import errno

@@ -20,6 +20,7 @@ LAYERS = {
     "tools": 4,
     "emulator": 5,
     "cli": 6,
+    "testing": 6,
     "__init__": 6,
     "__main__": 6,
 }

@@ -41,7 +41,9 @@ from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
-from sysemu.engine.tracer import ExecError
+from sysemu.engine.tracer import ExecError, RunTimeoutError
+from sysemu.tools.inject.injector import Injection
+from sysemu.tools.inject.spec import InjectSpecError
 
 __version__ = "0.1.0"
 
@@ -61,6 +63,8 @@ __all__ = [
     "HandlerError",
     "HasBits",
     "In",
+    "InjectSpecError",
+    "Injection",
     "LacksBits",
     "Le",
     "Lt",
@@ -75,6 +79,7 @@ __all__ = [
     "Result",
     "Rewrite",
     "RunResult",
+    "RunTimeoutError",
     "Stats",
     "SyscallStats",
     "__version__",

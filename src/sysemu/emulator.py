@@ -27,6 +27,7 @@ from sysemu.api.results import RunResult
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
+from sysemu.tools.inject.injector import Injector
 
 
 def print_handler_error(error: HandlerError) -> None:
@@ -52,6 +53,8 @@ class Emulator:
     microseconds instead of sleeping, which saves a cross-CPU wake-up per stop (the bulk of a
     stop's cost on virtual machines) for that much CPU time. The default is 20 when sysemu may
     run on more than one CPU and 0 otherwise; 0 turns it off.
+
+    ``seed`` makes :meth:`inject`'s ``probability`` reproducible.
     """
 
     def __init__(
@@ -61,9 +64,12 @@ class Emulator:
         error_errno: int = errno.EIO,
         report: Callable[[HandlerError], None] | None = print_handler_error,
         spin_us: int | None = None,
+        seed: int | None = None,
     ) -> None:
         self.handlers = HandlerSet()
         self.spin_us = spin_us
+        self.seed = seed
+        self._injector: Injector | None = None
         self.on_error = OnError(on_error)
         self.error_errno = error_errno
         self.report = report
@@ -95,7 +101,61 @@ class Emulator:
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler`` without a decorator; see :meth:`on`."""
-        self.handlers.add(syscalls, handler, abi=abi, when=when, **conditions)
+        self.handlers.add(syscalls, handler, abi=abi, when=when, arg_conditions=conditions)
+
+    def inject(
+        self,
+        spec: str,
+        *,
+        error: int | str | None = None,
+        retval: int | None = None,
+        signal: int | str | None = None,
+        delay_enter: float = 0.0,
+        delay_exit: float = 0.0,
+        when: str | None = None,
+        path: str | None = None,
+        fd: int | None = None,
+        fdpath: str | None = None,
+        pid: int | str | None = None,
+        probability: float | None = None,
+        after: bool = False,
+    ) -> None:
+        """Inject a fault into the calls ``spec`` selects.
+
+        ``spec`` is a whole ``--inject`` spec (``"write:error=ENOSPC:fdpath=*/app.log"``,
+        see :mod:`sysemu.tools.inject.spec`) or just its syscall set, with the options as
+        keyword arguments: ``emu.inject("write", error=errno.ENOSPC, fdpath="*/app.log")``.
+        Delays are in seconds. What was injected is in ``RunResult.injections``. Raises
+        ``ValueError`` (``InjectSpecError``) for a bad spec, at once.
+        """
+        options: list[str] = []
+        if error is not None:
+            options.append(f"error={error}")
+        if retval is not None:
+            options.append(f"retval={retval}")
+        if signal is not None:
+            options.append(f"signal={signal}")
+        if delay_enter:
+            options.append(f"delay_enter={round(delay_enter * 1e9)}ns")
+        if delay_exit:
+            options.append(f"delay_exit={round(delay_exit * 1e9)}ns")
+        for name, value in (("when", when), ("path", path), ("fd", fd), ("fdpath", fdpath),
+                            ("pid", pid), ("probability", probability)):  # fmt: skip
+            if value is not None:
+                options.append(f"{name}={value}")
+        if after:
+            options.append("after")
+        text = ":".join([spec, *options])
+        if self._injector is None:
+            self._injector = Injector(self.seed)
+            self.seed = self._injector.seed  # drawn at random when not given: keep it
+            self.handlers.observe(self._injector, [])
+        self._injector.add(text, self.handlers)
+
+    @property
+    def injector(self) -> Injector | None:
+        """The fault injector behind :meth:`inject` (``None`` until the first ``inject``)."""
+        return self._injector
 
     def observe(
         self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
@@ -115,12 +175,14 @@ class Emulator:
         stdout: Stream = None,
         stderr: Stream = None,
         capture_output: bool = False,
+        timeout: float | None = None,
     ) -> RunResult:
         """Run ``argv`` under the handlers and wait until every process it starts has exited.
 
         Standard streams and the terminal are inherited unless ``stdin``, ``stdout`` or
         ``stderr`` give a file or file descriptor; ``capture_output`` collects the program's
-        output into ``result.stdout`` and ``result.stderr``. Raises
+        output into ``result.stdout`` and ``result.stderr``. After ``timeout`` seconds every
+        process of the run is killed and :class:`RunTimeoutError` raised. Raises
         :class:`~sysemu.engine.spawn.ProgramNotFoundError` before starting anything if the program
         does not exist, and :class:`HandlerError` if a handler raised under ``OnError.KILL``
         (after the program was killed; the handler's exception is the ``__cause__``).
@@ -133,6 +195,8 @@ class Emulator:
         environment = dict(os.environ if env is None else env)
         path = resolve_program(argv[0], environment)
         arch = host_arch()
+        if self._injector is not None:
+            self._injector.reset()
         tracer = Tracer(
             self.handlers.compile(arch.abis),
             arch,
@@ -143,16 +207,22 @@ class Emulator:
         )
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
-            result = tracer.run(argv, path=path, env=environment, cwd=cwd, stdio=stdio)
+            result = tracer.run(
+                argv, path=path, env=environment, cwd=cwd, stdio=stdio, timeout=timeout
+            )
         else:
             import tempfile  # noqa: PLC0415 (only captures pay for it)
 
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 stdio = (_fileno(stdin), out.fileno(), err.fileno())
-                result = tracer.run(argv, path=path, env=environment, cwd=cwd, stdio=stdio)
+                result = tracer.run(
+                    argv, path=path, env=environment, cwd=cwd, stdio=stdio, timeout=timeout
+                )
                 out.seek(0)
                 err.seek(0)
                 result.stdout, result.stderr = out.read(), err.read()
+        if self._injector is not None:
+            result.injections = list(self._injector.records)
         if result.fatal_error is not None:
             result.fatal_error.result = result
             raise result.fatal_error

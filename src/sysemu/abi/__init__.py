@@ -8,9 +8,17 @@ the first time a lookup needs them.
 - :class:`Syscall`, :class:`Param`, :class:`ArgKind`: a call's number and typed signature, from
   :func:`syscall_by_name`, :func:`syscall_by_number`, :func:`syscalls`, :func:`abis_for_name`.
 - :func:`errno_number` / :func:`errno_name`, :func:`signal_number` / :func:`signal_name`.
+- :func:`parse_syscall_set` reads strace's ``-e trace=`` syntax into a :class:`SyscallSet`;
+  :func:`class_names` and :func:`syscalls_in_class` give strace's classes (``%file``...).
 """
 
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
+from sysemu.abi.classes import (
+    SyscallSet,
+    class_names,
+    parse_syscall_set,
+    syscalls_in_class,
+)
 from sysemu.abi.errnos import (
     RESTART_ERRNOS,
     errno_description,
@@ -40,16 +48,20 @@ __all__ = [
     "ArgKind",
     "Param",
     "Syscall",
+    "SyscallSet",
     "abis_for_name",
+    "class_names",
     "errno_description",
     "errno_name",
     "errno_number",
     "linux_version",
     "name_of",
     "names",
+    "parse_syscall_set",
     "signal_name",
     "signal_number",
     "syscall_by_name",
     "syscall_by_number",
     "syscalls",
+    "syscalls_in_class",
 ]

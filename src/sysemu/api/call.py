@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import ctypes
 import os
+import posixpath
 from typing import Any, Protocol, TypeVar
 
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
 from sysemu.api.decisions import ArgValue, Emulate, Fail, Pass, ResultHook, Rewrite
+from sysemu.kernel.libc import tgkill
 from sysemu.kernel.memory import TraceeMemory
 
 _Struct = TypeVar("_Struct", bound=ctypes.Structure)
+
+AT_FDCWD = -100
 
 
 class Task(Protocol):
@@ -151,6 +155,68 @@ class Call:
                 value = self.args[index]
                 return value if isinstance(value, str) else None
         return None
+
+    @property
+    def paths(self) -> list[str]:
+        """Every path argument, resolved as the kernel would start resolving it: against the
+        call's directory fd argument if it has one, else the caller's working directory.
+
+        The result is absolute and lexically normalised (``..`` and ``.`` folded, repeated
+        slashes removed); symbolic links are not followed. NULL and unreadable arguments are
+        left out, and so is a path whose base directory cannot be known any more.
+        """
+        params = self.syscall.params
+        resolved = []
+        dirfd: int | None = None
+        for index, param in enumerate(params):
+            if param.kind is ArgKind.DIRFD:
+                dirfd = self.args[index]
+            elif param.kind is ArgKind.PATH:
+                try:
+                    value = self.args[index]
+                except OSError:
+                    continue
+                if isinstance(value, str):
+                    path = self.resolve(value, AT_FDCWD if dirfd is None else dirfd)
+                    if path is not None:
+                        resolved.append(path)
+                dirfd = None
+        return resolved
+
+    def resolve(self, path: str, dirfd: int = -100) -> str | None:
+        """``path`` made absolute against ``dirfd`` (``AT_FDCWD``, -100: the caller's working
+        directory) and lexically normalised; ``None`` if the base cannot be read."""
+        if not path.startswith("/"):
+            base = self.cwd if dirfd == AT_FDCWD else self.fd_path(dirfd)
+            if base is None or not base.startswith("/"):
+                return None
+            path = f"{base}/{path}"
+        normal = posixpath.normpath(path)
+        # POSIX keeps a leading "//"; Linux treats it as "/".
+        return "/" + normal.lstrip("/")
+
+    @property
+    def cwd(self) -> str | None:
+        """The calling thread's working directory (from /proc), or ``None``."""
+        try:
+            return os.readlink(f"/proc/{self._task.tid}/cwd")
+        except OSError:
+            return None
+
+    def fd_path(self, fd: int) -> str | None:
+        """What the caller's file descriptor ``fd`` refers to, as /proc shows it (a path, or
+        ``pipe:[1234]``, ``socket:[...]``...), or ``None`` if it is not open."""
+        if fd < 0:
+            return None
+        try:
+            return os.readlink(f"/proc/{self._task.tid}/fd/{fd}")
+        except OSError:
+            return None
+
+    def send_signal(self, sig: int) -> None:
+        """Send signal ``sig`` to the calling thread; it is delivered when the thread resumes
+        (before the call runs if the call blocks, else on its way back to the program)."""
+        tgkill(self._task.pid, self._task.tid, sig)
 
     # Who made it.
     @property

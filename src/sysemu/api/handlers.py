@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sysemu.abi import (
@@ -288,12 +288,15 @@ class HandlerSet:
         *,
         abi: Abi | None = None,
         when: Predicate | None = None,
+        arg_conditions: Mapping[str, Condition | int] | None = None,
         **conditions: Condition | int,
     ) -> None:
-        """Register ``handler``; see :meth:`on`."""
+        """Register ``handler``; see :meth:`on`. ``arg_conditions`` are more keyword
+        conditions, for argument names that clash with this method's own parameters."""
         if not callable(handler):
             raise TypeError(f"a handler must be callable, not {handler!r}")
-        parsed = {name: as_condition(value) for name, value in conditions.items()}
+        merged = {**(arg_conditions or {}), **conditions}
+        parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
             tests = _tests_for(syscall, parsed)
             self._registrations.append(Registration(handler, syscall, tests, when))
@@ -315,7 +318,7 @@ class HandlerSet:
         """
 
         def register(handler: Handler) -> Handler:
-            self.add(syscalls, handler, abi=abi, when=when, **conditions)
+            self.add(syscalls, handler, abi=abi, when=when, arg_conditions=conditions)
             return handler
 
         return register

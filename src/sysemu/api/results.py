@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from sysemu.abi import Abi
 from sysemu.api.handlers import HandlerError, SyscallStats
@@ -83,12 +84,12 @@ class RunResult:
     ``handler_errors``: every handler error of the run; ``fatal_error`` the one for which
     sysemu killed the program (``OnError.KILL``). ``stdout``/``stderr``: the output, with
     ``capture_output=True``. ``processes``/``threads``: how many the run started in all, the
-    first one included.
+    first one included. ``injections``: what :meth:`Emulator.inject` rules did.
     """
 
     __slots__ = (
-        "core_dumped", "exit_code", "fatal_error", "handler_errors", "processes", "signal",
-        "stats", "stderr", "stdout", "threads",
+        "core_dumped", "exit_code", "fatal_error", "handler_errors", "injections", "processes",
+        "signal", "stats", "stderr", "stdout", "threads",
     )  # fmt: skip
 
     def __init__(
@@ -113,6 +114,8 @@ class RunResult:
         self.threads = threads
         self.stdout: bytes | None = None
         self.stderr: bytes | None = None
+        # What Emulator.inject's rules did (sysemu.tools.inject.Injection records).
+        self.injections: list[Any] = []
 
     def __repr__(self) -> str:
         return (

@@ -19,6 +19,7 @@ from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
+from sysemu.tools.inject.injector import Injection
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -56,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--stats",
         action="store_true",
         help="print a table of intercepted calls and what was decided when the program ends",
+    )
+    run.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault: strace's SET:error=ERRNO|retval=N[:signal=SIG][:when=...] plus "
+        ":path=GLOB :fd=N :fdpath=GLOB :pid=... :probability=P :after (repeatable; see docs)",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed for --inject probability=, to repeat a run (printed with --stats)",
     )
     run.add_argument(
         "--on-error",
@@ -107,9 +123,19 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--error-errno: {error}") from None
     if args.spin_us is not None and args.spin_us < 0:
         raise UsageError("--spin-us: must be 0 or more")
-    emu = Emulator(on_error=OnError(args.on_error), error_errno=error_errno, spin_us=args.spin_us)
+    emu = Emulator(
+        on_error=OnError(args.on_error),
+        error_errno=error_errno,
+        spin_us=args.spin_us,
+        seed=args.seed,
+    )
     for path in args.rules:
         load_rules(path, emu)
+    for spec in args.inject:
+        try:
+            emu.inject(spec)
+        except ValueError as error:
+            raise UsageError(f"--inject: {error}") from None
     _ignore_terminal_signals()
     try:
         result = emu.run(command)
@@ -122,7 +148,24 @@ def run_command(args: argparse.Namespace) -> int:
         return HANDLER_ERROR
     if args.stats:
         print(result.stats.table(), file=sys.stderr)
+        if args.inject:
+            random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
+            print(injection_table(result.injections, emu.seed if random else None), file=sys.stderr)
     return result.exit_code
+
+
+def injection_table(injections: list[Injection], seed: int | None) -> str:
+    """Per spec and syscall: how many calls were injected (for ``--stats``)."""
+    counts: dict[tuple[str, str], int] = {}
+    for injection in injections:
+        key = (injection.spec, injection.syscall)
+        counts[key] = counts.get(key, 0) + 1
+    seeded = f"   (--seed {seed})" if seed is not None else ""
+    lines = [f"{'injected':>8}  {'syscall':<16} spec{seeded}"]
+    lines += [f"{n:>8}  {name:<16} {spec}" for (spec, name), n in counts.items()]
+    if not counts:
+        lines.append(f"{0:>8}  (no call matched)")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -78,6 +79,19 @@ class ExecError(OSError):
     """The program could not be executed (reported by the child before exec)."""
 
 
+class RunTimeoutError(TimeoutError):
+    """The run took longer than its timeout; every traced process was killed.
+
+    ``result`` is the run's :class:`RunResult` up to then.
+    """
+
+    def __init__(self, argv: Sequence[str], timeout: float, result: RunResult) -> None:
+        super().__init__(f"{' '.join(argv)} timed out after {timeout:g} s and was killed")
+        self.argv = list(argv)
+        self.timeout = timeout
+        self.result = result
+
+
 class Tracer:
     """Runs one program tree under a compiled handler set (seccomp + ptrace backend)."""
 
@@ -115,6 +129,7 @@ class Tracer:
         self._fatal: HandlerError | None = None
         self._processes = 0
         self._threads = 0
+        self._timed_out = False
 
     # Running.
     def run(
@@ -125,11 +140,13 @@ class Tracer:
         env: Mapping[str, str],
         cwd: str | None = None,
         stdio: Sequence[int | None] = (None, None, None),
+        timeout: float | None = None,
     ) -> RunResult:
         """Start ``argv`` (``path`` is the resolved executable) and trace it to the end.
 
         Returns when every process of the tree has exited. If this method is left by an
         exception (KeyboardInterrupt included), every traced thread is killed and reaped first.
+        After ``timeout`` seconds the whole tree is killed and :class:`RunTimeoutError` raised.
         """
         rules = self._compiled.rules
         defaults = self._compiled.arch_defaults
@@ -141,11 +158,23 @@ class Tracer:
         self._root = spawned.pid
         self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
         self._processes = self._threads = 1
+        if self._compiled.observers:
+            self._notify("task_started", self._compiled.observers, spawned.pid, 0, "spawn")
+        # The watchdog only sends SIGKILL, which any thread may do; the loop then collects the
+        # deaths as usual (ptrace requests, which only this thread may make, are not needed).
+        watchdog = threading.Timer(timeout, self._time_out) if timeout is not None else None
+        if watchdog is not None:
+            watchdog.daemon = True
+            watchdog.start()
         try:
             self._loop()
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if self._tasks:
                 self._kill_all()
+        if self._timed_out:
+            raise RunTimeoutError(argv, timeout or 0.0, self._result())
         status = self._root_status
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
             message = spawned.exec_error()
@@ -154,6 +183,10 @@ class Tracer:
         else:
             spawned.exec_error()  # closes the pipe
         return self._result()
+
+    def _time_out(self) -> None:
+        self._timed_out = True
+        self._kill_tasks()
 
     def _result(self) -> RunResult:
         status = self._root_status
@@ -207,6 +240,9 @@ class Tracer:
             except ChildProcessError:
                 return
             if status & 0xFF == 0x7F:  # stopped
+                if self._timed_out:  # a thread the watchdog could not know of yet
+                    os.kill(tid, signal.SIGKILL)
+                    continue
                 stop = status >> 8
                 if stop == _SECCOMP_STOP:
                     on_seccomp(tid)

@@ -36,3 +36,16 @@ def check(result: int, what: str) -> int:
     if result == -1:
         raise_errno(what)
     return result
+
+
+SYS_TGKILL = 234
+
+
+def tgkill(tgid: int, tid: int, sig: int) -> None:
+    """Send ``sig`` to thread ``tid`` of process ``tgid`` (kill(2) would pick any thread)."""
+    check(
+        syscall(
+            ctypes.c_long(SYS_TGKILL), ctypes.c_long(tgid), ctypes.c_long(tid), ctypes.c_long(sig)
+        ),
+        f"tgkill({tgid}, {tid}, {sig})",
+    )

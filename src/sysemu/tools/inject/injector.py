@@ -1,0 +1,198 @@
+"""Carrying out injection specs with handlers: the fault-injection tool.
+
+Each spec becomes one handler per syscall it names, in every ABI. The conditions the kernel
+can check (the syscall set, ``fd=``) go into the seccomp filter, so calls that cannot match
+never stop; the rest (paths, fd paths, processes, ``when``, probability) are checked in Python.
+
+``when`` counts the calls that pass every other condition, per spec, per process and per
+syscall (strace counts per thread: threads of one program are usually what a test means).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from sysemu.abi import Abi, ArgKind, Syscall, errno_name, signal_name, syscall_by_name
+from sysemu.api.call import Call
+from sysemu.api.conditions import Condition
+from sysemu.api.decisions import Decision, Emulate, Fail, Pass, Result
+from sysemu.api.handlers import HandlerSet
+from sysemu.api.observers import Observer
+from sysemu.tools.inject.spec import InjectSpec, InjectSpecError, parse_inject_spec
+
+
+class Injection(NamedTuple):
+    """One call the injector hit."""
+
+    spec: str  # the spec, in canonical form
+    syscall: str
+    abi: Abi
+    pid: int
+    tid: int
+    nth: int  # which matching call of this process it was, from 1
+    action: str  # what was done: "error=ENOSPC", "retval=0", "signal=SIGUSR1", "delay"
+    path: str | None  # the path or fd path that matched, when the spec has one
+
+
+def _action(spec: InjectSpec) -> str:
+    parts = []
+    if spec.error is not None:
+        parts.append(f"error={errno_name(spec.error)}")
+    if spec.retval is not None:
+        parts.append(f"retval={spec.retval}")
+    if spec.after:
+        parts.append("after")
+    if spec.signal is not None:
+        parts.append(f"signal={signal_name(spec.signal)}")
+    if spec.delay_enter_ns or spec.delay_exit_ns:
+        parts.append("delay")
+    return ":".join(parts)
+
+
+def _first_param(syscall: Syscall, kinds: tuple[ArgKind, ...]) -> int | None:
+    for index, param in enumerate(syscall.params):
+        if param.kind in kinds:
+            return index
+    return None
+
+
+class Injector(Observer):
+    """Injects faults by spec; ``records`` lists every injection of the last run.
+
+    ``seed`` makes ``probability=`` reproducible; without one a random seed is drawn and kept
+    in :attr:`seed`, so a run can be repeated.
+    """
+
+    wants_results = False
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = random.randrange(2**32) if seed is None else seed
+        self.records: list[Injection] = []
+        self.specs: list[InjectSpec] = []
+        self._counters: dict[tuple[int, int, str], int] = {}
+        self._randoms: list[random.Random] = []
+        self._root = 0
+
+    def add(self, spec: InjectSpec | str, handlers: HandlerSet) -> InjectSpec:
+        """Register ``spec``'s handlers in ``handlers``; raises InjectSpecError when no
+        syscall of its set can satisfy its conditions (``fd=`` on calls without an fd)."""
+        parsed = parse_inject_spec(spec) if isinstance(spec, str) else spec
+        index = len(self.specs)
+        self.specs.append(parsed)
+        self._randoms.append(random.Random(f"{self.seed}:{index}"))
+        registered = 0
+        for abi in Abi:
+            for name in sorted(parsed.syscalls.names(abi)):
+                try:
+                    syscall = syscall_by_name(name, abi)
+                except KeyError:
+                    continue
+                handler = self._handler_for(index, parsed, syscall)
+                if handler is None:
+                    continue
+                conditions: dict[str, Condition | int] = {}
+                if parsed.fd is not None:
+                    fd_index = _first_param(syscall, (ArgKind.FD,))
+                    assert fd_index is not None  # _handler_for checked it
+                    conditions[syscall.params[fd_index].name] = parsed.fd
+                handlers.add(name, handler, abi=abi, arg_conditions=conditions)
+                registered += 1
+        if not registered:
+            raise InjectSpecError(
+                f"inject spec '{parsed}': no syscall of the set has the arguments its "
+                "conditions need (a path for path=, a file descriptor for fd=/fdpath=)"
+            )
+        return parsed
+
+    def reset(self) -> None:
+        """Forget the records and counters of a previous run."""
+        self.records.clear()
+        self._counters.clear()
+        self._randoms = [random.Random(f"{self.seed}:{i}") for i in range(len(self.specs))]
+
+    def task_started(self, tid: int, parent: int, kind: str) -> None:
+        """Learn the started process's pid, for ``pid=root``."""
+        if kind == "spawn":
+            self._root = tid
+
+    def _handler_for(
+        self, index: int, spec: InjectSpec, syscall: Syscall
+    ) -> Callable[[Call], Decision | None] | None:
+        fd_index = _first_param(syscall, (ArgKind.FD,))
+        if (spec.fd is not None or spec.fdpath is not None) and fd_index is None:
+            return None
+        if spec.path is not None and _first_param(syscall, (ArgKind.PATH,)) is None:
+            return None
+        text = str(spec)
+        action = _action(spec)
+        counters = self._counters
+        records = self.records
+
+        def inject(call: Call) -> Decision | None:
+            if spec.pids is not None and not spec.pids.matches(call.pid, self._root):
+                return None
+            matched: str | None = None
+            if spec.path is not None:
+                matched = next((p for p in call.paths if fnmatch.fnmatchcase(p, spec.path)), None)
+                if matched is None:
+                    return None
+            if spec.fdpath is not None:
+                assert fd_index is not None
+                matched = call.fd_path(call.args[fd_index])
+                if matched is None or not fnmatch.fnmatchcase(matched, spec.fdpath):
+                    return None
+            key = (index, call.pid, call.name)
+            count = counters[key] = counters.get(key, 0) + 1
+            if spec.when is not None and not spec.when.matches(count):
+                return None
+            if spec.probability is not None and self._randoms[index].random() >= spec.probability:
+                return None
+            records.append(
+                Injection(text, call.name, call.abi, call.pid, call.tid, count, action, matched)
+            )
+            return _decide(spec, call)
+
+        return inject
+
+
+def _sleep_ns(ns: int) -> None:
+    if ns:
+        time.sleep(ns / 1e9)
+
+
+def _decide(spec: InjectSpec, call: Call) -> Decision | None:
+    """What an injection does to ``call``: signal and delay first, then the decision."""
+    if spec.signal is not None:
+        call.send_signal(spec.signal)
+    _sleep_ns(spec.delay_enter_ns)
+    value = -spec.error if spec.error is not None else spec.retval
+    if spec.after and value is not None:
+        replacement = value
+
+        def replace(_result: Result) -> int:
+            _sleep_ns(spec.delay_exit_ns)
+            return replacement
+
+        return Pass(then=replace)
+    if spec.error is not None:
+        _sleep_ns(spec.delay_exit_ns)  # the call does not run: its exit is now
+        return Fail(spec.error)
+    if spec.retval is not None:
+        _sleep_ns(spec.delay_exit_ns)
+        return Emulate(spec.retval)
+    if spec.delay_exit_ns:
+
+        def delay(_result: Result) -> None:
+            _sleep_ns(spec.delay_exit_ns)
+
+        return Pass(then=delay)
+    return None  # a signal or an entry delay only: the call runs as the others decide
+
+
+def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:
+    """Parse several specs; raises InjectSpecError naming the first bad one."""
+    return [parse_inject_spec(text) for text in texts]
