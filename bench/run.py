@@ -357,6 +357,16 @@ def tracers(
             [*sysemu, "--spin-us", "0", *rules("emulate_getpid.py"), "--"],
             s,
         ),
+        "sysemu inject fd": Tracer(
+            "sysemu, inject fd=99 (kernel-filtered)",
+            [*sysemu, "--inject", "write:fd=99:error=EIO", "--"],
+            s,
+        ),
+        "sysemu inject path": Tracer(
+            "sysemu, inject path= (openat stops)",
+            [*sysemu, "--inject", "openat:error=ENOENT:path=/nonexistent/*", "--"],
+            s,
+        ),
         "sysemu path": Tracer(
             "sysemu, openat reads path", [*sysemu, *rules("read_openat_path.py"), "--"], s
         ),
@@ -647,7 +657,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A workload of more than 2 s, for the "no handlers costs under 2 %" target; the
         # every-call tracers would take minutes on it, so only the cheap rows run.
         long_command = ["sh", "-c", "tar cf - /usr/lib/python3* 2>/dev/null | gzip -1 | wc -c"]
-        long_rows = ["native", "sysemu none", "sysemu path", "floor none", "strace openat"]
+        long_rows = [
+            "native",
+            "sysemu none",
+            "sysemu inject fd",
+            "sysemu inject path",
+            "sysemu path",
+            "floor none",
+            "strace openat",
+        ]
         workloads.append(
             Workload(display(long_command), long_command, workload_rows(t, long_command, long_rows))
         )

@@ -82,6 +82,11 @@ def write_rules(tmp_path: Path, body: str) -> str:
         (["run", "--error-errno", "EFOO", "--", "true"], "unknown errno name 'EFOO'"),
         (["run", "--on-error", "explode", "--", "true"], "invalid choice: 'explode'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["run", "--inject", "opnat:error=EIO", "--", "true"], "unknown syscall 'opnat'"),
+        (["run", "--inject", "openat:error=EFOO", "--", "true"], "unknown errno name 'EFOO'"),
+        (["run", "--inject", "openat:when=2..1:error=EIO", "--", "true"], "before first"),
+        (["run", "--inject", "getpid:fd=1:error=EIO", "--", "true"], "no syscall of the set"),
+        (["run", "--seed", "x", "--", "true"], "invalid int value: 'x'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -229,3 +234,16 @@ def test_sigterm_to_sysemu_ends_the_program_and_exits_143() -> None:
         os.kill(process.pid, signal.SIGTERM)
         assert process.wait(timeout=20) == 143
         assert wait_until(lambda: gone(shell))
+
+
+def test_inject_from_the_command_line_with_stats(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("A\n")
+    (tmp_path / "b").write_text("B\n")
+    result = subprocess.run(
+        [*SYSEMU, "run", "--inject", "openat:error=ENOENT:path=*/b", "--stats", "--",
+         "cat", "a", "b"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "A\n")
+    assert "cat: b: No such file or directory" in result.stderr
+    assert "       1  openat           openat:error=ENOENT:path=*/b" in result.stderr
