@@ -121,9 +121,17 @@ def test_i386_only_calls_are_classified() -> None:
     i386 = Abi.I386
     assert syscalls_in_class("%stat", i386) == {"oldstat", "stat", "stat64"}
     assert syscalls_in_class("%lstat", i386) == {"oldlstat", "lstat", "lstat64"}
-    assert syscalls_in_class("%fstat", i386) == {"oldfstat", "fstat", "fstat64", "fstatat64", "statx"}
+    assert syscalls_in_class("%fstat", i386) == {
+        "oldfstat",
+        "fstat",
+        "fstat64",
+        "fstatat64",
+        "statx",
+    }
     assert in_class("_llseek", "%desc", i386)
-    assert {"mmap", "mmap2"} <= syscalls_in_class("%memory", i386) & syscalls_in_class("%desc", i386)
+    for name in ("mmap", "mmap2"):
+        assert in_class(name, "%memory", i386)
+        assert in_class(name, "%desc", i386)
     assert in_class("ipc", "%ipc", i386)
     # strace gives socketcall %desc, not %network: the multiplexer itself names no socket call.
     assert in_class("socketcall", "%desc", i386)
@@ -185,9 +193,6 @@ def test_pure_calls_take_no_arguments() -> None:
     ("alias", "canonical"),
     [
         ("%net", "%network"),
-        ("%NET", "%network"),
-        ("%File", "%file"),
-        ("%%STAT", "%%stat"),
         *((legacy, "%" + legacy) for legacy in LEGACY_CLASSES),
     ],
 )
@@ -197,7 +202,7 @@ def test_class_aliases(alias: str, canonical: str) -> None:
     assert str(parse_syscall_set(alias)) == canonical
 
 
-@pytest.mark.parametrize("bad", ["%fle", "fle", "all", "%all", "", "%"])
+@pytest.mark.parametrize("bad", ["%fle", "fle", "all", "%all", "%FILE", "", "%"])
 def test_unknown_class(bad: str) -> None:
     with pytest.raises(ValueError, match=f"^unknown class {re.escape(repr(bad))}$"):
         syscalls_in_class(bad, Abi.X86_64)
@@ -213,6 +218,7 @@ def selected(text: str, abi: Abi = Abi.X86_64) -> frozenset[str]:
 
 
 def test_names() -> None:
+    assert isinstance(parse_syscall_set("open"), SyscallSet)
     assert selected("open,close") == {"open", "close"}
     assert selected("open,close", Abi.I386) == {"open", "close"}
     assert selected("open,open") == {"open"}
@@ -320,11 +326,19 @@ def test_legacy_class_names_win_over_syscall_names() -> None:
     assert selected("ipc", Abi.I386) == syscalls_in_class("%ipc", Abi.I386)
 
 
-def test_names_are_case_sensitive_classes_are_not() -> None:
-    with pytest.raises(ValueError, match="unknown syscall 'Open'"):
-        parse_syscall_set("Open")
-    assert parse_syscall_set("%FILE") == parse_syscall_set("%file")
-    assert parse_syscall_set("ALL").is_all
+def test_everything_is_case_sensitive() -> None:
+    # As in strace 6.1, which refuses all of these.
+    for text, message in [
+        ("Open", "unknown syscall 'Open'"),
+        ("%FILE", "unknown class '%FILE'"),
+        ("FILE", "unknown syscall 'FILE'"),
+        ("ALL", "unknown syscall 'ALL'"),
+        ("NONE", "unknown syscall 'NONE'"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_syscall_set(text)
+    with pytest.raises(ValueError, match="unknown class '%NET'"):
+        syscalls_in_class("%NET", Abi.X86_64)
 
 
 @pytest.mark.parametrize(
@@ -344,8 +358,8 @@ def test_names_are_case_sensitive_classes_are_not() -> None:
         (",open", "empty item in syscall set ',open'"),
         ("open,!close", "unknown syscall '!close': '!' negates the whole set"),
         ("none,open", "'none' cannot be combined with other items"),
-        ("99999", "unknown syscall number 99999"),
-        ("469@64", "unknown syscall number 469 for x86_64"),
+        ("99999", "unknown syscall number '99999'"),
+        ("469@64", "unknown syscall number '469' for x86_64"),
         ("1x", "bad syscall number '1x'"),
         ("open@65", "bad personality '@65' in 'open@65' (want @64, @32 or @x32)"),
         ("open@", "bad personality '@' in 'open@'"),
@@ -386,12 +400,12 @@ def test_equality_is_by_selection() -> None:
 def test_str_is_canonical() -> None:
     assert str(parse_syscall_set("open,close,open")) == "close,open"
     assert str(parse_syscall_set("!open,close")) == "!close,open"
-    assert str(parse_syscall_set("%NET,network")) == "%network"
+    assert str(parse_syscall_set("%net,network")) == "%network"
     assert str(parse_syscall_set("signal")) == "%signal"
     assert str(parse_syscall_set("!none")) == "all"
     assert str(parse_syscall_set("open,all")) == "all"
     assert str(parse_syscall_set("!all")) == "none"
-    assert str(parse_syscall_set("??opnat,?open")) == "?opnat,?open"
+    assert str(parse_syscall_set("??opnat,?open")) == "?open,?opnat"
     assert str(parse_syscall_set("/^open@x32")) == "/^open@x32"
     assert repr(parse_syscall_set("close,open")) == "SyscallSet('close,open')"
 
@@ -401,13 +415,13 @@ def test_contains_uses_x86_64() -> None:
     assert "open" in files
     assert "read" not in files
     assert "stat64" not in files
-    assert 42 not in files  # type: ignore[operator]
+    assert 42 not in files
 
 
 def test_syscall_set_is_immutable() -> None:
     syscall_set = parse_syscall_set("open")
     with pytest.raises(AttributeError):
-        syscall_set._negated = True  # type: ignore[misc]
+        syscall_set._negated = True
     with pytest.raises(AttributeError):
         del syscall_set._items
     assert syscall_set.names(Abi.X86_64) == {"open"}
@@ -419,7 +433,9 @@ def test_import_does_not_build_class_tables() -> None:
         "assert 'sysemu.abi._table_x86_64' not in sys.modules; "
         "assert 'sysemu.abi._table_i386' not in sys.modules"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -488,8 +504,7 @@ def _valid_items(draw: st.DrawFn) -> str:
     if kind == "name":
         body = draw(st.sampled_from(_names_in(abis)))
     elif kind == "class":
-        spelling = draw(st.sampled_from([*class_names(), "%net", *LEGACY_CLASSES]))
-        body = draw(st.sampled_from([spelling, spelling.upper()]))
+        body = draw(st.sampled_from([*class_names(), "%net", *LEGACY_CLASSES]))
     elif kind == "regex":
         name = draw(st.sampled_from(_names_in(abis)))
         body = "/" + draw(st.sampled_from([f"^{name}$", name, name[:3], f"{name[-2:]}$", "."]))
@@ -497,21 +512,20 @@ def _valid_items(draw: st.DrawFn) -> str:
         numbers = sorted({call.nr for a in abis for call in syscalls(a)})
         body = draw(st.sampled_from(["", "0"])) + str(draw(st.sampled_from(numbers)))
     elif kind == "all":
-        body = draw(st.sampled_from(["all", "ALL"]))
+        body = "all"
     else:
         body = "?" + draw(st.from_regex(r"[a-z_%!0-9]{0,12}", fullmatch=True))
     optional = draw(st.booleans()) and kind != "unknown"
     return ("?" if optional else "") + body + suffix
 
 
+_BANGS = st.text(alphabet="!", max_size=3)
 _VALID_SETS = st.one_of(
-    st.builds(lambda bangs, items: bangs + ",".join(items),
-              st.text(alphabet="!", max_size=3),
-              st.lists(_valid_items(), min_size=1, max_size=6)),
-    st.builds(lambda bangs, word: bangs + word,
-              st.text(alphabet="!", max_size=3),
-              st.sampled_from(["all", "none"])),
-)  # fmt: skip
+    st.tuples(_BANGS, st.lists(_valid_items(), min_size=1, max_size=6)).map(
+        lambda parts: parts[0] + ",".join(parts[1])
+    ),
+    st.tuples(_BANGS, st.sampled_from(["all", "none"])).map("".join),
+)
 
 
 @settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -690,7 +704,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> list[Traced]:
     """The commands of the cross-check; skips when strace cannot trace here."""
     if STRACE is None:
         pytest.skip("strace is not installed")
-    works = subprocess.run([STRACE, "-qq", "-o", os.devnull, "true"], capture_output=True)
+    works = subprocess.run(
+        [STRACE, "-qq", "-o", os.devnull, "true"], capture_output=True, check=False
+    )
     if works.returncode != 0:
         pytest.skip(f"strace does not work here: {works.stderr.decode(errors='replace')}")
     x86_64 = (Abi.X86_64,)
@@ -726,8 +742,18 @@ def _strace(command: Traced, output: Path, *filters: str) -> Iterator[str]:
     """Runs ``command`` under strace with ``filters``; yields the lines of the trace."""
     assert STRACE is not None
     result = subprocess.run(
-        [STRACE, "-f", "-qq", "-e", "signal=none", *filters, "-o", str(output), "--"]
-        + list(command.argv),
+        [
+            STRACE,
+            "-f",
+            "-qq",
+            "-e",
+            "signal=none",
+            *filters,
+            "-o",
+            str(output),
+            "--",
+            *command.argv,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         timeout=60,

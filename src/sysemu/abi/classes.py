@@ -17,10 +17,11 @@ The syntax, as strace 6 reads it::
   (after any ``!``); ``all`` is also valid as an item.
 - A NAME counts in every ABI that has a call of that name; it is valid when **any** ABI knows
   it (``stat64`` is i386-only: it selects nothing in x86_64 and x32 and is not an error).
-- ``%CLASS`` is one of :func:`class_names` or ``%net``; class names are matched without regard
-  to case, and the pre-``%`` spellings ``file``, ``process``, ``network``, ``signal``, ``ipc``,
-  ``desc`` and ``memory`` still work. As in strace, those spellings win over call names:
-  ``signal`` is the class; the i386 call ``signal`` is ``/^signal$``.
+- ``%CLASS`` is one of :func:`class_names` or ``%net``, and the pre-``%`` spellings ``file``,
+  ``process``, ``network``, ``signal``, ``ipc``, ``desc`` and ``memory`` still work. As in
+  strace, those spellings win over call names: ``signal`` is the class; the i386 call
+  ``signal`` is ``/^signal$``. Names, classes, ``all`` and ``none`` are all case-sensitive
+  (strace 6.1 refuses ``%FILE`` and ``ALL``).
 - ``/REGEX`` selects the names it matches, with :func:`re.search` semantics (strace uses a
   POSIX extended regex, unanchored); it is an error when it matches no call at all. A regex
   cannot contain ``,`` (the item separator), and its last ``@`` is read as a personality.
@@ -156,7 +157,7 @@ _CLASS_MEMBERS: dict[str, str] = {
     """,
 }
 
-# Other spellings strace accepts for a class (before case folding).
+# Other spellings strace accepts for a class.
 _CLASS_ALIASES: dict[str, str] = {
     "%net": "%network",
     # strace's pre-"%" names, deprecated there but still accepted.
@@ -188,16 +189,15 @@ def class_names() -> tuple[str, ...]:
     """The canonical class names (``"%file"``, ``"%%stat"``...), in strace(1)'s order.
 
     :func:`syscalls_in_class` and :func:`parse_syscall_set` also take ``%net`` and the legacy
-    names without ``%`` (``file``, ``desc``...), in any case.
+    names without ``%`` (``file``, ``desc``...).
     """
     return tuple(_CLASS_MEMBERS)
 
 
 def _canonical_class(text: str) -> str | None:
-    folded = text.lower()
-    if folded in _CLASS_MEMBERS:
-        return folded
-    return _CLASS_ALIASES.get(folded)
+    if text in _CLASS_MEMBERS:
+        return text
+    return _CLASS_ALIASES.get(text)
 
 
 @functools.cache
@@ -410,7 +410,7 @@ def _parse_item(token: str) -> _Item:
             return _Item(_NAME, body, abi, optional)
         raise ValueError(f"bad syscall number {_quote(body)}")
     # Classes before names, as in strace: "signal" is the class, not the i386 call.
-    if body.lower() == "all":
+    if body == "all":
         return _Item(_ALL, "all", abi, False)
     canonical = _canonical_class(body)
     if canonical is not None:
@@ -422,7 +422,7 @@ def _parse_item(token: str) -> _Item:
         raise ValueError(f"unknown class {_quote(body)}")
     if not body:
         raise ValueError(f"empty syscall name in {_quote(token)}")
-    if body == "none":
+    if body == "none" and abi is None:
         raise ValueError("'none' cannot be combined with other items")
     if body.startswith("!"):
         raise ValueError(

@@ -19,6 +19,7 @@ from sysemu.kernel.memory import TraceeMemory
 _Struct = TypeVar("_Struct", bound=ctypes.Structure)
 
 AT_FDCWD = -100
+_SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
 
 
 class Task(Protocol):
@@ -77,7 +78,20 @@ class Args:
             if index not in self._strings:
                 self._strings[index] = None if raw == 0 else call.read_str(raw)
             return self._strings[index]
-        return _decode_int(raw, param.bits, param.signed)
+        return self.value(index)
+
+    def value(self, index: int) -> int:
+        """Argument ``index`` as a number, never read from memory: narrowed to the width the
+        kernel uses and sign-extended when its C type is signed (file descriptors and pids
+        always are, whatever the C type says, as the kernel reads them)."""
+        call = self._call
+        params = call.syscall.params
+        raw = call.raw[index]
+        if index >= len(params):
+            return raw
+        param = params[index]
+        signed = param.signed or param.kind in _SIGNED_KINDS
+        return _decode_int(raw, param.bits, signed)
 
     def raw(self, name: str) -> int:
         """The register value of argument ``name``, undecoded."""

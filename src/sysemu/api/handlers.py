@@ -35,7 +35,7 @@ Handler = Callable[[Call], Decision | None]
 
 Predicate = Callable[[Call], bool]
 
-SyscallSpec = str | int | Iterable[str | int]
+SyscallSpec = str | int | Syscall | Iterable[str | int | Syscall]
 
 
 class OnError(enum.Enum):
@@ -225,9 +225,12 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
     A name covers every ABI that has it (or just ``abi``); a number means the native ABI's
     call (or ``abi``'s), and may be a number no kernel knows yet.
     """
-    items: Iterable[str | int] = [spec] if isinstance(spec, str | int) else spec
+    items: Iterable[str | int | Syscall] = [spec] if isinstance(spec, str | int | Syscall) else spec
     found: list[Syscall] = []
     for item in items:
+        if isinstance(item, Syscall):
+            found.append(item)
+            continue
         if isinstance(item, bool) or not isinstance(item, str | int):
             raise TypeError(f"a syscall is a name or a number, not {item!r}")
         if isinstance(item, int):
@@ -341,9 +344,9 @@ class HandlerSet:
                     watched.setdefault((syscall.abi, syscall.nr), syscall)
                     by_key.setdefault((syscall.abi, syscall.nr), [])
         watch_all = tuple(observer for observer, entries in self._observers if entries is None)
-        compiled = CompiledHandlers(
-            observers=tuple(observer for observer, _ in self._observers), watch_all=watch_all
-        )
+        # An observer registered several times (once per ABI, say) hears each event once.
+        unique = tuple(dict.fromkeys(observer for observer, _ in self._observers))
+        compiled = CompiledHandlers(observers=unique, watch_all=watch_all)
         # Every architecture the machine has gets a default; any other is killed by the filter.
         default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
         compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
@@ -352,9 +355,11 @@ class HandlerSet:
         for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
             syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
             observers = tuple(
-                observer
-                for observer, entries in self._observers
-                if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
+                dict.fromkeys(
+                    observer
+                    for observer, entries in self._observers
+                    if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
+                )
             )
             # The kernel enforced the conditions only if nothing else traps this number.
             prechecked = not registrations or (

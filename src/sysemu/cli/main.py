@@ -12,14 +12,17 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import IO
 
 from sysemu.abi import errno_number
+from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.inject.injector import Injection
+from sysemu.tools.trace import trace
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -73,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seed for --inject probability=, to repeat a run (printed with --stats)",
     )
+    trace = run.add_argument_group("tracing (like strace -f)")
+    trace.add_argument(
+        "--trace",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="SET",
+        help="print every call (or those of SET: names, !name, /regex, %%class) to stderr",
+    )
+    trace.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE")
+    trace.add_argument("--json", action="store_true", help="one JSON object per call")
+    trace.add_argument(
+        "-s", dest="string_limit", type=int, default=32, metavar="N", help="string size (32)"
+    )
+    trace.add_argument("-y", dest="fd_paths", action="store_true", help="show fd paths")
+    trace.add_argument(
+        "-t", dest="timestamps", action="count", default=0, help="time of day (-tt: with µs)"
+    )
+    trace.add_argument("-T", dest="durations", action="store_true", help="time spent in calls")
     run.add_argument(
         "--on-error",
         choices=[policy.value for policy in OnError],
@@ -136,6 +158,7 @@ def run_command(args: argparse.Namespace) -> int:
             emu.inject(spec)
         except ValueError as error:
             raise UsageError(f"--inject: {error}") from None
+    trace_output = _start_trace(args, emu)
     _ignore_terminal_signals()
     try:
         result = emu.run(command)
@@ -146,12 +169,45 @@ def run_command(args: argparse.Namespace) -> int:
         if error.__cause__ is not None:
             traceback.print_exception(error.__cause__, file=sys.stderr)
         return HANDLER_ERROR
+    finally:
+        if trace_output is not None and trace_output is not sys.stderr:
+            trace_output.close()
     if args.stats:
         print(result.stats.table(), file=sys.stderr)
         if args.inject:
             random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
             print(injection_table(result.injections, emu.seed if random else None), file=sys.stderr)
     return result.exit_code
+
+
+def _start_trace(args: argparse.Namespace, emu: Emulator) -> IO[str] | None:
+    """Set up ``--trace`` (and ``-o``/``--json``/...); the stream to close after the run."""
+    wanted = args.trace is not None or args.output or args.json
+    if not wanted:
+        return None
+    if args.string_limit < 0:
+        raise UsageError("-s: must be 0 or more")
+    try:
+        selected = parse_syscall_set(args.trace or "all")
+    except ValueError as error:
+        raise UsageError(f"--trace: {error}") from None
+    stream: IO[str] = sys.stderr
+    if args.output:
+        try:
+            stream = open(args.output, "w", buffering=1)  # noqa: SIM115 (closed after the run)
+        except OSError as error:
+            raise UsageError(f"-o {args.output}: {error.strerror}") from None
+    trace(
+        emu.handlers,
+        stream,
+        selected,
+        string_limit=args.string_limit,
+        show_fd_paths=args.fd_paths,
+        timestamps=args.timestamps,
+        durations=args.durations,
+        json_lines=args.json,
+    )
+    return stream
 
 
 def injection_table(injections: list[Injection], seed: int | None) -> str:

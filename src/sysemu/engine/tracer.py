@@ -294,14 +294,16 @@ class Tracer:
                 self._pass(state, call, route, None, Outcome.PASSED)
             elif type(decision) is Emulate:
                 stats.emulated += 1
-                self._arch.skip_and_continue(tid, decision.value)
+                # Observers hear of it while the thread is still stopped, so that they can read
+                # what the handler wrote into its memory.
                 if observers:
                     self._emulated(call, route, decision.value, Outcome.EMULATED)
+                self._arch.skip_and_continue(tid, decision.value)
             elif type(decision) is Fail:
                 stats.failed += 1
-                self._arch.skip_and_continue(tid, -decision.errno)
                 if observers:
                     self._emulated(call, route, -decision.errno, Outcome.FAILED)
+                self._arch.skip_and_continue(tid, -decision.errno)
             elif type(decision) is Pass:
                 stats.passed += 1
                 self._pass(state, call, route, decision.then, Outcome.PASSED)
@@ -324,9 +326,9 @@ class Tracer:
         if isinstance(decision, Emulate | Fail):
             outcome = Outcome.EMULATED if isinstance(decision, Emulate) else Outcome.FAILED
             value = decision.value if isinstance(decision, Emulate) else -decision.errno
-            self._arch.skip_and_continue(state.tid, value)
             if route.observers:
                 self._emulated(call, route, value, outcome)
+            self._arch.skip_and_continue(state.tid, value)
         elif isinstance(decision, Pass):
             self._pass(state, call, route, decision.then, Outcome.PASSED)
         elif isinstance(decision, Rewrite):
@@ -412,9 +414,9 @@ class Tracer:
             if replacement is not None:
                 self._arch.set_return(tid, replacement)
                 rval = replacement
-        ptrace.cont(tid)
-        if route.observers:
+        if route.observers:  # before resuming: the buffers the call filled are still intact
             self._notify("call_finished", route.observers, call, outcome, Result(rval))
+        ptrace.cont(tid)
 
     def _on_event(self, tid: int, event: int, sig: int) -> None:
         if event == ptrace.PTRACE_EVENT_STOP:

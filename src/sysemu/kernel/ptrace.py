@@ -212,6 +212,18 @@ def event_message(tid: int) -> int | None:
     return _event_msg.value
 
 
+SIGINFO_SIZE = 128
+_siginfo = ctypes.create_string_buffer(SIGINFO_SIZE)
+
+
+def get_siginfo(tid: int) -> bytes | None:
+    """The ``siginfo_t`` of the signal ``tid`` is stopped for (``PTRACE_GETSIGINFO``), or
+    ``None`` if it is gone or not in a signal-delivery-stop."""
+    if _ptrace(PTRACE_GETSIGINFO, tid, _NULL, _siginfo) < 0:
+        return None
+    return _siginfo.raw
+
+
 def poke_user(tid: int, offset: int, value: int) -> bool:
     """Write one word of the tracee's ``struct user`` (a register); False if it is gone."""
     if _ptrace(PTRACE_POKEUSER, tid, ctypes.c_ulong(offset), ctypes.c_long(_signed64(value))) < 0:

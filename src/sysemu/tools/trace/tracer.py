@@ -1,0 +1,276 @@
+"""The tracing tool: an observer that prints every call like ``strace -f``, or as JSON lines.
+
+Line format, as strace's::
+
+    [pid 12] openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = 3
+    [pid 12] read(3,  <unfinished ...>
+    [pid 13] exit_group(0)                  = ?
+    [pid 12] <... read resumed>"vm\\n", 131072) = 3
+    --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=13, si_uid=0, si_status=0} ---
+    +++ exited with 0 +++
+
+The ``[pid N]`` prefix (N is the thread id) appears while more than one thread is traced. A
+call is printed when it finishes; one that another thread's output overtakes is printed as
+``<unfinished ...>`` first and ``<... name resumed>`` when it ends, with the arguments decoded
+at entry before the break and those the kernel filled in after it. Calls sysemu answered are
+marked ``(INJECTED)`` (as strace marks its own injections), rewritten ones ``(REWRITTEN)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from typing import IO, Any
+
+from sysemu.api.call import Call
+from sysemu.api.decisions import Outcome, Result
+from sysemu.api.observers import Observer
+from sysemu.kernel.ptrace import get_siginfo
+from sysemu.tools.trace import render
+from sysemu.tools.trace.decoders import (
+    EXIT,
+    NO_RETURN,
+    Context,
+    arg_decoders,
+    decode_return,
+)
+
+_OPEN_CREATES = 0o100 | 0o20200000  # O_CREAT | O_TMPFILE: only then is the mode an argument
+_CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
+              5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
+_SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
+_SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code
+_SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
+_SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
+
+
+def visible_params(call: Call) -> int:
+    """How many arguments strace shows: ``open``/``openat`` show a mode only when creating."""
+    count = len(call.syscall.params)
+    if call.name in ("open", "openat") and count:
+        flags = call.args.value(count - 2)
+        if not flags & _OPEN_CREATES:
+            return count - 1
+    return count
+
+
+class _Pending:
+    __slots__ = ("call", "entry_texts", "shown", "started")
+
+    def __init__(self, call: Call, entry_texts: list[str | None], started: float) -> None:
+        self.call = call
+        self.entry_texts = entry_texts
+        self.started = started
+        # How many arguments an "<unfinished ...>" line showed; -1 while none was printed.
+        self.shown = -1
+
+
+class TraceObserver(Observer):
+    """Writes a trace of the calls it observes to ``stream``.
+
+    ``string_limit``: bytes of each string shown (strace's ``-s``); ``show_fd_paths``: print
+    ``3</etc/hostname>`` (``-y``); ``timestamps``: 0 none, 1 wall clock (``-t``), 2 with
+    microseconds (``-tt``); ``durations``: time spent in each call (``-T``); ``json``: one JSON
+    object per line instead of text.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        string_limit: int = 32,
+        show_fd_paths: bool = False,
+        timestamps: int = 0,
+        durations: bool = False,
+        json_lines: bool = False,
+    ) -> None:
+        self.stream = stream
+        self.string_limit = string_limit
+        self.show_fd_paths = show_fd_paths
+        self.timestamps = timestamps
+        self.durations = durations
+        self.json_lines = json_lines
+        self._pending: dict[int, _Pending] = {}
+        self._live: set[int] = set()
+        self._pids: dict[int, int] = {}
+
+    # Calls.
+    def call_entered(self, call: Call) -> None:
+        """Decode what must be read at entry (strings the call consumes)."""
+        ctx = self._context(call, None)
+        decoders = arg_decoders(call.name, call.syscall.params)
+        values = call.args.value
+        texts: list[str | None] = []
+        for index in range(visible_params(call)):
+            decoder, phase = decoders[index]
+            texts.append(None if phase == EXIT else _safe(decoder, ctx, values(index), index))
+        self._live.add(call.tid)
+        self._pending[call.tid] = _Pending(call, texts, time.time())
+        if call.name in NO_RETURN or call.name in ("execve", "execveat"):
+            # These may never come back to this thread: show them now.
+            self._print_unfinished_others(call.tid)
+
+    def call_finished(self, call: Call, outcome: Outcome, result: Result | None) -> None:
+        """Print the call's line (or its resumption)."""
+        pending = self._pending.pop(call.tid, None)
+        if pending is None or pending.call is not call:
+            return
+        self._print_unfinished_others(call.tid)
+        value = None if result is None else result.value
+        ctx = self._context(call, value)
+        decoders = arg_decoders(call.name, call.syscall.params)
+        texts = list(pending.entry_texts)
+        for index, text in enumerate(texts):
+            if text is None:
+                decoder = decoders[index][0]
+                texts[index] = _safe(decoder, ctx, call.args.value(index), index)
+        ended = time.time()
+        if self.json_lines:
+            self._emit_json(pending, outcome, value, [t or "" for t in texts], ended)
+            return
+        returned = "?" if value is None else decode_return(ctx, call.name, value)
+        mark = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
+                Outcome.REWRITTEN: " (REWRITTEN)"}.get(outcome, "")  # fmt: skip
+        spent = f" <{ended - pending.started:.6f}>" if self.durations and value is not None else ""
+        if pending.shown >= 0:
+            rest = ", ".join(t or "" for t in texts[pending.shown :])
+            line = f"<... {call.name} resumed>{rest}) = {returned}"
+        else:
+            # strace lines up the results at column 40.
+            line = f"{call.name}({', '.join(t or '' for t in texts)})"
+            line = f"{line:<39} = {returned}"
+        self._write(call.tid, f"{line}{mark}{spent}", pending.started)
+
+    # Life events.
+    def task_started(self, tid: int, parent: int, kind: str) -> None:
+        """Count the thread (the ``[pid N]`` prefix depends on how many there are)."""
+        self._live.add(tid)
+        if kind != "clone":
+            self._pids[tid] = tid
+
+    def signal_delivered(self, tid: int, signal: int) -> None:
+        """``--- SIGCHLD {si_signo=...} ---``."""
+        self._print_unfinished_others(tid)
+        info = get_siginfo(tid)
+        details = _describe_siginfo(info) if info is not None else ""
+        if self.json_lines:
+            self._json({"event": "signal", "tid": tid, "signal": render.signal(signal),
+                        "siginfo": details})  # fmt: skip
+            return
+        self._write(tid, f"--- {render.signal(signal)} {{{details}}} ---", time.time())
+
+    def exec_done(self, tid: int, former_tid: int) -> None:
+        """A non-leader thread's exec: its call never returns under its old id."""
+        if former_tid != tid:
+            pending = self._pending.pop(former_tid, None)
+            if pending is not None:
+                self._pending[tid] = pending
+            self._live.discard(former_tid)
+            if not self.json_lines:
+                self._write(former_tid, f"+++ superseded by execve in pid {tid} +++", time.time())
+
+    def task_exited(self, tid: int, status: int) -> None:
+        """``+++ exited with 0 +++`` or ``+++ killed by SIGKILL +++``."""
+        pending = self._pending.pop(tid, None)
+        if pending is not None and not self.json_lines:
+            self._pending[tid] = pending
+            self._print_unfinished_others(-1)
+            self._pending.pop(tid, None)
+            if pending.call.name not in NO_RETURN:
+                self._write(tid, f"<... {pending.call.name} resumed>) = ?", time.time())
+        if os.WIFSIGNALED(status):
+            text = f"+++ killed by {render.signal(os.WTERMSIG(status))}"
+            text += " (core dumped) +++" if os.WCOREDUMP(status) else " +++"
+        else:
+            text = f"+++ exited with {os.WEXITSTATUS(status)} +++"
+        if self.json_lines:
+            self._json({"event": "exit", "tid": tid, "status": os.waitstatus_to_exitcode(status)})
+        else:
+            self._write(tid, text, time.time())
+        self._live.discard(tid)
+
+    # Output.
+    def _context(self, call: Call, result: int | None) -> Context:
+        return Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, result=result)
+
+    def _print_unfinished_others(self, tid: int) -> None:
+        """Close the lines of calls other threads are still in: ``read(3,  <unfinished ...>``
+        (as far as the arguments known at entry go)."""
+        for other, pending in self._pending.items():
+            if other == tid or pending.shown >= 0:
+                continue
+            texts = pending.entry_texts
+            known = next((i for i, t in enumerate(texts) if t is None), len(texts))
+            pending.shown = known
+            if self.json_lines:
+                continue
+            head = ", ".join(t or "" for t in texts[:known])
+            self._write(
+                other,
+                f"{pending.call.name}({head}{', ' if head else ''} <unfinished ...>",
+                pending.started,
+            )
+
+    def _write(self, tid: int, text: str, when: float) -> None:
+        prefix = f"[pid {tid:5d}] " if len(self._live) > 1 else ""
+        stamp = ""
+        if self.timestamps:
+            clock = time.strftime("%H:%M:%S", time.localtime(when))
+            stamp = f"{clock}.{int(when % 1 * 1e6):06d} " if self.timestamps > 1 else f"{clock} "
+        self.stream.write(f"{prefix}{stamp}{text}\n")
+
+    def _emit_json(
+        self,
+        pending: _Pending,
+        outcome: Outcome,
+        value: int | None,
+        texts: list[str],
+        ended: float,
+    ) -> None:
+        call = pending.call
+        names = [p.name for p in call.syscall.params][: len(texts)]
+        failed = value is not None and -4096 < value < 0
+        record: dict[str, Any] = {
+            "pid": call.pid,
+            "tid": call.tid,
+            "abi": call.abi.value,
+            "name": call.name,
+            "args": dict(zip(names, texts, strict=False)),
+            "return": value,
+            "errno": render.error_return(value).split()[1] if failed and value else None,
+            "start": pending.started,
+            "duration": None if value is None else ended - pending.started,
+            "decision": outcome.value,
+        }
+        self._json(record)
+
+    def _json(self, record: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(record) + "\n")
+
+
+def _safe(decoder: Any, ctx: Context, value: int, index: int) -> str:
+    """A decoder's text; a decoder that fails prints the raw value rather than nothing."""
+    try:
+        return str(decoder(ctx, value, index))
+    except (OSError, ValueError, IndexError, struct.error):
+        return hex(value) if value >= 0 else str(value)
+
+
+def _describe_siginfo(info: bytes) -> str:
+    signo, _errno, code = _SIGINFO_HEAD.unpack_from(info)
+    name = render.signal(signo)
+    if name == "SIGCHLD":
+        pid, uid, status, utime, stime = _SIGINFO_CHLD.unpack_from(info, 16)
+        code_name = _CLD_CODES.get(code, str(code))
+        shown_status = render.signal(status) if code in (2, 3, 5) else str(status)
+        return (
+            f"si_signo={name}, si_code={code_name}, si_pid={pid}, si_uid={uid}, "
+            f"si_status={shown_status}, si_utime={utime}, si_stime={stime}"
+        )
+    if code <= 0 or code == 0x80:
+        pid, uid = _SIGINFO_KILL.unpack_from(info, 16)
+        code_name = _SI_CODES.get(code, str(code))
+        return f"si_signo={name}, si_code={code_name}, si_pid={pid}, si_uid={uid}"
+    return f"si_signo={name}, si_code={code}"
