@@ -207,9 +207,11 @@ class TraceObserver(Observer):
             if self.json_lines:
                 continue
             head = ", ".join(t or "" for t in texts[:known])
+            # strace: "read(3,  <unfinished ...>" but "close(3 <unfinished ...>".
+            separator = ", " if head and known < len(texts) else ""
             self._write(
                 other,
-                f"{pending.call.name}({head}{', ' if head else ''} <unfinished ...>",
+                f"{pending.call.name}({head}{separator} <unfinished ...>",
                 pending.started,
             )
 
