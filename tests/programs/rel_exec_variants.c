@@ -6,6 +6,8 @@
  *   fexecve         the x86_64 execveat on an O_PATH descriptor with AT_EMPTY_PATH (no path)
  *   i386-execve     the i386 execve through int $0x80
  *   i386-execveat   the i386 execveat through int $0x80
+ *   x32-execve      the x32 execve (520 | __X32_SYSCALL_BIT)
+ *   x32-execveat    the x32 execveat (545 | __X32_SYSCALL_BIT)
  *
  * If the call returns, prints "MODE=-ERRNO" and exits 1; otherwise the new program runs. */
 #define _GNU_SOURCE
@@ -31,7 +33,18 @@ static long int80(long nr, long a, long b, long c, long d, long e) {
     return ret;
 }
 
-/* int $0x80 takes 32-bit pointers: copy the path and the argument vector below 4 GiB. */
+static long x32_syscall(long nr, long a, long b, long c, long d, long e) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(0x40000000L | nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "memory", "rcx", "r11");
+    return ret;
+}
+
+/* int $0x80 and x32 take 32-bit pointers: copy the path and the argument vector below 4 GiB. */
 static char *low_copy(char **argv, uint32_t **low_argv) {
     char *low = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
@@ -64,14 +77,20 @@ int main(int argc, char **argv) {
         int fd = open(target[0], O_PATH | O_CLOEXEC);
         if (fd < 0) return 3;
         result = syscall(SYS_execveat, fd, "", target, environ, AT_EMPTY_PATH);
-    } else if (strncmp(mode, "i386-", 5) == 0) {
+    } else if (strncmp(mode, "i386-", 5) == 0 || strncmp(mode, "x32-", 4) == 0) {
         uint32_t *low_argv;
         char *low_path = low_copy(target, &low_argv);
         if (low_path == NULL) return 3;
         if (strcmp(mode, "i386-execve") == 0)
             result = int80(11, (long)low_path, (long)low_argv, 0, 0, 0);
-        else
+        else if (strcmp(mode, "i386-execveat") == 0)
             result = int80(358, AT_FDCWD, (long)low_path, (long)low_argv, 0, 0);
+        else if (strcmp(mode, "x32-execve") == 0)
+            result = x32_syscall(520, (long)low_path, (long)low_argv, 0, 0, 0);
+        else if (strcmp(mode, "x32-execveat") == 0)
+            result = x32_syscall(545, AT_FDCWD, (long)low_path, (long)low_argv, 0, 0);
+        else
+            return 2;
         if (result < 0) {
             errno = (int)-result;
             result = -1;

@@ -1,0 +1,115 @@
+"""Tracing: strace-style lines, sets, fd paths, JSON, marks for sysemu's own decisions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sysemu.tools.trace import render
+
+SYSEMU = [sys.executable, "-m", "sysemu", "run"]
+
+
+def trace(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYSEMU, *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False
+    )
+
+
+def test_lines_read_like_strace() -> None:
+    result = trace("--trace", "--", "cat", "/etc/hostname")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 0
+    assert lines[0].startswith('execve("/usr/bin/cat", ["cat", "/etc/hostname"], 0x')
+    assert any(
+        line.startswith('openat(AT_FDCWD, "/etc/hostname", O_RDONLY)') and line.endswith(" = 3")
+        for line in lines
+    )
+    assert any(line.startswith("exit_group(0)") and line.endswith("= ?") for line in lines)
+    assert lines[-1] == "+++ exited with 0 +++"
+    # Results line up at column 40, as strace's do.
+    short = next(line for line in lines if line.startswith("close(3)"))
+    assert short.index(" = ") == 39
+
+
+def test_errors_and_a_set_of_calls(tmp_path: Path) -> None:
+    out = tmp_path / "trace.txt"
+    trace("--trace=openat,%stat", "-o", str(out), "--", "cat", str(tmp_path / "missing"))
+    lines = out.read_text().splitlines()
+    names = {line.split("(")[0] for line in lines if "(" in line and not line.startswith("+")}
+    assert names <= {"openat", "newfstatat", "fstat", "stat", "lstat", "statx"}
+    assert any(line.endswith("= -1 ENOENT (No such file or directory)") for line in lines)
+
+
+def test_untraced_calls_do_not_stop(tmp_path: Path) -> None:
+    result = trace("--trace=openat", "--stats", "--", "cat", "/etc/hostname")
+    table = [line for line in result.stderr.splitlines() if line.startswith("total")]
+    stops = int(table[0].split()[1])
+    opens = sum(1 for line in result.stderr.splitlines() if line.startswith("openat("))
+    assert stops == opens  # only openat stopped the program
+
+
+def test_fd_paths_and_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "trace.txt"
+    result = trace("--trace", "-y", "-o", str(out), "--", "cat", "/etc/hostname")
+    assert result.returncode == 0 and "openat(" not in result.stderr
+    text = out.read_text()
+    assert 'read(3</etc/hostname>, "' in text
+    assert "= 3</etc/hostname>" in text
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    out = tmp_path / "trace.json"
+    trace("--trace=openat,read", "--json", "-o", str(out), "--", "cat", "/etc/hostname")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    calls = [r for r in records if "name" in r]
+    opened = next(r for r in calls if r["name"] == "openat" and "hostname" in r["args"]["filename"])
+    assert opened["return"] == 3 and opened["decision"] == "passed" and opened["abi"] == "x86_64"
+    assert isinstance(opened["duration"], float) and opened["pid"] == opened["tid"]
+    assert records[-1]["event"] == "exit" and records[-1]["status"] == 0
+
+
+def test_injected_calls_are_marked() -> None:
+    result = trace(
+        "--trace=openat", "--inject", "openat:error=ENOENT:path=/etc/hostname", "--",
+        "cat", "/etc/hostname",
+    )  # fmt: skip
+    marked = [line for line in result.stderr.splitlines() if line.endswith("(INJECTED)")]
+    assert len(marked) == 1
+    assert '"/etc/hostname"' in marked[0] and "ENOENT" in marked[0]
+
+
+def test_processes_signals_and_unfinished_calls() -> None:
+    result = trace("--trace", "--", "sh", "-c", "sleep 0.1 & cat /etc/hostname; wait")
+    text = result.stderr
+    assert "[pid " in text
+    assert "<unfinished ...>" in text and "resumed>" in text
+    assert "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED" in text
+    assert text.count("+++ exited with 0 +++") >= 3
+
+
+def test_timestamps_and_durations() -> None:
+    result = trace("--trace=openat", "-tt", "-T", "--", "cat", "/etc/hostname")
+    line = next(x for x in result.stderr.splitlines() if "openat(" in x)
+    stamp, rest = line.split(" ", 1)
+    assert len(stamp) == len("12:34:56.123456") and stamp[2] == ":" and stamp[8] == "."
+    assert rest.endswith(">") and "<0.0" in rest
+
+
+def test_bad_trace_set_is_a_usage_error() -> None:
+    result = trace("--trace=opnat", "--", "true")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().splitlines() == ["sysemu: --trace: unknown syscall 'opnat'"]
+        or "opnat" in result.stderr
+    )
+
+
+def test_string_rendering() -> None:
+    assert render.quote(b'a\nb"\\\x00\x7f', 32) == '"a\\nb\\"\\\\\\0\\177"'
+    assert render.quote(b"\x001", 32) == '"\\0001"'  # an octal escape before a digit: 3 digits
+    assert render.quote(b"abcdef", 3) == '"abc"...'
+    assert render.error_return(-2) == "-1 ENOENT (No such file or directory)"
+    assert render.error_return(-512).startswith("? ERESTARTSYS")
