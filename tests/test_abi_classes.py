@@ -763,6 +763,27 @@ def _strace(command: Traced, output: Path, *filters: str) -> Iterator[str]:
     yield from output.read_text(errors="replace").splitlines()
 
 
+def _delayed(command: Traced, output: Path, set_text: str) -> tuple[set[str], set[str]]:
+    """The calls ``command`` made that strace put in ``set_text``, and those it left out.
+
+    With every call traced and ``-e inject=SET:delay_enter=1``, strace marks exactly the calls
+    of SET "(DELAYED)" on return; a call that returned unmarked is outside SET. The first line
+    is the execve strace starts in, too early to be delayed, and is left out.
+    """
+    inside: set[str] = set()
+    outside: set[str] = set()
+    filters = ("-e", "trace=all", "-e", f"inject={set_text}:delay_enter=1")
+    for line in list(_strace(command, output, *filters))[1:]:
+        match = _CALL_LINE.match(line)
+        if match is None or match.group(1) not in ALL_NAMES:
+            continue
+        if "(DELAYED)" in line:
+            inside.add(match.group(1))
+        elif _RETURNED.search(line):
+            outside.add(match.group(1))
+    return inside, outside
+
+
 @pytest.mark.parametrize("cls", class_names())
 def test_strace_agrees(cls: str, traced: list[Traced], tmp_path: Path) -> None:
     trace_file = tmp_path / "trace"
@@ -781,19 +802,8 @@ def test_strace_agrees(cls: str, traced: list[Traced], tmp_path: Path) -> None:
         assert printed <= ours, f"{command.label}: strace's {cls} has {printed - ours}"
         printed_anything |= bool(printed)
 
-        # -e inject=%CLASS:delay_enter=1 with every call traced: the class's calls come out
-        # "(DELAYED)", the others not. The first line is the execve strace starts in, too
-        # early to be delayed.
-        inside, outside = set(), set()
-        lines = _strace(command, trace_file, "-e", "trace=all", "-e", f"inject={cls}:delay_enter=1")
-        for line in list(lines)[1:]:
-            match = _CALL_LINE.match(line)
-            if match is None or match.group(1) not in ALL_NAMES:
-                continue
-            if "(DELAYED)" in line:
-                inside.add(match.group(1))
-            elif _RETURNED.search(line):
-                outside.add(match.group(1))
+        # The reverse: what strace leaves out of the class, we leave out too.
+        inside, outside = _delayed(command, trace_file, cls)
         assert inside <= ours, f"{command.label}: strace's {cls} has {inside - ours}"
         assert not outside & ours, f"{command.label}: strace's {cls} lacks {outside & ours}"
     if any(command.label.startswith("probe") for command in traced):
@@ -884,16 +894,7 @@ def test_strace_selects_what_we_select(text: str, traced: list[Traced], tmp_path
         # After its first line (the execve strace starts in) a probe makes calls of one ABI.
         abi = command.abis[-1]
         ours = syscall_set.names(abi)
-        inside, outside = set(), set()
-        trace_file = tmp_path / "trace"
-        filters = ("-e", "trace=all", "-e", f"inject={text}:delay_enter=1")
-        for line in list(_strace(command, trace_file, *filters))[1:]:
-            match = _CALL_LINE.match(line)
-            if match is None or match.group(1) not in ALL_NAMES:
-                continue
-            if "(DELAYED)" in line:
-                inside.add(match.group(1))
-            elif _RETURNED.search(line):
-                outside.add(match.group(1))
+        inside, outside = _delayed(command, tmp_path / "trace", text)
+        assert inside | outside, f"{command.label}: no call seen"
         assert inside <= ours, f"{command.label}: strace also selects {inside - ours}"
         assert not outside & ours, f"{command.label}: strace does not select {outside & ours}"

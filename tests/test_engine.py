@@ -11,7 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from sysemu import Abi, Call, Emulator, HandlerError, In, Observer, OnError, Outcome, Result
+from sysemu import (
+    Abi,
+    Call,
+    Emulator,
+    HandlerError,
+    In,
+    Observer,
+    OnError,
+    Outcome,
+    Result,
+    emulator,
+)
 from sysemu.kernel import ptrace
 
 from .conftest import Programs
@@ -22,10 +33,15 @@ WRITE_OUT_ERR_OUT = (
 )
 
 
-@pytest.fixture(autouse=True, params=["speedups", "ctypes"])
+@pytest.fixture(autouse=True, params=["speedups", "ctypes", "ptrace-only"])
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every engine test runs with the C accelerator and with its ctypes twins."""
-    if request.param == "ctypes":
+    """Every engine test runs with the C accelerator, with its ctypes twins, and on the
+    ptrace-only backend (the reference: no filter, every call stops)."""
+    if request.param == "ptrace-only":
+        if request.node.get_closest_marker("filter_only"):
+            pytest.skip("counts stops that only a seccomp filter avoids")
+        monkeypatch.setattr(emulator, "DEFAULT_BACKEND", "ptrace")
+    elif request.param == "ctypes":
         monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
         monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)
         monkeypatch.setattr(ptrace, "poke_user_twice_then", ptrace._ctypes_poke_user_twice_then)
@@ -71,6 +87,7 @@ def test_a_shell_sees_the_emulated_pid_and_the_denied_file() -> None:
     assert code == 0
 
 
+@pytest.mark.filter_only
 def test_calls_nobody_asked_for_never_stop(programs: Programs) -> None:
     emu = Emulator()
     seen: list[int] = []
@@ -85,6 +102,7 @@ def test_calls_nobody_asked_for_never_stop(programs: Programs) -> None:
     assert result.stats.stops == 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.filter_only
 def test_kernel_checked_conditions_select_among_handlers() -> None:
     emu = Emulator()
 

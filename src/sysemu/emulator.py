@@ -29,6 +29,9 @@ from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 from sysemu.tools.inject.injector import Injector
 
+BACKENDS = ("seccomp", "ptrace")
+DEFAULT_BACKEND = "seccomp"
+
 
 def print_handler_error(error: HandlerError) -> None:
     """Write a handler's error and traceback to stderr (the default reporter)."""
@@ -55,6 +58,12 @@ class Emulator:
     run on more than one CPU and 0 otherwise; 0 turns it off.
 
     ``seed`` makes :meth:`inject`'s ``probability`` reproducible.
+
+    ``backend`` chooses how the kernel is made to stop the calls (the handlers do not know
+    which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
+    handlers asked for, ptrace decides them) or ``"ptrace"`` (no filter: every call stops
+    twice; for kernels or sandboxes without seccomp, and the reference the others are tested
+    against).
     """
 
     def __init__(
@@ -65,7 +74,12 @@ class Emulator:
         report: Callable[[HandlerError], None] | None = print_handler_error,
         spin_us: int | None = None,
         seed: int | None = None,
+        backend: str | None = None,
     ) -> None:
+        chosen = DEFAULT_BACKEND if backend is None else backend
+        if chosen not in BACKENDS:
+            raise ValueError(f"unknown backend {chosen!r} (choose from {', '.join(BACKENDS)})")
+        self.backend = chosen
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
@@ -204,6 +218,7 @@ class Emulator:
             error_errno=self.error_errno,
             report=self.report,
             spin_us=self.spin_us,
+            ptrace_only=self.backend == "ptrace",
         )
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))

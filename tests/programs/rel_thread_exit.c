@@ -17,19 +17,27 @@
 
 static volatile int a_returned;
 static volatile int a_entering;
+static volatile int go;
+static volatile int other_running;
+static int a_exits; /* "leader": A ends the process itself */
 
 static void *caller(void *unused) {
     (void)unused;
+    /* Wait until pthread_create has returned in the main thread: its clone event stop must
+     * be over before the tracer gets busy with our call. */
+    while (!go) usleep(1000);
     a_entering = 1;
     long got = syscall(SYS_getppid);
     a_returned = 1;
     printf("A got %ld\n", got);
     fflush(stdout);
+    if (a_exits) exit(3);
     return NULL;
 }
 
 static void *short_lived(void *unused) {
     (void)unused;
+    other_running = 1;
     usleep(50000);
     return NULL;
 }
@@ -38,10 +46,17 @@ int main(int argc, char **argv) {
     if (argc < 2) return 2;
     setvbuf(stdout, NULL, _IONBF, 0);
     pthread_t a, other;
-    pthread_create(&a, NULL, caller, NULL);
-    while (!a_entering) usleep(1000);
-    if (strcmp(argv[1], "thread") == 0) {
+    a_exits = strcmp(argv[1], "leader") == 0;
+    int thread_mode = strcmp(argv[1], "thread") == 0;
+    /* Started first: a new thread needs its tracer to start, and the tracer will be busy. */
+    if (thread_mode) {
         pthread_create(&other, NULL, short_lived, NULL);
+        while (!other_running) usleep(1000); /* past its first stop, which needs the tracer */
+    }
+    pthread_create(&a, NULL, caller, NULL);
+    go = 1;
+    while (!a_entering) usleep(1000);
+    if (thread_mode) {
         pthread_join(other, NULL);
         printf("other exited while A was %s\n", a_returned ? "done" : "in its call");
         pthread_join(a, NULL);

@@ -25,7 +25,8 @@ The syntax, as strace 6 reads it::
 - ``/REGEX`` selects the names it matches, with :func:`re.search` semantics (strace uses a
   POSIX extended regex, unanchored); it is an error when it matches no call at all. A regex
   cannot contain ``,`` (the item separator), and its last ``@`` is read as a personality.
-- NUMBER selects the call with that table number in each ABI (x32 numbers without the x32 bit).
+- NUMBER selects the call with that table number in each ABI (x32: with or without the x32
+  bit, as :func:`~sysemu.abi.syscall_by_number` takes them).
 - ``@64``, ``@32`` and ``@x32`` restrict an item to x86_64, i386 or x32; the item must then
   select something in that ABI.
 - A ``?`` before an item turns "unknown call, class or number" and "regex matches nothing"
@@ -36,7 +37,7 @@ Where this is stricter than strace 6.1: empty items (``open,,close``, a trailing
 errors here, while strace skips them.
 
 Class membership is sysemu's own table below, written from the ``TD``/``TF``/``TN``... flags
-of strace's ``syscallent.h`` tables (strace 7.x; for the calls strace 6.1 also knows the
+of strace's ``syscallent.h`` tables (strace 7.2; for the calls strace 6.1 also knows the
 classes are the same) and checked against the installed strace by ``tests/test_abi_classes.py``.
 Membership is by name, which holds for x86: where a name exists in several ABIs strace gives
 it the same classes in each. A class's members in one ABI are its names that ABI has.

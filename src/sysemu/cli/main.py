@@ -18,7 +18,7 @@ from sysemu.abi import errno_number
 from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
-from sysemu.emulator import Emulator
+from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.inject.injector import Injection
@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the errno of calls failed by --on-error=fail (default EIO)",
     )
     run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
+        "call stops (slow; for systems without seccomp)",
+    )
+    run.add_argument(
         "--spin-us",
         type=int,
         default=None,
@@ -150,6 +157,7 @@ def run_command(args: argparse.Namespace) -> int:
         error_errno=error_errno,
         spin_us=args.spin_us,
         seed=args.seed,
+        backend=args.backend,
     )
     for path in args.rules:
         load_rules(path, emu)

@@ -108,6 +108,7 @@ def spawn(
     filter_: PreparedFilter | None,
     options: int,
     stdio: Sequence[int | None] = (None, None, None),
+    interrupt: bool = False,
 ) -> Spawned:
     """Fork and seize a child that will install ``filter_`` and exec ``path`` with ``argv``.
 
@@ -141,6 +142,10 @@ def spawn(
         os.close(go_write)
         os.close(error_read)
         raise
+    if interrupt:
+        # A ptrace-only tracer gets syscall stops only after a PTRACE_SYSCALL resume, which
+        # needs a stop first: this one comes before the child execs.
+        ptrace.interrupt(pid)
     os.set_blocking(error_read, False)
     os.write(go_write, b"x")
     os.close(go_write)

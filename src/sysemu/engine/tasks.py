@@ -33,6 +33,7 @@ class TaskState:
         "pending_hook",
         "pending_outcome",
         "pending_route",
+        "spawning",
         "tid",
     )
 
@@ -43,6 +44,8 @@ class TaskState:
         self.pending_call: Call | None = None
         self.pending_route: Route | None = None
         self.pending_outcome: Outcome = Outcome.PASSED
+        # Sysemu's own child between fork and the exec of the program (ptrace-only backend).
+        self.spawning = False
 
     @property
     def pid(self) -> int:

@@ -53,6 +53,7 @@ _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signa
 _RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
+_EXECVE = 59  # x86_64; the child sysemu forks is always a native process
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
     ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -104,8 +105,14 @@ class Tracer:
         error_errno: int = errno.EIO,
         report: ErrorReporter | None = None,
         spin_us: int | None = None,
+        ptrace_only: bool = False,
     ) -> None:
-        """``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
+        """``ptrace_only``: no seccomp filter; every call of every thread stops at entry and
+        exit (``PTRACE_SYSCALL``), and the syscall number decides in Python whether anyone
+        wants it. Slower by far, but needs no seccomp and leaves nothing behind in the
+        program, which is what attaching to a running process requires.
+
+        ``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
         stops come faster than that (``None``: 20 µs when this process may run on more than one
         CPU, else 0; 0 never polls). Polling trades that much CPU time per stop for the
         cross-CPU wake-up a sleeping tracer pays, which dominates the cost of a stop on VMs."""
@@ -116,6 +123,19 @@ class Tracer:
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
+        self._ptrace_only = ptrace_only
+        # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
+        # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all.
+        self._plain = ptrace.PTRACE_SYSCALL if ptrace_only else ptrace.PTRACE_CONT
+        self._by_call = {
+            (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
+            for route in compiled.routes
+        }
+        if ptrace_only:
+            for route in compiled.routes:
+                # No kernel checked the conditions: Python must.
+                if any(r.tests for r in route.registrations):
+                    route.prechecked = False
         if spin_us is None:
             spin_us = DEFAULT_SPIN_US if len(os.sched_getaffinity(0)) > 1 else 0
         self._spin_ns = spin_us * 1000
@@ -151,12 +171,25 @@ class Tracer:
         rules = self._compiled.rules
         defaults = self._compiled.arch_defaults
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
+        if self._ptrace_only:
+            needed = False
         filter_ = PreparedFilter(compile_filter(rules, arch_defaults=defaults)) if needed else None
+        options = OPTIONS & ~ptrace.PTRACE_O_TRACESECCOMP if self._ptrace_only else OPTIONS
         spawned = spawn(
-            argv, path=path, env=env, cwd=cwd, filter_=filter_, options=OPTIONS, stdio=stdio
+            argv,
+            path=path,
+            env=env,
+            cwd=cwd,
+            filter_=filter_,
+            options=options,
+            stdio=stdio,
+            interrupt=self._ptrace_only,
         )
         self._root = spawned.pid
-        self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
+        root = self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
+        # Without a filter the child's own calls before exec would stop too; they are not the
+        # program's, so only its execve is shown to handlers (see _on_entry).
+        root.spawning = self._ptrace_only
         self._processes = self._threads = 1
         if self._compiled.observers:
             self._notify("task_started", self._compiled.observers, spawned.pid, 0, "spawn")
@@ -277,12 +310,17 @@ class Tracer:
             # Not ours: a filter the program installed itself returned SECCOMP_RET_TRACE.
             self._resume(tid, 0)
             return
+        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp)
+
+    def _decide(self, tid: int, route: Route, args: tuple[int, ...], ip: int, sp: int) -> None:
+        """A call on its way into the kernel that some handler or observer wants: ask, and
+        carry out the decision."""
         state = self._tasks.get(tid) or self._adopt(tid)
-        call = Call(route.syscall, (a0, a1, a2, a3, a4, a5), state, ip, sp)
+        call = Call(route.syscall, args, state, ip, sp)
         stats = route.stats
         stats.stops += 1
         if self._fatal is not None:  # the tree is being killed; let nothing else run
-            self._arch.skip_and_continue(tid, -errno.EPERM)
+            self._arch.skip_and_continue(tid, -errno.EPERM, self._plain)
             return
         observers = route.observers
         if observers:
@@ -298,12 +336,12 @@ class Tracer:
                 # what the handler wrote into its memory.
                 if observers:
                     self._emulated(call, route, decision.value, Outcome.EMULATED)
-                self._arch.skip_and_continue(tid, decision.value)
+                self._arch.skip_and_continue(tid, decision.value, self._plain)
             elif type(decision) is Fail:
                 stats.failed += 1
                 if observers:
                     self._emulated(call, route, -decision.errno, Outcome.FAILED)
-                self._arch.skip_and_continue(tid, -decision.errno)
+                self._arch.skip_and_continue(tid, -decision.errno, self._plain)
             elif type(decision) is Pass:
                 stats.passed += 1
                 self._pass(state, call, route, decision.then, Outcome.PASSED)
@@ -311,6 +349,20 @@ class Tracer:
                 self._apply_other(state, call, route, decision)
         except HandlerError as error:
             self._handler_failed(error, tid, route, call, at_exit=False)
+
+    def _on_entry(self, tid: int, info: tuple[int, ...]) -> None:
+        """A syscall-entry stop of the ptrace-only backend: every call stops here, so the
+        number decides first whether anything else is read."""
+        _op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, _data = info
+        route = self._by_call.get((arch, nr))
+        if route is None and self._compiled.watch_all:
+            route = self._dynamic_route(arch, nr)
+        state = self._tasks.get(tid)
+        if route is None or (state is not None and state.spawning and nr != _EXECVE):
+            # Not asked for; or sysemu's own child still on its way to exec the program.
+            ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+            return
+        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp)
 
     def _dynamic_route(self, arch: int, nr: int) -> Route:
         key = (arch, nr)
@@ -328,7 +380,7 @@ class Tracer:
             value = decision.value if isinstance(decision, Emulate) else -decision.errno
             if route.observers:
                 self._emulated(call, route, value, outcome)
-            self._arch.skip_and_continue(state.tid, value)
+            self._arch.skip_and_continue(state.tid, value, self._plain)
         elif isinstance(decision, Pass):
             self._pass(state, call, route, decision.then, Outcome.PASSED)
         elif isinstance(decision, Rewrite):
@@ -354,7 +406,7 @@ class Tracer:
         outcome: Outcome,
     ) -> None:
         if then is None and not route.observe_results:
-            ptrace.resume(ptrace.PTRACE_CONT, state.tid, 0)
+            ptrace.resume(self._plain, state.tid, 0)
             if route.observers:
                 self._notify("call_finished", route.observers, call, outcome, None)
             return
@@ -383,8 +435,16 @@ class Tracer:
     def _on_syscall_stop(self, tid: int) -> None:
         state = self._tasks.get(tid)
         call = state.pending_call if state is not None else None
-        info = ptrace.syscall_info(tid) if call is not None else None
-        if state is None or call is None or info is None:
+        if call is None and not self._ptrace_only:
+            self._resume(tid, 0)
+            return
+        info = ptrace.syscall_info(tid)
+        if info is None:
+            return
+        if info[0] == ptrace.SYSCALL_INFO_ENTRY and self._ptrace_only:
+            self._on_entry(tid, info)
+            return
+        if state is None or call is None:
             self._resume(tid, 0)
             return
         if info[0] != ptrace.SYSCALL_INFO_EXIT:
@@ -395,7 +455,7 @@ class Tracer:
         state.clear_pending()
         assert route is not None
         if -rval in _RESTART_ERRNOS:
-            ptrace.cont(tid)  # it will enter again and be decided again
+            ptrace.resume(self._plain, tid, 0)  # it will enter again and be decided again
             return
         if hook is not None:
             route.stats.results_seen += 1
@@ -416,7 +476,7 @@ class Tracer:
                 rval = replacement
         if route.observers:  # before resuming: the buffers the call filled are still intact
             self._notify("call_finished", route.observers, call, outcome, Result(rval))
-        ptrace.cont(tid)
+        ptrace.resume(self._plain, tid, 0)
 
     def _on_event(self, tid: int, event: int, sig: int) -> None:
         if event == ptrace.PTRACE_EVENT_STOP:
@@ -449,6 +509,7 @@ class Tracer:
                     self._tasks[tid] = moved
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
+            state.spawning = False
             if observers:
                 self._notify("exec_done", observers, tid, former)
         self._resume(tid, 0)
@@ -488,7 +549,7 @@ class Tracer:
         if state is not None and state.pending_call is not None:
             ptrace.syscall(tid, sig)
         else:
-            ptrace.cont(tid, sig)
+            ptrace.resume(self._plain, tid, sig)
 
     def _notify(self, method: str, observers: Iterable[Observer], *args: object) -> None:
         """Call ``method`` of each observer; an observer's error is reported, never fatal:

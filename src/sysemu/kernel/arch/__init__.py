@@ -26,9 +26,9 @@ class Arch(Protocol):
         ``value``. False if the tracee is gone."""
         ...
 
-    def skip_and_continue(self, tid: int, value: int) -> bool:
-        """:meth:`skip_with_return` and resume without an exit stop, in as few requests as
-        the architecture allows. False if the tracee is gone."""
+    def skip_and_continue(self, tid: int, value: int, request: int = 7) -> bool:
+        """:meth:`skip_with_return` and resume with ``request`` (``PTRACE_CONT`` by default:
+        no exit stop), in as few requests as the architecture allows. False if gone."""
         ...
 
     def set_return(self, tid: int, value: int) -> bool:

@@ -49,9 +49,10 @@ class X86_64:  # noqa: N801 (the architecture's name)
         do_syscall_64) and rax to the value the call returns."""
         return ptrace.poke_user(tid, _ORIG_RAX, -1) and ptrace.poke_user(tid, _RAX, value)
 
-    def skip_and_continue(self, tid: int, value: int) -> bool:
-        """:meth:`skip_with_return`, then ``PTRACE_CONT``: the whole of an emulated call."""
-        return ptrace.poke_user_twice_then(ptrace.PTRACE_CONT, tid, _ORIG_RAX, -1, _RAX, value)
+    def skip_and_continue(self, tid: int, value: int, request: int = ptrace.PTRACE_CONT) -> bool:
+        """:meth:`skip_with_return`, then resume with ``request``: the whole of an emulated
+        call."""
+        return ptrace.poke_user_twice_then(request, tid, _ORIG_RAX, -1, _RAX, value)
 
     def set_return(self, tid: int, value: int) -> bool:
         """Set rax at a syscall-exit stop."""
