@@ -24,12 +24,13 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 from sysemu.tools.inject.injector import Injector
 
-BACKENDS = ("seccomp", "ptrace")
+BACKENDS = ("seccomp", "ptrace", "unotify")
 DEFAULT_BACKEND = "seccomp"
 
 
@@ -61,9 +62,10 @@ class Emulator:
 
     ``backend`` chooses how the kernel is made to stop the calls (the handlers do not know
     which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
-    handlers asked for, ptrace decides them) or ``"ptrace"`` (no filter: every call stops
+    handlers asked for, ptrace decides them), ``"ptrace"`` (no filter: every call stops
     twice; for kernels or sandboxes without seccomp, and the reference the others are tested
-    against).
+    against) or ``"unotify"`` (seccomp user notification: no ptrace at all, the fastest, but
+    handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`).
     """
 
     def __init__(
@@ -211,15 +213,22 @@ class Emulator:
         arch = host_arch()
         if self._injector is not None:
             self._injector.reset()
-        tracer = Tracer(
-            self.handlers.compile(arch.abis),
-            arch,
-            on_error=self.on_error,
-            error_errno=self.error_errno,
-            report=self.report,
-            spin_us=self.spin_us,
-            ptrace_only=self.backend == "ptrace",
-        )
+        compiled = self.handlers.compile(arch.abis)
+        tracer: Tracer | NotifySupervisor
+        if self.backend == "unotify":
+            tracer = NotifySupervisor(
+                compiled, on_error=self.on_error, error_errno=self.error_errno, report=self.report
+            )
+        else:
+            tracer = Tracer(
+                compiled,
+                arch,
+                on_error=self.on_error,
+                error_errno=self.error_errno,
+                report=self.report,
+                spin_us=self.spin_us,
+                ptrace_only=self.backend == "ptrace",
+            )
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
             result = tracer.run(

@@ -128,6 +128,8 @@ class Call:
         task: Task,
         ip: int = 0,
         sp: int = 0,
+        *,
+        memory: TraceeMemory | None = None,
     ) -> None:
         self.syscall = syscall
         self.raw = raw
@@ -135,7 +137,7 @@ class Call:
         self.ip = ip
         self.sp = sp
         self._args: Args | None = None
-        self._memory: TraceeMemory | None = None
+        self._memory = memory
 
     # What the call is.
     @property

@@ -17,6 +17,11 @@ from collections.abc import Mapping, Sequence
 from sysemu.kernel import ptrace
 from sysemu.kernel.seccomp import PreparedFilter
 
+# The user-notification backend's child sends its listener fd over a socket at this fd number,
+# and the filter allows sendmsg on exactly it, before any rule of the user's: the supervisor is
+# not listening yet, so a trapped sendmsg would block forever.
+LISTENER_SOCKET_FD = 1022
+
 
 class ProgramNotFoundError(FileNotFoundError):
     """The command to run does not exist or is not executable."""
@@ -52,6 +57,8 @@ def _child(
     go_read: int,
     error_write: int,
     stdio: Sequence[int | None],
+    listener_socket: int | None,
+    filter_flags: int,
 ) -> None:
     try:
         for target, source in enumerate(stdio):
@@ -66,8 +73,17 @@ def _child(
             os._exit(127)
         if cwd is not None:
             os.chdir(cwd)
+        if listener_socket is not None:
+            # The fd number the filter lets sendmsg through on (see LISTENER_SOCKET_FD).
+            os.dup2(listener_socket, LISTENER_SOCKET_FD, inheritable=False)
         if filter_ is not None:
-            filter_.install(no_new_privs=os.geteuid() != 0)
+            listener = filter_.install(no_new_privs=os.geteuid() != 0, flags=filter_flags)
+            if listener_socket is not None:
+                # Close-on-exec both (the kernel made the listener so): exec closes them
+                # without a close() call that a handler could trap before anyone listens.
+                import socket  # noqa: PLC0415 (only this backend's child needs it)
+
+                socket.send_fds(socket.socket(fileno=LISTENER_SOCKET_FD), [b"L"], [listener])
         os.execve(path, list(argv), dict(env))
     except BaseException as error:
         code = getattr(error, "errno", None) or 0
@@ -109,6 +125,9 @@ def spawn(
     options: int,
     stdio: Sequence[int | None] = (None, None, None),
     interrupt: bool = False,
+    seize: bool = True,
+    listener_socket: int | None = None,
+    filter_flags: int = 0,
 ) -> Spawned:
     """Fork and seize a child that will install ``filter_`` and exec ``path`` with ``argv``.
 
@@ -131,11 +150,14 @@ def spawn(
             go_read=go_read,
             error_write=error_write,
             stdio=stdio,
+            listener_socket=listener_socket,
+            filter_flags=filter_flags,
         )
     os.close(go_read)
     os.close(error_write)
     try:
-        ptrace.seize(pid, options)
+        if seize:
+            ptrace.seize(pid, options)
     except OSError:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -34,8 +34,9 @@ class PreparedFilter:
         self._prog = _SockFprog(len(program), ctypes.cast(self._code, ctypes.c_void_p).value)
         self.length = len(program)
 
-    def install(self, *, no_new_privs: bool) -> None:
-        """Install in the calling thread; raises OSError.
+    def install(self, *, no_new_privs: bool, flags: int = 0) -> int:
+        """Install in the calling thread; returns the listener fd when ``flags`` ask for one
+        (``SECCOMP_FILTER_FLAG_NEW_LISTENER``), else 0. Raises OSError.
 
         Without CAP_SYS_ADMIN the kernel requires no_new_privs first (seccomp(2)).
         """
@@ -51,11 +52,11 @@ class PreparedFilter:
                 ),
                 "prctl(PR_SET_NO_NEW_PRIVS)",
             )
-        check(
+        return check(
             syscall(
                 ctypes.c_long(SYS_SECCOMP),
                 ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-                ctypes.c_long(0),
+                ctypes.c_long(flags),
                 ctypes.byref(self._prog),
             ),
             "seccomp(SECCOMP_SET_MODE_FILTER)",

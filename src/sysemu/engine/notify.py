@@ -1,0 +1,346 @@
+"""The seccomp user-notification backend: handlers decide, and no ptrace is involved.
+
+The child installs a filter that answers handled calls with ``SECCOMP_RET_USER_NOTIF`` and
+sends the listener fd back over a socket; the supervisor then reads notifications, asks the
+handlers, and replies with a value, an errno, or "continue" (the kernel runs the call as is).
+
+What this backend cannot do, because the mechanism cannot (seccomp_unotify(2)):
+
+* rewrite a call's arguments or number (there is no register access): ``Rewrite`` decisions;
+* see a call's result (a continued call is not reported back): ``Pass(then=...)`` /
+  ``observe``, and observers that want results;
+* report the life of threads and processes (no ptrace events): observers' life events, and
+  the counts of processes and threads in the result.
+
+Handlers registered for it are checked when the run starts (``UnsupportedError``); a handler
+that returns such a decision anyway is a handler error (``OnError`` applies). A passed call is
+not safe against a second thread changing its memory between the check and the kernel's own
+read (TOCTOU): decisions that depend on pointed-to data are not a security boundary here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Mapping, Sequence
+
+from sysemu.api.call import Call
+from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result
+from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.results import RunResult, Stats
+from sysemu.engine.spawn import LISTENER_SOCKET_FD, spawn
+from sysemu.engine.tasks import TaskState
+from sysemu.engine.tracer import ErrorReporter, ExecError, RunTimeoutError
+from sysemu.kernel.bpf import (
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_TRACE,
+    SECCOMP_RET_USER_NOTIF,
+    ArgTest,
+    Op,
+    Rule,
+    compile_filter,
+)
+from sysemu.kernel.seccomp import PreparedFilter
+from sysemu.kernel.unotify import (
+    SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+    Listener,
+    NotifiedMemory,
+)
+
+_AUDIT_ARCH_X86_64 = 0xC000003E
+WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+_SENDMSG = 46  # x86_64: the child sysemu forks is a native process
+
+
+class UnsupportedError(ValueError):
+    """The handler set asks for something the chosen backend cannot do."""
+
+
+def check_supported(compiled: CompiledHandlers) -> None:
+    """Refuse, before anything runs, what user notification cannot do; see the module doc."""
+    for observer in compiled.observers:
+        if observer.wants_results and any(observer in r.observers for r in compiled.routes):
+            raise UnsupportedError(
+                f"the unotify backend cannot show call results to {type(observer).__name__} "
+                "(set wants_results = False, or use the seccomp backend)"
+            )
+    if compiled.watch_all:
+        raise UnsupportedError(
+            "the unotify backend cannot observe every call; name the syscalls, or use the "
+            "seccomp backend"
+        )
+
+
+class NotifySupervisor:
+    """Runs one program under a compiled handler set, answering user notifications."""
+
+    def __init__(
+        self,
+        compiled: CompiledHandlers,
+        *,
+        on_error: OnError = OnError.KILL,
+        error_errno: int = errno.EIO,
+        report: ErrorReporter | None = None,
+    ) -> None:
+        check_supported(compiled)
+        self._compiled = compiled
+        self._by_call = {
+            (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
+            for route in compiled.routes
+        }
+        self._on_error = on_error
+        self._error_errno = error_errno
+        self._report = report
+        self._errors: list[HandlerError] = []
+        self._fatal: HandlerError | None = None
+        self._tasks: dict[int, TaskState] = {}
+        self._timed_out = False
+        self._root = 0
+
+    def _filter(self) -> PreparedFilter:
+        # The child's own sendmsg of the listener fd must not reach a user rule on sendmsg.
+        rules = [
+            Rule(
+                _AUDIT_ARCH_X86_64,
+                _SENDMSG,
+                SECCOMP_RET_ALLOW,
+                (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),
+            )
+        ]
+        for rule in self._compiled.rules:
+            action = rule.action
+            if action & 0xFFFF0000 == SECCOMP_RET_TRACE:
+                action = SECCOMP_RET_USER_NOTIF
+            rules.append(Rule(rule.arch, rule.nr, action, rule.tests))
+        return PreparedFilter(compile_filter(rules, arch_defaults=self._compiled.arch_defaults))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        path: str,
+        env: Mapping[str, str],
+        cwd: str | None = None,
+        stdio: Sequence[int | None] = (None, None, None),
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Start ``argv`` and answer its notifications until every process using the filter
+        has exited; see :class:`~sysemu.engine.tracer.Tracer.run`."""
+        spawned = None
+        fds: list[int] = []
+        for flags in (
+            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+            SECCOMP_FILTER_FLAG_NEW_LISTENER,  # before Linux 5.19
+        ):
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            spawned = spawn(
+                argv,
+                path=path,
+                env=env,
+                cwd=cwd,
+                filter_=self._filter(),
+                options=0,
+                stdio=stdio,
+                seize=False,
+                listener_socket=theirs.fileno(),
+                filter_flags=flags,
+            )
+            theirs.close()  # so that a child that fails first gives an end of file here
+            with ours:
+                _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+            if fds:
+                break
+            os.waitpid(spawned.pid, 0)  # it failed before sending the listener
+            failure = spawned.exec_error() or ""
+            if "Invalid argument" not in failure or not flags & WAIT_KILLABLE:
+                raise ExecError(errno.ENOEXEC, f"cannot start {path}: {failure}")
+        assert spawned is not None and fds
+        listener = Listener(fds[0])
+        listener.wake_up_on_caller_cpu()
+        root = self._root = spawned.pid
+        status: int | None = None
+        try:
+            status = self._serve(listener, root, timeout)
+        finally:
+            os.close(listener.fd)
+            if status is None:  # timed out, or left by an exception: nothing may outlive us
+                self._kill_tree(root)
+                _, status = os.waitpid(root, 0)
+        if self._timed_out:
+            raise RunTimeoutError(argv, timeout or 0.0, self._result(status))
+        message = spawned.exec_error()
+        if message is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
+            raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
+        return self._result(status)
+
+    def _serve(self, listener: Listener, root: int, timeout: float | None) -> int | None:
+        """Answer notifications until the listener hangs up and the root has exited; the
+        root's wait status, or None on timeout."""
+        pidfd = os.pidfd_open(root)
+        poller = select.poll()
+        poller.register(listener.fd, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        status: int | None = None
+        listening = True
+        deadline = None if timeout is None else _now() + timeout
+        try:
+            while listening or status is None:
+                wait_ms = None if deadline is None else max(0, int((deadline - _now()) * 1000))
+                events = poller.poll(wait_ms)
+                if not events and deadline is not None and _now() >= deadline:
+                    self._timed_out = True
+                    return None
+                for fd, event in events:
+                    if fd == pidfd:
+                        _, status = os.waitpid(root, 0)
+                        poller.unregister(pidfd)
+                    elif event & select.POLLIN:
+                        self._answer(listener)
+                    elif event & (select.POLLHUP | select.POLLERR):
+                        poller.unregister(listener.fd)  # no process uses the filter any more
+                        listening = False
+        finally:
+            os.close(pidfd)
+        return status
+
+    def _answer(self, listener: Listener) -> None:
+        notification = listener.receive()
+        if notification is None:
+            return
+        notification_id, tid, _flags, nr, arch, ip, *args = notification
+        route = self._by_call.get((arch, nr & 0xFFFFFFFF))
+        if route is None:  # cannot happen with our filter; never leave a caller blocked
+            listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+            return
+        state = self._tasks.get(tid)
+        if state is None:
+            state = self._tasks[tid] = TaskState(tid)
+        memory = NotifiedMemory(tid, listener, notification_id)
+        call = Call(route.syscall, tuple(args), state, ip, 0, memory=memory)
+        stats = route.stats
+        stats.stops += 1
+        if self._fatal is not None:  # a process the first kill missed (forked meanwhile)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(call.pid, signal.SIGKILL)
+            listener.respond(notification_id, error=-errno.EPERM)
+            return
+        if route.observers:
+            self._notify(route, "call_entered", call)
+        try:
+            decision = route.decide(call) if route.registrations else None
+            value, outcome = self._reply(listener, notification_id, call, route, decision)
+        except HandlerError as error:
+            self._failed(listener, notification_id, route, error)
+            return
+        stats.count(outcome)
+        if route.observers:
+            result = None if outcome is Outcome.PASSED else Result(value)
+            self._notify(route, "call_finished", call, outcome, result)
+
+    def _reply(
+        self, listener: Listener, notification_id: int, call: Call, route: Route, decision: object
+    ) -> tuple[int, Outcome]:
+        if decision is None or (isinstance(decision, Pass) and decision.then is None):
+            listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+            return 0, Outcome.PASSED
+        if isinstance(decision, Emulate):
+            value = decision.value
+            if -4096 < value < 0:
+                listener.respond(notification_id, error=value)
+            else:
+                listener.respond(notification_id, value=value)
+            return value, Outcome.EMULATED
+        if isinstance(decision, Fail):
+            listener.respond(notification_id, error=-decision.errno)
+            return -decision.errno, Outcome.FAILED
+        handler = route.registrations[0].handler
+        failure = HandlerError(call.name, handler, call.tid)
+        failure.__cause__ = UnsupportedError(
+            f"the unotify backend cannot carry out {type(decision).__name__} decisions "
+            "(rewrites and results need the seccomp or ptrace backend)"
+        )
+        raise failure
+
+    def _failed(
+        self, listener: Listener, notification_id: int, route: Route, error: HandlerError
+    ) -> None:
+        route.stats.handler_errors += 1
+        self._errors.append(error)
+        if self._on_error is OnError.KILL:
+            self._fatal = error
+            route.stats.count(Outcome.KILLED)
+            # Kill first: the caller is blocked in this notification and cannot fork meanwhile.
+            self._kill_tree(self._root)
+            listener.respond(notification_id, error=-errno.EPERM)
+            return
+        if self._report is not None:
+            self._report(error)
+        if self._on_error is OnError.FAIL:
+            route.stats.count(Outcome.FAILED)
+            listener.respond(notification_id, error=-self._error_errno)
+        else:
+            route.stats.count(Outcome.PASSED)
+            listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+
+    def _notify(self, route: Route, method: str, *args: object) -> None:
+        for observer in route.observers:
+            bound = getattr(observer, method)
+            try:
+                bound(*args)
+            except Exception as error:
+                failure = HandlerError(method, bound, 0)
+                failure.__cause__ = error
+                self._errors.append(failure)
+                if self._report is not None:
+                    self._report(failure)
+
+    def _kill_tree(self, root: int) -> None:
+        """SIGKILL the root and every process descended from it (there is no ptrace to know
+        them by; /proc's parent links do)."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+        doomed = [root]
+        for pid in doomed:
+            doomed.extend(children.get(pid, ()))
+        # Children before parents: a parent killed first would orphan them out of our sight.
+        for pid in reversed(doomed):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _result(self, status: int) -> RunResult:
+        exit_code, sig, core = 0, None, False
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            exit_code = 128 + sig
+            core = os.WCOREDUMP(status)
+        else:
+            exit_code = os.WEXITSTATUS(status)
+        return RunResult(
+            exit_code,
+            signal=sig,
+            core_dumped=core,
+            stats=Stats([route.stats for route in self._compiled.routes]),
+            handler_errors=list(self._errors),
+            fatal_error=self._fatal,
+            processes=1,
+            threads=1,
+        )
+
+
+def _now() -> float:
+    return time.monotonic()

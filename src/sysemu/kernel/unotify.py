@@ -1,0 +1,130 @@
+"""Seccomp user notification (Linux 5.0+): the listener's ioctls and structures.
+
+A filter installed with ``SECCOMP_FILTER_FLAG_NEW_LISTENER`` hands back a file descriptor; each
+call the filter answers with ``SECCOMP_RET_USER_NOTIF`` blocks the calling thread until the
+supervisor reads the notification (``NOTIF_RECV``) and replies (``NOTIF_SEND``): with a value,
+an errno, or ``SECCOMP_USER_NOTIF_FLAG_CONTINUE`` (5.5) to let the kernel run the call as it is.
+No ptrace is involved, so the program can still be debugged while sysemu decides its calls.
+
+What the man page (seccomp_unotify(2)) warns about, and how this module answers it:
+
+* The calling thread can die, or a signal can interrupt the call, between the notification and
+  the reply; its thread id may then be reused. Memory read for a notification is trusted only
+  if ``NOTIF_ID_VALID`` still holds after the read (:class:`NotifiedMemory`), and a reply to a
+  notification that is gone fails with ENOENT, which is normal.
+* By default a signal with ``SA_RESTART`` restarts an interrupted call, which notifies again:
+  a late reply to the first notification then fails with ENOENT. With
+  ``SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`` (5.19) a received notification waits for its
+  reply through every signal but SIGKILL; the engine asks for it when the kernel has it.
+* ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6) makes the kernel wake the supervisor on the
+  caller's CPU, which cuts a round trip from about 12 µs to about 3 µs.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import struct
+
+from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
+
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # Linux 5.0
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # Linux 5.19
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1  # Linux 5.5
+SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # Linux 6.6, for NOTIF_SET_FLAGS
+
+# struct seccomp_notif: id u64, pid u32, flags u32, data {nr s32, arch u32, ip u64, args[6]}.
+NOTIF = struct.Struct("<QIIiIQ6Q")
+# struct seccomp_notif_resp: id u64, val s64, error s32, flags u32.
+RESPONSE = struct.Struct("<QqiI")
+
+
+def _ioc(direction: int, number: int, size: int) -> int:
+    return (direction << 30) | (size << 16) | (ord("!") << 8) | number
+
+
+_WRITE, _READ_WRITE = 1, 3
+NOTIF_RECV = _ioc(_READ_WRITE, 0, NOTIF.size)
+NOTIF_SEND = _ioc(_READ_WRITE, 1, RESPONSE.size)
+NOTIF_ID_VALID = _ioc(_WRITE, 2, 8)
+NOTIF_SET_FLAGS = _ioc(_WRITE, 4, 8)
+
+
+class Listener:
+    """A seccomp notification listener fd, with buffers reused for every notification."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._receive = bytearray(NOTIF.size)
+        self._zero = bytes(NOTIF.size)
+        self._respond = bytearray(RESPONSE.size)
+
+    def receive(self) -> tuple[int, ...] | None:
+        """The next notification as ``(id, tid, flags, nr, arch, ip, a0..a5)``; ``None`` if it
+        vanished before it could be read (its thread died: ENOENT)."""
+        buffer = self._receive
+        buffer[:] = self._zero  # the kernel refuses a buffer that is not zeroed
+        try:
+            fcntl.ioctl(self.fd, NOTIF_RECV, buffer, True)
+        except OSError as error:
+            if error.errno in (errno.ENOENT, errno.EINTR):
+                return None
+            raise
+        return NOTIF.unpack(buffer)
+
+    def respond(self, notification_id: int, value: int = 0, error: int = 0, flags: int = 0) -> bool:
+        """Answer a notification; False if it is no longer pending (ENOENT)."""
+        RESPONSE.pack_into(self._respond, 0, notification_id, value, error, flags)
+        try:
+            fcntl.ioctl(self.fd, NOTIF_SEND, self._respond, False)
+        except OSError as failure:
+            if failure.errno == errno.ENOENT:
+                return False
+            raise
+        return True
+
+    def is_valid(self, notification_id: int) -> bool:
+        """Whether the notification is still pending (its thread still blocked in the call)."""
+        try:
+            fcntl.ioctl(self.fd, NOTIF_ID_VALID, struct.pack("<Q", notification_id))
+        except OSError:
+            return False
+        return True
+
+    def wake_up_on_caller_cpu(self) -> bool:
+        """Ask for ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6); False where unsupported."""
+        try:
+            fcntl.ioctl(
+                self.fd, NOTIF_SET_FLAGS, struct.pack("<Q", SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+            )
+        except OSError:
+            return False
+        return True
+
+
+class NotifiedMemory(TraceeMemory):
+    """A notifying thread's memory: every read is checked afterwards with ``NOTIF_ID_VALID``,
+    so data read from a thread id that was reused by another process is never trusted."""
+
+    __slots__ = ("_id", "_listener")
+
+    def __init__(self, tid: int, listener: Listener, notification_id: int) -> None:
+        super().__init__(tid)
+        self._listener = listener
+        self._id = notification_id
+
+    def _check(self) -> None:
+        if not self._listener.is_valid(self._id):
+            raise TraceeMemoryError(errno.ESRCH, f"thread {self.tid} left the call")
+
+    def read(self, address: int, size: int, *, partial: bool = False) -> bytes:
+        """See :meth:`TraceeMemory.read`; raises ESRCH if the call is gone."""
+        data = super().read(address, size, partial=partial)
+        self._check()
+        return data
+
+    def read_cstring(self, address: int, limit: int = 4096) -> bytes:
+        """See :meth:`TraceeMemory.read_cstring`; raises ESRCH if the call is gone."""
+        data = super().read_cstring(address, limit)
+        self._check()
+        return data

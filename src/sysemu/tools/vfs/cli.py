@@ -1,0 +1,105 @@
+"""Command-line options for the virtual filesystem: ``--bind``, ``--hide``, ``--readonly``,
+``--root``, ``--cwd``.
+
+:func:`add_arguments` adds them to a parser (as an argument group), :func:`configure` turns the
+parsed values into an installed :class:`VirtualFS`, or ``None`` when none was given. The
+program must then be started in :attr:`VirtualFS.start_cwd` when that is not ``None``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sysemu.api.handlers import HandlerSet
+from sysemu.tools.vfs.vfs import VirtualFS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the virtual filesystem's options to ``parser``."""
+    group = parser.add_argument_group("virtual filesystem (like proot, without root)")
+    group.add_argument(
+        "--bind",
+        dest="vfs_bind",
+        action="append",
+        default=[],
+        metavar="VIRT=HOST",
+        help="show HOST (a file or directory) at VIRT; a bare PATH means PATH=PATH (repeatable)",
+    )
+    group.add_argument(
+        "--hide",
+        dest="vfs_hide",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="PATH and everything under it do not exist (repeatable)",
+    )
+    group.add_argument(
+        "--readonly",
+        dest="vfs_readonly",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="changes to PATH or under it fail with EROFS (repeatable)",
+    )
+    group.add_argument(
+        "--root",
+        dest="vfs_root",
+        metavar="DIR",
+        help="map every absolute path under DIR, like chroot (binds take precedence)",
+    )
+    group.add_argument(
+        "--cwd",
+        dest="vfs_cwd",
+        metavar="DIR",
+        help="start in DIR (a path as the program sees it; default / with --root)",
+    )
+
+
+def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | None:
+    """Build the :class:`VirtualFS` the options describe and install it on ``handlers``.
+
+    Returns ``None`` when no option was given. Raises ``ValueError`` with a one-line message
+    for a bind or root that does not exist, a malformed ``--bind``, a relative path where a
+    virtual one is needed (with ``--root``), or a ``--cwd`` that is no directory.
+    """
+    binds: list[str] = getattr(args, "vfs_bind", None) or []
+    hides: list[str] = getattr(args, "vfs_hide", None) or []
+    readonly: list[str] = getattr(args, "vfs_readonly", None) or []
+    root: str | None = getattr(args, "vfs_root", None)
+    cwd: str | None = getattr(args, "vfs_cwd", None)
+    if not (binds or hides or readonly or root or cwd):
+        return None
+    vfs = VirtualFS()
+    if root is not None:
+        _check(os.path.isdir(root), f"--root {root}: no such directory")
+        vfs.root(root)
+
+    def virtual(option: str, path: str) -> str:
+        if path.startswith("/"):
+            return path
+        # Without a root the program's names are the host's: a relative path is sysemu's.
+        _check(root is None, f"{option} {path}: must be an absolute path with --root")
+        return os.path.abspath(path)
+
+    for spec in binds:
+        left, equals, right = spec.partition("=")
+        host = right if equals else left
+        _check(bool(left) and bool(host), f"--bind {spec}: expected VIRT=HOST or PATH")
+        _check(os.path.lexists(host), f"--bind {spec}: {host} does not exist")
+        vfs.bind(virtual("--bind", left), host)
+    for path in hides:
+        vfs.hide(virtual("--hide", path))
+    for path in readonly:
+        vfs.readonly(virtual("--readonly", path))
+    if cwd is not None:
+        vfs.cwd(virtual("--cwd", cwd))
+        start = vfs.start_cwd
+        _check(start is not None and os.path.isdir(start), f"--cwd {cwd}: no such directory")
+    vfs.install(handlers)
+    return vfs
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

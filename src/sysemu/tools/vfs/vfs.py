@@ -1,0 +1,437 @@
+"""``VirtualFS``: binds, a root, hidden and read-only trees, made of handlers.
+
+Every path argument of every call that takes one (all ABIs, from the syscall table's ``PATH``
+parameters and the ``DIRFD`` parameters they are relative to) is resolved as the program means
+it, in *virtual* terms, and then:
+
+- a hidden path fails with ``ENOENT``;
+- a change under a read-only path fails with ``EROFS``;
+- a path that names something else on the host (a bind, the root) is rewritten to the host
+  path, absolute, before the kernel sees it.
+
+Results that carry paths back (``getcwd``, ``readlink`` of ``/proc/self/cwd`` and friends) are
+mapped back to virtual names at syscall exit, and directory listings lose hidden names.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import re
+import signal
+from typing import NamedTuple
+
+from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_name, syscalls
+from sysemu.api.call import AT_FDCWD, Call
+from sysemu.api.conditions import HasBits, Masked
+from sysemu.api.decisions import Decision, Result, ResultHook
+from sysemu.api.handlers import HandlerSet
+from sysemu.tools.vfs import policy
+from sysemu.tools.vfs.dirents import drop_names, layout_for
+from sysemu.tools.vfs.paths import PathMap, join, normalize
+
+# The kernel reads at most PATH_MAX (4096) bytes, NUL included; sysemu reads as much.
+_PATH_MAX = 4096
+# How far below the stack pointer a rewritten call's strings can be (two paths and padding).
+_SCRATCH_WINDOW = 2 * (_PATH_MAX + 16) + 128
+_READLINK_CALLS = frozenset({"readlink", "readlinkat"})
+_PROC_LINK = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(cwd|exe|root|fd/\d+)$")
+_DELETED = " (deleted)"
+# -ERESTARTNOINTR: with a signal pending, the kernel runs the call again (see _again).
+_ERESTARTNOINTR = 513
+# Signals whose default action is to do nothing, in order of preference for _again.
+_QUIET_SIGNALS = (signal.SIGURG, signal.SIGWINCH)
+
+
+class Resolved(NamedTuple):
+    """One path argument, as the program means it and as the kernel will get it."""
+
+    virtual: str | None  # None: the base directory is not visible to the program
+    host: str  # the normalised host path it maps to
+    kernel: str  # the absolute path the kernel will resolve (not normalised if passed on)
+    rewrite: str | None  # the new argument, when the mapping changes the path
+
+
+class VirtualFS:
+    """A view of the filesystem for a traced program, without privileges.
+
+    ``bind(virtual, host)`` shows a host file or directory at a virtual path (``proot -b``);
+    ``hide(path)`` makes a path and everything under it absent (``ENOENT``, left out of
+    listings); ``readonly(path)`` makes changes under it fail with ``EROFS``; ``root(dir)``
+    maps every absolute path that no bind covers under ``dir`` (``proot -r``); ``cwd(dir)`` is
+    the virtual directory to start in (pass :attr:`start_cwd` as ``Emulator.run``'s ``cwd``).
+    All paths are virtual and absolute except the host sides of ``bind`` and ``root``.
+    Matching is lexical at component boundaries: see :mod:`sysemu.tools.vfs.paths`.
+
+    :meth:`install` registers the handlers; configure before it.
+    """
+
+    def __init__(self) -> None:
+        self.paths = PathMap()
+        self._cwd: str | None = None
+        self._memo: tuple[Call, Decision | None] | None = None
+        # Per thread: the stack pointer and strings of its last rewritten call (see _restarted).
+        self._scratch: dict[int, tuple[int, frozenset[str]]] = {}
+
+    # Configuration.
+    def bind(self, virtual: str, host: str) -> VirtualFS:
+        """Show the host path ``host`` (which must exist) at the absolute ``virtual`` path;
+        binds take precedence over the root, and the deepest bind covering a path wins."""
+        host = os.path.abspath(host)
+        if not os.path.lexists(host):
+            raise ValueError(f"bind {virtual}={host}: {host} does not exist")
+        self.paths.bind(_virtual(virtual, "bind"), host)
+        return self
+
+    def hide(self, path: str) -> VirtualFS:
+        """Make the virtual ``path`` and everything under it absent."""
+        self.paths.hide(_virtual(path, "hide"))
+        return self
+
+    def readonly(self, path: str) -> VirtualFS:
+        """Make changes to the virtual ``path`` and anything under it fail with ``EROFS``."""
+        self.paths.make_readonly(_virtual(path, "readonly"))
+        return self
+
+    def root(self, directory: str) -> VirtualFS:
+        """Map every absolute path no bind covers under the host ``directory``."""
+        directory = os.path.abspath(directory)
+        if not os.path.isdir(directory):
+            raise ValueError(f"root {directory}: not a directory")
+        self.paths.set_root(directory)
+        return self
+
+    def cwd(self, directory: str) -> VirtualFS:
+        """Start the program in the virtual ``directory`` (see :attr:`start_cwd`)."""
+        self._cwd = _virtual(directory, "cwd")
+        return self
+
+    @property
+    def start_cwd(self) -> str | None:
+        """The host directory the program must be started in (``Emulator.run(cwd=...)``):
+        the one ``cwd`` names, ``/`` of the root when there is a root, else ``None``
+        (sysemu's own working directory)."""
+        virtual = self._cwd if self._cwd is not None else "/" if self.paths.root else None
+        return None if virtual is None else self.paths.to_host(virtual)
+
+    # Installation.
+    def install(self, handlers: HandlerSet) -> None:
+        """Register the handlers this configuration needs on ``handlers``.
+
+        Only what is configured stops the program: binds, a root or hidden paths stop every
+        call that takes a path; read-only paths alone stop only calls that change something
+        (opens only with write access, ``O_CREAT`` or ``O_TRUNC``, checked by the kernel).
+        """
+        paths = self.paths
+        for virtual in paths.readonly_paths:
+            host = paths.to_host(virtual)
+            real = os.path.realpath(host)
+            if real != host:
+                paths.add_readonly_host(real)
+        if paths.remaps or paths.has_hidden:
+            handlers.add(path_syscalls(), self._on_path)
+        elif paths.has_readonly:
+            changing = [s for s in path_syscalls() if s.name in policy.CHANGING_CALLS]
+            plain = [s for s in changing if s.name not in ("open", "openat")]
+            handlers.add(plain, self._on_path)
+            opens = [s for s in changing if s.name in ("open", "openat")]
+            for condition in (
+                Masked(policy.O_ACCMODE, 1),
+                Masked(policy.O_ACCMODE, 2),
+                Masked(policy.O_ACCMODE, 3),
+                HasBits(policy.O_CREAT),
+                HasBits(policy.O_TRUNC),
+            ):
+                handlers.add(opens, self._on_path, flags=condition)
+        if paths.has_readonly:
+            handlers.add(_existing(policy.FD_CHANGING), self._on_fd_change)
+        if paths.remaps:
+            handlers.add("getcwd", self._on_getcwd)
+        if paths.has_hidden:
+            handlers.add(["getdents", "getdents64"], self._on_getdents)
+
+    # Path arguments.
+    def _on_path(self, call: Call) -> Decision | None:
+        # A handler registered under several conditions is asked once per matching
+        # registration; the answer is the same each time.
+        memo = self._memo
+        if memo is not None and memo[0] is call:
+            return memo[1]
+        decision = self._decide(call)
+        self._memo = (call, decision)
+        return decision
+
+    def _decide(self, call: Call) -> Decision | None:
+        paths = self.paths
+        changing = paths.has_readonly and policy.changes(call)
+        if not (paths.remaps or paths.has_hidden or changing):
+            return None
+        new_args: dict[str, str] = {}
+        proc_link: tuple[Resolved, str] | None = None
+        dirfd = AT_FDCWD
+        for index, param in enumerate(call.syscall.params):
+            if param.kind is ArgKind.DIRFD:
+                dirfd = call.args.value(index)
+                continue
+            if param.kind is not ArgKind.PATH:
+                continue
+            base, dirfd = dirfd, AT_FDCWD
+            try:
+                raw = call.args[index]
+            except OSError:
+                continue  # the kernel will say EFAULT
+            if not raw:
+                # NULL or "": the call works on the directory fd itself (utimensat(fd, NULL),
+                # AT_EMPTY_PATH), or fails in the kernel.
+                if changing and base != AT_FDCWD and self._fd_readonly(call, base):
+                    return call.fail(errno.EROFS)
+                continue
+            if len(os.fsencode(raw)) >= _PATH_MAX - 1 or self._restarted(call, index, raw):
+                continue
+            where = self._resolve(call, raw, base)
+            if where is None:
+                continue
+            if paths.hidden(where.virtual, where.host):
+                return call.fail(errno.ENOENT)
+            if changing and self._readonly_hit(call, index, where):
+                return call.fail(errno.EROFS)
+            if where.rewrite is not None:
+                new_args[param.name] = where.rewrite
+            if call.name in _READLINK_CALLS and paths.remaps:
+                match = _PROC_LINK.match(where.virtual or where.host)
+                if match is not None:
+                    proc_link = (where, match.group(1))
+        hook = None if proc_link is None else self._readlink_hook(call, *proc_link)
+        if new_args:
+            self._scratch[call.tid] = (call.sp, frozenset(new_args.values()))
+            return call.rewrite(then=hook, **new_args)
+        if hook is not None:
+            return call.observe(hook)
+        return None
+
+    def _resolve(self, call: Call, raw: str, dirfd: int) -> Resolved | None:
+        """Where the path argument ``raw`` (relative to ``dirfd``) leads, in both name
+        spaces; ``None`` if its base directory cannot be known."""
+        paths = self.paths
+        virtual: str | None
+        if raw.startswith("/"):
+            kernel = raw
+            lexical = virtual = normalize(raw)
+        else:
+            base = call.cwd if dirfd == AT_FDCWD else call.fd_path(dirfd)
+            if base is None or not base.startswith("/") or base.endswith(_DELETED):
+                return None
+            kernel = f"{base}/{raw}"
+            lexical = join(base, raw)
+            if paths.remaps:
+                virtual_base = paths.to_virtual(base)
+                virtual = None if virtual_base is None else join(virtual_base, raw)
+            else:
+                virtual = lexical
+        host = lexical if virtual is None else paths.to_host(virtual)
+        if host == lexical:
+            return Resolved(virtual, host, kernel, None)
+        # A trailing "/" (or "/.", "/..") makes the kernel insist on a directory: keep that.
+        wants_dir = raw.endswith(("/", "/.", "/..")) or raw in (".", "..")
+        rewrite = host + "/" if wants_dir and host != "/" else host
+        return Resolved(virtual, host, rewrite, rewrite)
+
+    def _restarted(self, call: Call, index: int, raw: str) -> bool:
+        """Whether this argument is a string this tool wrote for the same thread's previous
+        call: the kernel restarted that call (after a signal) with the rewritten registers,
+        and the path is a host path already."""
+        previous = self._scratch.get(call.tid)
+        if previous is None or previous[0] != call.sp or raw not in previous[1]:
+            return False
+        address = call.raw[index]
+        return call.sp - _SCRATCH_WINDOW <= address < call.sp
+
+    # Read-only trees.
+    def _readonly_hit(self, call: Call, index: int, where: Resolved) -> bool:
+        paths = self.paths
+        if not paths.readonly(where.virtual, where.host):
+            # The lexical names are free; what the kernel will reach after links may not be.
+            canonical = _canonical(call, where.kernel, policy.follows_last(call, index))
+            if canonical is None or not paths.readonly(None, canonical):
+                return False
+        if call.name in policy.OPEN_CALLS:
+            # O_CREAT without write access opens an existing file read-only, as on a
+            # read-only mount.
+            flags = policy.open_flags(call)
+            quiet = policy.O_ACCMODE | policy.O_TRUNC | policy.O_EXCL
+            if flags is not None and not flags & quiet:
+                return not os.path.exists(_proc_self(where.kernel, call))
+        return True
+
+    def _fd_readonly(self, call: Call, fd: int) -> bool:
+        path = call.fd_path(fd)
+        if path is None or not path.startswith("/") or path.endswith(_DELETED):
+            return False
+        return self.paths.readonly(self.paths.to_virtual(path), path)
+
+    def _on_fd_change(self, call: Call) -> Decision | None:
+        if self._fd_readonly(call, call.args.fd):
+            return call.fail(errno.EROFS)
+        return None
+
+    # Results that carry paths.
+    def _readlink_hook(self, call: Call, where: Resolved, link: str) -> ResultHook:
+        """A result hook giving ``readlink`` of a /proc magic link the virtual name."""
+        buffer, size = call.args.buf, call.args.bufsiz
+        paths = self.paths
+
+        def virtual_link(result: Result) -> int | None:
+            if result.failed:
+                return None
+            try:
+                target = os.readlink(_proc_self(where.host, call))
+            except OSError:
+                return None
+            if link == "root" and paths.root is not None:
+                virtual: str | None = "/"
+            else:
+                virtual = _to_virtual(paths, target)
+            if virtual is None or virtual == target:
+                return None
+            data = os.fsencode(virtual)[:size]
+            call.write(buffer, data)
+            return len(data)
+
+        return virtual_link
+
+    def _on_getcwd(self, call: Call) -> Decision:
+        buffer, size = call.args.buf, call.args.size
+        paths = self.paths
+
+        def virtual_cwd(result: Result) -> int | None:
+            if result.failed and result.errno != errno.ERANGE:
+                return None
+            host = call.cwd
+            if host is None or host.endswith(_DELETED):
+                return None
+            virtual = paths.to_virtual(host)
+            # As the kernel says of a directory outside the caller's root.
+            text = f"(unreachable){host}" if virtual is None else virtual
+            if text == host:
+                return None
+            data = os.fsencode(text) + b"\0"
+            if len(data) > size:
+                return -errno.ERANGE
+            call.write(buffer, data)
+            return len(data)
+
+        return call.observe(virtual_cwd)
+
+    def _on_getdents(self, call: Call) -> Decision | None:
+        directory = call.fd_path(call.args.fd)
+        if directory is None or not directory.startswith("/"):
+            return None
+        hidden = self.paths.hidden_names(directory)
+        if not hidden:
+            return None  # no exit stop for directories with nothing to hide
+        names = frozenset(os.fsencode(name) for name in hidden)
+        layout = layout_for(call.name, call.abi)
+        address = call.args.dirent
+
+        def without_hidden(result: Result) -> int | None:
+            if result.failed or result.value <= 0:
+                return None
+            kept = drop_names(call.read(address, result.value), layout, names)
+            if kept is None:
+                return None
+            if not kept:
+                # Returning 0 would mean "end of directory"; have the kernel read on instead.
+                return _again(call)
+            call.write(address, kept)
+            return len(kept)
+
+        return call.observe(without_hidden)
+
+
+def path_syscalls() -> list[Syscall]:
+    """Every implemented call, in every ABI, with a path argument."""
+    return [
+        entry for abi in Abi for entry in syscalls(abi) if entry.implemented and entry.path_params
+    ]
+
+
+def _existing(names: frozenset[str]) -> list[Syscall]:
+    found = []
+    for name in sorted(names):
+        for abi in Abi:
+            try:
+                found.append(syscall_by_name(name, abi))
+            except KeyError:
+                continue
+    return found
+
+
+def _virtual(path: str, what: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"{what} {path}: a virtual path must be absolute")
+    return normalize(path)
+
+
+def _to_virtual(paths: PathMap, host: str) -> str | None:
+    deleted = host.endswith(_DELETED)
+    if deleted:
+        host = host[: -len(_DELETED)]
+    if not host.startswith("/"):
+        return None
+    virtual = paths.to_virtual(normalize(host))
+    return None if virtual is None else virtual + (_DELETED if deleted else "")
+
+
+def _proc_self(path: str, call: Call) -> str:
+    """``path`` with ``/proc/self`` and ``/proc/thread-self`` naming the caller, not sysemu."""
+    for name, replacement in (
+        ("/proc/self", f"/proc/{call.pid}"),
+        ("/proc/thread-self", f"/proc/{call.pid}/task/{call.tid}"),
+    ):
+        if path == name or path.startswith(name + "/"):
+            return replacement + path[len(name) :]
+    return path
+
+
+def _canonical(call: Call, path: str, follow_last: bool) -> str | None:
+    """The host path the kernel will reach for ``path`` (symbolic links resolved, the last
+    one only if the call follows it), or ``None``."""
+    path = _proc_self(path, call)
+    try:
+        if follow_last:
+            return os.path.realpath(path)
+        parent, name = posixpath.split(path.rstrip("/") or "/")
+        return normalize(f"{os.path.realpath(parent or '/')}/{name}")
+    except (OSError, ValueError):
+        return None
+
+
+def _again(call: Call) -> int:
+    """The value that makes the kernel run ``call`` again instead of returning: a signal the
+    thread neither blocks nor handles is pending, so the kernel takes the
+    ``-ERESTARTNOINTR`` path, finds nothing to deliver and restarts the call. Falls back to
+    ``-EINTR`` when every candidate signal is blocked."""
+    blocked, caught = _signal_masks(call.tid)
+    candidates = [s for s in _QUIET_SIGNALS if not blocked >> (s - 1) & 1]
+    quiet = [s for s in candidates if not caught >> (s - 1) & 1]
+    chosen = quiet or candidates
+    if not chosen:
+        return -errno.EINTR
+    call.send_signal(chosen[0])
+    return -_ERESTARTNOINTR
+
+
+def _signal_masks(tid: int) -> tuple[int, int]:
+    """The thread's blocked and caught signal masks, from /proc (all blocked if unknown)."""
+    blocked, caught = -1, -1
+    try:
+        with open(f"/proc/{tid}/status") as status:
+            for line in status:
+                if line.startswith("SigBlk:"):
+                    blocked = int(line.split()[1], 16)
+                elif line.startswith("SigCgt:"):
+                    caught = int(line.split()[1], 16)
+    except OSError:
+        pass
+    return blocked, caught

@@ -1,0 +1,147 @@
+"""The user-notification backend (no ptrace), and what it refuses; the capability probe."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sysemu import Abi, Call, Emulator, HandlerError, Observer, RunTimeoutError
+from sysemu.engine.notify import UnsupportedError
+from sysemu.kernel import seccomp
+
+from .conftest import Programs
+
+pytestmark = pytest.mark.skipif(
+    not seccomp.has_user_notification(), reason="no seccomp user notification here"
+)
+
+
+def unotify(**options: object) -> Emulator:
+    return Emulator(backend="unotify", **options)  # type: ignore[arg-type]
+
+
+def test_emulate_and_fail_without_ptrace() -> None:
+    emu = unotify()
+
+    @emu.on("getpid")
+    def fake(call: Call) -> object:
+        return call.emulate(4242)
+
+    @emu.on("openat")
+    def deny(call: Call) -> object:
+        return call.fail(errno.EACCES) if call.path == "/etc/hostname" else None
+
+    result = emu.run(["sh", "-c", "cat /etc/hostname; echo $$"], capture_output=True)
+    assert (result.exit_code, result.stdout) == (0, b"4242\n")
+    assert b"Permission denied" in (result.stderr or b"")
+    assert result.stats["openat"].failed == 1
+
+
+def test_the_program_is_not_ptraced() -> None:
+    emu = unotify()
+    emu.on("getppid")(lambda call: None)
+    script = "grep TracerPid /proc/self/status"
+    result = emu.run(["sh", "-c", script], capture_output=True)
+    assert result.stdout == b"TracerPid:\t0\n"  # so gdb or strace can still attach
+
+
+def test_compat_abis_and_experimental_calls(programs: Programs) -> None:
+    emu = unotify()
+    abis: set[Abi] = set()
+
+    @emu.on("openat")
+    def deny(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            abis.add(call.abi)
+            return call.fail(errno.EACCES)
+        return None
+
+    result = emu.run([programs.compat_calls, "/etc/hostname"], capture_output=True)
+    assert result.stdout == b"x86_64=-13 i386=-13 x32=-13 i386_getpid_is_pid=1\n"
+    assert abis == {Abi.X86_64, Abi.I386, Abi.X32}
+
+    emu = unotify()
+    emu.on(1000)(lambda call: call.emulate(call.args.arg0 + call.args.arg1))
+    result = emu.run([programs.example("experimental_syscall")], capture_output=True)
+    assert result.stdout == b"1000(2, 3) = 5\n1001() = -1 Function not implemented\n"
+
+
+def test_processes_and_threads(programs: Programs) -> None:
+    emu = unotify()
+    emu.on("getpid")(lambda call: call.emulate(4242))
+    result = emu.run([programs.spawners, programs.getpid_loop], capture_output=True)
+    lines = (result.stdout or b"").decode().splitlines()
+    assert result.exit_code == 0
+    assert "fork 4242" in lines and "clone3 4242" in lines and "parent 4242" in lines
+    assert lines.count("thread 4242") == 4
+
+
+def test_kernel_conditions_and_injection() -> None:
+    emu = unotify()
+    emu.inject("write:fd=2:error=EIO")
+    script = (
+        "import os\n"
+        "os.write(1, b'out\\n')\n"
+        "try:\n    os.write(2, b'err\\n')\nexcept OSError as e:\n    print(e.strerror)\n"
+    )
+    result = emu.run([sys.executable, "-c", script], capture_output=True)
+    assert result.stdout == b"out\nInput/output error\n"
+    assert result.stats["write"].stops == 1
+    assert len(result.injections) == 1
+
+
+def test_rewrites_are_refused_as_handler_errors() -> None:
+    reported: list[HandlerError] = []
+    emu = unotify(on_error="fail", report=reported.append)
+
+    @emu.on("openat")
+    def redirect(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            return call.rewrite(filename="/etc/passwd")
+        return None
+
+    result = emu.run(["cat", "/etc/hostname"], capture_output=True)
+    assert result.exit_code == 1
+    assert "cannot carry out Rewrite" in str(reported[0].__cause__)
+
+
+def test_observers_that_want_results_are_refused_before_running() -> None:
+    emu = unotify()
+    emu.observe(Observer(), ["getpid"])
+    with pytest.raises(UnsupportedError, match="cannot show call results"):
+        emu.run(["true"])
+
+
+def test_a_raising_handler_kills_the_program() -> None:
+    emu = unotify()
+
+    @emu.on("getpid")
+    def broken(call: Call) -> object:
+        raise RuntimeError("boom")
+
+    with pytest.raises(HandlerError) as caught:
+        emu.run(["sh", "-c", "echo $$; sleep 30"], capture_output=True)
+    assert caught.value.result.signal == 9
+
+
+def test_timeout_kills_the_tree() -> None:
+    emu = unotify()
+    emu.on("getpid")(lambda call: None)
+    started = time.monotonic()
+    with pytest.raises(RunTimeoutError):
+        emu.run(["sh", "-c", "sleep 30 & sleep 30"], timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_cli_backend_choice() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sysemu", "run", "--backend", "unotify", "--inject",
+         "openat:error=ENOENT:path=/etc/hostname", "--", "cat", "/etc/hostname"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "No such file or directory" in result.stderr
