@@ -247,3 +247,11 @@ def test_inject_from_the_command_line_with_stats(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (1, "A\n")
     assert "cat: b: No such file or directory" in result.stderr
     assert "       1  openat           openat:error=ENOENT:path=*/b" in result.stderr
+
+
+def test_doctor_reports_what_the_kernel_offers() -> None:
+    result = sysemu("doctor")
+    assert result.returncode == 0
+    assert "seccomp SECCOMP_RET_TRACE" in result.stdout
+    assert "PTRACE_GET_SYSCALL_INFO (5.3)" in result.stdout
+    assert "backend: seccomp (the default) works here." in result.stdout

@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sysemu",
         description="Run a program with some of its system calls decided in Python.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    commands.add_parser(
+        "doctor",
+        help="show what this kernel offers sysemu",
+        description="Probe ptrace, seccomp and user-notification features on this kernel.",
+    )
     run = commands.add_parser(
         "run",
         help="run a program under sysemu",
@@ -237,9 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command is None:
+        if args.subcommand is None:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
+        if args.subcommand == "doctor":
+            from sysemu.cli.doctor import print_report  # noqa: PLC0415 (only doctor needs it)
+
+            return print_report()
         return run_command(args)
     except (UsageError, RulesError) as error:
         print(f"sysemu: {error}", file=sys.stderr)

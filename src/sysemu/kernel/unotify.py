@@ -94,9 +94,8 @@ class Listener:
     def wake_up_on_caller_cpu(self) -> bool:
         """Ask for ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6); False where unsupported."""
         try:
-            fcntl.ioctl(
-                self.fd, NOTIF_SET_FLAGS, struct.pack("<Q", SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
-            )
+            # The kernel takes these flags as the ioctl argument itself, not through a pointer.
+            fcntl.ioctl(self.fd, NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
         except OSError:
             return False
         return True

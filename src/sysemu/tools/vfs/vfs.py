@@ -230,7 +230,9 @@ class VirtualFS:
             else:
                 virtual = lexical
         host = lexical if virtual is None else paths.to_host(virtual)
-        if host == lexical:
+        # With "..", the kernel walks through names before it drops them, and a name that
+        # exists only in the virtual view (a bind's) is not there on the host: spell it out.
+        if host == lexical and not (paths.remaps and ".." in raw.split("/")):
             return Resolved(virtual, host, kernel, None)
         # A trailing "/" (or "/.", "/..") makes the kernel insist on a directory: keep that.
         wants_dir = raw.endswith(("/", "/.", "/..")) or raw in (".", "..")
