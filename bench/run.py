@@ -81,6 +81,7 @@ def build() -> None:
     OUT.mkdir(exist_ok=True)
     sources = {
         "floor_tracer": BENCH / "floor_tracer.c",
+        "floor_unotify": BENCH / "floor_unotify.c",
         "getpid_loop": ROOT / "tests" / "programs" / "getpid_loop.c",
         "openat_loop": BENCH / "openat_loop.c",
     }
@@ -345,6 +346,15 @@ def tracers(
             "C floor, emulate, polling", [floor, "emulate+spin", str(GETPID_NR), "--"]
         ),
         "floor pass": Tracer("C floor, pass", [floor, "pass", str(GETPID_NR), "--"]),
+        "unotify floor emulate": Tracer(
+            "C floor unotify, emulate",
+            [program("floor_unotify"), "emulate", str(GETPID_NR), "--"],
+        ),
+        "sysemu unotify emulate": Tracer(
+            "sysemu unotify, emulate",
+            [*sysemu, "--backend", "unotify", *rules("emulate_getpid.py"), "--"],
+            s,
+        ),
         "floor pass openat": Tracer("C floor, pass openat", [floor, "pass", str(OPENAT_NR), "--"]),
         "floor none": Tracer("C floor, no filter", [floor, "none", "0", "--"]),
         "sysemu none": Tracer("sysemu, no handlers", [*sysemu, "--"], s),
@@ -402,6 +412,8 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
     """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
     command = [program("getpid_loop"), str(n)]
     emulating = {
+        "unotify floor emulate",
+        "sysemu unotify emulate",
         "floor emulate",
         "floor emulate spin",
         "sysemu emulate",
@@ -418,6 +430,8 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
         "sysemu pass",
         "sysemu emulate",
         "sysemu emulate nospin",
+        "unotify floor emulate",
+        "sysemu unotify emulate",
         "strace inject",
         "strace pass",
         "ptrace emulate",
@@ -724,6 +738,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sysemu no polling / C floor emulate",
             getpid["sysemu emulate nospin"],
             getpid["floor emulate"],
+            native,
+            n=n,
+            pins=pins,
+            at_most=TARGET_FLOOR_RATIO,
+        ),
+        ratio_line(
+            "sysemu unotify / C floor unotify",
+            getpid["sysemu unotify emulate"],
+            getpid["unotify floor emulate"],
             native,
             n=n,
             pins=pins,

@@ -1,0 +1,114 @@
+/* The floor for sysemu's user-notification backend: the least a C supervisor can do.
+ *
+ *   floor_unotify emulate|pass NR -- PROGRAM [ARG...]
+ *
+ * The child installs a filter answering syscall NR (x86_64) with SECCOMP_RET_USER_NOTIF,
+ * sends the listener fd over a socketpair and execs. The supervisor sets
+ * SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP where the kernel has it (6.6), then per call does one
+ * NOTIF_RECV and one NOTIF_SEND: 4242 for "emulate", CONTINUE for "pass". */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
+#endif
+
+static void send_fd(int sock, int fd) {
+    char data = 'L', control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&data, 1};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    if (sendmsg(sock, &msg, 0) != 1) _exit(125);
+}
+
+static int receive_fd(int sock) {
+    char data, control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&data, 1};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (recvmsg(sock, &msg, 0) != 1) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+    return fd;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5 || strcmp(argv[3], "--") != 0) {
+        fprintf(stderr, "usage: %s emulate|pass NR -- PROGRAM [ARG...]\n", argv[0]);
+        return 2;
+    }
+    int emulate = strcmp(argv[1], "emulate") == 0;
+    unsigned nr = (unsigned)atoi(argv[2]);
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        struct sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        int listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                               SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (listener < 0) _exit(126);
+        send_fd(pair[1], listener);
+        execvp(argv[4], argv + 4);
+        _exit(127);
+    }
+    close(pair[1]);
+    int listener = receive_fd(pair[0]);
+    if (listener < 0) return 1;
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+    struct seccomp_notif request;
+    struct seccomp_notif_resp response;
+    struct pollfd poller = {listener, POLLIN, 0};
+    for (;;) {
+        if (poll(&poller, 1, -1) < 0 && errno != EINTR) break;
+        if (poller.revents & POLLHUP) break;
+        memset(&request, 0, sizeof request);
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) continue;
+        memset(&response, 0, sizeof response);
+        response.id = request.id;
+        if (emulate)
+            response.val = 4242;
+        else
+            response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
