@@ -24,6 +24,7 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.engine.attach import Attacher
 from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
@@ -245,6 +246,37 @@ class Emulator:
                 out.seek(0)
                 err.seek(0)
                 result.stdout, result.stderr = out.read(), err.read()
+        if self._injector is not None:
+            result.injections = list(self._injector.records)
+        if result.fatal_error is not None:
+            result.fatal_error.result = result
+            raise result.fatal_error
+        return result
+
+    def attach(self, pid: int, *, on_ready: Callable[[Attacher], None] | None = None) -> RunResult:
+        """Trace the running process ``pid`` (every thread) with the handlers, until it exits
+        or a detach is requested; then it runs on exactly as before.
+
+        Attaching is ptrace only (a seccomp filter could never be removed again), so every
+        call of the process stops twice while attached. ``on_ready`` receives the
+        :class:`~sysemu.engine.attach.Attacher` before the loop starts: call its
+        ``request_detach()`` (from a signal handler of this thread, say) to detach.
+        Raises :class:`~sysemu.engine.attach.AttachError` if the process cannot be traced.
+        """
+        arch = host_arch()
+        if self._injector is not None:
+            self._injector.reset()
+        attacher = Attacher(
+            self.handlers.compile(arch.abis),
+            arch,
+            on_error=self.on_error,
+            error_errno=self.error_errno,
+            report=self.report,
+            spin_us=self.spin_us,
+        )
+        if on_ready is not None:
+            on_ready(attacher)
+        result = attacher.attach(pid)
         if self._injector is not None:
             result.injections = list(self._injector.records)
         if result.fatal_error is not None:

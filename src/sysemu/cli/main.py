@@ -19,6 +19,7 @@ from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
+from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.inject.injector import Injection
@@ -55,18 +56,40 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run CMD; calls that no rule asks for never stop it.",
     )
     run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
+        "call stops (slow; for systems without seccomp)",
+    )
+    _add_handler_options(run)
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    attach = commands.add_parser(
+        "attach",
+        help="trace a running process (ptrace only) until it exits or Ctrl-C detaches",
+        description="Seize every thread of PID and decide its calls; Ctrl-C or SIGTERM "
+        "detaches and leaves it running as before.",
+    )
+    _add_handler_options(attach)
+    attach.add_argument("pid", type=int, metavar="PID")
+    return parser
+
+
+def _add_handler_options(sub: argparse.ArgumentParser) -> None:
+    """The options of ``run`` and ``attach``: rules, injection, tracing, errors."""
+    sub.add_argument(
         "--rules",
         action="append",
         default=[],
         metavar="FILE.py",
         help="load handlers from a Python file that defines register(emu) (repeatable)",
     )
-    run.add_argument(
+    sub.add_argument(
         "--stats",
         action="store_true",
         help="print a table of intercepted calls and what was decided when the program ends",
     )
-    run.add_argument(
+    sub.add_argument(
         "--inject",
         action="append",
         default=[],
@@ -74,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a fault: strace's SET:error=ERRNO|retval=N[:signal=SIG][:when=...] plus "
         ":path=GLOB :fd=N :fdpath=GLOB :pid=... :probability=P :after (repeatable; see docs)",
     )
-    run.add_argument(
+    sub.add_argument(
         "--seed",
         type=int,
         default=None,
         metavar="N",
         help="seed for --inject probability=, to repeat a run (printed with --stats)",
     )
-    trace = run.add_argument_group("tracing (like strace -f)")
+    trace = sub.add_argument_group("tracing (like strace -f)")
     trace.add_argument(
         "--trace",
         nargs="?",
@@ -100,26 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-t", dest="timestamps", action="count", default=0, help="time of day (-tt: with µs)"
     )
     trace.add_argument("-T", dest="durations", action="store_true", help="time spent in calls")
-    run.add_argument(
+    sub.add_argument(
         "--on-error",
         choices=[policy.value for policy in OnError],
         default=OnError.KILL.value,
         help="when a handler raises: kill the program (default), fail the call, or pass it",
     )
-    run.add_argument(
+    sub.add_argument(
         "--error-errno",
         default="EIO",
         metavar="ERRNO",
         help="the errno of calls failed by --on-error=fail (default EIO)",
     )
-    run.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=DEFAULT_BACKEND,
-        help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
-        "call stops (slow; for systems without seccomp)",
-    )
-    run.add_argument(
+    sub.add_argument(
         "--spin-us",
         type=int,
         default=None,
@@ -127,8 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll up to N µs for the next stop instead of sleeping while stops come fast "
         "(default 20 on more than one CPU; 0: never)",
     )
-    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
-    return parser
 
 
 def _ignore_terminal_signals() -> None:
@@ -144,13 +158,8 @@ def _ignore_terminal_signals() -> None:
     signal.signal(signal.SIGHUP, terminate)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """``sysemu run``: returns the exit status."""
-    command = list(args.command)
-    if command and command[0] == "--":
-        command = command[1:]
-    if not command:
-        raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
+def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
+    """The Emulator the options of ``run`` and ``attach`` describe; raises UsageError."""
     try:
         error_errno = errno_number(args.error_errno)
     except ValueError as error:
@@ -162,7 +171,7 @@ def run_command(args: argparse.Namespace) -> int:
         error_errno=error_errno,
         spin_us=args.spin_us,
         seed=args.seed,
-        backend=args.backend,
+        backend=backend,
     )
     for path in args.rules:
         load_rules(path, emu)
@@ -171,10 +180,27 @@ def run_command(args: argparse.Namespace) -> int:
             emu.inject(spec)
         except ValueError as error:
             raise UsageError(f"--inject: {error}") from None
+    return emu
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``sysemu run`` and ``sysemu attach``: returns the exit status."""
+    attaching = args.subcommand == "attach"
+    command: list[str] = []
+    if not attaching:
+        command = list(args.command)
+        if command and command[0] == "--":
+            command = command[1:]
+        if not command:
+            raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
+    emu = _emulator(args, "ptrace" if attaching else args.backend)
     trace_output = _start_trace(args, emu)
-    _ignore_terminal_signals()
     try:
-        result = emu.run(command)
+        if attaching:
+            result = emu.attach(args.pid, on_ready=_detach_on_signals)
+        else:
+            _ignore_terminal_signals()
+            result = emu.run(command)
     except HandlerError as error:
         import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
 
@@ -191,6 +217,16 @@ def run_command(args: argparse.Namespace) -> int:
             random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
             print(injection_table(result.injections, emu.seed if random else None), file=sys.stderr)
     return result.exit_code
+
+
+def _detach_on_signals(attacher: Attacher) -> None:
+    """Ctrl-C, SIGTERM and SIGHUP detach from an attached process (which runs on)."""
+
+    def detach(_number: int, _frame: FrameType | None) -> None:
+        attacher.request_detach()
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, detach)
 
 
 def _start_trace(args: argparse.Namespace, emu: Emulator) -> IO[str] | None:
@@ -253,8 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, RulesError) as error:
         print(f"sysemu: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except ProgramNotFoundError as error:
-        print(f"sysemu: {error}", file=sys.stderr)
+    except (ProgramNotFoundError, AttachError) as error:
+        print(f"sysemu: {error.strerror if isinstance(error, AttachError) else error}",
+              file=sys.stderr)  # fmt: skip
         return USAGE_ERROR
     except ExecError as error:
         print(f"sysemu: {error.strerror}", file=sys.stderr)

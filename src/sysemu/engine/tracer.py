@@ -287,6 +287,13 @@ class Tracer:
                     self._on_signal(tid, stop & 0xFF)
             else:
                 self._on_exit(tid, status)
+            if self._after_stop():
+                return
+
+    def _after_stop(self) -> bool:
+        """Called between two stops, when every collected stop has been resumed; True ends
+        the loop (the attach backend detaches there)."""
+        return False
 
     # Stops.
     def _on_seccomp(self, tid: int) -> None:

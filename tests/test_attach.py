@@ -1,0 +1,131 @@
+"""Attaching to running processes, deciding their calls, and detaching cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sysemu import Emulator
+from sysemu.engine.attach import Attacher, AttachError
+
+TICKER = (
+    "import os, sys, time\n"
+    "for i in range(int(sys.argv[1])):\n"
+    "    print(os.getpid(), flush=True)\n"
+    "    time.sleep(0.02)\n"
+    "sys.exit(3)\n"
+)
+
+
+@pytest.fixture
+def ticker() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", TICKER, "100"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # it runs
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def detach_after(seconds: float, holder: dict[str, Attacher]) -> None:
+    """Request a detach from a signal handler, as the CLI does on Ctrl-C."""
+    previous = signal.signal(signal.SIGUSR1, lambda *_: holder["attacher"].request_detach())
+
+    def later() -> None:
+        time.sleep(seconds)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    threading.Thread(target=later, daemon=True).start()
+    holder["restore"] = previous  # type: ignore[assignment]
+
+
+def test_attach_decide_and_detach(ticker: subprocess.Popen[str]) -> None:
+    emu = Emulator()
+    emu.on("getpid")(lambda call: call.emulate(4242))
+    holder: dict[str, Attacher] = {}
+    detach_after(0.4, holder)
+    try:
+        result = emu.attach(ticker.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
+    finally:
+        signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
+    assert holder["attacher"].detached
+    assert result.stats["getpid"].emulated >= 3
+    assert ticker.stdout is not None
+    after = ticker.stdout.read().split()
+    assert ticker.wait(timeout=20) == 3  # it ran on to its own end after the detach
+    assert "4242" in after and after[-1] == str(ticker.pid)  # faked while attached only
+
+
+def test_attach_until_the_process_exits() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", TICKER, "10"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        emu = Emulator()
+        emu.on("getpid")(lambda call: None)
+        result = emu.attach(process.pid)
+        assert result.exit_code == 3
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_a_blocked_call_finishes_normally_after_detach() -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('ready', flush=True); print(sys.stdin.read())"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert reader.stdout is not None and reader.stdin is not None
+        assert reader.stdout.readline() == "ready\n"
+        emu = Emulator()
+        emu.on("write")(lambda call: None)
+        holder: dict[str, Attacher] = {}
+        detach_after(0.3, holder)
+        try:
+            emu.attach(reader.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
+        finally:
+            signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
+        reader.stdin.write("data after detach")
+        reader.stdin.close()
+        assert reader.stdout.read() == "data after detach\n"
+        assert reader.wait(timeout=10) == 0
+    finally:
+        reader.kill()
+        reader.wait(timeout=10)
+
+
+def test_no_such_process() -> None:
+    with pytest.raises(AttachError):
+        Emulator().attach(2**22 + 12345)
+
+
+def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "sysemu", "attach", "--inject", "getpid:retval=77", "--stats",
+         str(ticker.pid)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=20)
+        assert cli.returncode == 0
+        assert "getpid:retval=77" in err
+        assert ticker.wait(timeout=20) == 3
+    finally:
+        cli.kill()
+        cli.wait(timeout=10)
