@@ -113,3 +113,12 @@ def test_string_rendering() -> None:
     assert render.quote(b"abcdef", 3) == '"abc"...'
     assert render.error_return(-2) == "-1 ENOENT (No such file or directory)"
     assert render.error_return(-512).startswith("? ERESTARTSYS")
+
+
+def test_stats_with_trace_show_strace_c_table() -> None:
+    result = trace("--trace", "-o", "/dev/null", "--stats", "--", "cat", "/nonexistent")
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("% time     seconds  usecs/call     calls    errors syscall")
+    openat = next(line.split() for line in lines if line.endswith(" openat"))
+    assert int(openat[3]) >= 2 and int(openat[4]) >= 1  # calls, and the failed open
+    assert any(line.endswith(" total") for line in lines)

@@ -23,7 +23,7 @@ from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.inject.injector import Injection
-from sysemu.tools.trace import trace
+from sysemu.tools.trace import TraceObserver, summary_table, trace
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -194,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
         if not command:
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
     emu = _emulator(args, "ptrace" if attaching else args.backend)
-    trace_output = _start_trace(args, emu)
+    trace_output, tracer = _start_trace(args, emu)
     try:
         if attaching:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
@@ -212,6 +212,8 @@ def run_command(args: argparse.Namespace) -> int:
         if trace_output is not None and trace_output is not sys.stderr:
             trace_output.close()
     if args.stats:
+        if tracer is not None:  # strace -c's view of every traced call first
+            print(summary_table(tracer.summary), file=sys.stderr)
         print(result.stats.table(), file=sys.stderr)
         if args.inject:
             random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
@@ -229,11 +231,14 @@ def _detach_on_signals(attacher: Attacher) -> None:
         signal.signal(number, detach)
 
 
-def _start_trace(args: argparse.Namespace, emu: Emulator) -> IO[str] | None:
-    """Set up ``--trace`` (and ``-o``/``--json``/...); the stream to close after the run."""
+def _start_trace(
+    args: argparse.Namespace, emu: Emulator
+) -> tuple[IO[str] | None, TraceObserver | None]:
+    """Set up ``--trace`` (and ``-o``/``--json``/...): the stream to close after the run, and
+    the observer."""
     wanted = args.trace is not None or args.output or args.json
     if not wanted:
-        return None
+        return None, None
     if args.string_limit < 0:
         raise UsageError("-s: must be 0 or more")
     try:
@@ -246,7 +251,7 @@ def _start_trace(args: argparse.Namespace, emu: Emulator) -> IO[str] | None:
             stream = open(args.output, "w", buffering=1)  # noqa: SIM115 (closed after the run)
         except OSError as error:
             raise UsageError(f"-o {args.output}: {error.strerror}") from None
-    trace(
+    observer = trace(
         emu.handlers,
         stream,
         selected,
@@ -256,7 +261,7 @@ def _start_trace(args: argparse.Namespace, emu: Emulator) -> IO[str] | None:
         durations=args.durations,
         json_lines=args.json,
     )
-    return stream
+    return stream, observer
 
 
 def injection_table(injections: list[Injection], seed: int | None) -> str:

@@ -8,7 +8,7 @@ from typing import IO
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
 from sysemu.api.handlers import HandlerSet
-from sysemu.tools.trace.tracer import TraceObserver
+from sysemu.tools.trace.tracer import TraceObserver, summary_table
 
 
 def trace(
@@ -26,4 +26,4 @@ def trace(
     return observer
 
 
-__all__ = ["TraceObserver", "trace"]
+__all__ = ["TraceObserver", "summary_table", "trace"]

@@ -94,6 +94,8 @@ class TraceObserver(Observer):
         self.json_lines = json_lines
         self._pending: dict[int, _Pending] = {}
         self._live: set[int] = set()
+        # Per syscall: calls, errors, seconds between entry and exit (strace -c's table).
+        self.summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
 
     # Calls.
@@ -127,6 +129,11 @@ class TraceObserver(Observer):
                 decoder = decoders[index][0]
                 texts[index] = _safe(decoder, ctx, call.args.value(index), index)
         ended = time.time()
+        row = self.summary.setdefault(call.name, [0, 0, 0.0])
+        row[0] += 1
+        if value is not None:
+            row[1] += -4096 < value < 0
+            row[2] += ended - pending.started
         if self.json_lines:
             self._emit_json(pending, outcome, value, [t or "" for t in texts], ended)
             return
@@ -250,6 +257,29 @@ class TraceObserver(Observer):
 
     def _json(self, record: dict[str, Any]) -> None:
         self.stream.write(json.dumps(record) + "\n")
+
+
+def summary_table(summary: dict[str, list[float]]) -> str:
+    """``strace -c``'s table: time, calls and errors per syscall, busiest first."""
+    total = sum(row[2] for row in summary.values()) or 1e-9
+    lines = [
+        "% time     seconds  usecs/call     calls    errors syscall",
+        "------ ----------- ----------- --------- --------- ----------------",
+    ]
+    rows = sorted(summary.items(), key=lambda item: (-item[1][2], -item[1][0], item[0]))
+    for name, (calls, errors, seconds) in rows:
+        per_call = seconds / calls * 1e6 if calls else 0.0
+        shown_errors = str(int(errors)) if errors else ""
+        lines.append(
+            f"{seconds / total * 100:6.2f} {seconds:11.6f} {per_call:11.0f} {int(calls):9d} "
+            f"{shown_errors:>9} {name}"
+        )
+    calls = sum(int(row[0]) for row in summary.values())
+    errors = sum(int(row[1]) for row in summary.values())
+    lines.append(lines[1])
+    lines.append(f"100.00 {total:11.6f} {total / max(calls, 1) * 1e6:11.0f} {calls:9d} "
+                 f"{errors or '':>9} total")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _safe(decoder: Any, ctx: Context, value: int, index: int) -> str:
