@@ -118,7 +118,7 @@ def test_string_rendering() -> None:
 def test_stats_with_trace_show_strace_c_table() -> None:
     result = trace("--trace", "-o", "/dev/null", "--stats", "--", "cat", "/nonexistent")
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("% time     seconds  usecs/call     calls    errors syscall")
+    assert "% time     seconds  usecs/call     calls    errors syscall" in lines
     openat = next(line.split() for line in lines if line.endswith(" openat"))
     assert int(openat[3]) >= 2 and int(openat[4]) >= 1  # calls, and the failed open
     assert any(line.endswith(" total") for line in lines)
