@@ -377,6 +377,9 @@ def tracers(
             [*sysemu, "--inject", "openat:error=ENOENT:path=/nonexistent/*", "--"],
             s,
         ),
+        "sysemu trace": Tracer(
+            "sysemu --trace -o /dev/null", [*sysemu, "--trace", "-o", "/dev/null", "--"], s
+        ),
         "sysemu path": Tracer(
             "sysemu, openat reads path", [*sysemu, *rules("read_openat_path.py"), "--"], s
         ),
@@ -479,6 +482,7 @@ def workload_rows(
         "native",
         "sysemu none",
         "sysemu path",
+        "sysemu trace",
         "floor none",
         "floor pass openat",
         "strace all",
