@@ -150,7 +150,7 @@ def test_comparison_counts_missing_calls_and_wrong_results() -> None:
 
 
 def test_run_dependent_values_are_normalised() -> None:
-    pids = cs._Pids({100: "1", 101: "1.1"})
+    pids = cs.Pids({100: "1", 101: "1.1"})
     text = "{si_pid=101, tv_sec=5}, 0x7ffd9dadf168, pipe:[123], /tmp/ccAb12Xy.s, /proc/100/maps"
     assert cs.normalise_text(text, pids) == (
         "{si_pid=pid:1.1, tv_sec=*}, 0xADDR, pipe:[INODE], /tmp/ccXXXXXX.s, /proc/pid:1/maps"
@@ -158,8 +158,10 @@ def test_run_dependent_values_are_normalised() -> None:
     assert cs.return_class("openat", "-1 ENOENT (No such file or directory)", pids) == (
         "error ENOENT"
     )
-    assert cs.return_class("openat", "3</etc/hostname>", pids) == "3</etc/hostname>"
+    assert cs.return_class("openat", "3</etc/hostname>", pids) == "3"
     assert cs.return_class("fcntl", "0x1 (flags FD_CLOEXEC)", pids) == "1"
+    assert cs.return_class("umask", "022", pids) == cs.return_class("umask", "18", pids)
+    assert cs.return_form("022", pids) != cs.return_form("18", pids)
     assert cs.return_class("getppid", "4242", pids) == "pid:?"
 
 
