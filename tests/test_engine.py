@@ -33,14 +33,16 @@ WRITE_OUT_ERR_OUT = (
 )
 
 
-@pytest.fixture(autouse=True, params=["speedups", "ctypes", "ptrace-only"])
+@pytest.fixture(autouse=True, params=["speedups", "ctypes", "ptrace-only", "sysemu"])
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every engine test runs with the C accelerator, with its ctypes twins, and on the
-    ptrace-only backend (the reference: no filter, every call stops)."""
-    if request.param == "ptrace-only":
+    """Every engine test runs with the C accelerator, with its ctypes twins, on the
+    ptrace-only backend (the reference: no filter, every call stops) and on the PTRACE_SYSEMU
+    backend (no call runs unless made again)."""
+    if request.param in ("ptrace-only", "sysemu"):
         if request.node.get_closest_marker("filter_only"):
             pytest.skip("counts stops that only a seccomp filter avoids")
-        monkeypatch.setattr(emulator, "DEFAULT_BACKEND", "ptrace")
+        backend = "ptrace" if request.param == "ptrace-only" else "sysemu"
+        monkeypatch.setattr(emulator, "DEFAULT_BACKEND", backend)
     elif request.param == "ctypes":
         monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
         monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)

@@ -31,7 +31,7 @@ from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 from sysemu.tools.inject.injector import Injector
 
-BACKENDS = ("seccomp", "ptrace", "unotify")
+BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu")
 DEFAULT_BACKEND = "seccomp"
 
 
@@ -65,8 +65,10 @@ class Emulator:
     which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
     handlers asked for, ptrace decides them), ``"ptrace"`` (no filter: every call stops
     twice; for kernels or sandboxes without seccomp, and the reference the others are tested
-    against) or ``"unotify"`` (seccomp user notification: no ptrace at all, the fastest, but
-    handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`).
+    against), ``"unotify"`` (seccomp user notification: no ptrace at all, the fastest, but
+    handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`) or
+    ``"sysemu"`` (``PTRACE_SYSEMU``: every call stops and none runs unless the tracer makes it
+    run again; for full emulators that answer (nearly) every call themselves).
     """
 
     def __init__(
@@ -229,6 +231,7 @@ class Emulator:
                 report=self.report,
                 spin_us=self.spin_us,
                 ptrace_only=self.backend == "ptrace",
+                emulate_all=self.backend == "sysemu",
             )
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))

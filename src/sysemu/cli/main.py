@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BACKENDS,
         default=DEFAULT_BACKEND,
         help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
-        "call stops (slow; for systems without seccomp)",
+        "call stops; unotify: no ptrace, decide-only handlers; sysemu: PTRACE_SYSEMU, no call "
+        "runs unless passed",
     )
     _add_handler_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

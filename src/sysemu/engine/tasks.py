@@ -33,6 +33,7 @@ class TaskState:
         "pending_hook",
         "pending_outcome",
         "pending_route",
+        "reexecuting",
         "spawning",
         "tid",
     )
@@ -46,6 +47,9 @@ class TaskState:
         self.pending_outcome: Outcome = Outcome.PASSED
         # Sysemu's own child between fork and the exec of the program (ptrace-only backend).
         self.spawning = False
+        # PTRACE_SYSEMU backend: 1 while a skipped call is being made again (its real entry
+        # stop is next), 2 between that entry and its exit stop; 0 otherwise.
+        self.reexecuting = 0
 
     @property
     def pid(self) -> int:

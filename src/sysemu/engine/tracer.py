@@ -106,11 +106,17 @@ class Tracer:
         report: ErrorReporter | None = None,
         spin_us: int | None = None,
         ptrace_only: bool = False,
+        emulate_all: bool = False,
     ) -> None:
         """``ptrace_only``: no seccomp filter; every call of every thread stops at entry and
         exit (``PTRACE_SYSCALL``), and the syscall number decides in Python whether anyone
         wants it. Slower by far, but needs no seccomp and leaves nothing behind in the
         program, which is what attaching to a running process requires.
+
+        ``emulate_all``: the ``PTRACE_SYSEMU`` backend (implies ``ptrace_only``): no call runs
+        unless the tracer makes it run. A call a handler emulates or fails costs one stop; one
+        that is passed (or rewritten, or has no handler) is made again from its entry stop
+        (:meth:`Arch.reexecute`), which costs two more stops.
 
         ``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
         stops come faster than that (``None``: 20 µs when this process may run on more than one
@@ -123,10 +129,18 @@ class Tracer:
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
-        self._ptrace_only = ptrace_only
+        self._emulate_all = emulate_all
+        self._ptrace_only = ptrace_only = ptrace_only or emulate_all
         # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
-        # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all.
-        self._plain = ptrace.PTRACE_SYSCALL if ptrace_only else ptrace.PTRACE_CONT
+        # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all, and
+        # PTRACE_SYSEMU also keeps the kernel from running its next call.
+        self._plain = (
+            ptrace.PTRACE_SYSEMU
+            if emulate_all
+            else ptrace.PTRACE_SYSCALL
+            if ptrace_only
+            else ptrace.PTRACE_CONT
+        )
         self._by_call = {
             (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
             for route in compiled.routes
@@ -361,15 +375,24 @@ class Tracer:
         """A syscall-entry stop of the ptrace-only backend: every call stops here, so the
         number decides first whether anything else is read."""
         _op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, _data = info
+        state = self._tasks.get(tid) or self._adopt(tid)
         route = self._by_call.get((arch, nr))
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
-        state = self._tasks.get(tid)
-        if route is None or (state is not None and state.spawning and nr != _EXECVE):
+        if route is None or (state.spawning and nr != _EXECVE):
             # Not asked for; or sysemu's own child still on its way to exec the program.
-            ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+            if self._emulate_all:
+                self._run_after_all(state)
+            else:
+                ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
             return
         self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp)
+
+    def _run_after_all(self, state: TaskState) -> None:
+        """PTRACE_SYSEMU skipped the call: make it again, this time for the kernel to run."""
+        if self._arch.reexecute(state.tid):
+            state.reexecuting = 1
+            ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
 
     def _dynamic_route(self, arch: int, nr: int) -> Route:
         key = (arch, nr)
@@ -412,6 +435,13 @@ class Tracer:
         then: ResultHook | None,
         outcome: Outcome,
     ) -> None:
+        if self._emulate_all:
+            if then is not None or route.observe_results:
+                state.await_result(call, route, then, outcome)
+            elif route.observers:
+                self._notify("call_finished", route.observers, call, outcome, None)
+            self._run_after_all(state)
+            return
         if then is None and not route.observe_results:
             ptrace.resume(self._plain, state.tid, 0)
             if route.observers:
@@ -448,6 +478,16 @@ class Tracer:
         info = ptrace.syscall_info(tid)
         if info is None:
             return
+        if state is not None and state.reexecuting:
+            # A call PTRACE_SYSEMU skipped, being made again: first the exit of the skipped
+            # attempt, then the real entry, then the real exit (handled below as any other).
+            if state.reexecuting == 1:
+                if info[0] == ptrace.SYSCALL_INFO_ENTRY:
+                    state.reexecuting = 2
+                ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+                return
+            if info[0] == ptrace.SYSCALL_INFO_EXIT:
+                state.reexecuting = 0
         if info[0] == ptrace.SYSCALL_INFO_ENTRY and self._ptrace_only:
             self._on_entry(tid, info)
             return
@@ -553,7 +593,7 @@ class Tracer:
 
     def _resume(self, tid: int, sig: int) -> None:
         state = self._tasks.get(tid)
-        if state is not None and state.pending_call is not None:
+        if state is not None and (state.pending_call is not None or state.reexecuting):
             ptrace.syscall(tid, sig)
         else:
             ptrace.resume(self._plain, tid, sig)

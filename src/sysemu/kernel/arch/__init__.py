@@ -40,6 +40,12 @@ class Arch(Protocol):
         False if the tracee is gone."""
         ...
 
+    def reexecute(self, tid: int) -> bool:
+        """At a ``PTRACE_SYSEMU`` stop: arrange for the skipped call to be made again when the
+        thread resumes (its instruction pointer back on the syscall instruction). False if
+        the tracee is gone."""
+        ...
+
     def user_stack_limit(self, sp: int) -> int:
         """The highest address below ``sp`` that the interrupted code cannot be using.
 

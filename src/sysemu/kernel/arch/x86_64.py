@@ -68,6 +68,18 @@ class X86_64:  # noqa: N801 (the architecture's name)
             _UWORD.pack_into(regs, _OFFSET[register], value & 0xFFFF_FFFF_FFFF_FFFF)
         return ptrace.set_regs(tid, regs)
 
+    def reexecute(self, tid: int) -> bool:
+        """Make a call that ``PTRACE_SYSEMU`` skipped run after all: back over the two-byte
+        ``syscall`` (or ``int $0x80``) instruction, with the number back in rax, as the kernel
+        itself does to restart a call."""
+        regs = self._regs
+        if not ptrace.get_regs(tid, regs):
+            return False
+        rip = _UWORD.unpack_from(regs, _OFFSET["rip"])[0]
+        _UWORD.pack_into(regs, _OFFSET["rip"], rip - 2)
+        _UWORD.pack_into(regs, _OFFSET["rax"], _UWORD.unpack_from(regs, _ORIG_RAX)[0])
+        return ptrace.set_regs(tid, regs)
+
     def user_stack_limit(self, sp: int) -> int:
         """Below the red zone of the interrupted frame."""
         return sp - RED_ZONE
