@@ -350,6 +350,11 @@ def tracers(
             "C floor unotify, emulate",
             [program("floor_unotify"), "emulate", str(GETPID_NR), "--"],
         ),
+        "sysemu sysemu emulate": Tracer(
+            "sysemu PTRACE_SYSEMU, emulate",
+            [*sysemu, "--backend", "sysemu", *rules("emulate_getpid.py"), "--"],
+            s,
+        ),
         "sysemu unotify emulate": Tracer(
             "sysemu unotify, emulate",
             [*sysemu, "--backend", "unotify", *rules("emulate_getpid.py"), "--"],
@@ -415,6 +420,7 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
     """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
     command = [program("getpid_loop"), str(n)]
     emulating = {
+        "sysemu sysemu emulate",
         "unotify floor emulate",
         "sysemu unotify emulate",
         "floor emulate",
@@ -435,6 +441,7 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
         "sysemu emulate nospin",
         "unotify floor emulate",
         "sysemu unotify emulate",
+        "sysemu sysemu emulate",
         "strace inject",
         "strace pass",
         "ptrace emulate",
