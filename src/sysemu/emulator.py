@@ -249,12 +249,7 @@ class Emulator:
                 out.seek(0)
                 err.seek(0)
                 result.stdout, result.stderr = out.read(), err.read()
-        if self._injector is not None:
-            result.injections = list(self._injector.records)
-        if result.fatal_error is not None:
-            result.fatal_error.result = result
-            raise result.fatal_error
-        return result
+        return self._finish(result)
 
     def attach(self, pid: int, *, on_ready: Callable[[Attacher], None] | None = None) -> RunResult:
         """Trace the running process ``pid`` (every thread) with the handlers, until it exits
@@ -280,6 +275,12 @@ class Emulator:
         if on_ready is not None:
             on_ready(attacher)
         result = attacher.attach(pid)
+        return self._finish(result)
+
+
+    def _finish(self, result: RunResult) -> RunResult:
+        """What every kind of run ends with: the injection record, and a fatal handler error
+        raised (carrying the result)."""
         if self._injector is not None:
             result.injections = list(self._injector.records)
         if result.fatal_error is not None:

@@ -11,10 +11,11 @@ ordering, where its unsigned meaning would surprise.
 
 from __future__ import annotations
 
+from sysemu.api.records import Record
 from sysemu.kernel.bpf import ArgTest, Op
 
 
-class Condition:
+class Condition(Record):
     """An argument condition; see the subclasses."""
 
     __slots__ = ()
@@ -22,19 +23,6 @@ class Condition:
     def to_test(self, index: int, bits: int) -> ArgTest:
         """The BPF test for argument ``index`` of width ``bits``."""
         raise NotImplementedError
-
-    def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in _field_names(type(self)))
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, type(self))
-            and type(other) is type(self)
-            and self._fields() == other._fields()
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._fields()))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self._fields()))})"
@@ -167,11 +155,4 @@ def as_condition(value: Condition | int) -> Condition:
     raise TypeError(
         f"an argument condition must be an int or a sysemu condition (In, Gt, HasBits...), "
         f"not {type(value).__name__}"
-    )
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The slots of ``cls`` and its bases, base first: the fields of a record class."""
-    return tuple(
-        name for klass in reversed(cls.__mro__) for name in vars(klass).get("__slots__", ())
     )

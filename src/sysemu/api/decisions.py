@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 import errno as errno_module
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from sysemu.api.records import Record
 
 
 class Outcome(enum.Enum):
@@ -57,7 +59,7 @@ ResultHook = Callable[[Result], int | None]
 (``-errno`` to make it fail), or ``None`` to keep the kernel's."""
 
 
-class Decision:
+class Decision(Record):
     """Base of every decision; see :class:`Pass`, :class:`Emulate`, :class:`Fail`,
     :class:`Rewrite`.
 
@@ -67,24 +69,6 @@ class Decision:
 
     __slots__ = ()
     outcome: Outcome
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in _field_names(type(self)))
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, type(self))
-            and type(other) is type(self)
-            and self._fields() == other._fields()
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._fields()))
-
-    def __repr__(self) -> str:
-        names = _field_names(type(self))
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
-        return f"{type(self).__name__}({fields})"
 
 
 class Pass(Decision):
@@ -143,10 +127,3 @@ class Rewrite(Decision):
         self.args = args
         self.nr = nr
         self.then = then
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The slots of ``cls`` and its bases, base first: the fields of a record class."""
-    return tuple(
-        name for klass in reversed(cls.__mro__) for name in vars(klass).get("__slots__", ())
-    )

@@ -32,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
-from sysemu.api.results import RunResult, Stats
+from sysemu.api.results import RunResult
+from sysemu.engine.common import notify, run_result
 from sysemu.engine.spawn import LISTENER_SOCKET_FD, spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.engine.tracer import ErrorReporter, ExecError, RunTimeoutError
@@ -290,16 +291,7 @@ class NotifySupervisor:
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 
     def _notify(self, route: Route, method: str, *args: object) -> None:
-        for observer in route.observers:
-            bound = getattr(observer, method)
-            try:
-                bound(*args)
-            except Exception as error:
-                failure = HandlerError(method, bound, 0)
-                failure.__cause__ = error
-                self._errors.append(failure)
-                if self._report is not None:
-                    self._report(failure)
+        notify(route.observers, method, args, self._errors, self._report)
 
     def _kill_tree(self, root: int) -> None:
         """SIGKILL the root and every process descended from it (there is no ptrace to know
@@ -323,20 +315,12 @@ class NotifySupervisor:
                 os.kill(pid, signal.SIGKILL)
 
     def _result(self, status: int) -> RunResult:
-        exit_code, sig, core = 0, None, False
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            exit_code = 128 + sig
-            core = os.WCOREDUMP(status)
-        else:
-            exit_code = os.WEXITSTATUS(status)
-        return RunResult(
-            exit_code,
-            signal=sig,
-            core_dumped=core,
-            stats=Stats([route.stats for route in self._compiled.routes]),
-            handler_errors=list(self._errors),
-            fatal_error=self._fatal,
+        # Without ptrace, the processes and threads of the tree are not counted.
+        return run_result(
+            status,
+            self._compiled.routes,
+            errors=self._errors,
+            fatal=self._fatal,
             processes=1,
             threads=1,
         )

@@ -39,7 +39,8 @@ from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
 from sysemu.api.handlers import DYNAMIC_ROUTE, CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
-from sysemu.api.results import RunResult, Stats
+from sysemu.api.results import RunResult
+from sysemu.engine.common import notify, run_result
 from sysemu.engine.spawn import spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
@@ -236,22 +237,11 @@ class Tracer:
         self._kill_tasks()
 
     def _result(self) -> RunResult:
-        status = self._root_status
-        exit_code, sig, core = 0, None, False
-        if status is not None:
-            if os.WIFSIGNALED(status):
-                sig = os.WTERMSIG(status)
-                exit_code = 128 + sig
-                core = os.WCOREDUMP(status)
-            else:
-                exit_code = os.WEXITSTATUS(status)
-        return RunResult(
-            exit_code=exit_code,
-            signal=sig,
-            core_dumped=core,
-            stats=Stats([route.stats for route in (*self._routes, *self._dynamic.values())]),
-            handler_errors=list(self._errors),
-            fatal_error=self._fatal,
+        return run_result(
+            self._root_status,
+            (*self._routes, *self._dynamic.values()),
+            errors=self._errors,
+            fatal=self._fatal,
             processes=self._processes,
             threads=self._threads,
         )
@@ -599,18 +589,7 @@ class Tracer:
             ptrace.resume(self._plain, tid, sig)
 
     def _notify(self, method: str, observers: Iterable[Observer], *args: object) -> None:
-        """Call ``method`` of each observer; an observer's error is reported, never fatal:
-        observers only watch, and the program must not pay for a broken one."""
-        for observer in observers:
-            bound = getattr(observer, method)
-            try:
-                bound(*args)
-            except Exception as error:
-                failure = HandlerError(method, bound, 0)
-                failure.__cause__ = error
-                self._errors.append(failure)
-                if self._report is not None:
-                    self._report(failure)
+        notify(observers, method, args, self._errors, self._report)
 
     # Failures.
     def _handler_failed(

@@ -5,7 +5,7 @@ Small pure functions, each for one kind of value, so that a decoder is a line th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sysemu.abi import errno_description, errno_name, signal_name
 
@@ -13,11 +13,15 @@ from sysemu.abi import errno_description, errno_name, signal_name
 _ESCAPES = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
 
 
-def quote(data: bytes, limit: int, *, more: bool = False) -> str:
+def quote(data: bytes, limit: int, *, more: bool = False, hex_bytes: bool = False) -> str:
     """``data`` as strace prints a string: in double quotes, escaped, cut after ``limit`` bytes
-    with ``...`` after the closing quote (also when ``more`` says the string went on)."""
+    with ``...`` after the closing quote (also when ``more`` says the string went on).
+    ``hex_bytes``: every byte as ``\\xNN``, as strace shows random bytes."""
     cut = len(data) > limit
     shown = data[:limit]
+    if hex_bytes:
+        body = "".join(f"\\x{byte:02x}" for byte in shown)
+        return '"' + body + '"' + ("..." if cut or more else "")
     out = []
     for index, byte in enumerate(shown):
         escape = _ESCAPES.get(byte)
@@ -33,8 +37,14 @@ def quote(data: bytes, limit: int, *, more: bool = False) -> str:
     return '"' + "".join(out) + '"' + ("..." if cut or more else "")
 
 
-def flags(value: int, table: Sequence[tuple[int, str]], *, zero: str = "0") -> str:
-    """``value`` as ``A|B|0x40`` using ``table`` ((bit mask, name), biggest masks first)."""
+def flags(
+    value: int, table: Sequence[tuple[int, str]], *, zero: str = "0", unknown: str | None = None
+) -> str:
+    """``value`` as ``A|B|0x40`` using ``table`` ((bit mask, name), in the order strace prints
+    them: a name is taken when all its bits are set, and its bits are then removed).
+
+    ``zero`` is the text for 0; ``unknown``, when given, is the comment strace adds to a value
+    none of whose bits has a name: ``0x40 /* SA_??? */``."""
     if value == 0:
         return zero
     names = []
@@ -43,14 +53,57 @@ def flags(value: int, table: Sequence[tuple[int, str]], *, zero: str = "0") -> s
         if mask and rest & mask == mask:
             names.append(name)
             rest &= ~mask
+            if not rest:
+                break
     if rest:
         names.append(hex(rest))
+        if len(names) == 1 and unknown is not None:
+            return f"{names[0]} /* {unknown} */"
     return "|".join(names)
 
 
-def enum(value: int, table: dict[int, str]) -> str:
+def enum(value: int, table: Mapping[int, str]) -> str:
     """A value one of whose names ``table`` gives, or its number."""
     return table.get(value, str(value))
+
+
+def xval(value: int, table: Mapping[int, str], unknown: str | None = None) -> str:
+    """A value by its name in ``table``, or in hex with ``unknown`` as a comment:
+    ``0x4d /* FUTEX_??? */``, as strace prints a constant it has no name for."""
+    name = table.get(value)
+    if name is not None:
+        return name
+    text = hex(value) if value >= 0 else hex(value & 0xFFFFFFFFFFFFFFFF)
+    return f"{text} /* {unknown} */" if unknown else text
+
+
+def octal(value: int) -> str:
+    """A mode as C's ``%#03o`` writes it: ``000``, ``022``, ``0644``, ``01777``."""
+    return (f"0{value:o}" if value else "0").rjust(3, "0")
+
+
+def hex0(value: int, width: int) -> str:
+    """C's ``%#0*x`` with ``width`` digits and prefix together: ``0x000001`` for 1 in 8,
+    ``00000000`` for 0 (``#`` adds no prefix to zero)."""
+    return f"{value:0{width}x}" if value == 0 else "0x" + f"{value:x}".rjust(width - 2, "0")
+
+
+def signal_short(number: int) -> str:
+    """A signal as a signal set lists it: ``INT``, ``RTMIN``, ``RT_1``, or its number."""
+    return signal(number).removeprefix("SIG")
+
+
+def sigset(mask: int, size: int = 8) -> str:
+    """A signal set of ``size`` bytes (bit ``n - 1`` is signal ``n``): ``[INT CHLD]``, or the
+    signals it lacks after ``~`` when two thirds or more are set (``~[RTMIN RT_1]``)."""
+    bits = (size + 3) // 4 * 32
+    mask &= (1 << bits) - 1
+    prefix = ""
+    if bin(mask).count("1") >= bits * 2 // 3:
+        mask = ~mask & ((1 << bits) - 1)
+        prefix = "~"
+    names = [signal_short(bit + 1) for bit in range(bits) if mask >> bit & 1]
+    return prefix + "[" + " ".join(names) + "]"
 
 
 def signal(number: int) -> str:

@@ -1,0 +1,137 @@
+/* Raw filesystem calls for the virtual filesystem's tests, one command per run:
+ *
+ *   vfs_probe ls DIR BUFSIZE       getdents64 with a BUFSIZE-byte buffer: one name a line
+ *   vfs_probe lsold DIR BUFSIZE    the same with the older getdents (struct linux_dirent)
+ *   vfs_probe cat_at DIR NAME      openat(open(DIR), NAME) and print the file
+ *   vfs_probe cwd [DIR]            chdir(DIR) first if given; print getcwd and /proc/self/cwd
+ *   vfs_probe getcwd SIZE          getcwd with a SIZE-byte buffer: the path or the errno name
+ *   vfs_probe openat2 PATH FLAGS   openat2 with open_how.flags = FLAGS (octal): "ok" or errno
+ *   vfs_probe fchmod PATH          open PATH read-only, fchmod it 0644: "ok" or the errno name
+ *
+ * Built 64-bit and with -m32, so the same checks cover the i386 ABI. Errors are printed as
+ * errno names so that the tests do not depend on the C library's messages.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct dirent64_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+struct dirent_old {
+    unsigned long d_ino;
+    unsigned long d_off;
+    unsigned short d_reclen;
+    char d_name[];
+};
+
+struct how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+
+static const char *name_of(int error) {
+    switch (error) {
+    case ENOENT: return "ENOENT";
+    case EROFS: return "EROFS";
+    case ERANGE: return "ERANGE";
+    case EACCES: return "EACCES";
+    case EEXIST: return "EEXIST";
+    case ENOSYS: return "ENOSYS";
+    case EINTR: return "EINTR";
+    default: return strerror(error);
+    }
+}
+
+static int fail(const char *what) {
+    printf("%s: %s\n", what, name_of(errno));
+    return 1;
+}
+
+static int list(const char *dir, int size, int old) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return fail("open");
+    char *buffer = malloc(size);
+    for (;;) {
+        long n = syscall(old ? SYS_getdents : SYS_getdents64, fd, buffer, size);
+        if (n < 0) return fail("getdents");
+        if (n == 0) break;
+        for (long at = 0; at < n;) {
+            if (old) {
+                struct dirent_old *entry = (struct dirent_old *)(buffer + at);
+                printf("%s\n", entry->d_name);
+                at += entry->d_reclen;
+            } else {
+                struct dirent64_raw *entry = (struct dirent64_raw *)(buffer + at);
+                printf("%s\n", entry->d_name);
+                at += entry->d_reclen;
+            }
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2) return 2;
+    const char *command = argv[1];
+    if ((!strcmp(command, "ls") || !strcmp(command, "lsold")) && argc == 4)
+        return list(argv[2], atoi(argv[3]), !strcmp(command, "lsold"));
+    if (!strcmp(command, "cat_at") && argc == 4) {
+        int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+        if (dir < 0) return fail("open");
+        int fd = openat(dir, argv[3], O_RDONLY);
+        if (fd < 0) return fail("openat");
+        char buffer[4096];
+        ssize_t n;
+        while ((n = read(fd, buffer, sizeof buffer)) > 0) fwrite(buffer, 1, n, stdout);
+        return 0;
+    }
+    if (!strcmp(command, "cwd")) {
+        if (argc == 3 && chdir(argv[2]) != 0) return fail("chdir");
+        char buffer[4096];
+        if (syscall(SYS_getcwd, buffer, sizeof buffer) < 0) return fail("getcwd");
+        printf("%s\n", buffer);
+        ssize_t n = readlink("/proc/self/cwd", buffer, sizeof buffer - 1);
+        if (n < 0) return fail("readlink");
+        buffer[n] = 0;
+        printf("%s\n", buffer);
+        return 0;
+    }
+    if (!strcmp(command, "getcwd") && argc == 3) {
+        char buffer[4096];
+        long n = syscall(SYS_getcwd, buffer, atoi(argv[2]));
+        if (n < 0) return fail("getcwd");
+        printf("%ld %s\n", n, buffer);
+        return 0;
+    }
+    if (!strcmp(command, "openat2") && argc == 4) {
+        struct how how = {strtoul(argv[3], NULL, 8), 0, 0};
+        if (how.flags & O_CREAT) how.mode = 0644; /* openat2 refuses a mode without it */
+        long fd = syscall(SYS_openat2, AT_FDCWD, argv[2], &how, sizeof how);
+        if (fd < 0) return fail("openat2");
+        printf("ok\n");
+        return 0;
+    }
+    if (!strcmp(command, "fchmod") && argc == 3) {
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0) return fail("open");
+        if (fchmod(fd, 0644) != 0) return fail("fchmod");
+        printf("ok\n");
+        return 0;
+    }
+    return 2;
+}

@@ -1,0 +1,384 @@
+"""The virtual filesystem against real programs: binds, hidden and read-only trees, a root.
+
+Every run is bounded (``timeout=``) and its output captured; results are read from what the
+programs print. Virtual paths are names that do not exist on the host (``/vfs-test-...``), so
+a program that finds its files there went through the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sysemu import Emulator, RunResult
+from sysemu.api.handlers import HandlerSet
+from sysemu.tools.vfs import VirtualFS
+from sysemu.tools.vfs import cli as vfs_cli
+
+from .conftest import Programs
+
+VIRT = "/vfs-test-data"  # a directory no host has
+
+
+def run(vfs: VirtualFS, argv: list[str], **kwargs: object) -> tuple[int, str, str, RunResult]:
+    emu = Emulator()
+    vfs.install(emu.handlers)
+    kwargs.setdefault("cwd", vfs.start_cwd)
+    result = emu.run(argv, capture_output=True, timeout=60, **kwargs)  # type: ignore[arg-type]
+    assert result.stdout is not None and result.stderr is not None
+    return result.exit_code, result.stdout.decode(), result.stderr.decode(), result
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """data/ with files, a subdirectory, a secret file and a secret directory."""
+    data = tmp_path / "data"
+    (data / "sub" / "deeper").mkdir(parents=True)
+    (data / "file.txt").write_text("hello from the host\n")
+    (data / "sub" / "inner.txt").write_text("inner\n")
+    (data / "sub" / "deeper" / "leaf.txt").write_text("leaf\n")
+    (data / "secret.txt").write_text("do not show\n")
+    (data / "private").mkdir()
+    (data / "private" / "key").write_text("key\n")
+    return data
+
+
+def test_the_virtual_path_does_not_exist_on_the_host() -> None:
+    assert not os.path.lexists(VIRT)
+
+
+# Binds.
+def test_cat_of_a_bound_file(tree: Path) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree))
+    code, out, err, result = run(vfs, ["cat", f"{VIRT}/file.txt"])
+    assert (code, out, err) == (0, "hello from the host\n", "")
+    assert result.stats["openat"].rewritten >= 1  # type: ignore[attr-defined]
+
+
+def test_a_bound_file_alone(tree: Path) -> None:
+    vfs = VirtualFS().bind("/vfs-test-file", str(tree / "file.txt"))
+    code, out, _, _ = run(vfs, ["cat", "/vfs-test-file"])
+    assert (code, out) == (0, "hello from the host\n")
+
+
+def test_ls_la_of_a_bound_directory(tree: Path) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree))
+    code, out, err, _ = run(vfs, ["ls", "-la", VIRT])
+    assert (code, err) == (0, "")
+    names = [line.split()[-1] for line in out.splitlines()[1:]]
+    assert sorted(names) == [".", "..", "file.txt", "private", "secret.txt", "sub"]
+    assert "?" not in out  # every entry, ".." included, could be stat'ed
+
+
+def test_find_in_a_bound_tree(tree: Path) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree))
+    code, out, err, _ = run(vfs, ["find", VIRT])
+    native = subprocess.run(["find", str(tree)], capture_output=True, text=True, check=True)
+    expected = sorted(line.replace(str(tree), VIRT, 1) for line in native.stdout.splitlines())
+    assert (code, err) == (0, "")
+    assert sorted(out.splitlines()) == expected
+
+
+def test_python_imports_a_module_from_a_bound_directory(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "vfs_greeting.py").write_text("WORDS = 'imported through the bind'\n")
+    vfs = VirtualFS().bind("/vfs-test-lib", str(lib))
+    code, out, err, _ = run(
+        vfs,
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            "import vfs_greeting; print(vfs_greeting.WORDS); print(vfs_greeting.__file__)",
+        ],
+        env={**os.environ, "PYTHONPATH": "/vfs-test-lib", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["imported through the bind", "/vfs-test-lib/vfs_greeting.py"]
+
+
+def test_sh_runs_a_script_from_a_bound_path(tmp_path: Path) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "data").write_text("next to the script\n")
+    (scripts / "run.sh").write_text('cd "$(dirname "$0")"\npwd\ncat data\nls\n')
+    vfs = VirtualFS().bind("/vfs-test-scripts", str(scripts))
+    code, out, err, _ = run(vfs, ["sh", "/vfs-test-scripts/run.sh"])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["/vfs-test-scripts", "next to the script", "data", "run.sh"]
+
+
+def test_relative_paths_and_dotdot_leave_and_enter_the_bind(tree: Path, tmp_path: Path) -> None:
+    (tmp_path / "outside.txt").write_text("outside\n")
+    vfs = VirtualFS().bind(VIRT, str(tree)).cwd(f"{VIRT}/sub")
+    script = f"cat inner.txt ../file.txt deeper/../inner.txt; cat {tmp_path}/outside.txt; pwd"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["inner", "hello from the host", "inner", "outside", f"{VIRT}/sub"]
+
+
+def test_matching_is_by_whole_components(tmp_path: Path, tree: Path) -> None:
+    sibling = tmp_path / "data-other"  # shares the prefix "data" with the bound tree
+    sibling.mkdir()
+    (sibling / "f").write_text("sibling\n")
+    vfs = VirtualFS().bind(f"{tmp_path}/data", str(tree / "sub"))
+    code, out, _, _ = run(vfs, ["cat", f"{tmp_path}/data/inner.txt", f"{tmp_path}/data-other/f"])
+    assert (code, out) == (0, "inner\nsibling\n")
+
+
+def test_dirfd_relative_calls_and_the_virtual_cwd(tree: Path, programs: Programs) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree))
+    code, out, _, _ = run(vfs, [programs.vfs_probe, "cat_at", f"{VIRT}/sub", "deeper/leaf.txt"])
+    assert (code, out) == (0, "leaf\n")
+    code, out, _, _ = run(vfs, [programs.vfs_probe, "cwd", f"{VIRT}/sub/deeper"])
+    assert (code, out.splitlines()) == (0, [f"{VIRT}/sub/deeper"] * 2)
+
+
+def test_getcwd_size_is_checked_against_the_virtual_path(tree: Path, programs: Programs) -> None:
+    vfs = VirtualFS().bind("/v", str(tree)).cwd("/v")
+    # "/v" needs 3 bytes: enough, though the host path would not fit.
+    assert run(vfs, [programs.vfs_probe, "getcwd", "3"])[1] == "3 /v\n"
+    assert run(vfs, [programs.vfs_probe, "getcwd", "2"])[1] == "getcwd: ERANGE\n"
+
+
+# Hidden paths.
+def test_hidden_entries_are_absent(tree: Path) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree)).hide(f"{VIRT}/secret.txt").hide(f"{VIRT}/private")
+    code, out, _, _ = run(vfs, ["ls", "-a", VIRT])
+    assert (code, out.split()) == (0, [".", "..", "file.txt", "sub"])
+    code, out, _, _ = run(vfs, ["find", VIRT])
+    assert code == 0
+    assert "secret" not in out and "private" not in out and f"{VIRT}/sub/deeper/leaf.txt" in out
+    for path in (f"{VIRT}/secret.txt", f"{VIRT}/private/key", f"{VIRT}/sub/../private/key"):
+        code, out, err, _ = run(vfs, ["cat", path])
+        assert code == 1
+        assert "No such file or directory" in err, path
+
+
+def test_hidden_host_paths_without_binds(tree: Path) -> None:
+    vfs = VirtualFS().hide(str(tree / "secret.txt"))
+    code, out, _, _ = run(vfs, ["ls", str(tree)])
+    assert (code, out.split()) == (0, ["file.txt", "private", "sub"])
+    code, _, err, _ = run(vfs, ["sh", "-c", "cd .. && cat data/secret.txt"], cwd=str(tree))
+    assert code == 1 and "No such file or directory" in err
+
+
+@pytest.mark.parametrize("build", ["64", "m32"])
+@pytest.mark.parametrize("call", ["ls", "lsold"])
+def test_hidden_names_leave_small_listings_whole(
+    tmp_path: Path, programs: Programs, build: str, call: str
+) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    for index in range(40):
+        (big / f"f{index:02}").touch()
+    vfs = VirtualFS()
+    hidden = {f"f{index:02}" for index in range(5, 30)}  # long runs of hidden names
+    for name in hidden:
+        vfs.hide(str(big / name))
+    program = programs.vfs_probe if build == "64" else programs.m32("vfs_probe")
+    # 32 bytes hold one record: whole batches are hidden, and the kernel must read on.
+    for size in ("32", "4096"):
+        code, out, _, _ = run(vfs, [program, call, str(big), size])
+        expected = {".", ".."} | {f"f{index:02}" for index in range(40)} - hidden
+        assert (code, sorted(out.split())) == (0, sorted(expected))
+
+
+# Read-only trees.
+def test_readonly_refuses_changes_and_allows_reads(tree: Path) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree)).readonly(f"{VIRT}/sub")
+    before = sorted(str(p) for p in tree.rglob("*"))
+    commands = [
+        f"touch {VIRT}/sub/new",
+        f"rm {VIRT}/sub/inner.txt",
+        f"mkdir {VIRT}/sub/dir",
+        f"echo x > {VIRT}/sub/inner.txt",
+        f"echo x >> {VIRT}/sub/inner.txt",
+        f"mv {VIRT}/sub/inner.txt {VIRT}/moved",
+        f"ln -s x {VIRT}/sub/link",
+        f"chmod 600 {VIRT}/sub/inner.txt",
+        f"rmdir {VIRT}/sub/deeper",
+        f"touch {VIRT}/sub",
+    ]
+    for command in commands:
+        code, _, err, _ = run(vfs, ["sh", "-c", command])
+        assert code != 0, command
+        assert "Read-only file system" in err, (command, err)
+    code, out, _, _ = run(vfs, ["sh", "-c", f"cat {VIRT}/sub/inner.txt; ls {VIRT}/sub"])
+    assert (code, out.split()) == (0, ["inner", "deeper", "inner.txt"])
+    # Outside the read-only tree, changes work.
+    code, _, _, _ = run(vfs, ["sh", "-c", f"echo y > {VIRT}/new.txt && rm {VIRT}/new.txt"])
+    assert code == 0
+    assert sorted(str(p) for p in tree.rglob("*")) == before
+    assert (tree / "sub" / "inner.txt").read_text() == "inner\n"
+
+
+def test_readonly_alone_stops_only_changing_calls(tree: Path) -> None:
+    vfs = VirtualFS().readonly(str(tree))
+    code, out, _, result = run(vfs, ["sh", "-c", f"cat {tree}/file.txt; touch {tree}/x"])
+    assert code == 1 and out == "hello from the host\n"
+    stopped = {row.name for row in result.stats}
+    assert "newfstatat" not in stopped and "execve" not in stopped  # lookups never stop
+    openat = result.stats["openat"]
+    assert (openat.stops, openat.failed) == (1, 1)  # cat's read-only opens did not stop either
+    assert not (tree / "x").exists()
+
+
+def test_readonly_is_not_bypassed_by_links_or_proc_fd(tree: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(tree / "sub" / "inner.txt")
+    vfs = VirtualFS().readonly(str(tree / "sub"))
+    for command in (
+        f"echo x > {link}",
+        f"exec 3<{tree}/sub/inner.txt; echo x > /proc/self/fd/3",
+        f"ln {tree}/sub/inner.txt {tmp_path}/hardlink",
+    ):
+        code, _, err, _ = run(vfs, ["sh", "-c", command])
+        assert code != 0 and "Read-only file system" in err, (command, err)
+    code, _, _, _ = run(vfs, ["rm", str(link)])  # the link itself is not read-only
+    assert code == 0 and not link.exists()
+    assert (tree / "sub" / "inner.txt").read_text() == "inner\n"
+
+
+@pytest.mark.parametrize("build", ["64", "m32"])
+def test_readonly_openat2_and_fd_calls(tree: Path, programs: Programs, build: str) -> None:
+    program = programs.vfs_probe if build == "64" else programs.m32("vfs_probe")
+    vfs = VirtualFS().bind(VIRT, str(tree)).readonly(f"{VIRT}/sub")
+    inner = f"{VIRT}/sub/inner.txt"
+    o_wronly, o_creat = "1", "100"
+    assert run(vfs, [program, "openat2", inner, o_wronly])[1] == "openat2: EROFS\n"
+    assert run(vfs, [program, "openat2", f"{VIRT}/sub/new", o_creat])[1] == "openat2: EROFS\n"
+    assert run(vfs, [program, "openat2", inner, "0"])[1] == "ok\n"
+    assert run(vfs, [program, "openat2", inner, o_creat])[1] == "ok\n"  # exists: read-only open
+    assert run(vfs, [program, "fchmod", inner])[1] == "fchmod: EROFS\n"
+    assert run(vfs, [program, "fchmod", f"{VIRT}/file.txt"])[1] == "ok\n"
+    assert not (tree / "sub" / "new").exists()
+
+
+# A root.
+@pytest.fixture
+def rootfs(tmp_path: Path) -> Path:
+    """A root with its own files, and mount points for the host's system directories."""
+    root = tmp_path / "root"
+    (root / "home" / "user").mkdir(parents=True)
+    (root / "home" / "user" / "notes.txt").write_text("in the root\n")
+    (root / "etc").mkdir()
+    (root / "only-in-root").write_text("mine\n")
+    for name in ("usr", "lib", "lib64", "bin", "proc"):
+        (root / name).mkdir(exist_ok=True)
+    return root
+
+
+def host_system(vfs: VirtualFS) -> VirtualFS:
+    for path in ("/usr", "/lib", "/lib64", "/bin", "/etc", "/proc"):
+        if os.path.exists(path):
+            vfs.bind(path, path)
+    return vfs
+
+
+def test_root_shows_its_own_files(rootfs: Path) -> None:
+    vfs = host_system(VirtualFS().root(str(rootfs)).cwd("/home/user"))
+    code, out, err, _ = run(vfs, ["sh", "-c", "pwd; ls /; cat notes.txt /only-in-root"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "/home/user"
+    assert lines[1:-2] == sorted(["bin", "etc", "home", "lib", "lib64", "only-in-root", "proc", "usr"])
+    assert lines[-2:] == ["in the root", "mine"]
+
+
+def test_root_cannot_be_left(rootfs: Path, tmp_path: Path) -> None:
+    (tmp_path / "outside").write_text("outside\n")
+    vfs = host_system(VirtualFS().root(str(rootfs)))
+    script = f"cd ../../../..; pwd; ls; cat {tmp_path}/outside ../../outside"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert out.splitlines()[0] == "/"
+    assert "only-in-root" in out.split()
+    assert "outside\n" not in out
+    assert err.count("No such file or directory") == 2
+    assert code == 1
+
+
+def test_root_cwd_and_proc_links_are_virtual(rootfs: Path) -> None:
+    vfs = host_system(VirtualFS().root(str(rootfs)).cwd("/home"))
+    script = "readlink /proc/self/cwd /proc/self/root; cd user && readlink /proc/self/cwd"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["/home", "/", "/home/user"]
+
+
+def test_root_with_a_32bit_program(rootfs: Path, programs: Programs) -> None:
+    program = Path(programs.m32("vfs_probe"))
+    vfs = host_system(VirtualFS().root(str(rootfs)).cwd("/home/user"))
+    vfs.bind("/probe", str(program.parent))
+    probe = f"/probe/{program.name}"
+    # Through sh: Emulator.run looks the program up on the host, where /probe is not.
+    script = f"{probe} cwd ..; {probe} cat_at /home user/notes.txt; {probe} ls / 4096"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:3] == ["/home", "/home", "in the root"]
+    assert "only-in-root" in lines[3:] and "probe" not in lines[3:]
+
+
+# The command-line helper.
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    vfs_cli.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_cli_options_configure_and_install(tree: Path) -> None:
+    handlers = HandlerSet()
+    assert vfs_cli.configure(parse(), handlers) is None
+    assert len(handlers) == 0
+    args = parse("--bind", f"{VIRT}={tree}", "--hide", f"{VIRT}/private", "--readonly", VIRT)
+    vfs = vfs_cli.configure(args, handlers)
+    assert vfs is not None and len(handlers) > 0
+    assert vfs.paths.binds == {VIRT: str(tree)}
+    assert vfs.paths.hidden_paths == {f"{VIRT}/private"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--bind", "/x=/no/such/host/path"], "--bind /x=/no/such/host/path: /no/such/host/path"),
+        (["--bind", "=/tmp"], "--bind =/tmp: expected VIRT=HOST or PATH"),
+        (["--root", "/no/such/root"], "--root /no/such/root: no such directory"),
+        (["--root", "/", "--hide", "relative"], "--hide relative: must be an absolute path"),
+        (["--cwd", "/no/such/dir"], "--cwd /no/such/dir: no such directory"),
+    ],
+)
+def test_cli_errors_are_one_line(argv: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match="^.*$") as caught:
+        vfs_cli.configure(parse(*argv), HandlerSet())
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_cli_bare_bind_and_relative_paths(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    vfs = vfs_cli.configure(parse("--bind", "/usr", "--hide", "secret.txt"), HandlerSet())
+    assert vfs is not None
+    assert vfs.paths.binds == {"/usr": "/usr"}
+    assert vfs.paths.hidden_paths == {str(tree / "secret.txt")}
+
+
+# Against proot, where it is installed.
+@pytest.mark.skipif(shutil.which("proot") is None, reason="proot is not installed")
+def test_same_listing_as_proot(tree: Path) -> None:
+    proot = subprocess.run(
+        ["proot", "-b", f"{tree}:{VIRT}", "find", VIRT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    code, out, _, _ = run(VirtualFS().bind(VIRT, str(tree)), ["find", VIRT])
+    assert (code, sorted(out.splitlines())) == (proot.returncode, sorted(proot.stdout.splitlines()))
