@@ -26,7 +26,7 @@ from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Outcome
 from sysemu.api.observers import Observer
-from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, ArgTest, Rule
+from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, ArgTest, Op, Rule
 
 _clock = time.perf_counter_ns
 
@@ -142,13 +142,15 @@ class Route:
         self.observers = observers
         self.observe_results = observe_results
 
-    def decide(self, call: Call) -> Decision | None:
+    def decide(self, call: Call, *, kernel_checked: bool = True) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises
-        :class:`HandlerError` (from the handler's exception, or a TypeError for a return value
-        that is not a decision)."""
+        :class:`HandlerError` (from the handler's or predicate's exception, or a TypeError
+        for a return value that is not a decision). ``kernel_checked=False``: the stop did
+        not come from this route's own filter rule, so every condition is checked here."""
         start = _clock()
+        prechecked = self.prechecked and kernel_checked
         try:
-            if self.prechecked and len(self.registrations) == 1:
+            if prechecked and len(self.registrations) == 1:
                 # The common case, kept short: one handler the kernel already matched. A return
                 # value that is not a Decision is caught where decisions are carried out.
                 handler = self.registrations[0].handler
@@ -157,9 +159,9 @@ class Route:
                 except Exception as error:
                     raise HandlerError(call.name, handler, call.tid) from error
             for registration in self.registrations:
-                if not self.prechecked and not registration.accepts(call):
-                    continue
                 try:
+                    if not prechecked and not registration.accepts(call):
+                        continue
                     decision = registration.handler(call)
                 except Exception as error:
                     raise HandlerError(call.name, registration.handler, call.tid) from error
@@ -178,6 +180,8 @@ class Route:
 # The filter's data for "look the route up by ABI and number": used when observers watch every
 # call, which would need more routes than a filter can hold.
 DYNAMIC_ROUTE = 0xFFFF
+# Above this many distinct (ABI, number) routes the filter traps everything (see compile()).
+MAX_FILTERED_SYSCALLS = 250
 
 
 class CompiledHandlers:
@@ -263,7 +267,15 @@ def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgT
                 f"{syscall.name} ({syscall.abi}) has no argument {name!r} (it has: {params})"
             ) from None
         bits = min(syscall.params[index].bits, syscall.abi.word_bits)
-        tests.append(condition.to_test(index, bits))
+        test = condition.to_test(index, bits)
+        for value in (*test.values, test.mask if test.op is Op.MASKED_EQ else 0):
+            # Out of the argument's range, a value would be silently cut to its width.
+            if not -(1 << (bits - 1)) <= value < 1 << bits:
+                raise ValueError(
+                    f"{syscall.name} ({syscall.abi}): {name}={value} does not fit the "
+                    f"argument ({bits} bits)"
+                )
+        tests.append(test)
     return tuple(tests)
 
 
@@ -298,6 +310,8 @@ class HandlerSet:
         conditions, for argument names that clash with this method's own parameters."""
         if not callable(handler):
             raise TypeError(f"a handler must be callable, not {handler!r}")
+        if when is not None and not callable(when):
+            raise TypeError(f"when= must be a callable taking the Call, not {when!r}")
         merged = {**(arg_conditions or {}), **conditions}
         parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
@@ -350,8 +364,13 @@ class HandlerSet:
         # Every architecture the machine has gets a default; any other is killed by the filter.
         default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
         compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
-        if len(by_key) >= DYNAMIC_ROUTE:
-            raise ValueError(f"too many distinct syscalls handled: {len(by_key)}")
+        # A filter with a rule for each of hundreds of calls would pass the kernel's 4096
+        # instructions; then every call of the machine's ABIs stops, and Python finds the
+        # route by number (the same as for observers of every call).
+        many = len(by_key) > MAX_FILTERED_SYSCALLS
+        if many:
+            dynamic = SECCOMP_RET_TRACE | DYNAMIC_ROUTE
+            compiled.arch_defaults = {abi.audit_arch: dynamic for abi in allowed}
         for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
             syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
             observers = tuple(
@@ -375,6 +394,9 @@ class HandlerSet:
                     observe_results=any(observer.wants_results for observer in observers),
                 )
             )
+            if many:
+                compiled.routes[-1].prechecked = False
+                continue
             action = SECCOMP_RET_TRACE | route_id
             if not registrations or observers:
                 # Observers see every call of this number, whatever the conditions say.

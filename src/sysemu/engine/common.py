@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterable
 
+from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
+from sysemu.kernel.bpf import SECCOMP_RET_ERRNO, ArgTest, Op, Rule
 
 
 def notify(
@@ -59,3 +62,26 @@ def run_result(
         processes=processes,
         threads=threads,
     )
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
+_SECCOMP_NR = {AUDIT_ARCH_X86_64: (317, 317 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (354,)}
+
+
+def guard_rules() -> list[Rule]:
+    """Rules every filter of sysemu starts with: the program may not create a seccomp
+    notification listener of its own (EPERM).
+
+    ``SECCOMP_RET_USER_NOTIF`` outranks ``SECCOMP_RET_TRACE``: a program that answers its
+    own notifications with "continue" would make calls that sysemu never sees, past any rule.
+    Filters without a listener are harmless (their notifications fail with ENOSYS), and
+    stronger actions (ERRNO, TRAP, KILL) never let a call run.
+    """
+    refuse = SECCOMP_RET_ERRNO | errno.EPERM
+    tests = (
+        ArgTest(0, Op.EQ, (SECCOMP_SET_MODE_FILTER,), bits=32),
+        ArgTest(1, Op.MASKED_EQ, (SECCOMP_FILTER_FLAG_NEW_LISTENER,),
+                mask=SECCOMP_FILTER_FLAG_NEW_LISTENER, bits=32),
+    )  # fmt: skip
+    return [Rule(arch, nr, refuse, tests) for arch, nrs in _SECCOMP_NR.items() for nr in nrs]

@@ -33,7 +33,7 @@ from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.results import RunResult
-from sysemu.engine.common import notify, run_result
+from sysemu.engine.common import guard_rules, notify, run_result
 from sysemu.engine.spawn import LISTENER_SOCKET_FD, spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.engine.tracer import ErrorReporter, ExecError, RunTimeoutError
@@ -115,12 +115,17 @@ class NotifySupervisor:
                 (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),
             )
         ]
-        for rule in self._compiled.rules:
-            action = rule.action
-            if action & 0xFFFF0000 == SECCOMP_RET_TRACE:
-                action = SECCOMP_RET_USER_NOTIF
-            rules.append(Rule(rule.arch, rule.nr, action, rule.tests))
-        return PreparedFilter(compile_filter(rules, arch_defaults=self._compiled.arch_defaults))
+        rules.extend(guard_rules())
+
+        def notified(action: int) -> int:
+            return SECCOMP_RET_USER_NOTIF if action & 0xFFFF0000 == SECCOMP_RET_TRACE else action
+
+        rules.extend(
+            Rule(rule.arch, rule.nr, notified(rule.action), rule.tests)
+            for rule in self._compiled.rules
+        )
+        defaults = {arch: notified(a) for arch, a in self._compiled.arch_defaults.items()}
+        return PreparedFilter(compile_filter(rules, arch_defaults=defaults))
 
     def run(
         self,

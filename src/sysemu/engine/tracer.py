@@ -37,10 +37,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
-from sysemu.api.handlers import DYNAMIC_ROUTE, CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
-from sysemu.engine.common import notify, run_result
+from sysemu.engine.common import guard_rules, notify, run_result
 from sysemu.engine.spawn import spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
@@ -188,7 +188,10 @@ class Tracer:
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
         if self._ptrace_only:
             needed = False
-        filter_ = PreparedFilter(compile_filter(rules, arch_defaults=defaults)) if needed else None
+        filter_ = None
+        if needed:
+            program = compile_filter([*guard_rules(), *rules], arch_defaults=defaults)
+            filter_ = PreparedFilter(program)
         options = OPTIONS & ~ptrace.PTRACE_O_TRACESECCOMP if self._ptrace_only else OPTIONS
         spawned = spawn(
             argv,
@@ -308,22 +311,35 @@ class Tracer:
         if op != ptrace.SYSCALL_INFO_SECCOMP:
             self._resume(tid, 0)
             return
-        route: Route | None
-        if route_id < self._route_count:
-            route = self._routes[route_id]
-            if self._route_arch[route_id] != arch or self._route_nr[route_id] != nr:
-                route = None
-        elif route_id == DYNAMIC_ROUTE and self._compiled.watch_all:
+        if (
+            route_id < self._route_count
+            and self._route_arch[route_id] == arch
+            and self._route_nr[route_id] == nr
+        ):
+            self._decide(tid, self._routes[route_id], (a0, a1, a2, a3, a4, a5), ip, sp)
+            return
+        # The data is not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or
+        # a filter the program installed itself returned SECCOMP_RET_TRACE with its own data,
+        # which overrides ours for the same action. Find the route by number then, and check
+        # every condition in Python: a program's filter must not let a call slip past a rule.
+        route = self._by_call.get((arch, nr))
+        if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
-        else:
-            route = None
         if route is None:
-            # Not ours: a filter the program installed itself returned SECCOMP_RET_TRACE.
             self._resume(tid, 0)
             return
-        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp)
+        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp, kernel_checked=False)
 
-    def _decide(self, tid: int, route: Route, args: tuple[int, ...], ip: int, sp: int) -> None:
+    def _decide(
+        self,
+        tid: int,
+        route: Route,
+        args: tuple[int, ...],
+        ip: int,
+        sp: int,
+        *,
+        kernel_checked: bool = True,
+    ) -> None:
         """A call on its way into the kernel that some handler or observer wants: ask, and
         carry out the decision."""
         state = self._tasks.get(tid) or self._adopt(tid)
@@ -337,7 +353,9 @@ class Tracer:
         if observers:
             self._notify("call_entered", observers, call)
         try:
-            decision = route.decide(call) if route.registrations else None
+            decision = (
+                route.decide(call, kernel_checked=kernel_checked) if route.registrations else None
+            )
             if decision is None:
                 stats.passed += 1
                 self._pass(state, call, route, None, Outcome.PASSED)

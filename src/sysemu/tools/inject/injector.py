@@ -16,13 +16,18 @@ import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from sysemu.abi import Abi, ArgKind, Syscall, errno_name, signal_name, syscall_by_name
+from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
 from sysemu.api.decisions import Decision, Emulate, Fail, Pass, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.api.observers import Observer
-from sysemu.tools.inject.spec import InjectSpec, InjectSpecError, parse_inject_spec
+from sysemu.tools.inject.spec import (
+    InjectSpec,
+    InjectSpecError,
+    errno_text,
+    parse_inject_spec,
+)
 
 
 class Injection(NamedTuple):
@@ -41,7 +46,7 @@ class Injection(NamedTuple):
 def _action(spec: InjectSpec) -> str:
     parts = []
     if spec.error is not None:
-        parts.append(f"error={errno_name(spec.error)}")
+        parts.append(f"error={errno_text(spec.error)}")
     if spec.retval is not None:
         parts.append(f"retval={spec.retval}")
     if spec.after:

@@ -109,7 +109,7 @@ class InjectSpec(NamedTuple):
     def __str__(self) -> str:
         parts = [str(self.syscalls)]
         if self.error is not None:
-            parts.append(f"error={errno_name(self.error)}")
+            parts.append(f"error={errno_text(self.error)}")
         if self.retval is not None:
             parts.append(f"retval={self.retval}")
         if self.signal is not None:
@@ -140,6 +140,14 @@ _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1, None: 1_0
 _WHEN = re.compile(r"(\d+)(?:\.\.(\d+))?(\+(\d+)?)?")
 _INTEGER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|\d+)")
 _MAX_COUNT = 65535
+
+
+def errno_text(number: int) -> str:
+    """``ENOSPC``, or the number for an errno without a name (the grammar allows 1..4095)."""
+    try:
+        return errno_name(number)
+    except ValueError:
+        return str(number)
 
 
 def _show_duration(ns: int) -> str:
@@ -244,7 +252,10 @@ def _parse(text: str) -> InjectSpec:
                 raise ValueError(f"error must be between 1 and 4095, not {value!r}")
             fields["error"] = number
         elif key == "retval":
-            fields["retval"] = _integer(value, "retval")
+            retval = _integer(value, "retval")
+            if not -(1 << 63) <= retval < 1 << 64:
+                raise ValueError(f"retval does not fit a 64-bit register: {value!r}")
+            fields["retval"] = retval
         elif key == "signal":
             fields["signal"] = signal_number(value)
         elif key == "delay_enter":
