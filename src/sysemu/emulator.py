@@ -277,7 +277,6 @@ class Emulator:
         result = attacher.attach(pid)
         return self._finish(result)
 
-
     def _finish(self, result: RunResult) -> RunResult:
         """What every kind of run ends with: the injection record, and a fatal handler error
         raised (carrying the result)."""
