@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -145,3 +146,53 @@ def test_cli_backend_choice() -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "No such file or directory" in result.stderr
+
+
+def test_auto_mixes_notification_and_ptrace(programs: Programs) -> None:
+    emu = Emulator(backend="auto")
+    threads: set[str] = set()
+
+    @emu.on("getpid", decides_only=True)
+    def fake(call: Call) -> object:
+        threads.add(threading.current_thread().name)
+        return call.emulate(4242)
+
+    @emu.on("openat")
+    def redirect(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            return call.rewrite(filename="/etc/debian_version")  # needs ptrace
+        return None
+
+    script = "cat /etc/hostname; echo $$; grep TracerPid /proc/self/status"
+    result = emu.run(["sh", "-c", script], capture_output=True)
+    lines = (result.stdout or b"").decode().splitlines()
+    assert lines[1] == "4242"
+    assert lines[2].startswith("TracerPid:") and lines[2].split()[1] != "0"  # ptraced too
+    assert lines[0] == open("/etc/debian_version").read().strip()
+    assert result.stats["openat"].rewritten == 1 and result.stats["getpid"].emulated == 1
+    assert threads == {"sysemu notifications"}  # answered through user notification
+
+
+def test_auto_follows_processes_and_kills_on_handler_errors(programs: Programs) -> None:
+    emu = Emulator(backend="auto")
+    emu.on("getpid", decides_only=True)(lambda call: call.emulate(4242))
+    result = emu.run([programs.spawners, programs.getpid_loop], capture_output=True)
+    lines = (result.stdout or b"").decode().splitlines()
+    assert "fork 4242" in lines and lines.count("thread 4242") == 4
+    assert result.processes >= 4  # ptrace followed the tree
+
+    emu = Emulator(backend="auto")
+
+    @emu.on("getpid", decides_only=True)
+    def broken(call: Call) -> object:
+        raise RuntimeError("boom")
+
+    with pytest.raises(HandlerError):
+        emu.run(["sh", "-c", "echo $$; sleep 30"], capture_output=True, timeout=20)
+
+
+def test_auto_injection_rides_notification() -> None:
+    emu = Emulator(backend="auto")
+    emu.inject("openat:error=ENOENT:path=/etc/hostname")
+    result = emu.run(["cat", "/etc/hostname"], capture_output=True)
+    assert result.exit_code == 1 and len(result.injections) == 1

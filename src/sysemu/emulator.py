@@ -25,13 +25,14 @@ from sysemu.api.handlers import (
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine.attach import Attacher
+from sysemu.engine.auto import AutoTracer
 from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 from sysemu.tools.inject.injector import Injector
 
-BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu")
+BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu", "auto")
 DEFAULT_BACKEND = "seccomp"
 
 
@@ -68,7 +69,9 @@ class Emulator:
     against), ``"unotify"`` (seccomp user notification: no ptrace at all, the fastest, but
     handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`) or
     ``"sysemu"`` (``PTRACE_SYSEMU``: every call stops and none runs unless the tracer makes it
-    run again; for full emulators that answer (nearly) every call themselves).
+    run again; for full emulators that answer (nearly) every call themselves) or ``"auto"``
+    (one filter: calls whose handlers are all ``decides_only`` are answered through user
+    notification, the others stop in ptrace; see :mod:`sysemu.engine.auto`).
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class Emulator:
         *,
         abi: Abi | None = None,
         when: Predicate | None = None,
+        decides_only: bool = False,
         **conditions: Condition | int,
     ) -> Callable[[Handler], Handler]:
         """Decorator registering a handler for ``syscalls`` (a name, a number, or a list).
@@ -106,9 +110,13 @@ class Emulator:
         ``@emu.on("write", fd=2)`` stops only writes to fd 2 (the kernel checks the condition);
         ``when=`` adds a Python predicate on the :class:`Call`. A name covers the call in every
         ABI (i386 and x32 too); a number is the native ABI's unless ``abi`` says otherwise and
-        may be one no kernel implements, for experimental system calls.
+        may be one no kernel implements, for experimental system calls. ``decides_only=True``
+        promises the handler only passes, emulates or fails, which lets the ``auto`` backend
+        use seccomp user notification for it.
         """
-        return self.handlers.on(syscalls, abi=abi, when=when, **conditions)
+        return self.handlers.on(
+            syscalls, abi=abi, when=when, decides_only=decides_only, **conditions
+        )
 
     def add(
         self,
@@ -117,10 +125,18 @@ class Emulator:
         *,
         abi: Abi | None = None,
         when: Predicate | None = None,
+        decides_only: bool = False,
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler`` without a decorator; see :meth:`on`."""
-        self.handlers.add(syscalls, handler, abi=abi, when=when, arg_conditions=conditions)
+        self.handlers.add(
+            syscalls,
+            handler,
+            abi=abi,
+            when=when,
+            arg_conditions=conditions,
+            decides_only=decides_only,
+        )
 
     def inject(
         self,
@@ -223,7 +239,8 @@ class Emulator:
                 compiled, on_error=self.on_error, error_errno=self.error_errno, report=self.report
             )
         else:
-            tracer = Tracer(
+            kind = AutoTracer if self.backend == "auto" else Tracer
+            tracer = kind(
                 compiled,
                 arch,
                 on_error=self.on_error,

@@ -66,6 +66,9 @@ class Registration(NamedTuple):
     syscall: Syscall
     tests: tuple[ArgTest, ...]
     when: Predicate | None
+    # The handler promised to only pass, emulate or fail (no rewrites, no result hooks): the
+    # "auto" backend may then decide its calls through seccomp user notification.
+    decides_only: bool = False
 
     def accepts(self, call: Call) -> bool:
         """Whether the conditions hold for ``call`` (the kernel checked them only for the first
@@ -304,6 +307,7 @@ class HandlerSet:
         abi: Abi | None = None,
         when: Predicate | None = None,
         arg_conditions: Mapping[str, Condition | int] | None = None,
+        decides_only: bool = False,
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler``; see :meth:`on`. ``arg_conditions`` are more keyword
@@ -316,7 +320,9 @@ class HandlerSet:
         parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
             tests = _tests_for(syscall, parsed)
-            self._registrations.append(Registration(handler, syscall, tests, when))
+            self._registrations.append(
+                Registration(handler, syscall, tests, when, decides_only)
+            )
 
     def on(
         self,
@@ -324,6 +330,7 @@ class HandlerSet:
         *,
         abi: Abi | None = None,
         when: Predicate | None = None,
+        decides_only: bool = False,
         **conditions: Condition | int,
     ) -> Callable[[Handler], Handler]:
         """Decorator: ``handler`` decides about the named calls.
@@ -331,11 +338,21 @@ class HandlerSet:
         ``syscalls`` is a name, a number or a list of them. Keyword ``conditions`` on argument
         names (``fd=2``, ``flags=HasBits(os.O_CREAT)``) are checked by the kernel, so calls
         that fail them never stop the program; ``when`` is a Python predicate on the
-        :class:`Call`, checked after the stop. Unknown names raise ValueError at once.
+        :class:`Call`, checked after the stop. ``decides_only=True`` promises that the handler
+        only passes, emulates or fails (no rewrite, no result hook): the ``auto`` backend then
+        decides its calls through seccomp user notification, without a ptrace stop. Unknown
+        names raise ValueError at once.
         """
 
         def register(handler: Handler) -> Handler:
-            self.add(syscalls, handler, abi=abi, when=when, arg_conditions=conditions)
+            self.add(
+                syscalls,
+                handler,
+                abi=abi,
+                when=when,
+                arg_conditions=conditions,
+                decides_only=decides_only,
+            )
             return handler
 
         return register

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BACKEND,
         help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
         "call stops; unotify: no ptrace, decide-only handlers; sysemu: PTRACE_SYSEMU, no call "
-        "runs unless passed",
+        "runs unless passed; auto: user notification for decides_only handlers, ptrace for "
+        "the rest",
     )
     _add_handler_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")

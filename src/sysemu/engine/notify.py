@@ -60,6 +60,17 @@ WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 _SENDMSG = 46  # x86_64: the child sysemu forks is a native process
 
 
+def listener_send_rule() -> Rule:
+    """The child's own sendmsg of its listener fd must not reach a user rule on sendmsg: the
+    supervisor is not listening yet, so a trapped sendmsg would block forever."""
+    return Rule(
+        _AUDIT_ARCH_X86_64,
+        _SENDMSG,
+        SECCOMP_RET_ALLOW,
+        (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),
+    )
+
+
 class UnsupportedError(ValueError):
     """The handler set asks for something the chosen backend cannot do."""
 
@@ -89,8 +100,10 @@ class NotifySupervisor:
         on_error: OnError = OnError.KILL,
         error_errno: int = errno.EIO,
         report: ErrorReporter | None = None,
+        check: bool = True,
     ) -> None:
-        check_supported(compiled)
+        if check:
+            check_supported(compiled)
         self._compiled = compiled
         self._by_call = {
             (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
@@ -99,23 +112,15 @@ class NotifySupervisor:
         self._on_error = on_error
         self._error_errno = error_errno
         self._report = report
-        self._errors: list[HandlerError] = []
-        self._fatal: HandlerError | None = None
+        # Public: the auto backend's tracer collects them after a run.
+        self.errors: list[HandlerError] = []
+        self.fatal: HandlerError | None = None
         self._tasks: dict[int, TaskState] = {}
         self._timed_out = False
-        self._root = 0
+        self.root = 0
 
     def _filter(self) -> PreparedFilter:
-        # The child's own sendmsg of the listener fd must not reach a user rule on sendmsg.
-        rules = [
-            Rule(
-                _AUDIT_ARCH_X86_64,
-                _SENDMSG,
-                SECCOMP_RET_ALLOW,
-                (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),
-            )
-        ]
-        rules.extend(guard_rules())
+        rules = [listener_send_rule(), *guard_rules()]
 
         def notified(action: int) -> int:
             return SECCOMP_RET_USER_NOTIF if action & 0xFFFF0000 == SECCOMP_RET_TRACE else action
@@ -170,7 +175,7 @@ class NotifySupervisor:
         assert spawned is not None and fds
         listener = Listener(fds[0])
         listener.wake_up_on_caller_cpu()
-        root = self._root = spawned.pid
+        root = self.root = spawned.pid
         status: int | None = None
         try:
             status = self._serve(listener, root, timeout)
@@ -208,7 +213,7 @@ class NotifySupervisor:
                         _, status = os.waitpid(root, 0)
                         poller.unregister(pidfd)
                     elif event & select.POLLIN:
-                        self._answer(listener)
+                        self.answer(listener)
                     elif event & (select.POLLHUP | select.POLLERR):
                         poller.unregister(listener.fd)  # no process uses the filter any more
                         listening = False
@@ -216,7 +221,8 @@ class NotifySupervisor:
             os.close(pidfd)
         return status
 
-    def _answer(self, listener: Listener) -> None:
+    def answer(self, listener: Listener) -> None:
+        """Read one notification and reply to it (from the handlers' decision)."""
         notification = listener.receive()
         if notification is None:
             return
@@ -232,7 +238,7 @@ class NotifySupervisor:
         call = Call(route.syscall, tuple(args), state, ip, 0, memory=memory)
         stats = route.stats
         stats.stops += 1
-        if self._fatal is not None:  # a process the first kill missed (forked meanwhile)
+        if self.fatal is not None:  # a process the first kill missed (forked meanwhile)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(call.pid, signal.SIGKILL)
             listener.respond(notification_id, error=-errno.EPERM)
@@ -278,12 +284,12 @@ class NotifySupervisor:
         self, listener: Listener, notification_id: int, route: Route, error: HandlerError
     ) -> None:
         route.stats.handler_errors += 1
-        self._errors.append(error)
+        self.errors.append(error)
         if self._on_error is OnError.KILL:
-            self._fatal = error
+            self.fatal = error
             route.stats.count(Outcome.KILLED)
             # Kill first: the caller is blocked in this notification and cannot fork meanwhile.
-            self._kill_tree(self._root)
+            self._kill_tree(self.root)
             listener.respond(notification_id, error=-errno.EPERM)
             return
         if self._report is not None:
@@ -296,11 +302,13 @@ class NotifySupervisor:
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 
     def _notify(self, route: Route, method: str, *args: object) -> None:
-        notify(route.observers, method, args, self._errors, self._report)
+        notify(route.observers, method, args, self.errors, self._report)
 
     def _kill_tree(self, root: int) -> None:
         """SIGKILL the root and every process descended from it (there is no ptrace to know
         them by; /proc's parent links do)."""
+        if root <= 0:  # not started: kill(0) would hit our own process group
+            return
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -324,8 +332,8 @@ class NotifySupervisor:
         return run_result(
             status,
             self._compiled.routes,
-            errors=self._errors,
-            fatal=self._fatal,
+            errors=self.errors,
+            fatal=self.fatal,
             processes=1,
             threads=1,
         )

@@ -104,7 +104,15 @@ class Injector(Observer):
                     fd_index = _first_param(syscall, (ArgKind.FD,))
                     assert fd_index is not None  # _handler_for checked it
                     conditions[syscall.params[fd_index].name] = parsed.fd
-                handlers.add(name, handler, abi=abi, arg_conditions=conditions)
+                handlers.add(
+                    name,
+                    handler,
+                    abi=abi,
+                    arg_conditions=conditions,
+                    # Without "after" or an exit delay an injection only decides, which lets
+                    # the auto backend answer it through user notification.
+                    decides_only=not (parsed.after or parsed.delay_exit_ns),
+                )
                 registered += 1
         if not registered:
             raise InjectSpecError(
