@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -168,7 +169,7 @@ def test_auto_mixes_notification_and_ptrace(programs: Programs) -> None:
     lines = (result.stdout or b"").decode().splitlines()
     assert lines[1] == "4242"
     assert lines[2].startswith("TracerPid:") and lines[2].split()[1] != "0"  # ptraced too
-    assert lines[0] == open("/etc/debian_version").read().strip()
+    assert lines[0] == Path("/etc/debian_version").read_text().strip()
     assert result.stats["openat"].rewritten == 1 and result.stats["getpid"].emulated == 1
     assert threads == {"sysemu notifications"}  # answered through user notification
 
