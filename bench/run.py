@@ -355,6 +355,11 @@ def tracers(
             [*sysemu, "--backend", "sysemu", *rules("emulate_getpid.py"), "--"],
             s,
         ),
+        "sysemu auto emulate": Tracer(
+            "sysemu auto, emulate (decides_only)",
+            [*sysemu, "--backend", "auto", *rules("emulate_getpid_decides_only.py"), "--"],
+            s,
+        ),
         "sysemu unotify emulate": Tracer(
             "sysemu unotify, emulate",
             [*sysemu, "--backend", "unotify", *rules("emulate_getpid.py"), "--"],
@@ -420,6 +425,7 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
     """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
     command = [program("getpid_loop"), str(n)]
     emulating = {
+        "sysemu auto emulate",
         "sysemu sysemu emulate",
         "unotify floor emulate",
         "sysemu unotify emulate",
@@ -442,6 +448,7 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
         "unotify floor emulate",
         "sysemu unotify emulate",
         "sysemu sysemu emulate",
+        "sysemu auto emulate",
         "strace inject",
         "strace pass",
         "ptrace emulate",
