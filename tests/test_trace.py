@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,59 @@ def test_stats_with_trace_show_strace_c_table() -> None:
     openat = next(line.split() for line in lines if line.endswith(" openat"))
     assert int(openat[3]) >= 2 and int(openat[4]) >= 1  # calls, and the failed open
     assert any(line.endswith(" total") for line in lines)
+
+
+DECODED_PROGRAM = """
+import fcntl, os, resource, signal, socket, sys
+os.umask(0o22)
+os.umask(0o22)
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_GETFD)
+fcntl.fcntl(r, fcntl.F_SETFD, 0)
+os.getcwd()
+resource.getrlimit(resource.RLIMIT_NOFILE)
+signal.signal(signal.SIGUSR1, lambda *args: None)
+os.kill(os.getpid(), signal.SIGUSR1)
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.getsockname()
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+os.waitpid(pid, 0)
+"""
+
+
+def test_structures_flags_and_results_decoded_as_strace_does(tmp_path: Path) -> None:
+    out = tmp_path / "trace.txt"
+    sock = tmp_path / "s"
+    calls = "umask,fcntl,getcwd,pipe2,prlimit64,rt_sigreturn,bind,getsockname,clone,wait4"
+    result = trace(
+        f"--trace={calls}", "-y", "-o", str(out), "--",
+        sys.executable, "-c", DECODED_PROGRAM, str(sock), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    expected = [
+        r"umask\(022\) += 022",
+        r"pipe2\(\[(\d+)<pipe:\[(\d+)\]>, \d+<pipe:\[\2\]>\], O_CLOEXEC\) += 0",
+        r"fcntl\(\d+<pipe:\[\d+\]>, F_GETFD\) += 0x1 \(flags FD_CLOEXEC\)",
+        r"fcntl\(\d+<pipe:\[\d+\]>, F_SETFD, 0\) += 0",
+        rf'getcwd\("{tmp_path}", \d+\) += {len(str(tmp_path)) + 1}',
+        r"prlimit64\(0, RLIMIT_NOFILE, NULL, \{rlim_cur=\d+(\*1024)?, rlim_max=",
+        r"rt_sigreturn\(\{mask=\[\]\}\)",
+        rf'bind\(\d+<socket:\[\d+\]>, \{{sa_family=AF_UNIX, sun_path="{sock}"\}}, \d+\) += 0',
+        rf'getsockname\(\d+<socket:\[\d+\]>, \{{sa_family=AF_UNIX, sun_path="{sock}"\}}, '
+        rf"\[\d+ => {len(str(sock)) + 3}\]\) += 0",
+        r"clone\(child_stack=NULL, flags=CLONE_CHILD_CLEARTID\|CLONE_CHILD_SETTID\|SIGCHLD, "
+        r"child_tidptr=0x[0-9a-f]+\)",
+        r"wait4\(\d+, \[\{WIFEXITED\(s\) && WEXITSTATUS\(s\) == 3\}\], 0, NULL\) += \d+",
+    ]
+    missing = [pattern for pattern in expected if not re.search(pattern, text)]
+    assert missing == [], text
+
+
+def test_directories_open_without_a_mode() -> None:
+    result = trace("--trace=openat", "--", "ls", "/")
+    line = next(x for x in result.stderr.splitlines() if '"/"' in x)
+    assert line.startswith('openat(AT_FDCWD, "/", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY)')

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sysemu.abi import errno_description, errno_name, signal_name
+from sysemu.tools.trace import xlat
 
 # strace escapes these as \t \n ... and everything else unprintable as octal.
 _ESCAPES = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
@@ -80,6 +81,20 @@ def xval(value: int, table: Mapping[int, str], unknown: str | None = None) -> st
 def octal(value: int) -> str:
     """A mode as C's ``%#03o`` writes it: ``000``, ``022``, ``0644``, ``01777``."""
     return (f"0{value:o}" if value else "0").rjust(3, "0")
+
+
+_SPECIAL_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
+
+
+def mode(value: int) -> str:
+    """A file's type and permissions: ``S_IFDIR|S_ISVTX|0777``, ``S_IFREG|0644``, ``0755``."""
+    kind = value & 0o170000
+    name = xlat.MODE_TYPES.get(kind) if kind else ""
+    if name is None:
+        return octal(value)
+    parts = [name] if name else []
+    parts += [label for bit, label in _SPECIAL_BITS if value & bit]
+    return "|".join([*parts, octal(value & ~0o177000)])
 
 
 def hex0(value: int, width: int) -> str:

@@ -30,14 +30,15 @@ from sysemu.api.observers import Observer
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
 from sysemu.tools.trace.decoders import (
-    EXIT,
+    BOTH,
+    ENTRY,
     NO_RETURN,
     Context,
-    arg_decoders,
+    Shown,
     decode_return,
+    shown_arguments,
 )
 
-_OPEN_CREATES = 0o100 | 0o20200000  # O_CREAT | O_TMPFILE: only then is the mode an argument
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
@@ -46,22 +47,22 @@ _SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
 _SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
 
 
-def visible_params(call: Call) -> int:
-    """How many arguments strace shows: ``open``/``openat`` show a mode only when creating."""
-    count = len(call.syscall.params)
-    if call.name in ("open", "openat") and count:
-        flags = call.args.value(count - 2)
-        if not flags & _OPEN_CREATES:
-            return count - 1
-    return count
-
-
 class _Pending:
-    __slots__ = ("call", "entry_texts", "shown", "started")
+    __slots__ = ("arguments", "call", "entry_texts", "saved", "shown", "started")
 
-    def __init__(self, call: Call, entry_texts: list[str | None], started: float) -> None:
+    def __init__(
+        self,
+        call: Call,
+        arguments: tuple[Shown, ...],
+        entry_texts: list[str | None],
+        saved: dict[int, str],
+        started: float,
+    ) -> None:
         self.call = call
+        # The arguments shown, chosen at entry (the registers a layout looks at do not change).
+        self.arguments = arguments
         self.entry_texts = entry_texts
+        self.saved = saved
         self.started = started
         # How many arguments an "<unfinished ...>" line showed; -1 while none was printed.
         self.shown = -1
@@ -101,15 +102,18 @@ class TraceObserver(Observer):
     # Calls.
     def call_entered(self, call: Call) -> None:
         """Decode what must be read at entry (strings the call consumes)."""
-        ctx = self._context(call, None)
-        decoders = arg_decoders(call.name, call.syscall.params)
+        saved: dict[int, str] = {}
+        ctx = self._context(call, None, saved, exiting=False)
+        arguments = shown_arguments(call)
         values = call.args.value
         texts: list[str | None] = []
-        for index in range(visible_params(call)):
-            decoder, phase = decoders[index]
-            texts.append(None if phase == EXIT else _safe(decoder, ctx, values(index), index))
+        for index, decoder, phase in arguments:
+            if phase == BOTH:
+                # What the kernel is about to overwrite, kept for the text shown at exit.
+                saved[index] = _safe(decoder, ctx, values(index), index)
+            texts.append(_safe(decoder, ctx, values(index), index) if phase == ENTRY else None)
         self._live.add(call.tid)
-        self._pending[call.tid] = _Pending(call, texts, time.time())
+        self._pending[call.tid] = _Pending(call, arguments, texts, saved, time.time())
         if call.name in NO_RETURN or call.name in ("execve", "execveat"):
             # These may never come back to this thread: show them now.
             self._print_unfinished_others(call.tid)
@@ -121,13 +125,12 @@ class TraceObserver(Observer):
             return
         self._print_unfinished_others(call.tid)
         value = None if result is None else result.value
-        ctx = self._context(call, value)
-        decoders = arg_decoders(call.name, call.syscall.params)
+        ctx = self._context(call, value, pending.saved, exiting=True)
         texts = list(pending.entry_texts)
-        for index, text in enumerate(texts):
+        for position, text in enumerate(texts):
             if text is None:
-                decoder = decoders[index][0]
-                texts[index] = _safe(decoder, ctx, call.args.value(index), index)
+                index, decoder, _phase = pending.arguments[position]
+                texts[position] = _safe(decoder, ctx, call.args.value(index), index)
         ended = time.time()
         row = self.summary.setdefault(call.name, [0, 0, 0.0])
         row[0] += 1
@@ -199,8 +202,17 @@ class TraceObserver(Observer):
         self._live.discard(tid)
 
     # Output.
-    def _context(self, call: Call, result: int | None) -> Context:
-        return Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, result=result)
+    def _context(
+        self, call: Call, result: int | None, saved: dict[int, str], *, exiting: bool
+    ) -> Context:
+        return Context(
+            call,
+            limit=self.string_limit,
+            verbose_fds=self.show_fd_paths,
+            result=result,
+            exiting=exiting,
+            saved=saved,
+        )
 
     def _print_unfinished_others(self, tid: int) -> None:
         """Close the lines of calls other threads are still in: ``read(3,  <unfinished ...>``
@@ -239,7 +251,11 @@ class TraceObserver(Observer):
         ended: float,
     ) -> None:
         call = pending.call
-        names = [p.name for p in call.syscall.params][: len(texts)]
+        params = call.syscall.params
+        names = [
+            params[index].name if index < len(params) else f"arg{index}"
+            for index, _decoder, _phase in pending.arguments
+        ]
         failed = value is not None and -4096 < value < 0
         record: dict[str, Any] = {
             "pid": call.pid,
