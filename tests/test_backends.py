@@ -197,3 +197,40 @@ def test_auto_injection_rides_notification() -> None:
     emu.inject("openat:error=ENOENT:path=/etc/hostname")
     result = emu.run(["cat", "/etc/hostname"], capture_output=True)
     assert result.exit_code == 1 and len(result.injections) == 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "on_behalf"),
+    [("unotify", True), ("auto", True), ("seccomp", True), ("ptrace", True), ("seccomp", False)],
+)
+def test_open_on_behalf_is_immune_to_a_path_rewritten_after_the_check(
+    backend: str, on_behalf: bool, tmp_path: Path, programs: Programs
+) -> None:
+    """A second thread flips the path between "allowed" and "secret" while the first thread
+    opens it: a pass-through decided on the path can be raced, the open on behalf cannot."""
+    allowed = tmp_path / "allowed"
+    secret = tmp_path / "secret"
+    allowed.write_text("fine\n")
+    secret.write_text("SECRET\n")
+    emu = Emulator(backend=backend)
+
+    @emu.on("openat", decides_only=True)
+    def only_allowed(call: Call) -> object:
+        path = call.path or ""
+        if not path.startswith(str(tmp_path)):
+            return None  # the program's own start-up
+        if path == str(allowed):
+            # sysemu opens what it checked; passing instead lets the kernel read the path
+            # again, after the check, when the other thread may have changed it.
+            return call.open_file() if on_behalf else None
+        return call.fail(errno.EACCES)  # the secret, or a path read half-flipped
+
+    result = emu.run(
+        [programs.race_open, str(allowed), str(secret), "2000"], capture_output=True, timeout=60
+    )
+    assert result.exit_code == 0, result.stderr
+    leaked = int(result.stdout or b"0")
+    if on_behalf:
+        assert leaked == 0  # never the secret
+    else:
+        assert leaked > 0  # the time-of-check/time-of-use race, shown

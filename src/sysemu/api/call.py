@@ -12,7 +12,7 @@ import posixpath
 from typing import Any, Protocol, TypeVar
 
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
-from sysemu.api.decisions import ArgValue, Emulate, Fail, Pass, ResultHook, Rewrite
+from sysemu.api.decisions import ArgValue, Emulate, Fail, OpenFile, Pass, ResultHook, Rewrite
 from sysemu.kernel.libc import tgkill
 from sysemu.kernel.memory import TraceeMemory
 
@@ -306,6 +306,28 @@ class Call:
         for name, value in args.items():
             values[self.syscall.param_index(name)] = _arg_value(value)
         return Rewrite(tuple(values), None, then)
+
+    def open_file(
+        self, path: str | None = None, flags: int | None = None, mode: int = 0
+    ) -> OpenFile:
+        """Answer this open with a descriptor of ``path`` (the call's own path, resolved, by
+        default) that sysemu opens itself, with ``flags`` (the call's own by default): the
+        race-free way to allow an open after checking its path; see :class:`OpenFile`."""
+        target = path if path is not None else next(iter(self.paths), None)
+        if target is None:
+            raise ValueError(f"{self.name} has no path to open")
+        if flags is None:
+            flags = self._argument("flags", 0)
+        if not mode:
+            mode = self._argument("mode", 0)
+        resolved = self.resolve(target) or target
+        return OpenFile(resolved, flags, mode)
+
+    def _argument(self, name: str, default: int) -> int:
+        try:
+            return self.args.value(self.syscall.param_index(name))
+        except KeyError:
+            return default
 
     def change_to(
         self, syscall: str | int, *args: int | str | bytes, then: ResultHook | None = None

@@ -127,3 +127,26 @@ class Rewrite(Decision):
         self.args = args
         self.nr = nr
         self.then = then
+
+
+class OpenFile(Decision):
+    """The call's result is a new file descriptor on ``path``, which sysemu opened after the
+    handler checked it: the safe way to allow an open by path.
+
+    A pass-through would let the kernel read the path from the program's memory again, after
+    the check, where another thread may have changed it. With the user-notification backends
+    (``unotify``, ``auto`` for ``decides_only`` handlers) sysemu opens the file itself (with
+    its own credentials) and hands the descriptor over atomically with the reply
+    (``SECCOMP_IOCTL_NOTIF_ADDFD`` with ``SECCOMP_ADDFD_FLAG_SEND``, Linux 5.14). With the
+    ptrace backends the call is rewritten to open sysemu's own copy of ``path``, written below
+    the calling thread's stack pointer. ``flags`` and ``mode`` are ``open(2)``'s;
+    ``path`` is made absolute against the caller's working directory.
+    """
+
+    __slots__ = ("flags", "mode", "path")
+    outcome = Outcome.REWRITTEN
+
+    def __init__(self, path: str, flags: int, mode: int = 0) -> None:
+        self.path = path
+        self.flags = flags
+        self.mode = mode

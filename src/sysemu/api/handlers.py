@@ -320,9 +320,7 @@ class HandlerSet:
         parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
             tests = _tests_for(syscall, parsed)
-            self._registrations.append(
-                Registration(handler, syscall, tests, when, decides_only)
-            )
+            self._registrations.append(Registration(handler, syscall, tests, when, decides_only))
 
     def on(
         self,

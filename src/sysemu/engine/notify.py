@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from sysemu.api.call import Call
-from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result
+from sysemu.api.decisions import Emulate, Fail, OpenFile, Outcome, Pass, Result
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.results import RunResult
 from sysemu.engine.common import guard_rules, notify, run_result
@@ -272,6 +272,8 @@ class NotifySupervisor:
         if isinstance(decision, Fail):
             listener.respond(notification_id, error=-decision.errno)
             return -decision.errno, Outcome.FAILED
+        if isinstance(decision, OpenFile):
+            return self._open_for(listener, notification_id, decision), Outcome.REWRITTEN
         handler = route.registrations[0].handler
         failure = HandlerError(call.name, handler, call.tid)
         failure.__cause__ = UnsupportedError(
@@ -279,6 +281,22 @@ class NotifySupervisor:
             "(rewrites and results need the seccomp or ptrace backend)"
         )
         raise failure
+
+    def _open_for(self, listener: Listener, notification_id: int, decision: OpenFile) -> int:
+        """Open the file here and hand the descriptor over with the reply (race-free: the
+        program's memory is not read again)."""
+        try:
+            fd = os.open(decision.path, decision.flags & ~os.O_CLOEXEC, decision.mode)
+        except OSError as error:
+            code = error.errno or errno.EIO
+            listener.respond(notification_id, error=-code)
+            return -code
+        try:
+            return listener.send_fd(
+                notification_id, fd, cloexec=bool(decision.flags & os.O_CLOEXEC)
+            )
+        finally:
+            os.close(fd)
 
     def _failed(
         self, listener: Listener, notification_id: int, route: Route, error: HandlerError

@@ -34,9 +34,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from sysemu.abi import Abi
+from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import Call
-from sysemu.api.decisions import Emulate, Fail, Outcome, Pass, Result, ResultHook, Rewrite
+from sysemu.api.decisions import (
+    Emulate,
+    Fail,
+    OpenFile,
+    Outcome,
+    Pass,
+    Result,
+    ResultHook,
+    Rewrite,
+)
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
@@ -53,6 +62,7 @@ _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 _RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+AT_FDCWD = -100
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
 _EXECVE = 59  # x86_64; the child sysemu forks is always a native process
 _CHILD_EVENTS = {
@@ -75,6 +85,15 @@ OPTIONS = (
 
 ErrorReporter = Callable[[HandlerError], None]
 DEFAULT_SPIN_US = 20
+
+
+def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
+    """:class:`OpenFile` for the ptrace backends: the call becomes an ``openat`` of sysemu's
+    own copy of the path (written below the stack pointer, which the program's other threads
+    have no business writing), with the decision's flags and mode."""
+    path = os.fsencode(decision.path) + b"\0"
+    openat = syscall_by_name("openat", call.abi)
+    return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
 
 
 class ExecError(OSError):
@@ -423,6 +442,8 @@ class Tracer:
             self._pass(state, call, route, decision.then, Outcome.PASSED)
         elif isinstance(decision, Rewrite):
             self._rewrite(state, call, route, decision)
+        elif isinstance(decision, OpenFile):
+            self._rewrite(state, call, route, open_as_rewrite(call, decision))
         else:
             handler = route.registrations[0].handler
             failure = HandlerError(call.name, handler, call.tid)

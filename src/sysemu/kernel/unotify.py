@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import os
 import struct
 
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
@@ -48,6 +49,10 @@ NOTIF_RECV = _ioc(_READ_WRITE, 0, NOTIF.size)
 NOTIF_SEND = _ioc(_READ_WRITE, 1, RESPONSE.size)
 NOTIF_ID_VALID = _ioc(_WRITE, 2, 8)
 NOTIF_SET_FLAGS = _ioc(_WRITE, 4, 8)
+# struct seccomp_notif_addfd: id u64, flags u32, srcfd u32, newfd u32, newfd_flags u32.
+ADDFD = struct.Struct("<QIIII")
+NOTIF_ADDFD = _ioc(_WRITE, 3, ADDFD.size)
+SECCOMP_ADDFD_FLAG_SEND = 1 << 1  # Linux 5.14: install the fd and reply with it, atomically
 
 
 class Listener:
@@ -82,6 +87,21 @@ class Listener:
                 return False
             raise
         return True
+
+    def send_fd(self, notification_id: int, fd: int, *, cloexec: bool) -> int:
+        """Install our ``fd`` in the caller and make it the call's result, atomically; returns
+        the caller's fd number, or ``-errno`` (ENOENT if the call is gone)."""
+        # A mutable buffer with mutate_flag: fcntl.ioctl then returns the ioctl's result (the
+        # new fd), where an immutable one would return the buffer.
+        request = bytearray(
+            ADDFD.pack(
+                notification_id, SECCOMP_ADDFD_FLAG_SEND, fd, 0, os.O_CLOEXEC if cloexec else 0
+            )
+        )
+        try:
+            return int(fcntl.ioctl(self.fd, NOTIF_ADDFD, request, True))
+        except OSError as failure:
+            return -(failure.errno or errno.EIO)
 
     def is_valid(self, notification_id: int) -> bool:
         """Whether the notification is still pending (its thread still blocked in the call)."""

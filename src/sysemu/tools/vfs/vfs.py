@@ -35,6 +35,8 @@ from sysemu.tools.vfs.paths import PathMap, join, normalize
 _PATH_MAX = 4096
 # How far below the stack pointer a rewritten call's strings can be (two paths and padding).
 _SCRATCH_WINDOW = 2 * (_PATH_MAX + 16) + 128
+_RED_ZONE = 128
+_SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _PROC_LINK = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(cwd|exe|root|fd/\d+)$")
 _DELETED = " (deleted)"
@@ -115,6 +117,13 @@ class VirtualFS:
         virtual = self._cwd if self._cwd is not None else "/" if self.paths.root else None
         return None if virtual is None else self.paths.to_host(virtual)
 
+    @property
+    def decides_only(self) -> bool:
+        """Whether every handler of this configuration only passes or fails calls (read-only
+        paths alone): then it also runs on the ``unotify`` backend, without ptrace. Binds, a
+        root and hidden paths rewrite arguments or edit results, which needs ptrace."""
+        return not (self.paths.remaps or self.paths.has_hidden)
+
     # Installation.
     def install(self, handlers: HandlerSet) -> None:
         """Register the handlers this configuration needs on ``handlers``.
@@ -129,12 +138,15 @@ class VirtualFS:
             real = os.path.realpath(host)
             if real != host:
                 paths.add_readonly_host(real)
+        # Without remapping, path calls are only passed or failed: the "auto" backend may
+        # then answer them without ptrace.
+        decides = not paths.remaps
         if paths.remaps or paths.has_hidden:
-            handlers.add(path_syscalls(), self._on_path)
+            handlers.add(path_syscalls(), self._on_path, decides_only=decides)
         elif paths.has_readonly:
             changing = [s for s in path_syscalls() if s.name in policy.CHANGING_CALLS]
             plain = [s for s in changing if s.name not in ("open", "openat")]
-            handlers.add(plain, self._on_path)
+            handlers.add(plain, self._on_path, decides_only=True)
             opens = [s for s in changing if s.name in ("open", "openat")]
             for condition in (
                 Masked(policy.O_ACCMODE, 1),
@@ -143,9 +155,9 @@ class VirtualFS:
                 HasBits(policy.O_CREAT),
                 HasBits(policy.O_TRUNC),
             ):
-                handlers.add(opens, self._on_path, flags=condition)
+                handlers.add(opens, self._on_path, decides_only=True, flags=condition)
         if paths.has_readonly:
-            handlers.add(_existing(policy.FD_CHANGING), self._on_fd_change)
+            handlers.add(_existing(policy.FD_CHANGING), self._on_fd_change, decides_only=True)
         if paths.remaps:
             handlers.add("getcwd", self._on_getcwd)
         if paths.has_hidden:
@@ -169,6 +181,11 @@ class VirtualFS:
             return None
         new_args: dict[str, str] = {}
         proc_link: tuple[Resolved, str] | None = None
+        # Most paths cannot be affected (see PathMap.significant_names): telling that from
+        # the string alone saves reading the base directory from /proc.
+        quick = not changing and call.name not in _READLINK_CALLS
+        significant = paths.significant_names
+        rooted = paths.root is not None
         dirfd = AT_FDCWD
         for index, param in enumerate(call.syscall.params):
             if param.kind is ArgKind.DIRFD:
@@ -187,6 +204,10 @@ class VirtualFS:
                 if changing and base != AT_FDCWD and self._fd_readonly(call, base):
                     return call.fail(errno.EROFS)
                 continue
+            if quick and not (rooted and raw.startswith("/")):
+                parts = raw.split("/")
+                if ".." not in parts and significant.isdisjoint(parts):
+                    continue
             if len(os.fsencode(raw)) >= _PATH_MAX - 1 or self._restarted(call, index, raw):
                 continue
             where = self._resolve(call, raw, base)
@@ -204,6 +225,8 @@ class VirtualFS:
                     proc_link = (where, match.group(1))
         hook = None if proc_link is None else self._readlink_hook(call, *proc_link)
         if new_args:
+            if len(self._scratch) >= _SCRATCH_THREADS:
+                self._scratch.clear()  # threads that are long gone; a bound on memory
             self._scratch[call.tid] = (call.sp, frozenset(new_args.values()))
             return call.rewrite(then=hook, **new_args)
         if hook is not None:
@@ -217,27 +240,50 @@ class VirtualFS:
         virtual: str | None
         if raw.startswith("/"):
             kernel = raw
-            lexical = virtual = normalize(raw)
+            lexical = virtual = raw if _is_normal(raw) else normalize(raw)
+            virtual_base = host_base = "/"
         else:
             base = call.cwd if dirfd == AT_FDCWD else call.fd_path(dirfd)
             if base is None or not base.startswith("/") or base.endswith(_DELETED):
                 return None
+            host_base = base
             kernel = f"{base}/{raw}"
-            lexical = join(base, raw)
+            lexical = _join(base, raw)
             if paths.remaps:
-                virtual_base = paths.to_virtual(base)
-                virtual = None if virtual_base is None else join(virtual_base, raw)
+                found = paths.to_virtual(base)
+                virtual_base = found or "/"
+                virtual = None if found is None else _join(found, raw)
             else:
-                virtual = lexical
+                virtual_base, virtual = base, lexical
         host = lexical if virtual is None else paths.to_host(virtual)
-        # With "..", the kernel walks through names before it drops them, and a name that
-        # exists only in the virtual view (a bind's) is not there on the host: spell it out.
-        if host == lexical and not (paths.remaps and ".." in raw.split("/")):
+        if host == lexical and (
+            virtual is None
+            or not paths.remaps
+            or ".." not in raw.split("/")
+            or self._walk_agrees(virtual_base, host_base, raw)
+        ):
             return Resolved(virtual, host, kernel, None)
         # A trailing "/" (or "/.", "/..") makes the kernel insist on a directory: keep that.
         wants_dir = raw.endswith(("/", "/.", "/..")) or raw in (".", "..")
         rewrite = host + "/" if wants_dir and host != "/" else host
         return Resolved(virtual, host, rewrite, rewrite)
+
+    def _walk_agrees(self, virtual: str, host: str, raw: str) -> bool:
+        """Whether every directory the kernel walks through for ``raw`` (from ``host``, which
+        the program knows as ``virtual``) is the one the program means. Only ``..`` makes
+        this differ from the final path agreeing: the kernel visits a name before dropping
+        it, and ``/bind/..`` visits a name that exists only in the virtual view."""
+        to_host = self.paths.to_host
+        for part in raw.split("/"):
+            if not part or part == ".":
+                continue
+            if part == "..":
+                virtual, host = _parent(virtual), _parent(host)
+            else:
+                virtual, host = _child(virtual, part), _child(host, part)
+            if to_host(virtual) != host:
+                return False
+        return True
 
     def _restarted(self, call: Call, index: int, raw: str) -> bool:
         """Whether this argument is a string this tool wrote for the same thread's previous
@@ -247,7 +293,9 @@ class VirtualFS:
         if previous is None or previous[0] != call.sp or raw not in previous[1]:
             return False
         address = call.raw[index]
-        return call.sp - _SCRATCH_WINDOW <= address < call.sp
+        # Where sysemu puts a rewritten call's strings: below the red zone, which the
+        # program's own data never is.
+        return call.sp - _SCRATCH_WINDOW <= address < call.sp - _RED_ZONE
 
     # Read-only trees.
     def _readonly_hit(self, call: Call, index: int, where: Resolved) -> bool:
@@ -367,6 +415,27 @@ def _existing(names: frozenset[str]) -> list[Syscall]:
             except KeyError:
                 continue
     return found
+
+
+def _is_normal(path: str) -> bool:
+    """Whether the absolute ``path`` is certainly normalised already (cheaper than asking
+    normpath; "/." also catches names that merely start with a dot, which is harmless)."""
+    return "//" not in path and "/." not in path and (path == "/" or not path.endswith("/"))
+
+
+def _join(base: str, relative: str) -> str:
+    """``relative`` resolved lexically against the normalised directory ``base``."""
+    if "/" not in relative and relative not in (".", ".."):
+        return _child(base, relative)  # one plain name: the common case, made cheap
+    return join(base, relative)
+
+
+def _child(directory: str, name: str) -> str:
+    return f"/{name}" if directory == "/" else f"{directory}/{name}"
+
+
+def _parent(path: str) -> str:
+    return path[: path.rindex("/")] or "/"
 
 
 def _virtual(path: str, what: str) -> str:
