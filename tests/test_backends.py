@@ -220,8 +220,11 @@ def test_open_on_behalf_is_immune_to_a_path_rewritten_after_the_check(
         if not path.startswith(str(tmp_path)):
             return None  # the program's own start-up
         if path == str(allowed):
-            # sysemu opens what it checked; passing instead lets the kernel read the path
-            # again, after the check, when the other thread may have changed it.
+            # A policy that takes a while (as real ones do) makes the window wide enough for
+            # the race to show every time. sysemu opens what it checked; passing instead lets
+            # the kernel read the path again, after the check, when the other thread may have
+            # changed it.
+            time.sleep(0.0003)
             return call.open_file() if on_behalf else None
         return call.fail(errno.EACCES)  # the secret, or a path read half-flipped
 
