@@ -255,3 +255,18 @@ def test_doctor_reports_what_the_kernel_offers() -> None:
     assert "seccomp SECCOMP_RET_TRACE" in result.stdout
     assert "PTRACE_GET_SYSCALL_INFO (5.3)" in result.stdout
     assert "backend: seccomp (the default) works here." in result.stdout
+
+
+def test_virtual_filesystem_options(tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "file").write_text("from the host\n")
+    bound = sysemu("run", "--bind", f"/virtual={host}", "--", "cat", "/virtual/file")
+    assert (bound.returncode, bound.stdout) == (0, "from the host\n")
+    hidden = sysemu("run", "--hide", str(host / "file"), "--", "cat", str(host / "file"))
+    assert hidden.returncode == 1 and "No such file or directory" in hidden.stderr
+    frozen = sysemu("run", "--readonly", str(host), "--", "touch", str(host / "new"))
+    assert frozen.returncode == 1 and "Read-only file system" in frozen.stderr
+    assert not (host / "new").exists()
+    bad = sysemu("run", "--bind", "/v=/no/such/host/dir", "--", "true")
+    assert bad.returncode == 2 and bad.stderr.startswith("sysemu: --bind /v=/no/such/host/dir")

@@ -18,6 +18,7 @@ import pytest
 
 from sysemu import Emulator, RunResult
 from sysemu.api.handlers import HandlerSet
+from sysemu.kernel import seccomp
 from sysemu.tools.vfs import VirtualFS
 from sysemu.tools.vfs import cli as vfs_cli
 
@@ -26,8 +27,10 @@ from .conftest import Programs
 VIRT = "/vfs-test-data"  # a directory no host has
 
 
-def run(vfs: VirtualFS, argv: list[str], **kwargs: object) -> tuple[int, str, str, RunResult]:
-    emu = Emulator()
+def run(
+    vfs: VirtualFS, argv: list[str], backend: str | None = None, **kwargs: object
+) -> tuple[int, str, str, RunResult]:
+    emu = Emulator(backend=backend)
     vfs.install(emu.handlers)
     kwargs.setdefault("cwd", vfs.start_cwd)
     result = emu.run(argv, capture_output=True, timeout=60, **kwargs)  # type: ignore[arg-type]
@@ -58,7 +61,7 @@ def test_cat_of_a_bound_file(tree: Path) -> None:
     vfs = VirtualFS().bind(VIRT, str(tree))
     code, out, err, result = run(vfs, ["cat", f"{VIRT}/file.txt"])
     assert (code, out, err) == (0, "hello from the host\n", "")
-    assert result.stats["openat"].rewritten >= 1  # type: ignore[attr-defined]
+    assert result.stats["openat"].rewritten >= 1
 
 
 def test_a_bound_file_alone(tree: Path) -> None:
@@ -220,6 +223,7 @@ def test_readonly_refuses_changes_and_allows_reads(tree: Path) -> None:
     assert (tree / "sub" / "inner.txt").read_text() == "inner\n"
 
 
+@pytest.mark.filter_only
 def test_readonly_alone_stops_only_changing_calls(tree: Path) -> None:
     vfs = VirtualFS().readonly(str(tree))
     code, out, _, result = run(vfs, ["sh", "-c", f"cat {tree}/file.txt; touch {tree}/x"])
@@ -262,6 +266,48 @@ def test_readonly_openat2_and_fd_calls(tree: Path, programs: Programs, build: st
     assert not (tree / "sub" / "new").exists()
 
 
+def test_a_restarted_call_is_not_mapped_twice(tree: Path, programs: Programs) -> None:
+    # The open blocks, a stop and continue interrupts it, and the kernel runs it again with
+    # the registers as rewritten: the path there is a host path already.
+    os.mkfifo(tree / "fifo")
+    vfs = VirtualFS().root(str(tree))
+    vfs.bind(os.path.dirname(programs.vfs_probe), os.path.dirname(programs.vfs_probe))
+    host_system(vfs)
+    code, out, _, _ = run(vfs, [programs.vfs_probe, "fifo", "/fifo"])
+    assert (code, out) == (0, "through the fifo\n")
+
+
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace", "sysemu", "auto"])
+def test_every_backend_that_rewrites(tree: Path, backend: str) -> None:
+    vfs = VirtualFS().bind(VIRT, str(tree)).hide(f"{VIRT}/private").readonly(f"{VIRT}/sub")
+    script = f"cd {VIRT}; ls; cat sub/inner.txt; pwd; touch sub/x; cat private/key"
+    code, out, err, _ = run(vfs, ["sh", "-c", script], backend=backend)
+    assert out.split() == ["file.txt", "secret.txt", "sub", "inner", VIRT]
+    assert "Read-only file system" in err and "No such file or directory" in err
+    assert code == 1
+
+
+@pytest.mark.skipif(not seccomp.has_user_notification(), reason="no seccomp user notification")
+def test_readonly_alone_needs_no_ptrace(tree: Path) -> None:
+    vfs = VirtualFS().readonly(str(tree / "sub"))
+    assert vfs.decides_only
+    script = f"cat {tree}/sub/inner.txt; touch {tree}/sub/x"
+    code, out, err, _ = run(vfs, ["sh", "-c", script], backend="unotify")
+    assert (code, out) == (1, "inner\n")
+    assert "Read-only file system" in err
+
+
+@pytest.mark.skipif(not seccomp.has_user_notification(), reason="no seccomp user notification")
+def test_auto_backend_with_hidden_and_readonly_paths(tree: Path) -> None:
+    vfs = VirtualFS().readonly(str(tree / "sub")).hide(str(tree / "secret.txt"))
+    assert not vfs.decides_only  # listings are edited at syscall exit
+    script = f"ls {tree}; touch {tree}/sub/x; cat {tree}/secret.txt"
+    code, out, err, _ = run(vfs, ["sh", "-c", script], backend="auto")
+    assert out.split() == ["file.txt", "private", "sub"]
+    assert "Read-only file system" in err and "No such file or directory" in err
+    assert code == 1
+
+
 # A root.
 @pytest.fixture
 def rootfs(tmp_path: Path) -> Path:
@@ -289,7 +335,8 @@ def test_root_shows_its_own_files(rootfs: Path) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == "/home/user"
-    assert lines[1:-2] == sorted(["bin", "etc", "home", "lib", "lib64", "only-in-root", "proc", "usr"])
+    own = ["bin", "etc", "home", "lib", "lib64", "only-in-root", "proc", "usr"]
+    assert lines[1:-2] == own
     assert lines[-2:] == ["in the root", "mine"]
 
 
@@ -356,7 +403,7 @@ def test_cli_options_configure_and_install(tree: Path) -> None:
     ],
 )
 def test_cli_errors_are_one_line(argv: list[str], message: str) -> None:
-    with pytest.raises(ValueError, match="^.*$") as caught:
+    with pytest.raises(ValueError) as caught:
         vfs_cli.configure(parse(*argv), HandlerSet())
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)

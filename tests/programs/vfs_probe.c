@@ -7,6 +7,8 @@
  *   vfs_probe getcwd SIZE          getcwd with a SIZE-byte buffer: the path or the errno name
  *   vfs_probe openat2 PATH FLAGS   openat2 with open_how.flags = FLAGS (octal): "ok" or errno
  *   vfs_probe fchmod PATH          open PATH read-only, fchmod it 0644: "ok" or the errno name
+ *   vfs_probe fifo PATH            open the FIFO PATH for reading while a child stops and
+ *                                  continues us (the open restarts), then writes a line to it
  *
  * Built 64-bit and with -m32, so the same checks cover the i386 ABI. Errors are printed as
  * errno names so that the tests do not depend on the C library's messages.
@@ -19,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct dirent64_raw {
@@ -132,6 +136,28 @@ int main(int argc, char **argv) {
         if (fchmod(fd, 0644) != 0) return fail("fchmod");
         printf("ok\n");
         return 0;
+    }
+    if (!strcmp(command, "fifo") && argc == 3) {
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child == 0) {
+            usleep(200000); /* by now the parent is blocked in open */
+            kill(parent, SIGSTOP);
+            usleep(100000);
+            kill(parent, SIGCONT);
+            int fd = open(argv[2], O_WRONLY);
+            if (fd < 0) _exit(1);
+            if (write(fd, "through the fifo\n", 17) != 17) _exit(1);
+            _exit(0);
+        }
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0) return fail("open");
+        char buffer[64];
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n > 0) fwrite(buffer, 1, n, stdout);
+        int status;
+        waitpid(child, &status, 0);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     }
     return 2;
 }

@@ -24,6 +24,8 @@ from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.inject.injector import Injection
 from sysemu.tools.trace import TraceObserver, summary_table, trace
+from sysemu.tools.vfs.cli import add_arguments as vfs_options
+from sysemu.tools.vfs.cli import configure as configure_vfs
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the rest",
     )
     _add_handler_options(run)
+    vfs_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
     attach = commands.add_parser(
         "attach",
@@ -196,13 +199,26 @@ def run_command(args: argparse.Namespace) -> int:
         if not command:
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
     emu = _emulator(args, "ptrace" if attaching else args.backend)
+    start_cwd = None
+    if not attaching:
+        try:
+            vfs = configure_vfs(args, emu.handlers)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if vfs is not None:
+            if args.backend == "unotify" and not vfs.decides_only:
+                raise UsageError(
+                    "--backend unotify cannot rewrite paths: of the virtual filesystem's "
+                    "options it can only run --readonly (use seccomp or auto)"
+                )
+            start_cwd = vfs.start_cwd
     trace_output, tracer = _start_trace(args, emu)
     try:
         if attaching:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
         else:
             _ignore_terminal_signals()
-            result = emu.run(command)
+            result = emu.run(command, cwd=start_cwd)
     except HandlerError as error:
         import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
 
