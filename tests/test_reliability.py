@@ -105,8 +105,7 @@ def background(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Pope
         yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGCONT)  # a stopped group would not die of KILL
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)  # also ends stopped and hung processes
         process.communicate(timeout=30)
 
 
@@ -116,17 +115,6 @@ def state_of(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return ""
-
-
-def tree_states(token: str) -> list[str]:
-    """The states of the processes carrying ``token`` (sysemu and its programs)."""
-    states = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if token.encode() in Path(f"/proc/{entry}/environ").read_bytes():
-                    states.append(state_of(int(entry)))
-    return states
 
 
 def deny(path: str) -> Callable[[Call], Decision | None]:
@@ -214,8 +202,11 @@ def test_a_signal_storm_on_a_blocked_intercepted_read(
     signals = SignalCounter()
     emu.observe(signals, [])
 
+    root: list[int] = []  # the first reader is the program, reading its libraries
+
     @emu.on("read")
     def watch(call: Call) -> Decision:
+        root[:] = root or [call.tid]
         decided[call.tid] += 1
         return call.observe(lambda result: results.append(result.value))
 
@@ -225,8 +216,9 @@ def test_a_signal_storm_on_a_blocked_intercepted_read(
     assert (read, data, child) == ("4", "done", "0")
     if mode == "ack":  # one at a time: every signal is delivered and counted
         assert int(counted) == sent == signals.delivered[signal.SIGUSR1]
-        # The parent's read was interrupted and restarted (and decided again) each time.
-        assert max(decided.values()) >= sent + 1
+        # The parent's read was interrupted, restarted and decided again, many times (not
+        # once per signal: one can arrive while the handler for the last one still runs).
+        assert decided[root[0]] > sent // 10
     else:  # pending signals merge, as natively
         assert 1 <= int(counted) <= sent
         assert int(counted) == signals.delivered[signal.SIGUSR1]
@@ -366,20 +358,29 @@ def test_a_tracee_killed_from_outside_in_an_intercepted_read(
 
 
 # 7. sysemu itself stopped and continued.
-def test_stop_and_continue_of_sysemu_itself(env: dict[str, str]) -> None:
-    script = "echo started; for i in $(seq 20); do /bin/true; sleep 0.03; done; echo done $$"
+def test_stop_and_continue_of_sysemu_itself(env: dict[str, str], tmp_path: Path) -> None:
+    progress = tmp_path / "progress"
+    script = (
+        f"echo started; for i in $(seq 20); do echo $i >> {progress}; /bin/true; sleep 0.03; "
+        "done; echo done $$"
+    )
     args = ["run", "--rules", str(EXAMPLE_RULES), "--", "sh", "-c", script]
     with background(args, env) as process:
         assert process.stdout is not None
         assert process.stdout.readline() == "started\n"
         os.kill(process.pid, signal.SIGSTOP)
         assert wait_until(lambda: state_of(process.pid) == "T")
-        time.sleep(0.5)
-        # The program is waiting for its stopped tracer at its next stop ("t").
-        assert "t" in tree_states(env[TOKEN])
+        # The program cannot get far without its tracer: its next trapped call (the openat
+        # of the >>, the loader's), fork or exec waits for it, and so does reaping a child.
+        time.sleep(0.1)
+        reached = progress.read_text() if progress.exists() else ""
+        time.sleep(0.4)
+        assert (progress.read_text() if progress.exists() else "") == reached
+        assert len(reached.split()) < 20
         os.kill(process.pid, signal.SIGCONT)
         out, err = process.communicate(timeout=30)
     assert (process.returncode, out) == (0, "done 4242\n"), err
+    assert progress.read_text().split() == [str(i) for i in range(1, 21)]
 
 
 # Bounded runs: the timeout every test here relies on.
@@ -438,7 +439,7 @@ def test_own_user_notification_filter_cannot_bypass_a_deny(
     assert code == 0
     lines = out.splitlines()
     assert "listener=EPERM" in lines or "open=EACCES" in lines
-    assert "open=0" not in lines
+    assert "open=ok" not in lines
 
 
 def test_ptrace_traceme_fails_and_the_deny_holds(
@@ -454,6 +455,22 @@ def test_attaching_to_a_traced_child_fails_and_its_deny_holds(
     assert hostile(programs, env, "attach", secret) == (
         0, "attach=EPERM\nseize=EPERM\nchild open=EACCES\nchild status=0\n",
     )  # fmt: skip
+
+
+def test_a_tracee_cannot_seize_sysemu_itself(
+    programs: Programs, env: dict[str, str], secret: str, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.py"
+    rules.write_text(
+        "import errno\n"
+        "def register(emu):\n"
+        f"    emu.on('openat', when=lambda call: call.path == {secret!r})(\n"
+        "        lambda call: call.fail(errno.EACCES))\n"
+    )
+    args = ["run", "--rules", str(rules), "--", programs.rel_hostile, "seize-tracer", secret]
+    with background(args, env) as process:  # (killed with SIGKILL on the way out)
+        out, err = process.communicate(timeout=5)  # a run of a few milliseconds
+    assert (process.returncode, out) == (0, "seize_tracer=EPERM\nopen=EACCES\n"), err
 
 
 EXEC_MODES = [

@@ -51,7 +51,7 @@ class AutoTracer(Tracer):
     """The seccomp backend, with decide-only routes moved to user notification."""
 
     def _rules(self) -> list[Rule]:
-        rules = [listener_send_rule(), *guard_rules()]
+        rules = [listener_send_rule(), *guard_rules(os.getpid())]
         for rule in self._compiled.rules:
             action = rule.action
             route_id = action & 0xFFFF

@@ -69,14 +69,21 @@ SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
 _SECCOMP_NR = {AUDIT_ARCH_X86_64: (317, 317 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (354,)}
 
 
-def guard_rules() -> list[Rule]:
-    """Rules every filter of sysemu starts with: the program may not create a seccomp
-    notification listener of its own (EPERM).
+_PTRACE_NR = {AUDIT_ARCH_X86_64: (101, 521 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (26,)}
+_PROCESS_VM_WRITEV_NR = {AUDIT_ARCH_X86_64: (311, 540 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (348,)}
+PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
 
-    ``SECCOMP_RET_USER_NOTIF`` outranks ``SECCOMP_RET_TRACE``: a program that answers its
+
+def guard_rules(supervisor: int | None = None) -> list[Rule]:
+    """Rules every filter of sysemu starts with.
+
+    The program may not create a seccomp notification listener of its own (EPERM):
+    ``SECCOMP_RET_USER_NOTIF`` outranks ``SECCOMP_RET_TRACE``, so a program that answered its
     own notifications with "continue" would make calls that sysemu never sees, past any rule.
-    Filters without a listener are harmless (their notifications fail with ENOSYS), and
-    stronger actions (ERRNO, TRAP, KILL) never let a call run.
+    (Filters without a listener are harmless: their notifications fail with ENOSYS; and
+    stronger actions, ERRNO, TRAP, KILL, never let a call run.) If ``supervisor`` (sysemu's
+    pid) is given, the program may not ptrace it or write its memory either: a tracee that
+    seized its tracer would hang both (each waits for the other's stop) and could undo any rule.
     """
     refuse = SECCOMP_RET_ERRNO | errno.EPERM
     tests = (
@@ -84,4 +91,17 @@ def guard_rules() -> list[Rule]:
         ArgTest(1, Op.MASKED_EQ, (SECCOMP_FILTER_FLAG_NEW_LISTENER,),
                 mask=SECCOMP_FILTER_FLAG_NEW_LISTENER, bits=32),
     )  # fmt: skip
-    return [Rule(arch, nr, refuse, tests) for arch, nrs in _SECCOMP_NR.items() for nr in nrs]
+    rules = [Rule(arch, nr, refuse, tests) for arch, nrs in _SECCOMP_NR.items() for nr in nrs]
+    if supervisor is not None:
+        attach = ArgTest(0, Op.IN, (PTRACE_ATTACH, PTRACE_SEIZE), bits=32)
+        us = ArgTest(1, Op.EQ, (supervisor,), bits=32)
+        rules += [
+            Rule(arch, nr, refuse, (attach, us)) for arch, nrs in _PTRACE_NR.items() for nr in nrs
+        ]
+        first_is_us = ArgTest(0, Op.EQ, (supervisor,), bits=32)
+        rules += [
+            Rule(arch, nr, refuse, (first_is_us,))
+            for arch, nrs in _PROCESS_VM_WRITEV_NR.items()
+            for nr in nrs
+        ]
+    return rules

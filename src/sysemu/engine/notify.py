@@ -120,7 +120,7 @@ class NotifySupervisor:
         self.root = 0
 
     def _filter(self) -> PreparedFilter:
-        rules = [listener_send_rule(), *guard_rules()]
+        rules = [listener_send_rule(), *guard_rules(os.getpid())]
 
         def notified(action: int) -> int:
             return SECCOMP_RET_USER_NOTIF if action & 0xFFFF0000 == SECCOMP_RET_TRACE else action

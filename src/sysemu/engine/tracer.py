@@ -209,7 +209,7 @@ class Tracer:
             needed = False
         filter_ = None
         if needed:
-            program = compile_filter([*guard_rules(), *rules], arch_defaults=defaults)
+            program = compile_filter([*guard_rules(os.getpid()), *rules], arch_defaults=defaults)
             filter_ = PreparedFilter(program)
         options = OPTIONS & ~ptrace.PTRACE_O_TRACESECCOMP if self._ptrace_only else OPTIONS
         spawned = spawn(
