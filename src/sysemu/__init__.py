@@ -19,6 +19,8 @@ never stop the program::
     result = emu.run(["cat", "/etc/hostname"])
 """
 
+from typing import TYPE_CHECKING
+
 from sysemu.abi import Abi
 from sysemu.api.call import Args, Call
 from sysemu.api.conditions import (
@@ -42,10 +44,28 @@ from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError, RunTimeoutError
-from sysemu.tools.inject.injector import Injection
-from sysemu.tools.inject.spec import InjectSpecError
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from sysemu.tools.inject.injector import Injection
+    from sysemu.tools.inject.spec import InjectSpecError
+
+_LAZY = {
+    "Injection": "sysemu.tools.inject.injector",
+    "InjectSpecError": "sysemu.tools.inject.spec",
+}
+
+
+def __getattr__(name: str) -> object:
+    # The fault-injection tool is loaded on first use: most runs do not inject.
+    import importlib  # noqa: PLC0415
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sysemu' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "Abi",

@@ -10,7 +10,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sysemu.abi import Abi
 from sysemu.api.conditions import Condition
@@ -24,13 +24,14 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
-from sysemu.engine.attach import Attacher
-from sysemu.engine.auto import AutoTracer
-from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.spawn import resolve_program
 from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
-from sysemu.tools.inject.injector import Injector
+
+if TYPE_CHECKING:
+    from sysemu.engine.attach import Attacher
+    from sysemu.engine.notify import NotifySupervisor
+    from sysemu.tools.inject.injector import Injector
 
 BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu", "auto")
 DEFAULT_BACKEND = "seccomp"
@@ -182,6 +183,8 @@ class Emulator:
             options.append("after")
         text = ":".join([spec, *options])
         if self._injector is None:
+            from sysemu.tools.inject.injector import Injector  # noqa: PLC0415 (on first use)
+
             self._injector = Injector(self.seed)
             self.seed = self._injector.seed  # drawn at random when not given: keep it
             self.handlers.observe(self._injector, [])
@@ -235,11 +238,17 @@ class Emulator:
         compiled = self.handlers.compile(arch.abis)
         tracer: Tracer | NotifySupervisor
         if self.backend == "unotify":
+            from sysemu.engine.notify import NotifySupervisor  # noqa: PLC0415 (its backend only)
+
             tracer = NotifySupervisor(
                 compiled, on_error=self.on_error, error_errno=self.error_errno, report=self.report
             )
         else:
-            kind = AutoTracer if self.backend == "auto" else Tracer
+            kind = Tracer
+            if self.backend == "auto":
+                from sysemu.engine.auto import AutoTracer  # noqa: PLC0415 (its backend only)
+
+                kind = AutoTracer
             tracer = kind(
                 compiled,
                 arch,
@@ -278,6 +287,8 @@ class Emulator:
         ``request_detach()`` (from a signal handler of this thread, say) to detach.
         Raises :class:`~sysemu.engine.attach.AttachError` if the process cannot be traced.
         """
+        from sysemu.engine.attach import Attacher  # noqa: PLC0415 (attaching only)
+
         arch = host_arch()
         if self._injector is not None:
             self._injector.reset()

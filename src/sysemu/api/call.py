@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import posixpath
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
@@ -129,7 +130,7 @@ class Call:
         ip: int = 0,
         sp: int = 0,
         *,
-        memory: TraceeMemory | None = None,
+        memory: TraceeMemory | Callable[[], TraceeMemory] | None = None,
     ) -> None:
         self.syscall = syscall
         self.raw = raw
@@ -249,9 +250,12 @@ class Call:
     @property
     def memory(self) -> TraceeMemory:
         """The caller's address space (``process_vm_readv``, ``/proc/PID/mem`` fallback)."""
-        if self._memory is None:
-            self._memory = TraceeMemory(self._task.tid)
-        return self._memory
+        memory = self._memory
+        if memory is None:
+            memory = self._memory = TraceeMemory(self._task.tid)
+        elif not isinstance(memory, TraceeMemory):  # a factory, called on first use
+            memory = self._memory = memory()
+        return memory
 
     def read(self, address: int, size: int) -> bytes:
         """Read ``size`` bytes of the caller's memory."""

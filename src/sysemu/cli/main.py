@@ -12,20 +12,21 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sysemu.abi import errno_number
-from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
-from sysemu.tools.inject.injector import Injection
-from sysemu.tools.trace import TraceObserver, summary_table, trace
 from sysemu.tools.vfs.cli import add_arguments as vfs_options
 from sysemu.tools.vfs.cli import configure as configure_vfs
+
+if TYPE_CHECKING:
+    from sysemu.tools.inject.injector import Injection
+    from sysemu.tools.trace import TraceObserver
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -231,6 +232,8 @@ def run_command(args: argparse.Namespace) -> int:
             trace_output.close()
     if args.stats:
         if tracer is not None:  # strace -c's view of every traced call first
+            from sysemu.tools.trace import summary_table  # noqa: PLC0415
+
             print(summary_table(tracer.summary), file=sys.stderr)
         print(result.stats.table(), file=sys.stderr)
         if args.inject:
@@ -259,6 +262,9 @@ def _start_trace(
         return None, None
     if args.string_limit < 0:
         raise UsageError("-s: must be 0 or more")
+    from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
+    from sysemu.tools.trace import trace  # noqa: PLC0415 (only traced runs pay for it)
+
     try:
         selected = parse_syscall_set(args.trace or "all")
     except ValueError as error:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
-import select
 import signal
 import socket
-import time
+import threading
 from collections.abc import Mapping, Sequence
 
 from sysemu.api.call import Call
@@ -177,56 +177,61 @@ class NotifySupervisor:
         listener.wake_up_on_caller_cpu()
         root = self.root = spawned.pid
         status: int | None = None
+        finished = False
         try:
             status = self._serve(listener, root, timeout)
+            finished = True
         finally:
             os.close(listener.fd)
-            if status is None:  # timed out, or left by an exception: nothing may outlive us
+            if not finished:  # left by an exception: nothing may outlive us
                 self._kill_tree(root)
-                _, status = os.waitpid(root, 0)
-        if self._timed_out:
-            raise RunTimeoutError(argv, timeout or 0.0, self._result(status))
+                os.waitpid(root, 0)
+        if status is None:
+            raise RunTimeoutError(argv, timeout or 0.0, self._result(signal.SIGKILL))
         message = spawned.exec_error()
         if message is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
             raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
         return self._result(status)
 
     def _serve(self, listener: Listener, root: int, timeout: float | None) -> int | None:
-        """Answer notifications until the listener hangs up and the root has exited; the
-        root's wait status, or None on timeout."""
-        pidfd = os.pidfd_open(root)
-        poller = select.poll()
-        poller.register(listener.fd, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
-        status: int | None = None
-        listening = True
-        deadline = None if timeout is None else _now() + timeout
-        try:
-            while listening or status is None:
-                wait_ms = None if deadline is None else max(0, int((deadline - _now()) * 1000))
-                events = poller.poll(wait_ms)
-                if not events and deadline is not None and _now() >= deadline:
-                    self._timed_out = True
-                    return None
-                for fd, event in events:
-                    if fd == pidfd:
-                        _, status = os.waitpid(root, 0)
-                        poller.unregister(pidfd)
-                    elif event & select.POLLIN:
-                        self.answer(listener)
-                    elif event & (select.POLLHUP | select.POLLERR):
-                        poller.unregister(listener.fd)  # no process uses the filter any more
-                        listening = False
-        finally:
-            os.close(pidfd)
-        return status
+        """Answer notifications until no process uses the filter any more; the root's wait
+        status, or None on timeout.
 
-    def answer(self, listener: Listener) -> None:
-        """Read one notification and reply to it (from the handlers' decision)."""
-        notification = listener.receive()
+        The loop blocks in ``NOTIF_RECV`` itself: a ``poll`` first would cost a system call and
+        a wake-up per call. Once every process using the filter is gone, ``NOTIF_RECV`` fails
+        with ENOENT at once (as it does for a single call whose thread died meanwhile: the
+        listener's ``POLLHUP`` tells the two apart). A timeout kills the tree, which ends the
+        loop the same way.
+        """
+        watchdog = None
+        if timeout is not None:
+            watchdog = threading.Timer(timeout, self._time_out, (root,))
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            while True:
+                notification = listener.receive()
+                if notification is not None:
+                    self.answer(listener, notification)
+                elif listener.hung_up():
+                    break
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        _, status = os.waitpid(root, 0)
+        return None if self._timed_out else status
+
+    def _time_out(self, root: int) -> None:
+        self._timed_out = True
+        self._kill_tree(root)
+
+    def answer(self, listener: Listener, notification: tuple[int, ...] | None = None) -> None:
+        """Reply to ``notification`` (read one first if it is None) as the handlers decide."""
         if notification is None:
-            return
-        notification_id, tid, _flags, nr, arch, ip, *args = notification
+            notification = listener.receive()
+            if notification is None:
+                return
+        notification_id, tid, _flags, nr, arch, ip = notification[:6]
         route = self._by_call.get((arch, nr & 0xFFFFFFFF))
         if route is None:  # cannot happen with our filter; never leave a caller blocked
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
@@ -234,8 +239,14 @@ class NotifySupervisor:
         state = self._tasks.get(tid)
         if state is None:
             state = self._tasks[tid] = TaskState(tid)
-        memory = NotifiedMemory(tid, listener, notification_id)
-        call = Call(route.syscall, tuple(args), state, ip, 0, memory=memory)
+        call = Call(
+            route.syscall,
+            notification[6:],
+            state,
+            ip,
+            0,
+            memory=functools.partial(NotifiedMemory, tid, listener, notification_id),
+        )
         stats = route.stats
         stats.stops += 1
         if self.fatal is not None:  # a process the first kill missed (forked meanwhile)
@@ -355,7 +366,3 @@ class NotifySupervisor:
             processes=1,
             threads=1,
         )
-
-
-def _now() -> float:
-    return time.monotonic()

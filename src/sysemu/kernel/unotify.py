@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import struct
 
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
@@ -102,6 +103,12 @@ class Listener:
             return int(fcntl.ioctl(self.fd, NOTIF_ADDFD, request, True))
         except OSError as failure:
             return -(failure.errno or errno.EIO)
+
+    def hung_up(self) -> bool:
+        """Whether no process uses the filter any more (``POLLHUP`` on the listener)."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return any(event & (select.POLLHUP | select.POLLERR) for _, event in poller.poll(0))
 
     def is_valid(self, notification_id: int) -> bool:
         """Whether the notification is still pending (its thread still blocked in the call)."""

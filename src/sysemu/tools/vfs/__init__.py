@@ -7,7 +7,26 @@ under ``/data`` can be changed. ``root(dir)`` is a chroot without privileges. Se
 ``docs/vfs.md`` for what works and what does not yet; :mod:`.cli` adds the command-line options.
 """
 
-from sysemu.tools.vfs.paths import PathMap
-from sysemu.tools.vfs.vfs import VirtualFS, path_syscalls
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sysemu.tools.vfs.paths import PathMap
+    from sysemu.tools.vfs.vfs import VirtualFS, path_syscalls
+
+_LAZY = {
+    "PathMap": "sysemu.tools.vfs.paths",
+    "VirtualFS": "sysemu.tools.vfs.vfs",
+    "path_syscalls": "sysemu.tools.vfs.vfs",
+}
 
 __all__ = ["PathMap", "VirtualFS", "path_syscalls"]
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: importing the command line must not pay for this tool.
+    import importlib  # noqa: PLC0415
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
-from sysemu.api.handlers import HandlerSet
-from sysemu.tools.vfs.vfs import VirtualFS
+if TYPE_CHECKING:
+    from sysemu.api.handlers import HandlerSet
+    from sysemu.tools.vfs.vfs import VirtualFS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +65,8 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
     for a bind or root that does not exist, a malformed ``--bind``, a relative path where a
     virtual one is needed (with ``--root``), or a ``--cwd`` that is no directory.
     """
+    from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415 (only runs with a vfs pay)
+
     binds: list[str] = getattr(args, "vfs_bind", None) or []
     hides: list[str] = getattr(args, "vfs_hide", None) or []
     readonly: list[str] = getattr(args, "vfs_readonly", None) or []
