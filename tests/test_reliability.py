@@ -473,6 +473,24 @@ def test_a_tracee_cannot_seize_sysemu_itself(
     assert (process.returncode, out) == (0, "seize_tracer=EPERM\nopen=EACCES\n"), err
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the filters refuse ptrace and process_vm_writev aimed at sysemu, but a tracee "
+    "of the same user (or root) still opens /proc/<sysemu>/mem read-write and writes into "
+    "sysemu's memory: mem_open=0, mem_write=0 (here the same byte back; it could undo any "
+    "rule)",
+    raises=AssertionError,
+)
+def test_a_tracee_cannot_write_the_memory_of_sysemu(
+    programs: Programs, env: dict[str, str], secret: str
+) -> None:
+    args = ["run", "--", programs.rel_hostile, "write-tracer", secret]
+    with background(args, env) as process:
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "mem_write=0" not in out.splitlines(), out
+
+
 EXEC_MODES = [
     "execve", "execveat", "fexecve", "i386-execve", "i386-execveat", "x32-execve", "x32-execveat",
 ]  # fmt: skip
@@ -573,19 +591,18 @@ def test_sysemu_memory_does_not_grow_with_the_number_of_processes(env: dict[str,
 # 10. Fuzzed command lines.
 def value(*choices: str) -> st.SearchStrategy[str]:
     """One of ``choices`` (well- and ill-formed values), or short random text."""
-    junk = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=":\0"),
-                   max_size=6)  # fmt: skip
+    # No surrogates (not encodable in argv), no ":" (it would split a spec), no NUL.
+    junk = st.text(st.characters(exclude_categories=["Cs"], exclude_characters=":\0"), max_size=6)
     return st.one_of(st.sampled_from(choices), junk)
 
 
 # Well-formed pieces. None of them can make a run legitimately hang: no stop signals (nobody
 # would continue the program), no long delays.
-# Syscall sets, each with the conditions its calls have the arguments for. ("all" and
-# "!getpid" are left out: see test_an_injection_into_every_call_runs.)
+# Syscall sets, each with the conditions its calls have the arguments for.
 PLAIN = ["when=1", "when=2+", "when=1..3", "when=3+2", "pid=root", "pid=!root", "probability=0.5"]
 GOOD_SETS = {
     "getpid": PLAIN, "exit_group": PLAIN, "%process": PLAIN, "%memory": PLAIN,
-    "/^get": PLAIN, "getpid,getuid": PLAIN,
+    "/^get": PLAIN, "getpid,getuid": PLAIN, "all": PLAIN, "!getpid": PLAIN,
     "openat": [*PLAIN, "path=*", "path=/etc/*"], "execve": [*PLAIN, "path=*"],
     "%file": [*PLAIN, "path=*"], "read": [*PLAIN, "fd=3", "fdpath=*"],
     "write": [*PLAIN, "fd=1", "fdpath=/dev/*"], "close": [*PLAIN, "fd=3"],
@@ -754,7 +771,7 @@ def test_fuzzed_well_formed_command_lines_run_the_program(
         assert result.returncode == (0 if command == ["true"] else 3)
 
 
-# Bugs the fuzzing found (each xfail is the exact symptom; see RELIABILITY.md).
+# Bugs the fuzzing found (fixed since; each test is the exact case, see RELIABILITY.md).
 def sysemu(*args: str, rules: str | None = None) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory() as directory:
         extra: list[str] = []

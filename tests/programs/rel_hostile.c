@@ -10,6 +10,10 @@
  *   traceme         ptrace(PTRACE_TRACEME) while already traced
  *   attach          forks a child, tries PTRACE_ATTACH and PTRACE_SEIZE on it; the child then
  *                   opens the file (its line is "child open=...")
+ *   seize-tracer    PTRACE_SEIZE on its parent, which under `sysemu run` is sysemu itself
+ *   write-tracer    opens its parent's /proc/PID/mem for writing and writes one byte of the
+ *                   parent's first writable mapping back unchanged ("mem_write=0": it could
+ *                   have written anything)
  *
  * Each step prints NAME=0 or NAME=ENAME, so the test reads what the kernel said. */
 #define _GNU_SOURCE
@@ -97,6 +101,30 @@ static void answer_one_notification(void) {
     report("send", ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response));
 }
 
+/* Writes the first byte of the first writable mapping of process `pid` back over itself. */
+static void write_memory_of(pid_t pid) {
+    char path[64], line[512];
+    unsigned long start = 0;
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *maps = fopen(path, "r");
+    while (maps != NULL && start == 0 && fgets(line, sizeof line, maps) != NULL) {
+        unsigned long from, to;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &from, &to, perms) == 3 && perms[1] == 'w') start = from;
+    }
+    if (maps != NULL) fclose(maps);
+    snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+    int fd = open(path, O_RDWR);
+    report("mem_open", fd);
+    if (fd < 0 || start == 0) return;
+    unsigned char byte;
+    if (pread(fd, &byte, 1, (off_t)start) != 1) {
+        report("mem_read", -1);
+        return;
+    }
+    report("mem_write", pwrite(fd, &byte, 1, (off_t)start) == 1 ? 0 : -1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -126,6 +154,11 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "traceme") == 0) {
         report("traceme", ptrace(PTRACE_TRACEME, 0, NULL, NULL));
         try_open("");
+    } else if (strcmp(mode, "seize-tracer") == 0) {
+        report("seize_tracer", ptrace(PTRACE_SEIZE, getppid(), NULL, NULL));
+        try_open("");
+    } else if (strcmp(mode, "write-tracer") == 0) {
+        write_memory_of(getppid());
     } else if (strcmp(mode, "attach") == 0) {
         int go[2];
         if (pipe(go) != 0) return 3;
