@@ -151,6 +151,19 @@ def _add_handler_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _not_dumpable() -> None:
+    """Make sysemu non-dumpable while it runs a program: then a program of the same user can
+    neither ptrace sysemu nor write its memory through /proc/PID/mem (which would undo any
+    rule). A program with CAP_SYS_PTRACE (root) still can; root owns the machine anyway."""
+    import ctypes  # noqa: PLC0415 (already loaded by the kernel layer)
+
+    from sysemu.kernel.libc import libc  # noqa: PLC0415
+
+    pr_set_dumpable = 4
+    libc.prctl(ctypes.c_int(pr_set_dumpable), ctypes.c_ulong(0), ctypes.c_ulong(0),
+               ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
+
+
 def _ignore_terminal_signals() -> None:
     """Like a shell waiting for a foreground job: Ctrl-C and Ctrl-\\ are for the program,
     which shares our process group and gets them from the terminal itself."""
@@ -219,6 +232,7 @@ def run_command(args: argparse.Namespace) -> int:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
         else:
             _ignore_terminal_signals()
+            _not_dumpable()
             result = emu.run(command, cwd=start_cwd)
     except HandlerError as error:
         import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
