@@ -1,7 +1,5 @@
 """``python -m sysemu``: the same as the ``sysemu`` command."""
 
-import sys
+from sysemu.cli.main import entry
 
-from sysemu.cli.main import main
-
-sys.exit(main())
+entry()

@@ -12,13 +12,9 @@ the first time a lookup needs them.
   :func:`class_names` and :func:`syscalls_in_class` give strace's classes (``%file``...).
 """
 
+from typing import TYPE_CHECKING
+
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
-from sysemu.abi.classes import (
-    SyscallSet,
-    class_names,
-    parse_syscall_set,
-    syscalls_in_class,
-)
 from sysemu.abi.errnos import (
     RESTART_ERRNOS,
     errno_description,
@@ -65,3 +61,22 @@ __all__ = [
     "syscalls",
     "syscalls_in_class",
 ]
+
+if TYPE_CHECKING:
+    from sysemu.abi.classes import (
+        SyscallSet,
+        class_names,
+        parse_syscall_set,
+        syscalls_in_class,
+    )
+
+_CLASSES = frozenset({"SyscallSet", "class_names", "parse_syscall_set", "syscalls_in_class"})
+
+
+def __getattr__(name: str) -> object:
+    # The syscall sets and classes are loaded on first use: most runs name no set.
+    if name in _CLASSES:
+        from sysemu.abi import classes  # noqa: PLC0415
+
+        return getattr(classes, name)
+    raise AttributeError(f"module 'sysemu.abi' has no attribute {name!r}")
