@@ -270,3 +270,24 @@ def test_virtual_filesystem_options(tmp_path: Path) -> None:
     assert not (host / "new").exists()
     bad = sysemu("run", "--bind", "/v=/no/such/host/dir", "--", "true")
     assert bad.returncode == 2 and bad.stderr.startswith("sysemu: --bind /v=/no/such/host/dir")
+
+
+def test_a_handler_that_blocks_too_long(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path,
+        "import time\n"
+        "def register(emu):\n"
+        "    @emu.on('openat', when=lambda call: call.path == '/etc/hostname')\n"
+        "    def stuck(call):\n"
+        "        time.sleep(30)\n",
+    )
+    started = time.monotonic()
+    killed = sysemu("run", "--rules", rules, "--handler-timeout", "0.3", "--",
+                    "sh", "-c", "cat /etc/hostname; echo after")  # fmt: skip
+    assert killed.returncode == 70 and "after" not in killed.stdout
+    assert "HandlerTimeoutError" in killed.stderr
+    failed = sysemu("run", "--rules", rules, "--handler-timeout", "0.3", "--on-error", "fail",
+                    "--", "sh", "-c", "cat /etc/hostname; echo after")  # fmt: skip
+    assert failed.returncode == 0 and failed.stdout == "after\n"
+    assert "Input/output error" in failed.stderr
+    assert time.monotonic() - started < 20

@@ -61,7 +61,10 @@ class Emulator:
     stop's cost on virtual machines) for that much CPU time. The default is 20 when sysemu may
     run on more than one CPU and 0 otherwise; 0 turns it off.
 
-    ``seed`` makes :meth:`inject`'s ``probability`` reproducible.
+    ``seed`` makes :meth:`inject`'s ``probability`` reproducible. ``handler_timeout`` (seconds)
+    limits how long a handler or result hook may run: one that takes longer is a handler error
+    (``HandlerTimeoutError``), handled as ``on_error`` says. It needs runs made from the main
+    thread (it uses ``SIGALRM``) and the ptrace-based backends.
 
     ``backend`` chooses how the kernel is made to stop the calls (the handlers do not know
     which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
@@ -84,11 +87,17 @@ class Emulator:
         spin_us: int | None = None,
         seed: int | None = None,
         backend: str | None = None,
+        handler_timeout: float | None = None,
     ) -> None:
         chosen = DEFAULT_BACKEND if backend is None else backend
         if chosen not in BACKENDS:
             raise ValueError(f"unknown backend {chosen!r} (choose from {', '.join(BACKENDS)})")
         self.backend = chosen
+        if handler_timeout is not None and handler_timeout <= 0:
+            raise ValueError(f"handler_timeout must be more than 0, not {handler_timeout}")
+        if handler_timeout is not None and chosen == "unotify":
+            raise ValueError("handler_timeout needs a ptrace-based backend, not unotify")
+        self.handler_timeout = handler_timeout
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
@@ -256,6 +265,7 @@ class Emulator:
                 error_errno=self.error_errno,
                 report=self.report,
                 spin_us=self.spin_us,
+                handler_timeout=self.handler_timeout,
                 ptrace_only=self.backend == "ptrace",
                 emulate_all=self.backend == "sysemu",
             )
@@ -299,6 +309,7 @@ class Emulator:
             error_errno=self.error_errno,
             report=self.report,
             spin_us=self.spin_us,
+            handler_timeout=self.handler_timeout,
         )
         if on_ready is not None:
             on_ready(attacher)

@@ -137,6 +137,13 @@ def _add_handler_options(sub: argparse.ArgumentParser) -> None:
         help="when a handler raises: kill the program (default), fail the call, or pass it",
     )
     sub.add_argument(
+        "--handler-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a handler that runs longer is a handler error (--on-error applies)",
+    )
+    sub.add_argument(
         "--error-errno",
         default="EIO",
         metavar="ERRNO",
@@ -186,12 +193,15 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
         raise UsageError(f"--error-errno: {error}") from None
     if args.spin_us is not None and args.spin_us < 0:
         raise UsageError("--spin-us: must be 0 or more")
+    if args.handler_timeout is not None and args.handler_timeout <= 0:
+        raise UsageError("--handler-timeout: must be more than 0")
     emu = Emulator(
         on_error=OnError(args.on_error),
         error_errno=error_errno,
         spin_us=args.spin_us,
         seed=args.seed,
         backend=backend,
+        handler_timeout=args.handler_timeout,
     )
     for path in args.rules:
         load_rules(path, emu)

@@ -84,11 +84,16 @@ class Attacher(Tracer):
             ptrace.interrupt(tid)
         if self._compiled.observers:
             self._notify("task_started", self._compiled.observers, pid, 0, "attach")
+        if self._alarm is not None:
+            self._alarm.install()
         try:
             self._loop()
         except BaseException:
             self._detach_all()
             raise
+        finally:
+            if self._alarm is not None:
+                self._alarm.restore()
         return self._result()
 
     def _after_stop(self) -> bool:

@@ -126,9 +126,13 @@ class AutoTracer(Tracer):
             if watchdog is not None:
                 watchdog.daemon = True
                 watchdog.start()
+            if self._alarm is not None:
+                self._alarm.install()
             try:
                 self._loop()
             finally:
+                if self._alarm is not None:
+                    self._alarm.restore()
                 if watchdog is not None:
                     watchdog.cancel()
                 if self._tasks:

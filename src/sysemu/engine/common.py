@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
@@ -105,3 +107,49 @@ def guard_rules(supervisor: int | None = None) -> list[Rule]:
             for nr in nrs
         ]
     return rules
+
+
+class HandlerTimeoutError(Exception):
+    """A handler ran longer than the emulator's ``handler_timeout``."""
+
+
+class HandlerAlarm:
+    """A time limit on handlers, by ``SIGALRM``: ``with alarm:`` around a handler call.
+
+    The alarm interrupts a handler blocked in a system call as well as one computing (Python
+    runs the signal handler, which raises :class:`HandlerTimeoutError` in the handler's
+    frame; :meth:`Route.decide` turns that into a handler error, so the ``on_error`` policy
+    applies). Signal handlers live in the main thread: runs with a time limit must be made
+    from it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError(f"handler_timeout must be more than 0, not {seconds}")
+        self.seconds = seconds
+        self._armed = False
+        self._previous: object = None
+
+    def install(self) -> None:
+        """Take over SIGALRM for the run (raises ValueError outside the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            raise ValueError("handler_timeout needs runs made from the main thread")
+        self._previous = signal.signal(signal.SIGALRM, self._expired)
+
+    def restore(self) -> None:
+        """Give SIGALRM back."""
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)  # type: ignore[arg-type]
+
+    def _expired(self, _number: int, _frame: object) -> None:
+        if self._armed:  # a late alarm after the handler returned is ignored
+            self._armed = False
+            raise HandlerTimeoutError(f"the handler ran longer than {self.seconds:g} s")
+
+    def __enter__(self) -> None:
+        self._armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *_exc: object) -> None:
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)

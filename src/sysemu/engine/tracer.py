@@ -49,7 +49,7 @@ from sysemu.api.decisions import (
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
-from sysemu.engine.common import guard_rules, notify, run_result
+from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
 from sysemu.engine.spawn import spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
@@ -125,6 +125,7 @@ class Tracer:
         error_errno: int = errno.EIO,
         report: ErrorReporter | None = None,
         spin_us: int | None = None,
+        handler_timeout: float | None = None,
         ptrace_only: bool = False,
         emulate_all: bool = False,
     ) -> None:
@@ -149,6 +150,8 @@ class Tracer:
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
+        # A time limit on handlers (SIGALRM); see HandlerAlarm.
+        self._alarm = HandlerAlarm(handler_timeout) if handler_timeout is not None else None
         self._emulate_all = emulate_all
         self._ptrace_only = ptrace_only = ptrace_only or emulate_all
         # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
@@ -236,9 +239,13 @@ class Tracer:
         if watchdog is not None:
             watchdog.daemon = True
             watchdog.start()
+        if self._alarm is not None:
+            self._alarm.install()
         try:
             self._loop()
         finally:
+            if self._alarm is not None:
+                self._alarm.restore()
             if watchdog is not None:
                 watchdog.cancel()
             if self._tasks:
@@ -372,9 +379,13 @@ class Tracer:
         if observers:
             self._notify("call_entered", observers, call)
         try:
-            decision = (
-                route.decide(call, kernel_checked=kernel_checked) if route.registrations else None
-            )
+            if not route.registrations:
+                decision = None
+            elif self._alarm is None:
+                decision = route.decide(call, kernel_checked=kernel_checked)
+            else:
+                with self._alarm:
+                    decision = route.decide(call, kernel_checked=kernel_checked)
             if decision is None:
                 stats.passed += 1
                 self._pass(state, call, route, None, Outcome.PASSED)
@@ -536,7 +547,11 @@ class Tracer:
         if hook is not None:
             route.stats.results_seen += 1
             try:
-                replacement = hook(Result(rval))
+                if self._alarm is None:
+                    replacement = hook(Result(rval))
+                else:
+                    with self._alarm:
+                        replacement = hook(Result(rval))
                 if replacement is not None and not isinstance(replacement, int):
                     raise TypeError(
                         "a result hook must return an int or None, "
