@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysemu import Call, Decision, Emulator, Observer, Outcome, Result, RunTimeoutError
+from sysemu.tools.trace import trace
 
 from .conftest import Programs
 
@@ -158,6 +159,33 @@ def test_300_fork_execs_behave_as_natively(env: dict[str, str], watching: str) -
         # Every process was seen from its exec to its end.
         assert counter.finished["execve"] == 302
         assert counter.finished["exit_group"] == 302
+
+
+@pytest.mark.parametrize("watching", ["narrow rule", "trace of every call"])
+def test_a_parallel_make_of_many_small_files(
+    env: dict[str, str], watching: str, tmp_path: Path
+) -> None:
+    """`make -j4` of 16 small C files: compilers, assemblers and linkers started in parallel."""
+    if not (Path("/usr/bin/make").exists() and Path("/usr/bin/cc").exists()):
+        pytest.skip("make or cc is not installed")
+    for index in range(16):
+        (tmp_path / f"f{index}.c").write_text(f"int f{index}(void) {{ return {index}; }}\n")
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    objects = " ".join(f"f{i}.o" for i in range(16))
+    (tmp_path / "Makefile").write_text(f"prog: main.o {objects}\n\tcc -o prog main.o {objects}\n")
+    emu = Emulator()
+    if watching == "narrow rule":
+        emu.on("openat")(deny("/etc/hostname"))
+    else:
+        trace(emu.handlers, open(os.devnull, "w"))  # noqa: SIM115 (closed with the process)
+    result = emu.run(
+        ["make", "-j4", "-s"], cwd=str(tmp_path), env=env, capture_output=True,
+        timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "prog").exists()
+    assert subprocess.run([str(tmp_path / "prog")], check=False).returncode == 0
+    assert result.processes > 16 * 3  # cc, cc1, as for each file at least
 
 
 # 2. 200 threads on one intercepted call.
