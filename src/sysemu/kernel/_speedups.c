@@ -14,6 +14,7 @@
 #include <linux/types.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -230,7 +231,74 @@ static PyObject *sp_read_cstring(PyObject *self, PyObject *const *args, Py_ssize
     return result;
 }
 
+/* User notification (struct seccomp_notif / seccomp_notif_resp, declared here for old headers). */
+struct notif_data {
+    int nr;
+    __u32 arch;
+    __u64 instruction_pointer;
+    __u64 args[6];
+};
+struct notif {
+    __u64 id;
+    __u32 pid;
+    __u32 flags;
+    struct notif_data data;
+};
+struct notif_resp {
+    __u64 id;
+    __s64 val;
+    __s32 error;
+    __u32 flags;
+};
+#define NOTIF_RECV_REQ 0xc0502100UL /* _IOWR('!', 0, struct seccomp_notif) */
+#define NOTIF_SEND_REQ 0xc0182101UL /* _IOWR('!', 1, struct seccomp_notif_resp) */
+
+/* notif_recv(fd) -> (id, tid, flags, nr, arch, ip, a0..a5) | None (ENOENT, EINTR) */
+static PyObject *sp_notif_recv(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long fd;
+    if (long_args(args, nargs, 1, &fd, "notif_recv") < 0) return NULL;
+    struct notif request;
+    memset(&request, 0, sizeof request);
+    int result;
+    Py_BEGIN_ALLOW_THREADS
+    result = ioctl((int)fd, NOTIF_RECV_REQ, &request);
+    Py_END_ALLOW_THREADS
+    if (result < 0) {
+        if (errno == ENOENT || errno == EINTR) {
+            if (errno == EINTR && PyErr_CheckSignals() < 0) return NULL;
+            Py_RETURN_NONE;
+        }
+        return raise_errno(errno, "SECCOMP_IOCTL_NOTIF_RECV");
+    }
+    return Py_BuildValue("(KkkikKKKKKKK)", (unsigned long long)request.id,
+                         (unsigned long)request.pid, (unsigned long)request.flags,
+                         request.data.nr, (unsigned long)request.data.arch,
+                         (unsigned long long)request.data.instruction_pointer,
+                         (unsigned long long)request.data.args[0],
+                         (unsigned long long)request.data.args[1],
+                         (unsigned long long)request.data.args[2],
+                         (unsigned long long)request.data.args[3],
+                         (unsigned long long)request.data.args[4],
+                         (unsigned long long)request.data.args[5]);
+}
+
+/* notif_send(fd, id, val, error, flags) -> bool (False: the call is gone, ENOENT) */
+static PyObject *sp_notif_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    long a[5];
+    if (long_args(args, nargs, 5, a, "notif_send") < 0) return NULL;
+    struct notif_resp response = {(__u64)a[1], (__s64)a[2], (__s32)a[3], (__u32)a[4]};
+    if (ioctl((int)a[0], NOTIF_SEND_REQ, &response) < 0) {
+        if (errno == ENOENT) Py_RETURN_FALSE;
+        return raise_errno(errno, "SECCOMP_IOCTL_NOTIF_SEND");
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
+    {"notif_recv", (PyCFunction)(void (*)(void))sp_notif_recv, METH_FASTCALL,
+     "notif_recv(fd) -> (id, tid, flags, nr, arch, ip, a0..a5), or None (ENOENT, EINTR)."},
+    {"notif_send", (PyCFunction)(void (*)(void))sp_notif_send, METH_FASTCALL,
+     "notif_send(fd, id, val, error, flags) -> False if the call is gone (ENOENT)."},
     {"read_memory", (PyCFunction)(void (*)(void))sp_read_memory, METH_FASTCALL,
      "read_memory(pid, address, size) -> bytes (short at an unmapped page) or -errno."},
     {"read_cstring", (PyCFunction)(void (*)(void))sp_read_cstring, METH_FASTCALL,

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import select
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
 
@@ -64,6 +67,9 @@ class Listener:
         self._receive = bytearray(NOTIF.size)
         self._zero = bytes(NOTIF.size)
         self._respond = bytearray(RESPONSE.size)
+        if _speedups is not None:  # the C versions: one call each, no buffer to fill
+            self.receive = functools.partial(_speedups.notif_recv, fd)  # type: ignore[method-assign]
+            self.respond = functools.partial(_send, _speedups.notif_send, fd)  # type: ignore[method-assign]
 
     def receive(self) -> tuple[int, ...] | None:
         """The next notification as ``(id, tid, flags, nr, arch, ip, a0..a5)``; ``None`` if it
@@ -126,6 +132,26 @@ class Listener:
         except OSError:
             return False
         return True
+
+
+def _send(
+    send: Callable[[int, int, int, int, int], bool],
+    fd: int,
+    notification_id: int,
+    *,
+    value: int = 0,
+    error: int = 0,
+    flags: int = 0,
+) -> bool:
+    return send(fd, notification_id, value, error, flags)
+
+
+_speedups: Any = None
+if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
+    try:
+        from sysemu.kernel import _speedups  # type: ignore[attr-defined,no-redef]
+    except ImportError:  # not built: the fcntl versions serve
+        _speedups = None
 
 
 class NotifiedMemory(TraceeMemory):
