@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import sys
 import threading
@@ -237,3 +238,14 @@ def test_open_on_behalf_is_immune_to_a_path_rewritten_after_the_check(
         assert leaked == 0  # never the secret
     else:
         assert leaked > 0  # the time-of-check/time-of-use race, shown
+
+
+def test_unotify_without_the_c_accelerator() -> None:
+    """The fcntl versions of NOTIF_RECV/SEND, as a machine without a C compiler runs them."""
+    env = {**os.environ, "SYSEMU_NO_SPEEDUPS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sysemu", "run", "--backend", "unotify", "--inject",
+         "getpid:retval=4242", "--", "sh", "-c", "echo $$"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "4242\n"), result.stderr
