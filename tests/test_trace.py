@@ -111,6 +111,7 @@ def test_bad_trace_set_is_a_usage_error() -> None:
 def test_string_rendering() -> None:
     assert render.quote(b'a\nb"\\\x00\x7f', 32) == '"a\\nb\\"\\\\\\0\\177"'
     assert render.quote(b"\x001", 32) == '"\\0001"'  # an octal escape before a digit: 3 digits
+    assert render.quote(b"\x0012\x009\xff", 32) == '"\\00012\\09\\377"'  # 9 is no octal digit
     assert render.quote(b"abcdef", 3) == '"abc"...'
     assert render.error_return(-2) == "-1 ENOENT (No such file or directory)"
     assert render.error_return(-512).startswith("? ERESTARTSYS")

@@ -20,7 +20,7 @@ from sysemu.kernel.memory import TraceeMemory
 _Struct = TypeVar("_Struct", bound=ctypes.Structure)
 
 AT_FDCWD = -100
-_SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
+_FD, _DIRFD, _PID = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID
 
 
 class Task(Protocol):
@@ -91,7 +91,9 @@ class Args:
         if index >= len(params):
             return raw
         param = params[index]
-        signed = param.signed or param.kind in _SIGNED_KINDS
+        kind = param.kind
+        # Identity tests: an enum member's hash is computed in Python, set lookups pay for it.
+        signed = param.signed or kind is _FD or kind is _DIRFD or kind is _PID
         return _decode_int(raw, param.bits, signed)
 
     def raw(self, name: str) -> int:

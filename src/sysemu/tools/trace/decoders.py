@@ -288,8 +288,17 @@ def shown_arguments(call: Call) -> tuple[Shown, ...]:
     layout = LAYOUTS.get(call.name)
     if layout is not None:
         return layout(call)
-    decoders = arg_decoders(call.name, call.syscall.params)
-    return tuple(Shown(index, decoder, phase) for index, (decoder, phase) in enumerate(decoders))
+    syscall = call.syscall
+    key = (syscall.abi.value, syscall.nr, syscall.name)
+    shown = _SHOWN.get(key)
+    if shown is None:
+        decoders = arg_decoders(syscall.name, syscall.params)
+        shown = tuple(Shown(i, decoder, phase) for i, (decoder, phase) in enumerate(decoders))
+        _SHOWN[key] = shown
+    return shown
+
+
+_SHOWN: dict[tuple[str, int, str], tuple[Shown, ...]] = {}
 
 
 # Unsigned register-wide parameters that hold addresses although their C type is a number.

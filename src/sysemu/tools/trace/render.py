@@ -5,6 +5,7 @@ Small pure functions, each for one kind of value, so that a decoder is a line th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from sysemu.abi import errno_description, errno_name, signal_name
@@ -12,6 +13,16 @@ from sysemu.tools.trace import xlat
 
 # strace escapes these as \t \n ... and everything else unprintable as octal.
 _ESCAPES = {9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+
+
+_TABLE = {
+    byte: _ESCAPES.get(byte, chr(byte) if 32 <= byte < 127 else f"\\{byte:o}")
+    for byte in range(256)
+}
+# Bytes written as octal escapes, and the case that needs care: one directly before an octal
+# digit ("\\0" then "1" would read as "\\01").
+_OCTAL = frozenset(b for b in range(256) if b not in _ESCAPES and not 32 <= b < 127)
+_OCTAL_BEFORE_DIGIT = re.compile("[" + re.escape("".join(map(chr, sorted(_OCTAL)))) + "](?=[0-7])")
 
 
 def quote(data: bytes, limit: int, *, more: bool = False, hex_bytes: bool = False) -> str:
@@ -23,19 +34,17 @@ def quote(data: bytes, limit: int, *, more: bool = False, hex_bytes: bool = Fals
     if hex_bytes:
         body = "".join(f"\\x{byte:02x}" for byte in shown)
         return '"' + body + '"' + ("..." if cut or more else "")
-    out = []
-    for index, byte in enumerate(shown):
-        escape = _ESCAPES.get(byte)
-        if escape is not None:
-            out.append(escape)
-        elif 32 <= byte < 127:
-            out.append(chr(byte))
-        else:
-            # Octal with as few digits as strace uses: three if a digit follows.
-            following = shown[index + 1 : index + 2]
-            width = 3 if following and 48 <= following[0] <= 55 else 1
-            out.append(f"\\{byte:0{width}o}")
-    return '"' + "".join(out) + '"' + ("..." if cut or more else "")
+    text = shown.decode("latin-1")
+    if _OCTAL_BEFORE_DIGIT.search(text) is None:
+        body = text.translate(_TABLE)  # one C-level pass, the common case
+    else:  # an octal escape before a digit takes three digits, as strace writes it
+        body = "".join(
+            _TABLE[byte] if not (byte in _OCTAL and next_is_digit) else f"\\{byte:03o}"
+            for byte, next_is_digit in zip(
+                shown, [48 <= b <= 55 for b in shown[1:]] + [False], strict=True
+            )
+        )
+    return '"' + body + '"' + ("..." if cut or more else "")
 
 
 def flags(
