@@ -15,7 +15,6 @@ handlers of both kinds share.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import socket
@@ -27,8 +26,7 @@ from sysemu.api.results import RunResult
 from sysemu.engine.common import guard_rules
 from sysemu.engine.notify import NotifySupervisor, listener_send_rule
 from sysemu.engine.spawn import spawn
-from sysemu.engine.tasks import TaskState
-from sysemu.engine.tracer import OPTIONS, ExecError, RunTimeoutError, Tracer
+from sysemu.engine.tracer import OPTIONS, Tracer
 from sysemu.kernel.bpf import SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, Rule, compile_filter
 from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
@@ -93,9 +91,7 @@ class AutoTracer(Tracer):
             filter_flags=SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
         )
         theirs.close()
-        self._root = spawned.pid
-        self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
-        self._processes = self._threads = 1
+        self._started(spawned.pid)
         supervisor = NotifySupervisor(
             self._compiled,
             on_error=self._on_error,
@@ -122,21 +118,7 @@ class AutoTracer(Tracer):
                     daemon=True,
                 )
                 answering.start()
-            watchdog = threading.Timer(timeout, self._time_out) if timeout is not None else None
-            if watchdog is not None:
-                watchdog.daemon = True
-                watchdog.start()
-            if self._alarm is not None:
-                self._alarm.install()
-            try:
-                self._loop()
-            finally:
-                if self._alarm is not None:
-                    self._alarm.restore()
-                if watchdog is not None:
-                    watchdog.cancel()
-                if self._tasks:
-                    self._kill_all()
+            self._serve(timeout)
         finally:
             os.write(stop_writing, b"x")
             if answering is not None:
@@ -146,16 +128,7 @@ class AutoTracer(Tracer):
         self._errors.extend(supervisor.errors)
         if self._fatal is None:
             self._fatal = supervisor.fatal
-        if self._timed_out:
-            raise RunTimeoutError(argv, timeout or 0.0, self._result())
-        status = self._root_status
-        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
-            message = spawned.exec_error()
-            if message is not None:
-                raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
-        else:
-            spawned.exec_error()
-        return self._result()
+        return self._ended(argv, path, spawned, timeout)
 
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:

@@ -50,7 +50,7 @@ from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
-from sysemu.engine.spawn import spawn
+from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
@@ -225,14 +225,24 @@ class Tracer:
             stdio=stdio,
             interrupt=self._ptrace_only,
         )
-        self._root = spawned.pid
-        root = self._tasks[spawned.pid] = TaskState(spawned.pid, spawned.pid)
+        self._started(spawned.pid)
+        self._serve(timeout)
+        return self._ended(argv, path, spawned, timeout)
+
+    def _started(self, root: int) -> None:
+        """Take the freshly spawned child as the root of the tree."""
+        self._root = root
+        state = self._tasks[root] = TaskState(root, root)
         # Without a filter the child's own calls before exec would stop too; they are not the
         # program's, so only its execve is shown to handlers (see _on_entry).
-        root.spawning = self._ptrace_only
+        state.spawning = self._ptrace_only
         self._processes = self._threads = 1
         if self._compiled.observers:
-            self._notify("task_started", self._compiled.observers, spawned.pid, 0, "spawn")
+            self._notify("task_started", self._compiled.observers, root, 0, "spawn")
+
+    def _serve(self, timeout: float | None) -> None:
+        """The wait loop, bounded by ``timeout`` and with the handler time limit armed; every
+        traced thread is killed and reaped if it is left by an exception."""
         # The watchdog only sends SIGKILL, which any thread may do; the loop then collects the
         # deaths as usual (ptrace requests, which only this thread may make, are not needed).
         watchdog = threading.Timer(timeout, self._time_out) if timeout is not None else None
@@ -250,6 +260,11 @@ class Tracer:
                 watchdog.cancel()
             if self._tasks:
                 self._kill_all()
+
+    def _ended(
+        self, argv: Sequence[str], path: str, spawned: Spawned, timeout: float | None
+    ) -> RunResult:
+        """The run's result, or the timeout or exec failure that ended it."""
         if self._timed_out:
             raise RunTimeoutError(argv, timeout or 0.0, self._result())
         status = self._root_status
