@@ -70,6 +70,25 @@ def test_a_bound_file_alone(tree: Path) -> None:
     assert (code, out) == (0, "hello from the host\n")
 
 
+def test_an_added_file_is_readable_and_read_only() -> None:
+    vfs = VirtualFS().add_file("/vfs-test-added/config.ini", "[main]\nkey = value\n")
+    code, out, _, _ = run(vfs, ["cat", "/vfs-test-added/config.ini"])
+    assert (code, out) == (0, "[main]\nkey = value\n")
+    script = (
+        "import mmap, os\n"
+        "f = open('/vfs-test-added/config.ini', 'rb')\n"
+        "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+        "print(bytes(m[:6]), os.fstat(f.fileno()).st_size)\n"
+        "try:\n"
+        "    open('/vfs-test-added/config.ini', 'w')\n"
+        "except OSError as error:\n"
+        "    print(error.errno == 30)\n"
+    )
+    code, out, err, _ = run(vfs, [sys.executable, "-c", script])
+    assert (code, out, err) == (0, "b'[main]' 19\nTrue\n", "")
+    assert not os.path.lexists("/vfs-test-added")
+
+
 def test_ls_la_of_a_bound_directory(tree: Path) -> None:
     vfs = VirtualFS().bind(VIRT, str(tree))
     code, out, err, _ = run(vfs, ["ls", "-la", VIRT])
@@ -407,6 +426,24 @@ def test_cli_errors_are_one_line(argv: list[str], message: str) -> None:
         vfs_cli.configure(parse(*argv), HandlerSet())
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def sysemu_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sysemu", *argv]
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_file_option_runs_end_to_end(tmp_path: Path) -> None:
+    content = tmp_path / "motd"
+    content.write_text("virtual motd\n")
+    option = ["run", "--file", f"/etc/vfs-test-motd={content}", "--"]
+    shown = sysemu_cli(*option, "cat", "/etc/vfs-test-motd")
+    assert (shown.returncode, shown.stdout) == (0, "virtual motd\n")
+    written = sysemu_cli(*option, "sh", "-c", "echo x > /etc/vfs-test-motd")
+    assert written.returncode != 0 and "Read-only file system" in written.stderr
+    missing = sysemu_cli("run", "--file", "/etc/x=/no/such/file", "--", "true")
+    assert missing.returncode != 0
+    assert "--file /etc/x=/no/such/file: /no/such/file is not a file" in missing.stderr
 
 
 def test_cli_bare_bind_and_relative_paths(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:

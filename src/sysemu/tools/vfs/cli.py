@@ -29,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="show HOST (a file or directory) at VIRT; a bare PATH means PATH=PATH (repeatable)",
     )
     group.add_argument(
+        "--file",
+        dest="vfs_file",
+        action="append",
+        default=[],
+        metavar="VIRT=CONTENT_FILE",
+        help="a read-only file at VIRT with CONTENT_FILE's content, for this program only "
+        "(repeatable)",
+    )
+    group.add_argument(
         "--hide",
         dest="vfs_hide",
         action="append",
@@ -68,11 +77,12 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
     from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415 (only runs with a vfs pay)
 
     binds: list[str] = getattr(args, "vfs_bind", None) or []
+    files: list[str] = getattr(args, "vfs_file", None) or []
     hides: list[str] = getattr(args, "vfs_hide", None) or []
     readonly: list[str] = getattr(args, "vfs_readonly", None) or []
     root: str | None = getattr(args, "vfs_root", None)
     cwd: str | None = getattr(args, "vfs_cwd", None)
-    if not (binds or hides or readonly or root or cwd):
+    if not (binds or files or hides or readonly or root or cwd):
         return None
     vfs = VirtualFS()
     if root is not None:
@@ -92,6 +102,15 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
         _check(bool(left) and bool(host), f"--bind {spec}: expected VIRT=HOST or PATH")
         _check(os.path.lexists(host), f"--bind {spec}: {host} does not exist")
         vfs.bind(virtual("--bind", left), host)
+    for spec in files:
+        left, equals, content = spec.partition("=")
+        _check(
+            bool(left) and equals == "=" and bool(content),
+            f"--file {spec}: expected VIRT=CONTENT_FILE",
+        )
+        _check(os.path.isfile(content), f"--file {spec}: {content} is not a file")
+        with open(content, "rb") as source:
+            vfs.add_file(virtual("--file", left), source.read())
     for path in hides:
         vfs.hide(virtual("--hide", path))
     for path in readonly:

@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import signal
+import tempfile
 from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_name, syscalls
@@ -75,6 +76,8 @@ class VirtualFS:
         self._memo: tuple[Call, Decision | None] | None = None
         # Per thread: the stack pointer and strings of its last rewritten call (see _restarted).
         self._scratch: dict[int, tuple[int, frozenset[str]]] = {}
+        # Where add_file keeps its contents (made on first use, removed with this object).
+        self._files: tempfile.TemporaryDirectory[str] | None = None
 
     # Configuration.
     def bind(self, virtual: str, host: str) -> VirtualFS:
@@ -85,6 +88,24 @@ class VirtualFS:
             raise ValueError(f"bind {virtual}={host}: {host} does not exist")
         self.paths.bind(_virtual(virtual, "bind"), host)
         return self
+
+    def add_file(self, virtual: str, content: bytes | str) -> VirtualFS:
+        """A file that exists only for the program, at the absolute ``virtual`` path, with
+        ``content``; it is read-only.
+
+        The content is written to a private file of sysemu's (removed when this object is),
+        which is bound at ``virtual``: every way of reading a file works on it (``read``,
+        ``pread``, ``mmap``, ``fstat``...). It does not appear in its directory's listing.
+        """
+        data = content.encode() if isinstance(content, str) else content
+        if self._files is None:
+            self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
+        fd, host = tempfile.mkstemp(dir=self._files.name)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(host, 0o444)
+        self.bind(virtual, host)
+        return self.readonly(virtual)
 
     def hide(self, path: str) -> VirtualFS:
         """Make the virtual ``path`` and everything under it absent."""
