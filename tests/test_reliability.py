@@ -501,6 +501,24 @@ def test_a_tracee_cannot_seize_sysemu_itself(
     assert (process.returncode, out) == (0, "seize_tracer=EPERM\nopen=EACCES\n"), err
 
 
+def test_a_tracee_cannot_stop_sysemu(
+    programs: Programs, env: dict[str, str], secret: str, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.py"
+    rules.write_text(
+        "import errno\n"
+        "def register(emu):\n"
+        f"    emu.on('openat', when=lambda call: call.path == {secret!r})(\n"
+        "        lambda call: call.fail(errno.EACCES))\n"
+    )
+    args = ["run", "--rules", str(rules), "--", programs.rel_hostile, "signal-tracer", secret]
+    with background(args, env) as process:  # (killed with SIGKILL on the way out)
+        out, err = process.communicate(timeout=10)  # a stopped sysemu would never answer
+    assert (process.returncode, out) == (
+        0, "kill_stop=EPERM\nkill_probe=0\ntgkill_stop=EPERM\npidfd_open=EPERM\nopen=EACCES\n",
+    ), err  # fmt: skip
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: the filters refuse ptrace and process_vm_writev aimed at sysemu, but a tracee "

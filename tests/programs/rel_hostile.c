@@ -11,6 +11,8 @@
  *   attach          forks a child, tries PTRACE_ATTACH and PTRACE_SEIZE on it; the child then
  *                   opens the file (its line is "child open=...")
  *   seize-tracer    PTRACE_SEIZE on its parent, which under `sysemu run` is sysemu itself
+ *   signal-tracer   sends SIGSTOP to its parent with kill and tgkill, probes it with signal 0
+ *                   and asks for a pidfd of it (each step's line: kill_stop=, ...)
  *   write-tracer    opens its parent's /proc/PID/mem for writing and writes one byte of the
  *                   parent's first writable mapping back unchanged ("mem_write=0": it could
  *                   have written anything)
@@ -23,6 +25,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,6 +159,13 @@ int main(int argc, char **argv) {
         try_open("");
     } else if (strcmp(mode, "seize-tracer") == 0) {
         report("seize_tracer", ptrace(PTRACE_SEIZE, getppid(), NULL, NULL));
+        try_open("");
+    } else if (strcmp(mode, "signal-tracer") == 0) {
+        pid_t parent = getppid();
+        report("kill_stop", kill(parent, SIGSTOP));
+        report("kill_probe", kill(parent, 0));
+        report("tgkill_stop", syscall(SYS_tgkill, parent, parent, SIGSTOP));
+        report("pidfd_open", syscall(SYS_pidfd_open, parent, 0));
         try_open("");
     } else if (strcmp(mode, "write-tracer") == 0) {
         write_memory_of(getppid());

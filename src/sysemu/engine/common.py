@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from sysemu.abi.syscalls import abis_for_name
 from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
@@ -86,6 +87,11 @@ def guard_rules(supervisor: int | None = None) -> list[Rule]:
     stronger actions, ERRNO, TRAP, KILL, never let a call run.) If ``supervisor`` (sysemu's
     pid) is given, the program may not ptrace it or write its memory either: a tracee that
     seized its tracer would hang both (each waits for the other's stop) and could undo any rule.
+    Nor may it signal that pid (``kill``, ``tkill``, ``tgkill``, ``rt_(tg)sigqueueinfo``, or
+    ``pidfd_open`` for ``pidfd_send_signal``): ``kill -STOP $PPID`` would stop sysemu while
+    the program waits for it, for ever, and a ``SIGUSR1`` to a parent (as X servers send)
+    would end sysemu. Signal 0, the check that a process exists, still works, and signals to
+    sysemu's process group (job control: Ctrl-Z) are not touched.
     """
     refuse = SECCOMP_RET_ERRNO | errno.EPERM
     tests = (
@@ -106,6 +112,23 @@ def guard_rules(supervisor: int | None = None) -> list[Rule]:
             for arch, nrs in _PROCESS_VM_WRITEV_NR.items()
             for nr in nrs
         ]
+        rules += _signal_guards(supervisor, refuse)
+    return rules
+
+
+# Calls that send a signal to the pid in argument 0, and where their signal number is.
+_SIGNAL_ARG = {"kill": 1, "tkill": 1, "tgkill": 2, "rt_sigqueueinfo": 1, "rt_tgsigqueueinfo": 2}
+
+
+def _signal_guards(supervisor: int, action: int) -> list[Rule]:
+    us = ArgTest(0, Op.EQ, (supervisor,), bits=32)
+    rules = []
+    for name, signal_arg in _SIGNAL_ARG.items():
+        not_a_probe = ArgTest(signal_arg, Op.NE, (0,), bits=32)
+        for call in abis_for_name(name):
+            rules.append(Rule(call.abi.audit_arch, call.filter_nr, action, (us, not_a_probe)))
+    for call in abis_for_name("pidfd_open"):
+        rules.append(Rule(call.abi.audit_arch, call.filter_nr, action, (us,)))
     return rules
 
 
