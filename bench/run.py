@@ -5,9 +5,11 @@
 Builds its C programs into bench/out/ (gcc -O2), then times, in one run and on one machine:
 a micro-benchmark (µs per intercepted getpid, and per openat whose path a handler reads) for
 native, a minimal C seccomp + ptrace tracer (the floor), sysemu, strace and python-ptrace, each
-both unpinned and pinned to one CPU; and whole-program workloads under the same tracers. Prints
-a plain-text table and the ratios the project targets; ``--json`` writes the raw samples. See
-bench/README.md for what each row measures.
+both unpinned and pinned to one CPU; the same getpid micro-benchmark for every sysemu backend
+(seccomp, ptrace, unotify, sysemu, auto) beside a minimal C tracer of the same mechanism; and
+whole-program workloads under the same tracers. Prints plain-text tables and the ratios the
+project targets; ``--json`` writes the raw samples. See bench/README.md for what each row
+measures.
 
 It installs nothing: a missing strace or python-ptrace shows as "not installed" in its rows.
 """
@@ -43,6 +45,8 @@ EMULATED = "4242"  # what every emulating tracer makes getpid return
 OPENAT_PATH = "/usr/include/stdio.h"  # exists wherever gcc + libc headers (needed here) do
 RUN_TIMEOUT_S = 120.0
 TASKSET = ["taskset", "-c", "0"]
+NAME_WIDTH = 38  # of the row-name column of every table
+SLOW_REPEAT = 3  # default timed runs of the > 2 s workload's rows (--repeat overrides it)
 PYCACHE = OUT / "pycache"
 
 
@@ -81,7 +85,9 @@ def build() -> None:
     OUT.mkdir(exist_ok=True)
     sources = {
         "floor_tracer": BENCH / "floor_tracer.c",
+        "floor_syscall": BENCH / "floor_syscall.c",
         "floor_unotify": BENCH / "floor_unotify.c",
+        "floor_sysemu": BENCH / "floor_sysemu.c",
         "getpid_loop": ROOT / "tests" / "programs" / "getpid_loop.c",
         "openat_loop": BENCH / "openat_loop.c",
     }
@@ -325,6 +331,65 @@ def derive(row: Row, native: Row, pin: str, n: int) -> Derived | None:
 # The benchmark's rows
 
 
+@dataclass(frozen=True)
+class Backend:
+    """A backend of ``sysemu run --backend NAME``, with the C floor of the same mechanism."""
+
+    name: str
+    floor: str  # the C floor's program in bench/out/
+    mechanism: str  # how the floor's rows are labelled
+    decides_only: bool = False  # its rules declare decides_only=True, as auto needs
+
+
+BACKENDS = [
+    Backend("seccomp", "floor_tracer", "seccomp"),  # the default: the first rows of every table
+    Backend("ptrace", "floor_syscall", "PTRACE_SYSCALL"),
+    Backend("unotify", "floor_unotify", "unotify"),
+    Backend("sysemu", "floor_sysemu", "PTRACE_SYSEMU"),
+    Backend("auto", "floor_unotify", "unotify", decides_only=True),
+]
+MODES = ("emulate", "pass")
+
+
+def floor_key(backend: Backend, mode: str) -> str:
+    """The tracer key of a backend's C floor on getpid (auto shares unotify's)."""
+    return f"floor {mode}" if backend.name == "seccomp" else f"{backend.floor} {mode}"
+
+
+def sysemu_key(backend: Backend, mode: str) -> str:
+    """The tracer key of sysemu with a getpid handler under a backend."""
+    return f"sysemu {mode}" if backend.name == "seccomp" else f"sysemu {backend.name} {mode}"
+
+
+def backend_tracers(
+    sysemu: list[str], rules: Callable[[str], list[str]], missing: str | None
+) -> dict[str, Tracer]:
+    """The floors and sysemu rows of every backend but seccomp (whose rows the getpid table
+    has): on getpid, emulate and pass; on openat, reading the path."""
+    out: dict[str, Tracer] = {}
+    for b in BACKENDS[1:]:
+        suffix = "_decides_only" if b.decides_only else ""
+        note = " (decides_only)" if b.decides_only else ""
+        backend = [*sysemu, "--backend", b.name]
+        for mode in MODES:
+            out[floor_key(b, mode)] = Tracer(
+                f"C floor {b.mechanism}, {mode}", [program(b.floor), mode, str(GETPID_NR), "--"]
+            )
+            out[sysemu_key(b, mode)] = Tracer(
+                f"sysemu {b.name}, {mode}{note}",
+                [*backend, *rules(f"{mode}_getpid{suffix}.py"), "--"],
+                missing,
+            )
+        out[f"sysemu {b.name} path"] = Tracer(
+            f"sysemu {b.name}, reads path, decides_only"
+            if b.decides_only
+            else f"sysemu {b.name}, openat reads path",
+            [*backend, *rules(f"read_openat_path{suffix}.py"), "--"],
+            missing,
+        )
+    return out
+
+
 def tracers(
     sysemu_missing: str | None, strace_missing: str | None, ptrace_missing: str | None
 ) -> dict[str, Tracer]:
@@ -346,25 +411,14 @@ def tracers(
             "C floor, emulate, polling", [floor, "emulate+spin", str(GETPID_NR), "--"]
         ),
         "floor pass": Tracer("C floor, pass", [floor, "pass", str(GETPID_NR), "--"]),
-        "unotify floor emulate": Tracer(
-            "C floor unotify, emulate",
-            [program("floor_unotify"), "emulate", str(GETPID_NR), "--"],
-        ),
-        "sysemu sysemu emulate": Tracer(
-            "sysemu PTRACE_SYSEMU, emulate",
-            [*sysemu, "--backend", "sysemu", *rules("emulate_getpid.py"), "--"],
-            s,
-        ),
-        "sysemu auto emulate": Tracer(
-            "sysemu auto, emulate (decides_only)",
-            [*sysemu, "--backend", "auto", *rules("emulate_getpid_decides_only.py"), "--"],
-            s,
-        ),
-        "sysemu unotify emulate": Tracer(
-            "sysemu unotify, emulate",
-            [*sysemu, "--backend", "unotify", *rules("emulate_getpid.py"), "--"],
-            s,
-        ),
+        **backend_tracers(sysemu, rules, s),
+        **{
+            f"{b.floor} pass openat": Tracer(
+                f"C floor {b.mechanism}, pass openat",
+                [program(b.floor), "pass", str(OPENAT_NR), "--"],
+            )
+            for b in BACKENDS[1:]
+        },
         "floor pass openat": Tracer("C floor, pass openat", [floor, "pass", str(OPENAT_NR), "--"]),
         "floor none": Tracer("C floor, no filter", [floor, "none", "0", "--"]),
         "sysemu none": Tracer("sysemu, no handlers", [*sysemu, "--"], s),
@@ -425,10 +479,6 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
     """The getpid micro-benchmark: ``getpid_loop N`` under each tracer, by tracer key."""
     command = [program("getpid_loop"), str(n)]
     emulating = {
-        "sysemu auto emulate",
-        "sysemu sysemu emulate",
-        "unotify floor emulate",
-        "sysemu unotify emulate",
         "floor emulate",
         "floor emulate spin",
         "sysemu emulate",
@@ -445,10 +495,6 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
         "sysemu pass",
         "sysemu emulate",
         "sysemu emulate nospin",
-        "unotify floor emulate",
-        "sysemu unotify emulate",
-        "sysemu sysemu emulate",
-        "sysemu auto emulate",
         "strace inject",
         "strace pass",
         "ptrace emulate",
@@ -458,6 +504,37 @@ def getpid_rows(t: dict[str, Tracer], n: int) -> dict[str, Row]:
         key: Row(t[key], command, prints_emulated if key in emulating else prints_pid, n)
         for key in keys
     }
+
+
+@dataclass
+class BackendPair:
+    """A line of the Backends table: sysemu under one backend beside the C floor of the same
+    mechanism, both on ``getpid_loop N`` with the same handler mode."""
+
+    backend: Backend
+    mode: str  # "emulate" or "pass"
+    floor: Row
+    sysemu: Row
+
+
+def backend_pairs(
+    t: dict[str, Tracer], n: int, getpid: dict[str, Row]
+) -> tuple[list[BackendPair], list[Row]]:
+    """The Backends table, and the rows it needs that the getpid table does not already have
+    (the seccomp rows are the getpid table's own; auto's floor is unotify's)."""
+    command = [program("getpid_loop"), str(n)]
+    rows = dict(getpid)
+    extra: list[Row] = []
+    pairs = []
+    for b in BACKENDS:
+        for mode in MODES:
+            check = prints_emulated if mode == "emulate" else prints_pid
+            for key in (floor_key(b, mode), sysemu_key(b, mode)):
+                if key not in rows:
+                    rows[key] = Row(t[key], command, check, n)
+                    extra.append(rows[key])
+            pairs.append(BackendPair(b, mode, rows[floor_key(b, mode)], rows[sysemu_key(b, mode)]))
+    return pairs, extra
 
 
 def openat_rows(t: dict[str, Tracer], n: int) -> list[Row]:
@@ -474,6 +551,28 @@ class Workload:
     title: str
     command: list[str]
     rows: list[Row] = field(default_factory=list)
+    backends_from: int = 0  # index of the first per-backend row; 0 if it has none
+    repeat: int | None = None  # timed runs of each row, if not the benchmark's R
+
+
+WORKLOAD_KEYS = [
+    "native",
+    "sysemu none",
+    "sysemu path",
+    "sysemu trace",
+    "floor none",
+    "floor pass openat",
+    "strace all",
+    "strace openat",
+    "ptrace all",
+]
+# Per backend but seccomp (the rows above): sysemu reading every openat's path, then its floor
+# (dict.fromkeys drops the repeat: auto's floor is unotify's).
+BACKEND_WORKLOAD_KEYS = list(
+    dict.fromkeys(
+        key for b in BACKENDS[1:] for key in (f"sysemu {b.name} path", f"{b.floor} pass openat")
+    )
+)
 
 
 def workload_rows(
@@ -492,18 +591,7 @@ def workload_rows(
             return None
         return None if stdout == expected[0] else "output differs from the native run"
 
-    keys = keys or [
-        "native",
-        "sysemu none",
-        "sysemu path",
-        "sysemu trace",
-        "floor none",
-        "floor pass openat",
-        "strace all",
-        "strace openat",
-        "ptrace all",
-    ]
-    return [Row(t[key], command, same_output, 1) for key in keys]
+    return [Row(t[key], command, same_output, 1) for key in keys or WORKLOAD_KEYS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,11 +613,11 @@ def print_micro(title: str, rows: list[Row], n: int, pins: Sequence[str]) -> Non
     native = rows[0]
     print(title)
     head = "".join(f" | {pin:^30}" for pin in pins)
-    print(f"{'':32}{head}")
+    print(f"{'':{NAME_WIDTH}}{head}")
     sub = "".join(f" | {'total ms':>9} {'start ms':>9} {'µs/call':>9}" for _ in pins)
-    print(f"{'row':32}{sub}")
+    print(f"{'row':{NAME_WIDTH}}{sub}")
     for row in rows:
-        line = f"{row.tracer.name:32}"
+        line = f"{row.tracer.name:{NAME_WIDTH}}"
         if row.status is not None:
             print(f"{line} | {row.status}")
             continue
@@ -576,18 +664,90 @@ def ratio_line(
     return record
 
 
+def print_backends(
+    pairs: list[BackendPair], native: Row, n: int, pins: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The Backends table: per backend and handler mode, the µs per call of its C floor and of
+    sysemu, their ratio and sysemu's start-up, per pinning. Returns the numbers for --json."""
+    print(
+        f"Backends: getpid_loop {n}; sysemu --backend NAME beside a C tracer of the same"
+        " mechanism (µs/call as above)"
+    )
+    width = 8 + 9 + 15
+    head = "".join(f" | {pin:^33}" for pin in pins)
+    print(f"{'':{width}}{head}")
+    sub = "".join(f" | {'floor µs':>8} {'sysemu µs':>9} {'ratio':>6} {'start ms':>8}" for _ in pins)
+    print(f"{'backend':8}{'handler':9}{'C floor':15}{sub}")
+    records: list[dict[str, Any]] = []
+    for pair in pairs:
+        b = pair.backend
+        line = f"{b.name:8}{pair.mode:9}{b.floor:15}"
+        record: dict[str, Any] = {
+            "backend": b.name,
+            "mode": pair.mode,
+            "floor": display(pair.floor.argv),
+            "sysemu": display(pair.sysemu.argv),
+        }
+        records.append(record)
+        failed = [
+            f"{side}: {row.status}"
+            for side, row in (("floor", pair.floor), ("sysemu", pair.sysemu))
+            if row.status is not None
+        ]
+        if failed:
+            print(f"{line} | {'; '.join(failed)}")
+            record["status"] = failed
+            continue
+        for pin in pins:
+            floor, sysemu = derive(pair.floor, native, pin, n), derive(pair.sysemu, native, pin, n)
+            if floor is None or sysemu is None:
+                line += f" | {'n/a':>8} {'':9} {'':6} {'':8}"
+                continue
+            ratio = (
+                sysemu.per_call_us / floor.per_call_us
+                if sysemu.per_call_us is not None and floor.per_call_us
+                else None
+            )
+            line += (
+                f" | {fmt(floor.per_call_us, '.2f', 8)} {fmt(sysemu.per_call_us, '.2f', 9)}"
+                f" {fmt(ratio, '.2f', 6)} {fmt(sysemu.startup_s * 1e3, '.1f', 8)}"
+            )
+            record[pin] = {
+                "floor_us_per_call": floor.per_call_us,
+                "sysemu_us_per_call": sysemu.per_call_us,
+                "ratio": ratio,
+                "sysemu_startup_ms": sysemu.startup_s * 1e3,
+            }
+        print(line)
+    print(
+        "  ratio = sysemu µs/call / floor µs/call; start = sysemu's start-up over native's\n"
+        "  the floors sleep in waitpid (or poll); sysemu's ptrace loop (seccomp, ptrace, sysemu)"
+        " first polls\n  for up to 20 µs when it may use more than one CPU: unpinned only"
+        " (see the polling floor above)"
+    )
+    print()
+    return records
+
+
 def print_workload(workload: Workload) -> dict[str, Any]:
     """Print one workload's table and sysemu's target line; returns the latter's numbers."""
     native = workload.rows[0]
     base = derive(native, native, "unpinned", 0)
     length = f"{base.total_s:.2f} s natively" if base else "native run failed"
+    if workload.repeat is not None:
+        length += f"; median of {workload.repeat} runs"
     print(f"Workload: {display(workload.command)}   ({length})")
     print(
-        f"{'row':32} | {'time s':>8} {'x native':>9} | {'start-up s':>10} "
+        f"{'row':{NAME_WIDTH}} | {'time s':>8} {'x native':>9} | {'start-up s':>10} "
         f"{'x native without start-up':>26}"
     )
-    for row in workload.rows:
-        line = f"{row.tracer.name:32}"
+    for index, row in enumerate(workload.rows):
+        if index and index == workload.backends_from:
+            print(
+                "  per backend: sysemu --backend NAME, same rules (auto: their decides_only twin);"
+                " its C floor reads no path"
+            )
+        line = f"{row.tracer.name:{NAME_WIDTH}}"
         d = derive(row, native, "unpinned", 0)
         if row.status is not None or d is None or base is None:
             print(f"{line} | {row.status or 'n/a'}")
@@ -652,7 +812,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="fewer calls and repetitions, python workload only (< 1 min)",
     )
     parser.add_argument("--calls", type=int, metavar="N", help="calls per micro run (20000)")
-    parser.add_argument("--repeat", type=int, metavar="R", help="runs per row, median (5)")
+    parser.add_argument(
+        "--repeat", type=int, metavar="R", help="runs per row, median (5; 3 for the > 2 s workload)"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = parser.parse_args(argv)
     n = args.calls if args.calls is not None else (3000 if args.quick else 20000)
@@ -675,7 +837,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("measuring (progress on stderr)...", file=sys.stderr)
     getpid = getpid_rows(t, n)
-    measure(list(getpid.values()), repeat, pins, "getpid micro")
+    pairs, backend_extra = backend_pairs(t, n, getpid)
+    # One interleaved measurement: the Backends table shares the getpid table's seccomp rows.
+    measure([*getpid.values(), *backend_extra], repeat, pins, "getpid micro and backends")
     # For reading sysemu's start-up: how much of it any Python program pays here.
     interpreter = Row(t["native"], [sys.executable, "-c", "pass"], lambda _n, _out: None, 1)
     measure([interpreter], repeat, pins, "python start-up")
@@ -685,6 +849,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick:
         commands.append(["tar", "cf", "/dev/null", "/usr/include"])
     workloads = [Workload(display(c), c, workload_rows(t, c)) for c in commands]
+    # The python workload also runs under every backend.
+    python_workload = workloads[0]
+    python_workload.backends_from = len(python_workload.rows)
+    python_workload.rows += workload_rows(t, python_workload.command, BACKEND_WORKLOAD_KEYS)
     if not args.quick:
         # A workload of more than 2 s, for the "no handlers costs under 2 %" target; the
         # every-call tracers would take minutes on it, so only the cheap rows run.
@@ -698,11 +866,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "floor none",
             "strace openat",
         ]
+        rows = workload_rows(t, long_command, long_rows)
+        # Its rows take 2 s a run: fewer runs by default, to keep the benchmark near 4 min.
+        slow = args.repeat if args.repeat is not None else min(repeat, SLOW_REPEAT)
         workloads.append(
-            Workload(display(long_command), long_command, workload_rows(t, long_command, long_rows))
+            Workload(
+                display(long_command), long_command, rows, repeat=slow if slow != repeat else None
+            )
         )
     for workload in workloads:
-        measure(workload.rows, repeat, ["unpinned"], f"workload {workload.title}")
+        measure(
+            workload.rows, workload.repeat or repeat, ["unpinned"], f"workload {workload.title}"
+        )
 
     print(
         f"sysemu benchmark: bench/run.py{' --quick' if args.quick else ''}"
@@ -732,6 +907,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pins,
     )
     native = getpid["native"]
+    unotify = next(p for p in pairs if p.backend.name == "unotify" and p.mode == "emulate")
     print("Ratios of µs per call")
     ratios = [
         ratio_line(
@@ -763,8 +939,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         ratio_line(
             "sysemu unotify / C floor unotify",
-            getpid["sysemu unotify emulate"],
-            getpid["unotify floor emulate"],
+            unotify.sysemu,
+            unotify.floor,
             native,
             n=n,
             pins=pins,
@@ -817,6 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'(python3 -c pass, for reference)':38} {'':15}  " + ",  ".join(python_parts))
     print()
 
+    backends = print_backends(pairs, native, n, pins)
+
     print_micro(
         f"Micro: openat_loop {n} {OPENAT_PATH} (path read by sysemu and strace)", openat, n, pins
     )
@@ -827,12 +1005,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Commands (run from the repository root; N = {n}; each row's start-up command is the"
         " same with `bench/out/getpid_loop 0` as the program)"
     )
-    for title, rows in [("getpid micro", list(getpid.values())), ("openat micro", openat)] + [
-        (f"workload {w.title}", w.rows) for w in workloads
-    ]:
+    for title, rows in [
+        ("getpid micro", list(getpid.values())),
+        ("backends (the seccomp rows are the getpid micro's)", backend_extra),
+        ("openat micro", openat),
+    ] + [(f"workload {w.title}", w.rows) for w in workloads]:
         print(f"  {title}:")
         for row in rows:
-            print(f"    {row.tracer.name:30} {display(row.argv)}")
+            print(f"    {row.tracer.name:{NAME_WIDTH}} {display(row.argv)}")
     elapsed = time.perf_counter() - started
     print(f"\nwhole benchmark took {elapsed:.0f} s")
 
@@ -844,12 +1024,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pins": pins,
             "elapsed_s": elapsed,
             "micro_getpid": [row_json(row, native, n) for row in getpid.values()],
+            "micro_backends": {
+                "table": backends,
+                "rows": [row_json(row, native, n) for row in backend_extra],
+            },
             "micro_openat": [row_json(row, openat[0], n) for row in openat],
             "ratios": ratios,
             "sysemu_startup": startup_record,
             "workloads": [
                 {
                     "command": w.title,
+                    "repeat": w.repeat or repeat,
                     "rows": [row_json(row, w.rows[0], 0) for row in w.rows],
                     "sysemu_target": target,
                 }

@@ -137,7 +137,8 @@ class Tracer:
         ``emulate_all``: the ``PTRACE_SYSEMU`` backend (implies ``ptrace_only``): no call runs
         unless the tracer makes it run. A call a handler emulates or fails costs one stop; one
         that is passed (or rewritten, or has no handler) is made again from its entry stop
-        (:meth:`Arch.reexecute`), which costs two more stops.
+        (:meth:`Arch.reexecute`), which costs three more: the skipped attempt's exit, then
+        the real call's entry and exit (``bench/floor_sysemu.c`` counts 4 stops a call).
 
         ``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
         stops come faster than that (``None``: 20 µs when this process may run on more than one
