@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from sysemu.abi.syscalls import linux_version
+from sysemu.cli import doctor
+
 from .conftest import Programs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,6 +258,16 @@ def test_doctor_reports_what_the_kernel_offers() -> None:
     assert "seccomp SECCOMP_RET_TRACE" in result.stdout
     assert "PTRACE_GET_SYSCALL_INFO (5.3)" in result.stdout
     assert "backend: seccomp (the default) works here." in result.stdout
+    tables = next(line for line in result.stdout.splitlines() if line.startswith("syscall tables"))
+    assert tables.split()[4] == linux_version()
+
+
+def test_doctor_says_whether_the_tables_name_every_call() -> None:
+    major, minor = (int(part) for part in linux_version().split("."))
+    assert doctor.tables_cover(f"{major}.{minor}.0").startswith("every call")
+    assert doctor.tables_cover(f"{major}.{minor - 1}.3-arch1").startswith("every call")
+    assert doctor.tables_cover(f"{major}.{minor + 1}.44-fc-v657").startswith("this kernel is newer")
+    assert doctor.tables_cover(f"{major + 1}.0-rc1").startswith("this kernel is newer")
 
 
 def test_virtual_filesystem_options(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import os
 from collections.abc import Callable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
+from sysemu.abi.syscalls import linux_version
 from sysemu.kernel import ptrace, seccomp
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.libc import libc
@@ -105,7 +107,26 @@ def report() -> list[tuple[str, bool | str, str]]:
             "unotify: about 3 µs instead of 12 per call",
         ),
         ("C accelerator", ptrace.SPEEDUPS, "per-stop requests without ctypes"),
+        ("syscall tables from Linux", linux_version(), tables_cover(os.uname().release)),
     ]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """The leading ``major.minor`` of a kernel release string, as numbers."""
+    parts = []
+    for part in text.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def tables_cover(release: str) -> str:
+    """Whether the generated tables name every call of the kernel ``release``."""
+    if _version(release) > _version(linux_version()):
+        return "this kernel is newer: calls added since have numbers but no names"
+    return "every call of this kernel has a name"
 
 
 def print_report() -> int:
