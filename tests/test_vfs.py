@@ -70,6 +70,54 @@ def test_a_bound_file_alone(tree: Path) -> None:
     assert (code, out) == (0, "hello from the host\n")
 
 
+def test_bound_names_appear_in_their_parent_listing(tree: Path) -> None:
+    vfs = (
+        VirtualFS()
+        .bind(VIRT, str(tree))
+        .bind("/usr", "/usr")  # a bare bind: the host lists it already, once
+        .add_file("/etc/vfs-test-added.conf", "x = 1\n")
+    )
+    script = (
+        "import os\n"
+        "for directory in ('/', '/etc'):\n"
+        "    for entry in os.scandir(directory):\n"
+        "        if entry.name.startswith('vfs-test') or entry.name == 'usr':\n"
+        "            print(entry.name, entry.is_dir(follow_symlinks=False), entry.stat().st_size)\n"
+        "print(os.listdir('/') == os.listdir('/'))\n"  # a second pass lists the same names
+    )
+    code, out, err, _ = run(vfs, [sys.executable, "-c", script])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert sorted(lines[:-1]) == sorted(
+        [
+            f"vfs-test-data True {tree.stat().st_size}",
+            f"usr True {Path('/usr').stat().st_size}",
+            "vfs-test-added.conf False 6",
+        ]
+    )
+    assert lines[-1] == "True"
+    code, out, _, _ = run(vfs, ["ls", "-la", "/etc"])
+    assert code == 0 and " vfs-test-added.conf\n" in out
+
+
+@pytest.mark.parametrize("build", ["64", "m32"])
+@pytest.mark.parametrize("call", ["ls", "lsold"])
+def test_bound_names_in_raw_listings(programs: Programs, tree: Path, build: str, call: str) -> None:
+    vfs = VirtualFS().bind(f"{VIRT}/../vfs-test-bound", str(tree)).hide(f"{tree}/private")
+    vfs.add_file("/vfs-test-file.txt", "content\n").hide("/vfs-test-hidden-bind")
+    vfs.bind("/vfs-test-hidden-bind", str(tree))
+    program = programs.vfs_probe if build == "64" else programs.m32("vfs_probe")
+    for size in ("600", "32768"):  # 600: room for the bound names and little else
+        code, out, err, _ = run(vfs, [program, call, "/", size, "types"])
+        assert code == 0, err
+        listed = [line for line in out.splitlines() if "vfs-test" in line]
+        assert sorted(listed) == ["vfs-test-bound 4", "vfs-test-file.txt 8"], out
+        assert len(out.splitlines()) == len(os.listdir("/")) + 4  # ".", ".." and two names
+    # A buffer too small for them and a record of the kernel's: the names are left out.
+    code, out, _, _ = run(vfs, [program, call, "/", "300", "types"])
+    assert code == 0 and "vfs-test" not in out
+
+
 def test_an_added_file_is_readable_and_read_only() -> None:
     vfs = VirtualFS().add_file("/vfs-test-added/config.ini", "[main]\nkey = value\n")
     code, out, _, _ = run(vfs, ["cat", "/vfs-test-added/config.ini"])
@@ -390,7 +438,7 @@ def test_root_with_a_32bit_program(rootfs: Path, programs: Programs) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[:3] == ["/home", "/home", "in the root"]
-    assert "only-in-root" in lines[3:] and "probe" not in lines[3:]
+    assert "only-in-root" in lines[3:] and "probe" in lines[3:]  # the bind point is listed
 
 
 # The command-line helper.

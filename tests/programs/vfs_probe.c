@@ -2,6 +2,7 @@
  *
  *   vfs_probe ls DIR BUFSIZE       getdents64 with a BUFSIZE-byte buffer: one name a line
  *   vfs_probe lsold DIR BUFSIZE    the same with the older getdents (struct linux_dirent)
+ *                                  (either with a 4th argument "types": "NAME D_TYPE" lines)
  *   vfs_probe cat_at DIR NAME      openat(open(DIR), NAME) and print the file
  *   vfs_probe cwd [DIR]            chdir(DIR) first if given; print getcwd and /proc/self/cwd
  *   vfs_probe getcwd SIZE          getcwd with a SIZE-byte buffer: the path or the errno name
@@ -65,7 +66,7 @@ static int fail(const char *what) {
     return 1;
 }
 
-static int list(const char *dir, int size, int old) {
+static int list(const char *dir, int size, int old, int types) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0) return fail("open");
     char *buffer = malloc(size);
@@ -76,11 +77,17 @@ static int list(const char *dir, int size, int old) {
         for (long at = 0; at < n;) {
             if (old) {
                 struct dirent_old *entry = (struct dirent_old *)(buffer + at);
-                printf("%s\n", entry->d_name);
+                if (types)
+                    printf("%s %d\n", entry->d_name, buffer[at + entry->d_reclen - 1]);
+                else
+                    printf("%s\n", entry->d_name);
                 at += entry->d_reclen;
             } else {
                 struct dirent64_raw *entry = (struct dirent64_raw *)(buffer + at);
-                printf("%s\n", entry->d_name);
+                if (types)
+                    printf("%s %d\n", entry->d_name, entry->d_type);
+                else
+                    printf("%s\n", entry->d_name);
                 at += entry->d_reclen;
             }
         }
@@ -92,8 +99,9 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 2) return 2;
     const char *command = argv[1];
-    if ((!strcmp(command, "ls") || !strcmp(command, "lsold")) && argc == 4)
-        return list(argv[2], atoi(argv[3]), !strcmp(command, "lsold"));
+    if ((!strcmp(command, "ls") || !strcmp(command, "lsold")) && (argc == 4 || argc == 5))
+        return list(argv[2], atoi(argv[3]), !strcmp(command, "lsold"),
+                    argc == 5 && !strcmp(argv[4], "types"));
     if (!strcmp(command, "cat_at") && argc == 4) {
         int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
         if (dir < 0) return fail("open");

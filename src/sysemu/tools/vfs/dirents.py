@@ -21,11 +21,31 @@ class DirentLayout(NamedTuple):
     off_size: int
     reclen_at: int  # d_reclen, a u16
     name_at: int  # d_name, NUL-terminated inside the record
+    type_at: int | None = 18  # d_type's offset; None: the record's last byte (linux_dirent)
 
 
 DIRENT64 = DirentLayout(off_at=8, off_size=8, reclen_at=16, name_at=19)
-DIRENT_64BIT = DirentLayout(off_at=8, off_size=8, reclen_at=16, name_at=18)
-DIRENT_32BIT = DirentLayout(off_at=4, off_size=4, reclen_at=8, name_at=10)
+DIRENT_64BIT = DirentLayout(off_at=8, off_size=8, reclen_at=16, name_at=18, type_at=None)
+DIRENT_32BIT = DirentLayout(off_at=4, off_size=4, reclen_at=8, name_at=10, type_at=None)
+
+# d_type values (<dirent.h>).
+DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK = 0, 1, 2, 4, 6, 8, 10, 12
+
+
+def record(layout: DirentLayout, inode: int, name: bytes, d_type: int) -> bytes:
+    """One directory record as the kernel writes it: ``d_off`` 0 (a ``seekdir`` to it starts
+    the listing again), the name NUL-terminated, the length aligned as the kernel aligns it
+    (8 bytes, or ``sizeof(long)`` for ``linux_dirent``, whose ``d_type`` is its last byte)."""
+    align = 8 if layout.type_at is not None else layout.off_size
+    extra = 1 if layout.type_at is not None else 2  # the NUL, and linux_dirent's d_type
+    reclen = -(-(layout.name_at + len(name) + extra) // align) * align
+    buffer = bytearray(reclen)
+    inode &= (1 << (8 * layout.off_size)) - 1
+    struct.pack_into("<Q" if layout.off_size == 8 else "<I", buffer, 0, inode)
+    struct.pack_into("<H", buffer, layout.reclen_at, reclen)
+    buffer[layout.name_at : layout.name_at + len(name)] = name
+    buffer[layout.type_at if layout.type_at is not None else reclen - 1] = d_type
+    return bytes(buffer)
 
 
 def layout_for(syscall: str, abi: Abi) -> DirentLayout:

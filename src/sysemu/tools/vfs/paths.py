@@ -118,6 +118,7 @@ class PathMap:
         self._readonly_host = Prefixes()
         self._hidden_names_virtual: dict[str, set[str]] = {}
         self._hidden_names_host: dict[str, set[str]] = {}
+        self._bound_names: dict[str, dict[str, str]] = {}  # virtual parent -> name -> host
         self._virtual_cache: dict[str, str | None] = {}
         self._significant: frozenset[str] = frozenset()
         self._dirty = False
@@ -251,6 +252,22 @@ class PathMap:
         return frozenset(names)
 
     @property
+    def lists_binds(self) -> bool:
+        """Whether some bind puts a name where the host may have none (any bind but a bare
+        ``PATH=PATH``), which listings of its parent directory must then show."""
+        return any(virtual != host for virtual, host in self._binds.items())
+
+    def bound_names(self, host_dir: str) -> dict[str, str]:
+        """The names binds put in the directory a listing of ``host_dir`` shows, each with the
+        host path it shows (the host directory itself may have no such entry)."""
+        if self._dirty:
+            self._derive()
+        if not self._bound_names:
+            return {}
+        virtual = self.to_virtual(host_dir)
+        return self._bound_names.get(virtual, {}) if virtual is not None else {}
+
+    @property
     def significant_names(self) -> frozenset[str]:
         """The last components of every bound and hidden path, virtual and host. A path
         without ``..`` none of whose components is one of these maps to itself relative to
@@ -281,6 +298,11 @@ class PathMap:
         self._readonly_host = Prefixes(readonly_host)
         self._hidden_names_virtual = _names_by_parent(self._hidden)
         self._hidden_names_host = _names_by_parent(hidden_host)
+        self._bound_names = {}
+        for virtual, host in self._binds.items():
+            if virtual not in ("/", host):
+                parent, name = posixpath.split(virtual)
+                self._bound_names.setdefault(parent, {})[name] = host
         self._significant = frozenset(
             posixpath.basename(path) for path in (*self._binds, *self._hidden, *hidden_host)
         )

@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import signal
+import stat
 import tempfile
 from typing import NamedTuple
 
@@ -29,7 +30,20 @@ from sysemu.api.conditions import HasBits, Masked
 from sysemu.api.decisions import Decision, Result, ResultHook
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.vfs import policy
-from sysemu.tools.vfs.dirents import drop_names, layout_for
+from sysemu.tools.vfs.dirents import (
+    DT_BLK,
+    DT_CHR,
+    DT_DIR,
+    DT_FIFO,
+    DT_LNK,
+    DT_REG,
+    DT_SOCK,
+    DT_UNKNOWN,
+    DirentLayout,
+    drop_names,
+    layout_for,
+    record,
+)
 from sysemu.tools.vfs.paths import PathMap, join, normalize
 
 # The kernel reads at most PATH_MAX (4096) bytes, NUL included; sysemu reads as much.
@@ -181,7 +195,7 @@ class VirtualFS:
             handlers.add(_existing(policy.FD_CHANGING), self._on_fd_change, decides_only=True)
         if paths.remaps:
             handlers.add("getcwd", self._on_getcwd)
-        if paths.has_hidden:
+        if paths.has_hidden or paths.lists_binds:
             handlers.add(["getdents", "getdents64"], self._on_getdents)
 
     # Path arguments.
@@ -399,25 +413,75 @@ class VirtualFS:
         if directory is None or not directory.startswith("/"):
             return None
         hidden = self.paths.hidden_names(directory)
-        if not hidden:
-            return None  # no exit stop for directories with nothing to hide
-        names = frozenset(os.fsencode(name) for name in hidden)
         layout = layout_for(call.name, call.abi)
+        added = self._bound_entries(call, directory, hidden, layout)
+        if not hidden and not added:
+            return None  # no exit stop for directories with nothing to change
+        names = frozenset(os.fsencode(name) for name in hidden)
         address = call.args.dirent
 
-        def without_hidden(result: Result) -> int | None:
+        def listed(result: Result) -> int | None:
             if result.failed or result.value <= 0:
+                return None  # (0, the end: the bound names went out with the first batch)
+            data = call.read(address, result.value)
+            kept = drop_names(data, layout, names) if names else None
+            if kept is not None:
+                data = kept
+            elif not added:
                 return None
-            kept = drop_names(call.read(address, result.value), layout, names)
-            if kept is None:
-                return None
-            if not kept:
+            data = added + data
+            if not data:
                 # Returning 0 would mean "end of directory"; have the kernel read on instead.
                 return _again(call)
-            call.write(address, kept)
-            return len(kept)
+            call.write(address, data)
+            return len(data)
 
-        return call.observe(without_hidden)
+        if added:
+            # The kernel fills a smaller buffer, so that the bound names fit before its own.
+            return call.rewrite(count=call.args.count - len(added), then=listed)
+        return call.observe(listed)
+
+    def _bound_entries(
+        self, call: Call, directory: str, hidden: frozenset[str], layout: DirentLayout
+    ) -> bytes:
+        """Records for the names binds add to the listing of the host ``directory``, when
+        this call starts a pass over it (file position 0), and only names the host
+        directory lacks; empty otherwise."""
+        bound = self.paths.bound_names(directory)
+        if not bound or _file_position(call.tid, call.args.fd) != 0:
+            return b""
+        records = []
+        for name, host in sorted(bound.items()):
+            if name in hidden or os.path.lexists(_child(directory, name)):
+                continue
+            try:
+                status = os.lstat(host)
+            except OSError:
+                continue  # a bind whose host went away shows nothing, as a lookup would
+            d_type = _DIRENT_TYPES.get(stat.S_IFMT(status.st_mode), DT_UNKNOWN)
+            records.append(record(layout, status.st_ino, os.fsencode(name), d_type))
+        added = b"".join(records)
+        # Leave the kernel room for at least one record of its own (EINVAL otherwise).
+        return added if call.args.count - len(added) >= _MIN_KERNEL_ROOM else b""
+
+
+_MIN_KERNEL_ROOM = 512  # more than the longest record (a 255-byte name)
+_DIRENT_TYPES = {
+    stat.S_IFDIR: DT_DIR, stat.S_IFREG: DT_REG, stat.S_IFLNK: DT_LNK, stat.S_IFCHR: DT_CHR,
+    stat.S_IFBLK: DT_BLK, stat.S_IFIFO: DT_FIFO, stat.S_IFSOCK: DT_SOCK,
+}  # fmt: skip
+
+
+def _file_position(tid: int, fd: int) -> int | None:
+    """The file position of ``fd`` in thread ``tid`` (``pos:`` of its fdinfo), or ``None``."""
+    try:
+        with open(f"/proc/{tid}/fdinfo/{fd}", "rb") as info:
+            first = info.readline()
+    except OSError:
+        return None
+    if not first.startswith(b"pos:"):
+        return None
+    return int(first[4:])
 
 
 def path_syscalls() -> list[Syscall]:
