@@ -119,6 +119,7 @@ class PathMap:
         self._hidden_names_virtual: dict[str, set[str]] = {}
         self._hidden_names_host: dict[str, set[str]] = {}
         self._bound_names: dict[str, dict[str, str]] = {}  # virtual parent -> name -> host
+        self._bound_parent_hosts: frozenset[str] = frozenset()  # to_host of those parents
         self._virtual_cache: dict[str, str | None] = {}
         self._significant: frozenset[str] = frozenset()
         self._dirty = False
@@ -262,7 +263,10 @@ class PathMap:
         host path it shows (the host directory itself may have no such entry)."""
         if self._dirty:
             self._derive()
-        if not self._bound_names:
+        # Cheap test first: a listing shows bound names only if its host directory is
+        # where some bind's parent maps to (to_virtual, a dict miss for most directories,
+        # costs microseconds).
+        if host_dir not in self._bound_parent_hosts:
             return {}
         virtual = self.to_virtual(host_dir)
         return self._bound_names.get(virtual, {}) if virtual is not None else {}
@@ -303,6 +307,7 @@ class PathMap:
             if virtual not in ("/", host):
                 parent, name = posixpath.split(virtual)
                 self._bound_names.setdefault(parent, {})[name] = host
+        self._bound_parent_hosts = frozenset(self.to_host(parent) for parent in self._bound_names)
         self._significant = frozenset(
             posixpath.basename(path) for path in (*self._binds, *self._hidden, *hidden_host)
         )
