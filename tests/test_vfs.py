@@ -441,6 +441,66 @@ def test_root_with_a_32bit_program(rootfs: Path, programs: Programs) -> None:
     assert "only-in-root" in lines[3:] and "probe" in lines[3:]  # the bind point is listed
 
 
+# Real programs: git, tar, make.
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_status_in_a_bound_repository(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    for index in range(30):
+        (repo / "src" / f"file{index}.c").write_text(f"int f{index};\n")
+    author = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], [*author, "commit", "-q", "-m", "files"]):
+        subprocess.run(["git", "-C", str(repo), *command], check=True, timeout=60)
+    (repo / "src" / "file7.c").write_text("int changed;\n")
+    (repo / "untracked.txt").write_text("new\n")
+    (repo / "src" / "file9.c").unlink()
+    status = ["status", "--porcelain", "--untracked-files=all"]
+    native = subprocess.run(
+        ["git", "-C", str(repo), *status], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert native.stdout == " M src/file7.c\n D src/file9.c\n?? untracked.txt\n"
+    vfs = VirtualFS().bind(VIRT, str(repo))
+    code, out, err, _ = run(vfs, ["git", "-C", VIRT, *status])
+    assert (code, out, err) == (0, native.stdout, "")
+    code, out, _, _ = run(vfs, ["git", "-C", VIRT, "rev-parse", "--show-toplevel"])
+    assert (code, out) == (0, f"{VIRT}\n")
+
+
+def test_tar_of_a_tree_with_hidden_entries(tree: Path, tmp_path: Path) -> None:
+    vfs = VirtualFS().hide(str(tree / "secret.txt")).hide(str(tree / "private"))
+    archive = tmp_path / "tree.tar"
+    code, _, err, _ = run(vfs, ["tar", "cf", str(archive), "-C", str(tree), "."])
+    assert (code, err) == (0, "")
+    listed = subprocess.run(
+        ["tar", "tf", str(archive)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert sorted(listed) == [
+        "./", "./file.txt", "./sub/", "./sub/deeper/", "./sub/deeper/leaf.txt", "./sub/inner.txt",
+    ]  # fmt: skip
+
+
+@pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("cc") is None, reason="make or cc is missing"
+)
+def test_make_builds_in_a_root(rootfs: Path) -> None:
+    project = rootfs / "home" / "user" / "project"
+    project.mkdir()
+    (project / "hello.c").write_text('#include <stdio.h>\nint main(void) { puts("built"); }\n')
+    (project / "in.txt").write_text("data\n")
+    (project / "Makefile").write_text(
+        "all: hello out.txt\nhello: hello.c\n\tcc -o hello hello.c\n"
+        "out.txt: in.txt\n\tcp in.txt out.txt\n"
+    )
+    (rootfs / "tmp").mkdir()
+    (rootfs / "dev").mkdir()
+    vfs = host_system(VirtualFS().root(str(rootfs)).cwd("/home/user/project"))
+    vfs.bind("/dev", "/dev").bind("/tmp", str(rootfs / "tmp"))
+    code, out, err, _ = run(vfs, ["sh", "-c", "make && ./hello && cat out.txt && pwd"])
+    assert code == 0, err
+    assert out.splitlines()[-3:] == ["built", "data", "/home/user/project"]
+    assert (project / "hello").is_file() and (project / "out.txt").read_text() == "data\n"
+
+
 # The command-line helper.
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
