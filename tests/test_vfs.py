@@ -118,6 +118,21 @@ def test_bound_names_in_raw_listings(programs: Programs, tree: Path, build: str,
     assert code == 0 and "vfs-test" not in out
 
 
+def test_emulator_fs_is_put_in_front_of_each_run(tree: Path) -> None:
+    emu = Emulator()
+    emu.fs.bind(VIRT, str(tree)).add_file("/etc/vfs-test-motd", b"hello\n")
+    argv = ["cat", f"{VIRT}/file.txt", "/etc/vfs-test-motd"]
+    result = emu.run(argv, capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"hello from the host\nhello\n")
+    emu.fs.hide(f"{VIRT}/file.txt")  # a change applies to the next run
+    result = emu.run(argv[:2], capture_output=True, timeout=60)
+    assert result.exit_code == 1 and b"No such file or directory" in (result.stderr or b"")
+    assert len(emu.handlers) == 0  # the user's own set is left as it was
+    emu.fs.cwd(f"{VIRT}/sub")  # and a run without cwd= starts there
+    result = emu.run(["sh", "-c", "pwd -P; cat inner.txt"], capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, f"{VIRT}/sub\ninner\n".encode())
+
+
 def test_an_added_file_is_readable_and_read_only() -> None:
     vfs = VirtualFS().add_file("/vfs-test-added/config.ini", "[main]\nkey = value\n")
     code, out, _, _ = run(vfs, ["cat", "/vfs-test-added/config.ini"])

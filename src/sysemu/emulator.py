@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sysemu.engine.attach import Attacher
     from sysemu.engine.notify import NotifySupervisor
     from sysemu.tools.inject.injector import Injector
+    from sysemu.tools.vfs import VirtualFS
 
 BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu", "auto")
 DEFAULT_BACKEND = "seccomp"
@@ -102,6 +103,7 @@ class Emulator:
         self.spin_us = spin_us
         self.seed = seed
         self._injector: Injector | None = None
+        self._fs: VirtualFS | None = None
         self.on_error = OnError(on_error)
         self.error_errno = error_errno
         self.report = report
@@ -200,6 +202,28 @@ class Emulator:
         self._injector.add(text, self.handlers)
 
     @property
+    def fs(self) -> VirtualFS:
+        """The programs' virtual filesystem, made on first use and put in front of every
+        later run: ``emu.fs.bind("/data", "/srv/data")``, ``emu.fs.add_file("/etc/motd",
+        b"hello\\n")``, ``.hide()``, ``.readonly()``, ``.root()``, ``.cwd()`` (see
+        :class:`sysemu.tools.vfs.VirtualFS`). Its handlers come after :attr:`handlers`, and a
+        run without ``cwd`` starts where :meth:`~sysemu.tools.vfs.VirtualFS.cwd` (or the root)
+        says."""
+        if self._fs is None:
+            from sysemu.tools.vfs import VirtualFS  # noqa: PLC0415 (on first use)
+
+            self._fs = VirtualFS()
+        return self._fs
+
+    def _run_handlers(self) -> HandlerSet:
+        """:attr:`handlers`, with the virtual filesystem's (as configured now) after them."""
+        if self._fs is None:
+            return self.handlers
+        handlers = self.handlers.copy()
+        self._fs.install(handlers)
+        return handlers
+
+    @property
     def injector(self) -> Injector | None:
         """The fault injector behind :meth:`inject` (``None`` until the first ``inject``)."""
         return self._injector
@@ -244,7 +268,9 @@ class Emulator:
         arch = host_arch()
         if self._injector is not None:
             self._injector.reset()
-        compiled = self.handlers.compile(arch.abis)
+        compiled = self._run_handlers().compile(arch.abis)
+        if cwd is None and self._fs is not None:
+            cwd = self._fs.start_cwd
         tracer: Tracer | NotifySupervisor
         if self.backend == "unotify":
             from sysemu.engine.notify import NotifySupervisor  # noqa: PLC0415 (its backend only)
@@ -303,7 +329,7 @@ class Emulator:
         if self._injector is not None:
             self._injector.reset()
         attacher = Attacher(
-            self.handlers.compile(arch.abis),
+            self._run_handlers().compile(arch.abis),
             arch,
             on_error=self.on_error,
             error_errno=self.error_errno,

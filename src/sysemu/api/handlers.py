@@ -358,6 +358,14 @@ class HandlerSet:
     def __len__(self) -> int:
         return len(self._registrations)
 
+    def copy(self) -> HandlerSet:
+        """A new set with the same registrations and observers, to add more to without
+        changing this one."""
+        twin = HandlerSet()
+        twin._registrations = list(self._registrations)
+        twin._observers = list(self._observers)
+        return twin
+
     def compile(self, abis: Iterable[Abi]) -> CompiledHandlers:
         """Routes and seccomp rules for the ABIs an architecture has."""
         allowed = set(abis)
