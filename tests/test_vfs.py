@@ -8,6 +8,7 @@ a program that finds its files there went through the mapping.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sysemu import Emulator, RunResult
+from sysemu.api.call import Call
 from sysemu.api.handlers import HandlerSet
 from sysemu.kernel import seccomp
 from sysemu.tools.vfs import VirtualFS
@@ -116,6 +118,53 @@ def test_bound_names_in_raw_listings(programs: Programs, tree: Path, build: str,
     # A buffer too small for them and a record of the kernel's: the names are left out.
     code, out, _, _ = run(vfs, [program, call, "/", "300", "types"])
     assert code == 0 and "vfs-test" not in out
+
+
+def test_an_added_file_with_content_made_at_each_open() -> None:
+    openers: list[int] = []
+
+    def counter(call: Call) -> str:
+        openers.append(call.pid)
+        return f"open number {len(openers)}\n"
+
+    vfs = VirtualFS().add_file("/vfs-test-counter", counter)
+    script = (
+        "import mmap, os\n"
+        "print(open('/vfs-test-counter').read(), end='')\n"
+        "f = open('/vfs-test-counter', 'rb')\n"
+        "print(open('/vfs-test-counter').read(), end='')\n"  # a later open: its own content
+        "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+        "print(bytes(m).decode(), os.fstat(f.fileno()).st_size, end=' ')\n"
+        "os.lseek(f.fileno(), 5, 0); print(os.read(f.fileno(), 6))\n"
+        "if os.fork() == 0:\n"  # a child reads the inherited descriptor
+        "    os.lseek(f.fileno(), 0, 0); print(f.read().decode(), end=''); os._exit(0)\n"
+        "os.wait()\n"
+        "try:\n"
+        "    open('/vfs-test-counter', 'a')\n"
+        "except OSError as error:\n"
+        "    print(error.errno == 30)\n"
+    )
+    code, out, err, _ = run(vfs, [sys.executable, "-c", script])
+    assert (code, err) == (0, "")
+    assert out == (
+        "open number 1\nopen number 3\nopen number 2\n 14 b'number'\nopen number 2\nTrue\n"
+    )
+    assert len(openers) == 3 and len(set(openers)) == 1  # the python process, 3 opens
+    files = vfs._files
+    assert files is not None and len(os.listdir(files.name)) == 1  # the snapshots are gone
+    code, out, _, _ = run(vfs, ["cat", "/vfs-test-counter"])
+    assert (code, out) == (0, "open number 4\n")
+
+
+def test_a_content_function_that_raises_is_a_handler_error() -> None:
+    def broken(call: Call) -> bytes:
+        raise RuntimeError("no content today")
+
+    emu = Emulator(on_error="fail", error_errno=errno.EIO, report=None)
+    emu.fs.add_file("/vfs-test-broken", broken)
+    result = emu.run(["cat", "/vfs-test-broken"], capture_output=True, timeout=60)
+    assert result.exit_code == 1 and b"Input/output error" in (result.stderr or b"")
+    assert "no content today" in str(result.handler_errors[0].__cause__)
 
 
 def test_emulator_fs_is_put_in_front_of_each_run(tree: Path) -> None:

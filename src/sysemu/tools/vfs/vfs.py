@@ -15,6 +15,7 @@ mapped back to virtual names at syscall exit, and directory listings lose hidden
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -22,6 +23,7 @@ import re
 import signal
 import stat
 import tempfile
+from collections.abc import Callable
 from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_name, syscalls
@@ -53,6 +55,10 @@ _SCRATCH_WINDOW = 2 * (_PATH_MAX + 16) + 128
 _RED_ZONE = 128
 _SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
+_OPEN_CALLS = frozenset({"open", "openat", "openat2"})
+
+ContentSource = Callable[[Call], bytes | str]
+"""What ``add_file`` calls at each open of a file with computed content."""
 _PROC_LINK = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(cwd|exe|root|fd/\d+)$")
 _DELETED = " (deleted)"
 # -ERESTARTNOINTR: with a signal pending, the kernel runs the call again (see _again).
@@ -92,6 +98,8 @@ class VirtualFS:
         self._scratch: dict[int, tuple[int, frozenset[str]]] = {}
         # Where add_file keeps its contents (made on first use, removed with this object).
         self._files: tempfile.TemporaryDirectory[str] | None = None
+        # add_file paths whose content a function makes at each open.
+        self._dynamic: dict[str, ContentSource] = {}
 
     # Configuration.
     def bind(self, virtual: str, host: str) -> VirtualFS:
@@ -103,23 +111,41 @@ class VirtualFS:
         self.paths.bind(_virtual(virtual, "bind"), host)
         return self
 
-    def add_file(self, virtual: str, content: bytes | str) -> VirtualFS:
-        """A file that exists only for the program, at the absolute ``virtual`` path, with
-        ``content``; it is read-only.
+    def add_file(self, virtual: str, content: bytes | str | ContentSource) -> VirtualFS:
+        """A file that exists only for the program, at the absolute ``virtual`` path; it is
+        read-only.
 
-        The content is written to a private file of sysemu's (removed when this object is),
-        which is bound at ``virtual``: every way of reading a file works on it (``read``,
-        ``pread``, ``mmap``, ``fstat``...). It does not appear in its directory's listing.
+        ``content`` is bytes or str, or a function that makes the content each time the
+        program opens the file: it gets the :class:`Call` of the ``open`` (``call.pid``,
+        ``call.path``...) and returns bytes or str. Each open then reads its own snapshot,
+        which stays as it was for as long as that descriptor is open, like a file replaced
+        by rename. (Content that changes between two ``read`` calls on one descriptor would
+        need every ``read`` of the program to stop: the kernel's filter cannot tell one
+        descriptor from another once it is open.)
+
+        The content is written to a private file of sysemu's (removed when this object is,
+        or, for a snapshot, as soon as the open returns), which is what the program opens:
+        every way of reading a file works on it (``read``, ``pread``, ``readv``, ``lseek``,
+        ``mmap``, ``fstat``, ``dup``, inheritance across ``fork`` and ``exec``). The file is
+        listed in its directory. ``stat`` without an open sees the last snapshot.
         """
-        data = content.encode() if isinstance(content, str) else content
+        if callable(content):
+            self._dynamic[normalize(_virtual(virtual, "add_file"))] = content
+            data = b""
+        else:
+            data = content.encode() if isinstance(content, str) else content
+        self.bind(virtual, self._private_file(data))
+        return self.readonly(virtual)
+
+    def _private_file(self, data: bytes) -> str:
+        """A new read-only file holding ``data`` in sysemu's private directory."""
         if self._files is None:
             self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
         fd, host = tempfile.mkstemp(dir=self._files.name)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
         os.chmod(host, 0o444)
-        self.bind(virtual, host)
-        return self.readonly(virtual)
+        return host
 
     def hide(self, path: str) -> VirtualFS:
         """Make the virtual ``path`` and everything under it absent."""
@@ -215,6 +241,7 @@ class VirtualFS:
         if not (paths.remaps or paths.has_hidden or changing):
             return None
         new_args: dict[str, str] = {}
+        snapshots: list[str] = []
         proc_link: tuple[Resolved, str] | None = None
         # Most paths cannot be affected (see PathMap.significant_names): telling that from
         # the string alone saves reading the base directory from /proc.
@@ -254,11 +281,17 @@ class VirtualFS:
                 return call.fail(errno.EROFS)
             if where.rewrite is not None:
                 new_args[param.name] = where.rewrite
+            if self._dynamic and where.virtual in self._dynamic and call.name in _OPEN_CALLS:
+                snapshot = self._snapshot(call, where.virtual)
+                new_args[param.name] = snapshot
+                snapshots.append(snapshot)
             if call.name in _READLINK_CALLS and paths.remaps:
                 match = _PROC_LINK.match(where.virtual or where.host)
                 if match is not None:
                     proc_link = (where, match.group(1))
         hook = None if proc_link is None else self._readlink_hook(call, *proc_link)
+        if snapshots:
+            hook = _removing(snapshots)
         if new_args:
             if len(self._scratch) >= _SCRATCH_THREADS:
                 self._scratch.clear()  # threads that are long gone; a bound on memory
@@ -267,6 +300,12 @@ class VirtualFS:
         if hook is not None:
             return call.observe(hook)
         return None
+
+    def _snapshot(self, call: Call, virtual: str) -> str:
+        """A private file with what the content function of ``virtual`` makes for ``call``
+        (a handler error, under the emulator's ``on_error``, if it raises)."""
+        content = self._dynamic[virtual](call)
+        return self._private_file(content.encode() if isinstance(content, str) else content)
 
     def _resolve(self, call: Call, raw: str, dirfd: int) -> Resolved | None:
         """Where the path argument ``raw`` (relative to ``dirfd``) leads, in both name
@@ -463,6 +502,17 @@ class VirtualFS:
         added = b"".join(records)
         # Leave the kernel room for at least one record of its own (EINVAL otherwise).
         return added if call.args.count - len(added) >= _MIN_KERNEL_ROOM else b""
+
+
+def _removing(files: list[str]) -> ResultHook:
+    """A result hook that removes ``files`` (snapshots the kernel has opened, or failed to)."""
+
+    def remove(_result: Result) -> None:
+        for file in files:
+            with contextlib.suppress(OSError):
+                os.unlink(file)
+
+    return remove
 
 
 _MIN_KERNEL_ROOM = 512  # more than the longest record (a 255-byte name)
