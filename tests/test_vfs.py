@@ -613,6 +613,10 @@ def test_cli_file_option_runs_end_to_end(tmp_path: Path) -> None:
     assert (shown.returncode, shown.stdout) == (0, "virtual motd\n")
     written = sysemu_cli(*option, "sh", "-c", "echo x > /etc/vfs-test-motd")
     assert written.returncode != 0 and "Read-only file system" in written.stderr
+    script = tmp_path / "script.sh"
+    script.write_text('echo "a virtual script: $0"\n')
+    ran = sysemu_cli("run", "--file", f"/opt/vfs-test.sh={script}", "--", "sh", "/opt/vfs-test.sh")
+    assert (ran.returncode, ran.stdout) == (0, "a virtual script: /opt/vfs-test.sh\n")
     missing = sysemu_cli("run", "--file", "/etc/x=/no/such/file", "--", "true")
     assert missing.returncode != 0
     assert "--file /etc/x=/no/such/file: /no/such/file is not a file" in missing.stderr
