@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="VIRT=CONTENT_FILE",
-        help="a read-only file at VIRT with CONTENT_FILE's content, for this program only "
-        "(repeatable)",
+        help="a read-only file at VIRT with CONTENT_FILE's content and read/execute bits, for "
+        "this program only (repeatable)",
     )
     group.add_argument(
         "--hide",
@@ -110,7 +110,9 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
         )
         _check(os.path.isfile(content), f"--file {spec}: {content} is not a file")
         with open(content, "rb") as source:
-            vfs.add_file(virtual("--file", left), source.read())
+            # The content file's read and execute bits: a script given as --file can be run.
+            mode = os.fstat(source.fileno()).st_mode & 0o555
+            vfs.add_file(virtual("--file", left), source.read(), mode=mode)
     for path in hides:
         vfs.hide(virtual("--hide", path))
     for path in readonly:

@@ -99,7 +99,7 @@ class VirtualFS:
         # Where add_file keeps its contents (made on first use, removed with this object).
         self._files: tempfile.TemporaryDirectory[str] | None = None
         # add_file paths whose content a function makes at each open.
-        self._dynamic: dict[str, ContentSource] = {}
+        self._dynamic: dict[str, tuple[ContentSource, int]] = {}
 
     # Configuration.
     def bind(self, virtual: str, host: str) -> VirtualFS:
@@ -111,9 +111,12 @@ class VirtualFS:
         self.paths.bind(_virtual(virtual, "bind"), host)
         return self
 
-    def add_file(self, virtual: str, content: bytes | str | ContentSource) -> VirtualFS:
+    def add_file(
+        self, virtual: str, content: bytes | str | ContentSource, *, mode: int = 0o444
+    ) -> VirtualFS:
         """A file that exists only for the program, at the absolute ``virtual`` path; it is
-        read-only.
+        read-only (changes fail with ``EROFS``), and ``mode`` gives its permission bits
+        (``0o555`` for a program or script the program can run).
 
         ``content`` is bytes or str, or a function that makes the content each time the
         program opens the file: it gets the :class:`Call` of the ``open`` (``call.pid``,
@@ -129,22 +132,25 @@ class VirtualFS:
         ``mmap``, ``fstat``, ``dup``, inheritance across ``fork`` and ``exec``). The file is
         listed in its directory. ``stat`` without an open sees the last snapshot.
         """
+        if not 0 <= mode <= 0o7777:
+            raise ValueError(f"add_file {virtual}: mode {mode:#o} is not a permission mode")
         if callable(content):
-            self._dynamic[normalize(_virtual(virtual, "add_file"))] = content
+            key = normalize(_virtual(virtual, "add_file"))
+            self._dynamic[key] = (content, mode)
             data = b""
         else:
             data = content.encode() if isinstance(content, str) else content
-        self.bind(virtual, self._private_file(data))
+        self.bind(virtual, self._private_file(data, mode))
         return self.readonly(virtual)
 
-    def _private_file(self, data: bytes) -> str:
-        """A new read-only file holding ``data`` in sysemu's private directory."""
+    def _private_file(self, data: bytes, mode: int) -> str:
+        """A new file holding ``data`` in sysemu's private directory, with ``mode``."""
         if self._files is None:
             self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
         fd, host = tempfile.mkstemp(dir=self._files.name)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
-        os.chmod(host, 0o444)
+        os.chmod(host, mode)
         return host
 
     def hide(self, path: str) -> VirtualFS:
@@ -304,8 +310,10 @@ class VirtualFS:
     def _snapshot(self, call: Call, virtual: str) -> str:
         """A private file with what the content function of ``virtual`` makes for ``call``
         (a handler error, under the emulator's ``on_error``, if it raises)."""
-        content = self._dynamic[virtual](call)
-        return self._private_file(content.encode() if isinstance(content, str) else content)
+        source, mode = self._dynamic[virtual]
+        content = source(call)
+        data = content.encode() if isinstance(content, str) else content
+        return self._private_file(data, mode)
 
     def _resolve(self, call: Call, raw: str, dirfd: int) -> Resolved | None:
         """Where the path argument ``raw`` (relative to ``dirfd``) leads, in both name
