@@ -150,6 +150,24 @@ def test_rewritten_path_opens_another_file(tmp_path: Path) -> None:
     assert result.stats["openat"].rewritten == 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("build", ["64", "m32"])
+def test_rewritten_argv_array(programs: Programs, build: str) -> None:
+    """A list becomes a NULL-terminated pointer array of the call's ABI (4-byte pointers
+    for an i386 program)."""
+    emu = Emulator()
+
+    @emu.on("execve")
+    def other_words(call: Call) -> object:
+        if call.path == "/bin/echo":
+            return call.rewrite(argv=["echo", "rewritten", b"argv", "with \u00e9"])
+        return None
+
+    probe = programs.vfs_probe if build == "64" else programs.m32("vfs_probe")
+    code, out, err, result = run(emu, probe, "exec", "/bin/echo", "original")
+    assert (code, out) == (0, "rewritten argv with \u00e9\n"), err
+    assert result.stats["execve"].rewritten == 1  # type: ignore[attr-defined]
+
+
 def test_change_to_another_syscall(programs: Programs) -> None:
     emu = Emulator()
 

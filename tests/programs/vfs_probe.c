@@ -8,6 +8,7 @@
  *   vfs_probe getcwd SIZE          getcwd with a SIZE-byte buffer: the path or the errno name
  *   vfs_probe openat2 PATH FLAGS   openat2 with open_how.flags = FLAGS (octal): "ok" or errno
  *   vfs_probe fchmod PATH          open PATH read-only, fchmod it 0644: "ok" or the errno name
+ *   vfs_probe exec PATH [ARG...]   execv(PATH, {PATH, ARG...}); prints the errno name if it fails
  *   vfs_probe fifo PATH            open the FIFO PATH for reading while a child stops and
  *                                  continues us (the open restarts), then writes a line to it
  *
@@ -99,6 +100,10 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 2) return 2;
     const char *command = argv[1];
+    if (!strcmp(command, "exec") && argc >= 3) {
+        execv(argv[2], &argv[2]);
+        return fail("exec");
+    }
     if ((!strcmp(command, "ls") || !strcmp(command, "lsold")) && (argc == 4 || argc == 5))
         return list(argv[2], atoi(argv[3]), !strcmp(command, "lsold"),
                     argc == 5 && !strcmp(argv[4], "types"));

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
@@ -301,12 +301,19 @@ class Call:
         """The kernel skips the call; it fails with ``error`` (a number or ``"ENOENT"``)."""
         return Fail(error if isinstance(error, int) else errno_number(error))
 
-    def rewrite(self, *, then: ResultHook | None = None, **args: int | str | bytes) -> Rewrite:
+    def rewrite(
+        self,
+        *,
+        then: ResultHook | None = None,
+        **args: int | str | bytes | Sequence[str | bytes],
+    ) -> Rewrite:
         """The kernel runs the call with the named arguments replaced.
 
         An ``int`` replaces the register; a ``str`` or ``bytes`` is written into the caller's
         memory (below its stack pointer, where the program cannot be using it) with a NUL
-        added, and the register points at the copy.
+        added, and the register points at the copy. A list (or tuple) of strings becomes an
+        ``argv``-style array there: the strings, and a NULL-terminated array of pointers to
+        them in the call's ABI (8-byte pointers, 4 for i386 and x32).
         """
         values: list[ArgValue | None] = [None] * 6
         for name, value in args.items():
@@ -350,9 +357,17 @@ class Call:
         return f"<Call {self.name}({self.abi}) tid={self.tid} {self.args!r}>"
 
 
-def _arg_value(value: int | str | bytes) -> ArgValue:
+def _arg_value(value: int | str | bytes | Sequence[str | bytes]) -> ArgValue:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (str, bytes)):
+        return _c_string(value)
+    return tuple(_c_string(item) for item in value)
+
+
+def _c_string(value: str | bytes) -> bytes:
     if isinstance(value, str):
         return os.fsencode(value) + b"\0"
     if isinstance(value, bytes):
         return value if value.endswith(b"\0") else value + b"\0"
-    return value
+    raise TypeError(f"an array argument holds str or bytes, not {value!r}")

@@ -103,7 +103,9 @@ class Fail(Decision):
         self.errno = errno
 
 
-ArgValue = int | bytes
+ArgValue = int | bytes | tuple[bytes, ...]
+"""A new argument: a register value, a NUL-terminated string to place in the caller's memory,
+or NUL-terminated strings to place with a NULL-terminated array of pointers to them."""
 """A rewritten argument: a register value, or bytes to place in the tracee's memory (the
 register then points at them; :meth:`Call.rewrite` adds the NUL a string needs)."""
 

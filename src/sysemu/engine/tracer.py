@@ -30,6 +30,7 @@ import contextlib
 import errno
 import os
 import signal
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -517,6 +518,9 @@ class Tracer:
                     scratch = (scratch - len(value)) & ~15
                     call.memory.write(scratch, value)
                     args[index] = scratch
+                elif isinstance(value, tuple):
+                    scratch = _place_array(call, scratch, value)
+                    args[index] = scratch
                 else:
                     args[index] = value & _MASK64
         except OSError as error:
@@ -713,3 +717,20 @@ class Tracer:
             else:
                 self._on_exit(tid, status)
         self._tasks.clear()
+
+
+def _place_array(call: Call, below: int, strings: tuple[bytes, ...]) -> int:
+    """Write ``strings`` and a NULL-terminated array of pointers to them below ``below`` in
+    the caller's memory, in one write; return the array's address."""
+    word = 8 if call.abi is Abi.X86_64 else 4
+    size = sum(len(item) for item in strings) + word * (len(strings) + 1)
+    start = (below - size) & ~15
+    at = start + word * (len(strings) + 1)
+    pointers = []
+    for item in strings:
+        pointers.append(at)
+        at += len(item)
+    pointers.append(0)
+    array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
+    call.memory.write(start, array + b"".join(strings))
+    return start
