@@ -575,6 +575,21 @@ def test_make_builds_in_a_root(rootfs: Path) -> None:
     assert (project / "hello").is_file() and (project / "out.txt").read_text() == "data\n"
 
 
+def test_a_script_in_the_root_runs_with_an_interpreter_from_the_root(rootfs: Path) -> None:
+    tools = rootfs / "tools"
+    tools.mkdir()
+    (tools / "interp").write_text('#!/bin/sh\necho "interp got: $*"\n')
+    (rootfs / "home" / "user" / "run.sh").write_text("#!/tools/interp -v\nnot shell\n")
+    for program in (tools / "interp", rootfs / "home" / "user" / "run.sh"):
+        program.chmod(0o755)
+    (rootfs / "home" / "user" / "plain.txt").write_text("#!/tools/interp\n")  # not executable
+    vfs = host_system(VirtualFS().root(str(rootfs)).cwd("/home/user"))
+    script = "./run.sh x y; /home/user/run.sh z; ./plain.txt"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert out == "interp got: -v ./run.sh x y\ninterp got: -v /home/user/run.sh z\n"
+    assert code == 126 and "Permission denied" in err
+
+
 # The command-line helper.
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
@@ -631,9 +646,8 @@ def test_cli_file_option_runs_end_to_end(tmp_path: Path) -> None:
     script.chmod(0o755)  # the virtual file keeps the read and execute bits
     ran = sysemu_cli("run", "--file", f"/opt/vfs-test.sh={script}", "--", "/bin/sh", "-c",
                      "/opt/vfs-test.sh")  # fmt: skip
-    # It runs; its $0 is the host file's path (the kernel hands the #! interpreter the
-    # path execve was given, which is the mapped one: see docs/vfs.md, "Not yet").
-    assert ran.returncode == 0 and ran.stdout.startswith("run directly: /")
+    # Its $0 is the path the program named, not the private file's (see _script_exec).
+    assert (ran.returncode, ran.stdout) == (0, "run directly: /opt/vfs-test.sh\n")
     missing = sysemu_cli("run", "--file", "/etc/x=/no/such/file", "--", "true")
     assert missing.returncode != 0
     assert "--file /etc/x=/no/such/file: /no/such/file is not a file" in missing.stderr

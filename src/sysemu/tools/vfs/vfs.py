@@ -22,6 +22,7 @@ import posixpath
 import re
 import signal
 import stat
+import struct
 import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
@@ -56,6 +57,9 @@ _RED_ZONE = 128
 _SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
+_EXEC_CALLS = frozenset({"execve", "execveat"})
+_BINPRM_BUF_SIZE = 256  # how much of a file the kernel reads to find its #! line
+_INTERPRETER_DEPTH = 5  # the script and 4 more interpreters (BINPRM_MAX_RECURSION)
 
 ContentSource = Callable[[Call], bytes | str]
 """What ``add_file`` calls at each open of a file with computed content."""
@@ -252,6 +256,8 @@ class VirtualFS:
         # Most paths cannot be affected (see PathMap.significant_names): telling that from
         # the string alone saves reading the base directory from /proc.
         quick = not changing and call.name not in _READLINK_CALLS
+        # An exec's #! line names a virtual interpreter (see _script_exec): always resolved.
+        quick = quick and not (paths.remaps and call.name in _EXEC_CALLS)
         significant = paths.significant_names
         rooted = paths.root is not None
         dirfd = AT_FDCWD
@@ -287,6 +293,10 @@ class VirtualFS:
                 return call.fail(errno.EROFS)
             if where.rewrite is not None:
                 new_args[param.name] = where.rewrite
+            if paths.remaps and call.name in _EXEC_CALLS:
+                script = self._script_exec(call, index, raw, where)
+                if script is not None:
+                    return script
             if self._dynamic and where.virtual in self._dynamic and call.name in _OPEN_CALLS:
                 snapshot = self._snapshot(call, where.virtual)
                 new_args[param.name] = snapshot
@@ -306,6 +316,44 @@ class VirtualFS:
         if hook is not None:
             return call.observe(hook)
         return None
+
+    def _script_exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
+        """An ``execve`` of a ``#!`` script, when names are mapped, made into the exec of its
+        interpreter as the kernel would make it: ``argv`` = interpreter, its argument, the
+        script's path *as the program named it*, then the old ``argv[1:]``, with the
+        interpreter looked up in the virtual tree. Left to the kernel, the interpreter would
+        get the rewritten host path as ``$0``, and would be looked up on the host.
+        ``None``: not such a script (the kernel handles it)."""
+        named = raw  # execveat relative to a directory fd: the kernel says /dev/fd/N/raw
+        relative_to_fd = call.name == "execveat" and call.args.dfd != AT_FDCWD
+        if relative_to_fd and not raw.startswith("/") and where.virtual is not None:
+            named = where.virtual
+        # An interpreter may be a script too: the kernel follows up to 4 more #! lines, and
+        # each interpreter's name goes before the previous program's in argv.
+        words: list[bytes] = [os.fsencode(named)]
+        host_interpreter = None
+        host = where.host
+        for _depth in range(_INTERPRETER_DEPTH):
+            line = _shebang(host)
+            if line is None:
+                break
+            interpreter, argument = line
+            if not interpreter.startswith(b"/"):
+                return None  # relative to the working directory: rare, left to the kernel
+            words[:0] = [interpreter, *([argument] if argument else [])]
+            host = host_interpreter = self.paths.to_host(normalize(os.fsdecode(interpreter)))
+        else:
+            return None  # too deep: the kernel's ELOOP
+        if host_interpreter is None:
+            return None  # an ELF file, or one the kernel refuses: its own answer
+        argv_index = index + 1  # execve(filename, argv, ...), execveat(dfd, filename, argv, ...)
+        old_argv = _read_pointer_array(call, call.args.value(argv_index))
+        if old_argv is None:
+            return None  # a bad argv: the kernel's EFAULT
+        argv: list[str | bytes] = [*words, *old_argv[1:]]
+        self._scratch[call.tid] = (call.sp, frozenset({host_interpreter}))
+        # (Both calls name them so.)
+        return call.rewrite(filename=host_interpreter, argv=argv)
 
     def _snapshot(self, call: Call, virtual: str) -> str:
         """A private file with what the content function of ``virtual`` makes for ``call``
@@ -510,6 +558,46 @@ class VirtualFS:
         added = b"".join(records)
         # Leave the kernel room for at least one record of its own (EINVAL otherwise).
         return added if call.args.count - len(added) >= _MIN_KERNEL_ROOM else b""
+
+
+def _shebang(host: str) -> tuple[bytes, bytes] | None:
+    """The interpreter and optional argument of the executable ``#!`` script ``host``, as
+    the kernel parses its first line; ``None`` for anything else (including a file that is
+    not executable, or a line longer than the kernel reads)."""
+    try:
+        with open(host, "rb") as script:
+            head = script.read(_BINPRM_BUF_SIZE)
+            executable = os.fstat(script.fileno()).st_mode & 0o111
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or not executable:
+        return None
+    line, newline, _ = head[2:].partition(b"\n")
+    if not newline:
+        return None
+    interpreter, _, argument = line.replace(b"\t", b" ").strip(b" ").partition(b" ")
+    return (interpreter, argument.strip(b" ")) if interpreter else None
+
+
+def _read_pointer_array(call: Call, address: int, limit: int = 65536) -> list[bytes] | None:
+    """The strings of a NULL-terminated array of pointers (``argv``) in the caller's memory,
+    in its ABI's pointer size; ``None`` if it cannot be read."""
+    if address == 0:
+        return []
+    word = 8 if call.abi is Abi.X86_64 else 4
+    unpack = struct.Struct("<Q" if word == 8 else "<I").unpack_from
+    found: list[bytes] = []
+    try:
+        while len(found) < limit:
+            block = call.read(address + len(found) * word, 64 * word)
+            for at in range(0, len(block), word):
+                (pointer,) = unpack(block, at)
+                if pointer == 0:
+                    return found
+                found.append(call.read_bytes_until_nul(pointer, 131072))
+    except OSError:
+        return None
+    return None
 
 
 def _removing(files: list[str]) -> ResultHook:
