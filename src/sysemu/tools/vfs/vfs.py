@@ -333,6 +333,9 @@ class VirtualFS:
         words: list[bytes] = [os.fsencode(named)]
         host_interpreter = None
         host = where.host
+        # Only where the kernel would get a name wrong: the process's name (comm) is then
+        # the interpreter's, not the script's as it would be natively.
+        needed = where.rewrite is not None
         for _depth in range(_INTERPRETER_DEPTH):
             line = _shebang(host)
             if line is None:
@@ -341,11 +344,13 @@ class VirtualFS:
             if not interpreter.startswith(b"/"):
                 return None  # relative to the working directory: rare, left to the kernel
             words[:0] = [interpreter, *([argument] if argument else [])]
-            host = host_interpreter = self.paths.to_host(normalize(os.fsdecode(interpreter)))
+            virtual = normalize(os.fsdecode(interpreter))
+            host = host_interpreter = self.paths.to_host(virtual)
+            needed = needed or host != virtual
         else:
             return None  # too deep: the kernel's ELOOP
-        if host_interpreter is None:
-            return None  # an ELF file, or one the kernel refuses: its own answer
+        if host_interpreter is None or not needed:
+            return None  # an ELF file, one the kernel refuses, or names it gets right
         argv_index = index + 1  # execve(filename, argv, ...), execveat(dfd, filename, argv, ...)
         old_argv = _read_pointer_array(call, call.args.value(argv_index))
         if old_argv is None:
