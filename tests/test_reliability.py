@@ -537,6 +537,23 @@ def test_a_tracee_cannot_write_the_memory_of_sysemu(
     assert "mem_write=0" not in out.splitlines(), out
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping from the bounding set needs root")
+def test_without_cap_sys_ptrace_a_root_tracee_cannot_write_the_memory_of_sysemu(
+    programs: Programs, env: dict[str, str], secret: str
+) -> None:
+    """The fix for the bug above, as an option: without CAP_SYS_PTRACE, /proc/<sysemu>/mem
+    of a non-dumpable sysemu cannot be opened even by root."""
+    args = ["run", "--drop-cap-sys-ptrace", "--", programs.rel_hostile, "write-tracer", secret]
+    with background(args, env) as process:
+        out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (0, "mem_open=EACCES\n"), err
+    args = ["run", "--drop-cap-sys-ptrace", "--", "grep", "^CapBnd", "/proc/self/status"]
+    with background(args, env) as process:
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert not int(out.split()[1], 16) & (1 << 19)  # CAP_SYS_PTRACE
+
+
 EXEC_MODES = [
     "execve", "execveat", "fexecve", "i386-execve", "i386-execveat", "x32-execve", "x32-execveat",
 ]  # fmt: skip

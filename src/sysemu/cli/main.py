@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
-from sysemu.abi import errno_number
+from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "call stops; unotify: no ptrace, decide-only handlers; sysemu: PTRACE_SYSEMU, no call "
         "runs unless passed; auto: user notification for decides_only handlers, ptrace for "
         "the rest",
+    )
+    run.add_argument(
+        "--drop-cap-sys-ptrace",
+        action="store_true",
+        help="run CMD without CAP_SYS_PTRACE (dropped from the capability bounding set), so "
+        "that even a root program cannot write sysemu's memory through /proc; debuggers "
+        "under sysemu then lose it too",
     )
     _add_handler_options(run)
     vfs_options(run)
@@ -172,6 +179,30 @@ def _not_dumpable() -> None:
                ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
 
 
+CAP_SYS_PTRACE = 19
+PR_CAPBSET_DROP = 24
+
+
+def _drop_cap_sys_ptrace() -> None:
+    """Drop CAP_SYS_PTRACE from the bounding set that the program inherits. sysemu keeps it
+    (it is in its own effective set already); a root program's capabilities after exec come
+    from the bounding set, so it lacks it, and with sysemu non-dumpable it can then neither
+    ptrace sysemu nor open /proc/<sysemu>/mem. Raises UsageError where this is not allowed
+    (without CAP_SETPCAP)."""
+    import ctypes  # noqa: PLC0415 (already loaded by the kernel layer)
+
+    from sysemu.kernel.libc import libc  # noqa: PLC0415
+
+    done = libc.prctl(ctypes.c_int(PR_CAPBSET_DROP), ctypes.c_ulong(CAP_SYS_PTRACE),
+                      ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
+    if done != 0:
+        error = ctypes.get_errno()
+        raise UsageError(
+            f"--drop-cap-sys-ptrace: the bounding set cannot be changed here "
+            f"({errno_name(error) if error else 'prctl failed'}; it needs CAP_SETPCAP)"
+        )
+
+
 def _ignore_terminal_signals() -> None:
     """Like a shell waiting for a foreground job: Ctrl-C and Ctrl-\\ are for the program,
     which shares our process group and gets them from the terminal itself."""
@@ -242,6 +273,8 @@ def run_command(args: argparse.Namespace) -> int:
         if attaching:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
         else:
+            if args.drop_cap_sys_ptrace:
+                _drop_cap_sys_ptrace()
             _ignore_terminal_signals()
             _not_dumpable()
             result = emu.run(command, cwd=start_cwd)
