@@ -262,6 +262,27 @@ def test_doctor_reports_what_the_kernel_offers() -> None:
     assert tables.split()[4] == linux_version()
 
 
+def test_doctor_says_how_auto_would_decide_the_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.py"
+    rules.write_text(
+        "def register(emu):\n"
+        "    emu.on('getpid', decides_only=True)(lambda call: call.emulate(4242))\n"
+        "    emu.on('openat')(lambda call: None)\n"
+    )
+    result = sysemu(
+        "doctor", "--rules", str(rules), "--inject", "write:error=ENOSPC:fd=99",
+        "--inject", "read:error=EIO:after",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    notified = next(line for line in lines if "by user notification" in line)
+    stopped = next(line for line in lines if "in a ptrace stop" in line)
+    assert notified.split()[-2:] == ["getpid,", "write"]
+    assert stopped.split()[-2:] == ["openat,", "read"]
+    bad = sysemu("doctor", "--inject", "nosuchcall:error=EIO")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
 def test_doctor_says_whether_the_tables_name_every_call() -> None:
     major, minor = (int(part) for part in linux_version().split("."))
     assert doctor.tables_cover(f"{major}.{minor}.0").startswith("every call")

@@ -13,7 +13,10 @@ from collections.abc import Callable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
 from sysemu.abi.syscalls import linux_version
+from sysemu.api.handlers import HandlerSet
+from sysemu.engine.auto import notifiable
 from sysemu.kernel import ptrace, seccomp
+from sysemu.kernel.arch import host_arch
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.libc import libc
 from sysemu.kernel.memory import TraceeMemory
@@ -144,3 +147,28 @@ def print_report() -> int:
     else:
         print("backend: only --backend ptrace can run here.")
     return 0 if usable else 1
+
+
+def auto_routes(handlers: HandlerSet) -> tuple[list[str], list[str]]:
+    """The names of the calls the ``auto`` backend would answer through user notification,
+    and of those it would stop in ptrace, for ``handlers`` (each name once, whatever ABIs)."""
+    compiled = handlers.compile(host_arch().abis)
+    notified: dict[str, None] = {}
+    stopped: dict[str, None] = {}
+    for route in compiled.routes:
+        if not route.registrations and not route.observers:
+            continue
+        (notified if notifiable(route) else stopped)[route.syscall.name] = None
+    return sorted(notified), sorted(set(stopped) - set(notified))
+
+
+def print_auto_routes(handlers: HandlerSet) -> None:
+    """Print :func:`auto_routes` under the kernel report."""
+    notified, stopped = auto_routes(handlers)
+    print()
+    print("with --backend auto, these rules would be decided:")
+    print(f"  {'by user notification (no ptrace stop)':<40} {', '.join(notified) or '-'}")
+    print(f"  {'in a ptrace stop (rewrite, results)':<40} {', '.join(stopped) or '-'}")
+    if stopped:
+        print("  (a call is decided by notification when all its handlers are decides_only and")
+        print("  no observer wants its result)")

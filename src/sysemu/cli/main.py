@@ -49,11 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a program with some of its system calls decided in Python.",
     )
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
-    commands.add_parser(
+    doctor = commands.add_parser(
         "doctor",
         help="show what this kernel offers sysemu",
-        description="Probe ptrace, seccomp and user-notification features on this kernel.",
+        description="Probe ptrace, seccomp and user-notification features on this kernel; "
+        "with --rules or --inject, also say how the auto backend would stop each call.",
     )
+    doctor.add_argument("--rules", action="append", default=[], metavar="FILE.py",
+                        help="a rules file, as for run (repeatable)")  # fmt: skip
+    doctor.add_argument("--inject", action="append", default=[], metavar="SPEC",
+                        help="an --inject spec, as for run (repeatable)")  # fmt: skip
     run = commands.add_parser(
         "run",
         help="run a program under sysemu",
@@ -369,8 +374,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
         if args.subcommand == "doctor":
-            from sysemu.cli.doctor import print_report  # noqa: PLC0415 (only doctor needs it)
+            from sysemu.cli.doctor import print_auto_routes, print_report  # noqa: PLC0415
 
+            if args.rules or args.inject:
+                emu = Emulator(backend="auto")
+                for path in args.rules:
+                    load_rules(path, emu)
+                for spec in args.inject:
+                    try:
+                        emu.inject(spec)
+                    except ValueError as error:
+                        raise UsageError(f"--inject: {error}") from None
+                status = print_report()
+                print_auto_routes(emu.handlers)
+                return status
             return print_report()
         return run_command(args)
     except (UsageError, RulesError) as error:
