@@ -192,6 +192,21 @@ def test_emulator_fs_is_put_in_front_of_each_run(tree: Path) -> None:
     assert (result.exit_code, result.stdout) == (0, f"{VIRT}/sub\ninner\n".encode())
 
 
+def test_missing_parents_of_a_bind_are_directories(tree: Path) -> None:
+    vfs = VirtualFS().bind(f"{VIRT}/a/b", str(tree)).add_file(f"{VIRT}/c/d/e.txt", "e\n")
+    script = (
+        f"stat -c %F {VIRT} {VIRT}/a {VIRT}/c/d; ls {VIRT}; ls {VIRT}/a {VIRT}/c; "
+        f"cat {VIRT}/a/b/file.txt {VIRT}/c/d/e.txt"
+    )
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "directory", "directory", "directory", "a", "c",
+        f"{VIRT}/a:", "b", "", f"{VIRT}/c:", "d", "hello from the host", "e",
+    ]  # fmt: skip
+    assert not os.path.lexists(VIRT)
+
+
 def test_an_added_file_is_readable_and_read_only() -> None:
     vfs = VirtualFS().add_file("/vfs-test-added/config.ini", "[main]\nkey = value\n")
     code, out, _, _ = run(vfs, ["cat", "/vfs-test-added/config.ini"])

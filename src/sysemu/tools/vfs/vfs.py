@@ -47,7 +47,7 @@ from sysemu.tools.vfs.dirents import (
     layout_for,
     record,
 )
-from sysemu.tools.vfs.paths import PathMap, join, normalize
+from sysemu.tools.vfs.paths import PathMap, ancestors, join, normalize
 
 # The kernel reads at most PATH_MAX (4096) bytes, NUL included; sysemu reads as much.
 _PATH_MAX = 4096
@@ -147,6 +147,24 @@ class VirtualFS:
         self.bind(virtual, self._private_file(data, mode))
         return self.readonly(virtual)
 
+    def _glue_missing_parents(self) -> None:
+        """Give every bind whose parent directories do not exist (on the host, or in the
+        root) empty private directories there, as proot does: then ``/a`` of a bind at
+        ``/a/b`` is a directory whose listing shows ``b``, not a missing name."""
+        paths = self.paths
+        for virtual in sorted(paths.binds):
+            missing = [
+                ancestor
+                for ancestor in ancestors(virtual)
+                if ancestor not in ("/", virtual) and not os.path.lexists(paths.to_host(ancestor))
+            ]
+            for ancestor in reversed(missing):  # shallowest first
+                if self._files is None:
+                    self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
+                glue = tempfile.mkdtemp(dir=self._files.name)
+                os.chmod(glue, 0o755)
+                paths.bind(ancestor, glue)
+
     def _private_file(self, data: bytes, mode: int) -> str:
         """A new file holding ``data`` in sysemu's private directory, with ``mode``."""
         if self._files is None:
@@ -204,6 +222,7 @@ class VirtualFS:
         (opens only with write access, ``O_CREAT`` or ``O_TRUNC``, checked by the kernel).
         """
         paths = self.paths
+        self._glue_missing_parents()
         for virtual in paths.readonly_paths:
             host = paths.to_host(virtual)
             real = os.path.realpath(host)
