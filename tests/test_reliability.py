@@ -485,9 +485,8 @@ def test_attaching_to_a_traced_child_fails_and_its_deny_holds(
     )  # fmt: skip
 
 
-def test_a_tracee_cannot_seize_sysemu_itself(
-    programs: Programs, env: dict[str, str], secret: str, tmp_path: Path
-) -> None:
+def deny_secret_rules(tmp_path: Path, secret: str) -> Path:
+    """A rules file that fails opens of ``secret`` with EACCES (so that a filter exists)."""
     rules = tmp_path / "rules.py"
     rules.write_text(
         "import errno\n"
@@ -495,6 +494,13 @@ def test_a_tracee_cannot_seize_sysemu_itself(
         f"    emu.on('openat', when=lambda call: call.path == {secret!r})(\n"
         "        lambda call: call.fail(errno.EACCES))\n"
     )
+    return rules
+
+
+def test_a_tracee_cannot_seize_sysemu_itself(
+    programs: Programs, env: dict[str, str], secret: str, tmp_path: Path
+) -> None:
+    rules = deny_secret_rules(tmp_path, secret)
     args = ["run", "--rules", str(rules), "--", programs.rel_hostile, "seize-tracer", secret]
     with background(args, env) as process:  # (killed with SIGKILL on the way out)
         out, err = process.communicate(timeout=5)  # a run of a few milliseconds
@@ -504,13 +510,7 @@ def test_a_tracee_cannot_seize_sysemu_itself(
 def test_a_tracee_cannot_stop_sysemu(
     programs: Programs, env: dict[str, str], secret: str, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules.py"
-    rules.write_text(
-        "import errno\n"
-        "def register(emu):\n"
-        f"    emu.on('openat', when=lambda call: call.path == {secret!r})(\n"
-        "        lambda call: call.fail(errno.EACCES))\n"
-    )
+    rules = deny_secret_rules(tmp_path, secret)
     args = ["run", "--rules", str(rules), "--", programs.rel_hostile, "signal-tracer", secret]
     with background(args, env) as process:  # (killed with SIGKILL on the way out)
         out, err = process.communicate(timeout=10)  # a stopped sysemu would never answer
