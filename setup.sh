@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets sysemu up on a fresh Debian machine with Python 3.11+: system packages (a C compiler
-# for the test programs and benchmarks, 32-bit support, strace for comparisons), a virtual
+# for the test programs and benchmarks, 32-bit support, strace and proot for comparisons), a virtual
 # environment in .venv with sysemu and its development tools, then runs the demo.
 set -euo pipefail
 cd "$(dirname "$0")"
