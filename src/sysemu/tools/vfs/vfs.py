@@ -159,17 +159,20 @@ class VirtualFS:
                 if ancestor not in ("/", virtual) and not os.path.lexists(paths.to_host(ancestor))
             ]
             for ancestor in reversed(missing):  # shallowest first
-                if self._files is None:
-                    self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
-                glue = tempfile.mkdtemp(dir=self._files.name)
+                glue = tempfile.mkdtemp(dir=self._private_dir())
                 os.chmod(glue, 0o755)
                 paths.bind(ancestor, glue)
 
-    def _private_file(self, data: bytes, mode: int) -> str:
-        """A new file holding ``data`` in sysemu's private directory, with ``mode``."""
+    def _private_dir(self) -> str:
+        """sysemu's private directory for added files and glue (made on first use, removed
+        with this object)."""
         if self._files is None:
             self._files = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
-        fd, host = tempfile.mkstemp(dir=self._files.name)
+        return self._files.name
+
+    def _private_file(self, data: bytes, mode: int) -> str:
+        """A new file holding ``data`` in sysemu's private directory, with ``mode``."""
+        fd, host = tempfile.mkstemp(dir=self._private_dir())
         with os.fdopen(fd, "wb") as file:
             file.write(data)
         os.chmod(host, mode)
