@@ -11,6 +11,8 @@
  *   vfs_probe exec PATH [ARG...]   execv(PATH, {PATH, ARG...}); prints the errno name if it fails
  *   vfs_probe fifo PATH            open the FIFO PATH for reading while a child stops and
  *                                  continues us (the open restarts), then writes a line to it
+ *   vfs_probe io PATH              open PATH read-write, then read, pread, readv, lseek64,
+ *                                  lseek, fstat, write, pwrite, writev: a line each
  *
  * Built 64-bit and with -m32, so the same checks cover the i386 ABI. Errors are printed as
  * errno names so that the tests do not depend on the C library's messages.
@@ -22,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +62,7 @@ static const char *name_of(int error) {
     case EEXIST: return "EEXIST";
     case ENOSYS: return "ENOSYS";
     case EINTR: return "EINTR";
+    case ENODEV: return "ENODEV";
     default: return strerror(error);
     }
 }
@@ -93,6 +98,39 @@ static int list(const char *dir, int size, int old, int types) {
             }
         }
     }
+    return 0;
+}
+
+static int io(const char *path) {
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return fail("open");
+    char a[16], b[4], c[4];
+    long n = read(fd, a, 6);
+    printf("read %ld %.*s\n", n, (int)(n > 0 ? n : 0), a);
+    n = pread(fd, a, 4, 100);
+    printf("pread %ld %.*s\n", n, (int)(n > 0 ? n : 0), a);
+    struct iovec in[2] = {{b, 3}, {c, 4}};
+    n = readv(fd, in, 2);
+    printf("readv %ld %.3s|%.4s\n", n, b, c);
+    printf("lseek64 %lld\n", (long long)lseek64(fd, -2, SEEK_END));
+    printf("lseek %ld\n", syscall(SYS_lseek, fd, 1, SEEK_CUR));
+    struct stat64 st, by_path;
+    if (fstat64(fd, &st) || stat64(path, &by_path)) return fail("fstat64");
+    printf("fstat %lld %d %ld\n", (long long)st.st_size, st.st_ino == by_path.st_ino,
+           (long)st.st_nlink);
+#ifdef __x86_64__
+    struct stat raw; /* glibc's struct stat is the kernel's on x86-64 */
+    if (syscall(SYS_fstat, fd, &raw)) return fail("fstat");
+    printf("raw fstat %lld\n", (long long)raw.st_size);
+#else
+    printf("raw fstat %lld\n", (long long)st.st_size);
+#endif
+    printf("write %ld\n", (long)write(fd, "abc", 3));
+    printf("pwrite %ld\n", (long)pwrite(fd, "xy", 2, 40));
+    struct iovec out[2] = {{"12", 2}, {"345", 3}};
+    printf("writev %ld\n", (long)writev(fd, out, 2));
+    printf("mmap %s\n", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED
+                             ? name_of(errno) : "mapped");
     return 0;
 }
 
@@ -150,6 +188,7 @@ int main(int argc, char **argv) {
         printf("ok\n");
         return 0;
     }
+    if (!strcmp(command, "io") && argc == 3) return io(argv[2]);
     if (!strcmp(command, "fifo") && argc == 3) {
         pid_t parent = getpid();
         pid_t child = fork();

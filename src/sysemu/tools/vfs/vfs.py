@@ -24,10 +24,10 @@ import signal
 import stat
 import struct
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_name, syscalls
+from sysemu.abi import Abi, ArgKind, Syscall, syscalls
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.conditions import HasBits, Masked
 from sysemu.api.decisions import Decision, Result, ResultHook
@@ -47,6 +47,7 @@ from sysemu.tools.vfs.dirents import (
     layout_for,
     record,
 )
+from sysemu.tools.vfs.live import LiveFile, LiveFiles, existing_syscalls
 from sysemu.tools.vfs.paths import PathMap, ancestors, join, normalize
 
 # The kernel reads at most PATH_MAX (4096) bytes, NUL included; sysemu reads as much.
@@ -58,6 +59,7 @@ _SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _EXEC_CALLS = frozenset({"execve", "execveat"})
+_STAT_CALLS = frozenset({"newfstatat", "fstatat64", "statx"})
 _BINPRM_BUF_SIZE = 256  # how much of a file the kernel reads to find its #! line
 _INTERPRETER_DEPTH = 5  # the script and 4 more interpreters (BINPRM_MAX_RECURSION)
 
@@ -104,6 +106,8 @@ class VirtualFS:
         self._files: tempfile.TemporaryDirectory[str] | None = None
         # add_file paths whose content a function makes at each open.
         self._dynamic: dict[str, tuple[ContentSource, int]] = {}
+        # add_file paths whose every read and write a LiveFile answers.
+        self._live = LiveFiles(self._private_dir)
 
     # Configuration.
     def bind(self, virtual: str, host: str) -> VirtualFS:
@@ -116,34 +120,55 @@ class VirtualFS:
         return self
 
     def add_file(
-        self, virtual: str, content: bytes | str | ContentSource, *, mode: int = 0o444
+        self,
+        virtual: str,
+        content: bytes | str | ContentSource | LiveFile,
+        *,
+        mode: int | None = None,
     ) -> VirtualFS:
-        """A file that exists only for the program, at the absolute ``virtual`` path; it is
-        read-only (changes fail with ``EROFS``), and ``mode`` gives its permission bits
-        (``0o555`` for a program or script the program can run).
+        """A file that exists only for the program, at the absolute ``virtual`` path, listed
+        in its directory. Changes by path (``unlink``, ``rename``, ``chmod``...) fail with
+        ``EROFS``; ``mode`` gives its permission bits (``0o555`` for a program or script the
+        program can run).
 
-        ``content`` is bytes or str, or a function that makes the content each time the
-        program opens the file: it gets the :class:`Call` of the ``open`` (``call.pid``,
-        ``call.path``...) and returns bytes or str. Each open then reads its own snapshot,
-        which stays as it was for as long as that descriptor is open, like a file replaced
-        by rename. (Content that changes between two ``read`` calls on one descriptor would
-        need every ``read`` of the program to stop: the kernel's filter cannot tell one
-        descriptor from another once it is open.)
+        ``content`` is one of:
 
-        The content is written to a private file of sysemu's (removed when this object is,
-        or, for a snapshot, as soon as the open returns), which is what the program opens:
-        every way of reading a file works on it (``read``, ``pread``, ``readv``, ``lseek``,
-        ``mmap``, ``fstat``, ``dup``, inheritance across ``fork`` and ``exec``). The file is
-        listed in its directory. ``stat`` without an open sees the last snapshot.
+        - bytes or str: a read-only file with that content (``mode`` 0o444 by default);
+        - a function that makes the content each time the program opens the file: it gets
+          the :class:`Call` of the ``open`` (``call.pid``, ``call.path``...) and returns bytes
+          or str. Each open then reads its own snapshot, which stays as it was for as long as
+          that descriptor is open, like a file replaced by rename;
+        - a :class:`~sysemu.tools.vfs.live.LiveFile`: each ``read``, ``write``, ``lseek``
+          and ``fstat`` of the program on it calls the object, so content can change between
+          two reads of one descriptor and writes can go to a callback (see
+          :mod:`sysemu.tools.vfs.live` for what it answers and what it costs). Its mode comes
+          from the methods it overrides (``0o444`` for ``read``, ``0o222`` for ``write``) and
+          cannot be given.
+
+        Fixed content and snapshots are written to a private file of sysemu's (removed when
+        this object is, or, for a snapshot, as soon as the open returns), which is what the
+        program opens: every way of reading a file works on it (``read``, ``pread``,
+        ``readv``, ``lseek``, ``mmap``, ``fstat``, ``dup``, inheritance across ``fork`` and
+        ``exec``). ``stat`` without an open sees the last snapshot.
         """
-        if not 0 <= mode <= 0o7777:
-            raise ValueError(f"add_file {virtual}: mode {mode:#o} is not a permission mode")
-        if callable(content):
-            key = normalize(_virtual(virtual, "add_file"))
-            self._dynamic[key] = (content, mode)
+        key = normalize(_virtual(virtual, "add_file"))
+        if isinstance(content, LiveFile):
+            if mode is not None:
+                raise ValueError(f"add_file {virtual}: a LiveFile's mode comes from its methods")
+            if not (content.readable or content.writable):
+                raise ValueError(f"add_file {virtual}: the LiveFile has neither read nor write")
+            mode = (0o444 if content.readable else 0) | (0o222 if content.writable else 0)
+            self._live.files[key] = content
             data = b""
         else:
-            data = content.encode() if isinstance(content, str) else content
+            mode = 0o444 if mode is None else mode
+            if not 0 <= mode <= 0o7777:
+                raise ValueError(f"add_file {virtual}: mode {mode:#o} is not a permission mode")
+            if callable(content):
+                self._dynamic[key] = (content, mode)
+                data = b""
+            else:
+                data = content.encode() if isinstance(content, str) else content
         self.bind(virtual, self._private_file(data, mode))
         return self.readonly(virtual)
 
@@ -250,11 +275,14 @@ class VirtualFS:
             ):
                 handlers.add(opens, self._on_path, decides_only=True, flags=condition)
         if paths.has_readonly:
-            handlers.add(_existing(policy.FD_CHANGING), self._on_fd_change, decides_only=True)
+            fd_changing = existing_syscalls(sorted(policy.FD_CHANGING))
+            handlers.add(fd_changing, self._on_fd_change, decides_only=True)
         if paths.remaps:
             handlers.add("getcwd", self._on_getcwd)
         if paths.has_hidden or paths.lists_binds:
             handlers.add(["getdents", "getdents64"], self._on_getdents)
+        if self._live.files:
+            self._live.install(handlers)
 
     # Path arguments.
     def _on_path(self, call: Call) -> Decision | None:
@@ -299,6 +327,10 @@ class VirtualFS:
                 # AT_EMPTY_PATH), or fails in the kernel.
                 if changing and base != AT_FDCWD and self._fd_readonly(call, base):
                     return call.fail(errno.EROFS)
+                if self._live.files and base >= 0 and call.name in _STAT_CALLS:
+                    live = self._live.stat_empty_path(call, base)
+                    if live is not None:
+                        return live
                 continue
             if quick and not (rooted and raw.startswith("/")):
                 parts = raw.split("/")
@@ -311,6 +343,15 @@ class VirtualFS:
                 continue
             if paths.hidden(where.virtual, where.host):
                 return call.fail(errno.ENOENT)
+            if self._live.files and where.virtual in self._live.files:
+                if call.name in _OPEN_CALLS:
+                    decision, stand_in = self._live.open(
+                        call, param.name, where.virtual, where.host
+                    )
+                    if stand_in:
+                        self._remember_scratch(call, [stand_in])
+                    return decision
+                self._live.stat_by_path(where.virtual, where.host)
             if changing and self._readonly_hit(call, index, where):
                 return call.fail(errno.EROFS)
             if where.rewrite is not None:
@@ -331,13 +372,18 @@ class VirtualFS:
         if snapshots:
             hook = _removing(snapshots)
         if new_args:
-            if len(self._scratch) >= _SCRATCH_THREADS:
-                self._scratch.clear()  # threads that are long gone; a bound on memory
-            self._scratch[call.tid] = (call.sp, frozenset(new_args.values()))
+            self._remember_scratch(call, new_args.values())
             return call.rewrite(then=hook, **new_args)
         if hook is not None:
             return call.observe(hook)
         return None
+
+    def _remember_scratch(self, call: Call, strings: Iterable[str]) -> None:
+        """Note the strings a rewrite of ``call`` puts below its stack pointer (see
+        :meth:`_restarted`)."""
+        if len(self._scratch) >= _SCRATCH_THREADS:
+            self._scratch.clear()  # threads that are long gone; a bound on memory
+        self._scratch[call.tid] = (call.sp, frozenset(strings))
 
     def _script_exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
         """An ``execve`` of a ``#!`` script, when names are mapped, made into the exec of its
@@ -664,17 +710,6 @@ def path_syscalls() -> list[Syscall]:
     return [
         entry for abi in Abi for entry in syscalls(abi) if entry.implemented and entry.path_params
     ]
-
-
-def _existing(names: frozenset[str]) -> list[Syscall]:
-    found = []
-    for name in sorted(names):
-        for abi in Abi:
-            try:
-                found.append(syscall_by_name(name, abi))
-            except KeyError:
-                continue
-    return found
 
 
 def _is_normal(path: str) -> bool:
