@@ -22,6 +22,7 @@ def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     if request.param == "ctypes":
         monkeypatch.setattr(memory, "_read_memory", None)
         monkeypatch.setattr(memory, "_read_cstring", None)
+        monkeypatch.setattr(memory, "_write_memory", None)
     elif memory._read_memory is None:
         pytest.skip("the C accelerator is not built")
     return str(request.param)
@@ -68,3 +69,16 @@ def test_a_string_running_into_an_unmapped_page(edge: int) -> None:
 def test_null_pointer() -> None:
     with pytest.raises(TraceeMemoryError):
         TraceeMemory(os.getpid()).read_cstring(0)
+
+
+def test_writes_across_pages_and_into_an_unmapped_one(edge: int) -> None:
+    own = TraceeMemory(os.getpid())
+    region = mmap.mmap(-1, 3 * mmap.PAGESIZE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    data = bytes(range(256)) * (2 * mmap.PAGESIZE // 256)
+    own.write(base + 100, data)  # three pages touched
+    assert region[100 : 100 + len(data)] == data
+    with pytest.raises(TraceeMemoryError) as caught:
+        own.write(edge, b"0123456789")  # the last 4 bytes would land on the unmapped page
+    assert caught.value.errno == errno.EFAULT
+    del region

@@ -225,3 +225,41 @@ def test_live_files_on_the_other_ptrace_backends(backend: str) -> None:
     assert (code, err) == (0, "")
     assert out.startswith("reading 1 at 0\nreading 2 at 15\n") and len(out) == 100
     assert log.lines == [(0, b"logged\n")]
+
+
+def test_a_directory_made_of_a_dict() -> None:
+    sensor = Sensor()
+    tree = {
+        "app.conf": "name = demo\n",
+        "conf.d": {"10-extra.conf": b"extra = 1\n", "empty": {}},
+        "sensor": sensor,
+        "generated": lambda call: f"opened by {call.pid}\n",
+    }
+    vfs = VirtualFS().add("/vfs-test-etc", tree)
+    script = (
+        "cd /vfs-test-etc && ls -p . conf.d && cat app.conf conf.d/10-extra.conf && "
+        "head -c 15 sensor && grep -c 'opened by' generated && ls -l sensor | cut -c1-10 && "
+        "touch new 2>&1; rm app.conf 2>&1; true"
+    )
+    code, out, err = run(vfs, ["sh", "-c", script])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        ".:",
+        "app.conf",
+        "conf.d/",
+        "generated",
+        "sensor",
+        "",
+        "conf.d:",
+        "10-extra.conf",
+        "empty/",
+        "name = demo",
+        "extra = 1",
+        "reading 1 at 0",
+        "1",
+        "-r--r--r--",
+        "touch: cannot touch 'new': Read-only file system",
+        "rm: cannot remove 'app.conf': Read-only file system",
+    ]
+    with pytest.raises(ValueError, match="is not a file name"):
+        VirtualFS().add("/x", {"a/b": b""})

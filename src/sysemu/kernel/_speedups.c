@@ -146,8 +146,8 @@ static PyObject *sp_poke_twice_then(PyObject *self, PyObject *const *args, Py_ss
 /* Up to `size` bytes of the tracee's memory at `address` into `out`, one remote iovec per page
  * (at most 64 pages), so that a range running into an unmapped page is read up to that page.
  * Returns the bytes read or -errno; *planned is how many it asked for. */
-static ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size,
-                          size_t *planned) {
+static ssize_t move_pages(pid_t pid, unsigned long address, char *out, size_t size,
+                          size_t *planned, int write) {
     static long page_size;
     if (!page_size) page_size = sysconf(_SC_PAGESIZE);
     struct iovec remote[64];
@@ -163,8 +163,37 @@ static ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t si
     }
     *planned = total;
     struct iovec local = {out, total};
-    ssize_t moved = process_vm_readv(pid, &local, 1, remote, count, 0);
+    ssize_t moved = write ? process_vm_writev(pid, &local, 1, remote, count, 0)
+                          : process_vm_readv(pid, &local, 1, remote, count, 0);
     return moved < 0 ? -errno : moved;
+}
+
+static ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size,
+                          size_t *planned) {
+    return move_pages(pid, address, out, size, planned, 0);
+}
+
+/* write_memory(pid, address, data) -> int: bytes written (short at an unmapped or read-only
+ * page), or -errno if nothing was. */
+static PyObject *sp_write_memory(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "write_memory(pid, address, data: bytes)");
+        return NULL;
+    }
+    long pid = PyLong_AsLong(args[0]);
+    unsigned long address = PyLong_AsUnsignedLongMask(args[1]);
+    if (PyErr_Occurred()) return NULL;
+    char *data = PyBytes_AS_STRING(args[2]);
+    size_t size = (size_t)PyBytes_GET_SIZE(args[2]), done = 0, planned = 0;
+    while (done < size) {
+        ssize_t moved = move_pages((pid_t)pid, address + done, data + done, size - done,
+                                   &planned, 1);
+        if (moved < 0 && done == 0) return PyLong_FromLong((long)moved);
+        if (moved <= 0) break;
+        done += (size_t)moved;
+        if ((size_t)moved < planned) break;
+    }
+    return PyLong_FromSize_t(done);
 }
 
 /* read_memory(pid, address, size) -> bytes (short at an unmapped page) | int (-errno) */
@@ -301,6 +330,8 @@ static PyMethodDef methods[] = {
      "notif_send(fd, id, val, error, flags) -> False if the call is gone (ENOENT)."},
     {"read_memory", (PyCFunction)(void (*)(void))sp_read_memory, METH_FASTCALL,
      "read_memory(pid, address, size) -> bytes (short at an unmapped page) or -errno."},
+    {"write_memory", (PyCFunction)(void (*)(void))sp_write_memory, METH_FASTCALL,
+     "write_memory(pid, address, data) -> bytes written, or -errno."},
     {"read_cstring", (PyCFunction)(void (*)(void))sp_read_cstring, METH_FASTCALL,
      "read_cstring(pid, address, limit) -> bytes without the NUL, or -errno."},
     {"ptrace", (PyCFunction)(void (*)(void))sp_ptrace, METH_FASTCALL,

@@ -63,6 +63,7 @@ def _transfer(number: int, pid: int, local: ctypes.Array[ctypes.c_char], address
 # The C accelerator's readers, if it was built (see _speedups.c); both return -errno on failure.
 _read_memory: Callable[[int, int, int], bytes | int] | None = None
 _read_cstring: Callable[[int, int, int], bytes | int] | None = None
+_write_memory: Callable[[int, int, bytes], int] | None = None
 if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     try:
         from sysemu.kernel import _speedups  # type: ignore[attr-defined]
@@ -71,6 +72,8 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     else:
         _read_memory = _speedups.read_memory
         _read_cstring = _speedups.read_cstring
+        # (getattr: an in-place build older than this function still loads.)
+        _write_memory = getattr(_speedups, "write_memory", None)
 
 
 class TraceeMemory:
@@ -140,8 +143,11 @@ class TraceeMemory:
         """Write ``data`` at ``address``, through /proc/PID/mem if the page is read-only."""
         if not data:
             return
-        buffer = ctypes.create_string_buffer(data, len(data))
-        moved = _transfer(SYS_PROCESS_VM_WRITEV, self.tid, buffer, address)
+        if _write_memory is not None:
+            moved = _write_memory(self.tid, address, bytes(data))
+        else:
+            buffer = ctypes.create_string_buffer(data, len(data))
+            moved = _transfer(SYS_PROCESS_VM_WRITEV, self.tid, buffer, address)
         if moved != len(data):
             moved = self._proc_mem_write(data, address)
         if moved != len(data):

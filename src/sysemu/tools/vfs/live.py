@@ -75,6 +75,8 @@ _WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
 _OTHERS = ("lseek", "_llseek", "ftruncate", "ftruncate64", "fstat", "fstat64")
 _COPIES = ("sendfile", "sendfile64", "copy_file_range", "splice")
 _MAPS = ("mmap", "mmap2")
+_PLAIN = frozenset({"read", "write", "readv", "writev"})  # at the descriptor's position
+_SINGLE_BUFFER = frozenset({"read", "write", "pread64", "pwrite64"})
 
 
 class LiveFile:
@@ -248,7 +250,7 @@ class LiveFiles:
         return self._handlers[call.name](call)
 
     def _on_read(self, call: Call) -> Decision | None:
-        description = self._description(call, call.args.value(0))
+        description = self._description(call, _fd(call.raw[0]))
         if description is None:
             return None
         if not description.readable:
@@ -279,7 +281,7 @@ class LiveFiles:
         return call.emulate(len(data))
 
     def _on_write(self, call: Call) -> Decision | None:
-        description = self._description(call, call.args.value(0))
+        description = self._description(call, _fd(call.raw[0]))
         if description is None:
             return None
         if not description.writable:
@@ -414,7 +416,7 @@ def _explicit_position(call: Call) -> int | None:
     """The file position a positional call names (``-1``: the current one, for the ``*v2``
     calls), or ``None`` for a call that uses the descriptor's."""
     name = call.name
-    if name in ("read", "write", "readv", "writev"):
+    if name in _PLAIN:
         return None
     raw = call.raw
     if name in ("pread64", "pwrite64"):
@@ -430,17 +432,20 @@ def _explicit_position(call: Call) -> int | None:
 def _buffers(call: Call) -> list[tuple[int, int]] | None:
     """The (address, length) pieces a read or write moves data through: its buffer, or the
     ``struct iovec`` array of the vector calls; ``None`` for a bad vector length."""
-    if not call.name.endswith(("v", "v2")):
-        count = call.args.value(2)
-        if call.abi is not Abi.X86_64:
-            count &= 0xFFFFFFFF
-        return [(call.args.value(1), count)]
-    vector, length = call.args.value(1), call.args.value(2) & 0xFFFFFFFF
+    raw = call.raw
+    if call.name in _SINGLE_BUFFER:
+        return [(raw[1], raw[2] if call.abi is Abi.X86_64 else raw[2] & 0xFFFFFFFF)]
+    vector, length = raw[1], raw[2] & 0xFFFFFFFF
     if length > _IOV_MAX:
         return None
     pair = struct.Struct("<QQ" if call.abi is Abi.X86_64 else "<II")
-    raw = call.read(vector, length * pair.size) if length else b""
-    return [pair.unpack_from(raw, at * pair.size) for at in range(length)]
+    array = call.read(vector, length * pair.size) if length else b""
+    return [pair.unpack_from(array, at * pair.size) for at in range(length)]
+
+
+def _fd(register: int) -> int:
+    """A descriptor argument as the kernel reads it: a signed 32-bit int."""
+    return ((register & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
 
 
 def _signed64(value: int) -> int:

@@ -24,7 +24,7 @@ import signal
 import stat
 import struct
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, syscalls
@@ -65,6 +65,10 @@ _INTERPRETER_DEPTH = 5  # the script and 4 more interpreters (BINPRM_MAX_RECURSI
 
 ContentSource = Callable[[Call], bytes | str]
 """What ``add_file`` calls at each open of a file with computed content."""
+FileContent = bytes | str | ContentSource | LiveFile
+"""What ``add_file`` takes: fixed content, a function of the open, or a live file."""
+Tree = Mapping[str, "FileContent | Tree"]
+"""What ``add`` takes for a directory: names to file contents and to subdirectories."""
 _PROC_LINK = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(cwd|exe|root|fd/\d+)$")
 _DELETED = " (deleted)"
 # -ERESTARTNOINTR: with a signal pending, the kernel runs the call again (see _again).
@@ -122,7 +126,7 @@ class VirtualFS:
     def add_file(
         self,
         virtual: str,
-        content: bytes | str | ContentSource | LiveFile,
+        content: FileContent,
         *,
         mode: int | None = None,
     ) -> VirtualFS:
@@ -171,6 +175,47 @@ class VirtualFS:
                 data = content.encode() if isinstance(content, str) else content
         self.bind(virtual, self._private_file(data, mode))
         return self.readonly(virtual)
+
+    def add(
+        self, virtual: str, content: FileContent | Tree, *, mode: int | None = None
+    ) -> VirtualFS:
+        """A file (see :meth:`add_file`) or, for a mapping, a directory that exists only for
+        the program: ``add("/etc/app", {"app.conf": b"...", "conf.d": {"10-x.conf": "..."}})``.
+
+        In a directory, names map to anything :meth:`add_file` takes or to a mapping (a
+        subdirectory). Fixed contents are written as real files into a private directory of
+        sysemu's, so they cost nothing after the open; functions and live files are added at
+        their paths as by :meth:`add_file`. The whole tree is read-only (``EROFS``);
+        ``mode`` applies to its fixed files (``0o444`` by default).
+        """
+        if not isinstance(content, Mapping):
+            return self.add_file(virtual, content, mode=mode)
+        virtual = normalize(_virtual(virtual, "add"))
+        directory = tempfile.mkdtemp(dir=self._private_dir())
+        os.chmod(directory, 0o755)
+        self._fill(directory, virtual, content, 0o444 if mode is None else mode)
+        self.bind(virtual, directory)
+        return self.readonly(virtual)
+
+    def _fill(self, directory: str, virtual: str, tree: Tree, mode: int) -> None:
+        """Write ``tree`` into the host ``directory`` shown at ``virtual``."""
+        for name, content in tree.items():
+            if not name or "/" in name or name in (".", "..") or "\0" in name:
+                raise ValueError(f"add {virtual}: {name!r} is not a file name")
+            host, path = os.path.join(directory, name), join(virtual, name)
+            if isinstance(content, Mapping):
+                os.mkdir(host, 0o755)
+                self._fill(host, path, content, mode)
+            elif isinstance(content, bytes | str):
+                if not 0 <= mode <= 0o7777:
+                    raise ValueError(f"add {path}: mode {mode:#o} is not a permission mode")
+                with open(host, "wb") as file:
+                    file.write(content.encode() if isinstance(content, str) else content)
+                os.chmod(host, mode)
+            else:
+                # Listed by the kernel under this name; the file is bound over it.
+                os.close(os.open(host, os.O_CREAT | os.O_WRONLY, 0o444))
+                self.add_file(path, content)
 
     def _glue_missing_parents(self) -> None:
         """Give every bind whose parent directories do not exist (on the host, or in the
