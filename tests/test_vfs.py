@@ -530,6 +530,59 @@ def test_root_with_a_32bit_program(rootfs: Path, programs: Programs) -> None:
     assert "only-in-root" in lines[3:] and "probe" in lines[3:]  # the bind point is listed
 
 
+# Symbolic links, followed in the virtual view.
+def test_links_in_a_root_point_into_the_root(rootfs: Path) -> None:
+    data = rootfs / "data"
+    data.mkdir()
+    (data / "real.txt").write_text("real\n")
+    (rootfs / "only-in-root").unlink()
+    (rootfs / "etc" / "abs").symlink_to("/data/real.txt")  # absolute: the root's /data
+    (rootfs / "etc" / "dirlink").symlink_to("/data")
+    (rootfs / "etc" / "rel").symlink_to("../data/real.txt")
+    (rootfs / "etc" / "chain").symlink_to("/etc/dirlink/../data/real.txt")
+    (rootfs / "loop1").symlink_to("/loop2")
+    (rootfs / "loop2").symlink_to("/loop1")
+    (rootfs / "etc" / "dangling").symlink_to("/nowhere")
+    vfs = VirtualFS().root(str(rootfs))
+    for path in ("/usr", "/lib", "/lib64", "/bin", "/proc"):  # not /etc: the root's own
+        if os.path.exists(path):
+            vfs.bind(path, path)
+    script = (
+        "cat /etc/abs /etc/dirlink/real.txt /etc/rel /etc/chain; readlink /etc/abs; "
+        "ls /etc/dirlink; "
+        "[ -L /etc/abs ] && echo abs is a link; cd /etc/dirlink && pwd -P; "
+        "cat /loop1 2>&1; [ -e /etc/dangling ] || echo dangling; "
+        "python3 -c 'import os; print(os.path.realpath(\"/etc/abs\"))'"
+    )
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert err == ""
+    assert out.splitlines() == [
+        "real",
+        "real",
+        "real",
+        "real",  # dirlink/.. is the parent of /data, where the link leads, as the kernel walks
+        "/data/real.txt",  # a link's text is not mapped: it means the virtual path
+        "real.txt",
+        "abs is a link",
+        "/data",
+        "cat: /loop1: Too many levels of symbolic links",
+        "dangling",
+        "/data/real.txt",
+    ]
+    assert code == 0
+
+
+def test_links_in_a_bound_tree_mean_virtual_paths(tree: Path) -> None:
+    (tree / "to-file").symlink_to(f"{VIRT}/file.txt")  # a name only the program knows
+    (tree / "to-secret").symlink_to(f"{VIRT}/secret.txt")
+    (tree / "sub" / "up").symlink_to("../file.txt")
+    vfs = VirtualFS().bind(VIRT, str(tree)).hide(f"{VIRT}/secret.txt")
+    script = f"cat {VIRT}/to-file {VIRT}/sub/up; cat {VIRT}/to-secret"
+    code, out, err, _ = run(vfs, ["sh", "-c", script])
+    assert out == "hello from the host\nhello from the host\n"
+    assert code == 1 and "to-secret: No such file or directory" in err
+
+
 # Real programs: git, tar, make.
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_status_in_a_bound_repository(tmp_path: Path) -> None:

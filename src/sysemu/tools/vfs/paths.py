@@ -155,6 +155,10 @@ class PathMap:
         """The binds, virtual path to host path (a copy)."""
         return dict(self._binds)
 
+    def is_bind_point(self, virtual: str) -> bool:
+        """Whether ``virtual`` is where a bind is (not merely under one)."""
+        return virtual in self._binds
+
     @property
     def hidden_paths(self) -> frozenset[str]:
         """The hidden virtual paths."""

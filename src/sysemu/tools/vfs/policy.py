@@ -47,15 +47,21 @@ FD_CHANGING = frozenset({"fchmod", "fchown", "fchown32", "fsetxattr", "fremovexa
 _NEVER_FOLLOW = _names(
     """
     mkdir mkdirat mknod mknodat rmdir unlink unlinkat rename renameat renameat2 symlink
-    symlinkat link lchown lchown32 lsetxattr lremovexattr
+    symlinkat link lchown lchown32 lsetxattr lremovexattr lgetxattr llistxattr lstat lstat64
+    oldlstat readlink readlinkat
     """
 )
 # Calls whose flags argument may carry AT_SYMLINK_NOFOLLOW.
 _AT_NOFOLLOW = _names(
     """
     fchownat fchmodat2 utimensat utimensat_time64 setxattrat removexattrat file_setattr
+    newfstatat fstatat64 statx faccessat2 execveat getxattrat listxattrat file_getattr
+    open_tree open_tree_attr mount_setattr
     """
 )
+# Calls that follow a link in the last component only when asked (AT_SYMLINK_FOLLOW).
+_AT_FOLLOW = _names("name_to_handle_at")
+_IN_DONT_FOLLOW = 0x02000000  # inotify_add_watch's mask bit
 
 CHANGING_CALLS = _CHANGING | OPEN_CALLS
 """Every call that may change the filesystem through a path argument."""
@@ -117,6 +123,10 @@ def follows_last(call: Call, index: int) -> bool:
         return False
     if name in _AT_NOFOLLOW:
         return not _flags(call) & AT_SYMLINK_NOFOLLOW
+    if name in _AT_FOLLOW:
+        return bool(_flags(call) & AT_SYMLINK_FOLLOW)
+    if name == "inotify_add_watch":
+        return not call.args.value(2) & _IN_DONT_FOLLOW
     if name in OPEN_CALLS:
         flags = open_flags(call) or 0
         if flags & O_NOFOLLOW or flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL:

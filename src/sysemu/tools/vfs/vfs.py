@@ -59,6 +59,7 @@ _SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _EXEC_CALLS = frozenset({"execve", "execveat"})
+_MAX_LINKS = 40  # the kernel's MAXSYMLINKS: more links in one path walk is ELOOP
 _STAT_CALLS = frozenset({"newfstatat", "fstatat64", "statx"})
 _BINPRM_BUF_SIZE = 256  # how much of a file the kernel reads to find its #! line
 _INTERPRETER_DEPTH = 5  # the script and 4 more interpreters (BINPRM_MAX_RECURSION)
@@ -75,6 +76,14 @@ _DELETED = " (deleted)"
 _ERESTARTNOINTR = 513
 # Signals whose default action is to do nothing, in order of preference for _again.
 _QUIET_SIGNALS = (signal.SIGURG, signal.SIGWINCH)
+
+
+class _PathError(Exception):
+    """A path argument the kernel would fail with ``errno`` (see ``VirtualFS._resolve``)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.errno = number
 
 
 class Resolved(NamedTuple):
@@ -383,7 +392,10 @@ class VirtualFS:
                     continue
             if len(os.fsencode(raw)) >= _PATH_MAX - 1 or self._restarted(call, index, raw):
                 continue
-            where = self._resolve(call, raw, base)
+            try:
+                where = self._resolve(call, raw, base, index)
+            except _PathError as error:
+                return call.fail(error.errno)
             if where is None:
                 continue
             if paths.hidden(where.virtual, where.host):
@@ -481,9 +493,11 @@ class VirtualFS:
         data = content.encode() if isinstance(content, str) else content
         return self._private_file(data, mode)
 
-    def _resolve(self, call: Call, raw: str, dirfd: int) -> Resolved | None:
-        """Where the path argument ``raw`` (relative to ``dirfd``) leads, in both name
-        spaces; ``None`` if its base directory cannot be known."""
+    def _resolve(self, call: Call, raw: str, dirfd: int, index: int) -> Resolved | None:
+        """Where the path argument ``raw`` (argument ``index``, relative to ``dirfd``) leads,
+        in both name spaces; ``None`` if its base directory cannot be known. Raises
+        :class:`_PathError` for a path the kernel would refuse once links are followed in the
+        virtual view (``ELOOP``, or ``ENOENT`` through a hidden link)."""
         paths = self.paths
         virtual: str | None
         if raw.startswith("/"):
@@ -503,6 +517,10 @@ class VirtualFS:
                 virtual = None if found is None else _join(found, raw)
             else:
                 virtual_base, virtual = base, lexical
+        if virtual is not None and paths.remaps:
+            follow_last = policy.follows_last(call, index)
+            start = virtual_base if raw[:1] != "/" else "/"
+            virtual = self._follow_links(start, raw, follow_last)
         host = lexical if virtual is None else paths.to_host(virtual)
         if host == lexical and (
             virtual is None
@@ -515,6 +533,57 @@ class VirtualFS:
         wants_dir = raw.endswith(("/", "/.", "/..")) or raw in (".", "..")
         rewrite = host + "/" if wants_dir and host != "/" else host
         return Resolved(virtual, host, rewrite, rewrite)
+
+    def _follow_links(self, start: str, relative: str, follow_last: bool) -> str:
+        """The virtual path ``relative`` names from the virtual directory ``start``, with its
+        symbolic links followed as the program means them: an absolute target from the
+        virtual ``/`` (the root, binds), a relative one from the virtual directory of the
+        link, and ``..`` after a link from where the link led, as the kernel walks. Left to
+        the kernel, links would be followed on the host, where an absolute target names a
+        host file. ``start`` is a directory the kernel has walked already (the working
+        directory, a directory descriptor, or ``/``); bind points are taken as they are (a
+        bind names a host path, links and all). Every other component costs one
+        ``readlink`` (``EINVAL`` for what is not a link). Under the host's ``/proc`` nothing
+        is followed: its links mean the calling process."""
+        paths = self.paths
+        hidden = paths.has_hidden
+        pending = relative.split("/")
+        pending.reverse()
+        done = start
+        links = 0
+        while pending:
+            name = pending.pop()
+            if not name or name == ".":
+                continue
+            if name == "..":
+                done = _parent(done)
+                continue
+            candidate = "/" + name if done == "/" else f"{done}/{name}"
+            if hidden and paths.hidden(candidate):
+                raise _PathError(errno.ENOENT)
+            if (not pending and not follow_last) or paths.is_bind_point(candidate):
+                done = candidate
+                continue
+            host = paths.to_host(candidate)
+            if host == "/proc" or host.startswith("/proc/"):
+                # sysemu's readlink would answer for sysemu (self, cwd, fd/N): the kernel
+                # follows these for the program.
+                pending.reverse()
+                return normalize("/".join([candidate, *pending]))
+            try:
+                target = os.readlink(host)
+            except OSError:
+                done = candidate  # not a link, or missing: the kernel will say so
+                continue
+            links += 1
+            if links > _MAX_LINKS or not target:
+                raise _PathError(errno.ELOOP if target else errno.ENOENT)
+            if target[0] == "/":
+                done = "/"
+            parts = target.split("/")
+            parts.reverse()
+            pending.extend(parts)
+        return done
 
     def _walk_agrees(self, virtual: str, host: str, raw: str) -> bool:
         """Whether every directory the kernel walks through for ``raw`` (from ``host``, which
