@@ -583,6 +583,56 @@ def test_links_in_a_bound_tree_mean_virtual_paths(tree: Path) -> None:
     assert code == 1 and "to-secret: No such file or directory" in err
 
 
+LOADER_PROBE = r"""
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char exe[256] = "";
+    if (argc > 1 && fork() == 0) argc = 1;  /* a child: the same program, from fork */
+    else if (argc > 1) { wait(NULL); return 0; }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    printf("argv0=%s exe=%s argc=%d\n", argv[0], exe, argc);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("bits", ["64", "32"])
+def test_a_program_whose_loader_exists_only_in_the_root(
+    rootfs: Path, tmp_path: Path, bits: str
+) -> None:
+    host_loader = os.path.realpath(
+        "/lib64/ld-linux-x86-64.so.2" if bits == "64" else "/lib/ld-linux.so.2"
+    )
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or not os.path.exists(host_loader):
+        pytest.skip(f"no C compiler or no {bits}-bit loader here")
+    (rootfs / "vfs-test-ld").mkdir()
+    shutil.copy2(host_loader, rootfs / "vfs-test-ld" / "ld.so")  # a loader only the root has
+    (rootfs / "apps").mkdir()
+    source, program = tmp_path / "probe.c", rootfs / "apps" / "probe"
+    source.write_text(LOADER_PROBE)
+    flags = ["-m32"] if bits == "32" else []
+    built = subprocess.run(
+        [compiler, *flags, "-Wl,--dynamic-linker=/vfs-test-ld/ld.so", "-o", str(program),
+         str(source)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if built.returncode != 0:
+        pytest.skip(f"cannot build a {bits}-bit program: {built.stderr.decode()[-200:]}")
+    with pytest.raises(FileNotFoundError):  # natively the kernel finds no loader
+        subprocess.run([str(program)], check=False)
+    vfs = host_system(VirtualFS().root(str(rootfs)))
+    code, out, err, _ = run(vfs, ["sh", "-c", "/apps/probe; cd /apps && ./probe fork"])
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "argv0=/apps/probe exe=/apps/probe argc=1",
+        "argv0=./probe exe=/apps/probe argc=1",  # the forked child of the second
+    ]
+
+
 # Real programs: git, tar, make.
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_status_in_a_bound_repository(tmp_path: Path) -> None:

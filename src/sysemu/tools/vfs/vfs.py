@@ -121,6 +121,11 @@ class VirtualFS:
         self._dynamic: dict[str, tuple[ContentSource, int]] = {}
         # add_file paths whose every read and write a LiveFile answers.
         self._live = LiveFiles(self._private_dir)
+        # Host paths of dynamic loaders that programs were started with (see _exec), and
+        # which of them take --argv0.
+        self._loaders: set[str] = set()
+        self._loaded_programs: set[str] = set()
+        self._argv0_loaders: dict[str, bool] = {}
 
     # Configuration.
     def bind(self, virtual: str, host: str) -> VirtualFS:
@@ -414,9 +419,9 @@ class VirtualFS:
             if where.rewrite is not None:
                 new_args[param.name] = where.rewrite
             if paths.remaps and call.name in _EXEC_CALLS:
-                script = self._script_exec(call, index, raw, where)
-                if script is not None:
-                    return script
+                started = self._exec(call, index, raw, where)
+                if started is not None:
+                    return started
             if self._dynamic and where.virtual in self._dynamic and call.name in _OPEN_CALLS:
                 snapshot = self._snapshot(call, where.virtual)
                 new_args[param.name] = snapshot
@@ -442,13 +447,21 @@ class VirtualFS:
             self._scratch.clear()  # threads that are long gone; a bound on memory
         self._scratch[call.tid] = (call.sp, frozenset(strings))
 
-    def _script_exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
-        """An ``execve`` of a ``#!`` script, when names are mapped, made into the exec of its
-        interpreter as the kernel would make it: ``argv`` = interpreter, its argument, the
-        script's path *as the program named it*, then the old ``argv[1:]``, with the
-        interpreter looked up in the virtual tree. Left to the kernel, the interpreter would
-        get the rewritten host path as ``$0``, and would be looked up on the host.
-        ``None``: not such a script (the kernel handles it)."""
+    def _exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
+        """An ``execve``/``execveat``, when names are mapped, made into the exec the kernel
+        would make with the names the program means; ``None`` where the kernel gets them
+        right by itself.
+
+        - A ``#!`` script becomes the exec of its interpreter, as the kernel would make it:
+          ``argv`` = interpreter, its argument, the script's path *as the program named it*,
+          then the old ``argv[1:]``, with the interpreter looked up in the virtual tree. Left
+          to the kernel, the interpreter would be looked up on the host and get the
+          rewritten host path as ``$0``.
+        - An ELF program whose interpreter (``PT_INTERP``, the dynamic loader) is somewhere
+          else in the virtual view than on the host (a root with its own C library, an
+          application that ships its loader) is started by that loader, as ``ld.so
+          [--argv0 ARGV0] PROGRAM ARGS...``: the kernel would look the loader up on the host.
+        """
         named = raw  # execveat relative to a directory fd: the kernel says /dev/fd/N/raw
         relative_to_fd = call.name == "execveat" and call.args.dfd != AT_FDCWD
         if relative_to_fd and not raw.startswith("/") and where.virtual is not None:
@@ -474,16 +487,66 @@ class VirtualFS:
             needed = needed or host != virtual
         else:
             return None  # too deep: the kernel's ELOOP
-        if host_interpreter is None or not needed:
-            return None  # an ELF file, one the kernel refuses, or names it gets right
+        loader = self._loader_for(host)
+        if loader is None and (host_interpreter is None or not needed):
+            return None  # the kernel gets every name right, or refuses the file
         argv_index = index + 1  # execve(filename, argv, ...), execveat(dfd, filename, argv, ...)
         old_argv = _read_pointer_array(call, call.args.value(argv_index))
         if old_argv is None:
             return None  # a bad argv: the kernel's EFAULT
-        argv: list[str | bytes] = [*words, *old_argv[1:]]
-        self._scratch[call.tid] = (call.sp, frozenset({host_interpreter}))
+        argv: list[str | bytes]
+        if host_interpreter is not None:
+            argv = [*words, *old_argv[1:]]
+            filename = host_interpreter
+        else:
+            argv = list(old_argv) or [words[0]]
+        if loader is not None:
+            virtual_loader, filename = loader
+            self._loaded_programs.add(host)
+            program = words[0] if host_interpreter is not None else os.fsencode(named)
+            first = (
+                [virtual_loader, "--argv0", argv[0]]
+                if self._takes_argv0(filename)
+                else [virtual_loader]
+            )
+            argv = [*first, program, *argv[1:]]
+        self._scratch[call.tid] = (call.sp, frozenset({filename}))
         # (Both calls name them so.)
-        return call.rewrite(filename=host_interpreter, argv=argv)
+        return call.rewrite(filename=filename, argv=argv)
+
+    def _loader_for(self, host: str) -> tuple[str, str] | None:
+        """The dynamic loader the ELF program at ``host`` names, virtual and host paths, if
+        the virtual one is not where the kernel would look (the same path on the host)."""
+        interpreter = _elf_interpreter(host)
+        if interpreter is None or not interpreter.startswith(b"/"):
+            return None
+        virtual = normalize(os.fsdecode(interpreter))
+        try:
+            resolved = self._follow_links("/", virtual, True)
+        except _PathError:
+            return None
+        loader = self.paths.to_host(resolved)
+        if not os.path.isfile(loader):
+            return None  # none: the kernel's ENOENT, or the host's file
+        with contextlib.suppress(OSError):
+            if os.path.samefile(loader, virtual):
+                return None  # the file the kernel finds on the host
+        self._loaders.add(loader)
+        return virtual, loader
+
+    def _takes_argv0(self, loader: str) -> bool:
+        """Whether the loader at ``loader`` understands ``--argv0`` (glibc 2.33 and later,
+        musl 1.2.2): its option names are plain strings in the file."""
+        known = self._argv0_loaders.get(loader)
+        if known is None:
+            try:
+                with open(loader, "rb") as file:
+                    # glibc compares with "--argv0", musl with "argv0": both end so.
+                    known = b"argv0\0" in file.read(4 << 20)
+            except OSError:
+                known = False
+            self._argv0_loaders[loader] = known
+        return known
 
     def _snapshot(self, call: Call, virtual: str) -> str:
         """A private file with what the content function of ``virtual`` makes for ``call``
@@ -647,14 +710,20 @@ class VirtualFS:
         """A result hook giving ``readlink`` of a /proc magic link the virtual name."""
         buffer, size = call.args.buf, call.args.bufsiz
         paths = self.paths
+        loaders = self._loaders
 
         def virtual_link(result: Result) -> int | None:
             if result.failed:
                 return None
+            proc_path = _proc_self(where.host, call)
             try:
-                target = os.readlink(_proc_self(where.host, call))
+                target = os.readlink(proc_path)
             except OSError:
                 return None
+            if link == "exe" and target in loaders:
+                # Started by its loader (see _exec): the program is what the loader mapped.
+                programs = self._loaded_programs
+                target = _loaded_program(os.path.dirname(proc_path), programs) or target
             if link == "root" and paths.root is not None:
                 virtual: str | None = "/"
             else:
@@ -766,6 +835,57 @@ def _shebang(host: str) -> tuple[bytes, bytes] | None:
         return None
     interpreter, _, argument = line.replace(b"\t", b" ").strip(b" ").partition(b" ")
     return (interpreter, argument.strip(b" ")) if interpreter else None
+
+
+_PT_INTERP = 3
+
+
+def _loaded_program(process: str, programs: set[str]) -> str | None:
+    """The program a loader started in ``process`` (``/proc/PID``): the one of ``programs``
+    (host paths of the programs started so) that it has mapped."""
+    try:
+        with open(f"{process}/maps") as maps:
+            for line in maps:
+                fields = line.rstrip("\n").split(maxsplit=5)
+                if len(fields) == 6 and fields[5] in programs:
+                    return fields[5]
+    except OSError:
+        return None
+    return None
+
+
+def _elf_interpreter(host: str) -> bytes | None:
+    """The ``PT_INTERP`` path of the executable ELF file ``host`` (32- or 64-bit,
+    little-endian), or ``None`` (not ELF, static, unreadable, or not executable)."""
+    try:
+        with open(host, "rb") as elf:
+            if not os.fstat(elf.fileno()).st_mode & 0o111:
+                return None
+            header = elf.read(64)
+            if len(header) < 52 or header[:4] != b"\x7fELF" or header[5] != 1:
+                return None
+            if header[4] == 2 and len(header) == 64:
+                (table,) = struct.unpack_from("<Q", header, 32)
+                size, count = struct.unpack_from("<HH", header, 54)
+                entry = struct.Struct("<I4xQ16xQ")  # p_type, p_offset, p_filesz
+            elif header[4] == 1:
+                (table,) = struct.unpack_from("<I", header, 28)
+                size, count = struct.unpack_from("<HH", header, 42)
+                entry = struct.Struct("<II8xI")
+            else:
+                return None
+            if size < entry.size or count > 256:
+                return None
+            elf.seek(table)
+            headers = elf.read(size * count)
+            for at in range(0, len(headers) - size + 1, size):
+                kind, offset, length = entry.unpack_from(headers, at)
+                if kind == _PT_INTERP and 1 < length <= 4096:
+                    elf.seek(offset)
+                    return elf.read(length).split(b"\0", 1)[0] or None
+    except (OSError, struct.error):
+        return None
+    return None
 
 
 def _read_pointer_array(call: Call, address: int, limit: int = 65536) -> list[bytes] | None:
