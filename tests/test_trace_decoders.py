@@ -8,6 +8,7 @@ does (entry, then the kernel's writes, then exit) and returns the line strace wo
 from __future__ import annotations
 
 import errno
+import io
 import socket
 import struct
 from collections.abc import Callable
@@ -15,11 +16,14 @@ from typing import cast
 
 import pytest
 
-from sysemu.abi import Abi, ArgKind, syscall_by_name
+from sysemu.abi import Abi, ArgKind, syscall_by_name, syscalls
 from sysemu.api.call import Call
-from sysemu.tools.trace import render
+from sysemu.api.decisions import Outcome, Result
+from sysemu.tools.trace import TraceObserver, render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, Context
 from sysemu.tools.trace.decoders import decode_return, shown_arguments
+from sysemu.tools.trace.decoders_scalar import REMEMBERED, flags_of, open_flags
+from sysemu.tools.trace.tracer import _narrowed, _Plan
 
 STACK = 0x7FFD0000  # where the tests put structures
 
@@ -656,3 +660,135 @@ def test_deleted_files_and_unreadable_memory() -> None:
         line(FakeCall("prlimit64", 0, 3, STACK, 0), 0)
         == f"prlimit64(0, RLIMIT_STACK, {STACK:#x}, NULL) = 0"
     )
+
+
+# --- The tracer itself: the same texts as the decoders, from its per-syscall plans ----------
+
+
+def observed(
+    call: FakeCall,
+    result: int | None,
+    *,
+    kernel: Callable[[FakeMemory], None] | None = None,
+    outcome: Outcome = Outcome.PASSED,
+) -> str:
+    """The line :class:`TraceObserver` writes for ``call`` (one thread, no options)."""
+    stream = io.StringIO()
+    observer = TraceObserver(stream)
+    observer.task_started(call.tid, 0, "spawn")
+    real = cast(Call, call)
+    observer.call_entered(real)
+    if kernel is not None:
+        kernel(call.memory)
+    observer.call_finished(real, outcome, None if result is None else Result(result))
+    return stream.getvalue()
+
+
+def padded(text: str) -> str:
+    """``line()``'s text as the tracer aligns it: the result at column 40."""
+    head, returned = text.rsplit(" = ", 1)
+    return f"{head:<39} = {returned}\n"
+
+
+def test_the_tracer_prints_what_the_decoders_print() -> None:
+    # The tracer narrows registers and picks decoders through its own per-syscall plan; these
+    # calls cover signed and unsigned narrowing, both ABIs' widths, layouts, and arguments
+    # decoded at entry, at exit and at both.
+    new, old, address, length = STACK, STACK + 0x100, STACK + 0x200, STACK + 0x300
+    memory = memory_with(
+        (PATH, cstr("/etc/hostname")),
+        (new, struct.pack("<QQ", 1024, 4096)),
+        (old, b"\0" * 16),
+        (address, bytes(110)),
+        (length, struct.pack("<i", 110)),
+    )
+
+    def kernel(mem: FakeMemory) -> None:
+        mem.put(old, struct.pack("<QQ", 8192 * 1024, 2**64 - 1))
+        mem.put(address, sockaddr_un(b"/tmp/sock\0").ljust(110, b"\0"))
+        mem.put(length, struct.pack("<i", 12))
+
+    cases = [
+        (FakeCall("openat", -100, PATH, 0o2000000, 0, memory=memory), 3),
+        (FakeCall("openat", -100, PATH, 0o101, 0o644, memory=memory), -errno.EACCES),
+        (FakeCall("prlimit64", 0, 3, new, old, memory=memory), 0),
+        (FakeCall("getsockname", 3, address, length, memory=memory), 0),
+        (FakeCall("dup2", 2**32 - 1, 2**64 - 1), -errno.EBADF),
+        (FakeCall("lseek", 3, 2**64 - 5, 1), 7),
+        (FakeCall("read", 2**32 - 1, PATH, 5, abi=Abi.I386, memory=memory), -errno.EBADF),
+        (FakeCall("fcntl", 3, 1), 1),
+        (FakeCall("exit_group", 0), None),
+    ]
+    for call, result in cases:
+        memory.put(old, b"\0" * 16)
+        memory.put(length, struct.pack("<i", 110))
+        expected = line(call, result, kernel=kernel)
+        memory.put(old, b"\0" * 16)
+        memory.put(length, struct.pack("<i", 110))
+        assert observed(call, result, kernel=kernel) == padded(expected), expected
+
+
+def test_the_tracer_marks_decisions_and_resumes_calls() -> None:
+    memory = memory_with((PATH, b"\0" * 16))
+    close = FakeCall("close", 4)
+    assert observed(close, -errno.EPERM, outcome=Outcome.FAILED) == padded(
+        "close(4) = -1 EPERM (Operation not permitted) (INJECTED)"
+    )
+    assert observed(close, 0, outcome=Outcome.REWRITTEN) == padded("close(4) = 0 (REWRITTEN)")
+    # Two threads: a read another thread's call overtakes is cut, then resumed.
+    stream = io.StringIO()
+    observer = TraceObserver(stream)
+    read = FakeCall("read", 3, PATH, 10, memory=memory)
+    other = FakeCall("close", 4)
+    other.tid = 2
+    for task in (read, other):
+        observer.task_started(task.tid, 0, "spawn")
+    observer.call_entered(cast(Call, read))
+    observer.call_entered(cast(Call, other))
+    observer.call_finished(cast(Call, other), Outcome.PASSED, Result(0))
+    memory.put(PATH, b"abc")
+    observer.call_finished(cast(Call, read), Outcome.PASSED, Result(3))
+    assert stream.getvalue().splitlines() == [
+        "[pid     1] read(3,  <unfinished ...>",
+        f"[pid     2] {'close(4)':<39} = 0",
+        '[pid     1] <... read resumed>"abc", 10) = 3',
+    ]
+    assert observer.summary == {"read": [1, 0, pytest.approx(0.0, abs=60)],
+                                "close": [1, 0, pytest.approx(0.0, abs=60)]}  # fmt: skip
+
+
+def test_quote_escapes_what_strace_escapes() -> None:
+    # Printable ASCII is copied as is, but for the quote and the backslash (the fast path).
+    printable = bytes(range(32, 127))
+    assert render.quote(printable, 200) == (
+        '"' + printable.decode().replace("\\", "\\\\").replace('"', '\\"') + '"'
+    )
+    assert render.quote(b"/usr/include/stdio.h", 8) == '"/usr/inc"...'
+    assert render.quote(b"tab\there\x7f\x80\x001", 32) == '"tab\\there\\177\\200\\0001"'
+
+
+def test_remembered_texts_are_the_texts() -> None:
+    decode = flags_of(xlat.AT_FLAGS, "AT_???")
+    ctx = cast(Context, None)
+    # Past the number of remembered values too: the texts must not change.
+    for _round in range(2):
+        for value in range(REMEMBERED + 50):
+            assert decode(ctx, value << 8, 0) == render.flags(
+                value << 8, xlat.AT_FLAGS, unknown="AT_???"
+            )
+    assert open_flags(0o2004002) == "O_RDWR|O_NONBLOCK|O_CLOEXEC"
+    assert render.mode(0o100644) == render.mode(0o100644) == "S_IFREG|0644"
+
+
+def test_the_tracers_narrowing_is_args_value() -> None:
+    # Arguments decoded at exit are narrowed by _narrowed(); at entry, by the same code inline.
+    registers = (0, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FF9C, 2**63, 2**64 - 100, 2**64 - 1)
+    for abi in (Abi.X86_64, Abi.I386):
+        for syscall in syscalls(abi):
+            plan = _Plan(syscall)
+            for raw in registers:
+                call = FakeCall(syscall.name, *[raw] * 6, abi=abi)
+                for index in range(6):
+                    assert _narrowed(call.raw[index], plan.narrow[index]) == call.args.value(
+                        index
+                    ), (syscall.name, index, raw)

@@ -78,7 +78,9 @@ class Context:
     def fetch(self, address: int, size: int) -> bytes | None:
         """``size`` bytes at ``address``, or ``None`` when strace would print the address
         instead: NULL, unreadable, or at exit of a call that failed (the kernel wrote nothing)."""
-        if address == 0 or (self.exiting and not self.succeeded):
+        result = self.result
+        # (not self.succeeded, inline: this runs for every structure shown)
+        if address == 0 or (self.exiting and (result is None or -4096 < result < 0)):
             return None
         try:
             data = self.call.memory.read(address, size)

@@ -16,7 +16,7 @@ decorates (``umask`` in octal, ``fcntl(F_GETFD)``'s flags, ``poll``'s events) a 
 
 from __future__ import annotations
 
-from sysemu.abi import ArgKind, Param
+from sysemu.abi import ArgKind, Param, Syscall
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, Shown
@@ -94,7 +94,7 @@ from sysemu.tools.trace.decoders_structs import (
 __all__ = [
     "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "LAYOUTS", "NO_RETURN",
     "RETURNS", "SYSCALLS", "Context", "Decoder", "Shown", "arg_decoders", "decode_return",
-    "shown_arguments",
+    "shown_arguments", "shown_arguments_of",
 ]  # fmt: skip
 
 # --- The table ------------------------------------------------------------------------------
@@ -288,7 +288,12 @@ def shown_arguments(call: Call) -> tuple[Shown, ...]:
     layout = LAYOUTS.get(call.name)
     if layout is not None:
         return layout(call)
-    syscall = call.syscall
+    return shown_arguments_of(call.syscall)
+
+
+def shown_arguments_of(syscall: Syscall) -> tuple[Shown, ...]:
+    """The arguments strace shows for every call of ``syscall``, a call without a layout in
+    :data:`LAYOUTS`: its row, or the generic decoders."""
     key = (syscall.abi.value, syscall.nr, syscall.name)
     shown = _SHOWN.get(key)
     if shown is None:

@@ -6,6 +6,8 @@ many constants that differ only by their table of names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context, Decoder
 
@@ -71,11 +73,34 @@ def enum_of(table: dict[int, str], unknown: str | None = None) -> Decoder:
     return decode
 
 
+def remembered(text_of: Callable[[int], str]) -> Callable[[int], str]:
+    """``text_of`` (a pure function of a value), remembering the texts of the first
+    :data:`REMEMBERED` values: a program passes the same few flag sets over and over, and
+    naming their bits again costs more than looking the text up."""
+    texts: dict[int, str] = {}
+
+    def lookup(value: int) -> str:
+        text = texts.get(value)
+        if text is None:
+            text = text_of(value)
+            if len(texts) < REMEMBERED:
+                texts[value] = text
+        return text
+
+    lookup.__doc__ = text_of.__doc__
+    return lookup
+
+
+REMEMBERED = 1024
+"""Distinct values whose text :func:`remembered` keeps, per function (a bound on memory)."""
+
+
 def flags_of(table: xlat.Flags, unknown: str | None = None, *, zero: str = "0") -> Decoder:
     """A decoder of a set of flags of ``table``: ``A|B|0x40``."""
+    text_of = remembered(lambda value: render.flags(value, table, zero=zero, unknown=unknown))
 
     def decode(_ctx: Context, value: int, _index: int) -> str:
-        return render.flags(value, table, zero=zero, unknown=unknown)
+        return text_of(value)
 
     decode.__doc__ = f"A set of flags named by a table ({unknown or 'no default'})."
     return decode
@@ -91,12 +116,15 @@ def named(name: str, decoder: Decoder) -> Decoder:
     return decode
 
 
-def open_flags(value: int) -> str:
+def _open_flags(value: int) -> str:
     """``O_RDONLY|O_CLOEXEC``: an access mode, then the flags in strace's order."""
     value &= 0xFFFFFFFF  # an unsigned int, whatever register it came in
     access = xlat.OPEN_ACCESS[value & 3]
     rest = render.flags(value & ~3, xlat.OPEN_FLAGS, zero="")
     return access + ("|" + rest if rest else "")
+
+
+open_flags = remembered(_open_flags)
 
 
 def dec_open_flags(_ctx: Context, value: int, _index: int) -> str:
@@ -109,9 +137,12 @@ def dec_open_flags_only(_ctx: Context, value: int, _index: int) -> str:
     return render.flags(value, xlat.OPEN_FLAGS, unknown="O_???")
 
 
+_at_flags = remembered(lambda value: render.flags(value, xlat.AT_FLAGS, unknown="AT_???"))
+
+
 def dec_at_flags(_ctx: Context, value: int, _index: int) -> str:
     """``AT_*`` flags."""
-    return render.flags(value, xlat.AT_FLAGS, unknown="AT_???")
+    return _at_flags(value)
 
 
 def dec_statx_flags(_ctx: Context, value: int, _index: int) -> str:

@@ -35,7 +35,9 @@ def quote(data: bytes, limit: int, *, more: bool = False, hex_bytes: bool = Fals
         body = "".join(f"\\x{byte:02x}" for byte in shown)
         return '"' + body + '"' + ("..." if cut or more else "")
     text = shown.decode("latin-1")
-    if _OCTAL_BEFORE_DIGIT.search(text) is None:
+    if shown.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        body = text  # nothing to escape: most paths and names
+    elif _OCTAL_BEFORE_DIGIT.search(text) is None:
         body = text.translate(_TABLE)  # one C-level pass, the common case
     else:  # an octal escape before a digit takes three digits, as strace writes it
         body = "".join(
@@ -97,6 +99,20 @@ _SPECIAL_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
 
 def mode(value: int) -> str:
     """A file's type and permissions: ``S_IFDIR|S_ISVTX|0777``, ``S_IFREG|0644``, ``0755``."""
+    text = _MODES.get(value)
+    if text is None:
+        text = _mode(value)
+        if len(_MODES) < _MODES_KEPT:
+            _MODES[value] = text
+    return text
+
+
+# Every stat shows a mode, and a tree has few distinct ones: each is worked out once.
+_MODES: dict[int, str] = {}
+_MODES_KEPT = 4096
+
+
+def _mode(value: int) -> str:
     kind = value & 0o170000
     name = xlat.MODE_TYPES.get(kind) if kind else ""
     if name is None:

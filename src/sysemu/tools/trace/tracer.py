@@ -24,45 +24,82 @@ import struct
 import time
 from typing import IO, Any
 
+from sysemu.abi import ArgKind, Syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
 from sysemu.api.observers import Observer
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
 from sysemu.tools.trace.decoders import (
+    ADDRESS_RETURNING,
     BOTH,
-    ENTRY,
+    EXIT,
+    FD_RETURNING,
+    LAYOUTS,
     NO_RETURN,
+    RETURNS,
     Context,
+    Decoder,
     Shown,
     decode_return,
-    shown_arguments,
+    shown_arguments_of,
 )
 
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
+_MARKS = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
+          Outcome.REWRITTEN: " (REWRITTEN)"}  # fmt: skip
+# Kinds whose registers are read as signed whatever their C type says (Args.value).
+_SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
 _SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code
 _SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
 _SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
 
 
+class _Plan:
+    """What every call of one syscall shares, worked out on its first call instead of every
+    call: the arguments shown (unless a layout picks them per call), how to narrow each
+    register to its C type, and what kind of result it returns."""
+
+    __slots__ = ("arguments", "decorated", "layout", "name", "narrow", "stops_others", "syscall")
+
+    def __init__(self, syscall: Syscall) -> None:
+        self.syscall = syscall  # keeps the id() this plan is cached under from being reused
+        self.name = name = syscall.name
+        self.layout = LAYOUTS.get(name)
+        self.arguments = () if self.layout is not None else shown_arguments_of(syscall)
+        # Per register: (mask, sign bit) as Args.value narrows it; None: the raw value.
+        narrow: list[tuple[int, int] | None] = [None] * 6
+        for index, param in enumerate(syscall.params[:6]):
+            signed = param.signed or param.kind in _SIGNED_KINDS
+            narrow[index] = ((1 << param.bits) - 1, 1 << (param.bits - 1) if signed else 0)
+        self.narrow = tuple(narrow)
+        # Results written other than as a plain number (fds, addresses, fcntl's flags...).
+        self.decorated = name in RETURNS or name in FD_RETURNING or name in ADDRESS_RETURNING
+        # Calls that may never come back to this thread: the others' lines are closed first.
+        self.stops_others = name in NO_RETURN or name in ("execve", "execveat")
+
+
 class _Pending:
-    __slots__ = ("arguments", "call", "entry_texts", "saved", "shown", "started")
+    __slots__ = ("arguments", "call", "ctx", "plan", "shown", "started", "texts")
 
     def __init__(
         self,
-        call: Call,
+        plan: _Plan,
         arguments: tuple[Shown, ...],
-        entry_texts: list[str | None],
-        saved: dict[int, str],
+        ctx: Context,
+        texts: list[str | None],
         started: float,
     ) -> None:
-        self.call = call
+        self.call = ctx.call
+        self.plan = plan
         # The arguments shown, chosen at entry (the registers a layout looks at do not change).
         self.arguments = arguments
-        self.entry_texts = entry_texts
-        self.saved = saved
+        # The same context at exit: it holds what the BOTH decoders saved at entry.
+        self.ctx = ctx
+        # Texts decoded at entry; None where the text is decoded at exit.
+        self.texts = texts
         self.started = started
         # How many arguments an "<unfinished ...>" line showed; -1 while none was printed.
         self.shown = -1
@@ -98,60 +135,109 @@ class TraceObserver(Observer):
         # Per syscall: calls, errors, seconds between entry and exit (strace -c's table).
         self.summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
+        self._plans: dict[int, _Plan] = {}
 
     # Calls.
     def call_entered(self, call: Call) -> None:
         """Decode what must be read at entry (strings the call consumes)."""
-        saved: dict[int, str] = {}
-        ctx = self._context(call, None, saved, exiting=False)
-        arguments = shown_arguments(call)
-        values = call.args.value
+        syscall = call.syscall
+        plan = self._plans.get(id(syscall))
+        if plan is None or plan.syscall is not syscall:
+            plan = self._plans[id(syscall)] = _Plan(syscall)
+        layout = plan.layout
+        arguments = plan.arguments if layout is None else layout(call)
+        ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
+                      exiting=False)  # fmt: skip
+        raw = call.raw
+        narrow = plan.narrow
         texts: list[str | None] = []
         for index, decoder, phase in arguments:
+            if phase == EXIT:
+                texts.append(None)
+                continue
+            value = raw[index]
+            shape = narrow[index]
+            if shape is not None:  # _narrowed(), inline: this loop runs for every argument
+                value &= shape[0]
+                if value & shape[1]:
+                    value -= shape[0] + 1
+            try:
+                text = decoder(ctx, value, index)
+            except _DECODER_ERRORS:
+                text = _raw_text(value)
             if phase == BOTH:
                 # What the kernel is about to overwrite, kept for the text shown at exit.
-                saved[index] = _safe(decoder, ctx, values(index), index)
-            texts.append(_safe(decoder, ctx, values(index), index) if phase == ENTRY else None)
-        self._live.add(call.tid)
-        self._pending[call.tid] = _Pending(call, arguments, texts, saved, time.time())
-        if call.name in NO_RETURN or call.name in ("execve", "execveat"):
+                ctx.saved[index] = text
+                texts.append(None)
+            else:
+                texts.append(text)
+        tid = call.tid
+        self._live.add(tid)
+        self._pending[tid] = _Pending(plan, arguments, ctx, texts, time.time())
+        if plan.stops_others:
             # These may never come back to this thread: show them now.
-            self._print_unfinished_others(call.tid)
+            self._print_unfinished_others(tid)
 
     def call_finished(self, call: Call, outcome: Outcome, result: Result | None) -> None:
         """Print the call's line (or its resumption)."""
-        pending = self._pending.pop(call.tid, None)
+        tid = call.tid
+        pending = self._pending.pop(tid, None)
         if pending is None or pending.call is not call:
             return
-        self._print_unfinished_others(call.tid)
+        if self._pending:
+            self._print_unfinished_others(tid)
         value = None if result is None else result.value
-        ctx = self._context(call, value, pending.saved, exiting=True)
-        texts = list(pending.entry_texts)
-        for position, text in enumerate(texts):
-            if text is None:
-                index, decoder, _phase = pending.arguments[position]
-                texts[position] = _safe(decoder, ctx, call.args.value(index), index)
+        ctx = pending.ctx
+        ctx.result = value
+        ctx.exiting = True
+        plan = pending.plan
+        entry_texts = pending.texts
+        texts: list[str]
+        if None in entry_texts:
+            texts = []
+            raw = call.raw
+            narrow = plan.narrow
+            for known, (index, decoder, _phase) in zip(entry_texts, pending.arguments, strict=True):
+                texts.append(
+                    known
+                    if known is not None
+                    else _safe(decoder, ctx, _narrowed(raw[index], narrow[index]), index)
+                )
+        else:
+            texts = entry_texts  # type: ignore[assignment]  # no None left in it
         ended = time.time()
-        row = self.summary.setdefault(call.name, [0, 0, 0.0])
+        name = plan.name
+        row = self.summary.get(name)
+        if row is None:
+            row = self.summary[name] = [0, 0, 0.0]
         row[0] += 1
         if value is not None:
             row[1] += -4096 < value < 0
             row[2] += ended - pending.started
         if self.json_lines:
-            self._emit_json(pending, outcome, value, [t or "" for t in texts], ended)
+            self._emit_json(pending, outcome, value, texts, ended)
             return
-        returned = "?" if value is None else decode_return(ctx, call.name, value)
-        mark = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
-                Outcome.REWRITTEN: " (REWRITTEN)"}.get(outcome, "")  # fmt: skip
+        if value is None:
+            returned = "?"
+        elif -4096 < value < 0:
+            returned = _error_text(value)
+        elif plan.decorated:
+            returned = decode_return(ctx, name, value)
+        else:
+            returned = str(value)
+        mark = "" if outcome is Outcome.PASSED else _MARKS.get(outcome, "")
         spent = f" <{ended - pending.started:.6f}>" if self.durations and value is not None else ""
         if pending.shown >= 0:
-            rest = ", ".join(t or "" for t in texts[pending.shown :])
-            line = f"<... {call.name} resumed>{rest}) = {returned}"
+            rest = ", ".join(texts[pending.shown :])
+            line = f"<... {name} resumed>{rest}) = {returned}"
         else:
             # strace lines up the results at column 40.
-            line = f"{call.name}({', '.join(t or '' for t in texts)})"
+            line = f"{name}({', '.join(texts)})"
             line = f"{line:<39} = {returned}"
-        self._write(call.tid, f"{line}{mark}{spent}", pending.started)
+        if self.timestamps or len(self._live) > 1:
+            self._write(tid, f"{line}{mark}{spent}", pending.started)
+        else:  # _write() without prefix or stamp: the common case, one thread untimed
+            self.stream.write(f"{line}{mark}{spent}\n")
 
     # Life events.
     def task_started(self, tid: int, parent: int, kind: str) -> None:
@@ -202,25 +288,13 @@ class TraceObserver(Observer):
         self._live.discard(tid)
 
     # Output.
-    def _context(
-        self, call: Call, result: int | None, saved: dict[int, str], *, exiting: bool
-    ) -> Context:
-        return Context(
-            call,
-            limit=self.string_limit,
-            verbose_fds=self.show_fd_paths,
-            result=result,
-            exiting=exiting,
-            saved=saved,
-        )
-
     def _print_unfinished_others(self, tid: int) -> None:
         """Close the lines of calls other threads are still in: ``read(3,  <unfinished ...>``
         (as far as the arguments known at entry go)."""
         for other, pending in self._pending.items():
             if other == tid or pending.shown >= 0:
                 continue
-            texts = pending.entry_texts
+            texts = pending.texts
             known = next((i for i, t in enumerate(texts) if t is None), len(texts))
             pending.shown = known
             if self.json_lines:
@@ -298,12 +372,41 @@ def summary_table(summary: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def _safe(decoder: Any, ctx: Context, value: int, index: int) -> str:
+def _safe(decoder: Decoder, ctx: Context, value: int, index: int) -> str:
     """A decoder's text; a decoder that fails prints the raw value rather than nothing."""
     try:
-        return str(decoder(ctx, value, index))
-    except (OSError, ValueError, IndexError, struct.error):
-        return hex(value) if value >= 0 else str(value)
+        return decoder(ctx, value, index)
+    except _DECODER_ERRORS:
+        return _raw_text(value)
+
+
+_DECODER_ERRORS = (OSError, ValueError, IndexError, struct.error)
+
+
+def _raw_text(value: int) -> str:
+    """What a failed decoder shows: the register, in hex unless negative."""
+    return hex(value) if value >= 0 else str(value)
+
+
+def _narrowed(raw: int, narrow: tuple[int, int] | None) -> int:
+    """A register as :meth:`Args.value` gives it: cut to the C type's width, sign-extended
+    when the type is signed (``narrow`` is the mask and the sign bit, 0 when unsigned)."""
+    if narrow is None:
+        return raw
+    mask, sign = narrow
+    value = raw & mask
+    return value - mask - 1 if value & sign else value
+
+
+_ERROR_TEXTS: dict[int, str] = {}
+
+
+def _error_text(value: int) -> str:
+    """:func:`render.error_return`, remembered: a program fails with few distinct errnos."""
+    text = _ERROR_TEXTS.get(value)
+    if text is None:
+        text = _ERROR_TEXTS[value] = render.error_return(value)
+    return text
 
 
 def _describe_siginfo(info: bytes) -> str:
