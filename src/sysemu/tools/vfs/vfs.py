@@ -113,6 +113,9 @@ class VirtualFS:
         self.paths = PathMap()
         self._cwd: str | None = None
         self._memo: tuple[Call, Decision | None] | None = None
+        # For _unaffected: the path arguments to test per call, and the names that matter.
+        self._plans: dict[int, tuple[int, ...]] = {}
+        self._significant: frozenset[bytes] = frozenset()
         # Per thread: the stack pointer and strings of its last rewritten call (see _restarted).
         self._scratch: dict[int, tuple[int, frozenset[str]]] = {}
         # Where add_file keeps its contents (made on first use, removed with this object).
@@ -310,6 +313,8 @@ class VirtualFS:
         """
         paths = self.paths
         self._glue_missing_parents()
+        self._plans.clear()
+        self._significant = frozenset(map(os.fsencode, paths.significant_names))
         for virtual in paths.readonly_paths:
             host = paths.to_host(virtual)
             real = os.path.realpath(host)
@@ -350,9 +355,49 @@ class VirtualFS:
         memo = self._memo
         if memo is not None and memo[0] is call:
             return memo[1]
-        decision = self._decide(call)
+        decision = None if self._unaffected(call) else self._decide(call)
         self._memo = (call, decision)
         return decision
+
+    def _unaffected(self, call: Call) -> bool:
+        """Whether no path argument of ``call`` can be affected, told from the strings alone
+        (the common case, and the cheap test ``_decide`` would make first): relative (or
+        absolute without a root), no ``..``, and no component that is the last one of a
+        bound, hidden or added path. Never true where read-only paths are configured."""
+        syscall = call.syscall
+        # By identity: the table's entries live as long as the process, and a NamedTuple's
+        # hash would walk all its fields.
+        plan = self._plans.get(id(syscall))
+        if plan is None:
+            plan = self._plans[id(syscall)] = self._quick_plan(syscall)
+        if not plan:
+            return False
+        significant = self._significant
+        rooted = self.paths.root is not None
+        read = call.memory.read_cstring
+        registers = call.raw
+        for index in plan:
+            try:
+                path = read(registers[index])
+            except OSError:
+                return False
+            if not path or (rooted and path[0] == 0x2F):  # "/"
+                return False
+            parts = path.split(b"/")
+            if b".." in parts or not significant.isdisjoint(parts):
+                return False
+        return True
+
+    def _quick_plan(self, syscall: Syscall) -> tuple[int, ...]:
+        """The path arguments of ``syscall`` that ``_unaffected`` tests; none for calls it
+        cannot judge (readlink of /proc links, execs of scripts, or any call under
+        read-only paths)."""
+        if self.paths.has_readonly or syscall.name in _READLINK_CALLS:
+            return ()
+        if self.paths.remaps and syscall.name in _EXEC_CALLS:
+            return ()
+        params = syscall.params
+        return tuple(index for index, param in enumerate(params) if param.kind is ArgKind.PATH)
 
     def _decide(self, call: Call) -> Decision | None:
         paths = self.paths
