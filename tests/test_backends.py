@@ -97,6 +97,64 @@ def test_kernel_conditions_and_injection() -> None:
     assert len(result.injections) == 1
 
 
+def test_every_outcome_of_a_one_handler_route_is_replied_and_counted() -> None:
+    """The loop decides one-handler routes itself and replies late (with the next receive):
+    each kind of decision and of handler failure must still reach the program and the stats."""
+    reported: list[HandlerError] = []
+    emu = unotify(on_error="fail", report=reported.append)
+    emu.on("getsid")(lambda call: call.emulate(4242))
+    emu.on("getpgid")(lambda call: None)
+    emu.on("getpriority")(lambda call: call.emulate(-errno.EPERM))
+    emu.on("sched_getscheduler")(lambda call: call.fail("EACCES"))
+    emu.on("sched_get_priority_max")(lambda call: 17)  # not a decision
+
+    @emu.on("sched_get_priority_min")
+    def broken(call: Call) -> object:
+        raise RuntimeError("boom")
+
+    script = (
+        "import os\n"
+        "def run(f, *a):\n"
+        "    try:\n        return f(*a)\n"
+        "    except OSError as e:\n        return e.errno\n"
+        "print(os.getsid(0), os.getpgid(0) == os.getpgrp(),"
+        " run(os.getpriority, os.PRIO_PROCESS, 0), run(os.sched_getscheduler, 0),"
+        " run(os.sched_get_priority_max, 0), run(os.sched_get_priority_min, 0))\n"
+    )
+    result = emu.run([sys.executable, "-S", "-c", script], capture_output=True)
+    assert (
+        result.stdout
+        == f"4242 True {errno.EPERM} {errno.EACCES} {errno.EIO} {errno.EIO}\n".encode()
+    )
+    stats = result.stats
+    assert (stats["getsid"].stops, stats["getsid"].emulated) == (1, 1)
+    assert stats["getsid"].handler_ns > 0
+    assert stats["getpgid"].passed == stats["getpgid"].stops >= 1
+    assert (stats["getpriority"].emulated, stats["sched_getscheduler"].failed) == (1, 1)
+    for name in ("sched_get_priority_max", "sched_get_priority_min"):
+        assert (stats[name].handler_errors, stats[name].failed) == (1, 1)
+    causes = sorted(type(error.__cause__).__name__ for error in reported)
+    assert causes == ["RuntimeError", "UnsupportedError"]
+
+
+def test_a_handler_reads_memory_only_while_its_call_waits() -> None:
+    """Memory is checked with NOTIF_ID_VALID after each read: during the handler it is
+    readable; kept past the reply, the call is gone and a read fails (ESRCH)."""
+    emu = unotify()
+    kept: list[Call] = []
+
+    @emu.on("openat")
+    def look(call: Call) -> object:
+        if call.path == "/etc/hostname":
+            kept.append(call)
+        return None
+
+    result = emu.run(["cat", "/etc/hostname"], capture_output=True)
+    assert result.exit_code == 0 and len(kept) == 1
+    with pytest.raises(OSError):
+        kept[0].read(kept[0].raw[1], 1)
+
+
 def test_rewrites_are_refused_as_handler_errors() -> None:
     reported: list[HandlerError] = []
     emu = unotify(on_error="fail", report=reported.append)

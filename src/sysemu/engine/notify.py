@@ -22,16 +22,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
+from sysemu.abi import Syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, OpenFile, Outcome, Pass, Result
-from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
+from sysemu.api.handlers import (
+    CompiledHandlers,
+    Handler,
+    HandlerError,
+    OnError,
+    Route,
+    SyscallStats,
+)
 from sysemu.api.results import RunResult
 from sysemu.engine.common import guard_rules, notify, run_result
 from sysemu.engine.spawn import LISTENER_SOCKET_FD, spawn
@@ -46,18 +54,51 @@ from sysemu.kernel.bpf import (
     Rule,
     compile_filter,
 )
+from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+    Exchanged,
     Listener,
     NotifiedMemory,
+    call_key,
 )
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
 WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 _SENDMSG = 46  # x86_64: the child sysemu forks is a native process
+_CONTINUE = SECCOMP_USER_NOTIF_FLAG_CONTINUE
+_clock = time.perf_counter_ns
+
+
+class _NotifiedCall(Call):
+    """A :class:`Call` whose memory is checked with ``NOTIF_ID_VALID`` (:class:`NotifiedMemory`).
+
+    The listener and notification id sit in slots, and the memory object is made on first use:
+    most handlers read no memory, and a factory object per call (a ``functools.partial``) would
+    cost about as much as the rest of the engine's Python per call.
+    """
+
+    __slots__ = ("_listener", "_notification")
+
+    _listener: Listener
+    _notification: int
+
+    @property
+    def memory(self) -> TraceeMemory:
+        """The caller's address space; a read fails with ESRCH once the call is gone."""
+        memory = self._memory
+        if not isinstance(memory, TraceeMemory):
+            memory = self._memory = NotifiedMemory(self.tid, self._listener, self._notification)
+        return memory
+
+
+# What the loop needs of a route it may decide on its own: the route has one handler, whose
+# conditions the kernel already checked, and no observer (their call_finished must follow the
+# reply, which the loop sends late: with the next receive).
+_Direct = tuple[Syscall, Handler, SyscallStats, Route]
 
 
 def listener_send_rule() -> Rule:
@@ -106,8 +147,15 @@ class NotifySupervisor:
             check_supported(compiled)
         self._compiled = compiled
         self._by_call = {
-            (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
+            call_key(route.syscall.abi.audit_arch, route.syscall.filter_nr): route
             for route in compiled.routes
+        }
+        # Emptied when a handler error ends the run (OnError.KILL), so that every later call
+        # takes the general path, which refuses it.
+        self._direct: dict[int, _Direct] = {
+            key: (route.syscall, route.registrations[0].handler, route.stats, route)
+            for key, route in self._by_call.items()
+            if route.prechecked and len(route.registrations) == 1 and not route.observers
         }
         self._on_error = on_error
         self._error_errno = error_errno
@@ -209,17 +257,75 @@ class NotifySupervisor:
             watchdog.daemon = True
             watchdog.start()
         try:
-            while True:
-                notification = listener.receive()
-                if notification is not None:
-                    self.answer(listener, notification)
-                elif listener.hung_up():
-                    break
+            self._loop(listener)
         finally:
             if watchdog is not None:
                 watchdog.cancel()
         _, status = os.waitpid(root, 0)
         return None if self._timed_out else status
+
+    def _loop(self, listener: Listener) -> None:
+        """Receive and answer notifications until the listener hangs up.
+
+        This is the whole per-call cost of the backend in Python, so it is written flat: one
+        :meth:`Listener.exchange` per call sends the previous reply and receives the next
+        notification; a call of a direct route (see ``_Direct``) is decided here, and its
+        reply left for that exchange. Anything else (several handlers, observers, OpenFile,
+        handler errors, a run being killed) goes through :meth:`_answer`, which replies at once.
+        What is counted, and when a handler error is raised, is the same on both paths.
+        """
+        exchange = listener.exchange
+        direct = self._direct
+        tasks = self._tasks
+        clock = _clock
+        make_call = _NotifiedCall
+        reply: int | None = None
+        value = error = flags = 0
+        while True:
+            notification = exchange(reply, value, error, flags)
+            reply = None
+            if notification is None:
+                if listener.hung_up():
+                    return
+                continue
+            notification_id, tid, key, ip, raw = notification
+            route = direct.get(key)
+            if route is None:
+                self._answer(listener, notification)
+                continue
+            syscall, handler, stats, _ = route
+            state = tasks.get(tid)
+            if state is None:
+                state = tasks[tid] = TaskState(tid)
+            call = make_call(syscall, raw, state, ip)
+            call._listener = listener
+            call._notification = notification_id
+            stats.stops += 1
+            start = clock()
+            try:
+                decision = handler(call)
+            except Exception as failure:
+                stats.handler_ns += clock() - start
+                self._handler_raised(listener, call, route[3], handler, failure)
+                continue
+            stats.handler_ns += clock() - start
+            if type(decision) is Emulate:
+                value = decision.value
+                if -4096 < value < 0:
+                    value, error, flags = 0, value, 0
+                else:
+                    error = flags = 0
+                stats.emulated += 1
+            elif decision is None:
+                value, error, flags = 0, 0, _CONTINUE
+                stats.passed += 1
+            elif type(decision) is Fail:
+                value, error, flags = 0, -decision.errno, 0
+                stats.failed += 1
+            else:
+                self._carry_out(listener, notification_id, call, route[3], decision)
+                continue
+            reply = notification_id
 
     def _time_out(self, root: int) -> None:
         self._timed_out = True
@@ -232,21 +338,21 @@ class NotifySupervisor:
             if notification is None:
                 return
         notification_id, tid, _flags, nr, arch, ip = notification[:6]
-        route = self._by_call.get((arch, nr & 0xFFFFFFFF))
+        self._answer(listener, (notification_id, tid, call_key(arch, nr), ip, notification[6:]))
+
+    def _answer(self, listener: Listener, notification: Exchanged) -> None:
+        """The general path: any route, observers, a run being killed; replies at once."""
+        notification_id, tid, key, ip, raw = notification
+        route = self._by_call.get(key)
         if route is None:  # cannot happen with our filter; never leave a caller blocked
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return
         state = self._tasks.get(tid)
         if state is None:
             state = self._tasks[tid] = TaskState(tid)
-        call = Call(
-            route.syscall,
-            notification[6:],
-            state,
-            ip,
-            0,
-            memory=functools.partial(NotifiedMemory, tid, listener, notification_id),
-        )
+        call = _NotifiedCall(route.syscall, raw, state, ip)
+        call._listener = listener
+        call._notification = notification_id
         stats = route.stats
         stats.stops += 1
         if self.fatal is not None:  # a process the first kill missed (forked meanwhile)
@@ -272,6 +378,31 @@ class NotifySupervisor:
         if route.observers:
             result = None if outcome is Outcome.PASSED else Result(value)
             self._notify(route, "call_finished", call, outcome, result)
+
+    def _handler_raised(
+        self,
+        listener: Listener,
+        call: _NotifiedCall,
+        route: Route,
+        handler: Handler,
+        error: Exception,
+    ) -> None:
+        """A direct route's handler raised: the same HandlerError as Route.decide makes."""
+        try:
+            raise HandlerError(call.name, handler, call.tid) from error
+        except HandlerError as failure:
+            self._failed(listener, call._notification, route, failure)
+
+    def _carry_out(
+        self, listener: Listener, notification_id: int, call: Call, route: Route, decision: object
+    ) -> None:
+        """A direct route's decision the loop does not reply to itself; replies at once."""
+        try:
+            _, outcome = self._reply(listener, notification_id, call, route, decision)
+        except HandlerError as error:
+            self._failed(listener, notification_id, route, error)
+            return
+        route.stats.count(outcome)
 
     def _reply(
         self, listener: Listener, notification_id: int, call: Call, route: Route, decision: object
@@ -322,6 +453,7 @@ class NotifySupervisor:
         self.errors.append(error)
         if self._on_error is OnError.KILL:
             self.fatal = error
+            self._direct.clear()  # every later call takes the path that refuses it
             route.stats.count(Outcome.KILLED)
             # Kill first: the caller is blocked in this notification and cannot fork meanwhile.
             self._kill_tree(self.root)

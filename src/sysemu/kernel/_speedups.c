@@ -323,7 +323,91 @@ static PyObject *sp_notif_send(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_RETURN_TRUE;
 }
 
+/* One answered notification and the next one: the NOTIF_SEND of the reply (skipped when
+ * reply_id is None) and the NOTIF_RECV that follows, in one call and with the GIL released
+ * across both, so that the supervisor's loop crosses from Python into C once per call.
+ *
+ * notif_exchange(fd, reply_id | None, val, error, flags)
+ *     -> (id, tid, key, ip, (a0..a5)) | None (ENOENT, EINTR: nothing to answer)
+ * where key = arch << 32 | (u32)nr, ready for one dict lookup. A reply to a call that is gone
+ * (ENOENT: its thread died or was interrupted) is normal and ignored, as notif_send reports it.
+ * The reply is retried on EINTR: the kernel takes its lock interruptibly, and a lost reply
+ * would leave the caller blocked for good. */
+static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "notif_exchange(fd, reply_id, val, error, flags)");
+        return NULL;
+    }
+    int fd = (int)PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    int reply = args[1] != Py_None;
+    struct notif_resp response = {0, 0, 0, 0};
+    if (reply) {
+        response.id = (__u64)PyLong_AsUnsignedLongLongMask(args[1]);
+        /* As notif_send takes them: a 64-bit pattern, -1 and 2**64 - 1 alike. */
+        response.val = (__s64)PyLong_AsUnsignedLongLongMask(args[2]);
+        response.error = (__s32)PyLong_AsLong(args[3]);
+        response.flags = (__u32)PyLong_AsUnsignedLongMask(args[4]);
+        if (PyErr_Occurred()) return NULL;
+    }
+    struct notif request;
+    memset(&request, 0, sizeof request);
+    int sent = 0, send_errno = 0, result, recv_errno = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (reply) {
+        do sent = ioctl(fd, NOTIF_SEND_REQ, &response);
+        while (sent < 0 && errno == EINTR);
+        if (sent < 0) send_errno = errno;
+    }
+    if (send_errno == 0 || send_errno == ENOENT) {
+        result = ioctl(fd, NOTIF_RECV_REQ, &request);
+        if (result < 0) recv_errno = errno;
+    } else {
+        result = -1;
+    }
+    Py_END_ALLOW_THREADS
+    if (send_errno != 0 && send_errno != ENOENT)
+        return raise_errno(send_errno, "SECCOMP_IOCTL_NOTIF_SEND");
+    if (result < 0) {
+        if (recv_errno == ENOENT || recv_errno == EINTR) {
+            if (recv_errno == EINTR && PyErr_CheckSignals() < 0) return NULL;
+            Py_RETURN_NONE;
+        }
+        return raise_errno(recv_errno, "SECCOMP_IOCTL_NOTIF_RECV");
+    }
+    PyObject *raw = PyTuple_New(6);
+    if (raw == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < 6; i++) {
+        PyObject *value = PyLong_FromUnsignedLongLong(request.data.args[i]);
+        if (value == NULL) {
+            Py_DECREF(raw);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(raw, i, value);
+    }
+    unsigned long long key = ((unsigned long long)request.data.arch << 32) | (__u32)request.data.nr;
+    PyObject *items[4] = {
+        PyLong_FromUnsignedLongLong(request.id),
+        PyLong_FromUnsignedLong(request.pid),
+        PyLong_FromUnsignedLongLong(key),
+        PyLong_FromUnsignedLongLong(request.data.instruction_pointer),
+    };
+    PyObject *notification = PyTuple_New(5);
+    if (notification == NULL || !items[0] || !items[1] || !items[2] || !items[3]) {
+        for (int i = 0; i < 4; i++) Py_XDECREF(items[i]);
+        Py_XDECREF(notification);
+        Py_DECREF(raw);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < 4; i++) PyTuple_SET_ITEM(notification, i, items[i]);
+    PyTuple_SET_ITEM(notification, 4, raw);
+    return notification;
+}
+
 static PyMethodDef methods[] = {
+    {"notif_exchange", (PyCFunction)(void (*)(void))sp_notif_exchange, METH_FASTCALL,
+     "notif_exchange(fd, reply_id|None, val, error, flags) -> (id, tid, arch<<32|nr, ip, args)"
+     " or None (ENOENT, EINTR)."},
     {"notif_recv", (PyCFunction)(void (*)(void))sp_notif_recv, METH_FASTCALL,
      "notif_recv(fd) -> (id, tid, flags, nr, arch, ip, a0..a5), or None (ENOENT, EINTR)."},
     {"notif_send", (PyCFunction)(void (*)(void))sp_notif_send, METH_FASTCALL,

@@ -44,6 +44,16 @@ NOTIF = struct.Struct("<QIIiIQ6Q")
 RESPONSE = struct.Struct("<QqiI")
 
 
+Exchanged = tuple[int, int, int, int, tuple[int, ...]]
+"""A notification as :meth:`Listener.exchange` returns it: ``(id, tid, key, ip, args)``."""
+
+
+def call_key(arch: int, nr: int) -> int:
+    """One int for an (audit arch, syscall number) pair, as :meth:`Listener.exchange` gives it
+    (a dict keyed by it costs one int hash per lookup, not a tuple's)."""
+    return arch << 32 | (nr & 0xFFFFFFFF)
+
+
 def _ioc(direction: int, number: int, size: int) -> int:
     return (direction << 30) | (size << 16) | (ord("!") << 8) | number
 
@@ -70,6 +80,7 @@ class Listener:
         if _speedups is not None:  # the C versions: one call each, no buffer to fill
             self.receive = functools.partial(_speedups.notif_recv, fd)  # type: ignore[method-assign]
             self.respond = functools.partial(_send, _speedups.notif_send, fd)  # type: ignore[method-assign]
+            self.exchange = functools.partial(_speedups.notif_exchange, fd)  # type: ignore[method-assign]
 
     def receive(self) -> tuple[int, ...] | None:
         """The next notification as ``(id, tid, flags, nr, arch, ip, a0..a5)``; ``None`` if it
@@ -94,6 +105,23 @@ class Listener:
                 return False
             raise
         return True
+
+    def exchange(
+        self, reply_id: int | None, value: int, error: int, flags: int
+    ) -> Exchanged | None:
+        """Send the reply to ``reply_id`` (unless it is None; a call that is gone is ignored),
+        then receive the next notification as ``(id, tid, key, ip, args)``, where ``key`` is
+        :func:`call_key` of its arch and number; ``None`` as :meth:`receive` returns it.
+
+        The supervisor's loop makes this one call per notification: with the C accelerator it
+        is one crossing into C, with the GIL released in both ioctls."""
+        if reply_id is not None:
+            self.respond(reply_id, value, error, flags)
+        notification = self.receive()
+        if notification is None:
+            return None
+        nid, tid, _flags, nr, arch, ip, *args = notification
+        return nid, tid, call_key(arch, nr), ip, tuple(args)
 
     def send_fd(self, notification_id: int, fd: int, *, cloexec: bool) -> int:
         """Install our ``fd`` in the caller and make it the call's result, atomically; returns
