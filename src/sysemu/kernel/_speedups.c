@@ -11,6 +11,8 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <linux/types.h>
 #include <stdint.h>
 #include <string.h>
@@ -404,7 +406,250 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
     return notification;
 }
 
+/* The supervisor's whole loop for the calls it can decide in C, Python called only for the
+ * handler (and the Call it receives); the twin of NotifySupervisor._loop_python in
+ * engine/notify.py, which runs where this module is not built and is the reference:
+ * every count and every reply here must be the same as there.
+ *
+ * notif_serve(fd, direct, tasks, task_type, call_type, listener, emulate_type, fail_type,
+ *             general, raised, carry_out) -> None once no process uses the filter
+ *
+ * direct maps arch << 32 | (u32)nr to (syscall, handler, stats, route); tasks maps a tid to
+ * its task_type(tid). Per notification of a direct route: call = call_type(syscall, args,
+ * task, ip) with call._listener and call._notification set; stats.stops += 1; the handler
+ * runs, timed into stats.handler_ns; an Emulate, None (continue) or Fail is counted and its
+ * reply sent with the next NOTIF_RECV. Everything else goes back to Python, which replies
+ * itself: general((id, tid, key, ip, args)) for a notification of any other route,
+ * raised(call, route, handler, error) for a handler's Exception (a BaseException such as
+ * KeyboardInterrupt propagates), carry_out(id, call, route, decision) for other decisions. */
+static PyObject *s_stops, *s_handler_ns, *s_emulated, *s_passed, *s_failed, *s_value, *s_errno,
+    *s_listener, *s_notification;
+
+static int add_to(PyObject *stats, PyObject *name, long long amount) {
+    PyObject *old = PyObject_GetAttr(stats, name);
+    if (old == NULL) return -1;
+    PyObject *by = PyLong_FromLongLong(amount);
+    PyObject *sum = by == NULL ? NULL : PyNumber_Add(old, by);
+    Py_DECREF(old);
+    Py_XDECREF(by);
+    if (sum == NULL) return -1;
+    int result = PyObject_SetAttr(stats, name, sum);
+    Py_DECREF(sum);
+    return result;
+}
+
+static long long now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* what time.perf_counter_ns reads on Linux */
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+static PyObject *args_tuple(const struct notif *request) {
+    PyObject *raw = PyTuple_New(6);
+    if (raw == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < 6; i++) {
+        PyObject *value = PyLong_FromUnsignedLongLong(request->data.args[i]);
+        if (value == NULL) {
+            Py_DECREF(raw);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(raw, i, value);
+    }
+    return raw;
+}
+
+/* Calls fn(*argv) and drops the result; -1 with the exception set if it raised. */
+static int call_dropping(PyObject *fn, PyObject **argv, size_t count) {
+    PyObject *result = PyObject_Vectorcall(fn, argv, count, NULL);
+    if (result == NULL) return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* One direct notification: the reply to send in *response (returns 1), or 0 when Python
+ * replied itself, or -1 with an exception set. */
+static int decide_direct(const struct notif *request, PyObject *route, PyObject *const *args,
+                         struct notif_resp *response) {
+    PyObject *tasks = args[2], *task_type = args[3], *call_type = args[4], *listener = args[5];
+    PyTypeObject *emulate_type = (PyTypeObject *)args[6], *fail_type = (PyTypeObject *)args[7];
+    PyObject *raised = args[9], *carry_out = args[10];
+    PyObject *syscall = PyTuple_GET_ITEM(route, 0), *handler = PyTuple_GET_ITEM(route, 1);
+    PyObject *stats = PyTuple_GET_ITEM(route, 2), *route_object = PyTuple_GET_ITEM(route, 3);
+    PyObject *tid = NULL, *state = NULL, *raw = NULL, *ip = NULL, *id = NULL, *call = NULL;
+    PyObject *decision = NULL, *field = NULL;
+    int outcome = -1;
+    if ((tid = PyLong_FromUnsignedLong(request->pid)) == NULL) goto done;
+    state = PyDict_GetItemWithError(tasks, tid);
+    if (state != NULL) {
+        Py_INCREF(state);
+    } else {
+        if (PyErr_Occurred()) goto done;
+        if ((state = PyObject_CallOneArg(task_type, tid)) == NULL) goto done;
+        if (PyDict_SetItem(tasks, tid, state) < 0) goto done;
+    }
+    if ((raw = args_tuple(request)) == NULL) goto done;
+    if ((ip = PyLong_FromUnsignedLongLong(request->data.instruction_pointer)) == NULL) goto done;
+    if ((id = PyLong_FromUnsignedLongLong(request->id)) == NULL) goto done;
+    PyObject *call_args[4] = {syscall, raw, state, ip};
+    if ((call = PyObject_Vectorcall(call_type, call_args, 4, NULL)) == NULL) goto done;
+    if (PyObject_SetAttr(call, s_listener, listener) < 0) goto done;
+    if (PyObject_SetAttr(call, s_notification, id) < 0) goto done;
+    if (add_to(stats, s_stops, 1) < 0) goto done;
+    long long start = now_ns();
+    decision = PyObject_CallOneArg(handler, call);
+    long long spent = now_ns() - start;
+    if (decision == NULL) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL) PyException_SetTraceback(value, traceback);
+        int is_exception = PyErr_GivenExceptionMatches(type, PyExc_Exception);
+        if (add_to(stats, s_handler_ns, spent) < 0) {
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+            goto done;
+        }
+        if (!is_exception) { /* as `except Exception` in Python: anything else propagates */
+            PyErr_Restore(type, value, traceback);
+            goto done;
+        }
+        PyObject *argv[4] = {call, route_object, handler, value};
+        int failed = call_dropping(raised, argv, 4);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+        outcome = failed < 0 ? -1 : 0;
+        goto done;
+    }
+    if (add_to(stats, s_handler_ns, spent) < 0) goto done;
+    memset(response, 0, sizeof *response);
+    response->id = request->id;
+    if (Py_TYPE(decision) == emulate_type) {
+        if ((field = PyObject_GetAttr(decision, s_value)) == NULL) goto done;
+        if (!PyLong_Check(field)) { /* Python's loop would fail on it too, out of the loop */
+            PyErr_SetString(PyExc_TypeError, "an emulated value must be an int");
+            goto done;
+        }
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(field, &overflow);
+        if (value == -1 && PyErr_Occurred()) goto done;
+        if (overflow) /* far outside the errno range: a 64-bit pattern, as notif_send takes it */
+            response->val = (__s64)PyLong_AsUnsignedLongLongMask(field);
+        else if (-4096 < value && value < 0)
+            response->error = (__s32)value;
+        else
+            response->val = (__s64)value;
+        if (PyErr_Occurred() || add_to(stats, s_emulated, 1) < 0) goto done;
+        outcome = 1;
+    } else if (decision == Py_None) {
+        response->flags = 1; /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+        if (add_to(stats, s_passed, 1) < 0) goto done;
+        outcome = 1;
+    } else if (Py_TYPE(decision) == fail_type) {
+        if ((field = PyObject_GetAttr(decision, s_errno)) == NULL) goto done;
+        long number = PyLong_AsLong(field);
+        if (number == -1 && PyErr_Occurred()) goto done;
+        response->error = (__s32)-number;
+        if (add_to(stats, s_failed, 1) < 0) goto done;
+        outcome = 1;
+    } else {
+        PyObject *argv[4] = {id, call, route_object, decision};
+        outcome = call_dropping(carry_out, argv, 4) < 0 ? -1 : 0;
+    }
+done:
+    Py_XDECREF(tid);
+    Py_XDECREF(state);
+    Py_XDECREF(raw);
+    Py_XDECREF(ip);
+    Py_XDECREF(id);
+    Py_XDECREF(call);
+    Py_XDECREF(decision);
+    Py_XDECREF(field);
+    return outcome;
+}
+
+static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11 || !PyDict_Check(args[1]) || !PyDict_Check(args[2]) ||
+        !PyType_Check(args[6]) || !PyType_Check(args[7])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "notif_serve(fd, direct: dict, tasks: dict, task_type, call_type, "
+                        "listener, emulate_type: type, fail_type: type, general, raised, "
+                        "carry_out)");
+        return NULL;
+    }
+    int fd = (int)PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    PyObject *direct = args[1], *general = args[8];
+    struct notif_resp response;
+    int reply = 0;
+    for (;;) {
+        struct notif request;
+        memset(&request, 0, sizeof request);
+        int sent = 0, send_errno = 0, result = -1, recv_errno = 0;
+        Py_BEGIN_ALLOW_THREADS
+        if (reply) {
+            do sent = ioctl(fd, NOTIF_SEND_REQ, &response);
+            while (sent < 0 && errno == EINTR);
+            if (sent < 0) send_errno = errno;
+        }
+        if (send_errno == 0 || send_errno == ENOENT) {
+            result = ioctl(fd, NOTIF_RECV_REQ, &request);
+            if (result < 0) recv_errno = errno;
+        }
+        Py_END_ALLOW_THREADS
+        reply = 0;
+        if (send_errno != 0 && send_errno != ENOENT)
+            return raise_errno(send_errno, "SECCOMP_IOCTL_NOTIF_SEND");
+        if (result < 0) {
+            if (recv_errno != ENOENT && recv_errno != EINTR)
+                return raise_errno(recv_errno, "SECCOMP_IOCTL_NOTIF_RECV");
+            if (recv_errno == EINTR && PyErr_CheckSignals() < 0) return NULL;
+            /* Gone for good (POLLHUP), or only this call's thread was (see Listener.hung_up). */
+            struct pollfd poller = {fd, POLLIN, 0};
+            if (poll(&poller, 1, 0) > 0 && poller.revents & (POLLHUP | POLLERR)) Py_RETURN_NONE;
+            continue;
+        }
+        unsigned long long bits =
+            ((unsigned long long)request.data.arch << 32) | (__u32)request.data.nr;
+        PyObject *key = PyLong_FromUnsignedLongLong(bits);
+        if (key == NULL) return NULL;
+        PyObject *route = PyDict_GetItemWithError(direct, key);
+        if (route == NULL) {
+            PyObject *raw = PyErr_Occurred() ? NULL : args_tuple(&request);
+            PyObject *note = raw == NULL ? NULL
+                                         : Py_BuildValue("(KkOKN)", (unsigned long long)request.id,
+                                                         (unsigned long)request.pid, key,
+                                                         (unsigned long long)request.data
+                                                             .instruction_pointer,
+                                                         raw);
+            Py_DECREF(key);
+            if (note == NULL) return NULL;
+            int failed = call_dropping(general, &note, 1);
+            Py_DECREF(note);
+            if (failed < 0) return NULL;
+            continue;
+        }
+        /* The handler may empty `direct` (a handler error under OnError.KILL): hold the route. */
+        Py_INCREF(route);
+        if (!PyTuple_Check(route) || PyTuple_GET_SIZE(route) != 4) {
+            Py_DECREF(route);
+            Py_DECREF(key);
+            PyErr_SetString(PyExc_TypeError, "a direct route is (syscall, handler, stats, route)");
+            return NULL;
+        }
+        int decided = decide_direct(&request, route, args, &response);
+        Py_DECREF(route);
+        Py_DECREF(key);
+        if (decided < 0) return NULL;
+        reply = decided;
+    }
+}
+
 static PyMethodDef methods[] = {
+    {"notif_serve", (PyCFunction)(void (*)(void))sp_notif_serve, METH_FASTCALL,
+     "notif_serve(fd, direct, tasks, task_type, call_type, listener, emulate_type, fail_type,"
+     " general, raised, carry_out) -> None when the listener hangs up."},
     {"notif_exchange", (PyCFunction)(void (*)(void))sp_notif_exchange, METH_FASTCALL,
      "notif_exchange(fd, reply_id|None, val, error, flags) -> (id, tid, arch<<32|nr, ip, args)"
      " or None (ENOENT, EINTR)."},
@@ -434,4 +679,16 @@ static struct PyModuleDef module = {
     "C versions of sysemu's per-stop ptrace requests (optional).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void) {
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&s_stops, "stops"},         {&s_handler_ns, "handler_ns"}, {&s_emulated, "emulated"},
+        {&s_passed, "passed"},       {&s_failed, "failed"},         {&s_value, "value"},
+        {&s_errno, "errno"},         {&s_listener, "_listener"},    {&s_notification, "_notification"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if ((*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) return NULL;
+    return PyModule_Create(&module);
+}

@@ -181,6 +181,9 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     except ImportError:  # not built: the fcntl versions serve
         _speedups = None
 
+# The C twin of NotifySupervisor._loop_python (see notif_serve in _speedups.c), or None.
+serve_natively: Callable[..., None] | None = None if _speedups is None else _speedups.notif_serve
+
 
 class NotifiedMemory(TraceeMemory):
     """A notifying thread's memory: every read is checked afterwards with ``NOTIF_ID_VALID``,
