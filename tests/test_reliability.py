@@ -884,3 +884,24 @@ def test_a_condition_value_outside_the_arguments_type_is_refused() -> None:
     emu = Emulator()
     with pytest.raises((ValueError, TypeError)):
         emu.on("write", fd=2**32 + 1)(lambda call: call.fail(errno.EIO))
+
+
+@pytest.mark.parametrize("backend", ["unotify", "seccomp"])
+def test_a_filter_that_sends_every_call_still_starts(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A handler set too large for the kernel's filter makes every call stop (or, under
+    # unotify, go to the supervisor). The child must hand its listener over without a call
+    # that would wait for a supervisor that is not listening yet.
+    from sysemu.api import handlers  # noqa: PLC0415
+
+    monkeypatch.setattr(handlers, "MAX_FILTER_INSTRUCTIONS", 0)
+    emu = Emulator(backend=backend)  # type: ignore[arg-type]
+    emu.on("getppid")(lambda call: call.emulate(4242))
+    emu.on("write", fd=99)(lambda call: call.fail(errno.EIO))  # never: fd 1 is written
+    result = emu.run(
+        [sys.executable, "-c", "import os; print(os.getppid())"], capture_output=True, timeout=60
+    )
+    assert (result.exit_code, result.stdout) == (0, b"4242\n")
+    # The kernel would have kept the write to fd 1 from stopping; here Python tested fd=99.
+    assert result.stats is not None and result.stats["write"].stops >= 1

@@ -26,7 +26,15 @@ from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Outcome
 from sysemu.api.observers import Observer
-from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, ArgTest, Op, Rule
+from sysemu.kernel.bpf import (
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_TRACE,
+    ArgTest,
+    FilterTooLongError,
+    Op,
+    Rule,
+    compile_filter,
+)
 
 _clock = time.perf_counter_ns
 
@@ -183,8 +191,9 @@ class Route:
 # The filter's data for "look the route up by ABI and number": used when observers watch every
 # call, which would need more routes than a filter can hold.
 DYNAMIC_ROUTE = 0xFFFF
-# Above this many distinct (ABI, number) routes the filter traps everything (see compile()).
-MAX_FILTERED_SYSCALLS = 250
+# A handler set whose filter would be longer than this traps everything (see compile()): the
+# kernel takes 4096 instructions (BPF_MAXINSNS), and the engines put their own rules first.
+MAX_FILTER_INSTRUCTIONS = 3584
 
 
 class CompiledHandlers:
@@ -383,52 +392,77 @@ class HandlerSet:
         watch_all = tuple(observer for observer, entries in self._observers if entries is None)
         # An observer registered several times (once per ABI, say) hears each event once.
         unique = tuple(dict.fromkeys(observer for observer, _ in self._observers))
-        compiled = CompiledHandlers(observers=unique, watch_all=watch_all)
-        # Every architecture the machine has gets a default; any other is killed by the filter.
-        default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
-        compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
-        # A filter with a rule for each of hundreds of calls would pass the kernel's 4096
+        # A filter with a rule for each of hundreds of calls may pass the kernel's 4096
         # instructions; then every call of the machine's ABIs stops, and Python finds the
         # route by number (the same as for observers of every call).
-        many = len(by_key) > MAX_FILTERED_SYSCALLS
-        if many:
-            dynamic = SECCOMP_RET_TRACE | DYNAMIC_ROUTE
-            compiled.arch_defaults = {abi.audit_arch: dynamic for abi in allowed}
-        for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
-            syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
-            observers = tuple(
-                dict.fromkeys(
-                    observer
-                    for observer, entries in self._observers
-                    if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
-                )
+        compiled = _compile_routes(
+            by_key, watched, allowed, watch_all, unique, registered=self._observers, many=False
+        )
+        try:
+            size = len(compile_filter(compiled.rules, arch_defaults=compiled.arch_defaults))
+        except FilterTooLongError:
+            size = MAX_FILTER_INSTRUCTIONS + 1
+        if size > MAX_FILTER_INSTRUCTIONS:
+            compiled = _compile_routes(
+                by_key, watched, allowed, watch_all, unique, registered=self._observers, many=True
             )
-            # The kernel enforced the conditions only if nothing else traps this number.
-            prechecked = not registrations or (
-                len(registrations) == 1 and registrations[0].when is None and not observers
-            )
-            compiled.routes.append(
-                Route(
-                    syscall,
-                    tuple(registrations),
-                    SyscallStats(syscall.name, abi),
-                    prechecked=prechecked,
-                    observers=observers,
-                    observe_results=any(observer.wants_results for observer in observers),
-                )
-            )
-            if many:
-                compiled.routes[-1].prechecked = False
-                continue
-            action = SECCOMP_RET_TRACE | route_id
-            if not registrations or observers:
-                # Observers see every call of this number, whatever the conditions say.
-                compiled.rules.append(Rule(abi.audit_arch, syscall.filter_nr, action))
-                continue
-            for registration in registrations:
-                compiled.rules.append(
-                    Rule(abi.audit_arch, syscall.filter_nr, action, registration.tests)
-                )
-                if not registration.tests:
-                    break  # every later rule for this call is unreachable
         return compiled
+
+
+def _compile_routes(
+    by_key: dict[tuple[Abi, int], list[Registration]],
+    watched: dict[tuple[Abi, int], Syscall],
+    allowed: set[Abi],
+    watch_all: tuple[Observer, ...],
+    unique: tuple[Observer, ...],
+    *,
+    registered: list[tuple[Observer, list[Syscall] | None]],
+    many: bool,
+) -> CompiledHandlers:
+    """The routes and rules of ``HandlerSet.compile``; with ``many``, no rules: every call
+    of the allowed ABIs stops and is routed by number."""
+    compiled = CompiledHandlers(observers=unique, watch_all=watch_all)
+    # Every architecture the machine has gets a default; any other is killed by the filter.
+    default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
+    compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
+    if many:
+        dynamic = SECCOMP_RET_TRACE | DYNAMIC_ROUTE
+        compiled.arch_defaults = {abi.audit_arch: dynamic for abi in allowed}
+    for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
+        syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
+        observers = tuple(
+            dict.fromkeys(
+                observer
+                for observer, entries in registered
+                if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
+            )
+        )
+        # The kernel enforced the conditions only if nothing else traps this number.
+        prechecked = not registrations or (
+            len(registrations) == 1 and registrations[0].when is None and not observers
+        )
+        compiled.routes.append(
+            Route(
+                syscall,
+                tuple(registrations),
+                SyscallStats(syscall.name, abi),
+                prechecked=prechecked,
+                observers=observers,
+                observe_results=any(observer.wants_results for observer in observers),
+            )
+        )
+        if many:
+            compiled.routes[-1].prechecked = False
+            continue
+        action = SECCOMP_RET_TRACE | route_id
+        if not registrations or observers:
+            # Observers see every call of this number, whatever the conditions say.
+            compiled.rules.append(Rule(abi.audit_arch, syscall.filter_nr, action))
+            continue
+        for registration in registrations:
+            compiled.rules.append(
+                Rule(abi.audit_arch, syscall.filter_nr, action, registration.tests)
+            )
+            if not registration.tests:
+                break  # every later rule for this call is unreachable
+    return compiled

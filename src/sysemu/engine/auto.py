@@ -107,7 +107,12 @@ class AutoTracer(Tracer):
             # below, so only the socket is read here; an empty read means the child failed
             # before it could send the listener.
             with ours:
-                _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                # A child that never sends it is killed by the loop's own timeout below.
+                ours.settimeout(timeout)
+                try:
+                    _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                except TimeoutError:
+                    fds = []
             if fds:
                 listener = Listener(fds[0])
                 listener.wake_up_on_caller_cpu()

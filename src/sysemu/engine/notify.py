@@ -215,7 +215,16 @@ class NotifySupervisor:
             )
             theirs.close()  # so that a child that fails first gives an end of file here
             with ours:
-                _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                ours.settimeout(timeout)  # (None: no limit)
+                try:
+                    _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                except TimeoutError:
+                    # A child that never sends its listener must not hold the run for ever.
+                    os.kill(spawned.pid, signal.SIGKILL)
+                    os.waitpid(spawned.pid, 0)
+                    raise RunTimeoutError(
+                        argv, timeout or 0.0, self._result(signal.SIGKILL)
+                    ) from None
             if fds:
                 break
             os.waitpid(spawned.pid, 0)  # it failed before sending the listener

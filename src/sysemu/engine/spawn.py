@@ -74,17 +74,15 @@ def _child(
             os._exit(127)
         if cwd is not None:
             os.chdir(cwd)
+        handoff = None
         if listener_socket is not None:
             # The fd number the filter lets sendmsg through on (see LISTENER_SOCKET_FD).
             os.dup2(listener_socket, LISTENER_SOCKET_FD, inheritable=False)
+            handoff = _ListenerHandoff()
         if filter_ is not None:
             listener = filter_.install(no_new_privs=os.geteuid() != 0, flags=filter_flags)
-            if listener_socket is not None:
-                # Close-on-exec both (the kernel made the listener so): exec closes them
-                # without a close() call that a handler could trap before anyone listens.
-                import socket  # noqa: PLC0415 (only this backend's child needs it)
-
-                socket.send_fds(socket.socket(fileno=LISTENER_SOCKET_FD), [b"L"], [listener])
+            if handoff is not None:
+                handoff.send(listener)
         os.execve(path, list(argv), dict(env))
     except BaseException as error:
         code = getattr(error, "errno", None) or 0
@@ -93,6 +91,29 @@ def _child(
             os.write(error_write, message)
         finally:
             os._exit(127)
+
+
+class _ListenerHandoff:
+    """Sends the child's listener fd to the supervisor with nothing but one ``sendmsg``
+    after the filter is in place: until the supervisor has the listener, any call the filter
+    sends to it blocks for ever, and a filter may send every call (a ``getsockname`` to
+    learn the socket's family, an import's file reads, a ``close``, a fresh heap page).
+    Everything is built before the filter is installed; the fd goes into a ready array."""
+
+    def __init__(self) -> None:
+        import array  # noqa: PLC0415 (only this backend's child needs them)
+        import socket  # noqa: PLC0415
+
+        self._socket = socket.socket(fileno=LISTENER_SOCKET_FD)
+        self._fds = array.array("i", [0])
+        self._control = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, self._fds)]
+        self._buffers = [b"L"]
+
+    def send(self, listener: int) -> None:
+        """Send ``listener``. Both fds are close-on-exec (the kernel made the listener so):
+        exec closes them, without a ``close`` that a handler could trap."""
+        self._fds[0] = listener
+        self._socket.sendmsg(self._buffers, self._control)
 
 
 class Spawned:

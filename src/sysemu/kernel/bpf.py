@@ -49,6 +49,10 @@ _MAX_INSNS = 4096  # BPF_MAXINSNS
 
 # Records are NamedTuples rather than dataclasses: building a dataclass costs about a
 # millisecond of start-up each, and importing dataclasses more than ten.
+class FilterTooLongError(ValueError):
+    """The program has more instructions than the kernel takes (4096)."""
+
+
 class Insn(NamedTuple):
     """One classic BPF instruction (``struct sock_filter``)."""
 
@@ -181,7 +185,8 @@ class Assembler:
                 raise ValueError(f"BPF label {target.name!r} was never placed")
             program.append(Insn(JMP_JA, 0, 0, target.position - position - 1))
         if len(program) > _MAX_INSNS:
-            raise ValueError(f"seccomp filter too long: {len(program)} > {_MAX_INSNS} insns")
+            too_long = f"seccomp filter too long: {len(program)} > {_MAX_INSNS} insns"
+            raise FilterTooLongError(too_long)
         return program
 
 
