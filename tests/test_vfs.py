@@ -21,7 +21,7 @@ from sysemu import Emulator, RunResult
 from sysemu.api.call import Call
 from sysemu.api.handlers import HandlerSet
 from sysemu.kernel import seccomp
-from sysemu.tools.vfs import VirtualFS
+from sysemu.tools.vfs import LiveFile, VirtualFS
 from sysemu.tools.vfs import cli as vfs_cli
 
 from .conftest import Programs
@@ -451,6 +451,24 @@ def test_readonly_alone_needs_no_ptrace(tree: Path) -> None:
     code, out, err, _ = run(vfs, ["sh", "-c", script], backend="unotify")
     assert (code, out) == (1, "inner\n")
     assert "Read-only file system" in err
+
+
+def test_unotify_refuses_rewriting_views_before_anything_runs(tree: Path, tmp_path: Path) -> None:
+    from sysemu.engine.notify import UnsupportedError  # noqa: PLC0415
+
+    class Sensor(LiveFile):
+        def read(self, offset: int, size: int) -> bytes:
+            return b""
+
+    marker = tmp_path / "ran"
+    for vfs in (
+        VirtualFS().bind(VIRT, str(tree)),
+        VirtualFS().hide(str(tree / "secret.txt")),
+        VirtualFS().add_file("/vfs-test-sensor", Sensor()),
+    ):
+        with pytest.raises(UnsupportedError, match="rewrites arguments or edits results"):
+            run(vfs, ["touch", str(marker)], backend="unotify")
+        assert not marker.exists()
 
 
 @pytest.mark.skipif(not seccomp.has_user_notification(), reason="no seccomp user notification")

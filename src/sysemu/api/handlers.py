@@ -77,6 +77,9 @@ class Registration(NamedTuple):
     # The handler promised to only pass, emulate or fail (no rewrites, no result hooks): the
     # "auto" backend may then decide its calls through seccomp user notification.
     decides_only: bool = False
+    # The handler said it rewrites arguments or edits results: the unotify backend, which
+    # cannot, refuses it before the run instead of failing at its first call.
+    needs_ptrace: bool = False
 
     def accepts(self, call: Call) -> bool:
         """Whether the conditions hold for ``call`` (the kernel checked them only for the first
@@ -317,10 +320,15 @@ class HandlerSet:
         when: Predicate | None = None,
         arg_conditions: Mapping[str, Condition | int] | None = None,
         decides_only: bool = False,
+        needs_ptrace: bool = False,
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler``; see :meth:`on`. ``arg_conditions`` are more keyword
-        conditions, for argument names that clash with this method's own parameters."""
+        conditions, for argument names that clash with this method's own parameters.
+        ``needs_ptrace=True`` says the handler rewrites arguments or edits results, so that
+        the ``unotify`` backend refuses it before anything runs."""
+        if decides_only and needs_ptrace:
+            raise ValueError("a handler cannot both only decide and need ptrace")
         if not callable(handler):
             raise TypeError(f"a handler must be callable, not {handler!r}")
         if when is not None and not callable(when):
@@ -329,7 +337,9 @@ class HandlerSet:
         parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
             tests = _tests_for(syscall, parsed)
-            self._registrations.append(Registration(handler, syscall, tests, when, decides_only))
+            self._registrations.append(
+                Registration(handler, syscall, tests, when, decides_only, needs_ptrace)
+            )
 
     def on(
         self,

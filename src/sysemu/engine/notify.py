@@ -131,6 +131,14 @@ def check_supported(compiled: CompiledHandlers) -> None:
             "the unotify backend cannot observe every call; name the syscalls, or use the "
             "seccomp backend"
         )
+    for route in compiled.routes:
+        for registration in route.registrations:
+            if registration.needs_ptrace:
+                name = getattr(registration.handler, "__qualname__", repr(registration.handler))
+                raise UnsupportedError(
+                    f"the unotify backend cannot run {name} on {route.syscall.name}: it "
+                    "rewrites arguments or edits results (use the seccomp or auto backend)"
+                )
 
 
 class NotifySupervisor:

@@ -164,12 +164,13 @@ class LiveFiles:
     def install(self, handlers: HandlerSet) -> None:
         """Register the descriptor handlers (``open`` comes through the path handler)."""
         names = _READS + _WRITES + _OTHERS + _COPIES
-        handlers.add(existing_syscalls(names), self._on_descriptor)
+        # (fstat's size is set at syscall exit.)
+        handlers.add(existing_syscalls(names), self._on_descriptor, needs_ptrace=True)
         # Anonymous mappings, most of all, need no look: the kernel leaves them out.
         anonymous_bit_clear = Masked(_MAP_ANONYMOUS, 0)
         # (i386's old mmap, which takes its arguments in a struct, is left out.)
         maps = [entry for entry in existing_syscalls(_MAPS) if len(entry.params) == 6]
-        handlers.add(maps, self._on_descriptor, flags=anonymous_bit_clear)
+        handlers.add(maps, self._on_descriptor, needs_ptrace=True, flags=anonymous_bit_clear)
 
     # Opens and stats by path.
     def open(self, call: Call, path_param: str, virtual: str, host: str) -> tuple[Decision, str]:

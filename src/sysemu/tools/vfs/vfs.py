@@ -324,7 +324,9 @@ class VirtualFS:
         # then answer them without ptrace.
         decides = not paths.remaps
         if paths.remaps or paths.has_hidden:
-            handlers.add(path_syscalls(), self._on_path, decides_only=decides)
+            handlers.add(
+                path_syscalls(), self._on_path, decides_only=decides, needs_ptrace=not decides
+            )
         elif paths.has_readonly:
             changing = [s for s in path_syscalls() if s.name in policy.CHANGING_CALLS]
             plain = [s for s in changing if s.name not in ("open", "openat")]
@@ -342,9 +344,9 @@ class VirtualFS:
             fd_changing = existing_syscalls(sorted(policy.FD_CHANGING))
             handlers.add(fd_changing, self._on_fd_change, decides_only=True)
         if paths.remaps:
-            handlers.add("getcwd", self._on_getcwd)
+            handlers.add("getcwd", self._on_getcwd, needs_ptrace=True)
         if paths.has_hidden or paths.lists_binds:
-            handlers.add(["getdents", "getdents64"], self._on_getdents)
+            handlers.add(["getdents", "getdents64"], self._on_getdents, needs_ptrace=True)
         if self._live.files:
             self._live.install(handlers)
 
