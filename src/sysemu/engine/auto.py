@@ -138,6 +138,14 @@ class AutoTracer(Tracer):
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:
     """The notification thread: answer until no process uses the filter, or told to stop."""
+    if supervisor.serves_natively:
+        # The C loop blocks in the kernel with the GIL released and ends when the listener
+        # hangs up, which the end of a run (every process gone, or the tree killed) brings.
+        try:
+            supervisor.serve(listener)
+        finally:
+            os.close(listener.fd)
+        return
     poller = select.poll()
     poller.register(listener.fd, select.POLLIN)
     poller.register(stop, select.POLLIN)

@@ -283,6 +283,16 @@ class NotifySupervisor:
         _, status = os.waitpid(root, 0)
         return None if self._timed_out else status
 
+    @property
+    def serves_natively(self) -> bool:
+        """Whether :meth:`serve` runs its loop in C (the accelerator is built)."""
+        return serve_natively is not None
+
+    def serve(self, listener: Listener) -> None:
+        """Receive and answer notifications until the listener hangs up (every process
+        using the filter is gone); the ``auto`` backend's notification thread runs this."""
+        self._loop(listener)
+
     def _loop(self, listener: Listener) -> None:
         """Receive and answer notifications until the listener hangs up: in C where the
         accelerator is built, else in :meth:`_loop_python`, which is the reference."""
