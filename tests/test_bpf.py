@@ -108,5 +108,23 @@ def test_large_filters_use_long_jumps() -> None:
     assert bpf.run(program, 59, X86_64, [20]) == SECCOMP_RET_ALLOW
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 500), st.lists(arg_tests(), max_size=3)), min_size=1, max_size=80
+    ),
+    st.sampled_from([X86_64, I386]),
+)
+def test_the_length_bound_is_never_below_the_length(
+    specs: list[tuple[int, list[ArgTest]]], arch: int
+) -> None:
+    rules = [Rule(arch, nr, SECCOMP_RET_TRACE, tuple(tests)) for nr, tests in specs]
+    defaults = {X86_64: SECCOMP_RET_ALLOW, I386: SECCOMP_RET_ALLOW}
+    try:
+        length = len(bpf.compile_filter(rules, arch_defaults=defaults))
+    except bpf.FilterTooLongError:
+        length = 4097
+    assert bpf.length_bound(rules, arches=2) >= length
+
+
 def test_instructions_pack_to_the_kernel_layout() -> None:
     assert bpf.Insn(0x15, 1, 2, 0xFFFFFFFF).pack() == bytes([0x15, 0, 1, 2, 255, 255, 255, 255])

@@ -324,6 +324,19 @@ class _Table:
         index = self._row_by_nr.get(nr)
         return None if index is None else self._entry(index)
 
+    def with_paths(self) -> tuple[Syscall, ...]:
+        """The implemented calls with a :attr:`ArgKind.PATH` parameter. Only rows with a
+        parameter that could be one are classified (the whole table would cost start-up)."""
+        found = []
+        for index, (_nr, name, kernel_entry, params) in enumerate(self._rows):
+            if kernel_entry == NI_SYSCALL:
+                continue
+            if any(p in _PATH_NAMES or (name, p) in _KIND_BY_CALL for p, _type in params):
+                entry = self._entry(index)
+                if entry.path_params:
+                    found.append(entry)
+        return tuple(found)
+
     @property
     def calls(self) -> tuple[Syscall, ...]:
         if self._calls is None:
@@ -384,6 +397,11 @@ def syscall_by_number(nr: int, abi: Abi) -> Syscall | None:
 def syscalls(abi: Abi) -> tuple[Syscall, ...]:
     """Every call of ``abi``, unimplemented slots included, in number order."""
     return _table(abi).calls
+
+
+def path_calls(abi: Abi) -> tuple[Syscall, ...]:
+    """Every implemented call of ``abi`` with a file name parameter, in number order."""
+    return _table(abi).with_paths()
 
 
 def names(abi: Abi) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from sysemu.kernel.bpf import (
     Op,
     Rule,
     compile_filter,
+    length_bound,
 )
 
 _clock = time.perf_counter_ns
@@ -408,10 +409,12 @@ class HandlerSet:
         compiled = _compile_routes(
             by_key, watched, allowed, watch_all, unique, registered=self._observers, many=False
         )
-        try:
-            size = len(compile_filter(compiled.rules, arch_defaults=compiled.arch_defaults))
-        except FilterTooLongError:
-            size = MAX_FILTER_INSTRUCTIONS + 1
+        size = length_bound(compiled.rules, len(allowed))
+        if size > MAX_FILTER_INSTRUCTIONS:  # may not fit: compile it to know
+            try:
+                size = len(compile_filter(compiled.rules, arch_defaults=compiled.arch_defaults))
+            except FilterTooLongError:
+                size = MAX_FILTER_INSTRUCTIONS + 1
         if size > MAX_FILTER_INSTRUCTIONS:
             compiled = _compile_routes(
                 by_key, watched, allowed, watch_all, unique, registered=self._observers, many=True

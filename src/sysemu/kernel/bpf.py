@@ -248,6 +248,19 @@ def _emit_test(asm: Assembler, test: ArgTest, fail: _Label) -> None:
     asm.place(passed)
 
 
+def length_bound(rules: Sequence[Rule], arches: int = 3) -> int:
+    """An upper bound on the length of ``compile_filter(rules)`` for ``arches`` architectures,
+    found without compiling: a handler set far below the kernel's limit need not be compiled
+    twice to learn that it fits."""
+    per_rule = 0
+    for rule in rules:
+        per_rule += 6  # its place in the number search, its return, the jump past it
+        for test in rule.tests:
+            per_rule += 10 + 2 * len(test.values)
+    # Every jump may need a long jump beside it, hence the factor 2.
+    return 2 * (8 + 6 * arches + per_rule)
+
+
 def compile_filter(
     rules: Sequence[Rule],
     default: int = SECCOMP_RET_ALLOW,

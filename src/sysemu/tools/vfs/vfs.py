@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
-from sysemu.abi import Abi, ArgKind, Syscall, syscalls
+from sysemu.abi import Abi, ArgKind, Syscall, path_calls
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.conditions import HasBits, Masked
 from sysemu.api.decisions import Decision, Result, ResultHook
@@ -988,9 +988,7 @@ def _file_position(tid: int, fd: int) -> int | None:
 
 def path_syscalls() -> list[Syscall]:
     """Every implemented call, in every ABI, with a path argument."""
-    return [
-        entry for abi in Abi for entry in syscalls(abi) if entry.implemented and entry.path_params
-    ]
+    return [entry for abi in Abi for entry in path_calls(abi)]
 
 
 def _is_normal(path: str) -> bool:
