@@ -35,9 +35,9 @@ WRITE_OUT_ERR_OUT = (
 
 @pytest.fixture(autouse=True, params=["speedups", "ctypes", "ptrace-only", "sysemu"])
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every engine test runs with the C accelerator, with its ctypes twins, on the
-    ptrace-only backend (the reference: no filter, every call stops) and on the PTRACE_SYSEMU
-    backend (no call runs unless made again)."""
+    """Every engine test runs with the C accelerator (its wait loop included), with its
+    ctypes twins and the Python loop, on the ptrace-only backend (the reference: no filter,
+    every call stops) and on the PTRACE_SYSEMU backend (no call runs unless made again)."""
     if request.param in ("ptrace-only", "sysemu"):
         if request.node.get_closest_marker("filter_only"):
             pytest.skip("counts stops that only a seccomp filter avoids")
@@ -47,6 +47,7 @@ def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
         monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)
         monkeypatch.setattr(ptrace, "poke_user_twice_then", ptrace._ctypes_poke_user_twice_then)
+        monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
     elif not ptrace.SPEEDUPS:
         pytest.skip("the C accelerator is not built")
     return str(request.param)
@@ -512,3 +513,27 @@ def test_a_failing_observer_is_reported_and_the_run_goes_on() -> None:
     result = emu.run(["sh", "-c", "echo $$"], capture_output=True)
     assert result.exit_code == 0 and result.stdout
     assert reported and isinstance(reported[0].__cause__, RuntimeError)
+
+
+def test_the_c_wait_loop_serves_direct_stops_itself(
+    ptrace_implementation: str, monkeypatch: pytest.MonkeyPatch, programs: Programs
+) -> None:
+    if ptrace_implementation != "speedups" or ptrace.serve_seccomp_stops is None:
+        pytest.skip("the C wait loop serves the seccomp backend with the accelerator only")
+    real = ptrace.serve_seccomp_stops
+    returns: list[object] = []
+
+    def counting(*args: object) -> object:
+        event = real(*args)
+        returns.append(event)
+        return event
+
+    monkeypatch.setattr(ptrace, "serve_seccomp_stops", counting)
+    emu = Emulator()
+    emu.on("getpid")(lambda call: call.emulate(4242))
+    emu.on("getppid")(lambda call: call.fail(errno.EPERM))
+    code, out, _, result = run(emu, programs.getpid_loop, "2000")
+    assert (code, out) == (0, "4242\n")
+    assert result.stats["getpid"].emulated >= 2000  # type: ignore[attr-defined]
+    # Python saw only the other events (exec, exits...), not one per getpid.
+    assert 0 < len(returns) < 50

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.decisions import (
+    Decision,
     Emulate,
     Fail,
     OpenFile,
@@ -55,6 +56,9 @@ from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
+from sysemu.kernel.arch.x86_64 import ORIG_RAX_OFFSET as X86_64_ORIG_RAX
+from sysemu.kernel.arch.x86_64 import RAX_OFFSET as X86_64_RAX
+from sysemu.kernel.arch.x86_64 import X86_64
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.seccomp import PreparedFilter
 
@@ -189,6 +193,9 @@ class Tracer:
         self._processes = 0
         self._threads = 0
         self._timed_out = False
+        # Set (to 1) when the run is ending (timed out, or a handler error kills the tree): the
+        # C loop then hands every stop to Python.
+        self._stop_native = bytearray(1)
 
     # Running.
     def run(
@@ -280,6 +287,7 @@ class Tracer:
 
     def _time_out(self) -> None:
         self._timed_out = True
+        self._stop_native[0] = 1
         self._kill_tasks()
 
     def _result(self) -> RunResult:
@@ -293,9 +301,83 @@ class Tracer:
         )
 
     def _loop(self) -> None:
+        serve = self._native_serve()
+        if serve is not None:
+            serve()
+            return
+        self._loop_python()
+
+    def _native_serve(self) -> Callable[[], None] | None:
+        """The C wait loop (``ptrace.serve_seccomp_stops``) for this run, or None where the
+        Python loop must serve: no accelerator, no filter (ptrace and sysemu backends), a
+        handler time limit, an architecture other than x86-64, or a subclass that changes
+        how stops are handled (attach, auto)."""
+        serve = ptrace.serve_seccomp_stops
+        cls = type(self)
+        if (
+            serve is None
+            or self._ptrace_only
+            or self._alarm is not None
+            or not isinstance(self._arch, X86_64)
+            or cls._after_stop is not Tracer._after_stop
+            or cls._on_seccomp is not Tracer._on_seccomp
+            or cls._decide is not Tracer._decide
+        ):
+            return None
+        direct: list[tuple[object, ...] | None] = [
+            (route.syscall, route.registrations[0].handler, route.stats, route,
+             route.syscall.abi.audit_arch, route.syscall.filter_nr)
+            if route.prechecked and len(route.registrations) == 1 and not route.observers
+            else None
+            for route in self._routes
+        ]  # fmt: skip
+        dispatch = self._dispatch
+        arguments = (
+            direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
+            self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
+        )  # fmt: skip
+
+        def loop() -> None:
+            # Between two events the C loop serves direct stops itself; the rest comes here.
+            while True:
+                event = serve(*arguments)
+                if event is None:
+                    return
+                if dispatch(*event):
+                    return
+
+        return loop
+
+    def _native_raised(
+        self, call: Call, route: Route, handler: Callable[..., object], error: Exception
+    ) -> None:
+        """A direct route's handler raised (the C loop's ``except Exception``)."""
+        failure = HandlerError(call.name, handler, call.tid)
+        failure.__cause__ = error
+        self._handler_failed(failure, call.tid, route, call, at_exit=False)
+
+    def _dispatch(self, tid: int, status: int) -> bool:
+        """Handle one event of ``waitpid``; True ends the loop."""
+        if status & 0xFF == 0x7F:  # stopped
+            if self._timed_out:  # a thread the watchdog could not know of yet
+                os.kill(tid, signal.SIGKILL)
+                return False
+            stop = status >> 8
+            if stop == _SECCOMP_STOP:
+                self._on_seccomp(tid)
+            elif stop == _SYSCALL_STOP:
+                self._on_syscall_stop(tid)
+            elif stop >> 8:
+                self._on_event(tid, stop >> 8, stop & 0xFF)
+            else:
+                self._on_signal(tid, stop & 0xFF)
+        else:
+            self._on_exit(tid, status)
+        return self._after_stop()
+
+    def _loop_python(self) -> None:
         waitpid = os.waitpid
         clock = time.perf_counter_ns
-        on_seccomp = self._on_seccomp
         spin_ns = self._spin_ns
         spinning = False
         while True:
@@ -322,22 +404,7 @@ class Tracer:
                     tid, status = waitpid(-1, ptrace.WALL)
             except ChildProcessError:
                 return
-            if status & 0xFF == 0x7F:  # stopped
-                if self._timed_out:  # a thread the watchdog could not know of yet
-                    os.kill(tid, signal.SIGKILL)
-                    continue
-                stop = status >> 8
-                if stop == _SECCOMP_STOP:
-                    on_seccomp(tid)
-                elif stop == _SYSCALL_STOP:
-                    self._on_syscall_stop(tid)
-                elif stop >> 8:
-                    self._on_event(tid, stop >> 8, stop & 0xFF)
-                else:
-                    self._on_signal(tid, stop & 0xFF)
-            else:
-                self._on_exit(tid, status)
-            if self._after_stop():
+            if self._dispatch(tid, status):
                 return
 
     def _after_stop(self) -> bool:
@@ -403,6 +470,19 @@ class Tracer:
             else:
                 with self._alarm:
                     decision = route.decide(call, kernel_checked=kernel_checked)
+        except HandlerError as error:
+            self._handler_failed(error, tid, route, call, at_exit=False)
+            return
+        self._carry_out(state, call, route, decision)
+
+    def _carry_out(
+        self, state: TaskState, call: Call, route: Route, decision: Decision | None
+    ) -> None:
+        """Carry out a handler's decision on a call stopped at its entry."""
+        tid = state.tid
+        stats = route.stats
+        observers = route.observers
+        try:
             if decision is None:
                 stats.passed += 1
                 self._pass(state, call, route, None, Outcome.PASSED)
@@ -674,6 +754,7 @@ class Tracer:
         policy = self._on_error
         if policy is OnError.KILL:
             self._fatal = error
+            self._stop_native[0] = 1
             route.stats.count(Outcome.KILLED)
             # Make sure the call cannot run, then kill the tree (SIGKILL also ends the stop).
             if at_exit:

@@ -20,6 +20,8 @@
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define REQ_GET_SYSCALL_INFO 0x420e /* Linux 5.3 */
@@ -646,7 +648,197 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
     }
 }
 
+/* ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,
+ *              orig_rax, rax, carry_out, raised) -> (tid, status) | None
+ *
+ * The seccomp backend's wait loop for the common stop: a seccomp stop whose filter data names
+ * a route in `direct` (a list indexed by route id, of (syscall, handler, stats, route, arch,
+ * nr) for routes with one handler the kernel matched and no observer, else None). Per such
+ * stop only the Call, the handler and its decision are Python: None is counted as passed and
+ * resumed with `resume`, an Emulate or Fail is counted and carried out with two POKEUSERs
+ * (orig_rax = -1, rax = value, at the given offsets) and the resume. Other decisions go to
+ * carry_out(state, call, route, decision), a handler's Exception to
+ * raised(call, route, handler, error); a BaseException propagates. Every other event is
+ * returned as (tid, status) for Python to handle as its own loop would (a seccomp stop of
+ * another route, or one met while `stop[0]` is set, is returned before anything is read but
+ * its syscall info). None: no child is left (ECHILD).
+ *
+ * Waiting polls with WNOHANG for up to spin_ns while stops come faster than that, as the
+ * Python loop does (see Tracer.__init__'s spin_us), with the GIL released. */
+#define WALL_FLAG 0x40000000
+#define SECCOMP_STOP_STATUS (SIGTRAP | (7 << 8)) /* PTRACE_EVENT_SECCOMP */
+
+static int ptrace_spinning;
+
+static int poke_and_resume(long tid, long orig_rax, long rax, long long value, long request) {
+    long result = raw_ptrace(REQ_POKEUSER, tid, (unsigned long)orig_rax, (unsigned long)-1L);
+    if (result >= 0) result = raw_ptrace(REQ_POKEUSER, tid, (unsigned long)rax, (unsigned long)value);
+    if (result >= 0) result = raw_ptrace(request, tid, 0, 0);
+    return result < 0 && result != -ESRCH ? (int)-result : 0;
+}
+
+/* One direct stop: 1 when carried out (resumed, or handed to Python's callbacks), -1 with an
+ * exception set. */
+static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *entry,
+                         PyObject *const *args) {
+    PyObject *tasks = args[1], *call_type = args[2];
+    PyTypeObject *emulate_type = (PyTypeObject *)args[3], *fail_type = (PyTypeObject *)args[4];
+    long request = PyLong_AsLong(args[7]), orig_rax = PyLong_AsLong(args[8]);
+    long rax = PyLong_AsLong(args[9]);
+    PyObject *carry_out = args[10], *raised = args[11];
+    PyObject *syscall = PyTuple_GET_ITEM(entry, 0), *handler = PyTuple_GET_ITEM(entry, 1);
+    PyObject *stats = PyTuple_GET_ITEM(entry, 2), *route = PyTuple_GET_ITEM(entry, 3);
+    PyObject *key = NULL, *raw = NULL, *ip = NULL, *sp = NULL, *call = NULL, *decision = NULL;
+    PyObject *field = NULL, *state;
+    int outcome = -1;
+    if (PyErr_Occurred()) return -1;
+    if ((key = PyLong_FromLong(tid)) == NULL) goto done;
+    state = PyDict_GetItemWithError(tasks, key); /* borrowed; present (checked by the caller) */
+    if (state == NULL) goto done;
+    if ((raw = PyTuple_New(6)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < 6; i++) {
+        PyObject *value = PyLong_FromUnsignedLongLong(info->seccomp.args[i]);
+        if (value == NULL) goto done;
+        PyTuple_SET_ITEM(raw, i, value);
+    }
+    if ((ip = PyLong_FromUnsignedLongLong(info->instruction_pointer)) == NULL) goto done;
+    if ((sp = PyLong_FromUnsignedLongLong(info->stack_pointer)) == NULL) goto done;
+    PyObject *call_args[5] = {syscall, raw, state, ip, sp};
+    if ((call = PyObject_Vectorcall(call_type, call_args, 5, NULL)) == NULL) goto done;
+    if (add_to(stats, s_stops, 1) < 0) goto done;
+    long long start = now_ns();
+    decision = PyObject_CallOneArg(handler, call);
+    long long spent = now_ns() - start;
+    if (decision == NULL) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL) PyException_SetTraceback(value, traceback);
+        int is_exception = PyErr_GivenExceptionMatches(type, PyExc_Exception);
+        if (add_to(stats, s_handler_ns, spent) < 0 || !is_exception) {
+            if (!is_exception && !PyErr_Occurred()) {
+                PyErr_Restore(type, value, traceback); /* as `except Exception`: propagates */
+                goto done;
+            }
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+            goto done;
+        }
+        PyObject *argv[4] = {call, route, handler, value};
+        int failed = call_dropping(raised, argv, 4);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+        outcome = failed < 0 ? -1 : 1;
+        goto done;
+    }
+    if (add_to(stats, s_handler_ns, spent) < 0) goto done;
+    if (decision == Py_None) {
+        if (add_to(stats, s_passed, 1) < 0) goto done;
+        long result = raw_ptrace(request, tid, 0, 0);
+        if (result < 0 && result != -ESRCH) {
+            raise_errno((int)-result, "ptrace resume");
+            goto done;
+        }
+        outcome = 1;
+    } else if (Py_TYPE(decision) == emulate_type || Py_TYPE(decision) == fail_type) {
+        int emulated = Py_TYPE(decision) == emulate_type;
+        if ((field = PyObject_GetAttr(decision, emulated ? s_value : s_errno)) == NULL) goto done;
+        if (!PyLong_Check(field)) {
+            PyErr_SetString(PyExc_TypeError, "an emulated value must be an int");
+            goto done;
+        }
+        long long value = (long long)PyLong_AsUnsignedLongLongMask(field);
+        if (value == -1 && PyErr_Occurred()) goto done;
+        if (!emulated) value = -value;
+        if (add_to(stats, emulated ? s_emulated : s_failed, 1) < 0) goto done;
+        int error = poke_and_resume(tid, orig_rax, rax, value, request);
+        if (error) {
+            raise_errno(error, "ptrace poke");
+            goto done;
+        }
+        outcome = 1;
+    } else {
+        PyObject *argv[4] = {state, call, route, decision};
+        outcome = call_dropping(carry_out, argv, 4) < 0 ? -1 : 1;
+    }
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(raw);
+    Py_XDECREF(ip);
+    Py_XDECREF(sp);
+    Py_XDECREF(call);
+    Py_XDECREF(decision);
+    Py_XDECREF(field);
+    return outcome;
+}
+
+static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 12 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyType_Check(args[3]) || !PyType_Check(args[4]) || !PyByteArray_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "ptrace_serve(direct: list, tasks: dict, call_type, emulate_type, "
+                        "fail_type, stop: bytearray, spin_ns, resume, orig_rax, rax, carry_out, "
+                        "raised)");
+        return NULL;
+    }
+    PyObject *direct = args[0], *tasks = args[1], *stop = args[5];
+    long long spin_ns = PyLong_AsLongLong(args[6]);
+    if (spin_ns == -1 && PyErr_Occurred()) return NULL;
+    for (;;) {
+        int status = 0, wait_errno = 0;
+        pid_t tid = 0;
+        Py_BEGIN_ALLOW_THREADS
+        if (ptrace_spinning) {
+            long long deadline = now_ns() + spin_ns;
+            do tid = waitpid(-1, &status, WALL_FLAG | WNOHANG);
+            while (tid == 0 && now_ns() <= deadline);
+        }
+        if (tid == 0) {
+            long long started = now_ns();
+            tid = waitpid(-1, &status, WALL_FLAG);
+            ptrace_spinning = spin_ns > 0 && now_ns() - started < spin_ns;
+        }
+        if (tid < 0) wait_errno = errno;
+        Py_END_ALLOW_THREADS
+        if (tid < 0) {
+            if (wait_errno == ECHILD) Py_RETURN_NONE;
+            if (wait_errno == EINTR) {
+                if (PyErr_CheckSignals() < 0) return NULL;
+                continue;
+            }
+            return raise_errno(wait_errno, "waitpid");
+        }
+        if (!WIFSTOPPED(status) || (status >> 8) != SECCOMP_STOP_STATUS ||
+            PyByteArray_AS_STRING(stop)[0])
+            return Py_BuildValue("(ii)", (int)tid, status);
+        struct syscall_info info;
+        memset(&info, 0, sizeof info);
+        long got = raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof info, (unsigned long)&info);
+        PyObject *entry = NULL;
+        if (got >= 0 && info.op == INFO_SECCOMP &&
+            info.seccomp.ret_data < (__u32)PyList_GET_SIZE(direct))
+            entry = PyList_GET_ITEM(direct, info.seccomp.ret_data);
+        if (entry == NULL || entry == Py_None ||
+            PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) != info.arch ||
+            PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) != info.seccomp.nr)
+            return Py_BuildValue("(ii)", (int)tid, status);
+        PyObject *key = PyLong_FromLong(tid);
+        if (key == NULL) return NULL;
+        int known = PyDict_Contains(tasks, key);
+        Py_DECREF(key);
+        if (known < 0) return NULL;
+        if (!known) return Py_BuildValue("(ii)", (int)tid, status); /* Python adopts it */
+        if (ptrace_direct(tid, &info, entry, args) < 0) return NULL;
+        if (PyErr_CheckSignals() < 0) return NULL;
+    }
+}
+
 static PyMethodDef methods[] = {
+    {"ptrace_serve", (PyCFunction)(void (*)(void))sp_ptrace_serve, METH_FASTCALL,
+     "ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,"
+     " orig_rax, rax, carry_out, raised) -> (tid, status) for Python, or None (no child)."},
     {"notif_serve", (PyCFunction)(void (*)(void))sp_notif_serve, METH_FASTCALL,
      "notif_serve(fd, direct, tasks, task_type, call_type, listener, emulate_type, fail_type,"
      " general, raised, carry_out) -> None when the listener hangs up."},

@@ -16,6 +16,7 @@ import ctypes
 import errno
 import os
 import struct
+from collections.abc import Callable
 
 from sysemu.kernel.libc import libc, raise_errno
 
@@ -144,6 +145,8 @@ resume = _ctypes_resume
 syscall_info = _ctypes_syscall_info
 poke_user_twice_then = _ctypes_poke_user_twice_then
 SPEEDUPS = False
+# The C wait loop for seccomp stops of direct routes (see _speedups.c), if built.
+serve_seccomp_stops: Callable[..., tuple[int, int] | None] | None = None
 
 if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     try:
@@ -154,6 +157,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
         resume = _speedups.resume
         syscall_info = _speedups.syscall_info
         poke_user_twice_then = _speedups.poke_user_twice_then
+        serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
         SPEEDUPS = True
 
 

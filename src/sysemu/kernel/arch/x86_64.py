@@ -27,6 +27,9 @@ ARG_REGISTERS = {
 }
 _ORIG_RAX = _OFFSET["orig_rax"]
 _RAX = _OFFSET["rax"]
+# Public for the C wait loop, which emulates a call with these two POKEUSERs itself.
+ORIG_RAX_OFFSET = _ORIG_RAX
+RAX_OFFSET = _RAX
 _WORD = struct.Struct("<q")
 _UWORD = struct.Struct("<Q")
 
