@@ -537,3 +537,15 @@ def test_the_c_wait_loop_serves_direct_stops_itself(
     assert result.stats["getpid"].emulated >= 2000  # type: ignore[attr-defined]
     # Python saw only the other events (exec, exits...), not one per getpid.
     assert 0 < len(returns) < 50
+    # A Pass without a result hook is served in C too; one with a hook goes back to Python.
+    for hooked in (False, True):
+        returns.clear()
+        seen: list[int] = []
+        hook = seen.append if hooked else None
+        emu = Emulator()
+        emu.on("getpid")(lambda call, hook=hook: call.pass_through(then=hook))
+        code, out, _, result = run(emu, programs.getpid_loop, "2000")
+        assert code == 0 and out.strip().isdigit() and out.strip() != "4242"
+        assert result.stats["getpid"].passed >= 2000  # type: ignore[attr-defined]
+        assert (len(returns) < 50) is (not hooked)
+        assert (len(seen) >= 2000) is hooked

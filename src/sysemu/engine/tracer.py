@@ -335,6 +335,7 @@ class Tracer:
         arguments = (
             direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
             self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
+            Pass,
         )  # fmt: skip
 
         def loop() -> None:

@@ -425,7 +425,7 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
  * raised(call, route, handler, error) for a handler's Exception (a BaseException such as
  * KeyboardInterrupt propagates), carry_out(id, call, route, decision) for other decisions. */
 static PyObject *s_stops, *s_handler_ns, *s_emulated, *s_passed, *s_failed, *s_value, *s_errno,
-    *s_listener, *s_notification;
+    *s_listener, *s_notification, *s_then;
 
 static int add_to(PyObject *stats, PyObject *name, long long amount) {
     PyObject *old = PyObject_GetAttr(stats, name);
@@ -649,13 +649,13 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
 }
 
 /* ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,
- *              orig_rax, rax, carry_out, raised) -> (tid, status) | None
+ *              orig_rax, rax, carry_out, raised, pass_type) -> (tid, status) | None
  *
  * The seccomp backend's wait loop for the common stop: a seccomp stop whose filter data names
  * a route in `direct` (a list indexed by route id, of (syscall, handler, stats, route, arch,
  * nr) for routes with one handler the kernel matched and no observer, else None). Per such
- * stop only the Call, the handler and its decision are Python: None is counted as passed and
- * resumed with `resume`, an Emulate or Fail is counted and carried out with two POKEUSERs
+ * stop only the Call, the handler and its decision are Python: None (or a Pass without a
+ * result hook) is counted as passed and resumed with `resume`, an Emulate or Fail is counted and carried out with two POKEUSERs
  * (orig_rax = -1, rax = value, at the given offsets) and the resume. Other decisions go to
  * carry_out(state, call, route, decision), a handler's Exception to
  * raised(call, route, handler, error); a BaseException propagates. Every other event is
@@ -734,7 +734,13 @@ static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *en
         goto done;
     }
     if (add_to(stats, s_handler_ns, spent) < 0) goto done;
-    if (decision == Py_None) {
+    int passed = decision == Py_None;
+    if (!passed && Py_TYPE(decision) == (PyTypeObject *)args[12]) { /* Pass: without a hook? */
+        if ((field = PyObject_GetAttr(decision, s_then)) == NULL) goto done;
+        passed = field == Py_None;
+        Py_CLEAR(field);
+    }
+    if (passed) {
         if (add_to(stats, s_passed, 1) < 0) goto done;
         long result = raw_ptrace(request, tid, 0, 0);
         if (result < 0 && result != -ESRCH) {
@@ -775,12 +781,13 @@ done:
 }
 
 static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 12 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
-        !PyType_Check(args[3]) || !PyType_Check(args[4]) || !PyByteArray_Check(args[5])) {
+    if (nargs != 13 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyType_Check(args[3]) || !PyType_Check(args[4]) || !PyByteArray_Check(args[5]) ||
+        !PyType_Check(args[12])) {
         PyErr_SetString(PyExc_TypeError,
                         "ptrace_serve(direct: list, tasks: dict, call_type, emulate_type, "
                         "fail_type, stop: bytearray, spin_ns, resume, orig_rax, rax, carry_out, "
-                        "raised)");
+                        "raised, pass_type)");
         return NULL;
     }
     PyObject *direct = args[0], *tasks = args[1], *stop = args[5];
@@ -838,7 +845,7 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
 static PyMethodDef methods[] = {
     {"ptrace_serve", (PyCFunction)(void (*)(void))sp_ptrace_serve, METH_FASTCALL,
      "ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,"
-     " orig_rax, rax, carry_out, raised) -> (tid, status) for Python, or None (no child)."},
+     " orig_rax, rax, carry_out, raised, pass_type) -> (tid, status) for Python, or None."},
     {"notif_serve", (PyCFunction)(void (*)(void))sp_notif_serve, METH_FASTCALL,
      "notif_serve(fd, direct, tasks, task_type, call_type, listener, emulate_type, fail_type,"
      " general, raised, carry_out) -> None when the listener hangs up."},
@@ -879,6 +886,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         {&s_stops, "stops"},         {&s_handler_ns, "handler_ns"}, {&s_emulated, "emulated"},
         {&s_passed, "passed"},       {&s_failed, "failed"},         {&s_value, "value"},
         {&s_errno, "errno"},         {&s_listener, "_listener"},    {&s_notification, "_notification"},
+        {&s_then, "then"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) return NULL;

@@ -74,8 +74,6 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
     for a bind or root that does not exist, a malformed ``--bind``, a relative path where a
     virtual one is needed (with ``--root``), or a ``--cwd`` that is no directory.
     """
-    from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415 (only runs with a vfs pay)
-
     binds: list[str] = getattr(args, "vfs_bind", None) or []
     files: list[str] = getattr(args, "vfs_file", None) or []
     hides: list[str] = getattr(args, "vfs_hide", None) or []
@@ -84,6 +82,8 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
     cwd: str | None = getattr(args, "vfs_cwd", None)
     if not (binds or files or hides or readonly or root or cwd):
         return None
+    from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415 (only runs with a vfs pay)
+
     vfs = VirtualFS()
     if root is not None:
         _check(os.path.isdir(root), f"--root {root}: no such directory")
