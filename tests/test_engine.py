@@ -33,16 +33,22 @@ WRITE_OUT_ERR_OUT = (
 )
 
 
-@pytest.fixture(autouse=True, params=["speedups", "ctypes", "ptrace-only", "sysemu"])
+@pytest.fixture(
+    autouse=True,
+    params=["speedups", "ctypes", "ptrace-only", "ptrace-only-python", "sysemu", "sysemu-python"],
+)
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every engine test runs with the C accelerator (its wait loop included), with its
     ctypes twins and the Python loop, on the ptrace-only backend (the reference: no filter,
-    every call stops) and on the PTRACE_SYSEMU backend (no call runs unless made again)."""
-    if request.param in ("ptrace-only", "sysemu"):
+    every call stops) and on the PTRACE_SYSEMU backend (no call runs unless made again), the
+    last two with the C wait loop and with the Python one."""
+    if request.param.startswith(("ptrace-only", "sysemu")):
         if request.node.get_closest_marker("filter_only"):
             pytest.skip("counts stops that only a seccomp filter avoids")
-        backend = "ptrace" if request.param == "ptrace-only" else "sysemu"
+        backend = "ptrace" if request.param.startswith("ptrace-only") else "sysemu"
         monkeypatch.setattr(emulator, "DEFAULT_BACKEND", backend)
+        if request.param.endswith("-python"):
+            monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
     elif request.param == "ctypes":
         monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
         monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)

@@ -309,14 +309,14 @@ class Tracer:
 
     def _native_serve(self) -> Callable[[], None] | None:
         """The C wait loop (``ptrace.serve_seccomp_stops``) for this run, or None where the
-        Python loop must serve: no accelerator, no filter (ptrace and sysemu backends), a
+        Python loop must serve: no accelerator, observers of every call without a filter, a
         handler time limit, an architecture other than x86-64, or a subclass that changes
         how stops are handled (attach, auto)."""
         serve = ptrace.serve_seccomp_stops
         cls = type(self)
         if (
             serve is None
-            or self._ptrace_only
+            or (self._ptrace_only and self._compiled.watch_all)
             or self._alarm is not None
             or not isinstance(self._arch, X86_64)
             or cls._after_stop is not Tracer._after_stop
@@ -331,11 +331,17 @@ class Tracer:
             else None
             for route in self._routes
         ]  # fmt: skip
+        # For syscall stops (no filter data): the same by ABI and number.
+        by_number = {
+            route.syscall.abi.audit_arch << 32 | route.syscall.filter_nr: entry
+            for route, entry in zip(self._routes, direct, strict=True)
+        }
+        mode = 2 if self._emulate_all else 1 if self._ptrace_only else 0
         dispatch = self._dispatch
         arguments = (
             direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
             self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
-            Pass,
+            Pass, by_number, mode,
         )  # fmt: skip
 
         def loop() -> None:

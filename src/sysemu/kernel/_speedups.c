@@ -425,7 +425,7 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
  * raised(call, route, handler, error) for a handler's Exception (a BaseException such as
  * KeyboardInterrupt propagates), carry_out(id, call, route, decision) for other decisions. */
 static PyObject *s_stops, *s_handler_ns, *s_emulated, *s_passed, *s_failed, *s_value, *s_errno,
-    *s_listener, *s_notification, *s_then;
+    *s_listener, *s_notification, *s_then, *s_pending_call, *s_reexecuting, *s_spawning;
 
 static int add_to(PyObject *stats, PyObject *name, long long amount) {
     PyObject *old = PyObject_GetAttr(stats, name);
@@ -649,11 +649,16 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
 }
 
 /* ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,
- *              orig_rax, rax, carry_out, raised, pass_type) -> (tid, status) | None
+ *              orig_rax, rax, carry_out, raised, pass_type, by_number, mode)
+ *     -> (tid, status) | None
  *
- * The seccomp backend's wait loop for the common stop: a seccomp stop whose filter data names
- * a route in `direct` (a list indexed by route id, of (syscall, handler, stats, route, arch,
- * nr) for routes with one handler the kernel matched and no observer, else None). Per such
+ * The ptrace backends' wait loop for the common stop. mode 0 (seccomp): a seccomp stop whose
+ * filter data names a route in `direct` (a list indexed by route id, of (syscall, handler,
+ * stats, route, arch, nr) for routes with one handler the kernel matched and no observer, else
+ * None). mode 1 (ptrace, PTRACE_SYSCALL) and 2 (sysemu, PTRACE_SYSEMU): a syscall stop of a
+ * task with nothing pending, whose call is in no route (resumed at once: its entry, or any
+ * exit under mode 1) or in a direct route of `by_number` (keyed arch << 32 | nr; None for a
+ * route Python must decide). Per such
  * stop only the Call, the handler and its decision are Python: None (or a Pass without a
  * result hook) is counted as passed and resumed with `resume`, an Emulate or Fail is counted and carried out with two POKEUSERs
  * (orig_rax = -1, rax = value, at the given offsets) and the resume. Other decisions go to
@@ -667,6 +672,7 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
  * Python loop does (see Tracer.__init__'s spin_us), with the GIL released. */
 #define WALL_FLAG 0x40000000
 #define SECCOMP_STOP_STATUS (SIGTRAP | (7 << 8)) /* PTRACE_EVENT_SECCOMP */
+#define SYSCALL_STOP_STATUS (SIGTRAP | 0x80)     /* PTRACE_O_TRACESYSGOOD */
 
 static int ptrace_spinning;
 
@@ -680,7 +686,7 @@ static int poke_and_resume(long tid, long orig_rax, long rax, long long value, l
 /* One direct stop: 1 when carried out (resumed, or handed to Python's callbacks), -1 with an
  * exception set. */
 static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *entry,
-                         PyObject *const *args) {
+                         PyObject *const *args, int emulate_all) {
     PyObject *tasks = args[1], *call_type = args[2];
     PyTypeObject *emulate_type = (PyTypeObject *)args[3], *fail_type = (PyTypeObject *)args[4];
     long request = PyLong_AsLong(args[7]), orig_rax = PyLong_AsLong(args[8]);
@@ -740,7 +746,10 @@ static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *en
         passed = field == Py_None;
         Py_CLEAR(field);
     }
-    if (passed) {
+    if (passed && emulate_all) { /* PTRACE_SYSEMU skipped it: Python makes it run after all */
+        PyObject *argv[4] = {state, call, route, decision};
+        outcome = call_dropping(carry_out, argv, 4) < 0 ? -1 : 1;
+    } else if (passed) {
         if (add_to(stats, s_passed, 1) < 0) goto done;
         long result = raw_ptrace(request, tid, 0, 0);
         if (result < 0 && result != -ESRCH) {
@@ -780,19 +789,46 @@ done:
     return outcome;
 }
 
+/* The task state of `tid` if the C loop may serve its syscall stop: known, no call waiting
+ * for its result, nothing being made again, not sysemu's own child on its way to exec. 0: no
+ * (Python serves it), -1: an exception. */
+static int plain_task(PyObject *tasks, long tid) {
+    PyObject *key = PyLong_FromLong(tid);
+    if (key == NULL) return -1;
+    PyObject *state = PyDict_GetItemWithError(tasks, key);
+    Py_DECREF(key);
+    if (state == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *pending = PyObject_GetAttr(state, s_pending_call);
+    if (pending == NULL) return -1;
+    int plain = pending == Py_None;
+    Py_DECREF(pending);
+    PyObject *names[2] = {s_reexecuting, s_spawning};
+    for (int i = 0; plain && i < 2; i++) {
+        PyObject *value = PyObject_GetAttr(state, names[i]);
+        if (value == NULL) return -1;
+        int truth = PyObject_IsTrue(value);
+        Py_DECREF(value);
+        if (truth < 0) return -1;
+        plain = !truth;
+    }
+    return plain;
+}
+
 static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 13 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
+    if (nargs != 15 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
         !PyType_Check(args[3]) || !PyType_Check(args[4]) || !PyByteArray_Check(args[5]) ||
-        !PyType_Check(args[12])) {
+        !PyType_Check(args[12]) || !PyDict_Check(args[13])) {
         PyErr_SetString(PyExc_TypeError,
                         "ptrace_serve(direct: list, tasks: dict, call_type, emulate_type, "
                         "fail_type, stop: bytearray, spin_ns, resume, orig_rax, rax, carry_out, "
-                        "raised, pass_type)");
+                        "raised, pass_type, by_number: dict, mode)");
         return NULL;
     }
-    PyObject *direct = args[0], *tasks = args[1], *stop = args[5];
+    PyObject *direct = args[0], *tasks = args[1], *stop = args[5], *by_number = args[13];
     long long spin_ns = PyLong_AsLongLong(args[6]);
-    if (spin_ns == -1 && PyErr_Occurred()) return NULL;
+    long request = PyLong_AsLong(args[7]), mode = PyLong_AsLong(args[14]);
+    if (PyErr_Occurred()) return NULL;
+    int syscall_stops = mode != 0, emulate_all = mode == 2;
     for (;;) {
         int status = 0, wait_errno = 0;
         pid_t tid = 0;
@@ -817,27 +853,57 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
             }
             return raise_errno(wait_errno, "waitpid");
         }
-        if (!WIFSTOPPED(status) || (status >> 8) != SECCOMP_STOP_STATUS ||
-            PyByteArray_AS_STRING(stop)[0])
+        int kind = status >> 8;
+        if (!WIFSTOPPED(status) || PyByteArray_AS_STRING(stop)[0] ||
+            kind != (syscall_stops ? SYSCALL_STOP_STATUS : SECCOMP_STOP_STATUS))
             return Py_BuildValue("(ii)", (int)tid, status);
+        if (syscall_stops) {
+            int plain = plain_task(tasks, tid);
+            if (plain < 0) return NULL;
+            if (!plain) return Py_BuildValue("(ii)", (int)tid, status);
+        }
         struct syscall_info info;
         memset(&info, 0, sizeof info);
         long got = raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof info, (unsigned long)&info);
+        if (got < 0) return Py_BuildValue("(ii)", (int)tid, status);
         PyObject *entry = NULL;
-        if (got >= 0 && info.op == INFO_SECCOMP &&
-            info.seccomp.ret_data < (__u32)PyList_GET_SIZE(direct))
-            entry = PyList_GET_ITEM(direct, info.seccomp.ret_data);
+        if (!syscall_stops) {
+            if (info.op == INFO_SECCOMP &&
+                info.seccomp.ret_data < (__u32)PyList_GET_SIZE(direct))
+                entry = PyList_GET_ITEM(direct, info.seccomp.ret_data);
+        } else if (info.op == INFO_EXIT && !emulate_all) {
+            /* Nobody waits for this result (plain_task): on to the next call. */
+            long result = raw_ptrace(request, tid, 0, 0);
+            if (result < 0 && result != -ESRCH) return raise_errno((int)-result, "ptrace resume");
+            continue;
+        } else if (info.op == INFO_ENTRY) {
+            PyObject *key = PyLong_FromUnsignedLongLong(
+                ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
+            if (key == NULL) return NULL;
+            int routed = PyDict_Contains(by_number, key);
+            entry = routed > 0 ? PyDict_GetItemWithError(by_number, key) : NULL;
+            Py_DECREF(key);
+            if (routed < 0 || PyErr_Occurred()) return NULL;
+            if (!routed && !emulate_all) { /* nobody asked for this call */
+                long result = raw_ptrace(request, tid, 0, 0);
+                if (result < 0 && result != -ESRCH)
+                    return raise_errno((int)-result, "ptrace resume");
+                continue;
+            }
+        }
         if (entry == NULL || entry == Py_None ||
             PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) != info.arch ||
             PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) != info.seccomp.nr)
             return Py_BuildValue("(ii)", (int)tid, status);
-        PyObject *key = PyLong_FromLong(tid);
-        if (key == NULL) return NULL;
-        int known = PyDict_Contains(tasks, key);
-        Py_DECREF(key);
-        if (known < 0) return NULL;
-        if (!known) return Py_BuildValue("(ii)", (int)tid, status); /* Python adopts it */
-        if (ptrace_direct(tid, &info, entry, args) < 0) return NULL;
+        if (!syscall_stops) {
+            PyObject *key = PyLong_FromLong(tid);
+            if (key == NULL) return NULL;
+            int known = PyDict_Contains(tasks, key);
+            Py_DECREF(key);
+            if (known < 0) return NULL;
+            if (!known) return Py_BuildValue("(ii)", (int)tid, status); /* Python adopts it */
+        }
+        if (ptrace_direct(tid, &info, entry, args, emulate_all) < 0) return NULL;
         if (PyErr_CheckSignals() < 0) return NULL;
     }
 }
@@ -886,7 +952,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         {&s_stops, "stops"},         {&s_handler_ns, "handler_ns"}, {&s_emulated, "emulated"},
         {&s_passed, "passed"},       {&s_failed, "failed"},         {&s_value, "value"},
         {&s_errno, "errno"},         {&s_listener, "_listener"},    {&s_notification, "_notification"},
-        {&s_then, "then"},
+        {&s_then, "then"},           {&s_pending_call, "pending_call"},
+        {&s_reexecuting, "reexecuting"}, {&s_spawning, "spawning"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) return NULL;
