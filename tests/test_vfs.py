@@ -11,6 +11,7 @@ import argparse
 import errno
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -649,6 +650,58 @@ def test_a_program_whose_loader_exists_only_in_the_root(
         "argv0=/apps/probe exe=/apps/probe argc=1",
         "argv0=./probe exe=/apps/probe argc=1",  # the forked child of the second
     ]
+
+
+UNIX_SOCKETS = """
+import errno, os, socket, sys
+where = sys.argv[1]
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(where + "/stream.sock")
+server.listen(1)
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect(where + "/stream.sock")
+connection, _ = server.accept()
+client.sendall(b"through the stream")
+print(connection.recv(100).decode(), os.path.exists(where + "/stream.sock"))
+receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+receiver.bind(where + "/datagram.sock")
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"a datagram", where + "/datagram.sock")
+print(receiver.recv(100).decode())
+for name in sys.argv[2:]:
+    try:
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(name.replace("@", "\\0"))
+        print(name, "bound")
+    except OSError as error:
+        print(name, errno.errorcode[error.errno])
+"""
+
+
+def test_unix_socket_addresses_are_paths_too(tree: Path, tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 50)
+    deep.mkdir(parents=True)
+    vfs = (
+        VirtualFS()
+        .bind(VIRT, str(tree))
+        .bind("/vfs-test-deep", str(deep))
+        .hide(f"{VIRT}/private")
+        .readonly(f"{VIRT}/sub")
+    )
+    argv = [
+        sys.executable, "-c", UNIX_SOCKETS, VIRT,
+        f"{VIRT}/private/x.sock", f"{VIRT}/sub/x.sock", "/vfs-test-deep/x.sock", "@abstract",
+    ]  # fmt: skip
+    code, out, err, _ = run(vfs, argv)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "through the stream True",
+        "a datagram",
+        f"{VIRT}/private/x.sock ENOENT",
+        f"{VIRT}/sub/x.sock EROFS",
+        "/vfs-test-deep/x.sock ENAMETOOLONG",  # the host path would not fit in sun_path
+        "@abstract bound",  # an abstract name (a leading NUL) is no file: left alone
+    ]
+    assert stat.S_ISSOCK((tree / "stream.sock").stat().st_mode)
+    assert stat.S_ISSOCK((tree / "datagram.sock").stat().st_mode)
 
 
 # Real programs: git, tar, make.

@@ -48,7 +48,7 @@ _NEVER_FOLLOW = _names(
     """
     mkdir mkdirat mknod mknodat rmdir unlink unlinkat rename renameat renameat2 symlink
     symlinkat link lchown lchown32 lsetxattr lremovexattr lgetxattr llistxattr lstat lstat64
-    oldlstat readlink readlinkat
+    oldlstat readlink readlinkat bind
     """
 )
 # Calls whose flags argument may carry AT_SYMLINK_NOFOLLOW.

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, path_calls
 from sysemu.api.call import AT_FDCWD, Call
-from sysemu.api.conditions import HasBits, Masked
+from sysemu.api.conditions import HasBits, Masked, Ne
 from sysemu.api.decisions import Decision, Result, ResultHook
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.vfs import policy
@@ -59,6 +59,12 @@ _SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _EXEC_CALLS = frozenset({"execve", "execveat"})
+_AF_UNIX = 1
+_SUN_PATH_MAX = 108
+_SOCKADDR_UN_SIZE = 2 + _SUN_PATH_MAX
+# Which argument holds the address of each call that may name an AF_UNIX socket's file (its
+# length is the next one).
+_SOCKET_ADDRESS = {"bind": 1, "connect": 1, "sendto": 4}
 _MAX_LINKS = 40  # the kernel's MAXSYMLINKS: more links in one path walk is ELOOP
 _STAT_CALLS = frozenset({"newfstatat", "fstatat64", "statx"})
 _BINPRM_BUF_SIZE = 256  # how much of a file the kernel reads to find its #! line
@@ -349,6 +355,32 @@ class VirtualFS:
             handlers.add(["getdents", "getdents64"], self._on_getdents, needs_ptrace=True)
         if self._live.files:
             self._live.install(handlers)
+        # AF_UNIX socket addresses name files too. bind makes one (hidden, read-only and
+        # mapped paths matter); connect and sendto only look one up (hidden and mapped).
+        rewrites = paths.remaps
+        if paths.remaps or paths.has_hidden or paths.has_readonly:
+            handlers.add(
+                existing_syscalls(["bind"]),
+                self._on_socket_address,
+                decides_only=not rewrites,
+                needs_ptrace=rewrites,
+            )
+        if paths.remaps or paths.has_hidden:
+            handlers.add(
+                existing_syscalls(["connect"]),
+                self._on_socket_address,
+                decides_only=not rewrites,
+                needs_ptrace=rewrites,
+            )
+            # Only a sendto with an address (a datagram to a named socket, as syslog() sends
+            # to /dev/log): a connected socket's sends never stop.
+            handlers.add(
+                existing_syscalls(["sendto"]),
+                self._on_socket_address,
+                decides_only=not rewrites,
+                needs_ptrace=rewrites,
+                dest_addr=Ne(0),
+            )
 
     # Path arguments.
     def _on_path(self, call: Call) -> Decision | None:
@@ -486,6 +518,46 @@ class VirtualFS:
         if hook is not None:
             return call.observe(hook)
         return None
+
+    def _on_socket_address(self, call: Call) -> Decision | None:
+        """``bind``, ``connect`` or ``sendto`` with an ``AF_UNIX`` address: its path is checked
+        and mapped as a path argument is, and a mapped one rewritten into a new address
+        below the stack pointer. Abstract and unnamed addresses are left alone."""
+        index = _SOCKET_ADDRESS[call.name]
+        address, length = call.raw[index], _int32(call.raw[index + 1])
+        if address == 0 or not 2 < length <= _SOCKADDR_UN_SIZE:
+            return None  # no address, or one the kernel refuses (EINVAL)
+        try:
+            data = call.read(address, length)
+        except OSError:
+            return None  # the kernel's EFAULT
+        if int.from_bytes(data[:2], "little") != _AF_UNIX or data[2] == 0:
+            return None  # another family, or an abstract name (no file)
+        raw = os.fsdecode(data[2:].split(b"\0", 1)[0])
+        if self._restarted(call, index, raw):
+            return None
+        try:
+            where = self._resolve(call, raw, AT_FDCWD, index)
+        except _PathError as error:
+            return call.fail(error.errno)
+        if where is None:
+            return None
+        if self.paths.hidden(where.virtual, where.host):
+            return call.fail(errno.ENOENT)
+        if call.name == "bind" and self._readonly_hit(call, index, where):
+            return call.fail(errno.EROFS)
+        if where.rewrite is None:
+            return None
+        host = os.fsencode(where.rewrite)
+        if len(host) >= _SUN_PATH_MAX:
+            # The host path does not fit in sun_path; the kernel has no call that takes a
+            # socket's name relative to a directory.
+            return call.fail(errno.ENAMETOOLONG)
+        self._remember_scratch(call, [where.rewrite])
+        new_address = _AF_UNIX.to_bytes(2, "little") + host  # rewrite() adds the NUL
+        if call.name == "sendto":
+            return call.rewrite(dest_addr=new_address, addrlen=len(new_address) + 1)
+        return call.rewrite(addr=new_address, addrlen=len(new_address) + 1)
 
     def _remember_scratch(self, call: Call, strings: Iterable[str]) -> None:
         """Note the strings a rewrite of ``call`` puts below its stack pointer (see
@@ -995,6 +1067,11 @@ def _is_normal(path: str) -> bool:
     """Whether the absolute ``path`` is certainly normalised already (cheaper than asking
     normpath; "/." also catches names that merely start with a dot, which is harmless)."""
     return "//" not in path and "/." not in path and (path == "/" or not path.endswith("/"))
+
+
+def _int32(register: int) -> int:
+    """An ``int`` argument as the kernel reads it: the low 32 bits, signed."""
+    return ((register & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
 
 
 def _join(base: str, relative: str) -> str:
