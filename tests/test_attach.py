@@ -14,6 +14,7 @@ import pytest
 
 from sysemu import Emulator
 from sysemu.engine.attach import Attacher, AttachError
+from sysemu.kernel import ptrace
 
 TICKER = (
     "import os, sys, time\n"
@@ -22,6 +23,16 @@ TICKER = (
     "    time.sleep(0.02)\n"
     "sys.exit(3)\n"
 )
+
+
+@pytest.fixture(autouse=True, params=["c-loop", "python-loop"])
+def wait_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every attach test runs with the C wait loop (where built) and with the Python one."""
+    if request.param == "python-loop":
+        monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
+    elif ptrace.serve_seccomp_stops is None:
+        pytest.skip("the C accelerator is not built")
+    return str(request.param)
 
 
 @pytest.fixture

@@ -52,6 +52,7 @@ class Attacher(Tracer):
     def request_detach(self) -> None:
         """Ask the loop to detach (safe from a signal handler of the tracing thread)."""
         self._detach_requested = True
+        self._stop_native[0] = 1  # the C wait loop hands the next stop to _after_stop
         if self._root:
             ptrace.interrupt(self._root)  # wakes the loop's waitpid with a stop
 

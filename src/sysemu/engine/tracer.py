@@ -311,7 +311,8 @@ class Tracer:
         """The C wait loop (``ptrace.serve_seccomp_stops``) for this run, or None where the
         Python loop must serve: no accelerator, observers of every call without a filter, a
         handler time limit, an architecture other than x86-64, or a subclass that changes
-        how stops are handled (attach, auto)."""
+        how stops are handled. (A subclass whose :meth:`_after_stop` may end the loop sets
+        ``_stop_native[0]`` first, as the attacher does: the C loop then hands it every stop.)"""
         serve = ptrace.serve_seccomp_stops
         cls = type(self)
         if (
@@ -319,7 +320,6 @@ class Tracer:
             or (self._ptrace_only and self._compiled.watch_all)
             or self._alarm is not None
             or not isinstance(self._arch, X86_64)
-            or cls._after_stop is not Tracer._after_stop
             or cls._on_seccomp is not Tracer._on_seccomp
             or cls._decide is not Tracer._decide
         ):
@@ -416,7 +416,8 @@ class Tracer:
 
     def _after_stop(self) -> bool:
         """Called between two stops, when every collected stop has been resumed; True ends
-        the loop (the attach backend detaches there)."""
+        the loop (the attach backend detaches there). The C wait loop calls it only for the
+        stops it hands back: an override that would return True sets ``_stop_native[0]``."""
         return False
 
     # Stops.
