@@ -21,6 +21,7 @@ import pytest
 from sysemu import Emulator, RunResult
 from sysemu.api.call import Call
 from sysemu.api.handlers import HandlerSet
+from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.kernel import seccomp
 from sysemu.tools.vfs import LiveFile, VirtualFS
 from sysemu.tools.vfs import cli as vfs_cli
@@ -702,6 +703,30 @@ def test_unix_socket_addresses_are_paths_too(tree: Path, tmp_path: Path) -> None
     ]
     assert stat.S_ISSOCK((tree / "stream.sock").stat().st_mode)
     assert stat.S_ISSOCK((tree / "datagram.sock").stat().st_mode)
+
+
+def test_a_program_only_in_the_root_is_found_there(rootfs: Path) -> None:
+    (rootfs / "opt").mkdir()
+    tool = rootfs / "opt" / "vfs-test-tool"
+    tool.write_text('#!/bin/sh\necho "tool in the root, as $0"\n')
+    tool.chmod(0o755)
+    emu = Emulator()
+    host_system(emu.fs.root(str(rootfs)))
+    result = emu.run(["/opt/vfs-test-tool"], capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"tool in the root, as /opt/vfs-test-tool\n")
+    path = {"PATH": "/opt:/usr/bin:/bin"}
+    result = emu.run(["vfs-test-tool"], env=path, capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"tool in the root, as /opt/vfs-test-tool\n")
+    with pytest.raises(ProgramNotFoundError, match="vfs-test-nothing: command not found"):
+        emu.run(["vfs-test-nothing"], env=path, timeout=60)
+    # The command line looks it up in the root too.
+    binds = [f"--bind={p}" for p in ("/usr", "/lib", "/lib64", "/bin") if os.path.exists(p)]
+    done = subprocess.run(
+        [sys.executable, "-m", "sysemu", "run", "--root", str(rootfs), *binds, "--",
+         "/opt/vfs-test-tool"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "tool in the root, as /opt/vfs-test-tool\n")
 
 
 # Real programs: git, tar, make.

@@ -215,6 +215,12 @@ class Emulator:
             self._fs = VirtualFS()
         return self._fs
 
+    @fs.setter
+    def fs(self, view: VirtualFS | None) -> None:
+        """Put ``view`` (a configured :class:`sysemu.tools.vfs.VirtualFS`) in front of every
+        later run instead, or none."""
+        self._fs = view
+
     def _run_handlers(self) -> HandlerSet:
         """:attr:`handlers`, with the virtual filesystem's (as configured now) after them."""
         if self._fs is None:
@@ -255,8 +261,9 @@ class Emulator:
         output into ``result.stdout`` and ``result.stderr``. After ``timeout`` seconds every
         process of the run is killed and :class:`RunTimeoutError` raised. Raises
         :class:`~sysemu.engine.spawn.ProgramNotFoundError` before starting anything if the program
-        does not exist, and :class:`HandlerError` if a handler raised under ``OnError.KILL``
-        (after the program was killed; the handler's exception is the ``__cause__``).
+        does not exist (in :attr:`fs`'s view when it remaps names, else on the host), and
+        :class:`HandlerError` if a handler raised under ``OnError.KILL`` (after the program
+        was killed; the handler's exception is the ``__cause__``).
 
         While it runs, this process must not wait for children of its own: the tracer collects
         every child's status.
@@ -264,7 +271,8 @@ class Emulator:
         if not argv:
             raise ValueError("nothing to run: argv is empty")
         environment = dict(os.environ if env is None else env)
-        path = resolve_program(argv[0], environment)
+        found = None if self._fs is None else self._fs.find_program(argv[0], environment)
+        path = found or resolve_program(argv[0], environment)
         arch = host_arch()
         if self._injector is not None:
             self._injector.reset()

@@ -23,7 +23,7 @@ from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.engine.tracer import ExecError
 from sysemu.tools.vfs.cli import add_arguments as vfs_options
-from sysemu.tools.vfs.cli import configure as configure_vfs
+from sysemu.tools.vfs.cli import build as build_vfs
 
 if TYPE_CHECKING:
     from sysemu.tools.inject.injector import Injection
@@ -263,7 +263,7 @@ def run_command(args: argparse.Namespace) -> int:
     start_cwd = None
     if not attaching:
         try:
-            vfs = configure_vfs(args, emu.handlers)
+            vfs = build_vfs(args)
         except ValueError as error:
             raise UsageError(str(error)) from None
         if vfs is not None:
@@ -272,6 +272,8 @@ def run_command(args: argparse.Namespace) -> int:
                     "--backend unotify cannot rewrite paths: of the virtual filesystem's "
                     "options it can only run --readonly (use seccomp or auto)"
                 )
+            # Installed at the run, after the rules; the program is looked up in its view.
+            emu.fs = vfs
             start_cwd = vfs.start_cwd
     trace_output, tracer = _start_trace(args, emu)
     try:

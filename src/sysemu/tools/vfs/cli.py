@@ -68,11 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | None:
-    """Build the :class:`VirtualFS` the options describe and install it on ``handlers``.
+    """:func:`build` the :class:`VirtualFS` the options describe and install it on
+    ``handlers``; ``None`` when no option was given."""
+    vfs = build(args)
+    if vfs is not None:
+        vfs.install(handlers)
+    return vfs
 
-    Returns ``None`` when no option was given. Raises ``ValueError`` with a one-line message
-    for a bind or root that does not exist, a malformed ``--bind``, a relative path where a
-    virtual one is needed (with ``--root``), or a ``--cwd`` that is no directory.
+
+def build(args: argparse.Namespace) -> VirtualFS | None:
+    """The :class:`VirtualFS` the options describe (for ``Emulator.fs``, which installs it
+    at each run), or ``None`` when no option was given. Raises ``ValueError`` with a one-line
+    message for a bind or root that does not exist, a malformed ``--bind``, a relative path
+    where a virtual one is needed (with ``--root``), or a ``--cwd`` that is no directory.
     """
     binds: list[str] = getattr(args, "vfs_bind", None) or []
     files: list[str] = getattr(args, "vfs_file", None) or []
@@ -121,7 +129,6 @@ def configure(args: argparse.Namespace, handlers: HandlerSet) -> VirtualFS | Non
         vfs.cwd(virtual("--cwd", cwd))
         start = vfs.start_cwd
         _check(start is not None and os.path.isdir(start), f"--cwd {cwd}: no such directory")
-    vfs.install(handlers)
     return vfs
 
 

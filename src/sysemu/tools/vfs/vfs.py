@@ -302,6 +302,32 @@ class VirtualFS:
         virtual = self._cwd if self._cwd is not None else "/" if self.paths.root else None
         return None if virtual is None else self.paths.to_host(virtual)
 
+    def find_program(self, program: str, env: Mapping[str, str]) -> str | None:
+        """The path to start ``program`` by when it is found in the virtual view (an absolute
+        path, or a name searched in ``env``'s ``PATH``, both as the program sees them), or
+        ``None`` where the host's answer stands: nothing is remapped, or it is not found.
+        The exec of a virtual path is mapped like any other (see :meth:`install`)."""
+        paths = self.paths
+        if not paths.remaps or (not program.startswith("/") and "/" in program):
+            return None
+        if program.startswith("/"):
+            candidates = [program]
+        else:
+            search = env.get("PATH", os.defpath).split(os.pathsep)
+            candidates = [join(d, program) for d in search if d.startswith("/")]
+        for candidate in candidates:
+            virtual = normalize(candidate)
+            try:
+                followed = self._follow_links("/", virtual, True)
+            except _PathError:
+                continue
+            if paths.hidden(followed):
+                continue
+            host = paths.to_host(followed)
+            if os.path.isfile(host) and os.access(host, os.X_OK):
+                return candidate
+        return None
+
     @property
     def decides_only(self) -> bool:
         """Whether every handler of this configuration only passes or fails calls (read-only
