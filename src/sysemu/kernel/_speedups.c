@@ -468,6 +468,36 @@ static int call_dropping(PyObject *fn, PyObject **argv, size_t count) {
     return 0;
 }
 
+/* Calls handler(call), timed into stats.handler_ns. 1: *decision holds what it returned (a new
+ * reference); 0: it raised an Exception, handed to raised(call, route, handler, error) as
+ * Python's `except Exception` would; -1: an exception to propagate (a BaseException such as
+ * KeyboardInterrupt, or a failure here). */
+static int run_handler(PyObject *handler, PyObject *call, PyObject *stats, PyObject *raised,
+                       PyObject *route, PyObject **decision) {
+    long long start = now_ns();
+    *decision = PyObject_CallOneArg(handler, call);
+    long long spent = now_ns() - start;
+    if (*decision != NULL) return add_to(stats, s_handler_ns, spent) < 0 ? -1 : 1;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL) PyException_SetTraceback(value, traceback);
+    int outcome;
+    if (add_to(stats, s_handler_ns, spent) < 0) {
+        outcome = -1;
+    } else if (!PyErr_GivenExceptionMatches(type, PyExc_Exception)) {
+        PyErr_Restore(type, value, traceback);
+        return -1;
+    } else {
+        PyObject *argv[4] = {call, route, handler, value};
+        outcome = call_dropping(raised, argv, 4) < 0 ? -1 : 0;
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return outcome;
+}
+
 /* One direct notification: the reply to send in *response (returns 1), or 0 when Python
  * replied itself, or -1 with an exception set. */
 static int decide_direct(const struct notif *request, PyObject *route, PyObject *const *args,
@@ -497,34 +527,11 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
     if (PyObject_SetAttr(call, s_listener, listener) < 0) goto done;
     if (PyObject_SetAttr(call, s_notification, id) < 0) goto done;
     if (add_to(stats, s_stops, 1) < 0) goto done;
-    long long start = now_ns();
-    decision = PyObject_CallOneArg(handler, call);
-    long long spent = now_ns() - start;
-    if (decision == NULL) {
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (traceback != NULL) PyException_SetTraceback(value, traceback);
-        int is_exception = PyErr_GivenExceptionMatches(type, PyExc_Exception);
-        if (add_to(stats, s_handler_ns, spent) < 0) {
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(traceback);
-            goto done;
-        }
-        if (!is_exception) { /* as `except Exception` in Python: anything else propagates */
-            PyErr_Restore(type, value, traceback);
-            goto done;
-        }
-        PyObject *argv[4] = {call, route_object, handler, value};
-        int failed = call_dropping(raised, argv, 4);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(traceback);
-        outcome = failed < 0 ? -1 : 0;
+    int ran = run_handler(handler, call, stats, raised, route_object, &decision);
+    if (ran <= 0) { /* raised: Python replied itself (0), or an exception (-1) */
+        outcome = ran;
         goto done;
     }
-    if (add_to(stats, s_handler_ns, spent) < 0) goto done;
     memset(response, 0, sizeof *response);
     response->id = request->id;
     if (Py_TYPE(decision) == emulate_type) {
@@ -712,34 +719,11 @@ static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *en
     PyObject *call_args[5] = {syscall, raw, state, ip, sp};
     if ((call = PyObject_Vectorcall(call_type, call_args, 5, NULL)) == NULL) goto done;
     if (add_to(stats, s_stops, 1) < 0) goto done;
-    long long start = now_ns();
-    decision = PyObject_CallOneArg(handler, call);
-    long long spent = now_ns() - start;
-    if (decision == NULL) {
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (traceback != NULL) PyException_SetTraceback(value, traceback);
-        int is_exception = PyErr_GivenExceptionMatches(type, PyExc_Exception);
-        if (add_to(stats, s_handler_ns, spent) < 0 || !is_exception) {
-            if (!is_exception && !PyErr_Occurred()) {
-                PyErr_Restore(type, value, traceback); /* as `except Exception`: propagates */
-                goto done;
-            }
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(traceback);
-            goto done;
-        }
-        PyObject *argv[4] = {call, route, handler, value};
-        int failed = call_dropping(raised, argv, 4);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(traceback);
-        outcome = failed < 0 ? -1 : 1;
+    int ran = run_handler(handler, call, stats, raised, route, &decision);
+    if (ran <= 0) { /* raised: handed to Python (1: carried out), or an exception (-1) */
+        outcome = ran < 0 ? -1 : 1;
         goto done;
     }
-    if (add_to(stats, s_handler_ns, spent) < 0) goto done;
     int passed = decision == Py_None;
     if (!passed && Py_TYPE(decision) == (PyTypeObject *)args[12]) { /* Pass: without a hook? */
         if ((field = PyObject_GetAttr(decision, s_then)) == NULL) goto done;
