@@ -337,6 +337,26 @@ static PyObject *sp_notif_send(PyObject *self, PyObject *const *args, Py_ssize_t
  * (ENOENT: its thread died or was interrupted) is normal and ignored, as notif_send reports it.
  * The reply is retried on EINTR: the kernel takes its lock interruptibly, and a lost reply
  * would leave the caller blocked for good. */
+/* Without the GIL: send `response` (if any; retried on EINTR), then, unless the send failed
+ * otherwise than ENOENT (its call is gone), receive the next notification into `request`.
+ * Returns the receive's result (-1 when it failed or did not happen); the errors, or 0, go
+ * to *send_errno and *recv_errno. */
+static int send_then_receive(int fd, struct notif_resp *response, struct notif *request,
+                             int *send_errno, int *recv_errno) {
+    *send_errno = *recv_errno = 0;
+    memset(request, 0, sizeof *request);
+    if (response != NULL) {
+        int sent;
+        do sent = ioctl(fd, NOTIF_SEND_REQ, response);
+        while (sent < 0 && errno == EINTR);
+        if (sent < 0) *send_errno = errno;
+    }
+    if (*send_errno != 0 && *send_errno != ENOENT) return -1;
+    int result = ioctl(fd, NOTIF_RECV_REQ, request);
+    if (result < 0) *recv_errno = errno;
+    return result;
+}
+
 static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "notif_exchange(fd, reply_id, val, error, flags)");
@@ -355,20 +375,9 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
         if (PyErr_Occurred()) return NULL;
     }
     struct notif request;
-    memset(&request, 0, sizeof request);
-    int sent = 0, send_errno = 0, result, recv_errno = 0;
+    int send_errno, recv_errno, result;
     Py_BEGIN_ALLOW_THREADS
-    if (reply) {
-        do sent = ioctl(fd, NOTIF_SEND_REQ, &response);
-        while (sent < 0 && errno == EINTR);
-        if (sent < 0) send_errno = errno;
-    }
-    if (send_errno == 0 || send_errno == ENOENT) {
-        result = ioctl(fd, NOTIF_RECV_REQ, &request);
-        if (result < 0) recv_errno = errno;
-    } else {
-        result = -1;
-    }
+    result = send_then_receive(fd, reply ? &response : NULL, &request, &send_errno, &recv_errno);
     Py_END_ALLOW_THREADS
     if (send_errno != 0 && send_errno != ENOENT)
         return raise_errno(send_errno, "SECCOMP_IOCTL_NOTIF_SEND");
@@ -594,18 +603,10 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
     int reply = 0;
     for (;;) {
         struct notif request;
-        memset(&request, 0, sizeof request);
-        int sent = 0, send_errno = 0, result = -1, recv_errno = 0;
+        int send_errno, recv_errno, result;
         Py_BEGIN_ALLOW_THREADS
-        if (reply) {
-            do sent = ioctl(fd, NOTIF_SEND_REQ, &response);
-            while (sent < 0 && errno == EINTR);
-            if (sent < 0) send_errno = errno;
-        }
-        if (send_errno == 0 || send_errno == ENOENT) {
-            result = ioctl(fd, NOTIF_RECV_REQ, &request);
-            if (result < 0) recv_errno = errno;
-        }
+        result = send_then_receive(fd, reply ? &response : NULL, &request, &send_errno,
+                                   &recv_errno);
         Py_END_ALLOW_THREADS
         reply = 0;
         if (send_errno != 0 && send_errno != ENOENT)
