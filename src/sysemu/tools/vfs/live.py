@@ -257,13 +257,11 @@ class LiveFiles:
         if not description.readable:
             return call.fail(errno.EBADF)
         try:
-            position = _explicit_position(call)
-            if position is not None and position < -1:
+            transfer = _transfer(call)
+            if transfer is None:
                 return call.fail(errno.EINVAL)
-            buffers = _buffers(call)
-            if buffers is None:
-                return call.fail(errno.EINVAL)
-            start = description.position if position is None or position == -1 else position
+            position, buffers = transfer
+            start = description.position if position is None else position
             wanted = sum(length for _, length in buffers)
             data = description.file.read(start, wanted) if wanted else b""
             if isinstance(data, str):
@@ -277,7 +275,7 @@ class LiveFiles:
                 at += length
         except OSError as error:
             return call.fail(error.errno or errno.EIO)
-        if position is None or position == -1:
+        if position is None:
             description.position = start + len(data)
         return call.emulate(len(data))
 
@@ -289,25 +287,21 @@ class LiveFiles:
             return call.fail(errno.EBADF)
         file = description.file
         try:
-            position = _explicit_position(call)
-            if position is not None and position < -1:
+            transfer = _transfer(call)
+            if transfer is None:
                 return call.fail(errno.EINVAL)
-            buffers = _buffers(call)
-            if buffers is None:
-                return call.fail(errno.EINVAL)
+            position, buffers = transfer
             data = b"".join(call.read(address, length) for address, length in buffers if length)
             if description.append:
                 start = file.size()  # as the kernel does, even for pwrite
-            elif position is None or position == -1:
-                start = description.position
             else:
-                start = position
+                start = description.position if position is None else position
             written = file.write(start, data) if data else 0
         except OSError as error:
             return call.fail(error.errno or errno.EIO)
         if not 0 <= written <= len(data):
             raise ValueError(f"{type(file).__name__}.write returned {written!r}")
-        if position is None or position == -1:
+        if position is None:
             description.position = start + written
         return call.emulate(written)
 
@@ -411,6 +405,19 @@ class LiveFiles:
         if self._description(call, call.args.value(4)) is None:
             return None
         return call.fail(errno.ENODEV)
+
+
+def _transfer(call: Call) -> tuple[int | None, list[tuple[int, int]]] | None:
+    """Where a read or write moves data: the position it names (``None``: the descriptor's,
+    which the ``*v2`` calls ask for with -1) and its (address, length) pieces; ``None`` for
+    arguments the kernel refuses with ``EINVAL``. Raises OSError for an unreadable vector."""
+    position = _explicit_position(call)
+    if position is not None and position < -1:
+        return None
+    buffers = _buffers(call)
+    if buffers is None:
+        return None
+    return (None if position == -1 else position), buffers
 
 
 def _explicit_position(call: Call) -> int | None:
