@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/user.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -658,6 +659,7 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
 
 /* ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,
  *              orig_rax, rax, carry_out, raised, pass_type, by_number, mode)
+ * (mode 2 also makes the calls PTRACE_SYSEMU skipped run after all, through their 3 stops.)
  *     -> (tid, status) | None
  *
  * The ptrace backends' wait loop for the common stop. mode 0 (seccomp): a seccomp stop whose
@@ -690,6 +692,8 @@ static int poke_and_resume(long tid, long orig_rax, long rax, long long value, l
     if (result >= 0) result = raw_ptrace(request, tid, 0, 0);
     return result < 0 && result != -ESRCH ? (int)-result : 0;
 }
+
+static int run_after_all(PyObject *state, long tid);
 
 /* One direct stop: 1 when carried out (resumed, or handed to Python's callbacks), -1 with an
  * exception set. */
@@ -731,9 +735,9 @@ static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *en
         passed = field == Py_None;
         Py_CLEAR(field);
     }
-    if (passed && emulate_all) { /* PTRACE_SYSEMU skipped it: Python makes it run after all */
-        PyObject *argv[4] = {state, call, route, decision};
-        outcome = call_dropping(carry_out, argv, 4) < 0 ? -1 : 1;
+    if (passed && emulate_all) { /* PTRACE_SYSEMU skipped it: make it run after all */
+        if (add_to(stats, s_passed, 1) < 0 || run_after_all(state, tid) < 0) goto done;
+        outcome = 1;
     } else if (passed) {
         if (add_to(stats, s_passed, 1) < 0) goto done;
         long result = raw_ptrace(request, tid, 0, 0);
@@ -774,29 +778,76 @@ done:
     return outcome;
 }
 
-/* The task state of `tid` if the C loop may serve its syscall stop: known, no call waiting
- * for its result, nothing being made again, not sysemu's own child on its way to exec. 0: no
- * (Python serves it), -1: an exception. */
-static int plain_task(PyObject *tasks, long tid) {
+/* Where the task `tid` is, for a syscall stop the C loop may serve: TASK_PLAIN (known, no call
+ * waiting for its result, not sysemu's own child on its way to exec), TASK_REEXEC_ENTRY or
+ * TASK_REEXEC_EXIT (plain, and a call PTRACE_SYSEMU skipped is being made again: its real
+ * entry or exit comes next), TASK_PYTHON (Python serves it), or -1 with an exception set. The
+ * task's state goes to *state (borrowed). */
+enum { TASK_PYTHON, TASK_PLAIN, TASK_REEXEC_ENTRY, TASK_REEXEC_EXIT };
+
+static int task_phase(PyObject *tasks, long tid, PyObject **state) {
     PyObject *key = PyLong_FromLong(tid);
     if (key == NULL) return -1;
-    PyObject *state = PyDict_GetItemWithError(tasks, key);
+    *state = PyDict_GetItemWithError(tasks, key);
     Py_DECREF(key);
-    if (state == NULL) return PyErr_Occurred() ? -1 : 0;
-    PyObject *pending = PyObject_GetAttr(state, s_pending_call);
+    if (*state == NULL) return PyErr_Occurred() ? -1 : TASK_PYTHON;
+    PyObject *pending = PyObject_GetAttr(*state, s_pending_call);
     if (pending == NULL) return -1;
-    int plain = pending == Py_None;
+    int waiting = pending != Py_None;
     Py_DECREF(pending);
-    PyObject *names[2] = {s_reexecuting, s_spawning};
-    for (int i = 0; plain && i < 2; i++) {
-        PyObject *value = PyObject_GetAttr(state, names[i]);
-        if (value == NULL) return -1;
-        int truth = PyObject_IsTrue(value);
-        Py_DECREF(value);
-        if (truth < 0) return -1;
-        plain = !truth;
+    PyObject *spawning = PyObject_GetAttr(*state, s_spawning);
+    if (spawning == NULL) return -1;
+    int starting = PyObject_IsTrue(spawning);
+    Py_DECREF(spawning);
+    if (starting < 0) return -1;
+    if (waiting || starting) return TASK_PYTHON;
+    PyObject *again = PyObject_GetAttr(*state, s_reexecuting);
+    if (again == NULL) return -1;
+    long phase = PyLong_AsLong(again);
+    Py_DECREF(again);
+    if (phase == -1 && PyErr_Occurred()) return -1;
+    return phase == 0 ? TASK_PLAIN : phase == 1 ? TASK_REEXEC_ENTRY : phase == 2 ? TASK_REEXEC_EXIT
+                                                                               : TASK_PYTHON;
+}
+
+static int set_reexecuting(PyObject *state, long phase) {
+    PyObject *value = PyLong_FromLong(phase);
+    if (value == NULL) return -1;
+    int result = PyObject_SetAttr(state, s_reexecuting, value);
+    Py_DECREF(value);
+    return result;
+}
+
+/* PTRACE_SYSEMU skipped the call `tid` stopped at: back over the two-byte syscall instruction
+ * with the number in rax again, as the kernel does to restart a call (Arch.reexecute), and run
+ * on to its exit. 0, or -errno (-ESRCH: the task is gone). */
+static int reexecute_and_resume(long tid) {
+#ifdef __x86_64__
+    struct user_regs_struct regs;
+    long result = raw_ptrace(PTRACE_GETREGS, tid, 0, (unsigned long)&regs);
+    if (result >= 0) {
+        regs.rip -= 2;
+        regs.rax = regs.orig_rax;
+        result = raw_ptrace(PTRACE_SETREGS, tid, 0, (unsigned long)&regs);
     }
-    return plain;
+    if (result >= 0) result = raw_ptrace(PTRACE_SYSCALL, tid, 0, 0);
+    return result < 0 ? (int)result : 0;
+#else
+    (void)tid;
+    return -ENOSYS;
+#endif
+}
+
+/* Make the skipped call of a plain task run after all (see reexecute_and_resume); 0, or -1 with
+ * an exception set. A task that is gone is left to its exit event. */
+static int run_after_all(PyObject *state, long tid) {
+    int error = reexecute_and_resume(tid);
+    if (error == -ESRCH) return 0;
+    if (error < 0) {
+        raise_errno(-error, "ptrace reexecute");
+        return -1;
+    }
+    return set_reexecuting(state, 1);
 }
 
 static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -842,22 +893,35 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
         if (!WIFSTOPPED(status) || PyByteArray_AS_STRING(stop)[0] ||
             kind != (syscall_stops ? SYSCALL_STOP_STATUS : SECCOMP_STOP_STATUS))
             return Py_BuildValue("(ii)", (int)tid, status);
+        PyObject *state = NULL;
+        int phase = TASK_PLAIN;
         if (syscall_stops) {
-            int plain = plain_task(tasks, tid);
-            if (plain < 0) return NULL;
-            if (!plain) return Py_BuildValue("(ii)", (int)tid, status);
+            phase = task_phase(tasks, tid, &state);
+            if (phase < 0) return NULL;
+            if (phase == TASK_PYTHON) return Py_BuildValue("(ii)", (int)tid, status);
         }
         struct syscall_info info;
         memset(&info, 0, sizeof info);
         long got = raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof info, (unsigned long)&info);
         if (got < 0) return Py_BuildValue("(ii)", (int)tid, status);
+        if (phase == TASK_REEXEC_ENTRY || phase == TASK_REEXEC_EXIT) {
+            /* A call being made again: the skipped attempt's exit, the real entry (phase 1),
+             * then the real exit (phase 2), after which the task runs on under PTRACE_SYSEMU. */
+            int real_exit = phase == TASK_REEXEC_EXIT && info.op == INFO_EXIT;
+            if (phase == TASK_REEXEC_EXIT && !real_exit) return Py_BuildValue("(ii)", (int)tid, status);
+            if ((phase == TASK_REEXEC_ENTRY && info.op == INFO_ENTRY) || real_exit)
+                if (set_reexecuting(state, real_exit ? 0 : 2) < 0) return NULL;
+            long result = raw_ptrace(real_exit ? request : PTRACE_SYSCALL, tid, 0, 0);
+            if (result < 0 && result != -ESRCH) return raise_errno((int)-result, "ptrace resume");
+            continue;
+        }
         PyObject *entry = NULL;
         if (!syscall_stops) {
             if (info.op == INFO_SECCOMP &&
                 info.seccomp.ret_data < (__u32)PyList_GET_SIZE(direct))
                 entry = PyList_GET_ITEM(direct, info.seccomp.ret_data);
         } else if (info.op == INFO_EXIT && !emulate_all) {
-            /* Nobody waits for this result (plain_task): on to the next call. */
+            /* Nobody waits for this result (task_phase): on to the next call. */
             long result = raw_ptrace(request, tid, 0, 0);
             if (result < 0 && result != -ESRCH) return raise_errno((int)-result, "ptrace resume");
             continue;
@@ -869,7 +933,11 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
             entry = routed > 0 ? PyDict_GetItemWithError(by_number, key) : NULL;
             Py_DECREF(key);
             if (routed < 0 || PyErr_Occurred()) return NULL;
-            if (!routed && !emulate_all) { /* nobody asked for this call */
+            if (!routed) { /* nobody asked for this call: on, or (sysemu) made to run */
+                if (emulate_all) {
+                    if (run_after_all(state, tid) < 0) return NULL;
+                    continue;
+                }
                 long result = raw_ptrace(request, tid, 0, 0);
                 if (result < 0 && result != -ESRCH)
                     return raise_errno((int)-result, "ptrace resume");
