@@ -109,7 +109,13 @@ def report() -> list[tuple[str, bool | str, str]]:
             notify and _in_child(_sync_wake_up),
             "unotify: about 3 µs instead of 12 per call",
         ),
-        ("C accelerator", ptrace.SPEEDUPS, "per-stop requests without ctypes"),
+        (
+            "C accelerator",
+            ptrace.SPEEDUPS,
+            "wait loops and per-stop requests in C"
+            if ptrace.serve_seccomp_stops is not None
+            else "per-stop requests without ctypes (rebuild for the C wait loops)",
+        ),
         ("syscall tables from Linux", linux_version(), tables_cover(os.uname().release)),
     ]
 
