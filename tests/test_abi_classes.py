@@ -898,3 +898,10 @@ def test_strace_selects_what_we_select(text: str, traced: list[Traced], tmp_path
         assert inside | outside, f"{command.label}: no call seen"
         assert inside <= ours, f"{command.label}: strace also selects {inside - ours}"
         assert not outside & ours, f"{command.label}: strace does not select {outside & ours}"
+
+
+def test_error_messages_stay_short_for_escaped_characters() -> None:
+    # repr() writes such characters as \x1f or \U0001xxxx: the quoted text is cut by its repr.
+    text = "@000000000000000" + "\x1f" * 4 + "\x08" + "\U00011af9\U00012544\U00014647" * 4
+    _check_parses_or_value_error(text)
+    _check_parses_or_value_error("\U0002ebe1" * 200)

@@ -433,10 +433,15 @@ def _parse_item(token: str) -> _Item:
 
 
 def _quote(text: str) -> str:
-    """``repr(text)``, shortened: error messages stay one readable line whatever the input."""
-    if len(text) > _MAX_QUOTED:
-        return repr(text[: _MAX_QUOTED - 3] + "...")
-    return repr(text)
+    """``repr(text)``, shortened: error messages stay one readable line whatever the input
+    (measured on the repr, where one character may take ten: ``'\U0001f600'``)."""
+    quoted = repr(text)
+    if len(quoted) <= _MAX_QUOTED:
+        return quoted
+    cut = text[: _MAX_QUOTED - 3]
+    while len(repr(cut + "...")) > _MAX_QUOTED:
+        cut = cut[:-1]
+    return repr(cut + "...")
 
 
 def _check_regex(pattern: str, token: str) -> None:
