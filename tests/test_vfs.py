@@ -433,6 +433,10 @@ def test_a_restarted_call_is_not_mapped_twice(tree: Path, programs: Programs) ->
     host_system(vfs)
     code, out, _, _ = run(vfs, [programs.vfs_probe, "fifo", "/fifo"])
     assert (code, out) == (0, "through the fifo\n")
+    # A signal handler runs on the stack where the rewritten path was written: the restarted
+    # open must still name the host FIFO.
+    code, out, _, _ = run(vfs, [programs.vfs_probe, "fifo_handler", "/fifo"])
+    assert (code, out) == (0, "through the fifo\n")
 
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace", "sysemu", "auto"])

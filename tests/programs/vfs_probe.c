@@ -11,6 +11,9 @@
  *   vfs_probe exec PATH [ARG...]   execv(PATH, {PATH, ARG...}); prints the errno name if it fails
  *   vfs_probe fifo PATH            open the FIFO PATH for reading while a child stops and
  *                                  continues us (the open restarts), then writes a line to it
+ *   vfs_probe fifo_handler PATH    the same, but the child sends SIGUSR1, whose SA_RESTART handler
+ *                                  runs on the stack below the blocked open (its frame lands
+ *                                  where a rewritten path was written), then writes
  *   vfs_probe io PATH              open PATH read-write, then read, pread, readv, lseek64,
  *                                  lseek, fstat, write, pwrite, writev: a line each
  *
@@ -101,6 +104,14 @@ static int list(const char *dir, int size, int old, int types) {
     return 0;
 }
 
+static volatile int usr1_seen;
+
+static void on_usr1(int sig) {
+    volatile char scribble[4096]; /* a deep frame: what was below the stack pointer is gone */
+    for (size_t i = 0; i < sizeof scribble; i++) scribble[i] = (char)(i ^ sig);
+    usr1_seen += scribble[sig];
+}
+
 static int io(const char *path) {
     int fd = open(path, O_RDWR);
     if (fd < 0) return fail("open");
@@ -189,14 +200,28 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(command, "io") && argc == 3) return io(argv[2]);
-    if (!strcmp(command, "fifo") && argc == 3) {
+    if ((!strcmp(command, "fifo") || !strcmp(command, "fifo_handler")) && argc == 3) {
+        int handler = !strcmp(command, "fifo_handler");
+        if (handler) {
+            struct sigaction action;
+            memset(&action, 0, sizeof action);
+            action.sa_handler = on_usr1;
+            action.sa_flags = SA_RESTART;
+            sigaction(SIGUSR1, &action, NULL);
+        }
         pid_t parent = getpid();
         pid_t child = fork();
         if (child == 0) {
             usleep(200000); /* by now the parent is blocked in open */
-            kill(parent, SIGSTOP);
-            usleep(100000);
-            kill(parent, SIGCONT);
+            if (handler) {
+                kill(parent, SIGUSR1);
+                usleep(100000);
+                kill(parent, SIGUSR1);
+            } else {
+                kill(parent, SIGSTOP);
+                usleep(100000);
+                kill(parent, SIGCONT);
+            }
             int fd = open(argv[2], O_WRONLY);
             if (fd < 0) _exit(1);
             if (write(fd, "through the fifo\n", 17) != 17) _exit(1);

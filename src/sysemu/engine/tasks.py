@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, ResultHook
 from sysemu.api.handlers import Route
@@ -19,6 +21,17 @@ def read_tgid(tid: int) -> int:
     return tid
 
 
+class RewriteRecord(NamedTuple):
+    """What a rewrite left in a thread's registers and memory, to repeat on a restart."""
+
+    sp: int
+    nr: int
+    args: tuple[int, ...]
+    blobs: tuple[tuple[int, bytes], ...]  # (address, data) written below the stack pointer
+    then: ResultHook | None
+    route: Route
+
+
 class TaskState:
     """One traced thread.
 
@@ -34,6 +47,7 @@ class TaskState:
         "pending_outcome",
         "pending_route",
         "reexecuting",
+        "rewritten",
         "spawning",
         "tid",
     )
@@ -50,6 +64,9 @@ class TaskState:
         # PTRACE_SYSEMU backend: 1 while a skipped call is being made again (its real entry
         # stop is next), 2 between that entry and its exit stop; 0 otherwise.
         self.reexecuting = 0
+        # The last call rewritten with data below the stack pointer, until the thread's next
+        # decided call: see Tracer._restarted_rewrite.
+        self.rewritten: RewriteRecord | None = None
 
     @property
     def pid(self) -> int:

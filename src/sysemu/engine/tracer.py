@@ -53,7 +53,7 @@ from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
 from sysemu.engine.spawn import Spawned, spawn
-from sysemu.engine.tasks import TaskState
+from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
 from sysemu.kernel.arch.x86_64 import ORIG_RAX_OFFSET as X86_64_ORIG_RAX
@@ -467,6 +467,8 @@ class Tracer:
         if self._fatal is not None:  # the tree is being killed; let nothing else run
             self._arch.skip_and_continue(tid, -errno.EPERM, self._plain)
             return
+        if state.rewritten is not None and self._restarted_rewrite(state, call):
+            return
         observers = route.observers
         if observers:
             self._notify("call_entered", observers, call)
@@ -524,6 +526,7 @@ class Tracer:
             route = self._dynamic_route(arch, nr)
         if route is None or (state.spawning and nr != _EXECVE):
             # Not asked for; or sysemu's own child still on its way to exec the program.
+            state.rewritten = None  # no restart of a rewritten call: that has a route
             if self._emulate_all:
                 self._run_after_all(state)
             else:
@@ -598,24 +601,52 @@ class Tracer:
     def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
         args = list(call.raw)
         scratch = self._arch.user_stack_limit(call.sp)
+        blobs: list[tuple[int, bytes]] = []
         try:
             for index, value in enumerate(decision.args):
                 if value is None:
                     continue
                 if isinstance(value, bytes):
                     scratch = (scratch - len(value)) & ~15
-                    call.memory.write(scratch, value)
-                    args[index] = scratch
+                    blobs.append((scratch, value))
                 elif isinstance(value, tuple):
-                    scratch = _place_array(call, scratch, value)
-                    args[index] = scratch
+                    scratch, data = _pointer_array(call, scratch, value)
+                    blobs.append((scratch, data))
                 else:
                     args[index] = value & _MASK64
+                    continue
+                call.memory.write(*blobs[-1])
+                args[index] = scratch
         except OSError as error:
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
         self._arch.rewrite(state.tid, call.abi, nr, args)
+        if blobs:
+            record = RewriteRecord(call.sp, nr, tuple(args), tuple(blobs), decision.then, route)
+            state.rewritten = record
         self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
+
+    def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
+        """Whether ``call`` is the thread's last rewritten call, run again by the kernel after
+        a signal (``-ERESTART*``): then it is carried out as rewritten once more, its data
+        written again first. A signal handler runs on the stack below the stack pointer,
+        where the rewrite put its strings, and the kernel restarts the call with the
+        rewritten registers, which would point at whatever the handler left there."""
+        record = state.rewritten
+        state.rewritten = None
+        if record is None or record.sp != call.sp or record.args != call.raw:
+            return False
+        if record.nr != call.nr:
+            return False
+        try:
+            for address, data in record.blobs:
+                call.memory.write(address, data)
+        except OSError:
+            return False  # decided afresh
+        state.rewritten = record  # it may be interrupted again
+        record.route.stats.rewritten += 1
+        self._pass(state, call, record.route, record.then, Outcome.REWRITTEN)
+        return True
 
     def _on_syscall_stop(self, tid: int) -> None:
         state = self._tasks.get(tid)
@@ -808,9 +839,9 @@ class Tracer:
         self._tasks.clear()
 
 
-def _place_array(call: Call, below: int, strings: tuple[bytes, ...]) -> int:
-    """Write ``strings`` and a NULL-terminated array of pointers to them below ``below`` in
-    the caller's memory, in one write; return the array's address."""
+def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[int, bytes]:
+    """Where and what to write below ``below`` in the caller's memory for ``strings``: a
+    NULL-terminated array of pointers to them (in the call's ABI), then the strings."""
     word = 8 if call.abi is Abi.X86_64 else 4
     size = sum(len(item) for item in strings) + word * (len(strings) + 1)
     start = (below - size) & ~15
@@ -821,5 +852,4 @@ def _place_array(call: Call, below: int, strings: tuple[bytes, ...]) -> int:
         at += len(item)
     pointers.append(0)
     array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
-    call.memory.write(start, array + b"".join(strings))
-    return start
+    return start, array + b"".join(strings)

@@ -435,7 +435,8 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
  * raised(call, route, handler, error) for a handler's Exception (a BaseException such as
  * KeyboardInterrupt propagates), carry_out(id, call, route, decision) for other decisions. */
 static PyObject *s_stops, *s_handler_ns, *s_emulated, *s_passed, *s_failed, *s_value, *s_errno,
-    *s_listener, *s_notification, *s_then, *s_pending_call, *s_reexecuting, *s_spawning;
+    *s_listener, *s_notification, *s_then, *s_pending_call, *s_reexecuting, *s_spawning,
+    *s_rewritten;
 
 static int add_to(PyObject *stats, PyObject *name, long long amount) {
     PyObject *old = PyObject_GetAttr(stats, name);
@@ -785,6 +786,17 @@ done:
  * task's state goes to *state (borrowed). */
 enum { TASK_PYTHON, TASK_PLAIN, TASK_REEXEC_ENTRY, TASK_REEXEC_EXIT };
 
+/* Whether the task's last call was rewritten with data below its stack pointer: its next
+ * decided call may be that call restarted, which Python recognises (Tracer._restarted_rewrite).
+ * -1 with an exception set. */
+static int has_rewrite(PyObject *state) {
+    PyObject *record = PyObject_GetAttr(state, s_rewritten);
+    if (record == NULL) return -1;
+    int present = record != Py_None;
+    Py_DECREF(record);
+    return present;
+}
+
 static int task_phase(PyObject *tasks, long tid, PyObject **state) {
     PyObject *key = PyLong_FromLong(tid);
     if (key == NULL) return -1;
@@ -800,7 +812,9 @@ static int task_phase(PyObject *tasks, long tid, PyObject **state) {
     int starting = PyObject_IsTrue(spawning);
     Py_DECREF(spawning);
     if (starting < 0) return -1;
-    if (waiting || starting) return TASK_PYTHON;
+    int rewritten = has_rewrite(*state);
+    if (rewritten < 0) return -1;
+    if (waiting || starting || rewritten) return TASK_PYTHON;
     PyObject *again = PyObject_GetAttr(*state, s_reexecuting);
     if (again == NULL) return -1;
     long phase = PyLong_AsLong(again);
@@ -951,10 +965,13 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
         if (!syscall_stops) {
             PyObject *key = PyLong_FromLong(tid);
             if (key == NULL) return NULL;
-            int known = PyDict_Contains(tasks, key);
+            state = PyDict_GetItemWithError(tasks, key);
             Py_DECREF(key);
-            if (known < 0) return NULL;
-            if (!known) return Py_BuildValue("(ii)", (int)tid, status); /* Python adopts it */
+            if (state == NULL && PyErr_Occurred()) return NULL;
+            if (state == NULL) return Py_BuildValue("(ii)", (int)tid, status); /* adopted */
+            int rewritten = has_rewrite(state);
+            if (rewritten < 0) return NULL;
+            if (rewritten) return Py_BuildValue("(ii)", (int)tid, status);
         }
         if (ptrace_direct(tid, &info, entry, args, emulate_all) < 0) return NULL;
         if (PyErr_CheckSignals() < 0) return NULL;
@@ -1006,7 +1023,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         {&s_passed, "passed"},       {&s_failed, "failed"},         {&s_value, "value"},
         {&s_errno, "errno"},         {&s_listener, "_listener"},    {&s_notification, "_notification"},
         {&s_then, "then"},           {&s_pending_call, "pending_call"},
-        {&s_reexecuting, "reexecuting"}, {&s_spawning, "spawning"},
+        {&s_reexecuting, "reexecuting"}, {&s_spawning, "spawning"}, {&s_rewritten, "rewritten"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) return NULL;

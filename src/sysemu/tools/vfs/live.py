@@ -173,29 +173,29 @@ class LiveFiles:
         handlers.add(maps, self._on_descriptor, needs_ptrace=True, flags=anonymous_bit_clear)
 
     # Opens and stats by path.
-    def open(self, call: Call, path_param: str, virtual: str, host: str) -> tuple[Decision, str]:
-        """The decision for an open of the live file at ``virtual`` (bound at ``host``), and
-        the stand-in path the call is rewritten to ("" when it fails)."""
+    def open(self, call: Call, path_param: str, virtual: str, host: str) -> Decision:
+        """The decision for an open of the live file at ``virtual`` (bound at ``host``): the
+        open rewritten to a stand-in made for it, or failed."""
         file = self.files[virtual]
         flags = policy.open_flags(call)
         if flags is None:
-            return call.fail(errno.EFAULT), ""
+            return call.fail(errno.EFAULT)
         try:
             inode = os.stat(host).st_ino
         except OSError:
             inode = 0
         description = _OpenFile(file, flags, inode)
         if flags & _O_DIRECTORY:
-            return call.fail(errno.ENOTDIR), ""
+            return call.fail(errno.ENOTDIR)
         if (description.readable and not file.readable) or (
             description.writable and not file.writable
         ):
-            return call.fail(errno.EACCES), ""
+            return call.fail(errno.EACCES)
         if flags & policy.O_TRUNC and description.writable:
             try:
                 file.truncate(0)
             except OSError as error:
-                return call.fail(error.errno or errno.EIO), ""
+                return call.fail(error.errno or errno.EIO)
         stand_in = os.path.join(self._private_dir(), f"{_STAND_IN}{next(self._numbers)}")
         mode = (0o444 if file.readable else 0) | (0o222 if file.writable else 0)
         os.close(os.open(stand_in, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
@@ -210,7 +210,7 @@ class LiveFiles:
             if result.failed:
                 del opens[stand_in]
 
-        return call.rewrite(then=opened, **{path_param: stand_in}), stand_in
+        return call.rewrite(then=opened, **{path_param: stand_in})
 
     def stat_by_path(self, virtual: str, host: str) -> None:
         """Make the bound file at ``host`` show the live file's current size, for a call

@@ -24,7 +24,7 @@ import signal
 import stat
 import struct
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, path_calls
@@ -52,10 +52,6 @@ from sysemu.tools.vfs.paths import PathMap, ancestors, join, normalize
 
 # The kernel reads at most PATH_MAX (4096) bytes, NUL included; sysemu reads as much.
 _PATH_MAX = 4096
-# How far below the stack pointer a rewritten call's strings can be (two paths and padding).
-_SCRATCH_WINDOW = 2 * (_PATH_MAX + 16) + 128
-_RED_ZONE = 128
-_SCRATCH_THREADS = 4096
 _READLINK_CALLS = frozenset({"readlink", "readlinkat"})
 _OPEN_CALLS = frozenset({"open", "openat", "openat2"})
 _EXEC_CALLS = frozenset({"execve", "execveat"})
@@ -122,8 +118,6 @@ class VirtualFS:
         # For _unaffected: the path arguments to test per call, and the names that matter.
         self._plans: dict[int, tuple[int, ...]] = {}
         self._significant: frozenset[bytes] = frozenset()
-        # Per thread: the stack pointer and strings of its last rewritten call (see _restarted).
-        self._scratch: dict[int, tuple[int, frozenset[str]]] = {}
         # Where add_file keeps its contents (made on first use, removed with this object).
         self._files: tempfile.TemporaryDirectory[str] | None = None
         # add_file paths whose content a function makes at each open.
@@ -500,7 +494,7 @@ class VirtualFS:
                 parts = raw.split("/")
                 if ".." not in parts and significant.isdisjoint(parts):
                     continue
-            if len(os.fsencode(raw)) >= _PATH_MAX - 1 or self._restarted(call, index, raw):
+            if len(os.fsencode(raw)) >= _PATH_MAX - 1:
                 continue
             try:
                 where = self._resolve(call, raw, base, index)
@@ -512,12 +506,7 @@ class VirtualFS:
                 return call.fail(errno.ENOENT)
             if self._live.files and where.virtual in self._live.files:
                 if call.name in _OPEN_CALLS:
-                    decision, stand_in = self._live.open(
-                        call, param.name, where.virtual, where.host
-                    )
-                    if stand_in:
-                        self._remember_scratch(call, [stand_in])
-                    return decision
+                    return self._live.open(call, param.name, where.virtual, where.host)
                 self._live.stat_by_path(where.virtual, where.host)
             if changing and self._readonly_hit(call, index, where):
                 return call.fail(errno.EROFS)
@@ -539,7 +528,6 @@ class VirtualFS:
         if snapshots:
             hook = _removing(snapshots)
         if new_args:
-            self._remember_scratch(call, new_args.values())
             return call.rewrite(then=hook, **new_args)
         if hook is not None:
             return call.observe(hook)
@@ -560,8 +548,6 @@ class VirtualFS:
         if int.from_bytes(data[:2], "little") != _AF_UNIX or data[2] == 0:
             return None  # another family, or an abstract name (no file)
         raw = os.fsdecode(data[2:].split(b"\0", 1)[0])
-        if self._restarted(call, index, raw):
-            return None
         try:
             where = self._resolve(call, raw, AT_FDCWD, index)
         except _PathError as error:
@@ -579,18 +565,10 @@ class VirtualFS:
             # The host path does not fit in sun_path; the kernel has no call that takes a
             # socket's name relative to a directory.
             return call.fail(errno.ENAMETOOLONG)
-        self._remember_scratch(call, [where.rewrite])
         new_address = _AF_UNIX.to_bytes(2, "little") + host  # rewrite() adds the NUL
         if call.name == "sendto":
             return call.rewrite(dest_addr=new_address, addrlen=len(new_address) + 1)
         return call.rewrite(addr=new_address, addrlen=len(new_address) + 1)
-
-    def _remember_scratch(self, call: Call, strings: Iterable[str]) -> None:
-        """Note the strings a rewrite of ``call`` puts below its stack pointer (see
-        :meth:`_restarted`)."""
-        if len(self._scratch) >= _SCRATCH_THREADS:
-            self._scratch.clear()  # threads that are long gone; a bound on memory
-        self._scratch[call.tid] = (call.sp, frozenset(strings))
 
     def _exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
         """An ``execve``/``execveat``, when names are mapped, made into the exec the kernel
@@ -655,7 +633,6 @@ class VirtualFS:
                 else [virtual_loader]
             )
             argv = [*first, program, *argv[1:]]
-        self._scratch[call.tid] = (call.sp, frozenset({filename}))
         # (Both calls name them so.)
         return call.rewrite(filename=filename, argv=argv)
 
@@ -809,18 +786,6 @@ class VirtualFS:
             if to_host(virtual) != host:
                 return False
         return True
-
-    def _restarted(self, call: Call, index: int, raw: str) -> bool:
-        """Whether this argument is a string this tool wrote for the same thread's previous
-        call: the kernel restarted that call (after a signal) with the rewritten registers,
-        and the path is a host path already."""
-        previous = self._scratch.get(call.tid)
-        if previous is None or previous[0] != call.sp or raw not in previous[1]:
-            return False
-        address = call.raw[index]
-        # Where sysemu puts a rewritten call's strings: below the red zone, which the
-        # program's own data never is.
-        return call.sp - _SCRATCH_WINDOW <= address < call.sp - _RED_ZONE
 
     # Read-only trees.
     def _readonly_hit(self, call: Call, index: int, where: Resolved) -> bool:
