@@ -392,6 +392,13 @@ class VirtualFS:
                 decides_only=not rewrites,
                 needs_ptrace=rewrites,
             )
+            # The names the kernel gives back, mapped back to virtual ones at syscall exit.
+            if rewrites:
+                handlers.add(
+                    existing_syscalls(["getsockname", "getpeername"]),
+                    self._on_socket_name,
+                    needs_ptrace=True,
+                )
             # Only a sendto with an address (a datagram to a named socket, as syslog() sends
             # to /dev/log): a connected socket's sends never stop.
             handlers.add(
@@ -569,6 +576,42 @@ class VirtualFS:
         if call.name == "sendto":
             return call.rewrite(dest_addr=new_address, addrlen=len(new_address) + 1)
         return call.rewrite(addr=new_address, addrlen=len(new_address) + 1)
+
+    def _on_socket_name(self, call: Call) -> Decision | None:
+        """``getsockname``/``getpeername``: an ``AF_UNIX`` name the kernel writes back (the
+        host path a mapped ``bind`` gave it) is made the virtual one at syscall exit."""
+        address, length_at = call.raw[1], call.raw[2]
+        if address == 0 or length_at == 0:
+            return None
+        try:
+            room = int.from_bytes(call.read(length_at, 4), "little", signed=True)
+        except OSError:
+            return None  # the kernel's EFAULT
+        if room <= 2:
+            return None
+        paths = self.paths
+
+        def virtual_name(result: Result) -> int | None:
+            if result.failed:
+                return None
+            try:
+                length = int.from_bytes(call.read(length_at, 4), "little", signed=True)
+                data = call.read(address, min(length, room))
+            except OSError:
+                return None
+            if len(data) <= 2 or int.from_bytes(data[:2], "little") != _AF_UNIX or not data[2]:
+                return None  # another family, unnamed, or abstract
+            host = os.fsdecode(data[2:].split(b"\0", 1)[0])
+            virtual = _to_virtual(paths, host)
+            if virtual is None or virtual == host:
+                return None
+            name = data[:2] + os.fsencode(virtual) + b"\0"
+            # As the kernel does: the full length is told, what fits is written.
+            call.write(address, name[: min(len(name), room)])
+            call.write(length_at, len(name).to_bytes(4, "little"))
+            return None
+
+        return call.observe(virtual_name)
 
     def _exec(self, call: Call, index: int, raw: str, where: Resolved) -> Decision | None:
         """An ``execve``/``execveat``, when names are mapped, made into the exec the kernel
