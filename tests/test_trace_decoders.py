@@ -22,7 +22,8 @@ from sysemu.api.decisions import Outcome, Result
 from sysemu.tools.trace import TraceObserver, render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, Context
 from sysemu.tools.trace.decoders import decode_return, shown_arguments
-from sysemu.tools.trace.decoders_scalar import REMEMBERED, flags_of, open_flags
+from sysemu.tools.trace.decoders_scalar import flags_of, open_flags
+from sysemu.tools.trace.render import REMEMBERED
 from sysemu.tools.trace.tracer import _narrowed, _Plan
 
 STACK = 0x7FFD0000  # where the tests put structures

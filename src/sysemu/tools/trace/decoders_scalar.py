@@ -6,10 +6,9 @@ many constants that differ only by their table of names.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context, Decoder
+from sysemu.tools.trace.render import remembered
 
 
 def dec_int(_ctx: Context, value: int, _index: int) -> str:
@@ -73,26 +72,6 @@ def enum_of(table: dict[int, str], unknown: str | None = None) -> Decoder:
     return decode
 
 
-def remembered(text_of: Callable[[int], str]) -> Callable[[int], str]:
-    """``text_of`` (a pure function of a value), remembering the texts of the first
-    :data:`REMEMBERED` values: a program passes the same few flag sets over and over, and
-    naming their bits again costs more than looking the text up."""
-    texts: dict[int, str] = {}
-
-    def lookup(value: int) -> str:
-        text = texts.get(value)
-        if text is None:
-            text = text_of(value)
-            if len(texts) < REMEMBERED:
-                texts[value] = text
-        return text
-
-    lookup.__doc__ = text_of.__doc__
-    return lookup
-
-
-REMEMBERED = 1024
-"""Distinct values whose text :func:`remembered` keeps, per function (a bound on memory)."""
 
 
 def flags_of(table: xlat.Flags, unknown: str | None = None, *, zero: str = "0") -> Decoder:

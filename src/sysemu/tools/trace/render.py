@@ -6,7 +6,7 @@ Small pure functions, each for one kind of value, so that a decoder is a line th
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sysemu.abi import errno_description, errno_name, signal_name
 from sysemu.tools.trace import xlat
@@ -97,22 +97,30 @@ def octal(value: int) -> str:
 _SPECIAL_BITS = ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX"))
 
 
-def mode(value: int) -> str:
-    """A file's type and permissions: ``S_IFDIR|S_ISVTX|0777``, ``S_IFREG|0644``, ``0755``."""
-    text = _MODES.get(value)
-    if text is None:
-        text = _mode(value)
-        if len(_MODES) < _MODES_KEPT:
-            _MODES[value] = text
-    return text
+def remembered(text_of: Callable[[int], str]) -> Callable[[int], str]:
+    """``text_of`` (a pure function of a value), remembering the texts of the first
+    :data:`REMEMBERED` values: a program passes the same few flag sets, modes and errnos over
+    and over, and working their text out again costs more than looking it up."""
+    texts: dict[int, str] = {}
+
+    def lookup(value: int) -> str:
+        text = texts.get(value)
+        if text is None:
+            text = text_of(value)
+            if len(texts) < REMEMBERED:
+                texts[value] = text
+        return text
+
+    lookup.__doc__ = text_of.__doc__
+    return lookup
 
 
-# Every stat shows a mode, and a tree has few distinct ones: each is worked out once.
-_MODES: dict[int, str] = {}
-_MODES_KEPT = 4096
+REMEMBERED = 1024
+"""Distinct values whose text :func:`remembered` keeps, per function (a bound on memory)."""
 
 
 def _mode(value: int) -> str:
+    """A file's type and permissions: ``S_IFDIR|S_ISVTX|0777``, ``S_IFREG|0644``, ``0755``."""
     kind = value & 0o170000
     name = xlat.MODE_TYPES.get(kind) if kind else ""
     if name is None:
@@ -120,6 +128,10 @@ def _mode(value: int) -> str:
     parts = [name] if name else []
     parts += [label for bit, label in _SPECIAL_BITS if value & bit]
     return "|".join([*parts, octal(value & ~0o177000)])
+
+
+# Every stat shows a mode, and a tree has few distinct ones: each is worked out once.
+mode = remembered(_mode)
 
 
 def hex0(value: int, width: int) -> str:

@@ -398,15 +398,8 @@ def _narrowed(raw: int, narrow: tuple[int, int] | None) -> int:
     return value - mask - 1 if value & sign else value
 
 
-_ERROR_TEXTS: dict[int, str] = {}
-
-
-def _error_text(value: int) -> str:
-    """:func:`render.error_return`, remembered: a program fails with few distinct errnos."""
-    text = _ERROR_TEXTS.get(value)
-    if text is None:
-        text = _ERROR_TEXTS[value] = render.error_return(value)
-    return text
+# A program fails with few distinct errnos.
+_error_text = render.remembered(render.error_return)
 
 
 def _describe_siginfo(info: bytes) -> str:
