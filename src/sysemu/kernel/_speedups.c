@@ -696,24 +696,21 @@ static int poke_and_resume(long tid, long orig_rax, long rax, long long value, l
 
 static int run_after_all(PyObject *state, long tid);
 
-/* One direct stop: 1 when carried out (resumed, or handed to Python's callbacks), -1 with an
- * exception set. */
-static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *entry,
-                         PyObject *const *args, int emulate_all) {
-    PyObject *tasks = args[1], *call_type = args[2];
+/* One direct stop of the task `tid` (its state borrowed, found by the caller): 1 when carried
+ * out (resumed, or handed to Python's callbacks), -1 with an exception set. */
+static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *info,
+                         PyObject *entry, PyObject *const *args, int emulate_all) {
+    PyObject *call_type = args[2];
     PyTypeObject *emulate_type = (PyTypeObject *)args[3], *fail_type = (PyTypeObject *)args[4];
     long request = PyLong_AsLong(args[7]), orig_rax = PyLong_AsLong(args[8]);
     long rax = PyLong_AsLong(args[9]);
     PyObject *carry_out = args[10], *raised = args[11];
     PyObject *syscall = PyTuple_GET_ITEM(entry, 0), *handler = PyTuple_GET_ITEM(entry, 1);
     PyObject *stats = PyTuple_GET_ITEM(entry, 2), *route = PyTuple_GET_ITEM(entry, 3);
-    PyObject *key = NULL, *raw = NULL, *ip = NULL, *sp = NULL, *call = NULL, *decision = NULL;
-    PyObject *field = NULL, *state;
+    PyObject *raw = NULL, *ip = NULL, *sp = NULL, *call = NULL, *decision = NULL;
+    PyObject *field = NULL;
     int outcome = -1;
     if (PyErr_Occurred()) return -1;
-    if ((key = PyLong_FromLong(tid)) == NULL) goto done;
-    state = PyDict_GetItemWithError(tasks, key); /* borrowed; present (checked by the caller) */
-    if (state == NULL) goto done;
     if ((raw = PyTuple_New(6)) == NULL) goto done;
     for (Py_ssize_t i = 0; i < 6; i++) {
         PyObject *value = PyLong_FromUnsignedLongLong(info->seccomp.args[i]);
@@ -769,7 +766,6 @@ static int ptrace_direct(long tid, const struct syscall_info *info, PyObject *en
         outcome = call_dropping(carry_out, argv, 4) < 0 ? -1 : 1;
     }
 done:
-    Py_XDECREF(key);
     Py_XDECREF(raw);
     Py_XDECREF(ip);
     Py_XDECREF(sp);
@@ -973,7 +969,7 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
             if (rewritten < 0) return NULL;
             if (rewritten) return Py_BuildValue("(ii)", (int)tid, status);
         }
-        if (ptrace_direct(tid, &info, entry, args, emulate_all) < 0) return NULL;
+        if (ptrace_direct(tid, state, &info, entry, args, emulate_all) < 0) return NULL;
         if (PyErr_CheckSignals() < 0) return NULL;
     }
 }
