@@ -10,7 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "sysemu.kernel._speedups",
-            ["src/sysemu/kernel/_speedups.c"],
+            ["src/sysemu/kernel/_speedups.c", "src/sysemu/kernel/_tracefmt.c"],
+            depends=["src/sysemu/kernel/_speedups.h"],
             optional=True,
             extra_compile_args=["-O2"],
         )

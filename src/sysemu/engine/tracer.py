@@ -70,6 +70,7 @@ _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 AT_FDCWD = -100
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
 _EXECVE = 59  # x86_64; the child sysemu forks is always a native process
+X86_64_AUDIT_ARCH = Abi.X86_64.audit_arch
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
     ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -196,6 +197,8 @@ class Tracer:
         # Set (to 1) when the run is ending (timed out, or a handler error kills the tree): the
         # C loop then hands every stop to Python.
         self._stop_native = bytearray(1)
+        # The observer whose native trace the C loop drives (see _native_trace).
+        self._traced_by: Observer | None = None
 
     # Running.
     def run(
@@ -338,10 +341,11 @@ class Tracer:
         }
         mode = 2 if self._emulate_all else 1 if self._ptrace_only else 0
         dispatch = self._dispatch
+        trace = self._native_trace() if mode == 0 else None
         arguments = (
             direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
             self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
-            Pass, by_number, mode,
+            Pass, by_number, mode, trace, self._native_route, self._native_adopted,
         )  # fmt: skip
 
         def loop() -> None:
@@ -354,6 +358,48 @@ class Tracer:
                     return
 
         return loop
+
+    def _native_trace(self) -> object | None:
+        """The native trace of the one observer that has one (the tracing tool), ready for
+        this run; None without one."""
+        for observer in self._compiled.observers:
+            native = observer.native_trace
+            if native is not None:
+                native.begin()  # type: ignore[attr-defined]
+                self._traced_by = observer
+                return native
+        return None
+
+    def _native_route(self, nr: int) -> tuple[object, object] | None:
+        """For the native trace, on the first x86-64 call ``nr`` it sees: (stats, syscall)
+        when the call's route has no handler and the native trace's observer is its only
+        observer (so writing its line is all there is to do), else None."""
+        route = self._by_call.get((X86_64_AUDIT_ARCH, nr))
+        if route is None and self._compiled.watch_all:
+            route = self._dynamic_route(X86_64_AUDIT_ARCH, nr)
+        if (
+            route is None
+            or route.registrations
+            or route.observers != (self._traced_by,)
+            or not route.observe_results
+        ):
+            return None
+        return route.stats, route.syscall
+
+    def _native_adopted(
+        self, tid: int, nr: int, raw: tuple[int, ...], ip: int, sp: int
+    ) -> Call | None:
+        """A call the native trace served at entry, handed over before its exit stop: from
+        now on it is Python's, waiting for its result as if :meth:`_decide` had passed it."""
+        state = self._tasks.get(tid)
+        route = self._by_call.get((X86_64_AUDIT_ARCH, nr)) or self._dynamic.get(
+            (X86_64_AUDIT_ARCH, nr)
+        )
+        if state is None or route is None:
+            return None
+        call = Call(route.syscall, raw, state, ip, sp)
+        state.await_result(call, route, None, Outcome.PASSED)
+        return call
 
     def _native_raised(
         self, call: Call, route: Route, handler: Callable[..., object], error: Exception

@@ -25,38 +25,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#define REQ_GET_SYSCALL_INFO 0x420e /* Linux 5.3 */
-#define REQ_POKEUSER 6
-#define INFO_NONE 0
-#define INFO_ENTRY 1
-#define INFO_EXIT 2
-#define INFO_SECCOMP 3
+#include "_speedups.h"
 
-/* struct ptrace_syscall_info, declared here because older uapi headers lack it. */
-struct syscall_info {
-    __u8 op;
-    __u8 pad[3];
-    __u32 arch;
-    __u64 instruction_pointer;
-    __u64 stack_pointer;
-    union {
-        struct {
-            __u64 nr;
-            __u64 args[6];
-        } entry;
-        struct {
-            __s64 rval;
-            __u8 is_error;
-        } exit;
-        struct {
-            __u64 nr;
-            __u64 args[6];
-            __u32 ret_data;
-        } seccomp;
-    };
-};
-
-static long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data) {
+long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data) {
     errno = 0;
     long result = ptrace((enum __ptrace_request)request, (pid_t)pid, (void *)addr, (void *)data);
     if (result == -1 && errno != 0) return -errno;
@@ -173,7 +144,7 @@ static ssize_t move_pages(pid_t pid, unsigned long address, char *out, size_t si
     return moved < 0 ? -errno : moved;
 }
 
-static ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size,
+ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size,
                           size_t *planned) {
     return move_pages(pid, address, out, size, planned, 0);
 }
@@ -659,7 +630,8 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
 }
 
 /* ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,
- *              orig_rax, rax, carry_out, raised, pass_type, by_number, mode)
+ *              orig_rax, rax, carry_out, raised, pass_type, by_number, mode, trace, resolve,
+ *              adopt)
  * (mode 2 also makes the calls PTRACE_SYSEMU skipped run after all, through their 3 stops.)
  *     -> (tid, status) | None
  *
@@ -678,6 +650,11 @@ static PyObject *sp_notif_serve(PyObject *self, PyObject *const *args, Py_ssize_
  * returned as (tid, status) for Python to handle as its own loop would (a seccomp stop of
  * another route, or one met while `stop[0]` is set, is returned before anything is read but
  * its syscall info). None: no child is left (ECHILD).
+ *
+ * trace (mode 0; a NativeTrace or None): the seccomp stops of other routes and the exit stops
+ * of the calls it served at entry go to it first; resolve(nr) and adopt(tid, nr, raw, ip, sp)
+ * are its callbacks into the engine (see _tracefmt.c). Before any stop goes to Python, the
+ * calls it has pending are handed over and its lines written.
  *
  * Waiting polls with WNOHANG for up to spin_ns while stops come faster than that, as the
  * Python loop does (see Tracer.__init__'s spin_us), with the GIL released. */
@@ -860,14 +837,28 @@ static int run_after_all(PyObject *state, long tid) {
     return set_reexecuting(state, 1);
 }
 
+/* A stop Python must serve: the native trace's pending calls are handed over and its lines
+ * written first (see _tracefmt.c). */
+static PyObject *to_python(PyObject *trace, PyObject *adopt, pid_t tid, int status) {
+    if (trace != NULL && native_trace_yield(trace, adopt) < 0) return NULL;
+    return Py_BuildValue("(ii)", (int)tid, status);
+}
+
+static PyObject *failing(PyObject *trace) {
+    if (trace != NULL) native_trace_flush_quietly(trace);
+    return NULL;
+}
+
 static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 15 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
+    if (nargs != 18 || !PyList_Check(args[0]) || !PyDict_Check(args[1]) ||
         !PyType_Check(args[3]) || !PyType_Check(args[4]) || !PyByteArray_Check(args[5]) ||
-        !PyType_Check(args[12]) || !PyDict_Check(args[13])) {
+        !PyType_Check(args[12]) || !PyDict_Check(args[13]) ||
+        (args[15] != Py_None && !PyObject_TypeCheck(args[15], &NativeTraceType))) {
         PyErr_SetString(PyExc_TypeError,
                         "ptrace_serve(direct: list, tasks: dict, call_type, emulate_type, "
                         "fail_type, stop: bytearray, spin_ns, resume, orig_rax, rax, carry_out, "
-                        "raised, pass_type, by_number: dict, mode)");
+                        "raised, pass_type, by_number: dict, mode, trace: NativeTrace|None, "
+                        "resolve, adopt)");
         return NULL;
     }
     PyObject *direct = args[0], *tasks = args[1], *stop = args[5], *by_number = args[13];
@@ -875,34 +866,58 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
     long request = PyLong_AsLong(args[7]), mode = PyLong_AsLong(args[14]);
     if (PyErr_Occurred()) return NULL;
     int syscall_stops = mode != 0, emulate_all = mode == 2;
+    /* The native trace serves the seccomp backend's stops only. */
+    PyObject *trace = args[15] != Py_None && !syscall_stops ? args[15] : NULL;
+    PyObject *resolve = args[16], *adopt = args[17];
     for (;;) {
         int status = 0, wait_errno = 0;
         pid_t tid = 0;
-        Py_BEGIN_ALLOW_THREADS
         if (ptrace_spinning) {
+            Py_BEGIN_ALLOW_THREADS
             long long deadline = now_ns() + spin_ns;
             do tid = waitpid(-1, &status, WALL_FLAG | WNOHANG);
             while (tid == 0 && now_ns() <= deadline);
+            if (tid < 0) wait_errno = errno;
+            Py_END_ALLOW_THREADS
         }
         if (tid == 0) {
+            /* The program runs on for a while: what the trace collected is shown now, not
+             * when the buffer fills (a program blocked in a read must not hide its past). */
+            if (trace != NULL && native_trace_flush(trace) < 0) return NULL;
+            Py_BEGIN_ALLOW_THREADS
             long long started = now_ns();
             tid = waitpid(-1, &status, WALL_FLAG);
             ptrace_spinning = spin_ns > 0 && now_ns() - started < spin_ns;
+            if (tid < 0) wait_errno = errno;
+            Py_END_ALLOW_THREADS
         }
-        if (tid < 0) wait_errno = errno;
-        Py_END_ALLOW_THREADS
         if (tid < 0) {
-            if (wait_errno == ECHILD) Py_RETURN_NONE;
+            if (wait_errno == ECHILD) {
+                if (trace != NULL && native_trace_yield(trace, adopt) < 0) return NULL;
+                Py_RETURN_NONE;
+            }
             if (wait_errno == EINTR) {
-                if (PyErr_CheckSignals() < 0) return NULL;
+                if (PyErr_CheckSignals() < 0) return failing(trace);
                 continue;
             }
-            return raise_errno(wait_errno, "waitpid");
+            raise_errno(wait_errno, "waitpid");
+            return failing(trace);
         }
         int kind = status >> 8;
-        if (!WIFSTOPPED(status) || PyByteArray_AS_STRING(stop)[0] ||
+        int stopping = PyByteArray_AS_STRING(stop)[0];
+        if (trace != NULL && WIFSTOPPED(status) && !stopping && kind == SYSCALL_STOP_STATUS &&
+            native_trace_has(trace, tid)) {
+            struct syscall_info info;
+            memset(&info, 0, sizeof info);
+            long got = raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof info, (unsigned long)&info);
+            int served = got < 0 ? 0 : native_trace_exit(trace, tid, &info, request);
+            if (served < 0) return failing(trace);
+            if (served) continue;
+            return to_python(trace, adopt, tid, status);
+        }
+        if (!WIFSTOPPED(status) || stopping ||
             kind != (syscall_stops ? SYSCALL_STOP_STATUS : SECCOMP_STOP_STATUS))
-            return Py_BuildValue("(ii)", (int)tid, status);
+            return to_python(trace, adopt, tid, status);
         PyObject *state = NULL;
         int phase = TASK_PLAIN;
         if (syscall_stops) {
@@ -913,7 +928,7 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
         struct syscall_info info;
         memset(&info, 0, sizeof info);
         long got = raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof info, (unsigned long)&info);
-        if (got < 0) return Py_BuildValue("(ii)", (int)tid, status);
+        if (got < 0) return to_python(trace, adopt, tid, status);
         if (phase == TASK_REEXEC_ENTRY || phase == TASK_REEXEC_EXIT) {
             /* A call being made again: the skipped attempt's exit, the real entry (phase 1),
              * then the real exit (phase 2), after which the task runs on under PTRACE_SYSEMU. */
@@ -954,30 +969,41 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
                 continue;
             }
         }
-        if (entry == NULL || entry == Py_None ||
-            PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) != info.arch ||
-            PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) != info.seccomp.nr)
-            return Py_BuildValue("(ii)", (int)tid, status);
+        int is_direct = entry != NULL && entry != Py_None &&
+            PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) == info.arch &&
+            PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) == info.seccomp.nr;
+        if (!is_direct && trace == NULL) return Py_BuildValue("(ii)", (int)tid, status);
         if (!syscall_stops) {
             PyObject *key = PyLong_FromLong(tid);
-            if (key == NULL) return NULL;
+            if (key == NULL) return failing(trace);
             state = PyDict_GetItemWithError(tasks, key);
             Py_DECREF(key);
-            if (state == NULL && PyErr_Occurred()) return NULL;
-            if (state == NULL) return Py_BuildValue("(ii)", (int)tid, status); /* adopted */
+            if (state == NULL && PyErr_Occurred()) return failing(trace);
+            if (state == NULL) return to_python(trace, adopt, tid, status); /* adopted */
             int rewritten = has_rewrite(state);
-            if (rewritten < 0) return NULL;
-            if (rewritten) return Py_BuildValue("(ii)", (int)tid, status);
+            if (rewritten < 0) return failing(trace);
+            if (rewritten) return to_python(trace, adopt, tid, status);
         }
-        if (ptrace_direct(tid, state, &info, entry, args, emulate_all) < 0) return NULL;
-        if (PyErr_CheckSignals() < 0) return NULL;
+        if (!is_direct) { /* a call only the native trace may want */
+            PyObject *pending = PyObject_GetAttr(state, s_pending_call);
+            if (pending == NULL) return failing(trace);
+            int waiting = pending != Py_None;
+            Py_DECREF(pending);
+            int served = waiting ? 0 : native_trace_entry(trace, tid, &info, resolve);
+            if (served < 0) return failing(trace);
+            if (!served) return to_python(trace, adopt, tid, status);
+        } else if (ptrace_direct(tid, state, &info, entry, args, emulate_all) < 0) {
+            return failing(trace);
+        }
+        if (PyErr_CheckSignals() < 0) return failing(trace);
     }
 }
 
 static PyMethodDef methods[] = {
     {"ptrace_serve", (PyCFunction)(void (*)(void))sp_ptrace_serve, METH_FASTCALL,
      "ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,"
-     " orig_rax, rax, carry_out, raised, pass_type) -> (tid, status) for Python, or None."},
+     " orig_rax, rax, carry_out, raised, pass_type, by_number, mode, trace, resolve, adopt)"
+     " -> (tid, status) for Python, or None."},
     {"notif_serve", (PyCFunction)(void (*)(void))sp_notif_serve, METH_FASTCALL,
      "notif_serve(fd, direct, tasks, task_type, call_type, listener, emulate_type, fail_type,"
      " general, raised, carry_out) -> None when the listener hangs up."},
@@ -1023,5 +1049,10 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) return NULL;
-    return PyModule_Create(&module);
+    PyObject *created = PyModule_Create(&module);
+    if (created == NULL || native_trace_ready(created) < 0) {
+        Py_XDECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -147,6 +147,8 @@ poke_user_twice_then = _ctypes_poke_user_twice_then
 SPEEDUPS = False
 # The C wait loop for seccomp stops of direct routes (see _speedups.c), if built.
 serve_seccomp_stops: Callable[..., tuple[int, int] | None] | None = None
+# The C line writer of the tracing tool that the wait loop drives (see _tracefmt.c), if built.
+NativeTrace: Callable[..., object] | None = None
 
 if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     try:
@@ -158,6 +160,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
         syscall_info = _speedups.syscall_info
         poke_user_twice_then = _speedups.poke_user_twice_then
         serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
+        NativeTrace = getattr(_speedups, "NativeTrace", None)
         SPEEDUPS = True
 
 

@@ -134,6 +134,17 @@ Decoder = Callable[[Context, int, int], str]
 """``decoder(context, value, index)``: the text for argument ``index`` whose register holds
 ``value`` (already narrowed and sign-extended as the parameter's C type says)."""
 
+VALUE_ONLY: set[Decoder] = set()
+"""Decoders whose text depends on the value alone (see :func:`value_only`)."""
+
+
+def value_only(decoder: Decoder) -> Decoder:
+    """Mark ``decoder`` as reading neither its context nor its index: a pure function of the
+    value. The native trace (``sysemu.tools.trace.native``) then calls it once per distinct
+    value, with ``None`` for the context, and remembers the text."""
+    VALUE_ONLY.add(decoder)
+    return decoder
+
 
 class Shown(NamedTuple):
     """One argument as strace shows it: which register, decoded how, and when."""

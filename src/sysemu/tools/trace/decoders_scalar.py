@@ -7,25 +7,29 @@ many constants that differ only by their table of names.
 from __future__ import annotations
 
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import Context, Decoder
+from sysemu.tools.trace.context import Context, Decoder, value_only
 from sysemu.tools.trace.render import remembered
 
 
+@value_only
 def dec_int(_ctx: Context, value: int, _index: int) -> str:
     """A number."""
     return str(value)
 
 
+@value_only
 def dec_u32(_ctx: Context, value: int, _index: int) -> str:
     """The low 32 bits of a register, unsigned (a ``u32`` passed in a pointer-sized slot)."""
     return str(value & 0xFFFFFFFF)
 
 
+@value_only
 def dec_hex(_ctx: Context, value: int, _index: int) -> str:
     """A number shown in hex (flag words nobody decodes yet, offsets); 0 as ``0``."""
     return hex(value) if value > 0 else str(value)
 
 
+@value_only
 def dec_pointer(_ctx: Context, value: int, _index: int) -> str:
     """An address: ``NULL`` or hex."""
     return render.pointer(value)
@@ -56,6 +60,7 @@ def dec_dirfd(ctx: Context, value: int, _index: int) -> str:
     return "AT_FDCWD"
 
 
+@value_only
 def dec_mode(_ctx: Context, value: int, _index: int) -> str:
     """Permission bits, in octal as strace prints them (``0644``, ``000``)."""
     return render.octal(value & 0xFFFF)
@@ -69,9 +74,7 @@ def enum_of(table: dict[int, str], unknown: str | None = None) -> Decoder:
         return render.xval(value, table, unknown)
 
     decode.__doc__ = f"A constant named by a table ({unknown or 'no default'})."
-    return decode
-
-
+    return value_only(decode)
 
 
 def flags_of(table: xlat.Flags, unknown: str | None = None, *, zero: str = "0") -> Decoder:
@@ -82,7 +85,7 @@ def flags_of(table: xlat.Flags, unknown: str | None = None, *, zero: str = "0") 
         return text_of(value)
 
     decode.__doc__ = f"A set of flags named by a table ({unknown or 'no default'})."
-    return decode
+    return value_only(decode)
 
 
 def named(name: str, decoder: Decoder) -> Decoder:
@@ -106,11 +109,13 @@ def _open_flags(value: int) -> str:
 open_flags = remembered(_open_flags)
 
 
+@value_only
 def dec_open_flags(_ctx: Context, value: int, _index: int) -> str:
     """``O_RDONLY|O_CLOEXEC``."""
     return open_flags(value)
 
 
+@value_only
 def dec_open_flags_only(_ctx: Context, value: int, _index: int) -> str:
     """``O_CLOEXEC`` (flags of dup3 or pipe2, without an access mode)."""
     return render.flags(value, xlat.OPEN_FLAGS, unknown="O_???")
@@ -119,11 +124,13 @@ def dec_open_flags_only(_ctx: Context, value: int, _index: int) -> str:
 _at_flags = remembered(lambda value: render.flags(value, xlat.AT_FLAGS, unknown="AT_???"))
 
 
+@value_only
 def dec_at_flags(_ctx: Context, value: int, _index: int) -> str:
     """``AT_*`` flags."""
     return _at_flags(value)
 
 
+@value_only
 def dec_statx_flags(_ctx: Context, value: int, _index: int) -> str:
     """``AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW``: a sync type (always shown, also 0),
     then the ``AT_*`` flags."""
@@ -133,6 +140,7 @@ def dec_statx_flags(_ctx: Context, value: int, _index: int) -> str:
     return f"{text}|{render.flags(rest, xlat.AT_FLAGS)}" if rest else text
 
 
+@value_only
 def dec_access_mode(_ctx: Context, value: int, _index: int) -> str:
     """``F_OK`` or ``R_OK|W_OK``."""
     return render.flags(value, xlat.ACCESS_MODES, zero="F_OK")
@@ -150,11 +158,13 @@ _MAP_FLAGS = (
 )  # fmt: skip
 
 
+@value_only
 def dec_prot(_ctx: Context, value: int, _index: int) -> str:
     """``PROT_READ|PROT_WRITE``."""
     return render.flags(value, _PROT, zero="PROT_NONE")
 
 
+@value_only
 def dec_map_flags(_ctx: Context, value: int, _index: int) -> str:
     """``MAP_PRIVATE|MAP_ANONYMOUS``."""
     kind = _MAP_TYPE.get(value & 0xF, hex(value & 0xF))
@@ -162,11 +172,13 @@ def dec_map_flags(_ctx: Context, value: int, _index: int) -> str:
     return kind + ("|" + rest if rest else "")
 
 
+@value_only
 def dec_page_offset(ctx: Context, value: int, index: int) -> str:
     """``mmap2``'s offset, counted in pages: strace shows it in bytes, in hex."""
     return dec_hex(ctx, value * 4096, index)
 
 
+@value_only
 def dec_clone_flags(_ctx: Context, value: int, _index: int) -> str:
     """``CLONE_VM|CLONE_FS|...|SIGCHLD``: the low byte is the exit signal."""
     exit_signal = value & 0xFF
@@ -177,6 +189,7 @@ def dec_clone_flags(_ctx: Context, value: int, _index: int) -> str:
     return f"{text}|{render.signal(exit_signal)}" if exit_signal else text
 
 
+@value_only
 def dec_signal(_ctx: Context, value: int, _index: int) -> str:
     """``SIGTERM``."""
     return render.signal(value) if value else "0"
@@ -187,11 +200,13 @@ _IOCTL = {0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x540F: "TIOCGP
           0x5421: "FIONBIO", 0x5451: "FIOCLEX", 0x5450: "FIONCLEX"}  # fmt: skip
 
 
+@value_only
 def dec_ioctl_request(_ctx: Context, value: int, _index: int) -> str:
     """``TCGETS``, or hex."""
     return _IOCTL.get(value & 0xFFFFFFFF, hex(value & 0xFFFFFFFF))
 
 
+@value_only
 def dec_socket_type(_ctx: Context, value: int, _index: int) -> str:
     """``SOCK_STREAM|SOCK_CLOEXEC``."""
     kind = render.xval(value & 0xF, xlat.SOCKET_TYPES, "SOCK_???")
@@ -214,6 +229,7 @@ _ARCH_PRCTL = {0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_F
                0x3001: "ARCH_CET_STATUS"}  # fmt: skip
 
 
+@value_only
 def dec_arch_prctl_code(_ctx: Context, value: int, _index: int) -> str:
     """``ARCH_SET_FS``."""
     return _ARCH_PRCTL.get(value, hex(value))

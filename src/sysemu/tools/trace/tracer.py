@@ -24,10 +24,11 @@ import struct
 import time
 from typing import IO, Any
 
-from sysemu.abi import ArgKind, Syscall
+from sysemu.abi import Syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
 from sysemu.api.observers import Observer
+from sysemu.kernel import ptrace
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
 from sysemu.tools.trace.decoders import (
@@ -44,14 +45,13 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
+from sysemu.tools.trace.native import narrowing, native_spec
 
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
 _MARKS = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
           Outcome.REWRITTEN: " (REWRITTEN)"}  # fmt: skip
-# Kinds whose registers are read as signed whatever their C type says (Args.value).
-_SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
 _SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code
 _SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
 _SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
@@ -70,11 +70,7 @@ class _Plan:
         self.layout = LAYOUTS.get(name)
         self.arguments = () if self.layout is not None else shown_arguments_of(syscall)
         # Per register: (mask, sign bit) as Args.value narrows it; None: the raw value.
-        narrow: list[tuple[int, int] | None] = [None] * 6
-        for index, param in enumerate(syscall.params[:6]):
-            signed = param.signed or param.kind in _SIGNED_KINDS
-            narrow[index] = ((1 << param.bits) - 1, 1 << (param.bits - 1) if signed else 0)
-        self.narrow = tuple(narrow)
+        self.narrow = narrowing(syscall)
         # Results written other than as a plain number (fds, addresses, fcntl's flags...).
         self.decorated = name in RETURNS or name in FD_RETURNING or name in ADDRESS_RETURNING
         # Calls that may never come back to this thread: the others' lines are closed first.
@@ -133,17 +129,48 @@ class TraceObserver(Observer):
         self._pending: dict[int, _Pending] = {}
         self._live: set[int] = set()
         # Per syscall: calls, errors, seconds between entry and exit (strace -c's table).
-        self.summary: dict[str, list[float]] = {}
+        self._summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
         self._plans: dict[int, _Plan] = {}
+        plain = not (show_fd_paths or timestamps or durations or json_lines)
+        native = ptrace.NativeTrace if plain else None
+        self.native_trace = None if native is None else native(
+            stream.write, self._live, self._pending, native_spec, self._adopt_native,
+            render.mode, _error_text, string_limit,
+        )  # fmt: skip
+
+    @property
+    def summary(self) -> dict[str, list[float]]:
+        """Per syscall name: [calls, errors, seconds between entry and exit], strace -c's
+        table (the calls the native trace wrote included)."""
+        native = self.native_trace
+        if native is not None:
+            for name, calls, errors, seconds in native.take_summary():  # type: ignore[attr-defined]
+                row = self._summary.setdefault(name, [0, 0, 0.0])
+                row[0] += calls
+                row[1] += errors
+                row[2] += seconds
+        return self._summary
+
+    def _plan(self, syscall: Syscall) -> _Plan:
+        plan = self._plans.get(id(syscall))
+        if plan is None or plan.syscall is not syscall:
+            plan = self._plans[id(syscall)] = _Plan(syscall)
+        return plan
+
+    def _adopt_native(self, call: Call, texts: list[str | None], started: float) -> None:
+        """A call the native trace saw enter, handed over before it finished: as if
+        :meth:`call_entered` had decoded it (``texts``: its entry texts, None for those
+        decoded at exit)."""
+        plan = self._plan(call.syscall)
+        ctx = Context(call, limit=self.string_limit, verbose_fds=False, exiting=False)
+        self._live.add(call.tid)
+        self._pending[call.tid] = _Pending(plan, plan.arguments, ctx, texts, started)
 
     # Calls.
     def call_entered(self, call: Call) -> None:
         """Decode what must be read at entry (strings the call consumes)."""
-        syscall = call.syscall
-        plan = self._plans.get(id(syscall))
-        if plan is None or plan.syscall is not syscall:
-            plan = self._plans[id(syscall)] = _Plan(syscall)
+        plan = self._plan(call.syscall)
         layout = plan.layout
         arguments = plan.arguments if layout is None else layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
@@ -207,9 +234,9 @@ class TraceObserver(Observer):
             texts = entry_texts  # type: ignore[assignment]  # no None left in it
         ended = time.time()
         name = plan.name
-        row = self.summary.get(name)
+        row = self._summary.get(name)
         if row is None:
-            row = self.summary[name] = [0, 0, 0.0]
+            row = self._summary[name] = [0, 0, 0.0]
         row[0] += 1
         if value is not None:
             row[1] += -4096 < value < 0

@@ -1,0 +1,122 @@
+"""What the native trace (the C wait loop writing trace lines itself, ``kernel/_tracefmt.c``)
+needs to know of each syscall: how every shown argument is decoded, as one of the kinds C
+implements, and how the result is written.
+
+C knows kinds, not syscalls: this module maps the decoder tables onto those kinds, so a
+syscall is served natively exactly when every one of its shown arguments has a kind here, or
+is decoded by a :func:`~sysemu.tools.trace.context.value_only` function (whose text C asks for
+once per distinct value). Everything else, and every option C does not implement (``-y``,
+timestamps, durations, JSON), stays with the Python tracer, which is the reference: the
+tests compare both on the same programs.
+"""
+
+from __future__ import annotations
+
+from sysemu.abi import Abi, ArgKind, Syscall
+from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
+from sysemu.tools.trace.decoders import (
+    ADDRESS_RETURNING,
+    FD_RETURNING,
+    LAYOUTS,
+    NO_RETURN,
+    RETURNS,
+    shown_arguments_of,
+)
+from sysemu.tools.trace.decoders_scalar import (
+    dec_buffer_in,
+    dec_buffer_out,
+    dec_dirfd,
+    dec_fd,
+    dec_hex,
+    dec_int,
+    dec_path,
+    dec_pointer,
+    dec_string,
+    dec_u32,
+)
+from sysemu.tools.trace.decoders_structs import dec_dirents, dec_stat
+
+# Argument kinds, as numbered in _tracefmt.c.
+(K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
+ K_DIRENTS, K_PURE) = range(13)  # fmt: skip
+# Result kinds.
+R_INT, R_HEX, R_FD = range(3)
+
+# Decoder -> (kind, the phase it must be decoded in).
+_KINDS: dict[Decoder, tuple[int, int]] = {
+    dec_int: (K_INT, ENTRY),
+    dec_u32: (K_U32, ENTRY),
+    dec_hex: (K_HEX, ENTRY),
+    dec_pointer: (K_PTR, ENTRY),
+    dec_fd: (K_FD, ENTRY),
+    dec_dirfd: (K_DIRFD, ENTRY),
+    dec_path: (K_PATH, ENTRY),
+    dec_string: (K_STRING, ENTRY),
+    dec_buffer_in: (K_BUF_IN, ENTRY),
+    dec_buffer_out: (K_BUF_OUT, EXIT),
+    dec_stat: (K_STAT, EXIT),
+    dec_dirents: (K_DIRENTS, EXIT),
+}
+# Kinds of parameters read as signed whatever their C type says (Args.value).
+SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
+_ALL_BITS = (1 << 64) - 1
+
+Narrowing = tuple[int, int]
+"""How :meth:`Args.value` narrows a register: (mask, sign bit), the sign bit 0 if unsigned."""
+
+ArgSpec = tuple[int, int, int, int, int, int, int, int, Decoder | None]
+"""(register, kind, phase, mask, sign, size register, its mask, its sign, decoder or None)."""
+
+Spec = tuple[bytes, int, tuple[ArgSpec, ...]]
+"""(name, result kind, the shown arguments in order): what ``NativeTrace`` takes."""
+
+
+def narrowing(syscall: Syscall) -> tuple[Narrowing | None, ...]:
+    """Per register, how its argument is narrowed to its C type (None: the raw register)."""
+    narrow: list[Narrowing | None] = [None] * 6
+    for index, param in enumerate(syscall.params[:6]):
+        signed = param.signed or param.kind in SIGNED_KINDS
+        narrow[index] = ((1 << param.bits) - 1, 1 << (param.bits - 1) if signed else 0)
+    return tuple(narrow)
+
+
+def native_spec(syscall: Syscall) -> Spec | None:
+    """How the native trace writes every call of ``syscall``, or None where only the Python
+    tracer can: another ABI, arguments that depend on the call (layouts), decorated results,
+    calls that may not return, or an argument of a kind C does not decode."""
+    name = syscall.name
+    if (
+        syscall.abi is not Abi.X86_64
+        or name in LAYOUTS
+        or name in RETURNS
+        or name in NO_RETURN
+        or name in ("execve", "execveat")
+    ):
+        return None
+    narrow = narrowing(syscall)
+    arguments: list[ArgSpec] = []
+    for index, decoder, phase in shown_arguments_of(syscall):
+        if phase == BOTH:
+            return None
+        kind_phase = _KINDS.get(decoder)
+        if kind_phase is None:
+            if decoder not in VALUE_ONLY or phase != ENTRY:
+                return None
+            kind_phase = (K_PURE, ENTRY)
+        kind, needed = kind_phase
+        if phase != needed:
+            return None
+        # The size of a buffer passed in is the next argument; getdents64's limit the third.
+        size_register = index + 1 if kind == K_BUF_IN else 2 if kind == K_DIRENTS else 0
+        if size_register > 5:
+            return None
+        mask, sign = narrow[index] or (_ALL_BITS, 0)
+        size_mask, size_sign = narrow[size_register] or (_ALL_BITS, 0)
+        pure = decoder if kind == K_PURE else None
+        arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
+                          pure))  # fmt: skip
+    result = R_FD if name in FD_RETURNING else R_HEX if name in ADDRESS_RETURNING else R_INT
+    return name.encode(), result, tuple(arguments)
+
+
+__all__ = ["ArgSpec", "Narrowing", "Spec", "narrowing", "native_spec"]
