@@ -57,7 +57,8 @@ _BY_NAME: dict[str, int] = {
     "SIGPOLL": 29,
     "SIGUNUSED": 31,
 }
-_RT = re.compile(r"^SIG(?:RT_(?P<rt>\d+)|(?P<base>RTMIN|RTMAX)(?:(?P<sign>[+-])(?P<offset>\d+))?)$")
+# Compiled on first use (re caches it): start-up does not pay for it.
+_RT = r"^SIG(?:RT_(?P<rt>\d+)|(?P<base>RTMIN|RTMAX)(?:(?P<sign>[+-])(?P<offset>\d+))?)$"
 
 
 def signal_number(name: str) -> int:
@@ -73,7 +74,7 @@ def signal_number(name: str) -> int:
         if not text.startswith("SIG"):
             text = "SIG" + text
         number = _BY_NAME.get(text, 0)
-        match = _RT.match(text) if not number else None
+        match = re.match(_RT, text) if not number else None
         if match:
             if match["rt"] is not None:
                 number = SIGRTMIN + int(match["rt"])

@@ -10,7 +10,6 @@ costs nothing.
 from __future__ import annotations
 
 import enum
-import re
 import threading
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -143,7 +142,7 @@ _SCALARS: dict[str, tuple[int, bool]] = {
 }
 # Typedefs that are pointers underneath.
 _POINTER_TYPEDEFS = frozenset({"cap_user_header_t", "cap_user_data_t", "__sighandler_t"})
-_CHAR_POINTER = re.compile(r"^(?:const )?char \*$")
+_CHAR_POINTERS = frozenset({"char *", "const char *"})
 # ``const char *`` parameters that are byte buffers with a length, not NUL-terminated strings.
 _BUFFER_NAMES = frozenset({"buf", "ubuf", "msg_ptr", "u_msg_ptr"})
 
@@ -240,7 +239,7 @@ def classify(syscall: str, name: str, ctype: str, word_bits: int) -> Param:
     ``word_bits`` is the ABI's register width (32 for i386, 64 otherwise).
     """
     if "*" in ctype or ctype.removeprefix("const ") in _POINTER_TYPEDEFS:
-        if name in _PATH_NAMES and _CHAR_POINTER.match(ctype):
+        if name in _PATH_NAMES and ctype in _CHAR_POINTERS:
             kind = ArgKind.PATH
         elif ctype == "const char *" and name not in _BUFFER_NAMES:
             kind = ArgKind.STRING
