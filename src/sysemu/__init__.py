@@ -19,8 +19,7 @@ never stop the program::
     result = emu.run(["cat", "/etc/hostname"])
 """
 
-from typing import TYPE_CHECKING
-
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.call import Args, Call
 from sysemu.api.conditions import (

@@ -10,8 +10,8 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.conditions import Condition
 from sysemu.api.handlers import (
@@ -29,6 +29,8 @@ from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 
 if TYPE_CHECKING:
+    from typing import IO, TypeAlias
+
     from sysemu.engine.attach import Attacher
     from sysemu.engine.notify import NotifySupervisor
     from sysemu.tools.inject.injector import Injector
@@ -361,9 +363,19 @@ class Emulator:
         return result
 
 
-Stream = IO[bytes] | IO[str] | int | None
-"""A standard stream for the program: a file with a descriptor, a descriptor, or ``None``
-(inherit this process's)."""
+if TYPE_CHECKING:
+    Stream: TypeAlias = IO[bytes] | IO[str] | int | None
+    """A standard stream for the program: a file with a descriptor, a descriptor, or ``None``
+    (inherit this process's)."""
+else:
+
+    def __getattr__(name: str) -> object:
+        # ``Stream`` is made on demand: it needs typing, which start-up does not load.
+        if name == "Stream":
+            from typing import IO  # noqa: PLC0415
+
+            return IO[bytes] | IO[str] | int | None
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fileno(stream: Stream) -> int | None:

@@ -12,8 +12,7 @@ the first time a lookup needs them.
   :func:`class_names` and :func:`syscalls_in_class` give strace's classes (``%file``...).
 """
 
-from typing import TYPE_CHECKING
-
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
 from sysemu.abi.errnos import (
     RESTART_ERRNOS,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Iterable
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
 
 NI_SYSCALL = "sys_ni_syscall"

@@ -10,14 +10,17 @@ import ctypes
 import os
 import posixpath
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
 
+from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
 from sysemu.api.decisions import ArgValue, Emulate, Fail, OpenFile, Pass, ResultHook, Rewrite
 from sysemu.kernel.libc import tgkill
 from sysemu.kernel.memory import TraceeMemory
 
-_Struct = TypeVar("_Struct", bound=ctypes.Structure)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _Struct = TypeVar("_Struct", bound=ctypes.Structure)
 
 AT_FDCWD = -100
 _FD, _DIRFD, _PID = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID

@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import errno as errno_module
 from collections.abc import Callable
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.api.records import Record
 
 

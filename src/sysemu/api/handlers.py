@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
 
+from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import (
     Abi,
     ArgKind,
@@ -36,6 +36,9 @@ from sysemu.kernel.bpf import (
     compile_filter,
     length_bound,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _clock = time.perf_counter_ns
 

@@ -6,7 +6,10 @@ import time; plain slotted classes are cheaper on both counts than dataclasses.
 
 from __future__ import annotations
 
-from typing import Any
+from sysemu._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def field_names(cls: type) -> tuple[str, ...]:

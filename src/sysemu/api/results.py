@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.handlers import HandlerError, SyscallStats
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Stats:

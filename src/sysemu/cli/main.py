@@ -13,8 +13,8 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
@@ -26,6 +26,8 @@ from sysemu.tools.vfs.cli import add_arguments as vfs_options
 from sysemu.tools.vfs.cli import build as build_vfs
 
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.trace import TraceObserver
 

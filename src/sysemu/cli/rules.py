@@ -17,11 +17,13 @@ registration) is reported as one line naming the file, before anything runs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from typing import Any
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.emulator import Emulator
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class RulesError(Exception):
@@ -43,6 +45,8 @@ def load_rules(path: str, emu: Emulator) -> None:
     """Execute the rules file at ``path`` and call its ``register(emu)``; raises RulesError."""
     if not os.path.isfile(path):
         raise RulesError(f"--rules {path}: no such file")
+    import importlib.util  # noqa: PLC0415 (only runs with rules pay for it)
+
     name = "sysemu_rules_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from sysemu._typing import NamedTuple
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, ResultHook
 from sysemu.api.handlers import Route

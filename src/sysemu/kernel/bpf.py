@@ -15,7 +15,8 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+
+from sysemu._typing import NamedTuple
 
 # Instruction classes and modes (include/uapi/linux/bpf_common.h).
 LD_W_ABS = 0x20

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Protocol
 
+from sysemu._typing import Protocol
 from sysemu.abi.abi import Abi
 
 

@@ -8,7 +8,7 @@ under ``/data`` can be changed. ``root(dir)`` is a chroot without privileges;
 ``docs/vfs.md`` for what works and what does not yet; :mod:`.cli` adds the command-line options.
 """
 
-from typing import TYPE_CHECKING
+from sysemu._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sysemu.tools.vfs.live import LiveFile

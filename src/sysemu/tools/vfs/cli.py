@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
+
+from sysemu._typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sysemu.api.handlers import HandlerSet
