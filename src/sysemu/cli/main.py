@@ -79,13 +79,32 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
+COMMANDS = ("doctor", "run", "attach")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests).
+
+    With ``command`` (one of :data:`COMMANDS`) the other subcommands' parsers are left out:
+    :func:`main` parses ``sysemu run ...`` with the ``run`` parser alone, which gets every
+    argument after the subcommand's name as it would with all three (building the other two
+    is a millisecond of start-up).
+    """
     parser = _Parser(
         prog="sysemu",
         description="Run a program with some of its system calls decided in Python.",
     )
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    if command in (None, "doctor"):
+        _add_doctor(commands)
+    if command in (None, "run"):
+        _add_run(commands)
+    if command in (None, "attach"):
+        _add_attach(commands)
+    return parser
+
+
+def _add_doctor(commands: argparse._SubParsersAction[_Parser]) -> None:
     doctor = commands.add_parser(
         "doctor",
         help="show what this kernel offers sysemu",
@@ -96,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a rules file, as for run (repeatable)")  # fmt: skip
     doctor.add_argument("--inject", action="append", default=[], metavar="SPEC",
                         help="an --inject spec, as for run (repeatable)")  # fmt: skip
+
+
+def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     run = commands.add_parser(
         "run",
         help="run a program under sysemu",
@@ -120,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_handler_options(run)
     vfs_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+
+
+def _add_attach(commands: argparse._SubParsersAction[_Parser]) -> None:
     attach = commands.add_parser(
         "attach",
         help="trace a running process (ptrace only) until it exits or Ctrl-C detaches",
@@ -128,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_handler_options(attach)
     attach.add_argument("pid", type=int, metavar="PID")
-    return parser
 
 
 def _add_handler_options(sub: argparse.ArgumentParser) -> None:
@@ -406,9 +430,11 @@ def injection_table(injections: list[Injection], seed: int | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sysemu`` command; returns the exit status."""
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    first = arguments[0] if arguments else None
+    parser = build_parser(first if first in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
         if args.subcommand is None:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
