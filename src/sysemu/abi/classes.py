@@ -330,6 +330,8 @@ class SyscallSet:
     @property
     def is_all(self) -> bool:
         """True when the set selects every call of every ABI (``all``, ``!none``, ``/.``...)."""
+        if self._negated and not self._items:
+            return True  # "all" itself, known without listing every call of every ABI
         return all(self.names(abi) == _abi_names(abi) for abi in Abi)
 
     def _key(self) -> tuple[frozenset[str], ...]:

@@ -31,6 +31,7 @@
 #define CACHE_SLOTS 16
 #define MODE_SLOTS 64
 #define ERRNO_LIMIT 4096
+#define MAX_VARIANTS 32
 
 /* Argument kinds (sysemu.tools.trace.native names them the same way). */
 enum {
@@ -38,8 +39,7 @@ enum {
     K_DIRENTS, K_PURE, K_COUNT
 };
 enum { PHASE_ENTRY = 0, PHASE_EXIT = 1 };
-enum { R_INT, R_HEX, R_FD };
-enum { SPEC_PYTHON = 1, SPEC_NATIVE = 2 };
+enum { R_INT, R_HEX, R_FD, R_PURE };
 
 typedef struct {
     char *data;
@@ -58,11 +58,21 @@ typedef struct {
     CacheSlot cache[CACHE_SLOTS];
 } ArgSpec;
 
+/* How the calls of one syscall whose key (a register, masked) is `key` are shown. */
 typedef struct {
-    int state;
-    PyObject *stats, *name; /* the route's SyscallStats; the name as bytes */
-    int nargs, ret_kind;
+    unsigned long long key;
+    int native, nargs, ret_kind;
+    PyObject *ret_of; /* R_PURE: ret_of(result) -> str | None (the number) */
+    CacheSlot ret_cache[CACHE_SLOTS];
     ArgSpec args[6];
+} Variant;
+
+typedef struct {
+    PyObject *stats, *syscall, *name; /* the route's SyscallStats; the Syscall; bytes */
+    int native, key_reg;
+    unsigned long long key_mask;
+    Variant *variants[MAX_VARIANTS];
+    int nvariants;
     long long calls, errors;
     double seconds;
 } CallSpec;
@@ -71,6 +81,7 @@ typedef struct {
 typedef struct {
     long tid;
     int nr;
+    Variant *variant;
     unsigned long long args[6], ip, sp;
     double started;
     Buf text;
@@ -80,7 +91,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *write, *live, *pending, *spec_of, *adopt_of, *mode_of, *error_of;
+    PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long string_limit;
     CallSpec *specs[MAX_NR];
     Record *records;
@@ -401,30 +412,43 @@ static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
 
 /* --- Specs ----------------------------------------------------------------------------------- */
 
-static void clear_spec(CallSpec *spec) {
-    Py_CLEAR(spec->stats);
-    Py_CLEAR(spec->name);
+static void clear_variant(Variant *variant) {
+    Py_CLEAR(variant->ret_of);
+    for (int j = 0; j < CACHE_SLOTS; j++) Py_CLEAR(variant->ret_cache[j].text);
     for (int i = 0; i < 6; i++) {
-        Py_CLEAR(spec->args[i].decoder);
-        for (int j = 0; j < CACHE_SLOTS; j++) Py_CLEAR(spec->args[i].cache[j].text);
+        Py_CLEAR(variant->args[i].decoder);
+        for (int j = 0; j < CACHE_SLOTS; j++) Py_CLEAR(variant->args[i].cache[j].text);
     }
 }
 
-/* From spec_of(syscall): None, or (name: bytes, return kind, ((reg, kind, phase, mask, sign,
- * size_reg, size_mask, size_sign, decoder|None), ...)). 0: parsed; -1: an exception. */
-static int parse_spec(CallSpec *spec, PyObject *stats, PyObject *tuple) {
-    PyObject *name, *arguments;
-    int ret_kind;
-    if (!PyArg_ParseTuple(tuple, "O!iO!", &PyBytes_Type, &name, &ret_kind, &PyTuple_Type, &arguments))
+static void clear_spec(CallSpec *spec) {
+    Py_CLEAR(spec->stats);
+    Py_CLEAR(spec->syscall);
+    Py_CLEAR(spec->name);
+    for (int i = 0; i < spec->nvariants; i++) {
+        clear_variant(spec->variants[i]);
+        PyMem_Free(spec->variants[i]);
+    }
+    spec->nvariants = 0;
+}
+
+/* From spec_of(syscall, key): (name: bytes, result kind, ret_of|None, ((reg, kind, phase,
+ * mask, sign, size_reg, size_mask, size_sign, decoder|None), ...)). 0, or -1 (an exception). */
+static int parse_variant(Variant *variant, PyObject *tuple) {
+    PyObject *name, *ret_of, *arguments;
+    if (!PyArg_ParseTuple(tuple, "O!iOO!", &PyBytes_Type, &name, &variant->ret_kind, &ret_of,
+                          &PyTuple_Type, &arguments))
         return -1;
-    if (PyTuple_GET_SIZE(arguments) > 6) {
-        PyErr_SetString(PyExc_ValueError, "native trace: more than 6 arguments");
+    if (PyTuple_GET_SIZE(arguments) > 6 || variant->ret_kind < R_INT || variant->ret_kind > R_PURE ||
+        (variant->ret_kind == R_PURE && ret_of == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "native trace: malformed spec");
         return -1;
     }
-    spec->nargs = (int)PyTuple_GET_SIZE(arguments);
-    spec->ret_kind = ret_kind;
-    for (int i = 0; i < spec->nargs; i++) {
-        ArgSpec *arg = &spec->args[i];
+    Py_INCREF(ret_of);
+    variant->ret_of = ret_of;
+    variant->nargs = (int)PyTuple_GET_SIZE(arguments);
+    for (int i = 0; i < variant->nargs; i++) {
+        ArgSpec *arg = &variant->args[i];
         int reg, kind, phase, size_reg;
         PyObject *decoder;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(arguments, i), "iiiKKiKKO", &reg, &kind, &phase,
@@ -443,34 +467,37 @@ static int parse_spec(CallSpec *spec, PyObject *stats, PyObject *tuple) {
         Py_INCREF(decoder);
         arg->decoder = decoder;
     }
-    Py_INCREF(stats);
-    spec->stats = stats;
-    Py_INCREF(name);
-    spec->name = name;
     return 0;
 }
 
-/* The spec of call number `nr`, resolved on its first call: resolve(nr) gives None (Python
- * serves the call: a handler or another observer wants it) or (stats, syscall), then
- * spec_of(syscall) None (an argument C cannot decode) or the spec. NULL: an exception. */
+/* The spec of call number `nr`, made on its first call: resolve(nr) gives None (Python serves
+ * the call: a handler or another observer wants it) or (stats, syscall), and key_of(syscall)
+ * the (register, mask) that picks its variant. NULL: an exception. */
 static CallSpec *spec_for(NativeTrace *t, int nr, PyObject *resolve) {
     if (t->specs[nr] != NULL) return t->specs[nr];
     CallSpec *spec = PyMem_Calloc(1, sizeof *spec);
     if (spec == NULL) return (CallSpec *)PyErr_NoMemory();
-    spec->state = SPEC_PYTHON;
-    PyObject *route = PyObject_CallFunction(resolve, "i", nr), *described = NULL;
+    PyObject *route = PyObject_CallFunction(resolve, "i", nr), *key = NULL;
     int ok = route != NULL;
     if (ok && route != Py_None) {
         PyObject *stats, *syscall;
         ok = PyArg_ParseTuple(route, "OO", &stats, &syscall);
-        if (ok) ok = (described = PyObject_CallOneArg(t->spec_of, syscall)) != NULL;
-        if (ok && described != Py_None) {
-            ok = parse_spec(spec, stats, described) == 0;
-            if (ok) spec->state = SPEC_NATIVE;
+        if (ok) ok = (key = PyObject_CallOneArg(t->key_of, syscall)) != NULL;
+        if (ok) ok = PyArg_ParseTuple(key, "iK", &spec->key_reg, &spec->key_mask);
+        if (ok && (spec->key_reg < 0 || spec->key_reg > 5)) {
+            PyErr_SetString(PyExc_ValueError, "native trace: malformed key");
+            ok = 0;
+        }
+        if (ok) {
+            Py_INCREF(stats);
+            spec->stats = stats;
+            Py_INCREF(syscall);
+            spec->syscall = syscall;
+            spec->native = 1;
         }
     }
     Py_XDECREF(route);
-    Py_XDECREF(described);
+    Py_XDECREF(key);
     if (!ok) {
         clear_spec(spec);
         PyMem_Free(spec);
@@ -478,6 +505,35 @@ static CallSpec *spec_for(NativeTrace *t, int nr, PyObject *resolve) {
     }
     t->specs[nr] = spec;
     return spec;
+}
+
+/* The variant of `spec` for `key`, made on its first call by spec_of(syscall, key); NULL with
+ * no exception set when Python must write these calls. */
+static Variant *variant_for(NativeTrace *t, CallSpec *spec, unsigned long long key) {
+    for (int i = 0; i < spec->nvariants; i++)
+        if (spec->variants[i]->key == key) return spec->variants[i]->native ? spec->variants[i] : NULL;
+    if (spec->nvariants == MAX_VARIANTS) return NULL; /* a call that takes many shapes */
+    Variant *variant = PyMem_Calloc(1, sizeof *variant);
+    if (variant == NULL) return (Variant *)PyErr_NoMemory();
+    variant->key = key;
+    PyObject *described = PyObject_CallFunction(t->spec_of, "OK", spec->syscall, key);
+    int ok = described != NULL;
+    if (ok && described != Py_None) {
+        ok = parse_variant(variant, described) == 0;
+        if (ok && spec->name == NULL) {
+            spec->name = PyTuple_GET_ITEM(described, 0);
+            Py_INCREF(spec->name);
+        }
+        variant->native = ok;
+    }
+    Py_XDECREF(described);
+    if (!ok) {
+        clear_variant(variant);
+        PyMem_Free(variant);
+        return NULL;
+    }
+    spec->variants[spec->nvariants++] = variant;
+    return variant->native ? variant : NULL;
 }
 
 static int bump(PyObject *stats, PyObject *name) {
@@ -539,18 +595,21 @@ int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info
     int nr = (int)info->seccomp.nr;
     CallSpec *spec = spec_for(t, nr, resolve);
     if (spec == NULL) return -1;
-    if (spec->state != SPEC_NATIVE || find_record(t, tid) != NULL) return 0;
+    if (!spec->native || find_record(t, tid) != NULL) return 0;
+    Variant *variant = variant_for(t, spec, info->seccomp.args[spec->key_reg] & spec->key_mask);
+    if (variant == NULL) return PyErr_Occurred() ? -1 : 0;
     Record *record = new_record(t);
     if (record == NULL) return -1;
     record->tid = tid;
     record->nr = nr;
+    record->variant = variant;
     memcpy(record->args, info->seccomp.args, sizeof record->args);
     record->ip = info->instruction_pointer;
     record->sp = info->stack_pointer;
-    for (int i = 0; i < spec->nargs; i++) {
-        if (spec->args[i].phase != PHASE_ENTRY) continue;
+    for (int i = 0; i < variant->nargs; i++) {
+        if (variant->args[i].phase != PHASE_ENTRY) continue;
         record->start[i] = record->text.len;
-        if (put_argument(t, &record->text, &spec->args[i], tid, record->args, 0) < 0) goto fail;
+        if (put_argument(t, &record->text, &variant->args[i], tid, record->args, 0) < 0) goto fail;
         record->length[i] = record->text.len - record->start[i];
         record->have[i] = 1;
     }
@@ -593,6 +652,28 @@ static int python_unshown(NativeTrace *t, long tid) {
     return 0;
 }
 
+/* An R_PURE result: ret_of(result)'s text, or the number where it gives None. */
+static int put_result_text(Buf *b, Variant *variant, long long result) {
+    unsigned long long key = (unsigned long long)result;
+    CacheSlot *slot = &variant->ret_cache[key % CACHE_SLOTS];
+    if (slot->text == NULL || slot->key != key) {
+        PyObject *text = PyObject_CallFunction(variant->ret_of, "L", result);
+        if (text == NULL) return -1;
+        PyObject *bytes = text;
+        if (text != Py_None) {
+            bytes = PyUnicode_Check(text) ? PyUnicode_AsUTF8String(text) : NULL;
+            Py_DECREF(text);
+            if (bytes == NULL) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a result text must be a str");
+                return -1;
+            }
+        }
+        Py_XSETREF(slot->text, bytes);
+        slot->key = key;
+    }
+    return slot->text == Py_None ? buf_fmt(b, "%lld", result) : buf_bytes(b, slot->text);
+}
+
 static int flush(NativeTrace *t) {
     if (t->out.len == 0) return 0;
     PyObject *text = PyUnicode_DecodeUTF8(t->out.data, (Py_ssize_t)t->out.len, "replace");
@@ -617,16 +698,17 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     int unshown = python_unshown(t, tid);
     if (unshown) return unshown < 0 ? -1 : 0;
     CallSpec *spec = t->specs[record->nr];
+    Variant *variant = record->variant;
     Buf *out = &t->out;
     size_t rollback = out->len;
     if (PySet_GET_SIZE(t->live) > 1 && buf_fmt(out, "[pid %5ld] ", tid) < 0) goto fail;
     size_t line = out->len;
     if (buf_bytes(out, spec->name) < 0 || buf_put(out, "(", 1) < 0) goto fail;
-    for (int i = 0; i < spec->nargs; i++) {
+    for (int i = 0; i < variant->nargs; i++) {
         if (i && buf_put(out, ", ", 2) < 0) goto fail;
         if (record->have[i]) {
             if (buf_put(out, record->text.data + record->start[i], record->length[i]) < 0) goto fail;
-        } else if (put_argument(t, out, &spec->args[i], tid, record->args, result) < 0) {
+        } else if (put_argument(t, out, &variant->args[i], tid, record->args, result) < 0) {
             goto fail;
         }
     }
@@ -640,7 +722,9 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     int failed = failed_result(result), written;
     if (failed)
         written = put_error(t, out, result);
-    else if (spec->ret_kind == R_HEX)
+    else if (variant->ret_kind == R_PURE)
+        written = put_result_text(out, variant, result);
+    else if (variant->ret_kind == R_HEX)
         written = put_hex(out, (Value){(unsigned long long)result, result < 0});
     else
         written = buf_fmt(out, "%lld", result);
@@ -671,15 +755,15 @@ int native_trace_yield(PyObject *self, PyObject *adopt) {
     if (flush(t) < 0) return -1;
     while (t->nrecords) {
         Record *record = &t->records[t->nrecords - 1];
-        CallSpec *spec = t->specs[record->nr];
-        PyObject *raw = PyTuple_New(6), *texts = PyList_New(spec->nargs), *call = NULL;
+        Variant *variant = record->variant;
+        PyObject *raw = PyTuple_New(6), *texts = PyList_New(variant->nargs), *call = NULL;
         int ok = raw != NULL && texts != NULL;
         for (int i = 0; ok && i < 6; i++) {
             PyObject *value = PyLong_FromUnsignedLongLong(record->args[i]);
             ok = value != NULL;
             if (ok) PyTuple_SET_ITEM(raw, i, value);
         }
-        for (int i = 0; ok && i < spec->nargs; i++) {
+        for (int i = 0; ok && i < variant->nargs; i++) {
             PyObject *text = Py_None;
             Py_INCREF(text);
             if (record->have[i]) {
@@ -731,21 +815,21 @@ static void forget_specs(NativeTrace *t) {
 }
 
 static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"write", "live", "pending", "spec_of", "adopt_of", "mode_of",
-                            "error_of", "string_limit", NULL};
-    PyObject *write, *live, *pending, *spec_of, *adopt_of, *mode_of, *error_of;
+    static char *names[] = {"write", "live", "pending", "key_of", "spec_of", "adopt_of",
+                            "mode_of", "error_of", "string_limit", NULL};
+    PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOl", names, &write, &PySet_Type, &live,
-                                     &PyDict_Type, &pending, &spec_of, &adopt_of, &mode_of,
-                                     &error_of, &limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl", names, &write, &PySet_Type, &live,
+                                     &PyDict_Type, &pending, &key_of, &spec_of, &adopt_of,
+                                     &mode_of, &error_of, &limit))
         return -1;
     if (limit < 0 || limit > (1L << 20)) {
         PyErr_SetString(PyExc_ValueError, "string_limit out of range");
         return -1;
     }
-    PyObject **slots[] = {&t->write, &t->live, &t->pending, &t->spec_of, &t->adopt_of,
-                          &t->mode_of, &t->error_of};
-    PyObject *values[] = {write, live, pending, spec_of, adopt_of, mode_of, error_of};
+    PyObject **slots[] = {&t->write, &t->live, &t->pending, &t->key_of, &t->spec_of,
+                          &t->adopt_of, &t->mode_of, &t->error_of};
+    PyObject *values[] = {write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         Py_INCREF(values[i]);
         Py_XSETREF(*slots[i], values[i]);
@@ -758,6 +842,7 @@ static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
     Py_VISIT(t->write);
     Py_VISIT(t->live);
     Py_VISIT(t->pending);
+    Py_VISIT(t->key_of);
     Py_VISIT(t->spec_of);
     Py_VISIT(t->adopt_of);
     Py_VISIT(t->mode_of);
@@ -766,7 +851,11 @@ static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
         CallSpec *spec = t->specs[nr];
         if (spec == NULL) continue;
         Py_VISIT(spec->stats);
-        for (int i = 0; i < spec->nargs; i++) Py_VISIT(spec->args[i].decoder);
+        Py_VISIT(spec->syscall);
+        for (int v = 0; v < spec->nvariants; v++) {
+            Py_VISIT(spec->variants[v]->ret_of);
+            for (int i = 0; i < spec->variants[v]->nargs; i++) Py_VISIT(spec->variants[v]->args[i].decoder);
+        }
     }
     return 0;
 }
@@ -775,6 +864,7 @@ static int nt_clear(NativeTrace *t) {
     Py_CLEAR(t->write);
     Py_CLEAR(t->live);
     Py_CLEAR(t->pending);
+    Py_CLEAR(t->key_of);
     Py_CLEAR(t->spec_of);
     Py_CLEAR(t->adopt_of);
     Py_CLEAR(t->mode_of);
@@ -807,7 +897,7 @@ static PyObject *nt_take_summary(NativeTrace *t, PyObject *unused) {
     if (rows == NULL) return NULL;
     for (int nr = 0; nr < MAX_NR; nr++) {
         CallSpec *spec = t->specs[nr];
-        if (spec == NULL || spec->calls == 0) continue;
+        if (spec == NULL || spec->calls == 0 || spec->name == NULL) continue;
         PyObject *row = Py_BuildValue("(NLLd)", PyUnicode_DecodeUTF8(PyBytes_AS_STRING(spec->name),
                                                                      PyBytes_GET_SIZE(spec->name),
                                                                      "replace"),
@@ -844,7 +934,7 @@ PyTypeObject NativeTraceType = {
     .tp_name = "sysemu.kernel._speedups.NativeTrace",
     .tp_basicsize = sizeof(NativeTrace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "NativeTrace(write, live, pending, spec_of, adopt_of, mode_of, error_of, "
+    .tp_doc = "NativeTrace(write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of, "
               "string_limit): strace-style lines of the calls whose arguments C can decode, "
               "written by the C wait loop (see _tracefmt.c).",
     .tp_new = PyType_GenericNew,

@@ -16,20 +16,27 @@ decorates (``umask`` in octal, ``fcntl(F_GETFD)``'s flags, ``poll``'s events) a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from sysemu.abi import ArgKind, Param, Syscall
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, Shown
 from sysemu.tools.trace.decoders_calls import (
+    OPEN_MODE_FLAGS,
     Layout,
     ReturnDecoder,
     dec_clone_args,
+    fcntl_result,
+    fcntl_shown,
     layout_clone,
     layout_fcntl,
     layout_futex,
     layout_open,
     layout_prctl,
     layout_sigreturn,
+    open_shown,
     return_fcntl,
     return_poll,
     return_prctl,
@@ -92,7 +99,8 @@ from sysemu.tools.trace.decoders_structs import (
 )
 
 __all__ = [
-    "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "LAYOUTS", "NO_RETURN",
+    "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
+    "KEYED_RETURNS", "LAYOUTS", "NO_RETURN",
     "RETURNS", "SYSCALLS", "Context", "Decoder", "Shown", "arg_decoders", "decode_return",
     "shown_arguments", "shown_arguments_of",
 ]  # fmt: skip
@@ -237,6 +245,25 @@ LAYOUTS: dict[str, Layout] = {
     "rt_sigreturn": layout_sigreturn,
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
+
+KeyedLayout = tuple[int, int, Callable[[int], tuple[Shown, ...]]]
+"""(register, mask, shown arguments for a key): a layout that depends on one register only,
+masked (its key)."""
+
+KEYED_LAYOUTS: dict[str, KeyedLayout] = {
+    "open": (1, OPEN_MODE_FLAGS, partial(open_shown, "open")),
+    "openat": (2, OPEN_MODE_FLAGS, partial(open_shown, "openat")),
+    "fcntl": (1, 0xFFFFFFFF, fcntl_shown),
+    "fcntl64": (1, 0xFFFFFFFF, fcntl_shown),
+}
+"""The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the native trace uses)."""
+
+KEYED_RETURNS: dict[str, Callable[[int, int], str | None]] = {
+    "fcntl": fcntl_result,
+    "fcntl64": fcntl_result,
+}
+"""For keyed layouts whose result :data:`RETURNS` decorates: ``(key, result) -> text``, or None
+for the plain number, without ``-y``'s fd paths."""
 
 RETURNS: dict[str, ReturnDecoder] = {
     "fcntl": return_fcntl,

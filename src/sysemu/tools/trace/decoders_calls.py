@@ -16,7 +16,7 @@ from collections.abc import Callable
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown
+from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown, value_only
 from sysemu.tools.trace.decoders_scalar import (
     dec_clone_flags,
     dec_dirfd,
@@ -50,11 +50,22 @@ Arguments = tuple[tuple[int, Decoder], ...]  # (register, decoder), decoded at e
 def layout_open(call: Call) -> tuple[Shown, ...]:
     """``open``/``openat``: the mode only with ``O_CREAT`` or ``O_TMPFILE`` (strace tests the
     ``__O_TMPFILE`` bit, which ``O_TMPFILE`` includes, as the kernel does)."""
-    first = 1 if call.name == "openat" else 0
+    flags = 2 if call.name == "openat" else 1
+    return open_shown(call.name, call.args.value(flags) & OPEN_MODE_FLAGS)
+
+
+OPEN_MODE_FLAGS = xlat.O_CREAT | xlat.O_TMPFILE_BIT
+"""The flags of ``open``/``openat`` with which the mode is shown."""
+
+
+def open_shown(name: str, mode_flags: int) -> tuple[Shown, ...]:
+    """:func:`layout_open` for the call ``name`` whose flags, masked by
+    :data:`OPEN_MODE_FLAGS`, are ``mode_flags``."""
+    first = 1 if name == "openat" else 0
     shown = [Shown(first, dec_path, ENTRY), Shown(first + 1, dec_open_flags, ENTRY)]
-    if call.name == "openat":
+    if name == "openat":
         shown.insert(0, Shown(0, dec_dirfd, ENTRY))
-    if call.args.value(first + 1) & (xlat.O_CREAT | xlat.O_TMPFILE_BIT):
+    if mode_flags:
         shown.append(Shown(first + 2, dec_mode, ENTRY))
     return tuple(shown)
 
@@ -128,14 +139,20 @@ _FCNTL_ARG: dict[int, tuple[Decoder, int] | None] = {
 """``fcntl``'s third argument per command; ``None``: the command takes none."""
 
 
+@value_only
 def _dec_fcntl_cmd(_ctx: Context, value: int, _index: int) -> str:
     return render.xval(value & 0xFFFFFFFF, xlat.FCNTL, "F_???")
 
 
 def layout_fcntl(call: Call) -> tuple[Shown, ...]:
     """``fcntl(3, F_GETFD)``, ``fcntl(3, F_SETFD, FD_CLOEXEC)``."""
+    return fcntl_shown(call.args.value(1) & 0xFFFFFFFF)
+
+
+def fcntl_shown(cmd: int) -> tuple[Shown, ...]:
+    """:func:`layout_fcntl` for the command ``cmd``."""
     head = (Shown(0, dec_fd, ENTRY), Shown(1, _dec_fcntl_cmd, ENTRY))
-    arg = _FCNTL_ARG.get(call.args.value(1) & 0xFFFFFFFF, (dec_hex, ENTRY))
+    arg = _FCNTL_ARG.get(cmd, (dec_hex, ENTRY))
     return head if arg is None else (*head, Shown(2, *arg))
 
 
@@ -145,6 +162,12 @@ def return_fcntl(ctx: Context, value: int) -> str | None:
     cmd = ctx.call.args.value(1) & 0xFFFFFFFF
     if cmd in (0, 1030):  # F_DUPFD, F_DUPFD_CLOEXEC
         return ctx.fd(value)
+    return fcntl_result(cmd, value)
+
+
+def fcntl_result(cmd: int, value: int) -> str | None:
+    """:func:`return_fcntl` for the command ``cmd`` (None: the plain number), but for the
+    commands that return an fd, which :func:`return_fcntl` decorates under ``-y``."""
     if cmd == 1 and value:  # F_GETFD
         return f"{value:#x} (flags {render.flags(value, xlat.FD_FLAGS)})"
     if cmd == 3:  # F_GETFL

@@ -12,11 +12,16 @@ tests compare both on the same programs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from sysemu.abi import Abi, ArgKind, Syscall
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     FD_RETURNING,
+    KEYED_LAYOUTS,
+    KEYED_RETURNS,
     LAYOUTS,
     NO_RETURN,
     RETURNS,
@@ -40,7 +45,7 @@ from sysemu.tools.trace.decoders_structs import dec_dirents, dec_stat
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
  K_DIRENTS, K_PURE) = range(13)  # fmt: skip
 # Result kinds.
-R_INT, R_HEX, R_FD = range(3)
+R_INT, R_HEX, R_FD, R_PURE = range(4)
 
 # Decoder -> (kind, the phase it must be decoded in).
 _KINDS: dict[Decoder, tuple[int, int]] = {
@@ -67,8 +72,9 @@ Narrowing = tuple[int, int]
 ArgSpec = tuple[int, int, int, int, int, int, int, int, Decoder | None]
 """(register, kind, phase, mask, sign, size register, its mask, its sign, decoder or None)."""
 
-Spec = tuple[bytes, int, tuple[ArgSpec, ...]]
-"""(name, result kind, the shown arguments in order): what ``NativeTrace`` takes."""
+Spec = tuple[bytes, int, Callable[[int], str | None] | None, tuple[ArgSpec, ...]]
+"""(name, result kind, the result's text or None for the number (``R_PURE``), the shown
+arguments in order): what ``NativeTrace`` takes."""
 
 
 def narrowing(syscall: Syscall) -> tuple[Narrowing | None, ...]:
@@ -80,22 +86,34 @@ def narrowing(syscall: Syscall) -> tuple[Narrowing | None, ...]:
     return tuple(narrow)
 
 
-def native_spec(syscall: Syscall) -> Spec | None:
-    """How the native trace writes every call of ``syscall``, or None where only the Python
-    tracer can: another ABI, arguments that depend on the call (layouts), decorated results,
-    calls that may not return, or an argument of a kind C does not decode."""
+def native_key(syscall: Syscall) -> tuple[int, int]:
+    """(register, mask) whose masked value picks the shown arguments of ``syscall`` (a keyed
+    layout, see :data:`KEYED_LAYOUTS`); (0, 0) when they do not depend on the call."""
+    keyed = KEYED_LAYOUTS.get(syscall.name)
+    return (keyed[0], keyed[1]) if keyed is not None else (0, 0)
+
+
+def native_spec(syscall: Syscall, key: int) -> Spec | None:
+    """How the native trace writes the calls of ``syscall`` whose key (see :func:`native_key`)
+    is ``key``, or None where only the Python tracer can: another ABI, arguments picked by a
+    layout other than a keyed one, decorated results, calls that may not return, or an
+    argument of a kind C does not decode."""
     name = syscall.name
-    if (
-        syscall.abi is not Abi.X86_64
-        or name in LAYOUTS
-        or name in RETURNS
-        or name in NO_RETURN
-        or name in ("execve", "execveat")
-    ):
+    if syscall.abi is not Abi.X86_64 or name in NO_RETURN or name in ("execve", "execveat"):
+        return None
+    keyed = KEYED_LAYOUTS.get(name)
+    if keyed is not None:
+        shown = keyed[2](key)
+    elif name in LAYOUTS:
+        return None
+    else:
+        shown = shown_arguments_of(syscall)
+    returns = KEYED_RETURNS.get(name)
+    if returns is None and name in RETURNS:
         return None
     narrow = narrowing(syscall)
     arguments: list[ArgSpec] = []
-    for index, decoder, phase in shown_arguments_of(syscall):
+    for index, decoder, phase in shown:
         if phase == BOTH:
             return None
         kind_phase = _KINDS.get(decoder)
@@ -115,8 +133,10 @@ def native_spec(syscall: Syscall) -> Spec | None:
         pure = decoder if kind == K_PURE else None
         arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
                           pure))  # fmt: skip
+    if returns is not None:
+        return name.encode(), R_PURE, partial(returns, key), tuple(arguments)
     result = R_FD if name in FD_RETURNING else R_HEX if name in ADDRESS_RETURNING else R_INT
-    return name.encode(), result, tuple(arguments)
+    return name.encode(), result, None, tuple(arguments)
 
 
-__all__ = ["ArgSpec", "Narrowing", "Spec", "narrowing", "native_spec"]
+__all__ = ["ArgSpec", "Narrowing", "Spec", "narrowing", "native_key", "native_spec"]

@@ -45,7 +45,7 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
-from sysemu.tools.trace.native import narrowing, native_spec
+from sysemu.tools.trace.native import narrowing, native_key, native_spec
 
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
@@ -135,7 +135,7 @@ class TraceObserver(Observer):
         plain = not (show_fd_paths or timestamps or durations or json_lines)
         native = ptrace.NativeTrace if plain else None
         self.native_trace = None if native is None else native(
-            stream.write, self._live, self._pending, native_spec, self._adopt_native,
+            stream.write, self._live, self._pending, native_key, native_spec, self._adopt_native,
             render.mode, _error_text, string_limit,
         )  # fmt: skip
 
@@ -163,9 +163,10 @@ class TraceObserver(Observer):
         :meth:`call_entered` had decoded it (``texts``: its entry texts, None for those
         decoded at exit)."""
         plan = self._plan(call.syscall)
+        arguments = plan.arguments if plan.layout is None else plan.layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=False, exiting=False)
         self._live.add(call.tid)
-        self._pending[call.tid] = _Pending(plan, plan.arguments, ctx, texts, started)
+        self._pending[call.tid] = _Pending(plan, arguments, ctx, texts, started)
 
     # Calls.
     def call_entered(self, call: Call) -> None:

@@ -1,0 +1,184 @@
+"""The native trace: the C wait loop writes the lines of the calls it can decode itself.
+
+Its lines must be the Python tracer's, byte for byte: each program here is traced once with
+the native trace and once with the Python tracer alone, and the two traces compared (after
+masking what differs from run to run: addresses, random bytes, process ids).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sysemu import Emulator
+from sysemu.api.call import Call
+from sysemu.kernel import ptrace
+from sysemu.tools.trace import TraceObserver, summary_table
+
+pytestmark = pytest.mark.skipif(
+    ptrace.NativeTrace is None, reason="the native trace comes with the C accelerator"
+)
+
+
+class CountingObserver(TraceObserver):
+    """A tracer that counts the calls Python decoded at entry and those handed over to it."""
+
+    def __init__(self, stream: io.StringIO, *, native: bool) -> None:
+        super().__init__(stream)
+        if not native:
+            self.native_trace = None
+        self.entered = 0
+        self.adopted = 0
+
+    def call_entered(self, call: Call) -> None:
+        self.entered += 1
+        super().call_entered(call)
+
+    def _adopt_native(self, call: Call, texts: list[str | None], started: float) -> None:
+        self.adopted += 1
+        super()._adopt_native(call, texts, started)
+
+
+def traced(argv: list[str], *, native: bool, **run: object) -> tuple[str, CountingObserver]:
+    emulator = Emulator()
+    stream = io.StringIO()
+    observer = CountingObserver(stream, native=native)
+    emulator.handlers.observe(observer)
+    emulator.run(argv, timeout=60, **run)  # type: ignore[arg-type]
+    return stream.getvalue(), observer
+
+
+def masked(text: str) -> str:
+    text = re.sub(r"0x[0-9a-f]{5,}", "0xADDR", text)
+    text = re.sub(r'getrandom\(".*?"', 'getrandom("RANDOM"', text)
+    text = re.sub(r"(set_tid_address\(0xADDR\)\s+= )\d+", r"\1PID", text)
+    text = re.sub(r"((?:getpid|gettid|getppid)\(\)\s+= )\d+", r"\1PID", text)
+    text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
+    return re.sub(r"\[pid +\d+\]", "[pid N]", text)
+
+
+@pytest.fixture(scope="module")
+def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file whose bytes need every kind of escape, an octal one before a digit included."""
+    path = tmp_path_factory.mktemp("native") / 'odd bytes "quoted"\t.txt'
+    path.write_bytes(b"\x00\x01" + b'7\t\n\r\x0b\x0c"\\' + bytes(range(120, 256)) + b"\x0012")
+    return path
+
+
+PROGRAMS = {
+    "cat": lambda odd: ["cat", str(odd), "/nonexistent"],
+    "tar": lambda odd: ["tar", "cf", "/dev/null", "-C", str(Path(sys.prefix)), "include", "bin"],
+    "ls": lambda odd: ["ls", "-la", "/usr/lib", str(odd.parent)],
+    "python": lambda odd: [sys.executable, "-S", "-c", "import os; os.stat('/'); os.listdir('/')"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+def test_native_lines_are_the_python_tracers(program: str, odd_file: Path) -> None:
+    argv = PROGRAMS[program](odd_file)
+    native, fast = traced(argv, native=True, capture_output=True)
+    python, slow = traced(argv, native=False, capture_output=True)
+    assert masked(native).splitlines() == masked(python).splitlines()
+    lines = native.count("\n")
+    # Most calls never reached Python (execve, exit_group, rt_sigaction... do).
+    assert fast.entered < lines / 3 and slow.entered > lines * 0.9
+    assert {name: row[:2] for name, row in fast.summary.items()} == {
+        name: row[:2] for name, row in slow.summary.items()
+    }
+
+
+def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path) -> None:
+    """Threads in calls at the same time: the native trace hands its pending calls to Python,
+    which prints them as unfinished and resumed; no call is lost or written twice."""
+    for index in range(4):
+        (tmp_path / f"t{index}").write_text("x")
+    script = (
+        "import os, threading\n"
+        "def work(k):\n"
+        "    for _ in range(300):\n"
+        f"        os.stat('{tmp_path}/t%d' % k)\n"
+        "threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+    )
+    text, observer = traced([sys.executable, "-S", "-c", script], native=True)
+    merged = _merged(text)
+    for index in range(4):
+        done = [line for line in merged if f'"{tmp_path}/t{index}", {{st_mode=S_IFREG' in line]
+        assert len(done) == 300 and all(line.endswith(" = 0") for line in done)
+    assert observer.adopted > 0  # the overlap did happen, and was handed over
+
+
+def _merged(text: str) -> list[str]:
+    """The trace's calls, each ``<unfinished ...>`` joined with its ``<... resumed>``."""
+    heads: dict[str, str] = {}
+    calls = []
+    for line in text.splitlines():
+        match = re.match(r"\[pid +(\d+)\] (.*)", line)
+        tid, body = (match.group(1), match.group(2)) if match else ("", line)
+        if body.endswith(" <unfinished ...>"):
+            assert tid not in heads, line
+            heads[tid] = body.removesuffix(" <unfinished ...>")
+        elif body.startswith("<... "):
+            if not tid and len(heads) == 1:  # the last thread left: its lines lose the prefix
+                tid = next(iter(heads))
+            head = heads.pop(tid)
+            calls.append(head + body.split(" resumed>", 1)[1])
+        else:
+            calls.append(body)
+    assert not heads
+    return calls
+
+
+def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
+    """``read`` blocked in the native trace, then SIGKILL: Python gets the call and closes its
+    line as strace does."""
+    argv = ["timeout", "-s", "KILL", "0.3", "cat"]
+    read_end, write_end = os.pipe()
+    try:
+        native, _ = traced(argv, native=True, stdin=read_end)
+        python, _ = traced(argv, native=False, stdin=read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    for text in (native, python):
+        assert re.search(r"\[pid +\d+\] read\(0,  <unfinished \.\.\.>", text), text
+        assert re.search(r"^(\[pid +\d+\] )?<\.\.\. read resumed>.*\) += \?", text, re.M), text
+        assert "+++ killed by SIGKILL +++" in text
+
+
+def test_lines_are_written_while_the_program_waits(tmp_path: Path) -> None:
+    """What the native trace collected reaches the file before the program blocks, not when
+    its buffer fills or the program ends."""
+    out = tmp_path / "trace.txt"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sysemu", "run", "--trace", "-o", str(out), "--", "cat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while "fadvise64(0," not in (out.read_text() if out.exists() else ""):
+            assert time.monotonic() < deadline, "the lines before cat's read never came"
+            time.sleep(0.05)
+        assert process.poll() is None  # cat still waits for its input
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=20)
+    assert "+++ exited with 0 +++" in out.read_text()
+
+
+def test_stats_count_the_calls_the_native_trace_wrote(tmp_path: Path) -> None:
+    text, observer = traced(["ls", "-l", "/usr"], native=True, capture_output=True)
+    table = summary_table(observer.summary)
+    written = sum(1 for line in text.splitlines() if line.startswith("newfstatat("))
+    row = next(line for line in table.splitlines() if line.endswith(" newfstatat"))
+    assert written > 5 and int(row.split()[3]) == written
