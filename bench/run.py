@@ -70,6 +70,8 @@ TARGET_PTRACE_RATIO = 2.0  # python-ptrace emulate / sysemu emulate, at least
 TARGET_STARTUP_MS = 60.0  # sysemu start-up over native, at most
 TARGET_WORKLOAD_SLOWDOWN = 1.02  # sysemu without handlers / native, on a workload of >= 2 s
 TARGET_WORKLOAD_MIN_S = 2.0
+TARGET_TRACE_RATIO = 1.0  # sysemu --trace cost / strace -f cost on a workload, at most
+TRACE_ROWS = ("sysemu --trace -o /dev/null", "strace, every call")  # the two rows it compares
 
 
 # ---------------------------------------------------------------------------------------------
@@ -776,8 +778,35 @@ def print_workload(workload: Workload) -> dict[str, Any]:
             met = with_startup <= TARGET_WORKLOAD_SLOWDOWN
             print(f"  {goal}: {with_startup:.3f} ({'target met' if met else 'target missed'})")
             result["target"] = "met" if met else "missed"
+    result.update(trace_target(workload, native))
     print()
     return result
+
+
+def trace_target(workload: Workload, native: Row) -> dict[str, Any]:
+    """Print and return the tracing target's line: what ``sysemu --trace -o /dev/null`` adds to
+    the workload's time against what ``strace -f -o /dev/null`` adds (each minus native's
+    time; with and without each tool's start-up)."""
+    rows = {row.tracer.name: row for row in workload.rows}
+    if not all(name in rows for name in TRACE_ROWS):
+        return {}
+    ours, theirs = (derive(rows[name], native, "unpinned", 0) for name in TRACE_ROWS)
+    base = derive(native, native, "unpinned", 0)
+    if ours is None or theirs is None or base is None:
+        print("  target: sysemu --trace costs no more than strace -f: not judged (a row failed)")
+        return {"trace_target": "not judged"}
+    cost = ours.total_s - base.total_s
+    strace_cost = theirs.total_s - base.total_s
+    ratio = cost / strace_cost if strace_cost > 0 else float("inf")
+    without = (cost - ours.startup_s) / max(strace_cost - theirs.startup_s, 1e-9)
+    met = ratio <= TARGET_TRACE_RATIO
+    print(
+        f"  target: sysemu --trace costs no more than strace -f (each minus native's time):"
+        f" {cost * 1e3:.0f} ms against {strace_cost * 1e3:.0f} ms, ratio {ratio:.2f}"
+        f" ({'target met' if met else 'target missed'}); without start-ups {without:.2f}"
+    )
+    return {"trace_ratio": ratio, "trace_ratio_without_startup": without,
+            "trace_target": "met" if met else "missed"}  # fmt: skip
 
 
 def row_json(row: Row, native: Row, n: int) -> dict[str, Any]:
