@@ -30,8 +30,8 @@ pytestmark = pytest.mark.skipif(
 class CountingObserver(TraceObserver):
     """A tracer that counts the calls Python decoded at entry and those handed over to it."""
 
-    def __init__(self, stream: io.StringIO, *, native: bool) -> None:
-        super().__init__(stream)
+    def __init__(self, stream: io.StringIO, *, native: bool, fd_paths: bool = False) -> None:
+        super().__init__(stream, show_fd_paths=fd_paths)
         if not native:
             self.native_trace = None
         self.entered = 0
@@ -46,10 +46,12 @@ class CountingObserver(TraceObserver):
         super()._adopt_native(call, texts, started)
 
 
-def traced(argv: list[str], *, native: bool, **run: object) -> tuple[str, CountingObserver]:
+def traced(
+    argv: list[str], *, native: bool, fd_paths: bool = False, **run: object
+) -> tuple[str, CountingObserver]:
     emulator = Emulator()
     stream = io.StringIO()
-    observer = CountingObserver(stream, native=native)
+    observer = CountingObserver(stream, native=native, fd_paths=fd_paths)
     emulator.handlers.observe(observer)
     emulator.run(argv, timeout=60, **run)  # type: ignore[arg-type]
     return stream.getvalue(), observer
@@ -61,6 +63,7 @@ def masked(text: str) -> str:
     text = re.sub(r"(set_tid_address\(0xADDR\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"((?:getpid|gettid|getppid)\(\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
+    text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[INODE]", text)
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
 
 
@@ -72,19 +75,29 @@ def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# An unlinked file's fd ("(deleted)" under -y), fcntl's F_DUPFD (its result is an fd).
+PYTHON_CALLS = """
+import fcntl, os, sys
+os.stat("/"); os.listdir("/")
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
+os.unlink(sys.argv[1]); os.write(fd, b"x"); os.fstat(fd)
+os.close(fcntl.fcntl(fd, fcntl.F_DUPFD, 10)); os.close(fd)
+"""
+
 PROGRAMS = {
     "cat": lambda odd: ["cat", str(odd), "/nonexistent"],
     "tar": lambda odd: ["tar", "cf", "/dev/null", "-C", str(Path(sys.prefix)), "include", "bin"],
     "ls": lambda odd: ["ls", "-la", "/usr/lib", str(odd.parent)],
-    "python": lambda odd: [sys.executable, "-S", "-c", "import os; os.stat('/'); os.listdir('/')"],
+    "python": lambda odd: [sys.executable, "-S", "-c", PYTHON_CALLS, str(odd.parent / "gone")],
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("fd_paths", [False, True], ids=["plain", "-y"])
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
-def test_native_lines_are_the_python_tracers(program: str, odd_file: Path) -> None:
+def test_native_lines_are_the_python_tracers(program: str, fd_paths: bool, odd_file: Path) -> None:
     argv = PROGRAMS[program](odd_file)
-    native, fast = traced(argv, native=True, capture_output=True)
-    python, slow = traced(argv, native=False, capture_output=True)
+    native, fast = traced(argv, native=True, fd_paths=fd_paths, capture_output=True)
+    python, slow = traced(argv, native=False, fd_paths=fd_paths, capture_output=True)
     assert masked(native).splitlines() == masked(python).splitlines()
     lines = native.count("\n")
     # Most calls never reached Python (execve, exit_group, rt_sigaction... do).

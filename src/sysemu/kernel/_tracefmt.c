@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <time.h>
 
 #define AUDIT_ARCH_X86_64 0xC000003EU
@@ -93,6 +95,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long string_limit;
+    int fd_paths; /* -y: file descriptors shown with their paths */
     CallSpec *specs[MAX_NR];
     Record *records;
     int nrecords, caprecords;
@@ -168,6 +171,39 @@ static int put_hex(Buf *b, Value v) {
 
 static int put_pointer(Buf *b, Value v) {
     return !v.negative && v.bits == 0 ? buf_str(b, "NULL") : put_hex(b, v);
+}
+
+/* Context.fd: `3</etc/hostname>` under -y (the link /proc shows; an unlinked file's
+ * " (deleted)" moved out of the brackets, as strace does), else the number. */
+static int put_fd(NativeTrace *t, Buf *b, long tid, Value fd) {
+    if (!t->fd_paths || fd.negative) return put_int(b, fd);
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/%ld/fd/%llu", tid, fd.bits);
+    ssize_t size = readlink(link, path, sizeof path - 1);
+    if (size < 0) return put_int(b, fd);
+    path[size] = 0;
+    static const char deleted[] = " (deleted)";
+    size_t tail = sizeof deleted - 1;
+    struct stat ignored;
+    if ((size_t)size >= tail && memcmp(path + size - tail, deleted, tail) == 0 &&
+        lstat(path, &ignored) < 0) {
+        path[size - tail] = 0;
+        return buf_fmt(b, "%llu<", fd.bits) < 0 || buf_str(b, path) < 0 ? -1 : buf_str(b, ">(deleted)");
+    }
+    if (buf_fmt(b, "%llu<", fd.bits) < 0 || buf_put(b, path, (size_t)size) < 0) return -1;
+    return buf_put(b, ">", 1);
+}
+
+/* dec_dirfd: AT_FDCWD (with the working directory under -y), or an fd. */
+static int put_dirfd(NativeTrace *t, Buf *b, long tid, Value fd) {
+    if (!(fd.negative && (long long)fd.bits == -100)) return put_fd(t, b, tid, fd);
+    if (!t->fd_paths) return buf_str(b, "AT_FDCWD");
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/%ld/cwd", tid);
+    ssize_t size = readlink(link, path, sizeof path - 1);
+    if (size < 0) return buf_str(b, "AT_FDCWD");
+    if (buf_str(b, "AT_FDCWD<") < 0 || buf_put(b, path, (size_t)size) < 0) return -1;
+    return buf_put(b, ">", 1);
 }
 
 static PyObject *value_object(Value v) {
@@ -387,13 +423,12 @@ static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
                         const unsigned long long *args, long long result) {
     Value v = narrow(args[arg->reg], arg->mask, arg->sign);
     switch (arg->kind) {
-    case K_INT:
-    case K_FD: return put_int(b, v);
+    case K_INT: return put_int(b, v);
+    case K_FD: return put_fd(t, b, tid, v);
     case K_U32: return buf_fmt(b, "%llu", v.bits & 0xFFFFFFFFULL);
     case K_HEX: return !v.negative && v.bits ? put_hex(b, v) : put_int(b, v);
     case K_PTR: return put_pointer(b, v);
-    case K_DIRFD:
-        return v.negative && (long long)v.bits == -100 ? buf_str(b, "AT_FDCWD") : put_int(b, v);
+    case K_DIRFD: return put_dirfd(t, b, tid, v);
     case K_PATH: return put_string(t, b, tid, v, 4096);
     case K_STRING: return put_string(t, b, tid, v, (size_t)t->string_limit);
     case K_BUF_IN:
@@ -726,6 +761,8 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
         written = put_result_text(out, variant, result);
     else if (variant->ret_kind == R_HEX)
         written = put_hex(out, (Value){(unsigned long long)result, result < 0});
+    else if (variant->ret_kind == R_FD)
+        written = put_fd(t, out, tid, (Value){(unsigned long long)result, result < 0});
     else
         written = buf_fmt(out, "%lld", result);
     if (written < 0) goto fail;
@@ -816,12 +853,13 @@ static void forget_specs(NativeTrace *t) {
 
 static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"write", "live", "pending", "key_of", "spec_of", "adopt_of",
-                            "mode_of", "error_of", "string_limit", NULL};
+                            "mode_of", "error_of", "string_limit", "fd_paths", NULL};
     PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl", names, &write, &PySet_Type, &live,
-                                     &PyDict_Type, &pending, &key_of, &spec_of, &adopt_of,
-                                     &mode_of, &error_of, &limit))
+    int fd_paths = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl|p", names, &write, &PySet_Type,
+                                     &live, &PyDict_Type, &pending, &key_of, &spec_of, &adopt_of,
+                                     &mode_of, &error_of, &limit, &fd_paths))
         return -1;
     if (limit < 0 || limit > (1L << 20)) {
         PyErr_SetString(PyExc_ValueError, "string_limit out of range");
@@ -835,6 +873,7 @@ static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
         Py_XSETREF(*slots[i], values[i]);
     }
     t->string_limit = limit;
+    t->fd_paths = fd_paths;
     return 0;
 }
 
@@ -935,7 +974,7 @@ PyTypeObject NativeTraceType = {
     .tp_basicsize = sizeof(NativeTrace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "NativeTrace(write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of, "
-              "string_limit): strace-style lines of the calls whose arguments C can decode, "
+              "string_limit, fd_paths=False): strace-style lines of the calls whose arguments C can decode, "
               "written by the C wait loop (see _tracefmt.c).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)nt_init,

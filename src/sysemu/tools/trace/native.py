@@ -66,6 +66,10 @@ _KINDS: dict[Decoder, tuple[int, int]] = {
 SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
 _ALL_BITS = (1 << 64) - 1
 
+# Keyed calls whose result, for these keys, is a new fd (fcntl's F_DUPFD, F_DUPFD_CLOEXEC):
+# shown with its path under -y, which KEYED_RETURNS leaves to the fd decoder.
+FD_RESULT_KEYS = {"fcntl": (0, 1030), "fcntl64": (0, 1030)}
+
 Narrowing = tuple[int, int]
 """How :meth:`Args.value` narrows a register: (mask, sign bit), the sign bit 0 if unsigned."""
 
@@ -133,8 +137,10 @@ def native_spec(syscall: Syscall, key: int) -> Spec | None:
         pure = decoder if kind == K_PURE else None
         arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
                           pure))  # fmt: skip
-    if returns is not None:
+    if returns is not None and key not in FD_RESULT_KEYS.get(name, ()):
         return name.encode(), R_PURE, partial(returns, key), tuple(arguments)
+    if returns is not None:
+        return name.encode(), R_FD, None, tuple(arguments)
     result = R_FD if name in FD_RETURNING else R_HEX if name in ADDRESS_RETURNING else R_INT
     return name.encode(), result, None, tuple(arguments)
 

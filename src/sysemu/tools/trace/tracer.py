@@ -132,11 +132,12 @@ class TraceObserver(Observer):
         self._summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
         self._plans: dict[int, _Plan] = {}
-        plain = not (show_fd_paths or timestamps or durations or json_lines)
+        # Timestamps, durations and JSON are the Python tracer's alone.
+        plain = not (timestamps or durations or json_lines)
         native = ptrace.NativeTrace if plain else None
         self.native_trace = None if native is None else native(
             stream.write, self._live, self._pending, native_key, native_spec, self._adopt_native,
-            render.mode, _error_text, string_limit,
+            render.mode, _error_text, string_limit, show_fd_paths,
         )  # fmt: skip
 
     @property
@@ -164,7 +165,7 @@ class TraceObserver(Observer):
         decoded at exit)."""
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
-        ctx = Context(call, limit=self.string_limit, verbose_fds=False, exiting=False)
+        ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         self._live.add(call.tid)
         self._pending[call.tid] = _Pending(plan, arguments, ctx, texts, started)
 
