@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.skipif(
 class CountingObserver(TraceObserver):
     """A tracer that counts the calls Python decoded at entry and those handed over to it."""
 
-    def __init__(self, stream: io.StringIO, *, native: bool, fd_paths: bool = False) -> None:
-        super().__init__(stream, show_fd_paths=fd_paths)
+    def __init__(self, stream: io.StringIO, *, native: bool, **options: Any) -> None:
+        super().__init__(stream, **options)
         if not native:
             self.native_trace = None
         self.entered = 0
@@ -47,17 +48,19 @@ class CountingObserver(TraceObserver):
 
 
 def traced(
-    argv: list[str], *, native: bool, fd_paths: bool = False, **run: object
+    argv: list[str], *, native: bool, options: dict[str, Any] | None = None, **run: object
 ) -> tuple[str, CountingObserver]:
     emulator = Emulator()
     stream = io.StringIO()
-    observer = CountingObserver(stream, native=native, fd_paths=fd_paths)
+    observer = CountingObserver(stream, native=native, **(options or {}))
     emulator.handlers.observe(observer)
     emulator.run(argv, timeout=60, **run)  # type: ignore[arg-type]
     return stream.getvalue(), observer
 
 
 def masked(text: str) -> str:
+    text = re.sub(r"^(\[pid +\d+\] )?\d\d:\d\d:\d\d(\.\d{6})? ", r"\1TIME ", text, flags=re.M)
+    text = re.sub(r" <\d+\.\d{6}>$", " <SPENT>", text, flags=re.M)
     text = re.sub(r"0x[0-9a-f]{5,}", "0xADDR", text)
     text = re.sub(r'getrandom\(".*?"', 'getrandom("RANDOM"', text)
     text = re.sub(r"(set_tid_address\(0xADDR\)\s+= )\d+", r"\1PID", text)
@@ -92,12 +95,21 @@ PROGRAMS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("fd_paths", [False, True], ids=["plain", "-y"])
+OPTIONS = {
+    "plain": {},
+    "-y": {"show_fd_paths": True},
+    "-tt -T": {"timestamps": 2, "durations": True},
+    "-t": {"timestamps": 1},
+}
+
+
+@pytest.mark.parametrize("options", sorted(OPTIONS))
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
-def test_native_lines_are_the_python_tracers(program: str, fd_paths: bool, odd_file: Path) -> None:
+def test_native_lines_are_the_python_tracers(program: str, options: str, odd_file: Path) -> None:
     argv = PROGRAMS[program](odd_file)
-    native, fast = traced(argv, native=True, fd_paths=fd_paths, capture_output=True)
-    python, slow = traced(argv, native=False, fd_paths=fd_paths, capture_output=True)
+    chosen = OPTIONS[options]
+    native, fast = traced(argv, native=True, options=chosen, capture_output=True)
+    python, slow = traced(argv, native=False, options=chosen, capture_output=True)
     assert masked(native).splitlines() == masked(python).splitlines()
     lines = native.count("\n")
     # Most calls never reached Python (execve, exit_group, rt_sigaction... do).

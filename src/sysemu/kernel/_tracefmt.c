@@ -18,6 +18,7 @@
 #include "_speedups.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,7 +96,9 @@ typedef struct {
     PyObject_HEAD
     PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long string_limit;
-    int fd_paths; /* -y: file descriptors shown with their paths */
+    int fd_paths;   /* -y: file descriptors shown with their paths */
+    int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
+    int durations;  /* -T: time spent in each call */
     CallSpec *specs[MAX_NR];
     Record *records;
     int nrecords, caprecords;
@@ -687,6 +690,17 @@ static int python_unshown(NativeTrace *t, long tid) {
     return 0;
 }
 
+/* The -t/-tt stamp of a call that entered at `when`, as the Python tracer writes it. */
+static int put_stamp(Buf *b, double when, int precision) {
+    time_t seconds = (time_t)when;
+    struct tm local;
+    char clock[16];
+    if (localtime_r(&seconds, &local) == NULL || strftime(clock, sizeof clock, "%H:%M:%S", &local) == 0)
+        return buf_str(b, "??:??:?? ");
+    if (precision > 1) return buf_fmt(b, "%s.%06d ", clock, (int)(fmod(when, 1.0) * 1e6));
+    return buf_fmt(b, "%s ", clock);
+}
+
 /* An R_PURE result: ret_of(result)'s text, or the number where it gives None. */
 static int put_result_text(Buf *b, Variant *variant, long long result) {
     unsigned long long key = (unsigned long long)result;
@@ -737,6 +751,7 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     Buf *out = &t->out;
     size_t rollback = out->len;
     if (PySet_GET_SIZE(t->live) > 1 && buf_fmt(out, "[pid %5ld] ", tid) < 0) goto fail;
+    if (t->timestamps && put_stamp(out, record->started, t->timestamps) < 0) goto fail;
     size_t line = out->len;
     if (buf_bytes(out, spec->name) < 0 || buf_put(out, "(", 1) < 0) goto fail;
     for (int i = 0; i < variant->nargs; i++) {
@@ -766,10 +781,12 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     else
         written = buf_fmt(out, "%lld", result);
     if (written < 0) goto fail;
+    double spent = wall_clock() - record->started;
+    if (t->durations && buf_fmt(out, " <%.6f>", spent) < 0) goto fail;
     if (buf_put(out, "\n", 1) < 0) goto fail;
     spec->calls++;
     spec->errors += failed;
-    spec->seconds += wall_clock() - record->started;
+    spec->seconds += spent;
     drop_record(t, record);
     long resumed = raw_ptrace(request, tid, 0, 0);
     if (resumed < 0 && resumed != -ESRCH) {
@@ -853,13 +870,15 @@ static void forget_specs(NativeTrace *t) {
 
 static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"write", "live", "pending", "key_of", "spec_of", "adopt_of",
-                            "mode_of", "error_of", "string_limit", "fd_paths", NULL};
+                            "mode_of", "error_of", "string_limit", "fd_paths", "timestamps",
+                            "durations", NULL};
     PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long limit;
-    int fd_paths = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl|p", names, &write, &PySet_Type,
+    int fd_paths = 0, timestamps = 0, durations = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl|pip", names, &write, &PySet_Type,
                                      &live, &PyDict_Type, &pending, &key_of, &spec_of, &adopt_of,
-                                     &mode_of, &error_of, &limit, &fd_paths))
+                                     &mode_of, &error_of, &limit, &fd_paths, &timestamps,
+                                     &durations))
         return -1;
     if (limit < 0 || limit > (1L << 20)) {
         PyErr_SetString(PyExc_ValueError, "string_limit out of range");
@@ -874,6 +893,8 @@ static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     }
     t->string_limit = limit;
     t->fd_paths = fd_paths;
+    t->timestamps = timestamps;
+    t->durations = durations;
     return 0;
 }
 
@@ -974,7 +995,7 @@ PyTypeObject NativeTraceType = {
     .tp_basicsize = sizeof(NativeTrace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "NativeTrace(write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of, "
-              "string_limit, fd_paths=False): strace-style lines of the calls whose arguments C can decode, "
+              "string_limit, fd_paths=False, timestamps=0, durations=False): strace-style lines of the calls whose arguments C can decode, "
               "written by the C wait loop (see _tracefmt.c).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)nt_init,

@@ -132,12 +132,11 @@ class TraceObserver(Observer):
         self._summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
         self._plans: dict[int, _Plan] = {}
-        # Timestamps, durations and JSON are the Python tracer's alone.
-        plain = not (timestamps or durations or json_lines)
-        native = ptrace.NativeTrace if plain else None
+        # JSON lines are the Python tracer's alone.
+        native = ptrace.NativeTrace if not json_lines else None
         self.native_trace = None if native is None else native(
             stream.write, self._live, self._pending, native_key, native_spec, self._adopt_native,
-            render.mode, _error_text, string_limit, show_fd_paths,
+            render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
         )  # fmt: skip
 
     @property
