@@ -95,7 +95,7 @@ PROGRAMS = {
 }  # fmt: skip
 
 
-OPTIONS = {
+OPTIONS: dict[str, dict[str, Any]] = {
     "plain": {},
     "-y": {"show_fd_paths": True},
     "-tt -T": {"timestamps": 2, "durations": True},
