@@ -9,8 +9,8 @@ costs nothing.
 
 from __future__ import annotations
 
+import _thread
 import enum
-import threading
 from collections.abc import Iterable
 
 from sysemu._typing import NamedTuple
@@ -344,7 +344,7 @@ class _Table:
 
 
 _TABLES: dict[Abi, _Table] = {}
-_LOCK = threading.Lock()
+_LOCK = _thread.allocate_lock()  # threading.Lock, without importing threading
 
 
 def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
@@ -155,6 +154,8 @@ class HandlerAlarm:
 
     def install(self) -> None:
         """Take over SIGALRM for the run (raises ValueError outside the main thread)."""
+        import threading  # noqa: PLC0415 (runs with a handler time limit only)
+
         if threading.current_thread() is not threading.main_thread():
             raise ValueError("handler_timeout needs runs made from the main thread")
         self._previous = signal.signal(signal.SIGALRM, self._expired)
