@@ -12,10 +12,12 @@ an observer that only needs entries sets ``wants_results = False``.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
+from sysemu._typing import TYPE_CHECKING
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class Observer:

@@ -31,7 +31,6 @@ import errno
 import os
 import signal
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -257,8 +256,11 @@ class Tracer:
         traced thread is killed and reaped if it is left by an exception."""
         # The watchdog only sends SIGKILL, which any thread may do; the loop then collects the
         # deaths as usual (ptrace requests, which only this thread may make, are not needed).
-        watchdog = threading.Timer(timeout, self._time_out) if timeout is not None else None
-        if watchdog is not None:
+        watchdog = None
+        if timeout is not None:
+            import threading  # noqa: PLC0415  (only for a timeout: start-up without it)
+
+            watchdog = threading.Timer(timeout, self._time_out)
             watchdog.daemon = True
             watchdog.start()
         if self._alarm is not None:
