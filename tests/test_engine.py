@@ -23,6 +23,8 @@ from sysemu import (
     Result,
     emulator,
 )
+from sysemu.abi.syscalls import abis_for_name
+from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ptrace
 
 from .conftest import Programs
@@ -555,3 +557,12 @@ def test_the_c_wait_loop_serves_direct_stops_itself(
         assert result.stats["getpid"].passed >= 2000  # type: ignore[attr-defined]
         assert (len(returns) < 50) is (not hooked)
         assert (len(seen) >= 2000) is hooked
+
+
+def test_the_signal_guards_numbers_are_the_tables() -> None:
+    """The filter's guards name the signalling calls by number, written out in the engine: they
+    must be the generated tables' numbers, in every ABI."""
+    for name, (_signal_arg, numbers) in SIGNALLING_CALLS.items():
+        from_tables = {(call.abi.audit_arch, call.filter_nr) for call in abis_for_name(name)}
+        written = {(arch, nr) for arch, nrs in numbers.items() for nr in nrs}
+        assert written == from_tables, name

@@ -8,7 +8,6 @@ import signal
 from collections.abc import Callable, Iterable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
-from sysemu.abi.syscalls import abis_for_name
 from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
@@ -115,19 +114,32 @@ def guard_rules(supervisor: int | None = None) -> list[Rule]:
     return rules
 
 
-# Calls that send a signal to the pid in argument 0, and where their signal number is.
-_SIGNAL_ARG = {"kill": 1, "tkill": 1, "tgkill": 2, "rt_sigqueueinfo": 1, "rt_tgsigqueueinfo": 2}
+# Calls that send a signal to the pid in argument 0: where their signal number is (None: no
+# signal, pidfd_open), and their numbers per architecture (x86_64's include x32's, with the x32
+# bit), written out rather than looked up: loading the i386 and x32 tables would cost every run
+# with a filter about 7 ms (tests/test_engine.py checks them against the tables).
+SIGNALLING_CALLS: dict[str, tuple[int | None, dict[int, tuple[int, ...]]]] = {
+    "kill": (1, {AUDIT_ARCH_X86_64: (62, 62 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (37,)}),
+    "tkill": (1, {AUDIT_ARCH_X86_64: (200, 200 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (238,)}),
+    "tgkill": (2, {AUDIT_ARCH_X86_64: (234, 234 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (270,)}),
+    "rt_sigqueueinfo": (
+        1, {AUDIT_ARCH_X86_64: (129, 524 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (178,)}
+    ),
+    "rt_tgsigqueueinfo": (
+        2, {AUDIT_ARCH_X86_64: (297, 536 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (335,)}
+    ),
+    "pidfd_open": (
+        None, {AUDIT_ARCH_X86_64: (434, 434 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (434,)}
+    ),
+}
 
 
 def _signal_guards(supervisor: int, action: int) -> list[Rule]:
     us = ArgTest(0, Op.EQ, (supervisor,), bits=32)
     rules = []
-    for name, signal_arg in _SIGNAL_ARG.items():
-        not_a_probe = ArgTest(signal_arg, Op.NE, (0,), bits=32)
-        for call in abis_for_name(name):
-            rules.append(Rule(call.abi.audit_arch, call.filter_nr, action, (us, not_a_probe)))
-    for call in abis_for_name("pidfd_open"):
-        rules.append(Rule(call.abi.audit_arch, call.filter_nr, action, (us,)))
+    for signal_arg, numbers in SIGNALLING_CALLS.values():
+        tests = (us,) if signal_arg is None else (us, ArgTest(signal_arg, Op.NE, (0,), bits=32))
+        rules += [Rule(arch, nr, action, tests) for arch, nrs in numbers.items() for nr in nrs]
     return rules
 
 

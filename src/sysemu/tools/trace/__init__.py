@@ -3,12 +3,14 @@ decided. :class:`TraceObserver` is an observer; :func:`trace` adds one to a hand
 
 from __future__ import annotations
 
-from typing import IO
-
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.trace.tracer import TraceObserver, summary_table
+
+if TYPE_CHECKING:
+    from typing import IO
 
 
 def trace(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.tools.trace import render

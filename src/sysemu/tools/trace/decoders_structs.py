@@ -13,7 +13,6 @@ are decoded for every ABI.
 from __future__ import annotations
 
 import os
-import socket
 import struct
 
 from sysemu.abi import Abi
@@ -314,6 +313,8 @@ def _unix_path(data: bytes) -> str:
 
 
 def _scope(index: int) -> str:
+    import socket  # noqa: PLC0415  (the socket module costs 2-4 ms of every trace's start-up)
+
     try:
         return f'if_nametoindex("{socket.if_indextoname(index)}")'
     except OSError:
@@ -323,6 +324,8 @@ def _scope(index: int) -> str:
 def sockaddr(data: bytes) -> str:
     """``{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("10.0.0.1")}`` for the
     ``len(data)`` bytes of a socket address (at least the 2 of its family)."""
+    import socket  # noqa: PLC0415  (the socket module costs 2-4 ms of every trace's start-up)
+
     family = int.from_bytes(data[:2], "little")
     head = f"sa_family={render.xval(family, xlat.ADDRESS_FAMILIES, 'AF_???')}"
     size = len(data)

@@ -18,12 +18,11 @@ marked ``(INJECTED)`` (as strace marks its own injections), rewritten ones ``(RE
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import time
-from typing import IO, Any
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
@@ -46,6 +45,9 @@ from sysemu.tools.trace.decoders import (
     shown_arguments_of,
 )
 from sysemu.tools.trace.native import narrowing, native_key, native_spec
+
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
@@ -374,6 +376,8 @@ class TraceObserver(Observer):
         self._json(record)
 
     def _json(self, record: dict[str, Any]) -> None:
+        import json  # noqa: PLC0415  (only --json needs it: start-up without it)
+
         self.stream.write(json.dumps(record) + "\n")
 
 
