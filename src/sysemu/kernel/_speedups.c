@@ -524,6 +524,50 @@ static Py_ssize_t *call_plan(PyTypeObject *type) {
     return NULL;
 }
 
+/* Attributes of the engine's __slots__ objects (task states, decisions) read and written at
+ * their slot's offset, about 30 ns less each than PyObject_GetAttr; the offset is found once
+ * per type (a type whose attribute is not a plain slot, or a slot not set, goes through
+ * getattr as before). */
+struct slot_cache {
+    PyTypeObject *type;
+    Py_ssize_t offset;
+};
+
+static Py_ssize_t cached_offset(PyObject *obj, PyObject *name, struct slot_cache *cache) {
+    PyTypeObject *type = Py_TYPE(obj);
+    if (cache->type != type) {
+        Py_INCREF(type);
+        Py_XSETREF(cache->type, type);
+        cache->offset = slot_offset(type, PyUnicode_AsUTF8(name));
+    }
+    return cache->offset;
+}
+
+/* obj.name: a new reference, or NULL with an exception set. */
+static PyObject *get_slot(PyObject *obj, PyObject *name, struct slot_cache *cache) {
+    Py_ssize_t offset = cached_offset(obj, name, cache);
+    if (offset >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + offset);
+        if (value != NULL) {
+            Py_INCREF(value);
+            return value;
+        }
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* obj.name = value: 0, or -1 with an exception set. */
+static int set_slot(PyObject *obj, PyObject *name, struct slot_cache *cache, PyObject *value) {
+    Py_ssize_t offset = cached_offset(obj, name, cache);
+    if (offset < 0) return PyObject_SetAttr(obj, name, value);
+    Py_INCREF(value);
+    Py_XSETREF(*(PyObject **)((char *)obj + offset), value);
+    return 0;
+}
+
+static struct slot_cache c_value, c_errno, c_then, c_rewritten, c_pending_call, c_spawning,
+    c_reexecuting;
+
 /* call_type(syscall, raw, task, ip, sp), with the listener and notification id set too when
  * `listener` is not NULL; a new reference, or NULL with an exception set. */
 static PyObject *new_call(PyObject *call_type, PyObject *syscall, PyObject *raw, PyObject *task,
@@ -645,7 +689,7 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
     memset(response, 0, sizeof *response);
     response->id = request->id;
     if (Py_TYPE(decision) == emulate_type) {
-        if ((field = PyObject_GetAttr(decision, s_value)) == NULL) goto done;
+        if ((field = get_slot(decision, s_value, &c_value)) == NULL) goto done;
         if (!PyLong_Check(field)) { /* Python's loop would fail on it too, out of the loop */
             PyErr_SetString(PyExc_TypeError, "an emulated value must be an int");
             goto done;
@@ -666,7 +710,7 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
         if (count(stats, COUNT_PASSED, 1) < 0) goto done;
         outcome = 1;
     } else if (Py_TYPE(decision) == fail_type) {
-        if ((field = PyObject_GetAttr(decision, s_errno)) == NULL) goto done;
+        if ((field = get_slot(decision, s_errno, &c_errno)) == NULL) goto done;
         long number = PyLong_AsLong(field);
         if (number == -1 && PyErr_Occurred()) goto done;
         response->error = (__s32)-number;
@@ -833,7 +877,7 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
     }
     int passed = decision == Py_None;
     if (!passed && Py_TYPE(decision) == (PyTypeObject *)args[12]) { /* Pass: without a hook? */
-        if ((field = PyObject_GetAttr(decision, s_then)) == NULL) goto done;
+        if ((field = get_slot(decision, s_then, &c_then)) == NULL) goto done;
         passed = field == Py_None;
         Py_CLEAR(field);
     }
@@ -850,7 +894,9 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
         outcome = 1;
     } else if (Py_TYPE(decision) == emulate_type || Py_TYPE(decision) == fail_type) {
         int emulated = Py_TYPE(decision) == emulate_type;
-        if ((field = PyObject_GetAttr(decision, emulated ? s_value : s_errno)) == NULL) goto done;
+        if ((field = emulated ? get_slot(decision, s_value, &c_value)
+                               : get_slot(decision, s_errno, &c_errno)) == NULL)
+            goto done;
         if (!PyLong_Check(field)) {
             PyErr_SetString(PyExc_TypeError, "an emulated value must be an int");
             goto done;
@@ -890,7 +936,7 @@ enum { TASK_PYTHON, TASK_PLAIN, TASK_REEXEC_ENTRY, TASK_REEXEC_EXIT };
  * decided call may be that call restarted, which Python recognises (Tracer._restarted_rewrite).
  * -1 with an exception set. */
 static int has_rewrite(PyObject *state) {
-    PyObject *record = PyObject_GetAttr(state, s_rewritten);
+    PyObject *record = get_slot(state, s_rewritten, &c_rewritten);
     if (record == NULL) return -1;
     int present = record != Py_None;
     Py_DECREF(record);
@@ -903,11 +949,11 @@ static int task_phase(PyObject *tasks, long tid, PyObject **state) {
     *state = PyDict_GetItemWithError(tasks, key);
     Py_DECREF(key);
     if (*state == NULL) return PyErr_Occurred() ? -1 : TASK_PYTHON;
-    PyObject *pending = PyObject_GetAttr(*state, s_pending_call);
+    PyObject *pending = get_slot(*state, s_pending_call, &c_pending_call);
     if (pending == NULL) return -1;
     int waiting = pending != Py_None;
     Py_DECREF(pending);
-    PyObject *spawning = PyObject_GetAttr(*state, s_spawning);
+    PyObject *spawning = get_slot(*state, s_spawning, &c_spawning);
     if (spawning == NULL) return -1;
     int starting = PyObject_IsTrue(spawning);
     Py_DECREF(spawning);
@@ -915,7 +961,7 @@ static int task_phase(PyObject *tasks, long tid, PyObject **state) {
     int rewritten = has_rewrite(*state);
     if (rewritten < 0) return -1;
     if (waiting || starting || rewritten) return TASK_PYTHON;
-    PyObject *again = PyObject_GetAttr(*state, s_reexecuting);
+    PyObject *again = get_slot(*state, s_reexecuting, &c_reexecuting);
     if (again == NULL) return -1;
     long phase = PyLong_AsLong(again);
     Py_DECREF(again);
@@ -927,7 +973,7 @@ static int task_phase(PyObject *tasks, long tid, PyObject **state) {
 static int set_reexecuting(PyObject *state, long phase) {
     PyObject *value = PyLong_FromLong(phase);
     if (value == NULL) return -1;
-    int result = PyObject_SetAttr(state, s_reexecuting, value);
+    int result = set_slot(state, s_reexecuting, &c_reexecuting, value);
     Py_DECREF(value);
     return result;
 }
@@ -1112,7 +1158,7 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             if (rewritten) return to_python(trace, adopt, tid, status);
         }
         if (!is_direct) { /* a call only the native trace may want */
-            PyObject *pending = PyObject_GetAttr(state, s_pending_call);
+            PyObject *pending = get_slot(state, s_pending_call, &c_pending_call);
             if (pending == NULL) return failing(trace);
             int waiting = pending != Py_None;
             Py_DECREF(pending);
