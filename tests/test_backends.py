@@ -307,3 +307,23 @@ def test_unotify_without_the_c_accelerator() -> None:
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )  # fmt: skip
     assert (result.returncode, result.stdout) == (0, "4242\n"), result.stderr
+
+
+def test_unotify_without_the_c_accelerator_sends_64_bit_patterns(
+    programs: Programs, tmp_path: Path
+) -> None:
+    """An emulated value of 2**63 or more is a bit pattern the program gets as it is, with the
+    fcntl version of NOTIF_SEND as with the C one."""
+    rules = tmp_path / "big.py"
+    rules.write_text(
+        "def register(emu):\n"
+        "    emu.on('getpid')(lambda call: call.emulate(2**63 + 7))\n"
+    )
+    for speedups in ("", "1"):
+        env = {**os.environ, "SYSEMU_NO_SPEEDUPS": speedups}
+        result = subprocess.run(
+            [sys.executable, "-m", "sysemu", "run", "--backend", "unotify", "--rules", str(rules),
+             "--", programs.getpid_loop, "3"],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert (result.returncode, result.stdout) == (0, f"{7 - 2**63}\n"), result.stderr

@@ -42,6 +42,7 @@ SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # Linux 6.6, for NOTIF_SET_FLAGS
 NOTIF = struct.Struct("<QIIiIQ6Q")
 # struct seccomp_notif_resp: id u64, val s64, error s32, flags u32.
 RESPONSE = struct.Struct("<QqiI")
+_WORD, _SIGN = 1 << 64, 1 << 63
 
 
 Exchanged = tuple[int, int, int, int, tuple[int, ...]]
@@ -96,8 +97,11 @@ class Listener:
         return NOTIF.unpack(buffer)
 
     def respond(self, notification_id: int, value: int = 0, error: int = 0, flags: int = 0) -> bool:
-        """Answer a notification; False if it is no longer pending (ENOENT)."""
-        RESPONSE.pack_into(self._respond, 0, notification_id, value, error, flags)
+        """Answer a notification; False if it is no longer pending (ENOENT). ``value`` is the
+        64-bit pattern the call returns: 2**63 and more read as the negative numbers they are
+        to the program, as the C accelerator sends them."""
+        signed = (value + _SIGN) % _WORD - _SIGN
+        RESPONSE.pack_into(self._respond, 0, notification_id, signed, error, flags)
         try:
             fcntl.ioctl(self.fd, NOTIF_SEND, self._respond, False)
         except OSError as failure:
