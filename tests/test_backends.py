@@ -316,8 +316,7 @@ def test_unotify_without_the_c_accelerator_sends_64_bit_patterns(
     fcntl version of NOTIF_SEND as with the C one."""
     rules = tmp_path / "big.py"
     rules.write_text(
-        "def register(emu):\n"
-        "    emu.on('getpid')(lambda call: call.emulate(2**63 + 7))\n"
+        "def register(emu):\n    emu.on('getpid')(lambda call: call.emulate(2**63 + 7))\n"
     )
     for speedups in ("", "1"):
         env = {**os.environ, "SYSEMU_NO_SPEEDUPS": speedups}

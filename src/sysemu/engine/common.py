@@ -123,13 +123,16 @@ SIGNALLING_CALLS: dict[str, tuple[int | None, dict[int, tuple[int, ...]]]] = {
     "tkill": (1, {AUDIT_ARCH_X86_64: (200, 200 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (238,)}),
     "tgkill": (2, {AUDIT_ARCH_X86_64: (234, 234 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (270,)}),
     "rt_sigqueueinfo": (
-        1, {AUDIT_ARCH_X86_64: (129, 524 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (178,)}
+        1,
+        {AUDIT_ARCH_X86_64: (129, 524 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (178,)},
     ),
     "rt_tgsigqueueinfo": (
-        2, {AUDIT_ARCH_X86_64: (297, 536 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (335,)}
+        2,
+        {AUDIT_ARCH_X86_64: (297, 536 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (335,)},
     ),
     "pidfd_open": (
-        None, {AUDIT_ARCH_X86_64: (434, 434 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (434,)}
+        None,
+        {AUDIT_ARCH_X86_64: (434, 434 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (434,)},
     ),
 }
 
