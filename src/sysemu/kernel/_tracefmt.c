@@ -94,7 +94,7 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
+    PyObject *write, *live, *pending, *unshown, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long string_limit;
     int fd_paths;   /* -y: file descriptors shown with their paths */
     int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
@@ -107,7 +107,7 @@ typedef struct {
     PyObject *errors[ERRNO_LIMIT];
 } NativeTrace;
 
-static PyObject *s_stops, *s_passed, *s_shown, *one;
+static PyObject *s_stops, *s_passed, *one;
 
 /* --- Buffers ------------------------------------------------------------------------------ */
 
@@ -657,6 +657,7 @@ int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info
     if (key == NULL) goto fail;
     int failed = PySet_Add(t->live, key) < 0;
     if (!failed && PyDict_Contains(t->pending, key) == 1) failed = PyDict_DelItem(t->pending, key) < 0;
+    if (!failed && PyDict_Contains(t->unshown, key) == 1) failed = PyDict_DelItem(t->unshown, key) < 0;
     Py_DECREF(key);
     if (failed || PyErr_Occurred()) goto fail;
     if (bump(spec->stats, s_stops) < 0 || bump(spec->stats, s_passed) < 0) goto fail;
@@ -673,21 +674,17 @@ fail:
     return -1;
 }
 
-/* Whether any call Python's tracer has pending, other than tid's, has not had its
- * "<unfinished ...>" line yet: finishing a call would print it. 1, 0, or -1. */
+/* Whether a call Python's tracer has pending, other than tid's, has not had its
+ * "<unfinished ...>" line yet (TraceObserver._unshown): finishing a call would write it. */
 static int python_unshown(NativeTrace *t, long tid) {
+    Py_ssize_t count = PyDict_GET_SIZE(t->unshown);
+    if (count != 1) return count > 1;
     Py_ssize_t position = 0;
     PyObject *key, *value;
-    while (PyDict_Next(t->pending, &position, &key, &value)) {
-        if (PyLong_AsLong(key) == tid) continue;
-        PyObject *shown = PyObject_GetAttr(value, s_shown);
-        if (shown == NULL) return -1;
-        long count = PyLong_AsLong(shown);
-        Py_DECREF(shown);
-        if (count == -1 && PyErr_Occurred()) return -1;
-        if (count < 0) return 1;
-    }
-    return 0;
+    PyDict_Next(t->unshown, &position, &key, &value);
+    long only = PyLong_AsLong(key);
+    if (only == -1 && PyErr_Occurred()) return -1;
+    return only != tid;
 }
 
 /* The -t/-tt stamp of a call that entered at `when`, as the Python tracer writes it. */
@@ -869,24 +866,25 @@ static void forget_specs(NativeTrace *t) {
 }
 
 static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"write", "live", "pending", "key_of", "spec_of", "adopt_of",
-                            "mode_of", "error_of", "string_limit", "fd_paths", "timestamps",
-                            "durations", NULL};
-    PyObject *write, *live, *pending, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
+    static char *names[] = {"write", "live", "pending", "unshown", "key_of", "spec_of",
+                            "adopt_of", "mode_of", "error_of", "string_limit", "fd_paths",
+                            "timestamps", "durations", NULL};
+    PyObject *write, *live, *pending, *unshown, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long limit;
     int fd_paths = 0, timestamps = 0, durations = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!OOOOOl|pip", names, &write, &PySet_Type,
-                                     &live, &PyDict_Type, &pending, &key_of, &spec_of, &adopt_of,
-                                     &mode_of, &error_of, &limit, &fd_paths, &timestamps,
-                                     &durations))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!O!OOOOOl|pip", names, &write,
+                                     &PySet_Type, &live, &PyDict_Type, &pending, &PyDict_Type,
+                                     &unshown, &key_of, &spec_of, &adopt_of, &mode_of, &error_of,
+                                     &limit, &fd_paths, &timestamps, &durations))
         return -1;
     if (limit < 0 || limit > (1L << 20)) {
         PyErr_SetString(PyExc_ValueError, "string_limit out of range");
         return -1;
     }
-    PyObject **slots[] = {&t->write, &t->live, &t->pending, &t->key_of, &t->spec_of,
-                          &t->adopt_of, &t->mode_of, &t->error_of};
-    PyObject *values[] = {write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of};
+    PyObject **slots[] = {&t->write, &t->live, &t->pending, &t->unshown, &t->key_of,
+                          &t->spec_of, &t->adopt_of, &t->mode_of, &t->error_of};
+    PyObject *values[] = {write, live, pending, unshown, key_of, spec_of, adopt_of, mode_of,
+                          error_of};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         Py_INCREF(values[i]);
         Py_XSETREF(*slots[i], values[i]);
@@ -902,6 +900,7 @@ static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
     Py_VISIT(t->write);
     Py_VISIT(t->live);
     Py_VISIT(t->pending);
+    Py_VISIT(t->unshown);
     Py_VISIT(t->key_of);
     Py_VISIT(t->spec_of);
     Py_VISIT(t->adopt_of);
@@ -924,6 +923,7 @@ static int nt_clear(NativeTrace *t) {
     Py_CLEAR(t->write);
     Py_CLEAR(t->live);
     Py_CLEAR(t->pending);
+    Py_CLEAR(t->unshown);
     Py_CLEAR(t->key_of);
     Py_CLEAR(t->spec_of);
     Py_CLEAR(t->adopt_of);
@@ -994,7 +994,7 @@ PyTypeObject NativeTraceType = {
     .tp_name = "sysemu.kernel._speedups.NativeTrace",
     .tp_basicsize = sizeof(NativeTrace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "NativeTrace(write, live, pending, key_of, spec_of, adopt_of, mode_of, error_of, "
+    .tp_doc = "NativeTrace(write, live, pending, unshown, key_of, spec_of, adopt_of, mode_of, error_of, "
               "string_limit, fd_paths=False, timestamps=0, durations=False): strace-style lines of the calls whose arguments C can decode, "
               "written by the C wait loop (see _tracefmt.c).",
     .tp_new = PyType_GenericNew,
@@ -1008,9 +1008,8 @@ PyTypeObject NativeTraceType = {
 int native_trace_ready(PyObject *module) {
     s_stops = PyUnicode_InternFromString("stops");
     s_passed = PyUnicode_InternFromString("passed");
-    s_shown = PyUnicode_InternFromString("shown");
     one = PyLong_FromLong(1);
-    if (!s_stops || !s_passed || !s_shown || !one || PyType_Ready(&NativeTraceType) < 0) return -1;
+    if (!s_stops || !s_passed || !one || PyType_Ready(&NativeTraceType) < 0) return -1;
     Py_INCREF(&NativeTraceType);
     if (PyModule_AddObject(module, "NativeTrace", (PyObject *)&NativeTraceType) < 0) {
         Py_DECREF(&NativeTraceType);

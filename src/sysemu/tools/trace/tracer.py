@@ -129,6 +129,9 @@ class TraceObserver(Observer):
         self.durations = durations
         self.json_lines = json_lines
         self._pending: dict[int, _Pending] = {}
+        # The pending calls whose "<unfinished ...>" line is not written yet: a call that ends
+        # writes theirs first, and looks at no other (there may be many blocked threads).
+        self._unshown: dict[int, _Pending] = {}
         self._live: set[int] = set()
         # Per syscall: calls, errors, seconds between entry and exit (strace -c's table).
         self._summary: dict[str, list[float]] = {}
@@ -137,7 +140,8 @@ class TraceObserver(Observer):
         # JSON lines are the Python tracer's alone.
         native = ptrace.NativeTrace if not json_lines else None
         self.native_trace = None if native is None else native(
-            stream.write, self._live, self._pending, native_key, native_spec, self._adopt_native,
+            stream.write, self._live, self._pending, self._unshown, native_key, native_spec,
+            self._adopt_native,
             render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
         )  # fmt: skip
 
@@ -168,7 +172,8 @@ class TraceObserver(Observer):
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         self._live.add(call.tid)
-        self._pending[call.tid] = _Pending(plan, arguments, ctx, texts, started)
+        pending = _Pending(plan, arguments, ctx, texts, started)
+        self._pending[call.tid] = self._unshown[call.tid] = pending
 
     # Calls.
     def call_entered(self, call: Call) -> None:
@@ -203,7 +208,8 @@ class TraceObserver(Observer):
                 texts.append(text)
         tid = call.tid
         self._live.add(tid)
-        self._pending[tid] = _Pending(plan, arguments, ctx, texts, time.time())
+        pending = _Pending(plan, arguments, ctx, texts, time.time())
+        self._pending[tid] = self._unshown[tid] = pending
         if plan.stops_others:
             # These may never come back to this thread: show them now.
             self._print_unfinished_others(tid)
@@ -212,9 +218,10 @@ class TraceObserver(Observer):
         """Print the call's line (or its resumption)."""
         tid = call.tid
         pending = self._pending.pop(tid, None)
+        self._unshown.pop(tid, None)
         if pending is None or pending.call is not call:
             return
-        if self._pending:
+        if self._unshown:
             self._print_unfinished_others(tid)
         value = None if result is None else result.value
         ctx = pending.ctx
@@ -293,6 +300,9 @@ class TraceObserver(Observer):
             pending = self._pending.pop(former_tid, None)
             if pending is not None:
                 self._pending[tid] = pending
+            unshown = self._unshown.pop(former_tid, None)
+            if unshown is not None:
+                self._unshown[tid] = unshown
             self._live.discard(former_tid)
             if not self.json_lines:
                 self._write(former_tid, f"+++ superseded by execve in pid {tid} +++", time.time())
@@ -301,11 +311,10 @@ class TraceObserver(Observer):
         """``+++ exited with 0 +++`` or ``+++ killed by SIGKILL +++``."""
         pending = self._pending.pop(tid, None)
         if pending is not None and not self.json_lines:
-            self._pending[tid] = pending
-            self._print_unfinished_others(-1)
-            self._pending.pop(tid, None)
+            self._print_unfinished_others(-1)  # this thread's own call included
             if pending.call.name not in NO_RETURN:
                 self._write(tid, f"<... {pending.call.name} resumed>) = ?", time.time())
+        self._unshown.pop(tid, None)
         if os.WIFSIGNALED(status):
             text = f"+++ killed by {render.signal(os.WTERMSIG(status))}"
             text += " (core dumped) +++" if os.WCOREDUMP(status) else " +++"
@@ -321,9 +330,10 @@ class TraceObserver(Observer):
     def _print_unfinished_others(self, tid: int) -> None:
         """Close the lines of calls other threads are still in: ``read(3,  <unfinished ...>``
         (as far as the arguments known at entry go)."""
-        for other, pending in self._pending.items():
-            if other == tid or pending.shown >= 0:
+        for other, pending in list(self._unshown.items()):
+            if other == tid:
                 continue
+            del self._unshown[other]
             texts = pending.texts
             known = next((i for i, t in enumerate(texts) if t is None), len(texts))
             pending.shown = known
