@@ -207,3 +207,18 @@ def test_stats_count_the_calls_the_native_trace_wrote(tmp_path: Path) -> None:
     written = sum(1 for line in text.splitlines() if line.startswith("newfstatat("))
     row = next(line for line in table.splitlines() if line.endswith(" newfstatat"))
     assert written > 5 and int(row.split()[3]) == written
+
+
+def test_a_trace_stream_that_fails_does_not_stop_the_program() -> None:
+    """A full disk under -o: reported once, and the program runs to its end, as with any
+    observer that raises (the native trace's writes included)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "sysemu", "run", "--trace", "-o", "/dev/full", "--",
+         "tar", "cf", "-", "-C", "/usr/include", "linux"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    stderr = result.stderr.decode()
+    assert result.returncode == 0 and len(result.stdout) > 100_000, stderr  # the whole archive
+    assert stderr.count("raised on call_finished") == 1, stderr
+    last = stderr.rstrip().splitlines()[-1]
+    assert last == "sysemu: cannot write the trace to /dev/full: [Errno 28] No space left on device"

@@ -355,7 +355,10 @@ def run_command(args: argparse.Namespace) -> int:
         return HANDLER_ERROR
     finally:
         if trace_output is not None and trace_output is not sys.stderr:
-            trace_output.close()
+            try:
+                trace_output.close()
+            except OSError as error:  # the last lines could not be written (a full disk)
+                print(f"sysemu: cannot write the trace to {args.output}: {error}", file=sys.stderr)
     if args.stats:
         if tracer is not None:  # strace -c's view of every traced call first
             from sysemu.tools.trace import summary_table  # noqa: PLC0415

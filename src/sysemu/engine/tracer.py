@@ -367,10 +367,21 @@ class Tracer:
         for observer in self._compiled.observers:
             native = observer.native_trace
             if native is not None:
-                native.begin()  # type: ignore[attr-defined]
+                native.begin(self._native_trace_failed)  # type: ignore[attr-defined]
                 self._traced_by = observer
                 return native
         return None
+
+    def _native_trace_failed(self, error: Exception) -> None:
+        """Writing the native trace's lines raised (a full disk): reported as the observer's
+        own ``call_finished`` would have been, never fatal (see ``notify``)."""
+        observer = self._traced_by
+        assert observer is not None  # set with the native trace
+        failure = HandlerError("call_finished", observer.call_finished, 0)
+        failure.__cause__ = error
+        self._errors.append(failure)
+        if self._report is not None:
+            self._report(failure)
 
     def _native_route(self, nr: int) -> tuple[object, object] | None:
         """For the native trace, on the first x86-64 call ``nr`` it sees: (stats, syscall)

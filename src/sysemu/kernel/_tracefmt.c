@@ -95,6 +95,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *write, *live, *pending, *unshown, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
+    PyObject *on_error; /* the run's: on_error(exception) for a write that failed, or NULL */
     long string_limit;
     int fd_paths;   /* -y: file descriptors shown with their paths */
     int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
@@ -727,8 +728,23 @@ static int flush(NativeTrace *t) {
     if (text == NULL) return -1;
     PyObject *written = PyObject_CallOneArg(t->write, text);
     Py_DECREF(text);
-    if (written == NULL) return -1;
-    Py_DECREF(written);
+    if (written != NULL) {
+        Py_DECREF(written);
+        return 0;
+    }
+    /* An observer's failure is reported, not fatal (the program must not pay for a broken
+     * trace stream: a full disk); a BaseException such as KeyboardInterrupt goes on. */
+    if (t->on_error == NULL || !PyErr_ExceptionMatches(PyExc_Exception)) return -1;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL) PyException_SetTraceback(value, traceback);
+    PyObject *reported = PyObject_CallOneArg(t->on_error, value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    if (reported == NULL) return -1;
+    Py_DECREF(reported);
     return 0;
 }
 
@@ -906,6 +922,7 @@ static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
     Py_VISIT(t->adopt_of);
     Py_VISIT(t->mode_of);
     Py_VISIT(t->error_of);
+    Py_VISIT(t->on_error);
     for (int nr = 0; nr < MAX_NR; nr++) {
         CallSpec *spec = t->specs[nr];
         if (spec == NULL) continue;
@@ -929,6 +946,7 @@ static int nt_clear(NativeTrace *t) {
     Py_CLEAR(t->adopt_of);
     Py_CLEAR(t->mode_of);
     Py_CLEAR(t->error_of);
+    Py_CLEAR(t->on_error);
     forget_specs(t);
     for (int i = 0; i < MODE_SLOTS; i++) Py_CLEAR(t->modes[i].text);
     for (int i = 0; i < ERRNO_LIMIT; i++) Py_CLEAR(t->errors[i]);
@@ -945,8 +963,10 @@ static void nt_dealloc(NativeTrace *t) {
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-static PyObject *nt_begin(NativeTrace *t, PyObject *unused) {
+static PyObject *nt_begin(NativeTrace *t, PyObject *on_error) {
     /* A new run: its routes (and their stats) are not the last run's. */
+    Py_INCREF(on_error);
+    Py_XSETREF(t->on_error, on_error);
     forget_specs(t);
     while (t->nrecords) drop_record(t, &t->records[t->nrecords - 1]);
     Py_RETURN_NONE;
@@ -980,8 +1000,9 @@ static PyObject *nt_flush(NativeTrace *t, PyObject *unused) {
 }
 
 static PyMethodDef nt_methods[] = {
-    {"begin", (PyCFunction)nt_begin, METH_NOARGS,
-     "begin(): forget the last run's routes (call before each run)."},
+    {"begin", (PyCFunction)nt_begin, METH_O,
+     "begin(on_error): forget the last run's routes; on_error(exception) is told of a write"
+     " to the trace stream that raised (call before each run)."},
     {"take_summary", (PyCFunction)nt_take_summary, METH_NOARGS,
      "take_summary() -> [(name, calls, errors, seconds)] of the calls written here since the"
      " last take, per syscall."},

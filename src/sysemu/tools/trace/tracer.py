@@ -136,14 +136,28 @@ class TraceObserver(Observer):
         # Per syscall: calls, errors, seconds between entry and exit (strace -c's table).
         self._summary: dict[str, list[float]] = {}
         self._pids: dict[int, int] = {}
+        self._stream_failed = False
         self._plans: dict[int, _Plan] = {}
         # JSON lines are the Python tracer's alone.
         native = ptrace.NativeTrace if not json_lines else None
         self.native_trace = None if native is None else native(
-            stream.write, self._live, self._pending, self._unshown, native_key, native_spec,
+            self._emit, self._live, self._pending, self._unshown, native_key, native_spec,
             self._adopt_native,
             render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
         )  # fmt: skip
+
+    def _emit(self, text: str) -> None:
+        """Write to the stream. A stream that fails (a full disk) raises once, which the engine
+        reports as this observer's error; until a write works again, the next failures are
+        not raised again (the lines are lost, as they would be anyway)."""
+        try:
+            self.stream.write(text)
+        except OSError:
+            if self._stream_failed:
+                return
+            self._stream_failed = True
+            raise
+        self._stream_failed = False
 
     @property
     def summary(self) -> dict[str, list[float]]:
@@ -274,7 +288,7 @@ class TraceObserver(Observer):
         if self.timestamps or len(self._live) > 1:
             self._write(tid, f"{line}{mark}{spent}", pending.started)
         else:  # _write() without prefix or stamp: the common case, one thread untimed
-            self.stream.write(f"{line}{mark}{spent}\n")
+            self._emit(f"{line}{mark}{spent}\n")
 
     # Life events.
     def task_started(self, tid: int, parent: int, kind: str) -> None:
@@ -354,7 +368,7 @@ class TraceObserver(Observer):
         if self.timestamps:
             clock = time.strftime("%H:%M:%S", time.localtime(when))
             stamp = f"{clock}.{int(when % 1 * 1e6):06d} " if self.timestamps > 1 else f"{clock} "
-        self.stream.write(f"{prefix}{stamp}{text}\n")
+        self._emit(f"{prefix}{stamp}{text}\n")
 
     def _emit_json(
         self,
@@ -388,7 +402,7 @@ class TraceObserver(Observer):
     def _json(self, record: dict[str, Any]) -> None:
         import json  # noqa: PLC0415  (only --json needs it: start-up without it)
 
-        self.stream.write(json.dumps(record) + "\n")
+        self._emit(json.dumps(record) + "\n")
 
 
 def summary_table(summary: dict[str, list[float]]) -> str:
