@@ -296,7 +296,7 @@ static ssize_t read_cstring_into_scratch(NativeTrace *t, long tid, unsigned long
 static int put_string(NativeTrace *t, Buf *b, long tid, Value address, size_t limit) {
     if (!address.negative && address.bits == 0) return buf_str(b, "NULL");
     ssize_t size = read_cstring_into_scratch(t, tid, address.bits, limit + 1);
-    if (size == -ENOMEM) return -1;
+    if (size < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     if (size < 0) return put_hex(b, address);
     return put_quoted(b, (unsigned char *)t->scratch.data, (size_t)size, limit, 0);
 }
@@ -308,7 +308,7 @@ static int put_buffer(NativeTrace *t, Buf *b, long tid, Value address, Value siz
     size_t limit = (size_t)t->string_limit;
     size_t want = size.bits < limit ? (size_t)size.bits : limit;
     ssize_t got = read_into_scratch(t, tid, address.bits, want);
-    if (got == -ENOMEM) return -1;
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     if (got == -EFAULT) got = 0; /* Memory.read(partial=True): nothing readable, b"" */
     if (got < 0) return put_hex(b, address);
     return put_quoted(b, (unsigned char *)t->scratch.data, (size_t)got, limit, size.bits > limit);
@@ -384,7 +384,7 @@ static int failed_result(long long result) { return result > -4096 && result < 0
 static int put_stat(NativeTrace *t, Buf *b, long tid, Value address, long long result) {
     if ((!address.negative && address.bits == 0) || failed_result(result)) return put_pointer(b, address);
     ssize_t got = read_into_scratch(t, tid, address.bits, 144);
-    if (got == -ENOMEM) return -1;
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     if (got != 144) return put_pointer(b, address);
     unsigned int mode;
     unsigned long long rdev;
@@ -405,7 +405,7 @@ static int put_dirents(NativeTrace *t, Buf *b, long tid, Value address, Value li
     if (result < 0 || (limit.negative ? 1 : (unsigned long long)result > limit.bits))
         return put_pointer(b, address);
     ssize_t got = result ? read_into_scratch(t, tid, address.bits, (size_t)result) : 0;
-    if (got == -ENOMEM) return -1;
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     if (got < 0) got = 0;
     long count = 0;
     size_t offset = 0, left = (size_t)result;
