@@ -1128,11 +1128,10 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             PyObject *key = PyLong_FromUnsignedLongLong(
                 ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
             if (key == NULL) return NULL;
-            int routed = PyDict_Contains(by_number, key);
-            entry = routed > 0 ? PyDict_GetItemWithError(by_number, key) : NULL;
+            entry = PyDict_GetItemWithError(by_number, key); /* None: a route Python decides */
             Py_DECREF(key);
-            if (routed < 0 || PyErr_Occurred()) return NULL;
-            if (!routed) { /* nobody asked for this call: on, or (sysemu) made to run */
+            if (entry == NULL && PyErr_Occurred()) return NULL;
+            if (entry == NULL) { /* nobody asked for this call: on, or (sysemu) made to run */
                 if (emulate_all) {
                     if (run_after_all(state, tid) < 0) return NULL;
                     continue;
