@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from io import StringIO
 
 import pytest
 
-from sysemu import Emulator
+from sysemu import Call, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.kernel import ptrace
+from sysemu.tools.trace import TraceObserver
 
 TICKER = (
     "import os, sys, time\n"
@@ -140,3 +142,37 @@ def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
     finally:
         cli.kill()
         cli.wait(timeout=10)
+
+
+def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None:
+    """``sysemu attach --trace``: strace -p's job. With the C loop, the native trace writes the
+    ticker's lines; after the detach the ticker runs on, its calls no longer traced."""
+    emu = Emulator()
+    stream = StringIO()
+    observer = CountingTracer(stream)
+    emu.handlers.observe(observer)
+    holder: dict[str, Attacher] = {}
+    detach_after(0.4, holder)
+    try:
+        emu.attach(ticker.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
+    finally:
+        signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
+    lines = stream.getvalue().splitlines()
+    pid = str(ticker.pid)
+    writes = [line for line in lines if line.startswith(f'write(1, "{pid}", {len(pid)})')]
+    assert len(writes) >= 3 and all(line.endswith(f" = {len(pid)}") for line in writes)
+    assert any(line.startswith("getpid()") for line in lines)
+    # The C loop wrote most lines itself; the Python loop has Python write them all.
+    # (clock_nanosleep, a quarter of them here, shows a timespec: Python writes it.)
+    assert observer.entered < len(lines) / 2 if wait_loop == "c-loop" else observer.entered > 10
+    assert ticker.wait(timeout=20) == 3  # it ran on to its own end after the detach
+
+
+class CountingTracer(TraceObserver):
+    """A tracer that counts the calls the Python tracer decoded."""
+
+    entered = 0
+
+    def call_entered(self, call: Call) -> None:
+        self.entered += 1
+        super().call_entered(call)

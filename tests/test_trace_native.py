@@ -48,9 +48,14 @@ class CountingObserver(TraceObserver):
 
 
 def traced(
-    argv: list[str], *, native: bool, options: dict[str, Any] | None = None, **run: object
+    argv: list[str],
+    *,
+    native: bool,
+    options: dict[str, Any] | None = None,
+    backend: str = "seccomp",
+    **run: object,
 ) -> tuple[str, CountingObserver]:
-    emulator = Emulator()
+    emulator = Emulator(backend=backend)
     stream = io.StringIO()
     observer = CountingObserver(stream, native=native, **(options or {}))
     emulator.handlers.observe(observer)
@@ -66,6 +71,7 @@ def masked(text: str) -> str:
     text = re.sub(r"(set_tid_address\(0xADDR\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"((?:getpid|gettid|getppid)\(\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
+    text = re.sub(r"(TIMER_ABSTIME, \{tv_sec=)\d+, tv_nsec=\d+", r"\1S, tv_nsec=N", text)
     text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[INODE]", text)
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
 
@@ -78,10 +84,11 @@ def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# An unlinked file's fd ("(deleted)" under -y), fcntl's F_DUPFD (its result is an fd).
+# An unlinked file's fd ("(deleted)" under -y), fcntl's F_DUPFD (its result is an fd), a
+# timespec (the sleep).
 PYTHON_CALLS = """
-import fcntl, os, sys
-os.stat("/"); os.listdir("/")
+import fcntl, os, sys, time
+os.stat("/"); os.listdir("/"); time.sleep(0.001)
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
 os.unlink(sys.argv[1]); os.write(fd, b"x"); os.fstat(fd)
 os.close(fcntl.fcntl(fd, fcntl.F_DUPFD, 10)); os.close(fd)
@@ -91,6 +98,7 @@ PROGRAMS = {
     "cat": lambda odd: ["cat", str(odd), "/nonexistent"],
     "tar": lambda odd: ["tar", "cf", "/dev/null", "-C", str(Path(sys.prefix)), "include", "bin"],
     "ls": lambda odd: ["ls", "-la", "/usr/lib", str(odd.parent)],
+    "sleep": lambda odd: ["sleep", "0.01"],  # a relative timespec
     "python": lambda odd: [sys.executable, "-S", "-c", PYTHON_CALLS, str(odd.parent / "gone")],
 }  # fmt: skip
 
@@ -103,13 +111,20 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("options", sorted(OPTIONS))
+@pytest.mark.parametrize(
+    ("options", "backend"),
+    [*((name, "seccomp") for name in sorted(OPTIONS)), ("plain", "ptrace"), ("-y", "ptrace")],
+)
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
-def test_native_lines_are_the_python_tracers(program: str, options: str, odd_file: Path) -> None:
+def test_native_lines_are_the_python_tracers(
+    program: str, options: str, backend: str, odd_file: Path
+) -> None:
+    """Both tracers, on the seccomp backend (a filter stops every call) and on the ptrace
+    backend (every call stops at entry and exit without one, as attach runs)."""
     argv = PROGRAMS[program](odd_file)
     chosen = OPTIONS[options]
-    native, fast = traced(argv, native=True, options=chosen, capture_output=True)
-    python, slow = traced(argv, native=False, options=chosen, capture_output=True)
+    native, fast = traced(argv, native=True, options=chosen, backend=backend, capture_output=True)
+    python, slow = traced(argv, native=False, options=chosen, backend=backend, capture_output=True)
     assert masked(native).splitlines() == masked(python).splitlines()
     lines = native.count("\n")
     # Most calls never reached Python (execve, exit_group, rt_sigaction... do).
@@ -119,7 +134,8 @@ def test_native_lines_are_the_python_tracers(program: str, options: str, odd_fil
     }
 
 
-def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
+def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path, backend: str) -> None:
     """Threads in calls at the same time: the native trace hands its pending calls to Python,
     which prints them as unfinished and resumed; no call is lost or written twice."""
     for index in range(4):
@@ -133,7 +149,7 @@ def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path) -> N
         "[t.start() for t in threads]\n"
         "[t.join() for t in threads]\n"
     )
-    text, observer = traced([sys.executable, "-S", "-c", script], native=True)
+    text, observer = traced([sys.executable, "-S", "-c", script], native=True, backend=backend)
     merged = _merged(text)
     for index in range(4):
         done = [line for line in merged if f'"{tmp_path}/t{index}", {{st_mode=S_IFREG' in line]

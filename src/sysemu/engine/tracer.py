@@ -320,9 +320,13 @@ class Tracer:
         ``_stop_native[0]`` first, as the attacher does: the C loop then hands it every stop.)"""
         serve = ptrace.serve_seccomp_stops
         cls = type(self)
+        mode = 2 if self._emulate_all else 1 if self._ptrace_only else 0
+        # Without a filter, an observer of every call needs every stop seen: in C only by the
+        # native trace (the tracing tool's), and not under PTRACE_SYSEMU.
+        traced_natively = mode < 2 and any(o.native_trace for o in self._compiled.observers)
         if (
             serve is None
-            or (self._ptrace_only and self._compiled.watch_all)
+            or (self._ptrace_only and self._compiled.watch_all and not traced_natively)
             or self._alarm is not None
             or not isinstance(self._arch, X86_64)
             or cls._on_seccomp is not Tracer._on_seccomp
@@ -341,9 +345,8 @@ class Tracer:
             route.syscall.abi.audit_arch << 32 | route.syscall.filter_nr: entry
             for route, entry in zip(self._routes, direct, strict=True)
         }
-        mode = 2 if self._emulate_all else 1 if self._ptrace_only else 0
         dispatch = self._dispatch
-        trace = self._native_trace() if mode == 0 else None
+        trace = self._native_trace() if mode < 2 else None
         arguments = (
             direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
             self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
@@ -383,20 +386,22 @@ class Tracer:
         if self._report is not None:
             self._report(failure)
 
-    def _native_route(self, nr: int) -> tuple[object, object] | None:
+    def _native_route(self, nr: int) -> tuple[object, object] | bool | None:
         """For the native trace, on the first x86-64 call ``nr`` it sees: (stats, syscall)
         when the call's route has no handler and the native trace's observer is its only
-        observer (so writing its line is all there is to do), else None."""
+        observer (so writing its line is all there is to do); False when Python must serve
+        the call; None when nobody watches it (a syscall stop of the ptrace backend)."""
         route = self._by_call.get((X86_64_AUDIT_ARCH, nr))
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(X86_64_AUDIT_ARCH, nr)
+        if route is None:
+            return None
         if (
-            route is None
-            or route.registrations
+            route.registrations
             or route.observers != (self._traced_by,)
             or not route.observe_results
         ):
-            return None
+            return False
         return route.stats, route.syscall
 
     def _native_adopted(

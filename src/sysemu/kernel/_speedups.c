@@ -1039,8 +1039,8 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
     long request = PyLong_AsLong(args[7]), mode = PyLong_AsLong(args[14]);
     if (PyErr_Occurred()) return NULL;
     int syscall_stops = mode != 0, emulate_all = mode == 2;
-    /* The native trace serves the seccomp backend's stops only. */
-    PyObject *trace = args[15] != Py_None && !syscall_stops ? args[15] : NULL;
+    /* The native trace serves the seccomp and ptrace backends' stops (not PTRACE_SYSEMU's). */
+    PyObject *trace = args[15] != Py_None && !emulate_all ? args[15] : NULL;
     PyObject *resolve = args[16], *adopt = args[17];
     for (;;) {
         int status = 0, wait_errno = 0;
@@ -1096,8 +1096,8 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
         int phase = TASK_PLAIN;
         if (syscall_stops) {
             phase = task_phase(tasks, tid, &state);
-            if (phase < 0) return NULL;
-            if (phase == TASK_PYTHON) return Py_BuildValue("(ii)", (int)tid, status);
+            if (phase < 0) return failing(trace);
+            if (phase == TASK_PYTHON) return to_python(trace, adopt, tid, status);
         }
         struct syscall_info info;
         memset(&info, 0, sizeof info);
@@ -1131,6 +1131,12 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             entry = PyDict_GetItemWithError(by_number, key); /* None: a route Python decides */
             Py_DECREF(key);
             if (entry == NULL && PyErr_Occurred()) return NULL;
+            if (entry == NULL && trace != NULL) { /* a call only the native trace may want */
+                int served = native_trace_entry(trace, tid, &info, resolve);
+                if (served < 0) return failing(trace);
+                if (served == NATIVE_SERVED) continue;
+                if (served == NATIVE_TO_PYTHON) return to_python(trace, adopt, tid, status);
+            }
             if (entry == NULL) { /* nobody asked for this call: on, or (sysemu) made to run */
                 if (emulate_all) {
                     if (run_after_all(state, tid) < 0) return NULL;
@@ -1145,7 +1151,7 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
         int is_direct = entry != NULL && entry != Py_None &&
             PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) == info.arch &&
             PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) == info.seccomp.nr;
-        if (!is_direct && trace == NULL) return Py_BuildValue("(ii)", (int)tid, status);
+        if (!is_direct && (trace == NULL || syscall_stops)) return to_python(trace, adopt, tid, status);
         if (!syscall_stops) {
             PyObject *key = PyLong_FromLong(tid);
             if (key == NULL) return failing(trace);
@@ -1162,9 +1168,9 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             if (pending == NULL) return failing(trace);
             int waiting = pending != Py_None;
             Py_DECREF(pending);
-            int served = waiting ? 0 : native_trace_entry(trace, tid, &info, resolve);
+            int served = waiting ? NATIVE_TO_PYTHON : native_trace_entry(trace, tid, &info, resolve);
             if (served < 0) return failing(trace);
-            if (!served) return to_python(trace, adopt, tid, status);
+            if (served != NATIVE_SERVED) return to_python(trace, adopt, tid, status);
         } else if (ptrace_direct(tid, state, &info, entry, args, emulate_all) < 0) {
             return failing(trace);
         }

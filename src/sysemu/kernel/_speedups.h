@@ -50,6 +50,7 @@ ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size, siz
  * wait loop itself, without a Python call. See NativeTrace's docstring. */
 extern PyTypeObject NativeTraceType;
 int native_trace_ready(PyObject *module);
+enum { NATIVE_TO_PYTHON = 0, NATIVE_SERVED = 1, NATIVE_UNWATCHED = 2 };
 int native_trace_entry(PyObject *trace, long tid, const struct syscall_info *info,
                        PyObject *resolve);
 int native_trace_has(PyObject *trace, long tid);

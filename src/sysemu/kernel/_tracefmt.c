@@ -39,7 +39,7 @@
 /* Argument kinds (sysemu.tools.trace.native names them the same way). */
 enum {
     K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
-    K_DIRENTS, K_PURE, K_COUNT
+    K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_COUNT
 };
 enum { PHASE_ENTRY = 0, PHASE_EXIT = 1 };
 enum { R_INT, R_HEX, R_FD, R_PURE };
@@ -72,7 +72,7 @@ typedef struct {
 
 typedef struct {
     PyObject *stats, *syscall, *name; /* the route's SyscallStats; the Syscall; bytes */
-    int native, key_reg;
+    int native, watched, key_reg;
     unsigned long long key_mask;
     Variant *variants[MAX_VARIANTS];
     int nvariants;
@@ -422,6 +422,20 @@ static int put_dirents(NativeTrace *t, Buf *b, long tid, Value address, Value li
     return buf_fmt(b, " /* %ld%s entries */", count, left ? "+" : "");
 }
 
+/* dec_timespec: {tv_sec=1, tv_nsec=500} of a 64-bit struct timespec; at exit (`exiting`), only
+ * when the call succeeded. */
+static int put_timespec(NativeTrace *t, Buf *b, long tid, Value address, int exiting,
+                        long long result) {
+    if ((!address.negative && address.bits == 0) || (exiting && failed_result(result)))
+        return put_pointer(b, address);
+    ssize_t got = read_into_scratch(t, tid, address.bits, 16);
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
+    if (got != 16) return put_pointer(b, address);
+    long long fields[2];
+    memcpy(fields, t->scratch.data, sizeof fields);
+    return buf_fmt(b, "{tv_sec=%lld, tv_nsec=%lld}", fields[0], fields[1]);
+}
+
 /* One argument's text. `result` is meaningful at exit only. */
 static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
                         const unsigned long long *args, long long result) {
@@ -445,6 +459,10 @@ static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
         return put_dirents(t, b, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign),
                            result);
     case K_PURE: return put_pure(b, arg, v);
+    case K_TIMESPEC: return put_timespec(t, b, tid, v, arg->phase == PHASE_EXIT, result);
+    /* dec_remaining: a timespec only for a sleep to be restarted, which Python's tracer
+     * writes (native_trace_exit hands restarts over): here always the address. */
+    case K_REMAINING: return put_pointer(b, v);
     default: PyErr_SetString(PyExc_ValueError, "native trace: unknown argument kind"); return -1;
     }
 }
@@ -509,16 +527,18 @@ static int parse_variant(Variant *variant, PyObject *tuple) {
     return 0;
 }
 
-/* The spec of call number `nr`, made on its first call: resolve(nr) gives None (Python serves
- * the call: a handler or another observer wants it) or (stats, syscall), and key_of(syscall)
- * the (register, mask) that picks its variant. NULL: an exception. */
+/* The spec of call number `nr`, made on its first call: resolve(nr) gives None (nobody watches
+ * the call), False (Python serves it: a handler or another observer wants it) or (stats,
+ * syscall), and key_of(syscall) the (register, mask) that picks its variant. NULL: an
+ * exception. */
 static CallSpec *spec_for(NativeTrace *t, int nr, PyObject *resolve) {
     if (t->specs[nr] != NULL) return t->specs[nr];
     CallSpec *spec = PyMem_Calloc(1, sizeof *spec);
     if (spec == NULL) return (CallSpec *)PyErr_NoMemory();
     PyObject *route = PyObject_CallFunction(resolve, "i", nr), *key = NULL;
     int ok = route != NULL;
-    if (ok && route != Py_None) {
+    spec->watched = ok && route != Py_None;
+    if (ok && PyTuple_Check(route)) {
         PyObject *stats, *syscall;
         ok = PyArg_ParseTuple(route, "OO", &stats, &syscall);
         if (ok) ok = (key = PyObject_CallOneArg(t->key_of, syscall)) != NULL;
@@ -624,19 +644,22 @@ int native_trace_has(PyObject *self, long tid) {
     return t->nrecords && find_record(t, tid) != NULL;
 }
 
-/* The entry stop of `tid` (known to the engine, no call of it pending, not rewritten): 1 when
- * served (entry texts decoded, resumed towards its exit stop), 0 when Python must serve it, -1
- * with an exception set. */
+/* The entry stop of `tid` (a seccomp stop, or a syscall-entry stop of the ptrace backend; the
+ * task known to the engine, no call of it pending, not rewritten): NATIVE_SERVED when served
+ * (entry texts decoded, resumed towards its exit stop), NATIVE_UNWATCHED when nobody watches
+ * the call, NATIVE_TO_PYTHON when Python must serve it, -1 with an exception set. */
 int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info, PyObject *resolve) {
     NativeTrace *t = (NativeTrace *)self;
-    if (info->op != INFO_SECCOMP || info->arch != AUDIT_ARCH_X86_64 || info->seccomp.nr >= MAX_NR)
-        return 0;
+    if ((info->op != INFO_SECCOMP && info->op != INFO_ENTRY) || info->arch != AUDIT_ARCH_X86_64 ||
+        info->seccomp.nr >= MAX_NR) /* (entry and seccomp share the layout of nr and args) */
+        return NATIVE_TO_PYTHON;
     int nr = (int)info->seccomp.nr;
     CallSpec *spec = spec_for(t, nr, resolve);
     if (spec == NULL) return -1;
-    if (!spec->native || find_record(t, tid) != NULL) return 0;
+    if (!spec->watched) return NATIVE_UNWATCHED;
+    if (!spec->native || find_record(t, tid) != NULL) return NATIVE_TO_PYTHON;
     Variant *variant = variant_for(t, spec, info->seccomp.args[spec->key_reg] & spec->key_mask);
-    if (variant == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (variant == NULL) return PyErr_Occurred() ? -1 : NATIVE_TO_PYTHON;
     Record *record = new_record(t);
     if (record == NULL) return -1;
     record->tid = tid;
@@ -669,7 +692,7 @@ int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info
         PyErr_SetFromErrnoWithFilename(PyExc_OSError, "ptrace resume");
         goto fail;
     }
-    return 1;
+    return NATIVE_SERVED;
 fail:
     drop_record(t, record);
     return -1;

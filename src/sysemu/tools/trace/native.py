@@ -39,28 +39,31 @@ from sysemu.tools.trace.decoders_scalar import (
     dec_string,
     dec_u32,
 )
-from sysemu.tools.trace.decoders_structs import dec_dirents, dec_stat
+from sysemu.tools.trace.decoders_structs import dec_dirents, dec_remaining, dec_stat, dec_timespec
 
 # Argument kinds, as numbered in _tracefmt.c.
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
- K_DIRENTS, K_PURE) = range(13)  # fmt: skip
+ K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING) = range(15)  # fmt: skip
 # Result kinds.
 R_INT, R_HEX, R_FD, R_PURE = range(4)
 
-# Decoder -> (kind, the phase it must be decoded in).
-_KINDS: dict[Decoder, tuple[int, int]] = {
-    dec_int: (K_INT, ENTRY),
-    dec_u32: (K_U32, ENTRY),
-    dec_hex: (K_HEX, ENTRY),
-    dec_pointer: (K_PTR, ENTRY),
-    dec_fd: (K_FD, ENTRY),
-    dec_dirfd: (K_DIRFD, ENTRY),
-    dec_path: (K_PATH, ENTRY),
-    dec_string: (K_STRING, ENTRY),
-    dec_buffer_in: (K_BUF_IN, ENTRY),
-    dec_buffer_out: (K_BUF_OUT, EXIT),
-    dec_stat: (K_STAT, EXIT),
-    dec_dirents: (K_DIRENTS, EXIT),
+# Decoder -> (kind, the phases it may be decoded in).
+_KINDS: dict[Decoder, tuple[int, tuple[int, ...]]] = {
+    dec_int: (K_INT, (ENTRY,)),
+    dec_u32: (K_U32, (ENTRY,)),
+    dec_hex: (K_HEX, (ENTRY,)),
+    dec_pointer: (K_PTR, (ENTRY,)),
+    dec_fd: (K_FD, (ENTRY,)),
+    dec_dirfd: (K_DIRFD, (ENTRY,)),
+    dec_path: (K_PATH, (ENTRY,)),
+    dec_string: (K_STRING, (ENTRY,)),
+    dec_buffer_in: (K_BUF_IN, (ENTRY,)),
+    dec_buffer_out: (K_BUF_OUT, (EXIT,)),
+    dec_stat: (K_STAT, (EXIT,)),
+    dec_dirents: (K_DIRENTS, (EXIT,)),
+    dec_timespec: (K_TIMESPEC, (ENTRY, EXIT)),
+    # The time left of a sleep is shown for restarted calls only, which Python's tracer writes.
+    dec_remaining: (K_REMAINING, (EXIT,)),
 }
 # Kinds of parameters read as signed whatever their C type says (Args.value).
 SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
@@ -120,13 +123,13 @@ def native_spec(syscall: Syscall, key: int) -> Spec | None:
     for index, decoder, phase in shown:
         if phase == BOTH:
             return None
-        kind_phase = _KINDS.get(decoder)
-        if kind_phase is None:
+        kind_phases = _KINDS.get(decoder)
+        if kind_phases is None:
             if decoder not in VALUE_ONLY or phase != ENTRY:
                 return None
-            kind_phase = (K_PURE, ENTRY)
-        kind, needed = kind_phase
-        if phase != needed:
+            kind_phases = (K_PURE, (ENTRY,))
+        kind, phases = kind_phases
+        if phase not in phases:
             return None
         # The size of a buffer passed in is the next argument; getdents64's limit the third.
         size_register = index + 1 if kind == K_BUF_IN else 2 if kind == K_DIRENTS else 0
