@@ -23,6 +23,8 @@ from sysemu.api.call import Call
 from sysemu.kernel import ptrace
 from sysemu.tools.trace import TraceObserver, summary_table
 
+from .conftest import Programs
+
 pytestmark = pytest.mark.skipif(
     ptrace.NativeTrace is None, reason="the native trace comes with the C accelerator"
 )
@@ -238,3 +240,14 @@ def test_a_trace_stream_that_fails_does_not_stop_the_program() -> None:
     assert stderr.count("raised on call_finished") == 1, stderr
     last = stderr.rstrip().splitlines()[-1]
     assert last == "sysemu: cannot write the trace to /dev/full: [Errno 28] No space left on device"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_a_read_restarted_after_a_signal_handler(programs: Programs, native: bool) -> None:
+    """A read pending in the native trace is interrupted (-ERESTARTSYS, handed to Python),
+    a SA_RESTART handler runs, and the read enters again: written once, with its result."""
+    text, _ = traced([programs.restart_read], native=native, capture_output=True)
+    calls = _merged(text)
+    assert sum(1 for line in calls if line.startswith('read(3, "hello", 16)')) == 1, text
+    assert any(line.startswith('read(3, "hello", 16)') and line.endswith("= 5") for line in calls)
+    assert any(line.startswith("--- SIGALRM {si_signo=SIGALRM") for line in calls), text
