@@ -87,10 +87,12 @@ def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # An unlinked file's fd ("(deleted)" under -y), fcntl's F_DUPFD (its result is an fd), a
-# timespec (the sleep).
+# timespec (the sleep), signal sets and actions, the working directory.
 PYTHON_CALLS = """
-import fcntl, os, sys, time
-os.stat("/"); os.listdir("/"); time.sleep(0.001)
+import fcntl, os, signal, sys, time
+os.stat("/"); os.listdir("/"); time.sleep(0.001); os.getcwd()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGRTMIN})
+signal.signal(signal.SIGUSR2, lambda *_: None)
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
 os.unlink(sys.argv[1]); os.write(fd, b"x"); os.fstat(fd)
 os.close(fcntl.fcntl(fd, fcntl.F_DUPFD, 10)); os.close(fd)

@@ -39,7 +39,7 @@
 /* Argument kinds (sysemu.tools.trace.native names them the same way). */
 enum {
     K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
-    K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_COUNT
+    K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_MEMORY, K_CWD, K_COUNT
 };
 enum { PHASE_ENTRY = 0, PHASE_EXIT = 1 };
 enum { R_INT, R_HEX, R_FD, R_PURE };
@@ -51,13 +51,17 @@ typedef struct {
 
 typedef struct {
     unsigned long long key;
-    PyObject *text; /* bytes, or NULL for an empty slot */
+    PyObject *text;    /* bytes, or NULL for an empty slot */
+    PyObject *content; /* K_MEMORY: the bytes the text is of (key is their hash) */
 } CacheSlot;
 
 typedef struct {
     unsigned char reg, kind, phase, size_reg;
     unsigned long long mask, sign, size_mask, size_sign;
-    PyObject *decoder; /* K_PURE: decoder(None, value, index) -> str */
+    /* K_PURE: decoder(None, value, index) -> str; K_MEMORY: decoder(bytes) -> str, of
+     * memory_size bytes (0: as many as the size register says, if within min..max). */
+    PyObject *decoder;
+    long memory_size, memory_min, memory_max;
     CacheSlot cache[CACHE_SLOTS];
 } ArgSpec;
 
@@ -366,7 +370,7 @@ static int put_error(NativeTrace *t, Buf *b, long long value) {
     if (*slot == NULL) {
         PyObject *number = PyLong_FromLongLong(value);
         if (number == NULL) return -1;
-        CacheSlot holder = {0, NULL};
+        CacheSlot holder = {0, NULL, NULL};
         PyObject *argv[1] = {number};
         PyObject *bytes = remember(&holder, 0, t->error_of, argv, 1);
         Py_DECREF(number);
@@ -436,6 +440,52 @@ static int put_timespec(NativeTrace *t, Buf *b, long tid, Value address, int exi
     return buf_fmt(b, "{tv_sec=%lld, tv_nsec=%lld}", fields[0], fields[1]);
 }
 
+/* A structure whose text a pure Python function of its bytes gives (K_MEMORY), remembered by
+ * content: Context.fetch's rules (NULL, unreadable, or at exit of a failed call: the address). */
+static int put_memory(NativeTrace *t, Buf *b, ArgSpec *arg, long tid, Value address, Value size,
+                      int exiting, long long result) {
+    if ((!address.negative && address.bits == 0) || (exiting && failed_result(result)))
+        return put_pointer(b, address);
+    long want = arg->memory_size;
+    if (want == 0) {
+        if (size.negative || size.bits < (unsigned long long)arg->memory_min ||
+            size.bits > (unsigned long long)arg->memory_max)
+            return put_pointer(b, address);
+        want = (long)size.bits;
+    }
+    ssize_t got = read_into_scratch(t, tid, address.bits, (size_t)want);
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
+    if (got != want) return put_pointer(b, address);
+    unsigned long long hash = 1469598103934665603ULL; /* FNV-1a */
+    for (long i = 0; i < want; i++) hash = (hash ^ (unsigned char)t->scratch.data[i]) * 1099511628211ULL;
+    CacheSlot *slot = &arg->cache[hash % CACHE_SLOTS];
+    if (slot->text != NULL && slot->key == hash && PyBytes_GET_SIZE(slot->content) == want &&
+        memcmp(PyBytes_AS_STRING(slot->content), t->scratch.data, (size_t)want) == 0)
+        return buf_bytes(b, slot->text);
+    PyObject *content = PyBytes_FromStringAndSize(t->scratch.data, want);
+    if (content == NULL) return -1;
+    PyObject *argv[1] = {content};
+    PyObject *bytes = remember(slot, hash, arg->decoder, argv, 1);
+    if (bytes == NULL) {
+        Py_DECREF(content);
+        return -1;
+    }
+    Py_XSETREF(slot->content, content);
+    return buf_bytes(b, bytes);
+}
+
+/* dec_cwd_out: the directory getcwd wrote (its result counts the final NUL), quoted. */
+static int put_cwd(NativeTrace *t, Buf *b, long tid, Value address, long long result) {
+    if (result <= 0) return put_pointer(b, address); /* failed, or nothing written */
+    ssize_t got = result > 1 ? read_into_scratch(t, tid, address.bits, (size_t)result - 1) : 0;
+    if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
+    if (got == -EFAULT) got = 0; /* Memory.read(partial=True): nothing readable, b"" */
+    if (got < 0) return put_hex(b, address);
+    char *nul = memchr(t->scratch.data, 0, (size_t)got);
+    size_t size = nul != NULL ? (size_t)(nul - t->scratch.data) : (size_t)got;
+    return put_quoted(b, (unsigned char *)t->scratch.data, size, 4096, 0);
+}
+
 /* One argument's text. `result` is meaningful at exit only. */
 static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
                         const unsigned long long *args, long long result) {
@@ -463,6 +513,10 @@ static int put_argument(NativeTrace *t, Buf *b, ArgSpec *arg, long tid,
     /* dec_remaining: a timespec only for a sleep to be restarted, which Python's tracer
      * writes (native_trace_exit hands restarts over): here always the address. */
     case K_REMAINING: return put_pointer(b, v);
+    case K_MEMORY:
+        return put_memory(t, b, arg, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign),
+                          arg->phase == PHASE_EXIT, result);
+    case K_CWD: return put_cwd(t, b, tid, v, result);
     default: PyErr_SetString(PyExc_ValueError, "native trace: unknown argument kind"); return -1;
     }
 }
@@ -474,7 +528,10 @@ static void clear_variant(Variant *variant) {
     for (int j = 0; j < CACHE_SLOTS; j++) Py_CLEAR(variant->ret_cache[j].text);
     for (int i = 0; i < 6; i++) {
         Py_CLEAR(variant->args[i].decoder);
-        for (int j = 0; j < CACHE_SLOTS; j++) Py_CLEAR(variant->args[i].cache[j].text);
+        for (int j = 0; j < CACHE_SLOTS; j++) {
+            Py_CLEAR(variant->args[i].cache[j].text);
+            Py_CLEAR(variant->args[i].cache[j].content);
+        }
     }
 }
 
@@ -508,12 +565,14 @@ static int parse_variant(Variant *variant, PyObject *tuple) {
         ArgSpec *arg = &variant->args[i];
         int reg, kind, phase, size_reg;
         PyObject *decoder;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(arguments, i), "iiiKKiKKO", &reg, &kind, &phase,
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(arguments, i), "iiiKKiKKOlll", &reg, &kind, &phase,
                               &arg->mask, &arg->sign, &size_reg, &arg->size_mask, &arg->size_sign,
-                              &decoder))
+                              &decoder, &arg->memory_size, &arg->memory_min, &arg->memory_max))
             return -1;
+        int needs_decoder = kind == K_PURE || kind == K_MEMORY;
         if (reg < 0 || reg > 5 || size_reg < 0 || size_reg > 5 || kind < 0 || kind >= K_COUNT ||
-            (phase != PHASE_ENTRY && phase != PHASE_EXIT) || (kind == K_PURE && decoder == Py_None)) {
+            (phase != PHASE_ENTRY && phase != PHASE_EXIT) || (needs_decoder && decoder == Py_None) ||
+            arg->memory_size < 0 || arg->memory_size > 4096 || arg->memory_max > 4096) {
             PyErr_SetString(PyExc_ValueError, "native trace: malformed argument spec");
             return -1;
         }

@@ -261,7 +261,12 @@ def dec_sigset(ctx: Context, value: int, _index: int) -> str:
     data = ctx.fetch(value, size)
     if data is None:
         return render.pointer(value)
-    return render.sigset(int.from_bytes(data, "little"), size)
+    return sigset_text(data)
+
+
+def sigset_text(data: bytes) -> str:
+    """``[INT TERM]``: a signal set of ``len(data)`` bytes."""
+    return render.sigset(int.from_bytes(data, "little"), len(data))
 
 
 # handler, flags, restorer, mask: the kernel's struct sigaction, and i386's compat one.
@@ -272,11 +277,16 @@ _SIG_ERR_32 = 0xFFFFFFFF
 def dec_sigaction(ctx: Context, value: int, _index: int) -> str:
     """``{sa_handler=SIG_DFL, sa_mask=[], sa_flags=SA_RESTORER, sa_restorer=0x7f...}``."""
     layout = _SIGACTION.get(ctx.call.abi)
-    fields = ctx.unpack(value, layout) if layout is not None else None
-    if fields is None:
+    data = ctx.fetch(value, layout.size) if layout is not None else None
+    if layout is None or data is None:
         return render.pointer(value)
-    handler, flags, restorer, mask = fields
-    if handler == _SIG_ERR_32 and ctx.call.abi is Abi.I386:
+    return sigaction_text(data, ctx.call.abi)
+
+
+def sigaction_text(data: bytes, abi: Abi = Abi.X86_64) -> str:
+    """The text of a ``struct sigaction`` of ``abi`` (``data``: its bytes)."""
+    handler, flags, restorer, mask = _SIGACTION[abi].unpack(data)
+    if handler == _SIG_ERR_32 and abi is Abi.I386:
         handler = 0xFFFFFFFFFFFFFFFF
     text = (
         f"{{sa_handler={xlat.SA_HANDLERS.get(handler) or render.pointer(handler)}, "

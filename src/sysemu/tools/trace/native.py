@@ -30,6 +30,7 @@ from sysemu.tools.trace.decoders import (
 from sysemu.tools.trace.decoders_scalar import (
     dec_buffer_in,
     dec_buffer_out,
+    dec_cwd_out,
     dec_dirfd,
     dec_fd,
     dec_hex,
@@ -39,11 +40,20 @@ from sysemu.tools.trace.decoders_scalar import (
     dec_string,
     dec_u32,
 )
-from sysemu.tools.trace.decoders_structs import dec_dirents, dec_remaining, dec_stat, dec_timespec
+from sysemu.tools.trace.decoders_structs import (
+    dec_dirents,
+    dec_remaining,
+    dec_sigaction,
+    dec_sigset,
+    dec_stat,
+    dec_timespec,
+    sigaction_text,
+    sigset_text,
+)
 
 # Argument kinds, as numbered in _tracefmt.c.
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
- K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING) = range(15)  # fmt: skip
+ K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_MEMORY, K_CWD) = range(17)  # fmt: skip
 # Result kinds.
 R_INT, R_HEX, R_FD, R_PURE = range(4)
 
@@ -64,6 +74,13 @@ _KINDS: dict[Decoder, tuple[int, tuple[int, ...]]] = {
     dec_timespec: (K_TIMESPEC, (ENTRY, EXIT)),
     # The time left of a sleep is shown for restarted calls only, which Python's tracer writes.
     dec_remaining: (K_REMAINING, (EXIT,)),
+    dec_cwd_out: (K_CWD, (EXIT,)),
+}
+# Structures whose text is a function of their bytes alone (x86-64 layouts): decoder -> (that
+# function, their size; 0 when the call's last argument gives it, within min..max).
+_MEMORY: dict[Decoder, tuple[Callable[[bytes], str], int, int, int]] = {
+    dec_sigaction: (sigaction_text, 32, 0, 0),
+    dec_sigset: (sigset_text, 0, 8, 8),  # dec_sigset: a size the kernel takes, word to 8
 }
 # Kinds of parameters read as signed whatever their C type says (Args.value).
 SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
@@ -76,8 +93,9 @@ FD_RESULT_KEYS = {"fcntl": (0, 1030), "fcntl64": (0, 1030)}
 Narrowing = tuple[int, int]
 """How :meth:`Args.value` narrows a register: (mask, sign bit), the sign bit 0 if unsigned."""
 
-ArgSpec = tuple[int, int, int, int, int, int, int, int, Decoder | None]
-"""(register, kind, phase, mask, sign, size register, its mask, its sign, decoder or None)."""
+ArgSpec = tuple[int, int, int, int, int, int, int, int, Callable[..., str] | None, int, int, int]
+"""(register, kind, phase, mask, sign, size register, its mask, its sign, decoder or None, and
+for a structure: its size (0: from the size register), the smallest and largest size taken)."""
 
 Spec = tuple[bytes, int, Callable[[int], str | None] | None, tuple[ArgSpec, ...]]
 """(name, result kind, the result's text or None for the number (``R_PURE``), the shown
@@ -124,22 +142,36 @@ def native_spec(syscall: Syscall, key: int) -> Spec | None:
         if phase == BOTH:
             return None
         kind_phases = _KINDS.get(decoder)
-        if kind_phases is None:
+        memory = _MEMORY.get(decoder)
+        if memory is not None:
+            kind_phases = (K_MEMORY, (ENTRY, EXIT))
+        elif kind_phases is None:
             if decoder not in VALUE_ONLY or phase != ENTRY:
                 return None
             kind_phases = (K_PURE, (ENTRY,))
         kind, phases = kind_phases
         if phase not in phases:
             return None
-        # The size of a buffer passed in is the next argument; getdents64's limit the third.
-        size_register = index + 1 if kind == K_BUF_IN else 2 if kind == K_DIRENTS else 0
-        if size_register > 5:
+        # The size of a buffer passed in is the next argument; getdents64's limit the third; a
+        # signal set's the call's last.
+        size_register = (
+            index + 1 if kind == K_BUF_IN
+            else 2 if kind == K_DIRENTS
+            else len(syscall.params) - 1 if memory is not None and memory[1] == 0
+            else 0
+        )  # fmt: skip
+        if not 0 <= size_register <= 5:
             return None
         mask, sign = narrow[index] or (_ALL_BITS, 0)
         size_mask, size_sign = narrow[size_register] or (_ALL_BITS, 0)
-        pure = decoder if kind == K_PURE else None
+        function: Callable[..., str] | None = None
+        sizes = (0, 0, 0)
+        if kind == K_PURE:
+            function = decoder
+        elif memory is not None:
+            function, sizes = memory[0], memory[1:]
         arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
-                          pure))  # fmt: skip
+                          function, *sizes))  # fmt: skip
     if returns is not None and key not in FD_RESULT_KEYS.get(name, ()):
         return name.encode(), R_PURE, partial(returns, key), tuple(arguments)
     if returns is not None:
