@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from sysemu import Emulator
+from sysemu import Abi, Emulator
+from sysemu.abi import syscall_by_name
+from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.call import Call
 from sysemu.kernel import ptrace
 from sysemu.tools.trace import TraceObserver, summary_table
@@ -253,3 +255,23 @@ def test_a_read_restarted_after_a_signal_handler(programs: Programs, native: boo
     assert sum(1 for line in calls if line.startswith('read(3, "hello", 16)')) == 1, text
     assert any(line.startswith('read(3, "hello", 16)') and line.endswith("= 5") for line in calls)
     assert any(line.startswith("--- SIGALRM {si_signo=SIGALRM") for line in calls), text
+
+
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
+def test_a_set_of_calls_is_written_natively_too(backend: str) -> None:
+    """``--trace=%file,close``: only those calls stop, and the native trace writes them."""
+    selected = parse_syscall_set("%file,close")
+    entries = [syscall_by_name(name) for name in sorted(selected.names(Abi.X86_64))]
+    texts = []
+    for native in (True, False):
+        emulator = Emulator(backend=backend)
+        stream = io.StringIO()
+        observer = CountingObserver(stream, native=native)
+        emulator.handlers.observe(observer, entries)
+        emulator.run(["tar", "cf", "/dev/null", "/usr/include/linux"], capture_output=True)
+        texts.append(masked(stream.getvalue()))
+        if native:
+            assert observer.entered < 5  # execve: the Python tracer's
+    lines = texts[0].splitlines()
+    assert lines == texts[1].splitlines() and len(lines) > 500
+    assert {line.split("(")[0] for line in lines[:-1]} <= {*selected.names(Abi.X86_64), "close"}

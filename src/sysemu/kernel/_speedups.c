@@ -1131,11 +1131,14 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             entry = PyDict_GetItemWithError(by_number, key); /* None: a route Python decides */
             Py_DECREF(key);
             if (entry == NULL && PyErr_Occurred()) return NULL;
-            if (entry == NULL && trace != NULL) { /* a call only the native trace may want */
+            /* A call only the native trace may want: one nobody else watches (NULL), or one of
+             * a route Python decides (None: observers only, as `--trace=SET` makes). */
+            if ((entry == NULL || entry == Py_None) && trace != NULL) {
                 int served = native_trace_entry(trace, tid, &info, resolve);
                 if (served < 0) return failing(trace);
                 if (served == NATIVE_SERVED) continue;
-                if (served == NATIVE_TO_PYTHON) return to_python(trace, adopt, tid, status);
+                if (served == NATIVE_TO_PYTHON || entry == Py_None)
+                    return to_python(trace, adopt, tid, status);
             }
             if (entry == NULL) { /* nobody asked for this call: on, or (sysemu) made to run */
                 if (emulate_all) {
