@@ -77,6 +77,7 @@ def masked(text: str) -> str:
     text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
     text = re.sub(r"(TIMER_ABSTIME, \{tv_sec=)\d+, tv_nsec=\d+", r"\1S, tv_nsec=N", text)
     text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[INODE]", text)
+    text = re.sub(r"/tmp/#\d+", "/tmp/#INODE", text)  # capture_output's unlinked files
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
 
 
