@@ -42,6 +42,12 @@ class Observer:
         passed call whose result this observer did not ask for (``wants_results = False``).
         """
 
+    def call_interrupted(self, call: Call, result: Result) -> None:
+        """A signal interrupted ``call``, which the kernel will make again once the program's
+        handler returns (``result`` is the kernel-internal ``-ERESTARTSYS`` or one of its
+        kin, which the program never sees): the call enters again as a new ``call_entered``.
+        :meth:`call_finished` is not called for the interrupted attempt."""
+
     def task_started(self, tid: int, parent: int, kind: str) -> None:
         """A new thread or process ``tid`` was created by ``parent``; ``kind`` is ``"fork"``,
         ``"vfork"`` or ``"clone"`` (threads, and processes made with ``clone``)."""

@@ -745,6 +745,8 @@ class Tracer:
         state.clear_pending()
         assert route is not None
         if -rval in _RESTART_ERRNOS:
+            if route.observers:  # (the hook is not told: the program never sees this result)
+                self._notify("call_interrupted", route.observers, call, Result(rval))
             ptrace.resume(self._plain, tid, 0)  # it will enter again and be decided again
             return
         if hook is not None:

@@ -166,6 +166,15 @@ def signal(number: int) -> str:
         return str(number)
 
 
+# What strace says of the kernel-internal restart values (its own words, not the kernel's).
+_RESTART_TEXTS = {
+    512: "To be restarted if SA_RESTART is set",
+    513: "To be restarted",
+    514: "To be restarted if no handler",
+    516: "Interrupted by signal",
+}
+
+
 def error_return(value: int) -> str:
     """``-1 ENOENT (No such file or directory)`` for a raw ``-errno`` return."""
     number = -value
@@ -176,7 +185,7 @@ def error_return(value: int) -> str:
         return f"-1 errno {number}"
     if 512 <= number <= 516:
         # Kernel-internal: the call will be restarted (or fail with EINTR) after a signal.
-        return f"? {name} ({description})"
+        return f"? {name} ({_RESTART_TEXTS.get(number, description)})"
     return f"-1 {name} ({description})"
 
 

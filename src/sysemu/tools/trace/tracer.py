@@ -290,6 +290,11 @@ class TraceObserver(Observer):
         else:  # _write() without prefix or stamp: the common case, one thread untimed
             self._emit(f"{line}{mark}{spent}\n")
 
+    def call_interrupted(self, call: Call, result: Result) -> None:
+        """``read(3, 0x..., 16) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)``, as
+        strace writes the attempt a signal interrupted (the call is then made again)."""
+        self.call_finished(call, Outcome.PASSED, result)
+
     # Life events.
     def task_started(self, tid: int, parent: int, kind: str) -> None:
         """Count the thread (the ``[pid N]`` prefix depends on how many there are)."""
