@@ -300,6 +300,13 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
         backend=backend,
         handler_timeout=args.handler_timeout,
     )
+    _load_handlers(args, emu)
+    return emu
+
+
+def _load_handlers(args: argparse.Namespace, emu: Emulator) -> None:
+    """The handlers of ``--rules`` files and ``--inject`` specs, added to ``emu``; raises
+    UsageError for a spec that does not parse."""
     for path in args.rules:
         load_rules(path, emu)
     for spec in args.inject:
@@ -307,7 +314,6 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
             emu.inject(spec)
         except ValueError as error:
             raise UsageError(f"--inject: {error}") from None
-    return emu
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -446,13 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.rules or args.inject:
                 emu = Emulator(backend="auto")
-                for path in args.rules:
-                    load_rules(path, emu)
-                for spec in args.inject:
-                    try:
-                        emu.inject(spec)
-                    except ValueError as error:
-                        raise UsageError(f"--inject: {error}") from None
+                _load_handlers(args, emu)
                 status = print_report()
                 print_auto_routes(emu.handlers)
                 return status
