@@ -115,6 +115,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "-y": {"show_fd_paths": True},
     "-tt -T": {"timestamps": 2, "durations": True},
     "-t": {"timestamps": 1},
+    "-s 5": {"string_limit": 5},
 }
 
 
