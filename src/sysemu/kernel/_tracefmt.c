@@ -2,17 +2,20 @@
  *
  * With `sysemu run --trace`, every call stops twice (entry and exit) and the tracing observer
  * decodes it in Python: most of a traced call's cost. For calls whose every shown argument is
- * of a kind decoded here (numbers, fds, paths, buffers, struct stat, dirent counts, and values
- * whose text a pure Python function gives once per distinct value), the wait loop formats the
- * line itself, byte for byte what the Python tracer writes (tests compare the two on real
- * programs), and Python is not called at all.
+ * of a kind decoded here (numbers, fds, paths, buffers, struct stat, timespecs, dirent counts,
+ * values whose text a pure Python function gives once per distinct value, structures whose
+ * text a pure Python function gives once per distinct content), the wait loop formats the
+ * line itself, byte for byte what the Python tracer writes (tests/test_trace_native.py
+ * compares the two on real programs), and Python is not called at all. It serves the seccomp
+ * backend's stops and the ptrace backend's (and attach's) entry and exit stops.
  *
- * Which calls, and how each argument is shown, comes from Python (TraceObserver's spec_of);
- * this file knows kinds, not syscalls. A call served here is "pending" between its entry and
- * exit stop; whenever the loop hands any stop to Python, the pending calls are handed over
- * first (adopt), so that Python's tracer sees every call still in the kernel and prints the
- * interleavings (`<unfinished ...>`) as it always does. Lines are collected in a buffer
- * written to the trace stream (write) before Python gets a stop and when it grows large.
+ * Which calls, and how each argument is shown, comes from Python (sysemu.tools.trace.native:
+ * key_of and spec_of); this file knows kinds, not syscalls. A call served here is "pending"
+ * between its entry and exit stop; whenever the loop hands any stop to Python, the pending
+ * calls are handed over first (adopt), so that Python's tracer sees every call still in the
+ * kernel and prints the interleavings (`<unfinished ...>`), restarts and deaths as it always
+ * does. Lines are collected in a buffer written to the trace stream (write) before Python
+ * gets a stop, before the loop sleeps, and when the buffer grows large.
  */
 #define PY_SSIZE_T_CLEAN
 #include "_speedups.h"
