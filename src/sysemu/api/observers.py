@@ -27,9 +27,9 @@ class Observer:
     """Whether :meth:`call_finished` needs the results of passed calls (an exit stop each)."""
 
     native_trace: object | None = None
-    """The tracing tool's C line writer (``NativeTrace``), which the seccomp backend's C wait
-    loop drives instead of calling this observer for the calls it can write itself; None for
-    every other observer. See ``sysemu.tools.trace.native``."""
+    """The tracing tool's C line writer (``NativeTrace``), which the C wait loop of the
+    seccomp and ptrace backends drives instead of calling this observer for the calls it can
+    write itself; None for every other observer. See ``sysemu.tools.trace.native``."""
 
     def call_entered(self, call: Call) -> None:
         """``call`` stopped on its way into the kernel; handlers have not decided yet."""

@@ -314,7 +314,8 @@ class Tracer:
 
     def _native_serve(self) -> Callable[[], None] | None:
         """The C wait loop (``ptrace.serve_seccomp_stops``) for this run, or None where the
-        Python loop must serve: no accelerator, observers of every call without a filter, a
+        Python loop must serve: no accelerator, observers of every call without a filter
+        (unless the tracing tool's native trace is the one, outside PTRACE_SYSEMU), a
         handler time limit, an architecture other than x86-64, or a subclass that changes
         how stops are handled. (A subclass whose :meth:`_after_stop` may end the loop sets
         ``_stop_native[0]`` first, as the attacher does: the C loop then hands it every stop.)"""
