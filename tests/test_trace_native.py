@@ -75,7 +75,8 @@ def masked(text: str) -> str:
     text = re.sub(r"(set_tid_address\(0xADDR\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"((?:getpid|gettid|getppid)\(\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
-    text = re.sub(r"(TIMER_ABSTIME, \{tv_sec=)\d+, tv_nsec=\d+", r"\1S, tv_nsec=N", text)
+    # Absolute times (a deadline on the monotonic clock, as clock_nanosleep and futex take).
+    text = re.sub(r"\{tv_sec=\d{4,}, tv_nsec=\d+\}", "{tv_sec=S, tv_nsec=N}", text)
     text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[INODE]", text)
     text = re.sub(r"/tmp/#\d+", "/tmp/#INODE", text)  # capture_output's unlinked files
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
@@ -90,12 +91,14 @@ def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # An unlinked file's fd ("(deleted)" under -y), fcntl's F_DUPFD (its result is an fd), a
-# timespec (the sleep), signal sets and actions, the working directory.
+# timespec (the sleep), signal sets and actions, the working directory, a futex wait that
+# times out.
 PYTHON_CALLS = """
-import fcntl, os, signal, sys, time
+import fcntl, os, signal, sys, threading, time
 os.stat("/"); os.listdir("/"); time.sleep(0.001); os.getcwd()
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGRTMIN})
 signal.signal(signal.SIGUSR2, lambda *_: None)
+lock = threading.Lock(); lock.acquire(); lock.acquire(timeout=0.001)
 fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
 os.unlink(sys.argv[1]); os.write(fd, b"x"); os.fstat(fd)
 os.close(fcntl.fcntl(fd, fcntl.F_DUPFD, 10)); os.close(fd)

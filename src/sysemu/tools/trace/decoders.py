@@ -24,12 +24,14 @@ from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, Shown
 from sysemu.tools.trace.decoders_calls import (
+    FUTEX_CMD,
     OPEN_MODE_FLAGS,
     Layout,
     ReturnDecoder,
     dec_clone_args,
     fcntl_result,
     fcntl_shown,
+    futex_shown,
     layout_clone,
     layout_fcntl,
     layout_futex,
@@ -255,6 +257,8 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "openat": (2, OPEN_MODE_FLAGS, partial(open_shown, "openat")),
     "fcntl": (1, 0xFFFFFFFF, fcntl_shown),
     "fcntl64": (1, 0xFFFFFFFF, fcntl_shown),
+    "futex": (1, FUTEX_CMD, futex_shown),
+    "futex_time64": (1, FUTEX_CMD, futex_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the native trace uses)."""
 

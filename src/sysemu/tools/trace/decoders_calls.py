@@ -200,14 +200,17 @@ def futex_op(op: int) -> str:
     return name + ("|FUTEX_CLOCK_REALTIME" if realtime else "")
 
 
+@value_only
 def _dec_futex_op(_ctx: Context, value: int, _index: int) -> str:
     return futex_op(value)
 
 
+@value_only
 def _dec_bitset(_ctx: Context, value: int, _index: int) -> str:
     return render.xval(value & 0xFFFFFFFF, xlat.FUTEX_BITSET)
 
 
+@value_only
 def dec_futex_wake_op(_ctx: Context, value: int, _index: int) -> str:
     """``FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_EQ<<24|0``: ``FUTEX_WAKE_OP``'s encoded op."""
     value &= 0xFFFFFFFF
@@ -243,7 +246,16 @@ _FUTEX_OTHER: Arguments = ((2, dec_u32), (3, dec_pointer), (4, dec_pointer), (5,
 
 def layout_futex(call: Call) -> tuple[Shown, ...]:
     """``futex(0x7f..., FUTEX_WAKE_PRIVATE, 1)``: the arguments the op uses."""
-    args = _FUTEX_ARGS.get(call.args.value(1) & 0x7F, _FUTEX_OTHER)
+    return futex_shown(call.args.value(1) & FUTEX_CMD)
+
+
+FUTEX_CMD = 0x7F
+"""The bits of ``futex``'s op that are its command (the rest are flags)."""
+
+
+def futex_shown(cmd: int) -> tuple[Shown, ...]:
+    """:func:`layout_futex` for the command ``cmd``."""
+    args = _FUTEX_ARGS.get(cmd, _FUTEX_OTHER)
     head = (Shown(0, dec_pointer, ENTRY), Shown(1, _dec_futex_op, ENTRY))
     return head + tuple(Shown(index, decoder, ENTRY) for index, decoder in args)
 
