@@ -41,14 +41,18 @@ class CountingObserver(TraceObserver):
             self.native_trace = None
         self.entered = 0
         self.adopted = 0
+        self.adopted_names: list[str] = []
 
     def call_entered(self, call: Call) -> None:
         self.entered += 1
         super().call_entered(call)
 
-    def _adopt_native(self, call: Call, texts: list[str | None], started: float) -> None:
+    def _adopt_native(
+        self, call: Call, texts: list[str | None], started: float, shown: int = -1
+    ) -> None:
         self.adopted += 1
-        super()._adopt_native(call, texts, started)
+        self.adopted_names.append(call.name)
+        super()._adopt_native(call, texts, started, shown)
 
 
 def traced(
@@ -146,9 +150,9 @@ def test_native_lines_are_the_python_tracers(
 
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
-def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path, backend: str) -> None:
-    """Threads in calls at the same time: the native trace hands its pending calls to Python,
-    which prints them as unfinished and resumed; no call is lost or written twice."""
+def test_calls_of_threads_that_overlap(tmp_path: Path, backend: str) -> None:
+    """Threads in calls at the same time: the native trace writes the interleavings itself
+    (``<unfinished ...>``, ``<... resumed>``); no call is lost or written twice."""
     for index in range(4):
         (tmp_path / f"t{index}").write_text("x")
     script = (
@@ -165,7 +169,34 @@ def test_calls_of_threads_are_handed_over_when_they_overlap(tmp_path: Path, back
     for index in range(4):
         done = [line for line in merged if f'"{tmp_path}/t{index}", {{st_mode=S_IFREG' in line]
         assert len(done) == 300 and all(line.endswith(" = 0") for line in done)
-    assert observer.adopted > 0  # the overlap did happen, and was handed over
+    assert "<unfinished ...>" in text  # the calls did overlap
+    assert observer.entered < len(merged) / 4  # and C wrote most of them, interleavings too
+
+
+# A thread blocked in read while another thread's calls end: read's line is split.
+BLOCKED_READ = """
+import os, threading, time
+r, w = os.pipe()
+reader = threading.Thread(target=os.read, args=(r, 16))
+reader.start(); time.sleep(0.05); os.stat("/"); os.write(w, b"hello"); reader.join()
+"""
+
+
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
+def test_unfinished_and_resumed_lines_are_the_python_tracers(backend: str) -> None:
+    """The split lines C writes read as the Python tracer's: ``read(3,  <unfinished ...>``
+    (the arguments known at entry) and ``<... read resumed>"hello", 16) = 5``."""
+    split = []
+    for native in (True, False):
+        text, observer = traced(
+            [sys.executable, "-S", "-c", BLOCKED_READ], native=native, backend=backend
+        )
+        assert "read" not in observer.adopted_names  # C wrote both halves itself
+        lines = masked(text).splitlines()
+        split.append([line for line in lines if re.search(r"read(\(\d+,  <| resumed)", line)])
+    assert split[0] == split[1]
+    assert split[0][0].endswith("read(3,  <unfinished ...>"), split
+    assert split[0][1].endswith('<... read resumed>"hello", 16) = 5'), split
 
 
 def _merged(text: str) -> list[str]:

@@ -11,10 +11,11 @@
  *
  * Which calls, and how each argument is shown, comes from Python (sysemu.tools.trace.native:
  * key_of and spec_of); this file knows kinds, not syscalls. A call served here is "pending"
- * between its entry and exit stop; whenever the loop hands any stop to Python, the pending
- * calls are handed over first (adopt), so that Python's tracer sees every call still in the
- * kernel and prints the interleavings (`<unfinished ...>`), restarts and deaths as it always
- * does. Lines are collected in a buffer written to the trace stream (write) before Python
+ * between its entry and exit stop. When one ends while others are pending, their
+ * `<unfinished ...>` lines are written first and they end with `<... name resumed>`, as the
+ * Python tracer writes them; whenever the loop hands any stop to Python, the pending calls are
+ * handed over first (adopt), so that Python's tracer sees every call still in the kernel and
+ * handles restarts and deaths as it always does. Lines are collected in a buffer written to the trace stream (write) before Python
  * gets a stop, before the loop sleeps, and when the buffer grows large.
  */
 #define PY_SSIZE_T_CLEAN
@@ -97,6 +98,7 @@ typedef struct {
     Buf text;
     size_t start[6], length[6];
     unsigned char have[6];
+    int shown; /* arguments its "<unfinished ...>" line showed; -1 while none was written */
 } Record;
 
 typedef struct {
@@ -698,6 +700,7 @@ static Record *new_record(NativeTrace *t) {
     }
     Record *record = &t->records[t->nrecords++];
     memset(record, 0, sizeof *record);
+    record->shown = -1;
     return record;
 }
 
@@ -833,13 +836,33 @@ static int flush(NativeTrace *t) {
     return 0;
 }
 
+/* `name(known, args,  <unfinished ...>`: a call still in the kernel when another thread's
+ * line is written, as far as the arguments decoded at entry go (Python's
+ * _print_unfinished_others: "read(3,  <unfinished ...>" but "close(3 <unfinished ...>"). */
+static int put_unfinished(NativeTrace *t, Buf *out, Record *record) {
+    Variant *variant = record->variant;
+    int known = 0;
+    while (known < variant->nargs && record->have[known]) known++;
+    if (PySet_GET_SIZE(t->live) > 1 && buf_fmt(out, "[pid %5ld] ", record->tid) < 0) return -1;
+    if (t->timestamps && put_stamp(out, record->started, t->timestamps) < 0) return -1;
+    if (buf_bytes(out, t->specs[record->nr]->name) < 0 || buf_put(out, "(", 1) < 0) return -1;
+    for (int i = 0; i < known; i++) {
+        if (i && buf_put(out, ", ", 2) < 0) return -1;
+        if (buf_put(out, record->text.data + record->start[i], record->length[i]) < 0) return -1;
+    }
+    if (known > 0 && known < variant->nargs && buf_put(out, ", ", 2) < 0) return -1;
+    if (buf_str(out, " <unfinished ...>\n") < 0) return -1;
+    record->shown = known;
+    return 0;
+}
+
 /* The exit stop of a call served at entry: 1 when its line is written and the thread resumed
  * with `request`; 0 when Python must finish it (a restart, another thread's call to show as
  * unfinished first...); -1 with an exception set. */
 int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info, long request) {
     NativeTrace *t = (NativeTrace *)self;
     Record *record = find_record(t, tid);
-    if (record == NULL || info->op != INFO_EXIT || t->nrecords > 1) return 0;
+    if (record == NULL || info->op != INFO_EXIT) return 0;
     long long result = info->exit.rval;
     if (result <= -512 && result >= -516) return 0; /* -ERESTART*: Python knows what follows */
     int unshown = python_unshown(t, tid);
@@ -848,12 +871,25 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     Variant *variant = record->variant;
     Buf *out = &t->out;
     size_t rollback = out->len;
+    /* The other threads' calls still in the kernel are shown as unfinished first, as
+     * TraceObserver._print_unfinished_others does (Python's own have all been: see above). */
+    for (int i = 0; i < t->nrecords; i++)
+        if (&t->records[i] != record && t->records[i].shown < 0 &&
+            put_unfinished(t, out, &t->records[i]) < 0)
+            goto fail;
     if (PySet_GET_SIZE(t->live) > 1 && buf_fmt(out, "[pid %5ld] ", tid) < 0) goto fail;
     if (t->timestamps && put_stamp(out, record->started, t->timestamps) < 0) goto fail;
     size_t line = out->len;
-    if (buf_bytes(out, spec->name) < 0 || buf_put(out, "(", 1) < 0) goto fail;
-    for (int i = 0; i < variant->nargs; i++) {
-        if (i && buf_put(out, ", ", 2) < 0) goto fail;
+    int first = record->shown >= 0 ? record->shown : 0;
+    if (record->shown >= 0) {
+        if (buf_str(out, "<... ") < 0 || buf_bytes(out, spec->name) < 0 ||
+            buf_str(out, " resumed>") < 0)
+            goto fail;
+    } else if (buf_bytes(out, spec->name) < 0 || buf_put(out, "(", 1) < 0) {
+        goto fail;
+    }
+    for (int i = first; i < variant->nargs; i++) {
+        if (i > first && buf_put(out, ", ", 2) < 0) goto fail;
         if (record->have[i]) {
             if (buf_put(out, record->text.data + record->start[i], record->length[i]) < 0) goto fail;
         } else if (put_argument(t, out, &variant->args[i], tid, record->args, result) < 0) {
@@ -861,10 +897,11 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
         }
     }
     if (buf_put(out, ")", 1) < 0) goto fail;
-    /* strace lines up the results at column 40 (counted in characters, as Python's format). */
+    /* strace lines up the results at column 40 (counted in characters, as Python's format),
+     * but not those of a resumed line. */
     size_t characters = 0;
     for (size_t i = line; i < out->len; i++) characters += ((unsigned char)out->data[i] & 0xC0) != 0x80;
-    for (; characters < 39; characters++)
+    for (; record->shown < 0 && characters < 39; characters++)
         if (buf_put(out, " ", 1) < 0) goto fail;
     if (buf_put(out, " = ", 3) < 0) goto fail;
     int failed = failed_result(result), written;
@@ -932,7 +969,8 @@ int native_trace_yield(PyObject *self, PyObject *adopt) {
             ok = call != NULL;
         }
         if (ok && call != Py_None) {
-            PyObject *done = PyObject_CallFunction(t->adopt_of, "OOd", call, texts, record->started);
+            PyObject *done = PyObject_CallFunction(t->adopt_of, "OOdi", call, texts, record->started,
+                                                   record->shown);
             ok = done != NULL;
             Py_XDECREF(done);
         }

@@ -178,16 +178,22 @@ class TraceObserver(Observer):
             plan = self._plans[id(syscall)] = _Plan(syscall)
         return plan
 
-    def _adopt_native(self, call: Call, texts: list[str | None], started: float) -> None:
+    def _adopt_native(
+        self, call: Call, texts: list[str | None], started: float, shown: int = -1
+    ) -> None:
         """A call the native trace saw enter, handed over before it finished: as if
         :meth:`call_entered` had decoded it (``texts``: its entry texts, None for those
-        decoded at exit)."""
+        decoded at exit; ``shown``: how many its "<unfinished ...>" line showed, -1 if the
+        native trace wrote none)."""
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         self._live.add(call.tid)
         pending = _Pending(plan, arguments, ctx, texts, started)
-        self._pending[call.tid] = self._unshown[call.tid] = pending
+        pending.shown = shown
+        self._pending[call.tid] = pending
+        if shown < 0:
+            self._unshown[call.tid] = pending
 
     # Calls.
     def call_entered(self, call: Call) -> None:
