@@ -176,3 +176,28 @@ class CountingTracer(TraceObserver):
     def call_entered(self, call: Call) -> None:
         self.entered += 1
         super().call_entered(call)
+
+
+def test_cli_attach_trace_pid(ticker: subprocess.Popen[str]) -> None:
+    """``sysemu attach --trace PID``: the pid after --trace, whose set is optional, is the pid
+    (as strace users type it); without one, a one-line usage error."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "sysemu", "attach", "--trace", str(ticker.pid)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=20)
+        assert cli.returncode == 0
+        assert f'write(1, "{ticker.pid}", ' in err
+        assert ticker.wait(timeout=20) == 3
+    finally:
+        cli.kill()
+        cli.wait(timeout=10)
+    missing = subprocess.run(
+        [sys.executable, "-m", "sysemu", "attach", "--trace"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert missing.stderr == "sysemu: attach: no PID given (usage: sysemu attach [OPTIONS] PID)\n"

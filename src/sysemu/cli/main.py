@@ -152,7 +152,8 @@ def _add_attach(commands: argparse._SubParsersAction[_Parser]) -> None:
         "detaches and leaves it running as before.",
     )
     _add_handler_options(attach)
-    attach.add_argument("pid", type=int, metavar="PID")
+    # Optional here only so that `attach --trace PID` works (see _attach_pid); required below.
+    attach.add_argument("pid", type=int, metavar="PID", nargs="?")
 
 
 def _add_handler_options(sub: argparse.ArgumentParser) -> None:
@@ -320,7 +321,9 @@ def run_command(args: argparse.Namespace) -> int:
     """``sysemu run`` and ``sysemu attach``: returns the exit status."""
     attaching = args.subcommand == "attach"
     command: list[str] = []
-    if not attaching:
+    if attaching:
+        _attach_pid(args)
+    else:
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
@@ -375,6 +378,16 @@ def run_command(args: argparse.Namespace) -> int:
             random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
             print(injection_table(result.injections, emu.seed if random else None), file=sys.stderr)
     return result.exit_code
+
+
+def _attach_pid(args: argparse.Namespace) -> None:
+    """``sysemu attach --trace 1234``: ``--trace`` takes an optional set, so it took the pid;
+    a set of digits alone names no call, so it is the pid, and every call is traced."""
+    trace = args.trace
+    if args.pid is None and isinstance(trace, str) and trace.isdigit():
+        args.pid, args.trace = int(trace), "all"
+    if args.pid is None:
+        raise UsageError("attach: no PID given (usage: sysemu attach [OPTIONS] PID)")
 
 
 def _detach_on_signals(attacher: Attacher) -> None:
