@@ -78,6 +78,8 @@ def write_rules(tmp_path: Path, body: str) -> str:
     ("args", "message"),
     [
         (["run"], "no command given"),
+        (["run", "--trace", "true"], "--trace took 'true' as its set of calls"),
+        (["attach", "--trace"], "no PID given"),
         (["run", "--bogus", "--", "true"], "unrecognized arguments: --bogus"),
         (["run", "--", "no-such-program-here"], "no-such-program-here: command not found"),
         (["run", "--", "/no/such/file"], "/no/such/file: no such file or directory"),

@@ -327,6 +327,11 @@ def run_command(args: argparse.Namespace) -> int:
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
+        if not command and args.trace not in (None, "all"):
+            raise UsageError(
+                f"run: no command given; --trace took {args.trace!r} as its set of calls "
+                "(write --trace -- CMD, or --trace=SET -- CMD)"
+            )
         if not command:
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
     emu = _emulator(args, "ptrace" if attaching else args.backend)
