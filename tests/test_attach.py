@@ -126,22 +126,26 @@ def test_no_such_process() -> None:
         Emulator().attach(2**22 + 12345)
 
 
-def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
+def attach_then_ctrl_c(*args: str) -> tuple[int, str]:
+    """``sysemu attach ARGS...`` for a second, then Ctrl-C: its exit status and stderr."""
     cli = subprocess.Popen(
-        [sys.executable, "-m", "sysemu", "attach", "--inject", "getpid:retval=77", "--stats",
-         str(ticker.pid)],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "sysemu", "attach", *args], stderr=subprocess.PIPE, text=True
+    )
     try:
         time.sleep(1.0)
         cli.send_signal(signal.SIGINT)
         _, err = cli.communicate(timeout=20)
-        assert cli.returncode == 0
-        assert "getpid:retval=77" in err
-        assert ticker.wait(timeout=20) == 3
+        return cli.returncode, err
     finally:
         cli.kill()
         cli.wait(timeout=10)
+
+
+def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
+    code, err = attach_then_ctrl_c("--inject", "getpid:retval=77", "--stats", str(ticker.pid))
+    assert code == 0
+    assert "getpid:retval=77" in err
+    assert ticker.wait(timeout=20) == 3
 
 
 def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None:
@@ -181,20 +185,10 @@ class CountingTracer(TraceObserver):
 def test_cli_attach_trace_pid(ticker: subprocess.Popen[str]) -> None:
     """``sysemu attach --trace PID``: the pid after --trace, whose set is optional, is the pid
     (as strace users type it); without one, a one-line usage error."""
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "sysemu", "attach", "--trace", str(ticker.pid)],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(1.0)
-        cli.send_signal(signal.SIGINT)
-        _, err = cli.communicate(timeout=20)
-        assert cli.returncode == 0
-        assert f'write(1, "{ticker.pid}", ' in err
-        assert ticker.wait(timeout=20) == 3
-    finally:
-        cli.kill()
-        cli.wait(timeout=10)
+    code, err = attach_then_ctrl_c("--trace", str(ticker.pid))
+    assert code == 0
+    assert f'write(1, "{ticker.pid}", ' in err
+    assert ticker.wait(timeout=20) == 3
     missing = subprocess.run(
         [sys.executable, "-m", "sysemu", "attach", "--trace"],
         capture_output=True, text=True, timeout=60, check=False,
