@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import pty
 import re
+import select
 import subprocess
 import sys
 import time
@@ -319,3 +321,38 @@ def test_a_set_of_calls_is_written_natively_too(backend: str) -> None:
     lines = texts[0].splitlines()
     assert lines == texts[1].splitlines() and len(lines) > 500
     assert {line.split("(")[0] for line in lines[:-1]} <= {*selected.names(Abi.X86_64), "close"}
+
+
+def test_on_a_terminal_lines_come_as_the_calls_end() -> None:
+    """Traced to a terminal, each line is written before the program runs on, so the
+    program's own output and the trace interleave as with strace, even when the calls come
+    faster than the wait loop would sleep (to a file the native trace writes large chunks)."""
+    master, slave = pty.openpty()
+    writes = "import os\nfor i in range(30): os.write(1, b'w%d\\n' % i)\n"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sysemu", "run", "--trace=write", "--",
+         sys.executable, "-S", "-c", writes],
+        stdout=slave, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    try:
+        while select.select([master], [], [], 20)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: every writer is gone
+                break
+            if not data:
+                break
+            seen += data
+    finally:
+        os.close(master)
+        process.kill()
+        process.wait(timeout=10)
+    lines = seen.decode().replace("\r\n", "\n").splitlines()
+    places = []
+    for i in range(30):
+        places.append(lines.index(f"w{i}"))
+        traced_write = f'write(1, "w{i}\\n"'
+        places.append(next(n for n, line in enumerate(lines) if line.startswith(traced_write)))
+    assert places == sorted(places), lines

@@ -109,6 +109,7 @@ typedef struct {
     int fd_paths;   /* -y: file descriptors shown with their paths */
     int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
     int durations;  /* -T: time spent in each call */
+    int each_line;  /* written line by line (a terminal: the program's own output interleaves) */
     CallSpec *specs[MAX_NR];
     Record *records;
     int nrecords, caprecords;
@@ -923,13 +924,15 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     spec->errors += failed;
     spec->seconds += spent;
     drop_record(t, record);
+    /* On a terminal the line goes out before the program runs on, so that what it writes
+     * next comes after it, as with strace. */
+    if ((t->each_line || out->len >= FLUSH_AT) && flush(t) < 0) return -1;
     long resumed = raw_ptrace(request, tid, 0, 0);
     if (resumed < 0 && resumed != -ESRCH) {
         errno = (int)-resumed;
         PyErr_SetFromErrnoWithFilename(PyExc_OSError, "ptrace resume");
         return -1;
     }
-    if (out->len >= FLUSH_AT && flush(t) < 0) return -1;
     return 1;
 fail:
     out->len = rollback;
@@ -1007,14 +1010,14 @@ static void forget_specs(NativeTrace *t) {
 static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"write", "live", "pending", "unshown", "key_of", "spec_of",
                             "adopt_of", "mode_of", "error_of", "string_limit", "fd_paths",
-                            "timestamps", "durations", NULL};
+                            "timestamps", "durations", "each_line", NULL};
     PyObject *write, *live, *pending, *unshown, *key_of, *spec_of, *adopt_of, *mode_of, *error_of;
     long limit;
-    int fd_paths = 0, timestamps = 0, durations = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!O!OOOOOl|pip", names, &write,
+    int fd_paths = 0, timestamps = 0, durations = 0, each_line = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!O!O!OOOOOl|pipp", names, &write,
                                      &PySet_Type, &live, &PyDict_Type, &pending, &PyDict_Type,
                                      &unshown, &key_of, &spec_of, &adopt_of, &mode_of, &error_of,
-                                     &limit, &fd_paths, &timestamps, &durations))
+                                     &limit, &fd_paths, &timestamps, &durations, &each_line))
         return -1;
     if (limit < 0 || limit > (1L << 20)) {
         PyErr_SetString(PyExc_ValueError, "string_limit out of range");
@@ -1032,6 +1035,7 @@ static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     t->fd_paths = fd_paths;
     t->timestamps = timestamps;
     t->durations = durations;
+    t->each_line = each_line;
     return 0;
 }
 
@@ -1139,7 +1143,7 @@ PyTypeObject NativeTraceType = {
     .tp_basicsize = sizeof(NativeTrace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "NativeTrace(write, live, pending, unshown, key_of, spec_of, adopt_of, mode_of, error_of, "
-              "string_limit, fd_paths=False, timestamps=0, durations=False): strace-style lines of the calls whose arguments C can decode, "
+              "string_limit, fd_paths=False, timestamps=0, durations=False, each_line=False): strace-style lines of the calls whose arguments C can decode, "
               "written by the C wait loop (see _tracefmt.c).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)nt_init,

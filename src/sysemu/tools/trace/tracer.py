@@ -144,6 +144,7 @@ class TraceObserver(Observer):
             self._emit, self._live, self._pending, self._unshown, native_key, native_spec,
             self._adopt_native,
             render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
+            _is_terminal(stream),
         )  # fmt: skip
 
     def _emit(self, text: str) -> None:
@@ -437,6 +438,16 @@ def summary_table(summary: dict[str, list[float]]) -> str:
     lines.append(f"100.00 {total:11.6f} {total / max(calls, 1) * 1e6:11.0f} {calls:9d} "
                  f"{errors or '':>9} total")  # fmt: skip
     return "\n".join(lines)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a terminal: the native trace then writes each line at once, so
+    that the program's own output and the trace interleave there as they happen (as strace's
+    do); to a file it writes in large chunks."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _safe(decoder: Decoder, ctx: Context, value: int, index: int) -> str:
