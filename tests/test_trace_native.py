@@ -175,12 +175,17 @@ def test_calls_of_threads_that_overlap(tmp_path: Path, backend: str) -> None:
     assert observer.entered < len(merged) / 4  # and C wrote most of them, interleavings too
 
 
-# A thread blocked in read while another thread's calls end: read's line is split.
+# A thread blocked in read while another thread's calls end: read's line is split. (The
+# reader waits first, so that its thread's start is over before the read: a read pending when
+# Python gets a stop is handed over, and Python writes its halves.)
 BLOCKED_READ = """
 import os, threading, time
 r, w = os.pipe()
-reader = threading.Thread(target=os.read, args=(r, 16))
-reader.start(); time.sleep(0.05); os.stat("/"); os.write(w, b"hello"); reader.join()
+def reader():
+    time.sleep(0.05)
+    os.read(r, 16)
+thread = threading.Thread(target=reader)
+thread.start(); time.sleep(0.2); os.stat("/"); os.write(w, b"hello"); thread.join()
 """
 
 
@@ -188,17 +193,25 @@ reader.start(); time.sleep(0.05); os.stat("/"); os.write(w, b"hello"); reader.jo
 def test_unfinished_and_resumed_lines_are_the_python_tracers(backend: str) -> None:
     """The split lines C writes read as the Python tracer's: ``read(3,  <unfinished ...>``
     (the arguments known at entry) and ``<... read resumed>"hello", 16) = 5``."""
-    split = []
-    for native in (True, False):
+
+    def split_read(native: bool) -> tuple[list[str], bool]:
         text, observer = traced(
             [sys.executable, "-S", "-c", BLOCKED_READ], native=native, backend=backend
         )
-        assert "read" not in observer.adopted_names  # C wrote both halves itself
         lines = masked(text).splitlines()
-        split.append([line for line in lines if re.search(r"read(\(\d+,  <| resumed)", line)])
-    assert split[0] == split[1]
-    assert split[0][0].endswith("read(3,  <unfinished ...>"), split
-    assert split[0][1].endswith('<... read resumed>"hello", 16) = 5'), split
+        split = [line for line in lines if re.search(r"read(\(\d+,  <| resumed)", line)]
+        return split, "read" not in observer.adopted_names
+
+    python, _ = split_read(native=False)
+    assert python[0].endswith("read(3,  <unfinished ...>"), python
+    assert python[1].endswith('<... read resumed>"hello", 16) = 5'), python
+    by_c = False
+    for _attempt in range(3):  # a loaded machine may still hand the read over: Python's lines
+        native, by_c = split_read(native=True)
+        assert native == python
+        if by_c:
+            break
+    assert by_c  # C wrote both halves itself, at least once
 
 
 def _merged(text: str) -> list[str]:
