@@ -13,7 +13,7 @@ from io import StringIO
 
 import pytest
 
-from sysemu import Call, Emulator
+from sysemu import Call, Emulator, RunResult
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.kernel import ptrace
 from sysemu.tools.trace import TraceObserver
@@ -51,8 +51,10 @@ def ticker() -> Iterator[subprocess.Popen[str]]:
         process.wait(timeout=10)
 
 
-def detach_after(seconds: float, holder: dict[str, Attacher]) -> None:
-    """Request a detach from a signal handler, as the CLI does on Ctrl-C."""
+def attach_then_detach(emu: Emulator, pid: int, seconds: float) -> tuple[RunResult, Attacher]:
+    """``emu.attach(pid)``, detached after ``seconds`` from a signal handler, as the CLI does on
+    Ctrl-C: the run's result and the attacher."""
+    holder: dict[str, Attacher] = {}
     previous = signal.signal(signal.SIGUSR1, lambda *_: holder["attacher"].request_detach())
 
     def later() -> None:
@@ -60,19 +62,18 @@ def detach_after(seconds: float, holder: dict[str, Attacher]) -> None:
         os.kill(os.getpid(), signal.SIGUSR1)
 
     threading.Thread(target=later, daemon=True).start()
-    holder["restore"] = previous  # type: ignore[assignment]
+    try:
+        result = emu.attach(pid, on_ready=lambda a: holder.__setitem__("attacher", a))
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    return result, holder["attacher"]
 
 
 def test_attach_decide_and_detach(ticker: subprocess.Popen[str]) -> None:
     emu = Emulator()
     emu.on("getpid")(lambda call: call.emulate(4242))
-    holder: dict[str, Attacher] = {}
-    detach_after(0.4, holder)
-    try:
-        result = emu.attach(ticker.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
-    finally:
-        signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
-    assert holder["attacher"].detached
+    result, attacher = attach_then_detach(emu, ticker.pid, 0.4)
+    assert attacher.detached
     assert result.stats["getpid"].emulated >= 3
     assert ticker.stdout is not None
     after = ticker.stdout.read().split()
@@ -106,12 +107,7 @@ def test_a_blocked_call_finishes_normally_after_detach() -> None:
         assert reader.stdout.readline() == "ready\n"
         emu = Emulator()
         emu.on("write")(lambda call: None)
-        holder: dict[str, Attacher] = {}
-        detach_after(0.3, holder)
-        try:
-            emu.attach(reader.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
-        finally:
-            signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
+        attach_then_detach(emu, reader.pid, 0.3)
         reader.stdin.write("data after detach")
         reader.stdin.close()
         assert reader.stdout.read() == "data after detach\n"
@@ -155,12 +151,7 @@ def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None
     stream = StringIO()
     observer = CountingTracer(stream)
     emu.handlers.observe(observer)
-    holder: dict[str, Attacher] = {}
-    detach_after(0.4, holder)
-    try:
-        emu.attach(ticker.pid, on_ready=lambda a: holder.__setitem__("attacher", a))
-    finally:
-        signal.signal(signal.SIGUSR1, holder.pop("restore"))  # type: ignore[arg-type]
+    attach_then_detach(emu, ticker.pid, 0.4)
     lines = stream.getvalue().splitlines()
     pid = str(ticker.pid)
     writes = [line for line in lines if line.startswith(f'write(1, "{pid}", {len(pid)})')]
