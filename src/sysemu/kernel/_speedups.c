@@ -423,12 +423,11 @@ static int add_to(PyObject *stats, PyObject *name, long long amount) {
     return result;
 }
 
-/* Counters of the direct routes, kept here between two returns to Python and added to their
- * SyscallStats then (flush_counters): five attribute updates a call cost about 0.3 µs. Both
- * wait loops use them, always holding the GIL. */
 static PyObject *zero; /* sp of a notified call, which has none */
 
-enum { COUNT_STOPS, COUNT_HANDLER_NS, COUNT_EMULATED, COUNT_PASSED, COUNT_FAILED, COUNT_FIELDS };
+/* Counters of the direct routes (and of the calls the native trace writes), kept here between
+ * two returns to Python and added to their SyscallStats then (flush_counters): five attribute
+ * updates a call cost about 0.3 µs. Both wait loops use them, always holding the GIL. */
 #define COUNTED_ROUTES 64
 static struct {
     PyObject *stats;
@@ -441,7 +440,7 @@ static PyObject *count_name(int field) {
     return names[field];
 }
 
-static int count(PyObject *stats, int field, long long amount) {
+int count_for_route(PyObject *stats, int field, long long amount) {
     for (int i = 0; i < ncounted; i++) {
         if (counted[i].stats == stats) {
             counted[i].values[field] += amount;
@@ -634,13 +633,13 @@ static int run_handler(PyObject *handler, PyObject *call, PyObject *stats, PyObj
     long long start = now_ns();
     *decision = PyObject_CallOneArg(handler, call);
     long long spent = now_ns() - start;
-    if (*decision != NULL) return count(stats, COUNT_HANDLER_NS, spent) < 0 ? -1 : 1;
+    if (*decision != NULL) return count_for_route(stats, COUNT_HANDLER_NS, spent) < 0 ? -1 : 1;
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyErr_NormalizeException(&type, &value, &traceback);
     if (traceback != NULL) PyException_SetTraceback(value, traceback);
     int outcome;
-    if (count(stats, COUNT_HANDLER_NS, spent) < 0) {
+    if (count_for_route(stats, COUNT_HANDLER_NS, spent) < 0) {
         outcome = -1;
     } else if (!PyErr_GivenExceptionMatches(type, PyExc_Exception)) {
         PyErr_Restore(type, value, traceback);
@@ -680,7 +679,7 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
     if ((ip = PyLong_FromUnsignedLongLong(request->data.instruction_pointer)) == NULL) goto done;
     if ((id = PyLong_FromUnsignedLongLong(request->id)) == NULL) goto done;
     if ((call = new_call(call_type, syscall, raw, state, ip, zero, listener, id)) == NULL) goto done;
-    if (count(stats, COUNT_STOPS, 1) < 0) goto done;
+    if (count_for_route(stats, COUNT_STOPS, 1) < 0) goto done;
     int ran = run_handler(handler, call, stats, raised, route_object, &decision);
     if (ran <= 0) { /* raised: Python replied itself (0), or an exception (-1) */
         outcome = ran;
@@ -703,18 +702,18 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
             response->error = (__s32)value;
         else
             response->val = (__s64)value;
-        if (PyErr_Occurred() || count(stats, COUNT_EMULATED, 1) < 0) goto done;
+        if (PyErr_Occurred() || count_for_route(stats, COUNT_EMULATED, 1) < 0) goto done;
         outcome = 1;
     } else if (decision == Py_None) {
         response->flags = 1; /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
-        if (count(stats, COUNT_PASSED, 1) < 0) goto done;
+        if (count_for_route(stats, COUNT_PASSED, 1) < 0) goto done;
         outcome = 1;
     } else if (Py_TYPE(decision) == fail_type) {
         if ((field = get_slot(decision, s_errno, &c_errno)) == NULL) goto done;
         long number = PyLong_AsLong(field);
         if (number == -1 && PyErr_Occurred()) goto done;
         response->error = (__s32)-number;
-        if (count(stats, COUNT_FAILED, 1) < 0) goto done;
+        if (count_for_route(stats, COUNT_FAILED, 1) < 0) goto done;
         outcome = 1;
     } else {
         PyObject *argv[4] = {id, call, route_object, decision};
@@ -869,7 +868,7 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
     if ((ip = PyLong_FromUnsignedLongLong(info->instruction_pointer)) == NULL) goto done;
     if ((sp = PyLong_FromUnsignedLongLong(info->stack_pointer)) == NULL) goto done;
     if ((call = new_call(call_type, syscall, raw, state, ip, sp, NULL, NULL)) == NULL) goto done;
-    if (count(stats, COUNT_STOPS, 1) < 0) goto done;
+    if (count_for_route(stats, COUNT_STOPS, 1) < 0) goto done;
     int ran = run_handler(handler, call, stats, raised, route, &decision);
     if (ran <= 0) { /* raised: handed to Python (1: carried out), or an exception (-1) */
         outcome = ran < 0 ? -1 : 1;
@@ -882,10 +881,10 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
         Py_CLEAR(field);
     }
     if (passed && emulate_all) { /* PTRACE_SYSEMU skipped it: make it run after all */
-        if (count(stats, COUNT_PASSED, 1) < 0 || run_after_all(state, tid) < 0) goto done;
+        if (count_for_route(stats, COUNT_PASSED, 1) < 0 || run_after_all(state, tid) < 0) goto done;
         outcome = 1;
     } else if (passed) {
-        if (count(stats, COUNT_PASSED, 1) < 0) goto done;
+        if (count_for_route(stats, COUNT_PASSED, 1) < 0) goto done;
         long result = raw_ptrace(request, tid, 0, 0);
         if (result < 0 && result != -ESRCH) {
             raise_errno((int)-result, "ptrace resume");
@@ -904,7 +903,7 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
         long long value = (long long)PyLong_AsUnsignedLongLongMask(field);
         if (value == -1 && PyErr_Occurred()) goto done;
         if (!emulated) value = -value;
-        if (count(stats, emulated ? COUNT_EMULATED : COUNT_FAILED, 1) < 0) goto done;
+        if (count_for_route(stats, emulated ? COUNT_EMULATED : COUNT_FAILED, 1) < 0) goto done;
         int error = poke_and_resume(tid, orig_rax, rax, value, request);
         if (error) {
             raise_errno(error, "ptrace poke");

@@ -118,8 +118,6 @@ typedef struct {
     PyObject *errors[ERRNO_LIMIT];
 } NativeTrace;
 
-static PyObject *s_stops, *s_passed, *one;
-
 /* --- Buffers ------------------------------------------------------------------------------ */
 
 static int buf_grow(Buf *b, size_t more) {
@@ -660,17 +658,6 @@ static Variant *variant_for(NativeTrace *t, CallSpec *spec, unsigned long long k
     return variant->native ? variant : NULL;
 }
 
-static int bump(PyObject *stats, PyObject *name) {
-    PyObject *old = PyObject_GetAttr(stats, name);
-    if (old == NULL) return -1;
-    PyObject *sum = PyNumber_Add(old, one);
-    Py_DECREF(old);
-    if (sum == NULL) return -1;
-    int result = PyObject_SetAttr(stats, name, sum);
-    Py_DECREF(sum);
-    return result;
-}
-
 static double wall_clock(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now); /* what time.time() reads */
@@ -750,7 +737,7 @@ int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info
     if (!failed && PyDict_Contains(t->unshown, key) == 1) failed = PyDict_DelItem(t->unshown, key) < 0;
     Py_DECREF(key);
     if (failed || PyErr_Occurred()) goto fail;
-    if (bump(spec->stats, s_stops) < 0 || bump(spec->stats, s_passed) < 0) goto fail;
+    if (count_for_route(spec->stats, COUNT_STOPS, 1) < 0 || count_for_route(spec->stats, COUNT_PASSED, 1) < 0) goto fail;
     record->started = wall_clock();
     long resumed = raw_ptrace(PTRACE_SYSCALL, tid, 0, 0);
     if (resumed < 0 && resumed != -ESRCH) {
@@ -1154,10 +1141,7 @@ PyTypeObject NativeTraceType = {
 };
 
 int native_trace_ready(PyObject *module) {
-    s_stops = PyUnicode_InternFromString("stops");
-    s_passed = PyUnicode_InternFromString("passed");
-    one = PyLong_FromLong(1);
-    if (!s_stops || !s_passed || !one || PyType_Ready(&NativeTraceType) < 0) return -1;
+    if (PyType_Ready(&NativeTraceType) < 0) return -1;
     Py_INCREF(&NativeTraceType);
     if (PyModule_AddObject(module, "NativeTrace", (PyObject *)&NativeTraceType) < 0) {
         Py_DECREF(&NativeTraceType);
