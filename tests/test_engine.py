@@ -27,7 +27,7 @@ from sysemu.abi.syscalls import abis_for_name
 from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ptrace
 
-from .conftest import Programs
+from .conftest import SEEKED, SEEKS, Programs
 
 # Three writes, straight to the file descriptors.
 WRITE_OUT_ERR_OUT = (
@@ -557,6 +557,31 @@ def test_the_c_wait_loop_serves_direct_stops_itself(
         assert result.stats["getpid"].passed >= 2000  # type: ignore[attr-defined]
         assert (len(returns) < 50) is (not hooked)
         assert (len(seen) >= 2000) is hooked
+
+
+def test_every_call_is_its_own_even_when_recycled() -> None:
+    """The C loops hand out a Call nobody kept again, and reuse the ints of registers that
+    repeat: each handler must still see its own call, and a Call it keeps must stay as it was."""
+    seen: list[int] = []
+    kept: list[tuple[Call, int, tuple[int, ...]]] = []
+    emu = Emulator()
+
+    @emu.on("lseek")
+    def keep_odd_ones(call: Call) -> object:
+        offset = call.args.offset
+        if offset >= 1000:
+            seen.append(offset)
+            if offset % 2:
+                kept.append((call, offset, call.raw))
+        return call.emulate(offset)
+
+    code, _, err, _ = run(emu, sys.executable, "-c", SEEKS)
+    assert code == 0, err
+    assert seen == SEEKED
+    assert [offset for _, offset, _ in kept] == [o for o in SEEKED if o % 2]
+    for call, offset, raw in kept:
+        assert (call.args.offset, call.raw) == (offset, raw)
+        assert call.syscall.name == "lseek" and call.raw[1] == offset
 
 
 def test_the_signal_guards_numbers_are_the_tables() -> None:

@@ -492,6 +492,8 @@ static const char *const slot_names[SLOTS] = {"syscall", "raw", "_task", "ip", "
 static struct {
     PyTypeObject *type;
     Py_ssize_t offsets[SLOTS]; /* -1: no such slot */
+    int reusable;              /* an object of it holds nothing but these slots (see release_call) */
+    PyObject *spare;           /* a released Call of this type, its slots empty, or NULL */
 } call_plans[4];
 
 static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
@@ -509,18 +511,44 @@ static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
     return offset;
 }
 
-static Py_ssize_t *call_plan(PyTypeObject *type) {
-    for (size_t i = 0; i < sizeof call_plans / sizeof call_plans[0]; i++) {
-        if (call_plans[i].type == type) return call_plans[i].offsets;
+static int call_plan_index(PyTypeObject *type) {
+    for (int i = 0; i < (int)(sizeof call_plans / sizeof call_plans[0]); i++) {
+        if (call_plans[i].type == type) return i;
         if (call_plans[i].type == NULL) {
             call_plans[i].type = type; /* the types live as long as the module */
             Py_INCREF(type);
-            for (int slot = 0; slot < SLOTS; slot++)
+            Py_ssize_t slots = 0;
+            for (int slot = 0; slot < SLOTS; slot++) {
                 call_plans[i].offsets[slot] = slot_offset(type, slot_names[slot]);
-            return call_plans[i].offsets;
+                slots += call_plans[i].offsets[slot] >= 0;
+            }
+            /* Nothing else to reset between two uses: no __dict__, no weak references, no
+             * finaliser, and no slot but the known ones. */
+            call_plans[i].reusable = type->tp_dictoffset == 0 && type->tp_weaklistoffset == 0 &&
+                                     type->tp_finalize == NULL && type->tp_del == NULL &&
+                                     type->tp_basicsize ==
+                                         (Py_ssize_t)(sizeof(PyObject) + slots * sizeof(PyObject *));
+            return i;
         }
     }
-    return NULL;
+    return -1;
+}
+
+/* Drops the loop's reference to a Call. One that nobody else holds (the handler kept no
+ * reference, nothing waits for its result) is emptied and kept as its type's spare, which the
+ * next new_call fills instead of allocating: a Call less to allocate, track and deallocate per
+ * call. Nobody can tell: no reference to the old Call exists. */
+static void release_call(PyObject *call) {
+    if (call == NULL) return;
+    int index = Py_REFCNT(call) == 1 ? call_plan_index(Py_TYPE(call)) : -1;
+    if (index < 0 || !call_plans[index].reusable || call_plans[index].spare != NULL) {
+        Py_DECREF(call);
+        return;
+    }
+    for (int slot = 0; slot < SLOTS; slot++)
+        if (call_plans[index].offsets[slot] >= 0)
+            Py_CLEAR(*(PyObject **)((char *)call + call_plans[index].offsets[slot]));
+    call_plans[index].spare = call;
 }
 
 /* Attributes of the engine's __slots__ objects (task states, decisions) read and written at
@@ -572,7 +600,8 @@ static struct slot_cache c_value, c_errno, c_then, c_rewritten, c_pending_call, 
 static PyObject *new_call(PyObject *call_type, PyObject *syscall, PyObject *raw, PyObject *task,
                           PyObject *ip, PyObject *sp, PyObject *listener, PyObject *notification) {
     PyTypeObject *type = (PyTypeObject *)call_type;
-    Py_ssize_t *offsets = call_plan(type);
+    int index = call_plan_index(type);
+    Py_ssize_t *offsets = index < 0 ? NULL : call_plans[index].offsets;
     int fast = offsets != NULL;
     for (int slot = 0; fast && slot < (listener ? SLOTS : SLOT_LISTENER); slot++)
         fast = offsets[slot] >= 0;
@@ -585,8 +614,9 @@ static PyObject *new_call(PyObject *call_type, PyObject *syscall, PyObject *raw,
             Py_CLEAR(call);
         return call;
     }
-    PyObject *call = type->tp_alloc(type, 0);
-    if (call == NULL) return NULL;
+    PyObject *call = call_plans[index].spare;
+    call_plans[index].spare = NULL;
+    if (call == NULL && (call = type->tp_alloc(type, 0)) == NULL) return NULL;
     PyObject *values[SLOTS] = {syscall, raw, task, ip, sp, Py_None, Py_None, listener, notification};
     for (int slot = 0; slot < (listener ? SLOTS : SLOT_LISTENER); slot++) {
         PyObject **field = (PyObject **)((char *)call + offsets[slot]);
@@ -602,19 +632,61 @@ static long long now_ns(void) {
     return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
-static PyObject *args_tuple(const struct notif *request) {
+/* The Python int last made for one kind of value (a tid, a register), handed out again while the
+ * value repeats: a program calling from one place in a loop, or one thread making most of the
+ * calls, costs no new ints (each new one is an allocation now and a deallocation later). Only
+ * touched with the GIL held. A new reference, or NULL with an exception set. */
+struct last_int {
+    unsigned long long bits;
+    PyObject *value;
+};
+
+static PyObject *int_for(struct last_int *last, unsigned long long bits) {
+    if (last->value == NULL || last->bits != bits) {
+        PyObject *fresh = PyLong_FromUnsignedLongLong(bits);
+        if (fresh == NULL) return NULL;
+        Py_XSETREF(last->value, fresh);
+        last->bits = bits;
+    }
+    Py_INCREF(last->value);
+    return last->value;
+}
+
+/* The same for a call's six argument registers: the tuple itself while all six repeat (read
+ * or futex in a loop), else a new tuple that keeps the ints of the registers that did not
+ * change. */
+struct last_args {
+    __u64 bits[6];
+    PyObject *tuple;
+};
+
+static PyObject *args_for(struct last_args *last, const __u64 bits[6]) {
+    if (last->tuple != NULL && memcmp(last->bits, bits, sizeof last->bits) == 0) {
+        Py_INCREF(last->tuple);
+        return last->tuple;
+    }
     PyObject *raw = PyTuple_New(6);
     if (raw == NULL) return NULL;
     for (Py_ssize_t i = 0; i < 6; i++) {
-        PyObject *value = PyLong_FromUnsignedLongLong(request->data.args[i]);
-        if (value == NULL) {
+        PyObject *value;
+        if (last->tuple != NULL && last->bits[i] == bits[i]) {
+            value = PyTuple_GET_ITEM(last->tuple, i);
+            Py_INCREF(value);
+        } else if ((value = PyLong_FromUnsignedLongLong(bits[i])) == NULL) {
             Py_DECREF(raw);
             return NULL;
         }
         PyTuple_SET_ITEM(raw, i, value);
     }
+    Py_XSETREF(last->tuple, raw);
+    memcpy(last->bits, bits, sizeof last->bits);
+    Py_INCREF(raw);
     return raw;
 }
+
+static struct last_int notified_tid, notified_ip, notified_key, stopped_tid, stopped_ip,
+    stopped_sp, stopped_key;
+static struct last_args notified_args, stopped_args;
 
 /* Calls fn(*argv) and drops the result; -1 with the exception set if it raised. */
 static int call_dropping(PyObject *fn, PyObject **argv, size_t count) {
@@ -666,7 +738,7 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
     PyObject *tid = NULL, *state = NULL, *raw = NULL, *ip = NULL, *id = NULL, *call = NULL;
     PyObject *decision = NULL, *field = NULL;
     int outcome = -1;
-    if ((tid = PyLong_FromUnsignedLong(request->pid)) == NULL) goto done;
+    if ((tid = int_for(&notified_tid, request->pid)) == NULL) goto done;
     state = PyDict_GetItemWithError(tasks, tid);
     if (state != NULL) {
         Py_INCREF(state);
@@ -675,8 +747,8 @@ static int decide_direct(const struct notif *request, PyObject *route, PyObject 
         if ((state = PyObject_CallOneArg(task_type, tid)) == NULL) goto done;
         if (PyDict_SetItem(tasks, tid, state) < 0) goto done;
     }
-    if ((raw = args_tuple(request)) == NULL) goto done;
-    if ((ip = PyLong_FromUnsignedLongLong(request->data.instruction_pointer)) == NULL) goto done;
+    if ((raw = args_for(&notified_args, request->data.args)) == NULL) goto done;
+    if ((ip = int_for(&notified_ip, request->data.instruction_pointer)) == NULL) goto done;
     if ((id = PyLong_FromUnsignedLongLong(request->id)) == NULL) goto done;
     if ((call = new_call(call_type, syscall, raw, state, ip, zero, listener, id)) == NULL) goto done;
     if (count_for_route(stats, COUNT_STOPS, 1) < 0) goto done;
@@ -725,7 +797,7 @@ done:
     Py_XDECREF(raw);
     Py_XDECREF(ip);
     Py_XDECREF(id);
-    Py_XDECREF(call);
+    release_call(call);
     Py_XDECREF(decision);
     Py_XDECREF(field);
     return outcome;
@@ -766,11 +838,11 @@ static PyObject *notif_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
         }
         unsigned long long bits =
             ((unsigned long long)request.data.arch << 32) | (__u32)request.data.nr;
-        PyObject *key = PyLong_FromUnsignedLongLong(bits);
+        PyObject *key = int_for(&notified_key, bits);
         if (key == NULL) return NULL;
         PyObject *route = PyDict_GetItemWithError(direct, key);
         if (route == NULL) {
-            PyObject *raw = PyErr_Occurred() ? NULL : args_tuple(&request);
+            PyObject *raw = PyErr_Occurred() ? NULL : args_for(&notified_args, request.data.args);
             PyObject *note = raw == NULL ? NULL
                                          : Py_BuildValue("(KkOKN)", (unsigned long long)request.id,
                                                          (unsigned long)request.pid, key,
@@ -859,14 +931,9 @@ static int ptrace_direct(long tid, PyObject *state, const struct syscall_info *i
     PyObject *field = NULL;
     int outcome = -1;
     if (PyErr_Occurred()) return -1;
-    if ((raw = PyTuple_New(6)) == NULL) goto done;
-    for (Py_ssize_t i = 0; i < 6; i++) {
-        PyObject *value = PyLong_FromUnsignedLongLong(info->seccomp.args[i]);
-        if (value == NULL) goto done;
-        PyTuple_SET_ITEM(raw, i, value);
-    }
-    if ((ip = PyLong_FromUnsignedLongLong(info->instruction_pointer)) == NULL) goto done;
-    if ((sp = PyLong_FromUnsignedLongLong(info->stack_pointer)) == NULL) goto done;
+    if ((raw = args_for(&stopped_args, info->seccomp.args)) == NULL) goto done;
+    if ((ip = int_for(&stopped_ip, info->instruction_pointer)) == NULL) goto done;
+    if ((sp = int_for(&stopped_sp, info->stack_pointer)) == NULL) goto done;
     if ((call = new_call(call_type, syscall, raw, state, ip, sp, NULL, NULL)) == NULL) goto done;
     if (count_for_route(stats, COUNT_STOPS, 1) < 0) goto done;
     int ran = run_handler(handler, call, stats, raised, route, &decision);
@@ -918,7 +985,7 @@ done:
     Py_XDECREF(raw);
     Py_XDECREF(ip);
     Py_XDECREF(sp);
-    Py_XDECREF(call);
+    release_call(call);
     Py_XDECREF(decision);
     Py_XDECREF(field);
     return outcome;
@@ -943,7 +1010,7 @@ static int has_rewrite(PyObject *state) {
 }
 
 static int task_phase(PyObject *tasks, long tid, PyObject **state) {
-    PyObject *key = PyLong_FromLong(tid);
+    PyObject *key = int_for(&stopped_tid, (unsigned long long)tid);
     if (key == NULL) return -1;
     *state = PyDict_GetItemWithError(tasks, key);
     Py_DECREF(key);
@@ -1124,8 +1191,8 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             if (result < 0 && result != -ESRCH) return raise_errno((int)-result, "ptrace resume");
             continue;
         } else if (info.op == INFO_ENTRY) {
-            PyObject *key = PyLong_FromUnsignedLongLong(
-                ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
+            PyObject *key = int_for(
+                &stopped_key, ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
             if (key == NULL) return NULL;
             entry = PyDict_GetItemWithError(by_number, key); /* None: a route Python decides */
             Py_DECREF(key);
@@ -1155,7 +1222,7 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) == info.seccomp.nr;
         if (!is_direct && (trace == NULL || syscall_stops)) return to_python(trace, adopt, tid, status);
         if (!syscall_stops) {
-            PyObject *key = PyLong_FromLong(tid);
+            PyObject *key = int_for(&stopped_tid, (unsigned long long)tid);
             if (key == NULL) return failing(trace);
             state = PyDict_GetItemWithError(tasks, key);
             Py_DECREF(key);
