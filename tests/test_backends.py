@@ -95,6 +95,25 @@ def test_every_call_is_its_own_even_when_recycled() -> None:
     assert all(call.args.offset == call.raw[1] == offset for call, offset in kept)
 
 
+def test_handler_time_is_counted_in_nanoseconds(programs: Programs) -> None:
+    """As tests/test_engine.py's test of the same name, for the supervisor's C loop."""
+    inside: list[int] = []
+    emu = unotify()
+
+    @emu.on("getpid")
+    def slow(call: Call) -> object:
+        started = time.perf_counter_ns()
+        time.sleep(0.005)
+        inside.append(time.perf_counter_ns() - started)
+        return call.emulate(4242)
+
+    result = emu.run([programs.getpid_loop, "4"], capture_output=True)
+    assert (result.exit_code, result.stdout) == (0, b"4242\n")
+    assert result.stats["getpid"].emulated == 4
+    handler_ns = result.stats["getpid"].handler_ns
+    assert sum(inside) <= handler_ns < sum(inside) * 1.5 + 5e6
+
+
 def test_processes_and_threads(programs: Programs) -> None:
     emu = unotify()
     emu.on("getpid")(lambda call: call.emulate(4242))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -582,6 +583,27 @@ def test_every_call_is_its_own_even_when_recycled() -> None:
     for call, offset, raw in kept:
         assert (call.args.offset, call.raw) == (offset, raw)
         assert call.syscall.name == "lseek" and call.raw[1] == offset
+
+
+def test_handler_time_is_counted_in_nanoseconds(programs: Programs) -> None:
+    """The C loops time handlers in TSC ticks where they can: the stats still read in ns
+    (as much as the handlers measured themselves, and a little more, not 2x as a 2 GHz TSC's
+    ticks would be)."""
+    inside: list[int] = []
+    emu = Emulator()
+
+    @emu.on("getpid")
+    def slow(call: Call) -> object:
+        started = time.perf_counter_ns()
+        time.sleep(0.005)
+        inside.append(time.perf_counter_ns() - started)
+        return call.emulate(4242)
+
+    code, out, _, result = run(emu, programs.getpid_loop, "4")
+    assert (code, out) == (0, "4242\n")
+    stats = result.stats["getpid"]  # type: ignore[attr-defined]
+    assert stats.emulated == 4
+    assert sum(inside) <= stats.handler_ns < sum(inside) * 1.5 + 5e6
 
 
 def test_the_signal_guards_numbers_are_the_tables() -> None:

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 AT_FDCWD = -100
 _FD, _DIRFD, _PID = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID
+# Call.emulate makes its decision without running Emulate.__init__: the most common decision
+# of a hot handler is ~40 ns cheaper without that second Python frame.
+_new_object = object.__new__
 
 
 class Task(Protocol):
@@ -298,7 +301,9 @@ class Call:
 
     def emulate(self, value: int) -> Emulate:
         """The kernel skips the call; it returns ``value`` (``-errno`` values are errors)."""
-        return Emulate(value)
+        decision: Emulate = _new_object(Emulate)
+        decision.value = value
+        return decision
 
     def fail(self, error: int | str) -> Fail:
         """The kernel skips the call; it fails with ``error`` (a number or ``"ENOENT"``)."""

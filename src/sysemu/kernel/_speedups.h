@@ -47,7 +47,8 @@ long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data);
 ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size, size_t *planned);
 
 /* A direct route's counters, kept in C between two returns of a wait loop to Python and
- * added to its SyscallStats then (_speedups.c): 0, or -1 with an exception set. */
+ * added to its SyscallStats then (_speedups.c): 0, or -1 with an exception set. The
+ * COUNT_HANDLER_NS amounts are in _speedups.c's ticks, made nanoseconds when added. */
 enum { COUNT_STOPS, COUNT_HANDLER_NS, COUNT_EMULATED, COUNT_PASSED, COUNT_FAILED, COUNT_FIELDS };
 int count_for_route(PyObject *stats, int field, long long amount);
 
