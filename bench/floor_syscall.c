@@ -7,7 +7,7 @@
  * the requests sysemu's ptrace backend makes: one waitpid, one PTRACE_GET_SYSCALL_INFO (the
  * entry/exit and the call number come from it), one PTRACE_SYSCALL. For "emulate", at the
  * entry of call NR (x86_64) two POKEUSERs: orig_rax = -1 (the kernel skips the call and leaves
- * rax alone) and rax = 4242 (its result); the exit stop that follows changes nothing.
+ * rax alone) and rax = 42424242 (its result); the exit stop that follows changes nothing.
  * Follows forks, clones and execs; re-injects signals, except the SIGSTOP every new task
  * starts with; no group-stop handling (benchmarks do not stop). */
 #define _GNU_SOURCE
@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
             ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
             if (emulate && info.op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr == nr) {
                 ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, orig_rax), -1L);
-                ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 4242L);
+                ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 42424242L);
             }
             ptrace(PTRACE_SYSCALL, tid, 0, 0);
         } else if (event != 0 || sig == SIGTRAP) {

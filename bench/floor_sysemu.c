@@ -6,7 +6,7 @@
  * No filter: the program is resumed with PTRACE_SYSEMU, so every call stops at its entry and
  * the kernel skips it. Per stop, the requests sysemu's sysemu backend makes: one waitpid, one
  * PTRACE_GET_SYSCALL_INFO, then
- *   - call NR (x86_64) with "emulate": two POKEUSERs (orig_rax = -1, rax = 4242) and
+ *   - call NR (x86_64) with "emulate": two POKEUSERs (orig_rax = -1, rax = 42424242) and
  *     PTRACE_SYSEMU again: one stop, and the call never ran;
  *   - any other call: made again. GETREGS/SETREGS put rip back over the two-byte syscall
  *     instruction and the number back in rax (what the kernel does to restart a call), and
@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
             resume(tid, 0);
         } else if (emulate && info.entry.nr == nr) { /* IDLE: an entry stop, the call skipped */
             ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, orig_rax), -1L);
-            ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 4242L);
+            ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 42424242L);
             ptrace(PTRACE_SYSEMU, tid, 0, 0);
         } else { /* make the call again, for the kernel to run */
             ptrace(PTRACE_GETREGS, tid, 0, &regs);

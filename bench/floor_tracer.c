@@ -4,7 +4,7 @@
  *
  * Traps syscall NR (x86_64) with SECCOMP_RET_TRACE and, per stop, makes exactly the requests
  * sysemu makes: one waitpid, one PTRACE_GET_SYSCALL_INFO, for "emulate" two POKEUSERs
- * (orig_rax = -1, rax = 4242), one PTRACE_CONT. "none" installs no filter. Follows forks,
+ * (orig_rax = -1, rax = 42424242), one PTRACE_CONT. "none" installs no filter. Follows forks,
  * clones and execs; re-injects signals; no group-stop handling (benchmarks do not stop).
  * "+spin" polls waitpid(WNOHANG) for up to 20 µs while stops come fast, as sysemu does by
  * default, so that sysemu's polling is compared with a C tracer that polls too. */
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
             ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
             if (emulate) {
                 ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, orig_rax), -1L);
-                ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 4242L);
+                ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 42424242L);
             }
             ptrace(PTRACE_CONT, tid, 0, 0);
         } else if (event != 0 || sig == SIGTRAP) {

@@ -5,7 +5,7 @@
  * The child installs a filter answering syscall NR (x86_64) with SECCOMP_RET_USER_NOTIF,
  * sends the listener fd over a socketpair and execs. The supervisor sets
  * SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP where the kernel has it (6.6), then per call does one
- * NOTIF_RECV and one NOTIF_SEND: 4242 for "emulate", CONTINUE for "pass". */
+ * NOTIF_RECV and one NOTIF_SEND: 42424242 for "emulate", CONTINUE for "pass". */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
         memset(&response, 0, sizeof response);
         response.id = request.id;
         if (emulate)
-            response.val = 4242;
+            response.val = 42424242;
         else
             response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response);

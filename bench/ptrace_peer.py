@@ -6,7 +6,7 @@
 python-ptrace has no seccomp support, so the program stops twice (entry and exit) on every
 system call whatever we want from it: that cost is what this peer exists to show. ``emulate NR``
 skips syscall NR (x86_64 number) at entry by setting ``orig_rax`` to -1 and makes it return
-4242 by setting ``rax`` at exit; ``pass NR`` only reads the number at entry to decide to leave
+42424242 by setting ``rax`` at exit; ``pass NR`` only reads the number at entry to decide to leave
 the call alone (what any conditional tracer must do); ``--all`` reads nothing and only resumes.
 Follows forks, clones and execs; re-injects signals; exits with the program's status.
 """
@@ -27,7 +27,7 @@ from ptrace.debugger import (  # type: ignore[import-untyped]
 )
 from ptrace.debugger.child import createChild  # type: ignore[import-untyped]
 
-EMULATED_RESULT = 4242
+EMULATED_RESULT = 42424242
 SKIP = 2**64 - 1  # orig_rax = -1: the kernel skips the call (registers are unsigned words)
 
 

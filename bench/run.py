@@ -42,7 +42,10 @@ RULES = BENCH / "rules"
 
 GETPID_NR = 39  # x86_64
 OPENAT_NR = 257
-EMULATED = "4242"  # what every emulating tracer makes getpid return
+# What every emulating tracer makes getpid return: above any pid (PID_MAX_LIMIT is 2**22), so
+# that a pass-through row's program cannot print it by getting this pid after the pid counter
+# wrapped (4242 did, once in a run: a pass row "failed" with a real pid of 4242).
+EMULATED = "42424242"
 OPENAT_PATH = "/usr/include/stdio.h"  # exists wherever gcc + libc headers (needed here) do
 RUN_TIMEOUT_S = 120.0
 TASKSET = ["taskset", "-c", "0"]
@@ -178,7 +181,7 @@ def prints_pid(n: int, stdout: str) -> str | None:
 
 
 def prints_emulated(n: int, stdout: str) -> str | None:
-    """getpid_loop's output when every getpid was answered with 4242."""
+    """getpid_loop's output when every getpid was answered with 42424242."""
     last = stdout.strip().splitlines()[-1:] or [""]
     want = EMULATED if n else "0"
     return None if last[0] == want else f"expected {want}, got {last[0]!r}"

@@ -1,4 +1,4 @@
-"""Benchmark rules: answer every getpid with 4242; the kernel never runs it.
+"""Benchmark rules: answer every getpid with 42424242; the kernel never runs it.
 
 The program prints the last value getpid returned, so the benchmark can check the handler ran.
 """
@@ -11,4 +11,4 @@ def register(emu: Emulator) -> None:
 
     @emu.on("getpid")
     def fake_pid(call: Call) -> Decision:
-        return call.emulate(4242)
+        return call.emulate(42424242)

@@ -9,4 +9,4 @@ def register(emu: Emulator) -> None:
 
     @emu.on("getpid", decides_only=True)
     def fake_pid(call: Call) -> Decision:
-        return call.emulate(4242)
+        return call.emulate(42424242)
