@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,9 @@ from sysemu import (
     emulator,
 )
 from sysemu.abi.syscalls import abis_for_name
+from sysemu.api.handlers import HandlerSet
 from sysemu.engine.common import SIGNALLING_CALLS
-from sysemu.kernel import ptrace
+from sysemu.kernel import ptrace, seccomp
 
 from .conftest import SEEKED, SEEKS, Programs
 
@@ -38,14 +40,41 @@ WRITE_OUT_ERR_OUT = (
 
 @pytest.fixture(
     autouse=True,
-    params=["speedups", "ctypes", "ptrace-only", "ptrace-only-python", "sysemu", "sysemu-python"],
+    params=[
+        "speedups",
+        "ctypes",
+        "ptrace-only",
+        "ptrace-only-python",
+        "sysemu",
+        "sysemu-python",
+        "auto",
+        "auto-notified",
+    ],
 )
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every engine test runs with the C accelerator (its wait loop included), with its
     ctypes twins and the Python loop, on the ptrace-only backend (the reference: no filter,
     every call stops) and on the PTRACE_SYSEMU backend (no call runs unless made again), the
-    last two with the C wait loop and with the Python one."""
-    if request.param.startswith(("ptrace-only", "sysemu")):
+    last two with the C wait loop and with the Python one, and on the auto backend twice: as
+    the tests register their handlers (they stop in ptrace), and with every handler declared
+    decides_only, so that its calls are answered by notification from auto's second thread
+    while the first one ptraces the tree (tests marked needs_ptrace, whose handlers rewrite
+    calls or see results, are skipped there: that is what notification cannot do)."""
+    if request.param.startswith("auto"):
+        if not seccomp.has_user_notification():
+            pytest.skip("no seccomp user notification here")
+        if request.param == "auto-notified":
+            if request.node.get_closest_marker("needs_ptrace"):
+                pytest.skip("rewrites calls or sees results: not by notification")
+            real_add = HandlerSet.add
+
+            def decides_only(self: HandlerSet, *args: Any, **kwargs: Any) -> None:
+                kwargs["decides_only"] = not kwargs.get("needs_ptrace", False)
+                real_add(self, *args, **kwargs)
+
+            monkeypatch.setattr(HandlerSet, "add", decides_only)
+        monkeypatch.setattr(emulator, "DEFAULT_BACKEND", "auto")
+    elif request.param.startswith(("ptrace-only", "sysemu")):
         if request.node.get_closest_marker("filter_only"):
             pytest.skip("counts stops that only a seccomp filter avoids")
         backend = "ptrace" if request.param.startswith("ptrace-only") else "sysemu"
@@ -144,6 +173,7 @@ def test_experimental_syscall_numbers(programs: Programs) -> None:
     assert out.splitlines() == ["1000(2, 3) = 5", "1001() = -1 Function not implemented"]
 
 
+@pytest.mark.needs_ptrace
 def test_rewritten_path_opens_another_file(tmp_path: Path) -> None:
     replacement = tmp_path / "replacement"
     replacement.write_text("from the replacement\n")
@@ -160,6 +190,7 @@ def test_rewritten_path_opens_another_file(tmp_path: Path) -> None:
     assert result.stats["openat"].rewritten == 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.needs_ptrace
 @pytest.mark.parametrize("build", ["64", "m32"])
 def test_rewritten_argv_array(programs: Programs, build: str) -> None:
     """A list becomes a NULL-terminated pointer array of the call's ABI (4-byte pointers
@@ -178,6 +209,7 @@ def test_rewritten_argv_array(programs: Programs, build: str) -> None:
     assert result.stats["execve"].rewritten == 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.needs_ptrace
 def test_change_to_another_syscall(programs: Programs) -> None:
     emu = Emulator()
 
@@ -189,6 +221,7 @@ def test_change_to_another_syscall(programs: Programs) -> None:
     assert (code, out) == (0, f"{os.getpid()}\n")
 
 
+@pytest.mark.needs_ptrace
 def test_observe_sees_and_replaces_results() -> None:
     emu = Emulator()
     seen: list[Result] = []
@@ -207,6 +240,7 @@ def test_observe_sees_and_replaces_results() -> None:
     assert result.stats["geteuid"].results_seen >= 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.needs_ptrace
 def test_observed_failure_reports_errno() -> None:
     emu = Emulator()
     seen: list[Result] = []
@@ -282,6 +316,7 @@ def test_fork_vfork_clone3_posix_spawn_and_threads_are_followed(programs: Progra
     assert result.threads >= 9  # type: ignore[attr-defined]
 
 
+@pytest.mark.needs_ptrace
 def test_exec_from_a_thread_keeps_following_the_process(programs: Programs) -> None:
     emu = Emulator()
     exec_results: list[int] = []
@@ -384,6 +419,7 @@ def test_a_32_bit_program(programs: Programs) -> None:
     assert (Abi.I386, "/etc/hostname") in seen
 
 
+@pytest.mark.needs_ptrace
 def test_a_call_interrupted_by_a_signal_restarts_and_is_decided_again(programs: Programs) -> None:
     emu = Emulator()
     decided: list[int] = []

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from sysemu.abi import Syscall
 from sysemu.api.call import Call
-from sysemu.api.decisions import Emulate, Fail, OpenFile, Outcome, Pass, Result
+from sysemu.api.decisions import Decision, Emulate, Fail, OpenFile, Outcome, Pass, Result
 from sysemu.api.handlers import (
     CompiledHandlers,
     Handler,
@@ -476,10 +476,15 @@ class NotifySupervisor:
             return self._open_for(listener, notification_id, decision), Outcome.REWRITTEN
         handler = route.registrations[0].handler
         failure = HandlerError(call.name, handler, call.tid)
-        failure.__cause__ = UnsupportedError(
-            f"the unotify backend cannot carry out {type(decision).__name__} decisions "
-            "(rewrites and results need the seccomp or ptrace backend)"
-        )
+        if isinstance(decision, Decision):
+            failure.__cause__ = UnsupportedError(
+                f"the unotify backend cannot carry out {type(decision).__name__} decisions "
+                "(rewrites and results need the seccomp or ptrace backend)"
+            )
+        else:  # the same error as the ptrace backends give
+            failure.__cause__ = TypeError(
+                f"a handler must return a Decision or None, not {type(decision).__name__}"
+            )
         raise failure
 
     def _open_for(self, listener: Listener, notification_id: int, decision: OpenFile) -> int:
