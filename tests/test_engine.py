@@ -49,6 +49,7 @@ WRITE_OUT_ERR_OUT = (
         "sysemu-python",
         "auto",
         "auto-notified",
+        "unotify",
     ],
 )
 def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -59,10 +60,19 @@ def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     the tests register their handlers (they stop in ptrace), and with every handler declared
     decides_only, so that its calls are answered by notification from auto's second thread
     while the first one ptraces the tree (tests marked needs_ptrace, whose handlers rewrite
-    calls or see results, are skipped there: that is what notification cannot do)."""
-    if request.param.startswith("auto"):
+    calls or see results, are skipped there: that is what notification cannot do), and on the
+    unotify backend (no ptrace at all: the tests marked ptrace_tree, which count the processes
+    of the tree or register observers, are skipped there too)."""
+    if request.param.startswith(("auto", "unotify")):
         if not seccomp.has_user_notification():
             pytest.skip("no seccomp user notification here")
+        if request.param == "unotify":
+            if request.node.get_closest_marker("needs_ptrace"):
+                pytest.skip("rewrites calls or sees results: not by notification")
+            if request.node.get_closest_marker("ptrace_tree"):
+                pytest.skip("the unotify backend traces no process: no tree, no observers")
+            monkeypatch.setattr(emulator, "DEFAULT_BACKEND", "unotify")
+            return str(request.param)
         if request.param == "auto-notified":
             if request.node.get_closest_marker("needs_ptrace"):
                 pytest.skip("rewrites calls or sees results: not by notification")
@@ -296,6 +306,7 @@ def test_a_handler_returning_nonsense_is_a_handler_error() -> None:
     assert "TypeError" in repr(result.handler_errors[0].__cause__)  # type: ignore[attr-defined]
 
 
+@pytest.mark.ptrace_tree
 def test_fork_vfork_clone3_posix_spawn_and_threads_are_followed(programs: Programs) -> None:
     emu = Emulator()
 
@@ -450,6 +461,7 @@ def test_a_program_killed_while_stopped_in_a_handler() -> None:
     assert result.stdout == b""
 
 
+@pytest.mark.ptrace_tree
 def test_shell_pipelines_with_background_jobs() -> None:
     emu = Emulator()
     opened: list[str] = []
@@ -511,6 +523,7 @@ class Recorder(Observer):
         self.events.append(("exit", os.waitstatus_to_exitcode(status)))
 
 
+@pytest.mark.ptrace_tree
 def test_observers_see_calls_outcomes_and_lives(programs: Programs) -> None:
     emu = Emulator()
     recorder = Recorder()
@@ -535,6 +548,7 @@ def test_observers_see_calls_outcomes_and_lives(programs: Programs) -> None:
     assert code == 128 + 10
 
 
+@pytest.mark.ptrace_tree
 def test_an_observer_of_every_call_sees_calls_without_handlers(programs: Programs) -> None:
     emu = Emulator()
     recorder = Recorder()
@@ -547,6 +561,7 @@ def test_an_observer_of_every_call_sees_calls_without_handlers(programs: Program
     assert result.stats["getpid"].stops == 3  # type: ignore[attr-defined]
 
 
+@pytest.mark.ptrace_tree
 def test_a_failing_observer_is_reported_and_the_run_goes_on() -> None:
     class Broken(Observer):
         def call_entered(self, call: Call) -> None:
