@@ -5,7 +5,9 @@
  * The child installs a filter answering syscall NR (x86_64) with SECCOMP_RET_USER_NOTIF,
  * sends the listener fd over a socketpair and execs. The supervisor sets
  * SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP where the kernel has it (6.6), then per call does one
- * NOTIF_RECV and one NOTIF_SEND: 42424242 for "emulate", CONTINUE for "pass". */
+ * NOTIF_RECV and one NOTIF_SEND: 42424242 for "emulate", CONTINUE for "pass". It blocks in
+ * NOTIF_RECV, as sysemu's unotify backend does: a poll before each receive would be one more
+ * request per call, and its wake-up does not come on the caller's CPU as the receive's does. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -94,12 +96,16 @@ int main(int argc, char **argv) {
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
     struct seccomp_notif request;
     struct seccomp_notif_resp response;
-    struct pollfd poller = {listener, POLLIN, 0};
     for (;;) {
-        if (poll(&poller, 1, -1) < 0 && errno != EINTR) break;
-        if (poller.revents & POLLHUP) break;
         memset(&request, 0, sizeof request);
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) continue;
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) {
+            /* EINTR, or ENOENT: that call's thread died, or every process using the filter
+             * is gone (the listener then polls as hung up). */
+            struct pollfd poller = {listener, POLLIN, 0};
+            if (errno != EINTR && errno != ENOENT) break;
+            if (poll(&poller, 1, 0) > 0 && poller.revents & (POLLHUP | POLLERR)) break;
+            continue;
+        }
         memset(&response, 0, sizeof response);
         response.id = request.id;
         if (emulate)
