@@ -1301,6 +1301,45 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
     return counters_flushed(ptrace_serve_loop(args, nargs));
 }
 
+/* record_maker(type, field) -> make(value): a function making objects of the __slots__ class
+ * `type` with `field` set to value and nothing run in Python (no __init__, no argument tuple):
+ * Call.emulate makes its Emulate with it, the decision of most hot handlers. The type must hold
+ * that one slot and nothing else (no __dict__, no weak references, no other slot). */
+static PyObject *make_record(PyObject *spec, PyObject *value) {
+    PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(spec, 0);
+    Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 1));
+    PyObject *record = type->tp_alloc(type, 0);
+    if (record == NULL) return NULL;
+    Py_INCREF(value);
+    *(PyObject **)((char *)record + offset) = value;
+    return record;
+}
+
+static PyMethodDef make_record_def = {
+    "make_record", (PyCFunction)make_record, METH_O,
+    "make_record(value, /)\n--\n\nAn object of record_maker's type with its field set to value."};
+
+static PyObject *sp_record_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "record_maker(type, field: str)");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[0];
+    Py_ssize_t offset = slot_offset(type, PyUnicode_AsUTF8(args[1]));
+    if (offset < 0 || type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 ||
+        type->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + sizeof(PyObject *))) {
+        PyErr_Format(PyExc_TypeError, "%s must hold the one slot %U and nothing else",
+                     type->tp_name, args[1]);
+        return NULL;
+    }
+    PyObject *spec = Py_BuildValue("(On)", (PyObject *)type, offset);
+    if (spec == NULL) return NULL;
+    PyObject *maker = PyCFunction_New(&make_record_def, spec);
+    Py_DECREF(spec);
+    return maker;
+}
+
 static PyMethodDef methods[] = {
     {"ptrace_serve", (PyCFunction)(void (*)(void))sp_ptrace_serve, METH_FASTCALL,
      "ptrace_serve(direct, tasks, call_type, emulate_type, fail_type, stop, spin_ns, resume,"
@@ -1328,6 +1367,8 @@ static PyMethodDef methods[] = {
      "resume(request, tid, sig) -> False if the tracee is gone."},
     {"syscall_info", (PyCFunction)(void (*)(void))sp_syscall_info, METH_FASTCALL,
      "syscall_info(tid) -> PTRACE_GET_SYSCALL_INFO as a tuple, None if the tracee is gone."},
+    {"record_maker", (PyCFunction)(void (*)(void))sp_record_maker, METH_FASTCALL,
+     "record_maker(type, field) -> make(value): objects of type with field set, no __init__."},
     {"poke_user_twice_then", (PyCFunction)(void (*)(void))sp_poke_twice_then, METH_FASTCALL,
      "poke_user_twice_then(request, tid, off_a, val_a, off_b, val_b) -> False if gone."},
     {NULL, NULL, 0, NULL},
