@@ -12,14 +12,6 @@ import pytest
 PROGRAMS = Path(__file__).parent / "programs"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
-# A Python program making lseek(fd, 1000 + i) for i in 0..39, then the same call five times
-# over (registers that repeat), and the offsets it passes: for the tests of recycled Calls.
-SEEKS = (
-    "import os; fd = os.open('/dev/null', os.O_RDONLY)\n"
-    "for offset in [*range(1000, 1040), *[1007] * 5]: os.lseek(fd, offset, 0)"
-)
-SEEKED = [*range(1000, 1040), *[1007] * 5]
-
 
 def _build(source: Path, output: Path, *flags: str) -> bool:
     cc = shutil.which("cc") or shutil.which("gcc")

@@ -16,7 +16,7 @@ from sysemu import Abi, Call, Emulator, HandlerError, Observer, RunTimeoutError
 from sysemu.engine.notify import UnsupportedError
 from sysemu.kernel import seccomp
 
-from .conftest import SEEKED, SEEKS, Programs
+from .conftest import Programs
 
 pytestmark = pytest.mark.skipif(
     not seccomp.has_user_notification(), reason="no seccomp user notification here"
@@ -71,47 +71,6 @@ def test_compat_abis_and_experimental_calls(programs: Programs) -> None:
     emu.on(1000)(lambda call: call.emulate(call.args.arg0 + call.args.arg1))
     result = emu.run([programs.example("experimental_syscall")], capture_output=True)
     assert result.stdout == b"1000(2, 3) = 5\n1001() = -1 Function not implemented\n"
-
-
-def test_every_call_is_its_own_even_when_recycled() -> None:
-    """As tests/test_engine.py's test of the same name, for the supervisor's C loop."""
-    seen: list[int] = []
-    kept: list[tuple[Call, int]] = []
-    emu = unotify()
-
-    @emu.on("lseek")
-    def keep_odd_ones(call: Call) -> object:
-        offset = call.args.offset
-        if offset >= 1000:
-            seen.append(offset)
-            if offset % 2:
-                kept.append((call, offset))
-        return call.emulate(offset)
-
-    result = emu.run([sys.executable, "-c", SEEKS], capture_output=True)
-    assert result.exit_code == 0, result.stderr
-    assert seen == SEEKED
-    assert [offset for _, offset in kept] == [o for o in SEEKED if o % 2]
-    assert all(call.args.offset == call.raw[1] == offset for call, offset in kept)
-
-
-def test_handler_time_is_counted_in_nanoseconds(programs: Programs) -> None:
-    """As tests/test_engine.py's test of the same name, for the supervisor's C loop."""
-    inside: list[int] = []
-    emu = unotify()
-
-    @emu.on("getpid")
-    def slow(call: Call) -> object:
-        started = time.perf_counter_ns()
-        time.sleep(0.005)
-        inside.append(time.perf_counter_ns() - started)
-        return call.emulate(4242)
-
-    result = emu.run([programs.getpid_loop, "4"], capture_output=True)
-    assert (result.exit_code, result.stdout) == (0, b"4242\n")
-    assert result.stats["getpid"].emulated == 4
-    handler_ns = result.stats["getpid"].handler_ns
-    assert sum(inside) <= handler_ns < sum(inside) * 1.5 + 5e6
 
 
 def test_processes_and_threads(programs: Programs) -> None:

@@ -30,7 +30,7 @@ from sysemu.api.handlers import HandlerSet
 from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ptrace, seccomp
 
-from .conftest import SEEKED, SEEKS, Programs
+from .conftest import Programs
 
 # Three writes, straight to the file descriptors.
 WRITE_OUT_ERR_OUT = (
@@ -609,6 +609,15 @@ def test_the_c_wait_loop_serves_direct_stops_itself(
         assert result.stats["getpid"].passed >= 2000  # type: ignore[attr-defined]
         assert (len(returns) < 50) is (not hooked)
         assert (len(seen) >= 2000) is hooked
+
+
+# lseek(fd, 1000 + i) for i in 0..39, then the same call five times over (registers that
+# repeat), and the offsets it passes.
+SEEKS = (
+    "import os; fd = os.open('/dev/null', os.O_RDONLY)\n"
+    "for offset in [*range(1000, 1040), *[1007] * 5]: os.lseek(fd, offset, 0)"
+)
+SEEKED = [*range(1000, 1040), *[1007] * 5]
 
 
 def test_every_call_is_its_own_even_when_recycled() -> None:
