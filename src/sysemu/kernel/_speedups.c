@@ -600,6 +600,12 @@ static void release_call(PyObject *call) {
     for (int slot = 0; slot < SLOTS; slot++)
         if (call_plans[index].offsets[slot] >= 0)
             Py_CLEAR(*(PyObject **)((char *)call + call_plans[index].offsets[slot]));
+    /* Clearing may have run Python (a finaliser of what a slot held) and let the other wait
+     * loop's thread (auto) release a Call of its own meanwhile. */
+    if (call_plans[index].spare != NULL) {
+        Py_DECREF(call);
+        return;
+    }
     call_plans[index].spare = call;
 }
 
