@@ -25,7 +25,9 @@ from sysemu.abi import syscall_by_name
 from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.call import Call
 from sysemu.kernel import ptrace
-from sysemu.tools.trace import TraceObserver, summary_table
+from sysemu.tools.trace import TraceObserver, decoders, decoders_structs, summary_table
+from sysemu.tools.trace import native as native_module
+from sysemu.tools.trace.context import value_only
 
 from .conftest import Programs
 
@@ -149,6 +151,57 @@ def test_native_lines_are_the_python_tracers(
     assert {name: row[:2] for name, row in fast.summary.items()} == {
         name: row[:2] for name, row in slow.summary.items()
     }
+
+
+def test_a_decoder_that_fails_shows_the_register(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value-only decoder raising one of the decoder errors shows the raw register in both
+    tracers; C asks it once per value and remembers nothing for a failure."""
+
+    @value_only
+    def whence(context: object, value: int, index: int) -> str:
+        if value == 1:
+            raise ValueError("not this one")
+        return f"W{value}"
+
+    fd, offset, _ = decoders.SYSCALLS["lseek"]
+    monkeypatch.setitem(decoders.SYSCALLS, "lseek", (fd, offset, (whence, decoders.ENTRY)))
+    monkeypatch.setattr(decoders, "_SHOWN", {})
+    script = "import os; fd = os.open('/dev/null', 0)\nfor w in (0, 1, 1, 0): os.lseek(fd, 7, w)"
+    argv = [sys.executable, "-S", "-c", script]
+    native, fast = traced(argv, native=True, capture_output=True)
+    python, _ = traced(argv, native=False, capture_output=True)
+    assert masked(native).splitlines() == masked(python).splitlines()
+    lines = [line for line in native.splitlines() if line.startswith("lseek(")]
+    assert [line.split("=")[0].strip().split(", ", 1)[1] for line in lines[-4:]] == [
+        "7, W0)",
+        "7, 0x1)",
+        "7, 0x1)",
+        "7, W0)",
+    ]
+    assert "lseek" not in fast.adopted_names  # all four written by C
+
+
+def test_a_structure_that_fails_to_decode_shows_the_pointer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for a structure C reads and Python words (a sigaction): the pointer, in both
+    tracers, where a failure used to stop the native trace's loop."""
+
+    def broken(data: bytes, abi: Abi = Abi.X86_64) -> str:
+        raise ValueError("undecodable")
+
+    memory = dict(native_module._MEMORY)
+    memory[decoders_structs.dec_sigaction] = (broken, *memory[decoders_structs.dec_sigaction][1:])
+    monkeypatch.setattr(native_module, "_MEMORY", memory)
+    monkeypatch.setattr(decoders_structs, "sigaction_text", broken)
+    script = "import signal; signal.signal(signal.SIGUSR1, lambda *_: None)"
+    argv = [sys.executable, "-S", "-c", script]
+    native, fast = traced(argv, native=True, capture_output=True)
+    python, _ = traced(argv, native=False, capture_output=True)
+    assert masked(native).splitlines() == masked(python).splitlines()
+    actions = [line for line in native.splitlines() if line.startswith("rt_sigaction(SIGUSR1")]
+    assert actions and all("0x" in line and "sa_handler" not in line for line in actions)
+    assert "rt_sigaction" not in fast.adopted_names
 
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace"])

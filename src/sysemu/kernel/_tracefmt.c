@@ -472,7 +472,9 @@ static int put_memory(NativeTrace *t, Buf *b, ArgSpec *arg, long tid, Value addr
     PyObject *bytes = remember(slot, hash, arg->decoder, argv, 1);
     if (bytes == NULL) {
         Py_DECREF(content);
-        return -1;
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) return -1;
+        PyErr_Clear(); /* as put_pure: a decoder that fails shows the register */
+        return put_hex(b, address);
     }
     Py_XSETREF(slot->content, content);
     return buf_bytes(b, bytes);
