@@ -90,6 +90,16 @@ def masked(text: str) -> str:
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
 
 
+def python_script_traced_alike(script: str) -> tuple[str, CountingObserver]:
+    """``python3 -S -c script`` traced natively and by the Python tracer alone: the native
+    trace and its observer, once the two traces are checked equal (masked)."""
+    argv = [sys.executable, "-S", "-c", script]
+    native, fast = traced(argv, native=True, capture_output=True)
+    python, _ = traced(argv, native=False, capture_output=True)
+    assert masked(native).splitlines() == masked(python).splitlines()
+    return native, fast
+
+
 @pytest.fixture(scope="module")
 def odd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A file whose bytes need every kind of escape, an octal one before a digit included."""
@@ -167,10 +177,7 @@ def test_a_decoder_that_fails_shows_the_register(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(decoders.SYSCALLS, "lseek", (fd, offset, (whence, decoders.ENTRY)))
     monkeypatch.setattr(decoders, "_SHOWN", {})
     script = "import os; fd = os.open('/dev/null', 0)\nfor w in (0, 1, 1, 0): os.lseek(fd, 7, w)"
-    argv = [sys.executable, "-S", "-c", script]
-    native, fast = traced(argv, native=True, capture_output=True)
-    python, _ = traced(argv, native=False, capture_output=True)
-    assert masked(native).splitlines() == masked(python).splitlines()
+    native, fast = python_script_traced_alike(script)
     lines = [line for line in native.splitlines() if line.startswith("lseek(")]
     assert [line.split("=")[0].strip().split(", ", 1)[1] for line in lines[-4:]] == [
         "7, W0)",
@@ -195,10 +202,7 @@ def test_a_structure_that_fails_to_decode_shows_the_pointer(
     monkeypatch.setattr(native_module, "_MEMORY", memory)
     monkeypatch.setattr(decoders_structs, "sigaction_text", broken)
     script = "import signal; signal.signal(signal.SIGUSR1, lambda *_: None)"
-    argv = [sys.executable, "-S", "-c", script]
-    native, fast = traced(argv, native=True, capture_output=True)
-    python, _ = traced(argv, native=False, capture_output=True)
-    assert masked(native).splitlines() == masked(python).splitlines()
+    native, fast = python_script_traced_alike(script)
     actions = [line for line in native.splitlines() if line.startswith("rt_sigaction(SIGUSR1")]
     assert actions and all("0x" in line and "sa_handler" not in line for line in actions)
     assert "rt_sigaction" not in fast.adopted_names
