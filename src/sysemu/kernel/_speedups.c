@@ -563,6 +563,13 @@ static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
     return offset;
 }
 
+/* Whether an object of `type` holds `slots` object slots and nothing else: no __dict__, no
+ * weak references, no other slot (its size says so). */
+static int holds_only_slots(PyTypeObject *type, Py_ssize_t slots) {
+    return type->tp_dictoffset == 0 && type->tp_weaklistoffset == 0 &&
+           type->tp_basicsize == (Py_ssize_t)(sizeof(PyObject) + slots * sizeof(PyObject *));
+}
+
 static int call_plan_index(PyTypeObject *type) {
     for (int i = 0; i < (int)(sizeof call_plans / sizeof call_plans[0]); i++) {
         if (call_plans[i].type == type) return i;
@@ -574,12 +581,9 @@ static int call_plan_index(PyTypeObject *type) {
                 call_plans[i].offsets[slot] = slot_offset(type, slot_names[slot]);
                 slots += call_plans[i].offsets[slot] >= 0;
             }
-            /* Nothing else to reset between two uses: no __dict__, no weak references, no
-             * finaliser, and no slot but the known ones. */
-            call_plans[i].reusable = type->tp_dictoffset == 0 && type->tp_weaklistoffset == 0 &&
-                                     type->tp_finalize == NULL && type->tp_del == NULL &&
-                                     type->tp_basicsize ==
-                                         (Py_ssize_t)(sizeof(PyObject) + slots * sizeof(PyObject *));
+            /* Nothing else to reset between two uses: no finaliser, nothing but the slots. */
+            call_plans[i].reusable = type->tp_finalize == NULL && type->tp_del == NULL &&
+                                     holds_only_slots(type, slots);
             return i;
         }
     }
@@ -1333,8 +1337,7 @@ static PyObject *sp_record_maker(PyObject *self, PyObject *const *args, Py_ssize
     }
     PyTypeObject *type = (PyTypeObject *)args[0];
     Py_ssize_t offset = slot_offset(type, PyUnicode_AsUTF8(args[1]));
-    if (offset < 0 || type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 ||
-        type->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + sizeof(PyObject *))) {
+    if (offset < 0 || !holds_only_slots(type, 1)) {
         PyErr_Format(PyExc_TypeError, "%s must hold the one slot %U and nothing else",
                      type->tp_name, args[1]);
         return NULL;
