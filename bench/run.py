@@ -50,6 +50,10 @@ OPENAT_PATH = "/usr/include/stdio.h"  # exists wherever gcc + libc headers (need
 RUN_TIMEOUT_S = 120.0
 TASKSET = ["taskset", "-c", "0"]
 NAME_WIDTH = 38  # of the row-name column of every table
+# Runs per row. The notification backends sit at 1.15-1.25x their floor (medians of 25 paired
+# runs by hand), and the median of 5 repetitions' ratios moved by up to 0.1 between whole runs
+# of one commit: a median of 9 takes 5 repetitions in a slow spell to move, one of 5 takes 3.
+DEFAULT_REPEAT = 9
 SLOW_REPEAT = 3  # default timed runs of the > 2 s workload's rows (--repeat overrides it)
 PYCACHE = OUT / "pycache"
 
@@ -944,12 +948,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--calls", type=int, metavar="N", help="calls per micro run (20000)")
     parser.add_argument(
-        "--repeat", type=int, metavar="R", help="runs per row, median (5; 3 for the > 2 s workload)"
+        "--repeat", type=int, metavar="R", help="runs per row, median (9; 3 for the > 2 s workload)"
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = parser.parse_args(argv)
     n = args.calls if args.calls is not None else (3000 if args.quick else 20000)
-    repeat = args.repeat if args.repeat is not None else (3 if args.quick else 5)
+    repeat = args.repeat if args.repeat is not None else (3 if args.quick else DEFAULT_REPEAT)
     if n <= 0 or repeat <= 0:
         parser.error("--calls and --repeat must be positive")
     started = time.perf_counter()
@@ -998,7 +1002,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "strace openat",
         ]
         rows = workload_rows(t, long_command, long_rows)
-        # Its rows take 2 s a run: fewer runs by default, to keep the benchmark near 4 min.
+        # Its rows take 3 s a run: fewer runs by default, to keep the benchmark near 5 min.
         slow = args.repeat if args.repeat is not None else min(repeat, SLOW_REPEAT)
         workloads.append(
             Workload(
