@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -590,19 +590,30 @@ def backend_pairs(
     t: dict[str, Tracer], n: int, getpid: dict[str, Row]
 ) -> tuple[list[BackendPair], list[Row]]:
     """The Backends table, and the rows it needs that the getpid table does not already have
-    (the seccomp rows are the getpid table's own; auto's floor is unotify's)."""
+    (the seccomp rows are the getpid table's own).
+
+    Each line's floor row runs right before its sysemu row, so that the two runs a repetition
+    pairs are seconds apart: auto gets runs of its own of unotify's floor rather than pairing
+    with the ones made for unotify's line, several rows earlier.
+    """
     command = [program("getpid_loop"), str(n)]
-    rows = dict(getpid)
     extra: list[Row] = []
     pairs = []
+    floors_used: set[str] = set()
     for b in BACKENDS:
         for mode in MODES:
             check = prints_emulated if mode == "emulate" else prints_pid
-            for key in (floor_key(b, mode), sysemu_key(b, mode)):
-                if key not in rows:
-                    rows[key] = Row(t[key], command, check, n)
-                    extra.append(rows[key])
-            pairs.append(BackendPair(b, mode, rows[floor_key(b, mode)], rows[sysemu_key(b, mode)]))
+            if b.name == "seccomp":
+                floor, sysemu = getpid[floor_key(b, mode)], getpid[sysemu_key(b, mode)]
+            else:
+                floor_tracer = t[floor_key(b, mode)]
+                if floor_key(b, mode) in floors_used:  # named apart in the list of commands
+                    floor_tracer = replace(floor_tracer, name=f"{floor_tracer.name} ({b.name})")
+                floors_used.add(floor_key(b, mode))
+                floor = Row(floor_tracer, command, check, n)
+                sysemu = Row(t[sysemu_key(b, mode)], command, check, n)
+                extra += [floor, sysemu]
+            pairs.append(BackendPair(b, mode, floor, sysemu))
     return pairs, extra
 
 
