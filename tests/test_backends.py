@@ -189,13 +189,46 @@ def test_a_raising_handler_kills_the_program() -> None:
     assert caught.value.result.signal == 9
 
 
-def test_timeout_kills_the_tree() -> None:
+# A background job, and an orphan: its parent exits at once, so /proc's parent links no
+# longer lead to it from the program (the guardian, a subreaper, becomes its parent).
+JOB_AND_ORPHAN = 'sleep 30 & echo $! > {pids}; sh -c "sleep 31 & echo \\$! >> {pids}"; sleep 32'
+
+
+def test_timeout_kills_the_tree(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
     emu = unotify()
     emu.on("getpid")(lambda call: None)
     started = time.monotonic()
     with pytest.raises(RunTimeoutError):
-        emu.run(["sh", "-c", "sleep 30 & sleep 30"], timeout=1)
+        emu.run(["sh", "-c", JOB_AND_ORPHAN.format(pids=pids)], timeout=1)
     assert time.monotonic() - started < 10
+    # Reaped before the run returned, not only killed.
+    assert [os.path.exists(f"/proc/{pid}") for pid in pids.read_text().split()] == [False] * 2
+
+
+def test_a_handler_error_kills_an_orphan_too(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    emu = unotify()
+
+    @emu.on("uname")
+    def broken(call: Call) -> object:
+        raise RuntimeError("boom")
+
+    script = JOB_AND_ORPHAN.format(pids=pids).replace("sleep 32", "sleep 0.5; uname; sleep 32")
+    with pytest.raises(HandlerError):
+        emu.run(["sh", "-c", script], capture_output=True, timeout=20)
+    assert [os.path.exists(f"/proc/{pid}") for pid in pids.read_text().split()] == [False] * 2
+
+
+def test_the_program_cannot_signal_its_guardian() -> None:
+    """The program's parent is the guardian: a SIGUSR1 (as X servers send their parent) or a
+    SIGKILL to it is refused like one to sysemu, and the run goes on as usual."""
+    emu = unotify()
+    emu.on("getpid")(lambda call: call.emulate(4242))
+    script = "kill -USR1 $PPID; echo $?; kill -KILL $PPID; echo $?; kill -0 $PPID; echo $?; exit 3"
+    result = emu.run(["sh", "-c", script], capture_output=True, timeout=20)
+    assert (result.exit_code, result.stdout) == (3, b"1\n1\n0\n")
+    assert b"Operation not permitted" in (result.stderr or b"")
 
 
 def test_cli_backend_choice() -> None:

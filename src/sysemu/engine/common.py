@@ -75,15 +75,16 @@ _PROCESS_VM_WRITEV_NR = {AUDIT_ARCH_X86_64: (311, 540 | X32_SYSCALL_BIT), AUDIT_
 PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
 
 
-def guard_rules(supervisor: int | None = None) -> list[Rule]:
+def guard_rules(*supervisors: int) -> list[Rule]:
     """Rules every filter of sysemu starts with.
 
     The program may not create a seccomp notification listener of its own (EPERM):
     ``SECCOMP_RET_USER_NOTIF`` outranks ``SECCOMP_RET_TRACE``, so a program that answered its
     own notifications with "continue" would make calls that sysemu never sees, past any rule.
     (Filters without a listener are harmless: their notifications fail with ENOSYS; and
-    stronger actions, ERRNO, TRAP, KILL, never let a call run.) If ``supervisor`` (sysemu's
-    pid) is given, the program may not ptrace it or write its memory either: a tracee that
+    stronger actions, ERRNO, TRAP, KILL, never let a call run.) For each pid of
+    ``supervisors`` (sysemu's, and the unotify backend's guardian's), the program may not
+    ptrace it or write its memory either: a tracee that
     seized its tracer would hang both (each waits for the other's stop) and could undo any rule.
     Nor may it signal that pid (``kill``, ``tkill``, ``tgkill``, ``rt_(tg)sigqueueinfo``, or
     ``pidfd_open`` for ``pidfd_send_signal``): ``kill -STOP $PPID`` would stop sysemu while
@@ -98,19 +99,19 @@ def guard_rules(supervisor: int | None = None) -> list[Rule]:
                 mask=SECCOMP_FILTER_FLAG_NEW_LISTENER, bits=32),
     )  # fmt: skip
     rules = [Rule(arch, nr, refuse, tests) for arch, nrs in _SECCOMP_NR.items() for nr in nrs]
-    if supervisor is not None:
+    if supervisors:
         attach = ArgTest(0, Op.IN, (PTRACE_ATTACH, PTRACE_SEIZE), bits=32)
-        us = ArgTest(1, Op.EQ, (supervisor,), bits=32)
+        us = ArgTest(1, Op.IN, supervisors, bits=32)
         rules += [
             Rule(arch, nr, refuse, (attach, us)) for arch, nrs in _PTRACE_NR.items() for nr in nrs
         ]
-        first_is_us = ArgTest(0, Op.EQ, (supervisor,), bits=32)
+        first_is_us = ArgTest(0, Op.IN, supervisors, bits=32)
         rules += [
             Rule(arch, nr, refuse, (first_is_us,))
             for arch, nrs in _PROCESS_VM_WRITEV_NR.items()
             for nr in nrs
         ]
-        rules += _signal_guards(supervisor, refuse)
+        rules += _signal_guards(supervisors, refuse)
     return rules
 
 
@@ -137,8 +138,8 @@ SIGNALLING_CALLS: dict[str, tuple[int | None, dict[int, tuple[int, ...]]]] = {
 }
 
 
-def _signal_guards(supervisor: int, action: int) -> list[Rule]:
-    us = ArgTest(0, Op.EQ, (supervisor,), bits=32)
+def _signal_guards(supervisors: tuple[int, ...], action: int) -> list[Rule]:
+    us = ArgTest(0, Op.IN, supervisors, bits=32)
     rules = []
     for signal_arg, numbers in SIGNALLING_CALLS.values():
         tests = (us,) if signal_arg is None else (us, ArgTest(signal_arg, Op.NE, (0,), bits=32))

@@ -43,7 +43,8 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.results import RunResult
 from sysemu.engine.common import guard_rules, notify, run_result
-from sysemu.engine.spawn import LISTENER_SOCKET_FD, spawn
+from sysemu.engine.guardian import GuardedProgram, kill_descendants, spawn_guarded
+from sysemu.engine.spawn import LISTENER_SOCKET_FD
 from sysemu.engine.tasks import TaskState
 from sysemu.engine.tracer import ErrorReporter, ExecError, RunTimeoutError
 from sysemu.kernel.bpf import (
@@ -176,9 +177,12 @@ class NotifySupervisor:
         self._tasks: dict[int, TaskState] = {}
         self._timed_out = False
         self.root = 0
+        self._program: GuardedProgram | None = None
 
-    def _filter(self) -> PreparedFilter:
-        rules = [listener_send_rule(), *guard_rules(os.getpid())]
+    def _filter(self, protected: tuple[int, ...]) -> PreparedFilter:
+        """The program's filter; ``protected``: the pids it may not signal, ptrace or write
+        (sysemu's and the guardian's; it is compiled in the guardian, which knows both)."""
+        rules = [listener_send_rule(), *guard_rules(*protected)]
 
         def notified(action: int) -> int:
             return SECCOMP_RET_USER_NOTIF if action & 0xFFFF0000 == SECCOMP_RET_TRACE else action
@@ -209,15 +213,15 @@ class NotifySupervisor:
             SECCOMP_FILTER_FLAG_NEW_LISTENER,  # before Linux 5.19
         ):
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            spawned = spawn(
+            # Between us and the program, a guardian kills its tree if we die (no ptrace
+            # here: nothing else would) and reports its status (see engine/guardian.py).
+            spawned = self._program = spawn_guarded(
                 argv,
                 path=path,
                 env=env,
                 cwd=cwd,
-                filter_=self._filter(),
-                options=0,
+                make_filter=self._filter,
                 stdio=stdio,
-                seize=False,
                 listener_socket=theirs.fileno(),
                 filter_flags=flags,
             )
@@ -228,14 +232,14 @@ class NotifySupervisor:
                     _, fds, _, _ = socket.recv_fds(ours, 1, 1)
                 except TimeoutError:
                     # A child that never sends its listener must not hold the run for ever.
-                    os.kill(spawned.pid, signal.SIGKILL)
-                    os.waitpid(spawned.pid, 0)
+                    spawned.end()
+                    spawned.wait()
                     raise RunTimeoutError(
                         argv, timeout or 0.0, self._result(signal.SIGKILL)
                     ) from None
             if fds:
                 break
-            os.waitpid(spawned.pid, 0)  # it failed before sending the listener
+            spawned.wait()  # it failed before sending the listener
             failure = spawned.exec_error() or ""
             if "Invalid argument" not in failure or not flags & WAIT_KILLABLE:
                 raise ExecError(errno.ENOEXEC, f"cannot start {path}: {failure}")
@@ -251,8 +255,8 @@ class NotifySupervisor:
         finally:
             os.close(listener.fd)
             if not finished:  # left by an exception: nothing may outlive us
-                self._kill_tree(root)
-                os.waitpid(root, 0)
+                spawned.end()
+                spawned.wait()
         if status is None:
             raise RunTimeoutError(argv, timeout or 0.0, self._result(signal.SIGKILL))
         message = spawned.exec_error()
@@ -280,7 +284,8 @@ class NotifySupervisor:
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-        _, status = os.waitpid(root, 0)
+        assert self._program is not None
+        status = self._program.wait()
         return None if self._timed_out else status
 
     @property
@@ -530,26 +535,16 @@ class NotifySupervisor:
 
     def _kill_tree(self, root: int) -> None:
         """SIGKILL the root and every process descended from it (there is no ptrace to know
-        them by; /proc's parent links do)."""
+        them by; /proc's parent links do): through the guardian when this supervisor started
+        the program, else (the auto backend's, whose tracer also kills) from the root."""
+        if self._program is not None:
+            self._program.end()
+            return
         if root <= 0:  # not started: kill(0) would hit our own process group
             return
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-        doomed = [root]
-        for pid in doomed:
-            doomed.extend(children.get(pid, ()))
-        # Children before parents: a parent killed first would orphan them out of our sight.
-        for pid in reversed(doomed):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_descendants(root)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(root, signal.SIGKILL)
 
     def _result(self, status: int) -> RunResult:
         # Without ptrace, the processes and threads of the tree are not counted.

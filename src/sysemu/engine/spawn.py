@@ -48,7 +48,7 @@ def resolve_program(program: str, env: Mapping[str, str]) -> str:
 _RESTORED_SIGNALS = ("SIGPIPE", "SIGXFZ", "SIGXFSZ", "SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP")
 
 
-def _child(
+def exec_child(
     *,
     path: str,
     argv: Sequence[str],
@@ -61,6 +61,8 @@ def _child(
     listener_socket: int | None,
     filter_flags: int,
 ) -> None:
+    """The forked child's side of a spawn: wait for the go-ahead on ``go_read``, install
+    ``filter_`` and exec; never returns (a failure goes to ``error_write``, then exit 127)."""
     try:
         for target, source in enumerate(stdio):
             if source is not None and source != target:
@@ -163,7 +165,7 @@ def spawn(
     if pid == 0:  # pragma: no cover - the child execs or exits
         os.close(go_write)
         os.close(error_read)
-        _child(
+        exec_child(
             path=path,
             argv=argv,
             env=env,

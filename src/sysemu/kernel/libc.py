@@ -49,3 +49,23 @@ def tgkill(tgid: int, tid: int, sig: int) -> None:
         ),
         f"tgkill({tgid}, {tid}, {sig})",
     )
+
+
+# prctl(2) options (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36  # Linux 3.4
+
+
+def prctl(option: int, argument: int = 0) -> None:
+    """``prctl(option, argument, 0, 0, 0)``; raises OSError."""
+    check(
+        syscall(
+            ctypes.c_long(SYS_PRCTL),
+            ctypes.c_long(option),
+            ctypes.c_ulong(argument),
+            ctypes.c_long(0),
+            ctypes.c_long(0),
+            ctypes.c_long(0),
+        ),
+        f"prctl({option}, {argument})",
+    )

@@ -1,0 +1,248 @@
+"""The unotify backend's guardian: a process between sysemu and the program that ends the
+program's whole tree when sysemu dies.
+
+The ptrace backends need none: ``PTRACE_O_EXITKILL`` kills every tracee when its tracer dies.
+The unotify backend traces nothing, so a SIGKILLed sysemu would leave the program running on,
+its notified calls failing with ENOSYS. The guardian is a fork of sysemu that forks the
+program and stays its parent:
+
+- it is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so that every process of the tree, an
+  orphan included, stays its descendant and can be found from it through /proc;
+- it gets SIGTERM when the thread that started it dies (``PR_SET_PDEATHSIG``), and sysemu
+  sends it SIGTERM to end a run early (a timeout, a handler error): either way it SIGKILLs
+  its descendants until none is left;
+- it reaps them, and reports the program's pid and then its wait status to sysemu on a pipe;
+- it ignores every other signal a program may send its parent (``SIGUSR1``, as X servers
+  send), and sysemu's filter refuses signals, ptrace and memory writes aimed at it as at
+  sysemu itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
+
+from sysemu.engine.spawn import Spawned, exec_child
+from sysemu.kernel.libc import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
+from sysemu.kernel.seccomp import PreparedFilter
+
+_PID = struct.Struct("=q")
+_STATUS = struct.Struct("=i")
+# What wait() returns when the guardian died without reporting: as if SIGKILLed.
+_KILLED_STATUS = signal.SIGKILL
+# The guardian keeps these: SIGTERM is its order to end the tree, SIGCHLD must stay at its
+# default for waitpid to report statuses, and SIGKILL and SIGSTOP cannot be changed.
+_KEPT = frozenset({signal.SIGTERM, signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP})
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process descended from it, each parent before its children, from
+    /proc's parent links (processes that exit meanwhile are simply missing)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found = [root]
+    for pid in found:
+        found.extend(children.get(pid, ()))
+    return found
+
+
+def kill_descendants(root: int) -> None:
+    """SIGKILL every process descended from ``root`` (not ``root`` itself), children before
+    their parents: a parent killed first would hand its children to a reaper out of sight."""
+    for pid in reversed(descendants(root)[1:]):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class GuardedProgram(Spawned):
+    """A program started under a guardian (``pid`` is the program's, 0 if the guardian failed
+    before starting it)."""
+
+    def __init__(self, pid: int, error_read: int, guardian: int, report: int) -> None:
+        super().__init__(pid, error_read)
+        self.guardian = guardian
+        self._report = report
+        self._status: int | None = None
+
+    def end(self) -> None:
+        """Kill the whole tree: its processes now, and the guardian goes on killing any that
+        a fork added meanwhile until none is left."""
+        kill_descendants(self.guardian)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.guardian, signal.SIGTERM)
+
+    def wait(self) -> int:
+        """The program's wait status, once the guardian has reaped the whole tree and exited.
+        A guardian that died without reporting one (it was SIGKILLed) counts as the program
+        SIGKILLed; one that failed before starting it gives its own status."""
+        if self._status is not None:
+            return self._status
+        data = _read_exactly(self._report, _STATUS.size)
+        os.close(self._report)
+        _, guardian_status = os.waitpid(self.guardian, 0)
+        if len(data) == _STATUS.size:
+            self._status = int(_STATUS.unpack(data)[0])
+        elif self.pid == 0:
+            self._status = guardian_status
+        else:
+            self._status = int(_KILLED_STATUS)
+        return self._status
+
+
+def spawn_guarded(
+    argv: Sequence[str],
+    *,
+    path: str,
+    env: Mapping[str, str],
+    cwd: str | None,
+    make_filter: Callable[[tuple[int, ...]], PreparedFilter],
+    stdio: Sequence[int | None] = (None, None, None),
+    listener_socket: int | None = None,
+    filter_flags: int = 0,
+) -> GuardedProgram:
+    """Fork a guardian that forks the program (see the module doc); the program installs
+    ``make_filter(pids)``, where ``pids`` are sysemu's and the guardian's, and execs ``path``.
+
+    Returns once the guardian has reported the program's pid, or has failed first."""
+    supervisor = os.getpid()
+    go_read, go_write = os.pipe2(os.O_CLOEXEC)
+    error_read, error_write = os.pipe2(os.O_CLOEXEC)
+    report_read, report_write = os.pipe2(os.O_CLOEXEC)
+    guardian = os.fork()
+    if guardian == 0:  # pragma: no cover - the guardian exits, never returns
+        os.close(go_write)
+        os.close(error_read)
+        os.close(report_read)
+        _guard(
+            supervisor,
+            report_write,
+            make_filter,
+            {
+                "path": path,
+                "argv": argv,
+                "env": env,
+                "cwd": cwd,
+                "go_read": go_read,
+                "error_write": error_write,
+                "stdio": stdio,
+                "listener_socket": listener_socket,
+                "filter_flags": filter_flags,
+            },
+        )
+    os.close(go_read)
+    os.close(error_write)
+    os.close(report_write)
+    os.write(go_write, b"x")  # nothing to seize: the program may go on at once
+    os.close(go_write)
+    data = _read_exactly(report_read, _PID.size)
+    pid = int(_PID.unpack(data)[0]) if len(data) == _PID.size else 0
+    os.set_blocking(error_read, False)
+    return GuardedProgram(pid, error_read, guardian, report_read)
+
+
+class _TreeMustEndError(Exception):
+    """Raised in the guardian by SIGTERM: sysemu died, or asks for the tree's end."""
+
+
+def _end_requested(_number: int, _frame: object) -> None:
+    raise _TreeMustEndError
+
+
+def _guard(
+    supervisor: int,
+    report: int,
+    make_filter: Callable[[tuple[int, ...]], PreparedFilter],
+    child: dict[str, object],
+) -> NoReturn:
+    """The guardian's whole life; see the module doc."""
+    program = 0
+    reported = False
+    try:
+        original_term = signal.signal(signal.SIGTERM, _end_requested)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != supervisor:  # sysemu died before the line above
+            raise _TreeMustEndError
+        saved = {signal.SIGTERM: original_term}
+        for number in signal.valid_signals():
+            if number not in _KEPT:  # (glibc's own two real-time signals refuse: left alone)
+                with contextlib.suppress(OSError, ValueError):
+                    saved[number] = signal.signal(number, signal.SIG_IGN)
+        program_filter = make_filter((supervisor, os.getpid()))
+        program = os.fork()
+        if program == 0:
+            for number, handler in saved.items():
+                with contextlib.suppress(OSError, ValueError, TypeError):
+                    signal.signal(number, signal.SIG_DFL if handler is None else handler)
+            exec_child(filter_=program_filter, **child)  # type: ignore[arg-type]
+        with contextlib.suppress(OSError):
+            os.write(report, _PID.pack(program))
+        # Hold nothing of sysemu's: the caller's pipes, the listener's socket, the program's
+        # go-ahead and error pipes, which tell sysemu of their end by being closed.
+        os.closerange(3, report)
+        os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
+        while True:
+            pid, status = os.waitpid(-1, 0)  # ChildProcessError once none is left
+            if pid == program:
+                reported = _report_status(report, status)
+    except ChildProcessError:
+        os._exit(0)
+    except _TreeMustEndError:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _end_tree(program, report, reported)
+        os._exit(0)
+    except BaseException as error:  # a guardian must end, whatever happened
+        if program == 0:  # not started: sysemu reads why where the program's errors go
+            message = f"{getattr(error, 'errno', 0) or 0}:{error}".encode(errors="replace")
+            with contextlib.suppress(OSError, TypeError):
+                os.write(child["error_write"], message)  # type: ignore[arg-type]
+            os._exit(127)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _end_tree(program, report, reported)
+        os._exit(0)
+    os._exit(0)  # (unreachable: the loop above ends only by an exception)
+
+
+def _end_tree(program: int, report: int, reported: bool) -> None:
+    """SIGKILL every descendant and reap them, until none is left (a fork can add one until
+    its parent is killed)."""
+    me = os.getpid()
+    while True:
+        kill_descendants(me)
+        try:
+            pid, status = os.waitpid(-1, 0)
+            while pid:
+                if pid == program and not reported:
+                    reported = _report_status(report, status)
+                pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+
+
+def _report_status(report: int, status: int) -> bool:
+    with contextlib.suppress(OSError):  # sysemu is gone: nobody to tell
+        os.write(report, _STATUS.pack(status))
+    return True
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes from the pipe ``fd``: fewer only at its end."""
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
