@@ -120,7 +120,12 @@ def spawn_guarded(
     go_read, go_write = os.pipe2(os.O_CLOEXEC)
     error_read, error_write = os.pipe2(os.O_CLOEXEC)
     report_read, report_write = os.pipe2(os.O_CLOEXEC)
-    guardian = os.fork()
+    try:
+        guardian = os.fork()
+    except OSError:
+        for fd in (go_read, go_write, error_read, error_write, report_read, report_write):
+            os.close(fd)
+        raise
     if guardian == 0:  # pragma: no cover - the guardian exits, never returns
         os.close(go_write)
         os.close(error_read)
