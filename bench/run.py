@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +408,12 @@ class Backend:
     floor: str  # the C floor's program in bench/out/
     mechanism: str  # how the floor's rows are labelled
     decides_only: bool = False  # its rules declare decides_only=True, as auto needs
+    floor_variant: str = ""  # added to the floor's mode argument: "+seize" also ptraces
+
+    @property
+    def floor_label(self) -> str:
+        """The floor as the Backends table names it."""
+        return self.floor + self.floor_variant
 
 
 BACKENDS = [
@@ -415,14 +421,17 @@ BACKENDS = [
     Backend("ptrace", "floor_syscall", "PTRACE_SYSCALL"),
     Backend("unotify", "floor_unotify", "unotify"),
     Backend("sysemu", "floor_sysemu", "PTRACE_SYSEMU"),
-    Backend("auto", "floor_unotify", "unotify", decides_only=True),
+    # auto answers these calls by notification while it ptraces the tree from another thread.
+    Backend("auto", "floor_unotify", "unotify, seized", decides_only=True, floor_variant="+seize"),
 ]
 MODES = ("emulate", "pass")
 
 
 def floor_key(backend: Backend, mode: str) -> str:
-    """The tracer key of a backend's C floor on getpid (auto shares unotify's)."""
-    return f"floor {mode}" if backend.name == "seccomp" else f"{backend.floor} {mode}"
+    """The tracer key of a backend's C floor on getpid."""
+    if backend.name == "seccomp":
+        return f"floor {mode}"
+    return f"{backend.floor} {mode}{backend.floor_variant}"
 
 
 def sysemu_key(backend: Backend, mode: str) -> str:
@@ -442,7 +451,8 @@ def backend_tracers(
         backend = [*sysemu, "--backend", b.name]
         for mode in MODES:
             out[floor_key(b, mode)] = Tracer(
-                f"C floor {b.mechanism}, {mode}", [program(b.floor), mode, str(GETPID_NR), "--"]
+                f"C floor {b.mechanism}, {mode}",
+                [program(b.floor), mode + b.floor_variant, str(GETPID_NR), "--"],
             )
             out[sysemu_key(b, mode)] = Tracer(
                 f"sysemu {b.name}, {mode}{note}",
@@ -481,12 +491,13 @@ def tracers(
         ),
         "floor pass": Tracer("C floor, pass", [floor, "pass", str(GETPID_NR), "--"]),
         **backend_tracers(sysemu, rules, s),
-        **{
+        **{  # (auto's workload row is unotify's floor: the workloads judge no backend)
             f"{b.floor} pass openat": Tracer(
                 f"C floor {b.mechanism}, pass openat",
                 [program(b.floor), "pass", str(OPENAT_NR), "--"],
             )
             for b in BACKENDS[1:]
+            if not b.floor_variant
         },
         "floor pass openat": Tracer("C floor, pass openat", [floor, "pass", str(OPENAT_NR), "--"]),
         "floor none": Tracer("C floor, no filter", [floor, "none", "0", "--"]),
@@ -593,24 +604,18 @@ def backend_pairs(
     (the seccomp rows are the getpid table's own).
 
     Each line's floor row runs right before its sysemu row, so that the two runs a repetition
-    pairs are seconds apart: auto gets runs of its own of unotify's floor rather than pairing
-    with the ones made for unotify's line, several rows earlier.
+    pairs are seconds apart.
     """
     command = [program("getpid_loop"), str(n)]
     extra: list[Row] = []
     pairs = []
-    floors_used: set[str] = set()
     for b in BACKENDS:
         for mode in MODES:
             check = prints_emulated if mode == "emulate" else prints_pid
             if b.name == "seccomp":
                 floor, sysemu = getpid[floor_key(b, mode)], getpid[sysemu_key(b, mode)]
             else:
-                floor_tracer = t[floor_key(b, mode)]
-                if floor_key(b, mode) in floors_used:  # named apart in the list of commands
-                    floor_tracer = replace(floor_tracer, name=f"{floor_tracer.name} ({b.name})")
-                floors_used.add(floor_key(b, mode))
-                floor = Row(floor_tracer, command, check, n)
+                floor = Row(t[floor_key(b, mode)], command, check, n)
                 sysemu = Row(t[sysemu_key(b, mode)], command, check, n)
                 extra += [floor, sysemu]
             pairs.append(BackendPair(b, mode, floor, sysemu))
@@ -760,19 +765,19 @@ def print_backends(
         f"Backends: getpid_loop {n}; sysemu --backend NAME beside a C tracer of the same"
         " mechanism (µs/call as above)"
     )
-    width = 8 + 9 + 15
+    width = 8 + 9 + 20
     head = "".join(f" | {pin:^40}" for pin in pins)
     print(f"{'':{width}}{head}")
     sub = "".join(
         f" | {'floor µs':>8} {'sysemu µs':>9} {'ratio':>6} {'[med]':>6} {'start ms':>8}"
         for _ in pins
     )
-    print(f"{'backend':8}{'handler':9}{'C floor':15}{sub}")
+    print(f"{'backend':8}{'handler':9}{'C floor':20}{sub}")
     records: list[dict[str, Any]] = []
     judged: dict[str, list[bool]] = {pin: [] for pin in pins}
     for pair in pairs:
         b = pair.backend
-        line = f"{b.name:8}{pair.mode:9}{b.floor:15}"
+        line = f"{b.name:8}{pair.mode:9}{b.floor_label:20}"
         record: dict[str, Any] = {
             "backend": b.name,
             "mode": pair.mode,
