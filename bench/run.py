@@ -50,9 +50,9 @@ OPENAT_PATH = "/usr/include/stdio.h"  # exists wherever gcc + libc headers (need
 RUN_TIMEOUT_S = 120.0
 TASKSET = ["taskset", "-c", "0"]
 NAME_WIDTH = 38  # of the row-name column of every table
-# Runs per row. The notification backends sit at 1.15-1.25x their floor (medians of 25 paired
-# runs by hand), and the median of 5 repetitions' ratios moved by up to 0.1 between whole runs
-# of one commit: a median of 9 takes 5 repetitions in a slow spell to move, one of 5 takes 3.
+# Runs per row. The notification backends sit at 1.14-1.33x their floor (medians of 21-25
+# paired runs by hand), and the median of 5 repetitions' ratios moved by up to 0.1 between whole
+# runs of one commit: a median of 9 takes 5 repetitions in a slow spell to move, one of 5 takes 3.
 DEFAULT_REPEAT = 9
 SLOW_REPEAT = 3  # default timed runs of the > 2 s workload's rows (--repeat overrides it)
 PYCACHE = OUT / "pycache"

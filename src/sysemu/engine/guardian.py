@@ -202,14 +202,11 @@ def _guard(
             pid, status = os.waitpid(-1, 0)  # ChildProcessError once none is left
             if pid == program:
                 reported = _report_status(report, status)
-    except ChildProcessError:
+    except ChildProcessError:  # the whole tree is gone
         os._exit(0)
-    except _TreeMustEndError:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _end_tree(program, report, reported)
-        os._exit(0)
-    except BaseException as error:  # a guardian must end, whatever happened
-        if program == 0:  # not started: sysemu reads why where the program's errors go
+    except BaseException as error:  # SIGTERM's order, or a failure: either way, the end
+        if program == 0 and not isinstance(error, _TreeMustEndError):
+            # Not started: sysemu reads why where the program's own errors go.
             message = f"{getattr(error, 'errno', 0) or 0}:{error}".encode(errors="replace")
             with contextlib.suppress(OSError, TypeError):
                 os.write(child["error_write"], message)  # type: ignore[arg-type]
@@ -217,7 +214,6 @@ def _guard(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _end_tree(program, report, reported)
         os._exit(0)
-    os._exit(0)  # (unreachable: the loop above ends only by an exception)
 
 
 def _end_tree(program: int, report: int, reported: bool) -> None:
