@@ -1,6 +1,8 @@
-"""Decisions as the Call helpers make them, and the C maker behind Call.emulate."""
+"""Decisions as the Call helpers make them, and the C method that Call.emulate is."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 import pytest
 
@@ -17,8 +19,8 @@ def test_call_helpers_make_the_same_decisions_as_the_classes() -> None:
     assert call.fail("ENOENT") == Fail(2)
 
 
-def test_the_c_maker_refuses_what_it_cannot_fill() -> None:
-    if ptrace.record_maker is None:
+def test_the_c_method_refuses_what_it_cannot_fill() -> None:
+    if ptrace.record_method is None:
         pytest.skip("the C accelerator is not built")
 
     class TwoSlots:
@@ -27,8 +29,13 @@ def test_the_c_maker_refuses_what_it_cannot_fill() -> None:
     class WithDict:
         a: int
 
-    make = ptrace.record_maker(Emulate, "value")
-    assert make(7) == Emulate(7)
+    make = cast(Any, ptrace.record_method(Call, Emulate, "value", "make", "make(value)"))
+    call = Call.__new__(Call)
+    assert make.__get__(call)(7) == Emulate(7)
+    with pytest.raises(TypeError):  # a method of its owner's objects only
+        make.__get__(object())
     for unfit, field in ((TwoSlots, "a"), (WithDict, "a"), (Emulate, "missing")):
         with pytest.raises(TypeError, match="one slot"):
-            ptrace.record_maker(unfit, field)
+            ptrace.record_method(Call, unfit, field, "make", "")
+    with pytest.raises(TypeError, match="one record type"):
+        ptrace.record_method(Call, Fail, "errno", "make", "")

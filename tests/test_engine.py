@@ -16,6 +16,7 @@ import pytest
 from sysemu import (
     Abi,
     Call,
+    Emulate,
     Emulator,
     HandlerError,
     In,
@@ -643,6 +644,30 @@ def test_every_call_is_its_own_even_when_recycled() -> None:
     for call, offset, raw in kept:
         assert (call.args.offset, call.raw) == (offset, raw)
         assert call.syscall.name == "lseek" and call.raw[1] == offset
+
+
+def test_an_emulate_decision_kept_by_its_handler_is_never_refilled() -> None:
+    """The C loops refill the Emulate of a carried-out decision nobody kept: one a handler
+    kept must keep its value, and every call must still get its own."""
+    kept: list[tuple[Emulate, int]] = []
+    emu = Emulator()
+
+    @emu.on("lseek")
+    def keep_odd_ones(call: Call) -> object:
+        offset = call.args.offset
+        decision = call.emulate(offset + 1)
+        if offset >= 1000 and offset % 2:
+            kept.append((decision, offset + 1))
+        return decision
+
+    # The program checks that each of its calls got its own value.
+    own_value = "assert os.lseek(fd, offset, 0) == offset + 1"
+    script = SEEKS.replace("os.lseek(fd, offset, 0)", own_value)
+    code, _, err, _ = run(emu, sys.executable, "-c", script)
+    assert code == 0, err
+    assert [value for _, value in kept] == [o + 1 for o in SEEKED if o % 2]
+    assert [decision.value for decision, _ in kept] == [value for _, value in kept]
+    assert isinstance(kept[0][0], Emulate)
 
 
 def test_handler_time_is_counted_in_nanoseconds(programs: Programs) -> None:

@@ -594,6 +594,8 @@ static int call_plan_index(PyTypeObject *type) {
  * reference, nothing waits for its result) is emptied and kept as its type's spare, which the
  * next new_call fills instead of allocating: a Call less to allocate, track and deallocate per
  * call. Nobody can tell: no reference to the old Call exists. */
+static void release_record(PyObject *decision);
+
 static void release_call(PyObject *call) {
     if (call == NULL) return;
     int index = Py_REFCNT(call) == 1 ? call_plan_index(Py_TYPE(call)) : -1;
@@ -854,7 +856,7 @@ done:
     Py_XDECREF(ip);
     Py_XDECREF(id);
     release_call(call);
-    Py_XDECREF(decision);
+    release_record(decision);
     Py_XDECREF(field);
     return outcome;
 }
@@ -1042,7 +1044,7 @@ done:
     Py_XDECREF(ip);
     Py_XDECREF(sp);
     release_call(call);
-    Py_XDECREF(decision);
+    release_record(decision);
     Py_XDECREF(field);
     return outcome;
 }
@@ -1311,42 +1313,80 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *const *args, Py_ssize
     return counters_flushed(ptrace_serve_loop(args, nargs));
 }
 
-/* record_maker(type, field) -> make(value): a function making objects of the __slots__ class
- * `type` with `field` set to value and nothing run in Python (no __init__, no argument tuple):
- * Call.emulate makes its Emulate with it, the decision of most hot handlers. The type must hold
- * that one slot and nothing else (no __dict__, no weak references, no other slot). */
-static PyObject *make_record(PyObject *spec, PyObject *value) {
-    PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(spec, 0);
-    Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 1));
-    PyObject *record = type->tp_alloc(type, 0);
-    if (record == NULL) return NULL;
+/* record_method(owner, type, field, name, doc) -> a method of `owner` whose call
+ * self.name(value) returns an object of the __slots__ class `type` with `field` set to value,
+ * made with nothing run in Python (no frame, no __init__, no argument tuple): Call.emulate, the
+ * decision of most hot handlers. The type must hold that one slot and nothing else (no
+ * __dict__, no weak references, no other slot); one record type per process.
+ *
+ * The wait loops hand the record back once its decision is carried out (release_record): one
+ * that nobody else holds is emptied and kept as the spare, and the next one made fills it, as
+ * a Call is kept (release_call). That saves an allocation, a free and the cyclic collector's
+ * bookkeeping per emulated call. Guarded by the GIL, like everything here. */
+static PyTypeObject *record_type;
+static Py_ssize_t record_offset;
+static PyObject *spare_record;
+static PyObject *record_method_name, *record_method_doc; /* kept: the method's def points in */
+
+static PyObject *make_record(PyObject *self, PyObject *value) {
+    (void)self;
+    PyObject *record = spare_record;
+    if (record != NULL) {
+        spare_record = NULL;
+    } else if ((record = record_type->tp_alloc(record_type, 0)) == NULL) {
+        return NULL;
+    }
     Py_INCREF(value);
-    *(PyObject **)((char *)record + offset) = value;
+    *(PyObject **)((char *)record + record_offset) = value;
     return record;
 }
 
-static PyMethodDef make_record_def = {
-    "make_record", (PyCFunction)make_record, METH_O,
-    "make_record(value, /)\n--\n\nAn object of record_maker's type with its field set to value."};
+/* Drops a loop's reference to a decision: see record_method. */
+static void release_record(PyObject *decision) {
+    if (decision == NULL) return;
+    if (Py_TYPE(decision) != record_type || Py_REFCNT(decision) != 1 || spare_record != NULL) {
+        Py_DECREF(decision);
+        return;
+    }
+    PyObject **field = (PyObject **)((char *)decision + record_offset);
+    PyObject *value = *field;
+    *field = NULL;
+    spare_record = decision;
+    Py_XDECREF(value);
+}
 
-static PyObject *sp_record_maker(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyMethodDef record_method_def = {NULL, (PyCFunction)make_record, METH_O, NULL};
+
+static PyObject *sp_record_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 2 || !PyType_Check(args[0]) || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "record_maker(type, field: str)");
+    if (nargs != 5 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+        !PyUnicode_Check(args[2]) || !PyUnicode_Check(args[3]) || !PyUnicode_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "record_method(owner, type, field, name, doc)");
         return NULL;
     }
-    PyTypeObject *type = (PyTypeObject *)args[0];
-    Py_ssize_t offset = slot_offset(type, PyUnicode_AsUTF8(args[1]));
+    PyTypeObject *type = (PyTypeObject *)args[1];
+    Py_ssize_t offset = slot_offset(type, PyUnicode_AsUTF8(args[2]));
     if (offset < 0 || !holds_only_slots(type, 1)) {
         PyErr_Format(PyExc_TypeError, "%s must hold the one slot %U and nothing else",
-                     type->tp_name, args[1]);
+                     type->tp_name, args[2]);
         return NULL;
     }
-    PyObject *spec = Py_BuildValue("(On)", (PyObject *)type, offset);
-    if (spec == NULL) return NULL;
-    PyObject *maker = PyCFunction_New(&make_record_def, spec);
-    Py_DECREF(spec);
-    return maker;
+    if (record_type != NULL && (record_type != type || record_offset != offset)) {
+        PyErr_SetString(PyExc_TypeError, "record_method makes one record type per process");
+        return NULL;
+    }
+    if (record_type == NULL) {
+        Py_INCREF(type);
+        record_type = type;
+        record_offset = offset;
+        Py_INCREF(args[3]);
+        Py_INCREF(args[4]);
+        record_method_name = args[3];
+        record_method_doc = args[4];
+        record_method_def.ml_name = PyUnicode_AsUTF8(record_method_name);
+        record_method_def.ml_doc = PyUnicode_AsUTF8(record_method_doc);
+    }
+    return PyDescr_NewMethod((PyTypeObject *)args[0], &record_method_def);
 }
 
 static PyMethodDef methods[] = {
@@ -1376,8 +1416,9 @@ static PyMethodDef methods[] = {
      "resume(request, tid, sig) -> False if the tracee is gone."},
     {"syscall_info", (PyCFunction)(void (*)(void))sp_syscall_info, METH_FASTCALL,
      "syscall_info(tid) -> PTRACE_GET_SYSCALL_INFO as a tuple, None if the tracee is gone."},
-    {"record_maker", (PyCFunction)(void (*)(void))sp_record_maker, METH_FASTCALL,
-     "record_maker(type, field) -> make(value): objects of type with field set, no __init__."},
+    {"record_method", (PyCFunction)(void (*)(void))sp_record_method, METH_FASTCALL,
+     "record_method(owner, type, field, name, doc) -> a method of owner: self.name(value) makes"
+     " an object of type with field set, in C."},
     {"poke_user_twice_then", (PyCFunction)(void (*)(void))sp_poke_twice_then, METH_FASTCALL,
      "poke_user_twice_then(request, tid, off_a, val_a, off_b, val_b) -> False if gone."},
     {NULL, NULL, 0, NULL},

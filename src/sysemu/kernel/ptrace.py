@@ -149,9 +149,9 @@ SPEEDUPS = False
 serve_seccomp_stops: Callable[..., tuple[int, int] | None] | None = None
 # The C line writer of the tracing tool that the wait loop drives (see _tracefmt.c), if built.
 NativeTrace: Callable[..., object] | None = None
-# record_maker(type, field) -> make(value): objects of a one-slot class made in C (see
-# _speedups.c); Call.emulate uses it, if built.
-record_maker: Callable[[type, str], Callable[[object], object]] | None = None
+# record_method(owner, type, field, name, doc) -> a method of owner that makes objects of a
+# one-slot class in C (see _speedups.c); Call.emulate is one, if built.
+record_method: Callable[[type, type, str, str, str], object] | None = None
 
 if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     try:
@@ -164,7 +164,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
         poke_user_twice_then = _speedups.poke_user_twice_then
         serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
         NativeTrace = getattr(_speedups, "NativeTrace", None)
-        record_maker = getattr(_speedups, "record_maker", None)
+        record_method = getattr(_speedups, "record_method", None)
         SPEEDUPS = True
 
 
