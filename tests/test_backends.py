@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sysemu import Abi, Call, Emulator, HandlerError, Observer, RunTimeoutError
+from sysemu.engine import notify
 from sysemu.engine.notify import UnsupportedError
 from sysemu.kernel import seccomp
 
@@ -218,6 +219,27 @@ def test_a_handler_error_kills_an_orphan_too(tmp_path: Path) -> None:
     with pytest.raises(HandlerError):
         emu.run(["sh", "-c", script], capture_output=True, timeout=20)
     assert [os.path.exists(f"/proc/{pid}") for pid in pids.read_text().split()] == [False] * 2
+
+
+def test_ctrl_c_while_waiting_for_the_listener_ends_the_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt before the loop starts (here, in the listener's receive) must not
+    leave the program running without its supervisor."""
+    pid_file = tmp_path / "pid"
+
+    def interrupted(*_args: object) -> object:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(notify.socket, "recv_fds", interrupted)
+    emu = unotify()
+    emu.on("uname")(lambda call: None)  # (a call the shell does not make: nothing waits)
+    with pytest.raises(KeyboardInterrupt):
+        emu.run(["sh", "-c", f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; sleep 30"])
+    assert not os.path.exists(f"/proc/{pid_file.read_text().strip()}")
 
 
 def test_the_program_cannot_signal_its_guardian() -> None:

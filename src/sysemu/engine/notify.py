@@ -237,6 +237,10 @@ class NotifySupervisor:
                     raise RunTimeoutError(
                         argv, timeout or 0.0, self._result(signal.SIGKILL)
                     ) from None
+                except BaseException:  # (Ctrl-C meanwhile): nothing may outlive us
+                    spawned.end()
+                    spawned.wait()
+                    raise
             if fds:
                 break
             spawned.wait()  # it failed before sending the listener
