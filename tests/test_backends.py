@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sysemu import Abi, Call, Emulator, HandlerError, Observer, RunTimeoutError
-from sysemu.engine import notify
+from sysemu.engine import auto, notify
 from sysemu.engine.notify import UnsupportedError
 from sysemu.kernel import seccomp
 
@@ -240,6 +240,34 @@ def test_ctrl_c_while_waiting_for_the_listener_ends_the_program(
     with pytest.raises(KeyboardInterrupt):
         emu.run(["sh", "-c", f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; sleep 30"])
     assert not os.path.exists(f"/proc/{pid_file.read_text().strip()}")
+
+
+def children() -> set[int]:
+    """The pids of this process's children (of any of its threads)."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
+            found.update(int(pid) for pid in listed.read().split())
+    return found
+
+
+def test_ctrl_c_while_auto_waits_for_the_listener_ends_the_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under auto the program is seized first: interrupted before its loop, sysemu must not
+    leave it stopped at its exec, nor leave it at all."""
+
+    def interrupted(*_args: object) -> object:
+        time.sleep(0.5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(auto.socket, "recv_fds", interrupted)
+    emu = Emulator(backend="auto")
+    emu.on("uname", decides_only=True)(lambda call: None)
+    before = children()
+    with pytest.raises(KeyboardInterrupt):
+        emu.run(["sh", "-c", "sleep 30"])
+    assert children() <= before
 
 
 def test_the_program_cannot_signal_its_guardian() -> None:

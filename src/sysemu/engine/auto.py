@@ -125,6 +125,8 @@ class AutoTracer(Tracer):
                 answering.start()
             self._serve(timeout)
         finally:
+            if self._tasks:  # left before the loop could (Ctrl-C meanwhile): none may stay
+                self._kill_all()
             os.write(stop_writing, b"x")
             if answering is not None:
                 answering.join(timeout=10)
