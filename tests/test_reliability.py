@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -409,6 +410,41 @@ def test_stop_and_continue_of_sysemu_itself(env: dict[str, str], tmp_path: Path)
         out, err = process.communicate(timeout=30)
     assert (process.returncode, out) == (0, "done 4242\n"), err
     assert progress.read_text().split() == [str(i) for i in range(1, 21)]
+
+
+def own_children() -> set[int]:
+    """The pids of this process's children (of any of its threads)."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
+            found.update(int(pid) for pid in listed.read().split())
+    return found
+
+
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace", "auto"])
+def test_a_handler_time_limit_off_the_main_thread_is_refused_before_anything_runs(
+    backend: str,
+) -> None:
+    """SIGALRM handlers run on the main thread only: a run with ``handler_timeout`` from
+    another thread fails with ValueError before it starts the program (it used to start it,
+    seized, and leave it unreaped)."""
+    emu = Emulator(backend=backend, handler_timeout=1)  # type: ignore[arg-type]
+    emu.on("getpid", decides_only=True)(lambda call: None)
+    raised: list[BaseException] = []
+    before = own_children()
+
+    def run() -> None:
+        try:
+            emu.run(["true"])
+        except BaseException as error:  # (handed to the test's thread)
+            raised.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=30)
+    assert [type(error) for error in raised] == [ValueError]
+    assert "main thread" in str(raised[0])
+    assert own_children() <= before
 
 
 # Bounded runs: the timeout every test here relies on.

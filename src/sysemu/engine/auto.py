@@ -75,6 +75,8 @@ class AutoTracer(Tracer):
         """See :meth:`Tracer.run`."""
         if not any(notifiable(route) for route in self._routes):
             return super().run(argv, path=path, env=env, cwd=cwd, stdio=stdio, timeout=timeout)
+        if self._alarm is not None:
+            self._alarm.check()
         program = PreparedFilter(
             compile_filter(self._rules(), arch_defaults=self._compiled.arch_defaults)
         )

@@ -166,18 +166,29 @@ class HandlerAlarm:
             raise ValueError(f"handler_timeout must be more than 0, not {seconds}")
         self.seconds = seconds
         self._armed = False
+        self._installed = False
         self._previous: object = None
 
-    def install(self) -> None:
-        """Take over SIGALRM for the run (raises ValueError outside the main thread)."""
+    @staticmethod
+    def check() -> None:
+        """Raise ValueError outside the main thread, where no signal handler can run: called
+        before a run starts anything."""
         import threading  # noqa: PLC0415 (runs with a handler time limit only)
 
         if threading.current_thread() is not threading.main_thread():
             raise ValueError("handler_timeout needs runs made from the main thread")
+
+    def install(self) -> None:
+        """Take over SIGALRM for the run (raises ValueError outside the main thread)."""
+        self.check()
         self._previous = signal.signal(signal.SIGALRM, self._expired)
+        self._installed = True
 
     def restore(self) -> None:
-        """Give SIGALRM back."""
+        """Give SIGALRM back (if it was taken)."""
+        if not self._installed:
+            return
+        self._installed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)  # type: ignore[arg-type]
 

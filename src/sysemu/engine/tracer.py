@@ -216,6 +216,8 @@ class Tracer:
         exception (KeyboardInterrupt included), every traced thread is killed and reaped first.
         After ``timeout`` seconds the whole tree is killed and :class:`RunTimeoutError` raised.
         """
+        if self._alarm is not None:
+            self._alarm.check()
         rules = self._compiled.rules
         defaults = self._compiled.arch_defaults
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
@@ -263,9 +265,9 @@ class Tracer:
             watchdog = threading.Timer(timeout, self._time_out)
             watchdog.daemon = True
             watchdog.start()
-        if self._alarm is not None:
-            self._alarm.install()
         try:
+            if self._alarm is not None:
+                self._alarm.install()
             self._loop()
         finally:
             if self._alarm is not None:
