@@ -186,3 +186,36 @@ def test_cli_attach_trace_pid(ticker: subprocess.Popen[str]) -> None:
     )  # fmt: skip
     assert missing.returncode == 2
     assert missing.stderr == "sysemu: attach: no PID given (usage: sysemu attach [OPTIONS] PID)\n"
+
+
+def test_a_handler_time_limit_off_the_main_thread_is_refused_before_seizing(
+    ticker: subprocess.Popen[str],
+) -> None:
+    """SIGALRM handlers run on the main thread only: attaching with ``handler_timeout`` from
+    another thread fails with ValueError before any thread of the process is seized (it used
+    to seize and stop them, then raise)."""
+    emu = Emulator(handler_timeout=1)
+    emu.on("getpid")(lambda call: None)
+    raised: list[BaseException] = []
+    failed, checked = threading.Event(), threading.Event()
+
+    def attach() -> None:
+        try:
+            emu.attach(ticker.pid)
+        except BaseException as error:  # (handed to the test's thread)
+            raised.append(error)
+        failed.set()
+        checked.wait(timeout=30)  # alive: the exit of a tracer thread would detach for it
+
+    worker = threading.Thread(target=attach)
+    worker.start()
+    try:
+        assert failed.wait(timeout=30)
+        assert [type(error) for error in raised] == [ValueError]
+        with open(f"/proc/{ticker.pid}/status") as status:
+            assert "TracerPid:\t0\n" in status.read()
+        assert ticker.stdout is not None
+        ticker.stdout.readline()  # still running: it goes on printing
+    finally:
+        checked.set()
+        worker.join(timeout=30)

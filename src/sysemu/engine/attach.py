@@ -59,6 +59,8 @@ class Attacher(Tracer):
     def attach(self, pid: int) -> RunResult:
         """Seize every thread of ``pid``, decide its calls until it exits or a detach is
         requested; the result's ``exit_code`` is the process's if it exited."""
+        if self._alarm is not None:
+            self._alarm.check()  # (before anything is seized)
         seized: set[int] = set()
         # Threads may be created while we seize: scan until a pass finds no new one (new
         # threads of seized ones are followed by the kernel itself, TRACECLONE).
@@ -85,9 +87,9 @@ class Attacher(Tracer):
             ptrace.interrupt(tid)
         if self._compiled.observers:
             self._notify("task_started", self._compiled.observers, pid, 0, "attach")
-        if self._alarm is not None:
-            self._alarm.install()
         try:
+            if self._alarm is not None:
+                self._alarm.install()
             self._loop()
         except BaseException:
             self._detach_all()
