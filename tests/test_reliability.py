@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysemu import Call, Decision, Emulator, Observer, Outcome, Result, RunTimeoutError
+from sysemu.engine.tracer import Tracer
 from sysemu.tools.trace import trace
 
 from .conftest import Programs
@@ -444,6 +445,25 @@ def test_a_handler_time_limit_off_the_main_thread_is_refused_before_anything_run
     worker.join(timeout=30)
     assert [type(error) for error in raised] == [ValueError]
     assert "main thread" in str(raised[0])
+    assert own_children() <= before
+
+
+@pytest.mark.parametrize("at", ["_started", "_serve"])
+def test_an_interrupt_between_spawn_and_the_wait_loop_leaves_nothing(
+    at: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt right after the program was spawned and seized, before the wait
+    loop's own cleanup is in place, must not leave it stopped."""
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Tracer, at, interrupted)
+    emu = Emulator()
+    emu.on("getpid")(lambda call: None)
+    before = own_children()
+    with pytest.raises(KeyboardInterrupt):
+        emu.run(["sleep", "30"])
     assert own_children() <= before
 
 

@@ -238,8 +238,19 @@ class Tracer:
             stdio=stdio,
             interrupt=self._ptrace_only,
         )
-        self._started(spawned.pid)
-        self._serve(timeout)
+        started = False
+        try:
+            self._started(spawned.pid)
+            started = True
+            self._serve(timeout)
+        except BaseException:
+            # (Ctrl-C before the loop's own cleanup was in place): none may stay stopped.
+            if not started:
+                os.kill(spawned.pid, signal.SIGKILL)  # unreaped: the pid is still ours
+                os.waitpid(spawned.pid, ptrace.WALL)
+            elif self._tasks:
+                self._kill_all()
+            raise
         return self._ended(argv, path, spawned, timeout)
 
     def _started(self, root: int) -> None:
