@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -59,3 +60,13 @@ class Programs:
 def programs(tmp_path_factory: pytest.TempPathFactory) -> Programs:
     """The C programs of tests/programs, compiled on first use."""
     return Programs(tmp_path_factory.mktemp("programs"))
+
+
+def own_children() -> set[int]:
+    """The pids of this process's children (of any of its threads): what a run that raised
+    must not leave behind."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
+            found.update(int(pid) for pid in listed.read().split())
+    return found

@@ -17,7 +17,7 @@ from sysemu.engine import auto, notify
 from sysemu.engine.notify import UnsupportedError
 from sysemu.kernel import seccomp
 
-from .conftest import Programs
+from .conftest import Programs, own_children
 
 pytestmark = pytest.mark.skipif(
     not seccomp.has_user_notification(), reason="no seccomp user notification here"
@@ -242,15 +242,6 @@ def test_ctrl_c_while_waiting_for_the_listener_ends_the_program(
     assert not os.path.exists(f"/proc/{pid_file.read_text().strip()}")
 
 
-def children() -> set[int]:
-    """The pids of this process's children (of any of its threads)."""
-    found: set[int] = set()
-    for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
-            found.update(int(pid) for pid in listed.read().split())
-    return found
-
-
 def test_ctrl_c_while_auto_waits_for_the_listener_ends_the_program(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -264,10 +255,10 @@ def test_ctrl_c_while_auto_waits_for_the_listener_ends_the_program(
     monkeypatch.setattr(auto.socket, "recv_fds", interrupted)
     emu = Emulator(backend="auto")
     emu.on("uname", decides_only=True)(lambda call: None)
-    before = children()
+    before = own_children()
     with pytest.raises(KeyboardInterrupt):
         emu.run(["sh", "-c", "sleep 30"])
-    assert children() <= before
+    assert own_children() <= before
 
 
 def test_the_program_cannot_signal_its_guardian() -> None:

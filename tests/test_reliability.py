@@ -37,7 +37,7 @@ from sysemu import Call, Decision, Emulator, Observer, Outcome, Result, RunTimeo
 from sysemu.engine.tracer import Tracer
 from sysemu.tools.trace import trace
 
-from .conftest import Programs
+from .conftest import Programs, own_children
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
@@ -411,15 +411,6 @@ def test_stop_and_continue_of_sysemu_itself(env: dict[str, str], tmp_path: Path)
         out, err = process.communicate(timeout=30)
     assert (process.returncode, out) == (0, "done 4242\n"), err
     assert progress.read_text().split() == [str(i) for i in range(1, 21)]
-
-
-def own_children() -> set[int]:
-    """The pids of this process's children (of any of its threads)."""
-    found: set[int] = set()
-    for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
-            found.update(int(pid) for pid in listed.read().split())
-    return found
 
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace", "auto"])
