@@ -59,8 +59,7 @@ class Attacher(Tracer):
     def attach(self, pid: int) -> RunResult:
         """Seize every thread of ``pid``, decide its calls until it exits or a detach is
         requested; the result's ``exit_code`` is the process's if it exited."""
-        if self._alarm is not None:
-            self._alarm.check()  # (before anything is seized)
+        self._check_alarm()  # (before anything is seized)
         seized: set[int] = set()
         # Threads may be created while we seize: scan until a pass finds no new one (new
         # threads of seized ones are followed by the kernel itself, TRACECLONE).

@@ -75,8 +75,7 @@ class AutoTracer(Tracer):
         """See :meth:`Tracer.run`."""
         if not any(notifiable(route) for route in self._routes):
             return super().run(argv, path=path, env=env, cwd=cwd, stdio=stdio, timeout=timeout)
-        if self._alarm is not None:
-            self._alarm.check()
+        self._check_alarm()
         program = PreparedFilter(
             compile_filter(self._rules(), arch_defaults=self._compiled.arch_defaults)
         )
@@ -93,7 +92,6 @@ class AutoTracer(Tracer):
             filter_flags=SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
         )
         theirs.close()
-        self._started(spawned.pid)
         supervisor = NotifySupervisor(
             self._compiled,
             on_error=self._on_error,
@@ -105,30 +103,29 @@ class AutoTracer(Tracer):
         stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
         answering: threading.Thread | None = None
         try:
-            # The child is seized: its stops (the exec, a failure) are collected by the loop
-            # below, so only the socket is read here; an empty read means the child failed
-            # before it could send the listener.
-            with ours:
-                # A child that never sends it is killed by the loop's own timeout below.
-                ours.settimeout(timeout)
-                try:
-                    _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-                except TimeoutError:
-                    fds = []
-            if fds:
-                listener = Listener(fds[0])
-                listener.wake_up_on_caller_cpu()
-                answering = threading.Thread(
-                    target=_answer_until_hangup,
-                    args=(supervisor, listener, stop_reading),
-                    name="sysemu notifications",
-                    daemon=True,
-                )
-                answering.start()
-            self._serve(timeout)
+            with self._owning(spawned):
+                # The child is seized: its stops (the exec, a failure) are collected by the
+                # loop below, so only the socket is read here; an empty read means the child
+                # failed before it could send the listener.
+                with ours:
+                    # A child that never sends it is killed by the loop's own timeout below.
+                    ours.settimeout(timeout)
+                    try:
+                        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+                    except TimeoutError:
+                        fds = []
+                if fds:
+                    listener = Listener(fds[0])
+                    listener.wake_up_on_caller_cpu()
+                    answering = threading.Thread(
+                        target=_answer_until_hangup,
+                        args=(supervisor, listener, stop_reading),
+                        name="sysemu notifications",
+                        daemon=True,
+                    )
+                    answering.start()
+                self._serve(timeout)
         finally:
-            if self._tasks:  # left before the loop could (Ctrl-C meanwhile): none may stay
-                self._kill_all()
             os.write(stop_writing, b"x")
             if answering is not None:
                 answering.join(timeout=10)

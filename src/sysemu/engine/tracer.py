@@ -32,7 +32,7 @@ import os
 import signal
 import struct
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import Call
@@ -216,8 +216,7 @@ class Tracer:
         exception (KeyboardInterrupt included), every traced thread is killed and reaped first.
         After ``timeout`` seconds the whole tree is killed and :class:`RunTimeoutError` raised.
         """
-        if self._alarm is not None:
-            self._alarm.check()
+        self._check_alarm()
         rules = self._compiled.rules
         defaults = self._compiled.arch_defaults
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
@@ -238,20 +237,33 @@ class Tracer:
             stdio=stdio,
             interrupt=self._ptrace_only,
         )
+        with self._owning(spawned):
+            self._serve(timeout)
+        return self._ended(argv, path, spawned, timeout)
+
+    def _check_alarm(self) -> None:
+        """Refuse a handler time limit off the main thread before anything is started or
+        seized (see HandlerAlarm.check)."""
+        if self._alarm is not None:
+            self._alarm.check()
+
+    @contextlib.contextmanager
+    def _owning(self, spawned: Spawned) -> Iterator[None]:
+        """Take the freshly spawned child as the tree's root for the block; a block left by
+        an exception (Ctrl-C before the wait loop's own cleanup is in place, say) kills and
+        reaps every traced thread first, so that none stays seized and stopped."""
         started = False
         try:
             self._started(spawned.pid)
             started = True
-            self._serve(timeout)
+            yield
         except BaseException:
-            # (Ctrl-C before the loop's own cleanup was in place): none may stay stopped.
             if not started:
                 os.kill(spawned.pid, signal.SIGKILL)  # unreaped: the pid is still ours
                 os.waitpid(spawned.pid, ptrace.WALL)
             elif self._tasks:
                 self._kill_all()
             raise
-        return self._ended(argv, path, spawned, timeout)
 
     def _started(self, root: int) -> None:
         """Take the freshly spawned child as the root of the tree."""
