@@ -230,16 +230,14 @@ class NotifySupervisor:
                 ours.settimeout(timeout)  # (None: no limit)
                 try:
                     _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-                except TimeoutError:
-                    # A child that never sends its listener must not hold the run for ever.
+                except BaseException as error:  # (Ctrl-C meanwhile): nothing may outlive us
                     spawned.end()
                     spawned.wait()
-                    raise RunTimeoutError(
-                        argv, timeout or 0.0, self._result(signal.SIGKILL)
-                    ) from None
-                except BaseException:  # (Ctrl-C meanwhile): nothing may outlive us
-                    spawned.end()
-                    spawned.wait()
+                    if isinstance(error, TimeoutError):
+                        # A child that never sends its listener must not hold the run for ever.
+                        raise RunTimeoutError(
+                            argv, timeout or 0.0, self._result(signal.SIGKILL)
+                        ) from None
                     raise
             if fds:
                 break
