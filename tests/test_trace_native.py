@@ -84,7 +84,12 @@ def masked(text: str) -> str:
     text = re.sub(r"((?:getpid|gettid|getppid)\(\)\s+= )\d+", r"\1PID", text)
     text = re.sub(r"sysinfo\(\{.*?\}\)", "sysinfo({...})", text)  # the machine's load moves
     # Absolute times (a deadline on the monotonic clock, as clock_nanosleep and futex take).
+    # The monotonic clock counts from boot: on a machine up for less than 1000 s its seconds
+    # have fewer than four digits, so absolute deadlines are also masked by the flag or call.
     text = re.sub(r"\{tv_sec=\d{4,}, tv_nsec=\d+\}", "{tv_sec=S, tv_nsec=N}", text)
+    deadline, masked_deadline = r"\{tv_sec=\d+, tv_nsec=\d+\}", "{tv_sec=S, tv_nsec=N}"
+    text = re.sub(rf"(TIMER_ABSTIME, ){deadline}", rf"\1{masked_deadline}", text)
+    text = re.sub(rf"(\bfutex\([^\n]*){deadline}", rf"\1{masked_deadline}", text)
     text = re.sub(r"(pipe|socket|anon_inode):\[\d+\]", r"\1:[INODE]", text)
     text = re.sub(r"/tmp/#\d+", "/tmp/#INODE", text)  # capture_output's unlinked files
     return re.sub(r"\[pid +\d+\]", "[pid N]", text)
