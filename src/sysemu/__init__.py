@@ -41,8 +41,8 @@ from sysemu.api.handlers import HandlerError, OnError, SyscallStats
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
+from sysemu.engine.errors import ExecError, RunTimeoutError
 from sysemu.engine.spawn import ProgramNotFoundError
-from sysemu.engine.tracer import ExecError, RunTimeoutError
 
 __version__ = "0.1.0"
 

@@ -20,8 +20,8 @@ from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
+from sysemu.engine.errors import ExecError
 from sysemu.engine.spawn import ProgramNotFoundError
-from sysemu.engine.tracer import ExecError
 from sysemu.tools.vfs.cli import add_arguments as vfs_options
 from sysemu.tools.vfs.cli import build as build_vfs
 

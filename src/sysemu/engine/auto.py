@@ -94,10 +94,8 @@ class AutoTracer(Tracer):
         theirs.close()
         supervisor = NotifySupervisor(
             self._compiled,
-            on_error=self._on_error,
-            error_errno=self._error_errno,
-            report=self._report,
             check=False,
+            policy=self._policy,
         )
         supervisor.root = spawned.pid
         stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
@@ -131,9 +129,6 @@ class AutoTracer(Tracer):
                 answering.join(timeout=10)
             os.close(stop_writing)
             os.close(stop_reading)
-        self._errors.extend(supervisor.errors)
-        if self._fatal is None:
-            self._fatal = supervisor.fatal
         return self._ended(argv, path, spawned, timeout)
 
 

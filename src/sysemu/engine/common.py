@@ -5,23 +5,20 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
+from sysemu.engine.errors import FailurePolicy
 from sysemu.kernel.bpf import SECCOMP_RET_ERRNO, ArgTest, Op, Rule
 
 
 def notify(
-    observers: Iterable[Observer],
-    method: str,
-    args: tuple[object, ...],
-    errors: list[HandlerError],
-    report: Callable[[HandlerError], None] | None,
+    observers: Iterable[Observer], method: str, args: tuple[object, ...], policy: FailurePolicy
 ) -> None:
-    """Call ``method`` of each observer; an observer's error is recorded and reported, never
+    """Call ``method`` of each observer; an observer's error goes to ``policy``, never
     fatal: observers only watch, and the program must not pay for a broken one."""
     for observer in observers:
         bound = getattr(observer, method)
@@ -30,9 +27,7 @@ def notify(
         except Exception as error:
             failure = HandlerError(method, bound, 0)
             failure.__cause__ = error
-            errors.append(failure)
-            if report is not None:
-                report(failure)
+            policy.observer_failed(failure)
 
 
 def run_result(

@@ -43,10 +43,19 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.results import RunResult
 from sysemu.engine.common import guard_rules, notify, run_result
+from sysemu.engine.errors import (
+    ErrorReporter,
+    ExecError,
+    FailurePolicy,
+    RunTimeoutError,
+    UnsupportedError,
+    Verdict,
+    exec_failure,
+    not_a_decision,
+)
 from sysemu.engine.guardian import GuardedProgram, kill_descendants, spawn_guarded
 from sysemu.engine.spawn import LISTENER_SOCKET_FD
 from sysemu.engine.tasks import TaskState
-from sysemu.engine.tracer import ErrorReporter, ExecError, RunTimeoutError
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
     SECCOMP_RET_TRACE,
@@ -115,10 +124,6 @@ def listener_send_rule() -> Rule:
     )
 
 
-class UnsupportedError(ValueError):
-    """The handler set asks for something the chosen backend cannot do."""
-
-
 def check_supported(compiled: CompiledHandlers) -> None:
     """Refuse, before anything runs, what user notification cannot do; see the module doc."""
     for observer in compiled.observers:
@@ -153,7 +158,10 @@ class NotifySupervisor:
         error_errno: int = errno.EIO,
         report: ErrorReporter | None = None,
         check: bool = True,
+        policy: FailurePolicy | None = None,
     ) -> None:
+        """``policy``: the ``on_error`` policy to share (the auto backend's tracer shares its
+        own); made from ``on_error``, ``error_errno`` and ``report`` when not given."""
         if check:
             check_supported(compiled)
         self._compiled = compiled
@@ -168,12 +176,7 @@ class NotifySupervisor:
             for key, route in self._by_call.items()
             if route.prechecked and len(route.registrations) == 1 and not route.observers
         }
-        self._on_error = on_error
-        self._error_errno = error_errno
-        self._report = report
-        # Public: the auto backend's tracer collects them after a run.
-        self.errors: list[HandlerError] = []
-        self.fatal: HandlerError | None = None
+        self._policy = policy or FailurePolicy(on_error, error_errno, report)
         self._tasks: dict[int, TaskState] = {}
         self._timed_out = False
         self.root = 0
@@ -261,9 +264,9 @@ class NotifySupervisor:
                 spawned.wait()
         if status is None:
             raise RunTimeoutError(argv, timeout or 0.0, self._result(signal.SIGKILL))
-        message = spawned.exec_error()
-        if message is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
-            raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
+        exec_failed = exec_failure(status, spawned.exec_error(), path)
+        if exec_failed is not None:
+            raise exec_failed
         return self._result(status)
 
     def _serve(self, listener: Listener, root: int, timeout: float | None) -> int | None:
@@ -414,7 +417,7 @@ class NotifySupervisor:
         call._notification = notification_id
         stats = route.stats
         stats.stops += 1
-        if self.fatal is not None:  # a process the first kill missed (forked meanwhile)
+        if self._policy.fatal is not None:  # a process the first kill missed (forked meanwhile)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(call.pid, signal.SIGKILL)
             listener.respond(notification_id, error=-errno.EPERM)
@@ -482,16 +485,13 @@ class NotifySupervisor:
         if isinstance(decision, OpenFile):
             return self._open_for(listener, notification_id, decision), Outcome.REWRITTEN
         handler = route.registrations[0].handler
+        if not isinstance(decision, Decision):
+            raise not_a_decision(call.name, handler, call.tid, decision)
         failure = HandlerError(call.name, handler, call.tid)
-        if isinstance(decision, Decision):
-            failure.__cause__ = UnsupportedError(
-                f"the unotify backend cannot carry out {type(decision).__name__} decisions "
-                "(rewrites and results need the seccomp or ptrace backend)"
-            )
-        else:  # the same error as the ptrace backends give
-            failure.__cause__ = TypeError(
-                f"a handler must return a Decision or None, not {type(decision).__name__}"
-            )
+        failure.__cause__ = UnsupportedError(
+            f"the unotify backend cannot carry out {type(decision).__name__} decisions "
+            "(rewrites and results need the seccomp or ptrace backend)"
+        )
         raise failure
 
     def _open_for(self, listener: Listener, notification_id: int, decision: OpenFile) -> int:
@@ -513,27 +513,19 @@ class NotifySupervisor:
     def _failed(
         self, listener: Listener, notification_id: int, route: Route, error: HandlerError
     ) -> None:
-        route.stats.handler_errors += 1
-        self.errors.append(error)
-        if self._on_error is OnError.KILL:
-            self.fatal = error
+        verdict = self._policy.handler_failed(error, route)
+        if verdict is Verdict.KILL:
             self._direct.clear()  # every later call takes the path that refuses it
-            route.stats.count(Outcome.KILLED)
             # Kill first: the caller is blocked in this notification and cannot fork meanwhile.
             self._kill_tree(self.root)
             listener.respond(notification_id, error=-errno.EPERM)
-            return
-        if self._report is not None:
-            self._report(error)
-        if self._on_error is OnError.FAIL:
-            route.stats.count(Outcome.FAILED)
-            listener.respond(notification_id, error=-self._error_errno)
+        elif verdict is Verdict.FAIL:
+            listener.respond(notification_id, error=-self._policy.error_errno)
         else:
-            route.stats.count(Outcome.PASSED)
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 
     def _notify(self, route: Route, method: str, *args: object) -> None:
-        notify(route.observers, method, args, self.errors, self._report)
+        notify(route.observers, method, args, self._policy)
 
     def _kill_tree(self, root: int) -> None:
         """SIGKILL the root and every process descended from it (there is no ptrace to know
@@ -553,8 +545,8 @@ class NotifySupervisor:
         return run_result(
             status,
             self._compiled.routes,
-            errors=self.errors,
-            fatal=self.fatal,
+            errors=self._policy.errors,
+            fatal=self._policy.fatal,
             processes=1,
             threads=1,
         )

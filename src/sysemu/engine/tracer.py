@@ -51,6 +51,14 @@ from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
+from sysemu.engine.errors import (
+    ErrorReporter,
+    FailurePolicy,
+    RunTimeoutError,
+    Verdict,
+    exec_failure,
+    not_a_decision,
+)
 from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.kernel import ptrace
@@ -88,7 +96,6 @@ OPTIONS = (
     | ptrace.PTRACE_O_EXITKILL
 )
 
-ErrorReporter = Callable[[HandlerError], None]
 DEFAULT_SPIN_US = 20
 
 
@@ -99,23 +106,6 @@ def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
     path = os.fsencode(decision.path) + b"\0"
     openat = syscall_by_name("openat", call.abi)
     return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
-
-
-class ExecError(OSError):
-    """The program could not be executed (reported by the child before exec)."""
-
-
-class RunTimeoutError(TimeoutError):
-    """The run took longer than its timeout; every traced process was killed.
-
-    ``result`` is the run's :class:`RunResult` up to then.
-    """
-
-    def __init__(self, argv: Sequence[str], timeout: float, result: RunResult) -> None:
-        super().__init__(f"{' '.join(argv)} timed out after {timeout:g} s and was killed")
-        self.argv = list(argv)
-        self.timeout = timeout
-        self.result = result
 
 
 class Tracer:
@@ -182,14 +172,10 @@ class Tracer:
         if spin_us is None:
             spin_us = DEFAULT_SPIN_US if len(os.sched_getaffinity(0)) > 1 else 0
         self._spin_ns = spin_us * 1000
-        self._on_error = on_error
-        self._error_errno = error_errno
-        self._report = report
+        self._policy = FailurePolicy(on_error, error_errno, report)
         self._tasks: dict[int, TaskState] = {}
         self._root = 0
         self._root_status: int | None = None
-        self._errors: list[HandlerError] = []
-        self._fatal: HandlerError | None = None
         self._processes = 0
         self._threads = 0
         self._timed_out = False
@@ -306,13 +292,9 @@ class Tracer:
         """The run's result, or the timeout or exec failure that ended it."""
         if self._timed_out:
             raise RunTimeoutError(argv, timeout or 0.0, self._result())
-        status = self._root_status
-        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 127:
-            message = spawned.exec_error()
-            if message is not None:
-                raise ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
-        else:
-            spawned.exec_error()  # closes the pipe
+        failure = exec_failure(self._root_status, spawned.exec_error(), path)
+        if failure is not None:
+            raise failure
         return self._result()
 
     def _time_out(self) -> None:
@@ -324,8 +306,8 @@ class Tracer:
         return run_result(
             self._root_status,
             (*self._routes, *self._dynamic.values()),
-            errors=self._errors,
-            fatal=self._fatal,
+            errors=self._policy.errors,
+            fatal=self._policy.fatal,
             processes=self._processes,
             threads=self._threads,
         )
@@ -408,9 +390,7 @@ class Tracer:
         assert observer is not None  # set with the native trace
         failure = HandlerError("call_finished", observer.call_finished, 0)
         failure.__cause__ = error
-        self._errors.append(failure)
-        if self._report is not None:
-            self._report(failure)
+        self._policy.observer_failed(failure)
 
     def _native_route(self, nr: int) -> tuple[object, object] | bool | None:
         """For the native trace, on the first x86-64 call ``nr`` it sees: (stats, syscall)
@@ -554,7 +534,7 @@ class Tracer:
         call = Call(route.syscall, args, state, ip, sp)
         stats = route.stats
         stats.stops += 1
-        if self._fatal is not None:  # the tree is being killed; let nothing else run
+        if self._policy.fatal is not None:  # the tree is being killed; let nothing else run
             self._arch.skip_and_continue(tid, -errno.EPERM, self._plain)
             return
         if state.rewritten is not None and self._restarted_rewrite(state, call):
@@ -654,12 +634,7 @@ class Tracer:
         elif isinstance(decision, OpenFile):
             self._rewrite(state, call, route, open_as_rewrite(call, decision))
         else:
-            handler = route.registrations[0].handler
-            failure = HandlerError(call.name, handler, call.tid)
-            failure.__cause__ = TypeError(
-                f"a handler must return a Decision or None, not {type(decision).__name__}"
-            )
-            raise failure
+            raise not_a_decision(call.name, route.registrations[0].handler, call.tid, decision)
         route.stats.count(decision.outcome)
 
     def _emulated(self, call: Call, route: Route, value: int, outcome: Outcome) -> None:
@@ -874,19 +849,15 @@ class Tracer:
             ptrace.resume(self._plain, tid, sig)
 
     def _notify(self, method: str, observers: Iterable[Observer], *args: object) -> None:
-        notify(observers, method, args, self._errors, self._report)
+        notify(observers, method, args, self._policy)
 
     # Failures.
     def _handler_failed(
         self, error: HandlerError, tid: int, route: Route, call: Call, *, at_exit: bool
     ) -> None:
-        route.stats.handler_errors += 1
-        self._errors.append(error)
-        policy = self._on_error
-        if policy is OnError.KILL:
-            self._fatal = error
+        verdict = self._policy.handler_failed(error, route)
+        if verdict is Verdict.KILL:
             self._stop_native[0] = 1
-            route.stats.count(Outcome.KILLED)
             # Make sure the call cannot run, then kill the tree (SIGKILL also ends the stop).
             if at_exit:
                 self._arch.set_return(tid, -errno.EIO)
@@ -894,17 +865,14 @@ class Tracer:
                 self._arch.skip_with_return(tid, -errno.EPERM)
             self._kill_tasks()
             return
-        if self._report is not None:
-            self._report(error)
-        if policy is OnError.FAIL:
-            route.stats.count(Outcome.FAILED)
+        if verdict is Verdict.FAIL:
+            value = -self._policy.error_errno
             if at_exit:
-                self._arch.set_return(tid, -self._error_errno)
+                self._arch.set_return(tid, value)
             else:
-                self._arch.skip_with_return(tid, -self._error_errno)
-            outcome, result = Outcome.FAILED, Result(-self._error_errno)
+                self._arch.skip_with_return(tid, value)
+            outcome, result = Outcome.FAILED, Result(value)
         else:
-            route.stats.count(Outcome.PASSED)
             outcome, result = Outcome.PASSED, None
         ptrace.cont(tid)
         if route.observers:
