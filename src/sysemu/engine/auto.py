@@ -23,12 +23,10 @@ from collections.abc import Mapping, Sequence
 
 from sysemu.api.handlers import Route
 from sysemu.api.results import RunResult
-from sysemu.engine.common import guard_rules
-from sysemu.engine.notify import NotifySupervisor, listener_send_rule
+from sysemu.engine.listening import notification_filter, receive_listener
+from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.spawn import spawn
 from sysemu.engine.tracer import OPTIONS, Tracer
-from sysemu.kernel.bpf import SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, Rule, compile_filter
-from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
@@ -48,20 +46,6 @@ def notifiable(route: Route) -> bool:
 class AutoTracer(Tracer):
     """The seccomp backend, with decide-only routes moved to user notification."""
 
-    def _rules(self) -> list[Rule]:
-        rules = [listener_send_rule(), *guard_rules(os.getpid())]
-        for rule in self._compiled.rules:
-            action = rule.action
-            route_id = action & 0xFFFF
-            if (
-                action & 0xFFFF0000 == SECCOMP_RET_TRACE
-                and route_id < len(self._routes)
-                and notifiable(self._routes[route_id])
-            ):
-                action = SECCOMP_RET_USER_NOTIF
-            rules.append(Rule(rule.arch, rule.nr, action, rule.tests))
-        return rules
-
     def run(
         self,
         argv: Sequence[str],
@@ -76,8 +60,11 @@ class AutoTracer(Tracer):
         if not any(notifiable(route) for route in self._routes):
             return super().run(argv, path=path, env=env, cwd=cwd, stdio=stdio, timeout=timeout)
         self._check_alarm()
-        program = PreparedFilter(
-            compile_filter(self._rules(), arch_defaults=self._compiled.arch_defaults)
+        routes = self._routes
+        program = notification_filter(
+            self._compiled,
+            (os.getpid(),),
+            lambda route_id: route_id < len(routes) and notifiable(routes[route_id]),
         )
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spawned = spawn(
@@ -105,15 +92,13 @@ class AutoTracer(Tracer):
                 # The child is seized: its stops (the exec, a failure) are collected by the
                 # loop below, so only the socket is read here; an empty read means the child
                 # failed before it could send the listener.
-                with ours:
-                    # A child that never sends it is killed by the loop's own timeout below.
-                    ours.settimeout(timeout)
-                    try:
-                        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-                    except TimeoutError:
-                        fds = []
-                if fds:
-                    listener = Listener(fds[0])
+                # A child that never sends it is killed by the loop's own timeout below.
+                try:
+                    listener_fd = receive_listener(ours, timeout)
+                except TimeoutError:
+                    listener_fd = None
+                if listener_fd is not None:
+                    listener = Listener(listener_fd)
                     listener.wake_up_on_caller_cpu()
                     answering = threading.Thread(
                         target=_answer_until_hangup,

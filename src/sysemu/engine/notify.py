@@ -42,7 +42,7 @@ from sysemu.api.handlers import (
     SyscallStats,
 )
 from sysemu.api.results import RunResult
-from sysemu.engine.common import guard_rules, notify, run_result
+from sysemu.engine.common import notify, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
     ExecError,
@@ -54,17 +54,8 @@ from sysemu.engine.errors import (
     not_a_decision,
 )
 from sysemu.engine.guardian import GuardedProgram, kill_descendants, spawn_guarded
-from sysemu.engine.spawn import LISTENER_SOCKET_FD
+from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.tasks import TaskState
-from sysemu.kernel.bpf import (
-    SECCOMP_RET_ALLOW,
-    SECCOMP_RET_TRACE,
-    SECCOMP_RET_USER_NOTIF,
-    ArgTest,
-    Op,
-    Rule,
-    compile_filter,
-)
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
@@ -111,17 +102,6 @@ class _NotifiedCall(Call):
 # conditions the kernel already checked, and no observer (their call_finished must follow the
 # reply, which the loop sends late: with the next receive).
 _Direct = tuple[Syscall, Handler, SyscallStats, Route]
-
-
-def listener_send_rule() -> Rule:
-    """The child's own sendmsg of its listener fd must not reach a user rule on sendmsg: the
-    supervisor is not listening yet, so a trapped sendmsg would block forever."""
-    return Rule(
-        _AUDIT_ARCH_X86_64,
-        _SENDMSG,
-        SECCOMP_RET_ALLOW,
-        (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),
-    )
 
 
 def check_supported(compiled: CompiledHandlers) -> None:
@@ -185,17 +165,7 @@ class NotifySupervisor:
     def _filter(self, protected: tuple[int, ...]) -> PreparedFilter:
         """The program's filter; ``protected``: the pids it may not signal, ptrace or write
         (sysemu's and the guardian's; it is compiled in the guardian, which knows both)."""
-        rules = [listener_send_rule(), *guard_rules(*protected)]
-
-        def notified(action: int) -> int:
-            return SECCOMP_RET_USER_NOTIF if action & 0xFFFF0000 == SECCOMP_RET_TRACE else action
-
-        rules.extend(
-            Rule(rule.arch, rule.nr, notified(rule.action), rule.tests)
-            for rule in self._compiled.rules
-        )
-        defaults = {arch: notified(a) for arch, a in self._compiled.arch_defaults.items()}
-        return PreparedFilter(compile_filter(rules, arch_defaults=defaults))
+        return notification_filter(self._compiled, protected, lambda _route_id: True)
 
     def run(
         self,
@@ -210,7 +180,7 @@ class NotifySupervisor:
         """Start ``argv`` and answer its notifications until every process using the filter
         has exited; see :class:`~sysemu.engine.tracer.Tracer.run`."""
         spawned = None
-        fds: list[int] = []
+        listener_fd: int | None = None
         for flags in (
             SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
             SECCOMP_FILTER_FLAG_NEW_LISTENER,  # before Linux 5.19
@@ -229,27 +199,25 @@ class NotifySupervisor:
                 filter_flags=flags,
             )
             theirs.close()  # so that a child that fails first gives an end of file here
-            with ours:
-                ours.settimeout(timeout)  # (None: no limit)
-                try:
-                    _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-                except BaseException as error:  # (Ctrl-C meanwhile): nothing may outlive us
-                    spawned.end()
-                    spawned.wait()
-                    if isinstance(error, TimeoutError):
-                        # A child that never sends its listener must not hold the run for ever.
-                        raise RunTimeoutError(
-                            argv, timeout or 0.0, self._result(signal.SIGKILL)
-                        ) from None
-                    raise
-            if fds:
+            try:
+                listener_fd = receive_listener(ours, timeout)
+            except BaseException as error:  # (Ctrl-C meanwhile): nothing may outlive us
+                spawned.end()
+                spawned.wait()
+                if isinstance(error, TimeoutError):
+                    # A child that never sends its listener must not hold the run for ever.
+                    raise RunTimeoutError(
+                        argv, timeout or 0.0, self._result(signal.SIGKILL)
+                    ) from None
+                raise
+            if listener_fd is not None:
                 break
             spawned.wait()  # it failed before sending the listener
             failure = spawned.exec_error() or ""
             if "Invalid argument" not in failure or not flags & WAIT_KILLABLE:
                 raise ExecError(errno.ENOEXEC, f"cannot start {path}: {failure}")
-        assert spawned is not None and fds
-        listener = Listener(fds[0])
+        assert spawned is not None and listener_fd is not None
+        listener = Listener(listener_fd)
         listener.wake_up_on_caller_cpu()
         root = self.root = spawned.pid
         status: int | None = None
