@@ -24,20 +24,19 @@ from sysemu.api.handlers import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.engine import backends
+from sysemu.engine.backends import BACKENDS, DEFAULT_BACKEND, runner
 from sysemu.engine.spawn import resolve_program
-from sysemu.engine.tracer import Tracer
 from sysemu.kernel.arch import host_arch
 
 if TYPE_CHECKING:
     from typing import IO, TypeAlias
 
     from sysemu.engine.attach import Attacher
-    from sysemu.engine.notify import NotifySupervisor
     from sysemu.tools.inject.injector import Injector
     from sysemu.tools.vfs import VirtualFS
 
-BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu", "auto")
-DEFAULT_BACKEND = "seccomp"
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Emulator", "print_handler_error"]
 
 
 def print_handler_error(error: HandlerError) -> None:
@@ -281,30 +280,7 @@ class Emulator:
         compiled = self._run_handlers().compile(arch.abis)
         if cwd is None and self._fs is not None:
             cwd = self._fs.start_cwd
-        tracer: Tracer | NotifySupervisor
-        if self.backend == "unotify":
-            from sysemu.engine.notify import NotifySupervisor  # noqa: PLC0415 (its backend only)
-
-            tracer = NotifySupervisor(
-                compiled, on_error=self.on_error, error_errno=self.error_errno, report=self.report
-            )
-        else:
-            kind = Tracer
-            if self.backend == "auto":
-                from sysemu.engine.auto import AutoTracer  # noqa: PLC0415 (its backend only)
-
-                kind = AutoTracer
-            tracer = kind(
-                compiled,
-                arch,
-                on_error=self.on_error,
-                error_errno=self.error_errno,
-                report=self.report,
-                spin_us=self.spin_us,
-                handler_timeout=self.handler_timeout,
-                ptrace_only=self.backend == "ptrace",
-                emulate_all=self.backend == "sysemu",
-            )
+        tracer = runner(self.backend, compiled, arch, self._settings())
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
             result = tracer.run(
@@ -333,24 +309,21 @@ class Emulator:
         ``request_detach()`` (from a signal handler of this thread, say) to detach.
         Raises :class:`~sysemu.engine.attach.AttachError` if the process cannot be traced.
         """
-        from sysemu.engine.attach import Attacher  # noqa: PLC0415 (attaching only)
-
         arch = host_arch()
         if self._injector is not None:
             self._injector.reset()
-        attacher = Attacher(
-            self._run_handlers().compile(arch.abis),
-            arch,
-            on_error=self.on_error,
-            error_errno=self.error_errno,
-            report=self.report,
-            spin_us=self.spin_us,
-            handler_timeout=self.handler_timeout,
+        attacher = backends.attacher(
+            self._run_handlers().compile(arch.abis), arch, self._settings()
         )
         if on_ready is not None:
             on_ready(attacher)
         result = attacher.attach(pid)
         return self._finish(result)
+
+    def _settings(self) -> backends.Settings:
+        return backends.Settings(
+            self.on_error, self.error_errno, self.report, self.spin_us, self.handler_timeout
+        )
 
     def _finish(self, result: RunResult) -> RunResult:
         """What every kind of run ends with: the injection record, and a fatal handler error

@@ -15,18 +15,18 @@ handlers of both kinds share.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator
 
-from sysemu.api.handlers import Route
-from sysemu.api.results import RunResult
+from sysemu.api.handlers import CompiledHandlers, Route
+from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.notify import NotifySupervisor
-from sysemu.engine.spawn import spawn
-from sysemu.engine.tracer import OPTIONS, Tracer
+from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
@@ -43,78 +43,75 @@ def notifiable(route: Route) -> bool:
     )
 
 
-class AutoTracer(Tracer):
-    """The seccomp backend, with decide-only routes moved to user notification."""
+class NotificationCompanion:
+    """The auto backend's second thread (a :class:`~sysemu.engine.tracer.Companion`): the
+    decide-only routes of ``compiled`` are answered through user notification while the
+    tracer's wait loop serves everything else."""
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        path: str,
-        env: Mapping[str, str],
-        cwd: str | None = None,
-        stdio: Sequence[int | None] = (None, None, None),
-        timeout: float | None = None,
-    ) -> RunResult:
-        """See :meth:`Tracer.run`."""
-        if not any(notifiable(route) for route in self._routes):
-            return super().run(argv, path=path, env=env, cwd=cwd, stdio=stdio, timeout=timeout)
-        self._check_alarm()
-        routes = self._routes
-        program = notification_filter(
+    def __init__(self, compiled: CompiledHandlers) -> None:
+        self._compiled = compiled
+        self._ours: socket.socket | None = None
+        self._theirs: socket.socket | None = None
+
+    def filter(self) -> PreparedFilter:
+        """The program's filter: notifiable routes notify, every other route traces."""
+        routes = self._compiled.routes
+        return notification_filter(
             self._compiled,
             (os.getpid(),),
             lambda route_id: route_id < len(routes) and notifiable(routes[route_id]),
         )
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        spawned = spawn(
-            argv,
-            path=path,
-            env=env,
-            cwd=cwd,
-            filter_=program,
-            options=OPTIONS,
-            stdio=stdio,
-            listener_socket=theirs.fileno(),
-            filter_flags=SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-        )
-        theirs.close()
-        supervisor = NotifySupervisor(
-            self._compiled,
-            check=False,
-            policy=self._policy,
-        )
-        supervisor.root = spawned.pid
+
+    def spawn_arguments(self) -> tuple[int, int]:
+        """A fresh socket for the listener's hand-over, and the listener's filter flags."""
+        self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        return self._theirs.fileno(), flags
+
+    @contextlib.contextmanager
+    def beside(self, root: int, policy: FailurePolicy, timeout: float | None) -> Iterator[None]:
+        """Receive the listener and answer it from a second thread while the block runs."""
+        ours, theirs = self._ours, self._theirs
+        assert ours is not None and theirs is not None  # spawn_arguments() came first
+        theirs.close()  # so that a child that fails first gives an end of file
+        supervisor = NotifySupervisor(self._compiled, check=False, policy=policy)
+        supervisor.root = root
         stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
         answering: threading.Thread | None = None
         try:
-            with self._owning(spawned):
-                # The child is seized: its stops (the exec, a failure) are collected by the
-                # loop below, so only the socket is read here; an empty read means the child
-                # failed before it could send the listener.
-                # A child that never sends it is killed by the loop's own timeout below.
-                try:
-                    listener_fd = receive_listener(ours, timeout)
-                except TimeoutError:
-                    listener_fd = None
-                if listener_fd is not None:
-                    listener = Listener(listener_fd)
-                    listener.wake_up_on_caller_cpu()
-                    answering = threading.Thread(
-                        target=_answer_until_hangup,
-                        args=(supervisor, listener, stop_reading),
-                        name="sysemu notifications",
-                        daemon=True,
-                    )
-                    answering.start()
-                self._serve(timeout)
+            # The child is seized: its stops (the exec, a failure) are collected by the
+            # tracer's loop, so only the socket is read here; an end of file means the child
+            # failed before it could send the listener. A child that never sends it is killed
+            # by the loop's own timeout.
+            try:
+                listener_fd = receive_listener(ours, timeout)
+            except TimeoutError:
+                listener_fd = None
+            if listener_fd is not None:
+                listener = Listener(listener_fd)
+                listener.wake_up_on_caller_cpu()
+                answering = threading.Thread(
+                    target=_answer_until_hangup,
+                    args=(supervisor, listener, stop_reading),
+                    name="sysemu notifications",
+                    daemon=True,
+                )
+                answering.start()
+            yield
         finally:
             os.write(stop_writing, b"x")
             if answering is not None:
                 answering.join(timeout=10)
             os.close(stop_writing)
             os.close(stop_reading)
-        return self._ended(argv, path, spawned, timeout)
+
+
+def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
+    """The auto backend's companion for ``compiled``, or None when no route can be answered
+    through notification (the run is then the seccomp backend's)."""
+    if any(notifiable(route) for route in compiled.routes):
+        return NotificationCompanion(compiled)
+    return None
 
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:

@@ -500,6 +500,12 @@ class NotifySupervisor:
         them by; /proc's parent links do): through the guardian when this supervisor started
         the program, else (the auto backend's, whose tracer also kills) from the root."""
         if self._program is not None:
+            # The root at once, too: the guardian ends the tree asynchronously, and a shell
+            # could otherwise see its child fail and go on before the guardian reaches it.
+            # (The guardian is a subreaper: the root's children stay within its reach.)
+            if root > 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(root, signal.SIGKILL)
             self._program.end()
             return
         if root <= 0:  # not started: kill(0) would hit our own process group

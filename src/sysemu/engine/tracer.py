@@ -27,6 +27,7 @@ Some facts about the kernel that this loop is built on (Linux >= 4.8 ordering):
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import os
 import signal
@@ -34,6 +35,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+from sysemu._typing import Protocol
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.decisions import (
@@ -108,8 +110,52 @@ def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
     return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
 
 
+class Stops(enum.IntEnum):
+    """How the kernel is made to stop the calls handlers asked for (the value is the C wait
+    loop's ``mode``)."""
+
+    FILTER = 0
+    """A seccomp filter stops only the handled calls (``SECCOMP_RET_TRACE``): the seccomp
+    backend."""
+    EVERY_CALL = 1
+    """No filter: every call of every thread stops at entry and exit (``PTRACE_SYSCALL``), and
+    the syscall number decides in Python whether anyone wants it. Slower by far, but needs no
+    seccomp and leaves nothing behind in the program, which is what attaching to a running
+    process requires: the ptrace backend, and attach."""
+    EMULATE_ALL = 2
+    """``PTRACE_SYSEMU``: every call stops, and none runs unless the tracer makes it run. A
+    call a handler emulates or fails costs one stop; one that is passed (or rewritten, or has
+    no handler) is made again from its entry stop (:meth:`Arch.reexecute`), which costs three
+    more: the skipped attempt's exit, then the real call's entry and exit
+    (``bench/floor_sysemu.c`` counts 4 stops a call). The sysemu backend."""
+
+
+class Companion(Protocol):
+    """Something that serves the program beside the ptrace wait loop, from the program's
+    start to its end: the auto backend's user-notification thread. It supplies the filter and
+    the spawn arguments that connect it to the program."""
+
+    def filter(self) -> PreparedFilter:
+        """The program's seccomp filter (made before the program is spawned)."""
+        ...
+
+    def spawn_arguments(self) -> tuple[int, int]:
+        """The listener socket the child sends its listener over, and the filter's flags."""
+        ...
+
+    def beside(
+        self, root: int, policy: FailurePolicy, timeout: float | None
+    ) -> contextlib.AbstractContextManager[None]:
+        """Entered once the program (process ``root``) is spawned and seized, left when the
+        wait loop ended (also by an exception); handler errors go to ``policy``, the
+        tracer's own."""
+        ...
+
+
 class Tracer:
-    """Runs one program tree under a compiled handler set (seccomp + ptrace backend)."""
+    """Runs one program tree under a compiled handler set, with ptrace: the seccomp, ptrace
+    and sysemu backends (:class:`Stops`), and attach (:meth:`take` and :meth:`serve`, used
+    by :mod:`sysemu.engine.attach`)."""
 
     def __init__(
         self,
@@ -121,19 +167,11 @@ class Tracer:
         report: ErrorReporter | None = None,
         spin_us: int | None = None,
         handler_timeout: float | None = None,
-        ptrace_only: bool = False,
-        emulate_all: bool = False,
+        stops: Stops = Stops.FILTER,
+        companion: Companion | None = None,
     ) -> None:
-        """``ptrace_only``: no seccomp filter; every call of every thread stops at entry and
-        exit (``PTRACE_SYSCALL``), and the syscall number decides in Python whether anyone
-        wants it. Slower by far, but needs no seccomp and leaves nothing behind in the
-        program, which is what attaching to a running process requires.
-
-        ``emulate_all``: the ``PTRACE_SYSEMU`` backend (implies ``ptrace_only``): no call runs
-        unless the tracer makes it run. A call a handler emulates or fails costs one stop; one
-        that is passed (or rewritten, or has no handler) is made again from its entry stop
-        (:meth:`Arch.reexecute`), which costs three more: the skipped attempt's exit, then
-        the real call's entry and exit (``bench/floor_sysemu.c`` counts 4 stops a call).
+        """``stops``: how calls are made to stop (see :class:`Stops`). ``companion``: serves
+        the program beside the wait loop (:class:`Companion`; with ``Stops.FILTER`` only).
 
         ``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
         stops come faster than that (``None``: 20 µs when this process may run on more than one
@@ -148,8 +186,13 @@ class Tracer:
         self._arch = arch
         # A time limit on handlers (SIGALRM); see HandlerAlarm.
         self._alarm = HandlerAlarm(handler_timeout) if handler_timeout is not None else None
-        self._emulate_all = emulate_all
-        self._ptrace_only = ptrace_only = ptrace_only or emulate_all
+        self._stops = stops
+        self._emulate_all = emulate_all = stops is Stops.EMULATE_ALL
+        self._ptrace_only = ptrace_only = stops is not Stops.FILTER
+        self._companion = companion
+        # Set by request_release(): the loop then releases every thread (attach detaches).
+        self._release_requested = False
+        self._release: Callable[[], None] | None = None
         # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
         # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all, and
         # PTRACE_SYSEMU also keeps the kernel from running its next call.
@@ -203,15 +246,13 @@ class Tracer:
         After ``timeout`` seconds the whole tree is killed and :class:`RunTimeoutError` raised.
         """
         self._check_alarm()
-        rules = self._compiled.rules
-        defaults = self._compiled.arch_defaults
-        needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
-        if self._ptrace_only:
-            needed = False
-        filter_ = None
-        if needed:
-            program = compile_filter([*guard_rules(os.getpid()), *rules], arch_defaults=defaults)
-            filter_ = PreparedFilter(program)
+        companion = self._companion
+        listener_socket, filter_flags = None, 0
+        if companion is not None:
+            filter_: PreparedFilter | None = companion.filter()
+            listener_socket, filter_flags = companion.spawn_arguments()
+        else:
+            filter_ = self._filter()
         options = OPTIONS & ~ptrace.PTRACE_O_TRACESECCOMP if self._ptrace_only else OPTIONS
         spawned = spawn(
             argv,
@@ -222,10 +263,81 @@ class Tracer:
             options=options,
             stdio=stdio,
             interrupt=self._ptrace_only,
+            listener_socket=listener_socket,
+            filter_flags=filter_flags,
         )
         with self._owning(spawned):
-            self._serve(timeout)
+            if companion is None:
+                self._serve(timeout)
+            else:
+                with companion.beside(spawned.pid, self._policy, timeout):
+                    self._serve(timeout)
         return self._ended(argv, path, spawned, timeout)
+
+    def _filter(self) -> PreparedFilter | None:
+        """The program's filter, or None where no call needs one (or calls stop without)."""
+        rules = self._compiled.rules
+        defaults = self._compiled.arch_defaults
+        needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
+        if self._ptrace_only or not needed:
+            return None
+        program = compile_filter([*guard_rules(os.getpid()), *rules], arch_defaults=defaults)
+        return PreparedFilter(program)
+
+    def take(self, tasks: Mapping[int, int], root: int) -> None:
+        """Take threads seized by another start than :meth:`run` (attach): ``tasks`` maps
+        each thread id to its process id, ``root`` is the process whose exit is the run's."""
+        for tid, pid in tasks.items():
+            self._tasks[tid] = TaskState(tid, pid)
+        self._root = root
+        self._processes, self._threads = 1, len(tasks)
+        if self._compiled.observers:
+            self._notify("task_started", self._compiled.observers, root, 0, "attach")
+
+    def serve(self, release: Callable[[], None]) -> RunResult:
+        """Serve the taken threads until they are gone or :meth:`request_release` is called;
+        then, or when left by an exception, ``release`` lets every thread go (attach
+        detaches). The run's result."""
+        self._release = release
+        try:
+            if self._alarm is not None:
+                self._alarm.install()
+            self._loop()
+        except BaseException:
+            release()
+            raise
+        finally:
+            if self._alarm is not None:
+                self._alarm.restore()
+        return self._result()
+
+    def request_release(self) -> None:
+        """Ask the wait loop to release every thread between two stops (safe from a signal
+        handler of the tracing thread); the caller wakes the loop's wait itself."""
+        self._release_requested = True
+        self._stop_native[0] = 1  # the C wait loop hands the next stop to _after_stop
+
+    @property
+    def task_ids(self) -> list[int]:
+        """The threads traced now."""
+        return list(self._tasks)
+
+    @property
+    def root(self) -> int:
+        """The process whose exit is the run's (0 before the start)."""
+        return self._root
+
+    def task_exited(self, tid: int, status: int | None) -> None:
+        """``tid`` ended (wait ``status``) or was let go (None) outside the wait loop."""
+        if status is None:
+            self._tasks.pop(tid, None)
+        else:
+            self._on_exit(tid, status)
+
+    def check_alarm(self) -> None:
+        """Refuse a handler time limit off the main thread before anything is started or
+        seized (see HandlerAlarm.check)."""
+        self._check_alarm()
 
     def _check_alarm(self) -> None:
         """Refuse a handler time limit off the main thread before anything is started or
@@ -323,12 +435,10 @@ class Tracer:
         """The C wait loop (``ptrace.serve_seccomp_stops``) for this run, or None where the
         Python loop must serve: no accelerator, observers of every call without a filter
         (unless the tracing tool's native trace is the one, outside PTRACE_SYSEMU), a
-        handler time limit, an architecture other than x86-64, or a subclass that changes
-        how stops are handled. (A subclass whose :meth:`_after_stop` may end the loop sets
-        ``_stop_native[0]`` first, as the attacher does: the C loop then hands it every stop.)"""
+        handler time limit, or an architecture other than x86-64. (A release request sets
+        ``_stop_native[0]`` first: the C loop then hands every stop to :meth:`_after_stop`.)"""
         serve = ptrace.serve_seccomp_stops
-        cls = type(self)
-        mode = 2 if self._emulate_all else 1 if self._ptrace_only else 0
+        mode = int(self._stops)
         # Without a filter, an observer of every call needs every stop seen: in C only by the
         # native trace (the tracing tool's), and not under PTRACE_SYSEMU.
         traced_natively = mode < 2 and any(o.native_trace for o in self._compiled.observers)
@@ -337,8 +447,6 @@ class Tracer:
             or (self._ptrace_only and self._compiled.watch_all and not traced_natively)
             or self._alarm is not None
             or not isinstance(self._arch, X86_64)
-            or cls._on_seccomp is not Tracer._on_seccomp
-            or cls._decide is not Tracer._decide
         ):
             return None
         direct: list[tuple[object, ...] | None] = [
@@ -486,9 +594,12 @@ class Tracer:
 
     def _after_stop(self) -> bool:
         """Called between two stops, when every collected stop has been resumed; True ends
-        the loop (the attach backend detaches there). The C wait loop calls it only for the
-        stops it hands back: an override that would return True sets ``_stop_native[0]``."""
-        return False
+        the loop (after a release was requested, once every thread is let go). The C wait
+        loop calls it only for the stops it hands back, which request_release makes all."""
+        if not self._release_requested or self._release is None:
+            return False
+        self._release()
+        return True
 
     # Stops.
     def _on_seccomp(self, tid: int) -> None:
