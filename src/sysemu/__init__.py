@@ -36,7 +36,7 @@ from sysemu.api.conditions import (
     Ne,
     NotIn,
 )
-from sysemu.api.decisions import Decision, Emulate, Fail, Outcome, Pass, Result, Rewrite
+from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Outcome, Pass, Result, Rewrite
 from sysemu.api.handlers import HandlerError, OnError, SyscallStats
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
@@ -72,6 +72,7 @@ __all__ = [
     "Call",
     "Condition",
     "Decision",
+    "Defer",
     "Emulate",
     "Emulator",
     "Eq",

@@ -13,7 +13,17 @@ from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
-from sysemu.api.decisions import ArgValue, Emulate, Fail, OpenFile, Pass, ResultHook, Rewrite
+from sysemu.api.decisions import (
+    ArgValue,
+    Decision,
+    Defer,
+    Emulate,
+    Fail,
+    OpenFile,
+    Pass,
+    ResultHook,
+    Rewrite,
+)
 from sysemu.kernel.libc import tgkill
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.ptrace import record_method
@@ -296,6 +306,17 @@ class Call:
     def observe(self, then: ResultHook) -> Pass:
         """The kernel runs the call; ``then`` sees its result and may replace it."""
         return Pass(then)
+
+    def defer(self, timeout: float | None = None, default: object = None) -> Defer:
+        """Hold this thread (only it) until the returned :class:`Defer` is resolved, from any
+        thread; after ``timeout`` seconds it is resolved with ``default`` (a decision, or
+        ``None`` to let the kernel run the call)."""
+        return Defer(timeout, default)
+
+    def delay(self, seconds: float, then: Decision | None = None) -> Defer:
+        """Hold this thread (only it) for ``seconds``, then carry out ``then`` (``None``: the
+        kernel runs the call). Other threads and processes run on meanwhile."""
+        return Defer(seconds, then)
 
     def emulate(self, value: int) -> Emulate:
         """The kernel skips the call; it returns ``value`` (``-errno`` values are errors)."""

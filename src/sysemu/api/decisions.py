@@ -152,3 +152,67 @@ class OpenFile(Decision):
         self.path = path
         self.flags = flags
         self.mode = mode
+
+
+class Defer(Decision):
+    """Hold the calling thread, and only it, until the decision is known; every other thread
+    and process of the program runs on meanwhile (on the ptrace backends).
+
+    A handler returns a ``Defer`` (made by :meth:`Call.defer` or :meth:`Call.delay`) and
+    someone resolves it later, from any thread, with :meth:`resolve`: at a call's entry with
+    what the handler would have returned (a :class:`Decision` or ``None``), in a result hook
+    with what the hook would have returned (a replacement value or ``None``). ``timeout``
+    seconds after the stop, an unresolved ``Defer`` is resolved with ``default``: a delay is a
+    ``Defer`` that nobody else resolves. If the run ends meanwhile (the program is killed, or
+    sysemu is), the held thread goes with it.
+
+    The ``unotify`` backend has no per-thread stop: there the handler's thread waits for the
+    resolution, which holds every other notified call meanwhile.
+    """
+
+    __slots__ = ("_lock", "_on_resolved", "default", "resolution", "resolved", "timeout")
+    outcome = Outcome.PASSED  # (counted as the decision it is resolved with)
+
+    def __init__(self, timeout: float | None = None, default: object = None) -> None:
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must not be negative, not {timeout}")
+        import threading  # noqa: PLC0415 (only runs that defer pay for it)
+
+        self.timeout = timeout
+        self.default = default
+        self.resolution: object = None
+        self.resolved = False
+        self._lock = threading.Lock()
+        self._on_resolved: Callable[[Defer], None] | None = None
+
+    def resolve(self, resolution: object = None) -> bool:
+        """Give the held call its decision (or a result hook's replacement value); thread-safe.
+        False if it was resolved already (by another resolve, or by its timeout)."""
+        with self._lock:
+            if self.resolved:
+                return False
+            self.resolution = resolution
+            self.resolved = True
+            wake = self._on_resolved
+        if wake is not None:
+            wake(self)
+        return True
+
+    def when_resolved(self, wake: Callable[[Defer], None]) -> None:
+        """For backends: call ``wake(self)`` once resolved (at once if it is already)."""
+        with self._lock:
+            self._on_resolved = wake
+            done = self.resolved
+        if done:
+            wake(self)
+
+    def wait(self, timeout: float | None = None) -> object:
+        """For the ``unotify`` backend: block until resolved (or ``timeout``, else
+        :attr:`timeout`, has passed: then resolved with :attr:`default`); the resolution."""
+        import threading  # noqa: PLC0415
+
+        done = threading.Event()
+        self.when_resolved(lambda _defer: done.set())
+        if not done.wait(self.timeout if timeout is None else timeout):
+            self.resolve(self.default)
+        return self.resolution

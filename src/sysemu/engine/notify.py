@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from sysemu.abi import Syscall
 from sysemu.api.call import Call
-from sysemu.api.decisions import Decision, Emulate, Fail, OpenFile, Outcome, Pass, Result
+from sysemu.api.decisions import Decision, Defer, Emulate, Fail, OpenFile, Outcome, Pass, Result
 from sysemu.api.handlers import (
     CompiledHandlers,
     Handler,
@@ -437,6 +437,14 @@ class NotifySupervisor:
     def _reply(
         self, listener: Listener, notification_id: int, call: Call, route: Route, decision: object
     ) -> tuple[int, Outcome]:
+        if isinstance(decision, Defer):
+            # No per-thread stop here: this thread waits, and with it every notified call.
+            resolution = decision.wait()
+            if resolution is not None and not isinstance(resolution, Decision):
+                raise not_a_decision(
+                    call.name, route.registrations[0].handler, call.tid, resolution
+                )
+            return self._reply(listener, notification_id, call, route, resolution)
         if decision is None or (isinstance(decision, Pass) and decision.then is None):
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
             return 0, Outcome.PASSED

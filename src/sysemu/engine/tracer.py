@@ -40,6 +40,7 @@ from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.decisions import (
     Decision,
+    Defer,
     Emulate,
     Fail,
     OpenFile,
@@ -61,6 +62,7 @@ from sysemu.engine.errors import (
     exec_failure,
     not_a_decision,
 )
+from sysemu.engine.holds import Holds
 from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.kernel import ptrace
@@ -225,6 +227,8 @@ class Tracer:
         # Set (to 1) when the run is ending (timed out, or a handler error kills the tree): the
         # C loop then hands every stop to Python.
         self._stop_native = bytearray(1)
+        # Threads held at a stop by a Defer (see engine/holds.py).
+        self._holds = Holds()
         # The observer whose native trace the C loop drives (see _native_trace).
         self._traced_by: Observer | None = None
 
@@ -471,11 +475,14 @@ class Tracer:
 
         def loop() -> None:
             # Between two events the C loop serves direct stops itself; the rest comes here.
+            # (False: no event, but a thread is held now, which Python's wait serves.)
             while True:
                 event = serve(*arguments)
                 if event is None:
                     return
-                if dispatch(*event):
+                if isinstance(event, tuple) and dispatch(*event):
+                    return
+                if self._holds and self._serve_holds():
                     return
 
         return loop
@@ -591,6 +598,33 @@ class Tracer:
                 return
             if self._dispatch(tid, status):
                 return
+            if self._holds and self._serve_holds():
+                return
+
+    def _serve_holds(self) -> bool:
+        """Serve the tree while threads are held (see engine/holds.py); True ends the loop.
+        The C loop hands every stop to Python meanwhile, and gets them back afterwards
+        unless the run is ending."""
+        self._stop_native[0] = 1
+        ended = self._holds.serve(self._dispatch)
+        if not (ended or self._timed_out or self._policy.fatal or self._release_requested):
+            self._stop_native[0] = 0
+        return ended
+
+    def _hold(self, state: TaskState, call: Call, route: Route, defer: Defer) -> None:
+        """A handler deferred its decision: the thread stays at its entry stop until the
+        Defer is resolved, then the resolution is carried out as the handler's decision."""
+
+        def carry_out(resolution: object) -> None:
+            if resolution is not None and not isinstance(resolution, Decision):
+                handler = route.registrations[0].handler
+                error = not_a_decision(call.name, handler, call.tid, resolution)
+                self._handler_failed(error, state.tid, route, call, at_exit=False)
+                return
+            self._carry_out(state, call, route, resolution)
+
+        self._holds.hold(state.tid, defer, carry_out)
+        self._stop_native[0] = 1  # the C loop returns to Python, whose wait serves holds
 
     def _after_stop(self) -> bool:
         """Called between two stops, when every collected stop has been resumed; True ends
@@ -598,6 +632,12 @@ class Tracer:
         loop calls it only for the stops it hands back, which request_release makes all."""
         if not self._release_requested or self._release is None:
             return False
+        for tid in self._holds.release_all():
+            # Already stopped, so no interrupt would stop it again: let it go from here (at
+            # its entry, the call runs as the kernel would have run it).
+            with contextlib.suppress(ProcessLookupError):
+                ptrace.detach(tid, 0)
+            self._tasks.pop(tid, None)
         self._release()
         return True
 
@@ -731,7 +771,10 @@ class Tracer:
         return route
 
     def _apply_other(self, state: TaskState, call: Call, route: Route, decision: object) -> None:
-        """Rewrites, and the slow path for subclasses of the decision types."""
+        """Rewrites, holds, and the slow path for subclasses of the decision types."""
+        if isinstance(decision, Defer):
+            self._hold(state, call, route, decision)
+            return
         if isinstance(decision, Emulate | Fail):
             outcome = Outcome.EMULATED if isinstance(decision, Emulate) else Outcome.FAILED
             value = decision.value if isinstance(decision, Emulate) else -decision.errno
@@ -869,19 +912,43 @@ class Tracer:
                 else:
                     with self._alarm:
                         replacement = hook(Result(rval))
-                if replacement is not None and not isinstance(replacement, int):
-                    raise TypeError(
-                        "a result hook must return an int or None, "
-                        f"not {type(replacement).__name__}"
-                    )
+                _check_replacement(replacement)
             except Exception as error:  # the hook is a handler too: same policy
-                handler_error = HandlerError(route.syscall.name, hook, tid)
-                handler_error.__cause__ = error
-                self._handler_failed(handler_error, tid, route, call, at_exit=True)
+                self._hook_failed(error, hook, tid, route, call)
                 return
-            if replacement is not None:
-                self._arch.set_return(tid, replacement)
-                rval = replacement
+            if isinstance(replacement, Defer):
+                # Held at its exit stop; the resolution is what the hook would have returned.
+                def carry_out(resolution: object) -> None:
+                    try:
+                        _check_replacement(resolution, deferred=True)
+                    except TypeError as error:
+                        assert hook is not None
+                        self._hook_failed(error, hook, tid, route, call)
+                        return
+                    self._finish_exit(tid, call, route, outcome, rval, resolution)
+
+                self._holds.hold(tid, replacement, carry_out)
+                self._stop_native[0] = 1
+                return
+            self._finish_exit(tid, call, route, outcome, rval, replacement)
+            return
+        self._finish_exit(tid, call, route, outcome, rval, None)
+
+    def _hook_failed(
+        self, error: Exception, hook: ResultHook, tid: int, route: Route, call: Call
+    ) -> None:
+        handler_error = HandlerError(route.syscall.name, hook, tid)
+        handler_error.__cause__ = error
+        self._handler_failed(handler_error, tid, route, call, at_exit=True)
+
+    def _finish_exit(  # noqa: PLR0917 (the exit stop's own state, passed on as it is)
+        self, tid: int, call: Call, route: Route, outcome: Outcome, rval: int, replacement: object
+    ) -> None:
+        """The end of a call's exit stop: its result replaced (an int), observers told, and
+        the thread resumed."""
+        if isinstance(replacement, int):
+            self._arch.set_return(tid, replacement)
+            rval = replacement
         if route.observers:  # before resuming: the buffers the call filled are still intact
             self._notify("call_finished", route.observers, call, outcome, Result(rval))
         ptrace.resume(self._plain, tid, 0)
@@ -936,6 +1003,7 @@ class Tracer:
     def _forget(self, tid: int, status: int | None) -> None:
         """``tid`` is gone: finish its pending call for the observers, then report it."""
         state = self._tasks.pop(tid, None)
+        self._holds.forget(tid)
         observers = self._compiled.observers
         if state is None or not observers:
             return
@@ -1024,3 +1092,12 @@ def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[
     pointers.append(0)
     array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
     return start, array + b"".join(strings)
+
+
+def _check_replacement(value: object, *, deferred: bool = False) -> None:
+    """Raise TypeError unless ``value`` is what a result hook may return: an int, None, or
+    (not as a Defer's own resolution) a Defer."""
+    if value is None or isinstance(value, int) or (not deferred and isinstance(value, Defer)):
+        return
+    kinds = "an int or None" if deferred else "an int, a Defer or None"
+    raise TypeError(f"a result hook must return {kinds}, not {type(value).__name__}")

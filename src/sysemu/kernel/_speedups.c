@@ -1300,6 +1300,10 @@ static PyObject *ptrace_serve_loop(PyObject *const *args, Py_ssize_t nargs) {
             if (served != NATIVE_SERVED) return to_python(trace, adopt, tid, status);
         } else if (ptrace_direct(tid, state, &info, entry, args, emulate_all) < 0) {
             return failing(trace);
+        } else if (PyByteArray_AS_STRING(stop)[0]) {
+            /* The decision held its thread (a Defer), or ended the run: Python waits now. */
+            if (trace != NULL && native_trace_yield(trace, adopt) < 0) return NULL;
+            Py_RETURN_FALSE;
         }
         if (PyErr_CheckSignals() < 0) return failing(trace);
     }

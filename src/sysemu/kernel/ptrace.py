@@ -146,7 +146,8 @@ syscall_info = _ctypes_syscall_info
 poke_user_twice_then = _ctypes_poke_user_twice_then
 SPEEDUPS = False
 # The C wait loop for seccomp stops of direct routes (see _speedups.c), if built.
-serve_seccomp_stops: Callable[..., tuple[int, int] | None] | None = None
+# (It returns an event for Python, None at the end, or False when Python must wait instead.)
+serve_seccomp_stops: Callable[..., tuple[int, int] | bool | None] | None = None
 # The C line writer of the tracing tool that the wait loop drives (see _tracefmt.c), if built.
 NativeTrace: Callable[..., object] | None = None
 # record_method(owner, type, field, name, doc) -> a method of owner that makes objects of a
