@@ -7,7 +7,9 @@ are called while the thread is stopped, in registration order, after nothing els
 ``call_entered`` before the handlers decide, ``call_finished`` once the result is final.
 
 Subscribing to results costs a syscall-exit stop for every passed call the observer watches;
-an observer that only needs entries sets ``wants_results = False``.
+an observer that only needs entries sets ``wants_results = False``. (An observer may also
+offer the engine a C line writer to serve its calls without Python: see
+``sysemu.engine.accelerated``.)
 """
 
 from __future__ import annotations
@@ -25,11 +27,6 @@ class Observer:
 
     wants_results: ClassVar[bool] = True
     """Whether :meth:`call_finished` needs the results of passed calls (an exit stop each)."""
-
-    native_trace: object | None = None
-    """The tracing tool's C line writer (``NativeTrace``), which the C wait loop of the
-    seccomp and ptrace backends drives instead of calling this observer for the calls it can
-    write itself; None for every other observer. See ``sysemu.tools.trace.native``."""
 
     def call_entered(self, call: Call) -> None:
         """``call`` stopped on its way into the kernel; handlers have not decided yet."""

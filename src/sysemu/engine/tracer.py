@@ -53,6 +53,7 @@ from sysemu.api.decisions import (
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.engine.accelerated import c_trace_writer
 from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
@@ -445,7 +446,7 @@ class Tracer:
         mode = int(self._stops)
         # Without a filter, an observer of every call needs every stop seen: in C only by the
         # native trace (the tracing tool's), and not under PTRACE_SYSEMU.
-        traced_natively = mode < 2 and any(o.native_trace for o in self._compiled.observers)
+        traced_natively = mode < 2 and any(map(c_trace_writer, self._compiled.observers))
         if (
             serve is None
             or (self._ptrace_only and self._compiled.watch_all and not traced_natively)
@@ -491,7 +492,7 @@ class Tracer:
         """The native trace of the one observer that has one (the tracing tool), ready for
         this run; None without one."""
         for observer in self._compiled.observers:
-            native = observer.native_trace
+            native = c_trace_writer(observer)
             if native is not None:
                 native.begin(self._native_trace_failed)  # type: ignore[attr-defined]
                 self._traced_by = observer

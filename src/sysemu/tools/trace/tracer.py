@@ -140,12 +140,20 @@ class TraceObserver(Observer):
         self._plans: dict[int, _Plan] = {}
         # JSON lines are the Python tracer's alone.
         native = ptrace.NativeTrace if not json_lines else None
-        self.native_trace = None if native is None else native(
+        # The C line writer (None for JSON lines, or without the accelerator): see
+        # c_trace_writer.
+        self.native_trace: object | None = None if native is None else native(
             self._emit, self._live, self._pending, self._unshown, native_key, native_spec,
             self._adopt_native,
             render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
             _is_terminal(stream),
         )  # fmt: skip
+
+    def c_trace_writer(self) -> object | None:
+        """The engine's hook (:mod:`sysemu.engine.accelerated`): :attr:`native_trace`, the C
+        line writer that the C wait loop drives instead of calling this observer for the
+        calls it can write itself; None where Python writes every line."""
+        return self.native_trace
 
     def _emit(self, text: str) -> None:
         """Write to the stream. A stream that fails (a full disk) raises once, which the engine
