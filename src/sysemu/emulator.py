@@ -1,7 +1,8 @@
 """``Emulator``: register handlers, run a program under them.
 
-This is the front of the library: it joins a handler set (what to do with calls) to a backend
-(how the kernel is made to do it). Handlers never see which backend runs them.
+This is the front of the library: it joins a handler set (what to do with calls) and the tools
+in use (tracing, fault injection, the virtual filesystem: see :mod:`sysemu.tools.tool`) to a
+backend (how the kernel is made to do it). Handlers never see which backend runs them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sysemu.engine import backends
 from sysemu.engine.backends import BACKENDS, DEFAULT_BACKEND, runner
 from sysemu.engine.spawn import resolve_program
 from sysemu.kernel.arch import host_arch
+from sysemu.tools.tool import Tool
 
 if TYPE_CHECKING:
     from typing import IO, TypeAlias
@@ -103,8 +105,7 @@ class Emulator:
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
-        self._injector: Injector | None = None
-        self._fs: VirtualFS | None = None
+        self._tools: dict[str, Tool] = {}
         self.on_error = OnError(on_error)
         self.error_errno = error_errno
         self.report = report
@@ -194,13 +195,31 @@ class Emulator:
         if after:
             options.append("after")
         text = ":".join([spec, *options])
-        if self._injector is None:
-            from sysemu.tools.inject.injector import Injector  # noqa: PLC0415 (on first use)
+        from sysemu.tools.inject.injector import injector_of  # noqa: PLC0415 (on first use)
 
-            self._injector = Injector(self.seed)
-            self.seed = self._injector.seed  # drawn at random when not given: keep it
-            self.handlers.observe(self._injector, [])
-        self._injector.add(text, self.handlers)
+        injector = injector_of(self, self.seed)
+        self.seed = injector.seed  # drawn at random when not given: keep it
+        injector.add(text, self.handlers)
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        """The tools in use, by name (see :meth:`use`)."""
+        return self._tools
+
+    def use(self, tool: Tool) -> Tool:
+        """Put ``tool`` (a :class:`sysemu.tools.tool.Tool`) in front of every later run, in
+        place of a tool of the same name; returns it.
+
+        At each run the tool installs its handlers and observers after :attr:`handlers`, may
+        find the program and choose where it starts, and its results are kept in the run's
+        ``RunResult.tools`` under its name.
+        """
+        if not isinstance(tool, Tool):
+            raise TypeError(f"a tool must be a sysemu.tools.tool.Tool, not {tool!r}")
+        if not tool.name:
+            raise ValueError(f"{type(tool).__name__} has no name")
+        self._tools[tool.name] = tool
+        return tool
 
     @property
     def fs(self) -> VirtualFS:
@@ -209,31 +228,47 @@ class Emulator:
         b"hello\\n")``, ``.hide()``, ``.readonly()``, ``.root()``, ``.cwd()`` (see
         :class:`sysemu.tools.vfs.VirtualFS`). Its handlers come after :attr:`handlers`, and a
         run without ``cwd`` starts where :meth:`~sysemu.tools.vfs.VirtualFS.cwd` (or the root)
-        says."""
-        if self._fs is None:
-            from sysemu.tools.vfs import VirtualFS  # noqa: PLC0415 (on first use)
+        says. It is the view of the tool named ``"vfs"`` in :attr:`tools`."""
+        from sysemu.tools.vfs.tool import FileSystemTool  # noqa: PLC0415 (on first use)
 
-            self._fs = VirtualFS()
-        return self._fs
+        tool = self._tools.get(FileSystemTool.name)
+        if not isinstance(tool, FileSystemTool):
+            from sysemu.tools.vfs import VirtualFS  # noqa: PLC0415
+
+            tool = self.use(FileSystemTool(VirtualFS()))
+            assert isinstance(tool, FileSystemTool)
+        return tool.view
 
     @fs.setter
     def fs(self, view: VirtualFS | None) -> None:
         """Put ``view`` (a configured :class:`sysemu.tools.vfs.VirtualFS`) in front of every
         later run instead, or none."""
-        self._fs = view
+        from sysemu.tools.vfs.tool import FileSystemTool  # noqa: PLC0415 (on first use)
+
+        if view is None:
+            self._tools.pop(FileSystemTool.name, None)
+        else:
+            self.use(FileSystemTool(view))
 
     def _run_handlers(self) -> HandlerSet:
-        """:attr:`handlers`, with the virtual filesystem's (as configured now) after them."""
-        if self._fs is None:
+        """:attr:`handlers`, with the tools' (as configured now) after them."""
+        if not self._tools:
             return self.handlers
         handlers = self.handlers.copy()
-        self._fs.install(handlers)
+        for tool in self._tools.values():
+            tool.install(handlers)
         return handlers
 
     @property
     def injector(self) -> Injector | None:
-        """The fault injector behind :meth:`inject` (``None`` until the first ``inject``)."""
-        return self._injector
+        """The fault injector behind :meth:`inject` (``None`` until the first ``inject``):
+        the tool named ``"inject"`` in :attr:`tools`."""
+        tool = self._tools.get("inject")
+        if tool is None:
+            return None
+        from sysemu.tools.inject.injector import Injector  # noqa: PLC0415 (in use: loaded)
+
+        return tool if isinstance(tool, Injector) else None
 
     def observe(
         self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
@@ -272,14 +307,20 @@ class Emulator:
         if not argv:
             raise ValueError("nothing to run: argv is empty")
         environment = dict(os.environ if env is None else env)
-        found = None if self._fs is None else self._fs.find_program(argv[0], environment)
+        found = None
+        for tool in self._tools.values():
+            found = tool.find_program(argv[0], environment)
+            if found is not None:
+                break
         path = found or resolve_program(argv[0], environment)
         arch = host_arch()
-        if self._injector is not None:
-            self._injector.reset()
+        for tool in self._tools.values():
+            tool.run_started()
         compiled = self._run_handlers().compile(arch.abis)
-        if cwd is None and self._fs is not None:
-            cwd = self._fs.start_cwd
+        for tool in self._tools.values():
+            if cwd is not None:
+                break
+            cwd = tool.start_cwd
         tracer = runner(self.backend, compiled, arch, self._settings())
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
@@ -310,8 +351,8 @@ class Emulator:
         Raises :class:`~sysemu.engine.attach.AttachError` if the process cannot be traced.
         """
         arch = host_arch()
-        if self._injector is not None:
-            self._injector.reset()
+        for tool in self._tools.values():
+            tool.run_started()
         attacher = backends.attacher(
             self._run_handlers().compile(arch.abis), arch, self._settings()
         )
@@ -326,10 +367,12 @@ class Emulator:
         )
 
     def _finish(self, result: RunResult) -> RunResult:
-        """What every kind of run ends with: the injection record, and a fatal handler error
+        """What every kind of run ends with: each tool's results, and a fatal handler error
         raised (carrying the result)."""
-        if self._injector is not None:
-            result.injections = list(self._injector.records)
+        for tool in self._tools.values():
+            value = tool.run_finished(result)
+            if value is not None:
+                result.tools[tool.name] = value
         if result.fatal_error is not None:
             result.fatal_error.result = result
             raise result.fatal_error

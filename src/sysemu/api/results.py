@@ -9,7 +9,9 @@ from sysemu.abi import Abi
 from sysemu.api.handlers import HandlerError, SyscallStats
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 class Stats:
@@ -87,12 +89,13 @@ class RunResult:
     ``handler_errors``: every handler error of the run; ``fatal_error`` the one for which
     sysemu killed the program (``OnError.KILL``). ``stdout``/``stderr``: the output, with
     ``capture_output=True``. ``processes``/``threads``: how many the run started in all, the
-    first one included. ``injections``: what :meth:`Emulator.inject` rules did.
+    first one included. ``tools``: each tool's results, by the tool's name (see
+    the tool interface; :meth:`tool` checks their type).
     """
 
     __slots__ = (
-        "core_dumped", "exit_code", "fatal_error", "handler_errors", "injections", "processes",
-        "signal", "stats", "stderr", "stdout", "threads",
+        "core_dumped", "exit_code", "fatal_error", "handler_errors", "processes", "signal",
+        "stats", "stderr", "stdout", "threads", "tools",
     )  # fmt: skip
 
     def __init__(
@@ -117,8 +120,24 @@ class RunResult:
         self.threads = threads
         self.stdout: bytes | None = None
         self.stderr: bytes | None = None
-        # What Emulator.inject's rules did (sysemu.tools.inject.Injection records).
-        self.injections: list[Any] = []
+        # Filled in by the emulator when the run is over, from each tool in use.
+        self.tools: dict[str, object] = {}
+
+    def tool(self, name: str, kind: type[T]) -> T:
+        """The results of the tool ``name`` (``result.tool("inject", list)``), checked to be
+        a ``kind``; raises KeyError when that tool left none, TypeError for another type."""
+        value = self.tools[name]
+        if not isinstance(value, kind):
+            raise TypeError(f"tool {name!r} left a {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    @property
+    def injections(self) -> list[Any]:
+        """What fault injection did (``sysemu.Injection`` records, in order): the results the
+        tool named ``"inject"`` left, kept under this name for compatibility; ``[]`` without
+        it."""
+        value = self.tools.get("inject")
+        return value if isinstance(value, list) else []
 
     def __repr__(self) -> str:
         return (

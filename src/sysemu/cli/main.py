@@ -2,6 +2,9 @@
 
 Everything the user typed is checked before the program starts: an unknown option, rules file,
 syscall or errno name, or a missing program gives one line on stderr and exit status 2.
+
+The tools' options (tracing, fault injection, the virtual filesystem) come from the tools
+registered in :mod:`sysemu.tools.registry`; this module knows none of them by name.
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.errors import ExecError
 from sysemu.engine.spawn import ProgramNotFoundError
-from sysemu.tools.vfs.cli import add_arguments as vfs_options
-from sysemu.tools.vfs.cli import build as build_vfs
+from sysemu.tools.registry import tool_options
+from sysemu.tools.tool import Invocation, OptionalValue
 
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import Any
 
-    from sysemu.tools.inject.injector import Injection
-    from sysemu.tools.trace import TraceObserver
+    from sysemu.tools.tool import ToolOptions
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
@@ -113,8 +115,8 @@ def _add_doctor(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     doctor.add_argument("--rules", action="append", default=[], metavar="FILE.py",
                         help="a rules file, as for run (repeatable)")  # fmt: skip
-    doctor.add_argument("--inject", action="append", default=[], metavar="SPEC",
-                        help="an --inject spec, as for run (repeatable)")  # fmt: skip
+    for options in tool_options("doctor"):
+        options.add_arguments(doctor, "doctor")
 
 
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -139,8 +141,8 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
         "that even a root program cannot write sysemu's memory through /proc; debuggers "
         "under sysemu then lose it too",
     )
-    _add_handler_options(run)
-    vfs_options(run)
+    _add_handler_options(run, "run")
+    _add_tool_options(run, "run", shared=False)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
 
@@ -151,13 +153,14 @@ def _add_attach(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Seize every thread of PID and decide its calls; Ctrl-C or SIGTERM "
         "detaches and leaves it running as before.",
     )
-    _add_handler_options(attach)
+    _add_handler_options(attach, "attach")
+    _add_tool_options(attach, "attach", shared=False)
     # Optional here only so that `attach --trace PID` works (see _attach_pid); required below.
     attach.add_argument("pid", type=int, metavar="PID", nargs="?")
 
 
-def _add_handler_options(sub: argparse.ArgumentParser) -> None:
-    """The options of ``run`` and ``attach``: rules, injection, tracing, errors."""
+def _add_handler_options(sub: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``run`` and ``attach``: rules, the tools both offer, errors."""
     sub.add_argument(
         "--rules",
         action="append",
@@ -170,40 +173,7 @@ def _add_handler_options(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print a table of intercepted calls and what was decided when the program ends",
     )
-    sub.add_argument(
-        "--inject",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="inject a fault: strace's SET:error=ERRNO|retval=N[:signal=SIG][:when=...] plus "
-        ":path=GLOB :fd=N :fdpath=GLOB :pid=... :probability=P :after (repeatable; see docs)",
-    )
-    sub.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        metavar="N",
-        help="seed for --inject probability=, to repeat a run (printed with --stats)",
-    )
-    trace = sub.add_argument_group("tracing (like strace -f)")
-    trace.add_argument(
-        "--trace",
-        nargs="?",
-        const="all",
-        default=None,
-        metavar="SET",
-        help="print every call (or those of SET: names, !name, /regex, %%class) to stderr",
-    )
-    trace.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE")
-    trace.add_argument("--json", action="store_true", help="one JSON object per call")
-    trace.add_argument(
-        "-s", dest="string_limit", type=int, default=32, metavar="N", help="string size (32)"
-    )
-    trace.add_argument("-y", dest="fd_paths", action="store_true", help="show fd paths")
-    trace.add_argument(
-        "-t", dest="timestamps", action="count", default=0, help="time of day (-tt: with µs)"
-    )
-    trace.add_argument("-T", dest="durations", action="store_true", help="time spent in calls")
+    _add_tool_options(sub, command, shared=True)
     sub.add_argument(
         "--on-error",
         choices=[policy.value for policy in OnError],
@@ -231,6 +201,19 @@ def _add_handler_options(sub: argparse.ArgumentParser) -> None:
         help="poll up to N µs for the next stop instead of sleeping while stops come fast "
         "(default 20 on more than one CPU; 0: never)",
     )
+
+
+def _shared(options: ToolOptions) -> bool:
+    return "run" in options.commands and "attach" in options.commands
+
+
+def _add_tool_options(parser: argparse.ArgumentParser, command: str, *, shared: bool) -> None:
+    """The options of the registered tools that ``command`` offers: with ``shared``, those of
+    tools that both ``run`` and ``attach`` offer (they come with the handler options), else
+    the others (after them)."""
+    for options in tool_options(command):
+        if _shared(options) == shared:
+            options.add_arguments(parser, command)
 
 
 def _not_dumpable() -> None:
@@ -284,7 +267,8 @@ def _ignore_terminal_signals() -> None:
 
 
 def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
-    """The Emulator the options of ``run`` and ``attach`` describe; raises UsageError."""
+    """The Emulator the options of ``run`` and ``attach`` describe, with the rules files'
+    handlers and the tools the options ask for; raises UsageError."""
     try:
         error_errno = errno_number(args.error_errno)
     except ValueError as error:
@@ -297,24 +281,46 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
         on_error=OnError(args.on_error),
         error_errno=error_errno,
         spin_us=args.spin_us,
-        seed=args.seed,
         backend=backend,
         handler_timeout=args.handler_timeout,
     )
-    _load_handlers(args, emu)
+    _load_handlers(args, emu, Invocation(args.subcommand, backend))
     return emu
 
 
-def _load_handlers(args: argparse.Namespace, emu: Emulator) -> None:
-    """The handlers of ``--rules`` files and ``--inject`` specs, added to ``emu``; raises
-    UsageError for a spec that does not parse."""
+def _load_handlers(args: argparse.Namespace, emu: Emulator, invocation: Invocation) -> bool:
+    """The handlers of ``--rules`` files, then the tools the options ask for, added to
+    ``emu``; returns whether the options asked for any tool. Raises UsageError for a tool's
+    bad option.
+
+    Every tool's options are checked before any is applied, so that a bad one leaves no
+    file (``-o``) opened or created.
+    """
     for path in args.rules:
         load_rules(path, emu)
-    for spec in args.inject:
+    configured: list[tuple[ToolOptions, object]] = []
+    for options in tool_options(invocation.command):
         try:
-            emu.inject(spec)
+            config = options.configure(args, invocation)
         except ValueError as error:
-            raise UsageError(f"--inject: {error}") from None
+            raise UsageError(str(error)) from None
+        if config is not None:
+            configured.append((options, config))
+    for options, config in configured:
+        try:
+            options.apply(config, emu)
+        except ValueError as error:
+            _close_tools(emu)
+            raise UsageError(str(error)) from None
+    return bool(configured)
+
+
+def _close_tools(emu: Emulator) -> None:
+    """Close every tool of ``emu`` (its output files), reporting what could not be written."""
+    for tool in emu.tools.values():
+        problem = tool.close()
+        if problem is not None:
+            print(f"sysemu: {problem}", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -327,30 +333,15 @@ def run_command(args: argparse.Namespace) -> int:
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
-        if not command and args.trace not in (None, "all"):
-            raise UsageError(
-                f"run: no command given; --trace took {args.trace!r} as its set of calls "
-                "(write --trace -- CMD, or --trace=SET -- CMD)"
-            )
         if not command:
+            for taken in _optional_values_taken(args, "run"):
+                raise UsageError(
+                    f"run: no command given; {taken.option} took {getattr(args, taken.dest)!r} "
+                    f"as {taken.meaning} (write {taken.option} -- CMD, or "
+                    f"{taken.option}={taken.metavar} -- CMD)"
+                )
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
     emu = _emulator(args, "ptrace" if attaching else args.backend)
-    start_cwd = None
-    if not attaching:
-        try:
-            vfs = build_vfs(args)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        if vfs is not None:
-            if args.backend == "unotify" and not vfs.decides_only:
-                raise UsageError(
-                    "--backend unotify cannot rewrite paths: of the virtual filesystem's "
-                    "options it can only run --readonly (use seccomp or auto)"
-                )
-            # Installed at the run, after the rules; the program is looked up in its view.
-            emu.fs = vfs
-            start_cwd = vfs.start_cwd
-    trace_output, tracer = _start_trace(args, emu)
     try:
         if attaching:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
@@ -359,7 +350,8 @@ def run_command(args: argparse.Namespace) -> int:
                 _drop_cap_sys_ptrace()
             _ignore_terminal_signals()
             _not_dumpable()
-            result = emu.run(command, cwd=start_cwd)
+            # A tool may choose where the program starts (the virtual filesystem's --cwd).
+            result = emu.run(command)
     except HandlerError as error:
         import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
 
@@ -368,29 +360,41 @@ def run_command(args: argparse.Namespace) -> int:
             traceback.print_exception(error.__cause__, file=sys.stderr)
         return HANDLER_ERROR
     finally:
-        if trace_output is not None and trace_output is not sys.stderr:
-            try:
-                trace_output.close()
-            except OSError as error:  # the last lines could not be written (a full disk)
-                print(f"sysemu: cannot write the trace to {args.output}: {error}", file=sys.stderr)
+        _close_tools(emu)
     if args.stats:
-        if tracer is not None:  # strace -c's view of every traced call first
-            from sysemu.tools.trace import summary_table  # noqa: PLC0415
-
-            print(summary_table(tracer.summary), file=sys.stderr)
-        print(result.stats.table(), file=sys.stderr)
-        if args.inject:
-            random = emu.injector is not None and any(s.probability for s in emu.injector.specs)
-            print(injection_table(result.injections, emu.seed if random else None), file=sys.stderr)
+        tools = emu.tools.values()
+        # Tables that count every call (the trace's, like strace -c) come first.
+        tables = [tool.stats_table(result) for tool in tools if tool.stats_first]
+        tables.append(result.stats.table())
+        tables += [tool.stats_table(result) for tool in tools if not tool.stats_first]
+        for table in tables:
+            if table is not None:
+                print(table, file=sys.stderr)
     return result.exit_code
+
+
+def _optional_values_taken(args: argparse.Namespace, command: str) -> list[OptionalValue]:
+    """The tools' options with an optional value that took one (which may be the command
+    or the PID: ``sysemu run --trace ls``)."""
+    taken = []
+    for options in tool_options(command):
+        for optional in options.optional_values:
+            if getattr(args, optional.dest, None) not in (None, optional.const):
+                taken.append(optional)
+    return taken
 
 
 def _attach_pid(args: argparse.Namespace) -> None:
     """``sysemu attach --trace 1234``: ``--trace`` takes an optional set, so it took the pid;
-    a set of digits alone names no call, so it is the pid, and every call is traced."""
-    trace = args.trace
-    if args.pid is None and isinstance(trace, str) and trace.isdigit():
-        args.pid, args.trace = int(trace), "all"
+    a set of digits alone names no call, so it is the pid, and every call is traced (the
+    same for every tool's option with an optional value)."""
+    if args.pid is None:
+        for taken in _optional_values_taken(args, "attach"):
+            value = getattr(args, taken.dest)
+            if isinstance(value, str) and value.isdigit():
+                args.pid = int(value)
+                setattr(args, taken.dest, taken.const)
+                break
     if args.pid is None:
         raise UsageError("attach: no PID given (usage: sysemu attach [OPTIONS] PID)")
 
@@ -403,56 +407,6 @@ def _detach_on_signals(attacher: Attacher) -> None:
 
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, detach)
-
-
-def _start_trace(
-    args: argparse.Namespace, emu: Emulator
-) -> tuple[IO[str] | None, TraceObserver | None]:
-    """Set up ``--trace`` (and ``-o``/``--json``/...): the stream to close after the run, and
-    the observer."""
-    wanted = args.trace is not None or args.output or args.json
-    if not wanted:
-        return None, None
-    if args.string_limit < 0:
-        raise UsageError("-s: must be 0 or more")
-    from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
-    from sysemu.tools.trace import trace  # noqa: PLC0415 (only traced runs pay for it)
-
-    try:
-        selected = parse_syscall_set(args.trace or "all")
-    except ValueError as error:
-        raise UsageError(f"--trace: {error}") from None
-    stream: IO[str] = sys.stderr
-    if args.output:
-        try:
-            stream = open(args.output, "w", buffering=1)  # noqa: SIM115 (closed after the run)
-        except OSError as error:
-            raise UsageError(f"-o {args.output}: {error.strerror}") from None
-    observer = trace(
-        emu.handlers,
-        stream,
-        selected,
-        string_limit=args.string_limit,
-        show_fd_paths=args.fd_paths,
-        timestamps=args.timestamps,
-        durations=args.durations,
-        json_lines=args.json,
-    )
-    return stream, observer
-
-
-def injection_table(injections: list[Injection], seed: int | None) -> str:
-    """Per spec and syscall: how many calls were injected (for ``--stats``)."""
-    counts: dict[tuple[str, str], int] = {}
-    for injection in injections:
-        key = (injection.spec, injection.syscall)
-        counts[key] = counts.get(key, 0) + 1
-    seeded = f"   (--seed {seed})" if seed is not None else ""
-    lines = [f"{'injected':>8}  {'syscall':<16} spec{seeded}"]
-    lines += [f"{n:>8}  {name:<16} {spec}" for (spec, name), n in counts.items()]
-    if not counts:
-        lines.append(f"{0:>8}  (no call matched)")
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -468,9 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.subcommand == "doctor":
             from sysemu.cli.doctor import print_auto_routes, print_report  # noqa: PLC0415
 
-            if args.rules or args.inject:
-                emu = Emulator(backend="auto")
-                _load_handlers(args, emu)
+            emu = Emulator(backend="auto")
+            if _load_handlers(args, emu, Invocation("doctor", "auto")) or args.rules:
                 status = print_report()
                 print_auto_routes(emu.handlers)
                 return status

@@ -22,12 +22,14 @@ from sysemu.api.conditions import Condition
 from sysemu.api.decisions import Decision, Emulate, Fail, Pass, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.api.observers import Observer
+from sysemu.api.results import RunResult
 from sysemu.tools.inject.spec import (
     InjectSpec,
     InjectSpecError,
     errno_text,
     parse_inject_spec,
 )
+from sysemu.tools.tool import Tool, ToolHost
 
 
 class Injection(NamedTuple):
@@ -65,14 +67,17 @@ def _first_param(syscall: Syscall, kinds: tuple[ArgKind, ...]) -> int | None:
     return None
 
 
-class Injector(Observer):
-    """Injects faults by spec; ``records`` lists every injection of the last run.
+class Injector(Observer, Tool):
+    """Injects faults by spec; ``records`` lists every injection of the last run, which the
+    run's result keeps as ``result.tools["inject"]`` (``result.injections``).
 
     ``seed`` makes ``probability=`` reproducible; without one a random seed is drawn and kept
-    in :attr:`seed`, so a run can be repeated.
+    in :attr:`seed`, so a run can be repeated. Its handlers go on the emulator's handler set
+    as each spec is added (see :func:`injector_of`), in order with the user's own.
     """
 
     wants_results = False
+    name = "inject"
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = random.randrange(2**32) if seed is None else seed
@@ -115,10 +120,7 @@ class Injector(Observer):
                 )
                 registered += 1
         if not registered:
-            raise InjectSpecError(
-                f"inject spec '{parsed}': no syscall of the set has the arguments its "
-                "conditions need (a path for path=, a file descriptor for fd=/fdpath=)"
-            )
+            raise _unservable(parsed)
         return parsed
 
     def reset(self) -> None:
@@ -126,6 +128,25 @@ class Injector(Observer):
         self.records.clear()
         self._counters.clear()
         self._randoms = [random.Random(f"{self.seed}:{i}") for i in range(len(self.specs))]
+
+    def run_started(self) -> None:
+        """A run starts: :meth:`reset`."""
+        self.reset()
+
+    def run_finished(self, result: RunResult) -> list[Injection]:
+        """What was injected in the run, in order."""
+        return list(self.records)
+
+    def stats_table(self, result: RunResult) -> str | None:
+        """Per spec and syscall, how many calls were injected (with the seed when a spec
+        has a probability, so that the run can be repeated); None without specs."""
+        if not self.specs:
+            return None
+        chance = any(spec.probability for spec in self.specs)
+        injections = result.tools.get(self.name)
+        return injection_table(
+            injections if isinstance(injections, list) else [], self.seed if chance else None
+        )
 
     def task_started(self, tid: int, parent: int, kind: str) -> None:
         """Learn the started process's pid, for ``pid=root``."""
@@ -135,11 +156,9 @@ class Injector(Observer):
     def _handler_for(
         self, index: int, spec: InjectSpec, syscall: Syscall
     ) -> Callable[[Call], Decision | None] | None:
+        if not _can_serve(spec, syscall):
+            return None
         fd_index = _first_param(syscall, (ArgKind.FD,))
-        if (spec.fd is not None or spec.fdpath is not None) and fd_index is None:
-            return None
-        if spec.path is not None and _first_param(syscall, (ArgKind.PATH,)) is None:
-            return None
         text = str(spec)
         action = _action(spec)
         counters = self._counters
@@ -170,6 +189,63 @@ class Injector(Observer):
             return _decide(spec, call)
 
         return inject
+
+
+def _can_serve(spec: InjectSpec, syscall: Syscall) -> bool:
+    """Whether ``syscall`` has the arguments ``spec``'s conditions look at."""
+    if (spec.fd is not None or spec.fdpath is not None) and _first_param(
+        syscall, (ArgKind.FD,)
+    ) is None:
+        return False
+    return spec.path is None or _first_param(syscall, (ArgKind.PATH,)) is not None
+
+
+def _unservable(spec: InjectSpec) -> InjectSpecError:
+    return InjectSpecError(
+        f"inject spec '{spec}': no syscall of the set has the arguments its "
+        "conditions need (a path for path=, a file descriptor for fd=/fdpath=)"
+    )
+
+
+def check_spec(spec: InjectSpec) -> InjectSpec:
+    """``spec``, if some syscall of its set can serve it; raises InjectSpecError as
+    :meth:`Injector.add` would (for checking input before anything is registered)."""
+    for abi in Abi:
+        for name in spec.syscalls.names(abi):
+            try:
+                syscall = syscall_by_name(name, abi)
+            except KeyError:
+                continue
+            if _can_serve(spec, syscall):
+                return spec
+    raise _unservable(spec)
+
+
+def injector_of(host: ToolHost, seed: int | None = None) -> Injector:
+    """The injector in use by ``host`` (an emulator), made and put in use on first call
+    (with ``seed``, drawn at random when None). Its observer (for ``pid=root``) watches the
+    life of every thread, on the emulator's own handler set."""
+    tool = host.tools.get(Injector.name)
+    if isinstance(tool, Injector):
+        return tool
+    injector = Injector(seed)
+    host.use(injector)
+    host.handlers.observe(injector, [])
+    return injector
+
+
+def injection_table(injections: list[Injection], seed: int | None) -> str:
+    """Per spec and syscall: how many calls were injected (for ``--stats``)."""
+    counts: dict[tuple[str, str], int] = {}
+    for injection in injections:
+        key = (injection.spec, injection.syscall)
+        counts[key] = counts.get(key, 0) + 1
+    seeded = f"   (--seed {seed})" if seed is not None else ""
+    lines = [f"{'injected':>8}  {'syscall':<16} spec{seeded}"]
+    lines += [f"{n:>8}  {name:<16} {spec}" for (spec, name), n in counts.items()]
+    if not counts:
+        lines.append(f"{0:>8}  (no call matched)")
+    return "\n".join(lines)
 
 
 def _sleep_ns(ns: int) -> None:

@@ -1,16 +1,23 @@
 """Tracing like ``strace -f``: decoded arguments, fd paths, JSON lines, marks for what sysemu
-decided. :class:`TraceObserver` is an observer; :func:`trace` adds one to a handler set."""
+decided. :class:`TraceObserver` is an observer; :func:`trace` adds one to a handler set;
+:class:`~sysemu.tools.trace.tool.Trace` is the tool an emulator uses (``--trace``, see
+:mod:`.cli`), whose result is strace ``-c``'s table, ``result.tools["trace"]``."""
 
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Abi, syscall_by_name
-from sysemu.abi.classes import SyscallSet, parse_syscall_set
-from sysemu.api.handlers import HandlerSet
-from sysemu.tools.trace.tracer import TraceObserver, summary_table
 
 if TYPE_CHECKING:
     from typing import IO
+
+    from sysemu.abi.classes import SyscallSet
+    from sysemu.api.handlers import HandlerSet
+    from sysemu.tools.trace.tracer import TraceObserver, summary_table
+
+_LAZY = {
+    "TraceObserver": "sysemu.tools.trace.tracer",
+    "summary_table": "sysemu.tools.trace.tracer",
+}
 
 
 def trace(
@@ -18,14 +25,25 @@ def trace(
 ) -> TraceObserver:
     """Trace the calls of ``syscalls`` (strace's set syntax) to ``stream``; ``options`` are
     :class:`TraceObserver`'s. Calls outside the set do not stop the program."""
+    from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
+    from sysemu.tools.trace.tool import observe  # noqa: PLC0415
+    from sysemu.tools.trace.tracer import TraceObserver  # noqa: PLC0415
+
     selected = parse_syscall_set(syscalls) if isinstance(syscalls, str) else syscalls
     observer = TraceObserver(stream, **options)  # type: ignore[arg-type]
-    if selected.is_all:
-        handlers.observe(observer)
-        return observer
-    entries = [syscall_by_name(name, abi) for abi in Abi for name in sorted(selected.names(abi))]
-    handlers.observe(observer, entries)
+    observe(handlers, observer, selected)
     return observer
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: the command line imports .cli at every start, and most runs do
+    # not trace.
+    import importlib  # noqa: PLC0415
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["TraceObserver", "summary_table", "trace"]

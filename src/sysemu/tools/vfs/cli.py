@@ -1,9 +1,12 @@
 """Command-line options for the virtual filesystem: ``--bind``, ``--hide``, ``--readonly``,
 ``--root``, ``--cwd``.
 
-:func:`add_arguments` adds them to a parser (as an argument group), :func:`configure` turns the
-parsed values into an installed :class:`VirtualFS`, or ``None`` when none was given. The
-program must then be started in :attr:`VirtualFS.start_cwd` when that is not ``None``.
+:data:`OPTIONS` is the tool's command line (``run`` only): it turns the parsed values into a
+:class:`VirtualFS` and puts it on the emulator as a
+:class:`~sysemu.tools.vfs.tool.FileSystemTool`, which starts the program in
+:attr:`VirtualFS.start_cwd`. :func:`add_arguments` adds the options to a parser (as an
+argument group), :func:`configure` turns the parsed values into an installed
+:class:`VirtualFS`, or ``None`` when none was given.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import os
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools.tool import Invocation, ToolHost, ToolOptions
 
 if TYPE_CHECKING:
     from sysemu.api.handlers import HandlerSet
@@ -136,3 +140,37 @@ def build(args: argparse.Namespace) -> VirtualFS | None:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+class FileSystemOptions(ToolOptions):
+    """The ``virtual filesystem`` group of ``run``."""
+
+    name = "vfs"
+    commands = ("run",)
+
+    def add_arguments(self, parser: argparse.ArgumentParser, command: str) -> None:
+        """Add the virtual filesystem's group to ``parser``."""
+        add_arguments(parser)
+
+    def configure(self, args: argparse.Namespace, invocation: Invocation) -> VirtualFS | None:
+        """:func:`build`, and a check that the backend can serve the view: ``unotify``
+        can only refuse calls, so of these options it runs ``--readonly`` alone."""
+        vfs = build(args)
+        if vfs is not None and invocation.backend == "unotify" and not vfs.decides_only:
+            raise ValueError(
+                "--backend unotify cannot rewrite paths: of the virtual filesystem's "
+                "options it can only run --readonly (use seccomp or auto)"
+            )
+        return vfs
+
+    def apply(self, config: object, host: ToolHost) -> None:
+        """Put the view in front of every run, after the rules' handlers; the program is
+        looked up in it and starts in its ``--cwd``."""
+        from sysemu.tools.vfs.tool import FileSystemTool  # noqa: PLC0415 (runs with a vfs)
+        from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415
+
+        assert isinstance(config, VirtualFS)
+        host.use(FileSystemTool(config))
+
+
+OPTIONS = FileSystemOptions()

@@ -1,0 +1,105 @@
+"""Command-line options of tracing: ``--trace[=SET]``, ``-o FILE``, ``--json``, ``-s N``, ``-y``,
+``-t``/``-tt`` and ``-T``, as strace spells them.
+
+``configure`` checks the set and the numbers; ``apply`` opens ``-o``'s file and puts a
+:class:`~sysemu.tools.trace.tool.Trace` on the emulator. Imported at every start of the
+command line: the tracer itself is loaded only for a traced run.
+"""
+
+from __future__ import annotations
+
+from sysemu._typing import TYPE_CHECKING, NamedTuple
+from sysemu.tools.tool import Invocation, OptionalValue, ToolHost, ToolOptions
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sysemu.abi.classes import SyscallSet
+
+
+class TraceConfig(NamedTuple):
+    """What the tracing options asked for."""
+
+    syscalls: SyscallSet
+    output: str | None
+    string_limit: int
+    fd_paths: bool
+    timestamps: int
+    durations: bool
+    json_lines: bool
+
+
+class TraceOptions(ToolOptions):
+    """The ``tracing (like strace -f)`` group of ``run`` and ``attach``."""
+
+    name = "trace"
+    optional_values = (OptionalValue("--trace", "trace", "all", "its set of calls", "SET"),)
+
+    def add_arguments(self, parser: argparse.ArgumentParser, command: str) -> None:
+        """Add the tracing group to ``parser``."""
+        trace = parser.add_argument_group("tracing (like strace -f)")
+        trace.add_argument(
+            "--trace",
+            nargs="?",
+            const="all",
+            default=None,
+            metavar="SET",
+            help="print every call (or those of SET: names, !name, /regex, %%class) to stderr",
+        )
+        trace.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE")
+        trace.add_argument("--json", action="store_true", help="one JSON object per call")
+        trace.add_argument(
+            "-s", dest="string_limit", type=int, default=32, metavar="N", help="string size (32)"
+        )
+        trace.add_argument("-y", dest="fd_paths", action="store_true", help="show fd paths")
+        trace.add_argument(
+            "-t", dest="timestamps", action="count", default=0, help="time of day (-tt: with µs)"
+        )
+        trace.add_argument("-T", dest="durations", action="store_true", help="time spent in calls")
+
+    def configure(self, args: argparse.Namespace, invocation: Invocation) -> TraceConfig | None:
+        """The trace asked for, or None when neither ``--trace``, ``-o`` nor ``--json`` was
+        given; raises ValueError for a set that does not parse or a negative ``-s``."""
+        if args.trace is None and not args.output and not args.json:
+            return None
+        if args.string_limit < 0:
+            raise ValueError("-s: must be 0 or more")
+        from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
+
+        try:
+            selected = parse_syscall_set(args.trace or "all")
+        except ValueError as error:
+            raise ValueError(f"--trace: {error}") from None
+        return TraceConfig(
+            selected, args.output, args.string_limit, args.fd_paths, args.timestamps,
+            args.durations, args.json,
+        )  # fmt: skip
+
+    def apply(self, config: object, host: ToolHost) -> None:
+        """Open ``-o``'s file (line-buffered; ValueError if it cannot be) and use a
+        :class:`Trace` writing there, or to stderr."""
+        assert isinstance(config, TraceConfig)
+        import sys  # noqa: PLC0415 (loaded already; stderr is looked up when used)
+
+        from sysemu.tools.trace.tool import Trace  # noqa: PLC0415 (traced runs only)
+        from sysemu.tools.trace.tracer import TraceObserver  # noqa: PLC0415
+
+        stream = sys.stderr
+        owned = None
+        if config.output:
+            try:
+                stream = owned = open(config.output, "w", buffering=1)  # noqa: SIM115 (Trace.close)
+            except OSError as error:
+                raise ValueError(f"-o {config.output}: {error.strerror}") from None
+        observer = TraceObserver(
+            stream,
+            string_limit=config.string_limit,
+            show_fd_paths=config.fd_paths,
+            timestamps=config.timestamps,
+            durations=config.durations,
+            json_lines=config.json_lines,
+        )
+        host.use(Trace(observer, config.syscalls, owned=owned, path=config.output))
+
+
+OPTIONS = TraceOptions()
