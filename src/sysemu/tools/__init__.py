@@ -1,1 +1,5 @@
-"""Built-in tools (tracing, fault injection, virtual filesystem), made of handlers."""
+"""Tools made of handlers and observers: tracing, fault injection, the virtual filesystem.
+
+Each is a package that plugs into runs, results and the command line through the interface
+in :mod:`sysemu.tools.tool`; :mod:`sysemu.tools.registry` lists those the command line offers.
+"""
