@@ -5,6 +5,7 @@ results under their names."""
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import subprocess
 import sys
@@ -228,3 +229,26 @@ def test_no_tool_is_wired_into_the_api_layer() -> None:
         for name in ("native_trace", "NativeTrace", "sysemu.tools", "TraceObserver", "VirtualFS"):
             assert name not in text, f"{path.name} names {name}"
     assert not hasattr(Observer(), "native_trace")
+
+
+def test_the_command_line_knows_no_tool_by_name() -> None:
+    main = Path(SRC) / "sysemu" / "cli" / "main.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(main.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("sysemu.tools")
+    }
+    assert imported == {"sysemu.tools.registry", "sysemu.tools.tool"}
+
+
+def test_the_conveniences_are_the_tools_in_use() -> None:
+    emu = Emulator(seed=5)
+    assert emu.injector is None and emu.tools == {}
+    emu.inject("getpid", error="EPERM")
+    assert emu.tools["inject"] is emu.injector and emu.injector.seed == 5
+    view = emu.fs.hide("/nowhere")
+    assert emu.tools["vfs"].view is view  # type: ignore[attr-defined]
+    emu.fs = None
+    assert list(emu.tools) == ["inject"]

@@ -7,8 +7,6 @@ are imported when the command line builds its parser, so they must be cheap to i
 
 from __future__ import annotations
 
-import importlib
-
 from sysemu.tools.tool import ToolOptions
 
 _REGISTERED: list[str | ToolOptions] = [
@@ -46,7 +44,9 @@ def tool_options(command: str | None = None) -> list[ToolOptions]:
 def _resolve(entry: str | ToolOptions) -> ToolOptions:
     if isinstance(entry, ToolOptions):
         return entry
-    options = getattr(importlib.import_module(entry), "OPTIONS", None)
+    # __import__ with a fromlist gives the module itself; importlib would be one more import
+    # at every start of the command line.
+    options = getattr(__import__(entry, fromlist=["OPTIONS"]), "OPTIONS", None)
     if not isinstance(options, ToolOptions):
         raise TypeError(f"tool module {entry} must define OPTIONS, a ToolOptions")
     return options

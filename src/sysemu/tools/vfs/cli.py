@@ -166,8 +166,8 @@ class FileSystemOptions(ToolOptions):
     def apply(self, config: object, host: ToolHost) -> None:
         """Put the view in front of every run, after the rules' handlers; the program is
         looked up in it and starts in its ``--cwd``."""
+        from sysemu.tools.vfs import VirtualFS  # noqa: PLC0415
         from sysemu.tools.vfs.tool import FileSystemTool  # noqa: PLC0415 (runs with a vfs)
-        from sysemu.tools.vfs.vfs import VirtualFS  # noqa: PLC0415
 
         assert isinstance(config, VirtualFS)
         host.use(FileSystemTool(config))

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from sysemu.api.handlers import HandlerSet
-    from sysemu.tools.vfs.vfs import VirtualFS
+    from sysemu.tools.vfs import VirtualFS
 
 
 class FileSystemTool(Tool):
