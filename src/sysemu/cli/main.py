@@ -333,13 +333,14 @@ def run_command(args: argparse.Namespace) -> int:
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
+        taken = _optional_values_taken(args, "run")
+        if not command and taken:
+            option, value = taken[0].option, getattr(args, taken[0].dest)
+            raise UsageError(
+                f"run: no command given; {option} took {value!r} as {taken[0].meaning} "
+                f"(write {option} -- CMD, or {option}={taken[0].metavar} -- CMD)"
+            )
         if not command:
-            for taken in _optional_values_taken(args, "run"):
-                raise UsageError(
-                    f"run: no command given; {taken.option} took {getattr(args, taken.dest)!r} "
-                    f"as {taken.meaning} (write {taken.option} -- CMD, or "
-                    f"{taken.option}={taken.metavar} -- CMD)"
-                )
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
     emu = _emulator(args, "ptrace" if attaching else args.backend)
     try:
