@@ -43,6 +43,7 @@ from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
 from sysemu.engine.errors import ExecError, RunTimeoutError
 from sysemu.engine.spawn import ProgramNotFoundError
+from sysemu.tools.tool import Tool, ToolOptions
 
 __version__ = "0.1.0"
 
@@ -102,5 +103,7 @@ __all__ = [
     "RunTimeoutError",
     "Stats",
     "SyscallStats",
+    "Tool",
+    "ToolOptions",
     "__version__",
 ]
