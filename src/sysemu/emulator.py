@@ -235,8 +235,8 @@ class Emulator:
         if not isinstance(tool, FileSystemTool):
             from sysemu.tools.vfs import VirtualFS  # noqa: PLC0415
 
-            tool = self.use(FileSystemTool(VirtualFS()))
-            assert isinstance(tool, FileSystemTool)
+            tool = FileSystemTool(VirtualFS())
+            self.use(tool)
         return tool.view
 
     @fs.setter
@@ -307,20 +307,18 @@ class Emulator:
         if not argv:
             raise ValueError("nothing to run: argv is empty")
         environment = dict(os.environ if env is None else env)
-        found = None
-        for tool in self._tools.values():
-            found = tool.find_program(argv[0], environment)
-            if found is not None:
-                break
+        # The first tool that knows the program (the virtual filesystem's view) finds it.
+        tools = self._tools.values()
+        found = next(
+            (p for t in tools if (p := t.find_program(argv[0], environment)) is not None), None
+        )
         path = found or resolve_program(argv[0], environment)
         arch = host_arch()
         for tool in self._tools.values():
             tool.run_started()
         compiled = self._run_handlers().compile(arch.abis)
-        for tool in self._tools.values():
-            if cwd is not None:
-                break
-            cwd = tool.start_cwd
+        if cwd is None:
+            cwd = next((c for t in tools if (c := t.start_cwd) is not None), None)
         tracer = runner(self.backend, compiled, arch, self._settings())
         if not capture_output:
             stdio = (_fileno(stdin), _fileno(stdout), _fileno(stderr))
