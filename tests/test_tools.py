@@ -252,3 +252,20 @@ def test_the_conveniences_are_the_tools_in_use() -> None:
     assert emu.tools["vfs"].view is view  # type: ignore[attr-defined]
     emu.fs = None
     assert list(emu.tools) == ["inject"]
+
+
+def test_the_registered_tools_cost_the_command_line_only_their_options() -> None:
+    # Every start imports the registered modules: the machinery stays out until it is used.
+    code = (
+        "import sys, sysemu.cli.main as m; m.build_parser().parse_args(['run', '--', 'true']);"
+        "print(*sorted(n for n in sys.modules if n.startswith('sysemu.tools')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": SRC},
+    ).stdout.split()  # fmt: skip
+    assert {"sysemu.tools.inject.cli", "sysemu.tools.trace.cli", "sysemu.tools.vfs.cli"} <= set(
+        loaded
+    )
+    heavy = {"sysemu.tools.inject.injector", "sysemu.tools.trace.tracer", "sysemu.tools.vfs.vfs"}
+    assert heavy.isdisjoint(loaded)
