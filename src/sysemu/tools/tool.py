@@ -22,8 +22,10 @@ imports it at every start): it defines ``OPTIONS``, the :class:`ToolOptions`, an
 tool's machinery only inside ``configure``/``apply``.
 
 What a tool must not touch: the engine (backends, wait loops) and the handler API's internals.
-The API layer knows no tool by name; a tool reaches the program only through handlers and
-observers.
+A tool reaches the program only through handlers and observers; an observer may offer the
+engine a C line writer through the documented hook of :mod:`sysemu.engine.accelerated` (the
+trace's does). The API layer knows no tool by name (``RunResult.injections`` is kept as the
+``"inject"`` entry's alias).
 """
 
 from __future__ import annotations
