@@ -183,6 +183,44 @@ def test_unotify_carries_out_a_delay_by_waiting() -> None:
     assert result.stats["read"].emulated == 1
 
 
+@pytest.mark.parametrize("backend", PTRACE_BACKENDS)
+def test_an_injected_delay_holds_only_its_thread(backend: str) -> None:
+    """``--inject 'read:delay_enter=1s:fd=N'`` from the command line: the counting thread runs
+    on while the read waits."""
+    script = THREADS.replace("r, w = os.pipe()", "r, w = os.pipe(); os.dup2(r, 55); r = 55")
+    command = [
+        sys.executable,
+        "-m",
+        "sysemu",
+        "run",
+        "--backend",
+        backend,
+        "--inject",
+        "read:delay_enter=1s:fd=55",
+        "--",
+        sys.executable,
+        "-S",
+        "-c",
+        script,
+    ]
+    done = subprocess.run(command, capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    took, ticks = ticks_during_the_read(done.stdout)
+    assert took >= 1.0
+    assert ticks >= 10
+
+
+def test_an_entry_delay_without_a_decision_leaves_the_decision_to_later_handlers() -> None:
+    """A delay with no opinion of its own (``then=None``) defers to the handlers registered
+    after its own: here one that emulates."""
+    emu = Emulator()
+    emu.on("read", count=READ_SIZE)(lambda call: call.delay(0.1))
+    emu.on("read", count=READ_SIZE)(lambda call: call.emulate(4))
+    script = f"import os; r, w = os.pipe(); os.write(w, b'x'); print(len(os.read(r, {READ_SIZE})))"
+    result = emu.run([sys.executable, "-S", "-c", script], capture_output=True, timeout=60)
+    assert result.stdout == b"4\n"
+
+
 KILLED_DURING_A_DELAY = textwrap.dedent(f"""
     import sys
     from sysemu import Emulator

@@ -314,9 +314,10 @@ class Call:
         return Defer(timeout, default)
 
     def delay(self, seconds: float, then: Decision | None = None) -> Defer:
-        """Hold this thread (only it) for ``seconds``, then carry out ``then`` (``None``: the
-        kernel runs the call). Other threads and processes run on meanwhile."""
-        return Defer(seconds, then)
+        """Hold this thread (only it) for ``seconds``, then carry out ``then``; with ``None``
+        the call is then carried out as the handlers registered after this one decide (the
+        kernel runs it if none does). Other threads and processes run on meanwhile."""
+        return Defer(seconds, then, then_others=then is None)
 
     def emulate(self, value: int) -> Emulate:
         """The kernel skips the call; it returns ``value`` (``-errno`` values are errors)."""

@@ -54,9 +54,10 @@ class Result(NamedTuple):
         return errno_module.errorcode.get(number, str(number))
 
 
-ResultHook = Callable[[Result], int | None]
+ResultHook = Callable[[Result], "int | Defer | None"]
 """Called with a call's result after the kernel ran it; may return a replacement value
-(``-errno`` to make it fail), or ``None`` to keep the kernel's."""
+(``-errno`` to make it fail), ``None`` to keep the kernel's, or a :class:`Defer` that holds the
+thread until one of those is known."""
 
 
 class Decision(Record):
@@ -170,16 +171,29 @@ class Defer(Decision):
     resolution, which holds every other notified call meanwhile.
     """
 
-    __slots__ = ("_lock", "_on_resolved", "default", "resolution", "resolved", "timeout")
+    __slots__ = (
+        "_lock",
+        "_on_resolved",
+        "default",
+        "resolution",
+        "resolved",
+        "then_others",
+        "timeout",
+    )
     outcome = Outcome.PASSED  # (counted as the decision it is resolved with)
 
-    def __init__(self, timeout: float | None = None, default: object = None) -> None:
+    def __init__(
+        self, timeout: float | None = None, default: object = None, *, then_others: bool = False
+    ) -> None:
+        """``then_others``: a delay with no opinion of its own: the handlers registered after
+        the one that returned it are asked at once, and their decision is the default."""
         if timeout is not None and timeout < 0:
             raise ValueError(f"timeout must not be negative, not {timeout}")
         import threading  # noqa: PLC0415 (only runs that defer pay for it)
 
         self.timeout = timeout
         self.default = default
+        self.then_others = then_others
         self.resolution: object = None
         self.resolved = False
         self._lock = threading.Lock()

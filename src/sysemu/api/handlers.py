@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import (
@@ -24,7 +24,7 @@ from sysemu.abi import (
 )
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
-from sysemu.api.decisions import Decision, Outcome
+from sysemu.api.decisions import Decision, Defer, Outcome
 from sysemu.api.observers import Observer
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
@@ -176,23 +176,32 @@ class Route:
                     return handler(call)
                 except Exception as error:
                     raise HandlerError(call.name, handler, call.tid) from error
-            for registration in self.registrations:
-                try:
-                    if not prechecked and not registration.accepts(call):
-                        continue
-                    decision = registration.handler(call)
-                except Exception as error:
-                    raise HandlerError(call.name, registration.handler, call.tid) from error
-                if decision is None:
-                    continue
-                if not isinstance(decision, Decision):
-                    raise HandlerError(call.name, registration.handler, call.tid) from TypeError(
-                        f"a handler must return a Decision or None, not {type(decision).__name__}"
-                    )
-                return decision
-            return None
+            return self._ask(self.registrations, call, prechecked)
         finally:
             self.stats.handler_ns += _clock() - start
+
+    def _ask(
+        self, registrations: Sequence[Registration], call: Call, prechecked: bool
+    ) -> Decision | None:
+        for index, registration in enumerate(registrations):
+            try:
+                if not prechecked and not registration.accepts(call):
+                    continue
+                decision = registration.handler(call)
+            except Exception as error:
+                raise HandlerError(call.name, registration.handler, call.tid) from error
+            if decision is None:
+                continue
+            if not isinstance(decision, Decision):
+                raise HandlerError(call.name, registration.handler, call.tid) from TypeError(
+                    f"a handler must return a Decision or None, not {type(decision).__name__}"
+                )
+            if isinstance(decision, Defer) and decision.then_others:
+                # A delay with no opinion of its own: what the later handlers decide is
+                # carried out when it ends (asked now: the call is the same then).
+                decision.default = self._ask(registrations[index + 1 :], call, prechecked)
+            return decision
+        return None
 
 
 # The filter's data for "look the route up by ABI and number": used when observers watch every

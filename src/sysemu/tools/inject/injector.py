@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import fnmatch
 import random
-import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
-from sysemu.api.decisions import Decision, Emulate, Fail, Pass, Result
+from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Pass, Result, ResultHook
 from sysemu.api.handlers import HandlerSet
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
@@ -248,38 +247,39 @@ def injection_table(injections: list[Injection], seed: int | None) -> str:
     return "\n".join(lines)
 
 
-def _sleep_ns(ns: int) -> None:
-    if ns:
-        time.sleep(ns / 1e9)
-
-
 def _decide(spec: InjectSpec, call: Call) -> Decision | None:
-    """What an injection does to ``call``: signal and delay first, then the decision."""
+    """What an injection does to ``call``: a signal first, then the decision; delays hold
+    the calling thread only (a Defer), never the rest of the tree."""
     if spec.signal is not None:
         call.send_signal(spec.signal)
-    _sleep_ns(spec.delay_enter_ns)
     value = -spec.error if spec.error is not None else spec.retval
+    decision: Decision | None = None
     if spec.after and value is not None:
-        replacement = value
+        decision = Pass(then=_replaced_after(value, spec.delay_exit_ns))
+    elif spec.error is not None:
+        decision = Fail(spec.error)
+    elif spec.retval is not None:
+        decision = Emulate(spec.retval)
+    elif spec.delay_exit_ns:
+        decision = Pass(then=_replaced_after(None, spec.delay_exit_ns))
+    if decision is not None and not spec.after and value is not None:
+        # The call does not run: its exit is now, so both delays are waited at its entry.
+        waited = spec.delay_enter_ns + spec.delay_exit_ns
+        return Defer(waited / 1e9, decision) if waited else decision
+    if spec.delay_enter_ns:
+        # With no decision of its own (None), what the later handlers decide follows the wait.
+        return Defer(spec.delay_enter_ns / 1e9, decision, then_others=decision is None)
+    return decision  # None: a signal only, and the call runs as the others decide
 
-        def replace(_result: Result) -> int:
-            _sleep_ns(spec.delay_exit_ns)
-            return replacement
 
-        return Pass(then=replace)
-    if spec.error is not None:
-        _sleep_ns(spec.delay_exit_ns)  # the call does not run: its exit is now
-        return Fail(spec.error)
-    if spec.retval is not None:
-        _sleep_ns(spec.delay_exit_ns)
-        return Emulate(spec.retval)
-    if spec.delay_exit_ns:
+def _replaced_after(value: int | None, delay_ns: int) -> ResultHook:
+    """A result hook that replaces the result with ``value`` (None: keeps it), after holding
+    the thread at its exit stop for ``delay_ns``."""
 
-        def delay(_result: Result) -> None:
-            _sleep_ns(spec.delay_exit_ns)
+    def replace(_result: Result) -> int | Defer | None:
+        return Defer(delay_ns / 1e9, value) if delay_ns else value
 
-        return Pass(then=delay)
-    return None  # a signal or an entry delay only: the call runs as the others decide
+    return replace
 
 
 def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:
