@@ -1,0 +1,271 @@
+"""Where a path argument leads, in the program's (virtual) and the kernel's (host) names.
+
+Owns path resolution against a tracee: the base directory of a relative path (the caller's
+working directory or a directory descriptor, read from ``/proc``), symbolic links followed in
+the virtual view as the kernel would walk them, ``/proc/{self,thread-self,PID}/{root,cwd,fd/N}``
+prefixes taken as the directory they name, and the host path the kernel must be given.
+It decides nothing: hidden, read-only and rewrite decisions are the caller's
+(:mod:`sysemu.tools.vfs.vfs`), and it never writes to the tracee.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import re
+from typing import NamedTuple
+
+from sysemu.api.call import AT_FDCWD, Call
+from sysemu.tools.vfs import policy
+from sysemu.tools.vfs.paths import PathMap, join, normalize
+
+PATH_MAX = 4096  # the kernel reads at most this many bytes of a path, NUL included
+MAX_LINKS = 40  # the kernel's MAXSYMLINKS: more links in one path walk is ELOOP
+DELETED = " (deleted)"  # what /proc's links add to the name of an unlinked file
+
+# A /proc link that names a directory of the process it belongs to, and what follows it:
+# /proc/self/root/x, /proc/123/task/124/cwd/x, /proc/thread-self/fd/3/x.
+_PROC_BASE = re.compile(
+    r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?/(root|cwd|fd/\d+)(?=/|$)(.*)$", re.DOTALL
+)
+
+
+class PathError(Exception):
+    """A path argument the kernel would fail with ``errno`` (see :meth:`Resolver.resolve`)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.errno = number
+
+
+class Resolved(NamedTuple):
+    """One path argument, as the program means it and as the kernel will get it."""
+
+    virtual: str | None  # None: the base directory is not visible to the program
+    host: str  # the normalised host path it maps to
+    kernel: str  # the absolute path the kernel will resolve (not normalised if passed on)
+    rewrite: str | None  # the new argument, when the mapping changes the path
+
+
+class Resolver:
+    """Resolves path arguments of a tracee's calls through one :class:`PathMap`.
+
+    Links are followed in the virtual view whenever names are remapped (binds, a root) or
+    anything is hidden: left to the kernel, a link outside a hidden tree could lead into it.
+    """
+
+    def __init__(self, paths: PathMap) -> None:
+        self.paths = paths
+
+    @property
+    def follows(self) -> bool:
+        """Whether paths are walked component by component (links, /proc prefixes)."""
+        return self.paths.remaps
+
+    def resolve(self, call: Call, raw: str, dirfd: int, index: int) -> Resolved | None:
+        """Where the path argument ``raw`` (argument ``index``, relative to ``dirfd``) leads,
+        in both name spaces; ``None`` if its base directory cannot be known. Raises
+        :class:`PathError` for a path the kernel would refuse once links are followed in the
+        virtual view (``ELOOP``, or ``ENOENT`` through a hidden name)."""
+        paths = self.paths
+        virtual: str | None
+        if raw.startswith("/"):
+            kernel = raw
+            lexical = virtual = raw if is_normal(raw) else normalize(raw)
+            virtual_base = host_base = "/"
+        else:
+            base = call.cwd if dirfd == AT_FDCWD else call.fd_path(dirfd)
+            if base is None or not base.startswith("/") or base.endswith(DELETED):
+                return None
+            host_base = base
+            kernel = f"{base}/{raw}"
+            lexical = join_fast(base, raw)
+            if paths.remaps:
+                found = paths.to_virtual(base)
+                virtual_base = found or "/"
+                virtual = None if found is None else join_fast(found, raw)
+            else:
+                virtual_base, virtual = base, lexical
+        if virtual is not None and self.follows:
+            follow_last = policy.follows_last(call, index)
+            start = virtual_base if raw[:1] != "/" else "/"
+            virtual = self.follow_links(start, raw, follow_last)
+            if not paths.remaps:
+                # Nothing is renamed: the walk only says what the kernel will reach (for the
+                # hidden check); the program's own path goes on untouched.
+                return Resolved(virtual, virtual, kernel, None)
+        host = lexical if virtual is None else paths.to_host(virtual)
+        if host == lexical and (
+            virtual is None
+            or not paths.remaps
+            or ".." not in raw.split("/")
+            or self.walk_agrees(virtual_base, host_base, raw)
+        ):
+            return Resolved(virtual, host, kernel, None)
+        # A trailing "/" (or "/.", "/..") makes the kernel insist on a directory: keep that.
+        wants_dir = raw.endswith(("/", "/.", "/..")) or raw in (".", "..")
+        rewrite = host + "/" if wants_dir and host != "/" else host
+        return Resolved(virtual, host, rewrite, rewrite)
+
+    def follow_links(
+        self, start: str, relative: str, follow_last: bool, call: Call | None = None
+    ) -> str:
+        """The virtual path ``relative`` names from the virtual directory ``start``, with its
+        symbolic links followed as the program means them: an absolute target from the
+        virtual ``/`` (the root, binds), a relative one from the virtual directory of the
+        link, and ``..`` after a link from where the link led, as the kernel walks. Left to
+        the kernel, links would be followed on the host, where an absolute target names a
+        host file. ``start`` is a directory the kernel has walked already (the working
+        directory, a directory descriptor, or ``/``); bind points are taken as they are (a
+        bind names a host path, links and all). Every other component costs one
+        ``readlink`` (``EINVAL`` for what is not a link).
+
+        In the host's ``/proc``, ``{self,thread-self,PID}[/task/TID]/{root,cwd,fd/N}``
+        followed by more components is the directory it names for ``call``'s process
+        (``root`` is the virtual ``/``), and the walk goes on from there; anything else
+        under ``/proc`` is the kernel's to follow (its links mean the calling process)."""
+        paths = self.paths
+        hidden = paths.has_hidden
+        pending = relative.split("/")
+        pending.reverse()
+        done = start
+        links = 0
+        while pending:
+            name = pending.pop()
+            if not name or name == ".":
+                continue
+            if name == "..":
+                done = parent(done)
+                continue
+            candidate = "/" + name if done == "/" else f"{done}/{name}"
+            if hidden and paths.hidden(candidate):
+                raise PathError(errno.ENOENT)
+            if (not pending and not follow_last) or paths.is_bind_point(candidate):
+                done = candidate
+                continue
+            host = paths.to_host(candidate)
+            if host == "/proc" or host.startswith("/proc/"):
+                pending.reverse()
+                host_path = "/".join([host, *pending])
+                entered = None if call is None else self._proc_base(call, host_path)
+                if entered is None:
+                    return normalize("/".join([candidate, *pending]))
+                done, tail = entered
+                pending = tail.split("/")
+                pending.reverse()
+                continue
+            try:
+                target = os.readlink(host)
+            except OSError:
+                done = candidate  # not a link, or missing: the kernel will say so
+                continue
+            links += 1
+            if links > MAX_LINKS or not target:
+                raise PathError(errno.ELOOP if target else errno.ENOENT)
+            if target[0] == "/":
+                done = "/"
+            parts = target.split("/")
+            parts.reverse()
+            pending.extend(parts)
+        return done
+
+    def _proc_base(self, call: Call, path: str) -> tuple[str, str] | None:
+        """For the host ``path`` (unnormalised) of a walk that entered the host's ``/proc``,
+        the virtual directory a ``/proc/.../{root,cwd,fd/N}`` prefix names for ``call``'s
+        process and the components after it; ``None`` when it is no such prefix followed by
+        more components, or its target is not a directory the program can see."""
+        match = _PROC_BASE.match(path)
+        if match is None or not match.group(4).strip("/"):
+            return None
+        who, task, link, tail = match.groups()
+        pid = call.pid if who in ("self", "thread-self") else int(who)
+        if who == "thread-self":
+            task = str(call.tid)
+        process = f"/proc/{pid}" if task is None else f"/proc/{pid}/task/{task}"
+        try:
+            target = os.readlink(f"{process}/{link}")
+        except OSError:
+            return None  # gone, or not ours to look at: the kernel will say so
+        if not target.startswith("/") or target.endswith(DELETED):
+            return None  # a pipe, a socket, a deleted directory: the kernel will say so
+        if link == "root" and target == "/":
+            return "/", tail  # the process's own root is the virtual "/", a root or not
+        virtual = self.paths.to_virtual(normalize(target))
+        return None if virtual is None else (virtual, tail)
+
+    def walk_agrees(self, virtual: str, host: str, raw: str) -> bool:
+        """Whether every directory the kernel walks through for ``raw`` (from ``host``, which
+        the program knows as ``virtual``) is the one the program means. Only ``..`` makes
+        this differ from the final path agreeing: the kernel visits a name before dropping
+        it, and ``/bind/..`` visits a name that exists only in the virtual view."""
+        to_host = self.paths.to_host
+        for part in raw.split("/"):
+            if not part or part == ".":
+                continue
+            if part == "..":
+                virtual, host = parent(virtual), parent(host)
+            else:
+                virtual, host = child(virtual, part), child(host, part)
+            if to_host(virtual) != host:
+                return False
+        return True
+
+
+def is_normal(path: str) -> bool:
+    """Whether the absolute ``path`` is certainly normalised already (cheaper than asking
+    normpath; "/." also catches names that merely start with a dot, which is harmless)."""
+    return "//" not in path and "/." not in path and (path == "/" or not path.endswith("/"))
+
+
+def join_fast(base: str, relative: str) -> str:
+    """``relative`` resolved lexically against the normalised directory ``base``."""
+    if "/" not in relative and relative not in (".", ".."):
+        return child(base, relative)  # one plain name: the common case, made cheap
+    return join(base, relative)
+
+
+def child(directory: str, name: str) -> str:
+    """The path of ``name`` in the normalised ``directory``."""
+    return f"/{name}" if directory == "/" else f"{directory}/{name}"
+
+
+def parent(path: str) -> str:
+    """The directory of the normalised absolute ``path`` (``/`` for ``/``)."""
+    return path[: path.rindex("/")] or "/"
+
+
+def to_virtual(paths: PathMap, host: str) -> str | None:
+    """The virtual name of a host path read from ``/proc`` (keeping a ``(deleted)`` mark),
+    or ``None`` where the program cannot see it."""
+    deleted = host.endswith(DELETED)
+    if deleted:
+        host = host[: -len(DELETED)]
+    if not host.startswith("/"):
+        return None
+    virtual = paths.to_virtual(normalize(host))
+    return None if virtual is None else virtual + (DELETED if deleted else "")
+
+
+def proc_self(path: str, call: Call) -> str:
+    """``path`` with ``/proc/self`` and ``/proc/thread-self`` naming the caller, not sysemu."""
+    for name, replacement in (
+        ("/proc/self", f"/proc/{call.pid}"),
+        ("/proc/thread-self", f"/proc/{call.pid}/task/{call.tid}"),
+    ):
+        if path == name or path.startswith(name + "/"):
+            return replacement + path[len(name) :]
+    return path
+
+
+def canonical(call: Call, path: str, follow_last: bool) -> str | None:
+    """The host path the kernel will reach for ``path`` (symbolic links resolved, the last
+    one only if the call follows it), or ``None``."""
+    path = proc_self(path, call)
+    try:
+        if follow_last:
+            return os.path.realpath(path)
+        directory, name = posixpath.split(path.rstrip("/") or "/")
+        return normalize(f"{os.path.realpath(directory or '/')}/{name}")
+    except (OSError, ValueError):
+        return None
