@@ -136,3 +136,16 @@ def test_layouts_per_call_and_abi() -> None:
     assert layout_for("getdents", Abi.I386) is DIRENT_32BIT
     assert layout_for("getdents", Abi.X86_64) is DIRENT_64BIT
     assert layout_for("getdents", Abi.X32) is DIRENT_64BIT
+
+
+def test_identity_binds_are_listed_only_where_the_parent_is_not_the_hosts() -> None:
+    bare = PathMap()
+    bare.bind("/usr", "/usr")
+    assert not bare.lists_binds and bare.bound_names("/") == {}
+    rooted = PathMap()
+    rooted.set_root("/srv/root")
+    rooted.bind("/usr", "/usr")
+    rooted.bind("/usr/lib", "/usr/lib")  # its parent is the host's /usr: listed there already
+    assert rooted.lists_binds
+    assert rooted.bound_names("/srv/root") == {"usr": "/usr"}
+    assert rooted.bound_names("/usr") == {}
