@@ -24,11 +24,9 @@ PATH_MAX = 4096  # the kernel reads at most this many bytes of a path, NUL inclu
 MAX_LINKS = 40  # the kernel's MAXSYMLINKS: more links in one path walk is ELOOP
 DELETED = " (deleted)"  # what /proc's links add to the name of an unlinked file
 
-# A /proc link that names a directory of the process it belongs to, and what follows it:
-# /proc/self/root/x, /proc/123/task/124/cwd/x, /proc/thread-self/fd/3/x.
-_PROC_BASE = re.compile(
-    r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?/(root|cwd|fd/\d+)(?=/|$)(.*)$", re.DOTALL
-)
+# A /proc link that names a directory of the process it belongs to: /proc/self/root,
+# /proc/123/task/124/cwd, /proc/thread-self/fd/3.
+_PROC_LINK = re.compile(r"^/proc/(self|thread-self|\d+)(?:/task/(\d+))?/(root|cwd|fd/\d+)$")
 
 
 class PathError(Exception):
@@ -61,7 +59,7 @@ class Resolver:
     @property
     def follows(self) -> bool:
         """Whether paths are walked component by component (links, /proc prefixes)."""
-        return self.paths.remaps
+        return self.paths.remaps or self.paths.has_hidden
 
     def resolve(self, call: Call, raw: str, dirfd: int, index: int) -> Resolved | None:
         """Where the path argument ``raw`` (argument ``index``, relative to ``dirfd``) leads,
@@ -90,7 +88,7 @@ class Resolver:
         if virtual is not None and self.follows:
             follow_last = policy.follows_last(call, index)
             start = virtual_base if raw[:1] != "/" else "/"
-            virtual = self.follow_links(start, raw, follow_last)
+            virtual = self.follow_links(start, raw, follow_last, call)
             if not paths.remaps:
                 # Nothing is renamed: the walk only says what the kernel will reach (for the
                 # hidden check); the program's own path goes on untouched.
@@ -146,14 +144,11 @@ class Resolver:
                 continue
             host = paths.to_host(candidate)
             if host == "/proc" or host.startswith("/proc/"):
-                pending.reverse()
-                host_path = "/".join([host, *pending])
-                entered = None if call is None else self._proc_base(call, host_path)
+                entered = None if call is None else self._enter_proc(call, host, pending)
                 if entered is None:
+                    pending.reverse()
                     return normalize("/".join([candidate, *pending]))
-                done, tail = entered
-                pending = tail.split("/")
-                pending.reverse()
+                done, pending = entered
                 continue
             try:
                 target = os.readlink(host)
@@ -170,15 +165,29 @@ class Resolver:
             pending.extend(parts)
         return done
 
-    def _proc_base(self, call: Call, path: str) -> tuple[str, str] | None:
-        """For the host ``path`` (unnormalised) of a walk that entered the host's ``/proc``,
-        the virtual directory a ``/proc/.../{root,cwd,fd/N}`` prefix names for ``call``'s
-        process and the components after it; ``None`` when it is no such prefix followed by
-        more components, or its target is not a directory the program can see."""
-        match = _PROC_BASE.match(path)
-        if match is None or not match.group(4).strip("/"):
-            return None
-        who, task, link, tail = match.groups()
+    def _enter_proc(
+        self, call: Call, host: str, pending: list[str]
+    ) -> tuple[str, list[str]] | None:
+        """For a walk that reached the host's ``/proc`` at ``host`` with ``pending`` still to
+        walk (last component first), the virtual directory that a
+        ``/proc/.../{root,cwd,fd/N}`` link on the way names for ``call``'s process and what
+        is left to walk from there; ``None`` when no such link is followed by more
+        components, or its target is not a directory the program can see. Up to the link
+        the walk is lexical: ``self`` and ``thread-self`` name the caller's directories, and
+        ``..`` before the link drops a directory of ``/proc``."""
+        left = list(pending)
+        here = host
+        match = _PROC_LINK.match(here)
+        while match is None and left:
+            name = left.pop()
+            if name == "..":
+                here = parent(here)
+            elif name and name != ".":
+                here = child(here, name)
+            match = _PROC_LINK.match(here)
+        if match is None or not any(name not in ("", ".") for name in left):
+            return None  # no such link, or it is the last component: the kernel's to follow
+        who, task, link = match.groups()
         pid = call.pid if who in ("self", "thread-self") else int(who)
         if who == "thread-self":
             task = str(call.tid)
@@ -190,9 +199,9 @@ class Resolver:
         if not target.startswith("/") or target.endswith(DELETED):
             return None  # a pipe, a socket, a deleted directory: the kernel will say so
         if link == "root" and target == "/":
-            return "/", tail  # the process's own root is the virtual "/", a root or not
+            return "/", left  # the process's own root is the virtual "/", a root or not
         virtual = self.paths.to_virtual(normalize(target))
-        return None if virtual is None else (virtual, tail)
+        return None if virtual is None else (virtual, left)
 
     def walk_agrees(self, virtual: str, host: str, raw: str) -> bool:
         """Whether every directory the kernel walks through for ``raw`` (from ``host``, which

@@ -50,6 +50,7 @@ from sysemu.tools.vfs.sockets import SocketPaths
 __all__ = ["ContentSource", "FileContent", "Resolved", "Tree", "VirtualFS", "path_syscalls"]
 
 _STAT_CALLS = frozenset({"newfstatat", "fstatat64", "statx"})
+_ANY_PATH = -2  # in a quick plan: links cannot matter (nothing is hidden)
 
 
 class VirtualFS(VfsConfig):
@@ -74,8 +75,9 @@ class VirtualFS(VfsConfig):
         self._listings = Listings(self.paths)
         self._sockets = SocketPaths(self.paths, self._resolver, self._readonly_hit)
         self._memo: tuple[Call, Decision | None] | None = None
-        # For _unaffected: the path arguments to test per call, and the names that matter.
-        self._plans: dict[int, tuple[int, ...]] = {}
+        # For _unaffected: the path arguments to test per call (see _quick_plan), and the
+        # names that matter.
+        self._plans: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self._significant: frozenset[bytes] = frozenset()
 
     def find_program(self, program: str, env: Mapping[str, str]) -> str | None:
@@ -217,28 +219,45 @@ class VirtualFS(VfsConfig):
         rooted = self.paths.root is not None
         read = call.memory.read_cstring
         registers = call.raw
-        for index in plan:
+        for index, flags_index, nofollow in plan:
             try:
                 path = read(registers[index])
             except OSError:
                 return False
             if not path or (rooted and path[0] == 0x2F):  # "/"
                 return False
+            # Something hidden: only one name, whose link (if it is one) the call does not
+            # follow, cannot lead anywhere else.
+            if flags_index != _ANY_PATH and (
+                b"/" in path or (flags_index >= 0 and not registers[flags_index] & nofollow)
+            ):
+                return False
             parts = path.split(b"/")
             if b".." in parts or not significant.isdisjoint(parts):
                 return False
         return True
 
-    def _quick_plan(self, syscall: Syscall) -> tuple[int, ...]:
-        """The path arguments of ``syscall`` that ``_unaffected`` tests; none for calls it
-        cannot judge (readlink of /proc links, execs of scripts, or any call under
-        read-only paths)."""
-        if self.paths.has_readonly or syscall.name in READLINK_CALLS:
+    def _quick_plan(self, syscall: Syscall) -> tuple[tuple[int, int, int], ...]:
+        """The path arguments of ``syscall`` that ``_unaffected`` tests, each with how to tell
+        that the call does not follow a last link (:func:`policy.nofollow_test`, or
+        ``_ANY_PATH`` where links do not matter); none for calls it cannot judge (readlink
+        of /proc links, execs of scripts, any call under read-only paths, and, when
+        something is hidden, calls that may follow a link: it may lead into the tree)."""
+        paths = self.paths
+        if paths.has_readonly or syscall.name in READLINK_CALLS:
             return ()
-        if self.paths.remaps and syscall.name in EXEC_CALLS:
+        if paths.remaps and syscall.name in EXEC_CALLS:
             return ()
+        test = (_ANY_PATH, 0)
+        if paths.has_hidden:
+            found = policy.nofollow_test(syscall)
+            if found is None:
+                return ()
+            test = found
         params = syscall.params
-        return tuple(index for index, param in enumerate(params) if param.kind is ArgKind.PATH)
+        return tuple(
+            (index, *test) for index, param in enumerate(params) if param.kind is ArgKind.PATH
+        )
 
     def _decide(self, call: Call) -> Decision | None:
         paths = self.paths
@@ -280,7 +299,11 @@ class VirtualFS(VfsConfig):
                 continue
             if quick and not (rooted and raw.startswith("/")):
                 parts = raw.split("/")
-                if ".." not in parts and significant.isdisjoint(parts):
+                # With hidden paths, a link on the way could lead into one (see _quick_plan).
+                linkless = not paths.has_hidden or (
+                    len(parts) == 1 and not policy.follows_last(call, index)
+                )
+                if linkless and ".." not in parts and significant.isdisjoint(parts):
                     continue
             if len(os.fsencode(raw)) >= PATH_MAX - 1:
                 continue
