@@ -146,6 +146,7 @@ class VirtualFS(VfsConfig):
         if paths.has_readonly:
             fd_changing = existing_syscalls(sorted(policy.FD_CHANGING))
             handlers.add(fd_changing, self._on_fd_change, decides_only=True)
+        self._install_handle_opens(handlers)
         if paths.remaps:
             handlers.add("getcwd", self._results.on_getcwd, needs_ptrace=True)
         if paths.has_hidden or paths.lists_binds:
@@ -153,6 +154,29 @@ class VirtualFS(VfsConfig):
         if self._live.files:
             self._live.install(handlers)
         self._install_sockets(handlers)
+
+    def _install_handle_opens(self, handlers: HandlerSet) -> None:
+        # A file handle (name_to_handle_at, or one kept from before the run) opens a file
+        # without a path, so no hidden or read-only name is ever looked at. Hidden paths
+        # refuse every such open, read-only ones those that may change the file.
+        opens = existing_syscalls(["open_by_handle_at"])
+        if self.paths.has_hidden:
+            handlers.add(opens, self._on_handle_open, decides_only=True)
+        elif self.paths.has_readonly:
+            for condition in (
+                Masked(policy.O_ACCMODE, 1),
+                Masked(policy.O_ACCMODE, 2),
+                Masked(policy.O_ACCMODE, 3),
+                HasBits(policy.O_TRUNC),
+            ):
+                handlers.add(opens, self._on_handle_open, decides_only=True, flags=condition)
+
+    def _on_handle_open(self, call: Call) -> Decision:
+        """``open_by_handle_at``: ``EPERM`` where anything is hidden, as for a program
+        without ``CAP_DAC_READ_SEARCH`` (which falls back to opening by path, where the view
+        applies); else, reached only for opens that may write, ``EROFS`` as on a read-only
+        mount (read-only opens pass: what they could change is checked on the descriptor)."""
+        return call.fail(errno.EPERM if self.paths.has_hidden else errno.EROFS)
 
     def _install_sockets(self, handlers: HandlerSet) -> None:
         # AF_UNIX socket addresses name files too. bind makes one (hidden, read-only and
