@@ -125,6 +125,7 @@ class Resolver:
         under ``/proc`` is the kernel's to follow (its links mean the calling process)."""
         paths = self.paths
         hidden = paths.has_hidden
+        to_host = paths.to_host if paths.remaps else None  # else every name is its own
         pending = relative.split("/")
         pending.reverse()
         done = start
@@ -142,7 +143,7 @@ class Resolver:
             if (not pending and not follow_last) or paths.is_bind_point(candidate):
                 done = candidate
                 continue
-            host = paths.to_host(candidate)
+            host = candidate if to_host is None else to_host(candidate)
             if host == "/proc" or host.startswith("/proc/"):
                 entered = None if call is None else self._enter_proc(call, host, pending)
                 if entered is None:
