@@ -151,3 +151,10 @@ def test_file_handles_do_not_open_hidden_or_read_only_files(
     assert (tree / "sub" / "inner.txt").read_text() == "inner\n"
     # Natively (and with nothing configured) the same handles work: the test can fail.
     assert handle_open(VirtualFS(), "key", "0") == "the key\n"
+
+
+def test_a_hidden_directory_is_not_walked_through(tree: Path) -> None:
+    vfs = VirtualFS().hide(str(tree / "private"))
+    for path in (f"{tree}/private/../file.txt", "private/../file.txt"):
+        code, out, err = run(vfs, f"cat {path}", cwd=str(tree))
+        assert code == 1 and "No such file or directory" in err, (path, out, err)

@@ -87,12 +87,17 @@ class Resolver:
                 virtual_base, virtual = base, lexical
         if virtual is not None and self.follows:
             follow_last = policy.follows_last(call, index)
-            start = virtual_base if raw[:1] != "/" else "/"
-            virtual = self.follow_links(start, raw, follow_last, call)
             if not paths.remaps:
                 # Nothing is renamed: the walk only says what the kernel will reach (for the
-                # hidden check); the program's own path goes on untouched.
+                # hidden check); the program's own path goes on untouched. Most paths hold
+                # no link at all, which the kernel tells in three calls, not one per name.
+                # (A ".." is walked by name: "hidden/.." passes through the hidden tree.)
+                if ".." not in raw.split("/") and _linkless(lexical, follow_last):
+                    return Resolved(lexical, lexical, kernel, None)
+                virtual = self.follow_links(virtual_base, raw, follow_last, call)
                 return Resolved(virtual, virtual, kernel, None)
+            start = virtual_base if raw[:1] != "/" else "/"
+            virtual = self.follow_links(start, raw, follow_last, call)
         host = lexical if virtual is None else paths.to_host(virtual)
         if host == lexical and (
             virtual is None
@@ -220,6 +225,32 @@ class Resolver:
             if to_host(virtual) != host:
                 return False
         return True
+
+
+def _linkless(path: str, follow_last: bool) -> bool:
+    """Whether the kernel reaches the normalised absolute host ``path`` through no symbolic
+    link (the last one counts only if followed), told by opening it (or, when it does not
+    exist, its directory) with ``O_PATH`` and reading back the name ``/proc`` gives the
+    descriptor: any link on the way makes that name differ. ``False`` when it cannot tell.
+
+    sysemu shares the program's root and mounts, so the kernel walks the same names for
+    both; a link that leads to ``/proc/self`` would mean sysemu here, but it also makes
+    the names differ, and the caller then walks the path itself."""
+    flags = os.O_PATH | os.O_CLOEXEC | (0 if follow_last else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        path = parent(path)  # a name to create, or a missing one: where it would be
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return False
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == path
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def is_normal(path: str) -> bool:
