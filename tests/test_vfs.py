@@ -735,6 +735,26 @@ def test_a_program_only_in_the_root_is_found_there(rootfs: Path) -> None:
     assert (done.returncode, done.stdout) == (0, "tool in the root, as /opt/vfs-test-tool\n")
 
 
+def test_identity_binds_are_listed_in_a_root(tmp_path: Path) -> None:
+    # A root without mount points: the bare binds name directories it does not have.
+    root = tmp_path / "bare-root"
+    (root / "etc").mkdir(parents=True)
+    (root / "only-in-root").write_text("mine\n")
+    system = [p for p in ("/usr", "/lib", "/lib64", "/bin") if os.path.isdir(p)]
+    binds = [f"--bind={p}" for p in system]
+    shown = sysemu_cli("run", "--root", str(root), *binds, "--", "ls", "-a", "/")
+    expected = sorted([".", "..", "etc", "only-in-root", *(p[1:] for p in system)])
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert sorted(shown.stdout.split()) == expected
+    if shutil.which("proot") is not None:
+        proot = subprocess.run(
+            ["proot", "-r", str(root), "-w", "/", *(f"--bind={p}" for p in system),
+             "ls", "-a", "/"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert sorted(proot.stdout.split()) == expected
+
+
 # Real programs: git, tar, make.
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_git_status_in_a_bound_repository(tmp_path: Path) -> None:

@@ -136,3 +136,47 @@ def test_layouts_per_call_and_abi() -> None:
     assert layout_for("getdents", Abi.I386) is DIRENT_32BIT
     assert layout_for("getdents", Abi.X86_64) is DIRENT_64BIT
     assert layout_for("getdents", Abi.X32) is DIRENT_64BIT
+
+
+def test_identity_binds_are_listed_only_where_the_parent_is_not_the_hosts() -> None:
+    bare = PathMap()
+    bare.bind("/usr", "/usr")
+    assert not bare.lists_binds and bare.bound_names("/") == {}
+    rooted = PathMap()
+    rooted.set_root("/srv/root")
+    rooted.bind("/usr", "/usr")
+    rooted.bind("/usr/lib", "/usr/lib")  # its parent is the host's /usr: listed there already
+    assert rooted.lists_binds
+    assert rooted.bound_names("/srv/root") == {"usr": "/usr"}
+    assert rooted.bound_names("/usr") == {}
+
+
+class _FakeAbi:
+    def __init__(self, pointer_size: int) -> None:
+        self.pointer_size = pointer_size
+
+
+class _FakeCall:
+    """Just what ``read_pointer_array`` reads: the ABI and the tracee's memory."""
+
+    def __init__(self, pointer_size: int, memory: bytes) -> None:
+        self.abi = _FakeAbi(pointer_size)
+        self.memory = memory
+
+    def read(self, address: int, size: int) -> bytes:
+        return self.memory[address : address + size]
+
+    def read_bytes_until_nul(self, address: int, limit: int = 4096) -> bytes:
+        return self.memory[address : self.memory.index(b"\0", address)]
+
+
+@pytest.mark.parametrize("pointer_size", [4, 8])
+def test_argv_is_read_in_the_calls_pointer_size(pointer_size: int) -> None:
+    from sysemu.tools.vfs.execs import read_pointer_array  # noqa: PLC0415
+
+    word = "<I" if pointer_size == 4 else "<Q"
+    table = b"".join(struct.pack(word, p) for p in (64, 67, 0))  # at 16; NULL ends it
+    memory = (b"\xff" * 16 + table).ljust(64, b"\xff") + b"sh\0-c\0"
+    call = _FakeCall(pointer_size, memory)
+    assert read_pointer_array(call, 16) == [b"sh", b"-c"]  # type: ignore[arg-type]
+    assert read_pointer_array(call, 0) == []  # type: ignore[arg-type]

@@ -16,6 +16,10 @@
  *                                  where a rewritten path was written), then writes
  *   vfs_probe io PATH              open PATH read-write, then read, pread, readv, lseek64,
  *                                  lseek, fstat, write, pwrite, writev: a line each
+ *   vfs_probe handle_get PATH OUT  name_to_handle_at(PATH) into the file OUT: "ok" or errno
+ *   vfs_probe handle_open IN DIR FLAGS
+ *                                  open_by_handle_at(open(DIR), the handle in IN, FLAGS
+ *                                  (octal)); read-only: print the file, else write "x\n"
  *
  * Built 64-bit and with -m32, so the same checks cover the i386 ABI. Errors are printed as
  * errno names so that the tests do not depend on the C library's messages.
@@ -66,6 +70,8 @@ static const char *name_of(int error) {
     case ENOSYS: return "ENOSYS";
     case EINTR: return "EINTR";
     case ENODEV: return "ENODEV";
+    case EPERM: return "EPERM";
+    case ESTALE: return "ESTALE";
     default: return strerror(error);
     }
 }
@@ -145,6 +151,43 @@ static int io(const char *path) {
     return 0;
 }
 
+static int handle_get(const char *path, const char *out) {
+    struct file_handle *handle = malloc(sizeof *handle + MAX_HANDLE_SZ);
+    handle->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id;
+    if (name_to_handle_at(AT_FDCWD, path, handle, &mount_id, 0) != 0)
+        return fail("name_to_handle_at");
+    FILE *file = fopen(out, "wb");
+    if (file == NULL) return fail("fopen");
+    fwrite(handle, sizeof *handle + handle->handle_bytes, 1, file);
+    fclose(file);
+    printf("ok\n");
+    return 0;
+}
+
+static int handle_open(const char *in, const char *directory, int flags) {
+    char stored[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    FILE *file = fopen(in, "rb");
+    if (file == NULL) return fail("fopen");
+    size_t size = fread(stored, 1, sizeof stored, file);
+    fclose(file);
+    if (size < sizeof(struct file_handle)) return 2;
+    int mount_fd = open(directory, O_RDONLY | O_DIRECTORY);
+    if (mount_fd < 0) return fail("open");
+    int fd = open_by_handle_at(mount_fd, (struct file_handle *)stored, flags);
+    if (fd < 0) return fail("open_by_handle_at");
+    if ((flags & O_ACCMODE) != O_RDONLY) {
+        if (write(fd, "x\n", 2) != 2) return fail("write");
+        printf("wrote\n");
+        return 0;
+    }
+    char buffer[256];
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0) return fail("read");
+    fwrite(buffer, 1, n, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc < 2) return 2;
@@ -200,6 +243,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(command, "io") && argc == 3) return io(argv[2]);
+    if (!strcmp(command, "handle_get") && argc == 4) return handle_get(argv[2], argv[3]);
+    if (!strcmp(command, "handle_open") && argc == 5)
+        return handle_open(argv[2], argv[3], (int)strtol(argv[4], NULL, 8));
     if ((!strcmp(command, "fifo") || !strcmp(command, "fifo_handler")) && argc == 3) {
         int handler = !strcmp(command, "fifo_handler");
         if (handler) {

@@ -41,6 +41,12 @@ class Abi(enum.Enum):
         """Width of one argument register as the kernel reads it for this ABI."""
         return 32 if self is Abi.I386 else 64
 
+    @property
+    def pointer_size(self) -> int:
+        """Bytes in a pointer of this ABI's programs (x32 has 4-byte pointers in 64-bit
+        registers), as in an ``argv`` array or a ``struct iovec``."""
+        return 8 if self is Abi.X86_64 else 4
+
     @classmethod
     def of(cls, audit_arch: int, nr: int) -> Abi:
         """The ABI of a call, from the ``arch`` and raw ``nr`` the kernel reports.

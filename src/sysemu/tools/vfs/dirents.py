@@ -52,7 +52,8 @@ def layout_for(syscall: str, abi: Abi) -> DirentLayout:
     """The record layout ``syscall`` (``getdents64`` or ``getdents``) fills in ``abi``."""
     if syscall == "getdents64":
         return DIRENT64
-    return DIRENT_32BIT if abi is Abi.I386 else DIRENT_64BIT
+    # linux_dirent's fields are the kernel's unsigned long for that ABI: a register's width.
+    return DIRENT_32BIT if abi.word_bits == 32 else DIRENT_64BIT
 
 
 def names(buffer: bytes, layout: DirentLayout) -> list[bytes]:

@@ -258,9 +258,12 @@ class PathMap:
 
     @property
     def lists_binds(self) -> bool:
-        """Whether some bind puts a name where the host may have none (any bind but a bare
-        ``PATH=PATH``), which listings of its parent directory must then show."""
-        return any(virtual != host for virtual, host in self._binds.items())
+        """Whether some bind puts a name where the host may have none, which listings of its
+        parent directory must then show: any bind but a bare ``PATH=PATH`` whose parent is
+        the host's own (under a root, ``--bind /usr`` puts ``usr`` in the root's ``/``)."""
+        if self._dirty:
+            self._derive()
+        return bool(self._bound_names)
 
     def bound_names(self, host_dir: str) -> dict[str, str]:
         """The names binds put in the directory a listing of ``host_dir`` shows, each with the
@@ -308,8 +311,12 @@ class PathMap:
         self._hidden_names_host = _names_by_parent(hidden_host)
         self._bound_names = {}
         for virtual, host in self._binds.items():
-            if virtual not in ("/", host):
-                parent, name = posixpath.split(virtual)
+            if virtual == "/":
+                continue
+            parent, name = posixpath.split(virtual)
+            # Listed by the kernel already where the parent's host directory holds this very
+            # path (a bare PATH=PATH bind without a root); elsewhere only the view has it.
+            if posixpath.join(self.to_host(parent), name) != host:
                 self._bound_names.setdefault(parent, {})[name] = host
         self._bound_parent_hosts = frozenset(self.to_host(parent) for parent in self._bound_names)
         self._significant = frozenset(

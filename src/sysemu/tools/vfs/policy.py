@@ -8,7 +8,7 @@ in every x86 ABI.
 
 from __future__ import annotations
 
-from sysemu.abi import ArgKind
+from sysemu.abi import ArgKind, Syscall
 from sysemu.api.call import Call
 
 O_ACCMODE = 0o3
@@ -133,6 +133,29 @@ def follows_last(call: Call, index: int) -> bool:
             return False
         return not open_resolve(call) & RESOLVE_NO_SYMLINKS
     return True
+
+
+NEVER = -1
+"""What :func:`nofollow_test` gives for a call that never follows a link in the last component."""
+
+
+def nofollow_test(syscall: Syscall) -> tuple[int, int] | None:
+    """How to tell from the registers alone that ``syscall`` does not follow a link in the last
+    component of its path: ``(NEVER, 0)`` when it never does, ``(index, bit)`` when it does
+    not with ``bit`` set in argument ``index``, ``None`` when it may (or it takes more than a
+    register to tell: ``linkat``, ``openat2``)."""
+    name = syscall.name
+    if name == "linkat":
+        return None
+    if name in _NEVER_FOLLOW:
+        return (NEVER, 0)
+    bit = O_NOFOLLOW if name in ("open", "openat") else AT_SYMLINK_NOFOLLOW
+    if name not in _AT_NOFOLLOW and bit != O_NOFOLLOW:
+        return None
+    for index, param in enumerate(syscall.params):
+        if param.kind is ArgKind.FLAGS:
+            return (index, bit)
+    return None
 
 
 def _first_path(call: Call) -> int:
