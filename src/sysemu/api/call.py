@@ -37,6 +37,13 @@ AT_FDCWD = -100
 _FD, _DIRFD, _PID = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID
 
 
+READ_AT_ENTRY = frozenset({"execve", "execveat", "chdir"})
+"""Calls whose arguments cannot be read the same way once they ran: after a successful exec
+the caller's memory holds another program, and after a ``chdir`` a relative name resolves
+against another directory. Observers see what was there at entry (see
+:meth:`Call.keep_entry`)."""
+
+
 class Task(Protocol):
     """The thread a call came from, as the engine tracks it."""
 
@@ -66,11 +73,13 @@ class Args:
     addresses. ``call.args[i]`` gives the same by position; :meth:`raw` the register value.
     """
 
-    __slots__ = ("_call", "_strings")
+    __slots__ = ("_call", "_paths", "_strings")
 
     def __init__(self, call: Call) -> None:
         self._call = call
         self._strings: dict[int, str | None] = {}
+        # Call.paths, once resolved (kept here: a Call's slots are filled by the C loops).
+        self._paths: list[str] | None = None
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -197,7 +206,16 @@ class Call:
         The result is absolute and lexically normalised (``..`` and ``.`` folded, repeated
         slashes removed); symbolic links are not followed. NULL and unreadable arguments are
         left out, and so is a path whose base directory cannot be known any more.
+
+        Resolved once: later reads give the same list, even after the call changed the working
+        directory (``chdir``) or replaced the program (``execve``).
         """
+        args = self.args
+        if args._paths is None:
+            args._paths = self._resolve_paths()
+        return list(args._paths)
+
+    def _resolve_paths(self) -> list[str]:
         params = self.syscall.params
         resolved = []
         dirfd: int | None = None
@@ -215,6 +233,28 @@ class Call:
                         resolved.append(path)
                 dirfd = None
         return resolved
+
+    def keep_entry(self) -> None:
+        """Read now what the call's arguments point at (its strings and paths, resolved), so
+        that :attr:`args`, :attr:`path` and :attr:`paths` still give it once the call ran:
+        after a successful ``execve`` the memory is another program's, after a ``chdir`` a
+        relative name means another file.
+
+        Values are read once and kept anyway; this only reads them before they are asked for.
+        The engines call it at entry for the calls whose observers would otherwise find them
+        changed at ``call_finished``: calls in :data:`READ_AT_ENTRY` on every backend, and
+        every observed call under user notification, whose memory cannot be read once the
+        call was answered. Strings that cannot be read are left out (reading them later
+        raises as before).
+        """
+        args = self.args
+        for index, param in enumerate(self.syscall.params):
+            if param.kind is ArgKind.PATH or param.kind is ArgKind.STRING:
+                try:
+                    args[index]
+                except OSError:
+                    continue
+        self.paths  # noqa: B018 (resolved and kept)
 
     def resolve(self, path: str, dirfd: int = -100) -> str | None:
         """``path`` made absolute against ``dirfd`` (``AT_FDCWD``, -100: the caller's working

@@ -37,6 +37,10 @@ class Observer:
         ``result`` is ``None`` when the call never returned: ``exit_group``, a successful
         ``execve`` in a thread that was not the leader, a thread killed during the call, or a
         passed call whose result this observer did not ask for (``wants_results = False``).
+
+        ``call``'s arguments read as they did at entry: the strings and paths of an
+        ``execve`` (whose memory is gone once it succeeded) and of a ``chdir`` were read
+        before the call ran, and so was every observed call's under user notification.
         """
 
     def call_interrupted(self, call: Call, result: Result) -> None:

@@ -391,6 +391,7 @@ class NotifySupervisor:
             listener.respond(notification_id, error=-errno.EPERM)
             return
         if route.observers:
+            call.keep_entry()  # once the call is answered, its memory cannot be read
             self._notify(route, "call_entered", call)
         try:
             decision = route.decide(call) if route.registrations else None

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sysemu._typing import Protocol
 from sysemu.abi import Abi, syscall_by_name
-from sysemu.api.call import Call
+from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
     Decision,
     Defer,
@@ -693,6 +693,8 @@ class Tracer:
             return
         observers = route.observers
         if observers:
+            if call.syscall.name in READ_AT_ENTRY:  # changed by call_finished
+                call.keep_entry()
             self._notify("call_entered", observers, call)
         try:
             if not route.registrations:
