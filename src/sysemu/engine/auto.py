@@ -26,6 +26,7 @@ from sysemu.api.handlers import CompiledHandlers, Route
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.notify import NotifySupervisor
+from sysemu.engine.untraced import untraced_rules
 from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_NEW_LISTENER,
@@ -60,6 +61,7 @@ class NotificationCompanion:
             self._compiled,
             (os.getpid(),),
             lambda route_id: route_id < len(routes) and notifiable(routes[route_id]),
+            traced=untraced_rules(),
         )
 
     def spawn_arguments(self) -> tuple[int, int]:

@@ -10,7 +10,7 @@ that is :mod:`sysemu.engine.notify`'s.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sysemu.api.handlers import CompiledHandlers
 from sysemu.engine.common import guard_rules
@@ -44,19 +44,24 @@ def listener_send_rule() -> Rule:
 
 
 def notification_filter(
-    compiled: CompiledHandlers, protected: tuple[int, ...], notified: Callable[[int], bool]
+    compiled: CompiledHandlers,
+    protected: tuple[int, ...],
+    notified: Callable[[int], bool],
+    *,
+    traced: Sequence[Rule] = (),
 ) -> PreparedFilter:
     """The program's filter: ``compiled``'s rules, where a ``SECCOMP_RET_TRACE`` whose data
     (the route id) ``notified`` accepts becomes ``SECCOMP_RET_USER_NOTIF``; the listener's
-    own hand-over and the guard rules for ``protected`` (the pids the program may not
-    signal, ptrace or write) come first."""
+    own hand-over, the guard rules for ``protected`` (the pids the program may not
+    signal, ptrace or write) and ``traced`` (the engine's own rules of a backend that
+    traces the program, taken as they are) come first."""
 
     def action_for(action: int) -> int:
         if action & _ACTION_MASK == SECCOMP_RET_TRACE and notified(action & _DATA_MASK):
             return SECCOMP_RET_USER_NOTIF
         return action
 
-    rules = [listener_send_rule(), *guard_rules(*protected)]
+    rules = [listener_send_rule(), *guard_rules(*protected), *traced]
     rules.extend(
         Rule(rule.arch, rule.nr, action_for(rule.action), rule.tests) for rule in compiled.rules
     )

@@ -53,6 +53,7 @@ from sysemu.api.decisions import (
 from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.engine import untraced
 from sysemu.engine.accelerated import c_trace_writer
 from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
 from sysemu.engine.errors import (
@@ -66,6 +67,7 @@ from sysemu.engine.errors import (
 from sysemu.engine.holds import Holds
 from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import RewriteRecord, TaskState
+from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
 from sysemu.kernel.arch.x86_64 import ORIG_RAX_OFFSET as X86_64_ORIG_RAX
@@ -286,7 +288,8 @@ class Tracer:
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
         if self._ptrace_only or not needed:
             return None
-        program = compile_filter([*guard_rules(os.getpid()), *rules], arch_defaults=defaults)
+        ours = [*guard_rules(os.getpid()), *untraced_rules()]
+        program = compile_filter([*ours, *rules], arch_defaults=defaults)
         return PreparedFilter(program)
 
     def take(self, tasks: Mapping[int, int], root: int) -> None:
@@ -466,6 +469,8 @@ class Tracer:
             route.syscall.abi.audit_arch << 32 | route.syscall.filter_nr: entry
             for route, entry in zip(self._routes, direct, strict=True)
         }
+        if self._ptrace_only:  # clone and clone3 go to Python, which follows untraced children
+            by_number.update(dict.fromkeys((arch << 32 | nr for arch, nr in untraced.CALLS)))
         dispatch = self._dispatch
         trace = self._native_trace() if mode < 2 else None
         arguments = (
@@ -513,6 +518,8 @@ class Tracer:
         when the call's route has no handler and the native trace's observer is its only
         observer (so writing its line is all there is to do); False when Python must serve
         the call; None when nobody watches it (a syscall stop of the ptrace backend)."""
+        if (X86_64_AUDIT_ARCH, nr) in untraced.CALLS:
+            return False  # Python follows the children of CLONE_UNTRACED
         route = self._by_call.get((X86_64_AUDIT_ARCH, nr))
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(X86_64_AUDIT_ARCH, nr)
@@ -660,15 +667,19 @@ class Tracer:
             return
         # The data is not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or
         # a filter the program installed itself returned SECCOMP_RET_TRACE with its own data,
-        # which overrides ours for the same action. Find the route by number then, and check
-        # every condition in Python: a program's filter must not let a call slip past a rule.
+        # which overrides ours for the same action, or this is a clone the engine stopped.
+        # Find the route by number then, and check every condition in Python: a program's
+        # filter must not let a call slip past a rule.
+        args: tuple[int, ...] = (a0, a1, a2, a3, a4, a5)
+        if route_id == UNTRACED_ROUTE and (arch, nr) in untraced.CALLS:
+            args = untraced.follow(self._arch, tid, arch, nr, args)
         route = self._by_call.get((arch, nr))
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
         if route is None:
             self._resume(tid, 0)
             return
-        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp, kernel_checked=False)
+        self._decide(tid, route, args, ip, sp, kernel_checked=False)
 
     def _decide(
         self,
@@ -745,7 +756,12 @@ class Tracer:
         number decides first whether anything else is read."""
         _op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, _data = info
         state = self._tasks.get(tid) or self._adopt(tid)
-        route = self._by_call.get((arch, nr))
+        key = (arch, nr)
+        if key in untraced.CALLS:
+            a0, a1, a2, a3, a4, a5 = untraced.follow(
+                self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5)
+            )
+        route = self._by_call.get(key)
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
         if route is None or (state.spawning and nr != _EXECVE):
