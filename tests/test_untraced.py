@@ -133,3 +133,28 @@ def test_trace_follows_the_untraced_children(programs: Programs, backend: str) -
     assert sum("getuid() = 4242 (INJECTED)" in " ".join(line.split()) for line in trace) == 2
     clones = [line for line in trace if "clone(" in line or "clone3(" in line]
     assert clones and not any("CLONE_UNTRACED" in line for line in clones)
+
+
+@pytest.mark.parametrize("backend", PTRACE_BACKENDS)
+def test_a_32_bit_program_s_children_are_followed(programs: Programs, backend: str) -> None:
+    emu = Emulator(backend=backend)
+    emu.on("getuid")(lambda call: call.emulate(4242))  # (the i386 getuid too)
+    result = emu.run([programs.m32("untraced_clone")], capture_output=True, timeout=60)
+    assert result.stdout is not None
+    assert (result.exit_code, result.stdout.decode().splitlines()) == (0, EMULATED)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_children_in_a_new_user_namespace_as_ioctl_nsfs_makes_them(
+    programs: Programs, backend: str
+) -> None:
+    skip_without(backend)
+    argv = [programs.untraced_clone, "both", "newuser"]
+    native = subprocess.run(argv, capture_output=True, timeout=60, check=False)
+    if native.returncode != 0:
+        pytest.skip(f"no user namespaces here: {native.stdout!r}")
+    emu = Emulator(backend=backend)
+    emu.on("getuid", decides_only=True)(lambda call: call.emulate(4242))
+    result = emu.run(argv, capture_output=True, timeout=60)
+    assert result.stdout is not None
+    assert (result.exit_code, result.stdout.decode().splitlines()) == (0, EMULATED)

@@ -1,6 +1,7 @@
 /* Makes children with CLONE_UNTRACED, by the raw calls argv[1] names ("clone", "clone3" or
- * "both", the default), as strace's test ioctl_nsfs does (it adds CLONE_NEWUSER). A tracer
- * that lets the flag stand loses the child, which still carries the tracer's seccomp filter.
+ * "both", the default), as strace's test ioctl_nsfs does; with "newuser" as argv[2], in a new
+ * user namespace too (CLONE_NEWUSER, as ioctl_nsfs does). A tracer that lets the flag stand
+ * loses the child, which still carries the tracer's seccomp filter.
  *
  * Each child makes a few calls (getuid, getpid, openat and close of /dev/null, write) and
  * reports them in one line; it exits 0 when none of them failed. The parent waits for it
@@ -75,18 +76,23 @@ int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "both";
     int both = strcmp(which, "both") == 0;
     if (!both && strcmp(which, "clone") != 0 && strcmp(which, "clone3") != 0) return 2;
+    long extra = 0;
+    if (argc > 2) {
+        if (strcmp(argv[2], "newuser") != 0) return 2;
+        extra = CLONE_NEWUSER;
+    }
     setvbuf(stdout, NULL, _IONBF, 0);
     int failed = 0;
     if (both || strcmp(which, "clone") == 0) {
         /* x86-64 order: flags, stack (0: the child runs on a copy of ours, as after fork),
          * parent_tid, child_tid, tls. */
-        long pid = syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0L, 0L, 0L, 0L);
+        long pid = syscall(SYS_clone, CLONE_UNTRACED | extra | SIGCHLD, 0L, 0L, 0L, 0L);
         failed |= wait_for("clone", pid);
     }
     if (both || strcmp(which, "clone3") == 0) {
         struct clone_args_v0 args;
         memset(&args, 0, sizeof args);
-        args.flags = CLONE_UNTRACED;
+        args.flags = CLONE_UNTRACED | (uint64_t)extra;
         args.exit_signal = SIGCHLD;
         long pid = syscall(SYS_clone3, &args, sizeof args);
         failed |= wait_for("clone3", pid);
