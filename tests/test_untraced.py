@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -158,3 +160,36 @@ def test_children_in_a_new_user_namespace_as_ioctl_nsfs_makes_them(
     result = emu.run(argv, capture_output=True, timeout=60)
     assert result.stdout is not None
     assert (result.exit_code, result.stdout.decode().splitlines()) == (0, EMULATED)
+
+
+def traced(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as status:
+        return any(line.split() != ["TracerPid:", "0"] for line in status if "TracerPid" in line)
+
+
+def test_attached_the_untraced_children_are_followed(programs: Programs) -> None:
+    process = subprocess.Popen(
+        [programs.untraced_clone, "both", "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    watchdog = threading.Timer(60, process.kill)  # attach has no timeout of its own
+    watchdog.start()
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        emu = Emulator()
+        emu.on("getuid")(lambda call: call.emulate(4242))
+
+        def go() -> None:
+            assert process.stdin is not None
+            while not traced(process.pid):
+                time.sleep(0.01)
+            process.stdin.write(b"x")  # now the clones may come
+            process.stdin.close()
+
+        threading.Thread(target=go, daemon=True).start()
+        result = emu.attach(process.pid)
+        assert result.processes == 3
+        assert process.stdout.read().decode().splitlines() == EMULATED
+    finally:
+        watchdog.cancel()
+        process.kill()
+        process.wait(timeout=10)

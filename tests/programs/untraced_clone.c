@@ -1,7 +1,8 @@
 /* Makes children with CLONE_UNTRACED, by the raw calls argv[1] names ("clone", "clone3" or
- * "both", the default), as strace's test ioctl_nsfs does; with "newuser" as argv[2], in a new
- * user namespace too (CLONE_NEWUSER, as ioctl_nsfs does). A tracer that lets the flag stand
- * loses the child, which still carries the tracer's seccomp filter.
+ * "both", the default), as strace's test ioctl_nsfs does. Options after it: "newuser" makes
+ * them in a new user namespace too (CLONE_NEWUSER, as ioctl_nsfs does); "wait" reads a byte
+ * from stdin first (for a tracer to attach). A tracer that lets the flag stand loses the
+ * child, which still carries the tracer's seccomp filter.
  *
  * Each child makes a few calls (getuid, getpid, openat and close of /dev/null, write) and
  * reports them in one line; it exits 0 when none of them failed. The parent waits for it
@@ -77,9 +78,15 @@ int main(int argc, char **argv) {
     int both = strcmp(which, "both") == 0;
     if (!both && strcmp(which, "clone") != 0 && strcmp(which, "clone3") != 0) return 2;
     long extra = 0;
-    if (argc > 2) {
-        if (strcmp(argv[2], "newuser") != 0) return 2;
-        extra = CLONE_NEWUSER;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "newuser") == 0) {
+            extra = CLONE_NEWUSER;
+        } else if (strcmp(argv[i], "wait") == 0) {
+            char byte;
+            if (read(0, &byte, 1) != 1) return 2;
+        } else {
+            return 2;
+        }
     }
     setvbuf(stdout, NULL, _IONBF, 0);
     int failed = 0;
