@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
+from sysemu.abi import sockaddr as _sockaddr
+from sysemu.abi.sockaddr import SOCKADDR_STORAGE_SIZE, Endpoint, SocketAddress
 from sysemu.api.decisions import (
     ArgValue,
     Decision,
@@ -34,7 +36,11 @@ if TYPE_CHECKING:
     _Struct = TypeVar("_Struct", bound=ctypes.Structure)
 
 AT_FDCWD = -100
-_FD, _DIRFD, _PID = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID
+_FD, _DIRFD, _PID, _POINTER = ArgKind.FD, ArgKind.DIRFD, ArgKind.PID, ArgKind.POINTER
+_SOCKADDR = "struct sockaddr *"
+# Every call that takes a socket address names it by the kernel's parameter name (``addr``,
+# ``dest_addr``, ``src_addr``); ``addr`` also reaches it in the calls that name it otherwise.
+_ADDRESS_ALIAS = "addr"
 
 
 READ_AT_ENTRY = frozenset({"execve", "execveat", "chdir"})
@@ -69,8 +75,11 @@ class Args:
     """A call's arguments by the names of the syscall's signature.
 
     ``call.args.fd`` is an ``int`` (sign-extended as the C type says), ``call.args.pathname``
-    a ``str`` read from the tracee on first access (``None`` for a NULL pointer); pointers are
-    addresses. ``call.args[i]`` gives the same by position; :meth:`raw` the register value.
+    a ``str`` read from the tracee on first access (``None`` for a NULL pointer); a socket
+    address (``call.args.addr`` of ``connect``, ``bind``, ``sendto``, ``accept``...) a
+    :class:`~sysemu.abi.sockaddr.SocketAddress` read at each access (``None`` for NULL);
+    other pointers are addresses. ``call.args[i]`` gives the same by position; :meth:`raw`
+    and :meth:`value` the register value.
     """
 
     __slots__ = ("_call", "_paths", "_strings")
@@ -83,7 +92,7 @@ class Args:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            index = self._call.syscall.param_index(name)
+            index = _param_index(self._call.syscall, name)
         except KeyError:
             params = ", ".join(p.name for p in self._call.syscall.params)
             raise AttributeError(
@@ -102,7 +111,31 @@ class Args:
             if index not in self._strings:
                 self._strings[index] = None if raw == 0 else call.read_str(raw)
             return self._strings[index]
+        if param.kind is _POINTER and param.ctype == _SOCKADDR:
+            return self.socket_address(index)
         return self.value(index)
+
+    def socket_address(self, index: int) -> SocketAddress | None:
+        """The socket address argument ``index`` points at, read now (not cached: an
+        ``accept``'s is filled by the kernel, so read it in a result hook), or ``None`` for
+        NULL or a length under 2. Its length is the next argument, or, where that is a
+        pointer (``accept``, ``recvfrom``, ``getsockname``), the ``int`` it points at. Raises
+        OSError if the memory cannot be read."""
+        call = self._call
+        address = call.raw[index]
+        length_param = call.syscall.params[index + 1]
+        length_value = call.raw[index + 1]
+        if address == 0:
+            return None
+        if length_param.kind is _POINTER:
+            if length_value == 0:
+                return None
+            length = int.from_bytes(call.read(length_value, 4), "little", signed=True)
+        else:
+            length = _decode_int(length_value, 32, True)
+        if length < 2:
+            return None
+        return _sockaddr.decode(call.read(address, min(length, SOCKADDR_STORAGE_SIZE)))
 
     def value(self, index: int) -> int:
         """Argument ``index`` as a number, never read from memory: narrowed to the width the
@@ -130,6 +163,8 @@ class Args:
             kind = param.kind
             if kind is ArgKind.PATH or kind is ArgKind.STRING:
                 shown = repr(self._strings[index]) if index in self._strings else "<str>"
+            elif param.ctype == _SOCKADDR:
+                shown = f"<sockaddr {self.value(index):#x}>"  # read only when asked for
             else:
                 shown = str(self[index])
             parts.append(f"{param.name}={shown}")
@@ -371,7 +406,7 @@ class Call:
         self,
         *,
         then: ResultHook | None = None,
-        **args: int | str | bytes | Sequence[str | bytes],
+        **args: int | str | bytes | Sequence[str | bytes] | Endpoint,
     ) -> Rewrite:
         """The kernel runs the call with the named arguments replaced.
 
@@ -380,10 +415,30 @@ class Call:
         added, and the register points at the copy. A list (or tuple) of strings becomes an
         ``argv``-style array there: the strings, and a NULL-terminated array of pointers to
         them in the call's ABI (8-byte pointers, 4 for i386 and x32).
+
+        The socket address of ``connect``, ``bind`` and ``sendto`` (``addr=``, whatever the
+        call names it) takes ``(host, port)`` with a numeric IPv4 or IPv6 host, an
+        ``AF_UNIX`` path ``str`` (a leading NUL: an abstract name) or a
+        :class:`~sysemu.abi.sockaddr.SocketAddress`; it is encoded, written there, and the
+        length argument set to its size unless given too. ``bytes`` are written as they are.
         """
         values: list[ArgValue | None] = [None] * 6
+        params = self.syscall.params
         for name, value in args.items():
-            values[self.syscall.param_index(name)] = _arg_value(value)
+            index = _param_index(self.syscall, name)
+            if params[index].ctype == _SOCKADDR and not isinstance(value, (int, bytes)):
+                length = params[index + 1]
+                if length.kind is _POINTER:
+                    raise ValueError(
+                        f"{self.name} has its socket address filled by the kernel: "
+                        "it cannot be rewritten"
+                    )
+                encoded = _sockaddr.encode(value)  # type: ignore[arg-type]
+                values[index] = encoded
+                if length.name not in args:
+                    values[index + 1] = len(encoded)
+                continue
+            values[index] = _arg_value(value)  # type: ignore[arg-type]
         return Rewrite(tuple(values), None, then)
 
     def open_file(
@@ -437,6 +492,19 @@ if record_method is not None:
         "emulate",
         f"emulate($self, value, /)\n--\n\n{Call.emulate.__doc__}",
     )
+
+
+def _param_index(syscall: Syscall, name: str) -> int:
+    """The position of parameter ``name``; ``addr`` also names a socket address argument
+    the kernel calls something else. Raises KeyError."""
+    try:
+        return syscall.param_index(name)
+    except KeyError:
+        if name == _ADDRESS_ALIAS:
+            for index, param in enumerate(syscall.params):
+                if param.ctype == _SOCKADDR:
+                    return index
+        raise
 
 
 def _arg_value(value: int | str | bytes | Sequence[str | bytes]) -> ArgValue:

@@ -16,6 +16,7 @@ import os
 import struct
 
 from sysemu.abi import Abi
+from sysemu.abi import sockaddr as sockaddr_layout
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context
 
@@ -334,33 +335,29 @@ def _scope(index: int) -> str:
 def sockaddr(data: bytes) -> str:
     """``{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr("10.0.0.1")}`` for the
     ``len(data)`` bytes of a socket address (at least the 2 of its family)."""
-    import socket  # noqa: PLC0415  (the socket module costs 2-4 ms of every trace's start-up)
-
     family = int.from_bytes(data[:2], "little")
     head = f"sa_family={render.xval(family, xlat.ADDRESS_FAMILIES, 'AF_???')}"
     size = len(data)
     if size <= 2:
         return f"{{{head}}}"
-    if family == socket.AF_UNIX:
+    inet = family in (sockaddr_layout.AF_INET, sockaddr_layout.AF_INET6)
+    address = sockaddr_layout.decode(data) if inet else None
+    if family == sockaddr_layout.AF_UNIX:
         body = _unix_path(data)
-    elif family == socket.AF_INET and size >= 16:
-        port = int.from_bytes(data[2:4], "big")
-        body = f'sin_port=htons({port}), sin_addr=inet_addr("{socket.inet_ntoa(data[4:8])}")'
-    elif family == socket.AF_INET6 and size >= 24:
-        port = int.from_bytes(data[2:4], "big")
-        flow = int.from_bytes(data[4:8], "big")
-        address = socket.inet_ntop(socket.AF_INET6, data[8:24])
+    elif family == sockaddr_layout.AF_INET and address is not None and address.host:
+        body = f'sin_port=htons({address.port}), sin_addr=inet_addr("{address.host}")'
+    elif family == sockaddr_layout.AF_INET6 and address is not None and address.host:
         body = (
-            f"sin6_port=htons({port}), sin6_flowinfo=htonl({flow}), "
-            f'inet_pton(AF_INET6, "{address}", &sin6_addr)'
+            f"sin6_port=htons({address.port}), sin6_flowinfo=htonl({address.flowinfo}), "
+            f'inet_pton(AF_INET6, "{address.host}", &sin6_addr)'
         )
         if size > 24:
-            scope = int.from_bytes(data[24:28], "little")
+            scope = address.scope_id
             link_local = data[8] == 0xFE and data[9] & 0xC0 == 0x80
             multicast_link = data[8] == 0xFF and data[9] & 0x0F == 0x2
             shown = _scope(scope) if link_local or multicast_link else str(scope)
             body += f", sin6_scope_id={shown}"
-    elif family == socket.AF_NETLINK and size >= 12:
+    elif family == sockaddr_layout.AF_NETLINK and size >= 12:
         pad = int.from_bytes(data[2:4], "little")
         pid, groups = struct.unpack("<iI", data[4:12])
         body = f"nl_pad={pad:#x}, " if pad else ""
@@ -370,7 +367,7 @@ def sockaddr(data: bytes) -> str:
     return f"{{{head}, {body}}}"
 
 
-_SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage)
+_SOCKADDR_MAX = sockaddr_layout.SOCKADDR_STORAGE_SIZE
 
 
 def read_sockaddr(ctx: Context, address: int, length: int) -> str:

@@ -13,14 +13,12 @@ import errno
 import os
 from collections.abc import Callable
 
+from sysemu.abi.sockaddr import AF_UNIX, SOCKADDR_UN_SIZE, SUN_PATH_MAX
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.decisions import Decision, Result
 from sysemu.tools.vfs.paths import PathMap
 from sysemu.tools.vfs.resolve import PathError, Resolved, Resolver, to_virtual
 
-_AF_UNIX = 1
-_SUN_PATH_MAX = 108
-_SOCKADDR_UN_SIZE = 2 + _SUN_PATH_MAX
 # The parameter that holds the address of each call that may name an AF_UNIX socket's file
 # (its length is "addrlen").
 _ADDRESS_PARAM = {"bind": "addr", "connect": "addr", "sendto": "dest_addr"}
@@ -45,13 +43,13 @@ class SocketPaths:
         index = call.syscall.param_index(param)
         length_index = call.syscall.param_index("addrlen")
         address, length = call.raw[index], _int32(call.raw[length_index])
-        if address == 0 or not 2 < length <= _SOCKADDR_UN_SIZE:
+        if address == 0 or not 2 < length <= SOCKADDR_UN_SIZE:
             return None  # no address, or one the kernel refuses (EINVAL)
         try:
             data = call.read(address, length)
         except OSError:
             return None  # the kernel's EFAULT
-        if int.from_bytes(data[:2], "little") != _AF_UNIX or data[2] == 0:
+        if int.from_bytes(data[:2], "little") != AF_UNIX or data[2] == 0:
             return None  # another family, or an abstract name (no file)
         raw = os.fsdecode(data[2:].split(b"\0", 1)[0])
         try:
@@ -67,11 +65,11 @@ class SocketPaths:
         if where.rewrite is None:
             return None
         host = os.fsencode(where.rewrite)
-        if len(host) >= _SUN_PATH_MAX:
+        if len(host) >= SUN_PATH_MAX:
             # The host path does not fit in sun_path; the kernel has no call that takes a
             # socket's name relative to a directory.
             return call.fail(errno.ENAMETOOLONG)
-        new_address = _AF_UNIX.to_bytes(2, "little") + host  # rewrite() adds the NUL
+        new_address = AF_UNIX.to_bytes(2, "little") + host  # rewrite() adds the NUL
         if param == "dest_addr":
             return call.rewrite(dest_addr=new_address, addrlen=len(new_address) + 1)
         return call.rewrite(addr=new_address, addrlen=len(new_address) + 1)
@@ -98,7 +96,7 @@ class SocketPaths:
                 data = call.read(address, min(length, room))
             except OSError:
                 return None
-            if len(data) <= 2 or int.from_bytes(data[:2], "little") != _AF_UNIX or not data[2]:
+            if len(data) <= 2 or int.from_bytes(data[:2], "little") != AF_UNIX or not data[2]:
                 return None  # another family, unnamed, or abstract
             host = os.fsdecode(data[2:].split(b"\0", 1)[0])
             virtual = to_virtual(paths, host)
