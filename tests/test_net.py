@@ -4,7 +4,9 @@ against real programs talking to real servers on the loopback."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,9 @@ from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerError
 from sysemu.engine.errors import UnsupportedError
+from sysemu.tools.inject import InjectSpecError, parse_inject_spec
+
+from .conftest import Programs
 
 # Rewriting an argument needs the registers: every backend but unotify.
 REWRITING = ("seccomp", "ptrace", "sysemu", "auto")
@@ -283,3 +288,146 @@ def test_socket_addresses_encode_and_decode_both_ways() -> None:
     for host, expected in loopback:
         decoded = sockaddr.decode(sockaddr.encode((host, 1)))
         assert decoded is not None and sockaddr.is_loopback(decoded) is expected, host
+
+
+# --- --deny-network and --inject family= ------------------------------------------------------
+
+SYSEMU = [sys.executable, "-m", "sysemu", "run"]
+
+NETWORK_USER = """
+import socket, sys
+for host, port in (arg.rsplit(":", 1) for arg in sys.argv[1:]):
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=20) as client:
+            print(host, client.recv(100).decode().strip())
+    except OSError as error:
+        print(host, error.errno)
+left, right = socket.socketpair()
+left.send(b"unix works")
+print(right.recv(100).decode())
+"""
+
+
+def sysemu_run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYSEMU, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deny_network_fails_inet_sockets_and_keeps_unix_ones(backend: str) -> None:
+    with greeting_server() as port, greeting_server("::1") as port6:
+        result = sysemu_run(
+            f"--backend={backend}",
+            "--deny-network",
+            "--",
+            sys.executable,
+            "-c",
+            NETWORK_USER,
+            f"127.0.0.1:{port}",
+            f"[::1]:{port6}",
+        )
+    assert result.stderr == ""
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        f"127.0.0.1 {errno.EACCES}",
+        f"[::1] {errno.EACCES}",
+        "unix works",
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deny_network_with_the_loopback_reaches_only_this_machine(backend: str) -> None:
+    with greeting_server() as port, greeting_server("::1") as port6:
+        result = sysemu_run(
+            f"--backend={backend}",
+            "--deny-network=allow-loopback",
+            "--",
+            sys.executable,
+            "-c",
+            NETWORK_USER,
+            f"127.0.0.1:{port}",
+            f"[::1]:{port6}",
+            "192.0.2.1:80",  # TEST-NET-1 (RFC 5737) and the IPv6 documentation prefix
+            "[2001:db8::1]:80",
+        )
+    assert result.stderr == ""
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "127.0.0.1 hello from the server",
+        "[::1] hello from the server",
+        f"192.0.2.1 {errno.ENETUNREACH}",
+        f"[2001:db8::1] {errno.ENETUNREACH}",
+        "unix works",
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bits", [64, 32])
+def test_deny_network_covers_every_send_and_socketcall(
+    programs: Programs, backend: str, bits: int
+) -> None:
+    """sendto, sendmsg, sendmmsg and connect, from a 64-bit program and from a 32-bit one
+    whose C library makes most of them through socketcall."""
+    program = programs.net_calls if bits == 64 else programs.m32("net_calls")
+    everything = ["socketpair 0", "socket 0", "sendto 0", "sendmsg 0", "sendmmsg 0", "connect 0"]
+    unreachable = [f"{line.split()[0]} {errno.ENETUNREACH}" for line in everything[2:]]
+    for option, host, expected in [
+        ("--deny-network", "127.0.0.1", ["socketpair 0", f"socket {errno.EACCES}"]),
+        ("--deny-network=allow-loopback", "127.0.0.1", everything),
+        ("--deny-network=allow-loopback", "192.0.2.1", everything[:2] + unreachable),
+    ]:
+        result = sysemu_run(f"--backend={backend}", option, "--", program, host, "9")
+        assert (result.returncode, result.stderr) == (0, ""), option
+        assert result.stdout.splitlines() == expected, (option, host)
+
+
+def test_deny_network_is_one_line_when_misspelt() -> None:
+    result = sysemu_run("--deny-network=loopback", "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "allow-loopback" in result.stderr
+
+
+FAMILIES = """
+import socket
+for family, address in ((socket.AF_INET, ("127.0.0.1", 9)), (socket.AF_INET6, ("::1", 9)),
+                        (socket.AF_UNIX, "/nonexistent/socket")):
+    try:
+        with socket.socket(family) as client:
+            client.connect(address)
+    except OSError as error:
+        print(family.name, error.errno)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inject_by_family(backend: str) -> None:
+    emu = Emulator(backend=backend)
+    emu.inject("socket:error=EAFNOSUPPORT:family=inet6")
+    emu.inject("connect:error=ENETDOWN:family=inet,unix")
+    result = emu.run([sys.executable, "-c", FAMILIES], capture_output=True, timeout=60)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [
+        f"AF_INET {errno.ENETDOWN}",
+        f"AF_INET6 {errno.EAFNOSUPPORT}",
+        f"AF_UNIX {errno.ENETDOWN}",
+    ]
+    assert sorted((i.syscall, i.action) for i in result.injections) == [
+        ("connect", "error=ENETDOWN"),
+        ("connect", "error=ENETDOWN"),
+        ("socket", "error=EAFNOSUPPORT"),
+    ]
+    if backend in ("seccomp", "unotify"):
+        # The kernel compared socket's domain: the other sockets never stopped.
+        assert result.stats["socket"].stops == 1
+
+
+def test_family_specs_parse_and_print_back() -> None:
+    spec = parse_inject_spec("%network:error=EACCES:family=INET6,af_inet,unix")
+    assert spec.families == {socket.AF_INET, socket.AF_INET6, socket.AF_UNIX}
+    assert str(spec) == "%network:error=EACCES:family=inet,inet6,unix"
+    assert parse_inject_spec(str(spec)) == spec
+    with pytest.raises(InjectSpecError, match="unknown address family 'ipx'"):
+        parse_inject_spec("socket:error=EACCES:family=ipx")
+    with pytest.raises(InjectSpecError, match="family="):
+        Emulator().inject("read:error=EIO:family=inet")

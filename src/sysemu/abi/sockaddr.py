@@ -207,3 +207,21 @@ def is_loopback(address: SocketAddress) -> bool:
     if "." in host:
         return host.startswith("127.") or host == "0.0.0.0"
     return host in ("::1", "::")
+
+
+# Where a message's destination is: the head of struct msghdr (msg_name, msg_namelen), and the
+# size of struct mmsghdr (a msghdr and an unsigned int, padded to pointer alignment), in the
+# 64-bit ABI and in the compat ABIs (i386, x32) whose pointers are 4 bytes.
+_MSGHDR_NAME = {8: struct.Struct("<QI"), 4: struct.Struct("<II")}
+_MMSGHDR_SIZE = {8: 64, 4: 32}
+
+
+def msghdr_name(pointer_bytes: int) -> struct.Struct:
+    """The layout of ``msg_name`` and ``msg_namelen`` at the start of a ``struct msghdr``
+    whose pointers have ``pointer_bytes`` bytes (8: x86-64, 4: i386 and x32)."""
+    return _MSGHDR_NAME[pointer_bytes]
+
+
+def mmsghdr_size(pointer_bytes: int) -> int:
+    """``sizeof(struct mmsghdr)`` (``sendmmsg``'s array) with ``pointer_bytes`` pointers."""
+    return _MMSGHDR_SIZE[pointer_bytes]

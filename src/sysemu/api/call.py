@@ -133,9 +133,7 @@ class Args:
             length = int.from_bytes(call.read(length_value, 4), "little", signed=True)
         else:
             length = _decode_int(length_value, 32, True)
-        if length < 2:
-            return None
-        return _sockaddr.decode(call.read(address, min(length, SOCKADDR_STORAGE_SIZE)))
+        return call.read_sockaddr(address, length)
 
     def value(self, index: int) -> int:
         """Argument ``index`` as a number, never read from memory: narrowed to the width the
@@ -360,6 +358,13 @@ class Call:
         """Read a C string and decode it as the OS does file names (undecodable bytes kept
         as surrogates, so ``os.fsencode`` gives them back)."""
         return os.fsdecode(self.memory.read_cstring(address, limit))
+
+    def read_sockaddr(self, address: int, length: int) -> SocketAddress | None:
+        """Read a socket address of ``length`` bytes (at most ``sockaddr_storage``'s 128);
+        ``None`` for a NULL ``address`` or a length under 2, as the kernel refuses them."""
+        if address == 0 or length < 2:
+            return None
+        return _sockaddr.decode(self.read(address, min(length, SOCKADDR_STORAGE_SIZE)))
 
     def write(self, address: int, data: bytes) -> None:
         """Write ``data`` into the caller's memory (an output buffer of an emulated call)."""

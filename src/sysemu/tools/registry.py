@@ -13,6 +13,7 @@ _REGISTERED: list[str | ToolOptions] = [
     "sysemu.tools.inject.cli",
     "sysemu.tools.trace.cli",
     "sysemu.tools.vfs.cli",
+    "sysemu.tools.net.cli",
 ]
 
 

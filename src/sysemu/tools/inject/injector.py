@@ -28,6 +28,7 @@ from sysemu.tools.inject.spec import (
     errno_text,
     parse_inject_spec,
 )
+from sysemu.tools.net.families import family_selector
 from sysemu.tools.tool import Tool, ToolHost
 
 
@@ -100,10 +101,14 @@ class Injector(Observer, Tool):
                     syscall = syscall_by_name(name, abi)
                 except KeyError:
                     continue
-                handler = self._handler_for(index, parsed, syscall)
+                selector = family_selector(syscall, parsed.families) if parsed.families else None
+                check = None if selector is None else selector.check
+                handler = self._handler_for(index, parsed, syscall, check)
                 if handler is None:
                     continue
                 conditions: dict[str, Condition | int] = {}
+                if selector is not None:
+                    conditions.update(selector.conditions)
                 if parsed.fd is not None:
                     fd_index = _first_param(syscall, (ArgKind.FD,))
                     assert fd_index is not None  # _handler_for checked it
@@ -153,7 +158,11 @@ class Injector(Observer, Tool):
             self._root = tid
 
     def _handler_for(
-        self, index: int, spec: InjectSpec, syscall: Syscall
+        self,
+        index: int,
+        spec: InjectSpec,
+        syscall: Syscall,
+        family_check: Callable[[Call], bool] | None = None,
     ) -> Callable[[Call], Decision | None] | None:
         if not _can_serve(spec, syscall):
             return None
@@ -176,6 +185,8 @@ class Injector(Observer, Tool):
                 matched = call.fd_path(call.args[fd_index])
                 if matched is None or not fnmatch.fnmatchcase(matched, spec.fdpath):
                     return None
+            if family_check is not None and not family_check(call):
+                return None
             key = (index, call.pid, call.name)
             count = counters[key] = counters.get(key, 0) + 1
             if spec.when is not None and not spec.when.matches(count):
@@ -196,13 +207,16 @@ def _can_serve(spec: InjectSpec, syscall: Syscall) -> bool:
         syscall, (ArgKind.FD,)
     ) is None:
         return False
+    if spec.families and family_selector(syscall, spec.families) is None:
+        return False  # the call names no address family before it runs
     return spec.path is None or _first_param(syscall, (ArgKind.PATH,)) is not None
 
 
 def _unservable(spec: InjectSpec) -> InjectSpecError:
     return InjectSpecError(
         f"inject spec '{spec}': no syscall of the set has the arguments its "
-        "conditions need (a path for path=, a file descriptor for fd=/fdpath=)"
+        "conditions need (a path for path=, a file descriptor for fd=/fdpath=, a domain "
+        "or an address passed in for family=)"
     )
 
 

@@ -14,11 +14,13 @@ Grammar (one spec; ``--inject`` may be given many times)::
                 / "fd=" integer           ; the call's file descriptor argument
                 / "fdpath=" glob          ; what that descriptor refers to (/proc/PID/fd/N)
                 / "pid=" pids             ; only these processes
+                / "family=" families      ; socket's domain, or the address connect/bind/sendto pass
                 / "probability=" number   ; inject with this probability (0 < p <= 1)
                 / "after"                 ; error/retval replace the result after the call ran
     when        = first [ ".." last ] [ "+" [ step ] ]
     duration    = digits [ "s" / "ms" / "us" / "ns" ]  ; microseconds without a unit
     pids        = pid *( "," pid ),  pid = [ "!" ] ( integer / "root" )
+    families    = family *( "," family ), family = inet / inet6 / unix / netlink / packet / AF_*
 
 At least one of error, retval, signal, delay_enter or delay_exit is required; error and
 retval exclude each other; ``after`` needs one of them. Values cannot contain ``:``. An
@@ -34,6 +36,7 @@ from typing import NamedTuple
 
 from sysemu.abi import errno_name, errno_number, signal_name, signal_number
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
+from sysemu.abi.sockaddr import family_name, family_number
 
 
 class InjectSpecError(ValueError):
@@ -103,6 +106,7 @@ class InjectSpec(NamedTuple):
     fd: int | None = None
     fdpath: str | None = None
     pids: PidFilter | None = None
+    families: frozenset[int] | None = None
     probability: float | None = None
     after: bool = False
 
@@ -128,6 +132,9 @@ class InjectSpec(NamedTuple):
             parts.append(f"fdpath={self.fdpath}")
         if self.pids is not None:
             parts.append(f"pid={self.pids}")
+        if self.families is not None:
+            names = sorted(family_name(f).removeprefix("AF_").lower() for f in self.families)
+            parts.append(f"family={','.join(names)}")
         if self.probability is not None:
             parts.append(f"probability={self.probability!r}")
         if self.after:
@@ -275,6 +282,8 @@ def _parse(text: str) -> InjectSpec:
             fields["fdpath"] = _glob(value, key)
         elif key == "pid":
             fields["pids"] = _pids(value)
+        elif key == "family":
+            fields["families"] = frozenset(family_number(name) for name in value.split(","))
         elif key == "probability":
             fields["probability"] = _probability(value)
         elif key == "syscall":

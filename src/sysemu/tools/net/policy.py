@@ -1,0 +1,144 @@
+"""``--deny-network``: a program that cannot reach the network, and optionally only the
+loopback.
+
+Without the loopback, every ``AF_INET`` and ``AF_INET6`` ``socket()`` fails with ``EACCES``,
+as a mandatory access control policy (SELinux, AppArmor, a seccomp sandbox) refuses it:
+programs report "Permission denied" and give up on the network, while ``AF_UNIX`` (and
+every other family) works. The kernel's filter checks the ``domain`` argument, so nothing
+else stops the program.
+
+With the loopback, sockets are made as usual, and a ``connect``, ``sendto``, ``sendmsg`` or
+``sendmmsg`` to an IPv4 or IPv6 address off this machine fails with ``ENETUNREACH``: what
+the kernel says on a machine whose only network is the loopback (a network namespace with
+just ``lo`` up). Programs know that error as "offline" (and clients with several addresses
+try the next one), where ``EACCES`` from a connect would read as a firewall. A ``bind`` is
+not checked: a server listening on every address (``0.0.0.0``) can be reached from other
+machines.
+
+32-bit programs whose C library multiplexes these calls through ``socketcall`` are checked
+the same way, reading its argument array. The addresses are read from the program's memory
+while the call waits: like any decision to let a call through on what memory says, this is
+not a boundary against a program that changes the address from another thread meanwhile (see
+the README's Limits).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from sysemu.abi import Abi
+from sysemu.abi import sockaddr as layout
+from sysemu.abi.sockaddr import AF_INET, AF_INET6, SocketAddress
+from sysemu.api.call import Call
+from sysemu.api.conditions import In, Ne
+from sysemu.api.decisions import Decision, Fail
+from sysemu.api.handlers import HandlerSet
+
+_INET = (AF_INET, AF_INET6)
+# socketcall's call numbers (include/uapi/linux/net.h), and how many argument words each
+# reads from its array.
+SYS_SOCKET, SYS_CONNECT, SYS_SENDTO, SYS_SENDMSG, SYS_SENDMMSG = 1, 3, 11, 16, 20
+_SOCKETCALL_WORDS = {SYS_SOCKET: 1, SYS_CONNECT: 3, SYS_SENDTO: 6, SYS_SENDMSG: 2, SYS_SENDMMSG: 3}
+_UIO_MAXIOV = 1024  # the most messages one sendmmsg sends
+
+
+def deny_network(handlers: HandlerSet, *, allow_loopback: bool = False) -> None:
+    """Register the handlers that keep the program off the network (see the module
+    docstring). They only decide (pass or fail), so every backend runs them, ``unotify``
+    included. Register them before handlers that pass calls on their own, since the first
+    decision wins."""
+    if not allow_loopback:
+        handlers.add("socket", _refuse, domain=In(*_INET), decides_only=True)
+        handlers.add("socketcall", _refuse_socketcall, call=SYS_SOCKET, decides_only=True)
+        return
+    handlers.add("connect", _check_connect, addr=Ne(0), decides_only=True)
+    handlers.add("sendto", _check_sendto, dest_addr=Ne(0), decides_only=True)
+    handlers.add("sendmsg", _check_sendmsg, decides_only=True)
+    handlers.add("sendmmsg", _check_sendmmsg, decides_only=True)
+    handlers.add(
+        "socketcall",
+        _check_socketcall,
+        call=In(SYS_CONNECT, SYS_SENDTO, SYS_SENDMSG, SYS_SENDMMSG),
+        decides_only=True,
+    )
+
+
+def _refuse(_call: Call) -> Decision:
+    return Fail(errno.EACCES)
+
+
+def _refuse_socketcall(call: Call) -> Decision | None:
+    words = _socketcall_args(call, 1)
+    return None if words is None or words[0] not in _INET else Fail(errno.EACCES)
+
+
+def _off_this_machine(address: SocketAddress | None) -> bool:
+    return address is not None and address.family in _INET and not layout.is_loopback(address)
+
+
+def _check(call: Call, address: int, length: int) -> Decision | None:
+    try:
+        destination = call.read_sockaddr(address, length)
+    except OSError:
+        return None  # the kernel's EFAULT
+    return Fail(errno.ENETUNREACH) if _off_this_machine(destination) else None
+
+
+def _check_connect(call: Call) -> Decision | None:
+    return _check(call, call.raw[1], call.args.value(2))
+
+
+def _check_sendto(call: Call) -> Decision | None:
+    return _check(call, call.raw[4], call.args.value(5))
+
+
+def _pointer_bytes(abi: Abi) -> int:
+    return 8 if abi is Abi.X86_64 else 4  # i386 and x32 pass compat structures
+
+
+def _check_messages(call: Call, vector: int, count: int, stride: int) -> Decision | None:
+    head = layout.msghdr_name(_pointer_bytes(call.abi))
+    for position in range(min(count, _UIO_MAXIOV)):
+        try:
+            name, length = head.unpack(call.read(vector + position * stride, head.size))
+        except OSError:
+            return None  # the kernel's EFAULT (or, past the first message, a short count)
+        decision = _check(call, name, length)
+        if decision is not None:
+            return decision
+    return None
+
+
+def _check_sendmsg(call: Call) -> Decision | None:
+    return _check_messages(call, call.raw[1], 1, 0)
+
+
+def _check_sendmmsg(call: Call) -> Decision | None:
+    stride = layout.mmsghdr_size(_pointer_bytes(call.abi))
+    return _check_messages(call, call.raw[1], call.args.value(2), stride)
+
+
+def _socketcall_args(call: Call, count: int) -> list[int] | None:
+    try:
+        data = call.read(call.raw[1], 4 * count)
+    except OSError:
+        return None
+    return [int.from_bytes(data[i : i + 4], "little") for i in range(0, 4 * count, 4)]
+
+
+def _check_socketcall(call: Call) -> Decision | None:
+    which = call.args.value(0)
+    words = _socketcall_args(call, _SOCKETCALL_WORDS.get(which, 0))
+    if not words:
+        return None
+    if which == SYS_CONNECT:
+        return _check(call, words[1], _int32(words[2]))
+    if which == SYS_SENDTO:
+        return _check(call, words[4], _int32(words[5]))
+    if which == SYS_SENDMSG:
+        return _check_messages(call, words[1], 1, 0)
+    return _check_messages(call, words[1], words[2], layout.mmsghdr_size(4))
+
+
+def _int32(word: int) -> int:
+    return word - (1 << 32) if word >= 1 << 31 else word
