@@ -21,6 +21,7 @@ never stop the program::
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
+from sysemu.abi.sockaddr import SocketAddress
 from sysemu.api.call import Args, Call
 from sysemu.api.conditions import (
     Condition,
@@ -101,6 +102,7 @@ __all__ = [
     "Rewrite",
     "RunResult",
     "RunTimeoutError",
+    "SocketAddress",
     "Stats",
     "SyscallStats",
     "Tool",
