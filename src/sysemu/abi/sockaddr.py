@@ -139,9 +139,10 @@ def decode(data: bytes) -> SocketAddress | None:
     return SocketAddress(family, data=data)
 
 
-def encode(endpoint: Endpoint) -> bytes:
+def encode(endpoint: Endpoint | object) -> bytes:
     """The bytes of a ``struct sockaddr`` for ``endpoint`` (see :data:`Endpoint`), exactly as
-    long as the kernel needs (the length argument to give with it); raises ValueError."""
+    long as the kernel needs (the length argument to give with it); raises ValueError for
+    anything else (handlers pass what they like: it is checked here, at run time)."""
     if isinstance(endpoint, SocketAddress):
         if endpoint.host is not None:
             return encode((endpoint.host, endpoint.port or 0, endpoint.flowinfo, endpoint.scope_id))

@@ -438,12 +438,12 @@ class Call:
                         f"{self.name} has its socket address filled by the kernel: "
                         "it cannot be rewritten"
                     )
-                encoded = _sockaddr.encode(value)  # type: ignore[arg-type]
+                encoded = _sockaddr.encode(value)
                 values[index] = encoded
                 if length.name not in args:
                     values[index + 1] = len(encoded)
                 continue
-            values[index] = _arg_value(value)  # type: ignore[arg-type]
+            values[index] = _arg_value(value)
         return Rewrite(tuple(values), None, then)
 
     def open_file(
@@ -512,7 +512,7 @@ def _param_index(syscall: Syscall, name: str) -> int:
         raise
 
 
-def _arg_value(value: int | str | bytes | Sequence[str | bytes]) -> ArgValue:
+def _arg_value(value: int | str | bytes | Sequence[object]) -> ArgValue:
     if isinstance(value, int):
         return value
     if isinstance(value, (str, bytes)):
@@ -520,7 +520,7 @@ def _arg_value(value: int | str | bytes | Sequence[str | bytes]) -> ArgValue:
     return tuple(_c_string(item) for item in value)
 
 
-def _c_string(value: str | bytes) -> bytes:
+def _c_string(value: object) -> bytes:
     if isinstance(value, str):
         return os.fsencode(value) + b"\0"
     if isinstance(value, bytes):
