@@ -21,6 +21,7 @@ from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerError
 from sysemu.engine.errors import UnsupportedError
+from sysemu.tools import net
 from sysemu.tools.inject import InjectSpecError, parse_inject_spec
 
 from .conftest import Programs
@@ -431,3 +432,17 @@ def test_family_specs_parse_and_print_back() -> None:
         parse_inject_spec("socket:error=EACCES:family=ipx")
     with pytest.raises(InjectSpecError, match="family="):
         Emulator().inject("read:error=EIO:family=inet")
+
+
+def test_the_command_line_loads_the_policy_only_when_asked() -> None:
+    code = (
+        "import sys, sysemu.cli.main as m; m.build_parser().parse_args(['run', '--', 'true']);"
+        "print(*sorted(n for n in sys.modules if n.startswith('sysemu.tools.net')))"
+    )
+    source = str(Path(__file__).resolve().parent.parent / "src")
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": source},
+    ).stdout.split()  # fmt: skip
+    assert loaded == ["sysemu.tools.net", "sysemu.tools.net.cli"]
+    assert net.deny_network.__module__ == "sysemu.tools.net.policy"
