@@ -387,6 +387,13 @@ def test_deny_network_is_one_line_when_misspelt() -> None:
     result = sysemu_run("--deny-network=loopback", "--", "true")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "allow-loopback" in result.stderr
+    # Without "--", the option takes the command as its value, and the message says so.
+    result = sysemu_run("--deny-network", "true")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "sysemu: run: no command given; --deny-network took 'true' as its mode (write "
+        "--deny-network -- CMD, or --deny-network=allow-loopback -- CMD)\n"
+    )
 
 
 FAMILIES = """

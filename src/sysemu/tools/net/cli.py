@@ -28,9 +28,7 @@ class NetOptions(ToolOptions):
 
     name = "net"
     optional_values = (
-        OptionalValue(
-            "--deny-network", "deny_network", _EVERYTHING, "whether the loopback stays", _LOOPBACK
-        ),
+        OptionalValue("--deny-network", "deny_network", _EVERYTHING, "its mode", _LOOPBACK),
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser, command: str) -> None:
