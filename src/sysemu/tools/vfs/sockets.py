@@ -69,10 +69,7 @@ class SocketPaths:
             # The host path does not fit in sun_path; the kernel has no call that takes a
             # socket's name relative to a directory.
             return call.fail(errno.ENAMETOOLONG)
-        new_address = AF_UNIX.to_bytes(2, "little") + host  # rewrite() adds the NUL
-        if param == "dest_addr":
-            return call.rewrite(dest_addr=new_address, addrlen=len(new_address) + 1)
-        return call.rewrite(addr=new_address, addrlen=len(new_address) + 1)
+        return call.rewrite(addr=where.rewrite)  # encoded, with its length
 
     def on_name(self, call: Call) -> Decision | None:
         """``getsockname``/``getpeername``: an ``AF_UNIX`` name the kernel writes back (the
