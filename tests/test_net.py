@@ -453,3 +453,25 @@ def test_the_command_line_loads_the_policy_only_when_asked() -> None:
     ).stdout.split()  # fmt: skip
     assert loaded == ["sysemu.tools.net", "sysemu.tools.net.cli"]
     assert net.deny_network.__module__ == "sysemu.tools.net.policy"
+
+
+IO_URING = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+fd = libc.syscall(425, 4, params)  # io_uring_setup(4 entries)
+print(ctypes.get_errno() if fd < 0 else "a ring")
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deny_network_leaves_no_io_uring_to_go_around_it(backend: str) -> None:
+    native = subprocess.run(
+        [sys.executable, "-c", IO_URING], capture_output=True, text=True, timeout=60, check=True
+    )
+    if native.stdout != "a ring\n":
+        pytest.skip(f"io_uring_setup fails here without sysemu: {native.stdout.strip()}")
+    for option in ("--deny-network", "--deny-network=allow-loopback"):
+        result = sysemu_run(f"--backend={backend}", option, "--", sys.executable, "-c", IO_URING)
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == f"{errno.ENOSYS}\n", option
