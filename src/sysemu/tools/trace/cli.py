@@ -1,5 +1,5 @@
 """Command-line options of tracing: ``--trace[=SET]``, ``-o FILE``, ``--json``, ``-s N``, ``-y``,
-``-t``/``-tt`` and ``-T``, as strace spells them.
+``-t``/``-tt`` and ``-T``, as strace spells them, and ``--timeline FILE``.
 
 ``configure`` checks the set and the numbers; ``apply`` opens ``-o``'s file and puts a
 :class:`~sysemu.tools.trace.tool.Trace` on the emulator. Imported at every start of the
@@ -27,6 +27,9 @@ class TraceConfig(NamedTuple):
     timestamps: int
     durations: bool
     json_lines: bool
+    timeline: str | None
+    traced: bool
+    """Whether ``--trace`` was given (a timeline alone writes no trace)."""
 
 
 class TraceOptions(ToolOptions):
@@ -47,7 +50,16 @@ class TraceOptions(ToolOptions):
             help="print every call (or those of SET: names, !name, /regex, %%class) to stderr",
         )
         trace.add_argument("-o", dest="output", metavar="FILE", help="write the trace to FILE")
-        trace.add_argument("--json", action="store_true", help="one JSON object per call")
+        trace.add_argument(
+            "--json",
+            action="store_true",
+            help="one JSON object per call and event (docs/trace-json.md)",
+        )
+        trace.add_argument(
+            "--timeline",
+            metavar="FILE",
+            help="write the run to FILE as Trace Event Format JSON (Perfetto, chrome://tracing)",
+        )
         trace.add_argument(
             "-s", dest="string_limit", type=int, default=32, metavar="N", help="string size (32)"
         )
@@ -58,9 +70,10 @@ class TraceOptions(ToolOptions):
         trace.add_argument("-T", dest="durations", action="store_true", help="time spent in calls")
 
     def configure(self, args: argparse.Namespace, invocation: Invocation) -> TraceConfig | None:
-        """The trace asked for, or None when neither ``--trace``, ``-o`` nor ``--json`` was
-        given; raises ValueError for a set that does not parse or a negative ``-s``."""
-        if args.trace is None and not args.output and not args.json:
+        """The trace asked for, or None when neither ``--trace``, ``-o``, ``--json`` nor
+        ``--timeline`` was given; raises ValueError for a set that does not parse or a
+        negative ``-s``."""
+        if args.trace is None and not args.output and not args.json and not args.timeline:
             return None
         if args.string_limit < 0:
             raise ValueError("-s: must be 0 or more")
@@ -72,17 +85,29 @@ class TraceOptions(ToolOptions):
             raise ValueError(f"--trace: {error}") from None
         return TraceConfig(
             selected, args.output, args.string_limit, args.fd_paths, args.timestamps,
-            args.durations, args.json,
+            args.durations, args.json, args.timeline, args.trace is not None,
         )  # fmt: skip
 
     def apply(self, config: object, host: ToolHost) -> None:
         """Open ``-o``'s file (line-buffered; ValueError if it cannot be) and use a
-        :class:`Trace` writing there, or to stderr."""
+        :class:`Trace` writing there, or to stderr (text, or JSON lines with ``--json``); with
+        ``--timeline``, check its file can be written and use a timeline (alone when no other
+        trace option was given)."""
         assert isinstance(config, TraceConfig)
         import sys  # noqa: PLC0415 (loaded already; stderr is looked up when used)
 
-        from sysemu.tools.trace.tool import Trace  # noqa: PLC0415 (traced runs only)
+        from sysemu.tools.trace.events import EventObserver, JsonLines  # noqa: PLC0415
+        from sysemu.tools.trace.tool import TimelineTool, Trace  # noqa: PLC0415 (traced runs)
         from sysemu.tools.trace.tracer import TraceObserver  # noqa: PLC0415
+
+        if config.timeline:
+            try:
+                open(config.timeline, "w").close()
+            except OSError as error:
+                raise ValueError(f"--timeline {config.timeline}: {error.strerror}") from None
+            host.use(TimelineTool(config.timeline, config.syscalls))
+            if not (config.traced or config.output or config.json_lines):
+                return
 
         stream = sys.stderr
         owned = None
@@ -91,14 +116,19 @@ class TraceOptions(ToolOptions):
                 stream = owned = open(config.output, "w", buffering=1)  # noqa: SIM115 (Trace.close)
             except OSError as error:
                 raise ValueError(f"-o {config.output}: {error.strerror}") from None
-        observer = TraceObserver(
-            stream,
-            string_limit=config.string_limit,
-            show_fd_paths=config.fd_paths,
-            timestamps=config.timestamps,
-            durations=config.durations,
-            json_lines=config.json_lines,
-        )
+        observer: TraceObserver | EventObserver
+        if config.json_lines:
+            observer = EventObserver(
+                JsonLines(stream), string_limit=config.string_limit, show_fd_paths=config.fd_paths
+            )
+        else:
+            observer = TraceObserver(
+                stream,
+                string_limit=config.string_limit,
+                show_fd_paths=config.fd_paths,
+                timestamps=config.timestamps,
+                durations=config.durations,
+            )
         host.use(Trace(observer, config.syscalls, owned=owned, path=config.output))
 
 

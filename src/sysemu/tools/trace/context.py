@@ -33,7 +33,7 @@ class Context:
     returned at entry.
     """
 
-    __slots__ = ("call", "exiting", "fd_path", "limit", "result", "saved", "verbose_fds")
+    __slots__ = ("call", "cut", "exiting", "fd_path", "limit", "result", "saved", "verbose_fds")
 
     def __init__(
         self,
@@ -53,6 +53,8 @@ class Context:
         self.result = result
         self.exiting = result is not None if exiting is None else exiting
         self.saved = {} if saved is None else saved
+        # Set by a structured decoder that cut a string or an array at the limit.
+        self.cut = False
 
     @property
     def failed(self) -> bool:
@@ -144,6 +146,24 @@ def value_only(decoder: Decoder) -> Decoder:
     value, with ``None`` for the context, and remembers the text."""
     VALUE_ONLY.add(decoder)
     return decoder
+
+
+StructuredDecoder = Callable[[Context, int, int], object]
+"""``decoder(context, value, index)``: the structured form of a value (a number, a string, a
+list, a dict of fields: what the JSON trace writes), where :data:`Decoder` gives its text."""
+
+STRUCTURED: dict[Decoder, StructuredDecoder] = {}
+"""The structured form of each text decoder that has one (filled by the decoder modules and
+:mod:`sysemu.tools.trace.values`); a decoder without one is given as its text."""
+
+
+def structured_value(decoder: Decoder, ctx: Context, value: int, index: int) -> object:
+    """The structured form of argument ``index`` (register ``value``) that ``decoder`` shows:
+    its :data:`STRUCTURED` form, or ``{"text": ...}`` with the text for a decoder without one."""
+    form = STRUCTURED.get(decoder)
+    if form is None:
+        return {"text": decoder(ctx, value, index)}
+    return form(ctx, value, index)
 
 
 class Shown(NamedTuple):

@@ -6,8 +6,10 @@ many constants that differ only by their table of names.
 
 from __future__ import annotations
 
+from functools import partial
+
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import Context, Decoder, value_only
+from sysemu.tools.trace.context import STRUCTURED, Context, Decoder, structured_value, value_only
 from sysemu.tools.trace.render import remembered
 
 
@@ -74,6 +76,7 @@ def enum_of(table: dict[int, str], unknown: str | None = None) -> Decoder:
         return render.xval(value, table, unknown)
 
     decode.__doc__ = f"A constant named by a table ({unknown or 'no default'})."
+    STRUCTURED[decode] = lambda _ctx, value, _index: {"raw": value, "name": table.get(value)}
     return value_only(decode)
 
 
@@ -85,6 +88,10 @@ def flags_of(table: xlat.Flags, unknown: str | None = None, *, zero: str = "0") 
         return text_of(value)
 
     decode.__doc__ = f"A set of flags named by a table ({unknown or 'no default'})."
+    STRUCTURED[decode] = lambda _ctx, value, _index: {
+        "raw": value,
+        "flags": render.flag_names(value, table),
+    }
     return value_only(decode)
 
 
@@ -95,6 +102,8 @@ def named(name: str, decoder: Decoder) -> Decoder:
         return f"{name}={decoder(ctx, value, index)}"
 
     decode.__doc__ = f"{name}=..."
+    # The structured form has the name already (the argument's key): the value's own form.
+    STRUCTURED[decode] = partial(structured_value, decoder)
     return decode
 
 
@@ -146,10 +155,10 @@ def dec_access_mode(_ctx: Context, value: int, _index: int) -> str:
     return render.flags(value, xlat.ACCESS_MODES, zero="F_OK")
 
 
-_PROT = ((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x8, "PROT_SEM"),
+PROT_FLAGS = ((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x8, "PROT_SEM"),
          (0x01000000, "PROT_GROWSDOWN"), (0x02000000, "PROT_GROWSUP"))  # fmt: skip
-_MAP_TYPE = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}
-_MAP_FLAGS = (
+MAP_TYPES = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}
+MAP_FLAGS = (
     (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
     (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"),
     (0x4000, "MAP_NORESERVE"), (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"),
@@ -161,14 +170,14 @@ _MAP_FLAGS = (
 @value_only
 def dec_prot(_ctx: Context, value: int, _index: int) -> str:
     """``PROT_READ|PROT_WRITE``."""
-    return render.flags(value, _PROT, zero="PROT_NONE")
+    return render.flags(value, PROT_FLAGS, zero="PROT_NONE")
 
 
 @value_only
 def dec_map_flags(_ctx: Context, value: int, _index: int) -> str:
     """``MAP_PRIVATE|MAP_ANONYMOUS``."""
-    kind = _MAP_TYPE.get(value & 0xF, hex(value & 0xF))
-    rest = render.flags(value & ~0xF, _MAP_FLAGS, zero="")
+    kind = MAP_TYPES.get(value & 0xF, hex(value & 0xF))
+    rest = render.flags(value & ~0xF, MAP_FLAGS, zero="")
     return kind + ("|" + rest if rest else "")
 
 

@@ -59,6 +59,25 @@ def flags(
     none of whose bits has a name: ``0x40 /* SA_??? */``."""
     if value == 0:
         return zero
+    names, rest = _named_bits(value, table)
+    if rest:
+        if not names and unknown is not None:
+            return f"{hex(rest)} /* {unknown} */"
+        names.append(hex(rest))
+    return "|".join(names)
+
+
+def flag_names(value: int, table: Sequence[tuple[int, str]]) -> list[str]:
+    """The names of ``value``'s flags in ``table``, in strace's order (see :func:`flags`), and
+    the bits none names as one hex number last: what the text joins with ``|`` and the
+    structured trace lists."""
+    names, rest = _named_bits(value, table)
+    if rest:
+        names.append(hex(rest))
+    return names
+
+
+def _named_bits(value: int, table: Sequence[tuple[int, str]]) -> tuple[list[str], int]:
     names = []
     rest = value
     for mask, name in table:
@@ -67,11 +86,7 @@ def flags(
             rest &= ~mask
             if not rest:
                 break
-    if rest:
-        names.append(hex(rest))
-        if len(names) == 1 and unknown is not None:
-            return f"{names[0]} /* {unknown} */"
-    return "|".join(names)
+    return names, rest
 
 
 def enum(value: int, table: Mapping[int, str]) -> str:

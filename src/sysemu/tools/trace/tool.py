@@ -11,9 +11,13 @@ from __future__ import annotations
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.tools.tool import Tool
+from sysemu.tools.trace.events import Event, EventObserver
+from sysemu.tools.trace.timeline import Timeline
 from sysemu.tools.trace.tracer import TraceObserver, summary_table
+from sysemu.tools.trace.values import STRING_LIMIT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import IO
 
     from sysemu.abi.classes import SyscallSet
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
     from sysemu.api.results import RunResult
 
 
-def observe(handlers: HandlerSet, observer: TraceObserver, syscalls: SyscallSet) -> None:
+def observe(
+    handlers: HandlerSet, observer: TraceObserver | EventObserver, syscalls: SyscallSet
+) -> None:
     """Add ``observer`` to ``handlers`` for the calls of ``syscalls``, in every ABI (calls
     outside the set do not stop the program)."""
     if syscalls.is_all:
@@ -32,7 +38,8 @@ def observe(handlers: HandlerSet, observer: TraceObserver, syscalls: SyscallSet)
 
 
 class Trace(Tool):
-    """Trace the calls of ``syscalls`` with ``observer`` in every run.
+    """Trace the calls of ``syscalls`` with ``observer`` in every run (a text trace, or an
+    :class:`EventObserver` writing JSON lines).
 
     The run's result is strace ``-c``'s table so far (per syscall name: calls, errors,
     seconds). ``owned`` is a stream the tool closes in :meth:`close` (``-o FILE``), with
@@ -44,7 +51,7 @@ class Trace(Tool):
 
     def __init__(
         self,
-        observer: TraceObserver,
+        observer: TraceObserver | EventObserver,
         syscalls: SyscallSet,
         *,
         owned: IO[str] | None = None,
@@ -78,3 +85,86 @@ class Trace(Tool):
         except OSError as error:  # the last lines could not be written
             return f"cannot write the trace to {self._path}: {error}"
         return None
+
+
+def _syscall_set(syscalls: str | SyscallSet) -> SyscallSet:
+    from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415
+
+    return parse_syscall_set(syscalls) if isinstance(syscalls, str) else syscalls
+
+
+class TraceEvents(Tool):
+    """The trace as Python records: every call of ``syscalls`` (strace's set syntax) as a
+    :class:`~sysemu.tools.trace.events.SyscallEvent`, and each spawn, exec, signal and exit,
+    kept in order in :attr:`events` (and the run's ``result.tools["events"]``); iterating
+    over the tool goes through them. ``on_event``, when given, also sees each as it is made,
+    while the program is stopped.
+
+    ``string_limit``: bytes of a string kept (at least 4096); ``show_fd_paths``: resolve fd
+    arguments and results too. A raised ValueError names a set that does not parse.
+    """
+
+    name = "events"
+
+    def __init__(
+        self,
+        syscalls: str | SyscallSet = "all",
+        *,
+        on_event: Callable[[Event], None] | None = None,
+        string_limit: int = STRING_LIMIT,
+        show_fd_paths: bool = False,
+    ) -> None:
+        self.syscalls = _syscall_set(syscalls)
+        self.events: list[Event] = []
+        self.on_event = on_event
+        self.observer = EventObserver(
+            self._keep, string_limit=string_limit, show_fd_paths=show_fd_paths
+        )
+
+    def _keep(self, event: Event) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def run_started(self) -> None:
+        """A new run: a new list of events (the last run's stays in its result)."""
+        self.events = []
+
+    def install(self, handlers: HandlerSet) -> None:
+        """Observe the set's calls in the run that starts."""
+        observe(handlers, self.observer, self.syscalls)
+
+    def run_finished(self, result: RunResult) -> list[Event]:
+        """The run's events."""
+        return self.events
+
+
+class TimelineTool(Tool):
+    """Write each run as a Trace Event Format file to ``path`` (``--timeline``): see
+    :mod:`sysemu.tools.trace.timeline`. The result is the path."""
+
+    name = "timeline"
+
+    def __init__(self, path: str, syscalls: str | SyscallSet = "all") -> None:
+        self.path = path
+        self.syscalls = _syscall_set(syscalls)
+        self.timeline = Timeline()
+
+    def run_started(self) -> None:
+        """A new run: a new timeline."""
+        self.timeline = Timeline()
+
+    def install(self, handlers: HandlerSet) -> None:
+        """Observe the set's calls in the run that starts."""
+        observe(handlers, EventObserver(self.timeline), self.syscalls)
+
+    def run_finished(self, result: RunResult) -> str:
+        """Write the file; its path is the result."""
+        self.timeline.write(self.path)
+        return self.path

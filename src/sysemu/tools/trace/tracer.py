@@ -1,4 +1,5 @@
-"""The tracing tool: an observer that prints every call like ``strace -f``, or as JSON lines.
+"""The tracing tool: an observer that prints every call like ``strace -f`` (JSON lines and the
+timeline are :mod:`~sysemu.tools.trace.events`' records).
 
 Line format, as strace's::
 
@@ -45,18 +46,13 @@ from sysemu.tools.trace.decoders import (
     shown_arguments_of,
 )
 from sysemu.tools.trace.native import narrowing, native_key, native_spec
+from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO
 
-_CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
-              5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
-_SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
 _MARKS = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
           Outcome.REWRITTEN: " (REWRITTEN)"}  # fmt: skip
-_SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code
-_SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
-_SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
 
 
 class _Plan:
@@ -108,8 +104,7 @@ class TraceObserver(Observer):
 
     ``string_limit``: bytes of each string shown (strace's ``-s``); ``show_fd_paths``: print
     ``3</etc/hostname>`` (``-y``); ``timestamps``: 0 none, 1 wall clock (``-t``), 2 with
-    microseconds (``-tt``); ``durations``: time spent in each call (``-T``); ``json``: one JSON
-    object per line instead of text.
+    microseconds (``-tt``); ``durations``: time spent in each call (``-T``).
     """
 
     def __init__(
@@ -120,14 +115,12 @@ class TraceObserver(Observer):
         show_fd_paths: bool = False,
         timestamps: int = 0,
         durations: bool = False,
-        json_lines: bool = False,
     ) -> None:
         self.stream = stream
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
         self.durations = durations
-        self.json_lines = json_lines
         self._pending: dict[int, _Pending] = {}
         # The pending calls whose "<unfinished ...>" line is not written yet: a call that ends
         # writes theirs first, and looks at no other (there may be many blocked threads).
@@ -138,10 +131,8 @@ class TraceObserver(Observer):
         self._pids: dict[int, int] = {}
         self._stream_failed = False
         self._plans: dict[int, _Plan] = {}
-        # JSON lines are the Python tracer's alone.
-        native = ptrace.NativeTrace if not json_lines else None
-        # The C line writer (None for JSON lines, or without the accelerator): see
-        # c_trace_writer.
+        native = ptrace.NativeTrace
+        # The C line writer (None without the accelerator): see c_trace_writer.
         self.native_trace: object | None = None if native is None else native(
             self._emit, self._live, self._pending, self._unshown, native_key, native_spec,
             self._adopt_native,
@@ -280,9 +271,6 @@ class TraceObserver(Observer):
         if value is not None:
             row[1] += -4096 < value < 0
             row[2] += ended - pending.started
-        if self.json_lines:
-            self._emit_json(pending, outcome, value, texts, ended)
-            return
         if value is None:
             returned = "?"
         elif -4096 < value < 0:
@@ -322,10 +310,6 @@ class TraceObserver(Observer):
         self._print_unfinished_others(tid)
         info = get_siginfo(tid)
         details = _describe_siginfo(info) if info is not None else ""
-        if self.json_lines:
-            self._json({"event": "signal", "tid": tid, "signal": render.signal(signal),
-                        "siginfo": details})  # fmt: skip
-            return
         self._write(tid, f"--- {render.signal(signal)} {{{details}}} ---", time.time())
 
     def exec_done(self, tid: int, former_tid: int) -> None:
@@ -338,13 +322,12 @@ class TraceObserver(Observer):
             if unshown is not None:
                 self._unshown[tid] = unshown
             self._live.discard(former_tid)
-            if not self.json_lines:
-                self._write(former_tid, f"+++ superseded by execve in pid {tid} +++", time.time())
+            self._write(former_tid, f"+++ superseded by execve in pid {tid} +++", time.time())
 
     def task_exited(self, tid: int, status: int) -> None:
         """``+++ exited with 0 +++`` or ``+++ killed by SIGKILL +++``."""
         pending = self._pending.pop(tid, None)
-        if pending is not None and not self.json_lines:
+        if pending is not None:
             self._print_unfinished_others(-1)  # this thread's own call included
             if pending.call.name not in NO_RETURN:
                 self._write(tid, f"<... {pending.call.name} resumed>) = ?", time.time())
@@ -354,10 +337,7 @@ class TraceObserver(Observer):
             text += " (core dumped) +++" if os.WCOREDUMP(status) else " +++"
         else:
             text = f"+++ exited with {os.WEXITSTATUS(status)} +++"
-        if self.json_lines:
-            self._json({"event": "exit", "tid": tid, "status": os.waitstatus_to_exitcode(status)})
-        else:
-            self._write(tid, text, time.time())
+        self._write(tid, text, time.time())
         self._live.discard(tid)
 
     # Output.
@@ -371,8 +351,6 @@ class TraceObserver(Observer):
             texts = pending.texts
             known = next((i for i, t in enumerate(texts) if t is None), len(texts))
             pending.shown = known
-            if self.json_lines:
-                continue
             head = ", ".join(t or "" for t in texts[:known])
             # strace: "read(3,  <unfinished ...>" but "close(3 <unfinished ...>".
             separator = ", " if head and known < len(texts) else ""
@@ -389,40 +367,6 @@ class TraceObserver(Observer):
             clock = time.strftime("%H:%M:%S", time.localtime(when))
             stamp = f"{clock}.{int(when % 1 * 1e6):06d} " if self.timestamps > 1 else f"{clock} "
         self._emit(f"{prefix}{stamp}{text}\n")
-
-    def _emit_json(
-        self,
-        pending: _Pending,
-        outcome: Outcome,
-        value: int | None,
-        texts: list[str],
-        ended: float,
-    ) -> None:
-        call = pending.call
-        params = call.syscall.params
-        names = [
-            params[index].name if index < len(params) else f"arg{index}"
-            for index, _decoder, _phase in pending.arguments
-        ]
-        failed = value is not None and -4096 < value < 0
-        record: dict[str, Any] = {
-            "pid": call.pid,
-            "tid": call.tid,
-            "abi": call.abi.value,
-            "name": call.name,
-            "args": dict(zip(names, texts, strict=False)),
-            "return": value,
-            "errno": render.error_return(value).split()[1] if failed and value else None,
-            "start": pending.started,
-            "duration": None if value is None else ended - pending.started,
-            "decision": outcome.value,
-        }
-        self._json(record)
-
-    def _json(self, record: dict[str, Any]) -> None:
-        import json  # noqa: PLC0415  (only --json needs it: start-up without it)
-
-        self._emit(json.dumps(record) + "\n")
 
 
 def summary_table(summary: dict[str, list[float]]) -> str:
@@ -489,18 +433,4 @@ _error_text = render.remembered(render.error_return)
 
 
 def _describe_siginfo(info: bytes) -> str:
-    signo, _errno, code = _SIGINFO_HEAD.unpack_from(info)
-    name = render.signal(signo)
-    if name == "SIGCHLD":
-        pid, uid, status, utime, stime = _SIGINFO_CHLD.unpack_from(info, 16)
-        code_name = _CLD_CODES.get(code, str(code))
-        shown_status = render.signal(status) if code in (2, 3, 5) else str(status)
-        return (
-            f"si_signo={name}, si_code={code_name}, si_pid={pid}, si_uid={uid}, "
-            f"si_status={shown_status}, si_utime={utime}, si_stime={stime}"
-        )
-    if code <= 0 or code == 0x80:
-        pid, uid = _SIGINFO_KILL.unpack_from(info, 16)
-        code_name = _SI_CODES.get(code, str(code))
-        return f"si_signo={name}, si_code={code_name}, si_pid={pid}, si_uid={uid}"
-    return f"si_signo={name}, si_code={code}"
+    return ", ".join(f"{name}={value}" for name, value in siginfo_fields(info).items())
