@@ -32,11 +32,13 @@ from sysemu.kernel.arch import host_arch
 from sysemu.tools.tool import Tool
 
 if TYPE_CHECKING:
-    from typing import IO, TypeAlias
+    from typing import IO, TypeAlias, TypeVar
 
     from sysemu.engine.attach import Attacher
     from sysemu.tools.inject.injector import Injector
     from sysemu.tools.vfs import VirtualFS
+
+    _ToolT = TypeVar("_ToolT", bound=Tool)
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "Emulator", "print_handler_error"]
 
@@ -206,7 +208,7 @@ class Emulator:
         """The tools in use, by name (see :meth:`use`)."""
         return self._tools
 
-    def use(self, tool: Tool) -> Tool:
+    def use(self, tool: _ToolT) -> _ToolT:
         """Put ``tool`` (a :class:`sysemu.tools.tool.Tool`) in front of every later run, in
         place of a tool of the same name; returns it.
 
