@@ -47,8 +47,10 @@ def errors(value: object, schema: dict[str, Any], where: str = "$") -> list[str]
     additionalProperties, items, anyOf and local $ref): empty when it validates."""
     if "$ref" in schema:
         schema = SCHEMA["$defs"][schema["$ref"].removeprefix("#/$defs/")]
-    if "anyOf" in schema and all(errors(value, option, where) for option in schema["anyOf"]):
-        return [f"{where}: matches none of anyOf"]
+    if "anyOf" in schema:
+        failures = [errors(value, option, where) for option in schema["anyOf"]]
+        if all(failures):
+            return [f"{where}: matches none of anyOf: {min(failures, key=len)}"]
     found: list[str] = []
     types = schema.get("type")
     if types is not None:
@@ -156,6 +158,72 @@ def test_a_make_build_gives_the_files_it_opened(tmp_path: Path) -> None:
     assert all(path.startswith("/") for path in opened)
     for record in map(json.loads, lines):
         assert errors(record, SCHEMA) == [], record
+
+
+def test_structures_are_objects(tmp_path: Path) -> None:
+    (tmp_path / "entry").write_text("")
+    script = (
+        "import os, signal, socket, subprocess\n"
+        "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try: s.connect('/nonexistent/sock')\n"
+        "except OSError: pass\n"
+        "os.uname(); os.listdir('.'); subprocess.run(['sh', '-c', 'exit 3'])\n"
+    )
+    out = tmp_path / "trace.json"
+    result = sysemu("--json", "-o", str(out), "--", "python3", "-c", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    calls = [r for r in records(out) if r["event"] == "syscall"]
+
+    def args(name: str, **match: object) -> dict[str, Any]:
+        return next(
+            r["args"] for r in calls
+            if r["name"] == name and all(r["args"].get(k) == v for k, v in match.items())
+        )  # fmt: skip
+
+    usr1 = {"raw": 10, "name": "SIGUSR1"}
+    action = next(
+        r["args"]["act"] for r in calls
+        if r["name"] == "rt_sigaction" and r["args"]["sig"] == usr1 and r["args"]["act"]
+    )  # fmt: skip
+    assert action["sa_handler"] == "SIG_IGN" and isinstance(action["sa_mask"], list)
+    assert "SA_RESTORER" in action["sa_flags"]["flags"]
+    assert args("connect")["addr"] == {"family": "AF_UNIX", "path": "/nonexistent/sock"}
+    assert args("uname")["name"]["sysname"] == "Linux"
+    listed = [r["args"]["dirent"] for r in calls if r["name"] == "getdents64" and r["return"]]
+    assert any("entry" in {e["d_name"] for e in entries} for entries in listed)
+    statuses = [r["args"]["stat_addr"] for r in calls if r["name"] == "wait4" and r["return"]]
+    assert [{"raw": 3 << 8, "exited": True, "status": 3}] in statuses
+    assert [r for r in calls if _has_text_form(r["args"])] == []  # all structured here
+
+
+def _has_text_form(value: object) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"text"} or any(map(_has_text_form, value.values()))
+    return isinstance(value, list) and any(map(_has_text_form, value))
+
+
+def test_every_decoder_has_a_structured_form() -> None:
+    from sysemu.tools.trace import (  # noqa: PLC0415
+        decoders,
+        decoders_calls,
+        decoders_scalar,
+        decoders_structs,
+        events,
+    )
+    from sysemu.tools.trace.context import STRUCTURED  # noqa: PLC0415
+
+    assert events.SCHEMA_VERSION == 1
+    found = [
+        getattr(module, name)
+        for module in (decoders_scalar, decoders_structs, decoders_calls)
+        for name in dir(module)
+        if name.startswith("dec_") and callable(getattr(module, name))
+    ]
+    found += [decoder for row in decoders.SYSCALLS.values() for decoder, _phase in row]
+    for _register, _mask, shown_of in decoders.KEYED_LAYOUTS.values():
+        found += [shown.decoder for key in range(0x80) for shown in shown_of(key)]
+    assert [d.__qualname__ for d in found if d not in STRUCTURED] == []
 
 
 # --- The Python API --------------------------------------------------------------------------

@@ -16,7 +16,14 @@ from collections.abc import Callable
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown, value_only
+from sysemu.tools.trace.context import (
+    ENTRY,
+    EXIT,
+    Context,
+    Decoder,
+    Shown,
+    value_only,
+)
 from sysemu.tools.trace.decoders_scalar import (
     dec_clone_flags,
     dec_dirfd,
@@ -72,11 +79,11 @@ def open_shown(name: str, mode_flags: int) -> tuple[Shown, ...]:
 
 # --- fcntl ----------------------------------------------------------------------------------
 
-_FLOCK_64 = struct.Struct("<hh4xqqi4x")  # struct flock (and flock64) on x86-64
+FLOCK_64 = struct.Struct("<hh4xqqi4x")  # struct flock (and flock64) on x86-64
 
 
 def _flock(ctx: Context, value: int, with_pid: bool) -> str:
-    fields = ctx.unpack(value, _FLOCK_64) if ctx.native else None
+    fields = ctx.unpack(value, FLOCK_64) if ctx.native else None
     if fields is None:
         return render.pointer(value)
     kind, whence, start, length, pid = fields
@@ -97,12 +104,12 @@ def dec_flock_out(ctx: Context, value: int, _index: int) -> str:
     return _flock(ctx, value, True)
 
 
-_OWNER = struct.Struct("<ii")
+OWNER = struct.Struct("<ii")
 
 
 def dec_owner(ctx: Context, value: int, _index: int) -> str:
     """``{type=F_OWNER_PID, pid=1234}`` (``F_SETOWN_EX``, ``F_GETOWN_EX``)."""
-    fields = ctx.unpack(value, _OWNER)
+    fields = ctx.unpack(value, OWNER)
     if fields is None:
         return render.pointer(value)
     kind = render.xval(fields[0], xlat.OWNER_TYPES, "F_OWNER_???")
@@ -140,7 +147,7 @@ _FCNTL_ARG: dict[int, tuple[Decoder, int] | None] = {
 
 
 @value_only
-def _dec_fcntl_cmd(_ctx: Context, value: int, _index: int) -> str:
+def dec_fcntl_cmd(_ctx: Context, value: int, _index: int) -> str:
     return render.xval(value & 0xFFFFFFFF, xlat.FCNTL, "F_???")
 
 
@@ -151,7 +158,7 @@ def layout_fcntl(call: Call) -> tuple[Shown, ...]:
 
 def fcntl_shown(cmd: int) -> tuple[Shown, ...]:
     """:func:`layout_fcntl` for the command ``cmd``."""
-    head = (Shown(0, dec_fd, ENTRY), Shown(1, _dec_fcntl_cmd, ENTRY))
+    head = (Shown(0, dec_fd, ENTRY), Shown(1, dec_fcntl_cmd, ENTRY))
     arg = _FCNTL_ARG.get(cmd, (dec_hex, ENTRY))
     return head if arg is None else (*head, Shown(2, *arg))
 
@@ -201,12 +208,12 @@ def futex_op(op: int) -> str:
 
 
 @value_only
-def _dec_futex_op(_ctx: Context, value: int, _index: int) -> str:
+def dec_futex_op(_ctx: Context, value: int, _index: int) -> str:
     return futex_op(value)
 
 
 @value_only
-def _dec_bitset(_ctx: Context, value: int, _index: int) -> str:
+def dec_bitset(_ctx: Context, value: int, _index: int) -> str:
     return render.xval(value & 0xFFFFFFFF, xlat.FUTEX_BITSET)
 
 
@@ -234,8 +241,8 @@ _FUTEX_ARGS: dict[int, Arguments] = {
     6: ((3, dec_timespec),),  # FUTEX_LOCK_PI
     7: (),  # FUTEX_UNLOCK_PI
     8: (),  # FUTEX_TRYLOCK_PI
-    9: ((2, dec_u32), (3, dec_timespec), (5, _dec_bitset)),  # FUTEX_WAIT_BITSET
-    10: ((2, dec_u32), (5, _dec_bitset)),  # FUTEX_WAKE_BITSET
+    9: ((2, dec_u32), (3, dec_timespec), (5, dec_bitset)),  # FUTEX_WAIT_BITSET
+    10: ((2, dec_u32), (5, dec_bitset)),  # FUTEX_WAKE_BITSET
     11: ((2, dec_u32), (3, dec_timespec), (4, dec_pointer)),  # FUTEX_WAIT_REQUEUE_PI
     12: ((2, dec_u32), (3, dec_u32), (4, dec_pointer), (5, dec_u32)),  # FUTEX_CMP_REQUEUE_PI
     13: ((3, dec_timespec),),  # FUTEX_LOCK_PI2
@@ -256,7 +263,7 @@ FUTEX_CMD = 0x7F
 def futex_shown(cmd: int) -> tuple[Shown, ...]:
     """:func:`layout_futex` for the command ``cmd``."""
     args = _FUTEX_ARGS.get(cmd, _FUTEX_OTHER)
-    head = (Shown(0, dec_pointer, ENTRY), Shown(1, _dec_futex_op, ENTRY))
+    head = (Shown(0, dec_pointer, ENTRY), Shown(1, dec_futex_op, ENTRY))
     return head + tuple(Shown(index, decoder, ENTRY) for index, decoder in args)
 
 
@@ -294,17 +301,17 @@ def layout_clone(call: Call) -> tuple[Shown, ...]:
     return tuple(shown)
 
 
-_CLONE_ARGS = struct.Struct("<8Q")  # struct clone_args up to tls: the size strace requires
-_CLONE3_FLAGS = (*xlat.CLONE_FLAGS, (0x100000000, "CLONE_CLEAR_SIGHAND"),
+CLONE_ARGS = struct.Struct("<8Q")  # struct clone_args up to tls: the size strace requires
+CLONE3_FLAGS = (*xlat.CLONE_FLAGS, (0x100000000, "CLONE_CLEAR_SIGHAND"),
                  (0x200000000, "CLONE_INTO_CGROUP"))  # fmt: skip
 
 
 def _clone_args(ctx: Context, value: int) -> str:
-    fields = ctx.unpack(value, _CLONE_ARGS) if ctx.call.args.value(1) >= _CLONE_ARGS.size else None
+    fields = ctx.unpack(value, CLONE_ARGS) if ctx.call.args.value(1) >= CLONE_ARGS.size else None
     if fields is None:
         return render.pointer(value)
     flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = fields
-    parts = [f"flags={render.flags(flags, _CLONE3_FLAGS, unknown='CLONE_???')}"]
+    parts = [f"flags={render.flags(flags, CLONE3_FLAGS, unknown='CLONE_???')}"]
     if flags & xlat.CLONE_PIDFD:
         parts.append(f"pidfd={render.pointer(pidfd)}")
     if flags & (xlat.CLONE_CHILD_SETTID | xlat.CLONE_CHILD_CLEARTID):
@@ -327,7 +334,7 @@ def dec_clone_args(ctx: Context, value: int, index: int) -> str:
     if not ctx.exiting:
         return _clone_args(ctx, value)
     text = ctx.saved.get(index, render.pointer(value))
-    fields = ctx.unpack(value, _CLONE_ARGS) if text.startswith("{") else None
+    fields = ctx.unpack(value, CLONE_ARGS) if text.startswith("{") else None
     if fields is None:
         return text
     flags, pidfd, _child, parent_tid = fields[:4]
@@ -379,11 +386,11 @@ def dec_address_out(ctx: Context, value: int, _index: int) -> str:
     return render.pointer(value) if fields is None else f"[{render.pointer(fields[0])}]"
 
 
-def _dec_pdeathsig(ctx: Context, value: int, _index: int) -> str:
+def dec_pdeathsig(ctx: Context, value: int, _index: int) -> str:
     return str(value) if value > 128 else dec_signal(ctx, value, 0)
 
 
-def _dec_fprog(ctx: Context, value: int, _index: int) -> str:
+def dec_fprog(ctx: Context, value: int, _index: int) -> str:
     fields = ctx.unpack(value, struct.Struct("<H6xQ")) if ctx.native else None
     if fields is None:
         return render.pointer(value)
@@ -403,7 +410,7 @@ def _prctl_args(call: Call) -> tuple[tuple[int, Decoder, int], ...]:
         rest = ((2, _CAP), (3, dec_hex), (4, dec_hex)) if arg2 in (1, 2, 3) else _HEX_FROM_2
         return tuple((i, d, ENTRY) for i, d in ((1, _CAP_AMBIENT), *rest))
     if option == 22:  # PR_SET_SECCOMP: a filter program, or nothing more in strict mode
-        rest = {1: (), 2: ((2, _dec_fprog),)}.get(arg2, _HEX_FROM_2)
+        rest = {1: (), 2: ((2, dec_fprog),)}.get(arg2, _HEX_FROM_2)
         return tuple((i, d, ENTRY) for i, d in ((1, _SECCOMP_MODE), *rest))
     if option == 0x53564D41:  # PR_SET_VMA
         rest = ((2, dec_pointer), (3, dec_int), (4, dec_comm_any)) if arg2 == 0 else _HEX_FROM_2
@@ -416,15 +423,15 @@ def dec_comm_any(ctx: Context, value: int, _index: int) -> str:
     return ctx.string(value)
 
 
-def _dec_ulong(_ctx: Context, value: int, _index: int) -> str:
+def dec_ulong(_ctx: Context, value: int, _index: int) -> str:
     return str(value & 0xFFFFFFFFFFFFFFFF)
 
 
-_U, _X = (1, _dec_ulong, ENTRY), (1, dec_hex, ENTRY)
+_U, _X = (1, dec_ulong, ENTRY), (1, dec_hex, ENTRY)
 _PRCTL_OTHER = (_X, (2, dec_hex, ENTRY), (3, dec_hex, ENTRY), (4, dec_hex, ENTRY))
 _U_THEN_HEX = (_U, (2, dec_hex, ENTRY), (3, dec_hex, ENTRY), (4, dec_hex, ENTRY))
 _PRCTL_ARGS: dict[int, tuple[tuple[int, Decoder, int], ...]] = {
-    1: ((1, _dec_pdeathsig, ENTRY),),  # PR_SET_PDEATHSIG
+    1: ((1, dec_pdeathsig, ENTRY),),  # PR_SET_PDEATHSIG
     2: ((1, dec_signal_out, EXIT),),  # PR_GET_PDEATHSIG
     3: (),  # PR_GET_DUMPABLE
     4: ((1, enum_of(xlat.DUMPABLE, "SUID_DUMP_???"), ENTRY),),  # PR_SET_DUMPABLE
@@ -460,10 +467,12 @@ _PRCTL_ARGS: dict[int, tuple[tuple[int, Decoder, int], ...]] = {
 without a row show the other four registers in hex, as strace does for them."""
 
 
+_PRCTL_OPTION = Shown(0, enum_of(xlat.PRCTL, "PR_???"), ENTRY)
+
+
 def layout_prctl(call: Call) -> tuple[Shown, ...]:
     """``prctl(PR_SET_NAME, "worker")``, ``prctl(PR_CAPBSET_READ, CAP_MAC_OVERRIDE)``."""
-    head = Shown(0, enum_of(xlat.PRCTL, "PR_???"), ENTRY)
-    return (head, *(Shown(*arg) for arg in _prctl_args(call)))
+    return (_PRCTL_OPTION, *(Shown(*arg) for arg in _prctl_args(call)))
 
 
 def return_prctl(ctx: Context, value: int) -> str | None:

@@ -204,7 +204,7 @@ def dec_signal(_ctx: Context, value: int, _index: int) -> str:
     return render.signal(value) if value else "0"
 
 
-_IOCTL = {0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x540F: "TIOCGPGRP",
+IOCTL_REQUESTS = {0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x540F: "TIOCGPGRP",
           0x5410: "TIOCSPGRP", 0x5413: "TIOCGWINSZ", 0x5414: "TIOCSWINSZ", 0x541B: "FIONREAD",
           0x5421: "FIONBIO", 0x5451: "FIOCLEX", 0x5450: "FIONCLEX"}  # fmt: skip
 
@@ -212,7 +212,7 @@ _IOCTL = {0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x540F: "TIOCGP
 @value_only
 def dec_ioctl_request(_ctx: Context, value: int, _index: int) -> str:
     """``TCGETS``, or hex."""
-    return _IOCTL.get(value & 0xFFFFFFFF, hex(value & 0xFFFFFFFF))
+    return IOCTL_REQUESTS.get(value & 0xFFFFFFFF, hex(value & 0xFFFFFFFF))
 
 
 @value_only
@@ -233,7 +233,7 @@ def dec_socket_protocol(ctx: Context, value: int, _index: int) -> str:
     return str(value & 0xFFFFFFFF)
 
 
-_ARCH_PRCTL = {0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
+ARCH_PRCTL_CODES = {0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
                0x1004: "ARCH_GET_GS", 0x1011: "ARCH_GET_CPUID", 0x1012: "ARCH_SET_CPUID",
                0x3001: "ARCH_CET_STATUS"}  # fmt: skip
 
@@ -241,7 +241,7 @@ _ARCH_PRCTL = {0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_F
 @value_only
 def dec_arch_prctl_code(_ctx: Context, value: int, _index: int) -> str:
     """``ARCH_SET_FS``."""
-    return _ARCH_PRCTL.get(value, hex(value))
+    return ARCH_PRCTL_CODES.get(value, hex(value))
 
 
 def dec_buffer_in(ctx: Context, value: int, index: int) -> str:

@@ -28,12 +28,16 @@ from sysemu.tools.trace.context import BOTH, EXIT, Context, Decoder, Shown, stru
 from sysemu.tools.trace.decoders import FD_RETURNING, shown_arguments
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_fd, dec_path
 from sysemu.tools.trace.values import STRING_LIMIT, siginfo_fields
+from sysemu.tools.trace.values_calls import CALLS
+from sysemu.tools.trace.values_structs import STRUCTURES
 
 if TYPE_CHECKING:
     from typing import IO
 
     from sysemu.api.call import Call
     from sysemu.api.decisions import Outcome, Result
+
+_ = STRUCTURES, CALLS  # importing the modules registers their structured forms
 
 SCHEMA_VERSION = 1
 """The ``v`` of every JSON line; raised when a field changes meaning or goes away."""

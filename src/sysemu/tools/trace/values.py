@@ -12,9 +12,10 @@ the two forms agree by construction. The forms, as ``docs/trace-json.md`` docume
 - flag sets: ``{"raw": 524288, "flags": ["O_RDONLY", "O_CLOEXEC"]}`` (bits no name covers
   come last, as one hex string); constants: ``{"raw": 1, "name": "SEEK_CUR"}`` (name null
   when unknown); signals the same, with a signal name;
-- arrays (``argv``, ``envp``, fd pairs): JSON arrays; structures (``stat``, ``timespec``):
-  objects of their fields;
-- a value whose structure has no structured form yet: ``{"text": "<strace's text>"}``.
+- arrays (``argv``, ``envp``, fd pairs): JSON arrays; structures: objects of their fields
+  (those of :mod:`.values_structs` and :mod:`.values_calls`);
+- a value a decoder could not read: ``{"text": ...}`` (``context.structured_value`` gives
+  a decoder without a structured form the same; every decoder has one).
 """
 
 from __future__ import annotations
