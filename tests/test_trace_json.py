@@ -118,6 +118,7 @@ def test_json_lines_are_structured_and_validate(tmp_path: Path) -> None:
     assert opened["args"]["flags"] == {"raw": os.O_RDONLY, "flags": ["O_RDONLY"]}
     assert opened["return"] >= 3 and opened["errno"] is None
     assert opened["paths"]["return"] == str(tmp_path / "here.txt")  # -y: the fd it returned
+    assert opened["paths"]["dfd"] == str(tmp_path)  # -y: AT_FDCWD is the working directory
     missing = next(r for r in calls if r["name"] == "openat" and r["args"]["filename"] == "missing")
     assert missing["return"] == -1 and missing["errno"] == "ENOENT"
     read = next(r for r in calls if r["name"] == "read" and r["args"]["buf"] == "x")
@@ -273,7 +274,7 @@ def _timeline(path: Path) -> list[dict[str, Any]]:
     assert document["displayTimeUnit"] == "ms" and document["otherData"]["producer"] == "sysemu"
     events: list[dict[str, Any]] = document["traceEvents"]
     for event in events:
-        assert event["ph"] in ("M", "X", "i")
+        assert event["ph"] in ("M", "X", "i", "s", "f")
         assert isinstance(event["pid"], int) and isinstance(event["tid"], int)
         assert isinstance(event["name"], str) and isinstance(event.get("args", {}), dict)
         if event["ph"] != "M":
@@ -317,6 +318,11 @@ def test_a_threaded_program_has_a_track_per_thread(tmp_path: Path, programs: Pro
     # Every slice and instant event is on a named track.
     assert {e["tid"] for e in events if e["ph"] != "M"} <= set(threads)
     assert {e["pid"] for e in events if e["ph"] != "M"} <= set(processes)
+    # Each worker has an arrow from the main thread that made it.
+    starts = {e["id"]: e for e in events if e["ph"] == "s"}
+    ends = {e["id"]: e for e in events if e["ph"] == "f"}
+    assert workers <= set(ends) and starts.keys() == ends.keys()
+    assert all(starts[tid]["tid"] == program and ends[tid]["bp"] == "e" for tid in workers)
     names = {(e["cat"], e["name"].split()[0]) for e in events if e["ph"] == "i"}
     assert {("exec", "exec"), ("exit", "exit"), ("spawn", "clone"), ("signal", "SIGCHLD")} <= names
 

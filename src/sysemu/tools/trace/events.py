@@ -15,6 +15,7 @@ always made in Python.
 from __future__ import annotations
 
 import os
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -239,6 +240,8 @@ class EventObserver(Observer):
             entered.values.append(decoded)
             if decoder is dec_dirfd:
                 dirfd = value
+                if self.show_fd_paths:
+                    self._fd_path(entered, name, value)
             elif decoder is dec_path and isinstance(decoded, str):
                 resolved = call.resolve(decoded, dirfd)
                 if resolved is not None:
@@ -255,14 +258,14 @@ class EventObserver(Observer):
         ctx.cut = False
         try:
             decoded = structured_value(decoder, ctx, value, index)
-        except (OSError, ValueError, IndexError) as error:
+        except _DECODER_ERRORS as error:
             decoded = {"text": hex(value) if value >= 0 else str(value), "error": str(error)}
         if ctx.cut:
             entered.truncated.append(name)
         return decoded
 
     def _fd_path(self, entered: _Entered, name: str, fd: int) -> None:
-        path = entered.call.fd_path(fd)
+        path = entered.call.cwd if fd == -100 else entered.call.fd_path(fd)
         if path is not None:
             entered.paths[name] = path
 
@@ -367,16 +370,28 @@ class JsonLines:
 
         self.stream = stream
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._failed = False
 
     def __call__(self, event: Event) -> None:
-        """Write ``event``'s line."""
-        self.stream.write(self._encode(event.to_json()) + "\n")
+        """Write ``event``'s line. A stream that fails (a full disk) raises once, reported as
+        the observer's error; the next failures until a write works are not raised again."""
+        try:
+            self.stream.write(self._encode(event.to_json()) + "\n")
+        except OSError:
+            if self._failed:
+                return
+            self._failed = True
+            raise
+        self._failed = False
+
+
+_DECODER_ERRORS = (OSError, ValueError, IndexError, struct.error)
 
 
 def _text(decoder: Decoder, ctx: Context, value: int, index: int) -> str:
     try:
         return decoder(ctx, value, index)
-    except (OSError, ValueError, IndexError):
+    except _DECODER_ERRORS:
         return hex(value)
 
 

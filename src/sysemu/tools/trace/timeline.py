@@ -4,7 +4,8 @@
 Each process is a process track and each of its threads a thread track, named by ``M``
 (metadata) events; each system call is a complete (``X``) slice on its thread's track, with
 its decoded arguments, result and sysemu's decision in ``args``; spawns, execs, signals and
-exits are thread-scoped instant (``i``) events. Times are microseconds since the first event
+exits are thread-scoped instant (``i``) events, and a flow arrow (``s`` to ``f``) goes from
+each parent to the thread or process it made. Times are microseconds since the first event
 (``otherData.start_time`` is that moment, in seconds since the epoch).
 """
 
@@ -72,11 +73,21 @@ class Timeline:
         else:
             assert isinstance(event, SpawnEvent)
             name = f"{event.kind} from {event.parent}"
+            if event.parent in self._threads:
+                self._flow(event, ts)
         record = event.to_json()
         for key in ("v", "event", "time", "pid", "tid"):
             record.pop(key)
         self.events.append({"name": name, "cat": event.event, "ph": "i", "s": "t", "ts": ts,
                             "pid": event.pid, "tid": event.tid, "args": record})  # fmt: skip
+
+    def _flow(self, event: SpawnEvent, ts: int) -> None:
+        """An arrow from the parent's call that made the thread (the flow starts inside it) to
+        the new thread's track."""
+        parent = event.parent
+        common = {"name": event.kind, "cat": "spawn", "id": event.tid, "ts": ts}
+        self.events.append({**common, "ph": "s", "pid": self._threads[parent], "tid": parent})
+        self.events.append({**common, "ph": "f", "bp": "e", "pid": event.pid, "tid": event.tid})
 
     def _slice(self, event: SyscallEvent) -> None:
         tid = event.tid
