@@ -9,9 +9,11 @@ the address as a number.
 
 from __future__ import annotations
 
+import os
 import struct
 
 from sysemu.abi import Abi
+from sysemu.abi import sockaddr as sockaddr_layout
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import STRUCTURED, Context, Decoder, StructuredDecoder
 from sysemu.tools.trace.decoders_scalar import (
@@ -124,36 +126,34 @@ def _rlimit(ctx: Context, value: int, index: int) -> object:
 
 
 def sockaddr(data: bytes) -> dict[str, object]:
-    """A socket address: ``{"family": "AF_INET", "port": 80, "address": "10.0.0.1"}``,
-    ``{"family": "AF_UNIX", "path": "/run/x"}`` (``@name`` for an abstract one), or the
-    family and ``data``, the bytes after it."""
-    import socket  # noqa: PLC0415  (the socket module costs 2-4 ms of every trace's start-up)
-
-    number = int.from_bytes(data[:2], "little")
+    """A socket address (as :func:`sysemu.abi.sockaddr.decode` reads it): ``{"family":
+    "AF_INET", "port": 80, "address": "10.0.0.1"}``, ``{"family": "AF_UNIX", "path":
+    "/run/x"}`` (``@name`` for an abstract one), ``AF_INET6`` with ``flowinfo`` and
+    ``scope_id``, ``AF_NETLINK`` with ``pid`` and ``groups``, or the family and ``data``, the
+    bytes after it in hex."""
+    address = sockaddr_layout.decode(data)
+    if address is None:
+        return {"family": None, "data": data.hex()}
+    number = address.family
     record: dict[str, object] = {"family": xlat.ADDRESS_FAMILIES.get(number, number)}
-    size = len(data)
-    if number == socket.AF_UNIX and size > 2:
-        path = data[2:]
-        abstract = path[:1] == b"\0"
-        name = path[1:] if abstract else path.split(b"\0", 1)[0]
-        record["path"] = ("@" if abstract else "") + text(name)
-    elif number == socket.AF_INET and size >= 16:
-        record["port"] = int.from_bytes(data[2:4], "big")
-        record["address"] = socket.inet_ntoa(data[4:8])
-    elif number == socket.AF_INET6 and size >= 24:
-        record["port"] = int.from_bytes(data[2:4], "big")
-        record["flowinfo"] = int.from_bytes(data[4:8], "big")
-        record["address"] = socket.inet_ntop(socket.AF_INET6, data[8:24])
-        if size >= 28:
-            record["scope_id"] = int.from_bytes(data[24:28], "little")
-    elif number == socket.AF_NETLINK and size >= 12:
+    if address.path is not None:
+        # The bytes again, as every string of the trace is written (no lone surrogates).
+        path = text(os.fsencode(address.path))
+        record["path"] = "@" + path[1:] if address.abstract else path
+    elif address.host is not None:
+        record["port"] = address.port
+        record["address"] = address.host
+        if number == sockaddr_layout.AF_INET6:
+            record["flowinfo"] = address.flowinfo
+            record["scope_id"] = address.scope_id
+    elif number == sockaddr_layout.AF_NETLINK and len(data) >= 12:
         record["pid"], record["groups"] = struct.unpack("<iI", data[4:12])
-    elif size > 2:
+    elif len(data) > 2:
         record["data"] = data[2:].hex()
     return record
 
 
-_SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage)
+_SOCKADDR_MAX = sockaddr_layout.SOCKADDR_STORAGE_SIZE
 
 
 def _read_sockaddr(ctx: Context, address: int, length: int) -> object:
