@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-apt_packages=(gcc libc6-dev strace proot)
+apt_packages=(gcc libc6-dev strace proot liburing-dev)
 if [ "$(uname -m)" = x86_64 ]; then apt_packages+=(gcc-multilib); fi
 missing=()
 for package in "${apt_packages[@]}"; do

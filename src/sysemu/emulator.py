@@ -72,6 +72,12 @@ class Emulator:
     (``HandlerTimeoutError``), handled as ``on_error`` says. It needs runs made from the main
     thread (it uses ``SIGALRM``) and the ptrace-based backends.
 
+    ``allow_io_uring``: by default, while a handler decides about a call that an io_uring
+    operation can do instead (``openat``, ``write``, ``connect``...), ``io_uring_setup`` fails
+    with ENOSYS, as on a kernel without io_uring, so that the program falls back to plain
+    calls the handlers see; True lets rings be made, and their operations then bypass every
+    handler.
+
     ``backend`` chooses how the kernel is made to stop the calls (the handlers do not know
     which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
     handlers asked for, ptrace decides them), ``"ptrace"`` (no filter: every call stops
@@ -94,6 +100,7 @@ class Emulator:
         seed: int | None = None,
         backend: str | None = None,
         handler_timeout: float | None = None,
+        allow_io_uring: bool = False,
     ) -> None:
         chosen = DEFAULT_BACKEND if backend is None else backend
         if chosen not in BACKENDS:
@@ -104,6 +111,7 @@ class Emulator:
         if handler_timeout is not None and chosen == "unotify":
             raise ValueError("handler_timeout needs a ptrace-based backend, not unotify")
         self.handler_timeout = handler_timeout
+        self.allow_io_uring = allow_io_uring
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
@@ -253,13 +261,14 @@ class Emulator:
             self.use(FileSystemTool(view))
 
     def _run_handlers(self) -> HandlerSet:
-        """:attr:`handlers`, with the tools' (as configured now) after them."""
-        if not self._tools:
-            return self.handlers
-        handlers = self.handlers.copy()
-        for tool in self._tools.values():
-            tool.install(handlers)
-        return handlers
+        """:attr:`handlers`, with the tools' (as configured now) after them, and io_uring
+        refused where its operations would bypass a handler (unless ``allow_io_uring``)."""
+        handlers = self.handlers
+        if self._tools:
+            handlers = handlers.copy()
+            for tool in self._tools.values():
+                tool.install(handlers)
+        return handlers if self.allow_io_uring else handlers.guarded_against_io_uring()
 
     @property
     def injector(self) -> Injector | None:

@@ -9,6 +9,7 @@ seccomp rules that make exactly those calls stop: the set of handlers *is* the f
 from __future__ import annotations
 
 import enum
+import errno
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -24,7 +25,7 @@ from sysemu.abi import (
 )
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
-from sysemu.api.decisions import Decision, Defer, Outcome
+from sysemu.api.decisions import Decision, Defer, Fail, Outcome
 from sysemu.api.observers import Observer
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
@@ -390,6 +391,22 @@ class HandlerSet:
     def __len__(self) -> int:
         return len(self._registrations)
 
+    def guarded_against_io_uring(self) -> HandlerSet:
+        """This set, or a copy in which ``io_uring_setup`` fails with ENOSYS first when a
+        handler decides about a call that an io_uring operation can do instead (see
+        :mod:`sysemu.abi.io_uring`): such a program's kernel workers would make the call
+        where no rule sees it. ENOSYS is what a kernel without io_uring answers, and liburing's
+        users (and the runtimes built on it) fall back to plain calls."""
+        from sysemu.abi.io_uring import IO_URING_OPERATIONS  # noqa: PLC0415
+
+        if not any(r.syscall.name in IO_URING_OPERATIONS for r in self._registrations):
+            return self
+        guarded = HandlerSet()
+        guarded.add("io_uring_setup", _no_io_uring, decides_only=True)
+        guarded._registrations.extend(self._registrations)
+        guarded._observers = list(self._observers)
+        return guarded
+
     def copy(self) -> HandlerSet:
         """A new set with the same registrations and observers, to add more to without
         changing this one."""
@@ -491,3 +508,8 @@ def _compile_routes(
             if not registration.tests:
                 break  # every later rule for this call is unreachable
     return compiled
+
+
+def _no_io_uring(_call: Call) -> Decision:
+    """``io_uring_setup`` under rules that its operations would bypass: as without io_uring."""
+    return Fail(errno.ENOSYS)

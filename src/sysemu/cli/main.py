@@ -188,6 +188,13 @@ def _add_handler_options(sub: argparse.ArgumentParser, command: str) -> None:
         help="a handler that runs longer is a handler error (--on-error applies)",
     )
     sub.add_argument(
+        "--allow-io-uring",
+        action="store_true",
+        help="let the program make io_uring rings even where their operations would bypass a "
+        "rule (by default io_uring_setup then fails with ENOSYS, and programs fall back to "
+        "plain calls)",
+    )
+    sub.add_argument(
         "--error-errno",
         default="EIO",
         metavar="ERRNO",
@@ -283,7 +290,14 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
         spin_us=args.spin_us,
         backend=backend,
         handler_timeout=args.handler_timeout,
+        allow_io_uring=args.allow_io_uring,
     )
+    if args.allow_io_uring:
+        print(
+            "sysemu: warning: --allow-io-uring: operations the program submits through "
+            "io_uring bypass every rule",
+            file=sys.stderr,
+        )
     _load_handlers(args, emu, Invocation(args.subcommand, backend))
     return emu
 
