@@ -17,9 +17,9 @@ machines.
 
 32-bit programs whose C library multiplexes these calls through ``socketcall`` are checked
 the same way, reading its argument array. In both modes ``io_uring_setup`` fails with
-``ENOSYS``, as on a kernel without io_uring: the kernel's io_uring workers make sockets,
-connects and sends (``IORING_OP_SOCKET``, ``IORING_OP_CONNECT``, ``IORING_OP_SENDMSG``) that no
-filter sees, and liburing's users fall back to plain calls.
+``ENOSYS`` (unless ``--allow-io-uring``), as under every rule on a call an io_uring operation
+can do instead (see ``HandlerSet.guarded_against_io_uring``): the kernel's io_uring workers
+make sockets, connects and sends that no filter sees.
 
 The addresses are read from the program's memory while the call waits: like any decision to
 let a call through on what memory says, this is not a boundary against a program that
@@ -51,7 +51,6 @@ def deny_network(handlers: HandlerSet, *, allow_loopback: bool = False) -> None:
     docstring). They only decide (pass or fail), so every backend runs them, ``unotify``
     included. Register them before handlers that pass calls on their own, since the first
     decision wins."""
-    handlers.add("io_uring_setup", _no_io_uring, decides_only=True)
     if not allow_loopback:
         handlers.add("socket", _refuse, domain=In(*_INET), decides_only=True)
         handlers.add("socketcall", _refuse_socketcall, call=SYS_SOCKET, decides_only=True)
@@ -66,10 +65,6 @@ def deny_network(handlers: HandlerSet, *, allow_loopback: bool = False) -> None:
         call=In(SYS_CONNECT, SYS_SENDTO, SYS_SENDMSG, SYS_SENDMMSG),
         decides_only=True,
     )
-
-
-def _no_io_uring(_call: Call) -> Decision:
-    return Fail(errno.ENOSYS)
 
 
 def _refuse(_call: Call) -> Decision:
