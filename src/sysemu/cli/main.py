@@ -21,6 +21,7 @@ from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.rules import RulesError, load_rules
+from sysemu.cli.signals import RunSignals
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.errors import ExecError
@@ -260,19 +261,6 @@ def _drop_cap_sys_ptrace() -> None:
         )
 
 
-def _ignore_terminal_signals() -> None:
-    """Like a shell waiting for a foreground job: Ctrl-C and Ctrl-\\ are for the program,
-    which shares our process group and gets them from the terminal itself."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-
-    def terminate(number: int, _frame: FrameType | None) -> None:
-        raise SystemExit(128 + number)  # unwinds through the tracer, which kills the tree
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGHUP, terminate)
-
-
 def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
     """The Emulator the options of ``run`` and ``attach`` describe, with the rules files'
     handlers and the tools the options ask for; raises UsageError."""
@@ -363,7 +351,7 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             if args.drop_cap_sys_ptrace:
                 _drop_cap_sys_ptrace()
-            _ignore_terminal_signals()
+            RunSignals().install()  # a signal the program sends its own group is its own
             _not_dumpable()
             # A tool may choose where the program starts (the virtual filesystem's --cwd).
             result = emu.run(command)

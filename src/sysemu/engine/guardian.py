@@ -13,8 +13,8 @@ program and stays its parent:
   its descendants until none is left;
 - it reaps them, and reports the program's pid and then its wait status to sysemu on a pipe;
 - it ignores every other signal a program may send its parent (``SIGUSR1``, as X servers
-  send), and sysemu's filter refuses signals, ptrace and memory writes aimed at it as at
-  sysemu itself.
+  send) or its process group, and ``SIGTERM`` too unless sysemu sent it; sysemu's filter
+  refuses signals, ptrace and memory writes aimed at it as at sysemu itself.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ _PID = struct.Struct("=q")
 _STATUS = struct.Struct("=i")
 # What wait() returns when the guardian died without reporting: as if SIGKILLed.
 _KILLED_STATUS = signal.SIGKILL
-# The guardian keeps these: SIGTERM is its order to end the tree, SIGCHLD must stay at its
-# default for waitpid to report statuses, and SIGKILL and SIGSTOP cannot be changed.
+# The guardian keeps these: SIGTERM is its order to end the tree (when sysemu sends it),
+# SIGCHLD must stay at its default for waitpid to report statuses, and SIGKILL and SIGSTOP
+# cannot be changed.
 _KEPT = frozenset({signal.SIGTERM, signal.SIGCHLD, signal.SIGKILL, signal.SIGSTOP})
 
 
@@ -158,11 +159,12 @@ def spawn_guarded(
 
 
 class _TreeMustEndError(Exception):
-    """Raised in the guardian by SIGTERM: sysemu died, or asks for the tree's end."""
+    """sysemu died, or asks for the tree's end (by SIGTERM)."""
 
 
-def _end_requested(_number: int, _frame: object) -> None:
-    raise _TreeMustEndError
+# The guardian takes these with sigwaitinfo, blocked: SIGTERM to learn its sender, SIGCHLD to
+# wake when a child can be reaped.
+_WAITED = frozenset({signal.SIGTERM, signal.SIGCHLD})
 
 
 def _guard(
@@ -175,12 +177,14 @@ def _guard(
     program = 0
     reported = False
     try:
-        original_term = signal.signal(signal.SIGTERM, _end_requested)
+        # Set, not added to: sysemu's CLI blocks the signals it takes in a thread of its own,
+        # and the guardian inherits that mask.
+        signal.pthread_sigmask(signal.SIG_SETMASK, _WAITED)
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != supervisor:  # sysemu died before the line above
             raise _TreeMustEndError
-        saved = {signal.SIGTERM: original_term}
+        saved = {}
         for number in signal.valid_signals():
             if number not in _KEPT:  # (glibc's own two real-time signals refuse: left alone)
                 with contextlib.suppress(OSError, ValueError):
@@ -199,21 +203,39 @@ def _guard(
         os.closerange(3, report)
         os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
         while True:
-            pid, status = os.waitpid(-1, 0)  # ChildProcessError once none is left
-            if pid == program:
-                reported = _report_status(report, status)
+            reported = _reap(program, report) or reported  # ChildProcessError once none is left
+            info = signal.sigwaitinfo(_WAITED)
+            # SIGTERM is an order from sysemu only: kill(2) by sysemu when it ends a run early,
+            # or PR_SET_PDEATHSIG, which the kernel sends in the name of the dying sysemu (and
+            # after re-parenting us). The program shares our process group: its own
+            # ``kill -TERM 0`` reaches us too, and must not end its tree.
+            if info.si_signo == signal.SIGTERM and (
+                info.si_pid == supervisor or os.getppid() != supervisor
+            ):
+                raise _TreeMustEndError
     except ChildProcessError:  # the whole tree is gone
         os._exit(0)
-    except BaseException as error:  # SIGTERM's order, or a failure: either way, the end
+    except BaseException as error:  # sysemu's order, or a failure: either way, the end
         if program == 0 and not isinstance(error, _TreeMustEndError):
             # Not started: sysemu reads why where the program's own errors go.
             message = f"{getattr(error, 'errno', 0) or 0}:{error}".encode(errors="replace")
             with contextlib.suppress(OSError, TypeError):
                 os.write(child["error_write"], message)  # type: ignore[arg-type]
             os._exit(127)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _end_tree(program, report, reported)
         os._exit(0)
+
+
+def _reap(program: int, report: int) -> bool:
+    """Reap every child that has ended; True once the program's status was reported. Raises
+    ChildProcessError when no child is left."""
+    reported = False
+    while True:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return reported
+        if pid == program:
+            reported = _report_status(report, status)
 
 
 def _end_tree(program: int, report: int, reported: bool) -> None:

@@ -1,0 +1,122 @@
+"""What ``sysemu run`` does with the signals it gets while its program runs.
+
+sysemu shares its process group (and terminal) with the program, as any command started by a
+shell does. So a signal to that group reaches sysemu too, whether a terminal, another shell or
+the program itself sent it. A program that signals its own group (``kill -TERM 0``,
+``kill -- -$PGID``, ``killpg``) and handles the signal goes on natively; sysemu must go on as
+well, or the run ends under a program that meant to survive. Signals from outside keep their
+documented meaning: ``SIGTERM`` and ``SIGHUP`` end the run (exit 143 and 129), Ctrl-C and
+Ctrl-\\ are for the program only.
+
+Only the sender tells the two apart, and only ``siginfo_t`` names it, which a Python signal
+handler never sees. So the signals that would end sysemu are blocked in every thread (the
+engine's threads inherit the mask, and the program's child clears it before exec), and one
+thread takes them with ``sigwaitinfo``. It drops those sent from inside the program's tree
+(:func:`sent_from_the_tree`) and, for any other, wakes the main thread with a signal of its own,
+whose handler raises ``SystemExit(128 + N)``: that unwinds through the wait loop, which kills
+the tree, exactly as the handler of ``SIGTERM`` did before. A plain flag would not do: the main
+thread may sleep in ``waitpid`` for as long as the program does, and only a signal makes that
+call return ``EINTR``.
+
+A sender is only known while it exists. One that was reaped before sysemu looked at it (a
+``kill`` process that signalled the group and exited, then its parent waited for it) cannot be
+placed, and counts as outside: when in doubt, the documented behaviour. The ptrace backends
+keep a traced process from being reaped until sysemu's own wait loop saw its exit, and the
+watching thread wakes when the signal is sent, so that loses only to a scheduler that keeps
+the thread off every CPU for several of the sender's steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from types import FrameType
+
+# Sent from outside, these end the run as their default action would end sysemu: the tree is
+# killed and sysemu exits 128+N. From the program's tree, they are its own business.
+ENDING_SIGNALS = frozenset({signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2})
+# Ignored whoever sends them, as a shell ignores them while a foreground job runs: the terminal
+# sends them to the whole group, and the program decides what they mean.
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
+# The watching thread's wake-up call to the main thread. A real-time signal: none has a
+# meaning for sysemu, and one the program sends to its group wakes the main thread for
+# nothing (the handler returns) instead of killing sysemu by its default action.
+_WAKE = signal.SIGRTMIN
+
+
+def sent_from_the_tree(sender: int, supervisor: int) -> bool:
+    """Whether process ``sender`` belongs to the tree that ``supervisor`` (sysemu) runs: a
+    descendant by /proc's parent links, or a process one of ``supervisor``'s threads traces
+    (an orphan re-parented to init stays traced). False for one that is gone."""
+    if sender == supervisor:
+        return False
+    seen = set()
+    current = sender
+    while current > 1 and current not in seen:
+        seen.add(current)
+        parent = _parent(current)
+        if parent == supervisor:
+            return True
+        if parent is None:
+            break
+        current = parent
+    tracer = _tracer(sender)
+    return tracer != 0 and os.path.exists(f"/proc/{supervisor}/task/{tracer}")
+
+
+def _parent(pid: int) -> int | None:
+    """The parent of ``pid`` (a zombie's too), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The command name is in parentheses and may hold anything: split after the last.
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _tracer(pid: int) -> int:
+    """The thread that traces ``pid`` (its id, as /proc shows it), 0 for none or gone."""
+    with contextlib.suppress(OSError, ValueError):
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"TracerPid:"):
+                    return int(line.split()[1])
+    return 0
+
+
+class RunSignals:
+    """The handling the module doc describes, for one ``sysemu run`` in this process's main
+    thread. :meth:`install` before the program is started (before any other thread too)."""
+
+    def __init__(self) -> None:
+        """Nothing happens until :meth:`install`."""
+        self._supervisor = os.getpid()
+        self._ending: int | None = None
+        self._main = threading.main_thread().ident
+
+    def install(self) -> None:
+        """Ignore the terminal's signals, block the ending ones in this thread (and so in every
+        thread started from now on) and start the thread that takes them."""
+        for number in IGNORED_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+        signal.signal(_WAKE, self._woken)
+        signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
+        threading.Thread(target=self._watch, name="sysemu-signals", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Take the ending signals until one comes from outside the tree."""
+        while True:
+            info = signal.sigwaitinfo(ENDING_SIGNALS)
+            # si_pid is 0 for the kernel's own (a terminal's hang-up): from outside.
+            if info.si_pid and sent_from_the_tree(info.si_pid, self._supervisor):
+                continue
+            self._ending = info.si_signo
+            if self._main is not None:
+                signal.pthread_kill(self._main, _WAKE)
+            return
+
+    def _woken(self, _number: int, _frame: FrameType | None) -> None:
+        if self._ending is not None:  # (else the program sent _WAKE to its group)
+            raise SystemExit(128 + self._ending)  # unwinds through the tracer: kills the tree
