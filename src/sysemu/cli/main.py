@@ -351,10 +351,12 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             if args.drop_cap_sys_ptrace:
                 _drop_cap_sys_ptrace()
-            RunSignals().install()  # a signal the program sends its own group is its own
+            signals = RunSignals()
+            signals.install()  # a signal the program sends its own group is its own
             _not_dumpable()
             # A tool may choose where the program starts (the virtual filesystem's --cwd).
             result = emu.run(command)
+            signals.run_ended()
     except HandlerError as error:
         import traceback  # noqa: PLC0415 (an error path: start-up does not pay for it)
 

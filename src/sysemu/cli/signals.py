@@ -18,12 +18,13 @@ the tree, exactly as the handler of ``SIGTERM`` did before. A plain flag would n
 thread may sleep in ``waitpid`` for as long as the program does, and only a signal makes that
 call return ``EINTR``.
 
-A sender is only known while it exists. One that was reaped before sysemu looked at it (a
-``kill`` process that signalled the group and exited, then its parent waited for it) cannot be
-placed, and counts as outside: when in doubt, the documented behaviour. The ptrace backends
-keep a traced process from being reaped until sysemu's own wait loop saw its exit, and the
-watching thread wakes when the signal is sent, so that loses only to a scheduler that keeps
-the thread off every CPU for several of the sender's steps.
+A sender is only known while it exists. One that was reaped before sysemu looked at it cannot
+be placed: most often a program that signalled its group on its way out (``trap 'kill 0'
+EXIT``) and whose run is ending, sometimes a short-lived kill(1) from outside. Such a signal
+waits half a second for the run's end: if the run ends it is dropped and the program's status
+stands, else it ends the run, the documented behaviour. (A short-lived process of the tree that
+signals the group while the rest of the program runs on, and is reaped before the watching
+thread gets a CPU, is then taken for outside: a known gap, see RELIABILITY.md.)
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 # meaning for sysemu, and one the program sends to its group wakes the main thread for
 # nothing (the handler returns) instead of killing sysemu by its default action.
 _WAKE = signal.SIGRTMIN
+# How long a signal whose sender is gone waits for the run's end before it ends the run.
+_GRACE_SECONDS = 0.5
 
 
-def sent_from_the_tree(sender: int, supervisor: int) -> bool:
+def sent_from_the_tree(sender: int, supervisor: int) -> bool | None:
     """Whether process ``sender`` belongs to the tree that ``supervisor`` (sysemu) runs: a
     descendant by /proc's parent links, or a process one of ``supervisor``'s threads traces
-    (an orphan re-parented to init stays traced). False for one that is gone."""
+    (an orphan re-parented to init stays traced). None once it is gone: nobody can tell."""
     if sender == supervisor:
         return False
     seen = set()
@@ -60,6 +63,8 @@ def sent_from_the_tree(sender: int, supervisor: int) -> bool:
         if parent == supervisor:
             return True
         if parent is None:
+            if current == sender:
+                return None
             break
         current = parent
     tracer = _tracer(sender)
@@ -78,23 +83,25 @@ def _parent(pid: int) -> int | None:
 
 def _tracer(pid: int) -> int:
     """The thread that traces ``pid`` (its id, as /proc shows it), 0 for none or gone."""
-    with contextlib.suppress(OSError, ValueError):
-        with open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"TracerPid:"):
-                    return int(line.split()[1])
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"TracerPid:"):
+                return int(line.split()[1])
     return 0
 
 
 class RunSignals:
     """The handling the module doc describes, for one ``sysemu run`` in this process's main
-    thread. :meth:`install` before the program is started (before any other thread too)."""
+    thread. :meth:`install` before the program is started (before any other thread too),
+    :meth:`run_ended` once it has ended."""
 
     def __init__(self) -> None:
         """Nothing happens until :meth:`install`."""
         self._supervisor = os.getpid()
         self._ending: int | None = None
         self._main = threading.main_thread().ident
+        self._ended = threading.Event()
+        self._taken = threading.Event()
 
     def install(self) -> None:
         """Ignore the terminal's signals, block the ending ones in this thread (and so in every
@@ -105,18 +112,35 @@ class RunSignals:
         signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
         threading.Thread(target=self._watch, name="sysemu-signals", daemon=True).start()
 
+    def run_ended(self) -> None:
+        """The program has ended: a signal whose sender could not be placed is dropped now."""
+        self._ended.set()
+
     def _watch(self) -> None:
-        """Take the ending signals until one comes from outside the tree."""
+        """Take the ending signals until one comes from outside the tree, then wake the main
+        thread until it has taken the order."""
         while True:
             info = signal.sigwaitinfo(ENDING_SIGNALS)
             # si_pid is 0 for the kernel's own (a terminal's hang-up): from outside.
-            if info.si_pid and sent_from_the_tree(info.si_pid, self._supervisor):
+            inside = sent_from_the_tree(info.si_pid, self._supervisor) if info.si_pid else False
+            if inside:
                 continue
-            self._ending = info.si_signo
-            if self._main is not None:
-                signal.pthread_kill(self._main, _WAKE)
-            return
+            # A sender already reaped is most often a program that signalled its group and
+            # ended (``trap 'kill 0' EXIT``), the run's end with it: a grace to see whether
+            # the run ends tells that from a short-lived kill(1) from outside.
+            if inside is None and self._ended.wait(_GRACE_SECONDS):
+                return
+            break
+        self._ending = info.si_signo
+        # The main thread may be between its wait loop's check for signals and the waitpid
+        # that sleeps until the next stop: a wake-up then is seen only at that stop. So it
+        # is sent until taken.
+        while self._main is not None and not self._taken.is_set():
+            signal.pthread_kill(self._main, _WAKE)
+            self._taken.wait(0.05)
 
     def _woken(self, _number: int, _frame: FrameType | None) -> None:
-        if self._ending is not None:  # (else the program sent _WAKE to its group)
+        if self._ending is not None and not self._taken.is_set():
+            # (Else the program sent _WAKE to its group, or the order was taken already.)
+            self._taken.set()
             raise SystemExit(128 + self._ending)  # unwinds through the tracer: kills the tree
