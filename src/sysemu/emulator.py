@@ -168,6 +168,7 @@ class Emulator:
         *,
         error: int | str | None = None,
         retval: int | None = None,
+        short: int | str | None = None,
         signal: int | str | None = None,
         delay_enter: float = 0.0,
         delay_exit: float = 0.0,
@@ -184,7 +185,9 @@ class Emulator:
         ``spec`` is a whole ``--inject`` spec (``"write:error=ENOSPC:fdpath=*/app.log"``,
         see :mod:`sysemu.tools.inject.spec`) or just its syscall set, with the options as
         keyword arguments: ``emu.inject("write", error=errno.ENOSPC, fdpath="*/app.log")``.
-        Delays are in seconds. What was injected is in ``RunResult.injections``. Raises
+        ``short=1`` or ``short="50%"`` makes the kernel itself do a short transfer (the byte
+        count cut before the call runs; the ptrace backends). Delays are in seconds. What was
+        injected is in ``RunResult.injections``. Raises
         ``ValueError`` (``InjectSpecError``) for a bad spec, at once.
         """
         options: list[str] = []
@@ -192,6 +195,8 @@ class Emulator:
             options.append(f"error={error}")
         if retval is not None:
             options.append(f"retval={retval}")
+        if short is not None:
+            options.append(f"short={short}")
         if signal is not None:
             options.append(f"signal={signal}")
         if delay_enter:

@@ -24,7 +24,7 @@ from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
-from sysemu.engine.errors import ExecError
+from sysemu.engine.errors import ExecError, UnsupportedError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.tools.registry import tool_options
 from sysemu.tools.tool import Invocation, OptionalValue
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return status
             return print_report()
         return run_command(args)
-    except (UsageError, RulesError) as error:
+    except (UsageError, RulesError, UnsupportedError) as error:  # before the program starts
         print(f"sysemu: {error}", file=sys.stderr)
         return USAGE_ERROR
     except (ProgramNotFoundError, AttachError) as error:

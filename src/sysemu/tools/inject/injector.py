@@ -18,7 +18,16 @@ from typing import NamedTuple
 from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
-from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Pass, Result, ResultHook
+from sysemu.api.decisions import (
+    Decision,
+    Defer,
+    Emulate,
+    Fail,
+    Pass,
+    Result,
+    ResultHook,
+    Rewrite,
+)
 from sysemu.api.handlers import HandlerSet
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
@@ -51,6 +60,8 @@ def _action(spec: InjectSpec) -> str:
         parts.append(f"error={errno_text(spec.error)}")
     if spec.retval is not None:
         parts.append(f"retval={spec.retval}")
+    if spec.short is not None:
+        parts.append(f"short={spec.short}")
     if spec.after:
         parts.append("after")
     if spec.signal is not None:
@@ -63,6 +74,19 @@ def _action(spec: InjectSpec) -> str:
 def _first_param(syscall: Syscall, kinds: tuple[ArgKind, ...]) -> int | None:
     for index, param in enumerate(syscall.params):
         if param.kind in kinds:
+            return index
+    return None
+
+
+# The byte count that short= cuts: read/write's count, sendto/recvfrom's len. (Not readv's or
+# writev's vlen, which counts buffers, nor getdents64's count, which a short cut turns into
+# EINVAL rather than fewer entries once it is below one entry.)
+_BYTE_COUNTS = ("count", "len")
+
+
+def _byte_count(syscall: Syscall) -> int | None:
+    for index, param in enumerate(syscall.params):
+        if param.name in _BYTE_COUNTS and param.kind is ArgKind.ULONG:
             return index
     return None
 
@@ -119,8 +143,10 @@ class Injector(Observer, Tool):
                     abi=abi,
                     arg_conditions=conditions,
                     # Without "after" or an exit delay an injection only decides, which lets
-                    # the auto backend answer it through user notification.
-                    decides_only=not (parsed.after or parsed.delay_exit_ns),
+                    # the auto backend answer it through user notification; short= rewrites
+                    # an argument, which only ptrace can (unotify refuses it at the start).
+                    decides_only=not (parsed.after or parsed.delay_exit_ns or parsed.short),
+                    needs_ptrace=parsed.short is not None,
                 )
                 registered += 1
         if not registered:
@@ -167,6 +193,7 @@ class Injector(Observer, Tool):
         if not _can_serve(spec, syscall):
             return None
         fd_index = _first_param(syscall, (ArgKind.FD,))
+        size_index = _byte_count(syscall)
         text = str(spec)
         action = _action(spec)
         counters = self._counters
@@ -187,6 +214,12 @@ class Injector(Observer, Tool):
                     return None
             if family_check is not None and not family_check(call):
                 return None
+            cut: int | None = None
+            if spec.short is not None:
+                assert size_index is not None  # _can_serve checked it
+                cut = spec.short.cut(call.args[size_index])
+                if cut is None:  # already that short: nothing to cut
+                    return None
             key = (index, call.pid, call.name)
             count = counters[key] = counters.get(key, 0) + 1
             if spec.when is not None and not spec.when.matches(count):
@@ -196,8 +229,13 @@ class Injector(Observer, Tool):
             records.append(
                 Injection(text, call.name, call.abi, call.pid, call.tid, count, action, matched)
             )
+            if cut is not None:
+                assert size_index is not None
+                return _cut(spec, call, size_index, cut)
             return _decide(spec, call)
 
+        # What the unotify backend names when it refuses a spec it cannot carry out.
+        inject.__qualname__ = f"--inject '{text}'"
         return inject
 
 
@@ -209,6 +247,8 @@ def _can_serve(spec: InjectSpec, syscall: Syscall) -> bool:
         return False
     if spec.families and family_selector(syscall, spec.families) is None:
         return False  # the call names no address family before it runs
+    if spec.short is not None and _byte_count(syscall) is None:
+        return False
     return spec.path is None or _first_param(syscall, (ArgKind.PATH,)) is not None
 
 
@@ -216,7 +256,7 @@ def _unservable(spec: InjectSpec) -> InjectSpecError:
     return InjectSpecError(
         f"inject spec '{spec}': no syscall of the set has the arguments its "
         "conditions need (a path for path=, a file descriptor for fd=/fdpath=, a domain "
-        "or an address passed in for family=)"
+        "or an address passed in for family=, a byte count for short=)"
     )
 
 
@@ -294,6 +334,20 @@ def _replaced_after(value: int | None, delay_ns: int) -> ResultHook:
         return Defer(delay_ns / 1e9, value) if delay_ns else value
 
     return replace
+
+
+def _cut(spec: InjectSpec, call: Call, index: int, cut: int) -> Decision:
+    """short=: the kernel runs ``call`` with its byte count (argument ``index``) cut to
+    ``cut``, and makes the short transfer itself; a signal and delays as :func:`_decide`
+    does them. (The register keeps the cut value after the call, as with every rewrite: a
+    libc wrapper returns the call's result and reads it no more.)"""
+    if spec.signal is not None:
+        call.send_signal(spec.signal)
+    args: list[int | None] = [None] * 6  # one per argument register, as Call.rewrite makes
+    args[index] = cut
+    then = _replaced_after(None, spec.delay_exit_ns) if spec.delay_exit_ns else None
+    rewrite = Rewrite(tuple(args), None, then)
+    return Defer(spec.delay_enter_ns / 1e9, rewrite) if spec.delay_enter_ns else rewrite
 
 
 def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:

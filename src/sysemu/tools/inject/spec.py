@@ -6,6 +6,7 @@ Grammar (one spec; ``--inject`` may be given many times)::
     set         = strace's syscall set: names, !name, /regex, %class, all (comma-separated)
     option      = "error=" errno          ; ENOSPC or 1..4095: the call fails with it
                 / "retval=" integer       ; the call returns this value (decimal or 0x...)
+                / "short=" short          ; the kernel runs the call with its count cut
                 / "signal=" signal        ; SIGUSR1, USR1 or 1..64: sent to the calling thread
                 / "delay_enter=" duration ; wait before the call runs
                 / "delay_exit=" duration  ; wait after the call ran
@@ -21,9 +22,13 @@ Grammar (one spec; ``--inject`` may be given many times)::
     duration    = digits [ "s" / "ms" / "us" / "ns" ]  ; microseconds without a unit
     pids        = pid *( "," pid ),  pid = [ "!" ] ( integer / "root" )
     families    = family *( "," family ), family = inet / inet6 / unix / netlink / packet / AF_*
+    short       = integer / percent "%"   ; at most that many bytes, or that share (1..99%)
 
-At least one of error, retval, signal, delay_enter or delay_exit is required; error and
-retval exclude each other; ``after`` needs one of them. Values cannot contain ``:``. An
+At least one of error, retval, short, signal, delay_enter or delay_exit is required; error,
+retval and short exclude each other; ``after`` needs error or retval. ``short`` rewrites the
+byte count argument (``count`` of read/write/pread64/pwrite64, ``len`` of sendto/recvfrom...)
+before the call runs, so that the kernel itself makes a short transfer; calls whose count is
+already that small are not hit. Values cannot contain ``:``. An
 option given twice keeps the last one, as in strace. ``when``: ``3`` is the third matching
 call only, ``3+`` the third and every later one, ``3+2`` every second one from the third,
 ``3..5`` the third to fifth; first, last and step are 1..65535.
@@ -70,6 +75,26 @@ class When(NamedTuple):
         return text
 
 
+class Short(NamedTuple):
+    """How ``short=`` cuts a byte count: to at most ``limit`` bytes, or to ``percent`` of it
+    (at least 1)."""
+
+    limit: int | None = None
+    percent: int | None = None
+
+    def cut(self, count: int) -> int | None:
+        """The count the call runs with instead of ``count``; None when it is not shorter."""
+        if self.limit is not None:
+            cut = self.limit
+        else:
+            assert self.percent is not None
+            cut = max(1, count * self.percent // 100)
+        return cut if cut < count else None
+
+    def __str__(self) -> str:
+        return f"{self.percent}%" if self.percent is not None else str(self.limit)
+
+
 class PidFilter(NamedTuple):
     """Processes a spec applies to: listed pids and ``root`` (the started process), or all
     but the negated ones."""
@@ -98,6 +123,7 @@ class InjectSpec(NamedTuple):
     syscalls: SyscallSet
     error: int | None = None
     retval: int | None = None
+    short: Short | None = None
     signal: int | None = None
     delay_enter_ns: int = 0
     delay_exit_ns: int = 0
@@ -116,6 +142,8 @@ class InjectSpec(NamedTuple):
             parts.append(f"error={errno_text(self.error)}")
         if self.retval is not None:
             parts.append(f"retval={self.retval}")
+        if self.short is not None:
+            parts.append(f"short={self.short}")
         if self.signal is not None:
             parts.append(f"signal={signal_name(self.signal)}")
         if self.delay_enter_ns:
@@ -196,6 +224,20 @@ def _when(text: str) -> When:
     return When(first, last, step, every)
 
 
+def _short(text: str) -> Short:
+    if text.endswith("%"):
+        percent = text[:-1]
+        if not percent.isdigit() or not 1 <= int(percent) <= 99:
+            raise ValueError(f"short=P% needs a share between 1% and 99%, not {text!r}")
+        return Short(percent=int(percent))
+    limit = _integer(text, "short")
+    if not 1 <= limit < 1 << 63:
+        raise ValueError(
+            f"short must be a byte count of 1 or more, or a share like 50%, not {text!r}"
+        )
+    return Short(limit=limit)
+
+
 def _pids(text: str) -> PidFilter:
     include: set[int | str] = set()
     exclude: set[int | str] = set()
@@ -263,6 +305,8 @@ def _parse(text: str) -> InjectSpec:
             if not -(1 << 63) <= retval < 1 << 64:
                 raise ValueError(f"retval does not fit a 64-bit register: {value!r}")
             fields["retval"] = retval
+        elif key == "short":
+            fields["short"] = _short(value)
         elif key == "signal":
             fields["signal"] = signal_number(value)
         elif key == "delay_enter":
@@ -293,14 +337,17 @@ def _parse(text: str) -> InjectSpec:
     spec = InjectSpec(**fields)  # type: ignore[arg-type]
     if spec.error is not None and spec.retval is not None:
         raise ValueError("error and retval exclude each other")
+    if spec.short is not None and (spec.error is not None or spec.retval is not None):
+        raise ValueError("short runs the call: it excludes error and retval")
     if spec.after and spec.error is None and spec.retval is None:
         raise ValueError("after needs error= or retval=")
     if not (
         spec.error is not None
         or spec.retval is not None
+        or spec.short is not None
         or spec.signal is not None
         or spec.delay_enter_ns
         or spec.delay_exit_ns
     ):
-        raise ValueError("nothing to inject: give error=, retval=, signal= or a delay")
+        raise ValueError("nothing to inject: give error=, retval=, short=, signal= or a delay")
     return spec
