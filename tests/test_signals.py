@@ -21,6 +21,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sysemu import Emulator
+from sysemu.cli.signals import RunSignals, sent_from_the_tree
 from sysemu.kernel import seccomp
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
@@ -242,3 +244,47 @@ def test_a_script_that_kills_its_group_on_exit_ends_as_natively(backend: str) ->
     assert native == (128 + signal.SIGTERM, "done\n")
     assert run_as_job([*SYSEMU, "--backend", backend, "--", "bash", "-c", script],
                       terminal=False) == native  # fmt: skip
+
+
+# The program moves to a process group of its own first: the test process is in its group.
+SIGNALS_ITS_OWN_GROUP = (
+    "import os, signal\n"
+    "os.setpgid(0, 0)\n"
+    "signal.signal(signal.SIGTERM, lambda *_: None)\n"
+    "print(os.getpid(), flush=True)\n"
+    "os.killpg(0, signal.SIGTERM)\n"
+)
+
+
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace", "sysemu", "auto"])
+def test_a_gone_sender_of_a_group_signal_is_placed_by_its_own_delivery(backend: str) -> None:
+    """On the ptrace backends, a process that signals its own group stops for that signal's
+    delivery to itself before it can exit: sysemu sees it there, so a sender reaped before
+    sysemu's signal thread looks is still known to be the program's."""
+    skip_without(backend)
+    watched = RunSignals()
+    emu = Emulator(backend=backend)
+    watched.watch(emu)  # what install() does, without taking the signals
+    result = emu.run([sys.executable, "-S", "-c", SIGNALS_ITS_OWN_GROUP],
+                     capture_output=True, timeout=60)  # fmt: skip
+    assert result.exit_code == 0
+    sender = int(result.stdout)
+    assert gone(sender)
+    assert sent_from_the_tree(sender, os.getpid()) is None  # /proc alone cannot tell
+    assert watched.from_the_tree(sender, signal.SIGTERM) is True
+    assert watched.from_the_tree(sender, signal.SIGHUP) is None  # not what it sent
+
+
+def test_senders_are_placed_by_their_ancestry() -> None:
+    watched = RunSignals()
+    me = os.getpid()
+    assert watched.from_the_tree(0, signal.SIGHUP) is False  # the kernel's: a terminal's
+    assert watched.from_the_tree(me, signal.SIGTERM) is False  # sysemu's own
+    assert watched.from_the_tree(os.getppid(), signal.SIGTERM) is False  # an outsider
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert watched.from_the_tree(child.pid, signal.SIGTERM) is True  # a descendant
+    finally:
+        child.kill()
+        child.wait()
+    assert watched.from_the_tree(child.pid, signal.SIGTERM) is None  # gone, no trace

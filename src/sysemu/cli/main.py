@@ -352,7 +352,7 @@ def run_command(args: argparse.Namespace) -> int:
             if args.drop_cap_sys_ptrace:
                 _drop_cap_sys_ptrace()
             signals = RunSignals()
-            signals.install()  # a signal the program sends its own group is its own
+            signals.install(emu)  # a signal the program sends its own group is its own
             _not_dumpable()
             # A tool may choose where the program starts (the virtual filesystem's --cwd).
             result = emu.run(command)

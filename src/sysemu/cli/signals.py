@@ -18,22 +18,31 @@ the tree, exactly as the handler of ``SIGTERM`` did before. A plain flag would n
 thread may sleep in ``waitpid`` for as long as the program does, and only a signal makes that
 call return ``EINTR``.
 
-A sender is only known while it exists. One that was reaped before sysemu looked at it cannot
-be placed: most often a program that signalled its group on its way out (``trap 'kill 0'
-EXIT``) and whose run is ending, sometimes a short-lived kill(1) from outside. Such a signal
-waits half a second for the run's end: if the run ends it is dropped and the program's status
-stands, else it ends the run, the documented behaviour. (A short-lived process of the tree that
-signals the group while the rest of the program runs on, and is reaped before the watching
-thread gets a CPU, is then taken for outside: a known gap, see RELIABILITY.md.)
+A sender is only known while it exists, and one may be reaped before the watching thread gets
+a CPU. On the ptrace backends that still leaves a trace: a process that signals its own group
+gets the signal itself, and stops in a signal-delivery-stop before it can go on to exit, so
+:class:`_Deliveries` (an observer of those stops) has seen it. Otherwise (the unotify backend,
+or a sender outside the group it signalled) a gone sender cannot be placed: most often a
+program that signalled its group on its way out (``trap 'kill 0' EXIT``) and whose run is
+ending, sometimes a short-lived kill(1) from outside. Such a signal waits half a second for
+the run's end: if the run ends it is dropped and the program's status stands, else it ends
+the run, the documented behaviour (a known gap, see RELIABILITY.md).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
 import threading
 from types import FrameType
+
+from sysemu._typing import TYPE_CHECKING
+from sysemu.api.observers import Observer
+
+if TYPE_CHECKING:
+    from sysemu.emulator import Emulator
 
 # Sent from outside, these end the run as their default action would end sysemu: the tree is
 # killed and sysemu exits 128+N. From the program's tree, they are its own business.
@@ -47,6 +56,9 @@ IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 _WAKE = signal.SIGRTMIN
 # How long a signal whose sender is gone waits for the run's end before it ends the run.
 _GRACE_SECONDS = 0.5
+# How many of the tree's last deliveries of ending signals are remembered: a group signal's
+# sender is looked up within milliseconds of its own delivery.
+_REMEMBERED = 64
 
 
 def sent_from_the_tree(sender: int, supervisor: int) -> bool | None:
@@ -90,6 +102,25 @@ def _tracer(pid: int) -> int:
     return 0
 
 
+class _Deliveries(Observer):
+    """The threads of the tree that lately got an ending signal (on the ptrace backends,
+    which see signal-delivery-stops): a sender among them signalled a group it is in."""
+
+    wants_results = False
+
+    def __init__(self) -> None:
+        self._seen: collections.deque[tuple[int, int]] = collections.deque(maxlen=_REMEMBERED)
+
+    def signal_delivered(self, tid: int, signal: int) -> None:
+        """Remember ``tid`` if ``signal`` is one the signal thread takes."""
+        if signal in ENDING_SIGNALS:
+            self._seen.append((tid, signal))
+
+    def got(self, tid: int, number: int) -> bool:
+        """Whether ``tid`` was lately delivered signal ``number``."""
+        return (tid, number) in self._seen
+
+
 class RunSignals:
     """The handling the module doc describes, for one ``sysemu run`` in this process's main
     thread. :meth:`install` before the program is started (before any other thread too),
@@ -102,15 +133,23 @@ class RunSignals:
         self._main = threading.main_thread().ident
         self._ended = threading.Event()
         self._taken = threading.Event()
+        self._deliveries = _Deliveries()
 
-    def install(self) -> None:
+    def install(self, emu: Emulator) -> None:
         """Ignore the terminal's signals, block the ending ones in this thread (and so in every
-        thread started from now on) and start the thread that takes them."""
+        thread started from now on), start the thread that takes them, and watch the
+        deliveries of ``emu``'s runs."""
+        self.watch(emu)
         for number in IGNORED_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
         signal.signal(_WAKE, self._woken)
         signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
         threading.Thread(target=self._watch, name="sysemu-signals", daemon=True).start()
+
+    def watch(self, emu: Emulator) -> None:
+        """Watch the deliveries of ending signals in ``emu``'s runs (part of :meth:`install`):
+        what places a sender that is gone (see the module doc)."""
+        emu.observe(self._deliveries, [])
 
     def run_ended(self) -> None:
         """The program has ended: a signal whose sender could not be placed is dropped now."""
@@ -121,8 +160,7 @@ class RunSignals:
         thread until it has taken the order."""
         while True:
             info = signal.sigwaitinfo(ENDING_SIGNALS)
-            # si_pid is 0 for the kernel's own (a terminal's hang-up): from outside.
-            inside = sent_from_the_tree(info.si_pid, self._supervisor) if info.si_pid else False
+            inside = self.from_the_tree(info.si_pid, info.si_signo)
             if inside:
                 continue
             # A sender already reaped is most often a program that signalled its group and
@@ -138,6 +176,16 @@ class RunSignals:
         while self._main is not None and not self._taken.is_set():
             signal.pthread_kill(self._main, _WAKE)
             self._taken.wait(0.05)
+
+    def from_the_tree(self, sender: int, number: int) -> bool | None:
+        """Whether signal ``number`` from process ``sender`` came from the program's tree;
+        None when that cannot be told (the sender is gone, and left no trace)."""
+        if not sender:  # the kernel's own (a terminal's hang-up): from outside
+            return False
+        inside = sent_from_the_tree(sender, self._supervisor)
+        if inside is None and self._deliveries.got(sender, number):
+            return True
+        return inside
 
     def _woken(self, _number: int, _frame: FrameType | None) -> None:
         if self._ending is not None and not self._taken.is_set():
