@@ -126,7 +126,9 @@ def test_probability_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
     assert runs[0] != runs[2]
 
 
-def test_after_makes_a_short_write_the_kernel_really_did(tmp_path: Path) -> None:
+def test_after_replaces_the_result_of_a_write_the_kernel_made_whole(tmp_path: Path) -> None:
+    """The program is told 1 although the kernel wrote every byte (a real short write is
+    short=, tests/test_inject_short.py)."""
     out = tmp_path / "out"
     script = (
         "import os, sys\n"
