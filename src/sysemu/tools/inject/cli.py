@@ -41,8 +41,8 @@ class InjectOptions(ToolOptions):
             default=[],
             metavar="SPEC",
             help="inject a fault: strace's SET:error=ERRNO|retval=N[:signal=SIG][:when=...] "
-            "plus :path=GLOB :fd=N :fdpath=GLOB :pid=... :probability=P :after (repeatable; "
-            "see docs)",
+            "plus :short=N|P%% :path=GLOB :fd=N :fdpath=GLOB :pid=... :probability=P :after "
+            "(repeatable; see docs)",
         )
         parser.add_argument(
             "--seed",
