@@ -42,7 +42,7 @@ from sysemu.api.handlers import HandlerError, OnError, SyscallStats
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.emulator import Emulator
-from sysemu.engine.errors import ExecError, RunTimeoutError
+from sysemu.engine.errors import ExecError, RunTimeoutError, UnsupportedError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.tools.tool import Tool, ToolOptions
 
@@ -107,5 +107,6 @@ __all__ = [
     "SyscallStats",
     "Tool",
     "ToolOptions",
+    "UnsupportedError",
     "__version__",
 ]

@@ -20,6 +20,7 @@ from types import FrameType
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
+from sysemu.cli.backends import unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
@@ -344,6 +345,9 @@ def run_command(args: argparse.Namespace) -> int:
             )
         if not command:
             raise UsageError("run: no command given (usage: sysemu run [OPTIONS] -- CMD [ARG...])")
+        refusal = unsupported(args)
+        if refusal is not None:
+            raise UsageError(refusal)
     emu = _emulator(args, "ptrace" if attaching else args.backend)
     try:
         if attaching:

@@ -119,6 +119,7 @@ class Injector(Observer, Tool):
         self.specs.append(parsed)
         self._randoms.append(random.Random(f"{self.seed}:{index}"))
         registered = 0
+        sees_result = bool(parsed.after or parsed.delay_exit_ns)
         for abi in Abi:
             for name in sorted(parsed.syscalls.names(abi)):
                 try:
@@ -144,9 +145,10 @@ class Injector(Observer, Tool):
                     arg_conditions=conditions,
                     # Without "after" or an exit delay an injection only decides, which lets
                     # the auto backend answer it through user notification; short= rewrites
-                    # an argument, which only ptrace can (unotify refuses it at the start).
-                    decides_only=not (parsed.after or parsed.delay_exit_ns or parsed.short),
-                    needs_ptrace=parsed.short is not None,
+                    # an argument and "after" or an exit delay see the result, which only
+                    # ptrace can (unotify refuses them at the start).
+                    decides_only=not (sees_result or parsed.short),
+                    needs_ptrace=sees_result or parsed.short is not None,
                 )
                 registered += 1
         if not registered:

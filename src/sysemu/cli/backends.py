@@ -1,0 +1,32 @@
+"""What a backend cannot serve, found from the command line alone, before anything is built.
+
+The engine refuses the same combinations when a run starts (``UnsupportedError``, raised
+before the program is spawned), but in the engine's words: about observers, handlers and
+results. Here the refusal names the option the user typed and the backends that can serve
+it, so that ``sysemu run --backend unotify --trace -- true`` is one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+PTRACE_BACKENDS = "seccomp (the default), ptrace, sysemu or auto"
+"""The backends that stop calls in ptrace, and so can see results and run every handler."""
+
+
+def unsupported(args: argparse.Namespace) -> str | None:
+    """Why ``args`` ask ``sysemu run``'s backend for something it cannot do, or None."""
+    if getattr(args, "backend", None) != "unotify":
+        return None
+    if args.trace is not None or args.output or args.json:
+        option = "--trace" if args.trace is not None else "-o" if args.output else "--json"
+        return (
+            f"{option}: the unotify backend cannot trace (it sees neither every call nor any "
+            f"result); use --backend {PTRACE_BACKENDS}"
+        )
+    if args.handler_timeout is not None:
+        return (
+            "--handler-timeout: the unotify backend cannot time handlers out (it needs "
+            f"ptrace); use --backend {PTRACE_BACKENDS}"
+        )
+    return None
