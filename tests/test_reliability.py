@@ -856,8 +856,12 @@ def sysemu_fuzzed(
     mine = [line for line in result.stderr.splitlines() if line.startswith("sysemu: ")]
     if result.returncode == 2:  # bad input: one line, nothing else (the commands never exit 2)
         assert len(mine) == 1 and result.stderr == mine[0] + "\n", (args, result.stderr)
-    else:  # a run: sysemu says nothing, or that the program could not be executed
-        assert not mine or (result.returncode == 126 and len(mine) == 1), (args, result.stderr)
+    else:  # a run: sysemu says nothing, or that the program could not be executed (126) or
+        # was not found (127)
+        assert not mine or (result.returncode in (126, 127) and len(mine) == 1), (
+            args,
+            result.stderr,
+        )
     assert wait_until(lambda: not leftovers(token), 5), leftovers(token)
     return result
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
 from sysemu.abi.syscalls import linux_version
 from sysemu.api.handlers import HandlerSet
+from sysemu.cli.version import environment_line
 from sysemu.engine.auto import notifiable
 from sysemu.kernel import ptrace, seccomp
 from sysemu.kernel.arch import host_arch
@@ -141,6 +142,7 @@ def tables_cover(release: str) -> str:
 def print_report() -> int:
     """Print the report; exit status 0 if the default backend can run here, else 1."""
     rows = report()
+    print(environment_line())
     for name, value, purpose in rows:
         shown = ("yes" if value else "NO") if isinstance(value, bool) else value
         print(f"{name:<46} {shown:<8}  {purpose}")

@@ -23,6 +23,7 @@ from sysemu.api.handlers import HandlerError, OnError
 from sysemu.cli.backends import unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
+from sysemu.cli.version import version_line
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.errors import ExecError, UnsupportedError
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 USAGE_ERROR = 2
 HANDLER_ERROR = 70  # EX_SOFTWARE: a handler raised and the program was killed (fail closed)
+CANNOT_EXECUTE = 126  # as env, timeout and nohup: the program is there but cannot be executed
+NOT_FOUND = 127  # and: there is no such program
 
 
 class UsageError(Exception):
@@ -98,6 +101,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="sysemu",
         description="Run a program with some of its system calls decided in Python.",
     )
+    parser.add_argument("--version", action="store_true", help="print sysemu's version and exit")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     if command in (None, "doctor"):
         _add_doctor(commands)
@@ -425,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(first if first in COMMANDS else None)
     try:
         args = parser.parse_args(arguments)
+        if args.version:
+            print(version_line())
+            return 0
         if args.subcommand is None:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
@@ -441,13 +448,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, RulesError, UnsupportedError) as error:  # before the program starts
         print(f"sysemu: {error}", file=sys.stderr)
         return USAGE_ERROR
-    except (ProgramNotFoundError, AttachError) as error:
-        print(f"sysemu: {error.strerror if isinstance(error, AttachError) else error}",
-              file=sys.stderr)  # fmt: skip
+    except ProgramNotFoundError as error:
+        print(f"sysemu: {error}", file=sys.stderr)
+        return CANNOT_EXECUTE if error.found else NOT_FOUND
+    except AttachError as error:
+        print(f"sysemu: {error.strerror}", file=sys.stderr)
         return USAGE_ERROR
     except ExecError as error:
         print(f"sysemu: {error.strerror}", file=sys.stderr)
-        return 126
+        # As env(1) and the shells: a program (or its #! interpreter) that is not there is
+        # 127, one that is there and cannot be executed 126.
+        return NOT_FOUND if error.errno == errno.ENOENT else CANNOT_EXECUTE
     except OSError as error:
         if error.errno == errno.EPERM:
             print(f"sysemu: {error} (is ptrace allowed here? see `sysctl kernel.yama`)",

@@ -47,15 +47,17 @@ class RunTimeoutError(TimeoutError):
 EXEC_FAILED_STATUS = 127
 
 
-def exec_failure(status: int | None, message: str | None, path: str) -> ExecError | None:
+def exec_failure(
+    status: int | None, message: str | None, path: str, code: int = 0
+) -> ExecError | None:
     """The :class:`ExecError` of a run whose root ended with wait ``status``, given the
-    message the child sent before exec (None: it sent none, so exec succeeded and any exit
-    status 127 is the program's own)."""
+    message and errno ``code`` the child sent before exec (None: it sent none, so exec
+    succeeded and any exit status 127 is the program's own)."""
     if message is None or status is None:
         return None
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != EXEC_FAILED_STATUS:
         return None
-    return ExecError(errno.ENOEXEC, f"cannot execute {path}: {message}")
+    return ExecError(code or errno.ENOEXEC, f"cannot execute {path}: {message}")
 
 
 def not_a_decision(call_name: str, handler: object, tid: int, value: object) -> HandlerError:

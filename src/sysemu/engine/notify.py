@@ -232,7 +232,8 @@ class NotifySupervisor:
                 spawned.wait()
         if status is None:
             raise RunTimeoutError(argv, timeout or 0.0, self._result(signal.SIGKILL))
-        exec_failed = exec_failure(status, spawned.exec_error(), path)
+        message = spawned.exec_error()
+        exec_failed = exec_failure(status, message, path, spawned.exec_errno)
         if exec_failed is not None:
             raise exec_failed
         return self._result(status)

@@ -23,7 +23,15 @@ LISTENER_SOCKET_FD = 1022
 
 
 class ProgramNotFoundError(FileNotFoundError):
-    """The command to run does not exist or is not executable."""
+    """The command to run does not exist or is not executable.
+
+    ``found`` is True when a file of that name exists but cannot be executed (a directory, no
+    execute permission): shells and ``env`` exit 126 then, and 127 when nothing was found.
+    """
+
+    def __init__(self, message: str, *, found: bool = False) -> None:
+        super().__init__(message)
+        self.found = found
 
 
 def resolve_program(program: str, env: Mapping[str, str]) -> str:
@@ -33,7 +41,7 @@ def resolve_program(program: str, env: Mapping[str, str]) -> str:
         if not os.path.exists(program):
             raise ProgramNotFoundError(f"{program}: no such file or directory")
         if os.path.isdir(program) or not os.access(program, os.X_OK):
-            raise ProgramNotFoundError(f"{program}: not an executable file")
+            raise ProgramNotFoundError(f"{program}: not an executable file", found=True)
         return program
     # As execvp(3) searches (shutil.which would do, but costs start-up time to import).
     for directory in env.get("PATH", os.defpath).split(os.pathsep):
@@ -88,7 +96,9 @@ def exec_child(
         os.execve(path, list(argv), dict(env))
     except BaseException as error:
         code = getattr(error, "errno", None) or 0
-        message = f"{code}:{error}".encode(errors="replace")
+        # In plain words ("Exec format error"), not an OSError's repr with the path in it.
+        text = os.strerror(code) if code else str(error)
+        message = f"{code}:{text}".encode(errors="replace")
         try:
             os.write(error_write, message)
         finally:
@@ -124,6 +134,8 @@ class Spawned:
     def __init__(self, pid: int, error_read: int) -> None:
         self.pid = pid
         self._error_read = error_read
+        self.exec_errno = 0
+        """The errno of the failure :meth:`exec_error` read (0: none, or not an OSError)."""
 
     def exec_error(self) -> str | None:
         """The child's error message if it failed before exec (read after it exited)."""
@@ -135,7 +147,8 @@ class Spawned:
             os.close(self._error_read)
         if not data:
             return None
-        _code, _, message = data.decode(errors="replace").partition(":")
+        code, _, message = data.decode(errors="replace").partition(":")
+        self.exec_errno = int(code) if code.isdigit() else 0
         return message
 
 

@@ -412,7 +412,8 @@ class Tracer:
         """The run's result, or the timeout or exec failure that ended it."""
         if self._timed_out:
             raise RunTimeoutError(argv, timeout or 0.0, self._result())
-        failure = exec_failure(self._root_status, spawned.exec_error(), path)
+        message = spawned.exec_error()
+        failure = exec_failure(self._root_status, message, path, spawned.exec_errno)
         if failure is not None:
             raise failure
         return self._result()
