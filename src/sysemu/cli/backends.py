@@ -13,6 +13,11 @@ import argparse
 PTRACE_BACKENDS = "seccomp (the default), ptrace, sysemu or auto"
 """The backends that stop calls in ptrace, and so can see results and run every handler."""
 
+STATS_ALONE_ON_UNOTIFY = (
+    "--stats: with no rule, --inject or --trace it counts every call, which the unotify "
+    f"backend never sees; use --backend {PTRACE_BACKENDS}"
+)
+
 
 def unsupported(args: argparse.Namespace) -> str | None:
     """Why ``args`` ask ``sysemu run``'s backend for something it cannot do, or None."""

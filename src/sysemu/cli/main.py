@@ -20,7 +20,7 @@ from types import FrameType
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
-from sysemu.cli.backends import unsupported
+from sysemu.cli.backends import STATS_ALONE_ON_UNOTIFY, unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
 from sysemu.cli.version import version_line
@@ -353,6 +353,12 @@ def run_command(args: argparse.Namespace) -> int:
         if refusal is not None:
             raise UsageError(refusal)
     emu = _emulator(args, "ptrace" if attaching else args.backend)
+    # strace -c: --stats with no rule and no tool counts every call.
+    count_all = args.stats and not emu.tools and not len(emu.handlers)
+    if count_all:
+        if not attaching and args.backend == "unotify":
+            raise UsageError(STATS_ALONE_ON_UNOTIFY)
+        _count_every_call(args, emu)
     try:
         if attaching:
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
@@ -378,12 +384,24 @@ def run_command(args: argparse.Namespace) -> int:
         tools = emu.tools.values()
         # Tables that count every call (the trace's, like strace -c) come first.
         tables = [tool.stats_table(result) for tool in tools if tool.stats_first]
-        tables.append(result.stats.table())
+        if not count_all:  # (counting alone, every row would say passed)
+            tables.append(result.stats.table())
         tables += [tool.stats_table(result) for tool in tools if not tool.stats_first]
         for table in tables:
             if table is not None:
                 print(table, file=sys.stderr)
     return result.exit_code
+
+
+def _count_every_call(args: argparse.Namespace, emu: Emulator) -> None:
+    """Put a trace of every call on ``emu``, written nowhere: its counts are strace ``-c``'s
+    table, which ``--stats`` prints first."""
+    from sysemu.tools.trace.cli import OPTIONS as TRACE  # noqa: PLC0415 (counting runs only)
+
+    args.output = os.devnull
+    config = TRACE.configure(args, Invocation(args.subcommand, emu.backend))
+    if config is not None:
+        TRACE.apply(config, emu)
 
 
 def _optional_values_taken(args: argparse.Namespace, command: str) -> list[OptionalValue]:
