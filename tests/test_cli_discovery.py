@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from sysemu import Emulator
+from sysemu.abi import Abi, names, syscall_by_name, syscall_named, unknown_syscall
+from sysemu.abi.classes import parse_syscall_set
+from sysemu.api.handlers import resolve_syscalls
+
 from .conftest import Programs
 from .test_cli import BACKENDS, skip_without, sysemu
 
@@ -51,3 +56,57 @@ def test_stats_with_a_rule_counts_only_the_decided_calls() -> None:
     assert result.stdout == "7\n"
     assert "% time" not in result.stderr  # the other calls never stopped
     assert any(line.split()[:2] == ["getpid", "1"] for line in result.stderr.splitlines())
+
+
+# Numbers and the names of unknown calls, wherever a call is named.
+@pytest.mark.parametrize("accelerated", [True, False])
+@pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
+def test_numbers_and_unknown_names_on_the_command_line(
+    programs: Programs, backend: str, accelerated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not accelerated:
+        monkeypatch.setenv("SYSEMU_NO_SPEEDUPS", "1")
+    program = programs.example("experimental_syscall")
+    # The name --stats prints is one --trace and --inject take, and so are numbers.
+    counted = strace_c_rows(sysemu("run", "--backend", backend, "--stats", "--", program).stderr)
+    unknown = sorted(name for name in counted if name.startswith("syscall_"))
+    assert unknown == ["syscall_1000", "syscall_1001"]
+    for selected in ("1000,1001", ",".join(unknown), "syscall_0x3e8,syscall_0x3e9"):
+        traced = sysemu("run", "--backend", backend, f"--trace={selected}", "--", program)
+        assert traced.returncode == 0, traced.stderr
+        lines = traced.stderr.splitlines()
+        # Arguments of calls no table names are in hex, as strace writes them.
+        assert lines[0].startswith("syscall_1000(0x2, 0x3, 0x"), lines
+        assert lines[0].endswith(" = -1 ENOSYS (Function not implemented)")
+        assert lines[1].startswith("syscall_1001(0x") and ", 0, 0, 0, 0x" in lines[1]
+        assert lines[2:] == ["+++ exited with 0 +++"]
+    injected = sysemu("run", "--backend", backend, "--inject", "1000:retval=5",
+                      "--inject", "syscall_1001:retval=9", "--", program)  # fmt: skip
+    assert injected.stdout.splitlines() == ["1000(2, 3) = 5", "1001() = 9 "]
+
+
+def test_numbers_and_unknown_names_in_the_python_api() -> None:
+    with pytest.raises(ValueError, match="unknown syscall number '1005'"):
+        parse_syscall_set("1005")  # strace's strictness stays the default
+    assert parse_syscall_set("1005", any_number=True).names(Abi.X86_64) == {"syscall_1005"}
+    assert parse_syscall_set("syscall_0x3ed@32", any_number=True).names(Abi.I386) == {
+        "syscall_1005"
+    }
+    assert parse_syscall_set("syscall_2", any_number=True).names(Abi.X86_64) == {"open"}
+    assert parse_syscall_set("!1005", any_number=True).names(Abi.X86_64) == set(names(Abi.X86_64))
+    for bad in ("syscall_", "syscall_x", "syscall_0x", "syscall_1e3", "syscall_-1"):
+        with pytest.raises(ValueError, match="unknown syscall"):
+            parse_syscall_set(bad, any_number=True)
+    by_name = resolve_syscalls("syscall_1005")
+    assert [(s.abi, s.nr, s.name) for s in by_name] == [(Abi.X86_64, 1005, "syscall_1005")]
+    assert resolve_syscalls("syscall_1005", Abi.I386)[0].abi is Abi.I386
+    assert syscall_named("syscall_0x3ed", Abi.X86_64) == unknown_syscall(1005, Abi.X86_64)
+    assert syscall_named("syscall_39", Abi.X86_64) == syscall_by_name("getpid")
+    assert syscall_named("nosuch", Abi.X86_64) is None
+
+
+def test_a_handler_for_the_name_a_trace_printed(programs: Programs) -> None:
+    emu = Emulator()
+    emu.on("syscall_1000")(lambda call: call.emulate(call.args[0] * call.args[1]))
+    result = emu.run([programs.example("experimental_syscall")], capture_output=True)
+    assert result.stdout.splitlines()[0] == b"1000(2, 3) = 6"

@@ -32,7 +32,9 @@ from sysemu.abi.syscalls import (
     path_calls,
     syscall_by_name,
     syscall_by_number,
+    syscall_named,
     syscalls,
+    unknown_syscall,
 )
 
 __all__ = [
@@ -59,8 +61,10 @@ __all__ = [
     "signal_number",
     "syscall_by_name",
     "syscall_by_number",
+    "syscall_named",
     "syscalls",
     "syscalls_in_class",
+    "unknown_syscall",
 ]
 
 if TYPE_CHECKING:

@@ -50,8 +50,8 @@ import re
 from collections.abc import Iterable
 
 from sysemu.abi.abi import Abi
+from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_number, unknown_number
 from sysemu.abi.syscalls import names as _table_names
-from sysemu.abi.syscalls import syscall_by_number
 
 __all__ = ["SyscallSet", "class_names", "parse_syscall_set", "syscalls_in_class"]
 
@@ -183,6 +183,7 @@ _NAME = "name"
 _CLASS = "class"
 _REGEX = "regex"
 _NUMBER = "number"
+_ANY_NUMBER = "any number"
 _ALL = "all"
 
 
@@ -248,7 +249,8 @@ class _Item:
     def __init__(self, kind: str, value: str, abi: Abi | None, optional: bool) -> None:
         self.kind = kind
         """_NAME, _CLASS (value: canonical class name), _REGEX (value: the pattern), _NUMBER
-        (value: decimal) or _ALL (value: "all")."""
+        (value: decimal), _ANY_NUMBER (the same, for a number a table may lack) or _ALL
+        (value: "all")."""
         self.value = value
         self.abi = abi
         """The ABI an ``@`` suffix limits the item to; None for all of them."""
@@ -269,6 +271,8 @@ class _Item:
             if len(self.value) > _MAX_NUMBER_DIGITS:
                 return frozenset()
             return _number_name(int(self.value), abi)
+        if self.kind == _ANY_NUMBER:
+            return _number_name(int(self.value), abi) or frozenset({UNKNOWN_PREFIX + self.value})
         return frozenset({self.value}) & _abi_names(abi)
 
     def __str__(self) -> str:
@@ -355,12 +359,14 @@ class SyscallSet:
         return f"{type(self).__name__}({str(self)!r})"
 
 
-def parse_syscall_set(text: str) -> SyscallSet:
+def parse_syscall_set(text: str, *, any_number: bool = False) -> SyscallSet:
     """The :class:`SyscallSet` strace would read from ``text`` (``-e trace=TEXT``).
 
     See the module docstring for the syntax. Raises ValueError, with a one-line message, for
     text strace would refuse (an unknown call, class or number, a bad regex or ``@`` suffix)
-    and for empty items.
+    and for empty items. With ``any_number``, a number no table has (an experimental call)
+    is no error: it selects the name ``syscall_<nr>`` in every ABI (or the ``@`` one), and
+    that name, or strace's ``syscall_0x<hex>``, is read as the number.
     """
     body = text.lstrip("!")
     # Each leading "!" inverts what follows, as in strace: "!!x" is "x".
@@ -372,10 +378,10 @@ def parse_syscall_set(text: str) -> SyscallSet:
     tokens = body.split(",")
     if "" in tokens:
         raise ValueError(f"empty item in syscall set {_quote(text)}")
-    return SyscallSet((_parse_item(token) for token in tokens), negated=negated)
+    return SyscallSet((_parse_item(token, any_number) for token in tokens), negated=negated)
 
 
-def _parse_item(token: str) -> _Item:
+def _parse_item(token: str, any_number: bool = False) -> _Item:
     body = token.lstrip("?")
     optional = len(body) != len(token)
     abi: Abi | None = None
@@ -408,6 +414,8 @@ def _parse_item(token: str) -> _Item:
             item = _Item(_NUMBER, digits, abi, optional)
             if optional or known(item):
                 return item
+            if any_number and len(body) <= _MAX_NUMBER_DIGITS:
+                return _Item(_ANY_NUMBER, digits, abi, False)
             raise ValueError(f"unknown syscall number {_quote(body)}{where}")
         if optional:
             return _Item(_NAME, body, abi, optional)
@@ -421,6 +429,9 @@ def _parse_item(token: str) -> _Item:
     item = _Item(_NAME, body, abi, optional)
     if optional or known(item):
         return item
+    number = unknown_number(body) if any_number else None
+    if number is not None and number < 10**_MAX_NUMBER_DIGITS:
+        return _Item(_ANY_NUMBER, str(number), abi, False)
     if body.startswith("%"):
         raise ValueError(f"unknown class {_quote(body)}")
     if not body:

@@ -414,6 +414,48 @@ def name_of(abi: Abi, nr: int) -> str:
     return call.name if call is not None else f"syscall_{nr}"
 
 
+UNKNOWN_PREFIX = "syscall_"
+"""How a number no table names is called: ``syscall_1005`` (strace writes ``syscall_0x3ed``)."""
+
+
+def unknown_syscall(nr: int, abi: Abi) -> Syscall:
+    """An entry for number ``nr`` of ``abi`` that its table lacks (an experimental call, or
+    one newer than the tables): named ``syscall_<nr>``, six unsigned register-wide arguments,
+    as strace shows such calls."""
+    params = tuple(
+        Param(f"arg{i}", "unsigned long", ArgKind.ULONG, abi.word_bits, False) for i in range(6)
+    )
+    return Syscall(abi=abi, nr=nr, name=f"{UNKNOWN_PREFIX}{nr}", entry="", params=params)
+
+
+def unknown_number(name: str) -> int | None:
+    """The number in ``syscall_1005`` or strace's ``syscall_0x3ed``; None for other names."""
+    if not name.startswith(UNKNOWN_PREFIX):
+        return None
+    digits = name[len(UNKNOWN_PREFIX) :]
+    if digits.isascii() and digits.isdigit():
+        return int(digits)
+    hex_digits = digits[2:]
+    if digits[:2] == "0x" and hex_digits.isascii() and hex_digits.isalnum():
+        try:
+            return int(hex_digits, 16)
+        except ValueError:  # (letters past f)
+            return None
+    return None
+
+
+def syscall_named(name: str, abi: Abi) -> Syscall | None:
+    """The call ``name`` of ``abi``, where ``syscall_<nr>`` names number ``nr`` (the table's
+    call when it has one, else :func:`unknown_syscall`); None when ``abi`` has no such name."""
+    found = _table(abi).by_name(name)
+    if found is not None:
+        return found
+    number = unknown_number(name)
+    if number is None:
+        return None
+    return syscall_by_number(number, abi) or unknown_syscall(number, abi)
+
+
 def abis_for_name(name: str) -> tuple[Syscall, ...]:
     """The call named ``name`` in every ABI that has one (x86_64, i386, x32 order).
 

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import (
     Abi,
-    ArgKind,
-    Param,
     Syscall,
     abis_for_name,
-    syscall_by_name,
     syscall_by_number,
+    syscall_named,
+    unknown_syscall,
 )
+from sysemu.abi.syscalls import unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Defer, Fail, Outcome
@@ -233,7 +233,7 @@ class CompiledHandlers:
 
     def dynamic_route(self, abi: Abi, nr: int) -> Route:
         """A route for a call that has no handler, for the observers that watch every call."""
-        syscall = syscall_by_number(nr, abi) or _generic_syscall(nr, abi)
+        syscall = syscall_by_number(nr, abi) or unknown_syscall(nr, abi)
         stats = SyscallStats(syscall.name, abi)
         observe_results = any(observer.wants_results for observer in self.watch_all)
         return Route(
@@ -244,12 +244,6 @@ class CompiledHandlers:
             observers=self.watch_all,
             observe_results=observe_results,
         )
-
-
-def _generic_syscall(nr: int, abi: Abi) -> Syscall:
-    params = tuple(Param(f"arg{i}", "unsigned long", ArgKind.ULONG, abi.word_bits, False)
-                   for i in range(6))  # fmt: skip
-    return Syscall(abi=abi, nr=nr, name=f"syscall_{nr}", entry="", params=params)
 
 
 def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]:
@@ -270,15 +264,19 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
             if item < 0:
                 raise ValueError(f"syscall numbers are not negative: {item}")
             where = abi or Abi.X86_64
-            found.append(syscall_by_number(item, where) or _generic_syscall(item, where))
+            found.append(syscall_by_number(item, where) or unknown_syscall(item, where))
             continue
         if abi is not None:
-            try:
-                found.append(syscall_by_name(item, abi))
-            except KeyError:
-                raise ValueError(f"unknown syscall {item!r} for the {abi} ABI") from None
+            named = syscall_named(item, abi)
+            if named is None:
+                raise ValueError(f"unknown syscall {item!r} for the {abi} ABI")
+            found.append(named)
             continue
         entries = abis_for_name(item)
+        number = unknown_number(item)
+        if not entries and number is not None:  # "syscall_1005", as a trace prints it
+            found.extend(resolve_syscalls(number))
+            continue
         if not entries:
             raise ValueError(f"unknown syscall {item!r}")
         found.extend(entries)

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_by_name
+from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_named
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
 from sysemu.api.decisions import (
@@ -122,9 +122,8 @@ class Injector(Observer, Tool):
         sees_result = bool(parsed.after or parsed.delay_exit_ns)
         for abi in Abi:
             for name in sorted(parsed.syscalls.names(abi)):
-                try:
-                    syscall = syscall_by_name(name, abi)
-                except KeyError:
+                syscall = syscall_named(name, abi)  # (syscall_1005: a number no table has)
+                if syscall is None:
                     continue
                 selector = family_selector(syscall, parsed.families) if parsed.families else None
                 check = None if selector is None else selector.check
@@ -267,11 +266,8 @@ def check_spec(spec: InjectSpec) -> InjectSpec:
     :meth:`Injector.add` would (for checking input before anything is registered)."""
     for abi in Abi:
         for name in spec.syscalls.names(abi):
-            try:
-                syscall = syscall_by_name(name, abi)
-            except KeyError:
-                continue
-            if _can_serve(spec, syscall):
+            syscall = syscall_named(name, abi)
+            if syscall is not None and _can_serve(spec, syscall):
                 return spec
     raise _unservable(spec)
 

@@ -285,7 +285,8 @@ def _parse(text: str) -> InjectSpec:
     set_text, *options = text.split(":")
     if not set_text:
         raise ValueError("no syscall set before the first ':'")
-    fields: dict[str, object] = {"syscalls": parse_syscall_set(set_text)}
+    # Numbers no kernel has yet are fine: handlers may implement experimental calls.
+    fields: dict[str, object] = {"syscalls": parse_syscall_set(set_text, any_number=True)}
     for option in options:
         key, equals, value = option.partition("=")
         if key == "after":

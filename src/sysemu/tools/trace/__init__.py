@@ -53,7 +53,9 @@ def trace(
     from sysemu.tools.trace.tool import observe  # noqa: PLC0415
     from sysemu.tools.trace.tracer import TraceObserver  # noqa: PLC0415
 
-    selected = parse_syscall_set(syscalls) if isinstance(syscalls, str) else syscalls
+    selected = (
+        parse_syscall_set(syscalls, any_number=True) if isinstance(syscalls, str) else syscalls
+    )
     observer: TraceObserver | EventObserver
     if options.pop("json_lines", False):
         observer = EventObserver(JsonLines(stream), **options)  # type: ignore[arg-type]

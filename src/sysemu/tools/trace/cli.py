@@ -80,7 +80,8 @@ class TraceOptions(ToolOptions):
         from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
 
         try:
-            selected = parse_syscall_set(args.trace or "all")
+            # Numbers no table names are fine: a program may make experimental calls.
+            selected = parse_syscall_set(args.trace or "all", any_number=True)
         except ValueError as error:
             raise ValueError(f"--trace: {error}") from None
         return TraceConfig(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from functools import partial
 
 from sysemu.abi import ArgKind, Param, Syscall
+from sysemu.abi.syscalls import UNKNOWN_PREFIX
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, Shown
@@ -305,6 +306,8 @@ NO_RETURN = frozenset({"exit", "exit_group", "rt_sigreturn", "sigreturn"})
 
 def arg_decoders(name: str, params: tuple[Param, ...]) -> tuple[Arg, ...]:
     """The decoders of a syscall's arguments: its row, or one per parameter by kind."""
+    if name.startswith(UNKNOWN_PREFIX):  # a number no table names: in hex, as strace does
+        return tuple((dec_hex, ENTRY) for _param in params)
     row = SYSCALLS.get(name)
     # A row is for the signature it was written for: an ABI whose call of the same name takes
     # other arguments gets the generic decoders.

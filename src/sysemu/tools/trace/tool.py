@@ -9,7 +9,7 @@ documented in :mod:`sysemu.engine.accelerated`.
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Abi, syscall_by_name
+from sysemu.abi import Abi, Syscall, syscall_named
 from sysemu.tools.tool import Tool
 from sysemu.tools.trace.events import Event, EventObserver
 from sysemu.tools.trace.timeline import Timeline
@@ -33,7 +33,9 @@ def observe(
     if syscalls.is_all:
         handlers.observe(observer)
         return
-    entries = [syscall_by_name(name, abi) for abi in Abi for name in sorted(syscalls.names(abi))]
+    # syscall_named: a set may name numbers no table has (syscall_1005, experimental calls).
+    found = (syscall_named(name, abi) for abi in Abi for name in sorted(syscalls.names(abi)))
+    entries: list[Syscall] = [entry for entry in found if entry is not None]
     handlers.observe(observer, entries)
 
 
