@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sysemu import Emulator
@@ -110,3 +112,37 @@ def test_a_handler_for_the_name_a_trace_printed(programs: Programs) -> None:
     emu.on("syscall_1000")(lambda call: call.emulate(call.args[0] * call.args[1]))
     result = emu.run([programs.example("experimental_syscall")], capture_output=True)
     assert result.stdout.splitlines()[0] == b"1000(2, 3) = 6"
+
+
+# "Did you mean": syscall, class, argument, errno and option names.
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trace=opnat"], "unknown syscall 'opnat' (did you mean 'openat' or 'openat2'?)"),
+        (["--trace=%fle"], "unknown class '%fle' (did you mean '%file'?)"),
+        (["--inject", "getpd:error=EIO"], "unknown syscall 'getpd' (did you mean 'getpid'"),
+        (["--inject", "openat:error=ENOENTT"], "'ENOENTT' (did you mean 'ENOENT'"),
+        (["--inject", "openat:errror=EIO"], "unknown option 'errror' (did you mean 'error'?)"),
+        (["--error-errno", "eaccess"], "unknown errno name 'eaccess' (did you mean 'EACCES'?)"),
+        (["--trce"], "unrecognized arguments: --trce (did you mean '--trace'"),
+        (["--handler-timout", "1"], "(did you mean '--handler-timeout'?)"),
+        (["--readonyl", "/tmp"], "(did you mean '--readonly'?)"),
+    ],
+)
+def test_misspelt_names_get_a_suggestion(args: list[str], message: str) -> None:
+    result = sysemu("run", *args, "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_misspelt_names_in_rules_get_a_suggestion(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.py"
+    rules.write_text("def register(emu):\n    emu.on('write', fdd=2)(print)\n")
+    result = sysemu("run", "--rules", str(rules), "--", "true")
+    assert "has no argument 'fdd' (it has: fd, buf, count) (did you mean 'fd'?)" in result.stderr
+    with pytest.raises(ValueError, match=r"unknown syscall 'opnat' \(did you mean 'openat'"):
+        Emulator().add("opnat", print)
+    with pytest.raises(ValueError, match=r"for the i386 ABI \(did you mean 'stat64'"):
+        Emulator().add("stat46", print, abi=Abi.I386)
+    with pytest.raises(ValueError, match=r"'zzzzqq'$"):
+        Emulator().add("zzzzqq", print)  # nothing alike: no suggestion

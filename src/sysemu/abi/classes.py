@@ -50,6 +50,7 @@ import re
 from collections.abc import Iterable
 
 from sysemu.abi.abi import Abi
+from sysemu.abi.suggest import did_you_mean
 from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_number, unknown_number
 from sysemu.abi.syscalls import names as _table_names
 
@@ -433,7 +434,8 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
     if number is not None and number < 10**_MAX_NUMBER_DIGITS:
         return _Item(_ANY_NUMBER, str(number), abi, False)
     if body.startswith("%"):
-        raise ValueError(f"unknown class {_quote(body)}")
+        known_classes = (*_CLASS_MEMBERS, *(a for a in _CLASS_ALIASES if a.startswith("%")))
+        raise ValueError(f"unknown class {_quote(body)}{did_you_mean(body, known_classes)}")
     if not body:
         raise ValueError(f"empty syscall name in {_quote(token)}")
     if body == "none" and abi is None:
@@ -442,7 +444,8 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
         raise ValueError(
             f"unknown syscall {_quote(body)}: '!' negates the whole set and is only allowed first"
         )
-    raise ValueError(f"unknown syscall {_quote(body)}{where}")
+    known_names = (name for a in abis for name in _abi_names(a))
+    raise ValueError(f"unknown syscall {_quote(body)}{where}{did_you_mean(body, known_names)}")
 
 
 def _quote(text: str) -> str:

@@ -96,7 +96,9 @@ def errno_number(name: str) -> int:
         return number
     found = _BY_NAME.get(text.upper())
     if found is None:
-        raise ValueError(f"unknown errno name {name!r}")
+        from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
+
+        raise ValueError(f"unknown errno name {name!r}{did_you_mean(text, _BY_NAME)}")
     return found
 
 

@@ -22,7 +22,8 @@ from sysemu.abi import (
     syscall_named,
     unknown_syscall,
 )
-from sysemu.abi.syscalls import unknown_number
+from sysemu.abi.suggest import did_you_mean
+from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Defer, Fail, Outcome
@@ -269,7 +270,8 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
         if abi is not None:
             named = syscall_named(item, abi)
             if named is None:
-                raise ValueError(f"unknown syscall {item!r} for the {abi} ABI")
+                hint = did_you_mean(item, names(abi))
+                raise ValueError(f"unknown syscall {item!r} for the {abi} ABI{hint}")
             found.append(named)
             continue
         entries = abis_for_name(item)
@@ -278,7 +280,8 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
             found.extend(resolve_syscalls(number))
             continue
         if not entries:
-            raise ValueError(f"unknown syscall {item!r}")
+            hint = did_you_mean(item, (name for each in Abi for name in names(each)))
+            raise ValueError(f"unknown syscall {item!r}{hint}")
         found.extend(entries)
     return found
 
@@ -290,8 +293,9 @@ def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgT
             index = syscall.param_index(name)
         except KeyError:
             params = ", ".join(p.name for p in syscall.params) or "none"
+            hint = did_you_mean(name, (p.name for p in syscall.params))
             raise ValueError(
-                f"{syscall.name} ({syscall.abi}) has no argument {name!r} (it has: {params})"
+                f"{syscall.name} ({syscall.abi}) has no argument {name!r} (it has: {params})" + hint
             ) from None
         bits = min(syscall.params[index].bits, syscall.abi.word_bits)
         test = condition.to_test(index, bits)

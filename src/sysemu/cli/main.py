@@ -83,7 +83,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        from sysemu.cli.suggest import option_hint  # noqa: PLC0415 (an error path)
+
+        raise UsageError(message + option_hint(self, message))
 
 
 COMMANDS = ("doctor", "run", "attach")

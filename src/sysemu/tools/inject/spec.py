@@ -42,6 +42,7 @@ from typing import NamedTuple
 from sysemu.abi import errno_name, errno_number, signal_name, signal_number
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
 from sysemu.abi.sockaddr import family_name, family_number
+from sysemu.abi.suggest import did_you_mean
 
 
 class InjectSpecError(ValueError):
@@ -334,7 +335,9 @@ def _parse(text: str) -> InjectSpec:
         elif key == "syscall":
             raise ValueError("syscall= (inject another call) is not supported; use the API")
         else:
-            raise ValueError(f"unknown option {key!r}")
+            known = ("error", "retval", "signal", "delay_enter", "delay_exit", "when", "path",
+                     "fd", "fdpath", "pid", "family", "probability", "after")  # fmt: skip
+            raise ValueError(f"unknown option {key!r}{did_you_mean(key, known)}")
     spec = InjectSpec(**fields)  # type: ignore[arg-type]
     if spec.error is not None and spec.retval is not None:
         raise ValueError("error and retval exclude each other")
