@@ -146,3 +146,46 @@ def test_misspelt_names_in_rules_get_a_suggestion(tmp_path: Path) -> None:
         Emulator().add("stat46", print, abi=Abi.I386)
     with pytest.raises(ValueError, match=r"'zzzzqq'$"):
         Emulator().add("zzzzqq", print)  # nothing alike: no suggestion
+
+
+# sysemu syscalls [NAME|/REGEX|%CLASS]
+def test_syscalls_lists_numbers_arguments_and_classes() -> None:
+    result = sysemu("syscalls", "openat")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "openat (x86_64 257, i386 295, x32 257)  %file %desc",
+        "    dfd       int           dirfd",
+        "    filename  const char *  path",
+        "    flags     int           flags",
+        "    mode      umode_t       mode",
+    ]
+    # Where the ABIs' signatures differ, each has its own block.
+    mmap = sysemu("syscalls", "/^mmap$").stdout.splitlines()
+    assert mmap[0] == "mmap (x86_64 9, x32 9)  %desc %memory"
+    assert "mmap (i386 90)  %desc %memory" in mmap
+    network = sysemu("syscalls", "%network").stdout
+    assert "\nconnect (x86_64 42, i386 362, x32 42)  %network\n" in network
+    assert "openat" not in network
+    unimplemented = sysemu("syscalls", "getpmsg").stdout
+    assert "[not implemented: x86_64, i386, x32]" in unimplemented
+
+
+def test_syscalls_lists_every_call_of_the_tables() -> None:
+    listed = sysemu("syscalls").stdout.splitlines()
+    heads = [line for line in listed if not line.startswith("    ")]
+    per_abi: dict[str, set[str]] = {abi.value: set() for abi in Abi}
+    for head in heads:
+        name, numbers = head.split(" (", 1)
+        for pair in numbers.split(")", 1)[0].split(", "):
+            abi, nr = pair.split()
+            assert syscall_by_name(name, Abi(abi)).nr == int(nr)  # the handler API's table
+            per_abi[abi].add(name)
+    assert {abi: per_abi[abi.value] for abi in Abi} == {abi: set(names(abi)) for abi in Abi}
+
+
+def test_syscalls_with_an_unknown_name_suggests_one() -> None:
+    result = sysemu("syscalls", "opnat")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "sysemu: syscalls: unknown syscall 'opnat' (did you mean 'openat' or 'openat2'?)\n"
+    )

@@ -88,7 +88,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message + option_hint(self, message))
 
 
-COMMANDS = ("doctor", "run", "attach")
+COMMANDS = ("doctor", "run", "attach", "syscalls")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -96,7 +96,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     With ``command`` (one of :data:`COMMANDS`) the other subcommands' parsers are left out:
     :func:`main` parses ``sysemu run ...`` with the ``run`` parser alone, which gets every
-    argument after the subcommand's name as it would with all three (building the other two
+    argument after the subcommand's name as it would with all of them (building the others
     is a millisecond of start-up).
     """
     parser = _Parser(
@@ -111,6 +111,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         _add_run(commands)
     if command in (None, "attach"):
         _add_attach(commands)
+    if command in (None, "syscalls"):
+        from sysemu.cli.syscalls import add_command  # noqa: PLC0415 (its command only)
+
+        add_command(commands)
     return parser
 
 
@@ -455,6 +459,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.subcommand is None:
             parser.print_help(sys.stderr)
             return USAGE_ERROR
+        if args.subcommand == "syscalls":
+            from sysemu.cli.syscalls import print_syscalls  # noqa: PLC0415
+
+            try:
+                return print_syscalls(args.set)
+            except ValueError as error:
+                raise UsageError(f"syscalls: {error}") from None
         if args.subcommand == "doctor":
             from sysemu.cli.doctor import print_auto_routes, print_report  # noqa: PLC0415
 
