@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import resolve_syscalls
 
 from .conftest import Programs
-from .test_cli import BACKENDS, skip_without, sysemu
+from .test_cli import BACKENDS, SYSEMU, skip_without, sysemu
 
 
 def strace_c_rows(stderr: str) -> dict[str, list[int]]:
@@ -189,3 +193,66 @@ def test_syscalls_with_an_unknown_name_suggests_one() -> None:
     assert result.stderr == (
         "sysemu: syscalls: unknown syscall 'opnat' (did you mean 'openat' or 'openat2'?)\n"
     )
+
+
+# strace's spellings: -f, -e trace=, -e inject=, -p.
+def test_strace_spellings_of_trace_and_inject() -> None:
+    inject = "inject=openat:error=EACCES:path=/etc/hostname"
+    result = sysemu("run", "-f", "-e", "trace=openat", "-e", inject, "--", "cat", "/etc/hostname")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    traced = [line for line in lines if line.startswith(("openat(", "+++"))]
+    assert traced[-1] == "+++ exited with 1 +++"
+    assert 'openat(AT_FDCWD, "/etc/hostname", O_RDONLY) = -1 EACCES' in result.stderr
+    assert "(INJECTED)" in result.stderr
+    assert not any(line.startswith(("read(", "close(", "mmap(")) for line in lines)
+    alone = sysemu("run", "-e", "getpid", "--", "sh", "-c", "echo $$")
+    assert alone.returncode == 0
+    assert [line.split("(")[0] for line in alone.stderr.splitlines()] == [
+        "getpid",
+        "+++ exited with 0 +++",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-ff"], "-ff: one output file per process is not supported"),
+        (["-e", "abbrev=none"], "-e abbrev=: not supported; sysemu takes trace= and inject="),
+        (["-e", "trce=open"], "-e trce=: not supported; sysemu takes trace= and inject= (did you"),
+        (["-e", "trace=open", "--trace=close"], "the set to trace is given twice"),
+        (["-p", "1", "--", "true"], "-p PID attaches to a running process: give no command"),
+        (["-p", "1", "--backend", "unotify"], "-p: attaching is ptrace only"),
+        (["-p", "1", "--hide", "/tmp"], "-p: attaching takes no virtual filesystem"),
+    ],
+)
+def test_strace_spellings_that_mean_nothing_here(args: list[str], message: str) -> None:
+    result = sysemu("run", *args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+TICKER = "import os, time\nwhile True:\n    print(os.getpid(), flush=True)\n    time.sleep(0.02)\n"
+
+
+@pytest.mark.parametrize("command", [["run"], ["attach"]])
+def test_dash_p_attaches(command: list[str]) -> None:
+    ticker = subprocess.Popen([sys.executable, "-c", TICKER], stdout=subprocess.PIPE, text=True)
+    cli: subprocess.Popen[str] | None = None
+    try:
+        assert ticker.stdout is not None
+        assert ticker.stdout.readline().strip() == str(ticker.pid)
+        cli = subprocess.Popen([*SYSEMU, *command, "-p", str(ticker.pid), "--inject",
+                                "getpid:retval=77"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while ticker.stdout.readline().strip() != "77":  # attached: getpid is answered
+            assert time.monotonic() < deadline and cli.poll() is None
+        cli.send_signal(signal.SIGINT)  # detaches; the ticker runs on as before
+        assert cli.wait(timeout=20) == 0, cli.communicate()[1]
+        lines = {ticker.stdout.readline().strip() for _ in range(5)}
+        assert str(ticker.pid) in lines
+    finally:
+        for process in (cli, ticker):
+            if process is not None:
+                process.kill()
+                process.communicate(timeout=10)

@@ -20,6 +20,7 @@ from types import FrameType
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
 from sysemu.api.handlers import HandlerError, OnError
+from sysemu.cli import strace_options
 from sysemu.cli.backends import STATS_ALONE_ON_UNOTIFY, unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
@@ -199,6 +200,7 @@ def _add_handler_options(sub: argparse.ArgumentParser, command: str) -> None:
         metavar="SECONDS",
         help="a handler that runs longer is a handler error (--on-error applies)",
     )
+    strace_options.add_arguments(sub)
     sub.add_argument(
         "--allow-io-uring",
         action="store_true",
@@ -338,6 +340,10 @@ def _close_tools(emu: Emulator) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``sysemu run`` and ``sysemu attach``: returns the exit status."""
+    try:
+        strace_options.apply(args)  # -f, -e trace=, -e inject=, -p: sysemu's own options now
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     attaching = args.subcommand == "attach"
     command: list[str] = []
     if attaching:

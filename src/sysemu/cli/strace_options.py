@@ -1,0 +1,80 @@
+"""strace's spellings, where they mean what sysemu's own options mean.
+
+``-f`` is accepted (sysemu always follows every process and thread), ``-e trace=SET`` is
+``--trace=SET`` (a SET alone too, as strace reads ``-e open``), ``-e inject=SPEC`` is
+``--inject SPEC``, and ``-p PID`` attaches (``sysemu run -p PID`` is ``sysemu attach PID``).
+:func:`apply` turns them into sysemu's own options before anything else reads them, so the
+rest of the command line knows only one spelling.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sysemu.abi.suggest import did_you_mean
+
+_TRACE = ("trace", "t")
+_INJECT = ("inject",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``-f``, ``-e`` and ``-p`` to ``run``'s or ``attach``'s parser."""
+    group = parser.add_argument_group("strace's spellings")
+    group.add_argument("-f", dest="strace_follow", action="count", default=0,
+                       help="accepted: every process and thread is always followed")  # fmt: skip
+    group.add_argument(
+        "-e",
+        dest="strace_expressions",
+        action="append",
+        default=[],
+        metavar="trace=SET|inject=SPEC",
+        help="strace's -e: trace=SET is --trace=SET (a SET alone too), inject=SPEC is "
+        "--inject SPEC (repeatable)",
+    )
+    group.add_argument("-p", dest="strace_pid", type=int, default=None, metavar="PID",
+                       help="attach to PID, as sysemu attach PID does")  # fmt: skip
+
+
+def apply(args: argparse.Namespace) -> None:
+    """Rewrite strace's spellings in ``args`` into sysemu's own options; raises ValueError,
+    with a one-line message, for what has no meaning here."""
+    if args.strace_follow > 1:
+        raise ValueError("-ff: one output file per process is not supported (-f is enough)")
+    for expression in args.strace_expressions:
+        _expression(args, expression)
+    if args.strace_pid is not None:
+        _attach(args, args.strace_pid)
+
+
+def _expression(args: argparse.Namespace, expression: str) -> None:
+    qualifier, equals, value = expression.partition("=")
+    if not equals:  # "-e open,close": a set to trace
+        qualifier, value = "trace", expression
+    if qualifier in _TRACE:
+        if args.trace is not None:
+            raise ValueError(
+                f"-e {expression}: the set to trace is given twice (write it once, comma-separated)"
+            )
+        args.trace = value
+    elif qualifier in _INJECT:
+        args.inject.append(value)
+    else:
+        hint = did_you_mean(qualifier, ("trace", "inject"))
+        raise ValueError(f"-e {qualifier}=: not supported; sysemu takes trace= and inject={hint}")
+
+
+def _attach(args: argparse.Namespace, pid: int) -> None:
+    if args.subcommand == "attach":
+        if args.pid is not None and args.pid != pid:
+            raise ValueError(f"attach: two PIDs given ({args.pid} and -p {pid})")
+        args.pid = pid
+        return
+    if [word for word in args.command if word != "--"]:
+        raise ValueError("-p PID attaches to a running process: give no command with it")
+    if args.backend not in ("seccomp", "ptrace"):
+        raise ValueError(f"-p: attaching is ptrace only, not --backend {args.backend}")
+    if args.drop_cap_sys_ptrace or any(
+        value for key, value in vars(args).items() if key.startswith("vfs_")
+    ):
+        raise ValueError("-p: attaching takes no virtual filesystem or capability options")
+    args.subcommand, args.pid = "attach", pid
