@@ -67,6 +67,9 @@ def own_children() -> set[int]:
     must not leave behind."""
     found: set[int] = set()
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
-            found.update(int(pid) for pid in listed.read().split())
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as listed:
+                found.update(int(pid) for pid in listed.read().split())
+        except FileNotFoundError:  # a thread that ended after the listing has no children
+            continue
     return found
