@@ -22,7 +22,6 @@ from sysemu.abi import (
     syscall_named,
     unknown_syscall,
 )
-from sysemu.abi.suggest import did_you_mean
 from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
@@ -270,7 +269,7 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
         if abi is not None:
             named = syscall_named(item, abi)
             if named is None:
-                hint = did_you_mean(item, names(abi))
+                hint = _did_you_mean(item, names(abi))
                 raise ValueError(f"unknown syscall {item!r} for the {abi} ABI{hint}")
             found.append(named)
             continue
@@ -280,10 +279,17 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
             found.extend(resolve_syscalls(number))
             continue
         if not entries:
-            hint = did_you_mean(item, (name for each in Abi for name in names(each)))
+            hint = _did_you_mean(item, (name for each in Abi for name in names(each)))
             raise ValueError(f"unknown syscall {item!r}{hint}")
         found.extend(entries)
     return found
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    # Error paths only: start-up does not load the suggestion module.
+    from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415
+
+    return did_you_mean(word, known)
 
 
 def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgTest, ...]:
@@ -293,7 +299,7 @@ def _tests_for(syscall: Syscall, conditions: dict[str, Condition]) -> tuple[ArgT
             index = syscall.param_index(name)
         except KeyError:
             params = ", ".join(p.name for p in syscall.params) or "none"
-            hint = did_you_mean(name, (p.name for p in syscall.params))
+            hint = _did_you_mean(name, (p.name for p in syscall.params))
             raise ValueError(
                 f"{syscall.name} ({syscall.abi}) has no argument {name!r} (it has: {params})" + hint
             ) from None

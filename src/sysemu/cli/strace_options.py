@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-from sysemu.abi.suggest import did_you_mean
-
 _TRACE = ("trace", "t")
 _INJECT = ("inject",)
 
@@ -59,6 +57,8 @@ def _expression(args: argparse.Namespace, expression: str) -> None:
     elif qualifier in _INJECT:
         args.inject.append(value)
     else:
+        from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
+
         hint = did_you_mean(qualifier, ("trace", "inject"))
         raise ValueError(f"-e {qualifier}=: not supported; sysemu takes trace= and inject={hint}")
 
