@@ -223,7 +223,7 @@ def test_strace_spellings_of_trace_and_inject() -> None:
         (["-e", "trace=open", "--trace=close"], "the set to trace is given twice"),
         (["-p", "1", "--", "true"], "-p PID attaches to a running process: give no command"),
         (["-p", "1", "--backend", "unotify"], "-p: attaching is ptrace only"),
-        (["-p", "1", "--hide", "/tmp"], "-p: attaching takes no virtual filesystem"),
+        (["-p", "1", "--hide", "/tmp"], "-p: attaching cannot use the vfs tool's options"),
     ],
 )
 def test_strace_spellings_that_mean_nothing_here(args: list[str], message: str) -> None:

@@ -73,8 +73,16 @@ def _attach(args: argparse.Namespace, pid: int) -> None:
         raise ValueError("-p PID attaches to a running process: give no command with it")
     if args.backend not in ("seccomp", "ptrace"):
         raise ValueError(f"-p: attaching is ptrace only, not --backend {args.backend}")
-    if args.drop_cap_sys_ptrace or any(
-        value for key, value in vars(args).items() if key.startswith("vfs_")
-    ):
-        raise ValueError("-p: attaching takes no virtual filesystem or capability options")
+    if args.drop_cap_sys_ptrace:
+        raise ValueError("-p: attaching changes no capability (no --drop-cap-sys-ptrace)")
+    from sysemu.tools.registry import tool_options  # noqa: PLC0415 (loaded already)
+    from sysemu.tools.tool import Invocation  # noqa: PLC0415
+
+    attach_tools = {options.name for options in tool_options("attach")}
+    for options in tool_options("run"):
+        # A tool that only runs can serve (the virtual filesystem) must not be dropped quietly.
+        if options.name not in attach_tools and options.configure(
+            args, Invocation("run", args.backend)
+        ):
+            raise ValueError(f"-p: attaching cannot use the {options.name} tool's options")
     args.subcommand, args.pid = "attach", pid
