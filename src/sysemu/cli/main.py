@@ -406,14 +406,13 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _count_every_call(args: argparse.Namespace, emu: Emulator) -> None:
-    """Put a trace of every call on ``emu``, written nowhere: its counts are strace ``-c``'s
-    table, which ``--stats`` prints first."""
-    from sysemu.tools.trace.cli import OPTIONS as TRACE  # noqa: PLC0415 (counting runs only)
-
-    args.output = os.devnull
-    config = TRACE.configure(args, Invocation(args.subcommand, emu.backend))
-    if config is not None:
-        TRACE.apply(config, emu)
+    """Put on ``emu`` the tools that count every call for ``--stats`` alone (the trace's
+    strace ``-c`` table); see :meth:`ToolOptions.configure_counting`."""
+    invocation = Invocation(args.subcommand, emu.backend)
+    for options in tool_options(args.subcommand):
+        config = options.configure_counting(args, invocation)
+        if config is not None:
+            options.apply(config, emu)
 
 
 def _optional_values_taken(args: argparse.Namespace, command: str) -> list[OptionalValue]:

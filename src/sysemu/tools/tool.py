@@ -154,6 +154,11 @@ class ToolOptions:
         """
         return None
 
+    def configure_counting(self, args: argparse.Namespace, invocation: Invocation) -> object | None:
+        """The configuration that counts every call, for ``--stats`` given with no rule and
+        no tool (strace ``-c``), or None for a tool that counts nothing (the default)."""
+        return None
+
     def apply(self, config: object, host: ToolHost) -> None:
         """Put ``config`` (what :meth:`configure` returned) on the emulator: ``host.use`` a
         tool, or add to the one in use. May raise ``ValueError`` (one line), still before

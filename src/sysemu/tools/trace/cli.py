@@ -89,6 +89,15 @@ class TraceOptions(ToolOptions):
             args.durations, args.json, args.timeline, args.trace is not None,
         )  # fmt: skip
 
+    def configure_counting(
+        self, args: argparse.Namespace, invocation: Invocation
+    ) -> TraceConfig | None:
+        """Every call traced to nowhere: the trace's summary is strace ``-c``'s table."""
+        import os  # noqa: PLC0415 (loaded already)
+
+        args.output = os.devnull
+        return self.configure(args, invocation)
+
     def apply(self, config: object, host: ToolHost) -> None:
         """Open ``-o``'s file (line-buffered; ValueError if it cannot be) and use a
         :class:`Trace` writing there, or to stderr (text, or JSON lines with ``--json``); with
