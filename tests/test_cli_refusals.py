@@ -28,6 +28,7 @@ needs_notification = pytest.mark.skipif(
         (["--trace=%file", "-y"], "--trace: the unotify backend cannot trace"),
         (["--json"], "--json: the unotify backend cannot trace"),
         (["-o", "/dev/null"], "-o: the unotify backend cannot trace"),
+        (["--timeline", "/dev/null"], "--timeline: the unotify backend cannot trace"),
         (["--handler-timeout", "1"], "--handler-timeout: the unotify backend cannot"),
         (["--inject", "write:retval=1:after"], "--inject 'write:retval=1:after'"),
         (["--inject", "write:error=EIO:after:fd=1"], "--inject 'write:error=EIO:fd=1:after'"),

@@ -23,8 +23,14 @@ def unsupported(args: argparse.Namespace) -> str | None:
     """Why ``args`` ask ``sysemu run``'s backend for something it cannot do, or None."""
     if getattr(args, "backend", None) != "unotify":
         return None
-    if args.trace is not None or args.output or args.json:
-        option = "--trace" if args.trace is not None else "-o" if args.output else "--json"
+    timeline = getattr(args, "timeline", None)
+    if args.trace is not None or args.output or args.json or timeline:
+        option = (
+            "--trace" if args.trace is not None
+            else "-o" if args.output
+            else "--json" if args.json
+            else "--timeline"
+        )  # fmt: skip
         return (
             f"{option}: the unotify backend cannot trace (it sees neither every call nor any "
             f"result); use --backend {PTRACE_BACKENDS}"
