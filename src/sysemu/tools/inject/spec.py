@@ -336,7 +336,7 @@ def _parse(text: str) -> InjectSpec:
             raise ValueError("syscall= (inject another call) is not supported; use the API")
         else:
             known = ("error", "retval", "signal", "delay_enter", "delay_exit", "when", "path",
-                     "fd", "fdpath", "pid", "family", "probability", "after")  # fmt: skip
+                     "fd", "fdpath", "pid", "family", "probability", "short", "after")  # fmt: skip
             raise ValueError(f"unknown option {key!r}{did_you_mean(key, known)}")
     spec = InjectSpec(**fields)  # type: ignore[arg-type]
     if spec.error is not None and spec.retval is not None:
