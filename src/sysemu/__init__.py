@@ -21,7 +21,6 @@ never stop the program::
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
-from sysemu.abi.sockaddr import SocketAddress
 from sysemu.api.call import Args, Call
 from sysemu.api.conditions import (
     Condition,
@@ -49,17 +48,19 @@ from sysemu.tools.tool import Tool, ToolOptions
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from sysemu.abi.sockaddr import SocketAddress
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.inject.spec import InjectSpecError
 
 _LAZY = {
+    "SocketAddress": "sysemu.abi.sockaddr",
     "Injection": "sysemu.tools.inject.injector",
     "InjectSpecError": "sysemu.tools.inject.spec",
 }
 
 
 def __getattr__(name: str) -> object:
-    # The fault-injection tool is loaded on first use: most runs do not inject.
+    # Loaded on first use: most runs neither inject nor read socket addresses.
     import importlib  # noqa: PLC0415
 
     module = _LAZY.get(name)

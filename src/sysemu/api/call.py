@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, ArgKind, Syscall, errno_number, syscall_by_name
-from sysemu.abi import sockaddr as _sockaddr
-from sysemu.abi.sockaddr import SOCKADDR_STORAGE_SIZE, Endpoint, SocketAddress
 from sysemu.api.decisions import (
     ArgValue,
     Decision,
@@ -32,6 +30,8 @@ from sysemu.kernel.ptrace import record_method
 
 if TYPE_CHECKING:
     from typing import Any, TypeVar
+
+    from sysemu.abi.sockaddr import Endpoint, SocketAddress
 
     _Struct = TypeVar("_Struct", bound=ctypes.Structure)
 
@@ -364,7 +364,9 @@ class Call:
         ``None`` for a NULL ``address`` or a length under 2, as the kernel refuses them."""
         if address == 0 or length < 2:
             return None
-        return _sockaddr.decode(self.read(address, min(length, SOCKADDR_STORAGE_SIZE)))
+        from sysemu.abi import sockaddr  # noqa: PLC0415 (socket handlers only: start-up)
+
+        return sockaddr.decode(self.read(address, min(length, sockaddr.SOCKADDR_STORAGE_SIZE)))
 
     def write(self, address: int, data: bytes) -> None:
         """Write ``data`` into the caller's memory (an output buffer of an emulated call)."""
@@ -438,7 +440,9 @@ class Call:
                         f"{self.name} has its socket address filled by the kernel: "
                         "it cannot be rewritten"
                     )
-                encoded = _sockaddr.encode(value)
+                from sysemu.abi import sockaddr  # noqa: PLC0415 (as above)
+
+                encoded = sockaddr.encode(value)
                 values[index] = encoded
                 if length.name not in args:
                     values[index + 1] = len(encoded)

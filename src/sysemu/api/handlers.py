@@ -405,7 +405,9 @@ class HandlerSet:
         :mod:`sysemu.abi.io_uring`): such a program's kernel workers would make the call
         where no rule sees it. ENOSYS is what a kernel without io_uring answers, and liburing's
         users (and the runtimes built on it) fall back to plain calls."""
-        from sysemu.abi.io_uring import IO_URING_OPERATIONS  # noqa: PLC0415
+        if not self._registrations:
+            return self
+        from sysemu.abi.io_uring import IO_URING_OPERATIONS  # noqa: PLC0415 (rules only)
 
         if not any(r.syscall.name in IO_URING_OPERATIONS for r in self._registrations):
             return self

@@ -24,7 +24,6 @@ from sysemu.cli import strace_options
 from sysemu.cli.backends import STATS_ALONE_ON_UNOTIFY, unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
-from sysemu.cli.version import version_line
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
 from sysemu.engine.attach import Attacher, AttachError
 from sysemu.engine.errors import ExecError, UnsupportedError
@@ -459,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
         if args.version:
+            from sysemu.cli.version import version_line  # noqa: PLC0415 (--version only)
+
             print(version_line())
             return 0
         if args.subcommand is None:

@@ -35,7 +35,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from sysemu._typing import Protocol
+from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, syscall_by_name
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
@@ -64,7 +64,6 @@ from sysemu.engine.errors import (
     exec_failure,
     not_a_decision,
 )
-from sysemu.engine.holds import Holds
 from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
@@ -75,6 +74,9 @@ from sysemu.kernel.arch.x86_64 import RAX_OFFSET as X86_64_RAX
 from sysemu.kernel.arch.x86_64 import X86_64
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.seccomp import PreparedFilter
+
+if TYPE_CHECKING:
+    from sysemu.engine.holds import Holds
 
 _SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
 _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
@@ -230,8 +232,8 @@ class Tracer:
         # Set (to 1) when the run is ending (timed out, or a handler error kills the tree): the
         # C loop then hands every stop to Python.
         self._stop_native = bytearray(1)
-        # Threads held at a stop by a Defer (see engine/holds.py).
-        self._holds = Holds()
+        # Threads held at a stop by a Defer (see engine/holds.py), made at the first hold.
+        self._holds: Holds | None = None
         # The observer whose native trace the C loop drives (see _native_trace).
         self._traced_by: Observer | None = None
 
@@ -615,10 +617,18 @@ class Tracer:
         The C loop hands every stop to Python meanwhile, and gets them back afterwards
         unless the run is ending."""
         self._stop_native[0] = 1
-        ended = self._holds.serve(self._dispatch)
+        ended = self._held().serve(self._dispatch)
         if not (ended or self._timed_out or self._policy.fatal or self._release_requested):
             self._stop_native[0] = 0
         return ended
+
+    def _held(self) -> Holds:
+        """The held threads (made at the first hold: a run that holds none never loads it)."""
+        if self._holds is None:
+            from sysemu.engine.holds import Holds  # noqa: PLC0415 (only runs that hold)
+
+            self._holds = Holds()
+        return self._holds
 
     def _hold(self, state: TaskState, call: Call, route: Route, defer: Defer) -> None:
         """A handler deferred its decision: the thread stays at its entry stop until the
@@ -632,7 +642,7 @@ class Tracer:
                 return
             self._carry_out(state, call, route, resolution)
 
-        self._holds.hold(state.tid, defer, carry_out)
+        self._held().hold(state.tid, defer, carry_out)
         self._stop_native[0] = 1  # the C loop returns to Python, whose wait serves holds
 
     def _after_stop(self) -> bool:
@@ -641,7 +651,7 @@ class Tracer:
         loop calls it only for the stops it hands back, which request_release makes all."""
         if not self._release_requested or self._release is None:
             return False
-        for tid in self._holds.release_all():
+        for tid in self._holds.release_all() if self._holds is not None else ():
             # Already stopped, so no interrupt would stop it again: let it go from here (at
             # its entry, the call runs as the kernel would have run it).
             with contextlib.suppress(ProcessLookupError):
@@ -947,7 +957,7 @@ class Tracer:
                         return
                     self._finish_exit(tid, call, route, outcome, rval, resolution)
 
-                self._holds.hold(tid, replacement, carry_out)
+                self._held().hold(tid, replacement, carry_out)
                 self._stop_native[0] = 1
                 return
             self._finish_exit(tid, call, route, outcome, rval, replacement)
@@ -1023,7 +1033,8 @@ class Tracer:
     def _forget(self, tid: int, status: int | None) -> None:
         """``tid`` is gone: finish its pending call for the observers, then report it."""
         state = self._tasks.pop(tid, None)
-        self._holds.forget(tid)
+        if self._holds is not None:
+            self._holds.forget(tid)
         observers = self._compiled.observers
         if state is None or not observers:
             return
