@@ -368,6 +368,11 @@ def _bases(cls: type) -> str:
     return ", ".join(name for name in public if name not in ("object", "Record"))
 
 
+def _is_documented_member(member: object) -> bool:
+    """Whether :func:`_member` gives ``member`` a heading of its own."""
+    return isinstance(member, property | classmethod | staticmethod) or inspect.isfunction(member)
+
+
 def _member(cls: type, name: str, member: object, anchors: dict[str, str]) -> str | None:
     owner = cls.__name__
     doc: object
@@ -448,12 +453,16 @@ def _anchors(modules: Iterable[tuple[str, list[tuple[str, object]]]]) -> dict[st
     anchors: dict[str, str] = {}
     for module, names in modules:
         for name, value in names:
-            anchors.setdefault(name, _slug(f"`{module}.{name}`"))
+            slug = _slug(f"`{module}.{name}`")
+            anchors.setdefault(name, slug)
             if inspect.isclass(value):
-                for member in vars(value):
-                    if not member.startswith("_"):
-                        qualified = f"{name}.{member}"
-                        anchors.setdefault(qualified, _slug(f"`{qualified}`"))
+                for member, member_value in vars(value).items():
+                    if member.startswith("_"):
+                        continue
+                    # Methods and properties have headings; data is listed with its class.
+                    qualified = f"{name}.{member}"
+                    heading = _is_documented_member(member_value)
+                    anchors.setdefault(qualified, _slug(f"`{qualified}`") if heading else slug)
     return anchors
 
 

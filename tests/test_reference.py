@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,12 @@ def test_api_page_has_every_public_name_and_member() -> None:
                         missing.append(f"{name}.{member_name}")
     assert missing == []
     assert " at 0x" not in page
+
+
+@pytest.mark.parametrize("page", ["cli.md", "api.md"])
+def test_every_link_within_a_page_has_its_heading(page: str) -> None:
+    text = (REPO / "docs" / page).read_text()
+    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    # GitHub's anchor for a heading: lower case, punctuation but "-" and "_" dropped.
+    anchors = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+    assert sorted(set(re.findall(r"\]\(#([^)]+)\)", text)) - anchors) == []
