@@ -17,6 +17,9 @@ not by argparse at the terminal's width, and the pages document the Python versi
 methods the C accelerator replaces (it is turned off while the sources are imported, which
 are this tree's ``src/``, whatever is installed). ``tests/test_reference.py`` runs
 ``--check``.
+
+argparse has no public way to list a parser's groups and subcommands, so this reads its
+``_actions``, ``_action_groups`` and ``_choices_actions``, as its own help formatter does.
 """
 
 from __future__ import annotations
@@ -228,6 +231,7 @@ def cli_page() -> str:
         _banner("sysemu's argument parser"),
         "# Command-line reference\n",
         "```\n" + _usage("sysemu", parser) + " [OPTIONS]\n```\n",
+        (parser.description or "") + "\n",
         "`python3 -m sysemu` takes the same arguments. Every command also takes `-h`/`--help`. "
         "The [README](../README.md) shows the commands at work.\n",
         "| command | what it does |",
