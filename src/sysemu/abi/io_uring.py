@@ -1,4 +1,5 @@
-"""The system calls whose work an io_uring submission can do instead (pure data).
+"""io_uring: the system calls whose work a submission can do instead, and the layouts of the
+io_uring calls' arguments (pure data).
 
 The kernel's io_uring workers carry out ``IORING_OP_*`` operations themselves: no system
 call of the program's own is made for them, so no seccomp filter, ptrace stop or user
@@ -10,6 +11,8 @@ submits the operation through a ring. The list follows ``include/uapi/linux/io_u
 """
 
 from __future__ import annotations
+
+import struct
 
 IO_URING_OPERATIONS = frozenset(
     {
@@ -28,3 +31,30 @@ IO_URING_OPERATIONS = frozenset(
     }
 )  # fmt: skip
 """Names of the calls an io_uring operation can stand in for."""
+
+# --- Layouts (include/uapi/linux/io_uring.h) -------------------------------------------------
+
+IO_URING_PARAMS = struct.Struct("<10I7IIQ7IIQ")
+"""``struct io_uring_params`` (120 bytes, the same for 32- and 64-bit callers): ``sq_entries,
+cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd, resv[3]``, then
+``sq_off`` (``struct io_sqring_offsets``: ``head, tail, ring_mask, ring_entries, flags,
+dropped, array, resv1``, and a u64 ``resv2``, named ``user_addr`` since Linux 6.5) and
+``cq_off`` (``struct io_cqring_offsets``: ``head, tail, ring_mask, ring_entries, overflow,
+cqes, flags, resv1`` and the same u64). The kernel reads ``flags``, ``sq_thread_cpu``,
+``sq_thread_idle``, ``wq_fd`` (and ``cq_entries`` with ``IORING_SETUP_CQSIZE``) and, when the
+ring is made, writes the rest back."""
+
+SQ_OFFSET_FIELDS = ("head", "tail", "ring_mask", "ring_entries", "flags", "dropped", "array",
+                    "resv1", "resv2")  # fmt: skip
+"""The fields of ``struct io_sqring_offsets``, in their order in :data:`IO_URING_PARAMS`."""
+CQ_OFFSET_FIELDS = ("head", "tail", "ring_mask", "ring_entries", "overflow", "cqes", "flags",
+                    "resv1", "resv2")  # fmt: skip
+"""The fields of ``struct io_cqring_offsets``, in their order in :data:`IO_URING_PARAMS`."""
+
+IORING_SETUP_ATTACH_WQ = 0x20
+"""``io_uring_params.flags``: ``wq_fd`` names a ring whose workers the new one shares."""
+
+IORING_REGISTER_FILES = 2
+IORING_REGISTER_EVENTFD = 4
+IORING_REGISTER_EVENTFD_ASYNC = 7
+"""``io_uring_register`` opcodes whose argument is an array of ``nr_args`` fds."""

@@ -100,6 +100,7 @@ from sysemu.tools.trace.decoders_structs import (
     dec_utsname,
     dec_wait_status,
 )
+from sysemu.tools.trace.decoders_uring import dec_uring_params, dec_uring_register_arg
 
 __all__ = [
     "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
@@ -232,6 +233,14 @@ SYSCALLS: dict[str, tuple[Arg, ...]] = {
                 (flags_of(xlat.SOCKET_TYPE_FLAGS, "SOCK_???"), ENTRY)),
     "sendto": (_FD, (dec_buffer_in, ENTRY), _U32, _MSG_FLAGS, _SOCKADDR_IN, _INT),
     "recvfrom": (_FD, (dec_buffer_out, EXIT), _U32, _MSG_FLAGS, _SOCKADDR_OUT, _SOCKLEN),
+    # io_uring.
+    "io_uring_setup": (_U32, (dec_uring_params, BOTH)),
+    "io_uring_enter": (_FD, _U32, _U32,
+                       (flags_of(xlat.IORING_ENTER_FLAGS, "IORING_ENTER_???"), ENTRY),
+                       _SIGSET_IN, _INT),
+    "io_uring_register": (_FD, (enum_of(xlat.IORING_REGISTER_OPCODES, "IORING_REGISTER_???"),
+                                ENTRY),
+                          (dec_uring_register_arg, ENTRY), _U32),
 }
 # fmt: on
 """Per-syscall argument decoders, where the generic ones by kind are not enough."""
@@ -296,7 +305,7 @@ FD_RETURNING = frozenset({
     "epoll_create", "epoll_create1", "eventfd", "eventfd2", "signalfd", "signalfd4",
     "timerfd_create", "inotify_init", "inotify_init1", "memfd_create", "pidfd_open",
     "fanotify_init", "perf_event_open", "userfaultfd", "open_tree", "fsopen", "fspick",
-    "fsmount", "pidfd_getfd", "open_by_handle_at", "memfd_secret",
+    "fsmount", "pidfd_getfd", "open_by_handle_at", "memfd_secret", "io_uring_setup",
 })  # fmt: skip
 # Calls whose result is an address.
 ADDRESS_RETURNING = frozenset({"mmap", "mmap2", "mremap", "brk", "shmat"})
