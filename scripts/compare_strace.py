@@ -230,6 +230,10 @@ class _Parser:
             if who == self.placeholder:
                 self.placeholder = None
             return
+        if line.startswith("[ "):
+            # A note, not a call: strace's "[ Process PID=1 runs in 32 bit mode. ]", sysemu's
+            # "[ Operations submitted through io_uring are not traced ]".
+            return
         if line.startswith("--- "):
             match = _SIGNAL.match(line)
             if match is not None:

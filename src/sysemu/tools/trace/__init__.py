@@ -5,7 +5,8 @@ decided. :class:`TraceObserver` is an observer; :func:`trace` adds one to a hand
 
 The trace as Python records: ``emu.use(TraceEvents())`` keeps every call as a
 :class:`SyscallEvent` (the same fields as a line of ``--json``) and every spawn, exec, signal
-and exit; :class:`Timeline` writes them as Trace Event Format (``--timeline``)."""
+and exit (and a :class:`NoteEvent` for what the trace cannot see); :class:`Timeline` writes
+them as Trace Event Format (``--timeline``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         EventObserver,
         ExecEvent,
         ExitEvent,
+        NoteEvent,
         SignalEvent,
         SpawnEvent,
         SyscallEvent,
@@ -32,6 +34,7 @@ _LAZY = {
     "EventObserver": "sysemu.tools.trace.events",
     "ExecEvent": "sysemu.tools.trace.events",
     "ExitEvent": "sysemu.tools.trace.events",
+    "NoteEvent": "sysemu.tools.trace.events",
     "SignalEvent": "sysemu.tools.trace.events",
     "SpawnEvent": "sysemu.tools.trace.events",
     "SyscallEvent": "sysemu.tools.trace.events",
@@ -77,6 +80,6 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "EventObserver", "ExecEvent", "ExitEvent", "SignalEvent", "SpawnEvent", "SyscallEvent",
-    "Timeline", "TraceEvents", "TraceObserver", "summary_table", "trace",
+    "EventObserver", "ExecEvent", "ExitEvent", "NoteEvent", "SignalEvent", "SpawnEvent",
+    "SyscallEvent", "Timeline", "TraceEvents", "TraceObserver", "summary_table", "trace",
 ]  # fmt: skip

@@ -104,7 +104,7 @@ from sysemu.tools.trace.decoders_uring import dec_uring_params, dec_uring_regist
 
 __all__ = [
     "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
-    "KEYED_RETURNS", "LAYOUTS", "NO_RETURN",
+    "KEYED_RETURNS", "LAYOUTS", "NOTES", "NO_RETURN",
     "RETURNS", "SYSCALLS", "Context", "Decoder", "Shown", "arg_decoders", "decode_return",
     "shown_arguments", "shown_arguments_of",
 ]  # fmt: skip
@@ -311,6 +311,15 @@ FD_RETURNING = frozenset({
 ADDRESS_RETURNING = frozenset({"mmap", "mmap2", "mremap", "brk", "shmat"})
 # Calls that never return when they succeed.
 NO_RETURN = frozenset({"exit", "exit_group", "rt_sigreturn", "sigreturn"})
+
+NOTES: dict[str, tuple[str, str]] = {
+    "io_uring_setup": ("io_uring", "Operations submitted through io_uring are not traced"),
+}
+"""Calls whose first success in a run is followed by a note on what the trace cannot see:
+``(topic, text)``. The text trace writes it as strace writes its own notes (``[ Process
+PID=1 runs in 32 bit mode. ]``), a line no call's line can be mistaken for; the JSON trace as
+an event of its own (``"event": "note"``). A ring's operations are carried out by the kernel's
+workers, with no system call of the program's own to stop at."""
 
 
 def arg_decoders(name: str, params: tuple[Param, ...]) -> tuple[Arg, ...]:

@@ -26,7 +26,7 @@ from sysemu.api.observers import Observer
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
 from sysemu.tools.trace.context import BOTH, EXIT, Context, Decoder, Shown, structured_value
-from sysemu.tools.trace.decoders import FD_RETURNING, shown_arguments
+from sysemu.tools.trace.decoders import FD_RETURNING, NOTES, shown_arguments
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_fd, dec_path
 from sysemu.tools.trace.values import STRING_LIMIT, siginfo_fields
 from sysemu.tools.trace.values_calls import CALLS
@@ -174,7 +174,27 @@ class ExitEvent:
                 "core_dumped": self.core_dumped}  # fmt: skip
 
 
-Event = SyscallEvent | SpawnEvent | ExecEvent | SignalEvent | ExitEvent
+@dataclass(slots=True)
+class NoteEvent:
+    """What the trace cannot see, said once per run where it starts: ``topic`` names it
+    (``"io_uring"``: the operations a ring carries out are not traced, once a ring is made),
+    ``text`` says it as the text trace does."""
+
+    pid: int
+    tid: int
+    time: float
+    topic: str
+    text: str
+
+    event = "note"
+
+    def to_json(self) -> dict[str, object]:
+        """The event's JSON line, as a dict."""
+        return {"v": SCHEMA_VERSION, "event": "note", "time": self.time, "pid": self.pid,
+                "tid": self.tid, "topic": self.topic, "text": self.text}  # fmt: skip
+
+
+Event = SyscallEvent | SpawnEvent | ExecEvent | SignalEvent | ExitEvent | NoteEvent
 """Any record of the trace."""
 
 
@@ -217,6 +237,8 @@ class EventObserver(Observer):
         self.summary: dict[str, list[float]] = {}
         self._entered: dict[int, _Entered] = {}
         self._pids: dict[int, int] = {}
+        self.noted: set[str] = set()
+        """The topics of the notes made in this run (see ``decoders.NOTES``)."""
 
     def call_entered(self, call: Call) -> None:
         """Decode what is read at entry: strings the call consumes, resolved paths."""
@@ -321,6 +343,10 @@ class EventObserver(Observer):
                 entered.paths, entered.truncated,
             )
         )  # fmt: skip
+        note = NOTES.get(call.name)
+        if note is not None and value is not None and not failed and note[0] not in self.noted:
+            self.noted.add(note[0])
+            self.sink(NoteEvent(call.pid, call.tid, ended, *note))
 
     def task_started(self, tid: int, parent: int, kind: str) -> None:
         """A new thread or process: its record, with the process it belongs to."""

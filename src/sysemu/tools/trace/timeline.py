@@ -19,6 +19,7 @@ from sysemu.tools.trace.events import (
     Event,
     ExecEvent,
     ExitEvent,
+    NoteEvent,
     SignalEvent,
     SpawnEvent,
     SyscallEvent,
@@ -70,6 +71,8 @@ class Timeline:
             name = f"exec {program}"
             self._processes[event.pid] = os.path.basename(program)
             self._names[event.tid] = os.path.basename(program)
+        elif isinstance(event, NoteEvent):
+            name = event.text
         else:
             assert isinstance(event, SpawnEvent)
             name = f"{event.kind} from {event.parent}"

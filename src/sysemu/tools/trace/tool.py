@@ -65,7 +65,8 @@ class Trace(Tool):
         self._path = path
 
     def install(self, handlers: HandlerSet) -> None:
-        """Observe the set's calls in the run that starts."""
+        """Observe the set's calls in the run that starts (whose notes are its own)."""
+        self.observer.noted.clear()
         observe(handlers, self.observer, self.syscalls)
 
     def run_finished(self, result: RunResult) -> dict[str, list[float]]:
@@ -139,7 +140,8 @@ class TraceEvents(Tool):
         self.events = []
 
     def install(self, handlers: HandlerSet) -> None:
-        """Observe the set's calls in the run that starts."""
+        """Observe the set's calls in the run that starts (whose notes are its own)."""
+        self.observer.noted.clear()
         observe(handlers, self.observer, self.syscalls)
 
     def run_finished(self, result: RunResult) -> list[Event]:

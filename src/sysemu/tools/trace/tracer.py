@@ -38,6 +38,7 @@ from sysemu.tools.trace.decoders import (
     FD_RETURNING,
     LAYOUTS,
     NO_RETURN,
+    NOTES,
     RETURNS,
     Context,
     Decoder,
@@ -60,7 +61,9 @@ class _Plan:
     call: the arguments shown (unless a layout picks them per call), how to narrow each
     register to its C type, and what kind of result it returns."""
 
-    __slots__ = ("arguments", "decorated", "layout", "name", "narrow", "stops_others", "syscall")
+    __slots__ = (
+        "arguments", "decorated", "layout", "name", "narrow", "note", "stops_others", "syscall",
+    )  # fmt: skip
 
     def __init__(self, syscall: Syscall) -> None:
         self.syscall = syscall  # keeps the id() this plan is cached under from being reused
@@ -73,6 +76,8 @@ class _Plan:
         self.decorated = name in RETURNS or name in FD_RETURNING or name in ADDRESS_RETURNING
         # Calls that may never come back to this thread: the others' lines are closed first.
         self.stops_others = name in NO_RETURN or name in ("execve", "execveat")
+        # (topic, text) of the note its first success in a run is followed by (NOTES).
+        self.note = NOTES.get(name)
 
 
 class _Pending:
@@ -131,6 +136,8 @@ class TraceObserver(Observer):
         self._pids: dict[int, int] = {}
         self._stream_failed = False
         self._plans: dict[int, _Plan] = {}
+        self.noted: set[str] = set()
+        """The topics of the notes written in this run (see ``decoders.NOTES``)."""
         native = ptrace.NativeTrace
         # The C line writer (None without the accelerator): see c_trace_writer.
         self.native_trace: object | None = None if native is None else native(
@@ -292,6 +299,12 @@ class TraceObserver(Observer):
             self._write(tid, f"{line}{mark}{spent}", pending.started)
         else:  # _write() without prefix or stamp: the common case, one thread untimed
             self._emit(f"{line}{mark}{spent}\n")
+        note = plan.note
+        if note is not None and value is not None and not -4096 < value < 0:
+            topic, text = note
+            if topic not in self.noted:
+                self.noted.add(topic)
+                self._write(tid, f"[ {text} ]", ended)
 
     def call_interrupted(self, call: Call, result: Result) -> None:
         """``read(3, 0x..., 16) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)``, as
