@@ -210,6 +210,7 @@ def test_every_decoder_has_a_structured_form() -> None:
         decoders_calls,
         decoders_scalar,
         decoders_structs,
+        decoders_uring,
         events,
     )
     from sysemu.tools.trace.context import STRUCTURED  # noqa: PLC0415
@@ -217,7 +218,7 @@ def test_every_decoder_has_a_structured_form() -> None:
     assert events.SCHEMA_VERSION == 1
     found = [
         getattr(module, name)
-        for module in (decoders_scalar, decoders_structs, decoders_calls)
+        for module in (decoders_scalar, decoders_structs, decoders_calls, decoders_uring)
         for name in dir(module)
         if name.startswith("dec_") and callable(getattr(module, name))
     ]

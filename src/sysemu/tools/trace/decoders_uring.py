@@ -3,9 +3,7 @@
 ``io_uring_setup``'s ``struct io_uring_params`` is read twice, as strace 6.1 reads it: at
 entry what the program asks for (``flags``, ``sq_thread_cpu``, ``sq_thread_idle``, and
 ``wq_fd`` with ``IORING_SETUP_ATTACH_WQ``), at exit what the kernel wrote back (the sizes, the
-features and the ring offsets). strace reads the exit half even when the call failed (the
-kernel then wrote nothing, and the program's own bytes are shown); the structured form keeps
-the fields the kernel wrote for a ring that was made only.
+features and the ring offsets) when it made a ring; a call that failed wrote nothing back.
 
 ``io_uring_register``'s argument is an array of fds for the opcodes that register files or an
 eventfd, an address otherwise (the probe, buffers and restrictions structures are not
@@ -38,15 +36,6 @@ def _x(value: int) -> str:
     return hex(value) if value else "0"
 
 
-def _params_at_exit(ctx: Context, value: int) -> tuple[int, ...] | None:
-    """The structure as it is at exit, whatever the result (see the module's docstring)."""
-    try:
-        data = ctx.call.memory.read(value, IO_URING_PARAMS.size)
-    except OSError:
-        return None
-    return IO_URING_PARAMS.unpack(data) if len(data) == IO_URING_PARAMS.size else None
-
-
 def _offsets(fields: tuple[int, ...], names: tuple[str, ...]) -> str:
     """``{head=0, tail=4, ...}``: numbers (``flags`` too: the offset of the flags, not flags),
     the reserved fields in hex and only when they are not zero."""
@@ -76,8 +65,8 @@ def dec_uring_params(ctx: Context, value: int, index: int) -> str:
     text = ctx.saved.get(index, render.pointer(value))
     if not text.startswith("{"):
         return text  # unreadable at entry: the address alone
-    fields = _params_at_exit(ctx, value)
-    if fields is None:
+    fields = ctx.unpack(value, IO_URING_PARAMS)
+    if fields is None:  # the call failed: nothing more to show
         return text + "}"
     features = render.flags(fields[5], xlat.IORING_FEATURES, unknown="IORING_FEAT_???")
     return (f"{text}, sq_entries={fields[0]}, cq_entries={fields[1]}, features={features}"
@@ -88,7 +77,9 @@ def dec_uring_params(ctx: Context, value: int, index: int) -> str:
 def _uring_params(ctx: Context, value: int, _index: int) -> object:
     """The request's fields, and for a ring that was made the kernel's (sizes, features, the
     offsets of the rings' fields as objects)."""
-    fields = _params_at_exit(ctx, value) if value else None
+    # Read as at entry: the request's fields are there whatever the result.
+    entry = Context(ctx.call, limit=ctx.limit, exiting=False)
+    fields = entry.unpack(value, IO_URING_PARAMS)
     if fields is None:
         return value
     record: dict[str, object] = {
