@@ -4,14 +4,23 @@
 sysemu uses its ctypes implementation of the same functions.
 """
 
+from pathlib import Path
+
 from setuptools import Extension, setup
+
+# The accelerator's sources, split by concern (csrc/module.c says which file owns what), and
+# the architecture headers: csrc/arch.h picks the build's own, and stops the compile on an
+# architecture that has none, where optional=True lets the install go on without it.
+KERNEL = Path("src/sysemu/kernel")
+SOURCES = sorted(str(path) for path in (KERNEL / "csrc").glob("*.c"))
+HEADERS = sorted(str(path) for path in (*(KERNEL / "csrc").glob("*.h"), *(KERNEL / "arch").glob("*.h")))
 
 setup(
     ext_modules=[
         Extension(
             "sysemu.kernel._speedups",
-            ["src/sysemu/kernel/_speedups.c", "src/sysemu/kernel/_tracefmt.c"],
-            depends=["src/sysemu/kernel/_speedups.h"],
+            SOURCES,
+            depends=HEADERS,
             optional=True,
             extra_compile_args=["-O2"],
         )

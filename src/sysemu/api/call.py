@@ -491,7 +491,7 @@ if record_method is not None:
     # The most common decision of hot handlers, made in C where the accelerator is built: no
     # Python frame, no __init__, no argument tuple, and the wait loops refill the Emulate of a
     # carried-out decision that nobody kept for the next one (see record_method in
-    # _speedups.c). Against the Python method calling a C function, the time per emulated
+    # csrc/calls.c). Against the Python method calling a C function, the time per emulated
     # getpid read 0.98 (pinned) and 0.97 (unpinned) on unotify, 31 paired runs each, and 0.97
     # on the seccomp backend, pinned, 21 paired runs.
     Call.emulate = record_method(  # type: ignore[method-assign,assignment]

@@ -56,6 +56,7 @@ from sysemu.engine.errors import (
 from sysemu.engine.guardian import GuardedProgram, kill_descendants, spawn_guarded
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.tasks import TaskState
+from sysemu.kernel.loop_config import DecisionConfig, NotifyLoopConfig
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import PreparedFilter
 from sysemu.kernel.unotify import (
@@ -282,17 +283,22 @@ class NotifySupervisor:
         # caches and branch predictors, at about 3 times its speed in a warm loop: so the loop
         # itself is in C, and per call only the Call, the handler and its decision are Python.
         serve_natively(
-            listener.fd,
-            self._direct,
-            self._tasks,
-            TaskState,
-            _NotifiedCall,
-            listener,
-            Emulate,
-            Fail,
-            functools.partial(self._answer, listener),
-            functools.partial(self._handler_raised, listener),
-            functools.partial(self._carry_out, listener),
+            NotifyLoopConfig(
+                decision=DecisionConfig(
+                    tasks=self._tasks,
+                    call_type=_NotifiedCall,
+                    emulate_type=Emulate,
+                    fail_type=Fail,
+                    pass_type=None,  # a Pass goes to _carry_out, as in _loop_python
+                    raised=functools.partial(self._handler_raised, listener),
+                    carry_out=functools.partial(self._carry_out, listener),
+                ),
+                fd=listener.fd,
+                direct=self._direct,
+                task_type=TaskState,
+                listener=listener,
+                general=functools.partial(self._answer, listener),
+            )
         )
 
     def _loop_python(self, listener: Listener) -> None:

@@ -69,10 +69,9 @@ from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
-from sysemu.kernel.arch.x86_64 import ORIG_RAX_OFFSET as X86_64_ORIG_RAX
-from sysemu.kernel.arch.x86_64 import RAX_OFFSET as X86_64_RAX
 from sysemu.kernel.arch.x86_64 import X86_64
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
+from sysemu.kernel.loop_config import DecisionConfig, DirectRoute, PtraceLoopConfig
 from sysemu.kernel.seccomp import PreparedFilter
 
 if TYPE_CHECKING:
@@ -460,7 +459,7 @@ class Tracer:
             or not isinstance(self._arch, X86_64)
         ):
             return None
-        direct: list[tuple[object, ...] | None] = [
+        direct: list[DirectRoute | None] = [
             (route.syscall, route.registrations[0].handler, route.stats, route,
              route.syscall.abi.audit_arch, route.syscall.filter_nr)
             if route.prechecked and len(route.registrations) == 1 and not route.observers
@@ -475,18 +474,33 @@ class Tracer:
         if self._ptrace_only:  # clone and clone3 go to Python, which follows untraced children
             by_number.update(dict.fromkeys((arch << 32 | nr for arch, nr in untraced.CALLS)))
         dispatch = self._dispatch
-        trace = self._native_trace() if mode < 2 else None
-        arguments = (
-            direct, self._tasks, Call, Emulate, Fail, self._stop_native, self._spin_ns,
-            self._plain, X86_64_ORIG_RAX, X86_64_RAX, self._carry_out, self._native_raised,
-            Pass, by_number, mode, trace, self._native_route, self._native_adopted,
-        )  # fmt: skip
+        # Built once per run; the C loop reads it at each call, never per stop.
+        config = PtraceLoopConfig(
+            decision=DecisionConfig(
+                tasks=self._tasks,
+                call_type=Call,
+                emulate_type=Emulate,
+                fail_type=Fail,
+                pass_type=Pass,
+                raised=self._native_raised,
+                carry_out=self._carry_out,
+            ),
+            mode=mode,
+            direct=direct,
+            by_number=by_number,
+            stop=self._stop_native,
+            spin_ns=self._spin_ns,
+            resume_request=self._plain,
+            trace=self._native_trace() if mode < 2 else None,
+            resolve=self._native_route,
+            adopt=self._native_adopted,
+        )
 
         def loop() -> None:
             # Between two events the C loop serves direct stops itself; the rest comes here.
             # (False: no event, but a thread is held now, which Python's wait serves.)
             while True:
-                event = serve(*arguments)
+                event = serve(config)
                 if event is None:
                     return
                 if isinstance(event, tuple) and dispatch(*event):

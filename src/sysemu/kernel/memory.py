@@ -60,7 +60,7 @@ def _transfer(number: int, pid: int, local: ctypes.Array[ctypes.c_char], address
     return int(moved) if moved >= 0 else -ctypes.get_errno()
 
 
-# The C accelerator's readers, if it was built (see _speedups.c); both return -errno on failure.
+# The C accelerator's readers, if it was built (see csrc/tracee.c); both return -errno on failure.
 _read_memory: Callable[[int, int, int], bytes | int] | None = None
 _read_cstring: Callable[[int, int, int], bytes | int] | None = None
 _write_memory: Callable[[int, int, bytes], int] | None = None

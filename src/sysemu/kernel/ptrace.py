@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable
 
 from sysemu.kernel.libc import libc, raise_errno
+from sysemu.kernel.loop_config import PtraceLoopConfig, TraceWriterConfig
 
 # Requests (include/uapi/linux/ptrace.h).
 PTRACE_PEEKUSER = 3
@@ -145,13 +146,15 @@ resume = _ctypes_resume
 syscall_info = _ctypes_syscall_info
 poke_user_twice_then = _ctypes_poke_user_twice_then
 SPEEDUPS = False
-# The C wait loop for seccomp stops of direct routes (see _speedups.c), if built.
-# (It returns an event for Python, None at the end, or False when Python must wait instead.)
-serve_seccomp_stops: Callable[..., tuple[int, int] | bool | None] | None = None
-# The C line writer of the tracing tool that the wait loop drives (see _tracefmt.c), if built.
-NativeTrace: Callable[..., object] | None = None
+# The C wait loop of the ptrace backends (see csrc/ptrace_loop.c; it takes a PtraceLoopConfig),
+# if built. It returns an event for Python, None at the end, or False when Python must wait
+# instead.
+serve_seccomp_stops: Callable[[PtraceLoopConfig], tuple[int, int] | bool | None] | None = None
+# The C line writer of the tracing tool that the wait loop drives (see csrc/trace.h; it takes a
+# TraceWriterConfig), if built.
+NativeTrace: Callable[[TraceWriterConfig], object] | None = None
 # record_method(owner, type, field, name, doc) -> a method of owner that makes objects of a
-# one-slot class in C (see _speedups.c); Call.emulate is one, if built.
+# one-slot class in C (see csrc/calls.c); Call.emulate is one, if built.
 record_method: Callable[[type, type, str, str, str], object] | None = None
 
 if not os.environ.get("SYSEMU_NO_SPEEDUPS"):

@@ -31,7 +31,11 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
+
+if TYPE_CHECKING:
+    from sysemu.kernel.loop_config import NotifyLoopConfig
 
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # Linux 5.0
 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # Linux 5.19
@@ -185,8 +189,11 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
     except ImportError:  # not built: the fcntl versions serve
         _speedups = None
 
-# The C twin of NotifySupervisor._loop_python (see notif_serve in _speedups.c), or None.
-serve_natively: Callable[..., None] | None = None if _speedups is None else _speedups.notif_serve
+# The C twin of NotifySupervisor._loop_python (see notif_serve in csrc/notify_loop.c; it takes
+# a NotifyLoopConfig), or None.
+serve_natively: Callable[[NotifyLoopConfig], None] | None = (
+    None if _speedups is None else _speedups.notif_serve
+)
 
 
 class NotifiedMemory(TraceeMemory):

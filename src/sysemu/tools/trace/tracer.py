@@ -29,6 +29,7 @@ from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
 from sysemu.api.observers import Observer
 from sysemu.kernel import ptrace
+from sysemu.kernel.loop_config import TraceWriterConfig
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
 from sysemu.tools.trace.decoders import (
@@ -140,12 +141,25 @@ class TraceObserver(Observer):
         """The topics of the notes written in this run (see ``decoders.NOTES``)."""
         native = ptrace.NativeTrace
         # The C line writer (None without the accelerator): see c_trace_writer.
-        self.native_trace: object | None = None if native is None else native(
-            self._emit, self._live, self._pending, self._unshown, native_key, native_spec,
-            self._adopt_native,
-            render.mode, _error_text, string_limit, show_fd_paths, timestamps, durations,
-            _is_terminal(stream),
-        )  # fmt: skip
+        self.native_trace: object | None = None
+        if native is not None:
+            config = TraceWriterConfig(
+                write=self._emit,
+                live=self._live,
+                pending=self._pending,
+                unshown=self._unshown,
+                key_of=native_key,
+                spec_of=native_spec,
+                adopt_of=self._adopt_native,
+                mode_of=render.mode,
+                error_of=_error_text,
+                string_limit=string_limit,
+                fd_paths=show_fd_paths,
+                timestamps=timestamps,
+                durations=durations,
+                each_line=_is_terminal(stream),
+            )
+            self.native_trace = native(config)
 
     def c_trace_writer(self) -> object | None:
         """The engine's hook (:mod:`sysemu.engine.accelerated`): :attr:`native_trace`, the C

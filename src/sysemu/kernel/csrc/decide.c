@@ -1,0 +1,102 @@
+/* A direct route's decision: see decide.h. */
+#include "decide.h"
+
+#include <string.h>
+
+#include "calls.h"
+
+static PyObject *s_value, *s_errno, *s_then;
+static struct slot_cache c_value, c_errno, c_then;
+
+static int is_dict(PyObject *value) { return PyDict_Check(value); }
+static int is_type(PyObject *value) { return PyType_Check(value); }
+static int is_type_or_none(PyObject *value) { return value == Py_None || PyType_Check(value); }
+
+int decide_config_read(PyObject *config, struct decide_config *out) {
+    memset(out, 0, sizeof *out);
+    PyObject *pass_type = NULL;
+    if ((out->tasks = config_attr(config, "tasks", is_dict)) == NULL ||
+        (out->call_type = config_attr(config, "call_type", is_type)) == NULL ||
+        (out->emulate_type = (PyTypeObject *)config_attr(config, "emulate_type", is_type)) == NULL ||
+        (out->fail_type = (PyTypeObject *)config_attr(config, "fail_type", is_type)) == NULL ||
+        (pass_type = config_attr(config, "pass_type", is_type_or_none)) == NULL ||
+        (out->raised = config_attr(config, "raised", NULL)) == NULL ||
+        (out->carry_out = config_attr(config, "carry_out", NULL)) == NULL) {
+        Py_XDECREF(pass_type);
+        decide_config_clear(out);
+        return -1;
+    }
+    if (pass_type == Py_None)
+        Py_DECREF(pass_type);
+    else
+        out->pass_type = (PyTypeObject *)pass_type;
+    return 0;
+}
+
+void decide_config_clear(struct decide_config *config) {
+    Py_CLEAR(config->tasks);
+    Py_CLEAR(config->call_type);
+    Py_CLEAR(config->emulate_type);
+    Py_CLEAR(config->fail_type);
+    Py_CLEAR(config->pass_type);
+    Py_CLEAR(config->raised);
+    Py_CLEAR(config->carry_out);
+}
+
+/* The verdict of a decision the handler returned, counted; 0, or -1 with an exception set. */
+static int sort(const struct decide_config *config, PyObject *stats, struct verdict *verdict) {
+    PyObject *decision = verdict->decision;
+    PyTypeObject *type = Py_TYPE(decision);
+    int passed = decision == Py_None;
+    if (!passed && type == config->pass_type) { /* a Pass without a result hook runs as None */
+        PyObject *then = get_slot(decision, s_then, &c_then);
+        if (then == NULL) return -1;
+        passed = then == Py_None;
+        Py_DECREF(then);
+    }
+    if (passed) {
+        verdict->kind = VERDICT_PASS;
+        return count_for_route(stats, COUNT_PASSED, 1);
+    }
+    if (type != config->emulate_type && type != config->fail_type) {
+        verdict->kind = VERDICT_OTHER;
+        return 0;
+    }
+    int emulated = type == config->emulate_type;
+    verdict->value = emulated ? get_slot(decision, s_value, &c_value)
+                              : get_slot(decision, s_errno, &c_errno);
+    if (verdict->value == NULL) return -1;
+    if (!PyLong_Check(verdict->value)) { /* Python's loop fails on it too, out of the loop */
+        PyErr_SetString(PyExc_TypeError, emulated ? "an emulated value must be an int"
+                                                  : "an errno must be an int");
+        return -1;
+    }
+    verdict->kind = emulated ? VERDICT_EMULATE : VERDICT_FAIL;
+    return count_for_route(stats, emulated ? COUNT_EMULATED : COUNT_FAILED, 1);
+}
+
+int decide(const struct decide_config *config, PyObject *entry, PyObject *call,
+           struct verdict *verdict) {
+    PyObject *handler = PyTuple_GET_ITEM(entry, 1), *stats = PyTuple_GET_ITEM(entry, 2);
+    PyObject *route = PyTuple_GET_ITEM(entry, 3);
+    verdict->kind = VERDICT_RAISED;
+    verdict->decision = verdict->value = NULL;
+    if (count_for_route(stats, COUNT_STOPS, 1) < 0) return -1;
+    int ran = run_handler(handler, call, stats, config->raised, route, &verdict->decision);
+    if (ran <= 0) return ran; /* raised: handed to Python (0), or an exception (-1) */
+    return sort(config, stats, verdict);
+}
+
+void verdict_clear(struct verdict *verdict) {
+    Py_CLEAR(verdict->value);
+    release_record(verdict->decision);
+    verdict->decision = NULL;
+}
+
+int decide_init(void) {
+    if ((s_value = PyUnicode_InternFromString("value")) == NULL ||
+        (s_errno = PyUnicode_InternFromString("errno")) == NULL ||
+        (s_then = PyUnicode_InternFromString("then")) == NULL)
+        return -1;
+    return 0;
+}
