@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import subprocess
 import sys
 import typing
@@ -197,3 +198,70 @@ def test_the_run_time_named_tuple_makes_what_typing_makes() -> None:
 
             def _make(self) -> None:  # type: ignore[misc]
                 pass
+
+
+# The C accelerator: kernel/csrc/ split by concern, and the architecture's header.
+CSRC = PACKAGE / "kernel" / "csrc"
+ARCH_HEADERS = PACKAGE / "kernel" / "arch"
+
+
+def c_includes(path: Path) -> set[Path]:
+    """The accelerator's own files that ``path`` includes (system headers left out)."""
+    found = set()
+    for line in path.read_text().splitlines():
+        match = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+        if match:
+            found.add((path.parent / match.group(1)).resolve())
+    return found
+
+
+def test_the_c_sources_are_split_by_concern_without_cycles() -> None:
+    """Each C file of the accelerator is under ~600 lines and has its own header (module.c,
+    the top, aside), and no file includes, directly or not, one that includes it back."""
+    sources = sorted(CSRC.glob("*.c"))
+    headers = sorted((*CSRC.glob("*.h"), *ARCH_HEADERS.glob("*.h")))
+    assert len(sources) >= 6
+    for path in (*sources, *headers):
+        assert len(path.read_text().splitlines()) <= 600, path.name
+    for source in sources:
+        if source.name != "module.c":
+            assert source.with_suffix(".h").exists(), f"{source.name} has no header"
+            assert source.with_suffix(".h").resolve() in c_includes(source), source.name
+
+    # A file's implementation (foo.c) counts as part of its header (foo.h): a cycle between
+    # concerns is foo.c using bar.h while bar.c uses foo.h.
+    def unit(path: Path) -> Path:
+        return path.with_suffix(".h").resolve() if path.suffix == ".c" else path.resolve()
+
+    edges: dict[Path, set[Path]] = {}
+    for path in (*sources, *headers):
+        edges.setdefault(unit(path), set()).update(unit(i) for i in c_includes(path))
+    for node, following in edges.items():
+        following.discard(node)
+    done: set[Path] = set()
+
+    def visit(node: Path, path: tuple[Path, ...]) -> None:
+        assert node not in path, " -> ".join(p.name for p in (*path, node))
+        if node in done:
+            return
+        for following in edges.get(node, ()):
+            visit(following, (*path, node))
+        done.add(node)
+
+    for node in edges:
+        visit(node, ())
+
+
+def test_the_x86_64_header_states_the_python_modules_facts() -> None:
+    """kernel/arch/x86_64.h and kernel/arch/x86_64.py say the same of registers and the
+    native ABI's audit arch."""
+    from sysemu.abi import Abi  # noqa: PLC0415
+    from sysemu.kernel.arch import x86_64  # noqa: PLC0415
+
+    header = (ARCH_HEADERS / "x86_64.h").read_text()
+    defines = dict(re.findall(r"#define (\w+) (0x[0-9A-Fa-f]+|\d+)", header))
+    offsets = x86_64._OFFSET
+    assert int(defines["X86_64_RAX_OFFSET"]) == offsets["rax"]
+    assert int(defines["X86_64_ORIG_RAX_OFFSET"]) == offsets["orig_rax"]
+    assert int(defines["ARCH_AUDIT"], 16) == Abi.X86_64.audit_arch
+    assert "#if defined(__x86_64__)" in (CSRC / "arch.h").read_text()

@@ -1,13 +1,15 @@
-"""What the native trace (the C wait loop writing trace lines itself, ``kernel/_tracefmt.c``)
+"""What the native trace (the C wait loop writing trace lines itself, ``kernel/csrc/trace.h``)
 needs to know of each syscall: how every shown argument is decoded, as one of the kinds C
 implements, and how the result is written.
 
 C knows kinds, not syscalls: this module maps the decoder tables onto those kinds, so a
 syscall is served natively exactly when every one of its shown arguments has a kind here, or
 is decoded by a :func:`~sysemu.tools.trace.context.value_only` function (whose text C asks for
-once per distinct value). Everything else, and every option C does not implement (``-y``,
-timestamps, durations, JSON), stays with the Python tracer, which is the reference: the
-tests compare both on the same programs.
+once per distinct value). C also implements the tracer's options ``-s``, ``-y`` (fds and
+``AT_FDCWD`` with their paths), ``-t``/``-tt`` (timestamps) and ``-T`` (durations), given once
+in a :class:`~sysemu.kernel.loop_config.TraceWriterConfig`. JSON lines, ``execve``, calls that
+may not return and every argument of another kind stay with the Python tracer, which is the
+reference: the tests compare both on the same programs, with each of those options.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from sysemu.tools.trace.decoders_structs import (
     sigset_text,
 )
 
-# Argument kinds, as numbered in _tracefmt.c.
+# Argument kinds, as numbered in kernel/csrc/trace_text.h.
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
  K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_MEMORY, K_CWD) = range(17)  # fmt: skip
 # Result kinds.
