@@ -167,3 +167,34 @@ def test_the_c_loop_decides_as_the_python_loop(
         event[2] for sequence in decided.values() for event in sequence if event[0] == "decide"
     }
     assert EXPECTED[program] <= decisions, decisions
+
+
+def test_a_loop_given_a_malformed_configuration_says_which_attribute() -> None:
+    """The configuration is checked once per call, before anything waits: a wrong type is a
+    TypeError that names the attribute, not a crash in the loop."""
+    from sysemu.api.call import Call  # noqa: PLC0415
+    from sysemu.api.decisions import Emulate, Fail, Pass  # noqa: PLC0415
+    from sysemu.kernel.loop_config import DecisionConfig, PtraceLoopConfig  # noqa: PLC0415
+
+    def config(**changes: Any) -> PtraceLoopConfig:
+        decision: dict[str, Any] = {
+            "tasks": {}, "call_type": Call, "emulate_type": Emulate, "fail_type": Fail,
+            "pass_type": Pass, "raised": print, "carry_out": print,
+        }  # fmt: skip
+        loop: dict[str, Any] = {
+            "mode": 0, "direct": [], "by_number": {}, "stop": bytearray(1), "spin_ns": 0,
+            "resume_request": ptrace.PTRACE_CONT, "trace": None, "resolve": print,
+            "adopt": print,
+        }  # fmt: skip
+        decision.update((k, v) for k, v in changes.items() if k in decision)
+        loop.update((k, v) for k, v in changes.items() if k in loop)
+        return PtraceLoopConfig(decision=DecisionConfig(**decision), **loop)
+
+    serve = ptrace.serve_seccomp_stops
+    assert serve is not None
+    with pytest.raises(TypeError, match=r"PtraceLoopConfig\.tasks has the wrong type \(list\)"):
+        serve(config(tasks=[]))
+    with pytest.raises(TypeError, match=r"PtraceLoopConfig\.trace has the wrong type"):
+        serve(config(trace=object()))
+    with pytest.raises(TypeError, match=r"PtraceLoopConfig\.direct has the wrong type"):
+        serve(config(direct={}))

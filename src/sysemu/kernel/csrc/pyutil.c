@@ -31,16 +31,6 @@ int call_dropping(PyObject *fn, PyObject **argv, size_t count) {
     return 0;
 }
 
-PyObject *config_attr(PyObject *config, const char *name, int (*check)(PyObject *)) {
-    PyObject *value = PyObject_GetAttrString(config, name);
-    if (value != NULL && check != NULL && !check(value)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s has the wrong type (%s)", Py_TYPE(config)->tp_name,
-                     name, Py_TYPE(value)->tp_name);
-        Py_CLEAR(value);
-    }
-    return value;
-}
-
 Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
     PyObject *descriptor = PyObject_GetAttrString((PyObject *)type, name);
     if (descriptor == NULL) {
@@ -89,6 +79,37 @@ int set_slot(PyObject *obj, PyObject *name, struct slot_cache *cache, PyObject *
     Py_INCREF(value);
     Py_XSETREF(*(PyObject **)((char *)obj + offset), value);
     return 0;
+}
+
+/* Configuration attributes are read through their slot, by a name interned once: a serve call
+ * reads about fifteen, and the ptrace loop is called again after each stop it hands back. */
+#define CONFIG_NAMES 64
+static struct {
+    const char *text; /* the caller's string literal, compared by address */
+    PyObject *name;
+    struct slot_cache cache;
+} config_names[CONFIG_NAMES];
+static int nconfig_names;
+
+PyObject *config_attr(PyObject *config, const char *name, int (*check)(PyObject *)) {
+    int index = 0;
+    while (index < nconfig_names && config_names[index].text != name) index++;
+    if (index == nconfig_names && index < CONFIG_NAMES) {
+        PyObject *interned = PyUnicode_InternFromString(name);
+        if (interned == NULL) return NULL;
+        config_names[index].text = name;
+        config_names[index].name = interned;
+        nconfig_names++;
+    }
+    PyObject *value = index < CONFIG_NAMES
+                          ? get_slot(config, config_names[index].name, &config_names[index].cache)
+                          : PyObject_GetAttrString(config, name);
+    if (value != NULL && check != NULL && !check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s has the wrong type (%s)", Py_TYPE(config)->tp_name,
+                     name, Py_TYPE(value)->tp_name);
+        Py_CLEAR(value);
+    }
+    return value;
 }
 
 PyObject *int_for(struct last_int *last, unsigned long long bits) {
