@@ -1,0 +1,111 @@
+"""Two source trees of sysemu against each other on the getpid micro-benchmark, interleaved.
+
+    python3 bench/ab.py BASE_SRC HEAD_SRC [--calls N] [--rounds R] [--backends B,...]
+    python3 bench/ab.py BASE_SRC HEAD_SRC --instructions [--backends ptrace,sysemu]
+
+Each tree is a ``src`` directory (with its accelerator built in place), put first on
+PYTHONPATH for ``python3 -m sysemu run --backend B --rules bench/rules/emulate_getpid.py --
+bench/out/getpid_loop N`` (and ``pass_getpid.py``). Rounds alternate which tree goes first, so
+that a machine that slows down or speeds up meanwhile moves both alike.
+
+Default: the program's own loop time per call (``LOOP_NS``), as ``bench/run.py`` reads it, the
+median over the rounds of each tree and the median of the per-round ratios. ``--instructions``:
+the instructions the tracer process executes per call, counted by valgrind's callgrind as
+the difference between N and N/10 calls (start-up cancels out), with ``--spin-us 0`` (polling
+for a stop is timing); on a loaded machine this is the steady number. Valgrind does not
+implement seccomp(2), so only the backends without a filter (ptrace, sysemu) can be counted.
+Run ``bench/run.py`` once first: it builds ``bench/out/getpid_loop``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "bench" / "rules"
+LOOP = ROOT / "bench" / "out" / "getpid_loop"
+DECIDES_ONLY = {"auto"}  # backends whose rules must declare decides_only
+
+
+def command(
+    src: str, backend: str, mode: str, calls: int, *extra: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one run of ``src`` (a tree's ``src`` directory)."""
+    suffix = "_decides_only" if backend in DECIDES_ONLY else ""
+    argv = [
+        sys.executable, "-m", "sysemu", "run", *extra, "--backend", backend,
+        "--rules", str(RULES / f"{mode}_getpid{suffix}.py"), "--", str(LOOP), str(calls),
+    ]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()), LOOP_NS="1", PYTHONHASHSEED="0")
+    env.pop("SYSEMU_NO_SPEEDUPS", None)
+    return argv, env
+
+
+def loop_us(src: str, backend: str, mode: str, calls: int) -> float:
+    """The program's loop time per call, in µs."""
+    argv, env = command(src, backend, mode, calls)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"loop ns (\d+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"no loop time from {' '.join(argv)}:\n{done.stderr[-500:]}")
+    return int(found.group(1)) / calls / 1000
+
+
+def instructions(src: str, backend: str, mode: str, calls: int) -> float:
+    """The tracer's instructions per call (callgrind), from ``calls`` and ``calls // 10``."""
+    counts = []
+    for n in (calls // 10, calls):
+        argv, env = command(src, backend, mode, n, "--spin-us", "0")
+        valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+        done = subprocess.run(valgrind, env=env, capture_output=True, text=True, check=False)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            raise SystemExit(f"no count from {' '.join(valgrind)}:\n{done.stderr[-500:]}")
+        counts.append(int(found.group(1)))
+    return (counts[1] - counts[0]) / (calls - calls // 10)
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", help="the first tree's src directory")
+    parser.add_argument("head", help="the second tree's src directory")
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--backends", default="seccomp,ptrace,sysemu,unotify,auto")
+    parser.add_argument("--instructions", action="store_true", help="count with callgrind")
+    args = parser.parse_args()
+    if not LOOP.exists():
+        raise SystemExit(f"{LOOP} is missing: run bench/run.py --quick once to build it")
+    measure = instructions if args.instructions else loop_us
+    unit = "instructions/call" if args.instructions else "µs/call (loop wall clock)"
+    rows = [(b, m) for b in args.backends.split(",") for m in ("emulate", "pass")]
+    for tree in ("base", "head"):  # a first run writes each tree's bytecode cache: not timed
+        loop_us(getattr(args, tree), rows[0][0], "emulate", 1)
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for round_ in range(args.rounds):
+        trees = ("base", "head") if round_ % 2 == 0 else ("head", "base")
+        for backend, mode in rows:
+            for tree in trees:
+                value = measure(getattr(args, tree), backend, mode, args.calls)
+                samples.setdefault((tree, backend, mode), []).append(value)
+        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
+    print(f"getpid_loop {args.calls}, {args.rounds} interleaved rounds: {unit}, medians")
+    print(f"base {args.base}\nhead {args.head}")
+    for backend, mode in rows:
+        base, head = samples[("base", backend, mode)], samples[("head", backend, mode)]
+        paired = statistics.median(h / b for b, h in zip(base, head, strict=True))
+        print(
+            f"{backend:8} {mode:8} base {statistics.median(base):10.3f}  "
+            f"head {statistics.median(head):10.3f}  head/base {paired:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
