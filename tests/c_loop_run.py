@@ -24,7 +24,7 @@ from sysemu.kernel import ptrace
 NOWHERE = "/sysemu-differential-nowhere"
 HANDLED = ("getuid", "getppid", "getpid", "mkdir", "mkdirat", "chdir", "getcwd")
 COUNTERS = ("stops", "emulated", "passed", "failed", "rewritten", "results_seen")
-OBSERVED = ("execve", "exit_group", "wait4")
+OBSERVED = ("execve", "exit_group")
 
 
 class Recorder(Observer):
@@ -37,10 +37,8 @@ class Recorder(Observer):
         self.events.append([call.tid, "enter", call.name])
 
     def call_finished(self, call: Call, outcome: Outcome, result: Result | None) -> None:
-        # wait4's result is a pid, and how often it is made depends on timing: its entry only.
-        if call.name != "wait4":
-            value = None if result is None else result.value
-            self.events.append([call.tid, "finish", call.name, outcome.name, value])
+        value = None if result is None else result.value
+        self.events.append([call.tid, "finish", call.name, outcome.name, value])
 
     def task_started(self, tid: int, parent: int, kind: str) -> None:
         self.events.append([tid, "started", parent, kind])

@@ -7,7 +7,7 @@ one handler, and once with ``SYSEMU_NO_SPEEDUPS=1``, where Python's loops do eve
 two runs must show every thread the same sequence of decisions, results and life events, the
 same counters and the same output, once thread ids are replaced by names made from who
 started whom (the order of a parent's children is its own, so the names do not depend on
-timing). Calls whose count depends on timing (futex, wait4's results, SIGCHLD deliveries)
+timing). Calls whose count depends on timing (futex, wait4, SIGCHLD deliveries)
 are not part of the record.
 """
 
