@@ -27,9 +27,8 @@ ARG_REGISTERS = {
 }
 _ORIG_RAX = _OFFSET["orig_rax"]
 _RAX = _OFFSET["rax"]
-# Public for the C wait loop, which emulates a call with these two POKEUSERs itself.
-ORIG_RAX_OFFSET = _ORIG_RAX
-RAX_OFFSET = _RAX
+# The C accelerator's copy of these facts is kernel/arch/x86_64.h (tests/test_structure.py
+# checks that the two agree).
 _WORD = struct.Struct("<q")
 _UWORD = struct.Struct("<Q")
 
