@@ -198,3 +198,6 @@ def test_a_loop_given_a_malformed_configuration_says_which_attribute() -> None:
         serve(config(trace=object()))
     with pytest.raises(TypeError, match=r"PtraceLoopConfig\.direct has the wrong type"):
         serve(config(direct={}))
+    # A route's items are taken by position in C: a short one is refused when the object is made.
+    with pytest.raises(TypeError, match="a direct route is a tuple of at least 6 items"):
+        config(direct=[("getpid", print)])

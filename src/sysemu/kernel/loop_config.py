@@ -14,7 +14,7 @@ the api (the types and callbacks are passed in), so that the kernel layer stays 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
 
@@ -108,6 +108,8 @@ class PtraceLoopConfig(DecisionConfig):
         adopt: Callable[[int, int, tuple[int, ...], int, int], object],
     ) -> None:
         _copy_decision(self, decision)
+        _check_routes(direct, 6)
+        _check_routes(by_number.values(), 6)
         self.mode = mode
         self.direct = direct
         self.by_number = by_number
@@ -140,6 +142,7 @@ class NotifyLoopConfig(DecisionConfig):
         general: Callable[[tuple[Any, ...]], object],
     ) -> None:
         _copy_decision(self, decision)
+        _check_routes(direct.values(), 4)
         self.fd = fd
         self.direct = direct
         self.task_type = task_type
@@ -209,6 +212,13 @@ class TraceWriterConfig:
         self.timestamps = timestamps
         self.durations = durations
         self.each_line = each_line
+
+
+def _check_routes(routes: Iterable[DirectRoute | None], size: int) -> None:
+    """The C loops take a route's items by position, unchecked: a route is checked here."""
+    for route in routes:
+        if route is not None and not (type(route) is tuple and len(route) >= size):
+            raise TypeError(f"a direct route is a tuple of at least {size} items, not {route!r}")
 
 
 def _copy_decision(config: DecisionConfig, decision: DecisionConfig) -> None:
