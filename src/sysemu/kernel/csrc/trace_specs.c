@@ -71,8 +71,7 @@ static int parse_variant(Variant *variant, PyObject *tuple) {
  * the call), False (Python serves it: a handler or another observer wants it) or (stats,
  * syscall), and key_of(syscall) the (register, mask) that picks its variant. NULL: an
  * exception. */
-CallSpec *spec_for(struct trace_specs *t, int nr, PyObject *resolve) {
-    if (t->specs[nr] != NULL) return t->specs[nr];
+CallSpec *make_spec(struct trace_specs *t, int nr, PyObject *resolve) {
     CallSpec *spec = PyMem_Calloc(1, sizeof *spec);
     if (spec == NULL) return (CallSpec *)PyErr_NoMemory();
     PyObject *route = PyObject_CallFunction(resolve, "i", nr), *key = NULL;
@@ -108,9 +107,7 @@ CallSpec *spec_for(struct trace_specs *t, int nr, PyObject *resolve) {
 
 /* The variant of `spec` for `key`, made on its first call by spec_of(syscall, key); NULL with
  * no exception set when Python must write these calls. */
-Variant *variant_for(struct trace_specs *t, CallSpec *spec, unsigned long long key) {
-    for (int i = 0; i < spec->nvariants; i++)
-        if (spec->variants[i]->key == key) return spec->variants[i]->native ? spec->variants[i] : NULL;
+Variant *make_variant(struct trace_specs *t, CallSpec *spec, unsigned long long key) {
     if (spec->nvariants == MAX_VARIANTS) return NULL; /* a call that takes many shapes */
     Variant *variant = PyMem_Calloc(1, sizeof *variant);
     if (variant == NULL) return (Variant *)PyErr_NoMemory();

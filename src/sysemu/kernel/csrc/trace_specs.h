@@ -38,11 +38,19 @@ struct trace_specs {
  * (nobody watches the call), False (Python serves it: a handler or another observer wants it)
  * or (stats, syscall), and key_of(syscall) the (register, mask) that picks its variant.
  * NULL: an exception. */
-CallSpec *spec_for(struct trace_specs *t, int nr, PyObject *resolve);
+CallSpec *make_spec(struct trace_specs *t, int nr, PyObject *resolve);
+static inline CallSpec *spec_for(struct trace_specs *t, int nr, PyObject *resolve) {
+    return t->specs[nr] != NULL ? t->specs[nr] : make_spec(t, nr, resolve);
+}
 
 /* The variant of `spec` for `key`, made on its first call by spec_of(syscall, key); NULL with
  * no exception set when Python must write these calls. */
-Variant *variant_for(struct trace_specs *t, CallSpec *spec, unsigned long long key);
+Variant *make_variant(struct trace_specs *t, CallSpec *spec, unsigned long long key);
+static inline Variant *variant_for(struct trace_specs *t, CallSpec *spec, unsigned long long key) {
+    for (int i = 0; i < spec->nvariants; i++)
+        if (spec->variants[i]->key == key) return spec->variants[i]->native ? spec->variants[i] : NULL;
+    return make_variant(t, spec, key);
+}
 
 /* Forgets every spec (a new run's routes are not the last run's). */
 void forget_specs(struct trace_specs *t);

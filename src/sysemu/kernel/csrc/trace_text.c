@@ -16,8 +16,7 @@
 
 /* --- Buffers ------------------------------------------------------------------------------ */
 
-int buf_grow(Buf *b, size_t more) {
-    if (b->len + more <= b->cap) return 0;
+int buf_grow_slow(Buf *b, size_t more) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + more) cap *= 2;
     char *data = PyMem_Realloc(b->data, cap);
@@ -27,13 +26,6 @@ int buf_grow(Buf *b, size_t more) {
     }
     b->data = data;
     b->cap = cap;
-    return 0;
-}
-
-int buf_put(Buf *b, const char *text, size_t size) {
-    if (buf_grow(b, size) < 0) return -1;
-    memcpy(b->data + b->len, text, size);
-    b->len += size;
     return 0;
 }
 

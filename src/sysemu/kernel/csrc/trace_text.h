@@ -58,9 +58,18 @@ struct trace_format {
     PyObject *errors[ERRNO_LIMIT];
 };
 
-/* The buffer: 0, or -1 with an exception set. */
-int buf_grow(Buf *b, size_t more);
-int buf_put(Buf *b, const char *text, size_t size);
+/* The buffer: 0, or -1 with an exception set. A line is a few dozen of these: the common
+ * case (room enough) is inline, in every file that writes. */
+int buf_grow_slow(Buf *b, size_t more);
+static inline int buf_grow(Buf *b, size_t more) {
+    return b->len + more <= b->cap ? 0 : buf_grow_slow(b, more);
+}
+static inline int buf_put(Buf *b, const char *text, size_t size) {
+    if (buf_grow(b, size) < 0) return -1;
+    memcpy(b->data + b->len, text, size);
+    b->len += size;
+    return 0;
+}
 static inline int buf_str(Buf *b, const char *text) { return buf_put(b, text, strlen(text)); }
 int buf_fmt(Buf *b, const char *format, ...);
 int buf_bytes(Buf *b, PyObject *bytes);

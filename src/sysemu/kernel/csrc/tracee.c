@@ -19,18 +19,9 @@ long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data) 
     return result;
 }
 
-long get_syscall_info(long tid, struct syscall_info *info) {
-    memset(info, 0, sizeof *info);
-    return raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof *info, (unsigned long)info);
-}
-
-int resume_or_raise(long tid, long request) {
-    long result = raw_ptrace(request, tid, 0, 0);
-    if (result < 0 && result != -ESRCH) {
-        raise_errno((int)-result, "ptrace resume");
-        return -1;
-    }
-    return 0;
+int resume_failed(long error) {
+    raise_errno((int)-error, "ptrace resume");
+    return -1;
 }
 
 /* ptrace(request, pid, addr, data) -> int: the result, or -errno on failure. */

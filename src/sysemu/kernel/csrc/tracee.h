@@ -7,7 +7,9 @@
 
 #include "pyutil.h"
 
+#include <errno.h>
 #include <linux/types.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define REQ_GET_SYSCALL_INFO 0x420e /* Linux 5.3 */
@@ -44,11 +46,20 @@ struct syscall_info {
 long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data);
 
 /* PTRACE_GET_SYSCALL_INFO of `tid` into *info (zeroed first): >= 0, or -errno. */
-long get_syscall_info(long tid, struct syscall_info *info);
+static inline long get_syscall_info(long tid, struct syscall_info *info) {
+    memset(info, 0, sizeof *info);
+    return raw_ptrace(REQ_GET_SYSCALL_INFO, tid, sizeof *info, (unsigned long)info);
+}
+
+/* -1 with an OSError set for a failed resume (-errno). */
+int resume_failed(long error);
 
 /* Resume `tid` with `request` (signal 0); 0, or -1 with an OSError set. A tracee that is gone
  * is not an error: its exit event comes next. */
-int resume_or_raise(long tid, long request);
+static inline int resume_or_raise(long tid, long request) {
+    long result = raw_ptrace(request, tid, 0, 0);
+    return result < 0 && result != -ESRCH ? resume_failed(result) : 0;
+}
 
 /* Up to `size` bytes of the tracee's memory at `address` into `out` (short at an unmapped
  * page): the bytes read or -errno; *planned is how many were asked for. */
