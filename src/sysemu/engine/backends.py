@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from sysemu.api.results import RunResult
     from sysemu.engine.attach import Attacher
+    from sysemu.engine.tracer import Companion, Stops, Tracer
 
 BACKENDS = ("seccomp", "ptrace", "unotify", "sysemu", "auto")
 DEFAULT_BACKEND = "seccomp"
@@ -63,14 +64,35 @@ def runner(name: str, compiled: CompiledHandlers, arch: Arch, settings: Settings
             error_errno=settings.error_errno,
             report=settings.report,
         )
-    from sysemu.engine.tracer import Stops, Tracer  # noqa: PLC0415 (not for unotify)
+    from sysemu.engine.tracer import Stops  # noqa: PLC0415 (not for unotify)
 
-    companion = None
+    companion: Companion | None = None
     if name == "auto":
         from sysemu.engine.auto import companion_for  # noqa: PLC0415 (its backend only)
 
         companion = companion_for(compiled)
     stops = {"ptrace": Stops.EVERY_CALL, "sysemu": Stops.EMULATE_ALL}.get(name, Stops.FILTER)
+    return _tracer(compiled, arch, settings, stops, companion)
+
+
+def attacher(compiled: CompiledHandlers, arch: Arch, settings: Settings) -> Attacher:
+    """An :class:`~sysemu.engine.attach.Attacher` for ``compiled``: a tracer that stops
+    every call (a filter could never be removed again) and starts by seizing a process."""
+    from sysemu.engine.attach import Attacher  # noqa: PLC0415 (attaching only)
+    from sysemu.engine.tracer import Stops  # noqa: PLC0415
+
+    return Attacher(_tracer(compiled, arch, settings, Stops.EVERY_CALL))
+
+
+def _tracer(
+    compiled: CompiledHandlers,
+    arch: Arch,
+    settings: Settings,
+    stops: Stops,
+    companion: Companion | None = None,
+) -> Tracer:
+    from sysemu.engine.tracer import Tracer  # noqa: PLC0415 (not for unotify)
+
     return Tracer(
         compiled,
         arch,
@@ -82,22 +104,3 @@ def runner(name: str, compiled: CompiledHandlers, arch: Arch, settings: Settings
         stops=stops,
         companion=companion,
     )
-
-
-def attacher(compiled: CompiledHandlers, arch: Arch, settings: Settings) -> Attacher:
-    """An :class:`~sysemu.engine.attach.Attacher` for ``compiled``: a tracer that stops
-    every call (a filter could never be removed again) and starts by seizing a process."""
-    from sysemu.engine.attach import Attacher  # noqa: PLC0415 (attaching only)
-    from sysemu.engine.tracer import Stops, Tracer  # noqa: PLC0415
-
-    tracer = Tracer(
-        compiled,
-        arch,
-        on_error=settings.on_error,
-        error_errno=settings.error_errno,
-        report=settings.report,
-        spin_us=settings.spin_us,
-        handler_timeout=settings.handler_timeout,
-        stops=Stops.EVERY_CALL,
-    )
-    return Attacher(tracer)
