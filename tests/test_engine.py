@@ -26,10 +26,11 @@ from sysemu import (
     Result,
     emulator,
 )
-from sysemu.abi.syscalls import abis_for_name
+from sysemu.abi.syscalls import abis_for_name, syscall_by_name
 from sysemu.api.handlers import HandlerSet
 from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ptrace, seccomp
+from sysemu.kernel.arch import host_arch_type
 
 from .conftest import Programs
 
@@ -692,9 +693,21 @@ def test_handler_time_is_counted_in_nanoseconds(programs: Programs) -> None:
 
 
 def test_the_signal_guards_numbers_are_the_tables() -> None:
-    """The filter's guards name the signalling calls by number, written out in the engine: they
-    must be the generated tables' numbers, in every ABI."""
-    for name, (_signal_arg, numbers) in SIGNALLING_CALLS.items():
+    """The filter's guards name the signalling calls by number, written out by the
+    architecture: they must be the generated tables' numbers, in every ABI."""
+    numbers = host_arch_type().numbers
+    for name in SIGNALLING_CALLS:
         from_tables = {(call.abi.audit_arch, call.filter_nr) for call in abis_for_name(name)}
-        written = {(arch, nr) for arch, nrs in numbers.items() for nr in nrs}
+        written = {(abi.audit_arch, nr + abi.nr_bias) for abi, nr in numbers[name].items()}
         assert written == from_tables, name
+
+
+def test_the_numbers_the_architecture_writes_out_are_the_tables() -> None:
+    """Every call the architecture numbers itself (guards, libc wrappers, the listener's
+    sendmsg, the program's execve) has the generated tables' number in each ABI, and an entry
+    for every ABI of the architecture."""
+    arch = host_arch_type()
+    for name, numbers in arch.numbers.items():
+        assert set(numbers) == set(arch.abis), name
+        for abi, nr in numbers.items():
+            assert syscall_by_name(name, abi).nr == nr, (name, abi)

@@ -20,12 +20,24 @@ import os
 MAX_ERRNO = 4095
 """The largest error number (``include/linux/err.h``); returns from -4095 to -1 are errors."""
 
+
+def is_error(value: int) -> bool:
+    """Whether a raw syscall return is ``-errno`` (-4095 to -1), as the kernel's
+    ``IS_ERR_VALUE`` decides; other negative values (addresses from ``mmap``) are results."""
+    return -MAX_ERRNO <= value < 0
+
+
 ERESTARTSYS = 512
 ERESTARTNOINTR = 513
 ERESTARTNOHAND = 514
 ENOIOCTLCMD = 515
 ERESTART_RESTARTBLOCK = 516
 
+# The restarts are the four values the signal code of every architecture switches on when it
+# delivers a signal after a call (arch/x86/kernel/signal.c, handle_signal and
+# arch_do_signal_or_restart): it turns them into a restart or EINTR. ENOIOCTLCMD (515) sits
+# between them in include/linux/errno.h but is no restart: ioctl turns it into ENOTTY, and
+# should it ever reach a return register no signal code looks at it, so it stays an error.
 RESTART_ERRNOS = frozenset({ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK})
 """Values that mean "interrupted by a signal; the kernel decides between restart and EINTR"."""
 

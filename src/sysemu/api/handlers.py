@@ -27,6 +27,7 @@ from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Defer, Fail, Outcome
 from sysemu.api.observers import Observer
+from sysemu.kernel.arch import native_abi
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
     SECCOMP_RET_TRACE,
@@ -263,7 +264,7 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
         if isinstance(item, int):
             if item < 0:
                 raise ValueError(f"syscall numbers are not negative: {item}")
-            where = abi or Abi.X86_64
+            where = abi or native_abi()
             found.append(syscall_by_number(item, where) or unknown_syscall(item, where))
             continue
         if abi is not None:

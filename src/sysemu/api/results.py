@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.handlers import HandlerError, SyscallStats
+from sysemu.kernel.arch import native_abi
 
 if TYPE_CHECKING:
     from typing import Any, TypeVar
@@ -56,8 +57,9 @@ class Stats:
         header = (f"{'syscall':<24} {'stops':>8} {'passed':>8} {'emulated':>8} {'failed':>8} "
                   f"{'rewritten':>9} {'results':>8} {'errors':>6} {'handler ms':>10}")  # fmt: skip
         lines = [header, "-" * len(header)]
+        native = native_abi()
         for row in [*self.rows, self._total()]:
-            name = row.name if row.abi is Abi.X86_64 or row.name == "total" else (
+            name = row.name if row.abi is native or row.name == "total" else (
                 f"{row.name}/{row.abi}")  # fmt: skip
             if row.name == "total":
                 lines.append("-" * len(header))
@@ -69,7 +71,7 @@ class Stats:
         return "\n".join(lines)
 
     def _total(self) -> SyscallStats:
-        total = SyscallStats("total", Abi.X86_64)
+        total = SyscallStats("total", native_abi())
         for row in self.rows:
             total.add(row)
         return total

@@ -11,18 +11,17 @@ import itertools
 import os
 from collections.abc import Callable
 
-from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
 from sysemu.abi.syscalls import linux_version
 from sysemu.api.handlers import HandlerSet
 from sysemu.cli.version import environment_line
 from sysemu.engine.auto import notifiable
 from sysemu.kernel import ptrace, seccomp
-from sysemu.kernel.arch import host_arch
+from sysemu.kernel.arch import host_arch, host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.libc import libc
 from sysemu.kernel.memory import TraceeMemory
+from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER
 from sysemu.kernel.unotify import (
-    SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
 )
@@ -41,7 +40,7 @@ def _in_child(probe: Callable[[], bool]) -> bool:
 
 
 def _listener(flags: int = 0) -> int:
-    allow = {AUDIT_ARCH_X86_64: SECCOMP_RET_ALLOW, AUDIT_ARCH_I386: SECCOMP_RET_ALLOW}
+    allow = {abi.audit_arch: SECCOMP_RET_ALLOW for abi in host_arch_type().abis}
     allow_all = seccomp.PreparedFilter(compile_filter([], arch_defaults=allow))
     return allow_all.install(no_new_privs=True, flags=SECCOMP_FILTER_FLAG_NEW_LISTENER | flags)
 

@@ -27,9 +27,8 @@ from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.untraced import untraced_rules
-from sysemu.kernel.seccomp import PreparedFilter
+from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, PreparedFilter
 from sysemu.kernel.unotify import (
-    SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
 )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from sysemu.abi.abi import Abi
 from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.engine.errors import FailurePolicy
+from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ERRNO, ArgTest, Op, Rule
+from sysemu.kernel.ptrace import PTRACE_ATTACH, PTRACE_SEIZE
+from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_SET_MODE_FILTER
 
 
 def notify(
@@ -60,17 +63,18 @@ def run_result(
     )
 
 
-SECCOMP_SET_MODE_FILTER = 1
-SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
-_SECCOMP_NR = {AUDIT_ARCH_X86_64: (317, 317 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (354,)}
+Numbers = Mapping[str, Mapping[Abi, int]]
+"""Table numbers per ABI of the calls sysemu names itself (an architecture's ``numbers``)."""
 
 
-_PTRACE_NR = {AUDIT_ARCH_X86_64: (101, 521 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (26,)}
-_PROCESS_VM_WRITEV_NR = {AUDIT_ARCH_X86_64: (311, 540 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (348,)}
-PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
+def _rules(numbers: Numbers, name: str, action: int, tests: tuple[ArgTest, ...]) -> list[Rule]:
+    """One rule per ABI for call ``name``, in the number space the filter sees."""
+    return [
+        Rule(abi.audit_arch, nr + abi.nr_bias, action, tests) for abi, nr in numbers[name].items()
+    ]
 
 
-def guard_rules(*supervisors: int) -> list[Rule]:
+def guard_rules(*supervisors: int, numbers: Numbers | None = None) -> list[Rule]:
     """Rules every filter of sysemu starts with.
 
     The program may not create a seccomp notification listener of its own (EPERM):
@@ -86,59 +90,46 @@ def guard_rules(*supervisors: int) -> list[Rule]:
     the program waits for it, for ever, and a ``SIGUSR1`` to a parent (as X servers send)
     would end sysemu. Signal 0, the check that a process exists, still works, and signals to
     sysemu's process group (job control: Ctrl-Z) are not touched.
+
+    ``numbers`` are the architecture's (the machine's unless given).
     """
+    if numbers is None:
+        numbers = host_arch_type().numbers
     refuse = SECCOMP_RET_ERRNO | errno.EPERM
     tests = (
         ArgTest(0, Op.EQ, (SECCOMP_SET_MODE_FILTER,), bits=32),
         ArgTest(1, Op.MASKED_EQ, (SECCOMP_FILTER_FLAG_NEW_LISTENER,),
                 mask=SECCOMP_FILTER_FLAG_NEW_LISTENER, bits=32),
     )  # fmt: skip
-    rules = [Rule(arch, nr, refuse, tests) for arch, nrs in _SECCOMP_NR.items() for nr in nrs]
+    rules = _rules(numbers, "seccomp", refuse, tests)
     if supervisors:
         attach = ArgTest(0, Op.IN, (PTRACE_ATTACH, PTRACE_SEIZE), bits=32)
         us = ArgTest(1, Op.IN, supervisors, bits=32)
-        rules += [
-            Rule(arch, nr, refuse, (attach, us)) for arch, nrs in _PTRACE_NR.items() for nr in nrs
-        ]
+        rules += _rules(numbers, "ptrace", refuse, (attach, us))
         first_is_us = ArgTest(0, Op.IN, supervisors, bits=32)
-        rules += [
-            Rule(arch, nr, refuse, (first_is_us,))
-            for arch, nrs in _PROCESS_VM_WRITEV_NR.items()
-            for nr in nrs
-        ]
-        rules += _signal_guards(supervisors, refuse)
+        rules += _rules(numbers, "process_vm_writev", refuse, (first_is_us,))
+        rules += _signal_guards(supervisors, refuse, numbers)
     return rules
 
 
-# Calls that send a signal to the pid in argument 0: where their signal number is (None: no
-# signal, pidfd_open), and their numbers per architecture (x86_64's include x32's, with the x32
-# bit), written out rather than looked up: loading the i386 and x32 tables would cost every run
-# with a filter about 7 ms (tests/test_engine.py checks them against the tables).
-SIGNALLING_CALLS: dict[str, tuple[int | None, dict[int, tuple[int, ...]]]] = {
-    "kill": (1, {AUDIT_ARCH_X86_64: (62, 62 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (37,)}),
-    "tkill": (1, {AUDIT_ARCH_X86_64: (200, 200 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (238,)}),
-    "tgkill": (2, {AUDIT_ARCH_X86_64: (234, 234 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (270,)}),
-    "rt_sigqueueinfo": (
-        1,
-        {AUDIT_ARCH_X86_64: (129, 524 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (178,)},
-    ),
-    "rt_tgsigqueueinfo": (
-        2,
-        {AUDIT_ARCH_X86_64: (297, 536 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (335,)},
-    ),
-    "pidfd_open": (
-        None,
-        {AUDIT_ARCH_X86_64: (434, 434 | X32_SYSCALL_BIT), AUDIT_ARCH_I386: (434,)},
-    ),
+# Calls that send a signal to the pid in argument 0, and where their signal number is (None:
+# no signal, pidfd_open). Their numbers are the architecture's (Arch.numbers).
+SIGNALLING_CALLS: dict[str, int | None] = {
+    "kill": 1,
+    "tkill": 1,
+    "tgkill": 2,
+    "rt_sigqueueinfo": 1,
+    "rt_tgsigqueueinfo": 2,
+    "pidfd_open": None,
 }
 
 
-def _signal_guards(supervisors: tuple[int, ...], action: int) -> list[Rule]:
+def _signal_guards(supervisors: tuple[int, ...], action: int, numbers: Numbers) -> list[Rule]:
     us = ArgTest(0, Op.IN, supervisors, bits=32)
     rules = []
-    for signal_arg, numbers in SIGNALLING_CALLS.values():
+    for name, signal_arg in SIGNALLING_CALLS.items():
         tests = (us,) if signal_arg is None else (us, ArgTest(signal_arg, Op.NE, (0,), bits=32))
-        rules += [Rule(arch, nr, action, tests) for arch, nrs in numbers.items() for nr in nrs]
+        rules += _rules(numbers, name, action, tests)
     return rules
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from sysemu.api.handlers import CompiledHandlers
 from sysemu.engine.common import guard_rules
 from sysemu.engine.spawn import LISTENER_SOCKET_FD
+from sysemu.kernel.arch import native_abi, native_number
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
     SECCOMP_RET_TRACE,
@@ -26,8 +27,8 @@ from sysemu.kernel.bpf import (
 )
 from sysemu.kernel.seccomp import PreparedFilter
 
-_AUDIT_ARCH_X86_64 = 0xC000003E
-_SENDMSG = 46  # x86_64: the child sysemu forks is a native process
+_SENDMSG = native_number("sendmsg")  # the child sysemu forks is a native process
+_NATIVE_AUDIT_ARCH = native_abi().audit_arch
 _ACTION_MASK = 0xFFFF0000
 _DATA_MASK = 0xFFFF
 
@@ -36,7 +37,7 @@ def listener_send_rule() -> Rule:
     """The child's own sendmsg of its listener fd must not reach a user rule on sendmsg: the
     supervisor is not listening yet, so a trapped sendmsg would block forever."""
     return Rule(
-        _AUDIT_ARCH_X86_64,
+        _NATIVE_AUDIT_ARCH,
         _SENDMSG,
         SECCOMP_RET_ALLOW,
         (ArgTest(0, Op.EQ, (LISTENER_SOCKET_FD,), bits=32),),

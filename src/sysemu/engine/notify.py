@@ -58,9 +58,8 @@ from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel.loop_config import DecisionConfig, NotifyLoopConfig
 from sysemu.kernel.memory import TraceeMemory
-from sysemu.kernel.seccomp import PreparedFilter
+from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, PreparedFilter
 from sysemu.kernel.unotify import (
-    SECCOMP_FILTER_FLAG_NEW_LISTENER,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     SECCOMP_USER_NOTIF_FLAG_CONTINUE,
     Exchanged,
@@ -70,9 +69,7 @@ from sysemu.kernel.unotify import (
     serve_natively,
 )
 
-_AUDIT_ARCH_X86_64 = 0xC000003E
 WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-_SENDMSG = 46  # x86_64: the child sysemu forks is a native process
 _CONTINUE = SECCOMP_USER_NOTIF_FLAG_CONTINUE
 _clock = time.perf_counter_ns
 

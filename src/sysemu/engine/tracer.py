@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, syscall_by_name
+from sysemu.abi.errnos import RESTART_ERRNOS
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
     Decision,
@@ -68,7 +69,7 @@ from sysemu.engine.spawn import Spawned, spawn
 from sysemu.engine.tasks import RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
 from sysemu.kernel import ptrace
-from sysemu.kernel.arch import Arch
+from sysemu.kernel.arch import Arch, native_abi, native_number
 from sysemu.kernel.arch.x86_64 import X86_64
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.loop_config import DecisionConfig, DirectRoute, PtraceLoopConfig
@@ -80,12 +81,11 @@ if TYPE_CHECKING:
 _SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
 _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
-_RESTART_ERRNOS = frozenset(range(512, 517))  # ERESTARTSYS .. ERESTART_RESTARTBLOCK
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 AT_FDCWD = -100
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
-_EXECVE = 59  # x86_64; the child sysemu forks is always a native process
-X86_64_AUDIT_ARCH = Abi.X86_64.audit_arch
+_EXECVE = native_number("execve")  # the child sysemu forks is always a native process
+_NATIVE_AUDIT_ARCH = native_abi().audit_arch
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
     ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -535,11 +535,11 @@ class Tracer:
         when the call's route has no handler and the native trace's observer is its only
         observer (so writing its line is all there is to do); False when Python must serve
         the call; None when nobody watches it (a syscall stop of the ptrace backend)."""
-        if (X86_64_AUDIT_ARCH, nr) in untraced.CALLS:
+        if (_NATIVE_AUDIT_ARCH, nr) in untraced.CALLS:
             return False  # Python follows the children of CLONE_UNTRACED
-        route = self._by_call.get((X86_64_AUDIT_ARCH, nr))
+        route = self._by_call.get((_NATIVE_AUDIT_ARCH, nr))
         if route is None and self._compiled.watch_all:
-            route = self._dynamic_route(X86_64_AUDIT_ARCH, nr)
+            route = self._dynamic_route(_NATIVE_AUDIT_ARCH, nr)
         if route is None:
             return None
         if (
@@ -556,8 +556,8 @@ class Tracer:
         """A call the native trace served at entry, handed over before its exit stop: from
         now on it is Python's, waiting for its result as if :meth:`_decide` had passed it."""
         state = self._tasks.get(tid)
-        route = self._by_call.get((X86_64_AUDIT_ARCH, nr)) or self._dynamic.get(
-            (X86_64_AUDIT_ARCH, nr)
+        route = self._by_call.get((_NATIVE_AUDIT_ARCH, nr)) or self._dynamic.get(
+            (_NATIVE_AUDIT_ARCH, nr)
         )
         if state is None or route is None:
             return None
@@ -943,7 +943,7 @@ class Tracer:
         route, hook, outcome = state.pending_route, state.pending_hook, state.pending_outcome
         state.clear_pending()
         assert route is not None
-        if -rval in _RESTART_ERRNOS:
+        if -rval in RESTART_ERRNOS:
             if route.observers:  # (the hook is not told: the program never sees this result)
                 self._notify("call_interrupted", route.observers, call, Result(rval))
             ptrace.resume(self._plain, tid, 0)  # it will enter again and be decided again
@@ -1126,7 +1126,7 @@ class Tracer:
 def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[int, bytes]:
     """Where and what to write below ``below`` in the caller's memory for ``strings``: a
     NULL-terminated array of pointers to them (in the call's ABI), then the strings."""
-    word = 8 if call.abi is Abi.X86_64 else 4
+    word = call.abi.pointer_size
     size = sum(len(item) for item in strings) + word * (len(strings) + 1)
     start = (below - size) & ~15
     at = start + word * (len(strings) + 1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from sysemu.kernel.arch import native_number
+
 libc = ctypes.CDLL(None, use_errno=True)
 
 # ``syscall(2)`` for calls glibc has no wrapper for (seccomp, process_vm_*: glibc has those, but
@@ -17,12 +19,13 @@ libc = ctypes.CDLL(None, use_errno=True)
 syscall = libc.syscall
 syscall.restype = ctypes.c_long
 
-# x86-64 and i386 numbers for the calls the kernel layer makes itself (asm/unistd_64.h).
-SYS_SECCOMP = 317
-SYS_PROCESS_VM_READV = 310
-SYS_PROCESS_VM_WRITEV = 311
-SYS_PIDFD_OPEN = 434
-SYS_PRCTL = 157
+# The machine's numbers for the calls the kernel layer makes itself.
+SYS_SECCOMP = native_number("seccomp")
+SYS_PROCESS_VM_READV = native_number("process_vm_readv")
+SYS_PROCESS_VM_WRITEV = native_number("process_vm_writev")
+SYS_PIDFD_OPEN = native_number("pidfd_open")
+SYS_PRCTL = native_number("prctl")
+SYS_TGKILL = native_number("tgkill")
 
 
 def raise_errno(what: str) -> None:
@@ -36,9 +39,6 @@ def check(result: int, what: str) -> int:
     if result == -1:
         raise_errno(what)
     return result
-
-
-SYS_TGKILL = 234
 
 
 def tgkill(tgid: int, tid: int, sig: int) -> None:

@@ -14,6 +14,7 @@ from sysemu.kernel.bpf import SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, Insn
 from sysemu.kernel.libc import SYS_PRCTL, SYS_SECCOMP, check, syscall
 
 SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # Linux 5.0
 SECCOMP_GET_ACTION_AVAIL = 2  # Linux 4.14
 SECCOMP_GET_NOTIF_SIZES = 3  # Linux 5.0
 PR_SET_NO_NEW_PRIVS = 38

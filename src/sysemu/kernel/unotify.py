@@ -37,7 +37,6 @@ from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
 if TYPE_CHECKING:
     from sysemu.kernel.loop_config import NotifyLoopConfig
 
-SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # Linux 5.0
 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # Linux 5.19
 SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1  # Linux 5.5
 SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # Linux 6.6, for NOTIF_SET_FLAGS

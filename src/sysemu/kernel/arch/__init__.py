@@ -1,18 +1,23 @@
-"""Per-architecture register access, behind one small interface.
+"""Per-architecture facts and register access, behind one small interface.
 
-An architecture is a module that provides an :class:`Arch`: which ABIs its tracees can use, and
-the three register edits the engine needs (skip a call with a return value, set a return value
-at syscall exit, rewrite a call's number and arguments). Adding aarch64 means adding one module
-and one line in :func:`host_arch`.
+An architecture is a module that provides an :class:`Arch`: which ABIs its tracees can use and
+which of them is native, the numbers of the calls sysemu names itself, and the register edits
+the engine needs (skip a call with a return value, set a return value at syscall exit, rewrite
+a call's number and arguments, make a skipped call again). The edits are written once, in
+:mod:`sysemu.kernel.arch.registers`, from the module's register layout. Adding aarch64 means
+adding one module and one line in :func:`host_arch_type`. No module outside this package and
+:mod:`sysemu.abi` may name an architecture's registers, audit values or syscall numbers
+(``tests/test_structure.py`` checks it).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sysemu._typing import Protocol
 from sysemu.abi.abi import Abi
+from sysemu.kernel.arch.registers import RegisterArch
 
 
 class Arch(Protocol):
@@ -20,15 +25,19 @@ class Arch(Protocol):
 
     name: str
     abis: tuple[Abi, ...]
+    native_abi: Abi
+    """The ABI of the programs sysemu itself runs as (and starts the traced program with)."""
+    numbers: Mapping[str, Mapping[Abi, int]]
+    """Table numbers, per ABI, of the calls sysemu makes, guards or waits for itself."""
 
     def skip_with_return(self, tid: int, value: int) -> bool:
         """At a seccomp or syscall-entry stop: the kernel skips the call, which returns
         ``value``. False if the tracee is gone."""
         ...
 
-    def skip_and_continue(self, tid: int, value: int, request: int = 7) -> bool:
-        """:meth:`skip_with_return` and resume with ``request`` (``PTRACE_CONT`` by default:
-        no exit stop), in as few requests as the architecture allows. False if gone."""
+    def skip_and_continue(self, tid: int, value: int, request: int) -> bool:
+        """:meth:`skip_with_return` and resume with ``request`` (``PTRACE_CONT``: no exit
+        stop), in as few requests as the architecture allows. False if gone."""
         ...
 
     def set_return(self, tid: int, value: int) -> bool:
@@ -54,14 +63,46 @@ class Arch(Protocol):
         ...
 
 
-def host_arch() -> Arch:
-    """The :class:`Arch` for the machine sysemu runs on.
+_host: type[RegisterArch] | None = None
+
+
+def host_arch_type() -> type[RegisterArch]:
+    """The class of the machine's architecture: its facts (class attributes) without a
+    register buffer.
 
     Raises OSError for an architecture sysemu does not support yet.
     """
-    machine = os.uname().machine
-    if machine == "x86_64":
+    global _host  # found once per process
+    if _host is None:
+        machine = os.uname().machine
+        if machine != "x86_64":
+            raise OSError(f"sysemu does not support the {machine} architecture yet")
         from sysemu.kernel.arch.x86_64 import X86_64  # noqa: PLC0415 (only the host's arch)
 
-        return X86_64()
-    raise OSError(f"sysemu does not support the {machine} architecture yet")
+        _host = X86_64
+    return _host
+
+
+def host_arch() -> Arch:
+    """An :class:`Arch` for the machine sysemu runs on, with its own register buffer.
+
+    Raises OSError for an architecture sysemu does not support yet.
+    """
+    from sysemu.kernel import ptrace  # noqa: PLC0415 (ptrace loads libc, which needs this module)
+
+    return host_arch_type()(ptrace)
+
+
+def native_abi() -> Abi:
+    """The ABI of sysemu's own process: what a syscall number means when no ABI is named.
+
+    Raises OSError for an architecture sysemu does not support yet.
+    """
+    return host_arch_type().native_abi
+
+
+def native_number(name: str) -> int:
+    """The native ABI's number of call ``name``, one of those the architecture lists in
+    :attr:`Arch.numbers` (a KeyError for any other: look those up in the tables)."""
+    arch = host_arch_type()
+    return arch.numbers[name][arch.native_abi]

@@ -1,17 +1,16 @@
-"""x86-64 registers: ``struct user_regs_struct`` as a 64-bit tracer sees every tracee.
+"""x86-64: its ABIs, its registers (``struct user_regs_struct`` as a 64-bit tracer sees every
+tracee), and the numbers of the calls sysemu makes or guards itself.
 
 A 64-bit tracer sees the same 64-bit register layout for 32-bit tracees and for ``int $0x80``
-calls; only which registers carry the arguments differs by ABI.
+calls; only which registers carry the arguments differs by ABI. Every x86 fact sysemu's Python
+needs outside :mod:`sysemu.abi` is here. The C accelerator's copy of these facts is
+``kernel/arch/x86_64.h`` (``tests/test_structure.py`` checks that the two agree).
 """
 
 from __future__ import annotations
 
-import ctypes
-import struct
-from collections.abc import Sequence
-
 from sysemu.abi.abi import Abi
-from sysemu.kernel import ptrace
+from sysemu.kernel.arch.registers import RegisterAccess, RegisterArch, RegisterLayout
 
 USER_REGS_SIZE = 216
 # Offsets in struct user_regs_struct (arch/x86/include/asm/user_64.h).
@@ -25,69 +24,59 @@ ARG_REGISTERS = {
     Abi.X32: ("rdi", "rsi", "rdx", "r10", "r8", "r9"),
     Abi.I386: ("rbx", "rcx", "rdx", "rsi", "rdi", "rbp"),
 }
-_ORIG_RAX = _OFFSET["orig_rax"]
-_RAX = _OFFSET["rax"]
-# The C accelerator's copy of these facts is kernel/arch/x86_64.h (tests/test_structure.py
-# checks that the two agree).
-_WORD = struct.Struct("<q")
-_UWORD = struct.Struct("<Q")
-
 # The System V x86-64 ABI lets a function use 128 bytes below %rsp without moving it (the red
 # zone), and a libc syscall wrapper may do so across the ``syscall`` instruction.
 RED_ZONE = 128
 
+LAYOUT = RegisterLayout(
+    size=USER_REGS_SIZE,
+    offsets=_OFFSET,
+    # The kernel reads the number from orig_rax after a stop (do_syscall_64): -1 skips the
+    # call and leaves rax, the return value, as the tracer set it.
+    number="orig_rax",
+    result="rax",
+    program_counter="rip",
+    # ``syscall`` and ``int $0x80`` are both two bytes, and both take the number from rax.
+    syscall_insn_size=2,
+    reentry=(("rax", "orig_rax"),),
+    arguments=ARG_REGISTERS,
+    red_zone=RED_ZONE,
+)
 
-class X86_64:  # noqa: N801 (the architecture's name)
+# Table numbers (x32's without the x32 bit) of the calls that sysemu makes itself (libc
+# wrappers glibc lacks), names in its own filters (guard rules, the listener hand-over), or
+# waits for (the exec of the program): written out rather than looked up, because loading the
+# i386 and x32 tables would cost every run with a filter about 7 ms. tests/test_engine.py
+# checks them against the generated tables.
+SYSCALL_NUMBERS: dict[str, dict[Abi, int]] = {
+    "execve": {Abi.X86_64: 59, Abi.X32: 520, Abi.I386: 11},
+    "sendmsg": {Abi.X86_64: 46, Abi.X32: 518, Abi.I386: 370},
+    "prctl": {Abi.X86_64: 157, Abi.X32: 157, Abi.I386: 172},
+    "seccomp": {Abi.X86_64: 317, Abi.X32: 317, Abi.I386: 354},
+    "ptrace": {Abi.X86_64: 101, Abi.X32: 521, Abi.I386: 26},
+    "process_vm_readv": {Abi.X86_64: 310, Abi.X32: 539, Abi.I386: 347},
+    "process_vm_writev": {Abi.X86_64: 311, Abi.X32: 540, Abi.I386: 348},
+    "kill": {Abi.X86_64: 62, Abi.X32: 62, Abi.I386: 37},
+    "tkill": {Abi.X86_64: 200, Abi.X32: 200, Abi.I386: 238},
+    "tgkill": {Abi.X86_64: 234, Abi.X32: 234, Abi.I386: 270},
+    "rt_sigqueueinfo": {Abi.X86_64: 129, Abi.X32: 524, Abi.I386: 178},
+    "rt_tgsigqueueinfo": {Abi.X86_64: 297, Abi.X32: 536, Abi.I386: 335},
+    "pidfd_open": {Abi.X86_64: 434, Abi.X32: 434, Abi.I386: 434},
+}
+
+
+class X86_64(RegisterArch):  # noqa: N801 (the architecture's name)
     """The x86-64 architecture (with its i386 and x32 compat ABIs)."""
 
     name = "x86_64"
     abis: tuple[Abi, ...] = (Abi.X86_64, Abi.I386, Abi.X32)
+    native_abi = Abi.X86_64
+    layout = LAYOUT
+    numbers = SYSCALL_NUMBERS
 
-    def __init__(self) -> None:
-        self._regs = ctypes.create_string_buffer(USER_REGS_SIZE)
+    def __init__(self, access: RegisterAccess | None = None) -> None:
+        if access is None:
+            from sysemu.kernel import ptrace  # noqa: PLC0415 (ptrace needs libc, libc needs us)
 
-    def skip_with_return(self, tid: int, value: int) -> bool:
-        """Set orig_rax to -1 (the kernel then skips the call without touching rax, see
-        do_syscall_64) and rax to the value the call returns."""
-        return ptrace.poke_user(tid, _ORIG_RAX, -1) and ptrace.poke_user(tid, _RAX, value)
-
-    def skip_and_continue(self, tid: int, value: int, request: int = ptrace.PTRACE_CONT) -> bool:
-        """:meth:`skip_with_return`, then resume with ``request``: the whole of an emulated
-        call."""
-        return ptrace.poke_user_twice_then(request, tid, _ORIG_RAX, -1, _RAX, value)
-
-    def set_return(self, tid: int, value: int) -> bool:
-        """Set rax at a syscall-exit stop."""
-        return ptrace.poke_user(tid, _RAX, value)
-
-    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int]) -> bool:
-        """Rewrite orig_rax and the argument registers with one GETREGS/SETREGS pair."""
-        regs = self._regs
-        if not ptrace.get_regs(tid, regs):
-            return False
-        _UWORD.pack_into(regs, _OFFSET["orig_rax"], (nr + abi.nr_bias) & 0xFFFF_FFFF_FFFF_FFFF)
-        for register, value in zip(ARG_REGISTERS[abi], args, strict=False):
-            _UWORD.pack_into(regs, _OFFSET[register], value & 0xFFFF_FFFF_FFFF_FFFF)
-        return ptrace.set_regs(tid, regs)
-
-    def reexecute(self, tid: int) -> bool:
-        """Make a call that ``PTRACE_SYSEMU`` skipped run after all: back over the two-byte
-        ``syscall`` (or ``int $0x80``) instruction, with the number back in rax, as the kernel
-        itself does to restart a call."""
-        regs = self._regs
-        if not ptrace.get_regs(tid, regs):
-            return False
-        rip = _UWORD.unpack_from(regs, _OFFSET["rip"])[0]
-        _UWORD.pack_into(regs, _OFFSET["rip"], rip - 2)
-        _UWORD.pack_into(regs, _OFFSET["rax"], _UWORD.unpack_from(regs, _ORIG_RAX)[0])
-        return ptrace.set_regs(tid, regs)
-
-    def user_stack_limit(self, sp: int) -> int:
-        """Below the red zone of the interrupted frame."""
-        return sp - RED_ZONE
-
-    def read_register(self, tid: int, register: str) -> int | None:
-        """One register of a stopped tracee by name (slow path: diagnostics and tests)."""
-        if not ptrace.get_regs(tid, self._regs):
-            return None
-        return int(_WORD.unpack_from(self._regs, _OFFSET[register])[0])
+            access = ptrace
+        super().__init__(access)
