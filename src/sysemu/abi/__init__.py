@@ -7,7 +7,8 @@ the first time a lookup needs them.
 - :class:`Abi`: the three x86 number spaces (x86_64, i386, x32).
 - :class:`Syscall`, :class:`Param`, :class:`ArgKind`: a call's number and typed signature, from
   :func:`syscall_by_name`, :func:`syscall_by_number`, :func:`syscalls`, :func:`abis_for_name`.
-- :func:`errno_number` / :func:`errno_name`, :func:`signal_number` / :func:`signal_name`.
+- :func:`errno_number` / :func:`errno_name`, :func:`is_error` (a return is ``-errno``),
+  :func:`signal_number` / :func:`signal_name`.
 - :func:`parse_syscall_set` reads strace's ``-e trace=`` syntax into a :class:`SyscallSet`;
   :func:`class_names` and :func:`syscalls_in_class` give strace's classes (``%file``...).
 """
@@ -15,10 +16,12 @@ the first time a lookup needs them.
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
 from sysemu.abi.errnos import (
+    MAX_ERRNO,
     RESTART_ERRNOS,
     errno_description,
     errno_name,
     errno_number,
+    is_error,
 )
 from sysemu.abi.signals import SIGRTMAX, SIGRTMIN, signal_name, signal_number
 from sysemu.abi.syscalls import (
@@ -38,6 +41,7 @@ from sysemu.abi.syscalls import (
 )
 
 __all__ = [
+    "MAX_ERRNO",
     "RESTART_ERRNOS",
     "SIGRTMAX",
     "SIGRTMIN",
@@ -52,6 +56,7 @@ __all__ = [
     "errno_description",
     "errno_name",
     "errno_number",
+    "is_error",
     "linux_version",
     "name_of",
     "names",

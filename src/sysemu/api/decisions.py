@@ -13,6 +13,7 @@ import errno as errno_module
 from collections.abc import Callable
 
 from sysemu._typing import NamedTuple
+from sysemu.abi.errnos import MAX_ERRNO, is_error
 from sysemu.api.records import Record
 
 
@@ -38,7 +39,7 @@ class Result(NamedTuple):
     @property
     def failed(self) -> bool:
         """Whether the call failed."""
-        return -4096 < self.value < 0
+        return is_error(self.value)
 
     @property
     def errno(self) -> int | None:
@@ -99,7 +100,7 @@ class Fail(Decision):
     outcome = Outcome.FAILED
 
     def __init__(self, errno: int) -> None:
-        if not 0 < errno < 4096:
+        if not 0 < errno <= MAX_ERRNO:
             raise ValueError(f"errno must be between 1 and 4095, not {errno}")
         self.errno = errno
 

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from sysemu.abi import Syscall
+from sysemu.abi import Syscall, is_error
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Emulate, Fail, OpenFile, Outcome, Pass, Result
 from sysemu.api.handlers import (
@@ -345,7 +345,7 @@ class NotifySupervisor:
             stats.handler_ns += clock() - start
             if type(decision) is Emulate:
                 value = decision.value
-                if -4096 < value < 0:
+                if is_error(value):
                     value, error, flags = 0, value, 0
                 else:
                     error = flags = 0
@@ -399,7 +399,7 @@ class NotifySupervisor:
             self._notify(route, "call_entered", call)
         try:
             decision = route.decide(call) if route.registrations else None
-            if type(decision) is Emulate and not -4096 < decision.value < 0:
+            if type(decision) is Emulate and not is_error(decision.value):
                 # The common case, kept short.
                 value, outcome = decision.value, Outcome.EMULATED
                 listener.respond(notification_id, value=value)
@@ -455,7 +455,7 @@ class NotifySupervisor:
             return 0, Outcome.PASSED
         if isinstance(decision, Emulate):
             value = decision.value
-            if -4096 < value < 0:
+            if is_error(value):
                 listener.respond(notification_id, error=value)
             else:
                 listener.respond(notification_id, value=value)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from sysemu.abi import errno_name, errno_number, signal_name, signal_number
+from sysemu.abi import MAX_ERRNO, errno_name, errno_number, signal_name, signal_number
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
 from sysemu.abi.sockaddr import family_name, family_number
 from sysemu.abi.suggest import did_you_mean
@@ -299,7 +299,7 @@ def _parse(text: str) -> InjectSpec:
             raise ValueError(f"option {option!r} needs a value (name=value)")
         if key == "error":
             number = errno_number(value)
-            if not 1 <= number <= 4095:
+            if not 1 <= number <= MAX_ERRNO:
                 raise ValueError(f"error must be between 1 and 4095, not {value!r}")
             fields["error"] = number
         elif key == "retval":

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Callable
 
 from sysemu._typing import NamedTuple
-from sysemu.abi import Abi
+from sysemu.abi import is_error
 from sysemu.api.call import Call
 from sysemu.tools.trace import render
 
@@ -59,7 +59,7 @@ class Context:
     @property
     def failed(self) -> bool:
         """Whether the call returned an error."""
-        return self.result is not None and -4096 < self.result < 0
+        return self.result is not None and is_error(self.result)
 
     @property
     def succeeded(self) -> bool:
@@ -70,19 +70,19 @@ class Context:
     def native(self) -> bool:
         """Whether the call comes from a 64-bit program: the only ABI whose structure layouts
         (longs and pointers of 8 bytes) the structure decoders implement."""
-        return self.call.abi is Abi.X86_64
+        return self.call.abi.pointer_size == 8
 
     @property
     def word(self) -> int:
         """Size of a pointer or ``long`` of the calling program (i386 and x32: 4)."""
-        return 8 if self.call.abi is Abi.X86_64 else 4
+        return self.call.abi.pointer_size
 
     def fetch(self, address: int, size: int) -> bytes | None:
         """``size`` bytes at ``address``, or ``None`` when strace would print the address
         instead: NULL, unreadable, or at exit of a call that failed (the kernel wrote nothing)."""
         result = self.result
         # (not self.succeeded, inline: this runs for every structure shown)
-        if address == 0 or (self.exiting and (result is None or -4096 < result < 0)):
+        if address == 0 or (self.exiting and (result is None or is_error(result))):
             return None
         try:
             data = self.call.memory.read(address, size)

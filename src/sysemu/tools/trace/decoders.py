@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from sysemu.abi import ArgKind, Param, Syscall
+from sysemu.abi import ArgKind, Param, Syscall, is_error
 from sysemu.abi.syscalls import UNKNOWN_PREFIX
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
@@ -370,7 +370,7 @@ def _by_param(param: Param) -> Decoder:
 
 def decode_return(ctx: Context, name: str, value: int) -> str:
     """The text after ``=``."""
-    if -4096 < value < 0:
+    if is_error(value):
         return render.error_return(value)
     special = RETURNS.get(name)
     if special is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 
-from sysemu.abi import Abi
+from sysemu.abi import RESTART_ERRNOS, Abi
 from sysemu.abi import sockaddr as sockaddr_layout
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context
@@ -240,7 +240,7 @@ def dec_remaining(ctx: Context, value: int, index: int) -> str:
     """The time left of an interrupted sleep: a ``timespec`` only when the call is to be
     restarted (and, for ``clock_nanosleep``, is not ``TIMER_ABSTIME``), else the address."""
     result = ctx.result
-    restarted = result is not None and -516 <= result <= -512
+    restarted = result is not None and -result in RESTART_ERRNOS
     relative = not ctx.call.name.startswith("clock_") or ctx.call.args.value(1) == 0
     if not (restarted and relative):
         return render.pointer(value)

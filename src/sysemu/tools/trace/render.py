@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from sysemu.abi import errno_description, errno_name, signal_name
+from sysemu.abi import RESTART_ERRNOS, errno_description, errno_name, signal_name
 from sysemu.tools.trace import xlat
 
 # strace escapes these as \t \n ... and everything else unprintable as octal.
@@ -198,7 +198,7 @@ def error_return(value: int) -> str:
         description = errno_description(number)
     except ValueError:
         return f"-1 errno {number}"
-    if 512 <= number <= 516:
+    if number in RESTART_ERRNOS:
         # Kernel-internal: the call will be restarted (or fail with EINTR) after a signal.
         return f"? {name} ({_RESTART_TEXTS.get(number, description)})"
     return f"-1 {name} ({description})"

@@ -24,7 +24,7 @@ import struct
 import time
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Syscall
+from sysemu.abi import Syscall, is_error
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
 from sysemu.api.observers import Observer
@@ -290,11 +290,11 @@ class TraceObserver(Observer):
             row = self._summary[name] = [0, 0, 0.0]
         row[0] += 1
         if value is not None:
-            row[1] += -4096 < value < 0
+            row[1] += is_error(value)
             row[2] += ended - pending.started
         if value is None:
             returned = "?"
-        elif -4096 < value < 0:
+        elif is_error(value):
             returned = _error_text(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
