@@ -4,10 +4,10 @@ Each reads what strace reads when strace reads it: structures the program passes
 structures the kernel fills in at exit and only when the call succeeded (strace prints the
 address otherwise, as it does for NULL or unreadable memory).
 
-Layouts that hold longs or pointers are those of x86-64 (and i386 where a decoder says so); for
-the other ABIs those decoders print the address. Layouts made of fixed-size fields
-(``rlimit64``, ``statx``, ``sockaddr``, ``pollfd``, signal sets, ``int`` arrays, ``utsname``)
-are decoded for every ABI.
+Structure layouts come from :mod:`sysemu.abi.layouts`, per ABI; where an ABI has no layout
+there, the decoder prints the address. Layouts made of fixed-size fields (``rlimit64``,
+``statx``, ``sockaddr``, ``pollfd``, signal sets, ``int`` arrays, ``utsname``) are decoded for
+every ABI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import os
 import struct
 
 from sysemu.abi import RESTART_ERRNOS, Abi
+from sysemu.abi import layouts as abi_layouts
 from sysemu.abi import sockaddr as sockaddr_layout
+from sysemu.abi.layouts import Layout
+from sysemu.kernel.arch import native_abi
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context
 
@@ -24,15 +27,18 @@ _INT = struct.Struct("<i")
 
 # --- Files ----------------------------------------------------------------------------------
 
-_STAT_64 = struct.Struct("<QQQIIIxxxxQqqqQQQQQQ")  # struct stat on x86-64
-
 
 def dec_stat(ctx: Context, value: int, _index: int) -> str:
     """``{st_mode=S_IFREG|0644, st_size=12, ...}``: a ``struct stat`` filled by the kernel."""
-    fields = ctx.unpack(value, _STAT_64) if ctx.native else None
-    if fields is None:
+    # 32-bit programs get the address: their stat layouts differ by call, and strace-like
+    # output for them is not implemented (tests/test_trace_decoders.py holds it).
+    layout = abi_layouts.stat_layout(ctx.call.name, ctx.call.abi) if ctx.native else None
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
+    if layout is None or fields is None:
         return render.pointer(value)
-    mode, rdev, size = fields[3], fields[6], fields[7]
+    mode = fields[layout.index("st_mode")]
+    rdev = fields[layout.index("st_rdev")]
+    size = fields[layout.index("st_size")]
     kind = mode & 0o170000
     if kind in (0o20000, 0o60000):  # character and block devices show their numbers
         device = f"makedev({os.major(rdev):#x}, {os.minor(rdev):#x})"
@@ -40,7 +46,6 @@ def dec_stat(ctx: Context, value: int, _index: int) -> str:
     return f"{{st_mode={render.mode(mode)}, st_size={size}, ...}}"
 
 
-_STATX_HEAD = struct.Struct("<IIQIIIH2xQQ")  # mask, blksize, attributes, ..., mode, ino, size
 _STATX_TYPE_OR_MODE = 0x3
 _STATX_SIZE = 0x200
 
@@ -48,7 +53,7 @@ _STATX_SIZE = 0x200
 def dec_statx(ctx: Context, value: int, _index: int) -> str:
     """``{stx_mask=STATX_BASIC_STATS, stx_attributes=0, stx_mode=S_IFDIR|0755, stx_size=4096,
     ...}``: the fields strace shows of a ``struct statx`` (the same layout on every ABI)."""
-    fields = ctx.unpack(value, _STATX_HEAD)
+    fields = ctx.unpack(value, abi_layouts.STATX.codec)
     if fields is None:
         return render.pointer(value)
     mask, _blksize, attributes, _nlink, _uid, _gid, mode, _ino, size = fields
@@ -90,9 +95,6 @@ def dec_dirents(ctx: Context, value: int, _index: int) -> str:
 
 # --- Processes and limits -------------------------------------------------------------------
 
-_RLIMIT64 = struct.Struct("<QQ")
-_RLIMIT32 = struct.Struct("<II")
-
 
 def _rlim(value: int, infinity: int, name: str) -> str:
     if value == infinity:
@@ -102,24 +104,24 @@ def _rlim(value: int, infinity: int, name: str) -> str:
     return str(value)
 
 
-def _rlimit(ctx: Context, value: int, layout: struct.Struct) -> str:
-    fields = ctx.unpack(value, layout)
-    if fields is None:
+def _rlimit(ctx: Context, value: int, layout: Layout | None) -> str:
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
+    if layout is None or fields is None:
         return render.pointer(value)
     infinity = (1 << layout.size * 4) - 1  # all ones in one field
-    name = "RLIM_INFINITY" if layout is _RLIMIT32 else "RLIM64_INFINITY"
+    name = "RLIM64_INFINITY" if layout.size == 16 else "RLIM_INFINITY"
     current, maximum = (_rlim(field, infinity, name) for field in fields)
     return f"{{rlim_cur={current}, rlim_max={maximum}}}"
 
 
 def dec_rlimit64(ctx: Context, value: int, _index: int) -> str:
     """``{rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}`` (always two 64-bit fields)."""
-    return _rlimit(ctx, value, _RLIMIT64)
+    return _rlimit(ctx, value, abi_layouts.RLIMIT64)
 
 
 def dec_rlimit(ctx: Context, value: int, _index: int) -> str:
     """``getrlimit``'s limits: two longs, of 4 bytes on i386 (``RLIM_INFINITY``)."""
-    return _rlimit(ctx, value, _RLIMIT32 if ctx.call.abi is Abi.I386 else _RLIMIT64)
+    return _rlimit(ctx, value, abi_layouts.RLIMIT.get(ctx.call.abi))
 
 
 def wait_status(status: int) -> str:
@@ -157,14 +159,12 @@ def dec_wait_status(ctx: Context, value: int, _index: int) -> str:
     return render.pointer(value) if fields is None else wait_status(fields[0] & 0xFFFFFFFF)
 
 
-_RUSAGE_TIMES = struct.Struct("<qqqq")  # ru_utime and ru_stime, struct timeval on x86-64
-
-
 def dec_rusage(ctx: Context, value: int, _index: int) -> str:
     """``{ru_utime={tv_sec=0, tv_usec=1612}, ru_stime={tv_sec=0, tv_usec=0}, ...}``."""
     if ctx.call.name == "wait4" and not (ctx.result and ctx.result > 0):
         return render.pointer(value)
-    fields = ctx.unpack(value, _RUSAGE_TIMES) if ctx.native else None
+    layout = abi_layouts.RUSAGE_TIMES.get(ctx.call.abi) if ctx.native else None
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
     user = f"{{tv_sec={fields[0]}, tv_usec={fields[1]}}}"
@@ -187,14 +187,10 @@ def dec_int_out(ctx: Context, value: int, _index: int) -> str:
     return render.pointer(value) if fields is None else f"[{fields[0]}]"
 
 
-# struct sysinfo with longs of 8 bytes (x86-64) and of 4 (i386).
-_SYSINFO = {Abi.X86_64: struct.Struct("<Q3Q6QHH4xQQI4x"), Abi.I386: struct.Struct("<I3I6IHHIII8x")}
-
-
 def dec_sysinfo(ctx: Context, value: int, _index: int) -> str:
     """``{uptime=2930, loads=[59712, 45888, 37664], totalram=..., ..., mem_unit=1}``."""
-    layout = _SYSINFO.get(ctx.call.abi)
-    fields = ctx.unpack(value, layout) if layout is not None else None
+    layout = abi_layouts.SYSINFO.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
     uptime, load1, load5, load15, *memory = fields
@@ -222,15 +218,14 @@ def dec_utsname(ctx: Context, value: int, _index: int) -> str:
 
 # --- Time -----------------------------------------------------------------------------------
 
-_TIMESPEC_64 = struct.Struct("<qQ")
-_TIMESPEC_32 = struct.Struct("<iI")
-
 
 def dec_timespec(ctx: Context, value: int, _index: int) -> str:
     """``{tv_sec=0, tv_nsec=100000000}``: 64-bit fields, or 32-bit ones for the i386 calls
     without ``_time64`` in their name."""
-    old = ctx.call.abi.word_bits == 32 and not ctx.call.name.endswith("_time64")
-    fields = ctx.unpack(value, _TIMESPEC_32 if old else _TIMESPEC_64)
+    call = ctx.call
+    time64 = call.name.endswith("_time64")
+    layout = abi_layouts.TIMESPEC64 if time64 else abi_layouts.TIMESPEC.get(call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
     return f"{{tv_sec={fields[0]}, tv_nsec={fields[1]}}}"
@@ -270,24 +265,24 @@ def sigset_text(data: bytes) -> str:
     return render.sigset(int.from_bytes(data, "little"), len(data))
 
 
-# handler, flags, restorer, mask: the kernel's struct sigaction, and i386's compat one.
-_SIGACTION = {Abi.X86_64: struct.Struct("<QQQQ"), Abi.I386: struct.Struct("<IIIQ")}
 _SIG_ERR_32 = 0xFFFFFFFF
 
 
 def dec_sigaction(ctx: Context, value: int, _index: int) -> str:
     """``{sa_handler=SIG_DFL, sa_mask=[], sa_flags=SA_RESTORER, sa_restorer=0x7f...}``."""
-    layout = _SIGACTION.get(ctx.call.abi)
+    layout = abi_layouts.SIGACTION.get(ctx.call.abi)
     data = ctx.fetch(value, layout.size) if layout is not None else None
     if layout is None or data is None:
         return render.pointer(value)
     return sigaction_text(data, ctx.call.abi)
 
 
-def sigaction_text(data: bytes, abi: Abi = Abi.X86_64) -> str:
-    """The text of a ``struct sigaction`` of ``abi`` (``data``: its bytes)."""
-    handler, flags, restorer, mask = _SIGACTION[abi].unpack(data)
-    if handler == _SIG_ERR_32 and abi is Abi.I386:
+def sigaction_text(data: bytes, abi: Abi | None = None) -> str:
+    """The text of a ``struct sigaction`` of ``abi`` (the machine's native one unless given;
+    ``data``: its bytes)."""
+    abi = abi or native_abi()
+    handler, flags, restorer, mask = abi_layouts.SIGACTION[abi].unpack(data)
+    if handler == _SIG_ERR_32 and abi.pointer_size == 4:
         handler = 0xFFFFFFFFFFFFFFFF
     text = (
         f"{{sa_handler={xlat.SA_HANDLERS.get(handler) or render.pointer(handler)}, "

@@ -25,9 +25,8 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
-from sysemu.abi import Abi, Syscall, syscall_by_name
+from sysemu.abi import Abi, Syscall, layouts, syscall_by_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import Masked
 from sysemu.api.decisions import Decision, Result
@@ -43,30 +42,9 @@ _DELETED = " (deleted)"
 _STAND_IN = "live-"
 
 
-class _StatLayout(NamedTuple):
-    """Where a stat buffer keeps the fields sysemu sets: (byte offset, width) pairs."""
-
-    size: tuple[int, int]
-    inode: tuple[int, int]
-    links: tuple[int, int]
-
-
-_STAT = _StatLayout(size=(48, 8), inode=(8, 8), links=(16, 8))  # x86-64's (and x32's) stat
-_STAT64 = _StatLayout(size=(44, 8), inode=(88, 8), links=(20, 4))  # i386's, packed
-_OLD_STAT = _StatLayout(size=(20, 4), inode=(4, 4), links=(10, 2))  # i386's first one
-_STATX = _StatLayout(size=(40, 8), inode=(32, 8), links=(16, 4))
-_STAT_LAYOUTS = {
-    ("fstat", Abi.X86_64): _STAT,
-    ("fstat", Abi.X32): _STAT,
-    ("newfstatat", Abi.X86_64): _STAT,
-    ("newfstatat", Abi.X32): _STAT,
-    ("fstat", Abi.I386): _OLD_STAT,
-    ("fstat64", Abi.I386): _STAT64,
-    ("fstatat64", Abi.I386): _STAT64,
-    ("statx", Abi.X86_64): _STATX,
-    ("statx", Abi.X32): _STATX,
-    ("statx", Abi.I386): _STATX,
-}
+# The fields of a stat buffer sysemu sets, by their name in struct stat and in struct statx.
+_STAT_FIELDS = ("st_size", "st_ino", "st_nlink")
+_STATX_FIELDS = ("stx_size", "stx_ino", "stx_nlink")
 _STAT_BUFFER = {"statx": "buffer"}  # the other stat calls name it "statbuf"
 
 # Every call of a live descriptor that sysemu answers, and where its descriptors are.
@@ -365,19 +343,21 @@ class LiveFiles:
         description = self._description(call, call.args.value(0) if fd is None else fd)
         if description is None:
             return None
-        layout = _STAT_LAYOUTS.get((call.name, call.abi))
+        layout = layouts.stat_layout(call.name, call.abi)
         if layout is None:
             return None
+        names = _STATX_FIELDS if layout is layouts.STATX else _STAT_FIELDS
+        size_field, inode_field, links_field = (layout.field(name) for name in names)
         try:
             size = description.file.size()
         except OSError as error:
             return call.fail(error.errno or errno.EIO)
-        if size >= 1 << (8 * layout.size[1] - 1):
+        if size >= 1 << (8 * size_field[1] - 1):
             return call.fail(errno.EOVERFLOW)
         # The descriptor's own stand-in is unlinked and differs from the file at the path:
         # it shows the path's inode and link count, as an open of a real file does (cp
         # checks that the file it opened is the one it looked at).
-        fields = ((layout.size, size), (layout.inode, description.inode), (layout.links, 1))
+        fields = ((size_field, size), (inode_field, description.inode), (links_field, 1))
         index = call.syscall.param_index(_STAT_BUFFER.get(call.name, "statbuf"))
         address = call.args.value(index)
 
@@ -442,11 +422,13 @@ def _buffers(call: Call) -> list[tuple[int, int]] | None:
     ``struct iovec`` array of the vector calls; ``None`` for a bad vector length."""
     raw = call.raw
     if call.name in _SINGLE_BUFFER:
-        return [(raw[1], raw[2] if call.abi is Abi.X86_64 else raw[2] & 0xFFFFFFFF)]
+        # size_t is as wide as a pointer; the kernel reads 32 bits of the count for ILP32 ABIs.
+        count = raw[2] if call.abi.pointer_size == 8 else raw[2] & 0xFFFFFFFF
+        return [(raw[1], count)]
     vector, length = raw[1], raw[2] & 0xFFFFFFFF
     if length > _IOV_MAX:
         return None
-    pair = struct.Struct("<QQ" if call.abi is Abi.X86_64 else "<II")
+    pair = layouts.IOVEC[call.abi].codec
     array = call.read(vector, length * pair.size) if length else b""
     return [pair.unpack_from(array, at * pair.size) for at in range(length)]
 

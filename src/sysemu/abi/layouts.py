@@ -1,0 +1,158 @@
+"""Kernel structure layouts, once per ABI: where the fields are that sysemu reads or writes.
+
+A :class:`Layout` is one C structure as the kernel copies it to or from a program of one ABI
+(little-endian, packed as the kernel's own definition lays it out; padding is skipped). The
+tables map an ABI to its layout; an ABI missing from a table has no such structure (or one
+sysemu does not know), and users print the address or leave the call alone. The trace
+decoders, the virtual filesystem's live files and anything else that reads a structure take
+it from here, so that each layout is written down exactly once.
+
+Pure data, standard library only, like the rest of :mod:`sysemu.abi`.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from sysemu.abi.abi import Abi
+
+_TOKEN = re.compile(r"(\d*)([xcbB?hHiIlLqQs])")
+
+
+class Layout:
+    """One structure of one ABI: its :mod:`struct` format and the names of its fields, in the
+    order :meth:`unpack` returns them (a repeated item such as ``3Q`` names each one)."""
+
+    __slots__ = ("_fields", "_index", "codec", "size")
+
+    def __init__(self, fmt: str, names: str) -> None:
+        self.codec = struct.Struct("<" + fmt)
+        self.size = self.codec.size  # bytes read or written of the structure
+        spans: list[tuple[int, int]] = []  # (offset, width) of each unpacked value
+        offset = 0
+        for count_text, code in _TOKEN.findall(fmt):
+            count = int(count_text or 1)
+            if code == "x":
+                offset += count
+            elif code == "s":
+                spans.append((offset, count))
+                offset += count
+            else:
+                width = struct.calcsize("<" + code)
+                spans += [(offset + width * i, width) for i in range(count)]
+                offset += width * count
+        labels = names.split()
+        if len(labels) != len(spans) or offset != self.size:
+            raise ValueError(f"names {names!r} do not fit format {fmt!r}")
+        fields = [(name, at, width) for name, (at, width) in zip(labels, spans, strict=True)]
+        self._fields = {name: (at, width) for name, at, width in fields}
+        self._index = {name: position for position, (name, _, _) in enumerate(fields)}
+
+    def unpack(self, data: bytes) -> tuple[int, ...]:
+        """The field values of ``data`` (exactly :attr:`size` bytes)."""
+        return self.codec.unpack(data)
+
+    def index(self, name: str) -> int:
+        """Where field ``name`` is in :meth:`unpack`'s tuple; KeyError if there is none."""
+        return self._index[name]
+
+    def field(self, name: str) -> tuple[int, int]:
+        """``(byte offset, width)`` of field ``name``; KeyError if there is none."""
+        return self._fields[name]
+
+    def __repr__(self) -> str:
+        return f"<Layout {self.codec.format!r} {' '.join(self._index)}>"
+
+
+# --- Files -----------------------------------------------------------------------------------
+
+# struct stat of the 64-bit ABI (arch/x86/include/uapi/asm/stat.h); x32 uses it too. The three
+# reserved longs at its end are not read.
+_STAT_64 = Layout(
+    "QQQIII4xQqqqQQQQQQ",
+    "st_dev st_ino st_nlink st_mode st_uid st_gid st_rdev st_size st_blksize st_blocks"
+    " st_atime st_atime_nsec st_mtime st_mtime_nsec st_ctime st_ctime_nsec",
+)
+# i386's struct stat as a 64-bit kernel writes it (struct compat_stat, asm/compat.h).
+_STAT_I386 = Layout(
+    "H2xIHHHHH2x11I",
+    "st_dev st_ino st_mode st_nlink st_uid st_gid st_rdev st_size st_blksize st_blocks"
+    " st_atime st_atime_nsec st_mtime st_mtime_nsec st_ctime st_ctime_nsec __unused4 __unused5",
+)
+# i386's struct stat64, packed (arch/x86/include/uapi/asm/stat.h).
+_STAT64_I386 = Layout(
+    "Q4xIIIIIQ4xqIQIIIIIIQ",
+    "st_dev __st_ino st_mode st_nlink st_uid st_gid st_rdev st_size st_blksize st_blocks"
+    " st_atime st_atime_nsec st_mtime st_mtime_nsec st_ctime st_ctime_nsec st_ino",
+)
+STAT: dict[Abi, Layout] = {Abi.X86_64: _STAT_64, Abi.X32: _STAT_64, Abi.I386: _STAT_I386}
+"""``struct stat``, which ``stat``, ``fstat``, ``lstat`` and ``newfstatat`` fill."""
+STAT64: dict[Abi, Layout] = {Abi.I386: _STAT64_I386}
+"""``struct stat64``, which the 32-bit ``stat64`` family fills."""
+STATX = Layout(
+    "IIQIIIH2xQQ",
+    "stx_mask stx_blksize stx_attributes stx_nlink stx_uid stx_gid stx_mode stx_ino stx_size",
+)
+"""The head of ``struct statx`` (the same on every ABI), up to ``stx_size``."""
+
+
+def stat_layout(call: str, abi: Abi) -> Layout | None:
+    """The structure the stat call named ``call`` fills for a program of ``abi``, or None."""
+    if call == "statx":
+        return STATX
+    return (STAT64 if call.endswith("64") else STAT).get(abi)
+
+
+IOVEC: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("QQ", "iov_base iov_len"),
+    Abi.X32: Layout("II", "iov_base iov_len"),  # x32's vector calls are the compat ones
+    Abi.I386: Layout("II", "iov_base iov_len"),
+}
+"""``struct iovec``."""
+
+# --- Time ------------------------------------------------------------------------------------
+
+TIMESPEC64 = Layout("qQ", "tv_sec tv_nsec")
+"""``struct __kernel_timespec``, which the ``*_time64`` calls of 32-bit programs use too."""
+TIMESPEC: dict[Abi, Layout] = {
+    Abi.X86_64: TIMESPEC64,
+    Abi.X32: TIMESPEC64,
+    Abi.I386: Layout("iI", "tv_sec tv_nsec"),  # struct old_timespec32
+}
+"""The ``struct timespec`` of an ABI's calls without ``_time64`` in their name."""
+RUSAGE_TIMES: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("qqqq", "utime_sec utime_usec stime_sec stime_usec"),
+    Abi.X32: Layout("qqqq", "utime_sec utime_usec stime_sec stime_usec"),
+    Abi.I386: Layout("iiii", "utime_sec utime_usec stime_sec stime_usec"),
+}
+"""The head of ``struct rusage``: ``ru_utime`` and ``ru_stime``, two ``struct timeval``."""
+
+# --- Processes -------------------------------------------------------------------------------
+
+RLIMIT64 = Layout("QQ", "rlim_cur rlim_max")
+"""``struct rlimit64`` (``prlimit64``), the same on every ABI."""
+RLIMIT: dict[Abi, Layout] = {
+    Abi.X86_64: RLIMIT64,
+    Abi.X32: RLIMIT64,
+    Abi.I386: Layout("II", "rlim_cur rlim_max"),  # struct compat_rlimit
+}
+"""``struct rlimit`` (``getrlimit``, ``setrlimit``)."""
+_SYSINFO_NAMES = (
+    "uptime load1 load5 load15 totalram freeram sharedram bufferram totalswap freeswap"
+    " procs pad totalhigh freehigh mem_unit"
+)
+SYSINFO: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("Q3Q6QHH4xQQI4x", _SYSINFO_NAMES),
+    Abi.X32: Layout("Q3Q6QHH4xQQI4x", _SYSINFO_NAMES),
+    Abi.I386: Layout("I3I6IHHIII8x", _SYSINFO_NAMES),
+}
+"""``struct sysinfo``."""
+
+# --- Signals ---------------------------------------------------------------------------------
+
+SIGACTION: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("QQQQ", "sa_handler sa_flags sa_restorer sa_mask"),
+    Abi.I386: Layout("IIIQ", "sa_handler sa_flags sa_restorer sa_mask"),  # compat_sigaction
+}
+"""The kernel's ``struct sigaction`` (``rt_sigaction``)."""
