@@ -156,3 +156,9 @@ SIGACTION: dict[Abi, Layout] = {
     Abi.I386: Layout("IIIQ", "sa_handler sa_flags sa_restorer sa_mask"),  # compat_sigaction
 }
 """The kernel's ``struct sigaction`` (``rt_sigaction``)."""
+
+SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296}
+"""Where ``rt_sigreturn`` finds the signal mask it restores, from the stack pointer at the
+call: in the signal frame above the return address the handler popped, 8 (``pretcode``) +
+``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8 bytes below
+that stack pointer."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from sysemu.abi import Abi
+from sysemu.abi import Abi, layouts
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import (
@@ -490,8 +490,9 @@ def return_prctl(ctx: Context, value: int) -> str | None:
 
 def layout_sigreturn(call: Call) -> tuple[Shown, ...]:
     """``rt_sigreturn({mask=[]})``: the mask being restored, read from the signal frame
-    (x86-64 frames only: other ABIs show no argument)."""
-    return (Shown(0, dec_sigreturn_mask, ENTRY),) if call.abi is Abi.X86_64 else ()
+    (where its layout is known: other ABIs show no argument)."""
+    known = call.abi in layouts.SIGRETURN_MASK_FROM_SP
+    return (Shown(0, dec_sigreturn_mask, ENTRY),) if known else ()
 
 
 def return_umask(_ctx: Context, value: int) -> str | None:

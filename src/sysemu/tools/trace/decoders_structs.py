@@ -294,16 +294,12 @@ def sigaction_text(data: bytes, abi: Abi | None = None) -> str:
     return text + "}"
 
 
-# The signal mask rt_sigreturn restores: in the signal frame, above the return address the
-# handler popped: 8 (pretcode) + offsetof(struct ucontext, uc_sigmask) = 296 bytes from the
-# frame, which starts 8 bytes below the stack pointer at the call.
-_SIGFRAME_MASK_FROM_SP = 296
-
-
 def dec_sigreturn_mask(ctx: Context, _value: int, _index: int) -> str:
-    """``{mask=[INT]}``: ``rt_sigreturn``'s argument as strace shows it (x86-64 frames)."""
-    address = ctx.call.sp + _SIGFRAME_MASK_FROM_SP
-    data = ctx.fetch(address, 8) if ctx.native and ctx.call.sp else None
+    """``{mask=[INT]}``: ``rt_sigreturn``'s argument as strace shows it (the ABIs whose signal
+    frame :data:`sysemu.abi.layouts.SIGRETURN_MASK_FROM_SP` knows)."""
+    from_sp = abi_layouts.SIGRETURN_MASK_FROM_SP.get(ctx.call.abi)
+    address = ctx.call.sp + (from_sp or 0)
+    data = ctx.fetch(address, 8) if from_sp is not None and ctx.call.sp else None
     mask = hex(address) if data is None else render.sigset(int.from_bytes(data, "little"))
     return f"{{mask={mask}}}"
 
