@@ -14,6 +14,7 @@ import pytest
 
 import sysemu
 from sysemu import _typing
+from sysemu.abi import Abi, names
 
 PACKAGE = Path(sysemu.__file__).parent
 # Lowest first. A module may import sysemu modules of its own layer or lower ones only.
@@ -265,3 +266,104 @@ def test_the_x86_64_header_states_the_python_modules_facts() -> None:
     assert int(defines["X86_64_ORIG_RAX_OFFSET"]) == offsets["orig_rax"]
     assert int(defines["ARCH_AUDIT"], 16) == Abi.X86_64.audit_arch
     assert "#if defined(__x86_64__)" in (CSRC / "arch.h").read_text()
+
+
+# --- Architecture facts live in kernel/arch/ and abi/ only -----------------------------------
+
+# Where an architecture's facts may be written: its module, the ABI tables and layouts, and the
+# C header of the same facts (src/sysemu/kernel/arch/*.h).
+ARCH_HOMES = ("kernel/arch/", "abi/")
+ARCH_FACTS = (
+    # x86 register names (orig_rax also inside names such as X86_64_ORIG_RAX).
+    re.compile(r"orig_[re]ax", re.IGNORECASE),
+    re.compile(r"\b(?:[re](?:ax|bx|cx|dx|si|di|bp|sp|ip)|eflags|r(?:8|9|1[0-5]))\b", re.I),
+    # Audit arch values and the x86-64 ABI's name in code.
+    re.compile(r"AUDIT_ARCH_\w+|0x[cC]000003[eE]|0x40000003|X86_64"),
+    # Syscall numbers written as constants.
+    re.compile(r"\bSYS_[A-Za-z_]+ *= *\d|#define\s+(?:__NR_|SYS_)\w+\s+\d"),
+)
+# Lines other work still holds, each with the reason; remove an entry when its line goes.
+ARCH_FACTS_PENDING = {
+    # The C wait loops are built for x86-64 only (csrc/arch.h): the tracer asks whether its
+    # architecture is that one before it hands stops to them.
+    "engine/tracer.py": ("X86_64",),
+    # The C trace writer decodes the x86-64 ABI only.
+    "tools/trace/native.py": ("Abi.X86_64",),
+}
+
+
+def _syscall_number_constants(path: Path, calls: set[str]) -> list[str]:
+    """Module-level constants that hold a syscall's number (``_EXECVE = 59``,
+    ``SYS_TGKILL = 234``, ``_PTRACE_NR = {...}``): names made of a call's name."""
+    found = []
+    for node in ast.parse(path.read_text()).body:
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                continue
+            name = target.id
+            numbered = name.startswith(("SYS_", "__NR_", "_NR_")) or name.endswith("_NR")
+            call = re.sub(r"^(?:SYS_|__NR_|_NR_|_)|_NR$", "", name).lower()
+            if call not in calls or not (numbered or name.startswith("_")):
+                continue
+            values = list(ast.walk(node.value))
+            ints = [v for v in values if isinstance(v, ast.Constant) and type(v.value) is int]
+            plain = all(isinstance(v, ast.Constant | ast.BinOp | ast.operator) for v in values)
+            if ints and (numbered or plain):
+                found.append(f"{path.name}:{node.lineno} {name}")
+    return found
+
+
+def test_architecture_facts_live_in_kernel_arch_and_abi() -> None:
+    """No x86 register name, audit arch value or x86 syscall number outside kernel/arch/,
+    abi/ and the C arch header: another architecture is one module, not an edit of many."""
+    calls = {name for abi in Abi for name in names(abi)}
+    found = []
+    for path in sorted(PACKAGE.rglob("*")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if path.suffix not in (".py", ".c", ".h") or relative.startswith(ARCH_HOMES):
+            continue
+        allowed = ARCH_FACTS_PENDING.get(relative, ())
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if any(token in line for token in allowed):
+                continue
+            for pattern in ARCH_FACTS:
+                match = pattern.search(line)
+                if match:
+                    found.append(f"{relative}:{number}: {match.group()}: {line.strip()}")
+        if path.suffix == ".py":
+            found += _syscall_number_constants(path, calls)
+    assert found == []
+
+
+def test_the_architecture_check_catches_what_it_is_for(tmp_path: Path) -> None:
+    """The patterns above find each kind of fact they are meant to (a check that cannot fail
+    proves nothing)."""
+    module = tmp_path / "module.py"
+    module.write_text(
+        "_EXECVE = 59\n_SENDMSG = 46\nSYS_TGKILL = 234\n_PTRACE_NR = {1: (101,)}\n"
+        "EXIT = 1\n_WRITE, _READ_WRITE = 1, 3\n_IOCTL = {0x5401: 'TCGETS'}\n"
+        "_CLOSE = native_number('close')\n"
+    )
+    found = _syscall_number_constants(module, {"execve", "sendmsg", "tgkill", "ptrace", "exit",
+                                                "write", "ioctl", "close"})  # fmt: skip
+    assert found == [
+        "module.py:1 _EXECVE",
+        "module.py:2 _SENDMSG",
+        "module.py:3 SYS_TGKILL",
+        "module.py:4 _PTRACE_NR",
+    ]
+    lines = (
+        "_AUDIT_ARCH_X86_64 = 0xC000003E",
+        "from sysemu.kernel.arch.x86_64 import ORIG_RAX_OFFSET as X86_64_ORIG_RAX",
+        "word = 8 if call.abi is Abi.X86_64 else 4",
+        "regs.rip -= 2;",
+        "SYS_TGKILL = 234",
+        "#define __NR_seccomp 317",
+    )
+    for line in lines:
+        assert any(pattern.search(line) for pattern in ARCH_FACTS), line
+    for line in ("call.sp + 8", "ctx.call.abi.pointer_size", "syscall_by_name('execve')"):
+        assert not any(pattern.search(line) for pattern in ARCH_FACTS), line

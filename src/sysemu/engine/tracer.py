@@ -5,10 +5,11 @@ Some facts about the kernel that this loop is built on (Linux >= 4.8 ordering):
 * The filter returns ``SECCOMP_RET_TRACE | route``, so only calls some handler asked for stop,
   and the stop says which route (which handlers) it is for without any lookup. The tracee stops
   in ``PTRACE_EVENT_SECCOMP`` *after* the syscall-entry report and before the call runs.
-* There, setting ``orig_rax = -1`` makes the kernel skip the call, and ``rax`` is what it
-  returns. Resuming with ``PTRACE_CONT`` gives no syscall-exit stop: ``ptrace_resume`` clears
-  the syscall-trace flag for every request but ``PTRACE_SYSCALL``. So a call costs one stop,
-  and two only when a handler asked to see its result.
+* There, a number of -1 makes the kernel skip the call, and the return register is what it
+  returns (:meth:`Arch.skip_with_return`). Resuming with ``PTRACE_CONT`` gives no
+  syscall-exit stop: ``ptrace_resume`` clears the syscall-trace flag for every request but
+  ``PTRACE_SYSCALL``. So a call costs one stop, and two only when a handler asked to see its
+  result.
 * Between that seccomp stop and the exit stop, other stops of the same thread can come (fork,
   clone and exec events, group-stops); each must be resumed with ``PTRACE_SYSCALL`` too, or
   the exit stop is lost. :class:`TaskState.pending_hook` marks such threads.
