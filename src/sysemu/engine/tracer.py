@@ -290,7 +290,7 @@ class Tracer:
         needed = rules or any(action != SECCOMP_RET_ALLOW for action in defaults.values())
         if self._ptrace_only or not needed:
             return None
-        ours = [*guard_rules(os.getpid()), *untraced_rules()]
+        ours = [*guard_rules(os.getpid(), numbers=self._arch.numbers), *untraced_rules()]
         program = compile_filter([*ours, *rules], arch_defaults=defaults)
         return PreparedFilter(program)
 
