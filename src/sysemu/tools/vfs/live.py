@@ -318,7 +318,7 @@ class LiveFiles:
                 return call.fail(errno.EFAULT)
             description.position = new
             return call.emulate(0)
-        if call.abi is Abi.I386 and new > 0x7FFFFFFF:
+        if call.abi.word_bits == 32 and new > 0x7FFFFFFF:  # off_t is a 32-bit register
             return call.fail(errno.EOVERFLOW)
         description.position = new
         return call.emulate(new)
@@ -407,12 +407,8 @@ def _explicit_position(call: Call) -> int | None:
     if name in _PLAIN:
         return None
     raw = call.raw
-    if name in ("pread64", "pwrite64"):
-        if call.abi is Abi.I386:
-            return _signed64((raw[4] & 0xFFFFFFFF) << 32 | (raw[3] & 0xFFFFFFFF))
-        return _signed64(raw[3])
-    # preadv, pwritev and the *v2 calls: one 64-bit position, or two halves on i386.
-    if call.abi is Abi.I386:
+    # One 64-bit position, or two halves in 32-bit registers (i386).
+    if call.abi.word_bits == 32:
         return _signed64((raw[4] & 0xFFFFFFFF) << 32 | (raw[3] & 0xFFFFFFFF))
     return _signed64(raw[3])
 
