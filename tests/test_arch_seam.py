@@ -220,15 +220,19 @@ def run_fake(
 ) -> Callable[[HandlerSet], tuple[FakeKernel, Tracer]]:
     def start(handlers: HandlerSet) -> tuple[FakeKernel, Tracer]:
         compiled = handlers.compile(FakeArch.abis)  # type: ignore[arg-type]
-        # What Tracer.run installs: the architecture's guard rules, then the handlers' rules.
-        guards = guard_rules(os.getpid(), numbers=FakeArch.numbers)
-        program = bpf.compile_filter(
-            [*guards, *compiled.rules], arch_defaults=compiled.arch_defaults
-        )
-        kernel = FakeKernel(program)
+        kernel = FakeKernel([])
+        tracer = Tracer(compiled, FakeArch(kernel), spin_us=0)
+        # The filter the tracer would install: the architecture's guard rules, then the
+        # handlers' rules, read back from the packed program.
+        prepared = tracer._filter()
+        assert prepared is not None
+        code = prepared._code.raw
+        kernel.program = [
+            bpf.Insn(*struct.unpack_from("<HBBI", code, at)) for at in range(0, len(code), 8)
+        ]
         for name in ("syscall_info", "resume", "syscall", "cont"):
             monkeypatch.setattr(tracer_module.ptrace, name, getattr(kernel, name))
-        return kernel, Tracer(compiled, FakeArch(kernel), spin_us=0)
+        return kernel, tracer
 
     return start
 
@@ -326,6 +330,13 @@ def test_decisions_on_the_fake_architecture(
     assert kernel.ran == [("pwrite64", (2, 0x2000, 4, 0, 0, 0))] * 2
     assert kernel.reg(16, "b5") == 2 and kernel.reg(16, "a0") == 4  # compat: b5 is argument 0
     assert kernel.reg(16, "scno") == NUMBERS["pwrite64"][COMPAT] + COMPAT.nr_bias
+
+    # The tracer's guard rules, in the fake numbers: the program may not signal sysemu.
+    kernel.ran.clear()
+    assert kernel.call(tracer, 18, NATIVE, "kill", os.getpid(), signal.SIGTERM) == -1  # EPERM
+    assert kernel.call(tracer, 18, COMPAT, "kill", os.getpid(), signal.SIGTERM) == -1
+    assert kernel.call(tracer, 18, COMPAT, "kill", os.getpid(), 0) == 0
+    assert kernel.ran == [("kill", (os.getpid(), 0, 0, 0, 0, 0))]
 
     # A call no rule names is allowed by the filter and never reaches the tracer.
     kernel.ran.clear()
