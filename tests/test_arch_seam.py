@@ -382,3 +382,17 @@ def test_x86_64_is_made_the_same_way() -> None:
     assert arch.reexecute(9)
     assert _WORD.unpack_from(kernel.regs[9], 128)[0] == 0x401000
     assert _WORD.unpack_from(kernel.regs[9], 80)[0] == 39
+
+
+def test_the_abi_of_a_call_is_the_architectures_to_say() -> None:
+    """Which ABI an (audit value, number) pair belongs to, for the fake architecture and for
+    x86-64 (where it must agree with Abi.of, the table layer's own answer)."""
+    from sysemu.abi import Abi  # noqa: PLC0415
+    from sysemu.kernel.arch.x86_64 import X86_64  # noqa: PLC0415
+
+    assert FakeArch.abi_of(FAKE_AUDIT_ARCH, 702) is NATIVE
+    assert FakeArch.abi_of(FAKE_AUDIT_ARCH, COMPAT.nr_bias + 703) is COMPAT
+    with pytest.raises(ValueError, match="audit arch 0xc000003e"):
+        FakeArch.abi_of(0xC000003E, 1)
+    for audit, nr in ((0xC000003E, 1), (0xC000003E, 0x4000_0000 | 1), (0x40000003, 4)):
+        assert X86_64.abi_of(audit, nr) is Abi.of(audit, nr)

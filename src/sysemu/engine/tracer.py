@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
-from sysemu.abi import Abi, syscall_by_name
+from sysemu.abi import syscall_by_name
 from sysemu.abi.errnos import RESTART_ERRNOS
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
@@ -810,7 +810,7 @@ class Tracer:
         key = (arch, nr)
         route = self._dynamic.get(key)
         if route is None:
-            abi = Abi.of(arch, nr)
+            abi = self._arch.abi_of(arch, nr)
             route = self._compiled.dynamic_route(abi, nr & ~abi.nr_bias)
             self._dynamic[key] = route
         return route

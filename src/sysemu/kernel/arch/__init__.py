@@ -30,6 +30,11 @@ class Arch(Protocol):
     numbers: Mapping[str, Mapping[Abi, int]]
     """Table numbers, per ABI, of the calls sysemu makes, guards or waits for itself."""
 
+    def abi_of(self, audit_arch: int, nr: int) -> Abi:
+        """The ABI of a call, from the ``arch`` and raw ``nr`` the kernel reports; raises
+        ValueError for an audit value none of :attr:`abis` has."""
+        ...
+
     def skip_with_return(self, tid: int, value: int) -> bool:
         """At a seccomp or syscall-entry stop: the kernel skips the call, which returns
         ``value``. False if the tracee is gone."""

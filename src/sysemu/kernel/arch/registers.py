@@ -100,6 +100,23 @@ class RegisterArch:
             for abi, registers in layout.arguments.items()
         }
 
+    @classmethod
+    def abi_of(cls, audit_arch: int, nr: int) -> Abi:
+        """The ABI of a call from the ``arch`` and raw ``nr`` the kernel reports: of this
+        architecture's ABIs with that audit value, the one whose number bias ``nr`` carries
+        (x32's bit), else the one without a bias. Raises ValueError for any other call."""
+        plain = None
+        for abi in cls.abis:
+            if abi.audit_arch != audit_arch:
+                continue
+            if not abi.nr_bias:
+                plain = abi
+            elif nr & abi.nr_bias == abi.nr_bias:
+                return abi
+        if plain is None:
+            raise ValueError(f"no ABI of {cls.name} has audit arch {audit_arch:#x}")
+        return plain
+
     def skip_with_return(self, tid: int, value: int) -> bool:
         """Set the number register to -1 (the kernel then skips the call without touching the
         result register) and the result register to the value the call returns."""
