@@ -558,6 +558,12 @@ def test_struct_layouts_put_fields_where_the_kernel_does() -> None:
         (16, 4), (28, 2), (32, 8), (40, 8)
     ]  # fmt: skip
     assert layouts.IOVEC[Abi.X32].size == 8 and layouts.IOVEC[Abi.X86_64].size == 16
+    flock = layouts.FLOCK[Abi.X86_64]
+    assert flock.size == 32
+    assert [flock.field(n) for n in ("l_whence", "l_start", "l_len", "l_pid")] == [
+        (2, 2), (8, 8), (16, 8), (24, 4)
+    ]  # fmt: skip
+    assert layouts.SOCK_FPROG[Abi.X86_64].field("filter") == (8, 8)
     with pytest.raises(ValueError, match="do not fit"):
         layouts.Layout("QQ", "only_one")
 

@@ -111,6 +111,11 @@ IOVEC: dict[Abi, Layout] = {
 }
 """``struct iovec``."""
 
+_FLOCK_64 = Layout("hh4xqqi4x", "l_type l_whence l_start l_len l_pid")
+FLOCK: dict[Abi, Layout] = {Abi.X86_64: _FLOCK_64, Abi.X32: _FLOCK_64}
+"""``struct flock`` (and ``flock64``, the same there) of the 64-bit ABIs; i386's compat
+layouts are not described."""
+
 # --- Time ------------------------------------------------------------------------------------
 
 TIMESPEC64 = Layout("qQ", "tv_sec tv_nsec")
@@ -148,6 +153,10 @@ SYSINFO: dict[Abi, Layout] = {
     Abi.I386: Layout("I3I6IHHIII8x", _SYSINFO_NAMES),
 }
 """``struct sysinfo``."""
+
+SOCK_FPROG: dict[Abi, Layout] = {Abi.X86_64: Layout("H6xQ", "len filter")}
+"""``struct sock_fprog``, the filter ``seccomp`` and ``prctl`` install (compat ABIs use
+``compat_sock_fprog``, not described)."""
 
 # --- Signals ---------------------------------------------------------------------------------
 

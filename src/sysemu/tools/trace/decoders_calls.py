@@ -79,11 +79,10 @@ def open_shown(name: str, mode_flags: int) -> tuple[Shown, ...]:
 
 # --- fcntl ----------------------------------------------------------------------------------
 
-FLOCK_64 = struct.Struct("<hh4xqqi4x")  # struct flock (and flock64) on x86-64
-
 
 def _flock(ctx: Context, value: int, with_pid: bool) -> str:
-    fields = ctx.unpack(value, FLOCK_64) if ctx.native else None
+    layout = layouts.FLOCK.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
     kind, whence, start, length, pid = fields
@@ -391,7 +390,8 @@ def dec_pdeathsig(ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_fprog(ctx: Context, value: int, _index: int) -> str:
-    fields = ctx.unpack(value, struct.Struct("<H6xQ")) if ctx.native else None
+    layout = layouts.SOCK_FPROG.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
     return f"{{len={fields[0]}, filter={render.pointer(fields[1])}}}"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from sysemu.abi import layouts
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import STRUCTURED, Context, Decoder, StructuredDecoder
 from sysemu.tools.trace.decoders_calls import (
     CLONE3_FLAGS,
     CLONE_ARGS,
-    FLOCK_64,
     OWNER,
     dec_address_out,
     dec_bitset,
@@ -92,7 +92,8 @@ def _clone_args_value(ctx: Context, value: int, _index: int) -> object:
 
 def _flock_value(with_pid: bool) -> StructuredDecoder:
     def decode(ctx: Context, value: int, _index: int) -> object:
-        fields = ctx.unpack(value, FLOCK_64) if ctx.native else None
+        layout = layouts.FLOCK.get(ctx.call.abi)
+        fields = ctx.unpack(value, layout.codec) if layout is not None else None
         if fields is None:
             return value
         kind, whence, start, length, pid = fields
@@ -131,7 +132,8 @@ def _parent_tid_value(ctx: Context, value: int, _index: int) -> object:
 
 
 def _fprog_value(ctx: Context, value: int, _index: int) -> object:
-    fields = ctx.unpack(value, struct.Struct("<H6xQ")) if ctx.native else None
+    layout = layouts.SOCK_FPROG.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     return value if fields is None else {"len": fields[0], "filter": fields[1]}
 
 
