@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
-from sysemu.tools.trace import render
+from sysemu.tools.trace import render, tracer
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
 
@@ -180,3 +182,17 @@ def test_directories_open_without_a_mode() -> None:
     result = trace("--trace=openat", "--", "ls", "/")
     line = next(x for x in result.stderr.splitlines() if '"/"' in x)
     assert line.startswith('openat(AT_FDCWD, "/", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY)')
+
+
+def test_sigchld_times_are_read_where_the_kernel_puts_them() -> None:
+    """In a 64-bit siginfo_t, si_utime and si_stime are longs after si_status, 8-byte aligned
+    (at 32 and 40): a child that ran for ticks shows them, not its bits shifted in."""
+    info = struct.pack("<iii4xiIi4xqq", signal.SIGCHLD, 0, 1, 101, 1000, 0, 7, 9).ljust(128, b"\0")
+    assert tracer._describe_siginfo(info) == (
+        "si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=1000, si_status=0, "
+        "si_utime=7, si_stime=9"
+    )
+    killed = struct.pack("<iii4xiI", signal.SIGUSR1, 0, 0, 42, 1000).ljust(128, b"\0")
+    assert tracer._describe_siginfo(killed) == (
+        "si_signo=SIGUSR1, si_code=SI_USER, si_pid=42, si_uid=1000"
+    )

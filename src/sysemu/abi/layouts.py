@@ -171,3 +171,18 @@ SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296}
 call: in the signal frame above the return address the handler popped, 8 (``pretcode``) +
 ``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8 bytes below
 that stack pointer."""
+
+# siginfo_t as PTRACE_GETSIGINFO hands it to a 64-bit tracer (include/uapi/asm-generic/
+# siginfo.h): three ints, then the union, aligned to 8 bytes; in _sigchld, _utime and _stime
+# are longs, aligned to 8 after _status.
+SIGINFO_KILL: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("iii4xiI", "si_signo si_errno si_code si_pid si_uid"),
+}
+"""The head of a ``siginfo_t`` sent by ``kill`` (and ``SI_USER``-like codes)."""
+SIGINFO_CHLD: dict[Abi, Layout] = {
+    Abi.X86_64: Layout(
+        "iii4xiIi4xqq",
+        "si_signo si_errno si_code si_pid si_uid si_status si_utime si_stime",
+    ),
+}
+"""The head of a ``SIGCHLD``'s ``siginfo_t``."""

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import struct
 
-from sysemu.abi import signal_name
+from sysemu.abi import layouts, signal_name
+from sysemu.kernel.arch import native_abi
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import STRUCTURED, Context, StructuredDecoder
 from sysemu.tools.trace.decoders_scalar import (
@@ -245,9 +246,9 @@ def _fd_pair(ctx: Context, value: int, _index: int) -> object:
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
-_SIGINFO_HEAD = struct.Struct("<iii4x")  # si_signo, si_errno, si_code
-_SIGINFO_KILL = struct.Struct("<iI")  # si_pid, si_uid (at offset 16)
-_SIGINFO_CHLD = struct.Struct("<iIiqq")  # si_pid, si_uid, si_status, si_utime, si_stime
+# The siginfo PTRACE_GETSIGINFO gives sysemu is in sysemu's own ABI's layout.
+_SIGINFO_KILL = layouts.SIGINFO_KILL[native_abi()].codec
+_SIGINFO_CHLD = layouts.SIGINFO_CHLD[native_abi()].codec
 
 
 def siginfo_fields(info: bytes) -> dict[str, object]:
@@ -255,16 +256,15 @@ def siginfo_fields(info: bytes) -> dict[str, object]:
     code (``si_code`` as a number when it has none), numbers for the rest (``si_status`` a
     signal name when a signal ended the child). The text trace joins them as
     ``si_signo=SIGCHLD, si_code=CLD_EXITED, ...``."""
-    signo, _errno, code = _SIGINFO_HEAD.unpack_from(info)
+    signo, _errno, code, pid, uid = _SIGINFO_KILL.unpack_from(info)
     name = render.signal(signo)
     if name == "SIGCHLD":
-        pid, uid, status, utime, stime = _SIGINFO_CHLD.unpack_from(info, 16)
+        _, _, _, pid, uid, status, utime, stime = _SIGINFO_CHLD.unpack_from(info)
         shown_status: object = render.signal(status) if code in (2, 3, 5) else status
         return {"si_signo": name, "si_code": _CLD_CODES.get(code, code), "si_pid": pid,
                 "si_uid": uid, "si_status": shown_status, "si_utime": utime,
                 "si_stime": stime}  # fmt: skip
     if code <= 0 or code == 0x80:
-        pid, uid = _SIGINFO_KILL.unpack_from(info, 16)
         return {"si_signo": name, "si_code": _SI_CODES.get(code, code), "si_pid": pid,
                 "si_uid": uid}  # fmt: skip
     return {"si_signo": name, "si_code": code}
