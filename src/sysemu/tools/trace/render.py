@@ -9,6 +9,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from sysemu.abi import RESTART_ERRNOS, errno_description, errno_name, signal_name
+from sysemu.abi.errnos import (
+    ERESTART_RESTARTBLOCK,
+    ERESTARTNOHAND,
+    ERESTARTNOINTR,
+    ERESTARTSYS,
+)
 from sysemu.tools.trace import xlat
 
 # strace escapes these as \t \n ... and everything else unprintable as octal.
@@ -183,10 +189,10 @@ def signal(number: int) -> str:
 
 # What strace says of the kernel-internal restart values (its own words, not the kernel's).
 _RESTART_TEXTS = {
-    512: "To be restarted if SA_RESTART is set",
-    513: "To be restarted",
-    514: "To be restarted if no handler",
-    516: "Interrupted by signal",
+    ERESTARTSYS: "To be restarted if SA_RESTART is set",
+    ERESTARTNOINTR: "To be restarted",
+    ERESTARTNOHAND: "To be restarted if no handler",
+    ERESTART_RESTARTBLOCK: "Interrupted by signal",
 }
 
 
