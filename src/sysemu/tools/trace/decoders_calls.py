@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from sysemu.abi import Abi, layouts
+from sysemu.abi import layouts
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import (
@@ -288,8 +288,9 @@ def layout_clone(call: Call) -> tuple[Shown, ...]:
     """``clone(child_stack=NULL, flags=...|SIGCHLD, child_tidptr=0x7f...)``: named, the
     stack first, and ``parent_tid``/``tls``/``child_tidptr`` only when the flags use them."""
     flags = call.args.value(0)
-    # i386 passes tls before child_tidptr; x86-64 and x32 after.
-    tls, child_tid = (3, 4) if call.abi is Abi.I386 else (4, 3)
+    # Where tls and child_tidptr are differs by ABI (i386 passes tls first): the tables say.
+    syscall = call.syscall
+    tls, child_tid = syscall.param_index("tls"), syscall.param_index("child_tidptr")
     shown = [Shown(1, _CHILD_STACK, ENTRY), Shown(0, _FLAGS, ENTRY)]
     if flags & (xlat.CLONE_PARENT_SETTID | xlat.CLONE_PIDFD):
         shown.append(Shown(2, _PARENT_TID, EXIT))
