@@ -97,7 +97,7 @@ def _check_sendto(call: Call) -> Decision | None:
 
 
 def _pointer_bytes(abi: Abi) -> int:
-    return 8 if abi is Abi.X86_64 else 4  # i386 and x32 pass compat structures
+    return abi.pointer_size  # i386 and x32 pass compat structures
 
 
 def _check_messages(call: Call, vector: int, count: int, stride: int) -> Decision | None:
