@@ -28,7 +28,6 @@ the flag.
 
 from __future__ import annotations
 
-from sysemu.abi import Abi
 from sysemu.abi.clone import (
     CLONE3_NUMBERS,
     CLONE_ARGS_FLAGS,
@@ -76,7 +75,7 @@ def follow(regs: Arch, tid: int, arch: int, nr: int, args: tuple[int, ...]) -> t
     A ``clone3`` whose struct cannot be read is left alone: the kernel fails it (``EFAULT``)
     for the same reason.
     """
-    abi = Abi.of(arch, nr)
+    abi = regs.abi_of(arch, nr)
     if (arch, nr) in _CLONE3:
         address = args[0] & ((1 << abi.word_bits) - 1)
         if args[1] < CLONE_ARGS_FLAGS.size:
