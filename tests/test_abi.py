@@ -566,6 +566,11 @@ def test_struct_layouts_put_fields_where_the_kernel_does() -> None:
     assert layouts.SOCK_FPROG[Abi.X86_64].field("filter") == (8, 8)
     with pytest.raises(ValueError, match="do not fit"):
         layouts.Layout("QQ", "only_one")
+    head = layouts.STATX.head("stx_size")
+    assert head.size == 48 and head.field("stx_size") == (40, 8)
+    assert layouts.SYSINFO[Abi.X86_64].head("uptime").size == 8
+    with pytest.raises(ValueError, match="inside the repeated item 3Q"):
+        layouts.SYSINFO[Abi.X86_64].head("load5")
 
 
 def test_pointer_size_is_the_programs_not_the_registers() -> None:

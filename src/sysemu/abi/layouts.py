@@ -24,9 +24,11 @@ class Layout:
     """One structure of one ABI: its :mod:`struct` format and the names of its fields, in the
     order :meth:`unpack` returns them (a repeated item such as ``3Q`` names each one)."""
 
-    __slots__ = ("_fields", "_index", "codec", "size")
+    __slots__ = ("_fields", "_fmt", "_index", "_names", "codec", "size")
 
     def __init__(self, fmt: str, names: str) -> None:
+        self._fmt = fmt
+        self._names = names
         self.codec = struct.Struct("<" + fmt)
         self.size = self.codec.size  # bytes read or written of the structure
         spans: list[tuple[int, int]] = []  # (offset, width) of each unpacked value
@@ -61,6 +63,25 @@ class Layout:
         """``(byte offset, width)`` of field ``name``; KeyError if there is none."""
         return self._fields[name]
 
+    def head(self, last: str) -> Layout:
+        """The structure's first fields, up to and including ``last`` (for a reader that needs
+        no more, and must not read past them). Raises KeyError for an unknown field and
+        ValueError for one inside a repeated item (``3Q``)."""
+        labels = self._names.split()
+        count = labels.index(last) + 1 if last in self._index else -1
+        if count < 0:
+            raise KeyError(last)
+        taken, fmt = 0, ""
+        for count_text, code in _TOKEN.findall(self._fmt):
+            if taken == count:
+                break
+            items = 0 if code == "x" else 1 if code == "s" else int(count_text or 1)
+            if taken + items > count:
+                raise ValueError(f"{last} is inside the repeated item {count_text}{code}")
+            taken += items
+            fmt += count_text + code
+        return Layout(fmt, " ".join(labels[:count]))
+
     def __repr__(self) -> str:
         return f"<Layout {self.codec.format!r} {' '.join(self._index)}>"
 
@@ -91,10 +112,11 @@ STAT: dict[Abi, Layout] = {Abi.X86_64: _STAT_64, Abi.X32: _STAT_64, Abi.I386: _S
 STAT64: dict[Abi, Layout] = {Abi.I386: _STAT64_I386}
 """``struct stat64``, which the 32-bit ``stat64`` family fills."""
 STATX = Layout(
-    "IIQIIIH2xQQ",
-    "stx_mask stx_blksize stx_attributes stx_nlink stx_uid stx_gid stx_mode stx_ino stx_size",
+    "IIQIIIH2xQQQ",
+    "stx_mask stx_blksize stx_attributes stx_nlink stx_uid stx_gid stx_mode stx_ino stx_size"
+    " stx_blocks",
 )
-"""The head of ``struct statx`` (the same on every ABI), up to ``stx_size``."""
+"""The head of ``struct statx`` (the same on every ABI), up to ``stx_blocks``."""
 
 
 def stat_layout(call: str, abi: Abi) -> Layout | None:
@@ -118,12 +140,12 @@ layouts are not described."""
 
 # --- Time ------------------------------------------------------------------------------------
 
-TIMESPEC64 = Layout("qQ", "tv_sec tv_nsec")
+TIMESPEC64 = Layout("qq", "tv_sec tv_nsec")
 """``struct __kernel_timespec``, which the ``*_time64`` calls of 32-bit programs use too."""
 TIMESPEC: dict[Abi, Layout] = {
     Abi.X86_64: TIMESPEC64,
     Abi.X32: TIMESPEC64,
-    Abi.I386: Layout("iI", "tv_sec tv_nsec"),  # struct old_timespec32
+    Abi.I386: Layout("ii", "tv_sec tv_nsec"),  # struct old_timespec32
 }
 """The ``struct timespec`` of an ABI's calls without ``_time64`` in their name."""
 RUSAGE_TIMES: dict[Abi, Layout] = {

@@ -46,6 +46,7 @@ def dec_stat(ctx: Context, value: int, _index: int) -> str:
     return f"{{st_mode={render.mode(mode)}, st_size={size}, ...}}"
 
 
+_STATX_HEAD = abi_layouts.STATX.head("stx_size")  # what strace reads of it
 _STATX_TYPE_OR_MODE = 0x3
 _STATX_SIZE = 0x200
 
@@ -53,7 +54,7 @@ _STATX_SIZE = 0x200
 def dec_statx(ctx: Context, value: int, _index: int) -> str:
     """``{stx_mask=STATX_BASIC_STATS, stx_attributes=0, stx_mode=S_IFDIR|0755, stx_size=4096,
     ...}``: the fields strace shows of a ``struct statx`` (the same layout on every ABI)."""
-    fields = ctx.unpack(value, abi_layouts.STATX.codec)
+    fields = ctx.unpack(value, _STATX_HEAD.codec)
     if fields is None:
         return render.pointer(value)
     mask, _blksize, attributes, _nlink, _uid, _gid, mode, _ino, size = fields
@@ -226,9 +227,10 @@ def dec_timespec(ctx: Context, value: int, _index: int) -> str:
     time64 = call.name.endswith("_time64")
     layout = abi_layouts.TIMESPEC64 if time64 else abi_layouts.TIMESPEC.get(call.abi)
     fields = ctx.unpack(value, layout.codec) if layout is not None else None
-    if fields is None:
+    if layout is None or fields is None:
         return render.pointer(value)
-    return f"{{tv_sec={fields[0]}, tv_nsec={fields[1]}}}"
+    nsec_bits = 8 * layout.field("tv_nsec")[1]  # shown unsigned, as strace zero-extends it
+    return f"{{tv_sec={fields[0]}, tv_nsec={fields[1] & ((1 << nsec_bits) - 1)}}}"
 
 
 def dec_remaining(ctx: Context, value: int, index: int) -> str:

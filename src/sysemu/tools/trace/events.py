@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import errno_name
+from sysemu.abi import RESTART_ERRNOS, errno_name, is_error
 from sysemu.api.observers import Observer
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
@@ -317,11 +317,11 @@ class EventObserver(Observer):
             entered.values[position] = self._value(
                 entered, entered.names[position], decoder, call.args.value(index), index
             )
-        failed = value is not None and -4096 < value < 0
+        failed = value is not None and is_error(value)
         errno: str | None = None
         shown = value
         if failed and value is not None:
-            shown = None if -516 <= value <= -512 else -1  # a restart: strace's "?"
+            shown = None if -value in RESTART_ERRNOS else -1  # a restart: strace's "?"
             try:
                 errno = errno_name(-value)
             except ValueError:

@@ -210,7 +210,6 @@ def _statx_flags(_ctx: Context, value: int, _index: int) -> object:
     return {"raw": value, "flags": names + (flag_names(rest, xlat.AT_FLAGS) if rest else [])}
 
 
-_STAT_64 = struct.Struct("<QQQIIIxxxxQqqqQQQQQQ")  # struct stat on x86-64
 _STAT_FIELDS = (
     "st_dev", "st_ino", "st_nlink", "st_mode", "st_uid", "st_gid", "st_rdev", "st_size",
     "st_blksize", "st_blocks",
@@ -218,23 +217,23 @@ _STAT_FIELDS = (
 
 
 def _stat(ctx: Context, value: int, _index: int) -> object:
-    fields = ctx.unpack(value, _STAT_64) if ctx.native else None
-    if fields is None:
+    # As the text decoder: 64-bit programs' struct stat only.
+    layout = layouts.stat_layout(ctx.call.name, ctx.call.abi) if ctx.native else None
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
+    if layout is None or fields is None:
         return value
-    record: dict[str, object] = dict(zip(_STAT_FIELDS, fields, strict=False))
-    for position, name in enumerate(("st_atime", "st_mtime", "st_ctime")):
-        seconds, nanoseconds = fields[10 + 2 * position : 12 + 2 * position]
-        record[name] = {"tv_sec": seconds, "tv_nsec": nanoseconds}
+    record: dict[str, object] = {name: fields[layout.index(name)] for name in _STAT_FIELDS}
+    for name in ("st_atime", "st_mtime", "st_ctime"):
+        record[name] = {"tv_sec": fields[layout.index(name)],
+                        "tv_nsec": fields[layout.index(name + "_nsec")]}  # fmt: skip
     return record
 
 
-_TIMESPEC_64 = struct.Struct("<qq")
-_TIMESPEC_32 = struct.Struct("<iI")
-
-
 def _timespec(ctx: Context, value: int, _index: int) -> object:
-    old = ctx.call.abi.word_bits == 32 and not ctx.call.name.endswith("_time64")
-    fields = ctx.unpack(value, _TIMESPEC_32 if old else _TIMESPEC_64)
+    call = ctx.call
+    time64 = call.name.endswith("_time64")
+    layout = layouts.TIMESPEC64 if time64 else layouts.TIMESPEC.get(call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     return value if fields is None else {"tv_sec": fields[0], "tv_nsec": fields[1]}
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import struct
 
-from sysemu.abi import Abi
+from sysemu.abi import layouts
 from sysemu.abi import sockaddr as sockaddr_layout
+from sysemu.abi.layouts import Layout
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import STRUCTURED, Context, Decoder, StructuredDecoder
 from sysemu.tools.trace.decoders_scalar import (
@@ -62,16 +63,13 @@ def _sigset(ctx: Context, value: int, _index: int) -> object:
     return value if data is None else signals(int.from_bytes(data, "little"), len(data))
 
 
-_SIGACTION = {Abi.X86_64: struct.Struct("<QQQQ"), Abi.I386: struct.Struct("<IIIQ")}
-
-
 def _sigaction(ctx: Context, value: int, _index: int) -> object:
-    layout = _SIGACTION.get(ctx.call.abi)
-    fields = ctx.unpack(value, layout) if layout is not None else None
+    layout = layouts.SIGACTION.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return value
     handler, flags, restorer, mask = fields
-    if ctx.call.abi is Abi.I386 and handler == 0xFFFFFFFF:
+    if ctx.call.abi.pointer_size == 4 and handler == 0xFFFFFFFF:
         handler = 0xFFFFFFFFFFFFFFFF
     record: dict[str, object] = {
         "sa_handler": xlat.SA_HANDLERS.get(handler, handler),
@@ -104,25 +102,21 @@ def _wait_status(ctx: Context, value: int, _index: int) -> object:
     return value if fields is None else [wait_status(fields[0] & 0xFFFFFFFF)]
 
 
-def _rlimit_of(layout: struct.Struct) -> StructuredDecoder:
-    def decode(ctx: Context, value: int, _index: int) -> object:
-        fields = ctx.unpack(value, layout)
-        if fields is None:
-            return value
-        infinity = (1 << layout.size * 4) - 1
-        current, maximum = (None if field == infinity else field for field in fields)
-        return {"rlim_cur": current, "rlim_max": maximum}  # None: RLIM_INFINITY
-
-    return decode
+def _rlimit_of(layout: Layout | None, ctx: Context, value: int) -> object:
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
+    if layout is None or fields is None:
+        return value
+    infinity = (1 << layout.size * 4) - 1
+    current, maximum = (None if field == infinity else field for field in fields)
+    return {"rlim_cur": current, "rlim_max": maximum}  # None: RLIM_INFINITY
 
 
-_RLIMIT64 = _rlimit_of(struct.Struct("<QQ"))
-_RLIMIT32 = _rlimit_of(struct.Struct("<II"))
+def _rlimit64(ctx: Context, value: int, _index: int) -> object:
+    return _rlimit_of(layouts.RLIMIT64, ctx, value)
 
 
-def _rlimit(ctx: Context, value: int, index: int) -> object:
-    decode = _RLIMIT32 if ctx.call.abi is Abi.I386 else _RLIMIT64
-    return decode(ctx, value, index)
+def _rlimit(ctx: Context, value: int, _index: int) -> object:
+    return _rlimit_of(layouts.RLIMIT.get(ctx.call.abi), ctx, value)
 
 
 def sockaddr(data: bytes) -> dict[str, object]:
@@ -218,11 +212,8 @@ def _utsname(ctx: Context, value: int, _index: int) -> object:
     }
 
 
-_STATX = struct.Struct("<IIQIIIH2xQQQ")  # up to stx_blocks
-
-
 def _statx(ctx: Context, value: int, _index: int) -> object:
-    fields = ctx.unpack(value, _STATX)
+    fields = ctx.unpack(value, layouts.STATX.codec)
     if fields is None:
         return value
     mask, blksize, attributes, nlink, uid, gid, mode, ino, size, blocks = fields
@@ -256,13 +247,11 @@ def _dirents(ctx: Context, value: int, _index: int) -> object:
     return items
 
 
-_RUSAGE_TIMES = struct.Struct("<qqqq")
-
-
 def _rusage(ctx: Context, value: int, _index: int) -> object:
     if ctx.call.name == "wait4" and not (ctx.result and ctx.result > 0):
         return value
-    fields = ctx.unpack(value, _RUSAGE_TIMES) if ctx.native else None
+    layout = layouts.RUSAGE_TIMES.get(ctx.call.abi) if ctx.native else None
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return value
     return {"ru_utime": {"tv_sec": fields[0], "tv_usec": fields[1]},
@@ -324,14 +313,13 @@ def _remaining(ctx: Context, value: int, index: int) -> object:
     return value if fields is None else {"tv_sec": fields[0], "tv_nsec": fields[1]}
 
 
-_SYSINFO = {Abi.X86_64: struct.Struct("<Q3Q6QHH4xQQI4x"), Abi.I386: struct.Struct("<I3I6IHHIII8x")}
 _SYSINFO_FIELDS = ("totalram", "freeram", "sharedram", "bufferram", "totalswap", "freeswap",
                    "procs", "pad", "totalhigh", "freehigh", "mem_unit")  # fmt: skip
 
 
 def _sysinfo(ctx: Context, value: int, _index: int) -> object:
-    layout = _SYSINFO.get(ctx.call.abi)
-    fields = ctx.unpack(value, layout) if layout is not None else None
+    layout = layouts.SYSINFO.get(ctx.call.abi)
+    fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return value
     record: dict[str, object] = {"uptime": fields[0], "loads": list(fields[1:4])}
@@ -340,12 +328,10 @@ def _sysinfo(ctx: Context, value: int, _index: int) -> object:
     return record
 
 
-_SIGFRAME_MASK_FROM_SP = 296  # see decoders_structs.dec_sigreturn_mask
-
-
 def _sigreturn_mask(ctx: Context, _value: int, _index: int) -> object:
-    address = ctx.call.sp + _SIGFRAME_MASK_FROM_SP
-    data = ctx.fetch(address, 8) if ctx.native and ctx.call.sp else None
+    from_sp = layouts.SIGRETURN_MASK_FROM_SP.get(ctx.call.abi)
+    address = ctx.call.sp + (from_sp or 0)
+    data = ctx.fetch(address, 8) if from_sp is not None and ctx.call.sp else None
     return {"mask": address if data is None else signals(int.from_bytes(data, "little"))}
 
 
@@ -367,7 +353,7 @@ STRUCTURES: dict[Decoder, StructuredDecoder] = {
     dec_sigset: _sigset,
     dec_sigaction: _sigaction,
     dec_wait_status: _wait_status,
-    dec_rlimit64: _RLIMIT64,
+    dec_rlimit64: _rlimit64,
     dec_rlimit: _rlimit,
     dec_sockaddr: _sockaddr,
     dec_sockaddr_out: _sockaddr_out,
