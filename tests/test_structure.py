@@ -265,6 +265,15 @@ def test_the_x86_64_header_states_the_python_modules_facts() -> None:
     assert int(defines["X86_64_RAX_OFFSET"]) == offsets["rax"]
     assert int(defines["X86_64_ORIG_RAX_OFFSET"]) == offsets["orig_rax"]
     assert int(defines["ARCH_AUDIT"], 16) == Abi.X86_64.audit_arch
+    assert int(defines["X86_64_SYSCALL_INSN_SIZE"]) == x86_64.LAYOUT.syscall_insn_size
+    # The native ABI's struct stat and timespec, as abi/layouts.py lays them out.
+    from sysemu.abi import layouts  # noqa: PLC0415
+
+    stat = layouts.STAT[Abi.X86_64]
+    assert int(defines["ARCH_STAT_MODE_OFFSET"]) == stat.field("st_mode")[0]
+    assert int(defines["ARCH_STAT_RDEV_OFFSET"]) == stat.field("st_rdev")[0]
+    assert int(defines["ARCH_STAT_SIZE_OFFSET"]) == stat.field("st_size")[0]
+    assert int(defines["ARCH_TIMESPEC_SIZE"]) == layouts.TIMESPEC[Abi.X86_64].size
     assert "#if defined(__x86_64__)" in (CSRC / "arch.h").read_text()
 
 
