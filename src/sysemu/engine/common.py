@@ -18,7 +18,7 @@ from sysemu.kernel.ptrace import PTRACE_ATTACH, PTRACE_SEIZE
 from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_SET_MODE_FILTER
 
 
-def notify(
+def tell_observers(
     observers: Iterable[Observer], method: str, args: tuple[object, ...], policy: FailurePolicy
 ) -> None:
     """Call ``method`` of each observer; an observer's error goes to ``policy``, never

@@ -42,7 +42,7 @@ from sysemu.api.handlers import (
     SyscallStats,
 )
 from sysemu.api.results import RunResult
-from sysemu.engine.common import notify, run_result
+from sysemu.engine.common import run_result, tell_observers
 from sysemu.engine.errors import (
     ErrorReporter,
     ExecError,
@@ -396,7 +396,7 @@ class NotifySupervisor:
             return
         if route.observers:
             call.keep_entry()  # once the call is answered, its memory cannot be read
-            self._notify(route, "call_entered", call)
+            self._tell(route, "call_entered", call)
         try:
             decision = route.decide(call) if route.registrations else None
             if type(decision) is Emulate and not is_error(decision.value):
@@ -412,7 +412,7 @@ class NotifySupervisor:
             return
         if route.observers:
             result = None if outcome is Outcome.PASSED else Result(value)
-            self._notify(route, "call_finished", call, outcome, result)
+            self._tell(route, "call_finished", call, outcome, result)
 
     def _handler_raised(
         self,
@@ -505,8 +505,8 @@ class NotifySupervisor:
         else:
             listener.respond(notification_id, flags=SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 
-    def _notify(self, route: Route, method: str, *args: object) -> None:
-        notify(route.observers, method, args, self._policy)
+    def _tell(self, route: Route, method: str, *args: object) -> None:
+        tell_observers(route.observers, method, args, self._policy)
 
     def _kill_tree(self, root: int) -> None:
         """SIGKILL the root and every process descended from it (there is no ptrace to know

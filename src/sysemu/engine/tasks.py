@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from sysemu._typing import NamedTuple
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, ResultHook
@@ -29,6 +31,18 @@ class RewriteRecord(NamedTuple):
     blobs: tuple[tuple[int, bytes], ...]  # (address, data) written below the stack pointer
     then: ResultHook | None
     route: Route
+
+
+class Reexecution(enum.IntEnum):
+    """Where a call that ``PTRACE_SYSEMU`` skipped and the tracer makes again is
+    (:attr:`TaskState.reexecuting`; the C loop uses the same numbers)."""
+
+    NONE = 0
+    """No call is being made again."""
+    TO_ENTRY = 1
+    """The skipped attempt's exit stop, then the real entry stop, are next."""
+    TO_EXIT = 2
+    """Between the real entry and its exit stop."""
 
 
 class TaskState:
@@ -60,9 +74,9 @@ class TaskState:
         self.pending_outcome: Outcome = Outcome.PASSED
         # Sysemu's own child between fork and the exec of the program (ptrace-only backend).
         self.spawning = False
-        # PTRACE_SYSEMU backend: 1 while a skipped call is being made again (its real entry
-        # stop is next), 2 between that entry and its exit stop; 0 otherwise.
-        self.reexecuting = 0
+        # PTRACE_SYSEMU backend: where a skipped call being made again is (see Reexecution;
+        # a plain int, which the C loop reads and writes too).
+        self.reexecuting: int = Reexecution.NONE
         # The last call rewritten with data below the stack pointer, until the thread's next
         # decided call: see Tracer._restarted_rewrite.
         self.rewritten: RewriteRecord | None = None

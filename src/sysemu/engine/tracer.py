@@ -57,7 +57,7 @@ from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
 from sysemu.engine import untraced
 from sysemu.engine.accelerated import c_trace_writer
-from sysemu.engine.common import HandlerAlarm, guard_rules, notify, run_result
+from sysemu.engine.common import HandlerAlarm, guard_rules, run_result, tell_observers
 from sysemu.engine.errors import (
     ErrorReporter,
     FailurePolicy,
@@ -67,7 +67,7 @@ from sysemu.engine.errors import (
     not_a_decision,
 )
 from sysemu.engine.spawn import Spawned, spawn
-from sysemu.engine.tasks import RewriteRecord, TaskState
+from sysemu.engine.tasks import Reexecution, RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch, native_abi, native_number
@@ -302,7 +302,7 @@ class Tracer:
         self._root = root
         self._processes, self._threads = 1, len(tasks)
         if self._compiled.observers:
-            self._notify("task_started", self._compiled.observers, root, 0, "attach")
+            self._tell("task_started", self._compiled.observers, root, 0, "attach")
 
     def serve(self, release: Callable[[], None]) -> RunResult:
         """Serve the taken threads until they are gone or :meth:`request_release` is called;
@@ -382,7 +382,7 @@ class Tracer:
         state.spawning = self._ptrace_only
         self._processes = self._threads = 1
         if self._compiled.observers:
-            self._notify("task_started", self._compiled.observers, root, 0, "spawn")
+            self._tell("task_started", self._compiled.observers, root, 0, "spawn")
 
     def _serve(self, timeout: float | None) -> None:
         """The wait loop, bounded by ``timeout`` and with the handler time limit armed; every
@@ -732,7 +732,7 @@ class Tracer:
         if observers:
             if call.syscall.name in READ_AT_ENTRY:  # changed by call_finished
                 call.keep_entry()
-            self._notify("call_entered", observers, call)
+            self._tell("call_entered", observers, call)
         try:
             if not route.registrations:
                 decision = None
@@ -803,7 +803,7 @@ class Tracer:
     def _run_after_all(self, state: TaskState) -> None:
         """PTRACE_SYSEMU skipped the call: make it again, this time for the kernel to run."""
         if self._arch.reexecute(state.tid):
-            state.reexecuting = 1
+            state.reexecuting = Reexecution.TO_ENTRY
             ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
 
     def _dynamic_route(self, arch: int, nr: int) -> Route:
@@ -837,7 +837,7 @@ class Tracer:
         route.stats.count(decision.outcome)
 
     def _emulated(self, call: Call, route: Route, value: int, outcome: Outcome) -> None:
-        self._notify("call_finished", route.observers, call, outcome, Result(value))
+        self._tell("call_finished", route.observers, call, outcome, Result(value))
 
     def _pass(
         self,
@@ -851,13 +851,13 @@ class Tracer:
             if then is not None or route.observe_results:
                 state.await_result(call, route, then, outcome)
             elif route.observers:
-                self._notify("call_finished", route.observers, call, outcome, None)
+                self._tell("call_finished", route.observers, call, outcome, None)
             self._run_after_all(state)
             return
         if then is None and not route.observe_results:
             ptrace.resume(self._plain, state.tid, 0)
             if route.observers:
-                self._notify("call_finished", route.observers, call, outcome, None)
+                self._tell("call_finished", route.observers, call, outcome, None)
             return
         state.await_result(call, route, then, outcome)
         ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
@@ -924,13 +924,13 @@ class Tracer:
         if state is not None and state.reexecuting:
             # A call PTRACE_SYSEMU skipped, being made again: first the exit of the skipped
             # attempt, then the real entry, then the real exit (handled below as any other).
-            if state.reexecuting == 1:
+            if state.reexecuting == Reexecution.TO_ENTRY:
                 if info[0] == ptrace.SYSCALL_INFO_ENTRY:
-                    state.reexecuting = 2
+                    state.reexecuting = Reexecution.TO_EXIT
                 ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
                 return
             if info[0] == ptrace.SYSCALL_INFO_EXIT:
-                state.reexecuting = 0
+                state.reexecuting = Reexecution.NONE
         if info[0] == ptrace.SYSCALL_INFO_ENTRY and self._ptrace_only:
             self._on_entry(tid, info)
             return
@@ -946,7 +946,7 @@ class Tracer:
         assert route is not None
         if -rval in RESTART_ERRNOS:
             if route.observers:  # (the hook is not told: the program never sees this result)
-                self._notify("call_interrupted", route.observers, call, Result(rval))
+                self._tell("call_interrupted", route.observers, call, Result(rval))
             ptrace.resume(self._plain, tid, 0)  # it will enter again and be decided again
             return
         if hook is not None:
@@ -995,7 +995,7 @@ class Tracer:
             self._arch.set_return(tid, replacement)
             rval = replacement
         if route.observers:  # before resuming: the buffers the call filled are still intact
-            self._notify("call_finished", route.observers, call, outcome, Result(rval))
+            self._tell("call_finished", route.observers, call, outcome, Result(rval))
         ptrace.resume(self._plain, tid, 0)
 
     def _on_event(self, tid: int, event: int, sig: int) -> None:
@@ -1018,7 +1018,7 @@ class Tracer:
                     self._processes += 1
                     self._tasks.setdefault(child, TaskState(child, child))
                 if observers:
-                    self._notify("task_started", observers, child, tid, kind)
+                    self._tell("task_started", observers, child, tid, kind)
         elif event == ptrace.PTRACE_EVENT_EXEC:
             former = ptrace.event_message(tid) or tid
             if former != tid:
@@ -1031,13 +1031,13 @@ class Tracer:
             state.became_leader(tid)
             state.spawning = False
             if observers:
-                self._notify("exec_done", observers, tid, former)
+                self._tell("exec_done", observers, tid, former)
         self._resume(tid, 0)
 
     def _on_signal(self, tid: int, sig: int) -> None:
         """A signal-delivery-stop: deliver the signal as the kernel would have."""
         if self._compiled.observers:
-            self._notify("signal_delivered", self._compiled.observers, tid, sig)
+            self._tell("signal_delivered", self._compiled.observers, tid, sig)
         self._resume(tid, sig)
 
     def _on_exit(self, tid: int, status: int) -> None:
@@ -1055,9 +1055,9 @@ class Tracer:
             return
         call, route = state.pending_call, state.pending_route
         if call is not None and route is not None and route.observers:
-            self._notify("call_finished", route.observers, call, state.pending_outcome, None)
+            self._tell("call_finished", route.observers, call, state.pending_outcome, None)
         if status is not None:
-            self._notify("task_exited", observers, tid, status)
+            self._tell("task_exited", observers, tid, status)
 
     def _adopt(self, tid: int) -> TaskState:
         """A thread seen before its parent's fork/clone event (the kernel may report a new
@@ -1073,8 +1073,8 @@ class Tracer:
         else:
             ptrace.resume(self._plain, tid, sig)
 
-    def _notify(self, method: str, observers: Iterable[Observer], *args: object) -> None:
-        notify(observers, method, args, self._policy)
+    def _tell(self, method: str, observers: Iterable[Observer], *args: object) -> None:
+        tell_observers(observers, method, args, self._policy)
 
     # Failures.
     def _handler_failed(
@@ -1101,7 +1101,7 @@ class Tracer:
             outcome, result = Outcome.PASSED, None
         ptrace.cont(tid)
         if route.observers:
-            self._notify("call_finished", route.observers, call, outcome, result)
+            self._tell("call_finished", route.observers, call, outcome, result)
 
     def _kill_tasks(self) -> None:
         for tid in list(self._tasks):
