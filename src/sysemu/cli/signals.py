@@ -24,8 +24,8 @@ gets the signal itself, and stops in a signal-delivery-stop before it can go on 
 :class:`_Deliveries` (an observer of those stops) has seen it. Otherwise (the unotify backend,
 or a sender outside the group it signalled) a gone sender cannot be placed: most often a
 program that signalled its group on its way out (``trap 'kill 0' EXIT``) and whose run is
-ending, sometimes a short-lived kill(1) from outside. Such a signal waits half a second for
-the run's end: if the run ends it is dropped and the program's status stands, else it ends
+ending, sometimes a short-lived kill(1) from outside. Such a signal waits 3 s for
+the run's end (3 s): if the run ends it is dropped and the program's status stands, else it ends
 the run, the documented behaviour (a known gap, see RELIABILITY.md).
 """
 
@@ -54,8 +54,10 @@ IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 # meaning for sysemu, and one the program sends to its group wakes the main thread for
 # nothing (the handler returns) instead of killing sysemu by its default action.
 _WAKE = signal.SIGRTMIN
-# How long a signal whose sender is gone waits for the run's end before it ends the run.
-_GRACE_SECONDS = 0.5
+# How long a signal whose sender is gone waits for the run's end before it ends the run. A
+# run's end can take most of a second on a loaded machine (the unotify backend's guardian
+# reports the status, the listener hangs up): 0.5 s ended runs whose program had finished.
+_GRACE_SECONDS = 3.0
 # How many of the tree's last deliveries of ending signals are remembered: a group signal's
 # sender is looked up within milliseconds of its own delivery.
 _REMEMBERED = 64
