@@ -25,7 +25,7 @@ gets the signal itself, and stops in a signal-delivery-stop before it can go on 
 or a sender outside the group it signalled) a gone sender cannot be placed: most often a
 program that signalled its group on its way out (``trap 'kill 0' EXIT``) and whose run is
 ending, sometimes a short-lived kill(1) from outside. Such a signal waits 3 s for
-the run's end (3 s): if the run ends it is dropped and the program's status stands, else it ends
+the run's end: if the run ends it is dropped and the program's status stands, else it ends
 the run, the documented behaviour (a known gap, see RELIABILITY.md).
 """
 
