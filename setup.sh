@@ -32,7 +32,8 @@ if [ ! -x .venv/bin/python ]; then
         "$python" -m venv .venv
     }
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+# setuptools 77 or later: pyproject.toml's SPDX `license` string, also for `setup.py build_ext --inplace`.
+.venv/bin/python -m pip install -q --upgrade pip "setuptools>=77"
 .venv/bin/python -m pip install -q -e '.[dev]' -r bench/requirements.txt
 
 echo "== demo: sysemu run --rules examples/deny_and_fake.py --stats -- sh -c 'cat /etc/hostname; echo \$\$'"
