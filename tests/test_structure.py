@@ -277,6 +277,21 @@ def test_the_x86_64_header_states_the_python_modules_facts() -> None:
     assert "#if defined(__x86_64__)" in (CSRC / "arch.h").read_text()
 
 
+def test_the_c_errno_facts_are_the_abi_layers() -> None:
+    """csrc/errnos.h and abi/errnos.py say the same of MAX_ERRNO and the restart set, and no
+    other C file writes the errno range or the restarts out again."""
+    from sysemu.abi import errnos  # noqa: PLC0415
+
+    header = (CSRC / "errnos.h").read_text()
+    defines = {name: int(value) for name, value in re.findall(r"#define (\w+) (\d+)", header)}
+    assert defines.pop("SYSEMU_MAX_ERRNO") == errnos.MAX_ERRNO
+    assert set(defines.values()) == set(errnos.RESTART_ERRNOS)
+    for path in CSRC.glob("*.[ch]"):
+        if path.name != "errnos.h":
+            text = path.read_text()
+            assert not re.search(r"-\s*4096|-51[2-6]\b", text), path.name
+
+
 # --- Architecture facts live in kernel/arch/ and abi/ only -----------------------------------
 
 # Where an architecture's facts may be written: its module, the ABI tables and layouts, and the

@@ -1,4 +1,5 @@
 /* Seccomp user notification: see notify_loop.h. */
+#include "errnos.h"
 #include "notify_loop.h"
 
 #include <errno.h>
@@ -229,7 +230,7 @@ static int notify_carry_out(const struct notify_config *config, const struct ver
         if (value == -1 && PyErr_Occurred()) return -1;
         if (overflow) /* far outside the errno range: a 64-bit pattern, as notif_send takes it */
             response->val = (__s64)PyLong_AsUnsignedLongLongMask(verdict->value);
-        else if (-4096 < value && value < 0) /* MAX_ERRNO: the kernel's own errno range */
+        else if (is_error_return(value)) /* the kernel's own errno range */
             response->error = (__s32)value;
         else
             response->val = (__s64)value;

@@ -1,5 +1,6 @@
 /* The native trace: see trace.h. */
 #define PY_SSIZE_T_CLEAN
+#include "errnos.h"
 #include "trace.h"
 
 #include <errno.h>
@@ -222,7 +223,7 @@ int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info,
     Record *record = find_record(t, tid);
     if (record == NULL || info->op != INFO_EXIT) return 0;
     long long result = info->exit.rval;
-    if (result <= -512 && result >= -516) return 0; /* -ERESTART*: Python knows what follows */
+    if (is_restart_return(result)) return 0; /* -ERESTART*: Python knows what follows */
     int unshown = python_unshown(t, tid);
     if (unshown) return unshown < 0 ? -1 : 0;
     CallSpec *spec = t->specs.specs[record->nr];

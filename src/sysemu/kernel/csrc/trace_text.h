@@ -4,12 +4,13 @@
 #ifndef SYSEMU_CSRC_TRACE_TEXT_H
 #define SYSEMU_CSRC_TRACE_TEXT_H
 
+#include "errnos.h"
 #include "pyutil.h"
 
 #include <string.h>
 
 #define MODE_SLOTS 64
-#define ERRNO_LIMIT 4096 /* MAX_ERRNO + 1 */
+#define ERRNO_LIMIT (SYSEMU_MAX_ERRNO + 1)
 #define CACHE_SLOTS 16
 
 /* Argument kinds (sysemu.tools.trace.native names them the same way). */
@@ -95,7 +96,7 @@ int put_argument(struct trace_format *t, Buf *b, ArgSpec *arg, long tid,
                  const unsigned long long *args, long long result);
 
 /* Whether a call's result is an error (-MAX_ERRNO < result < 0). */
-static inline int failed_result(long long result) { return result > -4096 && result < 0; }
+static inline int failed_result(long long result) { return is_error_return(result); }
 
 /* Drops what the format holds (its options stay). */
 void trace_format_clear(struct trace_format *t);
