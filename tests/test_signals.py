@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from sysemu import Emulator
-from sysemu.cli.signals import RunSignals, sent_from_the_tree
+from sysemu.cli.signals import RunSignals, parent_in_stat, sent_from_the_tree
 from sysemu.kernel import seccomp
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
@@ -288,3 +288,11 @@ def test_senders_are_placed_by_their_ancestry() -> None:
         child.kill()
         child.wait()
     assert watched.from_the_tree(child.pid, signal.SIGTERM) is None  # gone, no trace
+
+
+def test_a_sender_caught_while_it_is_reaped_is_gone_not_an_outsider() -> None:
+    """A process being reaped while its stat is read shows parent 0: that is no parent to
+    walk up from (a gone sender, placed by its delivery), not a process outside the tree."""
+    assert parent_in_stat(b"4242 (sh) Z 4200 4242 4242 0 -1") == 4200
+    assert parent_in_stat(b"4242 (a) b) X 0 0 0 0 -1") is None
+    assert parent_in_stat(b"4242 (sh") is None

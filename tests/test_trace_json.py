@@ -189,7 +189,9 @@ def test_structures_are_objects(tmp_path: Path) -> None:
     )  # fmt: skip
     assert action["sa_handler"] == "SIG_IGN" and isinstance(action["sa_mask"], list)
     assert "SA_RESTORER" in action["sa_flags"]["flags"]
-    assert args("connect")["addr"] == {"family": "AF_UNIX", "path": "/nonexistent/sock"}
+    # (The C library may connect elsewhere first, to nscd for a user lookup: not ours.)
+    addresses = [r["args"]["addr"] for r in calls if r["name"] == "connect"]
+    assert {"family": "AF_UNIX", "path": "/nonexistent/sock"} in addresses
     assert args("uname")["name"]["sysname"] == "Linux"
     listed = [r["args"]["dirent"] for r in calls if r["name"] == "getdents64" and r["return"]]
     assert any("entry" in {e["d_name"] for e in entries} for entries in listed)

@@ -89,10 +89,21 @@ def _parent(pid: int) -> int | None:
     """The parent of ``pid`` (a zombie's too), or None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            # The command name is in parentheses and may hold anything: split after the last.
-            return int(stat.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+            return parent_in_stat(stat.read())
+    except OSError:
         return None
+
+
+def parent_in_stat(stat: bytes) -> int | None:
+    """The parent named by the text of a /proc/<pid>/stat, None for none. A process being
+    reaped while its stat is read shows parent 0 (the kernel no longer tells it): that is a
+    process gone, not one outside the tree."""
+    try:
+        # The command name is in parentheses and may hold anything: split after the last.
+        parent = int(stat.rsplit(b")", 1)[1].split()[1])
+    except (ValueError, IndexError):
+        return None
+    return parent or None
 
 
 def _tracer(pid: int) -> int:
