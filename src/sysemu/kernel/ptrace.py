@@ -147,6 +147,9 @@ resume = _ctypes_resume
 syscall_info = _ctypes_syscall_info
 poke_user_twice_then = _ctypes_poke_user_twice_then
 SPEEDUPS = False
+# The audit arch of the native ABI the accelerator was built for (its csrc/arch.h): the C wait
+# loops and trace writer serve that architecture only. None without the accelerator.
+ACCELERATED_AUDIT_ARCH: int | None = None
 # The C wait loop of the ptrace backends (see csrc/ptrace_loop.c; it takes a PtraceLoopConfig),
 # if built. It returns an event for Python, None at the end, or False when Python must wait
 # instead.
@@ -170,6 +173,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
         serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
         NativeTrace = getattr(_speedups, "NativeTrace", None)
         record_method = getattr(_speedups, "record_method", None)
+        ACCELERATED_AUDIT_ARCH = getattr(_speedups, "ARCH_AUDIT", None)
         SPEEDUPS = True
 
 

@@ -4,6 +4,7 @@
  * (csrc/arch.h). Every function here has a Python twin, which is the reference and serves
  * where this module is not built; the engine passes the wait loops and the native trace one
  * configuration object each (kernel/loop_config.py). */
+#include "arch.h"
 #include "calls.h"
 #include "decide.h"
 #include "notify_loop.h"
@@ -29,7 +30,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
             return NULL;
         }
     }
-    if (native_trace_ready(created) < 0) {
+    if (PyModule_AddIntConstant(created, "ARCH_AUDIT", (long)ARCH_AUDIT) < 0 ||
+        native_trace_ready(created) < 0) {
         Py_DECREF(created);
         return NULL;
     }

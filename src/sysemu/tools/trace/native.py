@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from sysemu.abi import Abi, ArgKind, Syscall
+from sysemu.abi import ArgKind, Syscall
+from sysemu.kernel import ptrace
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
@@ -126,7 +127,12 @@ def native_spec(syscall: Syscall, key: int) -> Spec | None:
     layout other than a keyed one, decorated results, calls that may not return, or an
     argument of a kind C does not decode."""
     name = syscall.name
-    if syscall.abi is not Abi.X86_64 or name in NO_RETURN or name in ("execve", "execveat"):
+    # (The C writer decodes the native ABI of the architecture it was built for.)
+    if (
+        syscall.abi.audit_arch != ptrace.ACCELERATED_AUDIT_ARCH
+        or name in NO_RETURN
+        or name in ("execve", "execveat")
+    ):
         return None
     keyed = KEYED_LAYOUTS.get(name)
     if keyed is not None:

@@ -1,0 +1,566 @@
+"""A call's cycle at ptrace stops, on the seccomp, ptrace and sysemu backends: its entry stop,
+the handlers' decision, carrying the decision out, and its exit stop when someone asked for the
+result. :class:`CallCycle` owns that and the state it needs (the routes, the tasks' pending
+calls, the failure policy, held threads); :class:`~sysemu.engine.tracer.Tracer` builds on it
+the run's lifecycle, the wait loop and the tree's own events (fork, exec, signals, exits). It
+must not start, wait for or reap anything.
+
+The kernel facts it is built on (Linux >= 4.8 ordering):
+
+* The filter returns ``SECCOMP_RET_TRACE | route``, so only calls some handler asked for stop,
+  and the stop says which route (which handlers) it is for without any lookup. The tracee stops
+  in ``PTRACE_EVENT_SECCOMP`` *after* the syscall-entry report and before the call runs.
+* There, a number of -1 makes the kernel skip the call, and the return register is what it
+  returns (:meth:`Arch.skip_with_return`). Resuming with ``PTRACE_CONT`` gives no
+  syscall-exit stop: ``ptrace_resume`` clears the syscall-trace flag for every request but
+  ``PTRACE_SYSCALL``. So a call costs one stop, and two only when a handler asked to see its
+  result.
+* Between that seccomp stop and the exit stop, other stops of the same thread can come (fork,
+  clone and exec events, group-stops); each must be resumed with ``PTRACE_SYSCALL`` too, or
+  the exit stop is lost. :class:`TaskState.pending_hook` marks such threads.
+* A result of ``-ERESTARTSYS`` and friends at the exit stop means a signal interrupted the call
+  and the kernel will restart it: the restarted call enters again, stops at seccomp again and
+  is decided afresh, so the hook is not called for the interrupted attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import os
+import signal
+import struct
+from collections.abc import Iterable
+
+from sysemu._typing import TYPE_CHECKING
+from sysemu.abi import syscall_by_name
+from sysemu.abi.errnos import RESTART_ERRNOS
+from sysemu.api.call import READ_AT_ENTRY, Call
+from sysemu.api.decisions import (
+    Decision,
+    Defer,
+    Emulate,
+    Fail,
+    OpenFile,
+    Outcome,
+    Pass,
+    Result,
+    ResultHook,
+    Rewrite,
+)
+from sysemu.api.handlers import CompiledHandlers, HandlerError, Route
+from sysemu.api.observers import Observer
+from sysemu.engine import untraced
+from sysemu.engine.common import HandlerAlarm, tell_observers
+from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision
+from sysemu.engine.tasks import Reexecution, RewriteRecord, TaskState
+from sysemu.engine.untraced import UNTRACED_ROUTE
+from sysemu.kernel import ptrace
+from sysemu.kernel.arch import Arch, native_number
+
+if TYPE_CHECKING:
+    from sysemu.engine.holds import Holds
+
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+AT_FDCWD = -100
+_EXECVE = native_number("execve")  # the child sysemu forks is always a native process
+
+
+class Stops(enum.IntEnum):
+    """How the kernel is made to stop the calls handlers asked for (the value is the C wait
+    loop's ``mode``)."""
+
+    FILTER = 0
+    """A seccomp filter stops only the handled calls (``SECCOMP_RET_TRACE``): the seccomp
+    backend."""
+    EVERY_CALL = 1
+    """No filter: every call of every thread stops at entry and exit (``PTRACE_SYSCALL``), and
+    the syscall number decides in Python whether anyone wants it. Slower by far, but needs no
+    seccomp and leaves nothing behind in the program, which is what attaching to a running
+    process requires: the ptrace backend, and attach."""
+    EMULATE_ALL = 2
+    """``PTRACE_SYSEMU``: every call stops, and none runs unless the tracer makes it run. A
+    call a handler emulates or fails costs one stop; one that is passed (or rewritten, or has
+    no handler) is made again from its entry stop (:meth:`Arch.reexecute`), which costs three
+    more: the skipped attempt's exit, then the real call's entry and exit
+    (``bench/floor_sysemu.c`` counts 4 stops a call). The sysemu backend."""
+
+
+def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
+    """:class:`OpenFile` for the ptrace backends: the call becomes an ``openat`` of sysemu's
+    own copy of the path (written below the stack pointer, which the program's other threads
+    have no business writing), with the decision's flags and mode."""
+    path = os.fsencode(decision.path) + b"\0"
+    openat = syscall_by_name("openat", call.abi)
+    return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
+
+
+class CallCycle:
+    """The calls of one traced tree, from entry stop to exit stop (see the module doc)."""
+
+    def __init__(
+        self,
+        compiled: CompiledHandlers,
+        arch: Arch,
+        stops: Stops,
+        policy: FailurePolicy,
+        alarm: HandlerAlarm | None,
+    ) -> None:
+        """``stops``: how calls are made to stop; ``policy``: what a handler's failure does;
+        ``alarm``: the handlers' time limit, if any."""
+        self._compiled = compiled
+        self._routes = compiled.routes
+        self._route_count = len(compiled.routes)
+        self._dynamic: dict[tuple[int, int], Route] = {}
+        self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
+        self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
+        self._arch = arch
+        self._alarm = alarm
+        self._stops = stops
+        self._emulate_all = emulate_all = stops is Stops.EMULATE_ALL
+        self._ptrace_only = ptrace_only = stops is not Stops.FILTER
+        # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
+        # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all, and
+        # PTRACE_SYSEMU also keeps the kernel from running its next call.
+        self._plain = (
+            ptrace.PTRACE_SYSEMU
+            if emulate_all
+            else ptrace.PTRACE_SYSCALL
+            if ptrace_only
+            else ptrace.PTRACE_CONT
+        )
+        self._by_call = {
+            (route.syscall.abi.audit_arch, route.syscall.filter_nr): route
+            for route in compiled.routes
+        }
+        if ptrace_only:
+            for route in compiled.routes:
+                # No kernel checked the conditions: Python must.
+                if any(r.tests for r in route.registrations):
+                    route.prechecked = False
+        self._policy = policy
+        self._tasks: dict[int, TaskState] = {}
+        # Set (to 1) when the run is ending (timed out, or a handler error kills the tree), or
+        # a thread is held: the C loop then hands every stop to Python.
+        self._hand_back = bytearray(1)
+        # Threads held at a stop by a Defer (see engine/holds.py), made at the first hold.
+        self._holds: Holds | None = None
+
+    def _on_seccomp(self, tid: int) -> None:
+        info = ptrace.syscall_info(tid)
+        if info is None:
+            return
+        op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = info
+        if op != ptrace.SYSCALL_INFO_SECCOMP:
+            self._resume(tid, 0)
+            return
+        if (
+            route_id < self._route_count
+            and self._route_arch[route_id] == arch
+            and self._route_nr[route_id] == nr
+        ):
+            self._decide(tid, self._routes[route_id], (a0, a1, a2, a3, a4, a5), ip, sp)
+            return
+        # The data is not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or
+        # a filter the program installed itself returned SECCOMP_RET_TRACE with its own data,
+        # which overrides ours for the same action, or this is a clone the engine stopped.
+        # Find the route by number then, and check every condition in Python: a program's
+        # filter must not let a call slip past a rule.
+        args: tuple[int, ...] = (a0, a1, a2, a3, a4, a5)
+        if route_id == UNTRACED_ROUTE and (arch, nr) in untraced.CALLS:
+            args = untraced.follow(self._arch, tid, arch, nr, args)
+        route = self._by_call.get((arch, nr))
+        if route is None and self._compiled.watch_all:
+            route = self._dynamic_route(arch, nr)
+        if route is None:
+            self._resume(tid, 0)
+            return
+        self._decide(tid, route, args, ip, sp, kernel_checked=False)
+
+    def _on_entry(self, tid: int, info: tuple[int, ...]) -> None:
+        """A syscall-entry stop of the ptrace-only backend: every call stops here, so the
+        number decides first whether anything else is read."""
+        _op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, _data = info
+        state = self._tasks.get(tid) or self._adopt(tid)
+        key = (arch, nr)
+        if key in untraced.CALLS:
+            a0, a1, a2, a3, a4, a5 = untraced.follow(
+                self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5)
+            )
+        route = self._by_call.get(key)
+        if route is None and self._compiled.watch_all:
+            route = self._dynamic_route(arch, nr)
+        if route is None or (state.spawning and nr != _EXECVE):
+            # Not asked for; or sysemu's own child still on its way to exec the program.
+            state.rewritten = None  # no restart of a rewritten call: that has a route
+            if self._emulate_all:
+                self._run_after_all(state)
+            else:
+                ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+            return
+        self._decide(tid, route, (a0, a1, a2, a3, a4, a5), ip, sp)
+
+    def _decide(
+        self,
+        tid: int,
+        route: Route,
+        args: tuple[int, ...],
+        ip: int,
+        sp: int,
+        *,
+        kernel_checked: bool = True,
+    ) -> None:
+        """A call on its way into the kernel that some handler or observer wants: ask, and
+        carry out the decision."""
+        state = self._tasks.get(tid) or self._adopt(tid)
+        call = Call(route.syscall, args, state, ip, sp)
+        stats = route.stats
+        stats.stops += 1
+        if self._policy.fatal is not None:  # the tree is being killed; let nothing else run
+            self._arch.skip_and_continue(tid, -errno.EPERM, self._plain)
+            return
+        if state.rewritten is not None and self._restarted_rewrite(state, call):
+            return
+        observers = route.observers
+        if observers:
+            if call.syscall.name in READ_AT_ENTRY:  # changed by call_finished
+                call.keep_entry()
+            self._tell("call_entered", observers, call)
+        try:
+            if not route.registrations:
+                decision = None
+            elif self._alarm is None:
+                decision = route.decide(call, kernel_checked=kernel_checked)
+            else:
+                with self._alarm:
+                    decision = route.decide(call, kernel_checked=kernel_checked)
+        except HandlerError as error:
+            self._handler_failed(error, tid, route, call, at_exit=False)
+            return
+        self._carry_out(state, call, route, decision)
+
+    def _carry_out(
+        self, state: TaskState, call: Call, route: Route, decision: Decision | None
+    ) -> None:
+        """Carry out a handler's decision on a call stopped at its entry."""
+        tid = state.tid
+        stats = route.stats
+        observers = route.observers
+        try:
+            if decision is None:
+                stats.passed += 1
+                self._pass(state, call, route, None, Outcome.PASSED)
+            elif type(decision) is Emulate:
+                stats.emulated += 1
+                # Observers hear of it while the thread is still stopped, so that they can read
+                # what the handler wrote into its memory.
+                if observers:
+                    self._emulated(call, route, decision.value, Outcome.EMULATED)
+                self._arch.skip_and_continue(tid, decision.value, self._plain)
+            elif type(decision) is Fail:
+                stats.failed += 1
+                if observers:
+                    self._emulated(call, route, -decision.errno, Outcome.FAILED)
+                self._arch.skip_and_continue(tid, -decision.errno, self._plain)
+            elif type(decision) is Pass:
+                stats.passed += 1
+                self._pass(state, call, route, decision.then, Outcome.PASSED)
+            else:
+                self._apply_other(state, call, route, decision)
+        except HandlerError as error:
+            self._handler_failed(error, tid, route, call, at_exit=False)
+
+    def _apply_other(self, state: TaskState, call: Call, route: Route, decision: object) -> None:
+        """Rewrites, holds, and the slow path for subclasses of the decision types."""
+        if isinstance(decision, Defer):
+            self._hold(state, call, route, decision)
+            return
+        if isinstance(decision, Emulate | Fail):
+            outcome = Outcome.EMULATED if isinstance(decision, Emulate) else Outcome.FAILED
+            value = decision.value if isinstance(decision, Emulate) else -decision.errno
+            if route.observers:
+                self._emulated(call, route, value, outcome)
+            self._arch.skip_and_continue(state.tid, value, self._plain)
+        elif isinstance(decision, Pass):
+            self._pass(state, call, route, decision.then, Outcome.PASSED)
+        elif isinstance(decision, Rewrite):
+            self._rewrite(state, call, route, decision)
+        elif isinstance(decision, OpenFile):
+            self._rewrite(state, call, route, open_as_rewrite(call, decision))
+        else:
+            raise not_a_decision(call.name, route.registrations[0].handler, call.tid, decision)
+        route.stats.count(decision.outcome)
+
+    def _emulated(self, call: Call, route: Route, value: int, outcome: Outcome) -> None:
+        self._tell("call_finished", route.observers, call, outcome, Result(value))
+
+    def _pass(
+        self,
+        state: TaskState,
+        call: Call,
+        route: Route,
+        then: ResultHook | None,
+        outcome: Outcome,
+    ) -> None:
+        if self._emulate_all:
+            if then is not None or route.observe_results:
+                state.await_result(call, route, then, outcome)
+            elif route.observers:
+                self._tell("call_finished", route.observers, call, outcome, None)
+            self._run_after_all(state)
+            return
+        if then is None and not route.observe_results:
+            ptrace.resume(self._plain, state.tid, 0)
+            if route.observers:
+                self._tell("call_finished", route.observers, call, outcome, None)
+            return
+        state.await_result(call, route, then, outcome)
+        ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
+
+    def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
+        args = list(call.raw)
+        scratch = self._arch.user_stack_limit(call.sp)
+        blobs: list[tuple[int, bytes]] = []
+        try:
+            for index, value in enumerate(decision.args):
+                if value is None:
+                    continue
+                if isinstance(value, bytes):
+                    scratch = (scratch - len(value)) & ~15
+                    blobs.append((scratch, value))
+                elif isinstance(value, tuple):
+                    scratch, data = _pointer_array(call, scratch, value)
+                    blobs.append((scratch, data))
+                else:
+                    args[index] = value & _MASK64
+                    continue
+                call.memory.write(*blobs[-1])
+                args[index] = scratch
+        except OSError as error:
+            raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
+        nr = call.nr if decision.nr is None else decision.nr
+        self._arch.rewrite(state.tid, call.abi, nr, args)
+        if blobs:
+            record = RewriteRecord(call.sp, nr, tuple(args), tuple(blobs), decision.then, route)
+            state.rewritten = record
+        self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
+
+    def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
+        """Whether ``call`` is the thread's last rewritten call, run again by the kernel after
+        a signal (``-ERESTART*``): then it is carried out as rewritten once more, its data
+        written again first. A signal handler runs on the stack below the stack pointer,
+        where the rewrite put its strings, and the kernel restarts the call with the
+        rewritten registers, which would point at whatever the handler left there."""
+        record = state.rewritten
+        state.rewritten = None
+        if record is None or record.sp != call.sp or record.args != call.raw:
+            return False
+        if record.nr != call.nr:
+            return False
+        try:
+            for address, data in record.blobs:
+                call.memory.write(address, data)
+        except OSError:
+            return False  # decided afresh
+        state.rewritten = record  # it may be interrupted again
+        record.route.stats.rewritten += 1
+        self._pass(state, call, record.route, record.then, Outcome.REWRITTEN)
+        return True
+
+    def _run_after_all(self, state: TaskState) -> None:
+        """PTRACE_SYSEMU skipped the call: make it again, this time for the kernel to run."""
+        if self._arch.reexecute(state.tid):
+            state.reexecuting = Reexecution.TO_ENTRY
+            ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
+
+    def _dynamic_route(self, arch: int, nr: int) -> Route:
+        key = (arch, nr)
+        route = self._dynamic.get(key)
+        if route is None:
+            abi = self._arch.abi_of(arch, nr)
+            route = self._compiled.dynamic_route(abi, nr & ~abi.nr_bias)
+            self._dynamic[key] = route
+        return route
+
+    def _on_syscall_stop(self, tid: int) -> None:
+        state = self._tasks.get(tid)
+        call = state.pending_call if state is not None else None
+        if call is None and not self._ptrace_only:
+            self._resume(tid, 0)
+            return
+        info = ptrace.syscall_info(tid)
+        if info is None:
+            return
+        if state is not None and state.reexecuting:
+            # A call PTRACE_SYSEMU skipped, being made again: first the exit of the skipped
+            # attempt, then the real entry, then the real exit (handled below as any other).
+            if state.reexecuting == Reexecution.TO_ENTRY:
+                if info[0] == ptrace.SYSCALL_INFO_ENTRY:
+                    state.reexecuting = Reexecution.TO_EXIT
+                ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+                return
+            if info[0] == ptrace.SYSCALL_INFO_EXIT:
+                state.reexecuting = Reexecution.NONE
+        if info[0] == ptrace.SYSCALL_INFO_ENTRY and self._ptrace_only:
+            self._on_entry(tid, info)
+            return
+        if state is None or call is None:
+            self._resume(tid, 0)
+            return
+        if info[0] != ptrace.SYSCALL_INFO_EXIT:
+            ptrace.syscall(tid)  # still on the way to the exit stop
+            return
+        rval = info[4]
+        route, hook, outcome = state.pending_route, state.pending_hook, state.pending_outcome
+        state.clear_pending()
+        assert route is not None
+        if -rval in RESTART_ERRNOS:
+            if route.observers:  # (the hook is not told: the program never sees this result)
+                self._tell("call_interrupted", route.observers, call, Result(rval))
+            ptrace.resume(self._plain, tid, 0)  # it will enter again and be decided again
+            return
+        if hook is not None:
+            route.stats.results_seen += 1
+            try:
+                if self._alarm is None:
+                    replacement = hook(Result(rval))
+                else:
+                    with self._alarm:
+                        replacement = hook(Result(rval))
+                _check_replacement(replacement)
+            except Exception as error:  # the hook is a handler too: same policy
+                self._hook_failed(error, hook, tid, route, call)
+                return
+            if isinstance(replacement, Defer):
+                # Held at its exit stop; the resolution is what the hook would have returned.
+                def carry_out(resolution: object) -> None:
+                    try:
+                        _check_replacement(resolution, deferred=True)
+                    except TypeError as error:
+                        assert hook is not None
+                        self._hook_failed(error, hook, tid, route, call)
+                        return
+                    self._finish_exit(tid, call, route, outcome, rval, resolution)
+
+                self._held().hold(tid, replacement, carry_out)
+                self._hand_back[0] = 1
+                return
+            self._finish_exit(tid, call, route, outcome, rval, replacement)
+            return
+        self._finish_exit(tid, call, route, outcome, rval, None)
+
+    def _hook_failed(
+        self, error: Exception, hook: ResultHook, tid: int, route: Route, call: Call
+    ) -> None:
+        handler_error = HandlerError(route.syscall.name, hook, tid)
+        handler_error.__cause__ = error
+        self._handler_failed(handler_error, tid, route, call, at_exit=True)
+
+    def _finish_exit(  # noqa: PLR0917 (the exit stop's own state, passed on as it is)
+        self, tid: int, call: Call, route: Route, outcome: Outcome, rval: int, replacement: object
+    ) -> None:
+        """The end of a call's exit stop: its result replaced (an int), observers told, and
+        the thread resumed."""
+        if isinstance(replacement, int):
+            self._arch.set_return(tid, replacement)
+            rval = replacement
+        if route.observers:  # before resuming: the buffers the call filled are still intact
+            self._tell("call_finished", route.observers, call, outcome, Result(rval))
+        ptrace.resume(self._plain, tid, 0)
+
+    def _held(self) -> Holds:
+        """The held threads (made at the first hold: a run that holds none never loads it)."""
+        if self._holds is None:
+            from sysemu.engine.holds import Holds  # noqa: PLC0415 (only runs that hold)
+
+            self._holds = Holds()
+        return self._holds
+
+    def _hold(self, state: TaskState, call: Call, route: Route, defer: Defer) -> None:
+        """A handler deferred its decision: the thread stays at its entry stop until the
+        Defer is resolved, then the resolution is carried out as the handler's decision."""
+
+        def carry_out(resolution: object) -> None:
+            if resolution is not None and not isinstance(resolution, Decision):
+                handler = route.registrations[0].handler
+                error = not_a_decision(call.name, handler, call.tid, resolution)
+                self._handler_failed(error, state.tid, route, call, at_exit=False)
+                return
+            self._carry_out(state, call, route, resolution)
+
+        self._held().hold(state.tid, defer, carry_out)
+        self._hand_back[0] = 1  # the C loop returns to Python, whose wait serves holds
+
+    def _handler_failed(
+        self, error: HandlerError, tid: int, route: Route, call: Call, *, at_exit: bool
+    ) -> None:
+        verdict = self._policy.handler_failed(error, route)
+        if verdict is Verdict.KILL:
+            self._hand_back[0] = 1
+            # Make sure the call cannot run, then kill the tree (SIGKILL also ends the stop).
+            if at_exit:
+                self._arch.set_return(tid, -errno.EIO)
+            else:
+                self._arch.skip_with_return(tid, -errno.EPERM)
+            self._kill_tasks()
+            return
+        if verdict is Verdict.FAIL:
+            value = -self._policy.error_errno
+            if at_exit:
+                self._arch.set_return(tid, value)
+            else:
+                self._arch.skip_with_return(tid, value)
+            outcome, result = Outcome.FAILED, Result(value)
+        else:
+            outcome, result = Outcome.PASSED, None
+        ptrace.cont(tid)
+        if route.observers:
+            self._tell("call_finished", route.observers, call, outcome, result)
+
+    def _adopt(self, tid: int) -> TaskState:
+        """A thread seen before its parent's fork/clone event (the kernel may report a new
+        child's first stop first)."""
+        state = TaskState(tid)
+        self._tasks[tid] = state
+        return state
+
+    def _resume(self, tid: int, sig: int) -> None:
+        state = self._tasks.get(tid)
+        if state is not None and (state.pending_call is not None or state.reexecuting):
+            ptrace.syscall(tid, sig)
+        else:
+            ptrace.resume(self._plain, tid, sig)
+
+    def _tell(self, method: str, observers: Iterable[Observer], *args: object) -> None:
+        tell_observers(observers, method, args, self._policy)
+
+    def _kill_tasks(self) -> None:
+        for tid in list(self._tasks):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tid, signal.SIGKILL)
+
+
+def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[int, bytes]:
+    """Where and what to write below ``below`` in the caller's memory for ``strings``: a
+    NULL-terminated array of pointers to them (in the call's ABI), then the strings."""
+    word = call.abi.pointer_size
+    size = sum(len(item) for item in strings) + word * (len(strings) + 1)
+    start = (below - size) & ~15
+    at = start + word * (len(strings) + 1)
+    pointers = []
+    for item in strings:
+        pointers.append(at)
+        at += len(item)
+    pointers.append(0)
+    array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
+    return start, array + b"".join(strings)
+
+
+def _check_replacement(value: object, *, deferred: bool = False) -> None:
+    """Raise TypeError unless ``value`` is what a result hook may return: an int, None, or
+    (not as a Defer's own resolution) a Defer."""
+    if value is None or isinstance(value, int) or (not deferred and isinstance(value, Defer)):
+        return
+    kinds = "an int or None" if deferred else "an int, a Defer or None"
+    raise TypeError(f"a result hook must return {kinds}, not {type(value).__name__}")
