@@ -145,7 +145,7 @@ def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
 
 
 def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None:
-    """``sysemu attach --trace``: strace -p's job. With the C loop, the native trace writes the
+    """``sysemu attach --trace``: strace -p's job. With the C loop, the C trace writer writes the
     ticker's lines; after the detach the ticker runs on, its calls no longer traced."""
     emu = Emulator()
     stream = StringIO()

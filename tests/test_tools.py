@@ -226,9 +226,9 @@ def test_no_tool_is_wired_into_the_api_layer() -> None:
     api = Path(SRC) / "sysemu" / "api"
     for path in api.glob("*.py"):
         text = path.read_text()
-        for name in ("native_trace", "NativeTrace", "sysemu.tools", "TraceObserver", "VirtualFS"):
+        for name in ("c_writer", "CTraceWriter", "sysemu.tools", "TraceObserver", "VirtualFS"):
             assert name not in text, f"{path.name} names {name}"
-    assert not hasattr(Observer(), "native_trace")
+    assert not hasattr(Observer(), "c_writer")
 
 
 def test_the_command_line_knows_no_tool_by_name() -> None:

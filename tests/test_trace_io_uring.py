@@ -209,9 +209,9 @@ def test_the_c_writer_leaves_setup_and_register_to_python() -> None:
     flags' text given by the Python decoder, once per value), compared with strace above."""
     from sysemu.abi import Abi  # noqa: PLC0415
     from sysemu.abi.syscalls import syscall_by_name  # noqa: PLC0415
-    from sysemu.tools.trace.native import native_key, native_spec  # noqa: PLC0415
+    from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec  # noqa: PLC0415
 
     for name in ("io_uring_setup", "io_uring_register"):
         syscall = syscall_by_name(name, Abi.X86_64)
-        assert native_key(syscall) == (0, 0)
-        assert native_spec(syscall, 0) is None, name
+        assert c_writer_key(syscall) == (0, 0)
+        assert c_writer_spec(syscall, 0) is None, name

@@ -3,7 +3,7 @@
 An observer of every call costs the C wait loop (``ptrace.serve_seccomp_stops``) a trip to
 Python per stop. An observer that can be served in C instead defines a method
 ``c_trace_writer()`` returning a line writer of the accelerator's type
-(``ptrace.NativeTrace``, built by that observer with its own callbacks), or None when it
+(``ptrace.CTraceWriter``, built by that observer with its own callbacks), or None when it
 cannot be served in C this time. The loop then writes the calls the writer can write, hands
 over the others (and every call someone else also watches) to Python, and reports a failed
 write as that observer's ``call_finished`` error. At most one observer of a run is served so.

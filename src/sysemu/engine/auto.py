@@ -117,7 +117,7 @@ def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:
     """The notification thread: answer until no process uses the filter, or told to stop."""
-    if supervisor.serves_natively:
+    if supervisor.serves_in_c:
         # The C loop blocks in the kernel with the GIL released and ends when the listener
         # hangs up, which the end of a run (every process gone, or the tree killed) brings.
         try:

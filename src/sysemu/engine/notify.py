@@ -66,7 +66,7 @@ from sysemu.kernel.unotify import (
     Listener,
     NotifiedMemory,
     call_key,
-    serve_natively,
+    serve_in_c,
 )
 
 WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
@@ -261,9 +261,9 @@ class NotifySupervisor:
         return None if self._timed_out else status
 
     @property
-    def serves_natively(self) -> bool:
+    def serves_in_c(self) -> bool:
         """Whether :meth:`serve` runs its loop in C (the accelerator is built)."""
-        return serve_natively is not None
+        return serve_in_c is not None
 
     def serve(self, listener: Listener) -> None:
         """Receive and answer notifications until the listener hangs up (every process
@@ -273,13 +273,13 @@ class NotifySupervisor:
     def _loop(self, listener: Listener) -> None:
         """Receive and answer notifications until the listener hangs up: in C where the
         accelerator is built, else in :meth:`_loop_python`, which is the reference."""
-        if serve_natively is None:
+        if serve_in_c is None:
             self._loop_python(listener)
             return
         # After each context switch to the program and back, Python's code runs from cold
         # caches and branch predictors, at about 3 times its speed in a warm loop: so the loop
         # itself is in C, and per call only the Call, the handler and its decision are Python.
-        serve_natively(
+        serve_in_c(
             NotifyLoopConfig(
                 decision=DecisionConfig(
                     tasks=self._tasks,

@@ -1,8 +1,8 @@
-"""What the C accelerator's wait loops and native trace are given: one object each, not tuples.
+"""What the C accelerator's wait loops and C trace writer are given: one object each, not tuples.
 
 The C accelerator (``kernel/csrc/``) has three entry points that run for a whole run or many
 stops: the ptrace backends' wait loop (``ptrace_serve``), the notification loop
-(``notif_serve``) and the native trace (``NativeTrace``). Each takes one of the objects below,
+(``notif_serve``) and the C trace writer (``CTraceWriter``). Each takes one of the objects below,
 built once per run by the engine (or once per tracing observer), and reads its attributes once
 per call, never per stop. The Python twins of those loops (``Tracer._loop_python``,
 ``NotifySupervisor._loop_python``, ``TraceObserver``) are the reference: every attribute here
@@ -151,12 +151,12 @@ class NotifyLoopConfig(DecisionConfig):
 
 
 class TraceWriterConfig:
-    """The native trace (``NativeTrace``, the twin of the tracing tool's ``TraceObserver``).
+    """The C trace writer (``CTraceWriter``, the twin of the tracing tool's ``TraceObserver``).
 
     ``write(text)`` writes to the trace stream; ``live``, ``pending`` and ``unshown`` are the
     Python tracer's own live threads and calls in progress, which both sides update;
     ``key_of(syscall)`` and ``spec_of(syscall, key)`` say how a call is shown
-    (``sysemu.tools.trace.native``); ``adopt_of(call, texts, started, shown)`` hands a call over
+    (``sysemu.tools.trace.c_writer``); ``adopt_of(call, texts, started, shown)`` hands a call over
     to the Python tracer; ``mode_of(st_mode)`` and ``error_of(-errno)`` give texts C asks for
     once per value. The options are strace's: ``string_limit`` (``-s``), ``fd_paths``
     (``-y``), ``timestamps`` (0, 1 ``-t``, 2 ``-tt``), ``durations`` (``-T``); ``each_line``

@@ -156,7 +156,7 @@ ACCELERATED_AUDIT_ARCH: int | None = None
 serve_seccomp_stops: Callable[[PtraceLoopConfig], tuple[int, int] | bool | None] | None = None
 # The C line writer of the tracing tool that the wait loop drives (see csrc/trace.h; it takes a
 # TraceWriterConfig), if built.
-NativeTrace: Callable[[TraceWriterConfig], object] | None = None
+CTraceWriter: Callable[[TraceWriterConfig], object] | None = None
 # record_method(owner, type, field, name, doc) -> a method of owner that makes objects of a
 # one-slot class in C (see csrc/calls.c); Call.emulate is one, if built.
 record_method: Callable[[type, type, str, str, str], object] | None = None
@@ -171,7 +171,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
         syscall_info = _speedups.syscall_info
         poke_user_twice_then = _speedups.poke_user_twice_then
         serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
-        NativeTrace = getattr(_speedups, "NativeTrace", None)
+        CTraceWriter = getattr(_speedups, "CTraceWriter", None)
         record_method = getattr(_speedups, "record_method", None)
         ACCELERATED_AUDIT_ARCH = getattr(_speedups, "ARCH_AUDIT", None)
         SPEEDUPS = True

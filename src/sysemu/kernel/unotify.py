@@ -190,7 +190,7 @@ if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
 
 # The C twin of NotifySupervisor._loop_python (see notif_serve in csrc/notify_loop.c; it takes
 # a NotifyLoopConfig), or None.
-serve_natively: Callable[[NotifyLoopConfig], None] | None = (
+serve_in_c: Callable[[NotifyLoopConfig], None] | None = (
     None if _speedups is None else _speedups.notif_serve
 )
 

@@ -1,5 +1,5 @@
 /* x86-64 for the C accelerator: the facts of kernel/arch/x86_64.py (and of abi/ for the
- * native ABI's structures), for the wait loops and the native trace.
+ * native ABI's structures), for the wait loops and the C trace writer.
  *
  * Every architecture header gives the same names: ARCH_AUDIT (the audit arch of the native
  * ABI, what PTRACE_GET_SYSCALL_INFO and seccomp report), ARCH_CYCLE_COUNTER, and the register

@@ -1,4 +1,4 @@
-/* Call objects and their counters, shared by both wait loops and the native trace: Calls
+/* Call objects and their counters, shared by both wait loops and the C trace writer: Calls
  * made by filling a recycled object's slots, decisions made by record_method and recycled the
  * same way, handlers run and timed, and the direct routes' counters kept in C between two
  * returns to Python. Only touched with the GIL held. */

@@ -2,7 +2,7 @@
  * of csrc/ (each says what it owns; lowest first: pyutil, tracee, timing, calls, decide,
  * trace_text, trace_specs, trace, then the two wait loops) and the architecture's header
  * (csrc/arch.h). Every function here has a Python twin, which is the reference and serves
- * where this module is not built; the engine passes the wait loops and the native trace one
+ * where this module is not built; the engine passes the wait loops and the C trace writer one
  * configuration object each (kernel/loop_config.py). */
 #include "arch.h"
 #include "calls.h"
@@ -31,7 +31,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         }
     }
     if (PyModule_AddIntConstant(created, "ARCH_AUDIT", (long)ARCH_AUDIT) < 0 ||
-        native_trace_ready(created) < 0) {
+        c_writer_ready(created) < 0) {
         Py_DECREF(created);
         return NULL;
     }

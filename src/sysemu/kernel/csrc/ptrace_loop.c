@@ -18,7 +18,7 @@
  * syscall info). None: no child is left (ECHILD). False: a decision set config.stop[0] (it
  * held its thread, a Defer, or ended the run), and Python waits from now on.
  *
- * config.trace (modes 0 and 1; a NativeTrace or None): the seccomp stops of other routes and
+ * config.trace (modes 0 and 1; a CTraceWriter or None): the seccomp stops of other routes and
  * the exit stops of the calls it served at entry go to it first; config.resolve(nr) and
  * config.adopt(tid, nr, raw, ip, sp) are its callbacks into the engine (see trace.h). Before
  * any stop goes to Python, the calls it has pending are handed over and its lines written.
@@ -61,7 +61,7 @@ struct ptrace_config {
 static int is_list(PyObject *value) { return PyList_Check(value); }
 static int is_dict(PyObject *value) { return PyDict_Check(value); }
 static int is_bytearray(PyObject *value) { return PyByteArray_Check(value) && PyByteArray_GET_SIZE(value) > 0; }
-static int is_trace(PyObject *value) { return value == Py_None || is_native_trace(value); }
+static int is_trace(PyObject *value) { return value == Py_None || is_c_trace_writer(value); }
 
 static void ptrace_config_clear(struct ptrace_config *config) {
     decide_config_clear(&config->decide);
@@ -98,7 +98,7 @@ static int ptrace_config_read(PyObject *object, struct ptrace_config *config) {
     }
     config->syscall_stops = mode != 0;
     config->emulate_all = mode == 2;
-    /* The native trace serves the seccomp and ptrace backends' stops (not PTRACE_SYSEMU's). */
+    /* The C trace writer serves the seccomp and ptrace backends' stops (not PTRACE_SYSEMU's). */
     if (config->trace == Py_None || config->emulate_all) Py_CLEAR(config->trace);
     return 0;
 }
@@ -235,15 +235,15 @@ static int task_phase(const struct ptrace_config *config, long tid, PyObject **s
                                                                                : TASK_PYTHON;
 }
 
-/* A stop Python must serve: the native trace's pending calls are handed over and its lines
+/* A stop Python must serve: the C trace writer's pending calls are handed over and its lines
  * written first (see trace.h). */
 static PyObject *to_python(const struct ptrace_config *config, pid_t tid, int status) {
-    if (config->trace != NULL && native_trace_yield(config->trace, config->adopt) < 0) return NULL;
+    if (config->trace != NULL && c_writer_yield(config->trace, config->adopt) < 0) return NULL;
     return Py_BuildValue("(ii)", (int)tid, status);
 }
 
 static PyObject *failing(const struct ptrace_config *config) {
-    if (config->trace != NULL) native_trace_flush_quietly(config->trace);
+    if (config->trace != NULL) c_writer_flush_quietly(config->trace);
     return NULL;
 }
 
@@ -265,7 +265,7 @@ static pid_t next_stop(const struct ptrace_config *config, int *status, int *wai
     if (tid == 0) {
         /* The program runs on for a while: what the trace collected is shown now, not when
          * the buffer fills (a program blocked in a read must not hide its past). */
-        if (config->trace != NULL && native_trace_flush(config->trace) < 0) {
+        if (config->trace != NULL && c_writer_flush(config->trace) < 0) {
             *flush_failed = 1;
             return -1;
         }
@@ -302,7 +302,7 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
         if (flush_failed) return NULL;
         if (tid < 0) {
             if (wait_errno == ECHILD) {
-                if (trace != NULL && native_trace_yield(trace, config->adopt) < 0) return NULL;
+                if (trace != NULL && c_writer_yield(trace, config->adopt) < 0) return NULL;
                 Py_RETURN_NONE;
             }
             if (wait_errno == EINTR) {
@@ -316,9 +316,9 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
         int stopping = PyByteArray_AS_STRING(config->stop)[0];
         struct syscall_info info;
         if (trace != NULL && WIFSTOPPED(status) && !stopping && kind == SYSCALL_STOP_STATUS &&
-            native_trace_has(trace, tid)) {
+            c_writer_has(trace, tid)) {
             long got = get_syscall_info(tid, &info);
-            int served = got < 0 ? 0 : native_trace_exit(trace, tid, &info, request);
+            int served = got < 0 ? 0 : c_writer_exit(trace, tid, &info, request);
             if (served < 0) return failing(config);
             if (served) continue;
             return to_python(config, tid, status);
@@ -356,13 +356,13 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             entry = PyDict_GetItemWithError(config->by_number, key); /* None: Python decides */
             Py_DECREF(key);
             if (entry == NULL && PyErr_Occurred()) return NULL;
-            /* A call only the native trace may want: one nobody else watches (NULL), or one of
+            /* A call only the C trace writer may want: one nobody else watches (NULL), or one of
              * a route Python decides (None: observers only, as `--trace=SET` makes). */
             if ((entry == NULL || entry == Py_None) && trace != NULL) {
-                int served = native_trace_entry(trace, tid, &info, config->resolve);
+                int served = c_writer_entry(trace, tid, &info, config->resolve);
                 if (served < 0) return failing(config);
-                if (served == NATIVE_SERVED) continue;
-                if (served == NATIVE_TO_PYTHON || entry == Py_None)
+                if (served == C_SERVED) continue;
+                if (served == C_TO_PYTHON || entry == Py_None)
                     return to_python(config, tid, status);
             }
             if (entry == NULL) { /* nobody asked for this call: on, or (sysemu) made to run */
@@ -384,17 +384,17 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             if (rewritten < 0) return failing(config);
             if (rewritten) return to_python(config, tid, status);
         }
-        if (!is_direct) { /* a call only the native trace may want */
+        if (!is_direct) { /* a call only the C trace writer may want */
             int waiting = has_pending(state);
             if (waiting < 0) return failing(config);
-            int served = waiting ? NATIVE_TO_PYTHON : native_trace_entry(trace, tid, &info, config->resolve);
+            int served = waiting ? C_TO_PYTHON : c_writer_entry(trace, tid, &info, config->resolve);
             if (served < 0) return failing(config);
-            if (served != NATIVE_SERVED) return to_python(config, tid, status);
+            if (served != C_SERVED) return to_python(config, tid, status);
         } else if (serve_direct(config, tid, state, &info, entry) < 0) {
             return failing(config);
         } else if (PyByteArray_AS_STRING(config->stop)[0]) {
             /* The decision held its thread (a Defer), or ended the run: Python waits now. */
-            if (trace != NULL && native_trace_yield(trace, config->adopt) < 0) return NULL;
+            if (trace != NULL && c_writer_yield(trace, config->adopt) < 0) return NULL;
             Py_RETURN_FALSE;
         }
         if (PyErr_CheckSignals() < 0) return failing(config);

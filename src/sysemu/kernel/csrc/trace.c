@@ -1,4 +1,4 @@
-/* The native trace: see trace.h. */
+/* The C trace writer: see trace.h. */
 #define PY_SSIZE_T_CLEAN
 #include "errnos.h"
 #include "trace.h"
@@ -32,7 +32,7 @@ typedef struct {
     PyObject_HEAD
     /* From the TraceWriterConfig: write(text) to the stream; the Python tracer's live tids,
      * pending and unshown calls (TraceObserver._live, _pending, _unshown); adopt_of(call,
-     * texts, started, shown) to hand it a call (TraceObserver._adopt_native). */
+     * texts, started, shown) to hand it a call (TraceObserver._adopt_from_c). */
     PyObject *write, *live, *pending, *unshown, *adopt_of;
     PyObject *on_error; /* the run's: on_error(exception) for a write that failed, or NULL */
     int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
@@ -43,7 +43,7 @@ typedef struct {
     Record *records;
     int nrecords, caprecords;
     Buf out;
-} NativeTrace;
+} CTraceWriter;
 
 static double wall_clock(void) {
     struct timespec now;
@@ -53,19 +53,19 @@ static double wall_clock(void) {
 
 /* --- Records --------------------------------------------------------------------------------- */
 
-static Record *find_record(NativeTrace *t, long tid) {
+static Record *find_record(CTraceWriter *t, long tid) {
     for (int i = 0; i < t->nrecords; i++)
         if (t->records[i].tid == tid) return &t->records[i];
     return NULL;
 }
 
-static void drop_record(NativeTrace *t, Record *record) {
+static void drop_record(CTraceWriter *t, Record *record) {
     PyMem_Free(record->text.data);
     int index = (int)(record - t->records);
     t->records[index] = t->records[--t->nrecords];
 }
 
-static Record *new_record(NativeTrace *t) {
+static Record *new_record(CTraceWriter *t) {
     if (t->nrecords == t->caprecords) {
         int cap = t->caprecords ? t->caprecords * 2 : 4;
         Record *records = PyMem_Realloc(t->records, (size_t)cap * sizeof *records);
@@ -79,27 +79,27 @@ static Record *new_record(NativeTrace *t) {
     return record;
 }
 
-int native_trace_has(PyObject *self, long tid) {
-    NativeTrace *t = (NativeTrace *)self;
+int c_writer_has(PyObject *self, long tid) {
+    CTraceWriter *t = (CTraceWriter *)self;
     return t->nrecords && find_record(t, tid) != NULL;
 }
 
 /* The entry stop of `tid` (a seccomp stop, or a syscall-entry stop of the ptrace backend; the
- * task known to the engine, no call of it pending, not rewritten): NATIVE_SERVED when served
- * (entry texts decoded, resumed towards its exit stop), NATIVE_UNWATCHED when nobody watches
- * the call, NATIVE_TO_PYTHON when Python must serve it, -1 with an exception set. */
-int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info, PyObject *resolve) {
-    NativeTrace *t = (NativeTrace *)self;
+ * task known to the engine, no call of it pending, not rewritten): C_SERVED when served
+ * (entry texts decoded, resumed towards its exit stop), C_UNWATCHED when nobody watches
+ * the call, C_TO_PYTHON when Python must serve it, -1 with an exception set. */
+int c_writer_entry(PyObject *self, long tid, const struct syscall_info *info, PyObject *resolve) {
+    CTraceWriter *t = (CTraceWriter *)self;
     if ((info->op != INFO_SECCOMP && info->op != INFO_ENTRY) || info->arch != ARCH_AUDIT ||
         info->seccomp.nr >= MAX_NR) /* (entry and seccomp share the layout of nr and args) */
-        return NATIVE_TO_PYTHON;
+        return C_TO_PYTHON;
     int nr = (int)info->seccomp.nr;
     CallSpec *spec = spec_for(&t->specs, nr, resolve);
     if (spec == NULL) return -1;
-    if (!spec->watched) return NATIVE_UNWATCHED;
-    if (!spec->native || find_record(t, tid) != NULL) return NATIVE_TO_PYTHON;
+    if (!spec->watched) return C_UNWATCHED;
+    if (!spec->in_c || find_record(t, tid) != NULL) return C_TO_PYTHON;
     Variant *variant = variant_for(&t->specs, spec, info->seccomp.args[spec->key_reg] & spec->key_mask);
-    if (variant == NULL) return PyErr_Occurred() ? -1 : NATIVE_TO_PYTHON;
+    if (variant == NULL) return PyErr_Occurred() ? -1 : C_TO_PYTHON;
     Record *record = new_record(t);
     if (record == NULL) return -1;
     record->tid = tid;
@@ -127,7 +127,7 @@ int native_trace_entry(PyObject *self, long tid, const struct syscall_info *info
     if (count_for_route(spec->stats, COUNT_STOPS, 1) < 0 || count_for_route(spec->stats, COUNT_PASSED, 1) < 0) goto fail;
     record->started = wall_clock();
     if (resume_or_raise(tid, PTRACE_SYSCALL) < 0) goto fail;
-    return NATIVE_SERVED;
+    return C_SERVED;
 fail:
     drop_record(t, record);
     return -1;
@@ -135,7 +135,7 @@ fail:
 
 /* Whether a call Python's tracer has pending, other than tid's, has not had its
  * "<unfinished ...>" line yet (TraceObserver._unshown): finishing a call would write it. */
-static int python_unshown(NativeTrace *t, long tid) {
+static int python_unshown(CTraceWriter *t, long tid) {
     Py_ssize_t count = PyDict_GET_SIZE(t->unshown);
     if (count != 1) return count > 1;
     Py_ssize_t position = 0;
@@ -168,7 +168,7 @@ static int put_result_text(Buf *b, Variant *variant, long long result) {
     return slot->text == Py_None ? buf_fmt(b, "%lld", result) : buf_bytes(b, slot->text);
 }
 
-static int flush(NativeTrace *t) {
+static int flush(CTraceWriter *t) {
     if (t->out.len == 0) return 0;
     PyObject *text = PyUnicode_DecodeUTF8(t->out.data, (Py_ssize_t)t->out.len, "replace");
     t->out.len = 0;
@@ -198,7 +198,7 @@ static int flush(NativeTrace *t) {
 /* `name(known, args,  <unfinished ...>`: a call still in the kernel when another thread's
  * line is written, as far as the arguments decoded at entry go (Python's
  * _print_unfinished_others: "read(3,  <unfinished ...>" but "close(3 <unfinished ...>"). */
-static int put_unfinished(NativeTrace *t, Buf *out, Record *record) {
+static int put_unfinished(CTraceWriter *t, Buf *out, Record *record) {
     Variant *variant = record->variant;
     int known = 0;
     while (known < variant->nargs && record->have[known]) known++;
@@ -218,8 +218,8 @@ static int put_unfinished(NativeTrace *t, Buf *out, Record *record) {
 /* The exit stop of a call served at entry: 1 when its line is written and the thread resumed
  * with `request`; 0 when Python must finish it (a restart, another thread's call to show as
  * unfinished first...); -1 with an exception set. */
-int native_trace_exit(PyObject *self, long tid, const struct syscall_info *info, long request) {
-    NativeTrace *t = (NativeTrace *)self;
+int c_writer_exit(PyObject *self, long tid, const struct syscall_info *info, long request) {
+    CTraceWriter *t = (CTraceWriter *)self;
     Record *record = find_record(t, tid);
     if (record == NULL || info->op != INFO_EXIT) return 0;
     long long result = info->exit.rval;
@@ -294,8 +294,8 @@ fail:
 /* Before Python gets a stop: every call served at entry is handed over, as if Python had seen
  * its entry (adopt(tid, nr, raw, ip, sp) gives the engine's Call; adopt_of(call, texts, started)
  * tells the tracer), and the lines so far are written. 0, or -1 with an exception set. */
-int native_trace_yield(PyObject *self, PyObject *adopt) {
-    NativeTrace *t = (NativeTrace *)self;
+int c_writer_yield(PyObject *self, PyObject *adopt) {
+    CTraceWriter *t = (CTraceWriter *)self;
     if (flush(t) < 0) return -1;
     while (t->nrecords) {
         Record *record = &t->records[t->nrecords - 1];
@@ -338,13 +338,13 @@ int native_trace_yield(PyObject *self, PyObject *adopt) {
     return 0;
 }
 
-int native_trace_flush(PyObject *self) { return flush((NativeTrace *)self); }
+int c_writer_flush(PyObject *self) { return flush((CTraceWriter *)self); }
 
 /* On the way out with an exception: write what is collected, keeping that exception. */
-void native_trace_flush_quietly(PyObject *self) {
+void c_writer_flush_quietly(PyObject *self) {
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
-    if (flush((NativeTrace *)self) < 0) PyErr_Clear();
+    if (flush((CTraceWriter *)self) < 0) PyErr_Clear();
     PyErr_Restore(type, value, traceback);
 }
 
@@ -364,8 +364,8 @@ static long long_attr(PyObject *config, const char *name) {
     return number;
 }
 
-/* NativeTrace(config: TraceWriterConfig): its attributes are read here, once. */
-static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
+/* CTraceWriter(config: TraceWriterConfig): its attributes are read here, once. */
+static int nt_init(CTraceWriter *t, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"config", NULL};
     PyObject *config;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", names, &config)) return -1;
@@ -401,7 +401,7 @@ static int nt_init(NativeTrace *t, PyObject *args, PyObject *kwargs) {
     return 0;
 }
 
-static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
+static int nt_traverse(CTraceWriter *t, visitproc visit, void *arg) {
     Py_VISIT(t->write);
     Py_VISIT(t->live);
     Py_VISIT(t->pending);
@@ -415,7 +415,7 @@ static int nt_traverse(NativeTrace *t, visitproc visit, void *arg) {
     return visit_specs(&t->specs, visit, arg);
 }
 
-static int nt_clear(NativeTrace *t) {
+static int nt_clear(CTraceWriter *t) {
     Py_CLEAR(t->write);
     Py_CLEAR(t->live);
     Py_CLEAR(t->pending);
@@ -430,7 +430,7 @@ static int nt_clear(NativeTrace *t) {
     trace_format_clear(&t->format);
     return 0;
 }
-static void nt_dealloc(NativeTrace *t) {
+static void nt_dealloc(CTraceWriter *t) {
     PyObject_GC_UnTrack(t);
     nt_clear(t);
     while (t->nrecords) drop_record(t, &t->records[t->nrecords - 1]);
@@ -440,7 +440,7 @@ static void nt_dealloc(NativeTrace *t) {
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-static PyObject *nt_begin(NativeTrace *t, PyObject *on_error) {
+static PyObject *nt_begin(CTraceWriter *t, PyObject *on_error) {
     /* A new run: its routes (and their stats) are not the last run's. */
     Py_INCREF(on_error);
     Py_XSETREF(t->on_error, on_error);
@@ -449,7 +449,7 @@ static PyObject *nt_begin(NativeTrace *t, PyObject *on_error) {
     Py_RETURN_NONE;
 }
 
-static PyObject *nt_take_summary(NativeTrace *t, PyObject *unused) {
+static PyObject *nt_take_summary(CTraceWriter *t, PyObject *unused) {
     PyObject *rows = PyList_New(0);
     if (rows == NULL) return NULL;
     for (int nr = 0; nr < MAX_NR; nr++) {
@@ -471,7 +471,7 @@ static PyObject *nt_take_summary(NativeTrace *t, PyObject *unused) {
     return rows;
 }
 
-static PyObject *nt_flush(NativeTrace *t, PyObject *unused) {
+static PyObject *nt_flush(CTraceWriter *t, PyObject *unused) {
     if (flush(t) < 0) return NULL;
     Py_RETURN_NONE;
 }
@@ -487,12 +487,12 @@ static PyMethodDef nt_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject NativeTraceType = {
+static PyTypeObject CTraceWriterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sysemu.kernel._speedups.NativeTrace",
-    .tp_basicsize = sizeof(NativeTrace),
+    .tp_name = "sysemu.kernel._speedups.CTraceWriter",
+    .tp_basicsize = sizeof(CTraceWriter),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "NativeTrace(config: TraceWriterConfig): strace-style lines of the calls whose"
+    .tp_doc = "CTraceWriter(config: TraceWriterConfig): strace-style lines of the calls whose"
               " arguments C can decode, written by the C wait loop (see csrc/trace.h).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)nt_init,
@@ -502,13 +502,13 @@ static PyTypeObject NativeTraceType = {
     .tp_methods = nt_methods,
 };
 
-int is_native_trace(PyObject *object) { return PyObject_TypeCheck(object, &NativeTraceType); }
+int is_c_trace_writer(PyObject *object) { return PyObject_TypeCheck(object, &CTraceWriterType); }
 
-int native_trace_ready(PyObject *module) {
-    if (PyType_Ready(&NativeTraceType) < 0) return -1;
-    Py_INCREF(&NativeTraceType);
-    if (PyModule_AddObject(module, "NativeTrace", (PyObject *)&NativeTraceType) < 0) {
-        Py_DECREF(&NativeTraceType);
+int c_writer_ready(PyObject *module) {
+    if (PyType_Ready(&CTraceWriterType) < 0) return -1;
+    Py_INCREF(&CTraceWriterType);
+    if (PyModule_AddObject(module, "CTraceWriter", (PyObject *)&CTraceWriterType) < 0) {
+        Py_DECREF(&CTraceWriterType);
         return -1;
     }
     return 0;

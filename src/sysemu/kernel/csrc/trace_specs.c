@@ -1,4 +1,4 @@
-/* The native trace's specs: see trace_specs.h. */
+/* the C trace writer's specs: see trace_specs.h. */
 #define PY_SSIZE_T_CLEAN
 #include "trace_specs.h"
 
@@ -36,7 +36,7 @@ static int parse_variant(Variant *variant, PyObject *tuple) {
         return -1;
     if (PyTuple_GET_SIZE(arguments) > 6 || variant->ret_kind < R_INT || variant->ret_kind > R_PURE ||
         (variant->ret_kind == R_PURE && ret_of == Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "native trace: malformed spec");
+        PyErr_SetString(PyExc_ValueError, "C trace writer: malformed spec");
         return -1;
     }
     Py_INCREF(ret_of);
@@ -54,7 +54,7 @@ static int parse_variant(Variant *variant, PyObject *tuple) {
         if (reg < 0 || reg > 5 || size_reg < 0 || size_reg > 5 || kind < 0 || kind >= K_COUNT ||
             (phase != PHASE_ENTRY && phase != PHASE_EXIT) || (needs_decoder && decoder == Py_None) ||
             arg->memory_size < 0 || arg->memory_size > 4096 || arg->memory_max > 4096) {
-            PyErr_SetString(PyExc_ValueError, "native trace: malformed argument spec");
+            PyErr_SetString(PyExc_ValueError, "C trace writer: malformed argument spec");
             return -1;
         }
         arg->reg = (unsigned char)reg;
@@ -83,7 +83,7 @@ CallSpec *make_spec(struct trace_specs *t, int nr, PyObject *resolve) {
         if (ok) ok = (key = PyObject_CallOneArg(t->key_of, syscall)) != NULL;
         if (ok) ok = PyArg_ParseTuple(key, "iK", &spec->key_reg, &spec->key_mask);
         if (ok && (spec->key_reg < 0 || spec->key_reg > 5)) {
-            PyErr_SetString(PyExc_ValueError, "native trace: malformed key");
+            PyErr_SetString(PyExc_ValueError, "C trace writer: malformed key");
             ok = 0;
         }
         if (ok) {
@@ -91,7 +91,7 @@ CallSpec *make_spec(struct trace_specs *t, int nr, PyObject *resolve) {
             spec->stats = stats;
             Py_INCREF(syscall);
             spec->syscall = syscall;
-            spec->native = 1;
+            spec->in_c = 1;
         }
     }
     Py_XDECREF(route);
@@ -120,7 +120,7 @@ Variant *make_variant(struct trace_specs *t, CallSpec *spec, unsigned long long 
             spec->name = PyTuple_GET_ITEM(described, 0);
             Py_INCREF(spec->name);
         }
-        variant->native = ok;
+        variant->in_c = ok;
     }
     Py_XDECREF(described);
     if (!ok) {
@@ -129,7 +129,7 @@ Variant *make_variant(struct trace_specs *t, CallSpec *spec, unsigned long long 
         return NULL;
     }
     spec->variants[spec->nvariants++] = variant;
-    return variant->native ? variant : NULL;
+    return variant->in_c ? variant : NULL;
 }
 
 void forget_specs(struct trace_specs *t) {

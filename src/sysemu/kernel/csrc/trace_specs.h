@@ -1,5 +1,5 @@
-/* How the native trace shows each syscall, asked of Python once per syscall and variant
- * (sysemu.tools.trace.native: native_key and native_spec) and kept here. */
+/* How the C trace writer shows each syscall, asked of Python once per syscall and variant
+ * (sysemu.tools.trace.c_writer: c_writer_key and c_writer_spec) and kept here. */
 #ifndef SYSEMU_CSRC_TRACE_SPECS_H
 #define SYSEMU_CSRC_TRACE_SPECS_H
 
@@ -13,7 +13,7 @@ enum { R_INT, R_HEX, R_FD, R_PURE }; /* result kinds */
 /* How the calls of one syscall whose key (a register, masked) is `key` are shown. */
 typedef struct {
     unsigned long long key;
-    int native, nargs, ret_kind;
+    int in_c, nargs, ret_kind;
     PyObject *ret_of; /* R_PURE: ret_of(result) -> str | None (the number) */
     CacheSlot ret_cache[CACHE_SLOTS];
     ArgSpec args[6];
@@ -21,7 +21,7 @@ typedef struct {
 
 typedef struct {
     PyObject *stats, *syscall, *name; /* the route's SyscallStats; the Syscall; bytes */
-    int native, watched, key_reg;
+    int in_c, watched, key_reg;
     unsigned long long key_mask;
     Variant *variants[MAX_VARIANTS];
     int nvariants;
@@ -30,7 +30,7 @@ typedef struct {
 } CallSpec;
 
 struct trace_specs {
-    PyObject *key_of, *spec_of; /* native_key, native_spec */
+    PyObject *key_of, *spec_of; /* c_writer_key, c_writer_spec */
     CallSpec *specs[MAX_NR];    /* by number (the native ABI's), made on a call's first stop */
 };
 
@@ -48,7 +48,7 @@ static inline CallSpec *spec_for(struct trace_specs *t, int nr, PyObject *resolv
 Variant *make_variant(struct trace_specs *t, CallSpec *spec, unsigned long long key);
 static inline Variant *variant_for(struct trace_specs *t, CallSpec *spec, unsigned long long key) {
     for (int i = 0; i < spec->nvariants; i++)
-        if (spec->variants[i]->key == key) return spec->variants[i]->native ? spec->variants[i] : NULL;
+        if (spec->variants[i]->key == key) return spec->variants[i]->in_c ? spec->variants[i] : NULL;
     return make_variant(t, spec, key);
 }
 

@@ -1,4 +1,4 @@
-/* The native trace's texts: see trace_text.h. */
+/* the C trace writer's texts: see trace_text.h. */
 #define PY_SSIZE_T_CLEAN
 #include "trace_text.h"
 
@@ -378,13 +378,13 @@ int put_argument(struct trace_format *t, Buf *b, ArgSpec *arg, long tid,
     case K_PURE: return put_pure(b, arg, v);
     case K_TIMESPEC: return put_timespec(t, b, tid, v, arg->phase == PHASE_EXIT, result);
     /* dec_remaining: a timespec only for a sleep to be restarted, which Python's tracer
-     * writes (native_trace_exit hands restarts over): here always the address. */
+     * writes (c_writer_exit hands restarts over): here always the address. */
     case K_REMAINING: return put_pointer(b, v);
     case K_MEMORY:
         return put_memory(t, b, arg, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign),
                           arg->phase == PHASE_EXIT, result);
     case K_CWD: return put_cwd(t, b, tid, v, result);
-    default: PyErr_SetString(PyExc_ValueError, "native trace: unknown argument kind"); return -1;
+    default: PyErr_SetString(PyExc_ValueError, "C trace writer: unknown argument kind"); return -1;
     }
 }
 

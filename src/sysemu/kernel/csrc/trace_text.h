@@ -1,4 +1,4 @@
-/* The native trace's texts: a growing byte buffer, and each argument kind written as the
+/* the C trace writer's texts: a growing byte buffer, and each argument kind written as the
  * Python tracer's decoders write it (sysemu.tools.trace.decoders*), byte for byte. Knows
  * kinds, not syscalls; the native ABI's structure layouts come from arch.h. */
 #ifndef SYSEMU_CSRC_TRACE_TEXT_H
@@ -13,7 +13,7 @@
 #define ERRNO_LIMIT (SYSEMU_MAX_ERRNO + 1)
 #define CACHE_SLOTS 16
 
-/* Argument kinds (sysemu.tools.trace.native names them the same way). */
+/* Argument kinds (sysemu.tools.trace.c_writer names them the same way). */
 enum {
     K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
     K_DIRENTS, K_PURE, K_TIMESPEC, K_REMAINING, K_MEMORY, K_CWD, K_COUNT
@@ -32,7 +32,7 @@ typedef struct {
     PyObject *content; /* K_MEMORY: the bytes the text is of (key is their hash) */
 } CacheSlot;
 
-/* How one argument is shown: see sysemu.tools.trace.native.ArgSpec. */
+/* How one argument is shown: see sysemu.tools.trace.c_writer.ArgSpec. */
 typedef struct {
     unsigned char reg, kind, phase, size_reg;
     unsigned long long mask, sign, size_mask, size_sign;

@@ -1,5 +1,5 @@
 /* Tracee access: ptrace requests, PTRACE_GET_SYSCALL_INFO, and the tracee's memory, for the
- * wait loops, the native trace and (as module functions) the ctypes twins in kernel/ptrace.py
+ * wait loops, the C trace writer and (as module functions) the ctypes twins in kernel/ptrace.py
  * and kernel/memory.py. Conventions: a tracee that disappeared (ESRCH: killed while stopped)
  * is a normal race, reported as None or False; any other failure raises OSError. */
 #ifndef SYSEMU_CSRC_TRACEE_H

@@ -142,7 +142,7 @@ VALUE_ONLY: set[Decoder] = set()
 
 def value_only(decoder: Decoder) -> Decoder:
     """Mark ``decoder`` as reading neither its context nor its index: a pure function of the
-    value. The native trace (``sysemu.tools.trace.native``) then calls it once per distinct
+    value. The C trace writer (``sysemu.tools.trace.c_writer``) then calls it once per distinct
     value, with ``None`` for the context, and remembers the text."""
     VALUE_ONLY.add(decoder)
     return decoder

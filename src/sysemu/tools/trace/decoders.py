@@ -270,7 +270,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "futex": (1, FUTEX_CMD, futex_shown),
     "futex_time64": (1, FUTEX_CMD, futex_shown),
 }
-"""The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the native trace uses)."""
+"""The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 
 KEYED_RETURNS: dict[str, Callable[[int, int], str | None]] = {
     "fcntl": fcntl_result,

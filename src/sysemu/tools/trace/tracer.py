@@ -32,6 +32,7 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.loop_config import TraceWriterConfig
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
+from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec, narrowing
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     BOTH,
@@ -47,7 +48,6 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
-from sysemu.tools.trace.native import narrowing, native_key, native_spec
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
@@ -139,18 +139,18 @@ class TraceObserver(Observer):
         self._plans: dict[int, _Plan] = {}
         self.noted: set[str] = set()
         """The topics of the notes written in this run (see ``decoders.NOTES``)."""
-        native = ptrace.NativeTrace
+        writer_type = ptrace.CTraceWriter
         # The C line writer (None without the accelerator): see c_trace_writer.
-        self.native_trace: object | None = None
-        if native is not None:
+        self.c_writer: object | None = None
+        if writer_type is not None:
             config = TraceWriterConfig(
                 write=self._emit,
                 live=self._live,
                 pending=self._pending,
                 unshown=self._unshown,
-                key_of=native_key,
-                spec_of=native_spec,
-                adopt_of=self._adopt_native,
+                key_of=c_writer_key,
+                spec_of=c_writer_spec,
+                adopt_of=self._adopt_from_c,
                 mode_of=render.mode,
                 error_of=_error_text,
                 string_limit=string_limit,
@@ -159,13 +159,13 @@ class TraceObserver(Observer):
                 durations=durations,
                 each_line=_is_terminal(stream),
             )
-            self.native_trace = native(config)
+            self.c_writer = writer_type(config)
 
     def c_trace_writer(self) -> object | None:
-        """The engine's hook (:mod:`sysemu.engine.accelerated`): :attr:`native_trace`, the C
+        """The engine's hook (:mod:`sysemu.engine.accelerated`): :attr:`c_writer`, the C
         line writer that the C wait loop drives instead of calling this observer for the
         calls it can write itself; None where Python writes every line."""
-        return self.native_trace
+        return self.c_writer
 
     def _emit(self, text: str) -> None:
         """Write to the stream. A stream that fails (a full disk) raises once, which the engine
@@ -183,10 +183,10 @@ class TraceObserver(Observer):
     @property
     def summary(self) -> dict[str, list[float]]:
         """Per syscall name: [calls, errors, seconds between entry and exit], strace -c's
-        table (the calls the native trace wrote included)."""
-        native = self.native_trace
-        if native is not None:
-            for name, calls, errors, seconds in native.take_summary():  # type: ignore[attr-defined]
+        table (the calls the C trace writer wrote included)."""
+        writer = self.c_writer
+        if writer is not None:
+            for name, calls, errors, seconds in writer.take_summary():  # type: ignore[attr-defined]
                 row = self._summary.setdefault(name, [0, 0, 0.0])
                 row[0] += calls
                 row[1] += errors
@@ -199,13 +199,13 @@ class TraceObserver(Observer):
             plan = self._plans[id(syscall)] = _Plan(syscall)
         return plan
 
-    def _adopt_native(
+    def _adopt_from_c(
         self, call: Call, texts: list[str | None], started: float, shown: int = -1
     ) -> None:
-        """A call the native trace saw enter, handed over before it finished: as if
+        """A call the C trace writer saw enter, handed over before it finished: as if
         :meth:`call_entered` had decoded it (``texts``: its entry texts, None for those
         decoded at exit; ``shown``: how many its "<unfinished ...>" line showed, -1 if the
-        native trace wrote none)."""
+        C trace writer wrote none)."""
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
@@ -420,7 +420,7 @@ def summary_table(summary: dict[str, list[float]]) -> str:
 
 
 def _is_terminal(stream: IO[str]) -> bool:
-    """Whether ``stream`` is a terminal: the native trace then writes each line at once, so
+    """Whether ``stream`` is a terminal: the C trace writer then writes each line at once, so
     that the program's own output and the trace interleave there as they happen (as strace's
     do); to a file it writes in large chunks."""
     try:

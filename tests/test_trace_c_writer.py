@@ -1,7 +1,7 @@
-"""The native trace: the C wait loop writes the lines of the calls it can decode itself.
+"""The C trace writer: the C wait loop writes the lines of the calls it can decode itself.
 
 Its lines must be the Python tracer's, byte for byte: each program here is traced once with
-the native trace and once with the Python tracer alone, and the two traces compared (after
+the C trace writer and once with the Python tracer alone, and the two traces compared (after
 masking what differs from run to run: addresses, random bytes, process ids).
 """
 
@@ -26,13 +26,13 @@ from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.call import Call
 from sysemu.kernel import ptrace
 from sysemu.tools.trace import TraceObserver, decoders, decoders_structs, summary_table
-from sysemu.tools.trace import native as native_module
+from sysemu.tools.trace import c_writer as c_writer_module
 from sysemu.tools.trace.context import value_only
 
 from .conftest import Programs
 
 pytestmark = pytest.mark.skipif(
-    ptrace.NativeTrace is None, reason="the native trace comes with the C accelerator"
+    ptrace.CTraceWriter is None, reason="the C trace writer comes with the C accelerator"
 )
 
 
@@ -42,7 +42,7 @@ class CountingObserver(TraceObserver):
     def __init__(self, stream: io.StringIO, *, native: bool, **options: Any) -> None:
         super().__init__(stream, **options)
         if not native:
-            self.native_trace = None
+            self.c_writer = None
         self.entered = 0
         self.adopted = 0
         self.adopted_names: list[str] = []
@@ -51,12 +51,12 @@ class CountingObserver(TraceObserver):
         self.entered += 1
         super().call_entered(call)
 
-    def _adopt_native(
+    def _adopt_from_c(
         self, call: Call, texts: list[str | None], started: float, shown: int = -1
     ) -> None:
         self.adopted += 1
         self.adopted_names.append(call.name)
-        super()._adopt_native(call, texts, started, shown)
+        super()._adopt_from_c(call, texts, started, shown)
 
 
 def traced(
@@ -197,14 +197,14 @@ def test_a_structure_that_fails_to_decode_shows_the_pointer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same for a structure C reads and Python words (a sigaction): the pointer, in both
-    tracers, where a failure used to stop the native trace's loop."""
+    tracers, where a failure used to stop the C trace writer's loop."""
 
     def broken(data: bytes, abi: Abi = Abi.X86_64) -> str:
         raise ValueError("undecodable")
 
-    memory = dict(native_module._MEMORY)
+    memory = dict(c_writer_module._MEMORY)
     memory[decoders_structs.dec_sigaction] = (broken, *memory[decoders_structs.dec_sigaction][1:])
-    monkeypatch.setattr(native_module, "_MEMORY", memory)
+    monkeypatch.setattr(c_writer_module, "_MEMORY", memory)
     monkeypatch.setattr(decoders_structs, "sigaction_text", broken)
     script = "import signal; signal.signal(signal.SIGUSR1, lambda *_: None)"
     native, fast = python_script_traced_alike(script)
@@ -215,7 +215,7 @@ def test_a_structure_that_fails_to_decode_shows_the_pointer(
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
 def test_calls_of_threads_that_overlap(tmp_path: Path, backend: str) -> None:
-    """Threads in calls at the same time: the native trace writes the interleavings itself
+    """Threads in calls at the same time: the C trace writer writes the interleavings itself
     (``<unfinished ...>``, ``<... resumed>``); no call is lost or written twice."""
     for index in range(4):
         (tmp_path / f"t{index}").write_text("x")
@@ -298,7 +298,7 @@ def _merged(text: str) -> list[str]:
 
 
 def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
-    """``read`` blocked in the native trace, then SIGKILL: Python gets the call and closes its
+    """``read`` blocked in the C trace writer, then SIGKILL: Python gets the call and closes its
     line as strace does."""
     argv = ["timeout", "-s", "KILL", "0.3", "cat"]
     read_end, write_end = os.pipe()
@@ -315,7 +315,7 @@ def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
 
 
 def test_lines_are_written_while_the_program_waits(tmp_path: Path) -> None:
-    """What the native trace collected reaches the file before the program blocks, not when
+    """What the C trace writer collected reaches the file before the program blocks, not when
     its buffer fills or the program ends."""
     out = tmp_path / "trace.txt"
     process = subprocess.Popen(
@@ -346,7 +346,7 @@ def test_stats_count_the_calls_the_native_trace_wrote(tmp_path: Path) -> None:
 
 def test_a_trace_stream_that_fails_does_not_stop_the_program() -> None:
     """A full disk under -o: reported once, and the program runs to its end, as with any
-    observer that raises (the native trace's writes included)."""
+    observer that raises (the C trace writer's writes included)."""
     result = subprocess.run(
         [sys.executable, "-m", "sysemu", "run", "--trace", "-o", "/dev/full", "--",
          "tar", "cf", "-", "-C", "/usr/include", "linux"],
@@ -361,7 +361,7 @@ def test_a_trace_stream_that_fails_does_not_stop_the_program() -> None:
 
 @pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
 def test_a_read_restarted_after_a_signal_handler(programs: Programs, native: bool) -> None:
-    """A read pending in the native trace is interrupted (-ERESTARTSYS, handed to Python),
+    """A read pending in the C trace writer is interrupted (-ERESTARTSYS, handed to Python),
     a SA_RESTART handler runs, and the read enters again. As strace writes it: the
     interrupted attempt ends with ``= ? ERESTARTSYS``, then the signal, then the read again
     with its result."""
@@ -380,7 +380,7 @@ def test_a_read_restarted_after_a_signal_handler(programs: Programs, native: boo
 
 @pytest.mark.parametrize("backend", ["seccomp", "ptrace"])
 def test_a_set_of_calls_is_written_natively_too(backend: str) -> None:
-    """``--trace=%file,close``: only those calls stop, and the native trace writes them."""
+    """``--trace=%file,close``: only those calls stop, and the C trace writer writes them."""
     selected = parse_syscall_set("%file,close")
     entries = [syscall_by_name(name) for name in sorted(selected.names(Abi.X86_64))]
     texts = []
@@ -401,7 +401,7 @@ def test_a_set_of_calls_is_written_natively_too(backend: str) -> None:
 def test_on_a_terminal_lines_come_as_the_calls_end() -> None:
     """Traced to a terminal, each line is written before the program runs on, so the
     program's own output and the trace interleave as with strace, even when the calls come
-    faster than the wait loop would sleep (to a file the native trace writes large chunks)."""
+    faster than the wait loop would sleep (to a file the C trace writer writes large chunks)."""
     master, slave = pty.openpty()
     writes = "import os\nfor i in range(30): os.write(1, b'w%d\\n' % i)\n"
     process = subprocess.Popen(

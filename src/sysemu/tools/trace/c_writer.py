@@ -1,4 +1,4 @@
-"""What the native trace (the C wait loop writing trace lines itself, ``kernel/csrc/trace.h``)
+"""What the C trace writer (the C wait loop writing trace lines itself, ``kernel/csrc/trace.h``)
 needs to know of each syscall: how every shown argument is decoded, as one of the kinds C
 implements, and how the result is written.
 
@@ -102,7 +102,7 @@ for a structure: its size (0: from the size register), the smallest and largest 
 
 Spec = tuple[bytes, int, Callable[[int], str | None] | None, tuple[ArgSpec, ...]]
 """(name, result kind, the result's text or None for the number (``R_PURE``), the shown
-arguments in order): what ``NativeTrace`` takes."""
+arguments in order): what ``CTraceWriter`` takes."""
 
 
 def narrowing(syscall: Syscall) -> tuple[Narrowing | None, ...]:
@@ -114,15 +114,15 @@ def narrowing(syscall: Syscall) -> tuple[Narrowing | None, ...]:
     return tuple(narrow)
 
 
-def native_key(syscall: Syscall) -> tuple[int, int]:
+def c_writer_key(syscall: Syscall) -> tuple[int, int]:
     """(register, mask) whose masked value picks the shown arguments of ``syscall`` (a keyed
     layout, see :data:`KEYED_LAYOUTS`); (0, 0) when they do not depend on the call."""
     keyed = KEYED_LAYOUTS.get(syscall.name)
     return (keyed[0], keyed[1]) if keyed is not None else (0, 0)
 
 
-def native_spec(syscall: Syscall, key: int) -> Spec | None:
-    """How the native trace writes the calls of ``syscall`` whose key (see :func:`native_key`)
+def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
+    """How the C trace writer writes the calls of ``syscall`` whose key (see :func:`c_writer_key`)
     is ``key``, or None where only the Python tracer can: another ABI, arguments picked by a
     layout other than a keyed one, decorated results, calls that may not return, or an
     argument of a kind C does not decode."""
@@ -188,4 +188,4 @@ def native_spec(syscall: Syscall, key: int) -> Spec | None:
     return name.encode(), result, None, tuple(arguments)
 
 
-__all__ = ["ArgSpec", "Narrowing", "Spec", "narrowing", "native_key", "native_spec"]
+__all__ = ["ArgSpec", "Narrowing", "Spec", "c_writer_key", "c_writer_spec", "narrowing"]
