@@ -206,6 +206,21 @@ def _has_text_form(value: object) -> bool:
     return isinstance(value, list) and any(map(_has_text_form, value))
 
 
+def test_a_record_stays_one_line_whatever_the_bytes_decode_to(tmp_path: Path) -> None:
+    """Bytes that decode to NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR (a random buffer does,
+    now and then) are escaped: str.splitlines and JSON-lines readers see one record a line."""
+    out = tmp_path / "trace.json"
+    breaks = "\u0085\u2028\u2029"
+    script = f"import os; os.write(1, {breaks.encode()!r})"
+    result = sysemu("--trace=write", "--json", "-o", str(out), "--", sys.executable, "-S", "-c",
+                    script)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.splitlines() == text.split("\n")[:-1]
+    writes = [r for r in records(out) if r["event"] == "syscall" and r["name"] == "write"]
+    assert [r["args"]["buf"] for r in writes] == [breaks]
+
+
 def test_every_decoder_has_a_structured_form() -> None:
     from sysemu.tools.trace import (  # noqa: PLC0415
         decoders,

@@ -388,6 +388,11 @@ class EventObserver(Observer):
         return self._pids.get(tid, tid)
 
 
+# Characters that end a line for str.splitlines (and some JSON-lines readers) which the JSON
+# encoder writes raw outside ASCII: next line, line separator, paragraph separator.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 class JsonLines:
     """A sink that writes each record as one line of JSON to ``stream`` (``--json``)."""
 
@@ -401,8 +406,14 @@ class JsonLines:
     def __call__(self, event: Event) -> None:
         """Write ``event``'s line. A stream that fails (a full disk) raises once, reported as
         the observer's error; the next failures until a write works are not raised again."""
+        line = self._encode(event.to_json())
+        if not line.isascii():
+            # JSON allows these raw in a string, but they end a line for str.splitlines and
+            # for many JSON-lines readers: a record must stay one line whatever the program's
+            # bytes decode to.
+            line = line.translate(_LINE_BREAKS)
         try:
-            self.stream.write(self._encode(event.to_json()) + "\n")
+            self.stream.write(line + "\n")
         except OSError:
             if self._failed:
                 return
