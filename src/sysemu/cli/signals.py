@@ -31,11 +31,11 @@ the run, the documented behaviour (a known gap, see RELIABILITY.md).
 
 from __future__ import annotations
 
+import _thread
 import collections
 import contextlib
 import os
 import signal
-import threading
 from types import FrameType
 
 from sysemu._typing import TYPE_CHECKING
@@ -134,6 +134,32 @@ class _Deliveries(Observer):
         return (tid, number) in self._seen
 
 
+class _Flag:
+    """A one-way event (set once, waited on with a time limit) on a bare lock: the
+    ``threading`` module costs every start of the command line most of a millisecond."""
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._set = False
+
+    def set(self) -> None:
+        """Set it (a second call does nothing); safe from a signal handler."""
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        """Whether it is set."""
+        return self._set
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until it is set, at most ``timeout`` seconds; whether it is."""
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+        return self._set
+
+
 class RunSignals:
     """The handling the module doc describes, for one ``sysemu run`` in this process's main
     thread. :meth:`install` before the program is started (before any other thread too),
@@ -143,9 +169,9 @@ class RunSignals:
         """Nothing happens until :meth:`install`."""
         self._supervisor = os.getpid()
         self._ending: int | None = None
-        self._main = threading.main_thread().ident
-        self._ended = threading.Event()
-        self._taken = threading.Event()
+        self._main = _thread.get_ident()  # (made in the main thread, as install() must be)
+        self._ended = _Flag()
+        self._taken = _Flag()
         self._deliveries = _Deliveries()
 
     def install(self, emu: Emulator) -> None:
@@ -157,7 +183,7 @@ class RunSignals:
             signal.signal(number, signal.SIG_IGN)
         signal.signal(_WAKE, self._woken)
         signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
-        threading.Thread(target=self._watch, name="sysemu-signals", daemon=True).start()
+        _thread.start_new_thread(self._watch, ())  # never waited for: it ends with sysemu
 
     def watch(self, emu: Emulator) -> None:
         """Watch the deliveries of ending signals in ``emu``'s runs (part of :meth:`install`):
