@@ -295,6 +295,7 @@ class _Table:
         "_row_by_nr",
         "_rows",
         "linux_version",
+        "names",
     )
 
     def __init__(self, abi: Abi, version: str, rows: Iterable[Row]) -> None:
@@ -305,6 +306,8 @@ class _Table:
         self._entries: list[Syscall | None] = [None] * len(self._rows)
         self._abi = abi
         self._calls: tuple[Syscall, ...] | None = None
+        self.names = tuple(row[1] for row in self._rows)
+        """Every call's name, in number order (no call is classified for it)."""
 
     def _entry(self, index: int) -> Syscall:
         entry = self._entries[index]
@@ -405,7 +408,7 @@ def path_calls(abi: Abi) -> tuple[Syscall, ...]:
 
 def names(abi: Abi) -> tuple[str, ...]:
     """The names of every call of ``abi``, in number order."""
-    return tuple(call.name for call in _table(abi).calls)
+    return _table(abi).names
 
 
 def name_of(abi: Abi, nr: int) -> str:

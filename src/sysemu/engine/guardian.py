@@ -24,11 +24,14 @@ import os
 import signal
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.engine.spawn import Spawned, exec_child
 from sysemu.kernel.libc import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from sysemu.kernel.seccomp import PreparedFilter
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 _PID = struct.Struct("=q")
 _STATUS = struct.Struct("=i")

@@ -29,12 +29,13 @@ import os
 import select
 import struct
 from collections.abc import Callable
-from typing import Any
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from sysemu.kernel.loop_config import NotifyLoopConfig
 
 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # Linux 5.19

@@ -11,10 +11,11 @@ syscall (strace counts per thread: threads of one program are usually what a tes
 from __future__ import annotations
 
 import fnmatch
-import random
+import os
+import re
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
 
+from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_named
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
@@ -39,6 +40,9 @@ from sysemu.tools.inject.spec import (
 )
 from sysemu.tools.net.families import family_selector
 from sysemu.tools.tool import Tool, ToolHost
+
+if TYPE_CHECKING:
+    from random import Random
 
 
 class Injection(NamedTuple):
@@ -104,11 +108,13 @@ class Injector(Observer, Tool):
     name = "inject"
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = random.randrange(2**32) if seed is None else seed
+        # (os.urandom, not the random module: most runs draw no chance, and the module costs
+        # a millisecond of start-up.)
+        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.records: list[Injection] = []
         self.specs: list[InjectSpec] = []
         self._counters: dict[tuple[int, int, str], int] = {}
-        self._randoms: list[random.Random] = []
+        self._randoms: list[Random | None] = []
         self._root = 0
 
     def add(self, spec: InjectSpec | str, handlers: HandlerSet) -> InjectSpec:
@@ -117,7 +123,7 @@ class Injector(Observer, Tool):
         parsed = parse_inject_spec(spec) if isinstance(spec, str) else spec
         index = len(self.specs)
         self.specs.append(parsed)
-        self._randoms.append(random.Random(f"{self.seed}:{index}"))
+        self._randoms.append(self._chance(index))
         registered = 0
         sees_result = bool(parsed.after or parsed.delay_exit_ns)
         for abi in Abi:
@@ -158,7 +164,16 @@ class Injector(Observer, Tool):
         """Forget the records and counters of a previous run."""
         self.records.clear()
         self._counters.clear()
-        self._randoms = [random.Random(f"{self.seed}:{i}") for i in range(len(self.specs))]
+        self._randoms = [self._chance(index) for index in range(len(self.specs))]
+
+    def _chance(self, index: int) -> Random | None:
+        """The random draws of spec ``index``, seeded from :attr:`seed` and the index (None
+        for a spec without ``probability=``)."""
+        if self.specs[index].probability is None:
+            return None
+        from random import Random  # noqa: PLC0415 (only specs with a chance)
+
+        return Random(f"{self.seed}:{index}")
 
     def run_started(self) -> None:
         """A run starts: :meth:`reset`."""
@@ -199,19 +214,22 @@ class Injector(Observer, Tool):
         action = _action(spec)
         counters = self._counters
         records = self.records
+        # Globs compiled once, not looked up in fnmatch's cache at every call.
+        path_matches = _glob_matcher(spec.path)
+        fdpath_matches = _glob_matcher(spec.fdpath)
 
         def inject(call: Call) -> Decision | None:
             if spec.pids is not None and not spec.pids.matches(call.pid, self._root):
                 return None
             matched: str | None = None
-            if spec.path is not None:
-                matched = next((p for p in call.paths if fnmatch.fnmatchcase(p, spec.path)), None)
+            if path_matches is not None:
+                matched = next((p for p in call.paths if path_matches(p)), None)
                 if matched is None:
                     return None
-            if spec.fdpath is not None:
+            if fdpath_matches is not None:
                 assert fd_index is not None
                 matched = call.fd_path(call.args[fd_index])
-                if matched is None or not fnmatch.fnmatchcase(matched, spec.fdpath):
+                if matched is None or not fdpath_matches(matched):
                     return None
             if family_check is not None and not family_check(call):
                 return None
@@ -225,7 +243,9 @@ class Injector(Observer, Tool):
             count = counters[key] = counters.get(key, 0) + 1
             if spec.when is not None and not spec.when.matches(count):
                 return None
-            if spec.probability is not None and self._randoms[index].random() >= spec.probability:
+            chance = self._randoms[index]
+            # (A spec has draws exactly when it has a probability.)
+            if chance is not None and chance.random() >= (spec.probability or 0.0):
                 return None
             records.append(
                 Injection(text, call.name, call.abi, call.pid, call.tid, count, action, matched)
@@ -351,3 +371,9 @@ def _cut(spec: InjectSpec, call: Call, index: int, cut: int) -> Decision:
 def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:
     """Parse several specs; raises InjectSpecError naming the first bad one."""
     return [parse_inject_spec(text) for text in texts]
+
+
+def _glob_matcher(glob: str | None) -> Callable[[str], object] | None:
+    """A test of a whole path against ``glob`` (shell rules, as fnmatchcase: ``*`` also
+    crosses ``/``), compiled once; None for no glob."""
+    return None if glob is None else re.compile(fnmatch.translate(glob)).match

@@ -37,8 +37,8 @@ call only, ``3+`` the third and every later one, ``3+2`` every second one from t
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.abi import MAX_ERRNO, errno_name, errno_number, signal_name, signal_number
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
 from sysemu.abi.sockaddr import family_name, family_number

@@ -9,8 +9,8 @@ whose address the kernel fills (``accept``, ``recvfrom``) say nothing about it a
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.abi import ArgKind, Syscall
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, In, Ne

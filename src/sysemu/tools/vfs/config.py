@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.tools.vfs.files import ContentSource, PrivateFiles
 from sysemu.tools.vfs.live import LiveFile, LiveFiles
 from sysemu.tools.vfs.paths import PathMap, ancestors, join, normalize
+
+if TYPE_CHECKING:
+    from typing import Self
 
 FileContent = bytes | str | ContentSource | LiveFile
 """What ``add_file`` takes: fixed content, a function of the open, or a live file."""

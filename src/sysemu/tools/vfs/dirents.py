@@ -9,8 +9,8 @@ Only the record length and the name's place differ, so one walker serves all of 
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.abi import Abi
 
 

@@ -14,8 +14,8 @@ import errno
 import os
 import posixpath
 import re
-from typing import NamedTuple
 
+from sysemu._typing import NamedTuple
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.tools.vfs import policy
 from sysemu.tools.vfs.paths import PathMap, join, normalize
