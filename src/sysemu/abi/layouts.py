@@ -31,25 +31,32 @@ class Layout:
         self._names = names
         self.codec = struct.Struct("<" + fmt)
         self.size = self.codec.size  # bytes read or written of the structure
-        spans: list[tuple[int, int]] = []  # (offset, width) of each unpacked value
-        offset = 0
-        for count_text, code in _TOKEN.findall(fmt):
-            count = int(count_text or 1)
-            if code == "x":
-                offset += count
-            elif code == "s":
-                spans.append((offset, count))
-                offset += count
-            else:
-                width = struct.calcsize("<" + code)
-                spans += [(offset + width * i, width) for i in range(count)]
-                offset += width * count
-        labels = names.split()
-        if len(labels) != len(spans) or offset != self.size:
+        if len(names.split()) != len(self.codec.unpack(bytes(self.size))):
             raise ValueError(f"names {names!r} do not fit format {fmt!r}")
-        fields = [(name, at, width) for name, (at, width) in zip(labels, spans, strict=True)]
-        self._fields = {name: (at, width) for name, at, width in fields}
-        self._index = {name: position for position, (name, _, _) in enumerate(fields)}
+        # Where each field is, worked out at the first question (most runs ask none).
+        self._fields: dict[str, tuple[int, int]] | None = None
+        self._index: dict[str, int] | None = None
+
+    def _place_fields(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+        """(offset, width) and unpacked position of each field, by name."""
+        if self._fields is None or self._index is None:
+            spans: list[tuple[int, int]] = []  # (offset, width) of each unpacked value
+            offset = 0
+            for count_text, code in _TOKEN.findall(self._fmt):
+                count = int(count_text or 1)
+                if code == "x":
+                    offset += count
+                elif code == "s":
+                    spans.append((offset, count))
+                    offset += count
+                else:
+                    width = struct.calcsize("<" + code)
+                    spans += [(offset + width * i, width) for i in range(count)]
+                    offset += width * count
+            labels = self._names.split()
+            self._fields = dict(zip(labels, spans, strict=True))
+            self._index = {name: position for position, name in enumerate(labels)}
+        return self._fields, self._index
 
     def unpack(self, data: bytes) -> tuple[int, ...]:
         """The field values of ``data`` (exactly :attr:`size` bytes)."""
@@ -57,18 +64,18 @@ class Layout:
 
     def index(self, name: str) -> int:
         """Where field ``name`` is in :meth:`unpack`'s tuple; KeyError if there is none."""
-        return self._index[name]
+        return self._place_fields()[1][name]
 
     def field(self, name: str) -> tuple[int, int]:
         """``(byte offset, width)`` of field ``name``; KeyError if there is none."""
-        return self._fields[name]
+        return self._place_fields()[0][name]
 
     def head(self, last: str) -> Layout:
         """The structure's first fields, up to and including ``last`` (for a reader that needs
         no more, and must not read past them). Raises KeyError for an unknown field and
         ValueError for one inside a repeated item (``3Q``)."""
         labels = self._names.split()
-        count = labels.index(last) + 1 if last in self._index else -1
+        count = labels.index(last) + 1 if last in self._place_fields()[1] else -1
         if count < 0:
             raise KeyError(last)
         taken, fmt = 0, ""
@@ -83,7 +90,7 @@ class Layout:
         return Layout(fmt, " ".join(labels[:count]))
 
     def __repr__(self) -> str:
-        return f"<Layout {self.codec.format!r} {' '.join(self._index)}>"
+        return f"<Layout {self.codec.format!r} {self._names}>"
 
 
 # --- Files -----------------------------------------------------------------------------------
