@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.api.call import Call
 from sysemu.api.decisions import Result, ResultHook
+
+if TYPE_CHECKING:
+    import tempfile
 
 ContentSource = Callable[[Call], bytes | str]
 """What ``add_file`` calls at each open of a file with computed content."""
@@ -29,6 +32,10 @@ class PrivateFiles:
     def directory(self) -> str:
         """The private directory (made on first use, removed with this object)."""
         if self._directory is None:
+            # Imported here: tempfile brings shutil, random and three compression modules,
+            # milliseconds that a run which only binds or hides paths does not spend.
+            import tempfile  # noqa: PLC0415
+
             self._directory = tempfile.TemporaryDirectory(prefix="sysemu-vfs-")
         return self._directory.name
 
@@ -39,12 +46,16 @@ class PrivateFiles:
 
     def new_directory(self) -> str:
         """A new empty directory, readable by everyone, in the private directory."""
+        import tempfile  # noqa: PLC0415 (loaded by directory() already)
+
         made = tempfile.mkdtemp(dir=self.directory())
         os.chmod(made, 0o755)
         return made
 
     def new_file(self, data: bytes, mode: int) -> str:
         """A new file holding ``data``, with ``mode``, in the private directory."""
+        import tempfile  # noqa: PLC0415 (loaded by directory() already)
+
         fd, host = tempfile.mkstemp(dir=self.directory())
         with os.fdopen(fd, "wb") as file:
             file.write(data)
