@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,9 @@ from sysemu.abi import abis_for_name, syscall_by_name
 from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
 from sysemu.abi.clone import CLONE3_NUMBERS, CLONE_NUMBERS, CLONE_UNTRACED
 from sysemu.api.conditions import HasBits
+from sysemu.engine import untraced
 from sysemu.engine.untraced import UNTRACED_ROUTE, untraced_rules
-from sysemu.kernel import bpf, seccomp
+from sysemu.kernel import bpf, ptrace, seccomp
 
 from .conftest import Programs
 
@@ -95,6 +97,29 @@ def test_a_rule_reaches_the_untraced_child(programs: Programs, backend: str, whi
     )
     if backend != "unotify":  # (which sees no process events)
         assert result.processes == 2
+
+
+@pytest.mark.skipif(not ptrace.SPEEDUPS, reason="the C accelerator is not built")
+def test_the_c_loop_follows_a_clone3_nobody_else_wants(
+    programs: Programs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every clone3 stops for the engine (glibc makes threads and posix_spawn children with
+    it); where no handler or observer wants it, the C loop clears the flag itself, without a
+    trip to Python, and the child is followed all the same."""
+    followed_in_python: list[int] = []
+    follow = untraced.follow
+
+    def counting(*args: Any) -> tuple[int, ...]:
+        followed_in_python.append(args[3])
+        return follow(*args)
+
+    monkeypatch.setattr(untraced, "follow", counting)
+    emu = Emulator(backend="seccomp")
+    emu.on("getuid")(lambda call: call.emulate(4242))
+    result = emu.run([programs.untraced_clone, "clone3"], capture_output=True, timeout=60)
+    assert result.stdout is not None
+    assert result.stdout.decode().splitlines() == child_lines("clone3", 4242)
+    assert (result.exit_code, result.processes, followed_in_python) == (0, 2, [])
 
 
 @pytest.mark.parametrize("backend", PTRACE_BACKENDS)

@@ -94,6 +94,7 @@ class CLoopServing(CallCycle):
             trace=self._c_trace() if mode < 2 else None,
             resolve=self._c_route,
             adopt=self._c_adopted,
+            follow_clone3=self._c_follows_clone3(),
         )
 
         def loop() -> None:
@@ -109,6 +110,19 @@ class CLoopServing(CallCycle):
                     return
 
         return loop
+
+    def _c_follows_clone3(self) -> tuple[int, int, int] | None:
+        """What the C loop needs to follow the native ``clone3`` itself (``(key, route,
+        flag)``, see ``PtraceLoopConfig``), when the filter stops it for the engine alone:
+        no handler or observer wants it. Every ``clone3`` stops once (glibc makes threads and
+        ``posix_spawn`` children with it), which is a trip to Python otherwise."""
+        if self._ptrace_only or self._compiled.watch_all:
+            return None
+        key = untraced.native_clone3(self._arch.native_abi.audit_arch)
+        if key is None or key in self._by_call:
+            return None
+        arch, nr = key
+        return arch << 32 | nr, untraced.UNTRACED_ROUTE, untraced.CLONE_UNTRACED
 
     def _c_trace(self) -> object | None:
         """The C trace writer of the one observer that has one (the tracing tool), ready for

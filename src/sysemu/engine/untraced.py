@@ -51,6 +51,15 @@ CALLS = frozenset(
 
 _CLONE3 = frozenset((arch, nr) for arch, nrs in CLONE3_NUMBERS.items() for nr in nrs)
 
+__all__ = ["CALLS", "CLONE_UNTRACED", "UNTRACED_ROUTE", "follow", "native_clone3", "untraced_rules"]
+
+
+def native_clone3(audit_arch: int) -> tuple[int, int] | None:
+    """``(audit arch, number)`` of the ``clone3`` of the ABI with ``audit_arch`` that has no
+    number bias (x86-64's, not x32's), or None where there is none."""
+    numbers = CLONE3_NUMBERS.get(audit_arch, ())
+    return (audit_arch, min(numbers)) if numbers else None  # (a bias is a high bit)
+
 
 def untraced_rules() -> list[Rule]:
     """The filter rules that stop a ``clone`` with ``CLONE_UNTRACED`` and every ``clone3``.

@@ -76,15 +76,19 @@ class PtraceLoopConfig(DecisionConfig):
     ``direct``: per route id, its :data:`DirectRoute` or None (seccomp stops); ``by_number``:
     the same keyed ``audit_arch << 32 | nr`` (syscall stops). ``stop``: a one-byte flag the
     engine sets when every stop must come back to Python. ``spin_ns``: how long to poll for
-    the next stop. ``resume_request``: how a served thread is resumed. ``trace``: the native
-    trace or None, with its callbacks into the engine ``resolve(nr)`` and
-    ``adopt(tid, nr, raw, ip, sp)``.
+    the next stop. ``resume_request``: how a served thread is resumed. ``trace``: the C
+    trace writer or None, with its callbacks into the engine ``resolve(nr)`` and
+    ``adopt(tid, nr, raw, ip, sp)``. ``follow_clone3``: ``(key, route, flag)`` when the loop
+    clears ``flag`` (``CLONE_UNTRACED``) in the ``struct clone_args`` of a seccomp stop with
+    filter data ``route`` of call ``key`` (``audit_arch << 32 | nr``) itself, as
+    ``engine/untraced.py`` does in Python (nobody else wants that call); None: Python does.
     """
 
     __slots__ = (
         "adopt",
         "by_number",
         "direct",
+        "follow_clone3",
         "mode",
         "resolve",
         "resume_request",
@@ -106,9 +110,14 @@ class PtraceLoopConfig(DecisionConfig):
         trace: object | None,
         resolve: Callable[[int], object],
         adopt: Callable[[int, int, tuple[int, ...], int, int], object],
+        follow_clone3: tuple[int, int, int] | None = None,
     ) -> None:
         _copy_decision(self, decision)
         _check_routes(direct, 6)
+        if follow_clone3 is not None and (
+            len(follow_clone3) != 3 or not all(isinstance(n, int) for n in follow_clone3)
+        ):
+            raise TypeError("follow_clone3 must be (key, route, flag), three ints, or None")
         _check_routes(by_number.values(), 6)
         self.mode = mode
         self.direct = direct
@@ -119,6 +128,7 @@ class PtraceLoopConfig(DecisionConfig):
         self.trace = trace
         self.resolve = resolve
         self.adopt = adopt
+        self.follow_clone3 = follow_clone3
 
 
 class NotifyLoopConfig(DecisionConfig):

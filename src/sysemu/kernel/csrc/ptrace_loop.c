@@ -56,6 +56,10 @@ struct ptrace_config {
     long long spin_ns;
     long request;
     int syscall_stops, emulate_all;
+    /* follow_clone3: the call (audit_arch << 32 | nr), the filter data of its stops, and the
+     * flag to clear in its struct clone_args; clone3_key 0: Python follows clone3. */
+    unsigned long long clone3_key, clone3_flag;
+    unsigned long clone3_route;
 };
 
 static int is_list(PyObject *value) { return PyList_Check(value); }
@@ -93,6 +97,25 @@ static int ptrace_config_read(PyObject *object, struct ptrace_config *config) {
         (config->trace = config_attr(object, "trace", is_trace)) == NULL ||
         (config->resolve = config_attr(object, "resolve", NULL)) == NULL ||
         (config->adopt = config_attr(object, "adopt", NULL)) == NULL) {
+        ptrace_config_clear(config);
+        return -1;
+    }
+    PyObject *clone3 = config_attr(object, "follow_clone3", NULL);
+    if (clone3 == NULL) {
+        ptrace_config_clear(config);
+        return -1;
+    }
+    if (clone3 != Py_None) {
+        if (PyTuple_Check(clone3) && PyTuple_GET_SIZE(clone3) == 3) {
+            config->clone3_key = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(clone3, 0));
+            config->clone3_route = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(clone3, 1));
+            config->clone3_flag = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(clone3, 2));
+        } else {
+            PyErr_SetString(PyExc_TypeError, "follow_clone3 must be (key, route, flag) or None");
+        }
+    }
+    Py_DECREF(clone3);
+    if (PyErr_Occurred()) {
         ptrace_config_clear(config);
         return -1;
     }
@@ -292,6 +315,20 @@ static int reexecuting(const struct ptrace_config *config, long tid, PyObject *s
     return resume_or_raise(tid, real_exit ? config->request : PTRACE_SYSCALL) < 0 ? -1 : 1;
 }
 
+/* A clone3 stopped for the engine alone (engine/untraced.py): clear the flag in the caller's
+ * struct clone_args, which the kernel copies when the call runs. A struct too small to hold
+ * the flags, or one that cannot be read, is left alone: the kernel refuses the call itself. */
+static void follow_clone3(const struct ptrace_config *config, pid_t tid,
+                          const struct syscall_info *info) {
+    unsigned long long flags;
+    if (info->seccomp.args[1] < sizeof flags) return;
+    unsigned long address = (unsigned long)info->seccomp.args[0];
+    if (read_memory_into(tid, address, (char *)&flags, sizeof flags) != (ssize_t)sizeof flags)
+        return;
+    if (flags & config->clone3_flag)
+        raw_ptrace(PTRACE_POKEDATA, tid, address, (unsigned long)(flags & ~config->clone3_flag));
+}
+
 static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
     PyObject *trace = config->trace;
     int syscall_stops = config->syscall_stops, emulate_all = config->emulate_all;
@@ -341,6 +378,14 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             continue;
         }
         PyObject *entry = NULL;
+        if (!syscall_stops && config->clone3_key && info.op == INFO_SECCOMP &&
+            info.seccomp.ret_data == config->clone3_route &&
+            (((unsigned long long)info.arch << 32) | (info.seccomp.nr & 0xFFFFFFFFULL)) ==
+                config->clone3_key) {
+            follow_clone3(config, tid, &info);
+            if (resume_or_raise(tid, request) < 0) return NULL;
+            continue;
+        }
         if (!syscall_stops) {
             if (info.op == INFO_SECCOMP &&
                 info.seccomp.ret_data < (__u32)PyList_GET_SIZE(config->direct))
