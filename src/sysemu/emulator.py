@@ -28,7 +28,7 @@ from sysemu.api.results import RunResult
 from sysemu.engine import backends
 from sysemu.engine.backends import BACKENDS, DEFAULT_BACKEND, runner
 from sysemu.engine.spawn import resolve_program
-from sysemu.kernel.arch import host_arch
+from sysemu.kernel.ptrace import host_arch
 from sysemu.tools.tool import Tool
 
 if TYPE_CHECKING:

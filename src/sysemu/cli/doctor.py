@@ -16,7 +16,7 @@ from sysemu.api.handlers import HandlerSet
 from sysemu.cli.version import environment_line
 from sysemu.engine.auto import notifiable
 from sysemu.kernel import ptrace, seccomp
-from sysemu.kernel.arch import host_arch, host_arch_type
+from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.libc import libc
 from sysemu.kernel.memory import TraceeMemory
@@ -159,7 +159,7 @@ def print_report() -> int:
 def auto_routes(handlers: HandlerSet) -> tuple[list[str], list[str]]:
     """The names of the calls the ``auto`` backend would answer through user notification,
     and of those it would stop in ptrace, for ``handlers`` (each name once, whatever ABIs)."""
-    compiled = handlers.compile(host_arch().abis)
+    compiled = handlers.compile(ptrace.host_arch().abis)
     notified: dict[str, None] = {}
     stopped: dict[str, None] = {}
     for route in compiled.routes:

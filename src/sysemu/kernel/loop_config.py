@@ -21,8 +21,6 @@ from sysemu._typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-    from sysemu.kernel.unotify import Listener
-
 DirectRoute = tuple[object, ...]
 """A route one handler decides without Python's loop: ``(syscall, handler, stats, route,
 audit_arch, nr)`` (the notification loop reads the first four)."""
@@ -135,8 +133,9 @@ class NotifyLoopConfig(DecisionConfig):
     """The notification C loop (``notif_serve``, the twin of ``NotifySupervisor._loop_python``).
 
     ``fd``: the listener's; ``direct``: :data:`DirectRoute` keyed ``audit_arch << 32 | nr``;
-    ``task_type(tid)`` makes the state of a thread first seen; ``listener`` is set on every
-    ``Call``; ``general(notification)`` answers a notification of any other route.
+    ``task_type(tid)`` makes the state of a thread first seen; ``listener`` (the
+    ``kernel.unotify.Listener``, which this module does not import: it names this one) is set
+    on every ``Call``; ``general(notification)`` answers a notification of any other route.
     """
 
     __slots__ = ("direct", "fd", "general", "listener", "task_type")
@@ -148,7 +147,7 @@ class NotifyLoopConfig(DecisionConfig):
         fd: int,
         direct: dict[int, Any],
         task_type: Callable[[int], object],
-        listener: Listener,
+        listener: object,
         general: Callable[[tuple[Any, ...]], object],
     ) -> None:
         _copy_decision(self, decision)

@@ -16,10 +16,16 @@ import ctypes
 import errno
 import os
 import struct
+import sys
 from collections.abc import Callable
 
+from sysemu._typing import TYPE_CHECKING
+from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.libc import libc, raise_errno
-from sysemu.kernel.loop_config import PtraceLoopConfig, TraceWriterConfig
+
+if TYPE_CHECKING:
+    from sysemu.kernel.arch import Arch
+    from sysemu.kernel.loop_config import PtraceLoopConfig, TraceWriterConfig
 
 # Requests (include/uapi/linux/ptrace.h).
 PTRACE_PEEKUSER = 3
@@ -280,3 +286,12 @@ def has_syscall_info() -> bool:
     buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
     _ptrace(PTRACE_GET_SYSCALL_INFO, 0, _INFO_SIZE_ARG, buffer)
     return _get_errno() != errno.EIO
+
+
+def host_arch() -> Arch:
+    """An :class:`~sysemu.kernel.arch.Arch` for the machine sysemu runs on whose register
+    edits are this module's requests, with its own register buffer.
+
+    Raises OSError for an architecture sysemu does not support yet.
+    """
+    return host_arch_type()(sys.modules[__name__])

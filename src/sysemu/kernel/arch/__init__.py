@@ -88,16 +88,6 @@ def host_arch_type() -> type[RegisterArch]:
     return _host
 
 
-def host_arch() -> Arch:
-    """An :class:`Arch` for the machine sysemu runs on, with its own register buffer.
-
-    Raises OSError for an architecture sysemu does not support yet.
-    """
-    from sysemu.kernel import ptrace  # noqa: PLC0415 (ptrace loads libc, which needs this module)
-
-    return host_arch_type()(ptrace)
-
-
 def native_abi() -> Abi:
     """The ABI of sysemu's own process: what a syscall number means when no ABI is named.
 

@@ -10,7 +10,7 @@ needs outside :mod:`sysemu.abi` is here. The C accelerator's copy of these facts
 from __future__ import annotations
 
 from sysemu.abi.abi import Abi
-from sysemu.kernel.arch.registers import RegisterAccess, RegisterArch, RegisterLayout
+from sysemu.kernel.arch.registers import RegisterArch, RegisterLayout
 
 USER_REGS_SIZE = 216
 # Offsets in struct user_regs_struct (arch/x86/include/asm/user_64.h).
@@ -74,9 +74,3 @@ class X86_64(RegisterArch):  # noqa: N801 (the architecture's name)
     layout = LAYOUT
     numbers = SYSCALL_NUMBERS
 
-    def __init__(self, access: RegisterAccess | None = None) -> None:
-        if access is None:
-            from sysemu.kernel import ptrace  # noqa: PLC0415 (ptrace needs libc, libc needs us)
-
-            access = ptrace
-        super().__init__(access)
