@@ -433,10 +433,14 @@ def print_table(done: list[Workload], rounds: int) -> None:
             )
 
 
-def header(src: Path, rounds: int, started: str) -> None:
-    """What was measured, on what."""
+def header(src: Path, rounds: int, started: str, loads: list[float]) -> None:
+    """What was measured, on what, and how busy the machine was (1-minute load average at the
+    start and at the end: other work on a 2-CPU machine moves every ratio)."""
     info = bench.machine()
     commit = bench.first_line(["git", "-C", str(src), "rev-parse", "--short", "HEAD"])
+    status = ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no", "."]
+    if commit and bench.first_line(status):
+        commit += ", uncommitted changes"
     accelerator = list((src / "sysemu" / "kernel").glob("_speedups*.so"))
     proot = bench.first_line(["sh", "-c", "proot --version | grep -o '[0-9][0-9.]*$'"])
     print(f"sysemu real workloads: bench/real.py, {rounds} rounds, started {started}")
@@ -447,6 +451,7 @@ def header(src: Path, rounds: int, started: str) -> None:
         f" C accelerator {'built' if accelerator else 'NOT built: pure-Python loops'}"
     )
     print(f"  strace   {info['strace']}; proot {proot or 'not installed'}")
+    print(f"  load     {loads[0]:.2f} at the start, {loads[1]:.2f} at the end (1-minute average)")
     print(
         f"  inputs   {REAL.relative_to(bench.ROOT)}/ (generated); bind columns show a"
         f" workload's directory at {VIRTUAL_ROOT}-NAME"
@@ -502,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--src {src}: no sysemu package there")
     started = time.strftime("%Y-%m-%d %H:%M")
     begin = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     python = sys.executable
     env = dict(bench.CHILD_ENV, PYTHONPATH=str(src))
     chosen = workloads(python)
@@ -515,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_rows(workload, python)
         measure(workload, rounds, env)
     elapsed = time.perf_counter() - begin
-    header(src, rounds, started)
+    header(src, rounds, started, [load_at_start, os.getloadavg()[0]])
     print_table(chosen, rounds)
     print(f"\nwhole run took {elapsed:.0f} s")
     if args.json:
