@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,8 +245,11 @@ class Row:
 CHILD_ENV = child_environment()
 
 
-def timed(argv: list[str], pinned: bool) -> tuple[float, int, str, str]:
-    """Run ``argv`` from the repository root: ``(seconds, status, stdout, stderr)``.
+def timed(
+    argv: list[str], pinned: bool, env: Mapping[str, str] | None = None
+) -> tuple[float, int, str, str]:
+    """Run ``argv`` from the repository root: ``(seconds, status, stdout, stderr)``, in
+    ``env`` (default: CHILD_ENV).
 
     Raises subprocess.TimeoutExpired after killing the command's whole process group, so a
     hung tracer cannot leave its tracee behind.
@@ -256,7 +259,7 @@ def timed(argv: list[str], pinned: bool) -> tuple[float, int, str, str]:
     process = subprocess.Popen(
         full,
         cwd=ROOT,
-        env=CHILD_ENV,
+        env=CHILD_ENV if env is None else env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -283,10 +286,13 @@ class Timing:
     loop: float | None
 
 
-def attempt(row: Row, argv: list[str], n: int, pinned: bool) -> Timing | None:
-    """Time one run of ``argv`` for ``row``; on a wrong result mark the row failed."""
+def attempt(
+    row: Row, argv: list[str], n: int, pinned: bool, env: Mapping[str, str] | None = None
+) -> Timing | None:
+    """Time one run of ``argv`` for ``row`` (in ``env``, as ``timed``); on a wrong result mark
+    the row failed."""
     try:
-        seconds, status, stdout, stderr = timed(argv, pinned)
+        seconds, status, stdout, stderr = timed(argv, pinned, env)
     except subprocess.TimeoutExpired:
         row.status = f"FAILED: no exit after {RUN_TIMEOUT_S:.0f} s (killed): {display(argv)}"
         return None
