@@ -73,4 +73,3 @@ class X86_64(RegisterArch):  # noqa: N801 (the architecture's name)
     native_abi = Abi.X86_64
     layout = LAYOUT
     numbers = SYSCALL_NUMBERS
-
