@@ -296,3 +296,30 @@ def test_a_sender_caught_while_it_is_reaped_is_gone_not_an_outsider() -> None:
     assert parent_in_stat(b"4242 (sh) Z 4200 4242 4242 0 -1") == 4200
     assert parent_in_stat(b"4242 (a) b) X 0 0 0 0 -1") is None
     assert parent_in_stat(b"4242 (sh") is None
+
+
+def test_a_sender_that_goes_during_the_walk_is_gone_not_an_outsider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The program (4242) is read while its parent, the unotify backend's guardian (4200),
+    lives; then both are reaped before the walk reads the guardian: the walk ends short of
+    sysemu, which says nothing about the sender. The same walk with the sender still there
+    places it outside."""
+    import sysemu.cli.signals as run_signals  # noqa: PLC0415
+
+    alive = {4242: 4200, 4200: os.getpid()}
+    reads: list[int] = []
+
+    def parent(pid: int) -> int | None:
+        reads.append(pid)
+        if pid == 4242 and reads.count(4242) == 1:
+            alive.clear()  # both go just after the program's first read
+            return 4200
+        return alive.get(pid)
+
+    monkeypatch.setattr(run_signals, "_parent", parent)
+    monkeypatch.setattr(run_signals, "_tracer", lambda pid: 0)
+    assert sent_from_the_tree(4242, os.getpid() + 1) is None
+    alive.update({4242: 4200, 4200: 1})
+    reads.append(4242)  # (no vanishing this time)
+    assert sent_from_the_tree(4242, os.getpid() + 1) is False

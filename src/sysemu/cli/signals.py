@@ -82,7 +82,12 @@ def sent_from_the_tree(sender: int, supervisor: int) -> bool | None:
             break
         current = parent
     tracer = _tracer(sender)
-    return tracer != 0 and os.path.exists(f"/proc/{supervisor}/task/{tracer}")
+    if tracer != 0 and os.path.exists(f"/proc/{supervisor}/task/{tracer}"):
+        return True
+    # Not found: an answer only if the sender is still there. A sender that went during the
+    # walk may have taken its ancestors with it (the unotify backend's guardian reaps the
+    # program and exits), which ends the walk short of sysemu without saying anything.
+    return None if _parent(sender) is None else False
 
 
 def _parent(pid: int) -> int | None:
