@@ -1,13 +1,17 @@
 /* The floor for sysemu's benchmark: the least a seccomp + ptrace tracer can do per call.
  *
- *   floor_tracer emulate|pass|none[+spin] NR -- PROGRAM [ARG...]
+ *   floor_tracer emulate|pass|none[+spin][+path] NR -- PROGRAM [ARG...]
  *
  * Traps syscall NR (x86_64) with SECCOMP_RET_TRACE and, per stop, makes exactly the requests
  * sysemu makes: one waitpid, one PTRACE_GET_SYSCALL_INFO, for "emulate" two POKEUSERs
  * (orig_rax = -1, rax = 42424242), one PTRACE_CONT. "none" installs no filter. Follows forks,
  * clones and execs; re-injects signals; no group-stop handling (benchmarks do not stop).
  * "+spin" polls waitpid(WNOHANG) for up to 20 µs while stops come fast, as sysemu does by
- * default, so that sysemu's polling is compared with a C tracer that polls too. */
+ * default, so that sysemu's polling is compared with a C tracer that polls too.
+ * "+path" also copies the NUL-terminated string at the call's second argument (openat's
+ * pathname) out of the program at every stop, with process_vm_readv up to the end of its page
+ * and then a page at a time, as sysemu reads call.path: the floor of a handler that reads a
+ * path. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -21,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,14 +37,34 @@ static long long now_ns(void) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* The string at `address` in `pid`, up to a NUL or PATH_MAX bytes; returns its length, or -1
+ * if nothing could be read. The first read stops at the page end, where most strings end. */
+static long read_string(pid_t pid, unsigned long address) {
+    static char buffer[4096];
+    size_t have = 0;
+    while (have < sizeof buffer) {
+        size_t chunk = 4096 - (address + have) % 4096;
+        if (chunk > sizeof buffer - have) chunk = sizeof buffer - have;
+        struct iovec local = {buffer + have, chunk}, remote = {(void *)(address + have), chunk};
+        ssize_t moved = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (moved <= 0) return have ? (long)have : -1;
+        char *nul = memchr(buffer + have, 0, (size_t)moved);
+        if (nul) return nul - buffer;
+        have += (size_t)moved;
+    }
+    return (long)have;
+}
 
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[3], "--") != 0) {
-        fprintf(stderr, "usage: %s emulate|pass|none NR -- PROGRAM [ARG...]\n", argv[0]);
+        fprintf(stderr, "usage: %s emulate|pass|none[+spin][+path] NR -- PROGRAM [ARG...]\n",
+                argv[0]);
         return 2;
     }
     int emulate = strncmp(argv[1], "emulate", 7) == 0, filter = strncmp(argv[1], "none", 4) != 0;
     long long spin_ns = strstr(argv[1], "+spin") ? 20000 : 0;
+    int read_path = strstr(argv[1], "+path") != NULL;
+    long unreadable = 0; /* paths that could not be read: the run then fails */
     int spinning = 0;
     unsigned nr = (unsigned)atoi(argv[2]);
     pid_t child = fork();
@@ -90,6 +115,7 @@ int main(int argc, char **argv) {
         int sig = WSTOPSIG(status), event = status >> 16;
         if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
             ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+            if (read_path && read_string(tid, info.seccomp.args[1]) < 0) unreadable++;
             if (emulate) {
                 ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, orig_rax), -1L);
                 ptrace(PTRACE_POKEUSER, tid, offsetof(struct user_regs_struct, rax), 42424242L);
@@ -100,6 +126,10 @@ int main(int argc, char **argv) {
         } else {
             ptrace(PTRACE_CONT, tid, 0, sig);
         }
+    }
+    if (unreadable) {
+        fprintf(stderr, "floor_tracer: %ld paths could not be read\n", unreadable);
+        return 125;
     }
     return exit_code;
 }

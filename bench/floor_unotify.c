@@ -1,6 +1,6 @@
 /* The floor for sysemu's user-notification backend: the least a C supervisor can do.
  *
- *   floor_unotify emulate|pass[+seize] NR -- PROGRAM [ARG...]
+ *   floor_unotify emulate|pass[+seize][+path] NR -- PROGRAM [ARG...]
  *
  * The child installs a filter answering syscall NR (x86_64) with SECCOMP_RET_USER_NOTIF,
  * sends the listener fd over a socketpair and execs. The supervisor sets
@@ -12,7 +12,13 @@
  * "+seize" is the auto backend's mechanism: the child is also ptraced (PTRACE_SEIZE with
  * PTRACE_O_EXITKILL, TRACEEXEC, TRACEFORK, TRACECLONE, TRACEVFORK and TRACESECCOMP, before it
  * installs the filter), the main thread waits in waitpid and resumes every stop, and a second
- * thread answers the notifications. */
+ * thread answers the notifications.
+ *
+ * "+path" also copies the NUL-terminated string at the call's second argument (openat's
+ * pathname) out of the caller before answering, with process_vm_readv up to the end of its
+ * page and then a page at a time, and then asks NOTIF_ID_VALID whether the call is still
+ * waiting (else the pid may have been reused and the bytes are another process's), as sysemu
+ * reads call.path under user notification: the floor of a handler that reads a path. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,11 +37,15 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_ID_VALID
+#define SECCOMP_IOCTL_NOTIF_ID_VALID SECCOMP_IOW(2, __u64)
 #endif
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
@@ -71,7 +81,26 @@ static int receive_fd(int sock) {
     return fd;
 }
 
-static int emulate;
+static int emulate, read_path;
+static long unreadable; /* paths that could not be read: the run then fails */
+
+/* The string at `address` in `pid`, up to a NUL or PATH_MAX bytes; returns its length, or -1
+ * if nothing could be read. The first read stops at the page end, where most strings end. */
+static long read_string(pid_t pid, unsigned long address) {
+    static char buffer[4096];
+    size_t have = 0;
+    while (have < sizeof buffer) {
+        size_t chunk = 4096 - (address + have) % 4096;
+        if (chunk > sizeof buffer - have) chunk = sizeof buffer - have;
+        struct iovec local = {buffer + have, chunk}, remote = {(void *)(address + have), chunk};
+        ssize_t moved = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (moved <= 0) return have ? (long)have : -1;
+        char *nul = memchr(buffer + have, 0, (size_t)moved);
+        if (nul) return nul - buffer;
+        have += (size_t)moved;
+    }
+    return (long)have;
+}
 
 /* Answer notifications until every process using the filter is gone. */
 static void *serve(void *argument) {
@@ -89,6 +118,12 @@ static void *serve(void *argument) {
             if (poll(&poller, 1, 0) > 0 && poller.revents & (POLLHUP | POLLERR)) break;
             continue;
         }
+        if (read_path) {
+            long length = read_string((pid_t)request.pid, request.data.args[1]);
+            if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) != 0)
+                continue; /* the call is gone: nothing to answer */
+            if (length < 0) unreadable++;
+        }
         memset(&response, 0, sizeof response);
         response.id = request.id;
         if (emulate)
@@ -102,11 +137,13 @@ static void *serve(void *argument) {
 
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[3], "--") != 0) {
-        fprintf(stderr, "usage: %s emulate|pass[+seize] NR -- PROGRAM [ARG...]\n", argv[0]);
+        fprintf(stderr, "usage: %s emulate|pass[+seize][+path] NR -- PROGRAM [ARG...]\n",
+                argv[0]);
         return 2;
     }
     emulate = strncmp(argv[1], "emulate", 7) == 0;
     int seize = strstr(argv[1], "+seize") != NULL;
+    read_path = strstr(argv[1], "+path") != NULL;
     unsigned nr = (unsigned)atoi(argv[2]);
     int pair[2], go[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return 1;
@@ -157,6 +194,10 @@ int main(int argc, char **argv) {
             }
         }
         pthread_join(answering, NULL);
+    }
+    if (unreadable) {
+        fprintf(stderr, "floor_unotify: %ld paths could not be read\n", unreadable);
+        return 125;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -87,22 +87,23 @@ TRACE_ROWS = ("sysemu --trace -o /dev/null", "strace, every call")  # the two ro
 # Building and finding tools
 
 
-def build() -> None:
-    """Compile the C programs into bench/out/ when a source is newer than its binary."""
+SOURCES = {
+    "floor_tracer": BENCH / "floor_tracer.c",
+    "floor_syscall": BENCH / "floor_syscall.c",
+    "floor_unotify": BENCH / "floor_unotify.c",
+    "floor_sysemu": BENCH / "floor_sysemu.c",
+    "getpid_loop": ROOT / "tests" / "programs" / "getpid_loop.c",
+    "openat_loop": BENCH / "openat_loop.c",
+}
+
+
+def build(extra: dict[str, Path] | None = None) -> None:
+    """Compile the C programs (and ``extra``: binary name -> source) into bench/out/ when a
+    source is newer than its binary."""
     if shutil.which("gcc") is None:
-        sys.exit(
-            "bench/run.py: gcc is needed to build the benchmark programs (apt-get install gcc)"
-        )
+        sys.exit("bench: gcc is needed to build the benchmark programs (apt-get install gcc)")
     OUT.mkdir(exist_ok=True)
-    sources = {
-        "floor_tracer": BENCH / "floor_tracer.c",
-        "floor_syscall": BENCH / "floor_syscall.c",
-        "floor_unotify": BENCH / "floor_unotify.c",
-        "floor_sysemu": BENCH / "floor_sysemu.c",
-        "getpid_loop": ROOT / "tests" / "programs" / "getpid_loop.c",
-        "openat_loop": BENCH / "openat_loop.c",
-    }
-    for name, source in sources.items():
+    for name, source in {**SOURCES, **(extra or {})}.items():
         binary = OUT / name
         if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
             continue
