@@ -400,3 +400,39 @@ def test_unotify_without_the_c_accelerator_sends_64_bit_patterns(
             capture_output=True, text=True, timeout=60, env=env, check=False,
         )  # fmt: skip
         assert (result.returncode, result.stdout) == (0, f"{7 - 2**63}\n"), result.stderr
+
+
+@pytest.mark.parametrize("loops", ["C", "Python"])
+def test_auto_runs_the_handlers_one_at_a_time(
+    programs: Programs, monkeypatch: pytest.MonkeyPatch, loops: str
+) -> None:
+    """Under auto a decide-only handler runs on the notification thread and the others on
+    the ptrace thread; two program threads make both calls at once, and each handler gives
+    the GIL away in the middle. A handler set written for one thread must still see its
+    handlers one at a time."""
+    from sysemu.kernel import ptrace  # noqa: PLC0415
+
+    if loops == "Python":
+        monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
+        monkeypatch.setattr(notify, "serve_in_c", None)
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+
+    def alone(name: str, value: int) -> object:
+        def handler(call: Call) -> object:
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(tuple(inside))
+            time.sleep(0.0002)  # (releases the GIL: the other thread could run now)
+            inside.remove(name)
+            return call.emulate(value)
+
+        return handler
+
+    emu = Emulator(backend="auto")
+    emu.on("getpid")(alone("getpid", 1))  # may rewrite: ptrace
+    emu.on("getppid", decides_only=True)(alone("getppid", 2))  # notification
+    result = emu.run([programs.two_calls, "300"], capture_output=True, timeout=60)
+    assert result.stdout is not None
+    assert (result.exit_code, result.stdout.decode()) == (0, "getpid=300 getppid=300\n")
+    assert overlaps == []

@@ -8,9 +8,10 @@ either way, so forks, execs and signals are followed as with the seccomp backend
 
 Two threads serve it: this one (the one that seized the program) makes every ptrace request
 and waits in ``waitpid``; a second one waits for notifications and answers them. Handlers of
-decide-only calls therefore run on the second thread, concurrently with the others (the GIL
-makes each Python operation atomic, not a handler's sequence of them): guard state that
-handlers of both kinds share.
+decide-only calls therefore run on the second thread. They never run at the same time as the
+others: whichever thread runs Python code for a stop (a handler, an observer, a decision
+carried out) holds one lock meanwhile, so a handler set written for one thread works
+unchanged; each thread waits for the kernel without it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.api.handlers import CompiledHandlers, Route
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
@@ -32,6 +34,9 @@ from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
 )
+
+if TYPE_CHECKING:
+    from _thread import LockType
 
 
 def notifiable(route: Route) -> bool:
@@ -70,12 +75,16 @@ class NotificationCompanion:
         return self._theirs.fileno(), flags
 
     @contextlib.contextmanager
-    def beside(self, root: int, policy: FailurePolicy, timeout: float | None) -> Iterator[None]:
-        """Receive the listener and answer it from a second thread while the block runs."""
+    def beside(
+        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType
+    ) -> Iterator[None]:
+        """Receive the listener and answer it from a second thread while the block runs,
+        holding ``serial`` while a notification runs Python code (as the tracer does for
+        its stops): the two threads run the handlers one at a time."""
         ours, theirs = self._ours, self._theirs
         assert ours is not None and theirs is not None  # spawn_arguments() came first
         theirs.close()  # so that a child that fails first gives an end of file
-        supervisor = NotifySupervisor(self._compiled, check=False, policy=policy)
+        supervisor = NotifySupervisor(self._compiled, check=False, policy=policy, serial=serial)
         supervisor.root = root
         stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
         answering: threading.Thread | None = None

@@ -84,6 +84,7 @@ class CLoopServing(CallCycle):
                 pass_type=Pass,
                 raised=self._c_raised,
                 carry_out=self._carry_out,
+                serial=self._serial,
             ),
             mode=mode,
             direct=direct,

@@ -31,7 +31,7 @@ import errno
 import os
 import signal
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import syscall_by_name
@@ -60,6 +60,8 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch, native_number
 
 if TYPE_CHECKING:
+    from _thread import LockType
+
     from sysemu.engine.holds import Holds
 
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
@@ -146,6 +148,23 @@ class CallCycle:
         self._hand_back = bytearray(1)
         # Threads held at a stop by a Defer (see engine/holds.py), made at the first hold.
         self._holds: Holds | None = None
+        # With a companion (the auto backend's notification thread), the lock that whichever
+        # of the two threads runs Python code for a stop holds meanwhile: a handler set
+        # written for one thread runs its handlers one at a time, as it would on one.
+        self._serial: LockType | None = None
+
+    def _serialized(self, carry_out: Callable[[object], None]) -> Callable[[object], None]:
+        """``carry_out`` (of a held thread's resolution, which the wait loop calls outside
+        any stop) holding the serial lock, if there is one (see ``_serial``)."""
+        serial = self._serial
+        if serial is None:
+            return carry_out
+
+        def serially(resolution: object) -> None:
+            with serial:
+                carry_out(resolution)
+
+        return serially
 
     def _on_seccomp(self, tid: int) -> None:
         info = ptrace.syscall_info(tid)
@@ -443,7 +462,7 @@ class CallCycle:
                         return
                     self._finish_exit(tid, call, route, outcome, rval, resolution)
 
-                self._held().hold(tid, replacement, carry_out)
+                self._held().hold(tid, replacement, self._serialized(carry_out))
                 self._hand_back[0] = 1
                 return
             self._finish_exit(tid, call, route, outcome, rval, replacement)
@@ -489,7 +508,7 @@ class CallCycle:
                 return
             self._carry_out(state, call, route, resolution)
 
-        self._held().hold(state.tid, defer, carry_out)
+        self._held().hold(state.tid, defer, self._serialized(carry_out))
         self._hand_back[0] = 1  # the C loop returns to Python, whose wait serves holds
 
     def _handler_failed(

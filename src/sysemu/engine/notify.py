@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Syscall, is_error
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Emulate, Fail, OpenFile, Outcome, Pass, Result
@@ -68,6 +69,9 @@ from sysemu.kernel.unotify import (
     call_key,
     serve_in_c,
 )
+
+if TYPE_CHECKING:
+    from _thread import LockType
 
 WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 _CONTINUE = SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -137,9 +141,13 @@ class NotifySupervisor:
         report: ErrorReporter | None = None,
         check: bool = True,
         policy: FailurePolicy | None = None,
+        serial: LockType | None = None,
     ) -> None:
         """``policy``: the ``on_error`` policy to share (the auto backend's tracer shares its
-        own); made from ``on_error``, ``error_errno`` and ``report`` when not given."""
+        own); made from ``on_error``, ``error_errno`` and ``report`` when not given.
+        ``serial``: a lock held while a notification runs Python code, shared with another
+        loop serving the same handlers (the auto backend's tracer), so that its handlers run
+        one at a time."""
         if check:
             check_supported(compiled)
         self._compiled = compiled
@@ -159,6 +167,7 @@ class NotifySupervisor:
         self._timed_out = False
         self.root = 0
         self._program: GuardedProgram | None = None
+        self._serial = serial
 
     def _filter(self, protected: tuple[int, ...]) -> PreparedFilter:
         """The program's filter; ``protected``: the pids it may not signal, ptrace or write
@@ -289,6 +298,7 @@ class NotifySupervisor:
                     pass_type=None,  # a Pass goes to _carry_out, as in _loop_python
                     raised=functools.partial(self._handler_raised, listener),
                     carry_out=functools.partial(self._carry_out, listener),
+                    serial=self._serial,
                 ),
                 fd=listener.fd,
                 direct=self._direct,
@@ -372,7 +382,12 @@ class NotifySupervisor:
             if notification is None:
                 return
         notification_id, tid, _flags, nr, arch, ip = notification[:6]
-        self._answer(listener, (notification_id, tid, call_key(arch, nr), ip, notification[6:]))
+        exchanged = (notification_id, tid, call_key(arch, nr), ip, notification[6:])
+        if self._serial is None:
+            self._answer(listener, exchanged)
+            return
+        with self._serial:
+            self._answer(listener, exchanged)
 
     def _answer(self, listener: Listener, notification: Exchanged) -> None:
         """The general path: any route, observers, a run being killed; replies at once."""

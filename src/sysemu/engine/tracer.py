@@ -17,6 +17,7 @@ out), the Python wait loop, and the tree's own events; a call's stops are
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import os
@@ -24,7 +25,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from sysemu._typing import Protocol
+from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.api.handlers import CompiledHandlers, OnError
 from sysemu.api.results import RunResult
 from sysemu.engine.c_loop import CLoopServing
@@ -43,6 +44,9 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.seccomp import PreparedFilter
+
+if TYPE_CHECKING:
+    from _thread import LockType
 
 __all__ = ["OPTIONS", "Companion", "Stops", "Tracer"]
 
@@ -85,11 +89,12 @@ class Companion(Protocol):
         ...
 
     def beside(
-        self, root: int, policy: FailurePolicy, timeout: float | None
+        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType
     ) -> contextlib.AbstractContextManager[None]:
         """Entered once the program (process ``root``) is spawned and seized, left when the
         wait loop ended (also by an exception); handler errors go to ``policy``, the
-        tracer's own."""
+        tracer's own. ``serial`` is held by whichever of the two runs Python code for a stop
+        (see ``CallCycle._serial``): the handlers run one at a time, as on one thread."""
         ...
 
 
@@ -175,7 +180,8 @@ class Tracer(CLoopServing):
             if companion is None:
                 self._serve(timeout)
             else:
-                with companion.beside(spawned.pid, self._policy, timeout):
+                self._serial = _thread.allocate_lock()
+                with companion.beside(spawned.pid, self._policy, timeout, self._serial):
                     self._serve(timeout)
         return self._ended(argv, path, spawned, timeout)
 
@@ -339,7 +345,16 @@ class Tracer(CLoopServing):
         self._loop_python()
 
     def _dispatch(self, tid: int, status: int) -> bool:
-        """Handle one event of ``waitpid``; True ends the loop."""
+        """Handle one event of ``waitpid``; True ends the loop. With a companion the serial
+        lock is held meanwhile (see ``CallCycle._serial``)."""
+        serial = self._serial
+        if serial is None:
+            return self._handle(tid, status)
+        with serial:
+            return self._handle(tid, status)
+
+    def _handle(self, tid: int, status: int) -> bool:
+        """:meth:`_dispatch`'s work."""
         if status & 0xFF == 0x7F:  # stopped
             if self._timed_out:  # a thread the watchdog could not know of yet
                 os.kill(tid, signal.SIGKILL)

@@ -34,7 +34,10 @@ class DecisionConfig:
     loop carries out itself (``pass_type`` None: a ``Pass`` goes to ``carry_out`` like any
     other decision); ``raised(call, route, handler, error)`` is told of a handler's
     ``Exception``; ``carry_out(what, call, route, decision)`` carries out any other decision
-    (``what``: the task state, or the notification id).
+    (``what``: the task state, or the notification id). ``serial``: None, or a lock (with
+    ``acquire()`` and ``release()``) that the loop holds while a stop runs Python code, when
+    two loops serve one handler set (the ``auto`` backend): its handlers then run one at a
+    time, as on one thread.
     """
 
     __slots__ = (
@@ -44,6 +47,7 @@ class DecisionConfig:
         "fail_type",
         "pass_type",
         "raised",
+        "serial",
         "tasks",
     )
 
@@ -57,6 +61,7 @@ class DecisionConfig:
         pass_type: type | None,
         raised: Callable[..., object],
         carry_out: Callable[..., object],
+        serial: object | None = None,
     ) -> None:
         self.tasks = tasks
         self.call_type = call_type
@@ -65,6 +70,7 @@ class DecisionConfig:
         self.pass_type = pass_type
         self.raised = raised
         self.carry_out = carry_out
+        self.serial = serial
 
 
 class PtraceLoopConfig(DecisionConfig):

@@ -5,7 +5,7 @@
 
 #include "calls.h"
 
-static PyObject *s_value, *s_errno, *s_then;
+static PyObject *s_value, *s_errno, *s_then, *s_acquire, *s_release;
 static struct slot_cache c_value, c_errno, c_then;
 
 static int is_dict(PyObject *value) { return PyDict_Check(value); }
@@ -30,7 +30,37 @@ int decide_config_read(PyObject *config, struct decide_config *out) {
         Py_DECREF(pass_type);
     else
         out->pass_type = (PyTypeObject *)pass_type;
+    PyObject *serial = config_attr(config, "serial", NULL);
+    if (serial == NULL) {
+        decide_config_clear(out);
+        return -1;
+    }
+    if (serial == Py_None)
+        Py_DECREF(serial);
+    else
+        out->serial = serial;
     return 0;
+}
+
+int serial_enter(const struct decide_config *config) {
+    if (config->serial == NULL) return 0;
+    /* (_thread.lock.acquire releases the GIL while it waits.) */
+    PyObject *taken = PyObject_CallMethodNoArgs(config->serial, s_acquire);
+    if (taken == NULL) return -1;
+    Py_DECREF(taken);
+    return 0;
+}
+
+void serial_leave(const struct decide_config *config) {
+    if (config->serial == NULL) return;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject *released = PyObject_CallMethodNoArgs(config->serial, s_release);
+    if (released == NULL)
+        PyErr_Clear(); /* (only a lock not held fails, which this pairing never leaves) */
+    else
+        Py_DECREF(released);
+    PyErr_Restore(type, value, traceback);
 }
 
 void decide_config_clear(struct decide_config *config) {
@@ -41,6 +71,7 @@ void decide_config_clear(struct decide_config *config) {
     Py_CLEAR(config->pass_type);
     Py_CLEAR(config->raised);
     Py_CLEAR(config->carry_out);
+    Py_CLEAR(config->serial);
 }
 
 /* The verdict of a decision the handler returned, counted; 0, or -1 with an exception set. */
@@ -96,7 +127,9 @@ void verdict_clear(struct verdict *verdict) {
 int decide_init(void) {
     if ((s_value = PyUnicode_InternFromString("value")) == NULL ||
         (s_errno = PyUnicode_InternFromString("errno")) == NULL ||
-        (s_then = PyUnicode_InternFromString("then")) == NULL)
+        (s_then = PyUnicode_InternFromString("then")) == NULL ||
+        (s_acquire = PyUnicode_InternFromString("acquire")) == NULL ||
+        (s_release = PyUnicode_InternFromString("release")) == NULL)
         return -1;
     return 0;
 }

@@ -18,12 +18,20 @@ struct decide_config {
     PyTypeObject *pass_type;    /* Pass, or NULL: a Pass goes to carry_out like any decision */
     PyObject *raised;           /* raised(call, route, handler, error): a handler's Exception */
     PyObject *carry_out;        /* carry_out(what, call, route, decision): the other decisions */
+    PyObject *serial;           /* a lock held while a stop runs Python code, or NULL (none) */
 };
 
 /* Reads `config`'s DecisionConfig attributes into *out; 0, or -1 with an exception set (and
  * nothing held). */
 int decide_config_read(PyObject *config, struct decide_config *out);
 void decide_config_clear(struct decide_config *config);
+
+/* Take the configuration's serial lock (waiting with the GIL released), if it has one: two
+ * loops that serve one handler set (the auto backend) run its Python code one stop at a time.
+ * serial_enter returns 0, or -1 with an exception set; serial_leave keeps a pending
+ * exception as it is. */
+int serial_enter(const struct decide_config *config);
+void serial_leave(const struct decide_config *config);
 
 enum {
     VERDICT_RAISED,  /* the handler raised an Exception, already handed to raised() */

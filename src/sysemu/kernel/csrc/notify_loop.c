@@ -329,7 +329,11 @@ static PyObject *notif_serve_loop(const struct notify_config *config) {
         if (key == NULL) return NULL;
         PyObject *entry = PyDict_GetItemWithError(config->direct, key);
         if (entry == NULL) {
-            int failed = PyErr_Occurred() ? -1 : to_general(config, &request, key);
+            int failed = PyErr_Occurred() ? -1 : serial_enter(&config->decide);
+            if (failed == 0) {
+                failed = to_general(config, &request, key);
+                serial_leave(&config->decide);
+            }
             Py_DECREF(key);
             if (failed < 0) return NULL;
             continue;
@@ -342,7 +346,13 @@ static PyObject *notif_serve_loop(const struct notify_config *config) {
             PyErr_SetString(PyExc_TypeError, "a direct route is (syscall, handler, stats, route)");
             return NULL;
         }
+        if (serial_enter(&config->decide) < 0) {
+            Py_DECREF(entry);
+            Py_DECREF(key);
+            return NULL;
+        }
         int decided = serve_direct(config, &request, entry, &response);
+        serial_leave(&config->decide);
         Py_DECREF(entry);
         Py_DECREF(key);
         if (decided < 0) return NULL;

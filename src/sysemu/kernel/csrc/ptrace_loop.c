@@ -435,12 +435,16 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             int served = waiting ? C_TO_PYTHON : c_writer_entry(trace, tid, &info, config->resolve);
             if (served < 0) return failing(config);
             if (served != C_SERVED) return to_python(config, tid, status);
-        } else if (serve_direct(config, tid, state, &info, entry) < 0) {
-            return failing(config);
-        } else if (PyByteArray_AS_STRING(config->stop)[0]) {
-            /* The decision held its thread (a Defer), or ended the run: Python waits now. */
-            if (trace != NULL && c_writer_yield(trace, config->adopt) < 0) return NULL;
-            Py_RETURN_FALSE;
+        } else {
+            if (serial_enter(&config->decide) < 0) return failing(config);
+            int served = serve_direct(config, tid, state, &info, entry);
+            serial_leave(&config->decide);
+            if (served < 0) return failing(config);
+            if (PyByteArray_AS_STRING(config->stop)[0]) {
+                /* The decision held its thread (a Defer), or ended the run: Python waits. */
+                if (trace != NULL && c_writer_yield(trace, config->adopt) < 0) return NULL;
+                Py_RETURN_FALSE;
+            }
         }
         if (PyErr_CheckSignals() < 0) return failing(config);
     }
