@@ -286,7 +286,7 @@ def test_doctor_reports_what_the_kernel_offers() -> None:
     assert result.returncode == 0
     assert "seccomp SECCOMP_RET_TRACE" in result.stdout
     assert "PTRACE_GET_SYSCALL_INFO (5.3)" in result.stdout
-    assert "backend: seccomp (the default) works here." in result.stdout
+    assert "backend: auto (the default) works here." in result.stdout
     tables = next(line for line in result.stdout.splitlines() if line.startswith("syscall tables"))
     assert tables.split()[4] == linux_version()
 

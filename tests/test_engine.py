@@ -100,6 +100,8 @@ def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
     elif not ptrace.SPEEDUPS:
         pytest.skip("the C accelerator is not built")
+    if request.param in ("speedups", "ctypes"):  # the seccomp backend, whatever the default
+        monkeypatch.setattr(emulator, "DEFAULT_BACKEND", "seccomp")
     return str(request.param)
 
 

@@ -79,15 +79,16 @@ class Emulator:
     handler.
 
     ``backend`` chooses how the kernel is made to stop the calls (the handlers do not know
-    which runs them): ``"seccomp"`` (the default: a seccomp filter stops only the calls
-    handlers asked for, ptrace decides them), ``"ptrace"`` (no filter: every call stops
-    twice; for kernels or sandboxes without seccomp, and the reference the others are tested
-    against), ``"unotify"`` (seccomp user notification: no ptrace at all, the fastest, but
+    which runs them): ``"auto"`` (the default: one seccomp filter; calls whose handlers are
+    all ``decides_only`` are answered through user notification, the cheapest stop, the
+    others stop in ptrace; the handlers still run one at a time; see
+    :mod:`sysemu.engine.auto`), ``"seccomp"`` (a seccomp filter stops only the calls
+    handlers asked for, and ptrace decides all of them), ``"ptrace"`` (no filter: every call
+    stops twice; for kernels or sandboxes without seccomp, and the reference the others are
+    tested against), ``"unotify"`` (seccomp user notification: no ptrace at all, but
     handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`) or
     ``"sysemu"`` (``PTRACE_SYSEMU``: every call stops and none runs unless the tracer makes it
-    run again; for full emulators that answer (nearly) every call themselves) or ``"auto"``
-    (one filter: calls whose handlers are all ``decides_only`` are answered through user
-    notification, the others stop in ptrace; see :mod:`sysemu.engine.auto`).
+    run again; for full emulators that answer (nearly) every call themselves).
     """
 
     def __init__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-PTRACE_BACKENDS = "seccomp (the default), ptrace, sysemu or auto"
+PTRACE_BACKENDS = "seccomp, ptrace, sysemu or auto (the default)"
 """The backends that stop calls in ptrace, and so can see results and run every handler."""
 
 STATS_ALONE_ON_UNOTIFY = (

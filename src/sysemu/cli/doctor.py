@@ -94,7 +94,7 @@ def report() -> list[tuple[str, bool | str, str]]:
     return [
         ("kernel", os.uname().release, os.uname().machine),
         ("Yama ptrace_scope", _yama(), "who may be traced"),
-        ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the seccomp backend"),
+        ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the auto and seccomp backends"),
         ("PTRACE_GET_SYSCALL_INFO (5.3)", ptrace.has_syscall_info(), "one request per stop"),
         ("PTRACE_SET_SYSCALL_INFO (6.16)", _set_syscall_info(), "not needed: registers work"),
         ("process_vm_readv (3.2)", _process_vm_readv(), "fast tracee memory reads"),
@@ -148,7 +148,7 @@ def print_report() -> int:
     usable = bool(rows[2][1])
     print()
     if usable:
-        print("backend: seccomp (the default) works here.")
+        print("backend: auto (the default) works here.")
     elif rows[6][1]:
         print("backend: the default cannot run here; use --backend unotify or ptrace.")
     else:

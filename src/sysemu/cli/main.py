@@ -141,10 +141,10 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--backend",
         choices=BACKENDS,
         default=DEFAULT_BACKEND,
-        help="seccomp: only calls a handler wants stop (default); ptrace: no filter, every "
-        "call stops; unotify: no ptrace, decide-only handlers; sysemu: PTRACE_SYSEMU, no call "
-        "runs unless passed; auto: user notification for decides_only handlers, ptrace for "
-        "the rest",
+        help="auto (default): user notification for calls whose handlers only decide, "
+        "ptrace for the rest; seccomp: only calls a handler wants stop, all in ptrace; "
+        "ptrace: no filter, every call stops; unotify: no ptrace, decide-only handlers; "
+        "sysemu: PTRACE_SYSEMU, no call runs unless passed",
     )
     run.add_argument(
         "--drop-cap-sys-ptrace",

@@ -71,7 +71,8 @@ def _attach(args: argparse.Namespace, pid: int) -> None:
         return
     if [word for word in args.command if word != "--"]:
         raise ValueError("-p PID attaches to a running process: give no command with it")
-    if args.backend not in ("seccomp", "ptrace"):
+    # (auto, the default, chooses ptrace for what it attaches to, as seccomp does.)
+    if args.backend not in ("seccomp", "ptrace", "auto"):
         raise ValueError(f"-p: attaching is ptrace only, not --backend {args.backend}")
     if args.drop_cap_sys_ptrace:
         raise ValueError("-p: attaching changes no capability (no --drop-cap-sys-ptrace)")

@@ -29,7 +29,11 @@ from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.untraced import untraced_rules
-from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, PreparedFilter
+from sysemu.kernel.seccomp import (
+    SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    PreparedFilter,
+    has_user_notification,
+)
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
@@ -118,8 +122,8 @@ class NotificationCompanion:
 
 def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
     """The auto backend's companion for ``compiled``, or None when no route can be answered
-    through notification (the run is then the seccomp backend's)."""
-    if any(notifiable(route) for route in compiled.routes):
+    through notification, or the kernel has none (the run is then the seccomp backend's)."""
+    if any(notifiable(route) for route in compiled.routes) and has_user_notification():
         return NotificationCompanion(compiled)
     return None
 
