@@ -19,31 +19,43 @@ never stop the program::
     result = emu.run(["cat", "/etc/hostname"])
 """
 
-from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Abi
-from sysemu.api.call import Args, Call
-from sysemu.api.conditions import (
-    Condition,
-    Eq,
-    Ge,
-    Gt,
-    HasBits,
-    In,
-    LacksBits,
-    Le,
-    Lt,
-    Masked,
-    Ne,
-    NotIn,
-)
-from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Outcome, Pass, Result, Rewrite
-from sysemu.api.handlers import HandlerError, OnError, SyscallStats
-from sysemu.api.observers import Observer
-from sysemu.api.results import RunResult, Stats
-from sysemu.emulator import Emulator
-from sysemu.engine.errors import ExecError, RunTimeoutError, UnsupportedError
-from sysemu.engine.spawn import ProgramNotFoundError
-from sysemu.tools.tool import Tool, ToolOptions
+import gc as _gc
+
+# Importing the package makes thousands of classes, functions and tables, containers that the
+# cyclic collector counts: it would run a dozen collections meanwhile, over a millisecond of
+# every start, to find no garbage. So it waits until the imports are done.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from sysemu._typing import TYPE_CHECKING
+    from sysemu.abi import Abi
+    from sysemu.api.call import Args, Call
+    from sysemu.api.conditions import (
+        Condition,
+        Eq,
+        Ge,
+        Gt,
+        HasBits,
+        In,
+        LacksBits,
+        Le,
+        Lt,
+        Masked,
+        Ne,
+        NotIn,
+    )
+    from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Outcome, Pass, Result, Rewrite
+    from sysemu.api.handlers import HandlerError, OnError, SyscallStats
+    from sysemu.api.observers import Observer
+    from sysemu.api.results import RunResult, Stats
+    from sysemu.emulator import Emulator
+    from sysemu.engine.errors import ExecError, RunTimeoutError, UnsupportedError
+    from sysemu.engine.spawn import ProgramNotFoundError
+    from sysemu.tools.tool import Tool, ToolOptions
+finally:
+    if _collecting:
+        _gc.enable()
+    del _collecting
 
 __version__ = "0.1.0"
 

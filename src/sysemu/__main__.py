@@ -1,5 +1,9 @@
 """``python -m sysemu``: the same as the ``sysemu`` command."""
 
-from sysemu.cli.main import entry
+import gc
+
+gc.disable()  # until the program starts: see sysemu.cli.main.entry
+
+from sysemu.cli.main import entry  # noqa: E402
 
 entry()

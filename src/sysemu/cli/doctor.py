@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sysemu.abi.syscalls import linux_version
 from sysemu.api.handlers import HandlerSet
 from sysemu.cli.version import environment_line
-from sysemu.engine.auto import notifiable
+from sysemu.engine.backends import notifiable
 from sysemu.kernel import ptrace, seccomp
 from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter

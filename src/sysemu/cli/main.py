@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import os
 import signal
 import sys
@@ -372,6 +373,7 @@ def run_command(args: argparse.Namespace) -> int:
         _count_every_call(args, emu)
     try:
         if attaching:
+            _collect_from_now_on()
             result = emu.attach(args.pid, on_ready=_detach_on_signals)
         else:
             if args.drop_cap_sys_ptrace:
@@ -380,6 +382,7 @@ def run_command(args: argparse.Namespace) -> int:
             signals.install(emu)  # a signal the program sends its own group is its own
             _not_dumpable()
             # A tool may choose where the program starts (the virtual filesystem's --cwd).
+            _collect_from_now_on()
             result = emu.run(command)
             signals.run_ended()
     except HandlerError as error:
@@ -471,6 +474,22 @@ def _singular_or_plural(singular: str, plural: str, count: int) -> str:
     return singular if count == 1 else plural
 
 
+# Set by entry(): the process is the command line's own, whose start-up (parsing, loading the
+# tools and the rules, building the filter) makes only objects that live for the whole run.
+_collector_waits = False
+
+
+def _collect_from_now_on() -> None:
+    """Called as the program starts: the cyclic collector runs from now on (handlers may make
+    cycles for as long as the run lasts), and what start-up made is left out of its scans
+    (``gc.freeze``), which would otherwise find it alive every time."""
+    global _collector_waits
+    if _collector_waits:
+        _collector_waits = False
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sysemu`` command; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
@@ -529,7 +548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> None:
     """The ``sysemu`` console script: :func:`main`, then exit without the interpreter's
     teardown (freeing every module costs milliseconds a short program would feel; everything
-    sysemu owns is closed by then)."""
+    sysemu owns is closed by then). The cyclic collector waits until the program starts (see
+    :func:`_collect_from_now_on`)."""
+    global _collector_waits
+    gc.disable()
+    _collector_waits = True
     status = main()
     sys.stdout.flush()
     sys.stderr.flush()

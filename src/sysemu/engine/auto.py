@@ -24,7 +24,8 @@ import threading
 from collections.abc import Iterator
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.api.handlers import CompiledHandlers, Route
+from sysemu.api.handlers import CompiledHandlers
+from sysemu.engine.backends import any_notifiable, notifiable
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener
 from sysemu.engine.notify import NotifySupervisor
@@ -41,15 +42,6 @@ from sysemu.kernel.unotify import (
 
 if TYPE_CHECKING:
     from _thread import LockType
-
-
-def notifiable(route: Route) -> bool:
-    """Whether a route's calls can be decided through user notification."""
-    return (
-        bool(route.registrations)
-        and all(r.decides_only for r in route.registrations)
-        and not route.observe_results
-    )
 
 
 class NotificationCompanion:
@@ -123,7 +115,7 @@ class NotificationCompanion:
 def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
     """The auto backend's companion for ``compiled``, or None when no route can be answered
     through notification, or the kernel has none (the run is then the seccomp backend's)."""
-    if any(notifiable(route) for route in compiled.routes) and has_user_notification():
+    if any_notifiable(compiled) and has_user_notification():
         return NotificationCompanion(compiled)
     return None
 

@@ -11,7 +11,7 @@ not a backend. This module must not serve a stop itself.
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple, Protocol
-from sysemu.api.handlers import CompiledHandlers, OnError
+from sysemu.api.handlers import CompiledHandlers, OnError, Route
 from sysemu.engine.errors import ErrorReporter
 from sysemu.kernel.arch import Arch
 
@@ -30,6 +30,21 @@ ptrace stop (``bench/sparse.py``); every other call stops in ptrace, as under ``
 which is what ``auto`` is when no handler only decides, when the kernel has no user
 notification (Linux < 5.0), or with a handler time limit (a signal, which only the ptrace
 thread can take)."""
+
+
+def notifiable(route: Route) -> bool:
+    """Whether a route's calls can be decided through user notification (auto answers them
+    so): every handler promised to only decide, and nobody wants the result."""
+    return (
+        bool(route.registrations)
+        and all(r.decides_only for r in route.registrations)
+        and not route.observe_results
+    )
+
+
+def any_notifiable(compiled: CompiledHandlers) -> bool:
+    """Whether ``compiled`` has a route :func:`notifiable` (else auto is seccomp)."""
+    return any(map(notifiable, compiled.routes))
 
 
 class Settings(NamedTuple):
@@ -73,7 +88,8 @@ def runner(name: str, compiled: CompiledHandlers, arch: Arch, settings: Settings
     from sysemu.engine.tracer import Stops  # noqa: PLC0415 (not for unotify)
 
     companion: Companion | None = None
-    if name == "auto" and settings.handler_timeout is None:
+    # (auto's module, with socket and threading, only where it has something to answer.)
+    if name == "auto" and settings.handler_timeout is None and any_notifiable(compiled):
         from sysemu.engine.auto import companion_for  # noqa: PLC0415 (its backend only)
 
         companion = companion_for(compiled)
