@@ -234,7 +234,7 @@ def test_ctrl_c_while_waiting_for_the_listener_ends_the_program(
             time.sleep(0.01)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(notify.socket, "recv_fds", interrupted)
+    monkeypatch.setattr(notify, "receive_listener", interrupted)
     emu = unotify()
     emu.on("uname")(lambda call: None)  # (a call the shell does not make: nothing waits)
     with pytest.raises(KeyboardInterrupt):
@@ -252,7 +252,7 @@ def test_ctrl_c_while_auto_waits_for_the_listener_ends_the_program(
         time.sleep(0.5)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(auto.socket, "recv_fds", interrupted)
+    monkeypatch.setattr(auto, "receive_listener", interrupted)
     emu = Emulator(backend="auto")
     emu.on("uname", decides_only=True)(lambda call: None)
     before = own_children()

@@ -16,10 +16,10 @@ unchanged; each thread waits for the kernel without it.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import os
 import select
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -27,7 +27,7 @@ from sysemu._typing import TYPE_CHECKING
 from sysemu.api.handlers import CompiledHandlers
 from sysemu.engine.backends import any_notifiable, notifiable
 from sysemu.engine.errors import FailurePolicy
-from sysemu.engine.listening import notification_filter, receive_listener
+from sysemu.engine.listening import notification_filter, receive_listener, socket_pair
 from sysemu.engine.notify import NotifySupervisor
 from sysemu.engine.untraced import untraced_rules
 from sysemu.kernel.seccomp import (
@@ -51,8 +51,8 @@ class NotificationCompanion:
 
     def __init__(self, compiled: CompiledHandlers) -> None:
         self._compiled = compiled
-        self._ours: socket.socket | None = None
-        self._theirs: socket.socket | None = None
+        self._ours: _socket.socket | None = None
+        self._theirs: _socket.socket | None = None
 
     def filter(self) -> PreparedFilter:
         """The program's filter: notifiable routes notify, every other route traces."""
@@ -66,7 +66,7 @@ class NotificationCompanion:
 
     def spawn_arguments(self) -> tuple[int, int]:
         """A fresh socket for the listener's hand-over, and the listener's filter flags."""
-        self._ours, self._theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._ours, self._theirs = socket_pair()
         flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         return self._theirs.fileno(), flags
 

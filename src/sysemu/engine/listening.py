@@ -9,7 +9,8 @@ that is :mod:`sysemu.engine.notify`'s.
 
 from __future__ import annotations
 
-import socket
+import _socket
+import sys
 from collections.abc import Callable, Sequence
 
 from sysemu.api.handlers import CompiledHandlers
@@ -70,11 +71,26 @@ def notification_filter(
     return PreparedFilter(compile_filter(rules, arch_defaults=defaults))
 
 
-def receive_listener(ours: socket.socket, timeout: float | None) -> int | None:
+def socket_pair() -> tuple[_socket.socket, _socket.socket]:
+    """A connected pair of Unix stream sockets for a listener's hand-over. (``_socket``, not
+    ``socket``: that module's enum classes cost every run of the notification backends
+    several milliseconds of start-up.)"""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def receive_listener(ours: _socket.socket, timeout: float | None) -> int | None:
     """The listener fd the child sends over ``ours`` (closed here), or None when the child
     failed before it could send one (an end of file). Raises TimeoutError after
     ``timeout`` seconds without either (None: no limit)."""
-    with ours:
+    try:
         ours.settimeout(timeout)
-        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
-    return fds[0] if fds else None
+        _, ancillary, _, _ = ours.recvmsg(1, _socket.CMSG_SPACE(_FD_SIZE))
+    finally:
+        ours.close()
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= _FD_SIZE:
+            return int.from_bytes(data[:_FD_SIZE], sys.byteorder, signed=True)
+    return None
+
+
+_FD_SIZE = 4  # an int, as SCM_RIGHTS carries each descriptor

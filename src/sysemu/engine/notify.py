@@ -25,7 +25,6 @@ import errno
 import functools
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -55,7 +54,7 @@ from sysemu.engine.errors import (
     not_a_decision,
 )
 from sysemu.engine.guardian import GuardedProgram, kill_descendants, spawn_guarded
-from sysemu.engine.listening import notification_filter, receive_listener
+from sysemu.engine.listening import notification_filter, receive_listener, socket_pair
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel.loop_config import DecisionConfig, NotifyLoopConfig
 from sysemu.kernel.memory import TraceeMemory
@@ -192,7 +191,7 @@ class NotifySupervisor:
             SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
             SECCOMP_FILTER_FLAG_NEW_LISTENER,  # before Linux 5.19
         ):
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            ours, theirs = socket_pair()
             # Between us and the program, a guardian kills its tree if we die (no ptrace
             # here: nothing else would) and reports its status (see engine/guardian.py).
             spawned = self._program = spawn_guarded(

@@ -113,12 +113,12 @@ class _ListenerHandoff:
     Everything is built before the filter is installed; the fd goes into a ready array."""
 
     def __init__(self) -> None:
-        import array  # noqa: PLC0415 (only this backend's child needs them)
-        import socket  # noqa: PLC0415
+        import _socket  # noqa: PLC0415 (only this backend's child needs them)
+        import array  # noqa: PLC0415
 
-        self._socket = socket.socket(fileno=LISTENER_SOCKET_FD)
+        self._socket = _socket.socket(fileno=LISTENER_SOCKET_FD)
         self._fds = array.array("i", [0])
-        self._control = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, self._fds)]
+        self._control = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, self._fds)]
         self._buffers = [b"L"]
 
     def send(self, listener: int) -> None:
