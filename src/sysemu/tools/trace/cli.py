@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import argparse
 
     from sysemu.abi.classes import SyscallSet
+    from sysemu.tools.trace.events import EventObserver
 
 
 class TraceConfig(NamedTuple):
@@ -106,7 +107,6 @@ class TraceOptions(ToolOptions):
         assert isinstance(config, TraceConfig)
         import sys  # noqa: PLC0415 (loaded already; stderr is looked up when used)
 
-        from sysemu.tools.trace.events import EventObserver, JsonLines  # noqa: PLC0415
         from sysemu.tools.trace.tool import TimelineTool, Trace  # noqa: PLC0415 (traced runs)
         from sysemu.tools.trace.tracer import TraceObserver  # noqa: PLC0415
 
@@ -128,6 +128,9 @@ class TraceOptions(ToolOptions):
                 raise ValueError(f"-o {config.output}: {error.strerror}") from None
         observer: TraceObserver | EventObserver
         if config.json_lines:
+            # (Imported here: a text trace has no use for the records' dataclasses.)
+            from sysemu.tools.trace.events import EventObserver, JsonLines  # noqa: PLC0415
+
             observer = EventObserver(
                 JsonLines(stream), string_limit=config.string_limit, show_fd_paths=config.fd_paths
             )

@@ -11,18 +11,20 @@ from __future__ import annotations
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi, Syscall, syscall_named
 from sysemu.tools.tool import Tool
-from sysemu.tools.trace.events import Event, EventObserver
-from sysemu.tools.trace.timeline import Timeline
 from sysemu.tools.trace.tracer import TraceObserver, summary_table
 from sysemu.tools.trace.values import STRING_LIMIT
 
 if TYPE_CHECKING:
+    # (The records, JSON lines and timelines are imported where they are made: their
+    # dataclasses and json cost a text trace's start-up about 10 ms it has no use for.)
     from collections.abc import Callable, Iterator
     from typing import IO
 
     from sysemu.abi.classes import SyscallSet
     from sysemu.api.handlers import HandlerSet
     from sysemu.api.results import RunResult
+    from sysemu.tools.trace.events import Event, EventObserver
+    from sysemu.tools.trace.timeline import Timeline
 
 
 def observe(
@@ -117,6 +119,8 @@ class TraceEvents(Tool):
         string_limit: int = STRING_LIMIT,
         show_fd_paths: bool = False,
     ) -> None:
+        from sysemu.tools.trace.events import EventObserver  # noqa: PLC0415 (see the top)
+
         self.syscalls = _syscall_set(syscalls)
         self.events: list[Event] = []
         self.on_event = on_event
@@ -156,16 +160,20 @@ class TimelineTool(Tool):
     name = "timeline"
 
     def __init__(self, path: str, syscalls: str | SyscallSet = "all") -> None:
+        from sysemu.tools.trace.timeline import Timeline  # noqa: PLC0415 (see the top)
+
         self.path = path
         self.syscalls = _syscall_set(syscalls)
-        self.timeline = Timeline()
+        self.timeline: Timeline = Timeline()
 
     def run_started(self) -> None:
         """A new run: a new timeline."""
-        self.timeline = Timeline()
+        self.timeline = type(self.timeline)()
 
     def install(self, handlers: HandlerSet) -> None:
         """Observe the set's calls in the run that starts."""
+        from sysemu.tools.trace.events import EventObserver  # noqa: PLC0415 (see the top)
+
         observe(handlers, EventObserver(self.timeline), self.syscalls)
 
     def run_finished(self, result: RunResult) -> str:
