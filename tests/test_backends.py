@@ -436,3 +436,29 @@ def test_auto_runs_the_handlers_one_at_a_time(
     assert result.stdout is not None
     assert (result.exit_code, result.stdout.decode()) == (0, "getpid=300 getppid=300\n")
     assert overlaps == []
+
+
+def test_auto_takes_its_lock_only_where_the_ptrace_thread_runs_the_users_code() -> None:
+    """The lock costs every notification: without handlers or observers of the user's on the
+    ptrace thread (or only observers that say they are thread-safe), auto has none."""
+    from sysemu.api.handlers import HandlerSet  # noqa: PLC0415
+    from sysemu.kernel.arch import host_arch_type  # noqa: PLC0415
+
+    class Counting(Observer):
+        thread_safe = True
+
+    def serial(*kinds: str) -> object:
+        handlers = HandlerSet()
+        handlers.add("getppid", lambda call: None, decides_only=True)
+        if "handler" in kinds:
+            handlers.add("getpid", lambda call: None)
+        if "safe" in kinds:
+            handlers.observe(Counting(), [])
+        if "observer" in kinds:
+            handlers.observe(Observer(), [])
+        return auto.NotificationCompanion(handlers.compile(host_arch_type().abis)).serial()
+
+    assert serial() is None
+    assert serial("safe") is None
+    assert serial("observer") is not None
+    assert serial("handler") is not None

@@ -28,6 +28,13 @@ class Observer:
     wants_results: ClassVar[bool] = True
     """Whether :meth:`call_finished` needs the results of passed calls (an exit stop each)."""
 
+    thread_safe: ClassVar[bool] = False
+    """Whether this observer may be called while a handler runs on another thread. The
+    ``auto`` backend serves the program on two threads and runs the user's code on them one
+    at a time, which costs every notification a lock; an observer that says True here (its
+    methods touch nothing a handler does, or guard it) spares that lock when no other code
+    of the user's runs beside the notification thread."""
+
     def call_entered(self, call: Call) -> None:
         """``call`` stopped on its way into the kernel; handlers have not decided yet."""
 

@@ -125,6 +125,7 @@ class _Deliveries(Observer):
     which see signal-delivery-stops): a sender among them signalled a group it is in."""
 
     wants_results = False
+    thread_safe = True  # (a bounded deque's append and membership test)
 
     def __init__(self) -> None:
         self._seen: collections.deque[tuple[int, int]] = collections.deque(maxlen=_REMEMBERED)

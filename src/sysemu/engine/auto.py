@@ -17,6 +17,7 @@ unchanged; each thread waits for the kernel without it.
 from __future__ import annotations
 
 import _socket
+import _thread
 import contextlib
 import os
 import select
@@ -64,6 +65,19 @@ class NotificationCompanion:
             traced=untraced_rules(),
         )
 
+    def serial(self) -> LockType | None:
+        """A lock for both threads when the tracer's may run the user's code too (a handler
+        that is not decide-only, an observer: of a call, a process or a signal); else None,
+        and nothing to hold (the notification thread alone runs handlers)."""
+        compiled = self._compiled
+        ptrace_side = any(
+            route.registrations or route.observers
+            for route in compiled.routes
+            if not notifiable(route)
+        )
+        watched = any(not observer.thread_safe for observer in compiled.observers)
+        return _thread.allocate_lock() if ptrace_side or watched else None
+
     def spawn_arguments(self) -> tuple[int, int]:
         """A fresh socket for the listener's hand-over, and the listener's filter flags."""
         self._ours, self._theirs = socket_pair()
@@ -72,7 +86,7 @@ class NotificationCompanion:
 
     @contextlib.contextmanager
     def beside(
-        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType
+        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType | None
     ) -> Iterator[None]:
         """Receive the listener and answer it from a second thread while the block runs,
         holding ``serial`` while a notification runs Python code (as the tracer does for

@@ -17,7 +17,6 @@ out), the Python wait loop, and the tree's own events; a call's stops are
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import errno
 import os
@@ -88,8 +87,14 @@ class Companion(Protocol):
         """The listener socket the child sends its listener over, and the filter's flags."""
         ...
 
+    def serial(self) -> LockType | None:
+        """A lock for the two threads to hold while they run Python code for a stop, or None
+        where the tracer's side runs none of the user's (only decide-only handlers, no
+        observer): see ``CallCycle._serial``."""
+        ...
+
     def beside(
-        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType
+        self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType | None
     ) -> contextlib.AbstractContextManager[None]:
         """Entered once the program (process ``root``) is spawned and seized, left when the
         wait loop ended (also by an exception); handler errors go to ``policy``, the
@@ -180,7 +185,7 @@ class Tracer(CLoopServing):
             if companion is None:
                 self._serve(timeout)
             else:
-                self._serial = _thread.allocate_lock()
+                self._serial = companion.serial()
                 with companion.beside(spawned.pid, self._policy, timeout, self._serial):
                     self._serve(timeout)
         return self._ended(argv, path, spawned, timeout)

@@ -35,27 +35,33 @@ int decide_config_read(PyObject *config, struct decide_config *out) {
         decide_config_clear(out);
         return -1;
     }
-    if (serial == Py_None)
-        Py_DECREF(serial);
-    else
-        out->serial = serial;
+    if (serial != Py_None) {
+        out->serial_acquire = PyObject_GetAttr(serial, s_acquire);
+        out->serial_release = out->serial_acquire ? PyObject_GetAttr(serial, s_release) : NULL;
+    }
+    int failed = serial != Py_None && out->serial_release == NULL;
+    Py_DECREF(serial);
+    if (failed) {
+        decide_config_clear(out);
+        return -1;
+    }
     return 0;
 }
 
 int serial_enter(const struct decide_config *config) {
-    if (config->serial == NULL) return 0;
+    if (config->serial_acquire == NULL) return 0;
     /* (_thread.lock.acquire releases the GIL while it waits.) */
-    PyObject *taken = PyObject_CallMethodNoArgs(config->serial, s_acquire);
+    PyObject *taken = PyObject_CallNoArgs(config->serial_acquire);
     if (taken == NULL) return -1;
     Py_DECREF(taken);
     return 0;
 }
 
 void serial_leave(const struct decide_config *config) {
-    if (config->serial == NULL) return;
+    if (config->serial_release == NULL) return;
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
-    PyObject *released = PyObject_CallMethodNoArgs(config->serial, s_release);
+    PyObject *released = PyObject_CallNoArgs(config->serial_release);
     if (released == NULL)
         PyErr_Clear(); /* (only a lock not held fails, which this pairing never leaves) */
     else
@@ -71,7 +77,8 @@ void decide_config_clear(struct decide_config *config) {
     Py_CLEAR(config->pass_type);
     Py_CLEAR(config->raised);
     Py_CLEAR(config->carry_out);
-    Py_CLEAR(config->serial);
+    Py_CLEAR(config->serial_acquire);
+    Py_CLEAR(config->serial_release);
 }
 
 /* The verdict of a decision the handler returned, counted; 0, or -1 with an exception set. */

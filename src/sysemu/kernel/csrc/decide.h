@@ -18,7 +18,8 @@ struct decide_config {
     PyTypeObject *pass_type;    /* Pass, or NULL: a Pass goes to carry_out like any decision */
     PyObject *raised;           /* raised(call, route, handler, error): a handler's Exception */
     PyObject *carry_out;        /* carry_out(what, call, route, decision): the other decisions */
-    PyObject *serial;           /* a lock held while a stop runs Python code, or NULL (none) */
+    PyObject *serial_acquire;   /* a lock's acquire and release (bound once), held while a */
+    PyObject *serial_release;   /* stop runs Python code; NULL: no lock */
 };
 
 /* Reads `config`'s DecisionConfig attributes into *out; 0, or -1 with an exception set (and
