@@ -31,29 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor_path.h"
+
 static long long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* The string at `address` in `pid`, up to a NUL or PATH_MAX bytes; returns its length, or -1
- * if nothing could be read. The first read stops at the page end, where most strings end. */
-static long read_string(pid_t pid, unsigned long address) {
-    static char buffer[4096];
-    size_t have = 0;
-    while (have < sizeof buffer) {
-        size_t chunk = 4096 - (address + have) % 4096;
-        if (chunk > sizeof buffer - have) chunk = sizeof buffer - have;
-        struct iovec local = {buffer + have, chunk}, remote = {(void *)(address + have), chunk};
-        ssize_t moved = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-        if (moved <= 0) return have ? (long)have : -1;
-        char *nul = memchr(buffer + have, 0, (size_t)moved);
-        if (nul) return nul - buffer;
-        have += (size_t)moved;
-    }
-    return (long)have;
-}
 
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[3], "--") != 0) {

@@ -41,6 +41,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "floor_path.h"
+
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #endif
@@ -84,23 +86,6 @@ static int receive_fd(int sock) {
 static int emulate, read_path;
 static long unreadable; /* paths that could not be read: the run then fails */
 
-/* The string at `address` in `pid`, up to a NUL or PATH_MAX bytes; returns its length, or -1
- * if nothing could be read. The first read stops at the page end, where most strings end. */
-static long read_string(pid_t pid, unsigned long address) {
-    static char buffer[4096];
-    size_t have = 0;
-    while (have < sizeof buffer) {
-        size_t chunk = 4096 - (address + have) % 4096;
-        if (chunk > sizeof buffer - have) chunk = sizeof buffer - have;
-        struct iovec local = {buffer + have, chunk}, remote = {(void *)(address + have), chunk};
-        ssize_t moved = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-        if (moved <= 0) return have ? (long)have : -1;
-        char *nul = memchr(buffer + have, 0, (size_t)moved);
-        if (nul) return nul - buffer;
-        have += (size_t)moved;
-    }
-    return (long)have;
-}
 
 /* Answer notifications until every process using the filter is gone. */
 static void *serve(void *argument) {
