@@ -25,7 +25,6 @@ import errno
 import functools
 import os
 import signal
-import threading
 import time
 from collections.abc import Mapping, Sequence
 
@@ -256,6 +255,8 @@ class NotifySupervisor:
         """
         watchdog = None
         if timeout is not None:
+            import threading  # noqa: PLC0415 (only for a timeout: start-up without it)
+
             watchdog = threading.Timer(timeout, self._time_out, (root,))
             watchdog.daemon = True
             watchdog.start()
