@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -690,6 +690,29 @@ def workload_rows(
 # Printing
 
 
+def print_commands(
+    header: str, groups: Iterable[tuple[str, Iterable[tuple[str, Sequence[str]]]]]
+) -> None:
+    """The commands behind a table: ``header``, then each group's title and its
+    ``(label, argv)`` lines, pasteable as they are."""
+    print(header)
+    for title, commands in groups:
+        print(f"  {title}:")
+        for label, argv in commands:
+            print(f"    {label:{NAME_WIDTH}} {display(argv)}")
+
+
+def finish(
+    started: float, json_path: str | None, report: Callable[[float], dict[str, Any]]
+) -> None:
+    """The whole run's duration, then ``report(elapsed seconds)`` written to ``json_path``
+    as JSON, if one was asked for (only then is it made)."""
+    elapsed = time.perf_counter() - started
+    print(f"\nwhole benchmark took {elapsed:.0f} s")
+    if json_path:
+        Path(json_path).write_text(json.dumps(report(elapsed), indent=2) + "\n")
+
+
 def display(argv: Sequence[str]) -> str:
     """A command as one could type it at the repository root (this Python shown as python3)."""
     return shlex.join("python3" if arg == sys.executable else arg for arg in argv)
@@ -1164,23 +1187,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     workload_targets = [print_workload(workload) for workload in workloads]
 
-    print(
+    print_commands(
         f"Commands (run from the repository root; N = {n}; each row's start-up command is the"
-        " same with `bench/out/getpid_loop 0` as the program)"
+        " same with `bench/out/getpid_loop 0` as the program)",
+        (
+            (title, [(row.tracer.name, row.argv) for row in rows])
+            for title, rows in [
+                ("getpid micro", list(getpid.values())),
+                ("backends (the seccomp rows are the getpid micro's)", backend_extra),
+                ("openat micro", openat),
+            ]
+            + [(f"workload {w.title}", w.rows) for w in workloads]
+        ),
     )
-    for title, rows in [
-        ("getpid micro", list(getpid.values())),
-        ("backends (the seccomp rows are the getpid micro's)", backend_extra),
-        ("openat micro", openat),
-    ] + [(f"workload {w.title}", w.rows) for w in workloads]:
-        print(f"  {title}:")
-        for row in rows:
-            print(f"    {row.tracer.name:{NAME_WIDTH}} {display(row.argv)}")
-    elapsed = time.perf_counter() - started
-    print(f"\nwhole benchmark took {elapsed:.0f} s")
 
-    if args.json:
-        report = {
+    def report(elapsed: float) -> dict[str, Any]:
+        return {
             "machine": info,
             "calls": n,
             "repeat": repeat,
@@ -1204,7 +1226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for w, target in zip(workloads, workload_targets, strict=True)
             ],
         }
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+    finish(started, args.json, report)
     return 0
 
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import run as dense
@@ -398,19 +396,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         placed = [gap for gap in gaps if gap.placement == placement]
         backends += print_backends(placed, n)
         paths += print_paths(placed, n)
-    print(
+    firsts = [next(gap for gap in gaps if gap.placement == placement) for placement in placements]
+    dense.print_commands(
         f"Commands of the first gap (run from the repository root; N = {n}; the other gaps"
-        " differ in WORK only)"
+        " differ in WORK only)",
+        ((first.placement, [(row.label, row.argv) for row in first.rows()]) for first in firsts),
     )
-    for placement in placements:
-        first = next(gap for gap in gaps if gap.placement == placement)
-        print(f"  {placement}:")
-        for row in first.rows():
-            print(f"    {row.label:{NAME_WIDTH}} {display(row.argv)}")
-    elapsed = time.perf_counter() - started
-    print(f"\nwhole benchmark took {elapsed:.0f} s")
-    if args.json:
-        report = {
+
+    def report(elapsed: float) -> dict[str, Any]:
+        return {
             "machine": info,
             "calls": n,
             "rounds": rounds,
@@ -431,7 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for gap in gaps
             ],
         }
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+    dense.finish(started, args.json, report)
     return 0
 
 
