@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.api.handlers import CompiledHandlers
-from sysemu.engine.backends import any_notifiable, notifiable
+from sysemu.engine.backends import notifiable
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener, socket_pair
 from sysemu.engine.notify import NotifySupervisor
@@ -127,11 +127,10 @@ class NotificationCompanion:
 
 
 def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
-    """The auto backend's companion for ``compiled``, or None when no route can be answered
-    through notification, or the kernel has none (the run is then the seccomp backend's)."""
-    if any_notifiable(compiled) and has_user_notification():
-        return NotificationCompanion(compiled)
-    return None
+    """The auto backend's companion for ``compiled``, which has a route to answer through
+    notification (``backends.any_notifiable``, checked before this module is loaded), or None
+    where the kernel has no user notification (the run is then the seccomp backend's)."""
+    return NotificationCompanion(compiled) if has_user_notification() else None
 
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:

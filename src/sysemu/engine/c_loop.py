@@ -4,7 +4,7 @@ and the callbacks through which it gives calls back to Python (a route to resolv
 the C trace writer hands over, a handler that raised).
 
 The C loop serves the stops it can (a direct route's handler, the C trace writer's lines) and
-returns every other event, which :meth:`_dispatch` handles as the Python loop would. This
+returns every other event, which :meth:`_dispatcher`'s choice handles as the Python loop would. This
 module must not carry out decisions itself: the C loop's twin of that is
 :meth:`CallCycle._carry_out`, which it calls.
 """
@@ -26,14 +26,14 @@ from sysemu.kernel.loop_config import DecisionConfig, DirectRoute, PtraceLoopCon
 
 class CLoopServing(CallCycle):
     """The C wait loop's side of a tracer (see the module doc). The tracer supplies
-    :meth:`_dispatch`, :meth:`_serve_holds` and the spin budget."""
+    :meth:`_dispatcher`, :meth:`_serve_holds` and the spin budget."""
 
     _spin_ns: int
     # The observer whose C trace writer the C loop drives (see _c_trace), set per run.
     _traced_by: Observer | None = None
 
-    def _dispatch(self, tid: int, status: int) -> bool:
-        """Handle one event of ``waitpid``; True ends the loop (the tracer's)."""
+    def _dispatcher(self) -> Callable[[int, int], bool]:
+        """What handles one event of ``waitpid`` (True ends the loop): the tracer's."""
         raise NotImplementedError
 
     def _serve_holds(self) -> bool:
@@ -73,7 +73,7 @@ class CLoopServing(CallCycle):
         }
         if self._ptrace_only:  # clone and clone3 go to Python, which follows untraced children
             by_number.update(dict.fromkeys((arch << 32 | nr for arch, nr in untraced.CALLS)))
-        dispatch = self._dispatch
+        dispatch = self._dispatcher()
         # Built once per run; the C loop reads it at each call, never per stop.
         config = PtraceLoopConfig(
             decision=DecisionConfig(

@@ -349,17 +349,23 @@ class Tracer(CLoopServing):
             return
         self._loop_python()
 
-    def _dispatch(self, tid: int, status: int) -> bool:
-        """Handle one event of ``waitpid``; True ends the loop. With a companion the serial
-        lock is held meanwhile (see ``CallCycle._serial``)."""
+    def _dispatcher(self) -> Callable[[int, int], bool]:
+        """What the wait loops hand each event to: :meth:`_dispatch`, holding the serial lock
+        meanwhile when there is one (see ``CallCycle._serial``). Chosen once per loop, so
+        that a run without the lock pays nothing per stop."""
         serial = self._serial
         if serial is None:
-            return self._handle(tid, status)
-        with serial:
-            return self._handle(tid, status)
+            return self._dispatch
+        dispatch = self._dispatch
 
-    def _handle(self, tid: int, status: int) -> bool:
-        """:meth:`_dispatch`'s work."""
+        def serially(tid: int, status: int) -> bool:
+            with serial:
+                return dispatch(tid, status)
+
+        return serially
+
+    def _dispatch(self, tid: int, status: int) -> bool:
+        """Handle one event of ``waitpid``; True ends the loop."""
         if status & 0xFF == 0x7F:  # stopped
             if self._timed_out:  # a thread the watchdog could not know of yet
                 os.kill(tid, signal.SIGKILL)
@@ -381,6 +387,7 @@ class Tracer(CLoopServing):
         waitpid = os.waitpid
         clock = time.perf_counter_ns
         spin_ns = self._spin_ns
+        dispatch = self._dispatcher()
         spinning = False
         while True:
             # Waiting for a stop by sleeping costs a cross-CPU wake-up of this process when the
@@ -406,7 +413,7 @@ class Tracer(CLoopServing):
                     tid, status = waitpid(-1, ptrace.WALL)
             except ChildProcessError:
                 return
-            if self._dispatch(tid, status):
+            if dispatch(tid, status):
                 return
             if self._holds and self._serve_holds():
                 return
@@ -416,7 +423,7 @@ class Tracer(CLoopServing):
         The C loop hands every stop to Python meanwhile, and gets them back afterwards
         unless the run is ending."""
         self._hand_back[0] = 1
-        ended = self._held().serve(self._dispatch)
+        ended = self._held().serve(self._dispatcher())
         if not (ended or self._timed_out or self._policy.fatal or self._release_requested):
             self._hand_back[0] = 0
         return ended
