@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,22 @@ def own_children() -> set[int]:
         except FileNotFoundError:  # a thread that ended after the listing has no children
             continue
     return found
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):  # (reaped between the open and the read)
+        return True
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> bool:
+    """Whether ``predicate`` comes true within ``timeout`` seconds (polled every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()

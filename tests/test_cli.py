@@ -18,7 +18,7 @@ from sysemu.abi.syscalls import linux_version
 from sysemu.cli import doctor
 from sysemu.kernel import seccomp
 
-from .conftest import Programs
+from .conftest import Programs, gone, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
@@ -48,24 +48,6 @@ def background(*args: str) -> Iterator[subprocess.Popen[str]]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate(timeout=30)
-
-
-def gone(pid: int) -> bool:
-    """True once ``pid`` has exited (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):  # (reaped between the open and the read)
-        return True
-
-
-def wait_until(predicate: object, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def write_rules(tmp_path: Path, body: str) -> str:

@@ -37,7 +37,7 @@ from sysemu import Call, Decision, Emulator, Observer, Outcome, Result, RunTimeo
 from sysemu.engine.tracer import Tracer
 from sysemu.tools.trace import trace
 
-from .conftest import Programs, own_children
+from .conftest import Programs, own_children, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
@@ -66,15 +66,6 @@ def leftovers(token: str) -> list[str]:
         if int(ppid) == me or int(tracer) == me or token.encode() in environ:
             found.append(f"{entry} state={state} ppid={ppid} tracer={tracer} {stat[:60]!r}")
     return found
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from sysemu import Emulator
 from sysemu.cli.signals import RunSignals, parent_in_stat, sent_from_the_tree
 from sysemu.kernel import seccomp
 
+from .conftest import gone, wait_until
+
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
 BACKENDS = ["seccomp", "ptrace", "sysemu", "unotify", "auto"]
 # What the program sends its own group, and then shows it survived.
@@ -112,24 +114,6 @@ def job(argv: list[str], *, terminal: bool) -> Iterator[Job]:
         yield started
     finally:
         started.close()
-
-
-def gone(pid: int) -> bool:
-    """True once ``pid`` has exited (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
-def wait_until(predicate: object, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def group_kill_script(name: str, *, child: bool) -> str:
