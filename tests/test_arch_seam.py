@@ -12,7 +12,6 @@ registers say afterwards. Nothing here touches a real process.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import struct
@@ -137,12 +136,12 @@ class FakeKernel:
         self.poke_user(tid, offset_b, value_b)
         return self.resume(request, tid, 0)
 
-    def get_regs(self, tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
-        ctypes.memmove(buffer, bytes(self.regs[tid]), LAYOUT.size)
+    def get_regs(self, tid: int, buffer: bytearray) -> bool:
+        buffer[: LAYOUT.size] = self.regs[tid]
         return True
 
-    def set_regs(self, tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
-        self.regs[tid][:] = buffer.raw[: LAYOUT.size]
+    def set_regs(self, tid: int, buffer: bytearray) -> bool:
+        self.regs[tid][:] = buffer[: LAYOUT.size]
         return True
 
     # --- the tracer's ptrace requests ---
@@ -226,7 +225,7 @@ def run_fake(
         # handlers' rules, read back from the packed program.
         prepared = tracer._filter()
         assert prepared is not None
-        code = prepared._code.raw
+        code = bytes(prepared._code)
         kernel.program = [
             bpf.Insn(*struct.unpack_from("<HBBI", code, at)) for at in range(0, len(code), 8)
         ]

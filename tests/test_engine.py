@@ -29,7 +29,7 @@ from sysemu import (
 from sysemu.abi.syscalls import abis_for_name, syscall_by_name
 from sysemu.api.handlers import HandlerSet
 from sysemu.engine.common import SIGNALLING_CALLS
-from sysemu.kernel import ptrace, seccomp
+from sysemu.kernel import ctypes_calls, ptrace, seccomp
 from sysemu.kernel.arch import host_arch_type
 
 from .conftest import Programs
@@ -94,9 +94,10 @@ def ptrace_implementation(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         if request.param.endswith("-python"):
             monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
     elif request.param == "ctypes":
-        monkeypatch.setattr(ptrace, "resume", ptrace._ctypes_resume)
-        monkeypatch.setattr(ptrace, "syscall_info", ptrace._ctypes_syscall_info)
-        monkeypatch.setattr(ptrace, "poke_user_twice_then", ptrace._ctypes_poke_user_twice_then)
+        monkeypatch.setattr(ptrace, "_ptrace", ctypes_calls.ptrace)
+        monkeypatch.setattr(ptrace, "resume", ptrace._python_resume)
+        monkeypatch.setattr(ptrace, "syscall_info", ptrace._python_syscall_info)
+        monkeypatch.setattr(ptrace, "poke_user_twice_then", ptrace._python_poke_user_twice_then)
         monkeypatch.setattr(ptrace, "serve_seccomp_stops", None)
     elif not ptrace.SPEEDUPS:
         pytest.skip("the C accelerator is not built")

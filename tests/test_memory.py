@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import mmap
 import os
 from collections.abc import Iterator
 
 import pytest
 
-from sysemu.kernel import memory
+from sysemu.kernel import ctypes_calls, memory, raw
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
 
 _libc = ctypes.CDLL(None)
+_ctypes_read = functools.partial(
+    ctypes_calls.read_memory, number=raw.SYS_PROCESS_VM_READV, page_size=mmap.PAGESIZE
+)
+_ctypes_write = functools.partial(
+    ctypes_calls.write_memory, number=raw.SYS_PROCESS_VM_WRITEV, page_size=mmap.PAGESIZE
+)
 
 
 @pytest.fixture(autouse=True, params=["speedups", "ctypes"])
 def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "ctypes":
-        monkeypatch.setattr(memory, "_read_memory", None)
+        monkeypatch.setattr(memory, "_read_memory", _ctypes_read)
         monkeypatch.setattr(memory, "_read_cstring", None)
-        monkeypatch.setattr(memory, "_write_memory", None)
-    elif memory._read_memory is None:
+        monkeypatch.setattr(memory, "_write_memory", _ctypes_write)
+    elif raw.speedups is None:
         pytest.skip("the C accelerator is not built")
     return str(request.param)
 

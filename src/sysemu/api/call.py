@@ -6,7 +6,6 @@ kernel already reported (decoded strings, the process id, memory) is read on fir
 
 from __future__ import annotations
 
-import ctypes
 import os
 import posixpath
 from collections.abc import Callable, Sequence
@@ -24,11 +23,12 @@ from sysemu.api.decisions import (
     ResultHook,
     Rewrite,
 )
-from sysemu.kernel.libc import tgkill
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.ptrace import record_method
+from sysemu.kernel.raw import tgkill
 
 if TYPE_CHECKING:
+    import ctypes
     from typing import Any, TypeVar
 
     from sysemu.abi.sockaddr import Endpoint, SocketAddress
@@ -374,6 +374,8 @@ class Call:
 
     def read_struct(self, address: int, struct_type: type[_Struct]) -> _Struct:
         """Read a ctypes structure from the caller's memory."""
+        import ctypes  # noqa: PLC0415 (the caller's structure type has loaded it already)
+
         return struct_type.from_buffer_copy(self.read(address, ctypes.sizeof(struct_type)))
 
     def write_struct(self, address: int, value: ctypes.Structure) -> None:

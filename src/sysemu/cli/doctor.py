@@ -5,7 +5,6 @@ Probes that change the calling process (installing a seccomp filter) run in a fo
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import itertools
 import os
@@ -15,10 +14,9 @@ from sysemu.abi.syscalls import linux_version
 from sysemu.api.handlers import HandlerSet
 from sysemu.cli.version import environment_line
 from sysemu.engine.backends import notifiable
-from sysemu.kernel import ptrace, seccomp
+from sysemu.kernel import ptrace, raw, seccomp
 from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
-from sysemu.kernel.libc import libc
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER
 from sysemu.kernel.unotify import (
@@ -59,15 +57,13 @@ def _sync_wake_up() -> bool:
 
 def _set_syscall_info() -> bool:
     # On a pid that is not our tracee a known request fails with ESRCH, an unknown one EIO.
-    ctypes.set_errno(0)
-    libc.ptrace(ptrace.PTRACE_SET_SYSCALL_INFO, 0, 0, 0)
-    return ctypes.get_errno() != errno.EIO
+    return raw.ptrace(ptrace.PTRACE_SET_SYSCALL_INFO, 0, 0, 0) != -errno.EIO
 
 
 def _process_vm_readv() -> bool:
-    buffer = ctypes.create_string_buffer(b"probe")
+    buffer = b"probe"
     try:
-        return TraceeMemory(os.getpid()).read(ctypes.addressof(buffer), 5) == b"probe"
+        return TraceeMemory(os.getpid()).read(raw.address_of(buffer), 5) == b"probe"
     except OSError:
         return False
 

@@ -241,17 +241,12 @@ def _not_dumpable() -> None:
     """Make sysemu non-dumpable while it runs a program: then a program of the same user can
     neither ptrace sysemu nor write its memory through /proc/PID/mem (which would undo any
     rule). A program with CAP_SYS_PTRACE (root) still can; root owns the machine anyway."""
-    import ctypes  # noqa: PLC0415 (already loaded by the kernel layer)
+    from sysemu.kernel.raw import PR_SET_DUMPABLE, SYS_PRCTL, syscall  # noqa: PLC0415
 
-    from sysemu.kernel.libc import libc  # noqa: PLC0415
-
-    pr_set_dumpable = 4
-    libc.prctl(ctypes.c_int(pr_set_dumpable), ctypes.c_ulong(0), ctypes.c_ulong(0),
-               ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
+    syscall(SYS_PRCTL, PR_SET_DUMPABLE, 0, 0, 0, 0)  # (it cannot fail for our own process)
 
 
 CAP_SYS_PTRACE = 19
-PR_CAPBSET_DROP = 24
 
 
 def _drop_cap_sys_ptrace() -> None:
@@ -260,18 +255,15 @@ def _drop_cap_sys_ptrace() -> None:
     from the bounding set, so it lacks it, and with sysemu non-dumpable it can then neither
     ptrace sysemu nor open /proc/<sysemu>/mem. Raises UsageError where this is not allowed
     (without CAP_SETPCAP)."""
-    import ctypes  # noqa: PLC0415 (already loaded by the kernel layer)
+    from sysemu.kernel.raw import PR_CAPBSET_DROP, prctl  # noqa: PLC0415
 
-    from sysemu.kernel.libc import libc  # noqa: PLC0415
-
-    done = libc.prctl(ctypes.c_int(PR_CAPBSET_DROP), ctypes.c_ulong(CAP_SYS_PTRACE),
-                      ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
-    if done != 0:
-        error = ctypes.get_errno()
+    try:
+        prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE)
+    except OSError as error:
         raise UsageError(
             f"--drop-cap-sys-ptrace: the bounding set cannot be changed here "
-            f"({errno_name(error) if error else 'prctl failed'}; it needs CAP_SETPCAP)"
-        )
+            f"({errno_name(error.errno) if error.errno else 'prctl failed'}; it needs CAP_SETPCAP)"
+        ) from None
 
 
 def _emulator(args: argparse.Namespace, backend: str) -> Emulator:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.engine.spawn import Spawned, exec_child
-from sysemu.kernel.libc import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
+from sysemu.kernel.raw import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
 from sysemu.kernel.seccomp import PreparedFilter
 
 if TYPE_CHECKING:

@@ -9,20 +9,15 @@ the page end instead of failing as a whole.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 from collections.abc import Callable
 
-from sysemu.kernel.libc import SYS_PROCESS_VM_READV, SYS_PROCESS_VM_WRITEV, syscall
+from sysemu.kernel.raw import SYS_PROCESS_VM_READV, SYS_PROCESS_VM_WRITEV, speedups
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # include/uapi/linux/limits.h: a path the kernel accepts is at most this long, NUL included.
 PATH_MAX = 4096
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
 
 
 class TraceeMemoryError(OSError):
@@ -43,37 +38,25 @@ def _page_split(address: int, size: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def _transfer(number: int, pid: int, local: ctypes.Array[ctypes.c_char], address: int) -> int:
-    """One process_vm_* call between ``local`` and ``address``; bytes moved or -errno."""
-    pieces = _page_split(address, len(local))
-    remote = (_Iovec * len(pieces))(*(_Iovec(base, length) for base, length in pieces))
-    local_iov = _Iovec(ctypes.cast(local, ctypes.c_void_p).value, len(local))
-    moved = syscall(
-        ctypes.c_long(number),
-        ctypes.c_long(pid),
-        ctypes.byref(local_iov),
-        ctypes.c_ulong(1),
-        remote,
-        ctypes.c_ulong(len(pieces)),
-        ctypes.c_ulong(0),
+# The readers and the writer, the C accelerator's (see csrc/tracee.c) or their ctypes twins;
+# each returns -errno on failure. Without the accelerator strings are read by read() below.
+_read_memory: Callable[[int, int, int], bytes | int]
+_read_cstring: Callable[[int, int, int], bytes | int] | None
+_write_memory: Callable[[int, int, bytes], int]
+if speedups is not None:
+    _read_memory = speedups.read_memory
+    _read_cstring = speedups.read_cstring
+    _write_memory = speedups.write_memory
+else:
+    from functools import partial as _bind
+
+    from sysemu.kernel import ctypes_calls
+
+    _read_memory = _bind(ctypes_calls.read_memory, number=SYS_PROCESS_VM_READV, page_size=PAGE_SIZE)
+    _read_cstring = None
+    _write_memory = _bind(
+        ctypes_calls.write_memory, number=SYS_PROCESS_VM_WRITEV, page_size=PAGE_SIZE
     )
-    return int(moved) if moved >= 0 else -ctypes.get_errno()
-
-
-# The C accelerator's readers, if it was built (see csrc/tracee.c); both return -errno on failure.
-_read_memory: Callable[[int, int, int], bytes | int] | None = None
-_read_cstring: Callable[[int, int, int], bytes | int] | None = None
-_write_memory: Callable[[int, int, bytes], int] | None = None
-if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
-    try:
-        from sysemu.kernel import _speedups  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        _read_memory = _speedups.read_memory
-        _read_cstring = _speedups.read_cstring
-        # (getattr: an in-place build older than this function still loads.)
-        _write_memory = getattr(_speedups, "write_memory", None)
 
 
 class TraceeMemory:
@@ -92,26 +75,17 @@ class TraceeMemory:
         """
         if size <= 0:
             return b""
-        if _read_memory is not None:
-            data = _read_memory(self.tid, address, size)
-            if isinstance(data, bytes) and (partial or len(data) == size):
-                return data
-            if isinstance(data, bytes) or (partial and data == -errno.EFAULT):
-                if partial:
+        data = _read_memory(self.tid, address, size)
+        if isinstance(data, int):
+            if -data in _FALLBACK_ERRNOS:
+                data = self._proc_mem_read(address, size)
+            if isinstance(data, int):
+                if partial and data == -errno.EFAULT:
                     return b""
-                raise TraceeMemoryError(errno.EFAULT, f"cannot read {size} bytes at {address:#x}")
-            if -data not in _FALLBACK_ERRNOS:
                 raise TraceeMemoryError(-data, f"cannot read tracee {self.tid} at {address:#x}")
-        buffer = ctypes.create_string_buffer(size)
-        moved = _transfer(SYS_PROCESS_VM_READV, self.tid, buffer, address)
-        if moved < 0 and -moved in _FALLBACK_ERRNOS:
-            moved = self._proc_mem_read(buffer, address)
-        if moved < 0 and not (partial and -moved == errno.EFAULT):
-            raise TraceeMemoryError(-moved, f"cannot read tracee {self.tid} at {address:#x}")
-        moved = max(moved, 0)
-        if moved < size and not partial:
+        if len(data) < size and not partial:
             raise TraceeMemoryError(errno.EFAULT, f"cannot read {size} bytes at {address:#x}")
-        return buffer.raw[:moved]
+        return data
 
     def read_cstring(self, address: int, limit: int = PATH_MAX) -> bytes:
         """Read a NUL-terminated string at ``address`` (without the NUL), at most ``limit``
@@ -143,24 +117,22 @@ class TraceeMemory:
         """Write ``data`` at ``address``, through /proc/PID/mem if the page is read-only."""
         if not data:
             return
-        if _write_memory is not None:
-            moved = _write_memory(self.tid, address, bytes(data))
-        else:
-            buffer = ctypes.create_string_buffer(data, len(data))
-            moved = _transfer(SYS_PROCESS_VM_WRITEV, self.tid, buffer, address)
+        moved = _write_memory(self.tid, address, bytes(data))
         if moved != len(data):
             moved = self._proc_mem_write(data, address)
         if moved != len(data):
             raise TraceeMemoryError(errno.EFAULT, f"cannot write tracee {self.tid} at {address:#x}")
 
-    def _proc_mem_read(self, buffer: ctypes.Array[ctypes.c_char], address: int) -> int:
+    def _proc_mem_read(self, address: int, size: int) -> bytes | int:
+        """Up to ``size`` bytes at ``address`` through /proc/PID/mem (short at an unmapped
+        page), or -errno when it cannot be opened."""
         try:
             fd = os.open(f"/proc/{self.tid}/mem", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as error:
             return -(error.errno or errno.EIO)
         try:
             data = b""
-            for piece_address, length in _page_split(address, len(buffer)):
+            for piece_address, length in _page_split(address, size):
                 try:
                     piece = os.pread(fd, length, piece_address)
                 except OSError:
@@ -170,8 +142,7 @@ class TraceeMemory:
                     break
         finally:
             os.close(fd)
-        ctypes.memmove(buffer, data, len(data))
-        return len(data)
+        return data if data else -errno.EFAULT
 
     def _proc_mem_write(self, data: bytes, address: int) -> int:
         try:

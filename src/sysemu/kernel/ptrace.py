@@ -1,9 +1,8 @@
 """ptrace(2): requests, options, wait-status decoding and ``PTRACE_GET_SYSCALL_INFO``.
 
-The functions here sit on the per-stop hot path, so they avoid ctypes' ``argtypes`` conversion
-(hundreds of nanoseconds a call) and pass pre-built ctypes objects for every 64-bit argument.
-glibc's ``ptrace`` is variadic and reads ``addr`` and ``data`` as pointers; a Python ``int``
-passed without ``argtypes`` would arrive as a 32-bit C ``int`` with undefined upper bits.
+Requests go through :mod:`sysemu.kernel.raw` (the C accelerator, or ctypes without it); the
+three of every stop (resume, syscall info, two register pokes and a resume) have C versions
+that also skip building Python objects, and the Python twins here where it is not built.
 
 A request on a tracee that was just killed fails with ``ESRCH``: that is a normal race (a
 ``SIGKILL`` can arrive at any time), so the resume functions report it through their return
@@ -12,7 +11,6 @@ value and leave it to the wait loop to collect the exit.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import struct
@@ -20,8 +18,8 @@ import sys
 from collections.abc import Callable
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.kernel import raw
 from sysemu.kernel.arch import host_arch_type
-from sysemu.kernel.libc import libc, raise_errno
 
 if TYPE_CHECKING:
     from sysemu.kernel.arch import Arch
@@ -88,70 +86,58 @@ SYSCALL_INFO_SIZE = 88
 SECCOMP_INFO = struct.Struct("<B3xIQQQ6QI")  # op, arch, ip, sp, nr, args*6, ret_data
 EXIT_INFO = struct.Struct("<B3xIQQqB")  # op, arch, ip, sp, rval, is_error
 
-_ptrace = libc.ptrace
-_ptrace.restype = ctypes.c_long
-_get_errno = ctypes.get_errno
-
-_NULL = ctypes.c_void_p(0)
-# One pre-built argument per signal number, so that resuming never allocates.
-_SIGNAL_ARGS = tuple(ctypes.c_ulong(sig) for sig in range(65))
-_INFO_SIZE_ARG = ctypes.c_ulong(SYSCALL_INFO_SIZE)
+_ptrace = raw.ptrace
 
 
-def _ctypes_resume(request: int, tid: int, sig: int) -> bool:
+def _failed(result: int, what: str) -> None:
+    raise OSError(-result, f"{what}: {os.strerror(-result)}")
+
+
+def _python_resume(request: int, tid: int, sig: int) -> bool:
     """Resume a stopped tracee with ``request``, delivering ``sig``; False if it is gone."""
-    if _ptrace(request, tid, _NULL, _SIGNAL_ARGS[sig]) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(request, tid, 0, sig)
+    if result < 0:
+        if result == -errno.ESRCH:
             return False
-        raise_errno(f"ptrace({request:#x}, {tid})")
+        _failed(result, f"ptrace({request:#x}, {tid})")
     return True
 
 
-_info_buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
-_info_view = memoryview(_info_buffer).cast("B")
+_info_buffer = bytearray(SYSCALL_INFO_SIZE)
 _NONE_INFO = struct.Struct("<B3xIQQ")
 
 
-def _ctypes_syscall_info(tid: int) -> tuple[int, ...] | None:
+def _python_syscall_info(tid: int) -> tuple[int, ...] | None:
     """``PTRACE_GET_SYSCALL_INFO`` as a tuple shaped by ``op`` (see the module docstring);
     None if the tracee is gone."""
-    if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE_ARG, _info_buffer) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(PTRACE_GET_SYSCALL_INFO, tid, SYSCALL_INFO_SIZE, _info_buffer)
+    if result < 0:
+        if result == -errno.ESRCH:
             return None
-        raise_errno("PTRACE_GET_SYSCALL_INFO")
-    op = _info_view[0]
+        _failed(result, "PTRACE_GET_SYSCALL_INFO")
+    op = _info_buffer[0]
     if op in (SYSCALL_INFO_SECCOMP, SYSCALL_INFO_ENTRY):
-        values = SECCOMP_INFO.unpack_from(_info_view)
+        values = SECCOMP_INFO.unpack_from(_info_buffer)
         return values if op == SYSCALL_INFO_SECCOMP else (*values[:-1], 0)
     if op == SYSCALL_INFO_EXIT:
-        return EXIT_INFO.unpack_from(_info_view)
-    return _NONE_INFO.unpack_from(_info_view)
+        return EXIT_INFO.unpack_from(_info_buffer)
+    return _NONE_INFO.unpack_from(_info_buffer)
 
 
-_MINUS_ONE = ctypes.c_long(-1)
-
-
-def _ctypes_poke_user_twice_then(  # noqa: PLR0917 (the C version's signature)
+def _python_poke_user_twice_then(  # noqa: PLR0917 (the C version's signature)
     request: int, tid: int, offset_a: int, value_a: int, offset_b: int, value_b: int
 ) -> bool:
     """Set two words of the tracee's ``struct user`` and resume it with ``request``."""
-    for offset, value in ((offset_a, value_a), (offset_b, value_b)):
-        data = _MINUS_ONE if value == -1 else ctypes.c_long(_signed64(value))
-        if _ptrace(PTRACE_POKEUSER, tid, ctypes.c_ulong(offset), data) < 0:
-            if _get_errno() == errno.ESRCH:
-                return False
-            raise_errno("PTRACE_POKEUSER")
-    return _ctypes_resume(request, tid, 0)
+    return (
+        poke_user(tid, offset_a, value_a)
+        and poke_user(tid, offset_b, value_b)
+        and _python_resume(request, tid, 0)
+    )
 
 
-def _signed64(value: int) -> int:
-    value &= 0xFFFF_FFFF_FFFF_FFFF
-    return value - (1 << 64) if value >> 63 else value
-
-
-resume = _ctypes_resume
-syscall_info = _ctypes_syscall_info
-poke_user_twice_then = _ctypes_poke_user_twice_then
+resume = _python_resume
+syscall_info = _python_syscall_info
+poke_user_twice_then = _python_poke_user_twice_then
 SPEEDUPS = False
 # The audit arch of the native ABI the accelerator was built for (its csrc/arch.h): the C wait
 # loops and trace writer serve that architecture only. None without the accelerator.
@@ -167,20 +153,16 @@ CTraceWriter: Callable[[TraceWriterConfig], object] | None = None
 # one-slot class in C (see csrc/calls.c); Call.emulate is one, if built.
 record_method: Callable[[type, type, str, str, str], object] | None = None
 
-if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
-    try:
-        from sysemu.kernel import _speedups  # type: ignore[attr-defined]
-    except ImportError:  # not built (no C compiler at install): the ctypes versions serve
-        pass
-    else:
-        resume = _speedups.resume
-        syscall_info = _speedups.syscall_info
-        poke_user_twice_then = _speedups.poke_user_twice_then
-        serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
-        CTraceWriter = getattr(_speedups, "CTraceWriter", None)
-        record_method = getattr(_speedups, "record_method", None)
-        ACCELERATED_AUDIT_ARCH = getattr(_speedups, "ARCH_AUDIT", None)
-        SPEEDUPS = True
+_speedups = raw.speedups
+if _speedups is not None:
+    resume = _speedups.resume
+    syscall_info = _speedups.syscall_info
+    poke_user_twice_then = _speedups.poke_user_twice_then
+    serve_seccomp_stops = getattr(_speedups, "ptrace_serve", None)  # (an older build)
+    CTraceWriter = getattr(_speedups, "CTraceWriter", None)
+    record_method = getattr(_speedups, "record_method", None)
+    ACCELERATED_AUDIT_ARCH = getattr(_speedups, "ARCH_AUDIT", None)
+    SPEEDUPS = True
 
 
 def cont(tid: int, sig: int = 0) -> bool:
@@ -215,65 +197,71 @@ def detach(tid: int, sig: int = 0) -> bool:
 
 def seize(tid: int, options: int) -> None:
     """Attach to ``tid`` with ``PTRACE_SEIZE`` (no stop) and set ``options``."""
-    if _ptrace(PTRACE_SEIZE, tid, _NULL, ctypes.c_ulong(options)) < 0:
-        raise_errno(f"PTRACE_SEIZE {tid}")
+    result = _ptrace(PTRACE_SEIZE, tid, 0, options)
+    if result < 0:
+        _failed(result, f"PTRACE_SEIZE {tid}")
 
 
 def set_options(tid: int, options: int) -> None:
     """Set the ptrace options of a stopped tracee."""
-    if _ptrace(PTRACE_SETOPTIONS, tid, _NULL, ctypes.c_ulong(options)) < 0:
-        raise_errno(f"PTRACE_SETOPTIONS {tid}")
+    result = _ptrace(PTRACE_SETOPTIONS, tid, 0, options)
+    if result < 0:
+        _failed(result, f"PTRACE_SETOPTIONS {tid}")
 
 
-_event_msg = ctypes.c_ulong()
-_event_msg_ref = ctypes.byref(_event_msg)
+_event_msg = bytearray(8)
+_ULONG = struct.Struct("<Q")
 
 
 def event_message(tid: int) -> int | None:
     """``PTRACE_GETEVENTMSG``: the new child's pid, or the exec'ing thread's former tid."""
-    if _ptrace(PTRACE_GETEVENTMSG, tid, _NULL, _event_msg_ref) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(PTRACE_GETEVENTMSG, tid, 0, _event_msg)
+    if result < 0:
+        if result == -errno.ESRCH:
             return None
-        raise_errno("PTRACE_GETEVENTMSG")
-    return _event_msg.value
+        _failed(result, "PTRACE_GETEVENTMSG")
+    return int(_ULONG.unpack(_event_msg)[0])
 
 
 SIGINFO_SIZE = 128
-_siginfo = ctypes.create_string_buffer(SIGINFO_SIZE)
+_siginfo = bytearray(SIGINFO_SIZE)
 
 
 def get_siginfo(tid: int) -> bytes | None:
     """The ``siginfo_t`` of the signal ``tid`` is stopped for (``PTRACE_GETSIGINFO``), or
     ``None`` if it is gone or not in a signal-delivery-stop."""
-    if _ptrace(PTRACE_GETSIGINFO, tid, _NULL, _siginfo) < 0:
+    if _ptrace(PTRACE_GETSIGINFO, tid, 0, _siginfo) < 0:
         return None
-    return _siginfo.raw
+    return bytes(_siginfo)
 
 
 def poke_user(tid: int, offset: int, value: int) -> bool:
     """Write one word of the tracee's ``struct user`` (a register); False if it is gone."""
-    if _ptrace(PTRACE_POKEUSER, tid, ctypes.c_ulong(offset), ctypes.c_long(_signed64(value))) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(PTRACE_POKEUSER, tid, offset, value)
+    if result < 0:
+        if result == -errno.ESRCH:
             return False
-        raise_errno("PTRACE_POKEUSER")
+        _failed(result, "PTRACE_POKEUSER")
     return True
 
 
-def get_regs(tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+def get_regs(tid: int, buffer: bytearray) -> bool:
     """Copy the tracee's general registers into ``buffer``; False if it is gone."""
-    if _ptrace(PTRACE_GETREGS, tid, _NULL, buffer) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(PTRACE_GETREGS, tid, 0, buffer)
+    if result < 0:
+        if result == -errno.ESRCH:
             return False
-        raise_errno("PTRACE_GETREGS")
+        _failed(result, "PTRACE_GETREGS")
     return True
 
 
-def set_regs(tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+def set_regs(tid: int, buffer: bytearray) -> bool:
     """Load the tracee's general registers from ``buffer``; False if it is gone."""
-    if _ptrace(PTRACE_SETREGS, tid, _NULL, buffer) < 0:
-        if _get_errno() == errno.ESRCH:
+    result = _ptrace(PTRACE_SETREGS, tid, 0, buffer)
+    if result < 0:
+        if result == -errno.ESRCH:
             return False
-        raise_errno("PTRACE_SETREGS")
+        _failed(result, "PTRACE_SETREGS")
     return True
 
 
@@ -283,9 +271,8 @@ def has_syscall_info() -> bool:
     On a pid that is not our tracee the request fails with ESRCH when it exists and with
     EIO when the kernel does not know it.
     """
-    buffer = ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
-    _ptrace(PTRACE_GET_SYSCALL_INFO, 0, _INFO_SIZE_ARG, buffer)
-    return _get_errno() != errno.EIO
+    buffer = bytearray(SYSCALL_INFO_SIZE)
+    return _ptrace(PTRACE_GET_SYSCALL_INFO, 0, SYSCALL_INFO_SIZE, buffer) != -errno.EIO
 
 
 def host_arch() -> Arch:

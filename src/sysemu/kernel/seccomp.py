@@ -7,32 +7,38 @@ a tree whose tracer died fails with ENOSYS, which is why the engine always sets
 
 from __future__ import annotations
 
-import ctypes
+import struct
 from collections.abc import Sequence
 
 from sysemu.kernel.bpf import SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, Insn
-from sysemu.kernel.libc import SYS_PRCTL, SYS_SECCOMP, check, syscall
+from sysemu.kernel.raw import (
+    PR_SET_NO_NEW_PRIVS,
+    SYS_PRCTL,
+    SYS_SECCOMP,
+    address_of,
+    check,
+    syscall,
+)
 
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # Linux 5.0
 SECCOMP_GET_ACTION_AVAIL = 2  # Linux 4.14
 SECCOMP_GET_NOTIF_SIZES = 3  # Linux 5.0
-PR_SET_NO_NEW_PRIVS = 38
 PR_GET_SECCOMP = 21
 
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+# struct sock_fprog: the program's length (unsigned short) and a pointer to its instructions.
+_SOCK_FPROG = struct.Struct("<H6xQ")
 
 
 class PreparedFilter:
-    """A filter packed into C memory ahead of time, so that the child process that installs it
-    between fork and exec only makes the two system calls and allocates nothing."""
+    """A filter packed ahead of time, so that the child process that installs it between
+    fork and exec only makes the two system calls and allocates nothing."""
 
     def __init__(self, program: Sequence[Insn]) -> None:
-        code = b"".join(insn.pack() for insn in program)
-        self._code = ctypes.create_string_buffer(code, len(code))
-        self._prog = _SockFprog(len(program), ctypes.cast(self._code, ctypes.c_void_p).value)
+        # Both stay alive (and unresized) for as long as the filter may be installed: the
+        # sock_fprog points into the code.
+        self._code = b"".join(insn.pack() for insn in program)
+        self._prog = _SOCK_FPROG.pack(len(program), address_of(self._code))
         self.length = len(program)
 
     def install(self, *, no_new_privs: bool, flags: int = 0) -> int:
@@ -42,38 +48,17 @@ class PreparedFilter:
         Without CAP_SYS_ADMIN the kernel requires no_new_privs first (seccomp(2)).
         """
         if no_new_privs:
-            check(
-                syscall(
-                    ctypes.c_long(SYS_PRCTL),
-                    ctypes.c_long(PR_SET_NO_NEW_PRIVS),
-                    ctypes.c_long(1),
-                    ctypes.c_long(0),
-                    ctypes.c_long(0),
-                    ctypes.c_long(0),
-                ),
-                "prctl(PR_SET_NO_NEW_PRIVS)",
-            )
+            check(syscall(SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
         return check(
-            syscall(
-                ctypes.c_long(SYS_SECCOMP),
-                ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-                ctypes.c_long(flags),
-                ctypes.byref(self._prog),
-            ),
+            syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, self._prog),
             "seccomp(SECCOMP_SET_MODE_FILTER)",
         )
 
 
 def action_available(action: int) -> bool:
     """Whether the kernel knows the filter return ``action`` (SECCOMP_GET_ACTION_AVAIL)."""
-    value = ctypes.c_uint32(action)
-    result = syscall(
-        ctypes.c_long(SYS_SECCOMP),
-        ctypes.c_long(SECCOMP_GET_ACTION_AVAIL),
-        ctypes.c_long(0),
-        ctypes.byref(value),
-    )
-    return bool(result == 0)
+    value = struct.pack("<I", action)
+    return syscall(SYS_SECCOMP, SECCOMP_GET_ACTION_AVAIL, 0, value) == 0
 
 
 def has_trace_action() -> bool:

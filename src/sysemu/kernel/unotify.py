@@ -31,6 +31,7 @@ import struct
 from collections.abc import Callable
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.kernel import raw
 from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
 
 if TYPE_CHECKING:
@@ -182,12 +183,7 @@ def _send(
     return send(fd, notification_id, value, error, flags)
 
 
-_speedups: Any = None
-if not os.environ.get("SYSEMU_NO_SPEEDUPS"):
-    try:
-        from sysemu.kernel import _speedups  # type: ignore[attr-defined,no-redef]
-    except ImportError:  # not built: the fcntl versions serve
-        _speedups = None
+_speedups: Any = raw.speedups
 
 # The C twin of NotifySupervisor._loop_python (see notif_serve in csrc/notify_loop.c; it takes
 # a NotifyLoopConfig), or None.

@@ -10,7 +10,6 @@ module must not name any architecture's registers or numbers.
 
 from __future__ import annotations
 
-import ctypes
 import struct
 from collections.abc import Mapping, Sequence
 
@@ -36,11 +35,11 @@ class RegisterAccess(Protocol):
         """Write two registers, then resume the thread with ``request``."""
         ...
 
-    def get_regs(self, tid: int, buffer: ctypes.Array[ctypes.c_char], /) -> bool:
+    def get_regs(self, tid: int, buffer: bytearray, /) -> bool:
         """Copy every general register into ``buffer``."""
         ...
 
-    def set_regs(self, tid: int, buffer: ctypes.Array[ctypes.c_char], /) -> bool:
+    def set_regs(self, tid: int, buffer: bytearray, /) -> bool:
         """Load every general register from ``buffer``."""
         ...
 
@@ -87,7 +86,7 @@ class RegisterArch:
     def __init__(self, access: RegisterAccess) -> None:
         layout = self.layout
         self._access = access
-        self._regs = ctypes.create_string_buffer(layout.size)
+        self._regs = bytearray(layout.size)
         self._number = layout.offsets[layout.number]
         self._result = layout.offsets[layout.result]
         self._pc = layout.offsets[layout.program_counter]

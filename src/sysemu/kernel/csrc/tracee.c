@@ -1,12 +1,13 @@
-/* Tracee access: see tracee.h. Each module function here has a ctypes twin in
- * kernel/ptrace.py or kernel/memory.py with the same arguments and results; C only removes
- * ctypes' per-argument conversion (about 150 ns per argument, 600 ns or more per request)
+/* Tracee access: see tracee.h. Each module function here has a twin in kernel/ptrace.py,
+ * kernel/memory.py or kernel/ctypes_calls.py with the same arguments and results; C only
+ * removes ctypes' per-argument conversion (about 150 ns per argument, 600 ns or more per request)
  * and combines the requests of one stop into one call. */
 #include "tracee.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,11 +25,83 @@ int resume_failed(long error) {
     return -1;
 }
 
-/* ptrace(request, pid, addr, data) -> int: the result, or -errno on failure. */
+/* One argument of a request from Python: an int (a 64-bit pattern: -1 and values up to
+ * 2**64 - 1 alike) or a buffer, passed as the address of its memory. A writable buffer
+ * (bytearray) is what a call that writes gets; a read-only one (bytes) serves calls that only
+ * read. *view holds the buffer until release_words(). */
+static int word_or_buffer(PyObject *object, unsigned long *word, Py_buffer *view) {
+    view->obj = NULL;
+    if (PyLong_Check(object)) {
+        *word = (unsigned long)PyLong_AsUnsignedLongLongMask(object);
+        return *word == (unsigned long)-1 && PyErr_Occurred() ? -1 : 0;
+    }
+    if (PyObject_GetBuffer(object, view, PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        if (PyObject_GetBuffer(object, view, PyBUF_SIMPLE) < 0) return -1;
+    }
+    *word = (unsigned long)view->buf;
+    return 0;
+}
+
+static void release_words(Py_buffer *views, Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (views[i].obj != NULL) PyBuffer_Release(&views[i]);
+}
+
+/* The first `count` arguments as words into `words`; 0, or -1 with an error set (and nothing
+ * held). */
+static int words_of(PyObject *const *args, Py_ssize_t count, unsigned long *words,
+                    Py_buffer *views) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (word_or_buffer(args[i], &words[i], &views[i]) < 0) {
+            release_words(views, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ptrace(request, pid, addr, data) -> int: the result, or -errno on failure. `addr` and
+ * `data` are ints or buffers (see word_or_buffer). */
 static PyObject *sp_ptrace(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long a[4];
-    if (long_args(args, nargs, 4, a, "ptrace") < 0) return NULL;
-    return PyLong_FromLong(raw_ptrace(a[0], a[1], (unsigned long)a[2], (unsigned long)a[3]));
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "ptrace() takes 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    unsigned long words[4];
+    Py_buffer views[4];
+    if (words_of(args, 4, words, views) < 0) return NULL;
+    long result = raw_ptrace((long)words[0], (long)words[1], words[2], words[3]);
+    release_words(views, 4);
+    return PyLong_FromLong(result);
+}
+
+/* syscall(number, *args) -> int: syscall(2) with up to six ints or buffers (see
+ * word_or_buffer); the result, or -errno on failure. */
+static PyObject *sp_syscall(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 7) {
+        PyErr_Format(PyExc_TypeError, "syscall() takes 1 to 7 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    unsigned long words[7] = {0};
+    Py_buffer views[7];
+    if (words_of(args, nargs, words, views) < 0) return NULL;
+    errno = 0;
+    long result = syscall((long)words[0], words[1], words[2], words[3], words[4], words[5],
+                          words[6]);
+    if (result == -1) result = -errno;
+    release_words(views, nargs);
+    return PyLong_FromLong(result);
+}
+
+/* address_of(buffer) -> int: where a buffer's memory is, for structures that point to it
+ * (valid while the object lives and is not resized). */
+static PyObject *sp_address_of(PyObject *self, PyObject *object) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(object, &view, PyBUF_SIMPLE) < 0) return NULL;
+    unsigned long address = (unsigned long)view.buf;
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(address);
 }
 
 /* resume(request, tid, sig) -> bool: PTRACE_CONT/SYSCALL/LISTEN...; False if the tracee is gone. */
@@ -220,7 +293,11 @@ PyMethodDef tracee_methods[] = {
     {"read_cstring", (PyCFunction)(void (*)(void))sp_read_cstring, METH_FASTCALL,
      "read_cstring(pid, address, limit) -> bytes without the NUL, or -errno."},
     {"ptrace", (PyCFunction)(void (*)(void))sp_ptrace, METH_FASTCALL,
-     "ptrace(request, pid, addr, data) -> result, or -errno on failure."},
+     "ptrace(request, pid, addr, data) -> result, or -errno; addr and data: ints or buffers."},
+    {"syscall", (PyCFunction)(void (*)(void))sp_syscall, METH_FASTCALL,
+     "syscall(number, *args) -> result, or -errno; up to six ints or buffers."},
+    {"address_of", (PyCFunction)sp_address_of, METH_O,
+     "address_of(buffer) -> the address of the buffer's memory."},
     {"resume", (PyCFunction)(void (*)(void))sp_resume, METH_FASTCALL,
      "resume(request, tid, sig) -> False if the tracee is gone."},
     {"syscall_info", (PyCFunction)(void (*)(void))sp_syscall_info, METH_FASTCALL,

@@ -1,6 +1,6 @@
 /* Tracee access: ptrace requests, PTRACE_GET_SYSCALL_INFO, and the tracee's memory, for the
- * wait loops, the C trace writer and (as module functions) the ctypes twins in kernel/ptrace.py
- * and kernel/memory.py. Conventions: a tracee that disappeared (ESRCH: killed while stopped)
+ * wait loops, the C trace writer and (as module functions) kernel/raw.py, kernel/ptrace.py and
+ * kernel/memory.py. Conventions: a tracee that disappeared (ESRCH: killed while stopped)
  * is a normal race, reported as None or False; any other failure raises OSError. */
 #ifndef SYSEMU_CSRC_TRACEE_H
 #define SYSEMU_CSRC_TRACEE_H
@@ -73,8 +73,8 @@ ssize_t read_memory_into(pid_t pid, unsigned long address, char *out, size_t siz
  * without the NUL, or -errno (-EFAULT: nothing readable). */
 ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t limit);
 
-/* ptrace, resume, syscall_info, poke_user_twice_then, read_memory, write_memory and
- * read_cstring, for the module. */
+/* ptrace, syscall, address_of, resume, syscall_info, poke_user_twice_then, read_memory,
+ * write_memory and read_cstring, for the module. */
 extern PyMethodDef tracee_methods[];
 
 #endif
