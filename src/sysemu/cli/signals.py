@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import _thread
 import collections
-import contextlib
 import os
 import signal
 from types import FrameType
@@ -113,10 +112,13 @@ def parent_in_stat(stat: bytes) -> int | None:
 
 def _tracer(pid: int) -> int:
     """The thread that traces ``pid`` (its id, as /proc shows it), 0 for none or gone."""
-    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/status", "rb") as status:
-        for line in status:
-            if line.startswith(b"TracerPid:"):
-                return int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"TracerPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
     return 0
 
 

@@ -25,11 +25,9 @@ The kernel facts it is built on (Linux >= 4.8 ordering):
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import errno
 import os
-import signal
 import struct
 from collections.abc import Callable, Iterable
 
@@ -52,7 +50,7 @@ from sysemu.api.decisions import (
 from sysemu.api.handlers import CompiledHandlers, HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.engine import untraced
-from sysemu.engine.common import HandlerAlarm, tell_observers
+from sysemu.engine.common import HandlerAlarm, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision
 from sysemu.engine.tasks import Reexecution, RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE
@@ -556,8 +554,7 @@ class CallCycle:
 
     def _kill_tasks(self) -> None:
         for tid in list(self._tasks):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(tid, signal.SIGKILL)
+            kill_if_alive(tid)
 
 
 def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[int, bytes]:

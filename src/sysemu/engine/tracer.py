@@ -17,19 +17,18 @@ out), the Python wait loop, and the tree's own events; a call's stops are
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.api.handlers import CompiledHandlers, OnError
 from sysemu.api.results import RunResult
 from sysemu.engine.c_loop import CLoopServing
 from sysemu.engine.call_cycle import Stops
-from sysemu.engine.common import HandlerAlarm, guard_rules, run_result
+from sysemu.engine.common import HandlerAlarm, guard_rules, kill_if_alive, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
     FailurePolicy,
@@ -46,6 +45,7 @@ from sysemu.kernel.seccomp import PreparedFilter
 
 if TYPE_CHECKING:
     from _thread import LockType
+    from contextlib import AbstractContextManager
 
 __all__ = ["OPTIONS", "Companion", "Stops", "Tracer"]
 
@@ -95,7 +95,7 @@ class Companion(Protocol):
 
     def beside(
         self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType | None
-    ) -> contextlib.AbstractContextManager[None]:
+    ) -> AbstractContextManager[None]:
         """Entered once the program (process ``root``) is spawned and seized, left when the
         wait loop ended (also by an exception); handler errors go to ``policy``, the
         tracer's own. ``serial`` is held by whichever of the two runs Python code for a stop
@@ -181,13 +181,26 @@ class Tracer(CLoopServing):
             listener_socket=listener_socket,
             filter_flags=filter_flags,
         )
-        with self._owning(spawned):
+        # The freshly spawned child is the tree's root from here; a run left by an exception
+        # (Ctrl-C before the wait loop's own cleanup is in place, say) kills and reaps every
+        # traced thread first, so that none stays seized and stopped.
+        started = False
+        try:
+            self._started(spawned.pid)
+            started = True
             if companion is None:
                 self._serve(timeout)
             else:
                 self._serial = companion.serial()
                 with companion.beside(spawned.pid, self._policy, timeout, self._serial):
                     self._serve(timeout)
+        except BaseException:
+            if not started:
+                os.kill(spawned.pid, signal.SIGKILL)  # unreaped: the pid is still ours
+                os.waitpid(spawned.pid, ptrace.WALL)
+            elif self._tasks:
+                self._kill_all()
+            raise
         return self._ended(argv, path, spawned, timeout)
 
     def _filter(self) -> PreparedFilter | None:
@@ -261,24 +274,6 @@ class Tracer(CLoopServing):
         seized (see HandlerAlarm.check)."""
         if self._alarm is not None:
             self._alarm.check()
-
-    @contextlib.contextmanager
-    def _owning(self, spawned: Spawned) -> Iterator[None]:
-        """Take the freshly spawned child as the tree's root for the block; a block left by
-        an exception (Ctrl-C before the wait loop's own cleanup is in place, say) kills and
-        reaps every traced thread first, so that none stays seized and stopped."""
-        started = False
-        try:
-            self._started(spawned.pid)
-            started = True
-            yield
-        except BaseException:
-            if not started:
-                os.kill(spawned.pid, signal.SIGKILL)  # unreaped: the pid is still ours
-                os.waitpid(spawned.pid, ptrace.WALL)
-            elif self._tasks:
-                self._kill_all()
-            raise
 
     def _started(self, root: int) -> None:
         """Take the freshly spawned child as the root of the tree."""
@@ -437,8 +432,7 @@ class Tracer(CLoopServing):
         for tid in self._holds.release_all() if self._holds is not None else ():
             # Already stopped, so no interrupt would stop it again: let it go from here (at
             # its entry, the call runs as the kernel would have run it).
-            with contextlib.suppress(ProcessLookupError):
-                ptrace.detach(tid, 0)
+            ptrace.detach(tid, 0)  # (False if it is gone meanwhile)
             self._tasks.pop(tid, None)
         self._release()
         return True
@@ -513,8 +507,7 @@ class Tracer(CLoopServing):
             except ChildProcessError:
                 break
             if status & 0xFF == 0x7F:  # a thread we had not heard of yet
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(tid, signal.SIGKILL)
+                kill_if_alive(tid)
             else:
                 self._on_exit(tid, status)
         self._tasks.clear()
