@@ -30,6 +30,7 @@ from sysemu.api.observers import Observer
 from sysemu.kernel.arch import native_abi
 from sysemu.kernel.bpf import (
     SECCOMP_RET_ALLOW,
+    SECCOMP_RET_ERRNO,
     SECCOMP_RET_TRACE,
     ArgTest,
     FilterTooLongError,
@@ -86,6 +87,10 @@ class Registration(NamedTuple):
     # The handler said it rewrites arguments or edits results: the unotify backend, which
     # cannot, refuses it before the run instead of failing at its first call.
     needs_ptrace: bool = False
+    # The handler always fails the call with this errno, whatever its arguments: where the
+    # run has a seccomp filter and nothing else wants the call, the filter answers it
+    # (SECCOMP_RET_ERRNO) and it never stops; the handler serves the backends without one.
+    filter_errno: int | None = None
 
     def accepts(self, call: Call) -> bool:
         """Whether the conditions hold for ``call`` (the kernel checked them only for the first
@@ -140,10 +145,15 @@ class Route:
 
     ``prechecked``: the kernel has already checked the conditions (one registration, no
     Python predicate, nothing else trapping the number). ``observe_results``: some observer
-    needs the result of passed calls (a syscall-exit stop each).
+    needs the result of passed calls (a syscall-exit stop each). ``in_filter``: a seccomp
+    filter answers the route's calls itself (see :attr:`Registration.filter_errno`), so
+    they stop only where there is no filter.
     """
 
-    __slots__ = ("observe_results", "observers", "prechecked", "registrations", "stats", "syscall")
+    __slots__ = (
+        "in_filter", "observe_results", "observers", "prechecked", "registrations", "stats",
+        "syscall",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -161,6 +171,7 @@ class Route:
         self.prechecked = prechecked
         self.observers = observers
         self.observe_results = observe_results
+        self.in_filter = False
 
     def decide(self, call: Call, *, kernel_checked: bool = True) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises
@@ -413,7 +424,10 @@ class HandlerSet:
         if not any(r.syscall.name in IO_URING_OPERATIONS for r in self._registrations):
             return self
         guarded = HandlerSet()
-        guarded.add("io_uring_setup", _no_io_uring, decides_only=True)
+        for syscall in resolve_syscalls("io_uring_setup", None):
+            guarded._registrations.append(
+                Registration(_no_io_uring, syscall, (), None, True, filter_errno=errno.ENOSYS)
+            )
         guarded._registrations.extend(self._registrations)
         guarded._observers = list(self._observers)
         return guarded
@@ -507,6 +521,14 @@ def _compile_routes(
         if many:
             compiled.routes[-1].prechecked = False
             continue
+        if _filter_answers(registrations, observers):
+            compiled.routes[-1].in_filter = True
+            errno_value = registrations[0].filter_errno
+            assert errno_value is not None  # (checked by _filter_answers)
+            compiled.rules.append(
+                Rule(abi.audit_arch, syscall.filter_nr, SECCOMP_RET_ERRNO | errno_value)
+            )
+            continue
         action = SECCOMP_RET_TRACE | route_id
         if not registrations or observers:
             # Observers see every call of this number, whatever the conditions say.
@@ -519,6 +541,18 @@ def _compile_routes(
             if not registration.tests:
                 break  # every later rule for this call is unreachable
     return compiled
+
+
+def _filter_answers(registrations: list[Registration], observers: tuple[Observer, ...]) -> bool:
+    """Whether the filter can answer a route's calls itself: one registration, which fails
+    every call with a fixed errno, and no observer to show them to."""
+    return (
+        len(registrations) == 1
+        and registrations[0].filter_errno is not None
+        and not registrations[0].tests
+        and registrations[0].when is None
+        and not observers
+    )
 
 
 def _no_io_uring(_call: Call) -> Decision:

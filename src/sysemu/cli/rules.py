@@ -18,6 +18,7 @@ registration) is reported as one line naming the file, before anything runs.
 from __future__ import annotations
 
 import os
+import sys
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.emulator import Emulator
@@ -45,15 +46,15 @@ def load_rules(path: str, emu: Emulator) -> None:
     """Execute the rules file at ``path`` and call its ``register(emu)``; raises RulesError."""
     if not os.path.isfile(path):
         raise RulesError(f"--rules {path}: no such file")
-    import importlib.util  # noqa: PLC0415 (only runs with rules pay for it)
-
     name = "sysemu_rules_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise RulesError(f"--rules {path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
+    # Compiled and run as a module by hand: importlib.util (and the contextlib it loads) would
+    # cost every run with rules a millisecond, and write a .pyc beside the user's file.
+    module = type(sys)(name)
+    module.__file__ = path
     try:
-        spec.loader.exec_module(module)
+        with open(path, "rb") as source:
+            code = compile(source.read(), path, "exec")
+        exec(code, module.__dict__)
     except Exception as error:
         message = error.msg if isinstance(error, SyntaxError) else error
         raise RulesError(f"{_where(error, path)}: {type(error).__name__}: {message}") from None

@@ -37,6 +37,7 @@ def notifiable(route: Route) -> bool:
     so): every handler promised to only decide, and nobody wants the result."""
     return (
         bool(route.registrations)
+        and not route.in_filter
         and all(r.decides_only for r in route.registrations)
         and not route.observe_results
     )
