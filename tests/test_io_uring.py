@@ -99,3 +99,17 @@ def test_only_handlers_of_calls_io_uring_can_do_refuse_it(uring_write: str, tmp_
     done = sysemu("--trace=openat", "-o", "/dev/null", "--", uring_write, str(tmp_path / "t"),
                   cwd=tmp_path)  # fmt: skip
     assert done.stdout == "uring\nok\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_guard_is_answered_by_the_filter_where_there_is_one(
+    uring_write: str, tmp_path: Path, backend: str
+) -> None:
+    """With a filter, io_uring_setup fails in the kernel without a stop; without one
+    (ptrace, sysemu) the guard's handler fails it. The program falls back either way."""
+    emu = Emulator(backend=backend)
+    emu.on("write", decides_only=backend == "unotify")(lambda call: None)
+    result = emu.run([uring_write, str(tmp_path / "f")], capture_output=True, timeout=60)
+    assert result.stdout.decode() == "fallback\nok\n"
+    guard_stops = sum(row.stops for row in result.stats if row.name == "io_uring_setup")
+    assert guard_stops == (1 if backend in ("ptrace", "sysemu") else 0)
