@@ -695,27 +695,48 @@ def _header(version: str, what: str) -> list[str]:
     ]
 
 
-def render_x86_64(version: str, rows: Sequence[tuple[TblRow, Params]]) -> str:
-    """Source of ``_table_x86_64.py``: (nr, abi column, name, entry, params) per row."""
-    lines = _header(version, "x86_64 and x32 rows of syscall_64.tbl, with named parameters")
-    lines.append("ROWS: tuple[tuple[int, str, str, str, tuple[tuple[str, str], ...]], ...] = (")
-    for row, params in rows:
-        lines.append(
-            f"    ({row.nr}, {_q(row.abi)}, {_q(row.name)}, {_q(row.entry)}, "
-            f"{_literal_dq(params)}),"
-        )
+def _literal_row(nr: int, column: str, name: str, entry: str, params: Params) -> str:
+    """One row of a table's ``TABLE`` string, as a Python string literal ending in a newline:
+    number, ABI column, name, entry point and parameters (``name:type`` joined by ``;``),
+    separated by tabs."""
+    fields = ";".join(f"{param}:{ctype}" for param, ctype in params)
+    text = f"{nr}\t{column}\t{name}\t{entry}\t{fields}"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '\\n"'
+
+
+def _render_table(
+    version: str, what: str, rows: Sequence[tuple[int, str, str, str, Params]]
+) -> str:
+    lines = _header(version, what)
+    lines += [
+        "# One line per row: number, ABI column, name, entry point, parameters (name:type joined",
+        "# by ';'), separated by tabs; sysemu.abi.syscalls reads the rows it is asked for. One",
+        "# string loads as one copy, where ~450 tuples of tuples of strings took milliseconds.",
+        "TABLE = (",
+        '    "\\n"',
+    ]
+    # In number order, which sysemu.abi.syscalls relies on (the .tbl files are already).
+    lines += [f"    {_literal_row(*row)}" for row in sorted(rows, key=lambda row: row[0])]
     lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+def render_x86_64(version: str, rows: Sequence[tuple[TblRow, Params]]) -> str:
+    """Source of ``_table_x86_64.py``: the rows of syscall_64.tbl (columns common, 64, x32)."""
+    return _render_table(
+        version,
+        "x86_64 and x32 rows of syscall_64.tbl, with named parameters",
+        [(row.nr, row.abi, row.name, row.entry, params) for row, params in rows],
+    )
 
 
 def render_i386(version: str, rows: Sequence[tuple[TblRow, Params]]) -> str:
-    """Source of ``_table_i386.py``: (nr, name, entry, params) per row."""
-    lines = _header(version, "i386 rows of syscall_32.tbl, with named parameters")
-    lines.append("ROWS: tuple[tuple[int, str, str, tuple[tuple[str, str], ...]], ...] = (")
-    for row, params in rows:
-        lines.append(f"    ({row.nr}, {_q(row.name)}, {_q(row.entry)}, {_literal_dq(params)}),")
-    lines.append(")")
-    return "\n".join(lines) + "\n"
+    """Source of ``_table_i386.py``: the rows of syscall_32.tbl (column i386)."""
+    return _render_table(
+        version,
+        "i386 rows of syscall_32.tbl, with named parameters",
+        [(row.nr, row.abi, row.name, row.entry, params) for row, params in rows],
+    )
 
 
 def generate(linux: Path) -> dict[str, str]:

@@ -3,464 +3,468 @@
 
 LINUX_VERSION = "6.17"
 
-ROWS: tuple[tuple[int, str, str, tuple[tuple[str, str], ...]], ...] = (
-    (0, "restart_syscall", "sys_restart_syscall", ()),
-    (1, "exit", "sys_exit", (("error_code", "int"),)),
-    (2, "fork", "sys_fork", ()),
-    (3, "read", "sys_read", (("fd", "unsigned int"), ("buf", "char *"), ("count", "size_t"))),
-    (4, "write", "sys_write", (("fd", "unsigned int"), ("buf", "const char *"), ("count", "size_t"))),
-    (5, "open", "sys_open", (("filename", "const char *"), ("flags", "int"), ("mode", "umode_t"))),
-    (6, "close", "sys_close", (("fd", "unsigned int"),)),
-    (7, "waitpid", "sys_waitpid", (("pid", "pid_t"), ("stat_addr", "int *"), ("options", "int"))),
-    (8, "creat", "sys_creat", (("pathname", "const char *"), ("mode", "umode_t"))),
-    (9, "link", "sys_link", (("oldname", "const char *"), ("newname", "const char *"))),
-    (10, "unlink", "sys_unlink", (("pathname", "const char *"),)),
-    (11, "execve", "sys_execve", (("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"))),
-    (12, "chdir", "sys_chdir", (("filename", "const char *"),)),
-    (13, "time", "sys_time32", (("tloc", "old_time32_t *"),)),
-    (14, "mknod", "sys_mknod", (("filename", "const char *"), ("mode", "umode_t"), ("dev", "unsigned"))),
-    (15, "chmod", "sys_chmod", (("filename", "const char *"), ("mode", "umode_t"))),
-    (16, "lchown", "sys_lchown16", (("filename", "const char *"), ("user", "old_uid_t"), ("group", "old_gid_t"))),
-    (17, "break", "sys_ni_syscall", ()),
-    (18, "oldstat", "sys_stat", (("filename", "const char *"), ("statbuf", "struct __old_kernel_stat *"))),
-    (19, "lseek", "sys_lseek", (("fd", "unsigned int"), ("offset", "off_t"), ("whence", "unsigned int"))),
-    (20, "getpid", "sys_getpid", ()),
-    (21, "mount", "sys_mount", (("dev_name", "char *"), ("dir_name", "char *"), ("type", "char *"), ("flags", "unsigned long"), ("data", "void *"))),
-    (22, "umount", "sys_oldumount", (("name", "char *"),)),
-    (23, "setuid", "sys_setuid16", (("uid", "old_uid_t"),)),
-    (24, "getuid", "sys_getuid16", ()),
-    (25, "stime", "sys_stime32", (("tptr", "old_time32_t *"),)),
-    (26, "ptrace", "sys_ptrace", (("request", "long"), ("pid", "long"), ("addr", "unsigned long"), ("data", "unsigned long"))),
-    (27, "alarm", "sys_alarm", (("seconds", "unsigned int"),)),
-    (28, "oldfstat", "sys_fstat", (("fd", "unsigned int"), ("statbuf", "struct __old_kernel_stat *"))),
-    (29, "pause", "sys_pause", ()),
-    (30, "utime", "sys_utime32", (("filename", "const char *"), ("t", "struct old_utimbuf32 *"))),
-    (31, "stty", "sys_ni_syscall", ()),
-    (32, "gtty", "sys_ni_syscall", ()),
-    (33, "access", "sys_access", (("filename", "const char *"), ("mode", "int"))),
-    (34, "nice", "sys_nice", (("increment", "int"),)),
-    (35, "ftime", "sys_ni_syscall", ()),
-    (36, "sync", "sys_sync", ()),
-    (37, "kill", "sys_kill", (("pid", "pid_t"), ("sig", "int"))),
-    (38, "rename", "sys_rename", (("oldname", "const char *"), ("newname", "const char *"))),
-    (39, "mkdir", "sys_mkdir", (("pathname", "const char *"), ("mode", "umode_t"))),
-    (40, "rmdir", "sys_rmdir", (("pathname", "const char *"),)),
-    (41, "dup", "sys_dup", (("fildes", "unsigned int"),)),
-    (42, "pipe", "sys_pipe", (("fildes", "int *"),)),
-    (43, "times", "sys_times", (("tbuf", "struct tms *"),)),
-    (44, "prof", "sys_ni_syscall", ()),
-    (45, "brk", "sys_brk", (("brk", "unsigned long"),)),
-    (46, "setgid", "sys_setgid16", (("gid", "old_gid_t"),)),
-    (47, "getgid", "sys_getgid16", ()),
-    (48, "signal", "sys_signal", (("sig", "int"), ("handler", "__sighandler_t"))),
-    (49, "geteuid", "sys_geteuid16", ()),
-    (50, "getegid", "sys_getegid16", ()),
-    (51, "acct", "sys_acct", (("name", "const char *"),)),
-    (52, "umount2", "sys_umount", (("name", "char *"), ("flags", "int"))),
-    (53, "lock", "sys_ni_syscall", ()),
-    (54, "ioctl", "sys_ioctl", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (55, "fcntl", "sys_fcntl", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (56, "mpx", "sys_ni_syscall", ()),
-    (57, "setpgid", "sys_setpgid", (("pid", "pid_t"), ("pgid", "pid_t"))),
-    (58, "ulimit", "sys_ni_syscall", ()),
-    (59, "oldolduname", "sys_olduname", (("buf", "struct oldold_utsname *"),)),
-    (60, "umask", "sys_umask", (("mask", "int"),)),
-    (61, "chroot", "sys_chroot", (("filename", "const char *"),)),
-    (62, "ustat", "sys_ustat", (("dev", "unsigned"), ("ubuf", "struct ustat *"))),
-    (63, "dup2", "sys_dup2", (("oldfd", "unsigned int"), ("newfd", "unsigned int"))),
-    (64, "getppid", "sys_getppid", ()),
-    (65, "getpgrp", "sys_getpgrp", ()),
-    (66, "setsid", "sys_setsid", ()),
-    (67, "sigaction", "sys_sigaction", (("sig", "int"), ("act", "const struct old_sigaction *"), ("oact", "struct old_sigaction *"))),
-    (68, "sgetmask", "sys_sgetmask", ()),
-    (69, "ssetmask", "sys_ssetmask", (("newmask", "int"),)),
-    (70, "setreuid", "sys_setreuid16", (("ruid", "old_uid_t"), ("euid", "old_uid_t"))),
-    (71, "setregid", "sys_setregid16", (("rgid", "old_gid_t"), ("egid", "old_gid_t"))),
-    (72, "sigsuspend", "sys_sigsuspend", (("unused1", "int"), ("unused2", "int"), ("mask", "old_sigset_t"))),
-    (73, "sigpending", "sys_sigpending", (("uset", "old_sigset_t *"),)),
-    (74, "sethostname", "sys_sethostname", (("name", "char *"), ("len", "int"))),
-    (75, "setrlimit", "sys_setrlimit", (("resource", "unsigned int"), ("rlim", "struct rlimit *"))),
-    (76, "getrlimit", "sys_old_getrlimit", (("resource", "unsigned int"), ("rlim", "struct rlimit *"))),
-    (77, "getrusage", "sys_getrusage", (("who", "int"), ("ru", "struct rusage *"))),
-    (78, "gettimeofday", "sys_gettimeofday", (("tv", "struct __kernel_old_timeval *"), ("tz", "struct timezone *"))),
-    (79, "settimeofday", "sys_settimeofday", (("tv", "struct __kernel_old_timeval *"), ("tz", "struct timezone *"))),
-    (80, "getgroups", "sys_getgroups16", (("gidsetsize", "int"), ("grouplist", "old_gid_t *"))),
-    (81, "setgroups", "sys_setgroups16", (("gidsetsize", "int"), ("grouplist", "old_gid_t *"))),
-    (82, "select", "sys_old_select", (("arg", "struct sel_arg_struct *"),)),
-    (83, "symlink", "sys_symlink", (("old", "const char *"), ("new", "const char *"))),
-    (84, "oldlstat", "sys_lstat", (("filename", "const char *"), ("statbuf", "struct __old_kernel_stat *"))),
-    (85, "readlink", "sys_readlink", (("path", "const char *"), ("buf", "char *"), ("bufsiz", "int"))),
-    (86, "uselib", "sys_uselib", (("library", "const char *"),)),
-    (87, "swapon", "sys_swapon", (("specialfile", "const char *"), ("swap_flags", "int"))),
-    (88, "reboot", "sys_reboot", (("magic1", "int"), ("magic2", "int"), ("cmd", "unsigned int"), ("arg", "void *"))),
-    (89, "readdir", "sys_old_readdir", (("fd", "unsigned int"), ("dirp", "struct old_linux_dirent *"), ("count", "unsigned int"))),
-    (90, "mmap", "sys_old_mmap", (("arg", "struct mmap_arg_struct *"),)),
-    (91, "munmap", "sys_munmap", (("addr", "unsigned long"), ("len", "size_t"))),
-    (92, "truncate", "sys_truncate", (("path", "const char *"), ("length", "long"))),
-    (93, "ftruncate", "sys_ftruncate", (("fd", "unsigned int"), ("length", "off_t"))),
-    (94, "fchmod", "sys_fchmod", (("fd", "unsigned int"), ("mode", "umode_t"))),
-    (95, "fchown", "sys_fchown16", (("fd", "unsigned int"), ("user", "old_uid_t"), ("group", "old_gid_t"))),
-    (96, "getpriority", "sys_getpriority", (("which", "int"), ("who", "int"))),
-    (97, "setpriority", "sys_setpriority", (("which", "int"), ("who", "int"), ("niceval", "int"))),
-    (98, "profil", "sys_ni_syscall", ()),
-    (99, "statfs", "sys_statfs", (("path", "const char *"), ("buf", "struct statfs *"))),
-    (100, "fstatfs", "sys_fstatfs", (("fd", "unsigned int"), ("buf", "struct statfs *"))),
-    (101, "ioperm", "sys_ioperm", (("from", "unsigned long"), ("num", "unsigned long"), ("on", "int"))),
-    (102, "socketcall", "sys_socketcall", (("call", "int"), ("args", "unsigned long *"))),
-    (103, "syslog", "sys_syslog", (("type", "int"), ("buf", "char *"), ("len", "int"))),
-    (104, "setitimer", "sys_setitimer", (("which", "int"), ("value", "struct __kernel_old_itimerval *"), ("ovalue", "struct __kernel_old_itimerval *"))),
-    (105, "getitimer", "sys_getitimer", (("which", "int"), ("value", "struct __kernel_old_itimerval *"))),
-    (106, "stat", "sys_newstat", (("filename", "const char *"), ("statbuf", "struct stat *"))),
-    (107, "lstat", "sys_newlstat", (("filename", "const char *"), ("statbuf", "struct stat *"))),
-    (108, "fstat", "sys_newfstat", (("fd", "unsigned int"), ("statbuf", "struct stat *"))),
-    (109, "olduname", "sys_uname", (("buf", "struct old_utsname *"),)),
-    (110, "iopl", "sys_iopl", (("level", "unsigned int"),)),
-    (111, "vhangup", "sys_vhangup", ()),
-    (112, "idle", "sys_ni_syscall", ()),
-    (113, "vm86old", "sys_vm86old", (("info", "struct vm86_struct *"),)),
-    (114, "wait4", "sys_wait4", (("pid", "pid_t"), ("stat_addr", "int *"), ("options", "int"), ("ru", "struct rusage *"))),
-    (115, "swapoff", "sys_swapoff", (("specialfile", "const char *"),)),
-    (116, "sysinfo", "sys_sysinfo", (("info", "struct sysinfo *"),)),
-    (117, "ipc", "sys_ipc", (("call", "unsigned int"), ("first", "int"), ("second", "unsigned long"), ("third", "unsigned long"), ("ptr", "void *"), ("fifth", "long"))),
-    (118, "fsync", "sys_fsync", (("fd", "unsigned int"),)),
-    (119, "sigreturn", "sys_sigreturn", ()),
-    (120, "clone", "sys_clone", (("flags", "unsigned long"), ("newsp", "unsigned long"), ("parent_tidptr", "int *"), ("tls", "unsigned long"), ("child_tidptr", "int *"))),
-    (121, "setdomainname", "sys_setdomainname", (("name", "char *"), ("len", "int"))),
-    (122, "uname", "sys_newuname", (("name", "struct new_utsname *"),)),
-    (123, "modify_ldt", "sys_modify_ldt", (("func", "int"), ("ptr", "void *"), ("bytecount", "unsigned long"))),
-    (124, "adjtimex", "sys_adjtimex_time32", (("txc_p", "struct old_timex32 *"),)),
-    (125, "mprotect", "sys_mprotect", (("start", "unsigned long"), ("len", "size_t"), ("prot", "unsigned long"))),
-    (126, "sigprocmask", "sys_sigprocmask", (("how", "int"), ("set", "old_sigset_t *"), ("oset", "old_sigset_t *"))),
-    (127, "create_module", "sys_ni_syscall", ()),
-    (128, "init_module", "sys_init_module", (("umod", "void *"), ("len", "unsigned long"), ("uargs", "const char *"))),
-    (129, "delete_module", "sys_delete_module", (("name_user", "const char *"), ("flags", "unsigned int"))),
-    (130, "get_kernel_syms", "sys_ni_syscall", ()),
-    (131, "quotactl", "sys_quotactl", (("cmd", "unsigned int"), ("special", "const char *"), ("id", "qid_t"), ("addr", "void *"))),
-    (132, "getpgid", "sys_getpgid", (("pid", "pid_t"),)),
-    (133, "fchdir", "sys_fchdir", (("fd", "unsigned int"),)),
-    (134, "bdflush", "sys_ni_syscall", ()),
-    (135, "sysfs", "sys_sysfs", (("option", "int"), ("arg1", "unsigned long"), ("arg2", "unsigned long"))),
-    (136, "personality", "sys_personality", (("personality", "unsigned int"),)),
-    (137, "afs_syscall", "sys_ni_syscall", ()),
-    (138, "setfsuid", "sys_setfsuid16", (("uid", "old_uid_t"),)),
-    (139, "setfsgid", "sys_setfsgid16", (("gid", "old_gid_t"),)),
-    (140, "_llseek", "sys_llseek", (("fd", "unsigned int"), ("offset_high", "unsigned long"), ("offset_low", "unsigned long"), ("result", "loff_t *"), ("whence", "unsigned int"))),
-    (141, "getdents", "sys_getdents", (("fd", "unsigned int"), ("dirent", "struct linux_dirent *"), ("count", "unsigned int"))),
-    (142, "_newselect", "sys_select", (("n", "int"), ("inp", "fd_set *"), ("outp", "fd_set *"), ("exp", "fd_set *"), ("tvp", "struct __kernel_old_timeval *"))),
-    (143, "flock", "sys_flock", (("fd", "unsigned int"), ("cmd", "unsigned int"))),
-    (144, "msync", "sys_msync", (("start", "unsigned long"), ("len", "size_t"), ("flags", "int"))),
-    (145, "readv", "sys_readv", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (146, "writev", "sys_writev", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (147, "getsid", "sys_getsid", (("pid", "pid_t"),)),
-    (148, "fdatasync", "sys_fdatasync", (("fd", "unsigned int"),)),
-    (149, "_sysctl", "sys_ni_syscall", ()),
-    (150, "mlock", "sys_mlock", (("start", "unsigned long"), ("len", "size_t"))),
-    (151, "munlock", "sys_munlock", (("start", "unsigned long"), ("len", "size_t"))),
-    (152, "mlockall", "sys_mlockall", (("flags", "int"),)),
-    (153, "munlockall", "sys_munlockall", ()),
-    (154, "sched_setparam", "sys_sched_setparam", (("pid", "pid_t"), ("param", "struct sched_param *"))),
-    (155, "sched_getparam", "sys_sched_getparam", (("pid", "pid_t"), ("param", "struct sched_param *"))),
-    (156, "sched_setscheduler", "sys_sched_setscheduler", (("pid", "pid_t"), ("policy", "int"), ("param", "struct sched_param *"))),
-    (157, "sched_getscheduler", "sys_sched_getscheduler", (("pid", "pid_t"),)),
-    (158, "sched_yield", "sys_sched_yield", ()),
-    (159, "sched_get_priority_max", "sys_sched_get_priority_max", (("policy", "int"),)),
-    (160, "sched_get_priority_min", "sys_sched_get_priority_min", (("policy", "int"),)),
-    (161, "sched_rr_get_interval", "sys_sched_rr_get_interval_time32", (("pid", "pid_t"), ("interval", "struct old_timespec32 *"))),
-    (162, "nanosleep", "sys_nanosleep_time32", (("rqtp", "struct old_timespec32 *"), ("rmtp", "struct old_timespec32 *"))),
-    (163, "mremap", "sys_mremap", (("addr", "unsigned long"), ("old_len", "unsigned long"), ("new_len", "unsigned long"), ("flags", "unsigned long"), ("new_addr", "unsigned long"))),
-    (164, "setresuid", "sys_setresuid16", (("ruid", "old_uid_t"), ("euid", "old_uid_t"), ("suid", "old_uid_t"))),
-    (165, "getresuid", "sys_getresuid16", (("ruid", "old_uid_t *"), ("euid", "old_uid_t *"), ("suid", "old_uid_t *"))),
-    (166, "vm86", "sys_vm86", (("fn", "unsigned long"), ("v86", "struct vm86plus_struct *"))),
-    (167, "query_module", "sys_ni_syscall", ()),
-    (168, "poll", "sys_poll", (("ufds", "struct pollfd *"), ("nfds", "unsigned int"), ("timeout", "int"))),
-    (169, "nfsservctl", "sys_ni_syscall", ()),
-    (170, "setresgid", "sys_setresgid16", (("rgid", "old_gid_t"), ("egid", "old_gid_t"), ("sgid", "old_gid_t"))),
-    (171, "getresgid", "sys_getresgid16", (("rgid", "old_gid_t *"), ("egid", "old_gid_t *"), ("sgid", "old_gid_t *"))),
-    (172, "prctl", "sys_prctl", (("option", "int"), ("arg2", "unsigned long"), ("arg3", "unsigned long"), ("arg4", "unsigned long"), ("arg5", "unsigned long"))),
-    (173, "rt_sigreturn", "sys_rt_sigreturn", ()),
-    (174, "rt_sigaction", "sys_rt_sigaction", (("sig", "int"), ("act", "const struct sigaction *"), ("oact", "struct sigaction *"), ("sigsetsize", "size_t"))),
-    (175, "rt_sigprocmask", "sys_rt_sigprocmask", (("how", "int"), ("set", "sigset_t *"), ("oset", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (176, "rt_sigpending", "sys_rt_sigpending", (("set", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (177, "rt_sigtimedwait", "sys_rt_sigtimedwait_time32", (("uthese", "const sigset_t *"), ("uinfo", "siginfo_t *"), ("uts", "const struct old_timespec32 *"), ("sigsetsize", "size_t"))),
-    (178, "rt_sigqueueinfo", "sys_rt_sigqueueinfo", (("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (179, "rt_sigsuspend", "sys_rt_sigsuspend", (("unewset", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (180, "pread64", "sys_ia32_pread64", (("fd", "unsigned int"), ("buf", "char *"), ("count", "u32"), ("pos_lo", "u32"), ("pos_hi", "u32"))),
-    (181, "pwrite64", "sys_ia32_pwrite64", (("fd", "unsigned int"), ("buf", "const char *"), ("count", "u32"), ("pos_lo", "u32"), ("pos_hi", "u32"))),
-    (182, "chown", "sys_chown16", (("filename", "const char *"), ("user", "old_uid_t"), ("group", "old_gid_t"))),
-    (183, "getcwd", "sys_getcwd", (("buf", "char *"), ("size", "unsigned long"))),
-    (184, "capget", "sys_capget", (("header", "cap_user_header_t"), ("dataptr", "cap_user_data_t"))),
-    (185, "capset", "sys_capset", (("header", "cap_user_header_t"), ("data", "const cap_user_data_t"))),
-    (186, "sigaltstack", "sys_sigaltstack", (("uss", "const struct sigaltstack *"), ("uoss", "struct sigaltstack *"))),
-    (187, "sendfile", "sys_sendfile", (("out_fd", "int"), ("in_fd", "int"), ("offset", "off_t *"), ("count", "size_t"))),
-    (188, "getpmsg", "sys_ni_syscall", ()),
-    (189, "putpmsg", "sys_ni_syscall", ()),
-    (190, "vfork", "sys_vfork", ()),
-    (191, "ugetrlimit", "sys_getrlimit", (("resource", "unsigned int"), ("rlim", "struct rlimit *"))),
-    (192, "mmap2", "sys_mmap_pgoff", (("addr", "unsigned long"), ("len", "unsigned long"), ("prot", "unsigned long"), ("flags", "unsigned long"), ("fd", "unsigned long"), ("pgoff", "unsigned long"))),
-    (193, "truncate64", "sys_ia32_truncate64", (("path", "const char *"), ("length_lo", "unsigned long"), ("length_hi", "unsigned long"))),
-    (194, "ftruncate64", "sys_ia32_ftruncate64", (("fd", "unsigned int"), ("length_lo", "unsigned long"), ("length_hi", "unsigned long"))),
-    (195, "stat64", "sys_stat64", (("filename", "const char *"), ("statbuf", "struct stat64 *"))),
-    (196, "lstat64", "sys_lstat64", (("filename", "const char *"), ("statbuf", "struct stat64 *"))),
-    (197, "fstat64", "sys_fstat64", (("fd", "unsigned long"), ("statbuf", "struct stat64 *"))),
-    (198, "lchown32", "sys_lchown", (("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"))),
-    (199, "getuid32", "sys_getuid", ()),
-    (200, "getgid32", "sys_getgid", ()),
-    (201, "geteuid32", "sys_geteuid", ()),
-    (202, "getegid32", "sys_getegid", ()),
-    (203, "setreuid32", "sys_setreuid", (("ruid", "uid_t"), ("euid", "uid_t"))),
-    (204, "setregid32", "sys_setregid", (("rgid", "gid_t"), ("egid", "gid_t"))),
-    (205, "getgroups32", "sys_getgroups", (("gidsetsize", "int"), ("grouplist", "gid_t *"))),
-    (206, "setgroups32", "sys_setgroups", (("gidsetsize", "int"), ("grouplist", "gid_t *"))),
-    (207, "fchown32", "sys_fchown", (("fd", "unsigned int"), ("user", "uid_t"), ("group", "gid_t"))),
-    (208, "setresuid32", "sys_setresuid", (("ruid", "uid_t"), ("euid", "uid_t"), ("suid", "uid_t"))),
-    (209, "getresuid32", "sys_getresuid", (("ruid", "uid_t *"), ("euid", "uid_t *"), ("suid", "uid_t *"))),
-    (210, "setresgid32", "sys_setresgid", (("rgid", "gid_t"), ("egid", "gid_t"), ("sgid", "gid_t"))),
-    (211, "getresgid32", "sys_getresgid", (("rgid", "gid_t *"), ("egid", "gid_t *"), ("sgid", "gid_t *"))),
-    (212, "chown32", "sys_chown", (("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"))),
-    (213, "setuid32", "sys_setuid", (("uid", "uid_t"),)),
-    (214, "setgid32", "sys_setgid", (("gid", "gid_t"),)),
-    (215, "setfsuid32", "sys_setfsuid", (("uid", "uid_t"),)),
-    (216, "setfsgid32", "sys_setfsgid", (("gid", "gid_t"),)),
-    (217, "pivot_root", "sys_pivot_root", (("new_root", "const char *"), ("put_old", "const char *"))),
-    (218, "mincore", "sys_mincore", (("start", "unsigned long"), ("len", "size_t"), ("vec", "unsigned char *"))),
-    (219, "madvise", "sys_madvise", (("start", "unsigned long"), ("len", "size_t"), ("behavior", "int"))),
-    (220, "getdents64", "sys_getdents64", (("fd", "unsigned int"), ("dirent", "struct linux_dirent64 *"), ("count", "unsigned int"))),
-    (221, "fcntl64", "sys_fcntl64", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (224, "gettid", "sys_gettid", ()),
-    (225, "readahead", "sys_ia32_readahead", (("fd", "int"), ("offset_lo", "unsigned int"), ("offset_hi", "unsigned int"), ("count", "size_t"))),
-    (226, "setxattr", "sys_setxattr", (("path", "const char *"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (227, "lsetxattr", "sys_lsetxattr", (("path", "const char *"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (228, "fsetxattr", "sys_fsetxattr", (("fd", "int"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (229, "getxattr", "sys_getxattr", (("path", "const char *"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (230, "lgetxattr", "sys_lgetxattr", (("path", "const char *"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (231, "fgetxattr", "sys_fgetxattr", (("fd", "int"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (232, "listxattr", "sys_listxattr", (("path", "const char *"), ("list", "char *"), ("size", "size_t"))),
-    (233, "llistxattr", "sys_llistxattr", (("path", "const char *"), ("list", "char *"), ("size", "size_t"))),
-    (234, "flistxattr", "sys_flistxattr", (("fd", "int"), ("list", "char *"), ("size", "size_t"))),
-    (235, "removexattr", "sys_removexattr", (("path", "const char *"), ("name", "const char *"))),
-    (236, "lremovexattr", "sys_lremovexattr", (("path", "const char *"), ("name", "const char *"))),
-    (237, "fremovexattr", "sys_fremovexattr", (("fd", "int"), ("name", "const char *"))),
-    (238, "tkill", "sys_tkill", (("pid", "pid_t"), ("sig", "int"))),
-    (239, "sendfile64", "sys_sendfile64", (("out_fd", "int"), ("in_fd", "int"), ("offset", "loff_t *"), ("count", "size_t"))),
-    (240, "futex", "sys_futex_time32", (("uaddr", "u32 *"), ("op", "int"), ("val", "u32"), ("utime", "const struct old_timespec32 *"), ("uaddr2", "u32 *"), ("val3", "u32"))),
-    (241, "sched_setaffinity", "sys_sched_setaffinity", (("pid", "pid_t"), ("len", "unsigned int"), ("user_mask_ptr", "unsigned long *"))),
-    (242, "sched_getaffinity", "sys_sched_getaffinity", (("pid", "pid_t"), ("len", "unsigned int"), ("user_mask_ptr", "unsigned long *"))),
-    (243, "set_thread_area", "sys_set_thread_area", (("u_info", "struct user_desc *"),)),
-    (244, "get_thread_area", "sys_get_thread_area", (("u_info", "struct user_desc *"),)),
-    (245, "io_setup", "sys_io_setup", (("nr_reqs", "unsigned"), ("ctx", "aio_context_t *"))),
-    (246, "io_destroy", "sys_io_destroy", (("ctx", "aio_context_t"),)),
-    (247, "io_getevents", "sys_io_getevents_time32", (("ctx_id", "__u32"), ("min_nr", "__s32"), ("nr", "__s32"), ("events", "struct io_event *"), ("timeout", "struct old_timespec32 *"))),
-    (248, "io_submit", "sys_io_submit", (("ctx_id", "aio_context_t"), ("nr", "long"), ("iocbpp", "struct iocb **"))),
-    (249, "io_cancel", "sys_io_cancel", (("ctx_id", "aio_context_t"), ("iocb", "struct iocb *"), ("result", "struct io_event *"))),
-    (250, "fadvise64", "sys_ia32_fadvise64", (("fd", "int"), ("offset_lo", "unsigned int"), ("offset_hi", "unsigned int"), ("len", "size_t"), ("advice", "int"))),
-    (252, "exit_group", "sys_exit_group", (("error_code", "int"),)),
-    (253, "lookup_dcookie", "sys_ni_syscall", ()),
-    (254, "epoll_create", "sys_epoll_create", (("size", "int"),)),
-    (255, "epoll_ctl", "sys_epoll_ctl", (("epfd", "int"), ("op", "int"), ("fd", "int"), ("event", "struct epoll_event *"))),
-    (256, "epoll_wait", "sys_epoll_wait", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "int"))),
-    (257, "remap_file_pages", "sys_remap_file_pages", (("start", "unsigned long"), ("size", "unsigned long"), ("prot", "unsigned long"), ("pgoff", "unsigned long"), ("flags", "unsigned long"))),
-    (258, "set_tid_address", "sys_set_tid_address", (("tidptr", "int *"),)),
-    (259, "timer_create", "sys_timer_create", (("which_clock", "clockid_t"), ("timer_event_spec", "struct sigevent *"), ("created_timer_id", "timer_t *"))),
-    (260, "timer_settime", "sys_timer_settime32", (("timer_id", "timer_t"), ("flags", "int"), ("new", "struct old_itimerspec32 *"), ("old", "struct old_itimerspec32 *"))),
-    (261, "timer_gettime", "sys_timer_gettime32", (("timer_id", "timer_t"), ("setting", "struct old_itimerspec32 *"))),
-    (262, "timer_getoverrun", "sys_timer_getoverrun", (("timer_id", "timer_t"),)),
-    (263, "timer_delete", "sys_timer_delete", (("timer_id", "timer_t"),)),
-    (264, "clock_settime", "sys_clock_settime32", (("which_clock", "clockid_t"), ("tp", "struct old_timespec32 *"))),
-    (265, "clock_gettime", "sys_clock_gettime32", (("which_clock", "clockid_t"), ("tp", "struct old_timespec32 *"))),
-    (266, "clock_getres", "sys_clock_getres_time32", (("which_clock", "clockid_t"), ("tp", "struct old_timespec32 *"))),
-    (267, "clock_nanosleep", "sys_clock_nanosleep_time32", (("which_clock", "clockid_t"), ("flags", "int"), ("rqtp", "struct old_timespec32 *"), ("rmtp", "struct old_timespec32 *"))),
-    (268, "statfs64", "sys_statfs64", (("path", "const char *"), ("sz", "size_t"), ("buf", "struct statfs64 *"))),
-    (269, "fstatfs64", "sys_fstatfs64", (("fd", "unsigned int"), ("sz", "size_t"), ("buf", "struct statfs64 *"))),
-    (270, "tgkill", "sys_tgkill", (("tgid", "pid_t"), ("pid", "pid_t"), ("sig", "int"))),
-    (271, "utimes", "sys_utimes_time32", (("filename", "const char *"), ("t", "struct old_timeval32 *"))),
-    (272, "fadvise64_64", "sys_ia32_fadvise64_64", (("fd", "int"), ("offset_lo", "__u32"), ("offset_hi", "__u32"), ("len_lo", "__u32"), ("len_hi", "__u32"), ("advice", "int"))),
-    (273, "vserver", "sys_ni_syscall", ()),
-    (274, "mbind", "sys_mbind", (("start", "unsigned long"), ("len", "unsigned long"), ("mode", "unsigned long"), ("nmask", "const unsigned long *"), ("maxnode", "unsigned long"), ("flags", "unsigned"))),
-    (275, "get_mempolicy", "sys_get_mempolicy", (("policy", "int *"), ("nmask", "unsigned long *"), ("maxnode", "unsigned long"), ("addr", "unsigned long"), ("flags", "unsigned long"))),
-    (276, "set_mempolicy", "sys_set_mempolicy", (("mode", "int"), ("nmask", "const unsigned long *"), ("maxnode", "unsigned long"))),
-    (277, "mq_open", "sys_mq_open", (("name", "const char *"), ("oflag", "int"), ("mode", "umode_t"), ("attr", "struct mq_attr *"))),
-    (278, "mq_unlink", "sys_mq_unlink", (("name", "const char *"),)),
-    (279, "mq_timedsend", "sys_mq_timedsend_time32", (("mqdes", "mqd_t"), ("u_msg_ptr", "const char *"), ("msg_len", "unsigned int"), ("msg_prio", "unsigned int"), ("u_abs_timeout", "const struct old_timespec32 *"))),
-    (280, "mq_timedreceive", "sys_mq_timedreceive_time32", (("mqdes", "mqd_t"), ("u_msg_ptr", "char *"), ("msg_len", "unsigned int"), ("u_msg_prio", "unsigned int *"), ("u_abs_timeout", "const struct old_timespec32 *"))),
-    (281, "mq_notify", "sys_mq_notify", (("mqdes", "mqd_t"), ("notification", "const struct sigevent *"))),
-    (282, "mq_getsetattr", "sys_mq_getsetattr", (("mqdes", "mqd_t"), ("mqstat", "const struct mq_attr *"), ("omqstat", "struct mq_attr *"))),
-    (283, "kexec_load", "sys_kexec_load", (("entry", "unsigned long"), ("nr_segments", "unsigned long"), ("segments", "struct kexec_segment *"), ("flags", "unsigned long"))),
-    (284, "waitid", "sys_waitid", (("which", "int"), ("pid", "pid_t"), ("infop", "struct siginfo *"), ("options", "int"), ("ru", "struct rusage *"))),
-    (286, "add_key", "sys_add_key", (("_type", "const char *"), ("_description", "const char *"), ("_payload", "const void *"), ("plen", "size_t"), ("destringid", "key_serial_t"))),
-    (287, "request_key", "sys_request_key", (("_type", "const char *"), ("_description", "const char *"), ("_callout_info", "const char *"), ("destringid", "key_serial_t"))),
-    (288, "keyctl", "sys_keyctl", (("cmd", "int"), ("arg2", "unsigned long"), ("arg3", "unsigned long"), ("arg4", "unsigned long"), ("arg5", "unsigned long"))),
-    (289, "ioprio_set", "sys_ioprio_set", (("which", "int"), ("who", "int"), ("ioprio", "int"))),
-    (290, "ioprio_get", "sys_ioprio_get", (("which", "int"), ("who", "int"))),
-    (291, "inotify_init", "sys_inotify_init", ()),
-    (292, "inotify_add_watch", "sys_inotify_add_watch", (("fd", "int"), ("path", "const char *"), ("mask", "u32"))),
-    (293, "inotify_rm_watch", "sys_inotify_rm_watch", (("fd", "int"), ("wd", "__s32"))),
-    (294, "migrate_pages", "sys_migrate_pages", (("pid", "pid_t"), ("maxnode", "unsigned long"), ("from", "const unsigned long *"), ("to", "const unsigned long *"))),
-    (295, "openat", "sys_openat", (("dfd", "int"), ("filename", "const char *"), ("flags", "int"), ("mode", "umode_t"))),
-    (296, "mkdirat", "sys_mkdirat", (("dfd", "int"), ("pathname", "const char *"), ("mode", "umode_t"))),
-    (297, "mknodat", "sys_mknodat", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"), ("dev", "unsigned"))),
-    (298, "fchownat", "sys_fchownat", (("dfd", "int"), ("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"), ("flag", "int"))),
-    (299, "futimesat", "sys_futimesat_time32", (("dfd", "unsigned int"), ("filename", "const char *"), ("t", "struct old_timeval32 *"))),
-    (300, "fstatat64", "sys_fstatat64", (("dfd", "int"), ("filename", "const char *"), ("statbuf", "struct stat64 *"), ("flag", "int"))),
-    (301, "unlinkat", "sys_unlinkat", (("dfd", "int"), ("pathname", "const char *"), ("flag", "int"))),
-    (302, "renameat", "sys_renameat", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"))),
-    (303, "linkat", "sys_linkat", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"), ("flags", "int"))),
-    (304, "symlinkat", "sys_symlinkat", (("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"))),
-    (305, "readlinkat", "sys_readlinkat", (("dfd", "int"), ("path", "const char *"), ("buf", "char *"), ("bufsiz", "int"))),
-    (306, "fchmodat", "sys_fchmodat", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"))),
-    (307, "faccessat", "sys_faccessat", (("dfd", "int"), ("filename", "const char *"), ("mode", "int"))),
-    (308, "pselect6", "sys_pselect6_time32", (("nfds", "int"), ("readfds", "fd_set *"), ("writefds", "fd_set *"), ("exceptfds", "fd_set *"), ("timeout", "struct old_timespec32 *"), ("sigmask", "void *"))),
-    (309, "ppoll", "sys_ppoll_time32", (("fds", "struct pollfd *"), ("nfds", "unsigned int"), ("tmo_p", "struct old_timespec32 *"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (310, "unshare", "sys_unshare", (("unshare_flags", "unsigned long"),)),
-    (311, "set_robust_list", "sys_set_robust_list", (("head", "struct robust_list_head *"), ("len", "size_t"))),
-    (312, "get_robust_list", "sys_get_robust_list", (("pid", "int"), ("head_ptr", "struct robust_list_head **"), ("len_ptr", "size_t *"))),
-    (313, "splice", "sys_splice", (("fd_in", "int"), ("off_in", "loff_t *"), ("fd_out", "int"), ("off_out", "loff_t *"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (314, "sync_file_range", "sys_ia32_sync_file_range", (("fd", "int"), ("offset_lo", "unsigned int"), ("offset_hi", "unsigned int"), ("nbytes_lo", "unsigned int"), ("nbytes_hi", "unsigned int"), ("flags", "int"))),
-    (315, "tee", "sys_tee", (("fdin", "int"), ("fdout", "int"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (316, "vmsplice", "sys_vmsplice", (("fd", "int"), ("iov", "const struct iovec *"), ("nr_segs", "unsigned long"), ("flags", "unsigned int"))),
-    (317, "move_pages", "sys_move_pages", (("pid", "pid_t"), ("nr_pages", "unsigned long"), ("pages", "const void **"), ("nodes", "const int *"), ("status", "int *"), ("flags", "int"))),
-    (318, "getcpu", "sys_getcpu", (("cpu", "unsigned *"), ("node", "unsigned *"), ("cache", "struct getcpu_cache *"))),
-    (319, "epoll_pwait", "sys_epoll_pwait", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "int"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (320, "utimensat", "sys_utimensat_time32", (("dfd", "unsigned int"), ("filename", "const char *"), ("t", "struct old_timespec32 *"), ("flags", "int"))),
-    (321, "signalfd", "sys_signalfd", (("ufd", "int"), ("user_mask", "sigset_t *"), ("sizemask", "size_t"))),
-    (322, "timerfd_create", "sys_timerfd_create", (("clockid", "int"), ("flags", "int"))),
-    (323, "eventfd", "sys_eventfd", (("count", "unsigned int"),)),
-    (324, "fallocate", "sys_ia32_fallocate", (("fd", "int"), ("mode", "int"), ("offset_lo", "unsigned int"), ("offset_hi", "unsigned int"), ("len_lo", "unsigned int"), ("len_hi", "unsigned int"))),
-    (325, "timerfd_settime", "sys_timerfd_settime32", (("ufd", "int"), ("flags", "int"), ("utmr", "const struct old_itimerspec32 *"), ("otmr", "struct old_itimerspec32 *"))),
-    (326, "timerfd_gettime", "sys_timerfd_gettime32", (("ufd", "int"), ("otmr", "struct old_itimerspec32 *"))),
-    (327, "signalfd4", "sys_signalfd4", (("ufd", "int"), ("user_mask", "sigset_t *"), ("sizemask", "size_t"), ("flags", "int"))),
-    (328, "eventfd2", "sys_eventfd2", (("count", "unsigned int"), ("flags", "int"))),
-    (329, "epoll_create1", "sys_epoll_create1", (("flags", "int"),)),
-    (330, "dup3", "sys_dup3", (("oldfd", "unsigned int"), ("newfd", "unsigned int"), ("flags", "int"))),
-    (331, "pipe2", "sys_pipe2", (("fildes", "int *"), ("flags", "int"))),
-    (332, "inotify_init1", "sys_inotify_init1", (("flags", "int"),)),
-    (333, "preadv", "sys_preadv", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"))),
-    (334, "pwritev", "sys_pwritev", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"))),
-    (335, "rt_tgsigqueueinfo", "sys_rt_tgsigqueueinfo", (("tgid", "pid_t"), ("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (336, "perf_event_open", "sys_perf_event_open", (("attr_uptr", "struct perf_event_attr *"), ("pid", "pid_t"), ("cpu", "int"), ("group_fd", "int"), ("flags", "unsigned long"))),
-    (337, "recvmmsg", "sys_recvmmsg_time32", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"), ("timeout", "struct old_timespec32 *"))),
-    (338, "fanotify_init", "sys_fanotify_init", (("flags", "unsigned int"), ("event_f_flags", "unsigned int"))),
-    (339, "fanotify_mark", "sys_fanotify_mark", (("fanotify_fd", "int"), ("flags", "unsigned int"), ("mask_lo", "u32"), ("mask_hi", "u32"), ("fd", "int"), ("pathname", "const char *"))),
-    (340, "prlimit64", "sys_prlimit64", (("pid", "pid_t"), ("resource", "unsigned int"), ("new_rlim", "const struct rlimit64 *"), ("old_rlim", "struct rlimit64 *"))),
-    (341, "name_to_handle_at", "sys_name_to_handle_at", (("dfd", "int"), ("name", "const char *"), ("handle", "struct file_handle *"), ("mnt_id", "void *"), ("flag", "int"))),
-    (342, "open_by_handle_at", "sys_open_by_handle_at", (("mountdirfd", "int"), ("handle", "struct file_handle *"), ("flags", "int"))),
-    (343, "clock_adjtime", "sys_clock_adjtime32", (("which_clock", "clockid_t"), ("tx", "struct old_timex32 *"))),
-    (344, "syncfs", "sys_syncfs", (("fd", "int"),)),
-    (345, "sendmmsg", "sys_sendmmsg", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"))),
-    (346, "setns", "sys_setns", (("fd", "int"), ("nstype", "int"))),
-    (347, "process_vm_readv", "sys_process_vm_readv", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (348, "process_vm_writev", "sys_process_vm_writev", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (349, "kcmp", "sys_kcmp", (("pid1", "pid_t"), ("pid2", "pid_t"), ("type", "int"), ("idx1", "unsigned long"), ("idx2", "unsigned long"))),
-    (350, "finit_module", "sys_finit_module", (("fd", "int"), ("uargs", "const char *"), ("flags", "int"))),
-    (351, "sched_setattr", "sys_sched_setattr", (("pid", "pid_t"), ("attr", "struct sched_attr *"), ("flags", "unsigned int"))),
-    (352, "sched_getattr", "sys_sched_getattr", (("pid", "pid_t"), ("attr", "struct sched_attr *"), ("size", "unsigned int"), ("flags", "unsigned int"))),
-    (353, "renameat2", "sys_renameat2", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"), ("flags", "unsigned int"))),
-    (354, "seccomp", "sys_seccomp", (("op", "unsigned int"), ("flags", "unsigned int"), ("uargs", "void *"))),
-    (355, "getrandom", "sys_getrandom", (("buf", "char *"), ("count", "size_t"), ("flags", "unsigned int"))),
-    (356, "memfd_create", "sys_memfd_create", (("uname_ptr", "const char *"), ("flags", "unsigned int"))),
-    (357, "bpf", "sys_bpf", (("cmd", "int"), ("attr", "union bpf_attr *"), ("size", "unsigned int"))),
-    (358, "execveat", "sys_execveat", (("dfd", "int"), ("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"), ("flags", "int"))),
-    (359, "socket", "sys_socket", (("domain", "int"), ("type", "int"), ("protocol", "int"))),
-    (360, "socketpair", "sys_socketpair", (("domain", "int"), ("type", "int"), ("protocol", "int"), ("sv", "int *"))),
-    (361, "bind", "sys_bind", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (362, "connect", "sys_connect", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (363, "listen", "sys_listen", (("sockfd", "int"), ("backlog", "int"))),
-    (364, "accept4", "sys_accept4", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"), ("flags", "int"))),
-    (365, "getsockopt", "sys_getsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int *"))),
-    (366, "setsockopt", "sys_setsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int"))),
-    (367, "getsockname", "sys_getsockname", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (368, "getpeername", "sys_getpeername", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (369, "sendto", "sys_sendto", (("sockfd", "int"), ("buf", "void *"), ("len", "size_t"), ("flags", "unsigned"), ("dest_addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (370, "sendmsg", "sys_sendmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (371, "recvfrom", "sys_recvfrom", (("sockfd", "int"), ("buf", "void *"), ("len", "size_t"), ("flags", "unsigned"), ("src_addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (372, "recvmsg", "sys_recvmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (373, "shutdown", "sys_shutdown", (("sockfd", "int"), ("how", "int"))),
-    (374, "userfaultfd", "sys_userfaultfd", (("flags", "int"),)),
-    (375, "membarrier", "sys_membarrier", (("cmd", "int"), ("flags", "unsigned int"), ("cpu_id", "int"))),
-    (376, "mlock2", "sys_mlock2", (("start", "unsigned long"), ("len", "size_t"), ("flags", "int"))),
-    (377, "copy_file_range", "sys_copy_file_range", (("fd_in", "int"), ("off_in", "loff_t *"), ("fd_out", "int"), ("off_out", "loff_t *"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (378, "preadv2", "sys_preadv2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"), ("flags", "rwf_t"))),
-    (379, "pwritev2", "sys_pwritev2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"), ("flags", "rwf_t"))),
-    (380, "pkey_mprotect", "sys_pkey_mprotect", (("start", "unsigned long"), ("len", "size_t"), ("prot", "unsigned long"), ("pkey", "int"))),
-    (381, "pkey_alloc", "sys_pkey_alloc", (("flags", "unsigned long"), ("init_val", "unsigned long"))),
-    (382, "pkey_free", "sys_pkey_free", (("pkey", "int"),)),
-    (383, "statx", "sys_statx", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"), ("mask", "unsigned"), ("buffer", "struct statx *"))),
-    (384, "arch_prctl", "sys_arch_prctl", (("code", "int"), ("addr", "unsigned long"))),
-    (385, "io_pgetevents", "sys_io_pgetevents_time32", (("ctx_id", "aio_context_t"), ("min_nr", "long"), ("nr", "long"), ("events", "struct io_event *"), ("timeout", "struct old_timespec32 *"), ("sig", "const struct __aio_sigset *"))),
-    (386, "rseq", "sys_rseq", (("rseq", "struct rseq *"), ("rseq_len", "uint32_t"), ("flags", "int"), ("sig", "uint32_t"))),
-    (393, "semget", "sys_semget", (("key", "key_t"), ("nsems", "int"), ("semflg", "int"))),
-    (394, "semctl", "sys_semctl", (("semid", "int"), ("semnum", "int"), ("cmd", "int"), ("arg", "unsigned long"))),
-    (395, "shmget", "sys_shmget", (("key", "key_t"), ("size", "size_t"), ("flag", "int"))),
-    (396, "shmctl", "sys_shmctl", (("shmid", "int"), ("cmd", "int"), ("buf", "struct shmid_ds *"))),
-    (397, "shmat", "sys_shmat", (("shmid", "int"), ("shmaddr", "char *"), ("shmflg", "int"))),
-    (398, "shmdt", "sys_shmdt", (("shmaddr", "char *"),)),
-    (399, "msgget", "sys_msgget", (("key", "key_t"), ("msgflg", "int"))),
-    (400, "msgsnd", "sys_msgsnd", (("msqid", "int"), ("msgp", "struct msgbuf *"), ("msgsz", "size_t"), ("msgflg", "int"))),
-    (401, "msgrcv", "sys_msgrcv", (("msqid", "int"), ("msgp", "struct msgbuf *"), ("msgsz", "size_t"), ("msgtyp", "long"), ("msgflg", "int"))),
-    (402, "msgctl", "sys_msgctl", (("msqid", "int"), ("cmd", "int"), ("buf", "struct msqid_ds *"))),
-    (403, "clock_gettime64", "sys_clock_gettime", (("which_clock", "clockid_t"), ("tp", "struct __kernel_timespec *"))),
-    (404, "clock_settime64", "sys_clock_settime", (("which_clock", "clockid_t"), ("tp", "const struct __kernel_timespec *"))),
-    (405, "clock_adjtime64", "sys_clock_adjtime", (("which_clock", "clockid_t"), ("tx", "struct __kernel_timex *"))),
-    (406, "clock_getres_time64", "sys_clock_getres", (("which_clock", "clockid_t"), ("tp", "struct __kernel_timespec *"))),
-    (407, "clock_nanosleep_time64", "sys_clock_nanosleep", (("which_clock", "clockid_t"), ("flags", "int"), ("rqtp", "const struct __kernel_timespec *"), ("rmtp", "struct __kernel_timespec *"))),
-    (408, "timer_gettime64", "sys_timer_gettime", (("timer_id", "timer_t"), ("setting", "struct __kernel_itimerspec *"))),
-    (409, "timer_settime64", "sys_timer_settime", (("timer_id", "timer_t"), ("flags", "int"), ("new_setting", "const struct __kernel_itimerspec *"), ("old_setting", "struct __kernel_itimerspec *"))),
-    (410, "timerfd_gettime64", "sys_timerfd_gettime", (("ufd", "int"), ("otmr", "struct __kernel_itimerspec *"))),
-    (411, "timerfd_settime64", "sys_timerfd_settime", (("ufd", "int"), ("flags", "int"), ("utmr", "const struct __kernel_itimerspec *"), ("otmr", "struct __kernel_itimerspec *"))),
-    (412, "utimensat_time64", "sys_utimensat", (("dfd", "int"), ("filename", "const char *"), ("utimes", "struct __kernel_timespec *"), ("flags", "int"))),
-    (413, "pselect6_time64", "sys_pselect6", (("nfds", "int"), ("readfds", "fd_set *"), ("writefds", "fd_set *"), ("exceptfds", "fd_set *"), ("timeout", "struct __kernel_timespec *"), ("sigmask", "void *"))),
-    (414, "ppoll_time64", "sys_ppoll", (("fds", "struct pollfd *"), ("nfds", "unsigned int"), ("tmo_p", "struct __kernel_timespec *"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (416, "io_pgetevents_time64", "sys_io_pgetevents", (("ctx_id", "aio_context_t"), ("min_nr", "long"), ("nr", "long"), ("events", "struct io_event *"), ("timeout", "struct __kernel_timespec *"), ("sig", "const struct __aio_sigset *"))),
-    (417, "recvmmsg_time64", "sys_recvmmsg", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"), ("timeout", "struct __kernel_timespec *"))),
-    (418, "mq_timedsend_time64", "sys_mq_timedsend", (("mqdes", "mqd_t"), ("msg_ptr", "const char *"), ("msg_len", "size_t"), ("msg_prio", "unsigned int"), ("abs_timeout", "const struct __kernel_timespec *"))),
-    (419, "mq_timedreceive_time64", "sys_mq_timedreceive", (("mqdes", "mqd_t"), ("msg_ptr", "char *"), ("msg_len", "size_t"), ("msg_prio", "unsigned int *"), ("abs_timeout", "const struct __kernel_timespec *"))),
-    (420, "semtimedop_time64", "sys_semtimedop", (("semid", "int"), ("sops", "struct sembuf *"), ("nsops", "unsigned"), ("timeout", "const struct __kernel_timespec *"))),
-    (421, "rt_sigtimedwait_time64", "sys_rt_sigtimedwait", (("uthese", "const sigset_t *"), ("uinfo", "siginfo_t *"), ("uts", "const struct __kernel_timespec *"), ("sigsetsize", "size_t"))),
-    (422, "futex_time64", "sys_futex", (("uaddr", "u32 *"), ("op", "int"), ("val", "u32"), ("utime", "const struct __kernel_timespec *"), ("uaddr2", "u32 *"), ("val3", "u32"))),
-    (423, "sched_rr_get_interval_time64", "sys_sched_rr_get_interval", (("pid", "pid_t"), ("interval", "struct __kernel_timespec *"))),
-    (424, "pidfd_send_signal", "sys_pidfd_send_signal", (("pidfd", "int"), ("sig", "int"), ("info", "siginfo_t *"), ("flags", "unsigned int"))),
-    (425, "io_uring_setup", "sys_io_uring_setup", (("entries", "u32"), ("p", "struct io_uring_params *"))),
-    (426, "io_uring_enter", "sys_io_uring_enter", (("fd", "unsigned int"), ("to_submit", "u32"), ("min_complete", "u32"), ("flags", "u32"), ("argp", "const void *"), ("argsz", "size_t"))),
-    (427, "io_uring_register", "sys_io_uring_register", (("fd", "unsigned int"), ("op", "unsigned int"), ("arg", "void *"), ("nr_args", "unsigned int"))),
-    (428, "open_tree", "sys_open_tree", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"))),
-    (429, "move_mount", "sys_move_mount", (("from_dfd", "int"), ("from_path", "const char *"), ("to_dfd", "int"), ("to_path", "const char *"), ("ms_flags", "unsigned int"))),
-    (430, "fsopen", "sys_fsopen", (("fs_name", "const char *"), ("flags", "unsigned int"))),
-    (431, "fsconfig", "sys_fsconfig", (("fs_fd", "int"), ("cmd", "unsigned int"), ("key", "const char *"), ("value", "const void *"), ("aux", "int"))),
-    (432, "fsmount", "sys_fsmount", (("fs_fd", "int"), ("flags", "unsigned int"), ("ms_flags", "unsigned int"))),
-    (433, "fspick", "sys_fspick", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned int"))),
-    (434, "pidfd_open", "sys_pidfd_open", (("pid", "pid_t"), ("flags", "unsigned int"))),
-    (435, "clone3", "sys_clone3", (("uargs", "struct clone_args *"), ("size", "size_t"))),
-    (436, "close_range", "sys_close_range", (("fd", "unsigned int"), ("max_fd", "unsigned int"), ("flags", "unsigned int"))),
-    (437, "openat2", "sys_openat2", (("dfd", "int"), ("filename", "const char *"), ("how", "struct open_how *"), ("size", "size_t"))),
-    (438, "pidfd_getfd", "sys_pidfd_getfd", (("pidfd", "int"), ("fd", "int"), ("flags", "unsigned int"))),
-    (439, "faccessat2", "sys_faccessat2", (("dfd", "int"), ("filename", "const char *"), ("mode", "int"), ("flags", "int"))),
-    (440, "process_madvise", "sys_process_madvise", (("pidfd", "int"), ("vec", "const struct iovec *"), ("vlen", "size_t"), ("behavior", "int"), ("flags", "unsigned int"))),
-    (441, "epoll_pwait2", "sys_epoll_pwait2", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "const struct __kernel_timespec *"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (442, "mount_setattr", "sys_mount_setattr", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned int"), ("uattr", "struct mount_attr *"), ("usize", "size_t"))),
-    (443, "quotactl_fd", "sys_quotactl_fd", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("id", "qid_t"), ("addr", "void *"))),
-    (444, "landlock_create_ruleset", "sys_landlock_create_ruleset", (("attr", "const struct landlock_ruleset_attr *"), ("size", "size_t"), ("flags", "__u32"))),
-    (445, "landlock_add_rule", "sys_landlock_add_rule", (("ruleset_fd", "int"), ("rule_type", "enum landlock_rule_type"), ("rule_attr", "const void *"), ("flags", "__u32"))),
-    (446, "landlock_restrict_self", "sys_landlock_restrict_self", (("ruleset_fd", "int"), ("flags", "__u32"))),
-    (447, "memfd_secret", "sys_memfd_secret", (("flags", "unsigned int"),)),
-    (448, "process_mrelease", "sys_process_mrelease", (("pidfd", "int"), ("flags", "unsigned int"))),
-    (449, "futex_waitv", "sys_futex_waitv", (("waiters", "struct futex_waitv *"), ("nr_futexes", "unsigned int"), ("flags", "unsigned int"), ("timeout", "struct __kernel_timespec *"), ("clockid", "clockid_t"))),
-    (450, "set_mempolicy_home_node", "sys_set_mempolicy_home_node", (("start", "unsigned long"), ("len", "unsigned long"), ("home_node", "unsigned long"), ("flags", "unsigned long"))),
-    (451, "cachestat", "sys_cachestat", (("fd", "unsigned int"), ("cstat_range", "struct cachestat_range *"), ("cstat", "struct cachestat *"), ("flags", "unsigned int"))),
-    (452, "fchmodat2", "sys_fchmodat2", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"), ("flags", "unsigned int"))),
-    (453, "map_shadow_stack", "sys_map_shadow_stack", (("addr", "unsigned long"), ("size", "unsigned long"), ("flags", "unsigned int"))),
-    (454, "futex_wake", "sys_futex_wake", (("uaddr", "void *"), ("mask", "unsigned long"), ("nr", "int"), ("flags", "unsigned int"))),
-    (455, "futex_wait", "sys_futex_wait", (("uaddr", "void *"), ("val", "unsigned long"), ("mask", "unsigned long"), ("flags", "unsigned int"), ("timespec", "struct __kernel_timespec *"), ("clockid", "clockid_t"))),
-    (456, "futex_requeue", "sys_futex_requeue", (("waiters", "struct futex_waitv *"), ("flags", "unsigned int"), ("nr_wake", "int"), ("nr_requeue", "int"))),
-    (457, "statmount", "sys_statmount", (("req", "const struct mnt_id_req *"), ("buf", "struct statmount *"), ("bufsize", "size_t"), ("flags", "unsigned int"))),
-    (458, "listmount", "sys_listmount", (("req", "const struct mnt_id_req *"), ("mnt_ids", "u64 *"), ("nr_mnt_ids", "size_t"), ("flags", "unsigned int"))),
-    (459, "lsm_get_self_attr", "sys_lsm_get_self_attr", (("attr", "unsigned int"), ("ctx", "struct lsm_ctx *"), ("size", "u32 *"), ("flags", "u32"))),
-    (460, "lsm_set_self_attr", "sys_lsm_set_self_attr", (("attr", "unsigned int"), ("ctx", "struct lsm_ctx *"), ("size", "u32"), ("flags", "u32"))),
-    (461, "lsm_list_modules", "sys_lsm_list_modules", (("ids", "u64 *"), ("size", "u32 *"), ("flags", "u32"))),
-    (462, "mseal", "sys_mseal", (("start", "unsigned long"), ("len", "size_t"), ("flags", "unsigned long"))),
-    (463, "setxattrat", "sys_setxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"), ("args", "const struct xattr_args *"), ("size", "size_t"))),
-    (464, "getxattrat", "sys_getxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"), ("args", "struct xattr_args *"), ("size", "size_t"))),
-    (465, "listxattrat", "sys_listxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("list", "char *"), ("size", "size_t"))),
-    (466, "removexattrat", "sys_removexattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"))),
-    (467, "open_tree_attr", "sys_open_tree_attr", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"), ("uattr", "struct mount_attr *"), ("usize", "size_t"))),
-    (468, "file_getattr", "sys_file_getattr", (("dfd", "int"), ("filename", "const char *"), ("attr", "struct file_attr *"), ("usize", "size_t"), ("at_flags", "unsigned int"))),
-    (469, "file_setattr", "sys_file_setattr", (("dfd", "int"), ("filename", "const char *"), ("attr", "struct file_attr *"), ("usize", "size_t"), ("at_flags", "unsigned int"))),
+# One line per row: number, ABI column, name, entry point, parameters (name:type joined
+# by ';'), separated by tabs; sysemu.abi.syscalls reads the rows it is asked for. One
+# string loads as one copy, where ~450 tuples of tuples of strings took milliseconds.
+TABLE = (
+    "\n"
+    "0\ti386\trestart_syscall\tsys_restart_syscall\t\n"
+    "1\ti386\texit\tsys_exit\terror_code:int\n"
+    "2\ti386\tfork\tsys_fork\t\n"
+    "3\ti386\tread\tsys_read\tfd:unsigned int;buf:char *;count:size_t\n"
+    "4\ti386\twrite\tsys_write\tfd:unsigned int;buf:const char *;count:size_t\n"
+    "5\ti386\topen\tsys_open\tfilename:const char *;flags:int;mode:umode_t\n"
+    "6\ti386\tclose\tsys_close\tfd:unsigned int\n"
+    "7\ti386\twaitpid\tsys_waitpid\tpid:pid_t;stat_addr:int *;options:int\n"
+    "8\ti386\tcreat\tsys_creat\tpathname:const char *;mode:umode_t\n"
+    "9\ti386\tlink\tsys_link\toldname:const char *;newname:const char *\n"
+    "10\ti386\tunlink\tsys_unlink\tpathname:const char *\n"
+    "11\ti386\texecve\tsys_execve\tfilename:const char *;argv:const char *const *;envp:const char *const *\n"
+    "12\ti386\tchdir\tsys_chdir\tfilename:const char *\n"
+    "13\ti386\ttime\tsys_time32\ttloc:old_time32_t *\n"
+    "14\ti386\tmknod\tsys_mknod\tfilename:const char *;mode:umode_t;dev:unsigned\n"
+    "15\ti386\tchmod\tsys_chmod\tfilename:const char *;mode:umode_t\n"
+    "16\ti386\tlchown\tsys_lchown16\tfilename:const char *;user:old_uid_t;group:old_gid_t\n"
+    "17\ti386\tbreak\tsys_ni_syscall\t\n"
+    "18\ti386\toldstat\tsys_stat\tfilename:const char *;statbuf:struct __old_kernel_stat *\n"
+    "19\ti386\tlseek\tsys_lseek\tfd:unsigned int;offset:off_t;whence:unsigned int\n"
+    "20\ti386\tgetpid\tsys_getpid\t\n"
+    "21\ti386\tmount\tsys_mount\tdev_name:char *;dir_name:char *;type:char *;flags:unsigned long;data:void *\n"
+    "22\ti386\tumount\tsys_oldumount\tname:char *\n"
+    "23\ti386\tsetuid\tsys_setuid16\tuid:old_uid_t\n"
+    "24\ti386\tgetuid\tsys_getuid16\t\n"
+    "25\ti386\tstime\tsys_stime32\ttptr:old_time32_t *\n"
+    "26\ti386\tptrace\tsys_ptrace\trequest:long;pid:long;addr:unsigned long;data:unsigned long\n"
+    "27\ti386\talarm\tsys_alarm\tseconds:unsigned int\n"
+    "28\ti386\toldfstat\tsys_fstat\tfd:unsigned int;statbuf:struct __old_kernel_stat *\n"
+    "29\ti386\tpause\tsys_pause\t\n"
+    "30\ti386\tutime\tsys_utime32\tfilename:const char *;t:struct old_utimbuf32 *\n"
+    "31\ti386\tstty\tsys_ni_syscall\t\n"
+    "32\ti386\tgtty\tsys_ni_syscall\t\n"
+    "33\ti386\taccess\tsys_access\tfilename:const char *;mode:int\n"
+    "34\ti386\tnice\tsys_nice\tincrement:int\n"
+    "35\ti386\tftime\tsys_ni_syscall\t\n"
+    "36\ti386\tsync\tsys_sync\t\n"
+    "37\ti386\tkill\tsys_kill\tpid:pid_t;sig:int\n"
+    "38\ti386\trename\tsys_rename\toldname:const char *;newname:const char *\n"
+    "39\ti386\tmkdir\tsys_mkdir\tpathname:const char *;mode:umode_t\n"
+    "40\ti386\trmdir\tsys_rmdir\tpathname:const char *\n"
+    "41\ti386\tdup\tsys_dup\tfildes:unsigned int\n"
+    "42\ti386\tpipe\tsys_pipe\tfildes:int *\n"
+    "43\ti386\ttimes\tsys_times\ttbuf:struct tms *\n"
+    "44\ti386\tprof\tsys_ni_syscall\t\n"
+    "45\ti386\tbrk\tsys_brk\tbrk:unsigned long\n"
+    "46\ti386\tsetgid\tsys_setgid16\tgid:old_gid_t\n"
+    "47\ti386\tgetgid\tsys_getgid16\t\n"
+    "48\ti386\tsignal\tsys_signal\tsig:int;handler:__sighandler_t\n"
+    "49\ti386\tgeteuid\tsys_geteuid16\t\n"
+    "50\ti386\tgetegid\tsys_getegid16\t\n"
+    "51\ti386\tacct\tsys_acct\tname:const char *\n"
+    "52\ti386\tumount2\tsys_umount\tname:char *;flags:int\n"
+    "53\ti386\tlock\tsys_ni_syscall\t\n"
+    "54\ti386\tioctl\tsys_ioctl\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "55\ti386\tfcntl\tsys_fcntl\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "56\ti386\tmpx\tsys_ni_syscall\t\n"
+    "57\ti386\tsetpgid\tsys_setpgid\tpid:pid_t;pgid:pid_t\n"
+    "58\ti386\tulimit\tsys_ni_syscall\t\n"
+    "59\ti386\toldolduname\tsys_olduname\tbuf:struct oldold_utsname *\n"
+    "60\ti386\tumask\tsys_umask\tmask:int\n"
+    "61\ti386\tchroot\tsys_chroot\tfilename:const char *\n"
+    "62\ti386\tustat\tsys_ustat\tdev:unsigned;ubuf:struct ustat *\n"
+    "63\ti386\tdup2\tsys_dup2\toldfd:unsigned int;newfd:unsigned int\n"
+    "64\ti386\tgetppid\tsys_getppid\t\n"
+    "65\ti386\tgetpgrp\tsys_getpgrp\t\n"
+    "66\ti386\tsetsid\tsys_setsid\t\n"
+    "67\ti386\tsigaction\tsys_sigaction\tsig:int;act:const struct old_sigaction *;oact:struct old_sigaction *\n"
+    "68\ti386\tsgetmask\tsys_sgetmask\t\n"
+    "69\ti386\tssetmask\tsys_ssetmask\tnewmask:int\n"
+    "70\ti386\tsetreuid\tsys_setreuid16\truid:old_uid_t;euid:old_uid_t\n"
+    "71\ti386\tsetregid\tsys_setregid16\trgid:old_gid_t;egid:old_gid_t\n"
+    "72\ti386\tsigsuspend\tsys_sigsuspend\tunused1:int;unused2:int;mask:old_sigset_t\n"
+    "73\ti386\tsigpending\tsys_sigpending\tuset:old_sigset_t *\n"
+    "74\ti386\tsethostname\tsys_sethostname\tname:char *;len:int\n"
+    "75\ti386\tsetrlimit\tsys_setrlimit\tresource:unsigned int;rlim:struct rlimit *\n"
+    "76\ti386\tgetrlimit\tsys_old_getrlimit\tresource:unsigned int;rlim:struct rlimit *\n"
+    "77\ti386\tgetrusage\tsys_getrusage\twho:int;ru:struct rusage *\n"
+    "78\ti386\tgettimeofday\tsys_gettimeofday\ttv:struct __kernel_old_timeval *;tz:struct timezone *\n"
+    "79\ti386\tsettimeofday\tsys_settimeofday\ttv:struct __kernel_old_timeval *;tz:struct timezone *\n"
+    "80\ti386\tgetgroups\tsys_getgroups16\tgidsetsize:int;grouplist:old_gid_t *\n"
+    "81\ti386\tsetgroups\tsys_setgroups16\tgidsetsize:int;grouplist:old_gid_t *\n"
+    "82\ti386\tselect\tsys_old_select\targ:struct sel_arg_struct *\n"
+    "83\ti386\tsymlink\tsys_symlink\told:const char *;new:const char *\n"
+    "84\ti386\toldlstat\tsys_lstat\tfilename:const char *;statbuf:struct __old_kernel_stat *\n"
+    "85\ti386\treadlink\tsys_readlink\tpath:const char *;buf:char *;bufsiz:int\n"
+    "86\ti386\tuselib\tsys_uselib\tlibrary:const char *\n"
+    "87\ti386\tswapon\tsys_swapon\tspecialfile:const char *;swap_flags:int\n"
+    "88\ti386\treboot\tsys_reboot\tmagic1:int;magic2:int;cmd:unsigned int;arg:void *\n"
+    "89\ti386\treaddir\tsys_old_readdir\tfd:unsigned int;dirp:struct old_linux_dirent *;count:unsigned int\n"
+    "90\ti386\tmmap\tsys_old_mmap\targ:struct mmap_arg_struct *\n"
+    "91\ti386\tmunmap\tsys_munmap\taddr:unsigned long;len:size_t\n"
+    "92\ti386\ttruncate\tsys_truncate\tpath:const char *;length:long\n"
+    "93\ti386\tftruncate\tsys_ftruncate\tfd:unsigned int;length:off_t\n"
+    "94\ti386\tfchmod\tsys_fchmod\tfd:unsigned int;mode:umode_t\n"
+    "95\ti386\tfchown\tsys_fchown16\tfd:unsigned int;user:old_uid_t;group:old_gid_t\n"
+    "96\ti386\tgetpriority\tsys_getpriority\twhich:int;who:int\n"
+    "97\ti386\tsetpriority\tsys_setpriority\twhich:int;who:int;niceval:int\n"
+    "98\ti386\tprofil\tsys_ni_syscall\t\n"
+    "99\ti386\tstatfs\tsys_statfs\tpath:const char *;buf:struct statfs *\n"
+    "100\ti386\tfstatfs\tsys_fstatfs\tfd:unsigned int;buf:struct statfs *\n"
+    "101\ti386\tioperm\tsys_ioperm\tfrom:unsigned long;num:unsigned long;on:int\n"
+    "102\ti386\tsocketcall\tsys_socketcall\tcall:int;args:unsigned long *\n"
+    "103\ti386\tsyslog\tsys_syslog\ttype:int;buf:char *;len:int\n"
+    "104\ti386\tsetitimer\tsys_setitimer\twhich:int;value:struct __kernel_old_itimerval *;ovalue:struct __kernel_old_itimerval *\n"
+    "105\ti386\tgetitimer\tsys_getitimer\twhich:int;value:struct __kernel_old_itimerval *\n"
+    "106\ti386\tstat\tsys_newstat\tfilename:const char *;statbuf:struct stat *\n"
+    "107\ti386\tlstat\tsys_newlstat\tfilename:const char *;statbuf:struct stat *\n"
+    "108\ti386\tfstat\tsys_newfstat\tfd:unsigned int;statbuf:struct stat *\n"
+    "109\ti386\tolduname\tsys_uname\tbuf:struct old_utsname *\n"
+    "110\ti386\tiopl\tsys_iopl\tlevel:unsigned int\n"
+    "111\ti386\tvhangup\tsys_vhangup\t\n"
+    "112\ti386\tidle\tsys_ni_syscall\t\n"
+    "113\ti386\tvm86old\tsys_vm86old\tinfo:struct vm86_struct *\n"
+    "114\ti386\twait4\tsys_wait4\tpid:pid_t;stat_addr:int *;options:int;ru:struct rusage *\n"
+    "115\ti386\tswapoff\tsys_swapoff\tspecialfile:const char *\n"
+    "116\ti386\tsysinfo\tsys_sysinfo\tinfo:struct sysinfo *\n"
+    "117\ti386\tipc\tsys_ipc\tcall:unsigned int;first:int;second:unsigned long;third:unsigned long;ptr:void *;fifth:long\n"
+    "118\ti386\tfsync\tsys_fsync\tfd:unsigned int\n"
+    "119\ti386\tsigreturn\tsys_sigreturn\t\n"
+    "120\ti386\tclone\tsys_clone\tflags:unsigned long;newsp:unsigned long;parent_tidptr:int *;tls:unsigned long;child_tidptr:int *\n"
+    "121\ti386\tsetdomainname\tsys_setdomainname\tname:char *;len:int\n"
+    "122\ti386\tuname\tsys_newuname\tname:struct new_utsname *\n"
+    "123\ti386\tmodify_ldt\tsys_modify_ldt\tfunc:int;ptr:void *;bytecount:unsigned long\n"
+    "124\ti386\tadjtimex\tsys_adjtimex_time32\ttxc_p:struct old_timex32 *\n"
+    "125\ti386\tmprotect\tsys_mprotect\tstart:unsigned long;len:size_t;prot:unsigned long\n"
+    "126\ti386\tsigprocmask\tsys_sigprocmask\thow:int;set:old_sigset_t *;oset:old_sigset_t *\n"
+    "127\ti386\tcreate_module\tsys_ni_syscall\t\n"
+    "128\ti386\tinit_module\tsys_init_module\tumod:void *;len:unsigned long;uargs:const char *\n"
+    "129\ti386\tdelete_module\tsys_delete_module\tname_user:const char *;flags:unsigned int\n"
+    "130\ti386\tget_kernel_syms\tsys_ni_syscall\t\n"
+    "131\ti386\tquotactl\tsys_quotactl\tcmd:unsigned int;special:const char *;id:qid_t;addr:void *\n"
+    "132\ti386\tgetpgid\tsys_getpgid\tpid:pid_t\n"
+    "133\ti386\tfchdir\tsys_fchdir\tfd:unsigned int\n"
+    "134\ti386\tbdflush\tsys_ni_syscall\t\n"
+    "135\ti386\tsysfs\tsys_sysfs\toption:int;arg1:unsigned long;arg2:unsigned long\n"
+    "136\ti386\tpersonality\tsys_personality\tpersonality:unsigned int\n"
+    "137\ti386\tafs_syscall\tsys_ni_syscall\t\n"
+    "138\ti386\tsetfsuid\tsys_setfsuid16\tuid:old_uid_t\n"
+    "139\ti386\tsetfsgid\tsys_setfsgid16\tgid:old_gid_t\n"
+    "140\ti386\t_llseek\tsys_llseek\tfd:unsigned int;offset_high:unsigned long;offset_low:unsigned long;result:loff_t *;whence:unsigned int\n"
+    "141\ti386\tgetdents\tsys_getdents\tfd:unsigned int;dirent:struct linux_dirent *;count:unsigned int\n"
+    "142\ti386\t_newselect\tsys_select\tn:int;inp:fd_set *;outp:fd_set *;exp:fd_set *;tvp:struct __kernel_old_timeval *\n"
+    "143\ti386\tflock\tsys_flock\tfd:unsigned int;cmd:unsigned int\n"
+    "144\ti386\tmsync\tsys_msync\tstart:unsigned long;len:size_t;flags:int\n"
+    "145\ti386\treadv\tsys_readv\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "146\ti386\twritev\tsys_writev\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "147\ti386\tgetsid\tsys_getsid\tpid:pid_t\n"
+    "148\ti386\tfdatasync\tsys_fdatasync\tfd:unsigned int\n"
+    "149\ti386\t_sysctl\tsys_ni_syscall\t\n"
+    "150\ti386\tmlock\tsys_mlock\tstart:unsigned long;len:size_t\n"
+    "151\ti386\tmunlock\tsys_munlock\tstart:unsigned long;len:size_t\n"
+    "152\ti386\tmlockall\tsys_mlockall\tflags:int\n"
+    "153\ti386\tmunlockall\tsys_munlockall\t\n"
+    "154\ti386\tsched_setparam\tsys_sched_setparam\tpid:pid_t;param:struct sched_param *\n"
+    "155\ti386\tsched_getparam\tsys_sched_getparam\tpid:pid_t;param:struct sched_param *\n"
+    "156\ti386\tsched_setscheduler\tsys_sched_setscheduler\tpid:pid_t;policy:int;param:struct sched_param *\n"
+    "157\ti386\tsched_getscheduler\tsys_sched_getscheduler\tpid:pid_t\n"
+    "158\ti386\tsched_yield\tsys_sched_yield\t\n"
+    "159\ti386\tsched_get_priority_max\tsys_sched_get_priority_max\tpolicy:int\n"
+    "160\ti386\tsched_get_priority_min\tsys_sched_get_priority_min\tpolicy:int\n"
+    "161\ti386\tsched_rr_get_interval\tsys_sched_rr_get_interval_time32\tpid:pid_t;interval:struct old_timespec32 *\n"
+    "162\ti386\tnanosleep\tsys_nanosleep_time32\trqtp:struct old_timespec32 *;rmtp:struct old_timespec32 *\n"
+    "163\ti386\tmremap\tsys_mremap\taddr:unsigned long;old_len:unsigned long;new_len:unsigned long;flags:unsigned long;new_addr:unsigned long\n"
+    "164\ti386\tsetresuid\tsys_setresuid16\truid:old_uid_t;euid:old_uid_t;suid:old_uid_t\n"
+    "165\ti386\tgetresuid\tsys_getresuid16\truid:old_uid_t *;euid:old_uid_t *;suid:old_uid_t *\n"
+    "166\ti386\tvm86\tsys_vm86\tfn:unsigned long;v86:struct vm86plus_struct *\n"
+    "167\ti386\tquery_module\tsys_ni_syscall\t\n"
+    "168\ti386\tpoll\tsys_poll\tufds:struct pollfd *;nfds:unsigned int;timeout:int\n"
+    "169\ti386\tnfsservctl\tsys_ni_syscall\t\n"
+    "170\ti386\tsetresgid\tsys_setresgid16\trgid:old_gid_t;egid:old_gid_t;sgid:old_gid_t\n"
+    "171\ti386\tgetresgid\tsys_getresgid16\trgid:old_gid_t *;egid:old_gid_t *;sgid:old_gid_t *\n"
+    "172\ti386\tprctl\tsys_prctl\toption:int;arg2:unsigned long;arg3:unsigned long;arg4:unsigned long;arg5:unsigned long\n"
+    "173\ti386\trt_sigreturn\tsys_rt_sigreturn\t\n"
+    "174\ti386\trt_sigaction\tsys_rt_sigaction\tsig:int;act:const struct sigaction *;oact:struct sigaction *;sigsetsize:size_t\n"
+    "175\ti386\trt_sigprocmask\tsys_rt_sigprocmask\thow:int;set:sigset_t *;oset:sigset_t *;sigsetsize:size_t\n"
+    "176\ti386\trt_sigpending\tsys_rt_sigpending\tset:sigset_t *;sigsetsize:size_t\n"
+    "177\ti386\trt_sigtimedwait\tsys_rt_sigtimedwait_time32\tuthese:const sigset_t *;uinfo:siginfo_t *;uts:const struct old_timespec32 *;sigsetsize:size_t\n"
+    "178\ti386\trt_sigqueueinfo\tsys_rt_sigqueueinfo\tpid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "179\ti386\trt_sigsuspend\tsys_rt_sigsuspend\tunewset:sigset_t *;sigsetsize:size_t\n"
+    "180\ti386\tpread64\tsys_ia32_pread64\tfd:unsigned int;buf:char *;count:u32;pos_lo:u32;pos_hi:u32\n"
+    "181\ti386\tpwrite64\tsys_ia32_pwrite64\tfd:unsigned int;buf:const char *;count:u32;pos_lo:u32;pos_hi:u32\n"
+    "182\ti386\tchown\tsys_chown16\tfilename:const char *;user:old_uid_t;group:old_gid_t\n"
+    "183\ti386\tgetcwd\tsys_getcwd\tbuf:char *;size:unsigned long\n"
+    "184\ti386\tcapget\tsys_capget\theader:cap_user_header_t;dataptr:cap_user_data_t\n"
+    "185\ti386\tcapset\tsys_capset\theader:cap_user_header_t;data:const cap_user_data_t\n"
+    "186\ti386\tsigaltstack\tsys_sigaltstack\tuss:const struct sigaltstack *;uoss:struct sigaltstack *\n"
+    "187\ti386\tsendfile\tsys_sendfile\tout_fd:int;in_fd:int;offset:off_t *;count:size_t\n"
+    "188\ti386\tgetpmsg\tsys_ni_syscall\t\n"
+    "189\ti386\tputpmsg\tsys_ni_syscall\t\n"
+    "190\ti386\tvfork\tsys_vfork\t\n"
+    "191\ti386\tugetrlimit\tsys_getrlimit\tresource:unsigned int;rlim:struct rlimit *\n"
+    "192\ti386\tmmap2\tsys_mmap_pgoff\taddr:unsigned long;len:unsigned long;prot:unsigned long;flags:unsigned long;fd:unsigned long;pgoff:unsigned long\n"
+    "193\ti386\ttruncate64\tsys_ia32_truncate64\tpath:const char *;length_lo:unsigned long;length_hi:unsigned long\n"
+    "194\ti386\tftruncate64\tsys_ia32_ftruncate64\tfd:unsigned int;length_lo:unsigned long;length_hi:unsigned long\n"
+    "195\ti386\tstat64\tsys_stat64\tfilename:const char *;statbuf:struct stat64 *\n"
+    "196\ti386\tlstat64\tsys_lstat64\tfilename:const char *;statbuf:struct stat64 *\n"
+    "197\ti386\tfstat64\tsys_fstat64\tfd:unsigned long;statbuf:struct stat64 *\n"
+    "198\ti386\tlchown32\tsys_lchown\tfilename:const char *;user:uid_t;group:gid_t\n"
+    "199\ti386\tgetuid32\tsys_getuid\t\n"
+    "200\ti386\tgetgid32\tsys_getgid\t\n"
+    "201\ti386\tgeteuid32\tsys_geteuid\t\n"
+    "202\ti386\tgetegid32\tsys_getegid\t\n"
+    "203\ti386\tsetreuid32\tsys_setreuid\truid:uid_t;euid:uid_t\n"
+    "204\ti386\tsetregid32\tsys_setregid\trgid:gid_t;egid:gid_t\n"
+    "205\ti386\tgetgroups32\tsys_getgroups\tgidsetsize:int;grouplist:gid_t *\n"
+    "206\ti386\tsetgroups32\tsys_setgroups\tgidsetsize:int;grouplist:gid_t *\n"
+    "207\ti386\tfchown32\tsys_fchown\tfd:unsigned int;user:uid_t;group:gid_t\n"
+    "208\ti386\tsetresuid32\tsys_setresuid\truid:uid_t;euid:uid_t;suid:uid_t\n"
+    "209\ti386\tgetresuid32\tsys_getresuid\truid:uid_t *;euid:uid_t *;suid:uid_t *\n"
+    "210\ti386\tsetresgid32\tsys_setresgid\trgid:gid_t;egid:gid_t;sgid:gid_t\n"
+    "211\ti386\tgetresgid32\tsys_getresgid\trgid:gid_t *;egid:gid_t *;sgid:gid_t *\n"
+    "212\ti386\tchown32\tsys_chown\tfilename:const char *;user:uid_t;group:gid_t\n"
+    "213\ti386\tsetuid32\tsys_setuid\tuid:uid_t\n"
+    "214\ti386\tsetgid32\tsys_setgid\tgid:gid_t\n"
+    "215\ti386\tsetfsuid32\tsys_setfsuid\tuid:uid_t\n"
+    "216\ti386\tsetfsgid32\tsys_setfsgid\tgid:gid_t\n"
+    "217\ti386\tpivot_root\tsys_pivot_root\tnew_root:const char *;put_old:const char *\n"
+    "218\ti386\tmincore\tsys_mincore\tstart:unsigned long;len:size_t;vec:unsigned char *\n"
+    "219\ti386\tmadvise\tsys_madvise\tstart:unsigned long;len:size_t;behavior:int\n"
+    "220\ti386\tgetdents64\tsys_getdents64\tfd:unsigned int;dirent:struct linux_dirent64 *;count:unsigned int\n"
+    "221\ti386\tfcntl64\tsys_fcntl64\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "224\ti386\tgettid\tsys_gettid\t\n"
+    "225\ti386\treadahead\tsys_ia32_readahead\tfd:int;offset_lo:unsigned int;offset_hi:unsigned int;count:size_t\n"
+    "226\ti386\tsetxattr\tsys_setxattr\tpath:const char *;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "227\ti386\tlsetxattr\tsys_lsetxattr\tpath:const char *;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "228\ti386\tfsetxattr\tsys_fsetxattr\tfd:int;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "229\ti386\tgetxattr\tsys_getxattr\tpath:const char *;name:const char *;value:void *;size:size_t\n"
+    "230\ti386\tlgetxattr\tsys_lgetxattr\tpath:const char *;name:const char *;value:void *;size:size_t\n"
+    "231\ti386\tfgetxattr\tsys_fgetxattr\tfd:int;name:const char *;value:void *;size:size_t\n"
+    "232\ti386\tlistxattr\tsys_listxattr\tpath:const char *;list:char *;size:size_t\n"
+    "233\ti386\tllistxattr\tsys_llistxattr\tpath:const char *;list:char *;size:size_t\n"
+    "234\ti386\tflistxattr\tsys_flistxattr\tfd:int;list:char *;size:size_t\n"
+    "235\ti386\tremovexattr\tsys_removexattr\tpath:const char *;name:const char *\n"
+    "236\ti386\tlremovexattr\tsys_lremovexattr\tpath:const char *;name:const char *\n"
+    "237\ti386\tfremovexattr\tsys_fremovexattr\tfd:int;name:const char *\n"
+    "238\ti386\ttkill\tsys_tkill\tpid:pid_t;sig:int\n"
+    "239\ti386\tsendfile64\tsys_sendfile64\tout_fd:int;in_fd:int;offset:loff_t *;count:size_t\n"
+    "240\ti386\tfutex\tsys_futex_time32\tuaddr:u32 *;op:int;val:u32;utime:const struct old_timespec32 *;uaddr2:u32 *;val3:u32\n"
+    "241\ti386\tsched_setaffinity\tsys_sched_setaffinity\tpid:pid_t;len:unsigned int;user_mask_ptr:unsigned long *\n"
+    "242\ti386\tsched_getaffinity\tsys_sched_getaffinity\tpid:pid_t;len:unsigned int;user_mask_ptr:unsigned long *\n"
+    "243\ti386\tset_thread_area\tsys_set_thread_area\tu_info:struct user_desc *\n"
+    "244\ti386\tget_thread_area\tsys_get_thread_area\tu_info:struct user_desc *\n"
+    "245\ti386\tio_setup\tsys_io_setup\tnr_reqs:unsigned;ctx:aio_context_t *\n"
+    "246\ti386\tio_destroy\tsys_io_destroy\tctx:aio_context_t\n"
+    "247\ti386\tio_getevents\tsys_io_getevents_time32\tctx_id:__u32;min_nr:__s32;nr:__s32;events:struct io_event *;timeout:struct old_timespec32 *\n"
+    "248\ti386\tio_submit\tsys_io_submit\tctx_id:aio_context_t;nr:long;iocbpp:struct iocb **\n"
+    "249\ti386\tio_cancel\tsys_io_cancel\tctx_id:aio_context_t;iocb:struct iocb *;result:struct io_event *\n"
+    "250\ti386\tfadvise64\tsys_ia32_fadvise64\tfd:int;offset_lo:unsigned int;offset_hi:unsigned int;len:size_t;advice:int\n"
+    "252\ti386\texit_group\tsys_exit_group\terror_code:int\n"
+    "253\ti386\tlookup_dcookie\tsys_ni_syscall\t\n"
+    "254\ti386\tepoll_create\tsys_epoll_create\tsize:int\n"
+    "255\ti386\tepoll_ctl\tsys_epoll_ctl\tepfd:int;op:int;fd:int;event:struct epoll_event *\n"
+    "256\ti386\tepoll_wait\tsys_epoll_wait\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:int\n"
+    "257\ti386\tremap_file_pages\tsys_remap_file_pages\tstart:unsigned long;size:unsigned long;prot:unsigned long;pgoff:unsigned long;flags:unsigned long\n"
+    "258\ti386\tset_tid_address\tsys_set_tid_address\ttidptr:int *\n"
+    "259\ti386\ttimer_create\tsys_timer_create\twhich_clock:clockid_t;timer_event_spec:struct sigevent *;created_timer_id:timer_t *\n"
+    "260\ti386\ttimer_settime\tsys_timer_settime32\ttimer_id:timer_t;flags:int;new:struct old_itimerspec32 *;old:struct old_itimerspec32 *\n"
+    "261\ti386\ttimer_gettime\tsys_timer_gettime32\ttimer_id:timer_t;setting:struct old_itimerspec32 *\n"
+    "262\ti386\ttimer_getoverrun\tsys_timer_getoverrun\ttimer_id:timer_t\n"
+    "263\ti386\ttimer_delete\tsys_timer_delete\ttimer_id:timer_t\n"
+    "264\ti386\tclock_settime\tsys_clock_settime32\twhich_clock:clockid_t;tp:struct old_timespec32 *\n"
+    "265\ti386\tclock_gettime\tsys_clock_gettime32\twhich_clock:clockid_t;tp:struct old_timespec32 *\n"
+    "266\ti386\tclock_getres\tsys_clock_getres_time32\twhich_clock:clockid_t;tp:struct old_timespec32 *\n"
+    "267\ti386\tclock_nanosleep\tsys_clock_nanosleep_time32\twhich_clock:clockid_t;flags:int;rqtp:struct old_timespec32 *;rmtp:struct old_timespec32 *\n"
+    "268\ti386\tstatfs64\tsys_statfs64\tpath:const char *;sz:size_t;buf:struct statfs64 *\n"
+    "269\ti386\tfstatfs64\tsys_fstatfs64\tfd:unsigned int;sz:size_t;buf:struct statfs64 *\n"
+    "270\ti386\ttgkill\tsys_tgkill\ttgid:pid_t;pid:pid_t;sig:int\n"
+    "271\ti386\tutimes\tsys_utimes_time32\tfilename:const char *;t:struct old_timeval32 *\n"
+    "272\ti386\tfadvise64_64\tsys_ia32_fadvise64_64\tfd:int;offset_lo:__u32;offset_hi:__u32;len_lo:__u32;len_hi:__u32;advice:int\n"
+    "273\ti386\tvserver\tsys_ni_syscall\t\n"
+    "274\ti386\tmbind\tsys_mbind\tstart:unsigned long;len:unsigned long;mode:unsigned long;nmask:const unsigned long *;maxnode:unsigned long;flags:unsigned\n"
+    "275\ti386\tget_mempolicy\tsys_get_mempolicy\tpolicy:int *;nmask:unsigned long *;maxnode:unsigned long;addr:unsigned long;flags:unsigned long\n"
+    "276\ti386\tset_mempolicy\tsys_set_mempolicy\tmode:int;nmask:const unsigned long *;maxnode:unsigned long\n"
+    "277\ti386\tmq_open\tsys_mq_open\tname:const char *;oflag:int;mode:umode_t;attr:struct mq_attr *\n"
+    "278\ti386\tmq_unlink\tsys_mq_unlink\tname:const char *\n"
+    "279\ti386\tmq_timedsend\tsys_mq_timedsend_time32\tmqdes:mqd_t;u_msg_ptr:const char *;msg_len:unsigned int;msg_prio:unsigned int;u_abs_timeout:const struct old_timespec32 *\n"
+    "280\ti386\tmq_timedreceive\tsys_mq_timedreceive_time32\tmqdes:mqd_t;u_msg_ptr:char *;msg_len:unsigned int;u_msg_prio:unsigned int *;u_abs_timeout:const struct old_timespec32 *\n"
+    "281\ti386\tmq_notify\tsys_mq_notify\tmqdes:mqd_t;notification:const struct sigevent *\n"
+    "282\ti386\tmq_getsetattr\tsys_mq_getsetattr\tmqdes:mqd_t;mqstat:const struct mq_attr *;omqstat:struct mq_attr *\n"
+    "283\ti386\tkexec_load\tsys_kexec_load\tentry:unsigned long;nr_segments:unsigned long;segments:struct kexec_segment *;flags:unsigned long\n"
+    "284\ti386\twaitid\tsys_waitid\twhich:int;pid:pid_t;infop:struct siginfo *;options:int;ru:struct rusage *\n"
+    "286\ti386\tadd_key\tsys_add_key\t_type:const char *;_description:const char *;_payload:const void *;plen:size_t;destringid:key_serial_t\n"
+    "287\ti386\trequest_key\tsys_request_key\t_type:const char *;_description:const char *;_callout_info:const char *;destringid:key_serial_t\n"
+    "288\ti386\tkeyctl\tsys_keyctl\tcmd:int;arg2:unsigned long;arg3:unsigned long;arg4:unsigned long;arg5:unsigned long\n"
+    "289\ti386\tioprio_set\tsys_ioprio_set\twhich:int;who:int;ioprio:int\n"
+    "290\ti386\tioprio_get\tsys_ioprio_get\twhich:int;who:int\n"
+    "291\ti386\tinotify_init\tsys_inotify_init\t\n"
+    "292\ti386\tinotify_add_watch\tsys_inotify_add_watch\tfd:int;path:const char *;mask:u32\n"
+    "293\ti386\tinotify_rm_watch\tsys_inotify_rm_watch\tfd:int;wd:__s32\n"
+    "294\ti386\tmigrate_pages\tsys_migrate_pages\tpid:pid_t;maxnode:unsigned long;from:const unsigned long *;to:const unsigned long *\n"
+    "295\ti386\topenat\tsys_openat\tdfd:int;filename:const char *;flags:int;mode:umode_t\n"
+    "296\ti386\tmkdirat\tsys_mkdirat\tdfd:int;pathname:const char *;mode:umode_t\n"
+    "297\ti386\tmknodat\tsys_mknodat\tdfd:int;filename:const char *;mode:umode_t;dev:unsigned\n"
+    "298\ti386\tfchownat\tsys_fchownat\tdfd:int;filename:const char *;user:uid_t;group:gid_t;flag:int\n"
+    "299\ti386\tfutimesat\tsys_futimesat_time32\tdfd:unsigned int;filename:const char *;t:struct old_timeval32 *\n"
+    "300\ti386\tfstatat64\tsys_fstatat64\tdfd:int;filename:const char *;statbuf:struct stat64 *;flag:int\n"
+    "301\ti386\tunlinkat\tsys_unlinkat\tdfd:int;pathname:const char *;flag:int\n"
+    "302\ti386\trenameat\tsys_renameat\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *\n"
+    "303\ti386\tlinkat\tsys_linkat\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *;flags:int\n"
+    "304\ti386\tsymlinkat\tsys_symlinkat\toldname:const char *;newdfd:int;newname:const char *\n"
+    "305\ti386\treadlinkat\tsys_readlinkat\tdfd:int;path:const char *;buf:char *;bufsiz:int\n"
+    "306\ti386\tfchmodat\tsys_fchmodat\tdfd:int;filename:const char *;mode:umode_t\n"
+    "307\ti386\tfaccessat\tsys_faccessat\tdfd:int;filename:const char *;mode:int\n"
+    "308\ti386\tpselect6\tsys_pselect6_time32\tnfds:int;readfds:fd_set *;writefds:fd_set *;exceptfds:fd_set *;timeout:struct old_timespec32 *;sigmask:void *\n"
+    "309\ti386\tppoll\tsys_ppoll_time32\tfds:struct pollfd *;nfds:unsigned int;tmo_p:struct old_timespec32 *;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "310\ti386\tunshare\tsys_unshare\tunshare_flags:unsigned long\n"
+    "311\ti386\tset_robust_list\tsys_set_robust_list\thead:struct robust_list_head *;len:size_t\n"
+    "312\ti386\tget_robust_list\tsys_get_robust_list\tpid:int;head_ptr:struct robust_list_head **;len_ptr:size_t *\n"
+    "313\ti386\tsplice\tsys_splice\tfd_in:int;off_in:loff_t *;fd_out:int;off_out:loff_t *;len:size_t;flags:unsigned int\n"
+    "314\ti386\tsync_file_range\tsys_ia32_sync_file_range\tfd:int;offset_lo:unsigned int;offset_hi:unsigned int;nbytes_lo:unsigned int;nbytes_hi:unsigned int;flags:int\n"
+    "315\ti386\ttee\tsys_tee\tfdin:int;fdout:int;len:size_t;flags:unsigned int\n"
+    "316\ti386\tvmsplice\tsys_vmsplice\tfd:int;iov:const struct iovec *;nr_segs:unsigned long;flags:unsigned int\n"
+    "317\ti386\tmove_pages\tsys_move_pages\tpid:pid_t;nr_pages:unsigned long;pages:const void **;nodes:const int *;status:int *;flags:int\n"
+    "318\ti386\tgetcpu\tsys_getcpu\tcpu:unsigned *;node:unsigned *;cache:struct getcpu_cache *\n"
+    "319\ti386\tepoll_pwait\tsys_epoll_pwait\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:int;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "320\ti386\tutimensat\tsys_utimensat_time32\tdfd:unsigned int;filename:const char *;t:struct old_timespec32 *;flags:int\n"
+    "321\ti386\tsignalfd\tsys_signalfd\tufd:int;user_mask:sigset_t *;sizemask:size_t\n"
+    "322\ti386\ttimerfd_create\tsys_timerfd_create\tclockid:int;flags:int\n"
+    "323\ti386\teventfd\tsys_eventfd\tcount:unsigned int\n"
+    "324\ti386\tfallocate\tsys_ia32_fallocate\tfd:int;mode:int;offset_lo:unsigned int;offset_hi:unsigned int;len_lo:unsigned int;len_hi:unsigned int\n"
+    "325\ti386\ttimerfd_settime\tsys_timerfd_settime32\tufd:int;flags:int;utmr:const struct old_itimerspec32 *;otmr:struct old_itimerspec32 *\n"
+    "326\ti386\ttimerfd_gettime\tsys_timerfd_gettime32\tufd:int;otmr:struct old_itimerspec32 *\n"
+    "327\ti386\tsignalfd4\tsys_signalfd4\tufd:int;user_mask:sigset_t *;sizemask:size_t;flags:int\n"
+    "328\ti386\teventfd2\tsys_eventfd2\tcount:unsigned int;flags:int\n"
+    "329\ti386\tepoll_create1\tsys_epoll_create1\tflags:int\n"
+    "330\ti386\tdup3\tsys_dup3\toldfd:unsigned int;newfd:unsigned int;flags:int\n"
+    "331\ti386\tpipe2\tsys_pipe2\tfildes:int *;flags:int\n"
+    "332\ti386\tinotify_init1\tsys_inotify_init1\tflags:int\n"
+    "333\ti386\tpreadv\tsys_preadv\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long\n"
+    "334\ti386\tpwritev\tsys_pwritev\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long\n"
+    "335\ti386\trt_tgsigqueueinfo\tsys_rt_tgsigqueueinfo\ttgid:pid_t;pid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "336\ti386\tperf_event_open\tsys_perf_event_open\tattr_uptr:struct perf_event_attr *;pid:pid_t;cpu:int;group_fd:int;flags:unsigned long\n"
+    "337\ti386\trecvmmsg\tsys_recvmmsg_time32\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned;timeout:struct old_timespec32 *\n"
+    "338\ti386\tfanotify_init\tsys_fanotify_init\tflags:unsigned int;event_f_flags:unsigned int\n"
+    "339\ti386\tfanotify_mark\tsys_fanotify_mark\tfanotify_fd:int;flags:unsigned int;mask_lo:u32;mask_hi:u32;fd:int;pathname:const char *\n"
+    "340\ti386\tprlimit64\tsys_prlimit64\tpid:pid_t;resource:unsigned int;new_rlim:const struct rlimit64 *;old_rlim:struct rlimit64 *\n"
+    "341\ti386\tname_to_handle_at\tsys_name_to_handle_at\tdfd:int;name:const char *;handle:struct file_handle *;mnt_id:void *;flag:int\n"
+    "342\ti386\topen_by_handle_at\tsys_open_by_handle_at\tmountdirfd:int;handle:struct file_handle *;flags:int\n"
+    "343\ti386\tclock_adjtime\tsys_clock_adjtime32\twhich_clock:clockid_t;tx:struct old_timex32 *\n"
+    "344\ti386\tsyncfs\tsys_syncfs\tfd:int\n"
+    "345\ti386\tsendmmsg\tsys_sendmmsg\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned\n"
+    "346\ti386\tsetns\tsys_setns\tfd:int;nstype:int\n"
+    "347\ti386\tprocess_vm_readv\tsys_process_vm_readv\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "348\ti386\tprocess_vm_writev\tsys_process_vm_writev\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "349\ti386\tkcmp\tsys_kcmp\tpid1:pid_t;pid2:pid_t;type:int;idx1:unsigned long;idx2:unsigned long\n"
+    "350\ti386\tfinit_module\tsys_finit_module\tfd:int;uargs:const char *;flags:int\n"
+    "351\ti386\tsched_setattr\tsys_sched_setattr\tpid:pid_t;attr:struct sched_attr *;flags:unsigned int\n"
+    "352\ti386\tsched_getattr\tsys_sched_getattr\tpid:pid_t;attr:struct sched_attr *;size:unsigned int;flags:unsigned int\n"
+    "353\ti386\trenameat2\tsys_renameat2\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *;flags:unsigned int\n"
+    "354\ti386\tseccomp\tsys_seccomp\top:unsigned int;flags:unsigned int;uargs:void *\n"
+    "355\ti386\tgetrandom\tsys_getrandom\tbuf:char *;count:size_t;flags:unsigned int\n"
+    "356\ti386\tmemfd_create\tsys_memfd_create\tuname_ptr:const char *;flags:unsigned int\n"
+    "357\ti386\tbpf\tsys_bpf\tcmd:int;attr:union bpf_attr *;size:unsigned int\n"
+    "358\ti386\texecveat\tsys_execveat\tdfd:int;filename:const char *;argv:const char *const *;envp:const char *const *;flags:int\n"
+    "359\ti386\tsocket\tsys_socket\tdomain:int;type:int;protocol:int\n"
+    "360\ti386\tsocketpair\tsys_socketpair\tdomain:int;type:int;protocol:int;sv:int *\n"
+    "361\ti386\tbind\tsys_bind\tsockfd:int;addr:struct sockaddr *;addrlen:int\n"
+    "362\ti386\tconnect\tsys_connect\tsockfd:int;addr:struct sockaddr *;addrlen:int\n"
+    "363\ti386\tlisten\tsys_listen\tsockfd:int;backlog:int\n"
+    "364\ti386\taccept4\tsys_accept4\tsockfd:int;addr:struct sockaddr *;addrlen:int *;flags:int\n"
+    "365\ti386\tgetsockopt\tsys_getsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int *\n"
+    "366\ti386\tsetsockopt\tsys_setsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int\n"
+    "367\ti386\tgetsockname\tsys_getsockname\tsockfd:int;addr:struct sockaddr *;addrlen:int *\n"
+    "368\ti386\tgetpeername\tsys_getpeername\tsockfd:int;addr:struct sockaddr *;addrlen:int *\n"
+    "369\ti386\tsendto\tsys_sendto\tsockfd:int;buf:void *;len:size_t;flags:unsigned;dest_addr:struct sockaddr *;addrlen:int\n"
+    "370\ti386\tsendmsg\tsys_sendmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "371\ti386\trecvfrom\tsys_recvfrom\tsockfd:int;buf:void *;len:size_t;flags:unsigned;src_addr:struct sockaddr *;addrlen:int *\n"
+    "372\ti386\trecvmsg\tsys_recvmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "373\ti386\tshutdown\tsys_shutdown\tsockfd:int;how:int\n"
+    "374\ti386\tuserfaultfd\tsys_userfaultfd\tflags:int\n"
+    "375\ti386\tmembarrier\tsys_membarrier\tcmd:int;flags:unsigned int;cpu_id:int\n"
+    "376\ti386\tmlock2\tsys_mlock2\tstart:unsigned long;len:size_t;flags:int\n"
+    "377\ti386\tcopy_file_range\tsys_copy_file_range\tfd_in:int;off_in:loff_t *;fd_out:int;off_out:loff_t *;len:size_t;flags:unsigned int\n"
+    "378\ti386\tpreadv2\tsys_preadv2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long;flags:rwf_t\n"
+    "379\ti386\tpwritev2\tsys_pwritev2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long;flags:rwf_t\n"
+    "380\ti386\tpkey_mprotect\tsys_pkey_mprotect\tstart:unsigned long;len:size_t;prot:unsigned long;pkey:int\n"
+    "381\ti386\tpkey_alloc\tsys_pkey_alloc\tflags:unsigned long;init_val:unsigned long\n"
+    "382\ti386\tpkey_free\tsys_pkey_free\tpkey:int\n"
+    "383\ti386\tstatx\tsys_statx\tdfd:int;path:const char *;flags:unsigned;mask:unsigned;buffer:struct statx *\n"
+    "384\ti386\tarch_prctl\tsys_arch_prctl\tcode:int;addr:unsigned long\n"
+    "385\ti386\tio_pgetevents\tsys_io_pgetevents_time32\tctx_id:aio_context_t;min_nr:long;nr:long;events:struct io_event *;timeout:struct old_timespec32 *;sig:const struct __aio_sigset *\n"
+    "386\ti386\trseq\tsys_rseq\trseq:struct rseq *;rseq_len:uint32_t;flags:int;sig:uint32_t\n"
+    "393\ti386\tsemget\tsys_semget\tkey:key_t;nsems:int;semflg:int\n"
+    "394\ti386\tsemctl\tsys_semctl\tsemid:int;semnum:int;cmd:int;arg:unsigned long\n"
+    "395\ti386\tshmget\tsys_shmget\tkey:key_t;size:size_t;flag:int\n"
+    "396\ti386\tshmctl\tsys_shmctl\tshmid:int;cmd:int;buf:struct shmid_ds *\n"
+    "397\ti386\tshmat\tsys_shmat\tshmid:int;shmaddr:char *;shmflg:int\n"
+    "398\ti386\tshmdt\tsys_shmdt\tshmaddr:char *\n"
+    "399\ti386\tmsgget\tsys_msgget\tkey:key_t;msgflg:int\n"
+    "400\ti386\tmsgsnd\tsys_msgsnd\tmsqid:int;msgp:struct msgbuf *;msgsz:size_t;msgflg:int\n"
+    "401\ti386\tmsgrcv\tsys_msgrcv\tmsqid:int;msgp:struct msgbuf *;msgsz:size_t;msgtyp:long;msgflg:int\n"
+    "402\ti386\tmsgctl\tsys_msgctl\tmsqid:int;cmd:int;buf:struct msqid_ds *\n"
+    "403\ti386\tclock_gettime64\tsys_clock_gettime\twhich_clock:clockid_t;tp:struct __kernel_timespec *\n"
+    "404\ti386\tclock_settime64\tsys_clock_settime\twhich_clock:clockid_t;tp:const struct __kernel_timespec *\n"
+    "405\ti386\tclock_adjtime64\tsys_clock_adjtime\twhich_clock:clockid_t;tx:struct __kernel_timex *\n"
+    "406\ti386\tclock_getres_time64\tsys_clock_getres\twhich_clock:clockid_t;tp:struct __kernel_timespec *\n"
+    "407\ti386\tclock_nanosleep_time64\tsys_clock_nanosleep\twhich_clock:clockid_t;flags:int;rqtp:const struct __kernel_timespec *;rmtp:struct __kernel_timespec *\n"
+    "408\ti386\ttimer_gettime64\tsys_timer_gettime\ttimer_id:timer_t;setting:struct __kernel_itimerspec *\n"
+    "409\ti386\ttimer_settime64\tsys_timer_settime\ttimer_id:timer_t;flags:int;new_setting:const struct __kernel_itimerspec *;old_setting:struct __kernel_itimerspec *\n"
+    "410\ti386\ttimerfd_gettime64\tsys_timerfd_gettime\tufd:int;otmr:struct __kernel_itimerspec *\n"
+    "411\ti386\ttimerfd_settime64\tsys_timerfd_settime\tufd:int;flags:int;utmr:const struct __kernel_itimerspec *;otmr:struct __kernel_itimerspec *\n"
+    "412\ti386\tutimensat_time64\tsys_utimensat\tdfd:int;filename:const char *;utimes:struct __kernel_timespec *;flags:int\n"
+    "413\ti386\tpselect6_time64\tsys_pselect6\tnfds:int;readfds:fd_set *;writefds:fd_set *;exceptfds:fd_set *;timeout:struct __kernel_timespec *;sigmask:void *\n"
+    "414\ti386\tppoll_time64\tsys_ppoll\tfds:struct pollfd *;nfds:unsigned int;tmo_p:struct __kernel_timespec *;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "416\ti386\tio_pgetevents_time64\tsys_io_pgetevents\tctx_id:aio_context_t;min_nr:long;nr:long;events:struct io_event *;timeout:struct __kernel_timespec *;sig:const struct __aio_sigset *\n"
+    "417\ti386\trecvmmsg_time64\tsys_recvmmsg\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned;timeout:struct __kernel_timespec *\n"
+    "418\ti386\tmq_timedsend_time64\tsys_mq_timedsend\tmqdes:mqd_t;msg_ptr:const char *;msg_len:size_t;msg_prio:unsigned int;abs_timeout:const struct __kernel_timespec *\n"
+    "419\ti386\tmq_timedreceive_time64\tsys_mq_timedreceive\tmqdes:mqd_t;msg_ptr:char *;msg_len:size_t;msg_prio:unsigned int *;abs_timeout:const struct __kernel_timespec *\n"
+    "420\ti386\tsemtimedop_time64\tsys_semtimedop\tsemid:int;sops:struct sembuf *;nsops:unsigned;timeout:const struct __kernel_timespec *\n"
+    "421\ti386\trt_sigtimedwait_time64\tsys_rt_sigtimedwait\tuthese:const sigset_t *;uinfo:siginfo_t *;uts:const struct __kernel_timespec *;sigsetsize:size_t\n"
+    "422\ti386\tfutex_time64\tsys_futex\tuaddr:u32 *;op:int;val:u32;utime:const struct __kernel_timespec *;uaddr2:u32 *;val3:u32\n"
+    "423\ti386\tsched_rr_get_interval_time64\tsys_sched_rr_get_interval\tpid:pid_t;interval:struct __kernel_timespec *\n"
+    "424\ti386\tpidfd_send_signal\tsys_pidfd_send_signal\tpidfd:int;sig:int;info:siginfo_t *;flags:unsigned int\n"
+    "425\ti386\tio_uring_setup\tsys_io_uring_setup\tentries:u32;p:struct io_uring_params *\n"
+    "426\ti386\tio_uring_enter\tsys_io_uring_enter\tfd:unsigned int;to_submit:u32;min_complete:u32;flags:u32;argp:const void *;argsz:size_t\n"
+    "427\ti386\tio_uring_register\tsys_io_uring_register\tfd:unsigned int;op:unsigned int;arg:void *;nr_args:unsigned int\n"
+    "428\ti386\topen_tree\tsys_open_tree\tdfd:int;path:const char *;flags:unsigned\n"
+    "429\ti386\tmove_mount\tsys_move_mount\tfrom_dfd:int;from_path:const char *;to_dfd:int;to_path:const char *;ms_flags:unsigned int\n"
+    "430\ti386\tfsopen\tsys_fsopen\tfs_name:const char *;flags:unsigned int\n"
+    "431\ti386\tfsconfig\tsys_fsconfig\tfs_fd:int;cmd:unsigned int;key:const char *;value:const void *;aux:int\n"
+    "432\ti386\tfsmount\tsys_fsmount\tfs_fd:int;flags:unsigned int;ms_flags:unsigned int\n"
+    "433\ti386\tfspick\tsys_fspick\tdfd:int;path:const char *;flags:unsigned int\n"
+    "434\ti386\tpidfd_open\tsys_pidfd_open\tpid:pid_t;flags:unsigned int\n"
+    "435\ti386\tclone3\tsys_clone3\tuargs:struct clone_args *;size:size_t\n"
+    "436\ti386\tclose_range\tsys_close_range\tfd:unsigned int;max_fd:unsigned int;flags:unsigned int\n"
+    "437\ti386\topenat2\tsys_openat2\tdfd:int;filename:const char *;how:struct open_how *;size:size_t\n"
+    "438\ti386\tpidfd_getfd\tsys_pidfd_getfd\tpidfd:int;fd:int;flags:unsigned int\n"
+    "439\ti386\tfaccessat2\tsys_faccessat2\tdfd:int;filename:const char *;mode:int;flags:int\n"
+    "440\ti386\tprocess_madvise\tsys_process_madvise\tpidfd:int;vec:const struct iovec *;vlen:size_t;behavior:int;flags:unsigned int\n"
+    "441\ti386\tepoll_pwait2\tsys_epoll_pwait2\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:const struct __kernel_timespec *;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "442\ti386\tmount_setattr\tsys_mount_setattr\tdfd:int;path:const char *;flags:unsigned int;uattr:struct mount_attr *;usize:size_t\n"
+    "443\ti386\tquotactl_fd\tsys_quotactl_fd\tfd:unsigned int;cmd:unsigned int;id:qid_t;addr:void *\n"
+    "444\ti386\tlandlock_create_ruleset\tsys_landlock_create_ruleset\tattr:const struct landlock_ruleset_attr *;size:size_t;flags:__u32\n"
+    "445\ti386\tlandlock_add_rule\tsys_landlock_add_rule\truleset_fd:int;rule_type:enum landlock_rule_type;rule_attr:const void *;flags:__u32\n"
+    "446\ti386\tlandlock_restrict_self\tsys_landlock_restrict_self\truleset_fd:int;flags:__u32\n"
+    "447\ti386\tmemfd_secret\tsys_memfd_secret\tflags:unsigned int\n"
+    "448\ti386\tprocess_mrelease\tsys_process_mrelease\tpidfd:int;flags:unsigned int\n"
+    "449\ti386\tfutex_waitv\tsys_futex_waitv\twaiters:struct futex_waitv *;nr_futexes:unsigned int;flags:unsigned int;timeout:struct __kernel_timespec *;clockid:clockid_t\n"
+    "450\ti386\tset_mempolicy_home_node\tsys_set_mempolicy_home_node\tstart:unsigned long;len:unsigned long;home_node:unsigned long;flags:unsigned long\n"
+    "451\ti386\tcachestat\tsys_cachestat\tfd:unsigned int;cstat_range:struct cachestat_range *;cstat:struct cachestat *;flags:unsigned int\n"
+    "452\ti386\tfchmodat2\tsys_fchmodat2\tdfd:int;filename:const char *;mode:umode_t;flags:unsigned int\n"
+    "453\ti386\tmap_shadow_stack\tsys_map_shadow_stack\taddr:unsigned long;size:unsigned long;flags:unsigned int\n"
+    "454\ti386\tfutex_wake\tsys_futex_wake\tuaddr:void *;mask:unsigned long;nr:int;flags:unsigned int\n"
+    "455\ti386\tfutex_wait\tsys_futex_wait\tuaddr:void *;val:unsigned long;mask:unsigned long;flags:unsigned int;timespec:struct __kernel_timespec *;clockid:clockid_t\n"
+    "456\ti386\tfutex_requeue\tsys_futex_requeue\twaiters:struct futex_waitv *;flags:unsigned int;nr_wake:int;nr_requeue:int\n"
+    "457\ti386\tstatmount\tsys_statmount\treq:const struct mnt_id_req *;buf:struct statmount *;bufsize:size_t;flags:unsigned int\n"
+    "458\ti386\tlistmount\tsys_listmount\treq:const struct mnt_id_req *;mnt_ids:u64 *;nr_mnt_ids:size_t;flags:unsigned int\n"
+    "459\ti386\tlsm_get_self_attr\tsys_lsm_get_self_attr\tattr:unsigned int;ctx:struct lsm_ctx *;size:u32 *;flags:u32\n"
+    "460\ti386\tlsm_set_self_attr\tsys_lsm_set_self_attr\tattr:unsigned int;ctx:struct lsm_ctx *;size:u32;flags:u32\n"
+    "461\ti386\tlsm_list_modules\tsys_lsm_list_modules\tids:u64 *;size:u32 *;flags:u32\n"
+    "462\ti386\tmseal\tsys_mseal\tstart:unsigned long;len:size_t;flags:unsigned long\n"
+    "463\ti386\tsetxattrat\tsys_setxattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *;args:const struct xattr_args *;size:size_t\n"
+    "464\ti386\tgetxattrat\tsys_getxattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *;args:struct xattr_args *;size:size_t\n"
+    "465\ti386\tlistxattrat\tsys_listxattrat\tdfd:int;path:const char *;at_flags:unsigned int;list:char *;size:size_t\n"
+    "466\ti386\tremovexattrat\tsys_removexattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *\n"
+    "467\ti386\topen_tree_attr\tsys_open_tree_attr\tdfd:int;path:const char *;flags:unsigned;uattr:struct mount_attr *;usize:size_t\n"
+    "468\ti386\tfile_getattr\tsys_file_getattr\tdfd:int;filename:const char *;attr:struct file_attr *;usize:size_t;at_flags:unsigned int\n"
+    "469\ti386\tfile_setattr\tsys_file_setattr\tdfd:int;filename:const char *;attr:struct file_attr *;usize:size_t;at_flags:unsigned int\n"
 )

@@ -3,423 +3,427 @@
 
 LINUX_VERSION = "6.17"
 
-ROWS: tuple[tuple[int, str, str, str, tuple[tuple[str, str], ...]], ...] = (
-    (0, "common", "read", "sys_read", (("fd", "unsigned int"), ("buf", "char *"), ("count", "size_t"))),
-    (1, "common", "write", "sys_write", (("fd", "unsigned int"), ("buf", "const char *"), ("count", "size_t"))),
-    (2, "common", "open", "sys_open", (("filename", "const char *"), ("flags", "int"), ("mode", "umode_t"))),
-    (3, "common", "close", "sys_close", (("fd", "unsigned int"),)),
-    (4, "common", "stat", "sys_newstat", (("filename", "const char *"), ("statbuf", "struct stat *"))),
-    (5, "common", "fstat", "sys_newfstat", (("fd", "unsigned int"), ("statbuf", "struct stat *"))),
-    (6, "common", "lstat", "sys_newlstat", (("filename", "const char *"), ("statbuf", "struct stat *"))),
-    (7, "common", "poll", "sys_poll", (("ufds", "struct pollfd *"), ("nfds", "unsigned int"), ("timeout", "int"))),
-    (8, "common", "lseek", "sys_lseek", (("fd", "unsigned int"), ("offset", "off_t"), ("whence", "unsigned int"))),
-    (9, "common", "mmap", "sys_mmap", (("addr", "unsigned long"), ("len", "unsigned long"), ("prot", "unsigned long"), ("flags", "unsigned long"), ("fd", "unsigned long"), ("off", "unsigned long"))),
-    (10, "common", "mprotect", "sys_mprotect", (("start", "unsigned long"), ("len", "size_t"), ("prot", "unsigned long"))),
-    (11, "common", "munmap", "sys_munmap", (("addr", "unsigned long"), ("len", "size_t"))),
-    (12, "common", "brk", "sys_brk", (("brk", "unsigned long"),)),
-    (13, "64", "rt_sigaction", "sys_rt_sigaction", (("sig", "int"), ("act", "const struct sigaction *"), ("oact", "struct sigaction *"), ("sigsetsize", "size_t"))),
-    (14, "common", "rt_sigprocmask", "sys_rt_sigprocmask", (("how", "int"), ("set", "sigset_t *"), ("oset", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (15, "64", "rt_sigreturn", "sys_rt_sigreturn", ()),
-    (16, "64", "ioctl", "sys_ioctl", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (17, "common", "pread64", "sys_pread64", (("fd", "unsigned int"), ("buf", "char *"), ("count", "size_t"), ("pos", "loff_t"))),
-    (18, "common", "pwrite64", "sys_pwrite64", (("fd", "unsigned int"), ("buf", "const char *"), ("count", "size_t"), ("pos", "loff_t"))),
-    (19, "64", "readv", "sys_readv", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (20, "64", "writev", "sys_writev", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (21, "common", "access", "sys_access", (("filename", "const char *"), ("mode", "int"))),
-    (22, "common", "pipe", "sys_pipe", (("fildes", "int *"),)),
-    (23, "common", "select", "sys_select", (("n", "int"), ("inp", "fd_set *"), ("outp", "fd_set *"), ("exp", "fd_set *"), ("tvp", "struct __kernel_old_timeval *"))),
-    (24, "common", "sched_yield", "sys_sched_yield", ()),
-    (25, "common", "mremap", "sys_mremap", (("addr", "unsigned long"), ("old_len", "unsigned long"), ("new_len", "unsigned long"), ("flags", "unsigned long"), ("new_addr", "unsigned long"))),
-    (26, "common", "msync", "sys_msync", (("start", "unsigned long"), ("len", "size_t"), ("flags", "int"))),
-    (27, "common", "mincore", "sys_mincore", (("start", "unsigned long"), ("len", "size_t"), ("vec", "unsigned char *"))),
-    (28, "common", "madvise", "sys_madvise", (("start", "unsigned long"), ("len", "size_t"), ("behavior", "int"))),
-    (29, "common", "shmget", "sys_shmget", (("key", "key_t"), ("size", "size_t"), ("flag", "int"))),
-    (30, "common", "shmat", "sys_shmat", (("shmid", "int"), ("shmaddr", "char *"), ("shmflg", "int"))),
-    (31, "common", "shmctl", "sys_shmctl", (("shmid", "int"), ("cmd", "int"), ("buf", "struct shmid_ds *"))),
-    (32, "common", "dup", "sys_dup", (("fildes", "unsigned int"),)),
-    (33, "common", "dup2", "sys_dup2", (("oldfd", "unsigned int"), ("newfd", "unsigned int"))),
-    (34, "common", "pause", "sys_pause", ()),
-    (35, "common", "nanosleep", "sys_nanosleep", (("rqtp", "struct __kernel_timespec *"), ("rmtp", "struct __kernel_timespec *"))),
-    (36, "common", "getitimer", "sys_getitimer", (("which", "int"), ("value", "struct __kernel_old_itimerval *"))),
-    (37, "common", "alarm", "sys_alarm", (("seconds", "unsigned int"),)),
-    (38, "common", "setitimer", "sys_setitimer", (("which", "int"), ("value", "struct __kernel_old_itimerval *"), ("ovalue", "struct __kernel_old_itimerval *"))),
-    (39, "common", "getpid", "sys_getpid", ()),
-    (40, "common", "sendfile", "sys_sendfile64", (("out_fd", "int"), ("in_fd", "int"), ("offset", "loff_t *"), ("count", "size_t"))),
-    (41, "common", "socket", "sys_socket", (("domain", "int"), ("type", "int"), ("protocol", "int"))),
-    (42, "common", "connect", "sys_connect", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (43, "common", "accept", "sys_accept", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (44, "common", "sendto", "sys_sendto", (("sockfd", "int"), ("buf", "void *"), ("len", "size_t"), ("flags", "unsigned"), ("dest_addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (45, "64", "recvfrom", "sys_recvfrom", (("sockfd", "int"), ("buf", "void *"), ("len", "size_t"), ("flags", "unsigned"), ("src_addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (46, "64", "sendmsg", "sys_sendmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (47, "64", "recvmsg", "sys_recvmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (48, "common", "shutdown", "sys_shutdown", (("sockfd", "int"), ("how", "int"))),
-    (49, "common", "bind", "sys_bind", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int"))),
-    (50, "common", "listen", "sys_listen", (("sockfd", "int"), ("backlog", "int"))),
-    (51, "common", "getsockname", "sys_getsockname", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (52, "common", "getpeername", "sys_getpeername", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (53, "common", "socketpair", "sys_socketpair", (("domain", "int"), ("type", "int"), ("protocol", "int"), ("sv", "int *"))),
-    (54, "64", "setsockopt", "sys_setsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int"))),
-    (55, "64", "getsockopt", "sys_getsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int *"))),
-    (56, "common", "clone", "sys_clone", (("flags", "unsigned long"), ("newsp", "unsigned long"), ("parent_tidptr", "int *"), ("child_tidptr", "int *"), ("tls", "unsigned long"))),
-    (57, "common", "fork", "sys_fork", ()),
-    (58, "common", "vfork", "sys_vfork", ()),
-    (59, "64", "execve", "sys_execve", (("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"))),
-    (60, "common", "exit", "sys_exit", (("error_code", "int"),)),
-    (61, "common", "wait4", "sys_wait4", (("pid", "pid_t"), ("stat_addr", "int *"), ("options", "int"), ("ru", "struct rusage *"))),
-    (62, "common", "kill", "sys_kill", (("pid", "pid_t"), ("sig", "int"))),
-    (63, "common", "uname", "sys_newuname", (("name", "struct new_utsname *"),)),
-    (64, "common", "semget", "sys_semget", (("key", "key_t"), ("nsems", "int"), ("semflg", "int"))),
-    (65, "common", "semop", "sys_semop", (("semid", "int"), ("sops", "struct sembuf *"), ("nsops", "unsigned"))),
-    (66, "common", "semctl", "sys_semctl", (("semid", "int"), ("semnum", "int"), ("cmd", "int"), ("arg", "unsigned long"))),
-    (67, "common", "shmdt", "sys_shmdt", (("shmaddr", "char *"),)),
-    (68, "common", "msgget", "sys_msgget", (("key", "key_t"), ("msgflg", "int"))),
-    (69, "common", "msgsnd", "sys_msgsnd", (("msqid", "int"), ("msgp", "struct msgbuf *"), ("msgsz", "size_t"), ("msgflg", "int"))),
-    (70, "common", "msgrcv", "sys_msgrcv", (("msqid", "int"), ("msgp", "struct msgbuf *"), ("msgsz", "size_t"), ("msgtyp", "long"), ("msgflg", "int"))),
-    (71, "common", "msgctl", "sys_msgctl", (("msqid", "int"), ("cmd", "int"), ("buf", "struct msqid_ds *"))),
-    (72, "common", "fcntl", "sys_fcntl", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (73, "common", "flock", "sys_flock", (("fd", "unsigned int"), ("cmd", "unsigned int"))),
-    (74, "common", "fsync", "sys_fsync", (("fd", "unsigned int"),)),
-    (75, "common", "fdatasync", "sys_fdatasync", (("fd", "unsigned int"),)),
-    (76, "common", "truncate", "sys_truncate", (("path", "const char *"), ("length", "long"))),
-    (77, "common", "ftruncate", "sys_ftruncate", (("fd", "unsigned int"), ("length", "off_t"))),
-    (78, "common", "getdents", "sys_getdents", (("fd", "unsigned int"), ("dirent", "struct linux_dirent *"), ("count", "unsigned int"))),
-    (79, "common", "getcwd", "sys_getcwd", (("buf", "char *"), ("size", "unsigned long"))),
-    (80, "common", "chdir", "sys_chdir", (("filename", "const char *"),)),
-    (81, "common", "fchdir", "sys_fchdir", (("fd", "unsigned int"),)),
-    (82, "common", "rename", "sys_rename", (("oldname", "const char *"), ("newname", "const char *"))),
-    (83, "common", "mkdir", "sys_mkdir", (("pathname", "const char *"), ("mode", "umode_t"))),
-    (84, "common", "rmdir", "sys_rmdir", (("pathname", "const char *"),)),
-    (85, "common", "creat", "sys_creat", (("pathname", "const char *"), ("mode", "umode_t"))),
-    (86, "common", "link", "sys_link", (("oldname", "const char *"), ("newname", "const char *"))),
-    (87, "common", "unlink", "sys_unlink", (("pathname", "const char *"),)),
-    (88, "common", "symlink", "sys_symlink", (("old", "const char *"), ("new", "const char *"))),
-    (89, "common", "readlink", "sys_readlink", (("path", "const char *"), ("buf", "char *"), ("bufsiz", "int"))),
-    (90, "common", "chmod", "sys_chmod", (("filename", "const char *"), ("mode", "umode_t"))),
-    (91, "common", "fchmod", "sys_fchmod", (("fd", "unsigned int"), ("mode", "umode_t"))),
-    (92, "common", "chown", "sys_chown", (("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"))),
-    (93, "common", "fchown", "sys_fchown", (("fd", "unsigned int"), ("user", "uid_t"), ("group", "gid_t"))),
-    (94, "common", "lchown", "sys_lchown", (("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"))),
-    (95, "common", "umask", "sys_umask", (("mask", "int"),)),
-    (96, "common", "gettimeofday", "sys_gettimeofday", (("tv", "struct __kernel_old_timeval *"), ("tz", "struct timezone *"))),
-    (97, "common", "getrlimit", "sys_getrlimit", (("resource", "unsigned int"), ("rlim", "struct rlimit *"))),
-    (98, "common", "getrusage", "sys_getrusage", (("who", "int"), ("ru", "struct rusage *"))),
-    (99, "common", "sysinfo", "sys_sysinfo", (("info", "struct sysinfo *"),)),
-    (100, "common", "times", "sys_times", (("tbuf", "struct tms *"),)),
-    (101, "64", "ptrace", "sys_ptrace", (("request", "long"), ("pid", "long"), ("addr", "unsigned long"), ("data", "unsigned long"))),
-    (102, "common", "getuid", "sys_getuid", ()),
-    (103, "common", "syslog", "sys_syslog", (("type", "int"), ("buf", "char *"), ("len", "int"))),
-    (104, "common", "getgid", "sys_getgid", ()),
-    (105, "common", "setuid", "sys_setuid", (("uid", "uid_t"),)),
-    (106, "common", "setgid", "sys_setgid", (("gid", "gid_t"),)),
-    (107, "common", "geteuid", "sys_geteuid", ()),
-    (108, "common", "getegid", "sys_getegid", ()),
-    (109, "common", "setpgid", "sys_setpgid", (("pid", "pid_t"), ("pgid", "pid_t"))),
-    (110, "common", "getppid", "sys_getppid", ()),
-    (111, "common", "getpgrp", "sys_getpgrp", ()),
-    (112, "common", "setsid", "sys_setsid", ()),
-    (113, "common", "setreuid", "sys_setreuid", (("ruid", "uid_t"), ("euid", "uid_t"))),
-    (114, "common", "setregid", "sys_setregid", (("rgid", "gid_t"), ("egid", "gid_t"))),
-    (115, "common", "getgroups", "sys_getgroups", (("gidsetsize", "int"), ("grouplist", "gid_t *"))),
-    (116, "common", "setgroups", "sys_setgroups", (("gidsetsize", "int"), ("grouplist", "gid_t *"))),
-    (117, "common", "setresuid", "sys_setresuid", (("ruid", "uid_t"), ("euid", "uid_t"), ("suid", "uid_t"))),
-    (118, "common", "getresuid", "sys_getresuid", (("ruid", "uid_t *"), ("euid", "uid_t *"), ("suid", "uid_t *"))),
-    (119, "common", "setresgid", "sys_setresgid", (("rgid", "gid_t"), ("egid", "gid_t"), ("sgid", "gid_t"))),
-    (120, "common", "getresgid", "sys_getresgid", (("rgid", "gid_t *"), ("egid", "gid_t *"), ("sgid", "gid_t *"))),
-    (121, "common", "getpgid", "sys_getpgid", (("pid", "pid_t"),)),
-    (122, "common", "setfsuid", "sys_setfsuid", (("uid", "uid_t"),)),
-    (123, "common", "setfsgid", "sys_setfsgid", (("gid", "gid_t"),)),
-    (124, "common", "getsid", "sys_getsid", (("pid", "pid_t"),)),
-    (125, "common", "capget", "sys_capget", (("header", "cap_user_header_t"), ("dataptr", "cap_user_data_t"))),
-    (126, "common", "capset", "sys_capset", (("header", "cap_user_header_t"), ("data", "const cap_user_data_t"))),
-    (127, "64", "rt_sigpending", "sys_rt_sigpending", (("set", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (128, "64", "rt_sigtimedwait", "sys_rt_sigtimedwait", (("uthese", "const sigset_t *"), ("uinfo", "siginfo_t *"), ("uts", "const struct __kernel_timespec *"), ("sigsetsize", "size_t"))),
-    (129, "64", "rt_sigqueueinfo", "sys_rt_sigqueueinfo", (("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (130, "common", "rt_sigsuspend", "sys_rt_sigsuspend", (("unewset", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (131, "64", "sigaltstack", "sys_sigaltstack", (("uss", "const struct sigaltstack *"), ("uoss", "struct sigaltstack *"))),
-    (132, "common", "utime", "sys_utime", (("filename", "char *"), ("times", "struct utimbuf *"))),
-    (133, "common", "mknod", "sys_mknod", (("filename", "const char *"), ("mode", "umode_t"), ("dev", "unsigned"))),
-    (134, "64", "uselib", "sys_ni_syscall", ()),
-    (135, "common", "personality", "sys_personality", (("personality", "unsigned int"),)),
-    (136, "common", "ustat", "sys_ustat", (("dev", "unsigned"), ("ubuf", "struct ustat *"))),
-    (137, "common", "statfs", "sys_statfs", (("path", "const char *"), ("buf", "struct statfs *"))),
-    (138, "common", "fstatfs", "sys_fstatfs", (("fd", "unsigned int"), ("buf", "struct statfs *"))),
-    (139, "common", "sysfs", "sys_sysfs", (("option", "int"), ("arg1", "unsigned long"), ("arg2", "unsigned long"))),
-    (140, "common", "getpriority", "sys_getpriority", (("which", "int"), ("who", "int"))),
-    (141, "common", "setpriority", "sys_setpriority", (("which", "int"), ("who", "int"), ("niceval", "int"))),
-    (142, "common", "sched_setparam", "sys_sched_setparam", (("pid", "pid_t"), ("param", "struct sched_param *"))),
-    (143, "common", "sched_getparam", "sys_sched_getparam", (("pid", "pid_t"), ("param", "struct sched_param *"))),
-    (144, "common", "sched_setscheduler", "sys_sched_setscheduler", (("pid", "pid_t"), ("policy", "int"), ("param", "struct sched_param *"))),
-    (145, "common", "sched_getscheduler", "sys_sched_getscheduler", (("pid", "pid_t"),)),
-    (146, "common", "sched_get_priority_max", "sys_sched_get_priority_max", (("policy", "int"),)),
-    (147, "common", "sched_get_priority_min", "sys_sched_get_priority_min", (("policy", "int"),)),
-    (148, "common", "sched_rr_get_interval", "sys_sched_rr_get_interval", (("pid", "pid_t"), ("interval", "struct __kernel_timespec *"))),
-    (149, "common", "mlock", "sys_mlock", (("start", "unsigned long"), ("len", "size_t"))),
-    (150, "common", "munlock", "sys_munlock", (("start", "unsigned long"), ("len", "size_t"))),
-    (151, "common", "mlockall", "sys_mlockall", (("flags", "int"),)),
-    (152, "common", "munlockall", "sys_munlockall", ()),
-    (153, "common", "vhangup", "sys_vhangup", ()),
-    (154, "common", "modify_ldt", "sys_modify_ldt", (("func", "int"), ("ptr", "void *"), ("bytecount", "unsigned long"))),
-    (155, "common", "pivot_root", "sys_pivot_root", (("new_root", "const char *"), ("put_old", "const char *"))),
-    (156, "64", "_sysctl", "sys_ni_syscall", ()),
-    (157, "common", "prctl", "sys_prctl", (("option", "int"), ("arg2", "unsigned long"), ("arg3", "unsigned long"), ("arg4", "unsigned long"), ("arg5", "unsigned long"))),
-    (158, "common", "arch_prctl", "sys_arch_prctl", (("code", "int"), ("addr", "unsigned long"))),
-    (159, "common", "adjtimex", "sys_adjtimex", (("txc_p", "struct __kernel_timex *"),)),
-    (160, "common", "setrlimit", "sys_setrlimit", (("resource", "unsigned int"), ("rlim", "struct rlimit *"))),
-    (161, "common", "chroot", "sys_chroot", (("filename", "const char *"),)),
-    (162, "common", "sync", "sys_sync", ()),
-    (163, "common", "acct", "sys_acct", (("name", "const char *"),)),
-    (164, "common", "settimeofday", "sys_settimeofday", (("tv", "struct __kernel_old_timeval *"), ("tz", "struct timezone *"))),
-    (165, "common", "mount", "sys_mount", (("dev_name", "char *"), ("dir_name", "char *"), ("type", "char *"), ("flags", "unsigned long"), ("data", "void *"))),
-    (166, "common", "umount2", "sys_umount", (("name", "char *"), ("flags", "int"))),
-    (167, "common", "swapon", "sys_swapon", (("specialfile", "const char *"), ("swap_flags", "int"))),
-    (168, "common", "swapoff", "sys_swapoff", (("specialfile", "const char *"),)),
-    (169, "common", "reboot", "sys_reboot", (("magic1", "int"), ("magic2", "int"), ("cmd", "unsigned int"), ("arg", "void *"))),
-    (170, "common", "sethostname", "sys_sethostname", (("name", "char *"), ("len", "int"))),
-    (171, "common", "setdomainname", "sys_setdomainname", (("name", "char *"), ("len", "int"))),
-    (172, "common", "iopl", "sys_iopl", (("level", "unsigned int"),)),
-    (173, "common", "ioperm", "sys_ioperm", (("from", "unsigned long"), ("num", "unsigned long"), ("on", "int"))),
-    (174, "64", "create_module", "sys_ni_syscall", ()),
-    (175, "common", "init_module", "sys_init_module", (("umod", "void *"), ("len", "unsigned long"), ("uargs", "const char *"))),
-    (176, "common", "delete_module", "sys_delete_module", (("name_user", "const char *"), ("flags", "unsigned int"))),
-    (177, "64", "get_kernel_syms", "sys_ni_syscall", ()),
-    (178, "64", "query_module", "sys_ni_syscall", ()),
-    (179, "common", "quotactl", "sys_quotactl", (("cmd", "unsigned int"), ("special", "const char *"), ("id", "qid_t"), ("addr", "void *"))),
-    (180, "64", "nfsservctl", "sys_ni_syscall", ()),
-    (181, "common", "getpmsg", "sys_ni_syscall", ()),
-    (182, "common", "putpmsg", "sys_ni_syscall", ()),
-    (183, "common", "afs_syscall", "sys_ni_syscall", ()),
-    (184, "common", "tuxcall", "sys_ni_syscall", ()),
-    (185, "common", "security", "sys_ni_syscall", ()),
-    (186, "common", "gettid", "sys_gettid", ()),
-    (187, "common", "readahead", "sys_readahead", (("fd", "int"), ("offset", "loff_t"), ("count", "size_t"))),
-    (188, "common", "setxattr", "sys_setxattr", (("path", "const char *"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (189, "common", "lsetxattr", "sys_lsetxattr", (("path", "const char *"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (190, "common", "fsetxattr", "sys_fsetxattr", (("fd", "int"), ("name", "const char *"), ("value", "const void *"), ("size", "size_t"), ("flags", "int"))),
-    (191, "common", "getxattr", "sys_getxattr", (("path", "const char *"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (192, "common", "lgetxattr", "sys_lgetxattr", (("path", "const char *"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (193, "common", "fgetxattr", "sys_fgetxattr", (("fd", "int"), ("name", "const char *"), ("value", "void *"), ("size", "size_t"))),
-    (194, "common", "listxattr", "sys_listxattr", (("path", "const char *"), ("list", "char *"), ("size", "size_t"))),
-    (195, "common", "llistxattr", "sys_llistxattr", (("path", "const char *"), ("list", "char *"), ("size", "size_t"))),
-    (196, "common", "flistxattr", "sys_flistxattr", (("fd", "int"), ("list", "char *"), ("size", "size_t"))),
-    (197, "common", "removexattr", "sys_removexattr", (("path", "const char *"), ("name", "const char *"))),
-    (198, "common", "lremovexattr", "sys_lremovexattr", (("path", "const char *"), ("name", "const char *"))),
-    (199, "common", "fremovexattr", "sys_fremovexattr", (("fd", "int"), ("name", "const char *"))),
-    (200, "common", "tkill", "sys_tkill", (("pid", "pid_t"), ("sig", "int"))),
-    (201, "common", "time", "sys_time", (("tloc", "__kernel_old_time_t *"),)),
-    (202, "common", "futex", "sys_futex", (("uaddr", "u32 *"), ("op", "int"), ("val", "u32"), ("utime", "const struct __kernel_timespec *"), ("uaddr2", "u32 *"), ("val3", "u32"))),
-    (203, "common", "sched_setaffinity", "sys_sched_setaffinity", (("pid", "pid_t"), ("len", "unsigned int"), ("user_mask_ptr", "unsigned long *"))),
-    (204, "common", "sched_getaffinity", "sys_sched_getaffinity", (("pid", "pid_t"), ("len", "unsigned int"), ("user_mask_ptr", "unsigned long *"))),
-    (205, "64", "set_thread_area", "sys_ni_syscall", ()),
-    (206, "64", "io_setup", "sys_io_setup", (("nr_reqs", "unsigned"), ("ctx", "aio_context_t *"))),
-    (207, "common", "io_destroy", "sys_io_destroy", (("ctx", "aio_context_t"),)),
-    (208, "common", "io_getevents", "sys_io_getevents", (("ctx_id", "aio_context_t"), ("min_nr", "long"), ("nr", "long"), ("events", "struct io_event *"), ("timeout", "struct __kernel_timespec *"))),
-    (209, "64", "io_submit", "sys_io_submit", (("ctx_id", "aio_context_t"), ("nr", "long"), ("iocbpp", "struct iocb **"))),
-    (210, "common", "io_cancel", "sys_io_cancel", (("ctx_id", "aio_context_t"), ("iocb", "struct iocb *"), ("result", "struct io_event *"))),
-    (211, "64", "get_thread_area", "sys_ni_syscall", ()),
-    (212, "common", "lookup_dcookie", "sys_ni_syscall", ()),
-    (213, "common", "epoll_create", "sys_epoll_create", (("size", "int"),)),
-    (214, "64", "epoll_ctl_old", "sys_ni_syscall", ()),
-    (215, "64", "epoll_wait_old", "sys_ni_syscall", ()),
-    (216, "common", "remap_file_pages", "sys_remap_file_pages", (("start", "unsigned long"), ("size", "unsigned long"), ("prot", "unsigned long"), ("pgoff", "unsigned long"), ("flags", "unsigned long"))),
-    (217, "common", "getdents64", "sys_getdents64", (("fd", "unsigned int"), ("dirent", "struct linux_dirent64 *"), ("count", "unsigned int"))),
-    (218, "common", "set_tid_address", "sys_set_tid_address", (("tidptr", "int *"),)),
-    (219, "common", "restart_syscall", "sys_restart_syscall", ()),
-    (220, "common", "semtimedop", "sys_semtimedop", (("semid", "int"), ("sops", "struct sembuf *"), ("nsops", "unsigned"), ("timeout", "const struct __kernel_timespec *"))),
-    (221, "common", "fadvise64", "sys_fadvise64", (("fd", "int"), ("offset", "loff_t"), ("len", "size_t"), ("advice", "int"))),
-    (222, "64", "timer_create", "sys_timer_create", (("which_clock", "clockid_t"), ("timer_event_spec", "struct sigevent *"), ("created_timer_id", "timer_t *"))),
-    (223, "common", "timer_settime", "sys_timer_settime", (("timer_id", "timer_t"), ("flags", "int"), ("new_setting", "const struct __kernel_itimerspec *"), ("old_setting", "struct __kernel_itimerspec *"))),
-    (224, "common", "timer_gettime", "sys_timer_gettime", (("timer_id", "timer_t"), ("setting", "struct __kernel_itimerspec *"))),
-    (225, "common", "timer_getoverrun", "sys_timer_getoverrun", (("timer_id", "timer_t"),)),
-    (226, "common", "timer_delete", "sys_timer_delete", (("timer_id", "timer_t"),)),
-    (227, "common", "clock_settime", "sys_clock_settime", (("which_clock", "clockid_t"), ("tp", "const struct __kernel_timespec *"))),
-    (228, "common", "clock_gettime", "sys_clock_gettime", (("which_clock", "clockid_t"), ("tp", "struct __kernel_timespec *"))),
-    (229, "common", "clock_getres", "sys_clock_getres", (("which_clock", "clockid_t"), ("tp", "struct __kernel_timespec *"))),
-    (230, "common", "clock_nanosleep", "sys_clock_nanosleep", (("which_clock", "clockid_t"), ("flags", "int"), ("rqtp", "const struct __kernel_timespec *"), ("rmtp", "struct __kernel_timespec *"))),
-    (231, "common", "exit_group", "sys_exit_group", (("error_code", "int"),)),
-    (232, "common", "epoll_wait", "sys_epoll_wait", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "int"))),
-    (233, "common", "epoll_ctl", "sys_epoll_ctl", (("epfd", "int"), ("op", "int"), ("fd", "int"), ("event", "struct epoll_event *"))),
-    (234, "common", "tgkill", "sys_tgkill", (("tgid", "pid_t"), ("pid", "pid_t"), ("sig", "int"))),
-    (235, "common", "utimes", "sys_utimes", (("filename", "char *"), ("utimes", "struct __kernel_old_timeval *"))),
-    (236, "64", "vserver", "sys_ni_syscall", ()),
-    (237, "common", "mbind", "sys_mbind", (("start", "unsigned long"), ("len", "unsigned long"), ("mode", "unsigned long"), ("nmask", "const unsigned long *"), ("maxnode", "unsigned long"), ("flags", "unsigned"))),
-    (238, "common", "set_mempolicy", "sys_set_mempolicy", (("mode", "int"), ("nmask", "const unsigned long *"), ("maxnode", "unsigned long"))),
-    (239, "common", "get_mempolicy", "sys_get_mempolicy", (("policy", "int *"), ("nmask", "unsigned long *"), ("maxnode", "unsigned long"), ("addr", "unsigned long"), ("flags", "unsigned long"))),
-    (240, "common", "mq_open", "sys_mq_open", (("name", "const char *"), ("oflag", "int"), ("mode", "umode_t"), ("attr", "struct mq_attr *"))),
-    (241, "common", "mq_unlink", "sys_mq_unlink", (("name", "const char *"),)),
-    (242, "common", "mq_timedsend", "sys_mq_timedsend", (("mqdes", "mqd_t"), ("msg_ptr", "const char *"), ("msg_len", "size_t"), ("msg_prio", "unsigned int"), ("abs_timeout", "const struct __kernel_timespec *"))),
-    (243, "common", "mq_timedreceive", "sys_mq_timedreceive", (("mqdes", "mqd_t"), ("msg_ptr", "char *"), ("msg_len", "size_t"), ("msg_prio", "unsigned int *"), ("abs_timeout", "const struct __kernel_timespec *"))),
-    (244, "64", "mq_notify", "sys_mq_notify", (("mqdes", "mqd_t"), ("notification", "const struct sigevent *"))),
-    (245, "common", "mq_getsetattr", "sys_mq_getsetattr", (("mqdes", "mqd_t"), ("mqstat", "const struct mq_attr *"), ("omqstat", "struct mq_attr *"))),
-    (246, "64", "kexec_load", "sys_kexec_load", (("entry", "unsigned long"), ("nr_segments", "unsigned long"), ("segments", "struct kexec_segment *"), ("flags", "unsigned long"))),
-    (247, "64", "waitid", "sys_waitid", (("which", "int"), ("pid", "pid_t"), ("infop", "struct siginfo *"), ("options", "int"), ("ru", "struct rusage *"))),
-    (248, "common", "add_key", "sys_add_key", (("_type", "const char *"), ("_description", "const char *"), ("_payload", "const void *"), ("plen", "size_t"), ("destringid", "key_serial_t"))),
-    (249, "common", "request_key", "sys_request_key", (("_type", "const char *"), ("_description", "const char *"), ("_callout_info", "const char *"), ("destringid", "key_serial_t"))),
-    (250, "common", "keyctl", "sys_keyctl", (("cmd", "int"), ("arg2", "unsigned long"), ("arg3", "unsigned long"), ("arg4", "unsigned long"), ("arg5", "unsigned long"))),
-    (251, "common", "ioprio_set", "sys_ioprio_set", (("which", "int"), ("who", "int"), ("ioprio", "int"))),
-    (252, "common", "ioprio_get", "sys_ioprio_get", (("which", "int"), ("who", "int"))),
-    (253, "common", "inotify_init", "sys_inotify_init", ()),
-    (254, "common", "inotify_add_watch", "sys_inotify_add_watch", (("fd", "int"), ("path", "const char *"), ("mask", "u32"))),
-    (255, "common", "inotify_rm_watch", "sys_inotify_rm_watch", (("fd", "int"), ("wd", "__s32"))),
-    (256, "common", "migrate_pages", "sys_migrate_pages", (("pid", "pid_t"), ("maxnode", "unsigned long"), ("from", "const unsigned long *"), ("to", "const unsigned long *"))),
-    (257, "common", "openat", "sys_openat", (("dfd", "int"), ("filename", "const char *"), ("flags", "int"), ("mode", "umode_t"))),
-    (258, "common", "mkdirat", "sys_mkdirat", (("dfd", "int"), ("pathname", "const char *"), ("mode", "umode_t"))),
-    (259, "common", "mknodat", "sys_mknodat", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"), ("dev", "unsigned"))),
-    (260, "common", "fchownat", "sys_fchownat", (("dfd", "int"), ("filename", "const char *"), ("user", "uid_t"), ("group", "gid_t"), ("flag", "int"))),
-    (261, "common", "futimesat", "sys_futimesat", (("dfd", "int"), ("filename", "const char *"), ("utimes", "struct __kernel_old_timeval *"))),
-    (262, "common", "newfstatat", "sys_newfstatat", (("dfd", "int"), ("filename", "const char *"), ("statbuf", "struct stat *"), ("flag", "int"))),
-    (263, "common", "unlinkat", "sys_unlinkat", (("dfd", "int"), ("pathname", "const char *"), ("flag", "int"))),
-    (264, "common", "renameat", "sys_renameat", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"))),
-    (265, "common", "linkat", "sys_linkat", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"), ("flags", "int"))),
-    (266, "common", "symlinkat", "sys_symlinkat", (("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"))),
-    (267, "common", "readlinkat", "sys_readlinkat", (("dfd", "int"), ("path", "const char *"), ("buf", "char *"), ("bufsiz", "int"))),
-    (268, "common", "fchmodat", "sys_fchmodat", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"))),
-    (269, "common", "faccessat", "sys_faccessat", (("dfd", "int"), ("filename", "const char *"), ("mode", "int"))),
-    (270, "common", "pselect6", "sys_pselect6", (("nfds", "int"), ("readfds", "fd_set *"), ("writefds", "fd_set *"), ("exceptfds", "fd_set *"), ("timeout", "struct __kernel_timespec *"), ("sigmask", "void *"))),
-    (271, "common", "ppoll", "sys_ppoll", (("fds", "struct pollfd *"), ("nfds", "unsigned int"), ("tmo_p", "struct __kernel_timespec *"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (272, "common", "unshare", "sys_unshare", (("unshare_flags", "unsigned long"),)),
-    (273, "64", "set_robust_list", "sys_set_robust_list", (("head", "struct robust_list_head *"), ("len", "size_t"))),
-    (274, "64", "get_robust_list", "sys_get_robust_list", (("pid", "int"), ("head_ptr", "struct robust_list_head **"), ("len_ptr", "size_t *"))),
-    (275, "common", "splice", "sys_splice", (("fd_in", "int"), ("off_in", "loff_t *"), ("fd_out", "int"), ("off_out", "loff_t *"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (276, "common", "tee", "sys_tee", (("fdin", "int"), ("fdout", "int"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (277, "common", "sync_file_range", "sys_sync_file_range", (("fd", "int"), ("offset", "loff_t"), ("nbytes", "loff_t"), ("flags", "unsigned int"))),
-    (278, "64", "vmsplice", "sys_vmsplice", (("fd", "int"), ("iov", "const struct iovec *"), ("nr_segs", "unsigned long"), ("flags", "unsigned int"))),
-    (279, "64", "move_pages", "sys_move_pages", (("pid", "pid_t"), ("nr_pages", "unsigned long"), ("pages", "const void **"), ("nodes", "const int *"), ("status", "int *"), ("flags", "int"))),
-    (280, "common", "utimensat", "sys_utimensat", (("dfd", "int"), ("filename", "const char *"), ("utimes", "struct __kernel_timespec *"), ("flags", "int"))),
-    (281, "common", "epoll_pwait", "sys_epoll_pwait", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "int"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (282, "common", "signalfd", "sys_signalfd", (("ufd", "int"), ("user_mask", "sigset_t *"), ("sizemask", "size_t"))),
-    (283, "common", "timerfd_create", "sys_timerfd_create", (("clockid", "int"), ("flags", "int"))),
-    (284, "common", "eventfd", "sys_eventfd", (("count", "unsigned int"),)),
-    (285, "common", "fallocate", "sys_fallocate", (("fd", "int"), ("mode", "int"), ("offset", "loff_t"), ("len", "loff_t"))),
-    (286, "common", "timerfd_settime", "sys_timerfd_settime", (("ufd", "int"), ("flags", "int"), ("utmr", "const struct __kernel_itimerspec *"), ("otmr", "struct __kernel_itimerspec *"))),
-    (287, "common", "timerfd_gettime", "sys_timerfd_gettime", (("ufd", "int"), ("otmr", "struct __kernel_itimerspec *"))),
-    (288, "common", "accept4", "sys_accept4", (("sockfd", "int"), ("addr", "struct sockaddr *"), ("addrlen", "int *"), ("flags", "int"))),
-    (289, "common", "signalfd4", "sys_signalfd4", (("ufd", "int"), ("user_mask", "sigset_t *"), ("sizemask", "size_t"), ("flags", "int"))),
-    (290, "common", "eventfd2", "sys_eventfd2", (("count", "unsigned int"), ("flags", "int"))),
-    (291, "common", "epoll_create1", "sys_epoll_create1", (("flags", "int"),)),
-    (292, "common", "dup3", "sys_dup3", (("oldfd", "unsigned int"), ("newfd", "unsigned int"), ("flags", "int"))),
-    (293, "common", "pipe2", "sys_pipe2", (("fildes", "int *"), ("flags", "int"))),
-    (294, "common", "inotify_init1", "sys_inotify_init1", (("flags", "int"),)),
-    (295, "64", "preadv", "sys_preadv", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"))),
-    (296, "64", "pwritev", "sys_pwritev", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"))),
-    (297, "64", "rt_tgsigqueueinfo", "sys_rt_tgsigqueueinfo", (("tgid", "pid_t"), ("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (298, "common", "perf_event_open", "sys_perf_event_open", (("attr_uptr", "struct perf_event_attr *"), ("pid", "pid_t"), ("cpu", "int"), ("group_fd", "int"), ("flags", "unsigned long"))),
-    (299, "64", "recvmmsg", "sys_recvmmsg", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"), ("timeout", "struct __kernel_timespec *"))),
-    (300, "common", "fanotify_init", "sys_fanotify_init", (("flags", "unsigned int"), ("event_f_flags", "unsigned int"))),
-    (301, "common", "fanotify_mark", "sys_fanotify_mark", (("fanotify_fd", "int"), ("flags", "unsigned int"), ("mask", "u64"), ("fd", "int"), ("pathname", "const char *"))),
-    (302, "common", "prlimit64", "sys_prlimit64", (("pid", "pid_t"), ("resource", "unsigned int"), ("new_rlim", "const struct rlimit64 *"), ("old_rlim", "struct rlimit64 *"))),
-    (303, "common", "name_to_handle_at", "sys_name_to_handle_at", (("dfd", "int"), ("name", "const char *"), ("handle", "struct file_handle *"), ("mnt_id", "void *"), ("flag", "int"))),
-    (304, "common", "open_by_handle_at", "sys_open_by_handle_at", (("mountdirfd", "int"), ("handle", "struct file_handle *"), ("flags", "int"))),
-    (305, "common", "clock_adjtime", "sys_clock_adjtime", (("which_clock", "clockid_t"), ("tx", "struct __kernel_timex *"))),
-    (306, "common", "syncfs", "sys_syncfs", (("fd", "int"),)),
-    (307, "64", "sendmmsg", "sys_sendmmsg", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"))),
-    (308, "common", "setns", "sys_setns", (("fd", "int"), ("nstype", "int"))),
-    (309, "common", "getcpu", "sys_getcpu", (("cpu", "unsigned *"), ("node", "unsigned *"), ("cache", "struct getcpu_cache *"))),
-    (310, "64", "process_vm_readv", "sys_process_vm_readv", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (311, "64", "process_vm_writev", "sys_process_vm_writev", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (312, "common", "kcmp", "sys_kcmp", (("pid1", "pid_t"), ("pid2", "pid_t"), ("type", "int"), ("idx1", "unsigned long"), ("idx2", "unsigned long"))),
-    (313, "common", "finit_module", "sys_finit_module", (("fd", "int"), ("uargs", "const char *"), ("flags", "int"))),
-    (314, "common", "sched_setattr", "sys_sched_setattr", (("pid", "pid_t"), ("attr", "struct sched_attr *"), ("flags", "unsigned int"))),
-    (315, "common", "sched_getattr", "sys_sched_getattr", (("pid", "pid_t"), ("attr", "struct sched_attr *"), ("size", "unsigned int"), ("flags", "unsigned int"))),
-    (316, "common", "renameat2", "sys_renameat2", (("olddfd", "int"), ("oldname", "const char *"), ("newdfd", "int"), ("newname", "const char *"), ("flags", "unsigned int"))),
-    (317, "common", "seccomp", "sys_seccomp", (("op", "unsigned int"), ("flags", "unsigned int"), ("uargs", "void *"))),
-    (318, "common", "getrandom", "sys_getrandom", (("buf", "char *"), ("count", "size_t"), ("flags", "unsigned int"))),
-    (319, "common", "memfd_create", "sys_memfd_create", (("uname_ptr", "const char *"), ("flags", "unsigned int"))),
-    (320, "common", "kexec_file_load", "sys_kexec_file_load", (("kernel_fd", "int"), ("initrd_fd", "int"), ("cmdline_len", "unsigned long"), ("cmdline_ptr", "const char *"), ("flags", "unsigned long"))),
-    (321, "common", "bpf", "sys_bpf", (("cmd", "int"), ("attr", "union bpf_attr *"), ("size", "unsigned int"))),
-    (322, "64", "execveat", "sys_execveat", (("dfd", "int"), ("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"), ("flags", "int"))),
-    (323, "common", "userfaultfd", "sys_userfaultfd", (("flags", "int"),)),
-    (324, "common", "membarrier", "sys_membarrier", (("cmd", "int"), ("flags", "unsigned int"), ("cpu_id", "int"))),
-    (325, "common", "mlock2", "sys_mlock2", (("start", "unsigned long"), ("len", "size_t"), ("flags", "int"))),
-    (326, "common", "copy_file_range", "sys_copy_file_range", (("fd_in", "int"), ("off_in", "loff_t *"), ("fd_out", "int"), ("off_out", "loff_t *"), ("len", "size_t"), ("flags", "unsigned int"))),
-    (327, "64", "preadv2", "sys_preadv2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"), ("flags", "rwf_t"))),
-    (328, "64", "pwritev2", "sys_pwritev2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos_l", "unsigned long"), ("pos_h", "unsigned long"), ("flags", "rwf_t"))),
-    (329, "common", "pkey_mprotect", "sys_pkey_mprotect", (("start", "unsigned long"), ("len", "size_t"), ("prot", "unsigned long"), ("pkey", "int"))),
-    (330, "common", "pkey_alloc", "sys_pkey_alloc", (("flags", "unsigned long"), ("init_val", "unsigned long"))),
-    (331, "common", "pkey_free", "sys_pkey_free", (("pkey", "int"),)),
-    (332, "common", "statx", "sys_statx", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"), ("mask", "unsigned"), ("buffer", "struct statx *"))),
-    (333, "common", "io_pgetevents", "sys_io_pgetevents", (("ctx_id", "aio_context_t"), ("min_nr", "long"), ("nr", "long"), ("events", "struct io_event *"), ("timeout", "struct __kernel_timespec *"), ("sig", "const struct __aio_sigset *"))),
-    (334, "common", "rseq", "sys_rseq", (("rseq", "struct rseq *"), ("rseq_len", "uint32_t"), ("flags", "int"), ("sig", "uint32_t"))),
-    (335, "common", "uretprobe", "sys_uretprobe", ()),
-    (424, "common", "pidfd_send_signal", "sys_pidfd_send_signal", (("pidfd", "int"), ("sig", "int"), ("info", "siginfo_t *"), ("flags", "unsigned int"))),
-    (425, "common", "io_uring_setup", "sys_io_uring_setup", (("entries", "u32"), ("p", "struct io_uring_params *"))),
-    (426, "common", "io_uring_enter", "sys_io_uring_enter", (("fd", "unsigned int"), ("to_submit", "u32"), ("min_complete", "u32"), ("flags", "u32"), ("argp", "const void *"), ("argsz", "size_t"))),
-    (427, "common", "io_uring_register", "sys_io_uring_register", (("fd", "unsigned int"), ("op", "unsigned int"), ("arg", "void *"), ("nr_args", "unsigned int"))),
-    (428, "common", "open_tree", "sys_open_tree", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"))),
-    (429, "common", "move_mount", "sys_move_mount", (("from_dfd", "int"), ("from_path", "const char *"), ("to_dfd", "int"), ("to_path", "const char *"), ("ms_flags", "unsigned int"))),
-    (430, "common", "fsopen", "sys_fsopen", (("fs_name", "const char *"), ("flags", "unsigned int"))),
-    (431, "common", "fsconfig", "sys_fsconfig", (("fs_fd", "int"), ("cmd", "unsigned int"), ("key", "const char *"), ("value", "const void *"), ("aux", "int"))),
-    (432, "common", "fsmount", "sys_fsmount", (("fs_fd", "int"), ("flags", "unsigned int"), ("ms_flags", "unsigned int"))),
-    (433, "common", "fspick", "sys_fspick", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned int"))),
-    (434, "common", "pidfd_open", "sys_pidfd_open", (("pid", "pid_t"), ("flags", "unsigned int"))),
-    (435, "common", "clone3", "sys_clone3", (("uargs", "struct clone_args *"), ("size", "size_t"))),
-    (436, "common", "close_range", "sys_close_range", (("fd", "unsigned int"), ("max_fd", "unsigned int"), ("flags", "unsigned int"))),
-    (437, "common", "openat2", "sys_openat2", (("dfd", "int"), ("filename", "const char *"), ("how", "struct open_how *"), ("size", "size_t"))),
-    (438, "common", "pidfd_getfd", "sys_pidfd_getfd", (("pidfd", "int"), ("fd", "int"), ("flags", "unsigned int"))),
-    (439, "common", "faccessat2", "sys_faccessat2", (("dfd", "int"), ("filename", "const char *"), ("mode", "int"), ("flags", "int"))),
-    (440, "common", "process_madvise", "sys_process_madvise", (("pidfd", "int"), ("vec", "const struct iovec *"), ("vlen", "size_t"), ("behavior", "int"), ("flags", "unsigned int"))),
-    (441, "common", "epoll_pwait2", "sys_epoll_pwait2", (("epfd", "int"), ("events", "struct epoll_event *"), ("maxevents", "int"), ("timeout", "const struct __kernel_timespec *"), ("sigmask", "const sigset_t *"), ("sigsetsize", "size_t"))),
-    (442, "common", "mount_setattr", "sys_mount_setattr", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned int"), ("uattr", "struct mount_attr *"), ("usize", "size_t"))),
-    (443, "common", "quotactl_fd", "sys_quotactl_fd", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("id", "qid_t"), ("addr", "void *"))),
-    (444, "common", "landlock_create_ruleset", "sys_landlock_create_ruleset", (("attr", "const struct landlock_ruleset_attr *"), ("size", "size_t"), ("flags", "__u32"))),
-    (445, "common", "landlock_add_rule", "sys_landlock_add_rule", (("ruleset_fd", "int"), ("rule_type", "enum landlock_rule_type"), ("rule_attr", "const void *"), ("flags", "__u32"))),
-    (446, "common", "landlock_restrict_self", "sys_landlock_restrict_self", (("ruleset_fd", "int"), ("flags", "__u32"))),
-    (447, "common", "memfd_secret", "sys_memfd_secret", (("flags", "unsigned int"),)),
-    (448, "common", "process_mrelease", "sys_process_mrelease", (("pidfd", "int"), ("flags", "unsigned int"))),
-    (449, "common", "futex_waitv", "sys_futex_waitv", (("waiters", "struct futex_waitv *"), ("nr_futexes", "unsigned int"), ("flags", "unsigned int"), ("timeout", "struct __kernel_timespec *"), ("clockid", "clockid_t"))),
-    (450, "common", "set_mempolicy_home_node", "sys_set_mempolicy_home_node", (("start", "unsigned long"), ("len", "unsigned long"), ("home_node", "unsigned long"), ("flags", "unsigned long"))),
-    (451, "common", "cachestat", "sys_cachestat", (("fd", "unsigned int"), ("cstat_range", "struct cachestat_range *"), ("cstat", "struct cachestat *"), ("flags", "unsigned int"))),
-    (452, "common", "fchmodat2", "sys_fchmodat2", (("dfd", "int"), ("filename", "const char *"), ("mode", "umode_t"), ("flags", "unsigned int"))),
-    (453, "common", "map_shadow_stack", "sys_map_shadow_stack", (("addr", "unsigned long"), ("size", "unsigned long"), ("flags", "unsigned int"))),
-    (454, "common", "futex_wake", "sys_futex_wake", (("uaddr", "void *"), ("mask", "unsigned long"), ("nr", "int"), ("flags", "unsigned int"))),
-    (455, "common", "futex_wait", "sys_futex_wait", (("uaddr", "void *"), ("val", "unsigned long"), ("mask", "unsigned long"), ("flags", "unsigned int"), ("timespec", "struct __kernel_timespec *"), ("clockid", "clockid_t"))),
-    (456, "common", "futex_requeue", "sys_futex_requeue", (("waiters", "struct futex_waitv *"), ("flags", "unsigned int"), ("nr_wake", "int"), ("nr_requeue", "int"))),
-    (457, "common", "statmount", "sys_statmount", (("req", "const struct mnt_id_req *"), ("buf", "struct statmount *"), ("bufsize", "size_t"), ("flags", "unsigned int"))),
-    (458, "common", "listmount", "sys_listmount", (("req", "const struct mnt_id_req *"), ("mnt_ids", "u64 *"), ("nr_mnt_ids", "size_t"), ("flags", "unsigned int"))),
-    (459, "common", "lsm_get_self_attr", "sys_lsm_get_self_attr", (("attr", "unsigned int"), ("ctx", "struct lsm_ctx *"), ("size", "u32 *"), ("flags", "u32"))),
-    (460, "common", "lsm_set_self_attr", "sys_lsm_set_self_attr", (("attr", "unsigned int"), ("ctx", "struct lsm_ctx *"), ("size", "u32"), ("flags", "u32"))),
-    (461, "common", "lsm_list_modules", "sys_lsm_list_modules", (("ids", "u64 *"), ("size", "u32 *"), ("flags", "u32"))),
-    (462, "common", "mseal", "sys_mseal", (("start", "unsigned long"), ("len", "size_t"), ("flags", "unsigned long"))),
-    (463, "common", "setxattrat", "sys_setxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"), ("args", "const struct xattr_args *"), ("size", "size_t"))),
-    (464, "common", "getxattrat", "sys_getxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"), ("args", "struct xattr_args *"), ("size", "size_t"))),
-    (465, "common", "listxattrat", "sys_listxattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("list", "char *"), ("size", "size_t"))),
-    (466, "common", "removexattrat", "sys_removexattrat", (("dfd", "int"), ("path", "const char *"), ("at_flags", "unsigned int"), ("name", "const char *"))),
-    (467, "common", "open_tree_attr", "sys_open_tree_attr", (("dfd", "int"), ("path", "const char *"), ("flags", "unsigned"), ("uattr", "struct mount_attr *"), ("usize", "size_t"))),
-    (468, "common", "file_getattr", "sys_file_getattr", (("dfd", "int"), ("filename", "const char *"), ("attr", "struct file_attr *"), ("usize", "size_t"), ("at_flags", "unsigned int"))),
-    (469, "common", "file_setattr", "sys_file_setattr", (("dfd", "int"), ("filename", "const char *"), ("attr", "struct file_attr *"), ("usize", "size_t"), ("at_flags", "unsigned int"))),
-    (512, "x32", "rt_sigaction", "compat_sys_rt_sigaction", (("sig", "int"), ("act", "const struct sigaction *"), ("oact", "struct sigaction *"), ("sigsetsize", "size_t"))),
-    (513, "x32", "rt_sigreturn", "compat_sys_x32_rt_sigreturn", ()),
-    (514, "x32", "ioctl", "compat_sys_ioctl", (("fd", "unsigned int"), ("cmd", "unsigned int"), ("arg", "unsigned long"))),
-    (515, "x32", "readv", "sys_readv", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (516, "x32", "writev", "sys_writev", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"))),
-    (517, "x32", "recvfrom", "compat_sys_recvfrom", (("sockfd", "int"), ("buf", "void *"), ("len", "size_t"), ("flags", "unsigned"), ("src_addr", "struct sockaddr *"), ("addrlen", "int *"))),
-    (518, "x32", "sendmsg", "compat_sys_sendmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (519, "x32", "recvmsg", "compat_sys_recvmsg", (("fd", "int"), ("msg", "struct user_msghdr *"), ("flags", "unsigned"))),
-    (520, "x32", "execve", "compat_sys_execve", (("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"))),
-    (521, "x32", "ptrace", "compat_sys_ptrace", (("request", "long"), ("pid", "long"), ("addr", "unsigned long"), ("data", "unsigned long"))),
-    (522, "x32", "rt_sigpending", "compat_sys_rt_sigpending", (("set", "sigset_t *"), ("sigsetsize", "size_t"))),
-    (523, "x32", "rt_sigtimedwait", "compat_sys_rt_sigtimedwait_time64", (("uthese", "const sigset_t *"), ("uinfo", "siginfo_t *"), ("uts", "const struct __kernel_timespec *"), ("sigsetsize", "size_t"))),
-    (524, "x32", "rt_sigqueueinfo", "compat_sys_rt_sigqueueinfo", (("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (525, "x32", "sigaltstack", "compat_sys_sigaltstack", (("uss", "const struct sigaltstack *"), ("uoss", "struct sigaltstack *"))),
-    (526, "x32", "timer_create", "compat_sys_timer_create", (("which_clock", "clockid_t"), ("timer_event_spec", "struct sigevent *"), ("created_timer_id", "timer_t *"))),
-    (527, "x32", "mq_notify", "compat_sys_mq_notify", (("mqdes", "mqd_t"), ("notification", "const struct sigevent *"))),
-    (528, "x32", "kexec_load", "compat_sys_kexec_load", (("entry", "unsigned long"), ("nr_segments", "unsigned long"), ("segments", "struct kexec_segment *"), ("flags", "unsigned long"))),
-    (529, "x32", "waitid", "compat_sys_waitid", (("which", "int"), ("pid", "pid_t"), ("infop", "struct siginfo *"), ("options", "int"), ("ru", "struct rusage *"))),
-    (530, "x32", "set_robust_list", "compat_sys_set_robust_list", (("head", "struct robust_list_head *"), ("len", "size_t"))),
-    (531, "x32", "get_robust_list", "compat_sys_get_robust_list", (("pid", "int"), ("head_ptr", "struct robust_list_head **"), ("len_ptr", "size_t *"))),
-    (532, "x32", "vmsplice", "sys_vmsplice", (("fd", "int"), ("iov", "const struct iovec *"), ("nr_segs", "unsigned long"), ("flags", "unsigned int"))),
-    (533, "x32", "move_pages", "sys_move_pages", (("pid", "pid_t"), ("nr_pages", "unsigned long"), ("pages", "const void **"), ("nodes", "const int *"), ("status", "int *"), ("flags", "int"))),
-    (534, "x32", "preadv", "compat_sys_preadv64", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos", "loff_t"))),
-    (535, "x32", "pwritev", "compat_sys_pwritev64", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos", "loff_t"))),
-    (536, "x32", "rt_tgsigqueueinfo", "compat_sys_rt_tgsigqueueinfo", (("tgid", "pid_t"), ("pid", "pid_t"), ("sig", "int"), ("uinfo", "siginfo_t *"))),
-    (537, "x32", "recvmmsg", "compat_sys_recvmmsg_time64", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"), ("timeout", "struct __kernel_timespec *"))),
-    (538, "x32", "sendmmsg", "compat_sys_sendmmsg", (("fd", "int"), ("msg", "struct mmsghdr *"), ("vlen", "unsigned int"), ("flags", "unsigned"))),
-    (539, "x32", "process_vm_readv", "sys_process_vm_readv", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (540, "x32", "process_vm_writev", "sys_process_vm_writev", (("pid", "pid_t"), ("lvec", "const struct iovec *"), ("liovcnt", "unsigned long"), ("rvec", "const struct iovec *"), ("riovcnt", "unsigned long"), ("flags", "unsigned long"))),
-    (541, "x32", "setsockopt", "sys_setsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int"))),
-    (542, "x32", "getsockopt", "sys_getsockopt", (("fd", "int"), ("level", "int"), ("optname", "int"), ("optval", "char *"), ("optlen", "int *"))),
-    (543, "x32", "io_setup", "compat_sys_io_setup", (("nr_reqs", "unsigned"), ("ctx", "aio_context_t *"))),
-    (544, "x32", "io_submit", "compat_sys_io_submit", (("ctx_id", "aio_context_t"), ("nr", "long"), ("iocbpp", "struct iocb **"))),
-    (545, "x32", "execveat", "compat_sys_execveat", (("dfd", "int"), ("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"), ("flags", "int"))),
-    (546, "x32", "preadv2", "compat_sys_preadv64v2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos", "loff_t"), ("flags", "rwf_t"))),
-    (547, "x32", "pwritev2", "compat_sys_pwritev64v2", (("fd", "unsigned long"), ("vec", "const struct iovec *"), ("vlen", "unsigned long"), ("pos", "loff_t"), ("flags", "rwf_t"))),
+# One line per row: number, ABI column, name, entry point, parameters (name:type joined
+# by ';'), separated by tabs; sysemu.abi.syscalls reads the rows it is asked for. One
+# string loads as one copy, where ~450 tuples of tuples of strings took milliseconds.
+TABLE = (
+    "\n"
+    "0\tcommon\tread\tsys_read\tfd:unsigned int;buf:char *;count:size_t\n"
+    "1\tcommon\twrite\tsys_write\tfd:unsigned int;buf:const char *;count:size_t\n"
+    "2\tcommon\topen\tsys_open\tfilename:const char *;flags:int;mode:umode_t\n"
+    "3\tcommon\tclose\tsys_close\tfd:unsigned int\n"
+    "4\tcommon\tstat\tsys_newstat\tfilename:const char *;statbuf:struct stat *\n"
+    "5\tcommon\tfstat\tsys_newfstat\tfd:unsigned int;statbuf:struct stat *\n"
+    "6\tcommon\tlstat\tsys_newlstat\tfilename:const char *;statbuf:struct stat *\n"
+    "7\tcommon\tpoll\tsys_poll\tufds:struct pollfd *;nfds:unsigned int;timeout:int\n"
+    "8\tcommon\tlseek\tsys_lseek\tfd:unsigned int;offset:off_t;whence:unsigned int\n"
+    "9\tcommon\tmmap\tsys_mmap\taddr:unsigned long;len:unsigned long;prot:unsigned long;flags:unsigned long;fd:unsigned long;off:unsigned long\n"
+    "10\tcommon\tmprotect\tsys_mprotect\tstart:unsigned long;len:size_t;prot:unsigned long\n"
+    "11\tcommon\tmunmap\tsys_munmap\taddr:unsigned long;len:size_t\n"
+    "12\tcommon\tbrk\tsys_brk\tbrk:unsigned long\n"
+    "13\t64\trt_sigaction\tsys_rt_sigaction\tsig:int;act:const struct sigaction *;oact:struct sigaction *;sigsetsize:size_t\n"
+    "14\tcommon\trt_sigprocmask\tsys_rt_sigprocmask\thow:int;set:sigset_t *;oset:sigset_t *;sigsetsize:size_t\n"
+    "15\t64\trt_sigreturn\tsys_rt_sigreturn\t\n"
+    "16\t64\tioctl\tsys_ioctl\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "17\tcommon\tpread64\tsys_pread64\tfd:unsigned int;buf:char *;count:size_t;pos:loff_t\n"
+    "18\tcommon\tpwrite64\tsys_pwrite64\tfd:unsigned int;buf:const char *;count:size_t;pos:loff_t\n"
+    "19\t64\treadv\tsys_readv\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "20\t64\twritev\tsys_writev\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "21\tcommon\taccess\tsys_access\tfilename:const char *;mode:int\n"
+    "22\tcommon\tpipe\tsys_pipe\tfildes:int *\n"
+    "23\tcommon\tselect\tsys_select\tn:int;inp:fd_set *;outp:fd_set *;exp:fd_set *;tvp:struct __kernel_old_timeval *\n"
+    "24\tcommon\tsched_yield\tsys_sched_yield\t\n"
+    "25\tcommon\tmremap\tsys_mremap\taddr:unsigned long;old_len:unsigned long;new_len:unsigned long;flags:unsigned long;new_addr:unsigned long\n"
+    "26\tcommon\tmsync\tsys_msync\tstart:unsigned long;len:size_t;flags:int\n"
+    "27\tcommon\tmincore\tsys_mincore\tstart:unsigned long;len:size_t;vec:unsigned char *\n"
+    "28\tcommon\tmadvise\tsys_madvise\tstart:unsigned long;len:size_t;behavior:int\n"
+    "29\tcommon\tshmget\tsys_shmget\tkey:key_t;size:size_t;flag:int\n"
+    "30\tcommon\tshmat\tsys_shmat\tshmid:int;shmaddr:char *;shmflg:int\n"
+    "31\tcommon\tshmctl\tsys_shmctl\tshmid:int;cmd:int;buf:struct shmid_ds *\n"
+    "32\tcommon\tdup\tsys_dup\tfildes:unsigned int\n"
+    "33\tcommon\tdup2\tsys_dup2\toldfd:unsigned int;newfd:unsigned int\n"
+    "34\tcommon\tpause\tsys_pause\t\n"
+    "35\tcommon\tnanosleep\tsys_nanosleep\trqtp:struct __kernel_timespec *;rmtp:struct __kernel_timespec *\n"
+    "36\tcommon\tgetitimer\tsys_getitimer\twhich:int;value:struct __kernel_old_itimerval *\n"
+    "37\tcommon\talarm\tsys_alarm\tseconds:unsigned int\n"
+    "38\tcommon\tsetitimer\tsys_setitimer\twhich:int;value:struct __kernel_old_itimerval *;ovalue:struct __kernel_old_itimerval *\n"
+    "39\tcommon\tgetpid\tsys_getpid\t\n"
+    "40\tcommon\tsendfile\tsys_sendfile64\tout_fd:int;in_fd:int;offset:loff_t *;count:size_t\n"
+    "41\tcommon\tsocket\tsys_socket\tdomain:int;type:int;protocol:int\n"
+    "42\tcommon\tconnect\tsys_connect\tsockfd:int;addr:struct sockaddr *;addrlen:int\n"
+    "43\tcommon\taccept\tsys_accept\tsockfd:int;addr:struct sockaddr *;addrlen:int *\n"
+    "44\tcommon\tsendto\tsys_sendto\tsockfd:int;buf:void *;len:size_t;flags:unsigned;dest_addr:struct sockaddr *;addrlen:int\n"
+    "45\t64\trecvfrom\tsys_recvfrom\tsockfd:int;buf:void *;len:size_t;flags:unsigned;src_addr:struct sockaddr *;addrlen:int *\n"
+    "46\t64\tsendmsg\tsys_sendmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "47\t64\trecvmsg\tsys_recvmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "48\tcommon\tshutdown\tsys_shutdown\tsockfd:int;how:int\n"
+    "49\tcommon\tbind\tsys_bind\tsockfd:int;addr:struct sockaddr *;addrlen:int\n"
+    "50\tcommon\tlisten\tsys_listen\tsockfd:int;backlog:int\n"
+    "51\tcommon\tgetsockname\tsys_getsockname\tsockfd:int;addr:struct sockaddr *;addrlen:int *\n"
+    "52\tcommon\tgetpeername\tsys_getpeername\tsockfd:int;addr:struct sockaddr *;addrlen:int *\n"
+    "53\tcommon\tsocketpair\tsys_socketpair\tdomain:int;type:int;protocol:int;sv:int *\n"
+    "54\t64\tsetsockopt\tsys_setsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int\n"
+    "55\t64\tgetsockopt\tsys_getsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int *\n"
+    "56\tcommon\tclone\tsys_clone\tflags:unsigned long;newsp:unsigned long;parent_tidptr:int *;child_tidptr:int *;tls:unsigned long\n"
+    "57\tcommon\tfork\tsys_fork\t\n"
+    "58\tcommon\tvfork\tsys_vfork\t\n"
+    "59\t64\texecve\tsys_execve\tfilename:const char *;argv:const char *const *;envp:const char *const *\n"
+    "60\tcommon\texit\tsys_exit\terror_code:int\n"
+    "61\tcommon\twait4\tsys_wait4\tpid:pid_t;stat_addr:int *;options:int;ru:struct rusage *\n"
+    "62\tcommon\tkill\tsys_kill\tpid:pid_t;sig:int\n"
+    "63\tcommon\tuname\tsys_newuname\tname:struct new_utsname *\n"
+    "64\tcommon\tsemget\tsys_semget\tkey:key_t;nsems:int;semflg:int\n"
+    "65\tcommon\tsemop\tsys_semop\tsemid:int;sops:struct sembuf *;nsops:unsigned\n"
+    "66\tcommon\tsemctl\tsys_semctl\tsemid:int;semnum:int;cmd:int;arg:unsigned long\n"
+    "67\tcommon\tshmdt\tsys_shmdt\tshmaddr:char *\n"
+    "68\tcommon\tmsgget\tsys_msgget\tkey:key_t;msgflg:int\n"
+    "69\tcommon\tmsgsnd\tsys_msgsnd\tmsqid:int;msgp:struct msgbuf *;msgsz:size_t;msgflg:int\n"
+    "70\tcommon\tmsgrcv\tsys_msgrcv\tmsqid:int;msgp:struct msgbuf *;msgsz:size_t;msgtyp:long;msgflg:int\n"
+    "71\tcommon\tmsgctl\tsys_msgctl\tmsqid:int;cmd:int;buf:struct msqid_ds *\n"
+    "72\tcommon\tfcntl\tsys_fcntl\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "73\tcommon\tflock\tsys_flock\tfd:unsigned int;cmd:unsigned int\n"
+    "74\tcommon\tfsync\tsys_fsync\tfd:unsigned int\n"
+    "75\tcommon\tfdatasync\tsys_fdatasync\tfd:unsigned int\n"
+    "76\tcommon\ttruncate\tsys_truncate\tpath:const char *;length:long\n"
+    "77\tcommon\tftruncate\tsys_ftruncate\tfd:unsigned int;length:off_t\n"
+    "78\tcommon\tgetdents\tsys_getdents\tfd:unsigned int;dirent:struct linux_dirent *;count:unsigned int\n"
+    "79\tcommon\tgetcwd\tsys_getcwd\tbuf:char *;size:unsigned long\n"
+    "80\tcommon\tchdir\tsys_chdir\tfilename:const char *\n"
+    "81\tcommon\tfchdir\tsys_fchdir\tfd:unsigned int\n"
+    "82\tcommon\trename\tsys_rename\toldname:const char *;newname:const char *\n"
+    "83\tcommon\tmkdir\tsys_mkdir\tpathname:const char *;mode:umode_t\n"
+    "84\tcommon\trmdir\tsys_rmdir\tpathname:const char *\n"
+    "85\tcommon\tcreat\tsys_creat\tpathname:const char *;mode:umode_t\n"
+    "86\tcommon\tlink\tsys_link\toldname:const char *;newname:const char *\n"
+    "87\tcommon\tunlink\tsys_unlink\tpathname:const char *\n"
+    "88\tcommon\tsymlink\tsys_symlink\told:const char *;new:const char *\n"
+    "89\tcommon\treadlink\tsys_readlink\tpath:const char *;buf:char *;bufsiz:int\n"
+    "90\tcommon\tchmod\tsys_chmod\tfilename:const char *;mode:umode_t\n"
+    "91\tcommon\tfchmod\tsys_fchmod\tfd:unsigned int;mode:umode_t\n"
+    "92\tcommon\tchown\tsys_chown\tfilename:const char *;user:uid_t;group:gid_t\n"
+    "93\tcommon\tfchown\tsys_fchown\tfd:unsigned int;user:uid_t;group:gid_t\n"
+    "94\tcommon\tlchown\tsys_lchown\tfilename:const char *;user:uid_t;group:gid_t\n"
+    "95\tcommon\tumask\tsys_umask\tmask:int\n"
+    "96\tcommon\tgettimeofday\tsys_gettimeofday\ttv:struct __kernel_old_timeval *;tz:struct timezone *\n"
+    "97\tcommon\tgetrlimit\tsys_getrlimit\tresource:unsigned int;rlim:struct rlimit *\n"
+    "98\tcommon\tgetrusage\tsys_getrusage\twho:int;ru:struct rusage *\n"
+    "99\tcommon\tsysinfo\tsys_sysinfo\tinfo:struct sysinfo *\n"
+    "100\tcommon\ttimes\tsys_times\ttbuf:struct tms *\n"
+    "101\t64\tptrace\tsys_ptrace\trequest:long;pid:long;addr:unsigned long;data:unsigned long\n"
+    "102\tcommon\tgetuid\tsys_getuid\t\n"
+    "103\tcommon\tsyslog\tsys_syslog\ttype:int;buf:char *;len:int\n"
+    "104\tcommon\tgetgid\tsys_getgid\t\n"
+    "105\tcommon\tsetuid\tsys_setuid\tuid:uid_t\n"
+    "106\tcommon\tsetgid\tsys_setgid\tgid:gid_t\n"
+    "107\tcommon\tgeteuid\tsys_geteuid\t\n"
+    "108\tcommon\tgetegid\tsys_getegid\t\n"
+    "109\tcommon\tsetpgid\tsys_setpgid\tpid:pid_t;pgid:pid_t\n"
+    "110\tcommon\tgetppid\tsys_getppid\t\n"
+    "111\tcommon\tgetpgrp\tsys_getpgrp\t\n"
+    "112\tcommon\tsetsid\tsys_setsid\t\n"
+    "113\tcommon\tsetreuid\tsys_setreuid\truid:uid_t;euid:uid_t\n"
+    "114\tcommon\tsetregid\tsys_setregid\trgid:gid_t;egid:gid_t\n"
+    "115\tcommon\tgetgroups\tsys_getgroups\tgidsetsize:int;grouplist:gid_t *\n"
+    "116\tcommon\tsetgroups\tsys_setgroups\tgidsetsize:int;grouplist:gid_t *\n"
+    "117\tcommon\tsetresuid\tsys_setresuid\truid:uid_t;euid:uid_t;suid:uid_t\n"
+    "118\tcommon\tgetresuid\tsys_getresuid\truid:uid_t *;euid:uid_t *;suid:uid_t *\n"
+    "119\tcommon\tsetresgid\tsys_setresgid\trgid:gid_t;egid:gid_t;sgid:gid_t\n"
+    "120\tcommon\tgetresgid\tsys_getresgid\trgid:gid_t *;egid:gid_t *;sgid:gid_t *\n"
+    "121\tcommon\tgetpgid\tsys_getpgid\tpid:pid_t\n"
+    "122\tcommon\tsetfsuid\tsys_setfsuid\tuid:uid_t\n"
+    "123\tcommon\tsetfsgid\tsys_setfsgid\tgid:gid_t\n"
+    "124\tcommon\tgetsid\tsys_getsid\tpid:pid_t\n"
+    "125\tcommon\tcapget\tsys_capget\theader:cap_user_header_t;dataptr:cap_user_data_t\n"
+    "126\tcommon\tcapset\tsys_capset\theader:cap_user_header_t;data:const cap_user_data_t\n"
+    "127\t64\trt_sigpending\tsys_rt_sigpending\tset:sigset_t *;sigsetsize:size_t\n"
+    "128\t64\trt_sigtimedwait\tsys_rt_sigtimedwait\tuthese:const sigset_t *;uinfo:siginfo_t *;uts:const struct __kernel_timespec *;sigsetsize:size_t\n"
+    "129\t64\trt_sigqueueinfo\tsys_rt_sigqueueinfo\tpid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "130\tcommon\trt_sigsuspend\tsys_rt_sigsuspend\tunewset:sigset_t *;sigsetsize:size_t\n"
+    "131\t64\tsigaltstack\tsys_sigaltstack\tuss:const struct sigaltstack *;uoss:struct sigaltstack *\n"
+    "132\tcommon\tutime\tsys_utime\tfilename:char *;times:struct utimbuf *\n"
+    "133\tcommon\tmknod\tsys_mknod\tfilename:const char *;mode:umode_t;dev:unsigned\n"
+    "134\t64\tuselib\tsys_ni_syscall\t\n"
+    "135\tcommon\tpersonality\tsys_personality\tpersonality:unsigned int\n"
+    "136\tcommon\tustat\tsys_ustat\tdev:unsigned;ubuf:struct ustat *\n"
+    "137\tcommon\tstatfs\tsys_statfs\tpath:const char *;buf:struct statfs *\n"
+    "138\tcommon\tfstatfs\tsys_fstatfs\tfd:unsigned int;buf:struct statfs *\n"
+    "139\tcommon\tsysfs\tsys_sysfs\toption:int;arg1:unsigned long;arg2:unsigned long\n"
+    "140\tcommon\tgetpriority\tsys_getpriority\twhich:int;who:int\n"
+    "141\tcommon\tsetpriority\tsys_setpriority\twhich:int;who:int;niceval:int\n"
+    "142\tcommon\tsched_setparam\tsys_sched_setparam\tpid:pid_t;param:struct sched_param *\n"
+    "143\tcommon\tsched_getparam\tsys_sched_getparam\tpid:pid_t;param:struct sched_param *\n"
+    "144\tcommon\tsched_setscheduler\tsys_sched_setscheduler\tpid:pid_t;policy:int;param:struct sched_param *\n"
+    "145\tcommon\tsched_getscheduler\tsys_sched_getscheduler\tpid:pid_t\n"
+    "146\tcommon\tsched_get_priority_max\tsys_sched_get_priority_max\tpolicy:int\n"
+    "147\tcommon\tsched_get_priority_min\tsys_sched_get_priority_min\tpolicy:int\n"
+    "148\tcommon\tsched_rr_get_interval\tsys_sched_rr_get_interval\tpid:pid_t;interval:struct __kernel_timespec *\n"
+    "149\tcommon\tmlock\tsys_mlock\tstart:unsigned long;len:size_t\n"
+    "150\tcommon\tmunlock\tsys_munlock\tstart:unsigned long;len:size_t\n"
+    "151\tcommon\tmlockall\tsys_mlockall\tflags:int\n"
+    "152\tcommon\tmunlockall\tsys_munlockall\t\n"
+    "153\tcommon\tvhangup\tsys_vhangup\t\n"
+    "154\tcommon\tmodify_ldt\tsys_modify_ldt\tfunc:int;ptr:void *;bytecount:unsigned long\n"
+    "155\tcommon\tpivot_root\tsys_pivot_root\tnew_root:const char *;put_old:const char *\n"
+    "156\t64\t_sysctl\tsys_ni_syscall\t\n"
+    "157\tcommon\tprctl\tsys_prctl\toption:int;arg2:unsigned long;arg3:unsigned long;arg4:unsigned long;arg5:unsigned long\n"
+    "158\tcommon\tarch_prctl\tsys_arch_prctl\tcode:int;addr:unsigned long\n"
+    "159\tcommon\tadjtimex\tsys_adjtimex\ttxc_p:struct __kernel_timex *\n"
+    "160\tcommon\tsetrlimit\tsys_setrlimit\tresource:unsigned int;rlim:struct rlimit *\n"
+    "161\tcommon\tchroot\tsys_chroot\tfilename:const char *\n"
+    "162\tcommon\tsync\tsys_sync\t\n"
+    "163\tcommon\tacct\tsys_acct\tname:const char *\n"
+    "164\tcommon\tsettimeofday\tsys_settimeofday\ttv:struct __kernel_old_timeval *;tz:struct timezone *\n"
+    "165\tcommon\tmount\tsys_mount\tdev_name:char *;dir_name:char *;type:char *;flags:unsigned long;data:void *\n"
+    "166\tcommon\tumount2\tsys_umount\tname:char *;flags:int\n"
+    "167\tcommon\tswapon\tsys_swapon\tspecialfile:const char *;swap_flags:int\n"
+    "168\tcommon\tswapoff\tsys_swapoff\tspecialfile:const char *\n"
+    "169\tcommon\treboot\tsys_reboot\tmagic1:int;magic2:int;cmd:unsigned int;arg:void *\n"
+    "170\tcommon\tsethostname\tsys_sethostname\tname:char *;len:int\n"
+    "171\tcommon\tsetdomainname\tsys_setdomainname\tname:char *;len:int\n"
+    "172\tcommon\tiopl\tsys_iopl\tlevel:unsigned int\n"
+    "173\tcommon\tioperm\tsys_ioperm\tfrom:unsigned long;num:unsigned long;on:int\n"
+    "174\t64\tcreate_module\tsys_ni_syscall\t\n"
+    "175\tcommon\tinit_module\tsys_init_module\tumod:void *;len:unsigned long;uargs:const char *\n"
+    "176\tcommon\tdelete_module\tsys_delete_module\tname_user:const char *;flags:unsigned int\n"
+    "177\t64\tget_kernel_syms\tsys_ni_syscall\t\n"
+    "178\t64\tquery_module\tsys_ni_syscall\t\n"
+    "179\tcommon\tquotactl\tsys_quotactl\tcmd:unsigned int;special:const char *;id:qid_t;addr:void *\n"
+    "180\t64\tnfsservctl\tsys_ni_syscall\t\n"
+    "181\tcommon\tgetpmsg\tsys_ni_syscall\t\n"
+    "182\tcommon\tputpmsg\tsys_ni_syscall\t\n"
+    "183\tcommon\tafs_syscall\tsys_ni_syscall\t\n"
+    "184\tcommon\ttuxcall\tsys_ni_syscall\t\n"
+    "185\tcommon\tsecurity\tsys_ni_syscall\t\n"
+    "186\tcommon\tgettid\tsys_gettid\t\n"
+    "187\tcommon\treadahead\tsys_readahead\tfd:int;offset:loff_t;count:size_t\n"
+    "188\tcommon\tsetxattr\tsys_setxattr\tpath:const char *;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "189\tcommon\tlsetxattr\tsys_lsetxattr\tpath:const char *;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "190\tcommon\tfsetxattr\tsys_fsetxattr\tfd:int;name:const char *;value:const void *;size:size_t;flags:int\n"
+    "191\tcommon\tgetxattr\tsys_getxattr\tpath:const char *;name:const char *;value:void *;size:size_t\n"
+    "192\tcommon\tlgetxattr\tsys_lgetxattr\tpath:const char *;name:const char *;value:void *;size:size_t\n"
+    "193\tcommon\tfgetxattr\tsys_fgetxattr\tfd:int;name:const char *;value:void *;size:size_t\n"
+    "194\tcommon\tlistxattr\tsys_listxattr\tpath:const char *;list:char *;size:size_t\n"
+    "195\tcommon\tllistxattr\tsys_llistxattr\tpath:const char *;list:char *;size:size_t\n"
+    "196\tcommon\tflistxattr\tsys_flistxattr\tfd:int;list:char *;size:size_t\n"
+    "197\tcommon\tremovexattr\tsys_removexattr\tpath:const char *;name:const char *\n"
+    "198\tcommon\tlremovexattr\tsys_lremovexattr\tpath:const char *;name:const char *\n"
+    "199\tcommon\tfremovexattr\tsys_fremovexattr\tfd:int;name:const char *\n"
+    "200\tcommon\ttkill\tsys_tkill\tpid:pid_t;sig:int\n"
+    "201\tcommon\ttime\tsys_time\ttloc:__kernel_old_time_t *\n"
+    "202\tcommon\tfutex\tsys_futex\tuaddr:u32 *;op:int;val:u32;utime:const struct __kernel_timespec *;uaddr2:u32 *;val3:u32\n"
+    "203\tcommon\tsched_setaffinity\tsys_sched_setaffinity\tpid:pid_t;len:unsigned int;user_mask_ptr:unsigned long *\n"
+    "204\tcommon\tsched_getaffinity\tsys_sched_getaffinity\tpid:pid_t;len:unsigned int;user_mask_ptr:unsigned long *\n"
+    "205\t64\tset_thread_area\tsys_ni_syscall\t\n"
+    "206\t64\tio_setup\tsys_io_setup\tnr_reqs:unsigned;ctx:aio_context_t *\n"
+    "207\tcommon\tio_destroy\tsys_io_destroy\tctx:aio_context_t\n"
+    "208\tcommon\tio_getevents\tsys_io_getevents\tctx_id:aio_context_t;min_nr:long;nr:long;events:struct io_event *;timeout:struct __kernel_timespec *\n"
+    "209\t64\tio_submit\tsys_io_submit\tctx_id:aio_context_t;nr:long;iocbpp:struct iocb **\n"
+    "210\tcommon\tio_cancel\tsys_io_cancel\tctx_id:aio_context_t;iocb:struct iocb *;result:struct io_event *\n"
+    "211\t64\tget_thread_area\tsys_ni_syscall\t\n"
+    "212\tcommon\tlookup_dcookie\tsys_ni_syscall\t\n"
+    "213\tcommon\tepoll_create\tsys_epoll_create\tsize:int\n"
+    "214\t64\tepoll_ctl_old\tsys_ni_syscall\t\n"
+    "215\t64\tepoll_wait_old\tsys_ni_syscall\t\n"
+    "216\tcommon\tremap_file_pages\tsys_remap_file_pages\tstart:unsigned long;size:unsigned long;prot:unsigned long;pgoff:unsigned long;flags:unsigned long\n"
+    "217\tcommon\tgetdents64\tsys_getdents64\tfd:unsigned int;dirent:struct linux_dirent64 *;count:unsigned int\n"
+    "218\tcommon\tset_tid_address\tsys_set_tid_address\ttidptr:int *\n"
+    "219\tcommon\trestart_syscall\tsys_restart_syscall\t\n"
+    "220\tcommon\tsemtimedop\tsys_semtimedop\tsemid:int;sops:struct sembuf *;nsops:unsigned;timeout:const struct __kernel_timespec *\n"
+    "221\tcommon\tfadvise64\tsys_fadvise64\tfd:int;offset:loff_t;len:size_t;advice:int\n"
+    "222\t64\ttimer_create\tsys_timer_create\twhich_clock:clockid_t;timer_event_spec:struct sigevent *;created_timer_id:timer_t *\n"
+    "223\tcommon\ttimer_settime\tsys_timer_settime\ttimer_id:timer_t;flags:int;new_setting:const struct __kernel_itimerspec *;old_setting:struct __kernel_itimerspec *\n"
+    "224\tcommon\ttimer_gettime\tsys_timer_gettime\ttimer_id:timer_t;setting:struct __kernel_itimerspec *\n"
+    "225\tcommon\ttimer_getoverrun\tsys_timer_getoverrun\ttimer_id:timer_t\n"
+    "226\tcommon\ttimer_delete\tsys_timer_delete\ttimer_id:timer_t\n"
+    "227\tcommon\tclock_settime\tsys_clock_settime\twhich_clock:clockid_t;tp:const struct __kernel_timespec *\n"
+    "228\tcommon\tclock_gettime\tsys_clock_gettime\twhich_clock:clockid_t;tp:struct __kernel_timespec *\n"
+    "229\tcommon\tclock_getres\tsys_clock_getres\twhich_clock:clockid_t;tp:struct __kernel_timespec *\n"
+    "230\tcommon\tclock_nanosleep\tsys_clock_nanosleep\twhich_clock:clockid_t;flags:int;rqtp:const struct __kernel_timespec *;rmtp:struct __kernel_timespec *\n"
+    "231\tcommon\texit_group\tsys_exit_group\terror_code:int\n"
+    "232\tcommon\tepoll_wait\tsys_epoll_wait\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:int\n"
+    "233\tcommon\tepoll_ctl\tsys_epoll_ctl\tepfd:int;op:int;fd:int;event:struct epoll_event *\n"
+    "234\tcommon\ttgkill\tsys_tgkill\ttgid:pid_t;pid:pid_t;sig:int\n"
+    "235\tcommon\tutimes\tsys_utimes\tfilename:char *;utimes:struct __kernel_old_timeval *\n"
+    "236\t64\tvserver\tsys_ni_syscall\t\n"
+    "237\tcommon\tmbind\tsys_mbind\tstart:unsigned long;len:unsigned long;mode:unsigned long;nmask:const unsigned long *;maxnode:unsigned long;flags:unsigned\n"
+    "238\tcommon\tset_mempolicy\tsys_set_mempolicy\tmode:int;nmask:const unsigned long *;maxnode:unsigned long\n"
+    "239\tcommon\tget_mempolicy\tsys_get_mempolicy\tpolicy:int *;nmask:unsigned long *;maxnode:unsigned long;addr:unsigned long;flags:unsigned long\n"
+    "240\tcommon\tmq_open\tsys_mq_open\tname:const char *;oflag:int;mode:umode_t;attr:struct mq_attr *\n"
+    "241\tcommon\tmq_unlink\tsys_mq_unlink\tname:const char *\n"
+    "242\tcommon\tmq_timedsend\tsys_mq_timedsend\tmqdes:mqd_t;msg_ptr:const char *;msg_len:size_t;msg_prio:unsigned int;abs_timeout:const struct __kernel_timespec *\n"
+    "243\tcommon\tmq_timedreceive\tsys_mq_timedreceive\tmqdes:mqd_t;msg_ptr:char *;msg_len:size_t;msg_prio:unsigned int *;abs_timeout:const struct __kernel_timespec *\n"
+    "244\t64\tmq_notify\tsys_mq_notify\tmqdes:mqd_t;notification:const struct sigevent *\n"
+    "245\tcommon\tmq_getsetattr\tsys_mq_getsetattr\tmqdes:mqd_t;mqstat:const struct mq_attr *;omqstat:struct mq_attr *\n"
+    "246\t64\tkexec_load\tsys_kexec_load\tentry:unsigned long;nr_segments:unsigned long;segments:struct kexec_segment *;flags:unsigned long\n"
+    "247\t64\twaitid\tsys_waitid\twhich:int;pid:pid_t;infop:struct siginfo *;options:int;ru:struct rusage *\n"
+    "248\tcommon\tadd_key\tsys_add_key\t_type:const char *;_description:const char *;_payload:const void *;plen:size_t;destringid:key_serial_t\n"
+    "249\tcommon\trequest_key\tsys_request_key\t_type:const char *;_description:const char *;_callout_info:const char *;destringid:key_serial_t\n"
+    "250\tcommon\tkeyctl\tsys_keyctl\tcmd:int;arg2:unsigned long;arg3:unsigned long;arg4:unsigned long;arg5:unsigned long\n"
+    "251\tcommon\tioprio_set\tsys_ioprio_set\twhich:int;who:int;ioprio:int\n"
+    "252\tcommon\tioprio_get\tsys_ioprio_get\twhich:int;who:int\n"
+    "253\tcommon\tinotify_init\tsys_inotify_init\t\n"
+    "254\tcommon\tinotify_add_watch\tsys_inotify_add_watch\tfd:int;path:const char *;mask:u32\n"
+    "255\tcommon\tinotify_rm_watch\tsys_inotify_rm_watch\tfd:int;wd:__s32\n"
+    "256\tcommon\tmigrate_pages\tsys_migrate_pages\tpid:pid_t;maxnode:unsigned long;from:const unsigned long *;to:const unsigned long *\n"
+    "257\tcommon\topenat\tsys_openat\tdfd:int;filename:const char *;flags:int;mode:umode_t\n"
+    "258\tcommon\tmkdirat\tsys_mkdirat\tdfd:int;pathname:const char *;mode:umode_t\n"
+    "259\tcommon\tmknodat\tsys_mknodat\tdfd:int;filename:const char *;mode:umode_t;dev:unsigned\n"
+    "260\tcommon\tfchownat\tsys_fchownat\tdfd:int;filename:const char *;user:uid_t;group:gid_t;flag:int\n"
+    "261\tcommon\tfutimesat\tsys_futimesat\tdfd:int;filename:const char *;utimes:struct __kernel_old_timeval *\n"
+    "262\tcommon\tnewfstatat\tsys_newfstatat\tdfd:int;filename:const char *;statbuf:struct stat *;flag:int\n"
+    "263\tcommon\tunlinkat\tsys_unlinkat\tdfd:int;pathname:const char *;flag:int\n"
+    "264\tcommon\trenameat\tsys_renameat\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *\n"
+    "265\tcommon\tlinkat\tsys_linkat\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *;flags:int\n"
+    "266\tcommon\tsymlinkat\tsys_symlinkat\toldname:const char *;newdfd:int;newname:const char *\n"
+    "267\tcommon\treadlinkat\tsys_readlinkat\tdfd:int;path:const char *;buf:char *;bufsiz:int\n"
+    "268\tcommon\tfchmodat\tsys_fchmodat\tdfd:int;filename:const char *;mode:umode_t\n"
+    "269\tcommon\tfaccessat\tsys_faccessat\tdfd:int;filename:const char *;mode:int\n"
+    "270\tcommon\tpselect6\tsys_pselect6\tnfds:int;readfds:fd_set *;writefds:fd_set *;exceptfds:fd_set *;timeout:struct __kernel_timespec *;sigmask:void *\n"
+    "271\tcommon\tppoll\tsys_ppoll\tfds:struct pollfd *;nfds:unsigned int;tmo_p:struct __kernel_timespec *;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "272\tcommon\tunshare\tsys_unshare\tunshare_flags:unsigned long\n"
+    "273\t64\tset_robust_list\tsys_set_robust_list\thead:struct robust_list_head *;len:size_t\n"
+    "274\t64\tget_robust_list\tsys_get_robust_list\tpid:int;head_ptr:struct robust_list_head **;len_ptr:size_t *\n"
+    "275\tcommon\tsplice\tsys_splice\tfd_in:int;off_in:loff_t *;fd_out:int;off_out:loff_t *;len:size_t;flags:unsigned int\n"
+    "276\tcommon\ttee\tsys_tee\tfdin:int;fdout:int;len:size_t;flags:unsigned int\n"
+    "277\tcommon\tsync_file_range\tsys_sync_file_range\tfd:int;offset:loff_t;nbytes:loff_t;flags:unsigned int\n"
+    "278\t64\tvmsplice\tsys_vmsplice\tfd:int;iov:const struct iovec *;nr_segs:unsigned long;flags:unsigned int\n"
+    "279\t64\tmove_pages\tsys_move_pages\tpid:pid_t;nr_pages:unsigned long;pages:const void **;nodes:const int *;status:int *;flags:int\n"
+    "280\tcommon\tutimensat\tsys_utimensat\tdfd:int;filename:const char *;utimes:struct __kernel_timespec *;flags:int\n"
+    "281\tcommon\tepoll_pwait\tsys_epoll_pwait\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:int;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "282\tcommon\tsignalfd\tsys_signalfd\tufd:int;user_mask:sigset_t *;sizemask:size_t\n"
+    "283\tcommon\ttimerfd_create\tsys_timerfd_create\tclockid:int;flags:int\n"
+    "284\tcommon\teventfd\tsys_eventfd\tcount:unsigned int\n"
+    "285\tcommon\tfallocate\tsys_fallocate\tfd:int;mode:int;offset:loff_t;len:loff_t\n"
+    "286\tcommon\ttimerfd_settime\tsys_timerfd_settime\tufd:int;flags:int;utmr:const struct __kernel_itimerspec *;otmr:struct __kernel_itimerspec *\n"
+    "287\tcommon\ttimerfd_gettime\tsys_timerfd_gettime\tufd:int;otmr:struct __kernel_itimerspec *\n"
+    "288\tcommon\taccept4\tsys_accept4\tsockfd:int;addr:struct sockaddr *;addrlen:int *;flags:int\n"
+    "289\tcommon\tsignalfd4\tsys_signalfd4\tufd:int;user_mask:sigset_t *;sizemask:size_t;flags:int\n"
+    "290\tcommon\teventfd2\tsys_eventfd2\tcount:unsigned int;flags:int\n"
+    "291\tcommon\tepoll_create1\tsys_epoll_create1\tflags:int\n"
+    "292\tcommon\tdup3\tsys_dup3\toldfd:unsigned int;newfd:unsigned int;flags:int\n"
+    "293\tcommon\tpipe2\tsys_pipe2\tfildes:int *;flags:int\n"
+    "294\tcommon\tinotify_init1\tsys_inotify_init1\tflags:int\n"
+    "295\t64\tpreadv\tsys_preadv\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long\n"
+    "296\t64\tpwritev\tsys_pwritev\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long\n"
+    "297\t64\trt_tgsigqueueinfo\tsys_rt_tgsigqueueinfo\ttgid:pid_t;pid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "298\tcommon\tperf_event_open\tsys_perf_event_open\tattr_uptr:struct perf_event_attr *;pid:pid_t;cpu:int;group_fd:int;flags:unsigned long\n"
+    "299\t64\trecvmmsg\tsys_recvmmsg\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned;timeout:struct __kernel_timespec *\n"
+    "300\tcommon\tfanotify_init\tsys_fanotify_init\tflags:unsigned int;event_f_flags:unsigned int\n"
+    "301\tcommon\tfanotify_mark\tsys_fanotify_mark\tfanotify_fd:int;flags:unsigned int;mask:u64;fd:int;pathname:const char *\n"
+    "302\tcommon\tprlimit64\tsys_prlimit64\tpid:pid_t;resource:unsigned int;new_rlim:const struct rlimit64 *;old_rlim:struct rlimit64 *\n"
+    "303\tcommon\tname_to_handle_at\tsys_name_to_handle_at\tdfd:int;name:const char *;handle:struct file_handle *;mnt_id:void *;flag:int\n"
+    "304\tcommon\topen_by_handle_at\tsys_open_by_handle_at\tmountdirfd:int;handle:struct file_handle *;flags:int\n"
+    "305\tcommon\tclock_adjtime\tsys_clock_adjtime\twhich_clock:clockid_t;tx:struct __kernel_timex *\n"
+    "306\tcommon\tsyncfs\tsys_syncfs\tfd:int\n"
+    "307\t64\tsendmmsg\tsys_sendmmsg\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned\n"
+    "308\tcommon\tsetns\tsys_setns\tfd:int;nstype:int\n"
+    "309\tcommon\tgetcpu\tsys_getcpu\tcpu:unsigned *;node:unsigned *;cache:struct getcpu_cache *\n"
+    "310\t64\tprocess_vm_readv\tsys_process_vm_readv\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "311\t64\tprocess_vm_writev\tsys_process_vm_writev\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "312\tcommon\tkcmp\tsys_kcmp\tpid1:pid_t;pid2:pid_t;type:int;idx1:unsigned long;idx2:unsigned long\n"
+    "313\tcommon\tfinit_module\tsys_finit_module\tfd:int;uargs:const char *;flags:int\n"
+    "314\tcommon\tsched_setattr\tsys_sched_setattr\tpid:pid_t;attr:struct sched_attr *;flags:unsigned int\n"
+    "315\tcommon\tsched_getattr\tsys_sched_getattr\tpid:pid_t;attr:struct sched_attr *;size:unsigned int;flags:unsigned int\n"
+    "316\tcommon\trenameat2\tsys_renameat2\tolddfd:int;oldname:const char *;newdfd:int;newname:const char *;flags:unsigned int\n"
+    "317\tcommon\tseccomp\tsys_seccomp\top:unsigned int;flags:unsigned int;uargs:void *\n"
+    "318\tcommon\tgetrandom\tsys_getrandom\tbuf:char *;count:size_t;flags:unsigned int\n"
+    "319\tcommon\tmemfd_create\tsys_memfd_create\tuname_ptr:const char *;flags:unsigned int\n"
+    "320\tcommon\tkexec_file_load\tsys_kexec_file_load\tkernel_fd:int;initrd_fd:int;cmdline_len:unsigned long;cmdline_ptr:const char *;flags:unsigned long\n"
+    "321\tcommon\tbpf\tsys_bpf\tcmd:int;attr:union bpf_attr *;size:unsigned int\n"
+    "322\t64\texecveat\tsys_execveat\tdfd:int;filename:const char *;argv:const char *const *;envp:const char *const *;flags:int\n"
+    "323\tcommon\tuserfaultfd\tsys_userfaultfd\tflags:int\n"
+    "324\tcommon\tmembarrier\tsys_membarrier\tcmd:int;flags:unsigned int;cpu_id:int\n"
+    "325\tcommon\tmlock2\tsys_mlock2\tstart:unsigned long;len:size_t;flags:int\n"
+    "326\tcommon\tcopy_file_range\tsys_copy_file_range\tfd_in:int;off_in:loff_t *;fd_out:int;off_out:loff_t *;len:size_t;flags:unsigned int\n"
+    "327\t64\tpreadv2\tsys_preadv2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long;flags:rwf_t\n"
+    "328\t64\tpwritev2\tsys_pwritev2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos_l:unsigned long;pos_h:unsigned long;flags:rwf_t\n"
+    "329\tcommon\tpkey_mprotect\tsys_pkey_mprotect\tstart:unsigned long;len:size_t;prot:unsigned long;pkey:int\n"
+    "330\tcommon\tpkey_alloc\tsys_pkey_alloc\tflags:unsigned long;init_val:unsigned long\n"
+    "331\tcommon\tpkey_free\tsys_pkey_free\tpkey:int\n"
+    "332\tcommon\tstatx\tsys_statx\tdfd:int;path:const char *;flags:unsigned;mask:unsigned;buffer:struct statx *\n"
+    "333\tcommon\tio_pgetevents\tsys_io_pgetevents\tctx_id:aio_context_t;min_nr:long;nr:long;events:struct io_event *;timeout:struct __kernel_timespec *;sig:const struct __aio_sigset *\n"
+    "334\tcommon\trseq\tsys_rseq\trseq:struct rseq *;rseq_len:uint32_t;flags:int;sig:uint32_t\n"
+    "335\tcommon\turetprobe\tsys_uretprobe\t\n"
+    "424\tcommon\tpidfd_send_signal\tsys_pidfd_send_signal\tpidfd:int;sig:int;info:siginfo_t *;flags:unsigned int\n"
+    "425\tcommon\tio_uring_setup\tsys_io_uring_setup\tentries:u32;p:struct io_uring_params *\n"
+    "426\tcommon\tio_uring_enter\tsys_io_uring_enter\tfd:unsigned int;to_submit:u32;min_complete:u32;flags:u32;argp:const void *;argsz:size_t\n"
+    "427\tcommon\tio_uring_register\tsys_io_uring_register\tfd:unsigned int;op:unsigned int;arg:void *;nr_args:unsigned int\n"
+    "428\tcommon\topen_tree\tsys_open_tree\tdfd:int;path:const char *;flags:unsigned\n"
+    "429\tcommon\tmove_mount\tsys_move_mount\tfrom_dfd:int;from_path:const char *;to_dfd:int;to_path:const char *;ms_flags:unsigned int\n"
+    "430\tcommon\tfsopen\tsys_fsopen\tfs_name:const char *;flags:unsigned int\n"
+    "431\tcommon\tfsconfig\tsys_fsconfig\tfs_fd:int;cmd:unsigned int;key:const char *;value:const void *;aux:int\n"
+    "432\tcommon\tfsmount\tsys_fsmount\tfs_fd:int;flags:unsigned int;ms_flags:unsigned int\n"
+    "433\tcommon\tfspick\tsys_fspick\tdfd:int;path:const char *;flags:unsigned int\n"
+    "434\tcommon\tpidfd_open\tsys_pidfd_open\tpid:pid_t;flags:unsigned int\n"
+    "435\tcommon\tclone3\tsys_clone3\tuargs:struct clone_args *;size:size_t\n"
+    "436\tcommon\tclose_range\tsys_close_range\tfd:unsigned int;max_fd:unsigned int;flags:unsigned int\n"
+    "437\tcommon\topenat2\tsys_openat2\tdfd:int;filename:const char *;how:struct open_how *;size:size_t\n"
+    "438\tcommon\tpidfd_getfd\tsys_pidfd_getfd\tpidfd:int;fd:int;flags:unsigned int\n"
+    "439\tcommon\tfaccessat2\tsys_faccessat2\tdfd:int;filename:const char *;mode:int;flags:int\n"
+    "440\tcommon\tprocess_madvise\tsys_process_madvise\tpidfd:int;vec:const struct iovec *;vlen:size_t;behavior:int;flags:unsigned int\n"
+    "441\tcommon\tepoll_pwait2\tsys_epoll_pwait2\tepfd:int;events:struct epoll_event *;maxevents:int;timeout:const struct __kernel_timespec *;sigmask:const sigset_t *;sigsetsize:size_t\n"
+    "442\tcommon\tmount_setattr\tsys_mount_setattr\tdfd:int;path:const char *;flags:unsigned int;uattr:struct mount_attr *;usize:size_t\n"
+    "443\tcommon\tquotactl_fd\tsys_quotactl_fd\tfd:unsigned int;cmd:unsigned int;id:qid_t;addr:void *\n"
+    "444\tcommon\tlandlock_create_ruleset\tsys_landlock_create_ruleset\tattr:const struct landlock_ruleset_attr *;size:size_t;flags:__u32\n"
+    "445\tcommon\tlandlock_add_rule\tsys_landlock_add_rule\truleset_fd:int;rule_type:enum landlock_rule_type;rule_attr:const void *;flags:__u32\n"
+    "446\tcommon\tlandlock_restrict_self\tsys_landlock_restrict_self\truleset_fd:int;flags:__u32\n"
+    "447\tcommon\tmemfd_secret\tsys_memfd_secret\tflags:unsigned int\n"
+    "448\tcommon\tprocess_mrelease\tsys_process_mrelease\tpidfd:int;flags:unsigned int\n"
+    "449\tcommon\tfutex_waitv\tsys_futex_waitv\twaiters:struct futex_waitv *;nr_futexes:unsigned int;flags:unsigned int;timeout:struct __kernel_timespec *;clockid:clockid_t\n"
+    "450\tcommon\tset_mempolicy_home_node\tsys_set_mempolicy_home_node\tstart:unsigned long;len:unsigned long;home_node:unsigned long;flags:unsigned long\n"
+    "451\tcommon\tcachestat\tsys_cachestat\tfd:unsigned int;cstat_range:struct cachestat_range *;cstat:struct cachestat *;flags:unsigned int\n"
+    "452\tcommon\tfchmodat2\tsys_fchmodat2\tdfd:int;filename:const char *;mode:umode_t;flags:unsigned int\n"
+    "453\tcommon\tmap_shadow_stack\tsys_map_shadow_stack\taddr:unsigned long;size:unsigned long;flags:unsigned int\n"
+    "454\tcommon\tfutex_wake\tsys_futex_wake\tuaddr:void *;mask:unsigned long;nr:int;flags:unsigned int\n"
+    "455\tcommon\tfutex_wait\tsys_futex_wait\tuaddr:void *;val:unsigned long;mask:unsigned long;flags:unsigned int;timespec:struct __kernel_timespec *;clockid:clockid_t\n"
+    "456\tcommon\tfutex_requeue\tsys_futex_requeue\twaiters:struct futex_waitv *;flags:unsigned int;nr_wake:int;nr_requeue:int\n"
+    "457\tcommon\tstatmount\tsys_statmount\treq:const struct mnt_id_req *;buf:struct statmount *;bufsize:size_t;flags:unsigned int\n"
+    "458\tcommon\tlistmount\tsys_listmount\treq:const struct mnt_id_req *;mnt_ids:u64 *;nr_mnt_ids:size_t;flags:unsigned int\n"
+    "459\tcommon\tlsm_get_self_attr\tsys_lsm_get_self_attr\tattr:unsigned int;ctx:struct lsm_ctx *;size:u32 *;flags:u32\n"
+    "460\tcommon\tlsm_set_self_attr\tsys_lsm_set_self_attr\tattr:unsigned int;ctx:struct lsm_ctx *;size:u32;flags:u32\n"
+    "461\tcommon\tlsm_list_modules\tsys_lsm_list_modules\tids:u64 *;size:u32 *;flags:u32\n"
+    "462\tcommon\tmseal\tsys_mseal\tstart:unsigned long;len:size_t;flags:unsigned long\n"
+    "463\tcommon\tsetxattrat\tsys_setxattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *;args:const struct xattr_args *;size:size_t\n"
+    "464\tcommon\tgetxattrat\tsys_getxattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *;args:struct xattr_args *;size:size_t\n"
+    "465\tcommon\tlistxattrat\tsys_listxattrat\tdfd:int;path:const char *;at_flags:unsigned int;list:char *;size:size_t\n"
+    "466\tcommon\tremovexattrat\tsys_removexattrat\tdfd:int;path:const char *;at_flags:unsigned int;name:const char *\n"
+    "467\tcommon\topen_tree_attr\tsys_open_tree_attr\tdfd:int;path:const char *;flags:unsigned;uattr:struct mount_attr *;usize:size_t\n"
+    "468\tcommon\tfile_getattr\tsys_file_getattr\tdfd:int;filename:const char *;attr:struct file_attr *;usize:size_t;at_flags:unsigned int\n"
+    "469\tcommon\tfile_setattr\tsys_file_setattr\tdfd:int;filename:const char *;attr:struct file_attr *;usize:size_t;at_flags:unsigned int\n"
+    "512\tx32\trt_sigaction\tcompat_sys_rt_sigaction\tsig:int;act:const struct sigaction *;oact:struct sigaction *;sigsetsize:size_t\n"
+    "513\tx32\trt_sigreturn\tcompat_sys_x32_rt_sigreturn\t\n"
+    "514\tx32\tioctl\tcompat_sys_ioctl\tfd:unsigned int;cmd:unsigned int;arg:unsigned long\n"
+    "515\tx32\treadv\tsys_readv\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "516\tx32\twritev\tsys_writev\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long\n"
+    "517\tx32\trecvfrom\tcompat_sys_recvfrom\tsockfd:int;buf:void *;len:size_t;flags:unsigned;src_addr:struct sockaddr *;addrlen:int *\n"
+    "518\tx32\tsendmsg\tcompat_sys_sendmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "519\tx32\trecvmsg\tcompat_sys_recvmsg\tfd:int;msg:struct user_msghdr *;flags:unsigned\n"
+    "520\tx32\texecve\tcompat_sys_execve\tfilename:const char *;argv:const char *const *;envp:const char *const *\n"
+    "521\tx32\tptrace\tcompat_sys_ptrace\trequest:long;pid:long;addr:unsigned long;data:unsigned long\n"
+    "522\tx32\trt_sigpending\tcompat_sys_rt_sigpending\tset:sigset_t *;sigsetsize:size_t\n"
+    "523\tx32\trt_sigtimedwait\tcompat_sys_rt_sigtimedwait_time64\tuthese:const sigset_t *;uinfo:siginfo_t *;uts:const struct __kernel_timespec *;sigsetsize:size_t\n"
+    "524\tx32\trt_sigqueueinfo\tcompat_sys_rt_sigqueueinfo\tpid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "525\tx32\tsigaltstack\tcompat_sys_sigaltstack\tuss:const struct sigaltstack *;uoss:struct sigaltstack *\n"
+    "526\tx32\ttimer_create\tcompat_sys_timer_create\twhich_clock:clockid_t;timer_event_spec:struct sigevent *;created_timer_id:timer_t *\n"
+    "527\tx32\tmq_notify\tcompat_sys_mq_notify\tmqdes:mqd_t;notification:const struct sigevent *\n"
+    "528\tx32\tkexec_load\tcompat_sys_kexec_load\tentry:unsigned long;nr_segments:unsigned long;segments:struct kexec_segment *;flags:unsigned long\n"
+    "529\tx32\twaitid\tcompat_sys_waitid\twhich:int;pid:pid_t;infop:struct siginfo *;options:int;ru:struct rusage *\n"
+    "530\tx32\tset_robust_list\tcompat_sys_set_robust_list\thead:struct robust_list_head *;len:size_t\n"
+    "531\tx32\tget_robust_list\tcompat_sys_get_robust_list\tpid:int;head_ptr:struct robust_list_head **;len_ptr:size_t *\n"
+    "532\tx32\tvmsplice\tsys_vmsplice\tfd:int;iov:const struct iovec *;nr_segs:unsigned long;flags:unsigned int\n"
+    "533\tx32\tmove_pages\tsys_move_pages\tpid:pid_t;nr_pages:unsigned long;pages:const void **;nodes:const int *;status:int *;flags:int\n"
+    "534\tx32\tpreadv\tcompat_sys_preadv64\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos:loff_t\n"
+    "535\tx32\tpwritev\tcompat_sys_pwritev64\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos:loff_t\n"
+    "536\tx32\trt_tgsigqueueinfo\tcompat_sys_rt_tgsigqueueinfo\ttgid:pid_t;pid:pid_t;sig:int;uinfo:siginfo_t *\n"
+    "537\tx32\trecvmmsg\tcompat_sys_recvmmsg_time64\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned;timeout:struct __kernel_timespec *\n"
+    "538\tx32\tsendmmsg\tcompat_sys_sendmmsg\tfd:int;msg:struct mmsghdr *;vlen:unsigned int;flags:unsigned\n"
+    "539\tx32\tprocess_vm_readv\tsys_process_vm_readv\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "540\tx32\tprocess_vm_writev\tsys_process_vm_writev\tpid:pid_t;lvec:const struct iovec *;liovcnt:unsigned long;rvec:const struct iovec *;riovcnt:unsigned long;flags:unsigned long\n"
+    "541\tx32\tsetsockopt\tsys_setsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int\n"
+    "542\tx32\tgetsockopt\tsys_getsockopt\tfd:int;level:int;optname:int;optval:char *;optlen:int *\n"
+    "543\tx32\tio_setup\tcompat_sys_io_setup\tnr_reqs:unsigned;ctx:aio_context_t *\n"
+    "544\tx32\tio_submit\tcompat_sys_io_submit\tctx_id:aio_context_t;nr:long;iocbpp:struct iocb **\n"
+    "545\tx32\texecveat\tcompat_sys_execveat\tdfd:int;filename:const char *;argv:const char *const *;envp:const char *const *;flags:int\n"
+    "546\tx32\tpreadv2\tcompat_sys_preadv64v2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos:loff_t;flags:rwf_t\n"
+    "547\tx32\tpwritev2\tcompat_sys_pwritev64v2\tfd:unsigned long;vec:const struct iovec *;vlen:unsigned long;pos:loff_t;flags:rwf_t\n"
 )

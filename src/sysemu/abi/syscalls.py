@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import _thread
 import enum
-from collections.abc import Iterable
 
 from sysemu._typing import NamedTuple
 from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
@@ -279,92 +278,126 @@ def classify(syscall: str, name: str, ctype: str, word_bits: int) -> Param:
 # Tables, built on first use
 # ---------------------------------------------------------------------------------------------
 
-Row = tuple[int, str, str, tuple[tuple[str, str], ...]]
-
 
 class _Table:
-    """One ABI's rows, indexed by name and number; :class:`Syscall` entries are made from a
-    row on first lookup (classifying every row up front would cost start-up time that a run
-    with a handful of handlers does not need)."""
+    """One ABI's rows, read from its generated module's ``TABLE`` text (a line per row:
+    number, ABI column, name, entry point, ``name:type`` parameters joined by ``;``; see
+    ``scripts/gen_syscalls.py``). A row is found by searching the text and made into a
+    :class:`Syscall` on first lookup: a run with a handful of handlers reads a handful of
+    rows, and loading the text is one copy."""
 
     __slots__ = (
         "_abi",
+        "_by_name",
+        "_by_nr",
         "_calls",
-        "_entries",
-        "_row_by_name",
-        "_row_by_nr",
-        "_rows",
+        "_columns",
+        "_names",
+        "_text",
         "linux_version",
-        "names",
     )
 
-    def __init__(self, abi: Abi, version: str, rows: Iterable[Row]) -> None:
+    def __init__(self, abi: Abi, version: str, text: str, columns: frozenset[str]) -> None:
         self.linux_version = version
-        self._rows = sorted(rows, key=lambda row: row[0])
-        self._row_by_name = {row[1]: index for index, row in enumerate(self._rows)}
-        self._row_by_nr = {row[0]: index for index, row in enumerate(self._rows)}
-        self._entries: list[Syscall | None] = [None] * len(self._rows)
         self._abi = abi
+        self._text = text
+        self._columns = columns  # the rows of this ABI: the text may hold another's (x32's)
+        self._by_name: dict[str, Syscall | None] = {}
+        self._by_nr: dict[int, Syscall | None] = {}
         self._calls: tuple[Syscall, ...] | None = None
-        self.names = tuple(row[1] for row in self._rows)
-        """Every call's name, in number order (no call is classified for it)."""
+        self._names: tuple[str, ...] | None = None
 
-    def _entry(self, index: int) -> Syscall:
-        entry = self._entries[index]
-        if entry is None:
-            nr, name, kernel_entry, params = self._rows[index]
-            word_bits = self._abi.word_bits
-            signature = tuple(classify(name, p, t, word_bits) for p, t in params)
-            entry = self._entries[index] = Syscall(self._abi, nr, name, kernel_entry, signature)
-        return entry
+    def _found(self, needle: str, field: int, value: str) -> Syscall | None:
+        """The first row of this ABI whose ``field`` is ``value``, where ``needle`` is what
+        that field looks like in the text with its separators."""
+        text = self._text
+        at = text.find(needle)
+        while at >= 0:
+            start = text.rfind("\n", 0, at + 1) + 1
+            end = text.find("\n", at + 1)
+            fields = text[start:end].split("\t")
+            if fields[field] == value and fields[1] in self._columns:
+                return self._syscall(fields)
+            at = text.find(needle, at + 1)
+        return None
+
+    def _syscall(self, fields: list[str]) -> Syscall:
+        nr, _column, name, kernel_entry, params = fields
+        word_bits = self._abi.word_bits
+        signature = tuple(
+            classify(name, param, ctype, word_bits)
+            for param, ctype in (item.split(":", 1) for item in params.split(";") if item)
+        )
+        return Syscall(self._abi, int(nr), name, kernel_entry, signature)
+
+    def _lines(self) -> list[list[str]]:
+        """Every row of this ABI, split into its fields, in number order (the generator
+        writes the rows so)."""
+        columns = self._columns
+        rows = (line.split("\t") for line in self._text[1:-1].split("\n"))
+        return [row for row in rows if row[1] in columns]
 
     def by_name(self, name: str) -> Syscall | None:
-        index = self._row_by_name.get(name)
-        return None if index is None else self._entry(index)
+        try:
+            return self._by_name[name]
+        except KeyError:
+            found = self._by_name[name] = self._found(f"\t{name}\t", 2, name)
+            return found
 
     def by_nr(self, nr: int) -> Syscall | None:
-        index = self._row_by_nr.get(nr)
-        return None if index is None else self._entry(index)
+        try:
+            return self._by_nr[nr]
+        except KeyError:
+            found = self._by_nr[nr] = self._found(f"\n{nr}\t", 0, str(nr))
+            return found
 
     def with_paths(self) -> tuple[Syscall, ...]:
         """The implemented calls with a :attr:`ArgKind.PATH` parameter. Only rows with a
         parameter that could be one are classified (the whole table would cost start-up)."""
         found = []
-        for index, (_nr, name, kernel_entry, params) in enumerate(self._rows):
-            if kernel_entry == NI_SYSCALL:
+        for fields in self._lines():
+            if fields[3] == NI_SYSCALL:
                 continue
-            if any(p in _PATH_NAMES or (name, p) in _KIND_BY_CALL for p, _type in params):
-                entry = self._entry(index)
-                if entry.path_params:
+            params = [item.split(":", 1)[0] for item in fields[4].split(";") if item]
+            name = fields[2]
+            if any(p in _PATH_NAMES or (name, p) in _KIND_BY_CALL for p in params):
+                entry = self.by_nr(int(fields[0]))
+                if entry is not None and entry.path_params:
                     found.append(entry)
         return tuple(found)
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Every call's name, in number order (no call is classified for it)."""
+        if self._names is None:
+            self._names = tuple(fields[2] for fields in self._lines())
+        return self._names
+
+    @property
     def calls(self) -> tuple[Syscall, ...]:
         if self._calls is None:
-            self._calls = tuple(self._entry(i) for i in range(len(self._rows)))
+            found = (self.by_nr(int(fields[0])) for fields in self._lines())
+            self._calls = tuple(call for call in found if call is not None)
         return self._calls
 
 
 _TABLES: dict[Abi, _Table] = {}
 _LOCK = _thread.allocate_lock()  # threading.Lock, without importing threading
+# The ABI column values of each ABI's rows (syscall_64.tbl holds x86_64's and x32's).
+_COLUMNS = {
+    Abi.X86_64: frozenset({"common", "64"}),
+    Abi.X32: frozenset({"common", "x32"}),
+    Abi.I386: frozenset({"i386"}),
+}
 
 
-def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:
+def _load(abi: Abi) -> _Table:
     # Imported here, not at the top: importing sysemu.abi must not pay for the tables.
     if abi is Abi.I386:
-        from sysemu.abi import _table_i386 as i386  # noqa: PLC0415
-
-        return i386.LINUX_VERSION, i386.ROWS
-    from sysemu.abi import _table_x86_64 as x86_64  # noqa: PLC0415
-
-    wanted = {"common", "64"} if abi is Abi.X86_64 else {"common", "x32"}
-    rows = (
-        (nr, name, entry, params)
-        for nr, column, name, entry, params in x86_64.ROWS
-        if column in wanted
-    )
-    return x86_64.LINUX_VERSION, rows
+        from sysemu.abi import _table_i386 as table  # noqa: PLC0415
+    else:
+        from sysemu.abi import _table_x86_64 as table  # type: ignore[no-redef]  # noqa: PLC0415
+    return _Table(abi, table.LINUX_VERSION, table.TABLE, _COLUMNS[abi])
 
 
 def _table(abi: Abi) -> _Table:
@@ -373,8 +406,7 @@ def _table(abi: Abi) -> _Table:
         with _LOCK:
             table = _TABLES.get(abi)
             if table is None:
-                version, rows = _rows(abi)
-                table = _TABLES[abi] = _Table(abi, version, rows)
+                table = _TABLES[abi] = _load(abi)
     return table
 
 
