@@ -293,6 +293,7 @@ class _Table:
         "_calls",
         "_columns",
         "_names",
+        "_split",
         "_text",
         "linux_version",
     )
@@ -306,6 +307,7 @@ class _Table:
         self._by_nr: dict[int, Syscall | None] = {}
         self._calls: tuple[Syscall, ...] | None = None
         self._names: tuple[str, ...] | None = None
+        self._split: list[list[str]] | None = None
 
     def _found(self, needle: str, field: int, value: str) -> Syscall | None:
         """The first row of this ABI whose ``field`` is ``value``, where ``needle`` is what
@@ -317,7 +319,7 @@ class _Table:
             end = text.find("\n", at + 1)
             fields = text[start:end].split("\t")
             if fields[field] == value and fields[1] in self._columns:
-                return self._syscall(fields)
+                return self._entry(fields)
             at = text.find(needle, at + 1)
         return None
 
@@ -332,10 +334,20 @@ class _Table:
 
     def _lines(self) -> list[list[str]]:
         """Every row of this ABI, split into its fields, in number order (the generator
-        writes the rows so)."""
-        columns = self._columns
-        rows = (line.split("\t") for line in self._text[1:-1].split("\n"))
-        return [row for row in rows if row[1] in columns]
+        writes the rows so); split once, for the lookups that walk the whole table."""
+        if self._split is None:
+            columns = self._columns
+            rows = (line.split("\t") for line in self._text[1:-1].split("\n"))
+            self._split = [row for row in rows if row[1] in columns]
+        return self._split
+
+    def _entry(self, fields: list[str]) -> Syscall:
+        """The row's :class:`Syscall`, made once (a lookup by number may have made it)."""
+        nr = int(fields[0])
+        entry = self._by_nr.get(nr)
+        if entry is None:
+            entry = self._by_nr[nr] = self._syscall(fields)
+        return entry
 
     def by_name(self, name: str) -> Syscall | None:
         try:
@@ -345,11 +357,10 @@ class _Table:
             return found
 
     def by_nr(self, nr: int) -> Syscall | None:
-        try:
+        if nr in self._by_nr:
             return self._by_nr[nr]
-        except KeyError:
-            found = self._by_nr[nr] = self._found(f"\n{nr}\t", 0, str(nr))
-            return found
+        found = self._by_nr[nr] = self._found(f"\n{nr}\t", 0, str(nr))
+        return found
 
     def with_paths(self) -> tuple[Syscall, ...]:
         """The implemented calls with a :attr:`ArgKind.PATH` parameter. Only rows with a
@@ -361,8 +372,8 @@ class _Table:
             params = [item.split(":", 1)[0] for item in fields[4].split(";") if item]
             name = fields[2]
             if any(p in _PATH_NAMES or (name, p) in _KIND_BY_CALL for p in params):
-                entry = self.by_nr(int(fields[0]))
-                if entry is not None and entry.path_params:
+                entry = self._entry(fields)
+                if entry.path_params:
                     found.append(entry)
         return tuple(found)
 
@@ -376,8 +387,7 @@ class _Table:
     @property
     def calls(self) -> tuple[Syscall, ...]:
         if self._calls is None:
-            found = (self.by_nr(int(fields[0])) for fields in self._lines())
-            self._calls = tuple(call for call in found if call is not None)
+            self._calls = tuple(self._entry(fields) for fields in self._lines())
         return self._calls
 
 
