@@ -279,6 +279,24 @@ def classify(syscall: str, name: str, ctype: str, word_bits: int) -> Param:
 # ---------------------------------------------------------------------------------------------
 
 
+# Params by their "name:type" text and register width: most calls share their parameters
+# ("fd:unsigned int", "filename:const char *"), and a vfs run classifies hundreds.
+_PARAMS: dict[tuple[str, int], Param] = {}
+
+
+def _param(syscall: str, item: str, word_bits: int) -> Param:
+    """:func:`classify` for a table's ``name:type`` text, shared between calls unless
+    ``syscall`` overrides that parameter's kind."""
+    name, ctype = item.split(":", 1)
+    if (syscall, name) in _KIND_BY_CALL:
+        return classify(syscall, name, ctype, word_bits)
+    key = (item, word_bits)
+    param = _PARAMS.get(key)
+    if param is None:
+        param = _PARAMS[key] = classify(syscall, name, ctype, word_bits)
+    return param
+
+
 class _Table:
     """One ABI's rows, read from its generated module's ``TABLE`` text (a line per row:
     number, ABI column, name, entry point, ``name:type`` parameters joined by ``;``; see
@@ -326,10 +344,7 @@ class _Table:
     def _syscall(self, fields: list[str]) -> Syscall:
         nr, _column, name, kernel_entry, params = fields
         word_bits = self._abi.word_bits
-        signature = tuple(
-            classify(name, param, ctype, word_bits)
-            for param, ctype in (item.split(":", 1) for item in params.split(";") if item)
-        )
+        signature = tuple(_param(name, item, word_bits) for item in params.split(";") if item)
         return Syscall(self._abi, int(nr), name, kernel_entry, signature)
 
     def _lines(self) -> list[list[str]]:
