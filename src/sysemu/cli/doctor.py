@@ -110,7 +110,10 @@ def report() -> list[tuple[str, bool | str, str]]:
             ptrace.SPEEDUPS,
             "wait loops and per-stop requests in C"
             if ptrace.serve_seccomp_stops is not None
-            else "per-stop requests without ctypes (rebuild for the C wait loops)",
+            else "per-stop requests without ctypes (rebuild for the C wait loops)"
+            if ptrace.SPEEDUPS
+            else "every request through ctypes, the wait loops in Python (not built, or "
+            "SYSEMU_NO_SPEEDUPS is set)",
         ),
         ("syscall tables from Linux", linux_version(), tables_cover(os.uname().release)),
     ]
