@@ -269,3 +269,34 @@ def test_the_registered_tools_cost_the_command_line_only_their_options() -> None
     )
     heavy = {"sysemu.tools.inject.injector", "sysemu.tools.trace.tracer", "sysemu.tools.vfs.vfs"}
     assert heavy.isdisjoint(loaded)
+
+
+def test_no_tool_is_configured_by_default() -> None:
+    """What lets a run given no option skip the tools' options (and their modules): with
+    every option at its default, no registered tool asks to be applied."""
+    args = build_parser("run").parse_args(["run", "--", "true"])
+    for options in registry.tool_options("run"):
+        assert options.configure(args, Invocation("run", "auto")) is None, options.name
+
+
+def _tool_modules_after(arguments: list[str], cwd: Path) -> list[str]:
+    """Runs ``sysemu`` with ``arguments`` in a new interpreter: its status, then the tools
+    whose modules it loaded (the interface and the registry are not tools)."""
+    code = (
+        f"import sys, sysemu.cli.main as m; status = m.main({arguments!r});"
+        "print(status, *sorted({n.split('.')[2] for n in sys.modules"
+        " if n.startswith('sysemu.tools.')} - {'tool', 'registry'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": SRC}, cwd=cwd, timeout=60,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
+def test_a_run_given_no_option_loads_no_tool_module(tmp_path: Path) -> None:
+    assert _tool_modules_after(["run", "--", "true"], tmp_path) == ["0"]
+    assert _tool_modules_after(["run", "true"], tmp_path) == ["0"]
+    # An option anywhere before the program brings every tool's options back.
+    loaded = _tool_modules_after(["run", "--stats", "--", "true"], tmp_path)
+    assert loaded[0] == "0" and {"inject", "trace", "vfs", "net"} <= set(loaded)

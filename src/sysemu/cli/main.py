@@ -92,13 +92,15 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS = ("doctor", "run", "attach", "syscalls")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, tools: bool = True) -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests).
 
     With ``command`` (one of :data:`COMMANDS`) the other subcommands' parsers are left out:
     :func:`main` parses ``sysemu run ...`` with the ``run`` parser alone, which gets every
     argument after the subcommand's name as it would with all of them (building the others
-    is a millisecond of start-up).
+    is a millisecond of start-up). ``tools=False`` leaves out the registered tools' options
+    too (and the import of their modules): for a ``run`` given no option at all, where no
+    tool can be asked for (see :func:`_program_alone`).
     """
     parser = _Parser(
         prog="sysemu",
@@ -109,7 +111,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command in (None, "doctor"):
         _add_doctor(commands)
     if command in (None, "run"):
-        _add_run(commands)
+        _add_run(commands, tools=tools)
     if command in (None, "attach"):
         _add_attach(commands)
     if command in (None, "syscalls"):
@@ -132,7 +134,7 @@ def _add_doctor(commands: argparse._SubParsersAction[_Parser]) -> None:
         options.add_arguments(doctor, "doctor")
 
 
-def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_run(commands: argparse._SubParsersAction[_Parser], *, tools: bool = True) -> None:
     run = commands.add_parser(
         "run",
         help="run a program under sysemu",
@@ -154,8 +156,10 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
         "that even a root program cannot write sysemu's memory through /proc; debuggers "
         "under sysemu then lose it too",
     )
-    _add_handler_options(run, "run")
-    _add_tool_options(run, "run", shared=False)
+    _add_handler_options(run, "run", tools=tools)
+    if tools:
+        _add_tool_options(run, "run", shared=False)
+    run.set_defaults(tools_offered=tools)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
 
@@ -172,8 +176,9 @@ def _add_attach(commands: argparse._SubParsersAction[_Parser]) -> None:
     attach.add_argument("pid", type=int, metavar="PID", nargs="?")
 
 
-def _add_handler_options(sub: argparse.ArgumentParser, command: str) -> None:
-    """The options of ``run`` and ``attach``: rules, the tools both offer, errors."""
+def _add_handler_options(sub: argparse.ArgumentParser, command: str, *, tools: bool = True) -> None:
+    """The options of ``run`` and ``attach``: rules, the tools both offer (with ``tools``),
+    errors."""
     sub.add_argument(
         "--rules",
         action="append",
@@ -186,7 +191,8 @@ def _add_handler_options(sub: argparse.ArgumentParser, command: str) -> None:
         action="store_true",
         help="print a table of intercepted calls and what was decided when the program ends",
     )
-    _add_tool_options(sub, command, shared=True)
+    if tools:
+        _add_tool_options(sub, command, shared=True)
     sub.add_argument(
         "--on-error",
         choices=[policy.value for policy in OnError],
@@ -306,7 +312,7 @@ def _load_handlers(args: argparse.Namespace, emu: Emulator, invocation: Invocati
     for path in args.rules:
         load_rules(path, emu)
     configured: list[tuple[ToolOptions, object]] = []
-    for options in tool_options(invocation.command):
+    for options in _tools_of(args, invocation.command):
         try:
             config = options.configure(args, invocation)
         except ValueError as error:
@@ -403,17 +409,23 @@ def _count_every_call(args: argparse.Namespace, emu: Emulator) -> None:
     """Put on ``emu`` the tools that count every call for ``--stats`` alone (the trace's
     strace ``-c`` table); see :meth:`ToolOptions.configure_counting`."""
     invocation = Invocation(args.subcommand, emu.backend)
-    for options in tool_options(args.subcommand):
+    for options in _tools_of(args, args.subcommand):
         config = options.configure_counting(args, invocation)
         if config is not None:
             options.apply(config, emu)
+
+
+def _tools_of(args: argparse.Namespace, command: str) -> list[ToolOptions]:
+    """The tools whose options the parser of ``args`` offered ``command``: none for a run
+    given no option (see :func:`_program_alone`)."""
+    return tool_options(command) if getattr(args, "tools_offered", True) else []
 
 
 def _optional_values_taken(args: argparse.Namespace, command: str) -> list[OptionalValue]:
     """The tools' options with an optional value that took one (which may be the command
     or the PID: ``sysemu run --trace ls``)."""
     taken = []
-    for options in tool_options(command):
+    for options in _tools_of(args, command):
         for optional in options.optional_values:
             if getattr(args, optional.dest, None) not in (None, optional.const):
                 taken.append(optional)
@@ -482,12 +494,22 @@ def _collect_from_now_on() -> None:
         gc.enable()
 
 
+def _program_alone(arguments: Sequence[str]) -> bool:
+    """Whether ``arguments`` are ``run``, then the program: no option before it (or before
+    ``--``), so that no tool can have been asked for and none of their modules need load."""
+    return (
+        len(arguments) > 1
+        and arguments[0] == "run"
+        and (arguments[1] == "--" or not arguments[1].startswith("-"))
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sysemu`` command; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     _look_for_message_catalogs_once()
     first = arguments[0] if arguments else None
-    parser = build_parser(first if first in COMMANDS else None)
+    parser = build_parser(first if first in COMMANDS else None, tools=not _program_alone(arguments))
     try:
         args = parser.parse_args(arguments)
         if args.version:
