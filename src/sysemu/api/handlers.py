@@ -26,6 +26,7 @@ from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Defer, Fail, Outcome
+from sysemu.api.execs import VDSO_CALLS, ExecHook, hide_vdso
 from sysemu.api.observers import Observer
 from sysemu.kernel.arch import native_abi
 from sysemu.kernel.bpf import (
@@ -221,7 +222,9 @@ class CompiledHandlers:
     (``SECCOMP_RET_TRACE | DYNAMIC_ROUTE`` when observers watch every call).
     """
 
-    __slots__ = ("arch_defaults", "observers", "routes", "rules", "watch_all")
+    __slots__ = (
+        "arch_defaults", "exec_hooks", "observers", "personality", "routes", "rules", "watch_all"
+    )  # fmt: skip
 
     def __init__(
         self, observers: tuple[Observer, ...] = (), watch_all: tuple[Observer, ...] = ()
@@ -231,6 +234,10 @@ class CompiledHandlers:
         self.observers = observers
         self.watch_all = watch_all
         self.arch_defaults: dict[int, int] = {}
+        # Called at every exec of the tree, before the new image runs (see api/execs.py).
+        self.exec_hooks: tuple[ExecHook, ...] = ()
+        # personality(2) bits a spawned program starts with (ADDR_NO_RANDOMIZE, say).
+        self.personality = 0
 
     def dynamic_route(self, abi: Abi, nr: int) -> Route:
         """A route for a call that has no handler, for the observers that watch every call."""
@@ -323,6 +330,37 @@ class HandlerSet:
     def __init__(self) -> None:
         self._registrations: list[Registration] = []
         self._observers: list[tuple[Observer, list[Syscall] | None]] = []
+        self._exec_hooks: list[ExecHook] = []
+        self._personality = 0
+
+    def on_exec(self, hook: ExecHook) -> None:
+        """Call ``hook`` with an :class:`~sysemu.api.execs.ExecImage` at every exec of the
+        traced tree, before the new image runs its first instruction (a hook added twice is
+        called once). It may edit the image's start-up block; an error it raises is a
+        handler error of ``execve``. Needs a ptrace-based backend."""
+        if not callable(hook):
+            raise TypeError(f"an exec hook must be callable, not {hook!r}")
+        if hook not in self._exec_hooks:
+            self._exec_hooks.append(hook)
+
+    def add_personality(self, flags: int) -> None:
+        """Start a spawned program with these ``personality(2)`` bits set too
+        (``ADDR_NO_RANDOMIZE``, 0x0040000, turns address-space randomization off); exec keeps
+        them, so the whole tree has them. Attaching ignores them."""
+        self._personality |= flags
+
+    @property
+    def vdso_hidden(self) -> bool:
+        """Whether :func:`~sysemu.api.execs.hide_vdso` is one of the exec hooks."""
+        return hide_vdso in self._exec_hooks
+
+    def vdso_calls(self) -> list[str]:
+        """The calls the vDSO answers in user space that a handler or observer here names:
+        they never stop while the vDSO is in place (see :attr:`vdso_hidden`)."""
+        named = {r.syscall.name for r in self._registrations}
+        for _observer, entries in self._observers:
+            named.update(entry.name for entry in entries or ())
+        return sorted(named & VDSO_CALLS)
 
     def observe(
         self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
@@ -416,6 +454,8 @@ class HandlerSet:
         guarded.add("io_uring_setup", _no_io_uring, decides_only=True)
         guarded._registrations.extend(self._registrations)
         guarded._observers = list(self._observers)
+        guarded._exec_hooks = list(self._exec_hooks)
+        guarded._personality = self._personality
         return guarded
 
     def copy(self) -> HandlerSet:
@@ -424,6 +464,8 @@ class HandlerSet:
         twin = HandlerSet()
         twin._registrations = list(self._registrations)
         twin._observers = list(self._observers)
+        twin._exec_hooks = list(self._exec_hooks)
+        twin._personality = self._personality
         return twin
 
     def compile(self, abis: Iterable[Abi]) -> CompiledHandlers:
@@ -459,6 +501,8 @@ class HandlerSet:
             compiled = _compile_routes(
                 by_key, watched, allowed, watch_all, unique, registered=self._observers, many=True
             )
+        compiled.exec_hooks = tuple(self._exec_hooks)
+        compiled.personality = self._personality
         return compiled
 
 

@@ -1,0 +1,95 @@
+"""Exec hooks and hiding the vDSO: the hook runs before the new image's first instruction,
+sees its ABI and auxiliary vector, and hiding ``AT_SYSINFO_EHDR`` makes clock reads stop."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from sysemu import Call, Emulator
+from sysemu.abi import Abi
+from sysemu.api.execs import ExecImage
+from sysemu.kernel.auxv import AT_IGNORE, AT_RANDOM, AT_SYSINFO_EHDR
+from tests.conftest import PROGRAMS, Programs, _build
+
+PTRACE_BACKENDS = ["seccomp", "ptrace", "sysemu", "auto"]
+CLOCK_CALLS = ["clock_gettime", "clock_gettime64", "gettimeofday", "time"]
+
+
+def _seen_reads(emu: Emulator, program: str) -> list[str]:
+    seen: list[str] = []
+
+    @emu.on(CLOCK_CALLS)
+    def note(call: Call) -> None:
+        seen.append(call.name)
+
+    result = emu.run([program], capture_output=True, timeout=60)
+    assert result.exit_code == 0, result.stderr
+    return seen
+
+
+@pytest.mark.parametrize("backend", PTRACE_BACKENDS)
+def test_hidden_vdso_makes_every_clock_read_stop(programs: Programs, backend: str) -> None:
+    seen = _seen_reads(Emulator(backend=backend, vdso=False), programs.clock_reads)
+    assert seen == ["clock_gettime", "gettimeofday", "time"]
+
+
+def test_static_and_32_bit_programs_lose_the_vdso_too(programs: Programs, tmp_path: Path) -> None:
+    static = tmp_path / "clock_reads.static"
+    if not _build(PROGRAMS / "clock_reads.c", static, "-static"):
+        pytest.skip("gcc -static does not work here (install libc6-dev)")
+    assert _seen_reads(Emulator(vdso=False), str(static)) == [
+        "clock_gettime", "gettimeofday", "time",
+    ]  # fmt: skip
+    seen = _seen_reads(Emulator(vdso=False), programs.m32("clock_reads"))
+    # i386 glibc reads the clock with clock_gettime64 (gettimeofday and time through it too).
+    assert seen and set(seen) <= {"clock_gettime64", "clock_gettime", "gettimeofday", "time"}
+
+
+def test_with_the_vdso_the_reads_do_not_stop_and_the_run_warns(programs: Programs) -> None:
+    emu = Emulator()
+    with pytest.warns(RuntimeWarning, match="vDSO"):
+        assert _seen_reads(emu, programs.clock_reads) == []
+    assert emu.vdso_warning() is not None
+    assert Emulator(vdso=False).vdso_warning() is None
+
+
+def test_exec_hook_sees_the_image_before_it_runs(programs: Programs) -> None:
+    emu = Emulator()
+    images: list[tuple[int, Abi, list[int]]] = []
+
+    @emu.on_exec
+    def look(image: ExecImage) -> None:
+        images.append((image.tid, image.abi, [entry.type for entry in image.auxv]))
+        image.ignore_aux(AT_SYSINFO_EHDR)
+        assert all(entry.type != AT_SYSINFO_EHDR for entry in image.auxv)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = emu.run([programs.clock_reads], capture_output=True, timeout=60)
+    assert result.exit_code == 0
+    ((_tid, abi, types),) = images
+    assert abi is Abi.X86_64 and AT_RANDOM in types and AT_SYSINFO_EHDR in types
+    assert AT_IGNORE not in types
+
+
+def test_a_failing_exec_hook_kills_the_program(programs: Programs) -> None:
+    emu = Emulator()
+
+    def broken(image: ExecImage) -> None:
+        raise RuntimeError("no")
+
+    emu.on_exec(broken)
+    with pytest.raises(Exception, match="execve"):
+        emu.run([programs.clock_reads], capture_output=True, timeout=60)
+
+
+def test_unotify_refuses_exec_hooks() -> None:
+    with pytest.raises(ValueError, match="unotify"):
+        Emulator(backend="unotify", vdso=False)
+    emu = Emulator(backend="unotify")
+    emu.on_exec(lambda image: None)
+    with pytest.raises(ValueError, match="exec hooks"):
+        emu.run(["true"], timeout=60)
