@@ -280,6 +280,28 @@ class Emulator:
         else:
             self.use(FileSystemTool(view))
 
+    @property
+    def clock(self) -> object | None:
+        """The programs' virtual clock (None: the real time), put in front of every later
+        run: ``emu.clock = VirtualClock(start="2030-01-01T00:00:00Z", rate=10)``, or any
+        object with ``now(clock_id)`` in seconds (see :mod:`sysemu.tools.time`). The vDSO is
+        then hidden, and the clock may be stepped (``clock.advance(3600)``) while the program
+        runs. It is the clock of the tool named ``"time"`` in :attr:`tools`."""
+        tool = self._tools.get("time")
+        return getattr(tool, "clock", None)
+
+    @clock.setter
+    def clock(self, clock: object | None) -> None:
+        """Put ``clock`` in front of every later run, or none."""
+        if clock is None:
+            self._tools.pop("time", None)
+            return
+        if self.backend == "unotify":
+            raise ValueError("a virtual clock needs a ptrace-based backend, not unotify")
+        from sysemu.tools.time.tool import TimeTool  # noqa: PLC0415 (on first use)
+
+        self.use(TimeTool(clock))
+
     def _run_handlers(self) -> HandlerSet:
         """:attr:`handlers`, with the tools' (as configured now) after them, and io_uring
         refused where its operations would bypass a handler (unless ``allow_io_uring``)."""

@@ -116,12 +116,12 @@ def _add_personality(flags: int) -> None:
     lays the new image out without randomization, unprivileged)."""
     import ctypes  # noqa: PLC0415 (the child of a run that asked for it only)
 
-    from sysemu.kernel.arch import native_number  # noqa: PLC0415
-    from sysemu.kernel.libc import check, syscall  # noqa: PLC0415
+    from sysemu.kernel.libc import check, libc  # noqa: PLC0415
 
-    number = ctypes.c_long(native_number("personality"))
-    current = syscall(number, ctypes.c_ulong(_QUERY_PERSONALITY))
-    check(syscall(number, ctypes.c_ulong((current & 0xFFFFFFFF) | flags)), "personality")
+    personality = libc.personality
+    personality.argtypes = (ctypes.c_ulong,)
+    current = personality(_QUERY_PERSONALITY)
+    check(personality((current & 0xFFFFFFFF) | flags), "personality")
 
 
 class _ListenerHandoff:
