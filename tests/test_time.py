@@ -119,6 +119,9 @@ def test_go_reads_the_virtual_time_and_its_sleeps_shrink(go_program: str) -> Non
     assert Y2030 <= start < Y2030 + 30
     assert 1.9 < slept < 4  # Go's monotonic clock says two seconds went by
     assert elapsed < 20  # behaviour, not timing: far from a hang
+    in_vdso = run("--stats", "--time", f"@{Y2030}", "--", go_program)  # Go reads the vDSO too
+    assert Y2030 <= seconds_read(in_vdso.stdout)[0] < Y2030 + 30
+    assert stops_of(in_vdso.stderr, "clock_gettime") == 0
 
 
 def test_sleep_under_a_rate_takes_a_tenth() -> None:
@@ -234,3 +237,31 @@ def test_parse_time() -> None:
         parse_time("yesterday")
     with pytest.raises(ValueError):
         VirtualClock(rate=0)
+
+
+def stops_of(stderr: str, name: str) -> int:
+    """The stops ``--stats`` counted for ``name`` (0 when it has no row)."""
+    for line in stderr.splitlines():
+        if line.split()[:1] == [name]:
+            return int(line.split()[1])
+    return 0
+
+
+def test_an_offset_is_computed_in_the_vdso_without_stops(
+    programs: Programs, static_clock: str
+) -> None:
+    for program in (programs.clock_reads, static_clock):
+        result = run("--stats", "--time", f"@{Y2030}", "--", program)
+        assert Y2030 <= min(seconds_read(result.stdout)) < Y2030 + 30
+        for name in ("clock_gettime", "gettimeofday", "time"):
+            assert stops_of(result.stderr, name) == 0, result.stderr
+    stopped = run("--stats", "--time", f"@{Y2030}", "--time-stop-reads", "--", static_clock)
+    assert Y2030 <= min(seconds_read(stopped.stdout)) < Y2030 + 30
+    assert stops_of(stopped.stderr, "clock_gettime") == 1
+
+
+def test_forks_keep_the_vdso_offset() -> None:
+    # The shell forks date twice; each exec patches its own image again, the forked shell
+    # keeps its copy.
+    result = run("--time", f"@{Y2030}", "--", "sh", "-c", "date +%s; (date +%s)")
+    assert all(Y2030 <= value < Y2030 + 30 for value in seconds_read(result.stdout))

@@ -332,6 +332,7 @@ class HandlerSet:
         self._observers: list[tuple[Observer, list[Syscall] | None]] = []
         self._exec_hooks: list[ExecHook] = []
         self._personality = 0
+        self._vdso_handled = False
 
     def on_exec(self, hook: ExecHook) -> None:
         """Call ``hook`` with an :class:`~sysemu.api.execs.ExecImage` at every exec of the
@@ -349,10 +350,16 @@ class HandlerSet:
         them, so the whole tree has them. Attaching ignores them."""
         self._personality |= flags
 
+    def vdso_handled(self) -> None:
+        """Say that an exec hook here deals with the vDSO itself (the time tool's, which
+        replaces its clock functions): no warning about calls it would answer."""
+        self._vdso_handled = True
+
     @property
     def vdso_hidden(self) -> bool:
-        """Whether :func:`~sysemu.api.execs.hide_vdso` is one of the exec hooks."""
-        return hide_vdso in self._exec_hooks
+        """Whether :func:`~sysemu.api.execs.hide_vdso` is one of the exec hooks, or another
+        deals with the vDSO (:meth:`vdso_handled`)."""
+        return self._vdso_handled or hide_vdso in self._exec_hooks
 
     def vdso_calls(self) -> list[str]:
         """The calls the vDSO answers in user space that a handler or observer here names:
@@ -456,6 +463,7 @@ class HandlerSet:
         guarded._observers = list(self._observers)
         guarded._exec_hooks = list(self._exec_hooks)
         guarded._personality = self._personality
+        guarded._vdso_handled = self._vdso_handled
         return guarded
 
     def copy(self) -> HandlerSet:
@@ -466,6 +474,7 @@ class HandlerSet:
         twin._observers = list(self._observers)
         twin._exec_hooks = list(self._exec_hooks)
         twin._personality = self._personality
+        twin._vdso_handled = self._vdso_handled
         return twin
 
     def compile(self, abis: Iterable[Abi]) -> CompiledHandlers:

@@ -26,6 +26,7 @@ class TimeConfig(NamedTuple):
     frozen: bool
     deterministic: bool
     seed: int
+    stop_reads: bool = False
 
 
 class TimeOptions(ToolOptions):
@@ -54,6 +55,12 @@ class TimeOptions(ToolOptions):
             metavar="R",
             help="the program's clocks run R times as fast; its sleeps and timeouts shrink "
             "to match",
+        )
+        group.add_argument(
+            "--time-stop-reads",
+            action="store_true",
+            help="with --time alone, answer every clock read in a stop of the program, as the "
+            "rate and freeze do, instead of in the program's own vDSO (x86-64 programs)",
         )
         group.add_argument(
             "--deterministic",
@@ -94,7 +101,12 @@ class TimeOptions(ToolOptions):
                 raise ValueError(f"--time: {error}") from None
         seed = getattr(args, "seed", None)
         return TimeConfig(
-            start, rate or 1.0, frozen, deterministic, DEFAULT_SEED if seed is None else seed
+            start,
+            rate or 1.0,
+            frozen,
+            deterministic,
+            DEFAULT_SEED if seed is None else seed,
+            getattr(args, "time_stop_reads", False),
         )
 
     def apply(self, config: object, host: ToolHost) -> None:
@@ -108,7 +120,7 @@ class TimeOptions(ToolOptions):
             host.use(TimeTool(stepped, seed=config.seed))
             return
         clock = VirtualClock(config.start, rate=config.rate, frozen=config.frozen)
-        host.use(TimeTool(clock))
+        host.use(TimeTool(clock, in_process=not config.stop_reads))
 
 
 OPTIONS = TimeOptions()

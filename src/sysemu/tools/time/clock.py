@@ -121,6 +121,18 @@ class VirtualClock:
         real = self._bases[CLOCK_REALTIME]
         self._start_ns = real if self.start is None else round(self.start * _NS)
 
+    @property
+    def linear_offset(self) -> bool:
+        """Whether the fake realtime is the real one plus a constant (the rate 1, not
+        frozen): what a program can then compute itself (see inprocess.py)."""
+        return self.rate == 1.0 and not self.frozen
+
+    def offset_ns(self) -> int:
+        """Nanoseconds the virtual realtime is ahead of the real one (for a linear offset)."""
+        if not self._bases:
+            self.begin()
+        return self._start_ns - self._bases[CLOCK_REALTIME] + self._advanced_ns
+
     def advance(self, seconds: float) -> None:
         """Move every clock ``seconds`` forward (realtime also backward, for a negative
         value; the monotonic clocks then stay where they are)."""
