@@ -5,12 +5,13 @@ Usage::
 
     python3 scripts/gen_vdso_clock.py [--check]
 
-Reads ``src/sysemu/tools/time/vdso_clock_x86_64.S``, assembles it with ``gcc -c`` and
-``objcopy -O binary -j .text``, and writes ``src/sysemu/tools/time/_vdso_clock_x86_64.py``: the
-blob's bytes and the offsets of its symbols (from ``nm``). The blob must be position
-independent (no relocations: ``objdump -r`` must list none), since it is copied to wherever
-the program's vDSO ends. With ``--check`` nothing is written: exit status 1 when the module
-differs from what would be written.
+Reads ``src/sysemu/kernel/arch/vdso_clock_x86_64.S``, assembles it with ``gcc -c`` and
+``objcopy -O binary -j .text``, and writes ``src/sysemu/kernel/arch/_vdso_clock_x86_64.py``:
+the blob's bytes, the offsets of its symbols (from ``nm``) and the ELF machine of the vDSOs it
+is for (the time tool's in-process design, ``sysemu/tools/time/inprocess.py``). The blob must
+be position independent (no relocations: ``objdump -r`` must list none), since it is copied
+to wherever the program's vDSO ends. With ``--check`` nothing is written: exit status 1 when
+the module differs from what would be written.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "src" / "sysemu" / "tools" / "time" / "vdso_clock_x86_64.S"
-OUTPUT = ROOT / "src" / "sysemu" / "tools" / "time" / "_vdso_clock_x86_64.py"
+SOURCE = ROOT / "src" / "sysemu" / "kernel" / "arch" / "vdso_clock_x86_64.S"
+OUTPUT = ROOT / "src" / "sysemu" / "kernel" / "arch" / "_vdso_clock_x86_64.py"
+ELF_MACHINE = 62  # EM_X86_64 (elf.h): the vDSOs this code may go into
 SYMBOLS = ("parameters", "fake_clock_gettime", "fake_gettimeofday", "fake_time")
 
 
@@ -54,7 +56,8 @@ def render(code: bytes, offsets: dict[str, int]) -> str:
         "CODE = bytes.fromhex(",
         *[f'    "{row}"' for row in rows],
         ")",
-        *[f"{name.upper()} = {offsets[name]:#x}" for name in SYMBOLS],
+        *[f"{name.upper()} = 0x{offsets[name]:X}" for name in SYMBOLS],
+        f"ELF_MACHINE = {ELF_MACHINE}",
         "",
     ]
     return "\n".join(lines)

@@ -3,8 +3,9 @@
 With the vDSO hidden, every clock read is a ptrace stop (tens of microseconds). When the fake
 realtime is the real one plus a constant (``--time`` without a rate or a freeze), the program
 can compute it itself. At exec, before the image runs, sysemu copies a small blob
-(vdso_clock_x86_64.S: ``fake_clock_gettime``, ``fake_gettimeofday``, ``fake_time`` and their
-parameters) into the free tail of the image's vDSO, and points the vDSO's dynamic symbols
+(kernel/arch/vdso_clock_x86_64.S: ``fake_clock_gettime``, ``fake_gettimeofday``,
+``fake_time`` and their parameters) into the free tail of the image's vDSO, and points the
+vDSO's dynamic symbols
 (``__vdso_clock_gettime`` and the others, which glibc, musl and Go look up by name when they
 start) at it. Each replacement calls the vDSO's own function and adds the offset to the
 realtime clocks; the monotonic clocks are the vDSO's own.
@@ -14,19 +15,19 @@ debugger's breakpoints): the write through ``/proc/PID/mem`` gives the process i
 of the page, which its forks inherit. The kernel maps the whole image, page-rounded, so the
 bytes after its last section (about 1.4 KiB on Linux 6.x) are the process's to use.
 
-x86-64 images only: a 32-bit image, or a vDSO without room or symbols, is left to the stops
-(the vDSO is hidden instead).
+Only images of the native ABI whose vDSO is of the machine the blob is code for: a 32-bit
+image, or a vDSO without room or symbols, is left to the stops (the vDSO is hidden instead).
 """
 
 from __future__ import annotations
 
 import struct
 
-from sysemu.abi import Abi
 from sysemu.api.execs import ExecImage
+from sysemu.kernel.arch import _vdso_clock_x86_64 as blob
+from sysemu.kernel.arch import native_abi
 from sysemu.kernel.auxv import AT_SYSINFO_EHDR
 from sysemu.kernel.memory import PAGE_SIZE, TraceeMemoryError
-from sysemu.tools.time import _vdso_clock_x86_64 as blob
 
 _NS = 1_000_000_000
 _ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
@@ -57,13 +58,13 @@ def patch_vdso(image: ExecImage, offset_ns: int) -> bool:
     """Make ``image``'s vDSO add ``offset_ns`` to its realtime reads; whether it could (else
     nothing was changed)."""
     base = image.aux_value(AT_SYSINFO_EHDR)
-    if image.abi is not Abi.X86_64 or not base:
+    if image.abi is not native_abi() or not base:
         return False
     memory = image.memory
     try:
         header = _ELF64_HEADER.unpack(memory.read(base, _ELF64_HEADER.size))
-        if header[0][:5] != b"\x7fELF\x02":
-            return False
+        if header[0][:5] != b"\x7fELF\x02" or header[2] != blob.ELF_MACHINE:
+            return False  # not a 64-bit vDSO of the machine the blob is code for
         section_offset, section_size, sections = header[6], header[11], header[12]
         table = memory.read(base + section_offset, section_size * sections)
         entries = [_SECTION.unpack_from(table, k * section_size) for k in range(sections)]

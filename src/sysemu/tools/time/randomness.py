@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import tempfile
 
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision
@@ -67,6 +66,8 @@ class SeededRandomness:
 
     def _device_path(self) -> str:
         if self._device_file is None:
+            import tempfile  # noqa: PLC0415 (it loads shutil: only runs that open a device)
+
             generator = random.Random(self.seed ^ 0x5EED)
             handle, path = tempfile.mkstemp(prefix="sysemu-random-")
             with os.fdopen(handle, "wb") as output:

@@ -1,5 +1,5 @@
 /* Replacements for the x86-64 vDSO's realtime reads, for faked time without a stop per read
- * (see inprocess.py). sysemu copies this blob into the free tail of the program's vDSO at
+ * (see sysemu/tools/time/inprocess.py). sysemu copies this blob into the free tail of the program's vDSO at
  * exec, fills the parameters, and points the vDSO's dynamic symbols at the functions below;
  * each calls the vDSO's own function, then adds the offset. Assembled by
  * scripts/gen_vdso_clock.py into _vdso_clock_x86_64.py: edit this file, then run it. */
