@@ -89,9 +89,12 @@ class TimeCalls:
         scaled = self.clock.wait_rate != 1.0
         monotonic = CLOCK_MONOTONIC in ids
         add = handlers.add
-        add(["clock_gettime", "clock_gettime64"], self.clock_gettime, which_clock=In(*ids))
-        add("gettimeofday", self.gettimeofday)
-        add("time", self.time)
+        # The reads only write the answer and emulate: the auto backend may answer them
+        # through user notification, a cheaper stop than ptrace's.
+        add(["clock_gettime", "clock_gettime64"], self.clock_gettime, which_clock=In(*ids),
+            decides_only=True)  # fmt: skip
+        add("gettimeofday", self.gettimeofday, decides_only=True)
+        add("time", self.time, decides_only=True)
         sleeps = ["clock_nanosleep", "clock_nanosleep_time64"]
         if scaled:
             add(sleeps, self.clock_nanosleep, needs_ptrace=True)
