@@ -3,6 +3,10 @@ sees its ABI and auxiliary vector, and hiding ``AT_SYSINFO_EHDR`` makes clock re
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -93,3 +97,37 @@ def test_unotify_refuses_exec_hooks() -> None:
     emu.on_exec(lambda image: None)
     with pytest.raises(ValueError, match="exec hooks"):
         emu.run(["true"], timeout=60)
+
+
+CLOCK_RULES = """
+def register(emu):
+    @emu.on("clock_gettime")
+    def look(call):
+        return None
+"""
+
+
+@pytest.mark.parametrize("speedups", ["", "1"], ids=["c-loop", "python-loop"])
+def test_no_vdso_on_the_command_line_in_both_loops(
+    programs: Programs, tmp_path: Path, speedups: str
+) -> None:
+    rules = tmp_path / "clock_rules.py"
+    rules.write_text(CLOCK_RULES)
+    env = {**os.environ, "SYSEMU_NO_SPEEDUPS": speedups}
+    command = [sys.executable, "-m", "sysemu", "run", "--stats", "--rules", str(rules)]
+    hidden = subprocess.run([*command, "--no-vdso", "--", programs.clock_reads], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert re.search(r"^clock_gettime +1 ", hidden.stderr, re.MULTILINE), hidden.stderr
+    assert "warning" not in hidden.stderr
+    shown = subprocess.run([*command, "--", programs.clock_reads], env=env,
+                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert "warning: handlers for clock_gettime will rarely stop" in shown.stderr
+    doctor = subprocess.run(
+        [sys.executable, "-m", "sysemu", "doctor", "--rules", str(rules)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "handlers for clock_gettime will rarely stop" in doctor.stdout

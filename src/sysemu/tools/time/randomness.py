@@ -43,7 +43,7 @@ class SeededRandomness:
 
     def install(self, handlers: HandlerSet) -> None:
         """Register the handlers, the exec hook, and address-space randomization off."""
-        handlers.add("getrandom", self.getrandom)
+        handlers.add("getrandom", self.getrandom, decides_only=True)
         handlers.add(["open", "openat"], self.open_device, when=_opens_a_device)
         handlers.on_exec(self.seed_image)
         handlers.add_personality(ADDR_NO_RANDOMIZE)
