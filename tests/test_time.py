@@ -156,12 +156,29 @@ def test_make_builds_and_finds_its_target_up_to_date(tmp_path: Path) -> None:
         pytest.skip("no make")
     (tmp_path / "Makefile").write_text("out: in\n\tcp in out\n")
     (tmp_path / "in").write_text("x\n")
-    first = run("--time=+1d", "--", "make", "-C", str(tmp_path))
+    # A day behind, the files just written lie in the program's future: make warns...
+    skewed = run("--time=-1d", "--", "make", "-C", str(tmp_path))
+    assert skewed.returncode == 0 and "skew" in skewed.stderr, skewed.stderr
+    (tmp_path / "out").unlink()
+    # ...unless the file times are read on the program's clock too.
+    first = run("--time=-1d", "--time-files", "--", "make", "-C", str(tmp_path))
     assert first.returncode == 0 and "cp in out" in first.stdout, first.stderr
-    again = run("--time=+1d", "--", "make", "-C", str(tmp_path))
-    assert "up to date" in again.stdout, again.stdout
-    # Real file times lie a day in the past of the program's clock: no skew warning.
-    assert "skew" not in again.stderr
+    assert "skew" not in first.stderr and "future" not in first.stderr
+    again = run("--time=-1d", "--time-files", "--", "make", "-C", str(tmp_path))
+    assert "up to date" in again.stdout and "skew" not in again.stderr
+
+
+def test_file_times_on_the_virtual_clock(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.write_text("")
+    shown = run("--time", f"@{Y2030}", "--time-files", "--", "stat", "-c", "%Y %X %Z", str(fresh))
+    assert all(Y2030 - 30 < value <= Y2030 for value in seconds_read(shown.stdout)), shown
+    stamped = tmp_path / "stamped"
+    script = f"touch -d @{Y2030 + 1000} {stamped}; stat -c %Y {stamped}"
+    inside = run("--time", f"@{Y2030}", "--time-files", "--", "sh", "-c", script)
+    assert seconds_read(inside.stdout) == [Y2030 + 1000]
+    # Stored as the real time it stands for: 1000 s after the real now.
+    assert abs(stamped.stat().st_mtime - time.time() - 1000) < 30
 
 
 @pytest.mark.parametrize("backend", PTRACE_BACKENDS)
@@ -189,6 +206,7 @@ def test_deterministic_devices_and_address_space() -> None:
         (["--time-rate", "-2"], "--time-rate: must be more than 0"),
         (["--backend", "unotify", "--time=+1d"], "unotify backend cannot fake time"),
         (["--backend", "unotify", "--deterministic"], "unotify backend cannot fake time"),
+        (["--time-files"], "--time-files: give the clock too"),
     ],
 )
 def test_bad_time_options_are_one_line_and_status_2(args: list[str], message: str) -> None:

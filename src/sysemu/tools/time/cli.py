@@ -27,6 +27,7 @@ class TimeConfig(NamedTuple):
     deterministic: bool
     seed: int
     stop_reads: bool = False
+    files: bool = False
 
 
 class TimeOptions(ToolOptions):
@@ -63,6 +64,13 @@ class TimeOptions(ToolOptions):
             "rate and freeze do, instead of in the program's own vDSO (x86-64 programs)",
         )
         group.add_argument(
+            "--time-files",
+            action="store_true",
+            help="file times read on the program's clock too (stat's times moved by its "
+            "distance from the real time, utimensat's explicit times moved back); every stat "
+            "then stops",
+        )
+        group.add_argument(
             "--deterministic",
             action="store_true",
             help="repeatable runs: a clock that steps at each read (from --time, or "
@@ -76,7 +84,10 @@ class TimeOptions(ToolOptions):
         rate: float | None = getattr(args, "time_rate", None)
         frozen: bool = getattr(args, "time_freeze", False)
         deterministic: bool = getattr(args, "deterministic", False)
+        files: bool = getattr(args, "time_files", False)
         if when is None and rate is None and not frozen and not deterministic:
+            if files:
+                raise ValueError("--time-files: give the clock too (--time, --time-rate...)")
             return None
         option = (
             "--deterministic" if deterministic
@@ -107,6 +118,7 @@ class TimeOptions(ToolOptions):
             deterministic,
             DEFAULT_SEED if seed is None else seed,
             getattr(args, "time_stop_reads", False),
+            getattr(args, "time_files", False),
         )
 
     def apply(self, config: object, host: ToolHost) -> None:
@@ -117,10 +129,10 @@ class TimeOptions(ToolOptions):
 
         if config.deterministic:
             stepped = SteppedClock() if config.start is None else SteppedClock(config.start)
-            host.use(TimeTool(stepped, seed=config.seed))
+            host.use(TimeTool(stepped, seed=config.seed, files=config.files))
             return
         clock = VirtualClock(config.start, rate=config.rate, frozen=config.frozen)
-        host.use(TimeTool(clock, in_process=not config.stop_reads))
+        host.use(TimeTool(clock, in_process=not config.stop_reads, files=config.files))
 
 
 OPTIONS = TimeOptions()

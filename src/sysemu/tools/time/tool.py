@@ -29,14 +29,25 @@ class TimeTool(Tool):
     ``in_process``: where the clock is a :class:`VirtualClock` that only shifts realtime
     (rate 1, not frozen), x86-64 programs compute the fake time in their own vDSO, with no
     stop per read (see :mod:`.inprocess`); :meth:`VirtualClock.advance` then no longer reaches
-    the programs already started. Other images, and other clocks, stop at each read."""
+    the programs already started. Other images, and other clocks, stop at each read.
+
+    ``files``: the times of the ``stat`` family read on the virtual clock too, and the explicit
+    times of ``utimensat`` set on it (see :mod:`.files`)."""
 
     name = "time"
 
-    def __init__(self, clock: object, seed: int | None = None, *, in_process: bool = False) -> None:
+    def __init__(
+        self,
+        clock: object,
+        seed: int | None = None,
+        *,
+        in_process: bool = False,
+        files: bool = False,
+    ) -> None:
         self.clock = clock
         self.randomness = SeededRandomness(seed) if seed is not None else None
         self.in_process = in_process
+        self.files = files
 
     def _clock(self) -> Clock:
         clock = self.clock
@@ -63,6 +74,10 @@ class TimeTool(Tool):
         else:
             handlers.on_exec(hide_vdso)
         TimeCalls(self._clock()).install(handlers)
+        if self.files:
+            from sysemu.tools.time.files import FileTimes  # noqa: PLC0415 (its option only)
+
+            FileTimes(self._clock()).install(handlers)
         if self.randomness is not None:
             self.randomness.install(handlers)
 
