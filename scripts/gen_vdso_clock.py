@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "sysemu" / "kernel" / "arch" / "vdso_clock_x86_64.S"
 OUTPUT = ROOT / "src" / "sysemu" / "kernel" / "arch" / "_vdso_clock_x86_64.py"
 ELF_MACHINE = 62  # EM_X86_64 (elf.h): the vDSOs this code may go into
-SYMBOLS = ("parameters", "fake_clock_gettime", "fake_gettimeofday", "fake_time")
+SYMBOLS = ("parameters", "clock_table", "fake_clock_gettime", "fake_gettimeofday", "fake_time")
 
 
 def assemble() -> tuple[bytes, dict[str, int]]:

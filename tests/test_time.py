@@ -278,6 +278,16 @@ def test_an_offset_is_computed_in_the_vdso_without_stops(
     assert stops_of(stopped.stderr, "clock_gettime") == 1
 
 
+def test_a_freeze_and_a_rate_are_computed_in_the_vdso_too(static_clock: str) -> None:
+    frozen = run("--stats", "--time", f"@{Y2030}", "--time-freeze", "--", static_clock)
+    assert seconds_read(frozen.stdout) == [Y2030] * 3
+    assert stops_of(frozen.stderr, "clock_gettime") == 0, frozen.stderr
+    script = "import time; m = time.monotonic(); time.sleep(1); print(time.monotonic() - m)"
+    scaled = run("--stats", "--time-rate", "5", "--", sys.executable, "-c", script)
+    assert 0.9 < float(scaled.stdout) < 2.5
+    assert stops_of(scaled.stderr, "clock_gettime") == 0, scaled.stderr
+
+
 def test_forks_keep_the_vdso_offset() -> None:
     # The shell forks date twice; each exec patches its own image again, the forked shell
     # keeps its copy.

@@ -300,7 +300,7 @@ class Emulator:
             raise ValueError("a virtual clock needs a ptrace-based backend, not unotify")
         from sysemu.tools.time.tool import TimeTool  # noqa: PLC0415 (on first use)
 
-        self.use(TimeTool(clock))
+        self.use(TimeTool(clock, in_process=True))
 
     def _run_handlers(self) -> HandlerSet:
         """:attr:`handlers`, with the tools' (as configured now) after them, and io_uring

@@ -1,17 +1,24 @@
-/* Replacements for the x86-64 vDSO's realtime reads, for faked time without a stop per read
- * (see sysemu/tools/time/inprocess.py). sysemu copies this blob into the free tail of the program's vDSO at
- * exec, fills the parameters, and points the vDSO's dynamic symbols at the functions below;
- * each calls the vDSO's own function, then adds the offset. Assembled by
- * scripts/gen_vdso_clock.py into _vdso_clock_x86_64.py: edit this file, then run it. */
+/* Replacements for the x86-64 vDSO's clock reads, for faked time without a stop per read
+ * (see sysemu/tools/time/inprocess.py). sysemu copies this blob into the free tail of the
+ * program's vDSO at exec, fills the parameters, and points the vDSO's dynamic symbols at the
+ * functions below; each calls the vDSO's own function, then maps the real time r of clock c
+ * (in nanoseconds) to the virtual one, linearly:
+ *
+ *     v = r + a[c] + ((r - b[c]) * k[c]) >> 32
+ *
+ * (k: the rate minus 1, in 32.32 fixed point; -1.0 freezes the clock at a + b.) A clock whose
+ * a and k are 0 is left as read. Assembled by scripts/gen_vdso_clock.py into
+ * _vdso_clock_x86_64.py: edit this file, then run it. */
     .text
     .globl parameters
 parameters:
 real_clock_gettime: .quad 0     /* +0: the vDSO's own __vdso_clock_gettime */
 real_gettimeofday:  .quad 0     /* +8: the vDSO's own __vdso_gettimeofday */
-offset_sec:         .quad 0     /* +16: seconds added to the realtime clocks */
-offset_nsec:        .quad 0     /* +24: and nanoseconds, 0 <= n < 1e9 */
-offset_usec:        .quad 0     /* +32: the same in microseconds, for gettimeofday */
-                    .quad 0, 0, 0
+    .globl clock_table
+clock_table:                    /* +16: (a, b, k) for clock ids 0-11, 24 bytes each */
+table_here:
+    .fill 36, 8, 0
+    .p2align 4
 
     .globl fake_clock_gettime
 fake_clock_gettime:                 /* int (clockid_t clock, struct timespec *ts) */
@@ -24,23 +31,33 @@ clock_gettime_here:
     call *real_clock_gettime(%rip)
     test %eax, %eax
     jnz 1f
-    cmp $0, %ebx                    /* CLOCK_REALTIME, _COARSE, _ALARM, TAI: shifted */
-    je 2f
-    cmp $5, %ebx
-    je 2f
-    cmp $8, %ebx
-    je 2f
-    cmp $11, %ebx
-    jne 1f
-2:  mov offset_sec(%rip), %rcx
-    add %rcx, (%r12)
-    mov offset_nsec(%rip), %rcx
-    add 8(%r12), %rcx
-    cmp $1000000000, %rcx
-    jl 3f
-    sub $1000000000, %rcx
-    incq (%r12)
-3:  mov %rcx, 8(%r12)
+    cmp $11, %ebx                   /* unsigned: the CPU clocks' negative ids are left too */
+    ja 1f
+    lea table_here(%rip), %rcx       /* (a local label: no relocation) */
+    imul $24, %rbx, %rdx
+    add %rdx, %rcx                  /* rcx: this clock's (a, b, k) */
+    mov (%rcx), %rax
+    or 16(%rcx), %rax
+    jz 1f                           /* a = k = 0: as read */
+    mov (%r12), %rax
+    imul $1000000000, %rax, %rax
+    add 8(%r12), %rax               /* r */
+    mov %rax, %r8
+    sub 8(%rcx), %rax               /* r - b */
+    imulq 16(%rcx)                  /* rdx:rax = (r - b) * k */
+    shrd $32, %rdx, %rax
+    add %r8, %rax
+    add (%rcx), %rax                /* v */
+    cqo
+    mov $1000000000, %r9
+    idiv %r9
+    test %rdx, %rdx
+    jns 2f
+    add %r9, %rdx
+    dec %rax
+2:  mov %rax, (%r12)
+    mov %rdx, 8(%r12)
+    xor %eax, %eax
 1:  add $8, %rsp
     pop %r12
     pop %rbx
@@ -50,23 +67,31 @@ clock_gettime_here:
 fake_gettimeofday:                  /* int (struct timeval *tv, struct timezone *tz) */
     push %rbx
     push %r12
-    sub $8, %rsp
+    sub $24, %rsp                   /* a struct timespec, the stack aligned */
     mov %rdi, %rbx
-    call *real_gettimeofday(%rip)
-    test %eax, %eax
-    jnz 1f
+    mov %rsi, %r12
+    test %r12, %r12
+    jz 2f
+    xor %edi, %edi
+    mov %r12, %rsi
+    call *real_gettimeofday(%rip)   /* the zone, from the vDSO's own */
+2:  xor %eax, %eax
     test %rbx, %rbx
     jz 1f
-    mov offset_sec(%rip), %rcx
-    add %rcx, (%rbx)
-    mov offset_usec(%rip), %rcx
-    add 8(%rbx), %rcx
-    cmp $1000000, %rcx
-    jl 3f
-    sub $1000000, %rcx
-    incq (%rbx)
-3:  mov %rcx, 8(%rbx)
-1:  add $8, %rsp
+    xor %edi, %edi                  /* CLOCK_REALTIME */
+    mov %rsp, %rsi
+    call clock_gettime_here
+    test %eax, %eax
+    jnz 1f
+    mov (%rsp), %rax
+    mov %rax, (%rbx)
+    mov 8(%rsp), %rax
+    xor %edx, %edx
+    mov $1000, %ecx
+    div %rcx
+    mov %rax, 8(%rbx)
+    xor %eax, %eax
+1:  add $24, %rsp
     pop %r12
     pop %rbx
     ret
@@ -78,7 +103,7 @@ fake_time:                          /* time_t (time_t *tloc) */
     mov %rdi, %rbx
     xor %edi, %edi
     mov %rsp, %rsi
-    call clock_gettime_here          /* (a local label: no relocation) */
+    call clock_gettime_here         /* (a local label: no relocation) */
     mov (%rsp), %rax
     test %rbx, %rbx
     jz 1f

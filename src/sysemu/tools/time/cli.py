@@ -60,8 +60,8 @@ class TimeOptions(ToolOptions):
         group.add_argument(
             "--time-stop-reads",
             action="store_true",
-            help="with --time alone, answer every clock read in a stop of the program, as the "
-            "rate and freeze do, instead of in the program's own vDSO (x86-64 programs)",
+            help="answer every clock read in a stop of the program, instead of in the "
+            "program's own vDSO (where 64-bit programs compute the virtual time themselves)",
         )
         group.add_argument(
             "--time-files",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from collections.abc import Callable
 
 from sysemu._typing import Protocol
 
@@ -101,6 +102,7 @@ class VirtualClock:
         self._start_ns = 0
         self._advanced_ns = 0
         self._advanced_monotonic_ns = 0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def wait_rate(self) -> float:
@@ -121,17 +123,29 @@ class VirtualClock:
         real = self._bases[CLOCK_REALTIME]
         self._start_ns = real if self.start is None else round(self.start * _NS)
 
-    @property
-    def linear_offset(self) -> bool:
-        """Whether the fake realtime is the real one plus a constant (the rate 1, not
-        frozen): what a program can then compute itself (see inprocess.py)."""
-        return self.rate == 1.0 and not self.frozen
-
-    def offset_ns(self) -> int:
-        """Nanoseconds the virtual realtime is ahead of the real one (for a linear offset)."""
+    def linear_parameters(self) -> dict[int, tuple[int, int, float]]:
+        """For each clock id this clock changes, ``(a, b, k)`` such that the virtual time is
+        ``r + a + (r - b) * k`` for the real time ``r`` (nanoseconds): what a program can
+        compute itself (see inprocess.py). Clocks it leaves alone are not listed."""
         if not self._bases:
             self.begin()
-        return self._start_ns - self._bases[CLOCK_REALTIME] + self._advanced_ns
+        found: dict[int, tuple[int, int, float]] = {}
+        changed = self.virtual_ids()
+        for clock_id, base in self._bases.items():
+            if clock_id not in changed:
+                continue
+            if clock_id in REALTIME_FAMILY:
+                start = self._start_ns + round((base - self._bases[CLOCK_REALTIME]) / _NS) * _NS
+                rate = 0.0 if self.frozen else self.rate
+                found[clock_id] = (start + self._advanced_ns - base, base, rate - 1.0)
+            else:
+                found[clock_id] = (self._advanced_monotonic_ns, base, self.wait_rate - 1.0)
+        return found
+
+    def on_advance(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every :meth:`advance` (the time tool then updates the
+        parameters of the programs that compute the time themselves)."""
+        self._listeners.append(listener)
 
     def advance(self, seconds: float) -> None:
         """Move every clock ``seconds`` forward (realtime also backward, for a negative
@@ -139,6 +153,8 @@ class VirtualClock:
         step = round(seconds * _NS)
         self._advanced_ns += step
         self._advanced_monotonic_ns += max(step, 0)
+        for listener in self._listeners:
+            listener()
 
     def now(self, clock_id: int) -> float:
         """The virtual time of ``clock_id`` in seconds."""

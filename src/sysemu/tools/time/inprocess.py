@@ -1,14 +1,16 @@
-"""Faked time at vDSO speed: the program's own vDSO adds the offset, with no stop per read.
+"""Faked time at vDSO speed: the program's own vDSO computes it, with no stop per read.
 
-With the vDSO hidden, every clock read is a ptrace stop (tens of microseconds). When the fake
-realtime is the real one plus a constant (``--time`` without a rate or a freeze), the program
-can compute it itself. At exec, before the image runs, sysemu copies a small blob
-(kernel/arch/vdso_clock_x86_64.S: ``fake_clock_gettime``, ``fake_gettimeofday``,
+With the vDSO hidden, every clock read is a stop (microseconds). A :class:`VirtualClock`'s
+time is a linear function of the real one (an offset, a rate, a freeze: ``r + a + (r - b) *
+k``), which the program can compute itself. At exec, before the image runs, sysemu copies a
+small blob (kernel/arch/vdso_clock_x86_64.S: ``fake_clock_gettime``, ``fake_gettimeofday``,
 ``fake_time`` and their parameters) into the free tail of the image's vDSO, and points the
-vDSO's dynamic symbols
-(``__vdso_clock_gettime`` and the others, which glibc, musl and Go look up by name when they
-start) at it. Each replacement calls the vDSO's own function and adds the offset to the
-realtime clocks; the monotonic clocks are the vDSO's own.
+vDSO's dynamic symbols (``__vdso_clock_gettime`` and the others, which glibc, musl and Go look
+up by name when they start) at it. Each replacement calls the vDSO's own function and maps
+its answer; clocks the virtual clock leaves alone (monotonic at rate 1, the CPU clocks) are
+read as they are.
+sysemu can change the parameters while the program runs (:func:`update`, for
+``VirtualClock.advance``).
 
 The vDSO is mapped read-and-execute but may be written by a tracer (``VM_MAYWRITE``, for a
 debugger's breakpoints): the write through ``/proc/PID/mem`` gives the process its own copy
@@ -27,7 +29,7 @@ from sysemu.api.execs import ExecImage
 from sysemu.kernel.arch import _vdso_clock_x86_64 as blob
 from sysemu.kernel.arch import native_abi
 from sysemu.kernel.auxv import AT_SYSINFO_EHDR
-from sysemu.kernel.memory import PAGE_SIZE, TraceeMemoryError
+from sysemu.kernel.memory import PAGE_SIZE, TraceeMemory, TraceeMemoryError
 
 _NS = 1_000_000_000
 _ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
@@ -43,28 +45,44 @@ _REPLACED = {
     b"__vdso_time": blob.FAKE_TIME,
     b"time": blob.FAKE_TIME,
 }
-_PARAMETERS = struct.Struct("<QQqqq")  # real clock_gettime, real gettimeofday, offsets
+_POINTERS = struct.Struct("<QQ")  # the vDSO's own clock_gettime and gettimeofday
+_CLOCK_ENTRY = struct.Struct("<qqq")  # a, b, k (see the blob's source)
+_CLOCKS = (blob.FAKE_CLOCK_GETTIME - blob.CLOCK_TABLE) // _CLOCK_ENTRY.size
+_FIXED_POINT = 1 << 32
+
+LinearClocks = dict[int, tuple[int, int, float]]
+"""Per clock id, ``(a, b, k)``: the virtual time is ``r + a + (r - b) * k`` for real ``r``."""
 
 
-def parameters(real_clock_gettime: int, real_gettimeofday: int, offset_ns: int) -> bytes:
-    """The blob's parameter block for a realtime offset of ``offset_ns``."""
-    seconds, nanoseconds = divmod(offset_ns, _NS)
-    return _PARAMETERS.pack(
-        real_clock_gettime, real_gettimeofday, seconds, nanoseconds, nanoseconds // 1000
-    )
+def clock_table(clocks: LinearClocks) -> bytes:
+    """The blob's table of clocks (ids it has no row for read as they are)."""
+    rows = []
+    for clock_id in range(min(_CLOCKS, 12)):
+        a, b, k = clocks.get(clock_id, (0, 0, 0.0))
+        rows.append(_CLOCK_ENTRY.pack(a, b, round(k * _FIXED_POINT)))
+    return b"".join(rows)
 
 
-def patch_vdso(image: ExecImage, offset_ns: int) -> bool:
-    """Make ``image``'s vDSO add ``offset_ns`` to its realtime reads; whether it could (else
-    nothing was changed)."""
+def update(tid: int, table_address: int, clocks: LinearClocks) -> bool:
+    """Write new clock parameters into a patched process; False if it is gone."""
+    try:
+        TraceeMemory(tid).write(table_address, clock_table(clocks))
+    except OSError:
+        return False
+    return True
+
+
+def patch_vdso(image: ExecImage, clocks: LinearClocks) -> int | None:
+    """Make ``image``'s vDSO read ``clocks``; the address of its clock table (for
+    :func:`update`), or None if it could not (then nothing was changed)."""
     base = image.aux_value(AT_SYSINFO_EHDR)
     if image.abi is not native_abi() or not base:
-        return False
+        return None
     memory = image.memory
     try:
         header = _ELF64_HEADER.unpack(memory.read(base, _ELF64_HEADER.size))
         if header[0][:5] != b"\x7fELF\x02" or header[2] != blob.ELF_MACHINE:
-            return False  # not a 64-bit vDSO of the machine the blob is code for
+            return None  # not a 64-bit vDSO of the machine the blob is code for
         section_offset, section_size, sections = header[6], header[11], header[12]
         table = memory.read(base + section_offset, section_size * sections)
         entries = [_SECTION.unpack_from(table, k * section_size) for k in range(sections)]
@@ -73,10 +91,10 @@ def patch_vdso(image: ExecImage, offset_ns: int) -> bool:
         start = (end + 63) & ~63
         mapped = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
         if start + len(blob.CODE) > mapped or not _maps_at_least(image.tid, base, mapped):
-            return False
+            return None
         dynsym = next((e for e in entries if e[1] == _SHT_DYNSYM), None)
         if dynsym is None:
-            return False
+            return None
         strtab = entries[dynsym[6]]
         names = memory.read(base + strtab[4], strtab[5])
         symbols = memory.read(base + dynsym[4], dynsym[5])
@@ -88,15 +106,15 @@ def patch_vdso(image: ExecImage, offset_ns: int) -> bool:
                 found[name] = (dynsym[4] + at, value)
         real_clock, real_day = found.get(b"__vdso_clock_gettime"), found.get(b"__vdso_gettimeofday")
         if real_clock is None or real_day is None:
-            return False
-        code = parameters(base + real_clock[1], base + real_day[1], offset_ns)
-        memory.write(base + start, code + blob.CODE[len(code) :])
+            return None
+        head = _POINTERS.pack(base + real_clock[1], base + real_day[1]) + clock_table(clocks)
+        memory.write(base + start, head + blob.CODE[len(head) :])
         for name, (symbol_at, _value) in found.items():
             replacement = start + _REPLACED[name]
             memory.write(base + symbol_at + 8, struct.pack("<Q", replacement))
     except (TraceeMemoryError, ValueError, struct.error):
-        return False
-    return True
+        return None
+    return int(base + start + blob.CLOCK_TABLE)
 
 
 def _maps_at_least(tid: int, base: int, size: int) -> bool:
