@@ -144,11 +144,12 @@ def test_timeout_and_python_sleep_under_a_rate() -> None:
 
 def test_absolute_timers_reach_their_virtual_deadline(programs: Programs) -> None:
     # Without translation the first deadline lies years away from the real clock.
-    result = run("--time", f"@{Y2030}", "--", programs.abs_timer, timeout=30)
-    assert result.returncode == 0, result.stderr
-    assert seconds_read(result.stdout) == [1.0, 1.0]
-    result = run("--time=-1d", "--time-rate", "4", "--", programs.abs_timer, timeout=30)
-    assert seconds_read(result.stdout) == [1.0, 1.0]
+    # Years ahead, a day behind at four times the speed (where a wake-up's latency reads four
+    # times as long).
+    for clock in (["--time", f"@{Y2030}"], ["--time=-1d", "--time-rate", "4"]):
+        result = run(*clock, "--", programs.abs_timer, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert all(0.9 < waited < 1.6 for waited in seconds_read(result.stdout)), result.stdout
 
 
 def test_make_builds_and_finds_its_target_up_to_date(tmp_path: Path) -> None:

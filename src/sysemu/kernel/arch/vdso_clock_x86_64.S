@@ -42,13 +42,29 @@ clock_gettime_here:
     mov (%r12), %rax
     imul $1000000000, %rax, %rax
     add 8(%r12), %rax               /* r */
+    mov 16(%rcx), %r9               /* k */
+    test %r9, %r9
+    jz 3f                           /* an offset alone: no multiply */
     mov %rax, %r8
     sub 8(%rcx), %rax               /* r - b */
-    imulq 16(%rcx)                  /* rdx:rax = (r - b) * k */
+    imul %r9                        /* rdx:rax = (r - b) * k */
     shrd $32, %rdx, %rax
     add %r8, %rax
-    add (%rcx), %rax                /* v */
-    cqo
+3:  add (%rcx), %rax                /* v */
+    test %rax, %rax
+    js 5f
+    mov %rax, %r8                   /* v / 1e9 by its reciprocal, as compilers divide */
+    shr $9, %rax
+    movabs $19342813113834067, %rdx
+    mul %rdx
+    shr $11, %rdx
+    mov %rdx, (%r12)
+    imul $1000000000, %rdx, %rdx
+    sub %rdx, %r8
+    mov %r8, 8(%r12)
+    xor %eax, %eax
+    jmp 1f
+5:  cqo                             /* before 1970: a signed division */
     mov $1000000000, %r9
     idiv %r9
     test %rdx, %rdx
@@ -85,11 +101,12 @@ fake_gettimeofday:                  /* int (struct timeval *tv, struct timezone 
     jnz 1f
     mov (%rsp), %rax
     mov %rax, (%rbx)
-    mov 8(%rsp), %rax
-    xor %edx, %edx
-    mov $1000, %ecx
-    div %rcx
-    mov %rax, 8(%rbx)
+    mov 8(%rsp), %rax               /* nanoseconds / 1000, by the reciprocal */
+    shr $3, %rax
+    movabs $2361183241434822607, %rdx
+    mul %rdx
+    shr $4, %rdx
+    mov %rdx, 8(%rbx)
     xor %eax, %eax
 1:  add $24, %rsp
     pop %r12
