@@ -207,6 +207,10 @@ class Route:
         return None
 
 
+# A handler registered for more names than this was not written for the vDSO's calls in
+# particular (a negated or class set): no warning that they rarely stop.
+_NAMES_MEANT = 16
+
 # The filter's data for "look the route up by ABI and number": used when observers watch every
 # call, which would need more routes than a filter can hold.
 DYNAMIC_ROUTE = 0xFFFF
@@ -363,10 +367,22 @@ class HandlerSet:
 
     def vdso_calls(self) -> list[str]:
         """The calls the vDSO answers in user space that a handler or observer here names:
-        they never stop while the vDSO is in place (see :attr:`vdso_hidden`)."""
-        named = {r.syscall.name for r in self._registrations}
-        for _observer, entries in self._observers:
-            named.update(entry.name for entry in entries or ())
+        they never stop while the vDSO is in place (see :attr:`vdso_hidden`). Handlers of
+        sweeping sets (``--inject '!getpid:...'``) are not taken to mean them."""
+        # Grouped by the handler's code: a tool's closures (one per call of a set) are one.
+        by_handler: dict[object, set[str]] = {}
+        for registration in self._registrations:
+            handler = registration.handler
+            code = getattr(getattr(handler, "__func__", handler), "__code__", handler)
+            by_handler.setdefault(code, set()).add(registration.syscall.name)
+        named_sets = [*by_handler.values()]
+        named_sets += [
+            {entry.name for entry in entries} for _o, entries in self._observers if entries
+        ]
+        named: set[str] = set()
+        for names_ in named_sets:
+            if len(names_) <= _NAMES_MEANT:
+                named |= names_
         return sorted(named & VDSO_CALLS)
 
     def observe(

@@ -15,6 +15,7 @@ import math
 import struct
 from collections.abc import Callable
 
+from sysemu._typing import Protocol
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.api.conditions import HasBits, In, Ne
@@ -36,18 +37,21 @@ FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_
 ITIMER_REAL = 0
 
 
-class Clock:
+class Clock(Protocol):
     """What the handlers need of a clock (see :mod:`sysemu.tools.time.clock`)."""
 
-    wait_rate: float
+    @property
+    def wait_rate(self) -> float:
+        """Virtual seconds per real second while the program waits."""
+        ...
 
     def now_ns(self, clock_id: int) -> int:
         """The virtual time of ``clock_id`` in nanoseconds."""
-        raise NotImplementedError
+        ...
 
     def virtual_ids(self) -> tuple[int, ...]:
         """The clock ids whose reads the clock changes."""
-        raise NotImplementedError
+        ...
 
 
 def _wide(call: Call, index: int) -> bool:

@@ -57,10 +57,10 @@ class TimeTool(Tool):
     def _clock(self) -> Clock:
         clock = self.clock
         if isinstance(clock, (VirtualClock, SteppedClock)):
-            return clock  # type: ignore[return-value]
+            return clock
         if not callable(getattr(clock, "now", None)):
             raise TypeError(f"a clock has a now(clock_id) method; {clock!r} has none")
-        return ClockAdapter(clock)  # type: ignore[arg-type,return-value]
+        return ClockAdapter(clock)  # type: ignore[arg-type]
 
     def run_started(self) -> None:
         """The clock starts with the run; the seeded stream starts again."""
