@@ -131,3 +131,12 @@ def test_no_vdso_on_the_command_line_in_both_loops(
         check=False,
     )
     assert "handlers for clock_gettime will rarely stop" in doctor.stdout
+
+
+def test_sweeping_sets_are_not_taken_to_mean_the_vdso_calls() -> None:
+    sweeping = Emulator()
+    sweeping.inject("!getpid", error="EIO")
+    assert sweeping.vdso_warning() is None
+    meant = Emulator()
+    meant.inject("%clock", error="EIO")
+    assert "clock_gettime" in (meant.vdso_warning() or "")
