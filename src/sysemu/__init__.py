@@ -61,10 +61,15 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from sysemu.abi.sockaddr import SocketAddress
+    from sysemu.api.execs import ExecImage
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.inject.spec import InjectSpecError
+    from sysemu.tools.time.clock import SteppedClock, VirtualClock
 
 _LAZY = {
+    "ExecImage": "sysemu.api.execs",
+    "SteppedClock": "sysemu.tools.time.clock",
+    "VirtualClock": "sysemu.tools.time.clock",
     "SocketAddress": "sysemu.abi.sockaddr",
     "Injection": "sysemu.tools.inject.injector",
     "InjectSpecError": "sysemu.tools.inject.spec",
@@ -92,6 +97,7 @@ __all__ = [
     "Emulator",
     "Eq",
     "ExecError",
+    "ExecImage",
     "Fail",
     "Ge",
     "Gt",
@@ -117,9 +123,11 @@ __all__ = [
     "RunTimeoutError",
     "SocketAddress",
     "Stats",
+    "SteppedClock",
     "SyscallStats",
     "Tool",
     "ToolOptions",
     "UnsupportedError",
+    "VirtualClock",
     "__version__",
 ]

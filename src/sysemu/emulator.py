@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.conditions import Condition
+from sysemu.api.execs import ExecHook, hide_vdso
 from sysemu.api.handlers import (
     Handler,
     HandlerError,
@@ -89,6 +90,12 @@ class Emulator:
     handlers can only pass, emulate or fail; see :mod:`sysemu.engine.notify`) or
     ``"sysemu"`` (``PTRACE_SYSEMU``: every call stops and none runs unless the tracer makes it
     run again; for full emulators that answer (nearly) every call themselves).
+
+    ``vdso=False`` hides the vDSO from every program the run execs (see
+    :func:`sysemu.api.execs.hide_vdso`), so that ``clock_gettime``, ``gettimeofday`` and
+    ``time`` enter the kernel, where handlers see them; the time tool does so itself. With
+    the vDSO in place, a run whose handlers name those calls warns (``RuntimeWarning``) that
+    they will rarely stop. Needs a ptrace-based backend.
     """
 
     def __init__(
@@ -102,6 +109,7 @@ class Emulator:
         backend: str | None = None,
         handler_timeout: float | None = None,
         allow_io_uring: bool = False,
+        vdso: bool = True,
     ) -> None:
         chosen = DEFAULT_BACKEND if backend is None else backend
         if chosen not in BACKENDS:
@@ -113,6 +121,12 @@ class Emulator:
             raise ValueError("handler_timeout needs a ptrace-based backend, not unotify")
         self.handler_timeout = handler_timeout
         self.allow_io_uring = allow_io_uring
+        if not vdso and chosen == "unotify":
+            raise ValueError("vdso=False needs a ptrace-based backend, not unotify")
+        self.vdso = vdso
+        self.warn_vdso = True
+        """Whether :meth:`run` warns about handlers the vDSO hides (see
+        :meth:`vdso_warning`); the command line prints the warning itself."""
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
@@ -266,15 +280,59 @@ class Emulator:
         else:
             self.use(FileSystemTool(view))
 
+    @property
+    def clock(self) -> object | None:
+        """The programs' virtual clock (None: the real time), put in front of every later
+        run: ``emu.clock = VirtualClock(start="2030-01-01T00:00:00Z", rate=10)``, or any
+        object with ``now(clock_id)`` in seconds (see :mod:`sysemu.tools.time`). The vDSO is
+        then hidden, and the clock may be stepped (``clock.advance(3600)``) while the program
+        runs. It is the clock of the tool named ``"time"`` in :attr:`tools`."""
+        tool = self._tools.get("time")
+        return getattr(tool, "clock", None)
+
+    @clock.setter
+    def clock(self, clock: object | None) -> None:
+        """Put ``clock`` in front of every later run, or none."""
+        if clock is None:
+            self._tools.pop("time", None)
+            return
+        if self.backend == "unotify":
+            raise ValueError("a virtual clock needs a ptrace-based backend, not unotify")
+        from sysemu.tools.time.tool import TimeTool  # noqa: PLC0415 (on first use)
+
+        self.use(TimeTool(clock, in_process=True))
+
     def _run_handlers(self) -> HandlerSet:
         """:attr:`handlers`, with the tools' (as configured now) after them, and io_uring
         refused where its operations would bypass a handler (unless ``allow_io_uring``)."""
         handlers = self.handlers
-        if self._tools:
+        if self._tools or not self.vdso:
             handlers = handlers.copy()
             for tool in self._tools.values():
                 tool.install(handlers)
+            if not self.vdso:
+                handlers.on_exec(hide_vdso)
         return handlers if self.allow_io_uring else handlers.guarded_against_io_uring()
+
+    def vdso_warning(self) -> str | None:
+        """Why handlers of this emulator (and its tools) would not see the calls they name,
+        or None: the vDSO answers ``clock_gettime``, ``gettimeofday`` and ``time`` in user
+        space unless it is hidden (``vdso=False``, or the time tool)."""
+        handlers = self._run_handlers()
+        named = handlers.vdso_calls()
+        if not named or handlers.vdso_hidden:
+            return None
+        return (
+            f"handlers for {', '.join(named)} will rarely stop: the vDSO answers them without "
+            "entering the kernel (hide it with --no-vdso, Emulator(vdso=False))"
+        )
+
+    def on_exec(self, hook: ExecHook) -> ExecHook:
+        """Call ``hook`` with an :class:`~sysemu.api.execs.ExecImage` at every exec of the
+        traced tree, before the new image runs (usable as a decorator); see
+        :meth:`HandlerSet.on_exec`."""
+        self.handlers.on_exec(hook)
+        return hook
 
     @property
     def injector(self) -> Injector | None:
@@ -333,7 +391,12 @@ class Emulator:
         arch = host_arch()
         for tool in self._tools.values():
             tool.run_started()
-        compiled = self._run_handlers().compile(arch.abis)
+        handlers = self._run_handlers()
+        if self.warn_vdso and not handlers.vdso_hidden and handlers.vdso_calls():
+            import warnings  # noqa: PLC0415 (only runs that warn)
+
+            warnings.warn(self.vdso_warning() or "", RuntimeWarning, stacklevel=2)
+        compiled = handlers.compile(arch.abis)
         if cwd is None:
             cwd = next((c for t in tools if (c := t.start_cwd) is not None), None)
         tracer = runner(self.backend, compiled, arch, self._settings())

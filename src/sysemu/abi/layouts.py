@@ -124,6 +124,9 @@ STATX = Layout(
     " stx_blocks",
 )
 """The head of ``struct statx`` (the same on every ABI), up to ``stx_blocks``."""
+STATX_TIMESTAMPS = (0x40, 0x50, 0x60, 0x70)
+"""Offsets of ``struct statx``'s ``stx_atime``, ``stx_btime``, ``stx_ctime`` and ``stx_mtime``,
+each a ``struct statx_timestamp`` (``__s64 tv_sec; __u32 tv_nsec``; include/uapi/linux/stat.h)."""
 
 
 def stat_layout(call: str, abi: Abi) -> Layout | None:

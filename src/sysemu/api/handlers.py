@@ -26,6 +26,7 @@ from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
 from sysemu.api.decisions import Decision, Defer, Fail, Outcome
+from sysemu.api.execs import VDSO_CALLS, ExecHook, hide_vdso
 from sysemu.api.observers import Observer
 from sysemu.kernel.arch import native_abi
 from sysemu.kernel.bpf import (
@@ -217,6 +218,10 @@ class Route:
         return None
 
 
+# A handler registered for more names than this was not written for the vDSO's calls in
+# particular (a negated or class set): no warning that they rarely stop.
+_NAMES_MEANT = 16
+
 # The filter's data for "look the route up by ABI and number": used when observers watch every
 # call, which would need more routes than a filter can hold.
 DYNAMIC_ROUTE = 0xFFFF
@@ -232,7 +237,9 @@ class CompiledHandlers:
     (``SECCOMP_RET_TRACE | DYNAMIC_ROUTE`` when observers watch every call).
     """
 
-    __slots__ = ("arch_defaults", "observers", "routes", "rules", "watch_all")
+    __slots__ = (
+        "arch_defaults", "exec_hooks", "observers", "personality", "routes", "rules", "watch_all"
+    )  # fmt: skip
 
     def __init__(
         self, observers: tuple[Observer, ...] = (), watch_all: tuple[Observer, ...] = ()
@@ -242,6 +249,10 @@ class CompiledHandlers:
         self.observers = observers
         self.watch_all = watch_all
         self.arch_defaults: dict[int, int] = {}
+        # Called at every exec of the tree, before the new image runs (see api/execs.py).
+        self.exec_hooks: tuple[ExecHook, ...] = ()
+        # personality(2) bits a spawned program starts with (ADDR_NO_RANDOMIZE, say).
+        self.personality = 0
 
     def dynamic_route(self, abi: Abi, nr: int) -> Route:
         """A route for a call that has no handler, for the observers that watch every call."""
@@ -334,6 +345,56 @@ class HandlerSet:
     def __init__(self) -> None:
         self._registrations: list[Registration] = []
         self._observers: list[tuple[Observer, list[Syscall] | None]] = []
+        self._exec_hooks: list[ExecHook] = []
+        self._personality = 0
+        self._vdso_handled = False
+
+    def on_exec(self, hook: ExecHook) -> None:
+        """Call ``hook`` with an :class:`~sysemu.api.execs.ExecImage` at every exec of the
+        traced tree, before the new image runs its first instruction (a hook added twice is
+        called once). It may edit the image's start-up block; an error it raises is a
+        handler error of ``execve``. Needs a ptrace-based backend."""
+        if not callable(hook):
+            raise TypeError(f"an exec hook must be callable, not {hook!r}")
+        if hook not in self._exec_hooks:
+            self._exec_hooks.append(hook)
+
+    def add_personality(self, flags: int) -> None:
+        """Start a spawned program with these ``personality(2)`` bits set too
+        (``ADDR_NO_RANDOMIZE``, 0x0040000, turns address-space randomization off); exec keeps
+        them, so the whole tree has them. Attaching ignores them."""
+        self._personality |= flags
+
+    def vdso_handled(self) -> None:
+        """Say that an exec hook here deals with the vDSO itself (the time tool's, which
+        replaces its clock functions): no warning about calls it would answer."""
+        self._vdso_handled = True
+
+    @property
+    def vdso_hidden(self) -> bool:
+        """Whether :func:`~sysemu.api.execs.hide_vdso` is one of the exec hooks, or another
+        deals with the vDSO (:meth:`vdso_handled`)."""
+        return self._vdso_handled or hide_vdso in self._exec_hooks
+
+    def vdso_calls(self) -> list[str]:
+        """The calls the vDSO answers in user space that a handler or observer here names:
+        they never stop while the vDSO is in place (see :attr:`vdso_hidden`). Handlers of
+        sweeping sets (``--inject '!getpid:...'``) are not taken to mean them."""
+        # Grouped by the handler's code: a tool's closures (one per call of a set) are one.
+        by_handler: dict[object, set[str]] = {}
+        for registration in self._registrations:
+            handler = registration.handler
+            code = getattr(getattr(handler, "__func__", handler), "__code__", handler)
+            by_handler.setdefault(code, set()).add(registration.syscall.name)
+        named_sets = [*by_handler.values()]
+        named_sets += [
+            {entry.name for entry in entries} for _o, entries in self._observers if entries
+        ]
+        named: set[str] = set()
+        for names_ in named_sets:
+            if len(names_) <= _NAMES_MEANT:
+                named |= names_
+        return sorted(named & VDSO_CALLS)
 
     def observe(
         self, observer: Observer, syscalls: SyscallSpec | None = None, *, abi: Abi | None = None
@@ -430,6 +491,9 @@ class HandlerSet:
             )
         guarded._registrations.extend(self._registrations)
         guarded._observers = list(self._observers)
+        guarded._exec_hooks = list(self._exec_hooks)
+        guarded._personality = self._personality
+        guarded._vdso_handled = self._vdso_handled
         return guarded
 
     def copy(self) -> HandlerSet:
@@ -438,6 +502,9 @@ class HandlerSet:
         twin = HandlerSet()
         twin._registrations = list(self._registrations)
         twin._observers = list(self._observers)
+        twin._exec_hooks = list(self._exec_hooks)
+        twin._personality = self._personality
+        twin._vdso_handled = self._vdso_handled
         return twin
 
     def compile(self, abis: Iterable[Abi]) -> CompiledHandlers:
@@ -473,6 +540,8 @@ class HandlerSet:
             compiled = _compile_routes(
                 by_key, watched, allowed, watch_all, unique, registered=self._observers, many=True
             )
+        compiled.exec_hooks = tuple(self._exec_hooks)
+        compiled.personality = self._personality
         return compiled
 
 

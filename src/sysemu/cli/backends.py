@@ -35,6 +35,11 @@ def unsupported(args: argparse.Namespace) -> str | None:
             f"{option}: the unotify backend cannot trace (it sees neither every call nor any "
             f"result); use --backend {PTRACE_BACKENDS}"
         )
+    if getattr(args, "no_vdso", False):
+        return (
+            "--no-vdso: the unotify backend cannot hide the vDSO (it needs ptrace's exec "
+            f"event); use --backend {PTRACE_BACKENDS}"
+        )
     if args.handler_timeout is not None:
         return (
             "--handler-timeout: the unotify backend cannot time handlers out (it needs "

@@ -208,6 +208,12 @@ def _add_handler_options(sub: argparse.ArgumentParser, command: str, *, tools: b
     )
     strace_options.add_arguments(sub)
     sub.add_argument(
+        "--no-vdso",
+        action="store_true",
+        help="hide the vDSO from every program exec'd, so that clock_gettime, gettimeofday "
+        "and time enter the kernel, where rules see them (the time options imply it)",
+    )
+    sub.add_argument(
         "--allow-io-uring",
         action="store_true",
         help="let the program make io_uring rings even where their operations would bypass a "
@@ -290,6 +296,7 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
         backend=backend,
         handler_timeout=args.handler_timeout,
         allow_io_uring=args.allow_io_uring,
+        vdso=not args.no_vdso,
     )
     if args.allow_io_uring:
         print(
@@ -298,6 +305,10 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
             file=sys.stderr,
         )
     _load_handlers(args, emu, Invocation(args.subcommand, backend))
+    warning = emu.vdso_warning()
+    if warning is not None:
+        print(f"sysemu: warning: {warning}", file=sys.stderr)
+    emu.warn_vdso = False
     return emu
 
 
@@ -534,6 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if _load_handlers(args, emu, Invocation("doctor", "auto")) or args.rules:
                 status = print_report()
                 print_auto_routes(emu.handlers)
+                warning = emu.vdso_warning()
+                if warning is not None:
+                    print(f"\nwarning: {warning}")
                 return status
             return print_report()
         return run_command(args)

@@ -107,6 +107,18 @@ class FailurePolicy:
         route.stats.count(Outcome.PASSED)
         return Verdict.PASS
 
+    def hook_failed(self, error: HandlerError) -> bool:
+        """An exec hook raised (there is no call to fail or pass): recorded; True when the
+        run must end (``OnError.KILL``), else reported and the program goes on."""
+        self.errors.append(error)
+        if self.on_error is OnError.KILL:
+            if self.fatal is None:
+                self.fatal = error
+            return True
+        if self.report is not None:
+            self.report(error)
+        return False
+
     def observer_failed(self, error: HandlerError) -> None:
         """An observer (or a writer acting for one) raised: recorded and reported, never
         fatal: observers only watch, and the program must not pay for a broken one."""

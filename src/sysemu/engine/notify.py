@@ -112,6 +112,11 @@ def check_supported(compiled: CompiledHandlers) -> None:
                 f"the unotify backend cannot show call results to {type(observer).__name__} "
                 "(set wants_results = False, or use the seccomp backend)"
             )
+    if compiled.exec_hooks:
+        raise UnsupportedError(
+            "the unotify backend cannot run exec hooks (hiding the vDSO, virtual time): they "
+            "need ptrace's exec event; use the seccomp or auto backend"
+        )
     if compiled.watch_all:
         raise UnsupportedError(
             "the unotify backend cannot observe every call; name the syscalls, or use the "

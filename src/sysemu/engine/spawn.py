@@ -68,6 +68,7 @@ def exec_child(
     stdio: Sequence[int | None],
     listener_socket: int | None,
     filter_flags: int,
+    personality: int = 0,
 ) -> None:
     """The forked child's side of a spawn: wait for the go-ahead on ``go_read``, install
     ``filter_`` and exec; never returns (a failure goes to ``error_write``, then exit 127)."""
@@ -84,6 +85,8 @@ def exec_child(
             os._exit(127)
         if cwd is not None:
             os.chdir(cwd)
+        if personality:
+            _add_personality(personality)
         handoff = None
         if listener_socket is not None:
             # The fd number the filter lets sendmsg through on (see LISTENER_SOCKET_FD).
@@ -103,6 +106,22 @@ def exec_child(
             os.write(error_write, message)
         finally:
             os._exit(127)
+
+
+_QUERY_PERSONALITY = 0xFFFFFFFF  # personality(2): this value reads without changing
+
+
+def _add_personality(flags: int) -> None:
+    """Set ``flags`` in this process's personality (exec keeps them: ADDR_NO_RANDOMIZE then
+    lays the new image out without randomization, unprivileged)."""
+    import ctypes  # noqa: PLC0415 (the child of a run that asked for it only)
+
+    from sysemu.kernel.libc import check, libc  # noqa: PLC0415
+
+    personality = libc.personality
+    personality.argtypes = (ctypes.c_ulong,)
+    current = personality(_QUERY_PERSONALITY)
+    check(personality((current & 0xFFFFFFFF) | flags), "personality")
 
 
 class _ListenerHandoff:
@@ -165,12 +184,14 @@ def spawn(
     seize: bool = True,
     listener_socket: int | None = None,
     filter_flags: int = 0,
+    personality: int = 0,
 ) -> Spawned:
     """Fork and seize a child that will install ``filter_`` and exec ``path`` with ``argv``.
 
     ``stdio`` gives file descriptors for the child's 0, 1 and 2 (``None``: inherit ours).
     The child runs only once it is seized with ``options``; the caller's wait loop then sees
     its stops (the exec event first, unless the filter traps ``execve`` itself).
+    ``personality``: ``personality(2)`` bits the child sets before it execs.
     """
     go_read, go_write = os.pipe2(os.O_CLOEXEC)
     error_read, error_write = os.pipe2(os.O_CLOEXEC)
@@ -189,6 +210,7 @@ def spawn(
             stdio=stdio,
             listener_socket=listener_socket,
             filter_flags=filter_flags,
+            personality=personality,
         )
     os.close(go_read)
     os.close(error_write)

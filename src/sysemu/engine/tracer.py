@@ -24,7 +24,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING, Protocol
-from sysemu.api.handlers import CompiledHandlers, OnError
+from sysemu.abi import Abi
+from sysemu.api.execs import ExecImage
+from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError
 from sysemu.api.results import RunResult
 from sysemu.engine.c_loop import CLoopServing
 from sysemu.engine.call_cycle import Stops
@@ -180,6 +182,7 @@ class Tracer(CLoopServing):
             interrupt=self._ptrace_only,
             listener_socket=listener_socket,
             filter_flags=filter_flags,
+            personality=self._compiled.personality,
         )
         # The freshly spawned child is the tree's root from here; a run left by an exception
         # (Ctrl-C before the wait loop's own cleanup is in place, say) kills and reaps every
@@ -469,9 +472,32 @@ class Tracer(CLoopServing):
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
             state.spawning = False
+            if self._compiled.exec_hooks:
+                self._run_exec_hooks(tid)
             if observers:
                 self._tell("exec_done", observers, tid, former)
         self._resume(tid, 0)
+
+    def _run_exec_hooks(self, tid: int) -> None:
+        """The exec hooks (see api/execs.py), at the exec event: the new image has not run
+        an instruction yet. Every event but a call's stop comes to Python, from the C wait
+        loop too, so this is the one place for both. A hook's error is a handler error of
+        ``execve``: under ``OnError.KILL`` the tree is killed before the image runs."""
+        info = ptrace.syscall_info(tid)
+        if info is None:  # killed meanwhile
+            return
+        _op, audit_arch, _ip, sp = info[:4]
+        image = ExecImage(tid, Abi.of(audit_arch, 0), sp)
+        for hook in self._compiled.exec_hooks:
+            try:
+                hook(image)
+            except Exception as error:
+                failure = HandlerError("execve", hook, tid)
+                failure.__cause__ = error
+                if self._policy.hook_failed(failure):
+                    self._hand_back[0] = 1
+                    self._kill_tasks()
+                    return
 
     def _on_signal(self, tid: int, sig: int) -> None:
         """A signal-delivery-stop: deliver the signal as the kernel would have."""

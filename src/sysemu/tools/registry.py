@@ -14,6 +14,7 @@ _REGISTERED: list[str | ToolOptions] = [
     "sysemu.tools.trace.cli",
     "sysemu.tools.vfs.cli",
     "sysemu.tools.net.cli",
+    "sysemu.tools.time.cli",
 ]
 
 
