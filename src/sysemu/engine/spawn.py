@@ -114,14 +114,10 @@ _QUERY_PERSONALITY = 0xFFFFFFFF  # personality(2): this value reads without chan
 def _add_personality(flags: int) -> None:
     """Set ``flags`` in this process's personality (exec keeps them: ADDR_NO_RANDOMIZE then
     lays the new image out without randomization, unprivileged)."""
-    import ctypes  # noqa: PLC0415 (the child of a run that asked for it only)
+    from sysemu.kernel.raw import SYS_PERSONALITY, check, syscall  # noqa: PLC0415 (when asked)
 
-    from sysemu.kernel.libc import check, libc  # noqa: PLC0415
-
-    personality = libc.personality
-    personality.argtypes = (ctypes.c_ulong,)
-    current = personality(_QUERY_PERSONALITY)
-    check(personality((current & 0xFFFFFFFF) | flags), "personality")
+    current = check(syscall(SYS_PERSONALITY, _QUERY_PERSONALITY), "personality")
+    check(syscall(SYS_PERSONALITY, (current & 0xFFFFFFFF) | flags), "personality")
 
 
 class _ListenerHandoff:

@@ -56,6 +56,7 @@ SYS_PROCESS_VM_WRITEV = native_number("process_vm_writev")
 SYS_PIDFD_OPEN = native_number("pidfd_open")
 SYS_PRCTL = native_number("prctl")
 SYS_TGKILL = native_number("tgkill")
+SYS_PERSONALITY = native_number("personality")
 
 
 def check(result: int, what: str) -> int:

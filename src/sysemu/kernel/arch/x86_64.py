@@ -62,6 +62,7 @@ SYSCALL_NUMBERS: dict[str, dict[Abi, int]] = {
     "rt_sigqueueinfo": {Abi.X86_64: 129, Abi.X32: 524, Abi.I386: 178},
     "rt_tgsigqueueinfo": {Abi.X86_64: 297, Abi.X32: 536, Abi.I386: 335},
     "pidfd_open": {Abi.X86_64: 434, Abi.X32: 434, Abi.I386: 434},
+    "personality": {Abi.X86_64: 135, Abi.X32: 135, Abi.I386: 136},
 }
 
 
