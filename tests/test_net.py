@@ -19,7 +19,7 @@ from sysemu.abi import sockaddr
 from sysemu.abi.sockaddr import SocketAddress
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Result
-from sysemu.api.handlers import HandlerError
+from sysemu.api.routes import HandlerError
 from sysemu.engine.errors import UnsupportedError
 from sysemu.tools import net
 from sysemu.tools.inject import InjectSpecError, parse_inject_spec

@@ -45,9 +45,10 @@ try:
         NotIn,
     )
     from sysemu.api.decisions import Decision, Defer, Emulate, Fail, Outcome, Pass, Result, Rewrite
-    from sysemu.api.handlers import HandlerError, OnError, SyscallStats
+    from sysemu.api.handlers import OnError
     from sysemu.api.observers import Observer
     from sysemu.api.results import RunResult, Stats
+    from sysemu.api.routes import HandlerError, SyscallStats
     from sysemu.emulator import Emulator
     from sysemu.engine.errors import ExecError, RunTimeoutError, UnsupportedError
     from sysemu.engine.spawn import ProgramNotFoundError

@@ -16,16 +16,10 @@ from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
 from sysemu.api.conditions import Condition
 from sysemu.api.execs import ExecHook, hide_vdso
-from sysemu.api.handlers import (
-    Handler,
-    HandlerError,
-    HandlerSet,
-    OnError,
-    Predicate,
-    SyscallSpec,
-)
+from sysemu.api.handlers import HandlerSet, OnError, SyscallSpec
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult
+from sysemu.api.routes import Handler, HandlerError, Predicate
 from sysemu.engine import backends
 from sysemu.engine.backends import BACKENDS, DEFAULT_BACKEND, runner
 from sysemu.engine.spawn import resolve_program

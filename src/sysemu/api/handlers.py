@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import enum
 import errno
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 
-from sysemu._typing import TYPE_CHECKING, NamedTuple
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import (
     Abi,
     Syscall,
@@ -25,31 +24,28 @@ from sysemu.abi import (
 from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
-from sysemu.api.decisions import Decision, Defer, Fail, Outcome
+from sysemu.api.decisions import Decision, Fail
 from sysemu.api.execs import VDSO_CALLS, ExecHook, hide_vdso
 from sysemu.api.observers import Observer
+from sysemu.api.routes import (
+    MAX_FILTER_INSTRUCTIONS,
+    CompiledHandlers,
+    Handler,
+    Predicate,
+    Registration,
+    compile_routes,
+)
 from sysemu.kernel.arch import native_abi
 from sysemu.kernel.bpf import (
-    SECCOMP_RET_ALLOW,
-    SECCOMP_RET_ERRNO,
-    SECCOMP_RET_TRACE,
     ArgTest,
     FilterTooLongError,
     Op,
-    Rule,
     compile_filter,
     length_bound,
 )
 
 if TYPE_CHECKING:
-    from typing import Any
-
-_clock = time.perf_counter_ns
-
-Handler = Callable[[Call], Decision | None]
-"""A function that receives a :class:`Call` and returns a decision or ``None``."""
-
-Predicate = Callable[[Call], bool]
+    pass
 
 SyscallSpec = str | int | Syscall | Iterable[str | int | Syscall]
 
@@ -62,211 +58,9 @@ class OnError(enum.Enum):
     PASS = "pass"  # the kernel runs the call as if no handler had seen it
 
 
-class HandlerError(Exception):
-    """A handler raised; the original exception is the ``__cause__``."""
-
-    def __init__(self, call_name: str, handler: Callable[..., object], tid: int) -> None:
-        name = getattr(handler, "__qualname__", repr(handler))
-        super().__init__(f"handler {name} raised on {call_name} (thread {tid})")
-        self.call_name = call_name
-        self.handler = handler
-        self.tid = tid
-        # The run's RunResult, when the error ended a run (set by Emulator.run).
-        self.result: Any = None
-
-
-class Registration(NamedTuple):
-    """One handler registered for one syscall of one ABI."""
-
-    handler: Handler
-    syscall: Syscall
-    tests: tuple[ArgTest, ...]
-    when: Predicate | None
-    # The handler promised to only pass, emulate or fail (no rewrites, no result hooks): the
-    # "auto" backend may then decide its calls through seccomp user notification.
-    decides_only: bool = False
-    # The handler said it rewrites arguments or edits results: the unotify backend, which
-    # cannot, refuses it before the run instead of failing at its first call.
-    needs_ptrace: bool = False
-    # The handler always fails the call with this errno, whatever its arguments: where the
-    # run has a seccomp filter and nothing else wants the call, the filter answers it
-    # (SECCOMP_RET_ERRNO) and it never stops; the handler serves the backends without one.
-    filter_errno: int | None = None
-
-    def accepts(self, call: Call) -> bool:
-        """Whether the conditions hold for ``call`` (the kernel checked them only for the first
-        registration of a route, and only up to the first that matched)."""
-        raw = call.raw
-        for test in self.tests:
-            if not test.matches(raw[test.arg]):
-                return False
-        return self.when is None or self.when(call)
-
-
-class SyscallStats:
-    """Counters for one syscall of one ABI (``name`` and ``abi``, then the ``COUNTERS``)."""
-
-    COUNTERS = (
-        "stops", "passed", "emulated", "failed", "rewritten", "killed", "results_seen",
-        "handler_errors", "handler_ns",
-    )  # fmt: skip
-    __slots__ = ("abi", "name", *COUNTERS)
-
-    def __init__(self, name: str, abi: Abi) -> None:
-        self.name = name
-        self.abi = abi
-        self.stops = self.passed = self.emulated = self.failed = self.rewritten = 0
-        self.killed = self.results_seen = self.handler_errors = self.handler_ns = 0
-
-    def add(self, other: SyscallStats) -> None:
-        """Add ``other``'s counters to these."""
-        for counter in self.COUNTERS:
-            setattr(self, counter, getattr(self, counter) + getattr(other, counter))
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{c}={getattr(self, c)}" for c in self.COUNTERS if getattr(self, c))
-        return f"<SyscallStats {self.name}/{self.abi} {counts}>"
-
-    def count(self, outcome: Outcome) -> None:
-        """Count one call with this outcome."""
-        if outcome is Outcome.PASSED:
-            self.passed += 1
-        elif outcome is Outcome.EMULATED:
-            self.emulated += 1
-        elif outcome is Outcome.FAILED:
-            self.failed += 1
-        elif outcome is Outcome.REWRITTEN:
-            self.rewritten += 1
-        else:
-            self.killed += 1
-
-
-class Route:
-    """Everything the engine needs for one (ABI, number) once the filter sent a call here.
-
-    ``prechecked``: the kernel has already checked the conditions (one registration, no
-    Python predicate, nothing else trapping the number). ``observe_results``: some observer
-    needs the result of passed calls (a syscall-exit stop each). ``in_filter``: a seccomp
-    filter answers the route's calls itself (see :attr:`Registration.filter_errno`), so
-    they stop only where there is no filter.
-    """
-
-    __slots__ = (
-        "in_filter", "observe_results", "observers", "prechecked", "registrations", "stats",
-        "syscall",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        syscall: Syscall,
-        registrations: tuple[Registration, ...],
-        stats: SyscallStats,
-        *,
-        prechecked: bool = False,
-        observers: tuple[Observer, ...] = (),
-        observe_results: bool = False,
-    ) -> None:
-        self.syscall = syscall
-        self.registrations = registrations
-        self.stats = stats
-        self.prechecked = prechecked
-        self.observers = observers
-        self.observe_results = observe_results
-        self.in_filter = False
-
-    def decide(self, call: Call, *, kernel_checked: bool = True) -> Decision | None:
-        """Ask the registered handlers in order; the first decision wins. Raises
-        :class:`HandlerError` (from the handler's or predicate's exception, or a TypeError
-        for a return value that is not a decision). ``kernel_checked=False``: the stop did
-        not come from this route's own filter rule, so every condition is checked here."""
-        start = _clock()
-        prechecked = self.prechecked and kernel_checked
-        try:
-            if prechecked and len(self.registrations) == 1:
-                # The common case, kept short: one handler the kernel already matched. A return
-                # value that is not a Decision is caught where decisions are carried out.
-                handler = self.registrations[0].handler
-                try:
-                    return handler(call)
-                except Exception as error:
-                    raise HandlerError(call.name, handler, call.tid) from error
-            return self._ask(self.registrations, call, prechecked)
-        finally:
-            self.stats.handler_ns += _clock() - start
-
-    def _ask(
-        self, registrations: Sequence[Registration], call: Call, prechecked: bool
-    ) -> Decision | None:
-        for index, registration in enumerate(registrations):
-            try:
-                if not prechecked and not registration.accepts(call):
-                    continue
-                decision = registration.handler(call)
-            except Exception as error:
-                raise HandlerError(call.name, registration.handler, call.tid) from error
-            if decision is None:
-                continue
-            if not isinstance(decision, Decision):
-                raise HandlerError(call.name, registration.handler, call.tid) from TypeError(
-                    f"a handler must return a Decision or None, not {type(decision).__name__}"
-                )
-            if isinstance(decision, Defer) and decision.then_others:
-                # A delay with no opinion of its own: what the later handlers decide is
-                # carried out when it ends (asked now: the call is the same then).
-                decision.default = self._ask(registrations[index + 1 :], call, prechecked)
-            return decision
-        return None
-
-
 # A handler registered for more names than this was not written for the vDSO's calls in
 # particular (a negated or class set): no warning that they rarely stop.
 _NAMES_MEANT = 16
-
-# The filter's data for "look the route up by ABI and number": used when observers watch every
-# call, which would need more routes than a filter can hold.
-DYNAMIC_ROUTE = 0xFFFF
-# A handler set whose filter would be longer than this traps everything (see compile()): the
-# kernel takes 4096 instructions (BPF_MAXINSNS), and the engines put their own rules first.
-MAX_FILTER_INSTRUCTIONS = 3584
-
-
-class CompiledHandlers:
-    """A handler set compiled for one run: the routes and the seccomp rules that lead there.
-
-    ``arch_defaults`` gives, per audit arch, what the filter returns for calls no rule names
-    (``SECCOMP_RET_TRACE | DYNAMIC_ROUTE`` when observers watch every call).
-    """
-
-    __slots__ = (
-        "arch_defaults", "exec_hooks", "observers", "personality", "routes", "rules", "watch_all"
-    )  # fmt: skip
-
-    def __init__(
-        self, observers: tuple[Observer, ...] = (), watch_all: tuple[Observer, ...] = ()
-    ) -> None:
-        self.routes: list[Route] = []
-        self.rules: list[Rule] = []
-        self.observers = observers
-        self.watch_all = watch_all
-        self.arch_defaults: dict[int, int] = {}
-        # Called at every exec of the tree, before the new image runs (see api/execs.py).
-        self.exec_hooks: tuple[ExecHook, ...] = ()
-        # personality(2) bits a spawned program starts with (ADDR_NO_RANDOMIZE, say).
-        self.personality = 0
-
-    def dynamic_route(self, abi: Abi, nr: int) -> Route:
-        """A route for a call that has no handler, for the observers that watch every call."""
-        syscall = syscall_by_number(nr, abi) or unknown_syscall(nr, abi)
-        stats = SyscallStats(syscall.name, abi)
-        observe_results = any(observer.wants_results for observer in self.watch_all)
-        return Route(
-            syscall,
-            (),
-            stats,
-            prechecked=True,
-            observers=self.watch_all,
-            observe_results=observe_results,
-        )
 
 
 def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]:
@@ -527,7 +321,7 @@ class HandlerSet:
         # A filter with a rule for each of hundreds of calls may pass the kernel's 4096
         # instructions; then every call of the machine's ABIs stops, and Python finds the
         # route by number (the same as for observers of every call).
-        compiled = _compile_routes(
+        compiled = compile_routes(
             by_key, watched, allowed, watch_all, unique, registered=self._observers, many=False
         )
         size = length_bound(compiled.rules, len(allowed))
@@ -537,91 +331,12 @@ class HandlerSet:
             except FilterTooLongError:
                 size = MAX_FILTER_INSTRUCTIONS + 1
         if size > MAX_FILTER_INSTRUCTIONS:
-            compiled = _compile_routes(
+            compiled = compile_routes(
                 by_key, watched, allowed, watch_all, unique, registered=self._observers, many=True
             )
         compiled.exec_hooks = tuple(self._exec_hooks)
         compiled.personality = self._personality
         return compiled
-
-
-def _compile_routes(
-    by_key: dict[tuple[Abi, int], list[Registration]],
-    watched: dict[tuple[Abi, int], Syscall],
-    allowed: set[Abi],
-    watch_all: tuple[Observer, ...],
-    unique: tuple[Observer, ...],
-    *,
-    registered: list[tuple[Observer, list[Syscall] | None]],
-    many: bool,
-) -> CompiledHandlers:
-    """The routes and rules of ``HandlerSet.compile``; with ``many``, no rules: every call
-    of the allowed ABIs stops and is routed by number."""
-    compiled = CompiledHandlers(observers=unique, watch_all=watch_all)
-    # Every architecture the machine has gets a default; any other is killed by the filter.
-    default = SECCOMP_RET_TRACE | DYNAMIC_ROUTE if watch_all else SECCOMP_RET_ALLOW
-    compiled.arch_defaults = {abi.audit_arch: default for abi in allowed}
-    if many:
-        dynamic = SECCOMP_RET_TRACE | DYNAMIC_ROUTE
-        compiled.arch_defaults = {abi.audit_arch: dynamic for abi in allowed}
-    for route_id, ((abi, nr), registrations) in enumerate(by_key.items()):
-        syscall = registrations[0].syscall if registrations else watched[(abi, nr)]
-        observers = tuple(
-            dict.fromkeys(
-                observer
-                for observer, entries in registered
-                if entries is None or any(e.abi is abi and e.nr == nr for e in entries)
-            )
-        )
-        # The kernel enforced the conditions only if nothing else traps this number.
-        prechecked = not registrations or (
-            len(registrations) == 1 and registrations[0].when is None and not observers
-        )
-        compiled.routes.append(
-            Route(
-                syscall,
-                tuple(registrations),
-                SyscallStats(syscall.name, abi),
-                prechecked=prechecked,
-                observers=observers,
-                observe_results=any(observer.wants_results for observer in observers),
-            )
-        )
-        if many:
-            compiled.routes[-1].prechecked = False
-            continue
-        if _filter_answers(registrations, observers):
-            compiled.routes[-1].in_filter = True
-            errno_value = registrations[0].filter_errno
-            assert errno_value is not None  # (checked by _filter_answers)
-            compiled.rules.append(
-                Rule(abi.audit_arch, syscall.filter_nr, SECCOMP_RET_ERRNO | errno_value)
-            )
-            continue
-        action = SECCOMP_RET_TRACE | route_id
-        if not registrations or observers:
-            # Observers see every call of this number, whatever the conditions say.
-            compiled.rules.append(Rule(abi.audit_arch, syscall.filter_nr, action))
-            continue
-        for registration in registrations:
-            compiled.rules.append(
-                Rule(abi.audit_arch, syscall.filter_nr, action, registration.tests)
-            )
-            if not registration.tests:
-                break  # every later rule for this call is unreachable
-    return compiled
-
-
-def _filter_answers(registrations: list[Registration], observers: tuple[Observer, ...]) -> bool:
-    """Whether the filter can answer a route's calls itself: one registration, which fails
-    every call with a fixed errno, and no observer to show them to."""
-    return (
-        len(registrations) == 1
-        and registrations[0].filter_errno is not None
-        and not registrations[0].tests
-        and registrations[0].when is None
-        and not observers
-    )
 
 
 def _no_io_uring(_call: Call) -> Decision:

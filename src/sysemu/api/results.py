@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi
-from sysemu.api.handlers import HandlerError, SyscallStats
+from sysemu.api.routes import HandlerError, SyscallStats
 from sysemu.kernel.arch import native_abi
 
 if TYPE_CHECKING:

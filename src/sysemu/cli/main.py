@@ -20,7 +20,8 @@ from types import FrameType
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import errno_name, errno_number
-from sysemu.api.handlers import HandlerError, OnError
+from sysemu.api.handlers import OnError
+from sysemu.api.routes import HandlerError
 from sysemu.cli import strace_options
 from sysemu.cli.backends import STATS_ALONE_ON_UNOTIFY, unsupported
 from sysemu.cli.rules import RulesError, load_rules

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.api.handlers import CompiledHandlers
+from sysemu.api.routes import CompiledHandlers
 from sysemu.engine.backends import notifiable
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener, socket_pair

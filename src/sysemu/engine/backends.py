@@ -11,7 +11,8 @@ not a backend. This module must not serve a stop itself.
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple, Protocol
-from sysemu.api.handlers import CompiledHandlers, OnError, Route
+from sysemu.api.handlers import OnError
+from sysemu.api.routes import CompiledHandlers, Route
 from sysemu.engine.errors import ErrorReporter
 from sysemu.kernel.arch import Arch
 

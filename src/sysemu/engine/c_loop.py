@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass
-from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
+from sysemu.api.routes import HandlerError, Route
 from sysemu.engine import untraced
 from sysemu.engine.accelerated import c_trace_writer
 from sysemu.engine.call_cycle import CallCycle

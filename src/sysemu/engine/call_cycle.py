@@ -47,8 +47,8 @@ from sysemu.api.decisions import (
     ResultHook,
     Rewrite,
 )
-from sysemu.api.handlers import CompiledHandlers, HandlerError, Route
 from sysemu.api.observers import Observer
+from sysemu.api.routes import CompiledHandlers, HandlerError, Route
 from sysemu.engine import untraced
 from sysemu.engine.common import HandlerAlarm, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision

@@ -8,9 +8,9 @@ import signal
 from collections.abc import Iterable, Mapping
 
 from sysemu.abi.abi import Abi
-from sysemu.api.handlers import HandlerError, Route
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
+from sysemu.api.routes import HandlerError, Route
 from sysemu.engine.errors import FailurePolicy
 from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ERRNO, ArgTest, Op, Rule

@@ -15,8 +15,9 @@ import os
 from collections.abc import Callable, Sequence
 
 from sysemu.api.decisions import Outcome
-from sysemu.api.handlers import HandlerError, OnError, Route
+from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
+from sysemu.api.routes import HandlerError, Route
 
 ErrorReporter = Callable[[HandlerError], None]
 """Where a handler's error goes when the run goes on (``OnError.FAIL`` or ``PASS``)."""

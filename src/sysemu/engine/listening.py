@@ -13,7 +13,7 @@ import _socket
 import sys
 from collections.abc import Callable, Sequence
 
-from sysemu.api.handlers import CompiledHandlers
+from sysemu.api.routes import CompiledHandlers
 from sysemu.engine.common import guard_rules
 from sysemu.engine.spawn import LISTENER_SOCKET_FD
 from sysemu.kernel.arch import native_abi, native_number

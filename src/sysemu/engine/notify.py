@@ -32,15 +32,9 @@ from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Syscall, is_error
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Emulate, Fail, OpenFile, Outcome, Pass, Result
-from sysemu.api.handlers import (
-    CompiledHandlers,
-    Handler,
-    HandlerError,
-    OnError,
-    Route,
-    SyscallStats,
-)
+from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
+from sysemu.api.routes import CompiledHandlers, Handler, HandlerError, Route, SyscallStats
 from sysemu.engine.common import run_result, tell_observers
 from sysemu.engine.errors import (
     ErrorReporter,

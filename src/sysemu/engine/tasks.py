@@ -7,7 +7,7 @@ import enum
 from sysemu._typing import NamedTuple
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, ResultHook
-from sysemu.api.handlers import Route
+from sysemu.api.routes import Route
 
 
 def read_tgid(tid: int) -> int:

@@ -26,8 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi
 from sysemu.api.execs import ExecImage
-from sysemu.api.handlers import CompiledHandlers, HandlerError, OnError
+from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
+from sysemu.api.routes import CompiledHandlers, HandlerError
 from sysemu.engine.c_loop import CLoopServing
 from sysemu.engine.call_cycle import Stops
 from sysemu.engine.common import HandlerAlarm, guard_rules, kill_if_alive, run_result
