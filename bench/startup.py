@@ -46,10 +46,12 @@ TARGET_RATIO = {"no option": 1.5, "--bind": 2.0}  # issue goals, to python3 -c p
 
 
 def sysemu_argv(options: list[str], *, instructions: bool = False) -> list[str]:
-    """``sysemu run OPTIONS -- true`` (the console script's own start: no runpy)."""
-    backend = ["--backend", "ptrace"] if instructions and options else []
+    """``sysemu run OPTIONS -- true`` (the console script's own start: no runpy). Counted,
+    a variant with options gets ``--spin-us 0`` too (polling for a stop is timing, not
+    work); the bare run stays bare (an option would load the tools' options)."""
+    counted = ["--spin-us", "0", "--backend", "ptrace"] if instructions and options else []
     script = "from sysemu.cli.main import entry; entry()"
-    return [sys.executable, "-c", script, "run", "--spin-us", "0", *backend, *options, "--", TRUE]
+    return [sys.executable, "-c", script, "run", *counted, *options, "--", TRUE]
 
 
 def environment(src: Path | None) -> dict[str, str]:
