@@ -120,7 +120,10 @@ class Emulator:
         self.vdso = vdso
         self.warn_vdso = True
         """Whether :meth:`run` warns about handlers the vDSO hides (see
-        :meth:`vdso_warning`); the command line prints the warning itself."""
+        :meth:`vdso_warning`)."""
+        self.vdso_warned: Callable[[str], None] | None = None
+        """Where :meth:`run` sends that warning: ``warnings.warn`` (a ``RuntimeWarning``)
+        when None; the command line prints it as its own warning."""
         self.handlers = HandlerSet()
         self.spin_us = spin_us
         self.seed = seed
@@ -312,14 +315,16 @@ class Emulator:
         """Why handlers of this emulator (and its tools) would not see the calls they name,
         or None: the vDSO answers ``clock_gettime``, ``gettimeofday`` and ``time`` in user
         space unless it is hidden (``vdso=False``, or the time tool)."""
-        handlers = self._run_handlers()
-        named = handlers.vdso_calls()
-        if not named or handlers.vdso_hidden:
-            return None
-        return (
-            f"handlers for {', '.join(named)} will rarely stop: the vDSO answers them without "
-            "entering the kernel (hide it with --no-vdso, Emulator(vdso=False))"
-        )
+        return _vdso_warning(self._run_handlers())
+
+    def _warn_about_vdso(self, handlers: HandlerSet) -> None:
+        warning = _vdso_warning(handlers) if self.warn_vdso else None
+        if warning is not None and self.vdso_warned is not None:
+            self.vdso_warned(warning)
+        elif warning is not None:
+            import warnings  # noqa: PLC0415 (only runs that warn)
+
+            warnings.warn(warning, RuntimeWarning, stacklevel=3)
 
     def on_exec(self, hook: ExecHook) -> ExecHook:
         """Call ``hook`` with an :class:`~sysemu.api.execs.ExecImage` at every exec of the
@@ -386,10 +391,7 @@ class Emulator:
         for tool in self._tools.values():
             tool.run_started()
         handlers = self._run_handlers()
-        if self.warn_vdso and not handlers.vdso_hidden and handlers.vdso_calls():
-            import warnings  # noqa: PLC0415 (only runs that warn)
-
-            warnings.warn(self.vdso_warning() or "", RuntimeWarning, stacklevel=2)
+        self._warn_about_vdso(handlers)
         compiled = handlers.compile(arch.abis)
         if cwd is None:
             cwd = next((c for t in tools if (c := t.start_cwd) is not None), None)
@@ -425,9 +427,9 @@ class Emulator:
         arch = host_arch()
         for tool in self._tools.values():
             tool.run_started()
-        attacher = backends.attacher(
-            self._run_handlers().compile(arch.abis), arch, self._settings()
-        )
+        handlers = self._run_handlers()
+        self._warn_about_vdso(handlers)
+        attacher = backends.attacher(handlers.compile(arch.abis), arch, self._settings())
         if on_ready is not None:
             on_ready(attacher)
         result = attacher.attach(pid)
@@ -471,3 +473,16 @@ def _fileno(stream: Stream) -> int | None:
         return stream
     stream.flush()
     return stream.fileno()
+
+
+def _vdso_warning(handlers: HandlerSet) -> str | None:
+    """See :meth:`Emulator.vdso_warning`, for the handler set a run is given."""
+    if handlers.vdso_hidden:
+        return None
+    named = handlers.vdso_calls()
+    if not named:
+        return None
+    return (
+        f"handlers for {', '.join(named)} will rarely stop: the vDSO answers them without "
+        "entering the kernel (hide it with --no-vdso, Emulator(vdso=False))"
+    )

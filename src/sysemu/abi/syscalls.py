@@ -313,6 +313,7 @@ class _Table:
         "_names",
         "_split",
         "_text",
+        "_with_paths",
         "linux_version",
     )
 
@@ -326,6 +327,7 @@ class _Table:
         self._calls: tuple[Syscall, ...] | None = None
         self._names: tuple[str, ...] | None = None
         self._split: list[list[str]] | None = None
+        self._with_paths: tuple[Syscall, ...] | None = None
 
     def _found(self, needle: str, field: int, value: str) -> Syscall | None:
         """The first row of this ABI whose ``field`` is ``value``, where ``needle`` is what
@@ -380,6 +382,8 @@ class _Table:
     def with_paths(self) -> tuple[Syscall, ...]:
         """The implemented calls with a :attr:`ArgKind.PATH` parameter. Only rows with a
         parameter that could be one are classified (the whole table would cost start-up)."""
+        if self._with_paths is not None:
+            return self._with_paths
         found = []
         for fields in self._lines():
             if fields[3] == NI_SYSCALL:
@@ -390,7 +394,8 @@ class _Table:
                 entry = self._entry(fields)
                 if entry.path_params:
                     found.append(entry)
-        return tuple(found)
+        self._with_paths = tuple(found)
+        return self._with_paths
 
     @property
     def names(self) -> tuple[str, ...]:

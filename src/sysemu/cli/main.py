@@ -306,11 +306,12 @@ def _emulator(args: argparse.Namespace, backend: str) -> Emulator:
             file=sys.stderr,
         )
     _load_handlers(args, emu, Invocation(args.subcommand, backend))
-    warning = emu.vdso_warning()
-    if warning is not None:
-        print(f"sysemu: warning: {warning}", file=sys.stderr)
-    emu.warn_vdso = False
+    emu.vdso_warned = _print_warning
     return emu
+
+
+def _print_warning(message: str) -> None:
+    print(f"sysemu: warning: {message}", file=sys.stderr)
 
 
 def _load_handlers(args: argparse.Namespace, emu: Emulator, invocation: Invocation) -> bool:
