@@ -470,17 +470,14 @@ def _detach_on_signals(attacher: Attacher) -> None:
         signal.signal(number, detach)
 
 
-def _look_for_message_catalogs_once() -> None:
-    """argparse passes each of its messages through gettext, which searches the disk for a
-    catalog every time: a dozen searches at each start, over a millisecond. Without a
-    catalog (a standard install has none), every message comes back as it is; so search
-    once, and when there is none, let argparse's messages through unchanged."""
-    import gettext  # noqa: PLC0415 (argparse has imported it already)
-
-    domain = gettext.textdomain()
-    if gettext.find(domain, gettext.bindtextdomain(domain)) is None:
-        argparse._ = _as_written  # type: ignore[attr-defined]
-        argparse.ngettext = _singular_or_plural  # type: ignore[attr-defined]
+def _messages_as_written() -> None:
+    """argparse passes each of its own words ("usage:", "error:"...) through gettext, which
+    would search the disk for a catalog every time. sysemu's help and messages are English,
+    and Python ships no catalog for argparse, so its words are used as written: one language
+    in every message, and no search (the first one imports :mod:`locale`, over a million
+    instructions of every start)."""
+    argparse._ = _as_written  # type: ignore[attr-defined]
+    argparse.ngettext = _singular_or_plural  # type: ignore[attr-defined]
 
 
 def _as_written(message: str) -> str:
@@ -520,7 +517,7 @@ def _program_alone(arguments: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sysemu`` command; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    _look_for_message_catalogs_once()
+    _messages_as_written()
     first = arguments[0] if arguments else None
     parser = build_parser(first if first in COMMANDS else None, tools=not _program_alone(arguments))
     try:
