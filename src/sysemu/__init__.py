@@ -63,16 +63,21 @@ if TYPE_CHECKING:
     from sysemu.abi.sockaddr import SocketAddress
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.inject.spec import InjectSpecError
+    from sysemu.tools.sweep.runs import SweepOutcome
+    from sysemu.tools.sweep.sweep import Sweep, SweepError
 
 _LAZY = {
     "SocketAddress": "sysemu.abi.sockaddr",
     "Injection": "sysemu.tools.inject.injector",
     "InjectSpecError": "sysemu.tools.inject.spec",
+    "Sweep": "sysemu.tools.sweep.sweep",
+    "SweepError": "sysemu.tools.sweep.sweep",
+    "SweepOutcome": "sysemu.tools.sweep.runs",
 }
 
 
 def __getattr__(name: str) -> object:
-    # Loaded on first use: most runs neither inject nor read socket addresses.
+    # Loaded on first use: most runs neither inject, sweep nor read socket addresses.
     import importlib  # noqa: PLC0415
 
     module = _LAZY.get(name)
@@ -117,6 +122,9 @@ __all__ = [
     "RunTimeoutError",
     "SocketAddress",
     "Stats",
+    "Sweep",
+    "SweepError",
+    "SweepOutcome",
     "SyscallStats",
     "Tool",
     "ToolOptions",
