@@ -81,7 +81,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         )  # fmt: skip
         sweep.reference()
     except (ProgramNotFoundError, ExecError) as error:
-        raise ValueError(f"sweep: {error.strerror}") from None
+        raise ValueError(f"sweep: {error.strerror or error}") from None
     except SweepError as error:
         raise ValueError(str(error)) from None
     total = len(sweep.points)

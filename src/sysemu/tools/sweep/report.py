@@ -18,13 +18,17 @@ def outcome_table(
     outcomes: Sequence[SweepOutcome], argv: Sequence[str], workdir: str | None = None
 ) -> str:
     """One row per point, in the sweep's order: its number, outcome, call and reproducer;
-    a finding's detail (the signal, the traceback's last line) on a line of its own below."""
+    a finding's detail (the signal, the traceback's last line) on a line of its own below.
+    Paths in the work directory are shown relative to it, as the program named them."""
     rows = sorted(outcomes, key=lambda outcome: outcome.point.number)
     width = max([len(str(kind)) for kind in OutcomeKind])
     lines = [f"{'point':>5}  {'outcome':<{width}}  {'call':<{_CALL_WIDTH}}  reproducer"]
     for outcome in rows:
         point = outcome.point
-        call = _shorten(point.call.text, _CALL_WIDTH)
+        text = point.call.text
+        if workdir is not None:
+            text = text.replace(workdir.rstrip("/") + "/", "")
+        call = _shorten(text, _CALL_WIDTH)
         lines.append(
             f"{point.number:>5}  {outcome.kind.value:<{width}}  {call:<{_CALL_WIDTH}}  "
             f"{point.reproducer(argv, workdir)}"
