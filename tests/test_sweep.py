@@ -220,7 +220,10 @@ with open("state.json.tmp", "w") as out:
 os.replace("state.json.tmp", "state.json")
 """
 # The file is old or new, never half-written: what json.dump plus os.replace promises.
-LOADS = "python3 -c \"import json; assert json.load(open('state.json'))['name'] in ('old', 'new')\""
+LOADS = (
+    f"{shlex.quote(sys.executable)} -c "
+    "\"import json; assert json.load(open('state.json'))['name'] in ('old', 'new')\""
+)
 
 
 def test_a_python_script_that_replaces_a_json_file(tmp_path: Path) -> None:
@@ -228,7 +231,7 @@ def test_a_python_script_that_replaces_a_json_file(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text('{"items": [], "name": "old"}')
     specs = ["write,fsync,rename,close:error=EIO:fdpath=*state*",
              "openat,rename:error=ENOSPC:path=*state*"]  # fmt: skip
-    outcomes = real_sweep(specs, ["python3", "save.py"], tmp_path, check=LOADS)
+    outcomes = real_sweep(specs, [sys.executable, "save.py"], tmp_path, check=LOADS)
     counted = kinds(outcomes)
     # The script handles no OSError: each failure it sees is a traceback, and the replace
     # keeps the file whole.

@@ -61,16 +61,17 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from sysemu.abi.sockaddr import SocketAddress
+    from sysemu.testing.sweep import Sweep
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.inject.spec import InjectSpecError
     from sysemu.tools.sweep.runs import SweepOutcome
-    from sysemu.tools.sweep.sweep import Sweep, SweepError
+    from sysemu.tools.sweep.sweep import SweepError
 
 _LAZY = {
     "SocketAddress": "sysemu.abi.sockaddr",
     "Injection": "sysemu.tools.inject.injector",
     "InjectSpecError": "sysemu.tools.inject.spec",
-    "Sweep": "sysemu.tools.sweep.sweep",
+    "Sweep": "sysemu.testing.sweep",
     "SweepError": "sysemu.tools.sweep.sweep",
     "SweepOutcome": "sysemu.tools.sweep.runs",
 }

@@ -65,8 +65,9 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
 def run_sweep(args: argparse.Namespace) -> int:
     """Carry out ``sysemu sweep``; returns the exit status. Raises ValueError (one line, exit
     status 2) for bad input."""
+    from sysemu.testing.sweep import Sweep  # noqa: PLC0415
     from sysemu.tools.sweep.report import outcome_table, summary_line, sweep_json  # noqa: PLC0415
-    from sysemu.tools.sweep.sweep import Sweep, SweepError  # noqa: PLC0415
+    from sysemu.tools.sweep.sweep import SweepError  # noqa: PLC0415
 
     command = list(args.command)
     if command and command[0] == "--":

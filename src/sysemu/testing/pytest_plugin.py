@@ -66,8 +66,8 @@ def sysemu_sweep() -> SysemuSweep:
         specs: str | Sequence[str], argv: Sequence[str], **options: Any
     ) -> list[SweepOutcome]:
         # (Loaded by the tests that sweep: the plugin is imported by every pytest session.)
+        from sysemu.testing.sweep import Sweep  # noqa: PLC0415
         from sysemu.tools.sweep.report import outcome_table, summary_line  # noqa: PLC0415
-        from sysemu.tools.sweep.sweep import Sweep  # noqa: PLC0415
 
         swept = Sweep([specs] if isinstance(specs, str) else specs, argv, **options)
         outcomes = sorted(swept, key=lambda outcome: outcome.point.number)

@@ -20,11 +20,39 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 
-from sysemu._typing import NamedTuple
+from sysemu._typing import TYPE_CHECKING, NamedTuple, Protocol
 from sysemu.abi import signal_name
-from sysemu.emulator import Emulator
 from sysemu.engine.errors import RunTimeoutError
 from sysemu.tools.sweep.points import Point
+from sysemu.tools.tool import ToolHost
+
+if TYPE_CHECKING:
+    from typing import IO
+
+    from sysemu.api.results import RunResult
+
+
+class SweepHost(ToolHost, Protocol):
+    """What a sweep needs of an emulator (:class:`sysemu.Emulator` is one): tools, handlers,
+    ``inject`` and ``run``. The front end that makes sweeps says which class it is."""
+
+    def inject(self, spec: str) -> None:
+        """Inject the faults of one ``--inject`` spec in every later run."""
+        ...
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Run ``argv`` under the handlers; raises RunTimeoutError after ``timeout``."""
+        ...
 
 
 class OutcomeKind(enum.StrEnum):
@@ -87,7 +115,6 @@ class RunJob(NamedTuple):
     env: Mapping[str, str] | None
     check: str | None
     timeout: float
-    backend: str | None
 
 
 class RunRecord(NamedTuple):
@@ -130,18 +157,16 @@ class SweepOutcome(NamedTuple):
     record: RunRecord
 
 
-def carry_out(job: RunJob, scratch: str, emu: Emulator | None = None) -> RunRecord:
-    """Run ``job`` (with ``emu``, else an emulator with the job's spec), its output in files
-    under ``scratch``, then its check; the work directory copied to ``scratch`` first."""
+def carry_out(job: RunJob, scratch: str, emu: SweepHost) -> RunRecord:
+    """Run ``job`` with ``emu`` (its spec injected, if it has one), its output in files under
+    ``scratch``, then its check; the work directory copied to ``scratch`` first."""
     started = time.monotonic()
     cwd = job.cwd
     if job.workdir is not None:
         cwd = os.path.join(scratch, os.path.basename(os.path.normpath(job.workdir)) or "work")
         shutil.copytree(job.workdir, cwd, symlinks=True)
-    if emu is None:
-        emu = Emulator(backend=job.backend, seed=0)
-        if job.spec is not None:
-            emu.inject(job.spec)
+    if job.spec is not None:
+        emu.inject(job.spec)
     out_path, err_path = os.path.join(scratch, "stdout"), os.path.join(scratch, "stderr")
     hung = False
     exit_code: int | None = None

@@ -1,6 +1,8 @@
-"""``Sweep``: fail every call a set of inject specs matches, one per run, and classify the runs.
+"""``Sweeper``: fail every call a set of inject specs matches, one per run, and classify the runs.
 
-::
+It runs programs through a :class:`~sysemu.tools.sweep.runs.SweepHost` that its maker gives it
+(the tools layer knows no emulator class); ``sysemu.Sweep`` is a Sweeper with sysemu's
+:class:`~sysemu.Emulator`::
 
     from sysemu import Sweep
 
@@ -20,9 +22,8 @@ import select
 import signal
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from sysemu.emulator import Emulator
 from sysemu.tools.inject.injector import check_spec
 from sysemu.tools.inject.spec import InjectSpec, InjectSpecError, parse_inject_spec
 from sysemu.tools.sweep.observe import MatchRecorder, Observed
@@ -31,6 +32,7 @@ from sysemu.tools.sweep.runs import (
     OutcomeKind,
     RunJob,
     RunRecord,
+    SweepHost,
     SweepOutcome,
     carry_out,
     classify,
@@ -45,10 +47,10 @@ class SweepError(ValueError):
     """Input a sweep cannot work with; the message is one line."""
 
 
-class Sweep:
+class Sweeper:
     """A sweep of ``argv`` over the calls ``specs`` (``--inject`` specs without ``when=``)
-    match: iterate over it for an :class:`~sysemu.tools.sweep.runs.SweepOutcome` per point, in
-    the order the runs finish.
+    match, each run made with an emulator from ``host()``: iterate over it for an
+    :class:`~sysemu.tools.sweep.runs.SweepOutcome` per point, in the order the runs finish.
 
     ``check``: a shell command run after each run in its directory; a non-zero exit is a
     finding. ``jobs``: runs at a time (default: the CPU count). ``workdir``: a directory
@@ -75,7 +77,7 @@ class Sweep:
         sample: int | None = None,
         seed: int = 0,
         max_runs: int | None = None,
-        backend: str | None = None,
+        host: Callable[[], SweepHost],
     ) -> None:
         if not argv:
             raise SweepError("sweep: no command given")
@@ -102,14 +104,14 @@ class Sweep:
         self.sample = sample
         self.seed = seed
         self.max_runs = max_runs
-        self.backend = backend
+        self.host = host
         self._reference: RunRecord | None = None
         self._observed: list[Observed] = []
         self._points: list[Point] | None = None
 
     def _job(self, spec: str | None) -> RunJob:
         return RunJob(self.argv, spec, self.cwd, self.workdir, self.env, self.check,
-                      self.timeout, self.backend)  # fmt: skip
+                      self.timeout)  # fmt: skip
 
     def reference(self) -> RunRecord:
         """The run without injection (made on first call): it must exit 0, its check pass,
@@ -117,7 +119,7 @@ class Sweep:
         if self._reference is not None:
             return self._reference
         recorder = MatchRecorder()
-        emu = Emulator(backend=self.backend, seed=0)
+        emu = self.host()
         emu.use(recorder)
         emu.handlers.observe(recorder, [])  # for pid=root: the started process's pid
         for spec in self.specs:
@@ -168,7 +170,7 @@ class Sweep:
             while waiting or running:
                 while waiting and len(running) < self.jobs:
                     point = waiting.pop()
-                    started = _start(point, self._job(point.spec))
+                    started = _start(point, self._job(point.spec), self.host)
                     running[started.pid] = started
                 for done in _wait_any(running, self.timeout + _GRACE):
                     del running[done.pid]
@@ -258,13 +260,13 @@ class _Running:
         _remove(self.scratch)
 
 
-def _start(point: Point, job: RunJob) -> _Running:
+def _start(point: Point, job: RunJob, host: Callable[[], SweepHost]) -> _Running:
     scratch = tempfile.mkdtemp(prefix="sysemu-sweep-")
     pid = os.fork()
     if pid == 0:  # the run's own process: it never returns
         try:
             try:
-                record = carry_out(job, scratch)
+                record = carry_out(job, scratch, host())
             except BaseException as error:  # reported as the run's outcome
                 record = RunRecord(error=f"{type(error).__name__}: {error}")
             with open(os.path.join(scratch, "record.json"), "w") as out:
@@ -300,4 +302,4 @@ def _remove(directory: str) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-__all__ = ["OutcomeKind", "Point", "Sweep", "SweepError", "SweepOutcome"]
+__all__ = ["OutcomeKind", "Point", "SweepError", "SweepOutcome", "Sweeper"]
