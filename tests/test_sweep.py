@@ -18,6 +18,9 @@ import pytest
 
 from sysemu import Sweep, SweepError
 from sysemu.testing.pytest_plugin import SysemuSweep
+from sysemu.tools.inject.spec import parse_inject_spec
+from sysemu.tools.sweep.observe import Observed
+from sysemu.tools.sweep.points import point_spec
 from sysemu.tools.sweep.runs import OutcomeKind, SweepOutcome
 
 from .conftest import Programs
@@ -283,3 +286,13 @@ def test_git_commit_in_a_small_repository(tmp_path: Path) -> None:
     counted = kinds(outcomes)
     assert counted.get(OutcomeKind.CLEAN_FAILURE, 0) >= 2, counted
     assert OutcomeKind.CRASH not in counted
+
+
+def test_a_point_names_its_process_and_close_fails_after_it_ran() -> None:
+    spec = parse_inject_spec("close,write:error=EIO")
+    in_root = Observed(0, 0, "close", 3, 100, True, "close(3)", None, "prog+0x10")
+    in_child = in_root._replace(syscall="write", root=False, text="write(1, ...)")
+    # Linux releases the descriptor even when close fails: the kernel runs it, then the
+    # program sees the error.
+    assert point_spec(spec, in_root) == "close:error=EIO:when=3:pid=root:after"
+    assert point_spec(spec, in_child) == "write:error=EIO:when=3:pid=!root"

@@ -8,6 +8,12 @@ ids change from run to run and nothing else names a child process, so such a poi
 K-th matching call of every child that makes one (the table shows the first). A spec that has
 a ``pid=`` of its own keeps it. A point's spec is exactly what its reproducer passes to
 ``sysemu run --inject``.
+
+``close`` is failed with ``after``: Linux releases the descriptor even when close reports an
+error (close(2)), so the kernel runs the call and the program only sees the error. Failed
+without running, the descriptor would stay open, which no kernel does: a pipe's write end
+left open that way keeps its reader waiting for an end of file forever (``git commit``'s
+parent, reading the pipe that tells it its child has started, hung so in every such run).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from sysemu.abi.classes import parse_syscall_set
 from sysemu.tools.inject.spec import InjectSpec, PidFilter, When
 from sysemu.tools.sweep.observe import Observed
 
+# Calls that release what they are given even when they fail: see the module docstring.
+_RELEASED_ON_FAILURE = frozenset({"close"})
 _ROOT = PidFilter(frozenset({"root"}), frozenset())
 _CHILDREN = PidFilter(frozenset(), frozenset({"root"}))
 
@@ -49,8 +57,11 @@ def point_spec(spec: InjectSpec, call: Observed) -> str:
     pids = spec.pids
     if pids is None:
         pids = _ROOT if call.root else _CHILDREN
+    after = spec.after or (
+        call.syscall in _RELEASED_ON_FAILURE and (spec.error is not None or spec.retval is not None)
+    )
     narrowed = spec._replace(
-        syscalls=parse_syscall_set(call.syscall), when=When(call.nth), pids=pids
+        syscalls=parse_syscall_set(call.syscall), when=When(call.nth), pids=pids, after=after
     )
     return str(narrowed)
 
