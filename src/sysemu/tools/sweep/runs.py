@@ -157,13 +157,19 @@ class SweepOutcome(NamedTuple):
     record: RunRecord
 
 
+def work_copy(scratch: str, workdir: str) -> str:
+    """Where a run's copy of ``workdir`` is made in its ``scratch`` directory: under the
+    same name, which some programs look at."""
+    return os.path.join(scratch, os.path.basename(os.path.normpath(workdir)) or "work")
+
+
 def carry_out(job: RunJob, scratch: str, emu: SweepHost) -> RunRecord:
     """Run ``job`` with ``emu`` (its spec injected, if it has one), its output in files under
     ``scratch``, then its check; the work directory copied to ``scratch`` first."""
     started = time.monotonic()
     cwd = job.cwd
     if job.workdir is not None:
-        cwd = os.path.join(scratch, os.path.basename(os.path.normpath(job.workdir)) or "work")
+        cwd = work_copy(scratch, job.workdir)
         shutil.copytree(job.workdir, cwd, symlinks=True)
     if job.spec is not None:
         emu.inject(job.spec)
