@@ -11,7 +11,11 @@ Makes a tree of N files (200) and sweeps ``tar cf out.tar src`` over ``openat`` 
   alone: "points x single run" is what the same runs cost one after the other from the
   command line;
 - the same sweep written as a shell loop over ``when=`` with ``sysemu run``, a fresh copy of
-  the tree per run: once sequential, once two at a time (``xargs -P 2``).
+  the tree per run: once sequential, once two at a time (``xargs -P 2``);
+- both again without the copies (``sysemu sweep`` without ``--workdir``, the loop in the tree
+  itself), which shows what the sweep's own machinery costs: on a loaded machine copying
+  200 files takes longer than tar does. (Two runs then write the same out.tar at once, which
+  nothing reads.)
 
 Prints medians over the rounds and the ratios of the same rounds; the goal (README) is a sweep
 at most 1.1x the runs it makes, i.e. its wall time over the sum of its runs' seconds divided
@@ -59,15 +63,17 @@ def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> t
     return seconds, done.stdout
 
 
-def shell_loop(work: Path, points: int, parallel: int) -> str:
-    """The sweep as a user would write it in sh: a copy and a ``sysemu run`` per ``when=``."""
+def shell_loop(work: Path, points: int, parallel: int, *, copies: bool = True) -> str:
+    """The sweep as a user would write it in sh: a copy (with ``copies``) and a ``sysemu
+    run`` per ``when=``."""
     sysemu = shlex.join(SYSEMU)
     tar = shlex.join(TAR)
-    one = (
-        f'd=$(mktemp -d) && cp -r {shlex.quote(str(work))} "$d/work" && cd "$d/work" && '
-        f"{sysemu} run --inject '{SPEC}:when='\"$1\"':pid=root' -- {tar} >/dev/null 2>&1; "
-        'rm -rf "$d"'
-    )
+    run = f"{sysemu} run --inject '{SPEC}:when='\"$1\"':pid=root' -- {tar} >/dev/null 2>&1"
+    if copies:
+        copy = f'd=$(mktemp -d) && cp -r {shlex.quote(str(work))} "$d/work" && cd "$d/work"'
+        one = f'{copy} && {run}; rm -rf "$d"'
+    else:
+        one = f"cd {shlex.quote(str(work))} && {run}; true"
     return f"seq 1 {points} | xargs -P {parallel} -I K sh -c {shlex.quote(one)} sh K"
 
 
@@ -89,7 +95,9 @@ def main() -> None:
                  "--max-runs", str(options.points), "--inject", SPEC, "--", *TAR]  # fmt: skip
         single = [*SYSEMU, "run", "--inject", f"{SPEC}:when={options.files // 2}:pid=root",
                   "--", *TAR]  # fmt: skip
+        in_place = [arg for arg in sweep if arg not in ("--workdir", str(work))]
         loops = {f"shell loop, -P {p}": shell_loop(work, options.points, p) for p in (1, 2)}
+        loops["shell loop, -P 2, no copy"] = shell_loop(work, options.points, 2, copies=False)
         timed(single, env, work)  # warm the bytecode cache and the page cache
         for round_number in range(options.rounds):
             seconds, output = timed(sweep, env)
@@ -98,6 +106,7 @@ def main() -> None:
             if document["runs"] != options.points:
                 sys.exit(f"the sweep made {document['runs']} runs, not {options.points}")
             run_sums.append(sum(point["seconds"] for point in document["points"]))
+            rows.setdefault("sysemu sweep, no copy", []).append(timed(in_place, env, work)[0])
             for name, command in (("sysemu run, one", single), ("tar alone, one", TAR)):
                 samples = []
                 for _ in range(SINGLE_RUNS):
@@ -125,15 +134,21 @@ def report(rows: dict[str, list[float]], run_sums: list[float], points: int, job
     def ratio(top: list[float], bottom: list[float], scale: float = 1.0) -> float:
         return median([t / (b * scale) for t, b in zip(top, bottom, strict=True)])
 
+    def line(label: str, value: float, note: str = "") -> None:
+        print(f"{label:<46} {value:6.3f}{note}")
+
     print()
-    print(f"sweep / ({points} x sysemu run)              {ratio(sweep, single, points):6.3f}")
-    print(f"sweep / ({points} x sysemu run / {jobs} jobs)       "
-          f"{ratio(sweep, single, points / jobs):6.3f}")  # fmt: skip
-    print(f"sweep / (its runs' seconds / {jobs} jobs)     {ratio(sweep, run_sums, 1 / jobs):6.3f}"
-          "   (goal: at most 1.1)")  # fmt: skip
+    line(f"sweep / ({points} x sysemu run)", ratio(sweep, single, points))
+    line(f"sweep / ({points} x sysemu run / {jobs} jobs)", ratio(sweep, single, points / jobs))
+    line(f"sweep / (its runs' seconds / {jobs} jobs)", ratio(sweep, run_sums, 1 / jobs),
+         "   (goal: at most 1.1)")  # fmt: skip
     for name in ("shell loop, -P 1", "shell loop, -P 2"):
-        print(f"sweep / {name:<32} {ratio(sweep, rows[name]):6.3f}")
-    print(f"sysemu run / tar alone (one run)          {ratio(single, rows['tar alone, one']):6.3f}")
+        line(f"sweep / {name}", ratio(sweep, rows[name]))
+    in_place, loop = rows["sysemu sweep, no copy"], rows["shell loop, -P 2, no copy"]
+    line("sweep, no copy / shell loop, -P 2, no copy", ratio(in_place, loop))
+    line(f"sweep, no copy / ({points} x sysemu run / {jobs} jobs)",
+         ratio(in_place, single, points / jobs))  # fmt: skip
+    line("sysemu run / tar alone (one run)", ratio(single, rows["tar alone, one"]))
 
 
 if __name__ == "__main__":
