@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets sysemu up on a fresh Debian machine with Python 3.11+: system packages (a C compiler
-# for the test programs and benchmarks, 32-bit support, strace and proot for comparisons), a virtual
-# environment in .venv with sysemu and its development tools, then runs the demo.
+# for the test programs and benchmarks, 32-bit support, strace and proot for comparisons, sqlite3
+# and git for the error-path sweep tests), a virtual environment in .venv with sysemu and its
+# development tools, then runs the demo.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-apt_packages=(gcc libc6-dev strace proot liburing-dev)
+apt_packages=(gcc libc6-dev strace proot liburing-dev sqlite3 git)
 if [ "$(uname -m)" = x86_64 ]; then apt_packages+=(gcc-multilib); fi
 missing=()
 for package in "${apt_packages[@]}"; do
