@@ -117,6 +117,8 @@ def main() -> None:
                 rows.setdefault(name, []).append(timed(["/bin/sh", "-c", loop], env)[0])
             print(f"round {round_number + 1}/{options.rounds} done", file=sys.stderr)
     report(rows, run_sums, options.points, options.jobs)
+    # The rows share the machine with whatever else runs: say how busy it was.
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"\nsweep:  {shlex.join(sweep)}")
     print(f"single: {shlex.join(single)}   (in the tree)")
     print(f"loop:   {loops['shell loop, -P 1']}")

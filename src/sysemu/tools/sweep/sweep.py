@@ -189,8 +189,16 @@ class Sweeper:
                     point = waiting.pop()
                     started = _start(point, self._job(point.spec), self.host)
                     running[started.pid] = started
-                for done in _wait_any(running, self.timeout + _GRACE):
+                ended = _wait_any(running, self.timeout + _GRACE)
+                for done in ended:
                     del running[done.pid]
+                # The next runs start before the ended ones are read and handed over (and
+                # whatever the caller does with them), which then overlaps with them.
+                while waiting and len(running) < self.jobs:
+                    point = waiting.pop()
+                    started = _start(point, self._job(point.spec), self.host)
+                    running[started.pid] = started
+                for done in ended:
                     record = done.finish()
                     kind, detail = classify(record, reference)
                     yield SweepOutcome(done.point, kind, detail, record)
