@@ -20,7 +20,7 @@ from sysemu import Sweep, SweepError
 from sysemu.testing.pytest_plugin import SysemuSweep
 from sysemu.tools.inject.spec import parse_inject_spec
 from sysemu.tools.sweep.observe import Observed
-from sysemu.tools.sweep.points import point_spec
+from sysemu.tools.sweep.points import plan_points, point_spec
 from sysemu.tools.sweep.runs import OutcomeKind, SweepOutcome
 
 from .conftest import Programs
@@ -296,3 +296,38 @@ def test_a_point_names_its_process_and_close_fails_after_it_ran() -> None:
     # program sees the error.
     assert point_spec(spec, in_root) == "close:error=EIO:when=3:pid=root:after"
     assert point_spec(spec, in_child) == "write:error=EIO:when=3:pid=!root"
+
+
+def test_a_run_past_the_timeout_is_a_hang_and_a_failed_check_is_found(tmp_path: Path) -> None:
+    hangs = Sweep(["write:error=EIO:fdpath=*/out"], ["sh", "-c", "echo hi > out || sleep 60"],
+                  workdir=str(tmp_path), timeout=2.0)  # fmt: skip
+    [hung] = list(hangs)
+    assert hung.kind is OutcomeKind.HANG and hung.kind.failing
+    checked = Sweep(["write:error=EIO:fdpath=*/data"], ["sh", "-c", "echo new > data || true"],
+                    workdir=str(tmp_path), check="grep -q new data", timeout=TIMEOUT)  # fmt: skip
+    [lost] = list(checked)
+    assert lost.kind is OutcomeKind.CHECK_FAILED and lost.record.exit_code == 0
+
+
+def observed_calls(count: int, sites: int) -> list[Observed]:
+    """``count`` writes of the started process, made at ``sites`` call sites in turn."""
+    return [
+        Observed(n, 0, "write", n + 1, 100, True, f"write({n})", None, f"prog+{n % sites:#x}")
+        for n in range(count)
+    ]
+
+
+def test_points_per_site_sampled_and_capped() -> None:
+    specs = [parse_inject_spec("write:error=EIO")]
+    calls = observed_calls(100, 4)
+    every = plan_points(specs, calls)
+    assert [p.spec for p in every[:2]] == ["write:error=EIO:when=1:pid=root",
+                                           "write:error=EIO:when=2:pid=root"]  # fmt: skip
+    assert {p.site_calls for p in every} == {25}
+    per_site = plan_points(specs, calls, per_site=True)
+    assert [p.call.nth for p in per_site] == [1, 2, 3, 4]
+    sampled = plan_points(specs, calls, sample=10, seed=3)
+    # One from each tenth of the run, the same for the same seed.
+    assert [(p.call.nth - 1) // 10 for p in sampled] == list(range(10))
+    assert sampled == plan_points(specs, calls, sample=10, seed=3)
+    assert [p.number for p in plan_points(specs, calls, max_runs=5)] == [1, 2, 3, 4, 5]
