@@ -239,6 +239,8 @@ def test_a_python_script_that_replaces_a_json_file(tmp_path: Path) -> None:
     # The script handles no OSError: each failure it sees is a traceback, and the replace
     # keeps the file whole.
     assert counted.get(OutcomeKind.TRACEBACK, 0) >= 3, counted
+    details = {o.detail.split(":")[0] for o in outcomes if o.kind is OutcomeKind.TRACEBACK}
+    assert details == {"OSError"}
     assert OutcomeKind.CHECK_FAILED not in counted and OutcomeKind.CRASH not in counted
 
 

@@ -254,9 +254,17 @@ def _last_line(output: bytes) -> str:
 
 
 def _report_line(stderr: bytes, mark: bytes) -> str:
-    """A traceback's last line (the exception), or the sanitizer's first."""
+    """What a report says in one line: the exception a traceback ends with (the interpreter's
+    "Fatal Python error" when it gave up), or a sanitizer's first line."""
     text = stderr.decode("utf-8", "replace")
     if mark.startswith(b"Traceback"):
-        return _last_line(stderr)
+        lines = text.splitlines()
+        fatal = [line for line in lines if line.startswith("Fatal Python error:")]
+        # The exception is the last line at the left margin after the traceback's frames.
+        after = lines[
+            next((i for i, line in enumerate(lines) if line.startswith("Traceback")), 0) :
+        ]
+        exceptions = [line for line in after[1:] if line and not line[0].isspace()]
+        return (fatal or exceptions or [""])[-1].strip()[:120]
     start = text.find(mark.decode())
     return text[text.rfind("\n", 0, start) + 1 :].splitlines()[0].strip()[:120]
