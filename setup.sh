@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets sysemu up on a fresh Debian machine with Python 3.11+: system packages (a C compiler
 # for the test programs and benchmarks, 32-bit support, Go and make for the virtual-time tests,
-# strace, proot and libfaketime for comparisons), a virtual
-# environment in .venv with sysemu and its development tools, then runs the demo.
+# sqlite3 and git for the error-path sweep tests, strace, proot and libfaketime for
+# comparisons), a virtual environment in .venv with sysemu and its development tools, then
+# runs the demo.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-apt_packages=(gcc libc6-dev strace proot liburing-dev make golang-go faketime)
+apt_packages=(gcc libc6-dev strace proot liburing-dev make golang-go faketime sqlite3 git)
 if [ "$(uname -m)" = x86_64 ]; then apt_packages+=(gcc-multilib); fi
 missing=()
 for package in "${apt_packages[@]}"; do

@@ -44,7 +44,7 @@ API_PAGE = REPO / "docs" / "api.md"
 REGENERATE = "python3 scripts/gen_reference.py"
 WIDTH = 96  # of usage lines and wrapped signatures
 # Commands in the order a user meets them; any other command of the parser follows in its order.
-COMMAND_ORDER = ("run", "attach", "doctor", "syscalls")
+COMMAND_ORDER = ("run", "attach", "sweep", "doctor", "syscalls")
 
 
 def _import_sysemu() -> None:

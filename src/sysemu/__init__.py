@@ -63,8 +63,11 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from sysemu.abi.sockaddr import SocketAddress
     from sysemu.api.execs import ExecImage
+    from sysemu.testing.sweep import Sweep
     from sysemu.tools.inject.injector import Injection
     from sysemu.tools.inject.spec import InjectSpecError
+    from sysemu.tools.sweep.runs import SweepOutcome
+    from sysemu.tools.sweep.sweep import SweepError
     from sysemu.tools.time.clock import SteppedClock, VirtualClock
 
 _LAZY = {
@@ -74,11 +77,14 @@ _LAZY = {
     "SocketAddress": "sysemu.abi.sockaddr",
     "Injection": "sysemu.tools.inject.injector",
     "InjectSpecError": "sysemu.tools.inject.spec",
+    "Sweep": "sysemu.testing.sweep",
+    "SweepError": "sysemu.tools.sweep.sweep",
+    "SweepOutcome": "sysemu.tools.sweep.runs",
 }
 
 
 def __getattr__(name: str) -> object:
-    # Loaded on first use: most runs neither inject nor read socket addresses.
+    # Loaded on first use: most runs neither inject, sweep nor read socket addresses.
     import importlib  # noqa: PLC0415
 
     module = _LAZY.get(name)
@@ -125,6 +131,9 @@ __all__ = [
     "SocketAddress",
     "Stats",
     "SteppedClock",
+    "Sweep",
+    "SweepError",
+    "SweepOutcome",
     "SyscallStats",
     "Tool",
     "ToolOptions",

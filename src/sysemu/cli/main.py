@@ -90,7 +90,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message + option_hint(self, message))
 
 
-COMMANDS = ("doctor", "run", "attach", "syscalls")
+COMMANDS = ("doctor", "run", "attach", "syscalls", "sweep")
 
 
 def build_parser(command: str | None = None, *, tools: bool = True) -> argparse.ArgumentParser:
@@ -119,6 +119,10 @@ def build_parser(command: str | None = None, *, tools: bool = True) -> argparse.
         from sysemu.cli.syscalls import add_command  # noqa: PLC0415 (its command only)
 
         add_command(commands)
+    if command in (None, "sweep"):
+        from sysemu.cli.sweep import add_command as add_sweep  # noqa: PLC0415 (its command only)
+
+        add_sweep(commands)
     return parser
 
 
@@ -537,6 +541,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return print_syscalls(args.set)
             except ValueError as error:
                 raise UsageError(f"syscalls: {error}") from None
+        if args.subcommand == "sweep":
+            from sysemu.cli.sweep import run_sweep  # noqa: PLC0415 (its command only)
+
+            try:
+                return run_sweep(args)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
         if args.subcommand == "doctor":
             from sysemu.cli.doctor import print_auto_routes, print_report  # noqa: PLC0415
 

@@ -1,7 +1,8 @@
 """Helpers for tests that run programs under sysemu; the pytest plugin lives here too.
 
 The plugin is registered through an entry point, so installing sysemu is enough: tests get the
-``sysemu_run`` fixture and the ``sysemu_inject`` marker::
+``sysemu_run`` and ``sysemu_sweep`` fixtures and the ``sysemu_inject`` marker (``sysemu.Sweep``,
+the error-path sweep, is :mod:`sysemu.testing.sweep`)::
 
     import pytest
 

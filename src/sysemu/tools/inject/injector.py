@@ -58,6 +58,16 @@ class Injection(NamedTuple):
     path: str | None  # the path or fd path that matched, when the spec has one
 
 
+class Match(NamedTuple):
+    """A call that a spec hits: which matching call of its process and syscall it is (``nth``,
+    from 1: what ``when`` counts), the path or fd path that matched (when the spec has a
+    condition on one) and, for ``short=``, the byte count the call is cut to."""
+
+    nth: int
+    path: str | None
+    cut: int | None
+
+
 def _action(spec: InjectSpec) -> str:
     parts = []
     if spec.error is not None:
@@ -106,6 +116,10 @@ class Injector(Observer, Tool):
 
     wants_results = False
     name = "inject"
+    reads_registers = False
+    """Whether the handlers read the stopped thread's registers beyond the arguments (the
+    stack pointer): then every call stops in ptrace, which has them, not in user
+    notification, which reports the arguments and the instruction pointer alone."""
 
     def __init__(self, seed: int | None = None) -> None:
         # (os.urandom, not the random module: most runs draw no chance, and the module costs
@@ -152,8 +166,8 @@ class Injector(Observer, Tool):
                     # the auto backend answer it through user notification; short= rewrites
                     # an argument and "after" or an exit delay see the result, which only
                     # ptrace can (unotify refuses them at the start).
-                    decides_only=not (sees_result or parsed.short),
-                    needs_ptrace=sees_result or parsed.short is not None,
+                    decides_only=not (sees_result or parsed.short) and not self.reads_registers,
+                    needs_ptrace=sees_result or parsed.short is not None or self.reads_registers,
                 )
                 registered += 1
         if not registered:
@@ -206,19 +220,54 @@ class Injector(Observer, Tool):
         syscall: Syscall,
         family_check: Callable[[Call], bool] | None = None,
     ) -> Callable[[Call], Decision | None] | None:
+        """The handler of ``spec`` for ``syscall``: the match, then the injection (None when
+        the syscall lacks the arguments the spec's conditions need)."""
+        match = self._matcher(index, spec, syscall, family_check)
+        if match is None:
+            return None
+        size_index = _byte_count(syscall)
+        text = str(spec)
+        action = _action(spec)
+        records = self.records
+
+        def inject(call: Call) -> Decision | None:
+            matched = match(call)
+            if matched is None:
+                return None
+            count, path, cut = matched
+            records.append(
+                Injection(text, call.name, call.abi, call.pid, call.tid, count, action, path)
+            )
+            if cut is not None:
+                assert size_index is not None
+                return _cut(spec, call, size_index, cut)
+            return _decide(spec, call)
+
+        # What the unotify backend names when it refuses a spec it cannot carry out.
+        inject.__qualname__ = f"--inject '{text}'"
+        return inject
+
+    def _matcher(
+        self,
+        index: int,
+        spec: InjectSpec,
+        syscall: Syscall,
+        family_check: Callable[[Call], bool] | None = None,
+    ) -> Callable[[Call], Match | None] | None:
+        """Whether a call of ``syscall`` is one ``spec`` (number ``index``) hits: a function
+        of the call that returns its :class:`Match`, or None for a call it leaves alone;
+        every condition is checked there, and a call that passes them all is counted for
+        ``when``. None when the syscall lacks the arguments the conditions need."""
         if not _can_serve(spec, syscall):
             return None
         fd_index = _first_param(syscall, (ArgKind.FD,))
         size_index = _byte_count(syscall)
-        text = str(spec)
-        action = _action(spec)
         counters = self._counters
-        records = self.records
         # Globs compiled once, not looked up in fnmatch's cache at every call.
         path_matches = _glob_matcher(spec.path)
         fdpath_matches = _glob_matcher(spec.fdpath)
 
-        def inject(call: Call) -> Decision | None:
+        def match(call: Call) -> Match | None:
             if spec.pids is not None and not spec.pids.matches(call.pid, self._root):
                 return None
             matched: str | None = None
@@ -247,17 +296,9 @@ class Injector(Observer, Tool):
             # (A spec has draws exactly when it has a probability.)
             if chance is not None and chance.random() >= (spec.probability or 0.0):
                 return None
-            records.append(
-                Injection(text, call.name, call.abi, call.pid, call.tid, count, action, matched)
-            )
-            if cut is not None:
-                assert size_index is not None
-                return _cut(spec, call, size_index, cut)
-            return _decide(spec, call)
+            return Match(count, matched, cut)
 
-        # What the unotify backend names when it refuses a spec it cannot carry out.
-        inject.__qualname__ = f"--inject '{text}'"
-        return inject
+        return match
 
 
 def _can_serve(spec: InjectSpec, syscall: Syscall) -> bool:
