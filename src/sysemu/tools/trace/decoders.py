@@ -45,6 +45,13 @@ from sysemu.tools.trace.decoders_calls import (
     return_prctl,
     return_umask,
 )
+from sysemu.tools.trace.decoders_more import (
+    BY_CTYPE,
+    MORE_RETURNS,
+    MORE_SYSCALLS,
+    layout_mknod,
+    mknod_shown,
+)
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
     dec_arch_prctl_code,
@@ -243,6 +250,7 @@ SYSCALLS: dict[str, tuple[Arg, ...]] = {
                           (dec_uring_register_arg, ENTRY), _U32),
 }
 # fmt: on
+SYSCALLS.update(MORE_SYSCALLS)
 """Per-syscall argument decoders, where the generic ones by kind are not enough."""
 
 LAYOUTS: dict[str, Layout] = {
@@ -255,6 +263,8 @@ LAYOUTS: dict[str, Layout] = {
     "clone": layout_clone,
     "prctl": layout_prctl,
     "rt_sigreturn": layout_sigreturn,
+    "mknod": layout_mknod,
+    "mknodat": layout_mknod,
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
 
@@ -269,6 +279,8 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "fcntl64": (1, 0xFFFFFFFF, fcntl_shown),
     "futex": (1, FUTEX_CMD, futex_shown),
     "futex_time64": (1, FUTEX_CMD, futex_shown),
+    "mknod": (1, 0o170000, partial(mknod_shown, 1)),
+    "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 
@@ -285,6 +297,7 @@ RETURNS: dict[str, ReturnDecoder] = {
     "prctl": return_prctl,
     "umask": return_umask,
     "poll": return_poll,
+    **MORE_RETURNS,
 }
 """Calls whose successful result strace writes in its own way."""
 
@@ -363,6 +376,9 @@ _ADDRESS_NAMES = frozenset({"addr", "start", "brk", "new_addr", "old_addr", "add
 
 
 def _by_param(param: Param) -> Decoder:
+    by_type = BY_CTYPE.get(param.ctype)
+    if by_type is not None:
+        return by_type
     if param.kind is ArgKind.ULONG and param.name in _ADDRESS_NAMES:
         return dec_pointer
     return _BY_KIND.get(param.kind, dec_int)

@@ -43,8 +43,9 @@ def dec_string(ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_path(ctx: Context, value: int, _index: int) -> str:
-    """A path: shown whole, as strace does, whatever the string limit (up to PATH_MAX)."""
-    return ctx.string(value, limit=4096)
+    """A path: shown whole, as strace does, whatever the string limit (up to PATH_MAX - 1
+    bytes, with ``...`` after a longer one)."""
+    return ctx.string(value, limit=4095)
 
 
 def dec_fd(ctx: Context, value: int, _index: int) -> str:

@@ -25,7 +25,7 @@ import struct
 from sysemu.abi import layouts, signal_name
 from sysemu.kernel.arch import native_abi
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import STRUCTURED, Context, StructuredDecoder
+from sysemu.tools.trace.context import STRUCTURED, Context, StructuredDecoder, unterminated
 from sysemu.tools.trace.decoders_scalar import (
     MAP_FLAGS,
     MAP_TYPES,
@@ -86,6 +86,8 @@ def string_at(ctx: Context, address: int) -> str | int | None:
     try:
         data = ctx.call.memory.read_cstring(address, ctx.limit + 1)
     except OSError:
+        return address
+    if len(data) <= ctx.limit and unterminated(ctx.call, address + len(data)):
         return address
     return _cut(ctx, data, ctx.limit)
 

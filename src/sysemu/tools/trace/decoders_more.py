@@ -1,0 +1,392 @@
+"""More table rows and type functions: ids, output integers, times, and the flags and commands
+of the calls everyday programs rarely make (see :mod:`.decoders` for how rows work; the
+tables are :mod:`.xlat_more`'s).
+
+The generic decoders by C type (:data:`BY_CTYPE`) cover every call with such a parameter:
+``uid_t`` and ``gid_t`` are ``-1`` when all their bits are set (the "unchanged" id of
+``chown`` and ``setresuid``), as strace prints them, and ``clockid_t`` is a clock's name.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from sysemu.api.call import Call
+from sysemu.tools.trace import render, xlat
+from sysemu.tools.trace import xlat_more as more
+from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown, value_only
+from sysemu.tools.trace.decoders_scalar import (
+    dec_at_flags,
+    dec_buffer_in,
+    dec_dirfd,
+    dec_fd,
+    dec_hex,
+    dec_int,
+    dec_map_flags,
+    dec_mode,
+    dec_open_flags,
+    dec_path,
+    dec_pointer,
+    dec_prot,
+    dec_string,
+    dec_u32,
+    enum_of,
+    flags_of,
+)
+from sysemu.tools.trace.decoders_structs import dec_int_out, dec_sigset, dec_timespec
+
+_UINT = struct.Struct("<I")
+_SINT = struct.Struct("<i")
+_INT64 = struct.Struct("<q")
+_TIMEVAL = struct.Struct("<qQ")  # tv_usec shown unsigned, as strace zero-extends it
+_TIMEVAL_PAIR = struct.Struct("<qQqQ")
+_TIMESPEC_PAIR = struct.Struct("<qQqQ")
+_TIMEZONE = struct.Struct("<ii")
+_EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86-64
+_EPOLL_CTL_DEL = 2
+_PAGE = 4096
+
+
+@value_only
+def dec_id(_ctx: Context, value: int, _index: int) -> str:
+    """A user or group id: ``-1`` (all bits set: "leave unchanged"), else unsigned."""
+    value &= 0xFFFFFFFF
+    return "-1" if value == 0xFFFFFFFF else str(value)
+
+
+def dec_id_out(ctx: Context, value: int, index: int) -> str:
+    """``[0]``: an id the kernel stored (``getresuid``)."""
+    fields = ctx.unpack(value, _UINT)
+    return render.pointer(value) if fields is None else f"[{dec_id(ctx, fields[0], index)}]"
+
+
+def dec_uint_out(ctx: Context, value: int, _index: int) -> str:
+    """``[1]``: an unsigned int the kernel stored (``getcpu``)."""
+    fields = ctx.unpack(value, _UINT)
+    return render.pointer(value) if fields is None else f"[{fields[0]}]"
+
+
+def dec_int_in(ctx: Context, value: int, _index: int) -> str:
+    """``[-1]``: an int the program passes by address (``sched_setparam``'s priority)."""
+    fields = ctx.unpack(value, _SINT)
+    return render.pointer(value) if fields is None else f"[{fields[0]}]"
+
+
+def dec_offset_in(ctx: Context, value: int, _index: int) -> str:
+    """``[4096]``: a file offset passed by address (``splice``, ``copy_file_range``)."""
+    fields = ctx.unpack(value, _INT64)
+    return render.pointer(value) if fields is None else f"[{fields[0]}]"
+
+
+@value_only
+def dec_key_serial(_ctx: Context, value: int, _index: int) -> str:
+    """A key or keyring id: a special keyring's name, else the number."""
+    return more.KEY_SPECS.get(value, str(value))
+
+
+@value_only
+def dec_makedev(_ctx: Context, value: int, _index: int) -> str:
+    """``makedev(0x8, 0x1)``: a device number as its major and minor (``linux/kdev_t.h``'s
+    split of a 32-bit ``dev_t``, and glibc's of a 64-bit one)."""
+    value &= 0xFFFFFFFFFFFFFFFF
+    major = ((value >> 8) & 0xFFF) | ((value >> 32) & ~0xFFF)
+    minor = (value & 0xFF) | ((value >> 12) & ~0xFF & 0xFFFFFFFF)
+    return f"makedev({major:#x}, {minor:#x})"
+
+
+def date(seconds: int) -> str:
+    """``2026-12-07T01:31:08+0000``: a time in seconds as strace comments it (local time)."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def dec_time_out(ctx: Context, value: int, _index: int) -> str:
+    """``[1796607068 /* 2026-12-07T01:31:08+0000 */]``: the time ``time`` stored."""
+    fields = ctx.unpack(value, _INT64)
+    if fields is None:
+        return render.pointer(value)
+    return f"[{fields[0]} /* {date(fields[0])} */]"
+
+
+def return_time(_ctx: Context, value: int) -> str | None:
+    """``time``'s result with its date: ``1796607068 (2026-12-07T01:31:08+0000)``."""
+    return f"{value} ({date(value)})"
+
+
+def return_sched_policy(_ctx: Context, value: int) -> str | None:
+    """``sched_getscheduler``'s result with the policy's name: ``0 (SCHED_OTHER)``."""
+    name = more.SCHED_POLICIES.get(value & ~0x40000000)
+    return None if name is None else f"{value} ({name})"
+
+
+def _timeval(seconds: int, microseconds: int) -> str:
+    return f"{{tv_sec={seconds}, tv_usec={microseconds}}}"
+
+
+def dec_timeval(ctx: Context, value: int, _index: int) -> str:
+    """``{tv_sec=1, tv_usec=2}``."""
+    fields = ctx.unpack(value, _TIMEVAL)
+    return render.pointer(value) if fields is None else _timeval(*fields)
+
+
+def dec_timeval_pair(ctx: Context, value: int, _index: int) -> str:
+    """``[{tv_sec=1, tv_usec=2}, {tv_sec=3, tv_usec=4}]``: ``utimes``' access and change
+    times."""
+    fields = ctx.unpack(value, _TIMEVAL_PAIR)
+    if fields is None:
+        return render.pointer(value)
+    return f"[{_timeval(*fields[:2])}, {_timeval(*fields[2:])}]"
+
+
+def dec_itimerval(ctx: Context, value: int, _index: int) -> str:
+    """``{it_interval={tv_sec=0, tv_usec=0}, it_value={...}}``."""
+    fields = ctx.unpack(value, _TIMEVAL_PAIR)
+    if fields is None:
+        return render.pointer(value)
+    return f"{{it_interval={_timeval(*fields[:2])}, it_value={_timeval(*fields[2:])}}}"
+
+
+def dec_itimerspec(ctx: Context, value: int, _index: int) -> str:
+    """``{it_interval={tv_sec=0, tv_nsec=0}, it_value={...}}``."""
+    fields = ctx.unpack(value, _TIMESPEC_PAIR)
+    if fields is None:
+        return render.pointer(value)
+    interval, current = fields[:2], fields[2:]
+    return (
+        f"{{it_interval={{tv_sec={interval[0]}, tv_nsec={interval[1]}}}, "
+        f"it_value={{tv_sec={current[0]}, tv_nsec={current[1]}}}}}"
+    )
+
+
+def dec_timezone(ctx: Context, value: int, _index: int) -> str:
+    """``{tz_minuteswest=0, tz_dsttime=0}``."""
+    fields = ctx.unpack(value, _TIMEZONE)
+    if fields is None:
+        return render.pointer(value)
+    return f"{{tz_minuteswest={fields[0]}, tz_dsttime={fields[1]}}}"
+
+
+def dec_epoll_event(ctx: Context, value: int, _index: int) -> str:
+    """``{events=EPOLLIN, data={u32=1, u64=1}}``; the address for ``EPOLL_CTL_DEL``, which
+    reads none."""
+    if ctx.call.args.value(1) == _EPOLL_CTL_DEL:
+        return render.pointer(value)
+    fields = ctx.unpack(value, _EPOLL_EVENT)
+    if fields is None:
+        return render.pointer(value)
+    events = render.flags(fields[0], more.EPOLL_EVENTS, unknown="EPOLL???")
+    data = fields[1]
+    return f"{{events={events}, data={{u32={data & 0xFFFFFFFF}, u64={data}}}}}"
+
+
+def dec_mincore_vec(ctx: Context, value: int, index: int) -> str:
+    """``[1, 0, ...]``: one residency bit per page of the range, as many as ``-s`` allows."""
+    length = ctx.call.args.value(index - 1) & 0xFFFFFFFFFFFFFFFF
+    pages = (length + _PAGE - 1) // _PAGE
+    shown = min(pages, ctx.limit)
+    data = ctx.fetch(value, shown) if shown else b""
+    if data is None:
+        return render.pointer(value)
+    items = [str(byte & 1) for byte in data]
+    return "[" + ", ".join(items) + (", ..." if pages > shown else "") + "]"
+
+
+@value_only
+def dec_ioprio(_ctx: Context, value: int, _index: int) -> str:
+    """``IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4)``: a class (the bits above 13) and its data."""
+    value &= 0xFFFFFFFF
+    kind = value >> 13
+    name = more.IOPRIO_CLASSES.get(kind, f"{kind:#x} /* IOPRIO_CLASS_??? */")
+    return f"IOPRIO_PRIO_VALUE({name}, {value & 0x1FFF})"
+
+
+def return_ioprio(_ctx: Context, value: int) -> str | None:
+    """``ioprio_get``'s result with its class and data."""
+    return f"{value} ({dec_ioprio(_ctx, value, 0)})"
+
+
+@value_only
+def dec_swap_flags(_ctx: Context, value: int, _index: int) -> str:
+    """``SWAP_FLAG_PREFER|42``: the flags, then the priority when one is given."""
+    value &= 0xFFFFFFFF
+    names = render.flag_names(value & ~0x7FFF, more.SWAP_FLAGS)
+    priority = value & 0x7FFF
+    if priority or value & 0x8000 or not names:
+        names.append(str(priority))
+    return "|".join(names)
+
+
+@value_only
+def dec_syslog_action(_ctx: Context, value: int, _index: int) -> str:
+    """``2 /* SYSLOG_ACTION_READ */``: the number, with its name as a comment."""
+    name = more.SYSLOG_ACTIONS.get(value)
+    return f"{value} /* {name} */" if name else f"{value} /* SYSLOG_ACTION_??? */"
+
+
+@value_only
+def dec_memfd_flags(_ctx: Context, value: int, _index: int) -> str:
+    """``MFD_CLOEXEC|MFD_HUGETLB|21<<MFD_HUGE_SHIFT``: flags, then a huge page size's log."""
+    value &= 0xFFFFFFFF
+    huge = value >> 26
+    text = render.flags(value & 0x3FFFFFF, more.MFD_FLAGS, zero="")
+    if huge:
+        text = f"{text}|{huge}<<MFD_HUGE_SHIFT" if text else f"{huge}<<MFD_HUGE_SHIFT"
+    return text or "0"
+
+
+def mknod_shown(register: int, kind: int) -> tuple[Shown, ...]:
+    """``mknod``'s arguments (``mknodat``'s from ``register`` 1): the device number only for
+    a character or block device."""
+    head = (Shown(0, dec_dirfd, ENTRY),) if register == 2 else ()
+    path, mode, dev = register - 1, register, register + 1
+    shown = (*head, Shown(path, dec_path, ENTRY), Shown(mode, dec_file_mode, ENTRY))
+    if kind in (0o20000, 0o60000):  # S_IFCHR, S_IFBLK
+        shown += (Shown(dev, dec_makedev, ENTRY),)
+    return shown
+
+
+@value_only
+def dec_file_mode(_ctx: Context, value: int, _index: int) -> str:
+    """``S_IFREG|0644``: a file's type and permissions."""
+    return render.mode(value & 0xFFFF)
+
+
+def layout_mknod(call: Call) -> tuple[Shown, ...]:
+    """See :func:`mknod_shown`."""
+    register = 2 if call.name == "mknodat" else 1
+    return mknod_shown(register, call.args.value(register) & 0o170000)
+
+
+def _f(table: xlat.Flags, unknown: str) -> tuple[Decoder, int]:
+    return (flags_of(table, unknown), ENTRY)
+
+
+def _e(table: dict[int, str], unknown: str) -> tuple[Decoder, int]:
+    return (enum_of(table, unknown), ENTRY)
+
+
+_FD = (dec_fd, ENTRY)
+_DIRFD = (dec_dirfd, ENTRY)
+_PATH = (dec_path, ENTRY)
+_STR = (dec_string, ENTRY)
+_INT = (dec_int, ENTRY)
+_U32 = (dec_u32, ENTRY)
+_PTR = (dec_pointer, ENTRY)
+_HEX = (dec_hex, ENTRY)
+_SIZE = (dec_int, ENTRY)
+_ID = (dec_id, ENTRY)
+_ID_OUT = (dec_id_out, EXIT)
+_CLOCK = _e(xlat.CLOCKS, "CLOCK_???")
+_ITIMERSPEC_IN = (dec_itimerspec, ENTRY)
+_ITIMERSPEC_OUT = (dec_itimerspec, EXIT)
+_SPLICE = _f(more.SPLICE_FLAGS, "SPLICE_F_???")
+_OFFSET_IN = (dec_offset_in, ENTRY)
+_SCHED_POLICY = _e(more.SCHED_POLICIES, "SCHED_???")
+_PRIO_WHICH = _e(more.PRIORITY_WHICH, "PRIO_???")
+_KEY = (dec_key_serial, ENTRY)
+
+# fmt: off
+MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
+    "flock": (_FD, _f(more.FLOCK_OPS, "LOCK_???")),
+    "mlockall": (_f(more.MCL_FLAGS, "MCL_???"),),
+    "mlock2": (_PTR, _INT, _f(more.MLOCK_FLAGS, "MLOCK_???")),
+    "memfd_secret": (_f(more.CLOEXEC_ONLY, "O_???"),),
+    "memfd_create": (_STR, (dec_memfd_flags, ENTRY)),
+    "inotify_init1": (_f(more.INOTIFY_INIT_FLAGS, "IN_???"),),
+    "inotify_add_watch": (_FD, _PATH, _f(more.INOTIFY_MASK, "IN_???")),
+    "linkat": (_DIRFD, _PATH, _DIRFD, _PATH, (dec_at_flags, ENTRY)),
+    "renameat2": (_DIRFD, _PATH, _DIRFD, _PATH, _f(more.RENAME_FLAGS, "RENAME_???")),
+    "fchownat": (_DIRFD, _PATH, _ID, _ID, (dec_at_flags, ENTRY)),
+    "fallocate": (_FD, _f(more.FALLOC_FLAGS, "FALLOC_FL_???"), _INT, _INT),
+    "epoll_ctl": (_FD, _e(more.EPOLL_CTL_OPS, "EPOLL_CTL_???"), _FD, (dec_epoll_event, ENTRY)),
+    "shutdown": (_FD, _e(more.SHUTDOWN_HOW, "SHUT_???")),
+    "sched_get_priority_min": (_SCHED_POLICY,),
+    "sched_get_priority_max": (_SCHED_POLICY,),
+    "sched_setscheduler": (_INT, _SCHED_POLICY, (dec_int_in, ENTRY)),
+    "sched_getparam": (_INT, (dec_int_out, EXIT)),
+    "sched_setparam": (_INT, (dec_int_in, ENTRY)),
+    "sched_rr_get_interval": (_INT, (dec_timespec, EXIT)),
+    "sync_file_range": (_FD, _INT, _INT, _f(more.SYNC_FILE_RANGE_FLAGS, "SYNC_FILE_RANGE_???")),
+    "tee": (_FD, _FD, _SIZE, _SPLICE),
+    "splice": (_FD, _OFFSET_IN, _FD, _OFFSET_IN, _SIZE, _SPLICE),
+    "copy_file_range": (_FD, _OFFSET_IN, _FD, _OFFSET_IN, _SIZE, _U32),
+    "setns": (_FD, _f(more.NAMESPACE_TYPES, "CLONE_NEW???")),
+    "unshare": (_f(more.UNSHARE_FLAGS, "CLONE_???"),),
+    "pkey_alloc": (_f(more.PKEY_ACCESS, "PKEY_???"), _f(more.PKEY_ACCESS, "PKEY_???")),
+    "pkey_mprotect": (_PTR, _INT, (dec_prot, ENTRY), _INT),
+    "shmat": (_INT, _PTR, _f(more.SHMAT_FLAGS, "SHM_???")),
+    "fsopen": (_STR, _f(more.FSOPEN_FLAGS, "FSOPEN_???")),
+    "pidfd_open": (_INT, _f(more.PIDFD_OPEN_FLAGS, "PIDFD_???")),
+    "userfaultfd": (_f(more.USERFAULTFD_FLAGS, "UFFD_???"),),
+    "getpriority": (_PRIO_WHICH, _INT),
+    "setpriority": (_PRIO_WHICH, _INT, _INT),
+    "delete_module": (_STR, _f(more.DELETE_MODULE_FLAGS, "O_???")),
+    "finit_module": (_FD, _STR, _f(more.MODULE_INIT_FLAGS, "MODULE_INIT_???")),
+    "init_module": (_PTR, _INT, _STR),
+    "perf_event_open": (_PTR, _INT, _INT, _FD, _f(more.PERF_FLAGS, "PERF_FLAG_???")),
+    "getitimer": (_e(more.ITIMERS, "ITIMER_???"), (dec_itimerval, EXIT)),
+    "setitimer": (_e(more.ITIMERS, "ITIMER_???"), (dec_itimerval, ENTRY), (dec_itimerval, EXIT)),
+    "gettimeofday": ((dec_timeval, EXIT), (dec_timezone, EXIT)),
+    "settimeofday": ((dec_timeval, ENTRY), (dec_timezone, ENTRY)),
+    "utimes": (_PATH, (dec_timeval_pair, ENTRY)),
+    "futimesat": (_DIRFD, _PATH, (dec_timeval_pair, ENTRY)),
+    "add_key": (_STR, _STR, _PTR, _INT, _KEY),
+    "request_key": (_STR, _STR, _STR, _KEY),
+    "seccomp": (_e(more.SECCOMP_OPS, "SECCOMP_???"),
+                _f(more.SECCOMP_FILTER_FLAGS, "SECCOMP_FILTER_FLAG_???"), _PTR),
+    "timerfd_create": (_CLOCK, _f(more.TIMERFD_CREATE_FLAGS, "TFD_???")),
+    "timerfd_settime": (_FD, _f(more.TIMERFD_SETTIME_FLAGS, "TFD_TIMER_???"), _ITIMERSPEC_IN,
+                        _ITIMERSPEC_OUT),
+    "timerfd_gettime": (_FD, _ITIMERSPEC_OUT),
+    "timer_settime": (_INT, _f(xlat.TIMER_FLAGS, "TIMER_???"), _ITIMERSPEC_IN, _ITIMERSPEC_OUT),
+    "timer_gettime": (_INT, _ITIMERSPEC_OUT),
+    "landlock_create_ruleset": (_PTR, _INT,
+                                _f(more.LANDLOCK_CREATE_FLAGS, "LANDLOCK_CREATE_RULESET_???")),
+    "ioperm": (_HEX, _HEX, _INT),
+    "getcpu": ((dec_uint_out, EXIT), (dec_uint_out, EXIT), _PTR),
+    "getresuid": (_ID_OUT, _ID_OUT, _ID_OUT),
+    "getresgid": (_ID_OUT, _ID_OUT, _ID_OUT),
+    "mincore": (_PTR, _INT, (dec_mincore_vec, EXIT)),
+    "time": ((dec_time_out, EXIT),),
+    "ustat": ((dec_makedev, ENTRY), _PTR),
+    "remap_file_pages": (_PTR, _INT, (dec_prot, ENTRY), _INT, (dec_map_flags, ENTRY)),
+    "ioprio_get": (_e(more.IOPRIO_WHO, "IOPRIO_WHO_???"), _INT),
+    "ioprio_set": (_e(more.IOPRIO_WHO, "IOPRIO_WHO_???"), _INT, (dec_ioprio, ENTRY)),
+    "swapon": (_PATH, (dec_swap_flags, ENTRY)),
+    "syslog": ((dec_syslog_action, ENTRY), _PTR, _INT),
+    "signalfd4": (_FD, (dec_sigset, ENTRY), _INT, _f(more.SIGNALFD_FLAGS, "SFD_???")),
+    "signalfd": (_FD, (dec_sigset, ENTRY), _INT),
+    "eventfd2": (_U32, _f(more.EVENTFD_FLAGS, "EFD_???")),
+    "rt_sigpending": ((dec_sigset, EXIT), _INT),
+    "mount": (_PATH, _PATH, _STR, _f(more.MOUNT_FLAGS, "MS_???"), _PTR),
+    "umount2": (_PATH, _f(more.UMOUNT_FLAGS, "MNT_???")),
+    "fsetxattr": (_FD, _STR, (dec_buffer_in, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
+    "fanotify_init": (_f(more.FAN_INIT_FLAGS, "FAN_???"), (dec_open_flags, ENTRY)),
+    "kcmp": (_INT, _INT, _e(more.KCMP_TYPES, "KCMP_???"), _INT, _INT),
+    "mq_open": (_STR, (dec_open_flags, ENTRY), (dec_mode, ENTRY), _PTR),
+    "chown": (_PATH, _ID, _ID),
+    "lchown": (_PATH, _ID, _ID),
+    "fchown": (_FD, _ID, _ID),
+}
+# fmt: on
+"""Rows added to :data:`~sysemu.tools.trace.decoders.SYSCALLS`."""
+
+MORE_RETURNS = {
+    "time": return_time,
+    "sched_getscheduler": return_sched_policy,
+    "ioprio_get": return_ioprio,
+}
+"""Results written in strace's own way, added to :data:`~.decoders.RETURNS`."""
+
+BY_CTYPE: dict[str, Decoder] = {
+    "uid_t": dec_id,
+    "gid_t": dec_id,
+    "old_uid_t": dec_id,
+    "old_gid_t": dec_id,
+    "clockid_t": _CLOCK[0],
+    "const clockid_t": _CLOCK[0],
+}
+"""Decoders of parameters by their C type, before the generic ones by kind."""
