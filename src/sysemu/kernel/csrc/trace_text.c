@@ -370,9 +370,14 @@ int put_argument(struct trace_format *t, Buf *b, ArgSpec *arg, long tid,
     case K_STRING: return put_string(t, b, tid, v, (size_t)t->string_limit);
     case K_BUF_IN:
         return put_buffer(t, b, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign));
-    case K_BUF_OUT:
+    case K_BUF_OUT: {
         if (result < 0) return put_pointer(b, v);
-        return put_buffer(t, b, tid, v, (Value){(unsigned long long)result, 0});
+        /* not more than the buffer holds (recv with MSG_TRUNC returns the datagram's size) */
+        Value room = narrow(args[arg->size_reg], arg->size_mask, arg->size_sign);
+        unsigned long long shown = (unsigned long long)result;
+        if (!room.negative && room.bits < shown) shown = room.bits;
+        return put_buffer(t, b, tid, v, (Value){shown, 0});
+    }
     case K_STAT: return put_stat(t, b, tid, v, result);
     case K_DIRENTS:
         return put_dirents(t, b, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign),

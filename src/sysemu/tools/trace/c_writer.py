@@ -163,7 +163,7 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
         # The size of a buffer passed in is the next argument; getdents64's limit the third; a
         # signal set's the call's last.
         size_register = (
-            index + 1 if kind == K_BUF_IN
+            index + 1 if kind in (K_BUF_IN, K_BUF_OUT)
             else 2 if kind == K_DIRENTS
             else len(syscall.params) - 1 if memory is not None and memory[1] == 0
             else 0

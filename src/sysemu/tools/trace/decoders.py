@@ -50,7 +50,9 @@ from sysemu.tools.trace.decoders_more import (
     MORE_RETURNS,
     MORE_SYSCALLS,
     layout_mknod,
+    layout_mq_open,
     mknod_shown,
+    mq_open_shown,
 )
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
@@ -265,6 +267,7 @@ LAYOUTS: dict[str, Layout] = {
     "rt_sigreturn": layout_sigreturn,
     "mknod": layout_mknod,
     "mknodat": layout_mknod,
+    "mq_open": layout_mq_open,
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
 
@@ -281,6 +284,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "futex_time64": (1, FUTEX_CMD, futex_shown),
     "mknod": (1, 0o170000, partial(mknod_shown, 1)),
     "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
+    "mq_open": (1, xlat.O_CREAT, mq_open_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 

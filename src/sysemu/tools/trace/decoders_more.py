@@ -10,15 +10,30 @@ The generic decoders by C type (:data:`BY_CTYPE`) cover every call with such a p
 from __future__ import annotations
 
 import struct
-import time
 
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace import xlat_more as more
 from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown, value_only
+from sysemu.tools.trace.decoders_records import (
+    date_comment,
+    dec_memfd_name,
+    dec_mount_data,
+    dec_mount_type,
+    dec_mq_attr,
+    dec_sigset_any,
+    dec_sigset_next,
+    dec_statfs,
+    dec_timespec_pair,
+    dec_timeval_pair,
+    dec_utimbuf,
+    dec_xattr_value,
+    mount_flags,
+)
 from sysemu.tools.trace.decoders_scalar import (
     dec_at_flags,
     dec_buffer_in,
+    dec_buffer_out,
     dec_dirfd,
     dec_fd,
     dec_hex,
@@ -34,13 +49,18 @@ from sysemu.tools.trace.decoders_scalar import (
     enum_of,
     flags_of,
 )
-from sysemu.tools.trace.decoders_structs import dec_int_out, dec_sigset, dec_timespec
+from sysemu.tools.trace.decoders_structs import (
+    dec_dirents,
+    dec_int_out,
+    dec_sigset,
+    dec_timespec,
+)
 
 _UINT = struct.Struct("<I")
 _SINT = struct.Struct("<i")
 _INT64 = struct.Struct("<q")
 _TIMEVAL = struct.Struct("<qQ")  # tv_usec shown unsigned, as strace zero-extends it
-_TIMEVAL_PAIR = struct.Struct("<qQqQ")
+_TIMEVAL_PAIR = struct.Struct("<qQqQ")  # (it_interval, it_value)
 _TIMESPEC_PAIR = struct.Struct("<qQqQ")
 _TIMEZONE = struct.Struct("<ii")
 _EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86-64
@@ -79,6 +99,14 @@ def dec_offset_in(ctx: Context, value: int, _index: int) -> str:
     return render.pointer(value) if fields is None else f"[{fields[0]}]"
 
 
+def dec_sized_out(ctx: Context, value: int, index: int) -> str:
+    """A buffer the kernel filled (``dec_buffer_out``), but its address for a size query (a
+    size of 0: ``listxattr``, ``getxattr``)."""
+    if ctx.call.args.value(index + 1) == 0:
+        return render.pointer(value)
+    return dec_buffer_out(ctx, value, index)
+
+
 @value_only
 def dec_key_serial(_ctx: Context, value: int, _index: int) -> str:
     """A key or keyring id: a special keyring's name, else the number."""
@@ -95,25 +123,18 @@ def dec_makedev(_ctx: Context, value: int, _index: int) -> str:
     return f"makedev({major:#x}, {minor:#x})"
 
 
-def date(seconds: int) -> str:
-    """``2026-12-07T01:31:08+0000``: a time in seconds as strace comments it (local time)."""
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
-    except (OverflowError, OSError, ValueError):
-        return ""
-
-
 def dec_time_out(ctx: Context, value: int, _index: int) -> str:
     """``[1796607068 /* 2026-12-07T01:31:08+0000 */]``: the time ``time`` stored."""
     fields = ctx.unpack(value, _INT64)
     if fields is None:
         return render.pointer(value)
-    return f"[{fields[0]} /* {date(fields[0])} */]"
+    return f"[{fields[0]}{date_comment(fields[0])}]"
 
 
 def return_time(_ctx: Context, value: int) -> str | None:
     """``time``'s result with its date: ``1796607068 (2026-12-07T01:31:08+0000)``."""
-    return f"{value} ({date(value)})"
+    dated = date_comment(value)
+    return f"{value} ({dated.removeprefix(' /* ').removesuffix(' */')})" if dated else None
 
 
 def return_sched_policy(_ctx: Context, value: int) -> str | None:
@@ -130,15 +151,6 @@ def dec_timeval(ctx: Context, value: int, _index: int) -> str:
     """``{tv_sec=1, tv_usec=2}``."""
     fields = ctx.unpack(value, _TIMEVAL)
     return render.pointer(value) if fields is None else _timeval(*fields)
-
-
-def dec_timeval_pair(ctx: Context, value: int, _index: int) -> str:
-    """``[{tv_sec=1, tv_usec=2}, {tv_sec=3, tv_usec=4}]``: ``utimes``' access and change
-    times."""
-    fields = ctx.unpack(value, _TIMEVAL_PAIR)
-    if fields is None:
-        return render.pointer(value)
-    return f"[{_timeval(*fields[:2])}, {_timeval(*fields[2:])}]"
 
 
 def dec_itimerval(ctx: Context, value: int, _index: int) -> str:
@@ -192,6 +204,40 @@ def dec_mincore_vec(ctx: Context, value: int, index: int) -> str:
         return render.pointer(value)
     items = [str(byte & 1) for byte in data]
     return "[" + ", ".join(items) + (", ..." if pages > shown else "") + "]"
+
+
+def dec_seccomp_flags(ctx: Context, value: int, index: int) -> str:
+    """``seccomp``'s flags: the filter flags for ``SECCOMP_SET_MODE_FILTER``, else hex."""
+    if ctx.call.args.value(0) == 1:
+        return _SECCOMP_FLAGS(ctx, value, index)
+    return dec_hex(ctx, value & 0xFFFFFFFF, index)
+
+
+_SECCOMP_FLAGS = flags_of(more.SECCOMP_FILTER_FLAGS, "SECCOMP_FILTER_FLAG_???")
+_SECCOMP_RET_ACTIONS = {0: "SECCOMP_RET_KILL_THREAD", 0x80000000: "SECCOMP_RET_KILL_PROCESS",
+                        0x00030000: "SECCOMP_RET_TRAP", 0x00050000: "SECCOMP_RET_ERRNO",
+                        0x7FC00000: "SECCOMP_RET_USER_NOTIF", 0x7FF00000: "SECCOMP_RET_TRACE",
+                        0x7FFC0000: "SECCOMP_RET_LOG", 0x7FFF0000: "SECCOMP_RET_ALLOW"}  # fmt: skip
+_SECCOMP_NOTIF_SIZES = struct.Struct("<HHH")
+
+
+def dec_seccomp_args(ctx: Context, value: int, _index: int) -> str:
+    """``seccomp``'s third argument: an action for ``SECCOMP_GET_ACTION_AVAIL``, the sizes the
+    kernel stored for ``SECCOMP_GET_NOTIF_SIZES``, else the address (a filter program is
+    shown by prctl's decoder only)."""
+    op = ctx.call.args.value(0)
+    if op == 2:  # an input the kernel leaves as is: read as at entry
+        fields = Context(ctx.call, limit=ctx.limit, exiting=False).unpack(value, _UINT)
+        if fields is None:
+            return render.pointer(value)
+        return f"[{render.xval(fields[0], _SECCOMP_RET_ACTIONS, 'SECCOMP_RET_???')}]"
+    if op == 3 and ctx.exiting:
+        sizes = ctx.unpack(value, _SECCOMP_NOTIF_SIZES)
+        if sizes is None:
+            return render.pointer(value)
+        return (f"{{seccomp_notif={sizes[0]}, seccomp_notif_resp={sizes[1]}, "
+                f"seccomp_data={sizes[2]}}}")  # fmt: skip
+    return render.pointer(value)
 
 
 @value_only
@@ -254,10 +300,28 @@ def dec_file_mode(_ctx: Context, value: int, _index: int) -> str:
     return render.mode(value & 0xFFFF)
 
 
+def mq_open_shown(creating: int) -> tuple[Shown, ...]:
+    """``mq_open``'s arguments: the mode and attributes only with ``O_CREAT``."""
+    row = MORE_SYSCALLS["mq_open"]
+    count = 4 if creating else 2
+    return tuple(Shown(index, *row[index]) for index in range(count))
+
+
+def layout_mq_open(call: Call) -> tuple[Shown, ...]:
+    """See :func:`mq_open_shown`."""
+    return mq_open_shown(call.args.value(1) & xlat.O_CREAT)
+
+
 def layout_mknod(call: Call) -> tuple[Shown, ...]:
     """See :func:`mknod_shown`."""
     register = 2 if call.name == "mknodat" else 1
     return mknod_shown(register, call.args.value(register) & 0o170000)
+
+
+@value_only
+def dec_mount_flags(_ctx: Context, value: int, _index: int) -> str:
+    """``MS_MGC_VAL|MS_RDONLY|MS_NOSUID``."""
+    return mount_flags(value, more.MOUNT_FLAGS)
 
 
 def _f(table: xlat.Flags, unknown: str) -> tuple[Decoder, int]:
@@ -293,8 +357,8 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "flock": (_FD, _f(more.FLOCK_OPS, "LOCK_???")),
     "mlockall": (_f(more.MCL_FLAGS, "MCL_???"),),
     "mlock2": (_PTR, _INT, _f(more.MLOCK_FLAGS, "MLOCK_???")),
-    "memfd_secret": (_f(more.CLOEXEC_ONLY, "O_???"),),
-    "memfd_create": (_STR, (dec_memfd_flags, ENTRY)),
+    "memfd_secret": ((flags_of(more.CLOEXEC_ONLY), ENTRY),),
+    "memfd_create": ((dec_memfd_name, ENTRY), (dec_memfd_flags, ENTRY)),
     "inotify_init1": (_f(more.INOTIFY_INIT_FLAGS, "IN_???"),),
     "inotify_add_watch": (_FD, _PATH, _f(more.INOTIFY_MASK, "IN_???")),
     "linkat": (_DIRFD, _PATH, _DIRFD, _PATH, (dec_at_flags, ENTRY)),
@@ -315,7 +379,7 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "copy_file_range": (_FD, _OFFSET_IN, _FD, _OFFSET_IN, _SIZE, _U32),
     "setns": (_FD, _f(more.NAMESPACE_TYPES, "CLONE_NEW???")),
     "unshare": (_f(more.UNSHARE_FLAGS, "CLONE_???"),),
-    "pkey_alloc": (_f(more.PKEY_ACCESS, "PKEY_???"), _f(more.PKEY_ACCESS, "PKEY_???")),
+    "pkey_alloc": (_HEX, _f(more.PKEY_ACCESS, "PKEY_???")),
     "pkey_mprotect": (_PTR, _INT, (dec_prot, ENTRY), _INT),
     "shmat": (_INT, _PTR, _f(more.SHMAT_FLAGS, "SHM_???")),
     "fsopen": (_STR, _f(more.FSOPEN_FLAGS, "FSOPEN_???")),
@@ -332,11 +396,13 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "gettimeofday": ((dec_timeval, EXIT), (dec_timezone, EXIT)),
     "settimeofday": ((dec_timeval, ENTRY), (dec_timezone, ENTRY)),
     "utimes": (_PATH, (dec_timeval_pair, ENTRY)),
+    "utime": (_PATH, (dec_utimbuf, ENTRY)),
+    "utimensat": (_DIRFD, _PATH, (dec_timespec_pair, ENTRY), (dec_at_flags, ENTRY)),
     "futimesat": (_DIRFD, _PATH, (dec_timeval_pair, ENTRY)),
-    "add_key": (_STR, _STR, _PTR, _INT, _KEY),
+    "add_key": (_STR, _STR, (dec_buffer_in, ENTRY), _INT, _KEY),
     "request_key": (_STR, _STR, _STR, _KEY),
-    "seccomp": (_e(more.SECCOMP_OPS, "SECCOMP_???"),
-                _f(more.SECCOMP_FILTER_FLAGS, "SECCOMP_FILTER_FLAG_???"), _PTR),
+    "seccomp": (_e(more.SECCOMP_OPS, "SECCOMP_???"), (dec_seccomp_flags, ENTRY),
+                (dec_seccomp_args, EXIT)),
     "timerfd_create": (_CLOCK, _f(more.TIMERFD_CREATE_FLAGS, "TFD_???")),
     "timerfd_settime": (_FD, _f(more.TIMERFD_SETTIME_FLAGS, "TFD_TIMER_???"), _ITIMERSPEC_IN,
                         _ITIMERSPEC_OUT),
@@ -357,16 +423,37 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "ioprio_set": (_e(more.IOPRIO_WHO, "IOPRIO_WHO_???"), _INT, (dec_ioprio, ENTRY)),
     "swapon": (_PATH, (dec_swap_flags, ENTRY)),
     "syslog": ((dec_syslog_action, ENTRY), _PTR, _INT),
-    "signalfd4": (_FD, (dec_sigset, ENTRY), _INT, _f(more.SIGNALFD_FLAGS, "SFD_???")),
-    "signalfd": (_FD, (dec_sigset, ENTRY), _INT),
+    "signalfd4": (_FD, (dec_sigset_next, ENTRY), _INT, _f(more.SIGNALFD_FLAGS, "SFD_???")),
+    "signalfd": (_FD, (dec_sigset_next, ENTRY), _INT),
     "eventfd2": (_U32, _f(more.EVENTFD_FLAGS, "EFD_???")),
-    "rt_sigpending": ((dec_sigset, EXIT), _INT),
-    "mount": (_PATH, _PATH, _STR, _f(more.MOUNT_FLAGS, "MS_???"), _PTR),
+    "rt_sigpending": ((dec_sigset_any, EXIT), _INT),
+    "rt_sigtimedwait": ((dec_sigset, ENTRY), (dec_pointer, EXIT), (dec_timespec, ENTRY), _INT),
+    "mount": (_PATH, _PATH, (dec_mount_type, ENTRY), (dec_mount_flags, ENTRY),
+              (dec_mount_data, ENTRY)),
+    "clock_settime": (_CLOCK, (dec_timespec, ENTRY)),
+    "getdents": (_FD, (dec_dirents, EXIT), _U32),
     "umount2": (_PATH, _f(more.UMOUNT_FLAGS, "MNT_???")),
-    "fsetxattr": (_FD, _STR, (dec_buffer_in, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
+    "fsetxattr": (_FD, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
+    "setxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
+    "lsetxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
     "fanotify_init": (_f(more.FAN_INIT_FLAGS, "FAN_???"), (dec_open_flags, ENTRY)),
     "kcmp": (_INT, _INT, _e(more.KCMP_TYPES, "KCMP_???"), _INT, _INT),
-    "mq_open": (_STR, (dec_open_flags, ENTRY), (dec_mode, ENTRY), _PTR),
+    "mq_open": (_PATH, (dec_open_flags, ENTRY), (dec_mode, ENTRY), (dec_mq_attr, ENTRY)),
+    "mq_getsetattr": (_FD, (dec_mq_attr, ENTRY), (dec_mq_attr, EXIT)),
+    "statfs": (_PATH, (dec_statfs, EXIT)),
+    "listxattr": (_PATH, (dec_sized_out, EXIT), _INT),
+    "llistxattr": (_PATH, (dec_sized_out, EXIT), _INT),
+    "flistxattr": (_FD, (dec_sized_out, EXIT), _INT),
+    "getxattr": (_PATH, _STR, (dec_sized_out, EXIT), _INT),
+    "lgetxattr": (_PATH, _STR, (dec_sized_out, EXIT), _INT),
+    "fgetxattr": (_FD, _STR, (dec_sized_out, EXIT), _INT),
+    "mq_timedsend": (_FD, (dec_buffer_in, ENTRY), _INT, _U32, (dec_timespec, ENTRY)),
+    "mq_timedreceive": (_FD, (dec_buffer_out, EXIT), _INT, (dec_uint_out, EXIT),
+                        (dec_timespec, ENTRY)),
+    "fstatfs": (_FD, (dec_statfs, EXIT)),
+    "sched_getattr": (_INT, _PTR, _U32, _U32),
+    "process_vm_readv": (_INT, _PTR, _INT, _PTR, _INT, _INT),
+    "process_vm_writev": (_INT, _PTR, _INT, _PTR, _INT, _INT),
     "chown": (_PATH, _ID, _ID),
     "lchown": (_PATH, _ID, _ID),
     "fchown": (_FD, _ID, _ID),

@@ -158,6 +158,7 @@ def dec_access_mode(_ctx: Context, value: int, _index: int) -> str:
 
 PROT_FLAGS = ((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x8, "PROT_SEM"),
          (0x01000000, "PROT_GROWSDOWN"), (0x02000000, "PROT_GROWSUP"))  # fmt: skip
+MAP_HUGE_SHIFT = 26
 MAP_TYPES = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}
 MAP_FLAGS = (
     (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
@@ -171,15 +172,18 @@ MAP_FLAGS = (
 @value_only
 def dec_prot(_ctx: Context, value: int, _index: int) -> str:
     """``PROT_READ|PROT_WRITE``."""
-    return render.flags(value, PROT_FLAGS, zero="PROT_NONE")
+    return render.flags(value, PROT_FLAGS, zero="PROT_NONE", unknown="PROT_???")
 
 
 @value_only
 def dec_map_flags(_ctx: Context, value: int, _index: int) -> str:
     """``MAP_PRIVATE|MAP_ANONYMOUS``."""
-    kind = MAP_TYPES.get(value & 0xF, hex(value & 0xF))
-    rest = render.flags(value & ~0xF, MAP_FLAGS, zero="")
-    return kind + ("|" + rest if rest else "")
+    kind = MAP_TYPES.get(value & 0xF, f"{value & 0xF:#x} /* MAP_??? */")
+    huge = (value >> MAP_HUGE_SHIFT) & 0x3F  # log2 of the huge page size, with MAP_HUGETLB
+    rest = render.flags(value & ~0xF & ~(0x3F << MAP_HUGE_SHIFT), MAP_FLAGS, zero="")
+    return "|".join(
+        part for part in (kind, rest, f"{huge}<<MAP_HUGE_SHIFT" if huge else "") if part
+    )
 
 
 @value_only
@@ -250,12 +254,13 @@ def dec_buffer_in(ctx: Context, value: int, index: int) -> str:
     return ctx.buffer(value, ctx.call.args.value(index + 1))
 
 
-def dec_buffer_out(ctx: Context, value: int, _index: int) -> str:
+def dec_buffer_out(ctx: Context, value: int, index: int) -> str:
     """A buffer the kernel filled, as long as the call's result (``read``); at exit."""
     result = ctx.result
     if result is None or result < 0:
         return render.pointer(value)
-    return ctx.buffer(value, result)
+    # (Not more than the buffer holds: recv with MSG_TRUNC returns the datagram's size.)
+    return ctx.buffer(value, min(result, ctx.call.args.value(index + 1)))
 
 
 def dec_random_out(ctx: Context, value: int, _index: int) -> str:
