@@ -175,7 +175,8 @@ static int put_buffer(struct trace_format *t, Buf *b, long tid, Value address, V
     if (!address.negative && address.bits == 0) return buf_str(b, "NULL");
     if (size.negative || size.bits == 0) return buf_str(b, "\"\"");
     size_t limit = (size_t)t->string_limit;
-    size_t want = size.bits < limit ? (size_t)size.bits : limit;
+    /* one byte past the limit is read too, as strace does to see the buffer go on */
+    size_t want = size.bits <= limit ? (size_t)size.bits : limit + 1;
     ssize_t got = read_into_scratch(t, tid, address.bits, want);
     if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     /* Context.buffer: all that is shown is read, or the address is */

@@ -114,7 +114,8 @@ class Context:
             return "NULL"
         if size <= 0:
             return '""'
-        want = min(size, self.limit)
+        # (One byte past the limit is read too, as strace does to see the buffer go on.)
+        want = size if size <= self.limit else self.limit + 1
         try:
             data = self.call.memory.read(address, want, partial=True)
         except OSError:

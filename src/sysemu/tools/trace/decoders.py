@@ -53,6 +53,7 @@ from sysemu.tools.trace.decoders_more import (
     layout_mq_open,
     mknod_shown,
     mq_open_shown,
+    vectored_shown,
 )
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
@@ -268,6 +269,10 @@ LAYOUTS: dict[str, Layout] = {
     "mknod": layout_mknod,
     "mknodat": layout_mknod,
     "mq_open": layout_mq_open,
+    "preadv": lambda _call: vectored_shown(flags=False, out=True),
+    "pwritev": lambda _call: vectored_shown(flags=False, out=False),
+    "preadv2": lambda _call: vectored_shown(flags=True, out=True),
+    "pwritev2": lambda _call: vectored_shown(flags=True, out=False),
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
 

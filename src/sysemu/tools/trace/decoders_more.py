@@ -14,7 +14,14 @@ import struct
 from sysemu.api.call import Call
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace import xlat_more as more
-from sysemu.tools.trace.context import ENTRY, EXIT, Context, Decoder, Shown, value_only
+from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, Shown, value_only
+from sysemu.tools.trace.decoders_arrays import (
+    dec_iovec_addresses,
+    dec_iovec_in,
+    dec_iovec_out,
+    dec_offset_updated,
+    dec_sembufs,
+)
 from sysemu.tools.trace.decoders_records import (
     date_comment,
     dec_memfd_name,
@@ -300,6 +307,25 @@ def dec_file_mode(_ctx: Context, value: int, _index: int) -> str:
     return render.mode(value & 0xFFFF)
 
 
+@value_only
+def dec_signed64(_ctx: Context, value: int, _index: int) -> str:
+    """A 64-bit signed number passed in an unsigned register (``preadv``'s offset)."""
+    value &= 0xFFFFFFFFFFFFFFFF
+    return str(value - (1 << 64) if value >> 63 else value)
+
+
+_RWF_FLAGS = flags_of(more.RWF_FLAGS, "RWF_???")
+
+
+def vectored_shown(flags: bool, out: bool) -> tuple[Shown, ...]:
+    """``preadv``'s and ``pwritev``'s arguments (with ``flags``: the ``2`` calls'): the fd, the
+    buffers, their count, the offset (``pos_l``, all of it on a 64-bit machine)."""
+    buffers = Shown(1, dec_iovec_out, EXIT) if out else Shown(1, dec_iovec_in, ENTRY)
+    shown = (Shown(0, dec_fd, ENTRY), buffers, Shown(2, dec_int, ENTRY),
+             Shown(3, dec_signed64, ENTRY))  # fmt: skip
+    return (*shown, Shown(5, _RWF_FLAGS, ENTRY)) if flags else shown
+
+
 def mq_open_shown(creating: int) -> tuple[Shown, ...]:
     """``mq_open``'s arguments: the mode and attributes only with ``O_CREAT``."""
     row = MORE_SYSCALLS["mq_open"]
@@ -441,6 +467,18 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "mq_open": (_PATH, (dec_open_flags, ENTRY), (dec_mode, ENTRY), (dec_mq_attr, ENTRY)),
     "mq_getsetattr": (_FD, (dec_mq_attr, ENTRY), (dec_mq_attr, EXIT)),
     "statfs": (_PATH, (dec_statfs, EXIT)),
+    "readv": (_FD, (dec_iovec_out, EXIT), _INT),
+    "writev": (_FD, (dec_iovec_in, ENTRY), _INT),
+    "vmsplice": (_FD, (dec_iovec_in, ENTRY), _INT, _SPLICE),
+    "process_vm_readv": (_INT, (dec_iovec_out, EXIT), _INT,
+                         (dec_iovec_addresses, ENTRY), _INT, _INT),
+    "process_vm_writev": (_INT, (dec_iovec_in, ENTRY), _INT,
+                          (dec_iovec_addresses, ENTRY), _INT, _INT),
+    "process_madvise": (_FD, (dec_iovec_addresses, ENTRY), _INT,
+                        _e(xlat.MADVISE, "MADV_???"), _HEX),
+    "sendfile": (_FD, _FD, (dec_offset_updated, BOTH), _INT),
+    "semop": (_INT, (dec_sembufs, ENTRY), _U32),
+    "semtimedop": (_INT, (dec_sembufs, ENTRY), _U32, (dec_timespec, ENTRY)),
     "listxattr": (_PATH, (dec_sized_out, EXIT), _INT),
     "llistxattr": (_PATH, (dec_sized_out, EXIT), _INT),
     "flistxattr": (_FD, (dec_sized_out, EXIT), _INT),
@@ -452,8 +490,6 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
                         (dec_timespec, ENTRY)),
     "fstatfs": (_FD, (dec_statfs, EXIT)),
     "sched_getattr": (_INT, _PTR, _U32, _U32),
-    "process_vm_readv": (_INT, _PTR, _INT, _PTR, _INT, _INT),
-    "process_vm_writev": (_INT, _PTR, _INT, _PTR, _INT, _INT),
     "chown": (_PATH, _ID, _ID),
     "lchown": (_PATH, _ID, _ID),
     "fchown": (_FD, _ID, _ID),
