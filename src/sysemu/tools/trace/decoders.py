@@ -51,8 +51,10 @@ from sysemu.tools.trace.decoders_more import (
     MORE_SYSCALLS,
     layout_mknod,
     layout_mq_open,
+    layout_syslog,
     mknod_shown,
     mq_open_shown,
+    syslog_shown,
     vectored_shown,
 )
 from sysemu.tools.trace.decoders_scalar import (
@@ -269,6 +271,7 @@ LAYOUTS: dict[str, Layout] = {
     "mknod": layout_mknod,
     "mknodat": layout_mknod,
     "mq_open": layout_mq_open,
+    "syslog": layout_syslog,
     "preadv": lambda _call: vectored_shown(flags=False, out=True),
     "pwritev": lambda _call: vectored_shown(flags=False, out=False),
     "preadv2": lambda _call: vectored_shown(flags=True, out=True),
@@ -290,6 +293,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "mknod": (1, 0o170000, partial(mknod_shown, 1)),
     "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
     "mq_open": (1, xlat.O_CREAT, mq_open_shown),
+    "syslog": (0, 0xFFFFFFFF, syslog_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 
@@ -351,7 +355,9 @@ def arg_decoders(name: str, params: tuple[Param, ...]) -> tuple[Arg, ...]:
     row = SYSCALLS.get(name)
     # A row is for the signature it was written for: an ABI whose call of the same name takes
     # other arguments gets the generic decoders.
-    if row is not None and len(row) == len(params):
+    # (A call the table knows no parameters of, one the kernel no longer implements, takes
+    # its row's.)
+    if row is not None and (len(row) == len(params) or not params):
         return row
     return tuple((_by_param(param), ENTRY) for param in params)
 

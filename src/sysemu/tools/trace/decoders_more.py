@@ -25,9 +25,13 @@ from sysemu.tools.trace.decoders_arrays import (
 from sysemu.tools.trace.decoders_records import (
     date_comment,
     dec_memfd_name,
+    dec_mempolicy_mode,
+    dec_mempolicy_out,
     dec_mount_data,
     dec_mount_type,
     dec_mq_attr,
+    dec_node_mask_in,
+    dec_node_mask_out,
     dec_sigset_any,
     dec_sigset_next,
     dec_statfs,
@@ -62,6 +66,7 @@ from sysemu.tools.trace.decoders_structs import (
     dec_sigset,
     dec_timespec,
 )
+from sysemu.tools.trace.values import siginfo_fields
 
 _UINT = struct.Struct("<I")
 _SINT = struct.Struct("<i")
@@ -326,6 +331,84 @@ def vectored_shown(flags: bool, out: bool) -> tuple[Shown, ...]:
     return (*shown, Shown(5, _RWF_FLAGS, ENTRY)) if flags else shown
 
 
+_LOGLEVELS = ("LOGLEVEL_EMERG", "LOGLEVEL_ALERT", "LOGLEVEL_CRIT", "LOGLEVEL_ERR",
+              "LOGLEVEL_WARNING", "LOGLEVEL_NOTICE", "LOGLEVEL_INFO", "LOGLEVEL_DEBUG",
+              "LOGLEVEL_DEBUG+1")  # fmt: skip
+
+
+@value_only
+def dec_log_level(_ctx: Context, value: int, _index: int) -> str:
+    """``7 /* LOGLEVEL_DEBUG */``: a console log level."""
+    name = _LOGLEVELS[value] if 0 <= value < len(_LOGLEVELS) else "LOGLEVEL_???"
+    return f"{value} /* {name} */"
+
+
+def syslog_shown(action: int) -> tuple[Shown, ...]:
+    """``syslog``'s arguments for ``action``: the action alone for those that take no buffer,
+    the buffer read and its size for the reads (and unknown actions), the level for
+    ``SYSLOG_ACTION_CONSOLE_LEVEL``."""
+    head = Shown(0, dec_syslog_action, ENTRY)
+    if action in (0, 1, 5, 6, 7, 9, 10):
+        return (head,)
+    if action == 8:
+        return (head, Shown(1, dec_hex, ENTRY), Shown(2, dec_log_level, ENTRY))
+    buffer = Shown(1, dec_buffer_out, EXIT) if action in (2, 3, 4) else Shown(1, dec_pointer, ENTRY)
+    return (head, buffer, Shown(2, dec_int, ENTRY))
+
+
+def layout_syslog(call: Call) -> tuple[Shown, ...]:
+    """See :func:`syslog_shown`."""
+    return syslog_shown(call.args.value(0) & 0xFFFFFFFF)
+
+
+_SIGEVENT = struct.Struct("<QiiQQ")
+_SIGEV_NOTIFY = {0: "SIGEV_SIGNAL", 1: "SIGEV_NONE", 2: "SIGEV_THREAD", 4: "SIGEV_THREAD_ID"}
+_SIGEV_THREAD = 2
+_SIGEV_THREAD_ID = 4
+_SIGNAL_MAX = 64
+
+
+def dec_sigevent(ctx: Context, value: int, _index: int) -> str:
+    """``{sigev_value={sival_int=1, sival_ptr=0x1}, sigev_signo=SIGALRM,
+    sigev_notify=SIGEV_SIGNAL}``: how a timer or a queue notifies (the value only when set)."""
+    fields = ctx.unpack(value, _SIGEVENT)
+    if fields is None:
+        return render.pointer(value)
+    sival, signo, notify, function, attributes = fields
+    parts = []
+    if sival:
+        sival_int = sival & 0xFFFFFFFF
+        sival_int -= (sival_int >> 31) << 32
+        parts.append(f"sigev_value={{sival_int={sival_int}, sival_ptr={hex(sival)}}}")
+    signo &= 0xFFFFFFFF
+    parts.append(f"sigev_signo={render.signal(signo) if 0 < signo <= _SIGNAL_MAX else signo}")
+    parts.append(f"sigev_notify={render.xval(notify, _SIGEV_NOTIFY, 'SIGEV_???')}")
+    if notify == _SIGEV_THREAD:
+        parts.append(f"sigev_notify_function={render.pointer(function)}")
+        parts.append(f"sigev_notify_attributes={render.pointer(attributes)}")
+    elif notify == _SIGEV_THREAD_ID:
+        thread = function & 0xFFFFFFFF
+        parts.append(f"sigev_notify_thread_id={thread - ((thread >> 31) << 32)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+_SIGINFO_SIZE = 128
+
+
+def dec_siginfo_out(ctx: Context, value: int, _index: int) -> str:
+    """``{si_signo=SIGALRM, si_code=SI_TKILL, si_pid=2, si_uid=0}``: a signal's details the
+    kernel stored (``rt_sigtimedwait``)."""
+    data = ctx.fetch(value, _SIGINFO_SIZE)
+    if data is None:
+        return render.pointer(value)
+    return "{" + ", ".join(f"{name}={field}" for name, field in siginfo_fields(data).items()) + "}"
+
+
+def return_signal(_ctx: Context, value: int) -> str | None:
+    """A signal number returned (``rt_sigtimedwait``): ``14 (SIGALRM)``."""
+    return f"{value} ({render.signal(value)})" if 0 < value <= _SIGNAL_MAX else None
+
+
 def mq_open_shown(creating: int) -> tuple[Shown, ...]:
     """``mq_open``'s arguments: the mode and attributes only with ``O_CREAT``."""
     row = MORE_SYSCALLS["mq_open"]
@@ -448,12 +531,21 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "ioprio_get": (_e(more.IOPRIO_WHO, "IOPRIO_WHO_???"), _INT),
     "ioprio_set": (_e(more.IOPRIO_WHO, "IOPRIO_WHO_???"), _INT, (dec_ioprio, ENTRY)),
     "swapon": (_PATH, (dec_swap_flags, ENTRY)),
-    "syslog": ((dec_syslog_action, ENTRY), _PTR, _INT),
     "signalfd4": (_FD, (dec_sigset_next, ENTRY), _INT, _f(more.SIGNALFD_FLAGS, "SFD_???")),
     "signalfd": (_FD, (dec_sigset_next, ENTRY), _INT),
     "eventfd2": (_U32, _f(more.EVENTFD_FLAGS, "EFD_???")),
     "rt_sigpending": ((dec_sigset_any, EXIT), _INT),
-    "rt_sigtimedwait": ((dec_sigset, ENTRY), (dec_pointer, EXIT), (dec_timespec, ENTRY), _INT),
+    "rt_sigtimedwait": ((dec_sigset, ENTRY), (dec_siginfo_out, EXIT), (dec_timespec, ENTRY),
+                        _INT),
+    "timer_create": (_CLOCK, (dec_sigevent, ENTRY), (dec_int_out, EXIT)),
+    "mq_notify": (_FD, (dec_sigevent, ENTRY)),
+    "mq_unlink": (_PATH,),
+    "set_mempolicy": ((dec_mempolicy_mode, ENTRY), (dec_node_mask_in, ENTRY), _INT),
+    "get_mempolicy": ((dec_mempolicy_out, EXIT), (dec_node_mask_out, EXIT), _INT, _PTR,
+                      _f(more.GET_MEMPOLICY_FLAGS, "MPOL_F_???")),
+    "mbind": (_PTR, _INT, (dec_mempolicy_mode, ENTRY), (dec_node_mask_in, ENTRY), _INT,
+              _f(more.MBIND_FLAGS, "MPOL_MF_???")),
+    "lookup_dcookie": (_INT, _PTR, _INT),
     "mount": (_PATH, _PATH, (dec_mount_type, ENTRY), (dec_mount_flags, ENTRY),
               (dec_mount_data, ENTRY)),
     "clock_settime": (_CLOCK, (dec_timespec, ENTRY)),
@@ -501,6 +593,7 @@ MORE_RETURNS = {
     "time": return_time,
     "sched_getscheduler": return_sched_policy,
     "ioprio_get": return_ioprio,
+    "rt_sigtimedwait": return_signal,
 }
 """Results written in strace's own way, added to :data:`~.decoders.RETURNS`."""
 

@@ -229,3 +229,72 @@ def dec_memfd_name(ctx: Context, value: int, _index: int) -> str:
     if len(data) < _MEMFD_NAME_MAX and unterminated(ctx.call, value + len(data)):
         return render.pointer(value)
     return render.quote(data, _MEMFD_NAME_MAX, more=len(data) == _MEMFD_NAME_MAX)
+
+
+_MPOL_MODE_FLAGS = ((1 << 15, "MPOL_F_STATIC_NODES"), (1 << 14, "MPOL_F_RELATIVE_NODES"),
+                    (1 << 13, "MPOL_F_NUMA_BALANCING"))  # fmt: skip
+_MPOL_MODES = ("MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_LOCAL",
+               "MPOL_PREFERRED_MANY")  # fmt: skip
+_WORD = struct.Struct("<Q")
+
+
+def mempolicy_mode(value: int) -> str:
+    """``MPOL_BIND|MPOL_F_STATIC_NODES``: a memory policy and its mode flags."""
+    value = render.unsigned(value)
+    flags = [name for bit, name in _MPOL_MODE_FLAGS if value & bit]
+    mode = value & ~0xE000
+    if mode < len(_MPOL_MODES):
+        return "|".join([_MPOL_MODES[mode], *flags])
+    if flags:
+        return "|".join([*flags, hex(mode)])
+    return f"{hex(mode)} /* MPOL_??? */"
+
+
+def dec_mempolicy_mode(_ctx: Context, value: int, _index: int) -> str:
+    """See :func:`mempolicy_mode`."""
+    return mempolicy_mode(value)
+
+
+def _node_mask(ctx: Context, value: int, index: int, reader: Context) -> str:
+    """A node mask of as many bits as the next argument says, less one (the kernel's count),
+    as 64-bit words in hex."""
+    nodes = ctx.call.args.value(index + 1) & 0xFFFFFFFFFFFFFFFF
+    if value == 0:
+        return "NULL"
+    if nodes == 0:
+        return "[]"
+    words = (nodes - 1 + 63) // 64
+    if words == 0:
+        return render.pointer(value)
+    items: list[str] = []
+    for position in range(words):
+        here = value + position * _WORD.size
+        fields = reader.unpack(here, _WORD)
+        if fields is None:
+            if not items:
+                return render.pointer(value)
+            items.append(f"... /* {here:#x} */")
+            break
+        if position >= ctx.limit:
+            items.append("...")
+            break
+        items.append(f"{fields[0]:016x}")
+    return "[" + ", ".join(items) + "]"
+
+
+def dec_node_mask_in(ctx: Context, value: int, index: int) -> str:
+    """A node mask the program passes (``set_mempolicy``, ``mbind``)."""
+    return _node_mask(ctx, value, index, Context(ctx.call, limit=ctx.limit, exiting=False))
+
+
+def dec_node_mask_out(ctx: Context, value: int, index: int) -> str:
+    """A node mask the kernel filled (``get_mempolicy``)."""
+    if not ctx.succeeded:
+        return render.pointer(value)
+    return _node_mask(ctx, value, index, ctx)
+
+
+def dec_mempolicy_out(ctx: Context, value: int, _index: int) -> str:
+    """``[MPOL_DEFAULT]``: the policy ``get_mempolicy`` stored."""
+    fields = ctx.unpack(value, struct.Struct("<i"))
+    return render.pointer(value) if fields is None else f"[{mempolicy_mode(fields[0])}]"
