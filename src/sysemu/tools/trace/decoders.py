@@ -49,6 +49,8 @@ from sysemu.tools.trace.decoders_more import (
     BY_CTYPE,
     MORE_RETURNS,
     MORE_SYSCALLS,
+    kcmp_shown,
+    layout_kcmp,
     layout_mknod,
     layout_mq_open,
     layout_syslog,
@@ -272,6 +274,7 @@ LAYOUTS: dict[str, Layout] = {
     "mknodat": layout_mknod,
     "mq_open": layout_mq_open,
     "syslog": layout_syslog,
+    "kcmp": layout_kcmp,
     "preadv": lambda _call: vectored_shown(flags=False, out=True),
     "pwritev": lambda _call: vectored_shown(flags=False, out=False),
     "preadv2": lambda _call: vectored_shown(flags=True, out=True),
@@ -294,6 +297,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
     "mq_open": (1, xlat.O_CREAT, mq_open_shown),
     "syslog": (0, 0xFFFFFFFF, syslog_shown),
+    "kcmp": (2, 0xFFFFFFFF, kcmp_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 

@@ -22,6 +22,7 @@ from sysemu.tools.trace.decoders_arrays import (
     dec_offset_updated,
     dec_sembufs,
 )
+from sysemu.tools.trace.decoders_calls import dec_fprog, return_poll
 from sysemu.tools.trace.decoders_records import (
     date_comment,
     dec_memfd_name,
@@ -63,6 +64,7 @@ from sysemu.tools.trace.decoders_scalar import (
 from sysemu.tools.trace.decoders_structs import (
     dec_dirents,
     dec_int_out,
+    dec_pollfds,
     dec_sigset,
     dec_timespec,
 )
@@ -238,6 +240,8 @@ def dec_seccomp_args(ctx: Context, value: int, _index: int) -> str:
     kernel stored for ``SECCOMP_GET_NOTIF_SIZES``, else the address (a filter program is
     shown by prctl's decoder only)."""
     op = ctx.call.args.value(0)
+    if op == 1:  # the filter program, read as at entry
+        return dec_fprog(Context(ctx.call, limit=ctx.limit, exiting=False), value, _index)
     if op == 2:  # an input the kernel leaves as is: read as at entry
         fields = Context(ctx.call, limit=ctx.limit, exiting=False).unpack(value, _UINT)
         if fields is None:
@@ -409,6 +413,87 @@ def return_signal(_ctx: Context, value: int) -> str | None:
     return f"{value} ({render.signal(value)})" if 0 < value <= _SIGNAL_MAX else None
 
 
+def return_ppoll(ctx: Context, value: int) -> str | None:
+    """``ppoll``'s result: ``poll``'s, and the time left when a timeout was given."""
+    if value == 0:
+        return "0 (Timeout)"
+    polled = return_poll(ctx, value)
+    events = polled[len(str(value)) + 2 : -1] if polled else ""
+    left = ""
+    if ctx.call.args.value(2):
+        left = "left " + dec_timespec(ctx, ctx.call.args.value(2), 2)
+    inner = ", ".join(part for part in (events, left) if part)
+    return f"{value} ({inner})" if inner else None
+
+
+_SCHED_ATTR = struct.Struct("<IIQiIQQQ")
+_SCHED_ATTR_UTIL = struct.Struct("<II")
+_SCHED_FLAGS = ((1, "SCHED_FLAG_RESET_ON_FORK"), (2, "SCHED_FLAG_RECLAIM"),
+                (4, "SCHED_FLAG_DL_OVERRUN"), (8, "SCHED_FLAG_KEEP_POLICY"),
+                (0x10, "SCHED_FLAG_KEEP_PARAMS"), (0x20, "SCHED_FLAG_UTIL_CLAMP_MIN"),
+                (0x40, "SCHED_FLAG_UTIL_CLAMP_MAX"))  # fmt: skip
+
+
+def dec_sched_attr(ctx: Context, value: int, _index: int) -> str:
+    """``{size=48, sched_policy=SCHED_OTHER, sched_flags=0, ..., sched_period=0}``, with the
+    utilization clamps when the structure's size has them."""
+    fields = ctx.unpack(value, _SCHED_ATTR)
+    if fields is None:
+        return render.pointer(value)
+    size, policy, flags, nice, priority, runtime, deadline, period = fields
+    text = (
+        f"{{size={size}, sched_policy={render.xval(policy, more.SCHED_POLICIES, 'SCHED_???')}, "
+        f"sched_flags={render.flags(flags, _SCHED_FLAGS, unknown='SCHED_FLAG_???')}, "
+        f"sched_nice={nice}, sched_priority={priority}, sched_runtime={runtime}, "
+        f"sched_deadline={deadline}, sched_period={period}"
+    )
+    if size >= _SCHED_ATTR.size + _SCHED_ATTR_UTIL.size:
+        clamps = ctx.unpack(value + _SCHED_ATTR.size, _SCHED_ATTR_UTIL)
+        if clamps is not None:
+            text += f", sched_util_min={clamps[0]}, sched_util_max={clamps[1]}"
+    return text + "}"
+
+
+_KCMP_FILE = 0
+_KCMP_EPOLL_TFD = 7
+_KCMP_EPOLL_SLOT = struct.Struct("<III")
+
+
+def dec_epoll_slot(ctx: Context, value: int, _index: int) -> str:
+    """``{efd=3, tfd=4, toff=0}``: the epoll target ``kcmp`` compares."""
+    fields = ctx.unpack(value, _KCMP_EPOLL_SLOT)
+    if fields is None:
+        return render.pointer(value)
+    efd, tfd, offset = fields
+    return f"{{efd={efd - ((efd >> 31) << 32)}, tfd={tfd - ((tfd >> 31) << 32)}, toff={offset}}}"
+
+
+def _fd_in_register(ctx: Context, value: int, _index: int) -> str:
+    value &= 0xFFFFFFFF
+    return ctx.fd(value - ((value >> 31) << 32))
+
+
+def kcmp_shown(kind: int) -> tuple[Shown, ...]:
+    """``kcmp``'s arguments for comparison ``kind``: two fds for ``KCMP_FILE``, an fd and an
+    epoll slot for ``KCMP_EPOLL_TFD``, none for the rest, and hex for unknown kinds."""
+    head = (Shown(0, dec_int, ENTRY), Shown(1, dec_int, ENTRY), Shown(2, _KCMP_TYPE, ENTRY))
+    if kind == _KCMP_FILE:
+        return (*head, Shown(3, _fd_in_register, ENTRY), Shown(4, _fd_in_register, ENTRY))
+    if kind == _KCMP_EPOLL_TFD:
+        return (*head, Shown(3, _fd_in_register, ENTRY), Shown(4, dec_epoll_slot, ENTRY))
+    if kind in more.KCMP_TYPES:
+        return head
+    return (*head, Shown(3, dec_hex, ENTRY), Shown(4, dec_hex, ENTRY))
+
+
+_KCMP_TYPE = enum_of(more.KCMP_TYPES, "KCMP_???")
+
+
+def layout_kcmp(call: Call) -> tuple[Shown, ...]:
+    """See :func:`kcmp_shown`."""
+    return kcmp_shown(call.args.value(2) & 0xFFFFFFFF)
+
+
 def mq_open_shown(creating: int) -> tuple[Shown, ...]:
     """``mq_open``'s arguments: the mode and attributes only with ``O_CREAT``."""
     row = MORE_SYSCALLS["mq_open"]
@@ -555,7 +640,6 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "setxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
     "lsetxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
     "fanotify_init": (_f(more.FAN_INIT_FLAGS, "FAN_???"), (dec_open_flags, ENTRY)),
-    "kcmp": (_INT, _INT, _e(more.KCMP_TYPES, "KCMP_???"), _INT, _INT),
     "mq_open": (_PATH, (dec_open_flags, ENTRY), (dec_mode, ENTRY), (dec_mq_attr, ENTRY)),
     "mq_getsetattr": (_FD, (dec_mq_attr, ENTRY), (dec_mq_attr, EXIT)),
     "statfs": (_PATH, (dec_statfs, EXIT)),
@@ -581,7 +665,9 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "mq_timedreceive": (_FD, (dec_buffer_out, EXIT), _INT, (dec_uint_out, EXIT),
                         (dec_timespec, ENTRY)),
     "fstatfs": (_FD, (dec_statfs, EXIT)),
-    "sched_getattr": (_INT, _PTR, _U32, _U32),
+    "sched_getattr": (_INT, (dec_sched_attr, EXIT), _U32, _U32),
+    "sched_setattr": (_INT, (dec_sched_attr, ENTRY), _U32),
+    "ppoll": ((dec_pollfds, ENTRY), _U32, (dec_timespec, ENTRY), (dec_sigset, ENTRY), _INT),
     "chown": (_PATH, _ID, _ID),
     "lchown": (_PATH, _ID, _ID),
     "fchown": (_FD, _ID, _ID),
@@ -594,6 +680,7 @@ MORE_RETURNS = {
     "sched_getscheduler": return_sched_policy,
     "ioprio_get": return_ioprio,
     "rt_sigtimedwait": return_signal,
+    "ppoll": return_ppoll,
 }
 """Results written in strace's own way, added to :data:`~.decoders.RETURNS`."""
 
