@@ -53,9 +53,11 @@ from sysemu.tools.trace.decoders_more import (
     layout_kcmp,
     layout_mknod,
     layout_mq_open,
+    layout_quotactl_fd,
     layout_syslog,
     mknod_shown,
     mq_open_shown,
+    quotactl_fd_shown,
     syslog_shown,
     vectored_shown,
 )
@@ -275,6 +277,7 @@ LAYOUTS: dict[str, Layout] = {
     "mq_open": layout_mq_open,
     "syslog": layout_syslog,
     "kcmp": layout_kcmp,
+    "quotactl_fd": layout_quotactl_fd,
     "preadv": lambda _call: vectored_shown(flags=False, out=True),
     "pwritev": lambda _call: vectored_shown(flags=False, out=False),
     "preadv2": lambda _call: vectored_shown(flags=True, out=True),
@@ -298,6 +301,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "mq_open": (1, xlat.O_CREAT, mq_open_shown),
     "syslog": (0, 0xFFFFFFFF, syslog_shown),
     "kcmp": (2, 0xFFFFFFFF, kcmp_shown),
+    "quotactl_fd": (1, 0xFFFFFF00, quotactl_fd_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 

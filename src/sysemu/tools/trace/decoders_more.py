@@ -494,6 +494,76 @@ def layout_kcmp(call: Call) -> tuple[Shown, ...]:
     return kcmp_shown(call.args.value(2) & 0xFFFFFFFF)
 
 
+_FAN_CLASS_MASK = 0xC
+
+
+@value_only
+def dec_fanotify_init_flags(_ctx: Context, value: int, _index: int) -> str:
+    """``FAN_CLASS_NOTIF|FAN_CLOEXEC``: a notification class, then the flags."""
+    value &= 0xFFFFFFFF
+    kind = value & _FAN_CLASS_MASK
+    name = more.FAN_CLASSES.get(kind, f"{kind:#x} /* FAN_CLASS_??? */")
+    rest = value & ~_FAN_CLASS_MASK
+    if not rest:
+        return name
+    return f"{name}|{render.flags(rest, more.FAN_INIT_FLAGS, unknown='FAN_???')}"
+
+
+_LANDLOCK_RULESET = struct.Struct("<Q")
+_LANDLOCK_PATH_BENEATH = struct.Struct("<Qi")
+_LANDLOCK_ACCESS = flags_of(more.LANDLOCK_ACCESS_FS, "LANDLOCK_ACCESS_FS_???")
+
+
+def dec_landlock_ruleset(ctx: Context, value: int, index: int) -> str:
+    """``{handled_access_fs=LANDLOCK_ACCESS_FS_EXECUTE}``, sized by the next argument (``...``
+    for bytes past the fields known; the address when smaller than they are)."""
+    size = ctx.call.args.value(index + 1)
+    if value == 0 or size < _LANDLOCK_RULESET.size:
+        return render.pointer(value)
+    fields = ctx.unpack(value, _LANDLOCK_RULESET)
+    if fields is None:
+        return render.pointer(value)
+    more_bytes = ", ..." if size > _LANDLOCK_RULESET.size else ""
+    return f"{{handled_access_fs={_LANDLOCK_ACCESS(ctx, fields[0], index)}{more_bytes}}}"
+
+
+def dec_landlock_rule(ctx: Context, value: int, index: int) -> str:
+    """``{allowed_access=..., parent_fd=3}``: a rule of the kind the argument before names."""
+    if ctx.call.args.value(index - 1) != 1:
+        return render.pointer(value)
+    fields = ctx.unpack(value, _LANDLOCK_PATH_BENEATH)
+    if fields is None:
+        return render.pointer(value)
+    access, parent = fields
+    return f"{{allowed_access={_LANDLOCK_ACCESS(ctx, access, index)}, parent_fd={ctx.fd(parent)}}}"
+
+
+@value_only
+def dec_quota_command(_ctx: Context, value: int, _index: int) -> str:
+    """``QCMD(Q_GETFMT, USRQUOTA)``: a quota command and the quota type it is for."""
+    value &= 0xFFFFFFFF
+    command, kind = value >> 8, value & 0xFF
+    command_name = more.QUOTA_COMMANDS.get(command, f"{command:#x} /* Q_??? */")
+    kind_name = more.QUOTA_TYPES.get(kind, f"{kind:#x} /* ???QUOTA */")
+    return f"QCMD({command_name}, {kind_name})"
+
+
+_QUOTA_WITHOUT_ID = frozenset({0x800001, 0x800003, 0x800004})  # Q_SYNC, Q_QUOTAOFF, Q_GETFMT
+
+
+def quotactl_fd_shown(command: int) -> tuple[Shown, ...]:
+    """``quotactl_fd``'s arguments: the id only for the commands about one user or group."""
+    head = (Shown(0, dec_fd, ENTRY), Shown(1, dec_quota_command, ENTRY))
+    if command >> 8 in _QUOTA_WITHOUT_ID:
+        return (*head, Shown(3, dec_pointer, ENTRY))
+    return (*head, Shown(2, dec_int, ENTRY), Shown(3, dec_pointer, ENTRY))
+
+
+def layout_quotactl_fd(call: Call) -> tuple[Shown, ...]:
+    """See :func:`quotactl_fd_shown`."""
+    return quotactl_fd_shown(call.args.value(1) & 0xFFFFFF00)
+
+
 def mq_open_shown(creating: int) -> tuple[Shown, ...]:
     """``mq_open``'s arguments: the mode and attributes only with ``O_CREAT``."""
     row = MORE_SYSCALLS["mq_open"]
@@ -603,7 +673,7 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "timerfd_gettime": (_FD, _ITIMERSPEC_OUT),
     "timer_settime": (_INT, _f(xlat.TIMER_FLAGS, "TIMER_???"), _ITIMERSPEC_IN, _ITIMERSPEC_OUT),
     "timer_gettime": (_INT, _ITIMERSPEC_OUT),
-    "landlock_create_ruleset": (_PTR, _INT,
+    "landlock_create_ruleset": ((dec_landlock_ruleset, ENTRY), _INT,
                                 _f(more.LANDLOCK_CREATE_FLAGS, "LANDLOCK_CREATE_RULESET_???")),
     "ioperm": (_HEX, _HEX, _INT),
     "getcpu": ((dec_uint_out, EXIT), (dec_uint_out, EXIT), _PTR),
@@ -639,7 +709,9 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "fsetxattr": (_FD, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
     "setxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
     "lsetxattr": (_PATH, _STR, (dec_xattr_value, ENTRY), _INT, _f(more.XATTR_FLAGS, "XATTR_???")),
-    "fanotify_init": (_f(more.FAN_INIT_FLAGS, "FAN_???"), (dec_open_flags, ENTRY)),
+    "fanotify_init": ((dec_fanotify_init_flags, ENTRY), (dec_open_flags, ENTRY)),
+    "landlock_add_rule": (_FD, _e(more.LANDLOCK_RULES, "LANDLOCK_RULE_???"),
+                          (dec_landlock_rule, ENTRY), _HEX),
     "mq_open": (_PATH, (dec_open_flags, ENTRY), (dec_mode, ENTRY), (dec_mq_attr, ENTRY)),
     "mq_getsetattr": (_FD, (dec_mq_attr, ENTRY), (dec_mq_attr, EXIT)),
     "statfs": (_PATH, (dec_statfs, EXIT)),

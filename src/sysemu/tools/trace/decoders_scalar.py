@@ -283,34 +283,46 @@ def dec_cwd_out(ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_argv(ctx: Context, value: int, _index: int) -> str:
-    """``["ls", "-l"]``: a NULL-terminated array of strings."""
+    """``["ls", "-l"]``: a NULL-terminated array of strings, at most ``-s`` of them (``...``
+    after), ``... /* 0x7f... */`` where the array runs into unreadable memory."""
     if value == 0:
         return "NULL"
     word = ctx.word
     items: list[str] = []
-    for position in range(256):
+    for position in range(ctx.limit + 1):
+        here = value + position * word
         try:
-            raw = ctx.call.memory.read(value + position * word, word)
+            raw = ctx.call.memory.read(here, word)
         except OSError:
-            return hex(value)
+            if not items:
+                return hex(value)
+            items.append(f"... /* {here:#x} */")
+            break
         pointer = int.from_bytes(raw, "little")
         if pointer == 0:
-            return "[" + ", ".join(items) + "]"
+            break
+        if position == ctx.limit:
+            items.append("...")
+            break
         items.append(ctx.string(pointer))
-    return "[" + ", ".join(items) + ", ...]"
+    return "[" + ", ".join(items) + "]"
 
 
 def dec_envp(ctx: Context, value: int, _index: int) -> str:
-    """``0x7ffd... /* 23 vars */`` as strace prints an environment."""
+    """``0x7ffd... /* 23 vars */`` as strace prints an environment (``unterminated`` when
+    it runs into unreadable memory)."""
     if value == 0:
         return "NULL"
     word = ctx.word
     count = 0
+    ending = ""
     try:
         while int.from_bytes(ctx.call.memory.read(value + count * word, word), "little"):
             count += 1
             if count > 4096:
                 break
     except OSError:
-        return hex(value)
-    return f"{hex(value)} /* {count} vars */"
+        if not count:
+            return hex(value)
+        ending = ", unterminated"
+    return f"{hex(value)} /* {count} var{'' if count == 1 else 's'}{ending} */"

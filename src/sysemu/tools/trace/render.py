@@ -114,7 +114,7 @@ def xval(value: int, table: Mapping[int, str], unknown: str | None = None) -> st
     name = table.get(value)
     if name is not None:
         return name
-    text = hex(unsigned(value))
+    text = hex(unsigned(value)) if value else "0"  # C's %#x
     return f"{text} /* {unknown} */" if unknown else text
 
 
