@@ -45,10 +45,7 @@ from sysemu.tools.trace.decoders_calls import (
     return_prctl,
     return_umask,
 )
-from sysemu.tools.trace.decoders_more import (
-    BY_CTYPE,
-    MORE_RETURNS,
-    MORE_SYSCALLS,
+from sysemu.tools.trace.decoders_layouts import (
     kcmp_shown,
     layout_kcmp,
     layout_mknod,
@@ -61,6 +58,7 @@ from sysemu.tools.trace.decoders_more import (
     syslog_shown,
     vectored_shown,
 )
+from sysemu.tools.trace.decoders_more import BY_CTYPE, MORE_RETURNS, MORE_SYSCALLS
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
     dec_arch_prctl_code,
