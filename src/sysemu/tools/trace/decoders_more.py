@@ -48,13 +48,16 @@ from sysemu.tools.trace.decoders_records import (
     dec_mq_attr,
     dec_node_mask_in,
     dec_node_mask_out,
+    dec_open_how,
     dec_sigset_any,
     dec_sigset_next,
     dec_statfs,
     dec_timespec_pair,
     dec_timeval_pair,
+    dec_timex,
     dec_utimbuf,
     dec_xattr_value,
+    return_clock_state,
 )
 from sysemu.tools.trace.decoders_scalar import (
     dec_at_flags,
@@ -373,6 +376,8 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "timer_create": (_CLOCK, (dec_sigevent, ENTRY), (dec_int_out, EXIT)),
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
+    "openat2": (_DIRFD, _PATH, (dec_open_how, ENTRY), _INT),
+    "adjtimex": ((dec_timex, EXIT),),
     "set_mempolicy": ((dec_mempolicy_mode, ENTRY), (dec_node_mask_in, ENTRY), _INT),
     "get_mempolicy": ((dec_mempolicy_out, EXIT), (dec_node_mask_out, EXIT), _INT, _PTR,
                       _f(more.GET_MEMPOLICY_FLAGS, "MPOL_F_???")),
@@ -435,6 +440,7 @@ MORE_RETURNS = {
     "ioprio_get": return_ioprio,
     "rt_sigtimedwait": return_signal,
     "ppoll": return_ppoll,
+    "adjtimex": return_clock_state,
     "select": return_select,
     "pselect6": return_pselect6,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 import time
 
-from sysemu.tools.trace import render
+from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace.context import Context, unterminated
 from sysemu.tools.trace.decoders_structs import sigset_text
 from sysemu.tools.trace.xlat import Flags
@@ -298,3 +298,84 @@ def dec_mempolicy_out(ctx: Context, value: int, _index: int) -> str:
     """``[MPOL_DEFAULT]``: the policy ``get_mempolicy`` stored."""
     fields = ctx.unpack(value, struct.Struct("<i"))
     return render.pointer(value) if fields is None else f"[{mempolicy_mode(fields[0])}]"
+
+
+_OPEN_HOW = struct.Struct("<QQQ")
+_OPEN_HOW_FLAGS_WITH_MODE = 0o100 | 0o20000000  # O_CREAT, __O_TMPFILE
+RESOLVE_FLAGS: Flags = (
+    (0x1, "RESOLVE_NO_XDEV"), (0x2, "RESOLVE_NO_MAGICLINKS"), (0x4, "RESOLVE_NO_SYMLINKS"),
+    (0x8, "RESOLVE_BENEATH"), (0x10, "RESOLVE_IN_ROOT"), (0x20, "RESOLVE_CACHED"),
+)  # fmt: skip
+
+
+def extra_bytes(ctx: Context, address: int, start: int, size: int) -> str:
+    """What strace shows of a structure's bytes past those it knows (a size the program
+    gives): nothing when they are zero, ``???`` when unreadable, else the bytes in hex."""
+    if size <= start:
+        return ""
+    data = ctx.fetch(address + start, min(size - start, ctx.limit + 1))
+    if data is None:
+        return ", ???"
+    if not any(data):
+        return ""
+    shown = render.quote(data, ctx.limit, hex_bytes=True, more=size - start > ctx.limit)
+    return f", /* bytes {start}..{size - 1} */ {shown}"
+
+
+def dec_open_how(ctx: Context, value: int, index: int) -> str:
+    """``{flags=O_RDONLY|O_CREAT, mode=0644, resolve=RESOLVE_NO_XDEV}``: ``openat2``'s
+    request, sized by the next argument (the mode only when it matters or is set)."""
+    size = ctx.call.args.value(index + 1)
+    if value == 0 or size < _OPEN_HOW.size:
+        return render.pointer(value)
+    fields = ctx.unpack(value, _OPEN_HOW)
+    if fields is None:
+        return render.pointer(value)
+    flags, mode, resolve = fields
+    access = xlat.OPEN_ACCESS[flags & 3]
+    text = "|".join([access, *render.flag_names(flags & ~3, xlat.OPEN_FLAGS)])
+    parts = [f"flags={text}"]
+    if flags & _OPEN_HOW_FLAGS_WITH_MODE or mode:
+        parts.append(f"mode={render.octal(mode)}")
+    parts.append(f"resolve={render.flags(resolve, RESOLVE_FLAGS, unknown='RESOLVE_???')}")
+    return "{" + ", ".join(parts) + extra_bytes(ctx, value, _OPEN_HOW.size, size) + "}"
+
+
+_TIMEX = struct.Struct("<I4xqqqqi4xqqqqqqqqi4xqqqqqi44x")
+_ADJ_MODES: Flags = (
+    (0xA001, "ADJ_OFFSET_SS_READ"), (0x8001, "ADJ_OFFSET_SINGLESHOT"), (0x1, "ADJ_OFFSET"),
+    (0x2, "ADJ_FREQUENCY"), (0x4, "ADJ_MAXERROR"), (0x8, "ADJ_ESTERROR"), (0x10, "ADJ_STATUS"),
+    (0x20, "ADJ_TIMECONST"), (0x80, "ADJ_TAI"), (0x100, "ADJ_SETOFFSET"), (0x1000, "ADJ_MICRO"),
+    (0x2000, "ADJ_NANO"), (0x4000, "ADJ_TICK"),
+)  # fmt: skip
+_STA_STATUS: Flags = tuple((1 << bit, "STA_" + name) for bit, name in enumerate((
+    "PLL", "PPSFREQ", "PPSTIME", "FLL", "INS", "DEL", "UNSYNC", "FREQHOLD", "PPSSIGNAL",
+    "PPSJITTER", "PPSWANDER", "PPSERROR", "CLOCKERR", "NANO", "MODE", "CLK")))  # fmt: skip
+CLOCK_STATES = {0: "TIME_OK", 1: "TIME_INS", 2: "TIME_DEL", 3: "TIME_OOP", 4: "TIME_WAIT",
+                5: "TIME_ERROR"}  # fmt: skip
+
+
+def dec_timex(ctx: Context, value: int, _index: int) -> str:
+    """``{modes=0, offset=0, ..., status=STA_UNSYNC, ..., time={...}, ..., tai=0}``: the clock
+    state ``adjtimex`` read and set."""
+    fields = ctx.unpack(value, _TIMEX)
+    if fields is None:
+        return render.pointer(value)
+    (modes, offset, freq, maxerror, esterror, status, constant, precision, tolerance, seconds,
+     microseconds, tick, ppsfreq, jitter, shift, stabil, jitcnt, calcnt, errcnt, stbcnt,
+     tai) = fields  # fmt: skip
+    return (
+        f"{{modes={render.flags(modes, _ADJ_MODES, unknown='ADJ_???')}, offset={offset}, "
+        f"freq={freq}, maxerror={maxerror}, esterror={esterror}, "
+        f"status={render.flags(status, _STA_STATUS, unknown='STA_???')}, "
+        f"constant={constant}, precision={precision}, tolerance={tolerance}, "
+        f"time={{tv_sec={seconds}, tv_usec={microseconds}}}, tick={tick}, ppsfreq={ppsfreq}, "
+        f"jitter={jitter}, shift={shift}, stabil={stabil}, jitcnt={jitcnt}, calcnt={calcnt}, "
+        f"errcnt={errcnt}, stbcnt={stbcnt}, tai={tai}}}"
+    )
+
+
+def return_clock_state(_ctx: Context, value: int) -> str | None:
+    """``adjtimex``'s result: the clock's state by name."""
+    name = CLOCK_STATES.get(value)
+    return f"{value} ({name})" if name else None
