@@ -85,6 +85,13 @@ from sysemu.tools.trace.decoders_select import (
     return_select,
 )
 from sysemu.tools.trace.decoders_select import dec_timeval as dec_select_timeval
+from sysemu.tools.trace.decoders_sockopt import (
+    dec_socket_level,
+    dec_socket_option,
+    dec_sockopt_in,
+    dec_sockopt_length,
+    dec_sockopt_out,
+)
 from sysemu.tools.trace.decoders_structs import (
     dec_dirents,
     dec_int_out,
@@ -376,6 +383,10 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "timer_create": (_CLOCK, (dec_sigevent, ENTRY), (dec_int_out, EXIT)),
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
+    "getsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),
+                   (dec_sockopt_out, EXIT), (dec_sockopt_length, BOTH)),
+    "setsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),
+                   (dec_sockopt_in, ENTRY), _INT),
     "openat2": (_DIRFD, _PATH, (dec_open_how, ENTRY), _INT),
     "adjtimex": ((dec_timex, EXIT),),
     "set_mempolicy": ((dec_mempolicy_mode, ENTRY), (dec_node_mask_in, ENTRY), _INT),
