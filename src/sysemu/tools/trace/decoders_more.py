@@ -38,6 +38,13 @@ from sysemu.tools.trace.decoders_layouts import (
     return_ppoll,
     return_signal,
 )
+from sysemu.tools.trace.decoders_msghdr import (
+    dec_mmsghdrs_in,
+    dec_mmsghdrs_out,
+    dec_msghdr_in,
+    dec_msghdr_out,
+    return_recvmmsg,
+)
 from sysemu.tools.trace.decoders_records import (
     date_comment,
     dec_memfd_name,
@@ -303,6 +310,7 @@ _OFFSET_IN = (dec_offset_in, ENTRY)
 _SCHED_POLICY = _e(more.SCHED_POLICIES, "SCHED_???")
 _PRIO_WHICH = _e(more.PRIORITY_WHICH, "PRIO_???")
 _KEY = (dec_key_serial, ENTRY)
+_MSG = _f(xlat.MSG_FLAGS, "MSG_???")
 
 # fmt: off
 MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
@@ -383,6 +391,10 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "timer_create": (_CLOCK, (dec_sigevent, ENTRY), (dec_int_out, EXIT)),
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
+    "sendmsg": (_FD, (dec_msghdr_in, ENTRY), _MSG),
+    "recvmsg": (_FD, (dec_msghdr_out, BOTH), _MSG),
+    "sendmmsg": (_FD, (dec_mmsghdrs_in, EXIT), _U32, _MSG),
+    "recvmmsg": (_FD, (dec_mmsghdrs_out, EXIT), _U32, _MSG, (dec_timespec, ENTRY)),
     "getsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),
                    (dec_sockopt_out, EXIT), (dec_sockopt_length, BOTH)),
     "setsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),
@@ -451,6 +463,7 @@ MORE_RETURNS = {
     "ioprio_get": return_ioprio,
     "rt_sigtimedwait": return_signal,
     "ppoll": return_ppoll,
+    "recvmmsg": return_recvmmsg,
     "adjtimex": return_clock_state,
     "select": return_select,
     "pselect6": return_pselect6,
