@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from sysemu.abi.errnos import errno_name
 from sysemu.tools.trace import render
 from sysemu.tools.trace.context import Context
 
@@ -19,10 +20,18 @@ SEM_FLAGS = ((0x1000, "SEM_UNDO"), (0o4000, "IPC_NOWAIT"))
 
 
 def array_text(
-    ctx: Context, address: int, count: int, layout: struct.Struct, item: Callable[..., str]
+    ctx: Context,
+    address: int,
+    count: int,
+    layout: struct.Struct,
+    item: Callable[..., str],
+    *,
+    most: int | None = None,
 ) -> str:
     """``count`` elements of ``layout`` at ``address``, each shown by ``item(*fields)``, read as
-    the program passed them (also at exit of a failed call)."""
+    the program passed them (also at exit of a failed call); at most ``-s`` of them, or
+    ``most`` when fewer (the most the kernel takes)."""
+    limit = ctx.limit if most is None else min(ctx.limit, most)
     if address == 0:
         return "NULL"
     if count <= 0:
@@ -37,7 +46,7 @@ def array_text(
                 return render.pointer(address)
             items.append(f"... /* {here:#x} */")
             break
-        if position >= ctx.limit:  # (strace reads the element it leaves out)
+        if position >= limit:  # (strace reads the element it leaves out)
             items.append("...")
             break
         items.append(item(*fields))
@@ -107,3 +116,56 @@ def dec_offset_updated(ctx: Context, value: int, index: int) -> str:
     if fields is None or str(fields[0]) == offered:
         return f"[{offered}]"
     return f"[{offered}] => [{fields[0]}]"
+
+
+_FUTEX_WAITV = struct.Struct("<QQII")
+_FUTEX_WAITV_MAX = 128
+FUTEX2_FLAGS = ((2, "FUTEX_32"), (128, "FUTEX_PRIVATE_FLAG"))
+_WORD = struct.Struct("<Q")
+_INT = struct.Struct("<i")
+
+
+def _hex0(value: int) -> str:
+    return hex(value) if value else "0"
+
+
+def dec_futex_waiters(ctx: Context, value: int, index: int) -> str:
+    """``[{val=0x1, uaddr=0x7f..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}]``: ``futex_waitv``'s
+    futexes (the reserved word only when set)."""
+
+    def item(expected: int, address: int, flags: int, reserved: int) -> str:
+        text = (f"{{val={_hex0(expected)}, uaddr={render.pointer(address)}, "
+                f"flags={render.flags(flags, FUTEX2_FLAGS)}")  # fmt: skip
+        return text + (f", __reserved={_hex0(reserved)}}}" if reserved else "}")
+
+    count = _count(ctx, index) & 0xFFFFFFFF
+    return array_text(ctx, value, count, _FUTEX_WAITV, item, most=_FUTEX_WAITV_MAX)
+
+
+def dec_page_addresses(ctx: Context, value: int, index: int) -> str:
+    """``[0x7f...]``: ``move_pages``' pages, as many as the argument before says."""
+    count = ctx.call.args.value(index - 1)
+    return array_text(ctx, value, count, _WORD, render.pointer)
+
+
+def dec_nodes_in(ctx: Context, value: int, index: int) -> str:
+    """``[0, 1]``: ``move_pages``' target nodes, one per page."""
+    count = ctx.call.args.value(index - 2)
+    return array_text(ctx, value, count, _INT, str)
+
+
+def dec_page_status_out(ctx: Context, value: int, index: int) -> str:
+    """``[0]``: the node or error ``move_pages`` stored per page."""
+    if not ctx.succeeded:
+        return render.pointer(value)
+    count = ctx.call.args.value(index - 3)
+    return array_text(ctx, value, count, _INT, _node_or_error)
+
+
+def _node_or_error(value: int) -> str:
+    if value >= 0:
+        return str(value)
+    try:
+        return f"-{errno_name(-value)}"
+    except ValueError:
+        return str(value)

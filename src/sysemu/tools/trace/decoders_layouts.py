@@ -382,3 +382,44 @@ def layout_mknod(call: Call) -> tuple[Shown, ...]:
 def dec_mount_flags(_ctx: Context, value: int, _index: int) -> str:
     """``MS_MGC_VAL|MS_RDONLY|MS_NOSUID``."""
     return mount_flags(value, more.MOUNT_FLAGS)
+
+
+_SYSCTL_ARGS = struct.Struct("<Qi4xQQQQ")
+
+
+def dec_sysctl_args(ctx: Context, value: int, _index: int) -> str:
+    """``{name=..., nlen=2, oldval=..., oldlenp=..., newval=..., newlen=0}``: ``_sysctl``'s
+    request."""
+    fields = ctx.unpack(value, _SYSCTL_ARGS)
+    if fields is None:
+        return render.pointer(value)
+    name, length, old, old_length, new, new_length = fields
+    return (
+        f"{{name={render.pointer(name)}, nlen={length}, oldval={render.pointer(old)}, "
+        f"oldlenp={render.pointer(old_length)}, newval={render.pointer(new)}, "
+        f"newlen={new_length}}}"
+    )
+
+
+_SIGINFO_QUEUE = struct.Struct("<iii4xiIQ")
+_SI_QUEUE = -1
+
+
+def dec_siginfo_in(ctx: Context, value: int, _index: int) -> str:
+    """A signal's details the program passes (``pidfd_send_signal``, ``rt_sigqueueinfo``):
+    for ``SI_QUEUE`` the sender and the value sent too."""
+    data = ctx.fetch(value, _SIGINFO_SIZE)
+    if data is None:
+        return render.pointer(value)
+    signo, errno, code, pid, uid, sival = _SIGINFO_QUEUE.unpack_from(data)
+    if code != _SI_QUEUE:
+        fields = siginfo_fields(data)
+        return "{" + ", ".join(f"{name}={field}" for name, field in fields.items()) + "}"
+    parts = [f"si_signo={render.signal(signo)}", "si_code=SI_QUEUE"]
+    if errno:
+        parts.append(f"si_errno={errno & 0xFFFFFFFF}")
+    sival_int = sival & 0xFFFFFFFF
+    sival_int -= (sival_int >> 31) << 32
+    parts += [f"si_pid={pid}", f"si_uid={'-1' if uid == 0xFFFFFFFF else uid}",
+              f"si_int={sival_int}", f"si_ptr={render.pointer(sival)}"]  # fmt: skip
+    return "{" + ", ".join(parts) + "}"

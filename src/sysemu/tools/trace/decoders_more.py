@@ -15,10 +15,14 @@ from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace import xlat_more as more
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, value_only
 from sysemu.tools.trace.decoders_arrays import (
+    dec_futex_waiters,
     dec_iovec_addresses,
     dec_iovec_in,
     dec_iovec_out,
+    dec_nodes_in,
     dec_offset_updated,
+    dec_page_addresses,
+    dec_page_status_out,
     dec_sembufs,
 )
 from sysemu.tools.trace.decoders_calls import dec_fprog
@@ -32,8 +36,10 @@ from sysemu.tools.trace.decoders_layouts import (
     dec_mount_flags,
     dec_sched_attr,
     dec_sigevent,
+    dec_siginfo_in,
     dec_siginfo_out,
     dec_swap_flags,
+    dec_sysctl_args,
     return_ioprio,
     return_ppoll,
     return_signal,
@@ -80,6 +86,7 @@ from sysemu.tools.trace.decoders_scalar import (
     dec_path,
     dec_pointer,
     dec_prot,
+    dec_signal,
     dec_string,
     dec_u32,
     enum_of,
@@ -391,6 +398,13 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "timer_create": (_CLOCK, (dec_sigevent, ENTRY), (dec_int_out, EXIT)),
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
+    "_sysctl": ((dec_sysctl_args, ENTRY),),
+    "pidfd_send_signal": (_FD, (dec_signal, ENTRY), (dec_siginfo_in, ENTRY), _HEX),
+    "rt_sigqueueinfo": (_INT, (dec_signal, ENTRY), (dec_siginfo_in, ENTRY)),
+    "io_pgetevents": (_HEX, _INT, _INT, _PTR, (dec_timespec, ENTRY), (dec_sigmask_arg, ENTRY)),
+    "futex_waitv": ((dec_futex_waiters, ENTRY), _U32, _HEX, (dec_timespec, ENTRY), _CLOCK),
+    "move_pages": (_INT, _INT, (dec_page_addresses, ENTRY), (dec_nodes_in, ENTRY),
+                   (dec_page_status_out, EXIT), _f(more.MBIND_FLAGS, "MPOL_MF_???")),
     "sendmsg": (_FD, (dec_msghdr_in, ENTRY), _MSG),
     "recvmsg": (_FD, (dec_msghdr_out, BOTH), _MSG),
     "sendmmsg": (_FD, (dec_mmsghdrs_in, EXIT), _U32, _MSG),
