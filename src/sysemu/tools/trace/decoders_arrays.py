@@ -169,3 +169,21 @@ def _node_or_error(value: int) -> str:
         return f"-{errno_name(-value)}"
     except ValueError:
         return str(value)
+
+
+_KEXEC_SEGMENT = struct.Struct("<QQQQ")
+_KEXEC_SEGMENT_MAX = 16
+
+
+def dec_kexec_segments(ctx: Context, value: int, index: int) -> str:
+    """``[{buf=..., bufsz=..., mem=..., memsz=...}]``: ``kexec_load``'s segments, as many as
+    the argument before says (the address when more than the kernel takes)."""
+    count = ctx.call.args.value(index - 1)
+    if count > _KEXEC_SEGMENT_MAX:
+        return render.pointer(value)
+
+    def item(buffer: int, size: int, memory: int, memory_size: int) -> str:
+        return (f"{{buf={render.pointer(buffer)}, bufsz={size}, mem={render.pointer(memory)}, "
+                f"memsz={memory_size}}}")  # fmt: skip
+
+    return array_text(ctx, value, count, _KEXEC_SEGMENT, item)

@@ -19,6 +19,7 @@ from sysemu.tools.trace.decoders_arrays import (
     dec_iovec_addresses,
     dec_iovec_in,
     dec_iovec_out,
+    dec_kexec_segments,
     dec_nodes_in,
     dec_offset_updated,
     dec_page_addresses,
@@ -155,6 +156,22 @@ def dec_offset_in(ctx: Context, value: int, _index: int) -> str:
     """``[4096]``: a file offset passed by address (``splice``, ``copy_file_range``)."""
     fields = ctx.unpack(value, _INT64)
     return render.pointer(value) if fields is None else f"[{fields[0]}]"
+
+
+@value_only
+def dec_kexec_flags(_ctx: Context, value: int, _index: int) -> str:
+    """``KEXEC_ARCH_X86_64|KEXEC_ON_CRASH``: the image's architecture, then the flags."""
+    arch = value & 0xFFFF0000
+    arch_text = more.KEXEC_ARCHES.get(arch, f"{arch:#x} /* KEXEC_ARCH_??? */")
+    rest = value & ~0xFFFF0000
+    return arch_text + (
+        "|" + render.flags(rest, more.KEXEC_FLAGS, unknown="KEXEC_???") if rest else ""
+    )
+
+
+def dec_buffer_sized_before(ctx: Context, value: int, index: int) -> str:
+    """A buffer passed in, sized by the argument before (``kexec_file_load``'s command line)."""
+    return ctx.buffer(value, ctx.call.args.value(index - 1))
 
 
 def dec_sized_out(ctx: Context, value: int, index: int) -> str:
@@ -399,6 +416,9 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
     "_sysctl": ((dec_sysctl_args, ENTRY),),
+    "kexec_load": (_PTR, _INT, (dec_kexec_segments, ENTRY), (dec_kexec_flags, ENTRY)),
+    "kexec_file_load": (_FD, _FD, _INT, (dec_buffer_sized_before, ENTRY),
+                        _f(more.KEXEC_FILE_FLAGS, "KEXEC_FILE_???")),
     "pidfd_send_signal": (_FD, (dec_signal, ENTRY), (dec_siginfo_in, ENTRY), _HEX),
     "rt_sigqueueinfo": (_INT, (dec_signal, ENTRY), (dec_siginfo_in, ENTRY)),
     "io_pgetevents": (_HEX, _INT, _INT, _PTR, (dec_timespec, ENTRY), (dec_sigmask_arg, ENTRY)),
