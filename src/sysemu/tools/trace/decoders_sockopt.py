@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sysemu.abi.errnos import errno_name
 from sysemu.tools.trace import render
 from sysemu.tools.trace.context import Context
+from sysemu.tools.trace.sockopt_levels import LEVEL_OPTIONS, SET_VALUES, option_name
 
 SOCKET_LEVELS = {0: "SOL_IP", 1: "SOL_SOCKET", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6",
                  255: "SOL_RAW", 263: "SOL_PACKET", 270: "SOL_NETLINK"}  # fmt: skip
@@ -65,10 +66,14 @@ def dec_socket_level(_ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_socket_option(ctx: Context, value: int, _index: int) -> str:
-    """``SO_LINGER`` for ``SOL_SOCKET``'s options, the number for other levels'."""
-    if ctx.call.args.value(1) != SOL_SOCKET:
-        return str(value)
-    return render.xval(value, SOCKET_OPTIONS, "SO_???")
+    """``SO_LINGER``, ``IP_ADD_MEMBERSHIP``: an option by its level's name for it; the number
+    at a level without names."""
+    level = ctx.call.args.value(1)
+    if level == SOL_SOCKET:
+        return render.xval(value, SOCKET_OPTIONS, "SO_???")
+    if level in LEVEL_OPTIONS:
+        return option_name(level, value)
+    return str(value)
 
 
 def option_value(ctx: Context, address: int, length: int, *, whole: bool) -> str:
@@ -77,6 +82,13 @@ def option_value(ctx: Context, address: int, length: int, *, whole: bool) -> str
     args = ctx.call.args
     if address == 0:
         return "NULL"
+    level_value = SET_VALUES.get((args.value(1), args.value(2)))
+    if level_value is not None and whole:
+        size, least, most, text_of = level_value
+        if not least <= length <= most:
+            return render.pointer(address)
+        data = ctx.fetch(address, size)
+        return render.pointer(address) if data is None else text_of(data)
     if length <= 0 or args.value(1) != SOL_SOCKET:
         return render.pointer(address)
     option = args.value(2)
