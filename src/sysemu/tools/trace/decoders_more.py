@@ -174,6 +174,12 @@ def dec_buffer_sized_before(ctx: Context, value: int, index: int) -> str:
     return ctx.buffer(value, ctx.call.args.value(index - 1))
 
 
+@value_only
+def dec_fanotify_dirfd(_ctx: Context, value: int, _index: int) -> str:
+    """``fanotify_mark``'s directory: ``FAN_NOFD`` (-1), ``AT_FDCWD`` or the fd."""
+    return {-1: "FAN_NOFD", -100: "AT_FDCWD"}.get(value, str(value))
+
+
 def dec_sized_out(ctx: Context, value: int, index: int) -> str:
     """A buffer the kernel filled (``dec_buffer_out``), but its address for a size query (a
     size of 0: ``listxattr``, ``getxattr``)."""
@@ -416,6 +422,8 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
     "_sysctl": ((dec_sysctl_args, ENTRY),),
+    "fanotify_mark": (_FD, _f(more.FAN_MARK_FLAGS, "FAN_MARK_???"),
+                      _f(more.FAN_EVENTS, "FAN_???"), (dec_fanotify_dirfd, ENTRY), _PATH),
     "kexec_load": (_PTR, _INT, (dec_kexec_segments, ENTRY), (dec_kexec_flags, ENTRY)),
     "kexec_file_load": (_FD, _FD, _INT, (dec_buffer_sized_before, ENTRY),
                         _f(more.KEXEC_FILE_FLAGS, "KEXEC_FILE_???")),

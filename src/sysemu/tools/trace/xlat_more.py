@@ -159,3 +159,15 @@ KEXEC_ARCHES = {0: "KEXEC_ARCH_DEFAULT", 3 << 16: "KEXEC_ARCH_386", 8 << 16: "KE
                 258 << 16: "KEXEC_ARCH_LOONGARCH"}  # fmt: skip
 KEXEC_FLAGS = bits("KEXEC_", "ON_CRASH", "PRESERVE_CONTEXT")
 KEXEC_FILE_FLAGS = bits("KEXEC_FILE_", "UNLOAD", "ON_CRASH", "NO_INITRAMFS")
+FAN_MARK_FLAGS = bits("FAN_MARK_", "ADD", "REMOVE", "DONT_FOLLOW", "ONLYDIR", "MOUNT",
+                      "IGNORED_MASK", "IGNORED_SURV_MODIFY", "FLUSH", "FILESYSTEM", "EVICTABLE",
+                      "IGNORE")  # fmt: skip
+FAN_EVENTS: Flags = (
+    *bits("FAN_", "ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN",
+          "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF",
+          "OPEN_EXEC"),
+    (0x4000, "FAN_Q_OVERFLOW"), (0x8000, "FAN_FS_ERROR"), (0x10000, "FAN_OPEN_PERM"),
+    (0x20000, "FAN_ACCESS_PERM"), (0x40000, "FAN_OPEN_EXEC_PERM"), (0x80000, "FAN_DIR_MODIFY"),
+    (0x40000000, "FAN_ONDIR"), (0x08000000, "FAN_EVENT_ON_CHILD"), (0x10000000, "FAN_RENAME"),
+)  # fmt: skip
+"""``fanotify_mark``'s events, in strace's order (the directory flags after the events)."""
