@@ -223,30 +223,64 @@ def return_ppoll(ctx: Context, value: int) -> str | None:
 
 _SCHED_ATTR = struct.Struct("<IIQiIQQQ")
 _SCHED_ATTR_UTIL = struct.Struct("<II")
+_UINT32 = struct.Struct("<I")
+_SCHED_FLAG_KEEP_POLICY = 0x8
+_SCHED_FLAG_KEEP_PARAMS = 0x10
 _SCHED_FLAGS = ((1, "SCHED_FLAG_RESET_ON_FORK"), (2, "SCHED_FLAG_RECLAIM"),
                 (4, "SCHED_FLAG_DL_OVERRUN"), (8, "SCHED_FLAG_KEEP_POLICY"),
                 (0x10, "SCHED_FLAG_KEEP_PARAMS"), (0x20, "SCHED_FLAG_UTIL_CLAMP_MIN"),
                 (0x40, "SCHED_FLAG_UTIL_CLAMP_MAX"))  # fmt: skip
 
 
-def dec_sched_attr(ctx: Context, value: int, _index: int) -> str:
-    """``{size=48, sched_policy=SCHED_OTHER, sched_flags=0, ..., sched_period=0}``, with the
-    utilization clamps when the structure's size has them."""
+def sched_attr_text(ctx: Context, value: int) -> str:
+    """``{size=48, sched_policy=SCHED_OTHER, sched_flags=0, ..., sched_period=0}``: the
+    fields the structure's own size covers, without the policy or the parameters the flags
+    say to keep, with the utilization clamps when the size has them."""
+    head = ctx.unpack(value, _UINT32)
+    if head is None:
+        return render.pointer(value)
+    size = head[0]
+    if 0 < size < _SCHED_ATTR.size:  # (0: the first version's size, to the kernel)
+        return f"{{size={size}}}"
     fields = ctx.unpack(value, _SCHED_ATTR)
     if fields is None:
         return render.pointer(value)
     size, policy, flags, nice, priority, runtime, deadline, period = fields
-    text = (
-        f"{{size={size}, sched_policy={render.xval(policy, more.SCHED_POLICIES, 'SCHED_???')}, "
-        f"sched_flags={render.flags(flags, _SCHED_FLAGS, unknown='SCHED_FLAG_???')}, "
-        f"sched_nice={nice}, sched_priority={priority}, sched_runtime={runtime}, "
-        f"sched_deadline={deadline}, sched_period={period}"
-    )
+    parts = [f"size={size}"]
+    if not flags & (_SCHED_FLAG_KEEP_POLICY | _SCHED_FLAG_KEEP_PARAMS):
+        parts.append(f"sched_policy={render.xval(policy, more.SCHED_POLICIES, 'SCHED_???')}")
+    parts.append(f"sched_flags={render.flags(flags, _SCHED_FLAGS, unknown='SCHED_FLAG_???')}")
+    if not flags & _SCHED_FLAG_KEEP_PARAMS:
+        parts += [f"sched_nice={nice}", f"sched_priority={priority}",
+                  f"sched_runtime={runtime}", f"sched_deadline={deadline}",
+                  f"sched_period={period}"]  # fmt: skip
     if size >= _SCHED_ATTR.size + _SCHED_ATTR_UTIL.size:
         clamps = ctx.unpack(value + _SCHED_ATTR.size, _SCHED_ATTR_UTIL)
         if clamps is not None:
-            text += f", sched_util_min={clamps[0]}, sched_util_max={clamps[1]}"
-    return text + "}"
+            parts += [f"sched_util_min={clamps[0]}", f"sched_util_max={clamps[1]}"]
+    if size > _SCHED_ATTR.size + _SCHED_ATTR_UTIL.size:
+        parts.append("...")
+    return "{" + ", ".join(parts) + "}"
+
+
+def dec_sched_attr(ctx: Context, value: int, _index: int) -> str:
+    """``sched_getattr``'s structure (see :func:`sched_attr_text`)."""
+    return sched_attr_text(ctx, value)
+
+
+_E2BIG = -7
+
+
+def dec_sched_attr_in(ctx: Context, value: int, index: int) -> str:
+    """``sched_setattr``'s structure, and after ``E2BIG`` the size the kernel wrote back:
+    ``{size=1} => {size=56}`` (a ``BOTH`` decoder)."""
+    if not ctx.exiting:
+        return sched_attr_text(ctx, value)
+    passed = ctx.saved.get(index) or render.pointer(value)
+    if ctx.result != _E2BIG:
+        return passed
+    size = Context(ctx.call, limit=ctx.limit, exiting=False).unpack(value, _UINT32)
+    return passed if size is None else f"{passed} => {{size={size[0]}}}"
 
 
 _KCMP_FILE = 0
