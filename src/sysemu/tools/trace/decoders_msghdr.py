@@ -1,6 +1,6 @@
 """``sendmsg``, ``recvmsg``, ``sendmmsg`` and ``recvmmsg``: the ``msghdr`` of each message
-(its address, data buffers, control data length and flags) as strace shows them; control
-messages themselves are shown by address.
+(its address, data buffers, control messages, flags) as strace shows them; of the control
+messages' data, the socket timestamps only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,46 @@ def _iovecs(ctx: Context, address: int, count: int, data_left: int | None) -> st
     return array_text(ctx, address, count, _IOVEC, item)
 
 
+_CMSGHDR = struct.Struct("<Qii")
+_SOL_SOCKET = 1
+_TIME_PAIR = struct.Struct("<qq")
+# SOL_SOCKET's control messages strace decodes: type -> (name, the second field's name).
+_SOCKET_TIMES = {
+    29: ("SO_TIMESTAMP_OLD", "tv_usec"), 35: ("SO_TIMESTAMPNS_OLD", "tv_nsec"),
+    63: ("SO_TIMESTAMP_NEW", "tv_usec"), 64: ("SO_TIMESTAMPNS_NEW", "tv_nsec"),
+}  # fmt: skip
+_CONTROL_MAX = 1 << 16
+
+
+def _control_message(level: int, kind: int, data: bytes) -> str:
+    if level != _SOL_SOCKET or kind not in _SOCKET_TIMES:
+        return f"cmsg_level={level}, cmsg_type={kind:#x}"
+    name, fraction = _SOCKET_TIMES[kind]
+    text = f"cmsg_level=SOL_SOCKET, cmsg_type={name}"
+    if len(data) >= _TIME_PAIR.size:
+        seconds, part = _TIME_PAIR.unpack_from(data)
+        text += f", cmsg_data={{tv_sec={seconds}, {fraction}={part}}}"
+    return text
+
+
+def _control(ctx: Context, address: int, length: int) -> str:
+    """``[{cmsg_len=32, cmsg_level=SOL_SOCKET, cmsg_type=SO_TIMESTAMP_OLD, cmsg_data={...}}]``:
+    the control messages (their data for the socket timestamps only), or the address."""
+    data = ctx.fetch(address, min(length, _CONTROL_MAX))
+    if data is None:
+        return render.pointer(address)
+    items = []
+    offset = 0
+    while offset + _CMSGHDR.size <= len(data):
+        size, level, kind = _CMSGHDR.unpack_from(data, offset)
+        body = data[offset + _CMSGHDR.size : offset + max(size, _CMSGHDR.size)]
+        items.append(f"{{cmsg_len={size}, {_control_message(level, kind, body)}}}")
+        if size < _CMSGHDR.size:
+            break
+        offset += (size + 7) & ~7
+    return "[" + ", ".join(items) + "]" if items else render.pointer(address)
+
+
 def msghdr_text(
     ctx: Context, fields: tuple[int, ...], *, received: int | None, offered_namelen: int | None
 ) -> str:
@@ -50,7 +90,7 @@ def msghdr_text(
         f"msg_iovlen={iovlen}",
     ]
     if controllen:
-        parts.append(f"msg_control={render.pointer(control)}")
+        parts.append(f"msg_control={_control(ctx, control, controllen)}")
     parts.append(f"msg_controllen={controllen}")
     parts.append(f"msg_flags={render.flags(flags & 0xFFFFFFFF, xlat.MSG_FLAGS)}")
     return "{" + ", ".join(parts) + "}"
