@@ -36,6 +36,7 @@ from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec, narrowing
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     BOTH,
+    ERROR_RETURNS,
     EXIT,
     FD_RETURNING,
     LAYOUTS,
@@ -295,7 +296,8 @@ class TraceObserver(Observer):
         if value is None:
             returned = "?"
         elif is_error(value):
-            returned = _error_text(value)
+            odd = ERROR_RETURNS.get(name)
+            returned = _error_text(value) if odd is None else odd(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
         else:
