@@ -22,7 +22,6 @@ from sysemu.kernel import ptrace
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
-    ERROR_RETURNS,
     FD_RETURNING,
     KEYED_LAYOUTS,
     KEYED_RETURNS,
@@ -132,7 +131,6 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
     if (
         syscall.abi.audit_arch != ptrace.ACCELERATED_AUDIT_ARCH
         or name in NO_RETURN
-        or name in ERROR_RETURNS
         or name in ("execve", "execveat")
     ):
         return None

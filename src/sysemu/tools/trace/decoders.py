@@ -117,7 +117,7 @@ from sysemu.tools.trace.decoders_structs import (
 from sysemu.tools.trace.decoders_uring import dec_uring_params, dec_uring_register_arg
 
 __all__ = [
-    "ADDRESS_RETURNING", "BOTH", "ENTRY", "ERROR_RETURNS", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
+    "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
     "KEYED_RETURNS", "LAYOUTS", "NOTES", "NO_RETURN",
     "RETURNS", "SYSCALLS", "Context", "Decoder", "Shown", "arg_decoders", "decode_return",
     "shown_arguments", "shown_arguments_of",
@@ -331,13 +331,6 @@ _BY_KIND: dict[ArgKind, Decoder] = {
     ArgKind.SIGNAL: dec_signal,
 }
 
-ERROR_RETURNS: dict[str, Callable[[int], str]] = {
-    # modify_ldt's result is an int that the kernel does not sign-extend: strace shows an
-    # error as that unsigned number (4294967258 ENOSYS (...)).
-    "modify_ldt": lambda value: f"{value & 0xFFFFFFFF} {render.error_return(value)[3:]}",
-}
-"""Calls whose failures strace writes in its own way: ``-errno -> text``."""
-
 # Calls whose result is a new file descriptor (shown with its path under -y).
 FD_RETURNING = frozenset({
     "open", "openat", "openat2", "creat", "dup", "dup2", "dup3", "socket", "accept", "accept4",
@@ -415,8 +408,7 @@ def _by_param(param: Param) -> Decoder:
 def decode_return(ctx: Context, name: str, value: int) -> str:
     """The text after ``=``."""
     if is_error(value):
-        odd = ERROR_RETURNS.get(name)
-        return odd(value) if odd is not None else render.error_return(value)
+        return render.error_return(value)
     special = RETURNS.get(name)
     if special is not None:
         text = special(ctx, value)

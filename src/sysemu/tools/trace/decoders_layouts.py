@@ -457,3 +457,30 @@ def dec_siginfo_in(ctx: Context, value: int, _index: int) -> str:
     parts += [f"si_pid={pid}", f"si_uid={'-1' if uid == 0xFFFFFFFF else uid}",
               f"si_int={sival_int}", f"si_ptr={render.pointer(sival)}"]  # fmt: skip
     return "{" + ", ".join(parts) + "}"
+
+
+_USER_DESC = struct.Struct("<IIII")
+
+
+def _hex08(value: int) -> str:
+    """C's ``%#08x``."""
+    return f"{value:#08x}" if value else "00000000"
+
+
+def dec_user_desc(ctx: Context, value: int, index: int) -> str:
+    """``{entry_number=6, base_addr=0x..., limit=0xfffff, seg_32bit=1, ...}``: the LDT entry
+    ``modify_ldt`` reads, when its size is what the next argument gives."""
+    if ctx.call.args.value(index + 1) != _USER_DESC.size:
+        return render.pointer(value)
+    fields = ctx.unpack(value, _USER_DESC)
+    if fields is None:
+        return render.pointer(value)
+    entry, base, limit, bits = fields
+    flags = (("seg_32bit", 0, 1), ("contents", 1, 2), ("read_exec_only", 3, 1),
+             ("limit_in_pages", 4, 1), ("seg_not_present", 5, 1), ("useable", 6, 1),
+             ("lm", 7, 1))  # fmt: skip
+    shown = ", ".join(
+        f"{name}={(bits >> shift) & ((1 << width) - 1)}" for name, shift, width in flags
+    )
+    number = "-1" if entry == 0xFFFFFFFF else str(entry)
+    return f"{{entry_number={number}, base_addr={_hex08(base)}, limit={_hex08(limit)}, {shown}}}"

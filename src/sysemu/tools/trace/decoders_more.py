@@ -42,6 +42,7 @@ from sysemu.tools.trace.decoders_layouts import (
     dec_siginfo_out,
     dec_swap_flags,
     dec_sysctl_args,
+    dec_user_desc,
     return_ioprio,
     return_ppoll,
     return_signal,
@@ -179,6 +180,14 @@ def dec_buffer_sized_before(ctx: Context, value: int, index: int) -> str:
 def dec_fanotify_dirfd(_ctx: Context, value: int, _index: int) -> str:
     """``fanotify_mark``'s directory: ``FAN_NOFD`` (-1), ``AT_FDCWD`` or the fd."""
     return {-1: "FAN_NOFD", -100: "AT_FDCWD"}.get(value, str(value))
+
+
+def return_ldt(_ctx: Context, value: int) -> str | None:
+    """``modify_ldt``'s result, which the kernel zero-extends from an int: a failure is a
+    large number, shown with its errno as strace does (``4294967258 ENOSYS (...)``)."""
+    if 0xFFFFF000 < value <= 0xFFFFFFFF:
+        return f"{value} {render.error_return(value - (1 << 32))[3:]}"
+    return None
 
 
 def dec_sized_out(ctx: Context, value: int, index: int) -> str:
@@ -423,6 +432,7 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "mq_notify": (_FD, (dec_sigevent, ENTRY)),
     "mq_unlink": (_PATH,),
     "_sysctl": ((dec_sysctl_args, ENTRY),),
+    "modify_ldt": (_INT, (dec_user_desc, ENTRY), _INT),
     "fanotify_mark": (_FD, _f(more.FAN_MARK_FLAGS, "FAN_MARK_???"),
                       _f(more.FAN_EVENTS, "FAN_???"), (dec_fanotify_dirfd, ENTRY), _PATH),
     "kexec_load": (_PTR, _INT, (dec_kexec_segments, ENTRY), (dec_kexec_flags, ENTRY)),
@@ -508,6 +518,7 @@ MORE_RETURNS = {
     "ppoll": return_ppoll,
     "recvmmsg": return_recvmmsg,
     "adjtimex": return_clock_state,
+    "modify_ldt": return_ldt,
     "select": return_select,
     "pselect6": return_pselect6,
 }

@@ -36,7 +36,6 @@ from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec, narrowing
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     BOTH,
-    ERROR_RETURNS,
     EXIT,
     FD_RETURNING,
     LAYOUTS,
@@ -296,8 +295,7 @@ class TraceObserver(Observer):
         if value is None:
             returned = "?"
         elif is_error(value):
-            odd = ERROR_RETURNS.get(name)
-            returned = _error_text(value) if odd is None else odd(value)
+            returned = _error_text(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
         else:
