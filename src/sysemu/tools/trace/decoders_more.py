@@ -447,7 +447,7 @@ MORE_SYSCALLS: dict[str, tuple[tuple[Decoder, int], ...]] = {
     "sendmsg": (_FD, (dec_msghdr_in, ENTRY), _MSG),
     "recvmsg": (_FD, (dec_msghdr_out, BOTH), _MSG),
     "sendmmsg": (_FD, (dec_mmsghdrs_in, EXIT), _U32, _MSG),
-    "recvmmsg": (_FD, (dec_mmsghdrs_out, EXIT), _U32, _MSG, (dec_timespec, ENTRY)),
+    "recvmmsg": (_FD, (dec_mmsghdrs_out, BOTH), _U32, _MSG, (dec_timespec, ENTRY)),
     "getsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),
                    (dec_sockopt_out, EXIT), (dec_sockopt_length, BOTH)),
     "setsockopt": (_FD, (dec_socket_level, ENTRY), (dec_socket_option, ENTRY),

@@ -120,11 +120,14 @@ def dec_msghdr_out(ctx: Context, value: int, index: int) -> str:
     return msghdr_text(ctx, fields, received=ctx.result, offered_namelen=offered_namelen)
 
 
-def _mmsghdrs(ctx: Context, value: int, count: int, *, received: bool) -> str:
+def _mmsghdrs(ctx: Context, value: int, count: int, offered: list[int]) -> str:
+    position = [0]
+
     def item(*fields: int) -> str:
-        header = msghdr_text(
-            ctx, fields, received=fields[7] if received else None, offered_namelen=None
-        )
+        here = position[0]
+        position[0] += 1
+        namelen = offered[here] if here < len(offered) else None
+        header = msghdr_text(ctx, fields, received=fields[7], offered_namelen=namelen)
         return f"{{msg_hdr={header}, msg_len={fields[7]}}}"
 
     return array_text(ctx, value, count, _MMSGHDR, item)
@@ -148,11 +151,23 @@ def _mmsghdrs_sent(ctx: Context, value: int, count: int, *, lengths: bool = True
     return array_text(ctx, value, count, _MMSGHDR, item)
 
 
-def dec_mmsghdrs_out(ctx: Context, value: int, _index: int) -> str:
-    """``recvmmsg``'s messages: as many as were received, with their data."""
+def dec_mmsghdrs_out(ctx: Context, value: int, index: int) -> str:
+    """``recvmmsg``'s messages: as many as were received, with their data and each address
+    length offered and returned (a ``BOTH`` decoder: at entry, the lengths offered)."""
+    if not ctx.exiting:
+        count = min(ctx.call.args.value(index + 1) & 0xFFFFFFFF, ctx.limit + 1)
+        lengths = []
+        for position in range(count):
+            fields = ctx.unpack(value + position * _MMSGHDR.size, _MMSGHDR)
+            if fields is None:
+                break
+            lengths.append(str(fields[1]))
+        return ",".join(lengths)
     if not ctx.succeeded or ctx.result is None:
         return render.pointer(value)
-    return _mmsghdrs(ctx, value, ctx.result, received=True)
+    saved = ctx.saved.get(index) or ""
+    offered = [int(length) for length in saved.split(",") if length]
+    return _mmsghdrs(ctx, value, ctx.result, offered)
 
 
 def return_recvmmsg(ctx: Context, value: int) -> str | None:
