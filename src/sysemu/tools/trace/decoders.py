@@ -59,6 +59,7 @@ from sysemu.tools.trace.decoders_layouts import (
     vectored_shown,
 )
 from sysemu.tools.trace.decoders_more import BY_CTYPE, MORE_RETURNS, MORE_SYSCALLS
+from sysemu.tools.trace.decoders_quota import layout_quotactl, quotactl_shown
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
     dec_arch_prctl_code,
@@ -276,6 +277,7 @@ LAYOUTS: dict[str, Layout] = {
     "syslog": layout_syslog,
     "kcmp": layout_kcmp,
     "quotactl_fd": layout_quotactl_fd,
+    "quotactl": layout_quotactl,
     "preadv": lambda _call: vectored_shown(flags=False, out=True),
     "pwritev": lambda _call: vectored_shown(flags=False, out=False),
     "preadv2": lambda _call: vectored_shown(flags=True, out=True),
@@ -300,6 +302,7 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "syslog": (0, 0xFFFFFFFF, syslog_shown),
     "kcmp": (2, 0xFFFFFFFF, kcmp_shown),
     "quotactl_fd": (1, 0xFFFFFF00, quotactl_fd_shown),
+    "quotactl": (0, 0xFFFFFF00, quotactl_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 

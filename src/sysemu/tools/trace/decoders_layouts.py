@@ -372,8 +372,8 @@ def dec_quota_command(_ctx: Context, value: int, _index: int) -> str:
     """``QCMD(Q_GETFMT, USRQUOTA)``: a quota command and the quota type it is for."""
     value &= 0xFFFFFFFF
     command, kind = value >> 8, value & 0xFF
-    command_name = more.QUOTA_COMMANDS.get(command, f"{command:#x} /* Q_??? */")
-    kind_name = more.QUOTA_TYPES.get(kind, f"{kind:#x} /* ???QUOTA */")
+    command_name = render.xval(command, more.QUOTA_COMMANDS, "Q_???")
+    kind_name = render.xval(kind, more.QUOTA_TYPES, "???QUOTA")
     return f"QCMD({command_name}, {kind_name})"
 
 
