@@ -8,6 +8,7 @@ Python tracer alike. ``scripts/strace_suite.py`` runs strace's own programs the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -50,3 +51,28 @@ def test_edge_calls_are_written_as_strace_writes_them(
         pytest.skip("cannot map the pages the program needs")
     assert done.returncode == 0, done.stderr
     assert _lines(log.read_text()) == _lines(done.stdout)
+
+
+@pytest.mark.timeout(60)
+def test_edge_calls_have_their_structure_in_json(programs: Programs, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPOSITORY / "src"))
+    log = tmp_path / "trace.json"
+    argv = [sys.executable, "-m", "sysemu", "run", "--json", "--trace=chown,getresuid,mknod"]
+    done = subprocess.run(
+        [*argv, "-o", str(log), "--", programs.decoder_edges],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=50,
+    )
+    if done.returncode == 77:
+        pytest.skip("cannot map the pages the program needs")
+    calls = {
+        event["name"]: event["args"]
+        for event in map(json.loads, log.read_text().splitlines())
+        if event["event"] == "syscall"
+    }
+    assert calls["chown"]["user"] == calls["chown"]["group"] == -1
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in calls["getresuid"].values())
+    assert calls["mknod"]["dev"] == {"major": 1, "minor": 3}
