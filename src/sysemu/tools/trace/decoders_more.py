@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 
+from sysemu.abi.kexec import KEXEC_ARCHES
 from sysemu.tools.trace import render, xlat
 from sysemu.tools.trace import xlat_more as more
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, Context, Decoder, value_only
@@ -162,9 +163,9 @@ def dec_offset_in(ctx: Context, value: int, _index: int) -> str:
 
 @value_only
 def dec_kexec_flags(_ctx: Context, value: int, _index: int) -> str:
-    """``KEXEC_ARCH_X86_64|KEXEC_ON_CRASH``: the image's architecture, then the flags."""
+    """``KEXEC_ARCH_DEFAULT|KEXEC_ON_CRASH``: the image's architecture, then the flags."""
     arch = value & 0xFFFF0000
-    arch_text = more.KEXEC_ARCHES.get(arch, f"{arch:#x} /* KEXEC_ARCH_??? */")
+    arch_text = KEXEC_ARCHES.get(arch, f"{arch:#x} /* KEXEC_ARCH_??? */")
     rest = value & ~0xFFFF0000
     return arch_text + (
         "|" + render.flags(rest, more.KEXEC_FLAGS, unknown="KEXEC_???") if rest else ""
