@@ -375,6 +375,8 @@ int put_argument(struct trace_format *t, Buf *b, ArgSpec *arg, long tid,
         if (result < 0) return put_pointer(b, v);
         /* not more than the buffer holds (recv with MSG_TRUNC returns the datagram's size) */
         Value room = narrow(args[arg->size_reg], arg->size_mask, arg->size_sign);
+        /* memory_min set: a size query (a size of 0) shows the address (getxattr) */
+        if (arg->memory_min && !room.negative && room.bits == 0) return put_pointer(b, v);
         unsigned long long shown = (unsigned long long)result;
         if (!room.negative && room.bits < shown) shown = room.bits;
         return put_buffer(t, b, tid, v, (Value){shown, 0});

@@ -47,12 +47,17 @@ _ST_VALID = 0x20
 
 
 def dec_statfs(ctx: Context, value: int, _index: int) -> str:
-    """``{f_type=EXT2_SUPER_MAGIC, f_bsize=4096, ..., f_flags=ST_VALID|ST_RELATIME}``; the
-    flags only when the kernel says they are valid."""
-    fields = ctx.unpack(value, _STATFS)
-    if fields is None:
-        return render.pointer(value)
-    kind, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, flags = fields
+    """``{f_type=EXT2_SUPER_MAGIC, f_bsize=4096, ..., f_flags=ST_VALID|ST_RELATIME}``."""
+    data = ctx.fetch(value, _STATFS.size)
+    return render.pointer(value) if data is None else statfs_text(data)
+
+
+def statfs_text(data: bytes) -> str:
+    """A ``struct statfs``'s text from its bytes; the flags only when the kernel says they
+    are valid."""
+    kind, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize, flags = (
+        _STATFS.unpack(data)
+    )
     kind &= 0xFFFFFFFF
     text = (
         f"{{f_type={FS_MAGICS.get(kind, hex(kind))}, f_bsize={bsize}, f_blocks={blocks}, "
