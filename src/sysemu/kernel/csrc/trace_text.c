@@ -158,7 +158,7 @@ static ssize_t read_cstring_into_scratch(struct trace_format *t, long tid,
                                          unsigned long long address, size_t limit) {
     t->scratch.len = 0;
     if (buf_grow(&t->scratch, limit + 1) < 0) return -ENOMEM;
-    return read_cstring_into((pid_t)tid, (unsigned long)address, t->scratch.data, limit);
+    return read_cstring_into((pid_t)tid, (unsigned long)address, t->scratch.data, limit, 1);
 }
 
 /* Context.string */
@@ -175,11 +175,12 @@ static int put_buffer(struct trace_format *t, Buf *b, long tid, Value address, V
     if (!address.negative && address.bits == 0) return buf_str(b, "NULL");
     if (size.negative || size.bits == 0) return buf_str(b, "\"\"");
     size_t limit = (size_t)t->string_limit;
-    size_t want = size.bits < limit ? (size_t)size.bits : limit;
+    /* one byte past the limit is read too, as strace does to see the buffer go on */
+    size_t want = size.bits <= limit ? (size_t)size.bits : limit + 1;
     ssize_t got = read_into_scratch(t, tid, address.bits, want);
     if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
-    if (got == -EFAULT) got = 0; /* Memory.read(partial=True): nothing readable, b"" */
-    if (got < 0) return put_hex(b, address);
+    /* Context.buffer: all that is shown is read, or the address is */
+    if (got < 0 || (size_t)got < want) return put_hex(b, address);
     return put_quoted(b, (unsigned char *)t->scratch.data, (size_t)got, limit, size.bits > limit);
 }
 
@@ -300,9 +301,11 @@ static int put_timespec(struct trace_format *t, Buf *b, long tid, Value address,
     ssize_t got = read_into_scratch(t, tid, address.bits, ARCH_TIMESPEC_SIZE);
     if (got < 0 && PyErr_Occurred()) return -1; /* our memory, not the tracee's */
     if (got != ARCH_TIMESPEC_SIZE) return put_pointer(b, address);
-    long long fields[2];
-    memcpy(fields, t->scratch.data, sizeof fields);
-    return buf_fmt(b, "{tv_sec=%lld, tv_nsec=%lld}", fields[0], fields[1]);
+    long long seconds;
+    unsigned long long nanoseconds; /* shown unsigned, as strace zero-extends it */
+    memcpy(&seconds, t->scratch.data, sizeof seconds);
+    memcpy(&nanoseconds, t->scratch.data + sizeof seconds, sizeof nanoseconds);
+    return buf_fmt(b, "{tv_sec=%lld, tv_nsec=%llu}", seconds, nanoseconds);
 }
 
 /* A structure whose text a pure Python function of its bytes gives (K_MEMORY), remembered by
@@ -364,13 +367,20 @@ int put_argument(struct trace_format *t, Buf *b, ArgSpec *arg, long tid,
     case K_HEX: return !v.negative && v.bits ? put_hex(b, v) : put_int(b, v);
     case K_PTR: return put_pointer(b, v);
     case K_DIRFD: return put_dirfd(t, b, tid, v);
-    case K_PATH: return put_string(t, b, tid, v, 4096);
+    case K_PATH: return put_string(t, b, tid, v, 4095); /* PATH_MAX - 1, as strace */
     case K_STRING: return put_string(t, b, tid, v, (size_t)t->string_limit);
     case K_BUF_IN:
         return put_buffer(t, b, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign));
-    case K_BUF_OUT:
+    case K_BUF_OUT: {
         if (result < 0) return put_pointer(b, v);
-        return put_buffer(t, b, tid, v, (Value){(unsigned long long)result, 0});
+        /* not more than the buffer holds (recv with MSG_TRUNC returns the datagram's size) */
+        Value room = narrow(args[arg->size_reg], arg->size_mask, arg->size_sign);
+        /* memory_min set: a size query (a size of 0) shows the address (getxattr) */
+        if (arg->memory_min && !room.negative && room.bits == 0) return put_pointer(b, v);
+        unsigned long long shown = (unsigned long long)result;
+        if (!room.negative && room.bits < shown) shown = room.bits;
+        return put_buffer(t, b, tid, v, (Value){shown, 0});
+    }
     case K_STAT: return put_stat(t, b, tid, v, result);
     case K_DIRENTS:
         return put_dirents(t, b, tid, v, narrow(args[arg->size_reg], arg->size_mask, arg->size_sign),

@@ -203,8 +203,10 @@ ssize_t read_memory_into(pid_t pid, unsigned long address, char *out, size_t siz
     return (ssize_t)done;
 }
 
-/* Reads up to the end of the first page, then a page at a time, until a NUL or the limit. */
-ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t limit) {
+/* Reads up to the end of the first page, then a page at a time, until a NUL or the limit.
+ * `whole`: an unreadable byte before either fails the read (-EFAULT), as strace then shows the
+ * address instead of the string. */
+ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t limit, int whole) {
     size_t have = 0;
     while (have < limit) {
         unsigned long here = address + have;
@@ -212,13 +214,16 @@ ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t li
         if (chunk > limit - have) chunk = limit - have;
         ssize_t moved = read_pages(pid, here, out + have, chunk, &planned);
         if (moved <= 0) {
-            if (have == 0) return moved < 0 ? moved : -EFAULT;
+            if (have == 0 || whole) return moved < 0 && have == 0 ? moved : -EFAULT;
             break;
         }
         char *nul = memchr(out + have, 0, (size_t)moved);
         if (nul != NULL) return nul - out;
         have += (size_t)moved;
-        if ((size_t)moved < chunk) break;
+        if ((size_t)moved < chunk) {
+            if (whole) return -EFAULT;
+            break;
+        }
     }
     return (ssize_t)have;
 }
@@ -266,10 +271,11 @@ static PyObject *sp_read_memory(PyObject *self, PyObject *const *args, Py_ssize_
     return bytes;
 }
 
-/* read_cstring(pid, address, limit) -> bytes (without the NUL, at most `limit`) | int (-errno) */
+/* read_cstring(pid, address, limit[, whole]) -> bytes (without the NUL, at most `limit`) | int
+ * (-errno); `whole`: -EFAULT unless a NUL or the limit is reached. */
 static PyObject *sp_read_cstring(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    long a[3];
-    if (long_args(args, nargs, 3, a, "read_cstring") < 0) return NULL;
+    long a[4] = {0, 0, 0, 0};
+    if (long_args(args, nargs, nargs == 4 ? 4 : 3, a, "read_cstring") < 0) return NULL;
     size_t limit = (size_t)a[2];
     if (a[2] < 0 || limit > (1UL << 20)) {
         PyErr_SetString(PyExc_ValueError, "read_cstring: limit out of range");
@@ -278,7 +284,7 @@ static PyObject *sp_read_cstring(PyObject *self, PyObject *const *args, Py_ssize
     char stack[4096];
     char *buffer = limit <= sizeof stack ? stack : PyMem_Malloc(limit);
     if (buffer == NULL) return PyErr_NoMemory();
-    ssize_t have = read_cstring_into((pid_t)a[0], (unsigned long)a[1], buffer, limit);
+    ssize_t have = read_cstring_into((pid_t)a[0], (unsigned long)a[1], buffer, limit, (int)a[3]);
     PyObject *result = have < 0 ? PyLong_FromLong((long)have)
                                 : PyBytes_FromStringAndSize(buffer, (Py_ssize_t)have);
     if (buffer != stack) PyMem_Free(buffer);
@@ -291,7 +297,7 @@ PyMethodDef tracee_methods[] = {
     {"write_memory", (PyCFunction)(void (*)(void))sp_write_memory, METH_FASTCALL,
      "write_memory(pid, address, data) -> bytes written, or -errno."},
     {"read_cstring", (PyCFunction)(void (*)(void))sp_read_cstring, METH_FASTCALL,
-     "read_cstring(pid, address, limit) -> bytes without the NUL, or -errno."},
+     "read_cstring(pid, address, limit[, whole]) -> bytes without the NUL, or -errno."},
     {"ptrace", (PyCFunction)(void (*)(void))sp_ptrace, METH_FASTCALL,
      "ptrace(request, pid, addr, data) -> result, or -errno; addr and data: ints or buffers."},
     {"syscall", (PyCFunction)(void (*)(void))sp_syscall, METH_FASTCALL,

@@ -70,8 +70,9 @@ ssize_t read_pages(pid_t pid, unsigned long address, char *out, size_t size, siz
 ssize_t read_memory_into(pid_t pid, unsigned long address, char *out, size_t size);
 
 /* A NUL-terminated string of at most `limit` bytes at `address` into `out`: its length
- * without the NUL, or -errno (-EFAULT: nothing readable). */
-ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t limit);
+ * without the NUL, or -errno (-EFAULT: nothing readable; with `whole`, also an unreadable byte
+ * before the NUL or the limit). */
+ssize_t read_cstring_into(pid_t pid, unsigned long address, char *out, size_t limit, int whole);
 
 /* ptrace, syscall, address_of, resume, syscall_info, poke_user_twice_then, read_memory,
  * write_memory and read_cstring, for the module. */

@@ -30,6 +30,8 @@ from sysemu.tools.trace.decoders import (
     RETURNS,
     shown_arguments_of,
 )
+from sysemu.tools.trace.decoders_more import dec_sized_out
+from sysemu.tools.trace.decoders_records import dec_statfs, statfs_text
 from sysemu.tools.trace.decoders_scalar import (
     dec_buffer_in,
     dec_buffer_out,
@@ -78,12 +80,16 @@ _KINDS: dict[Decoder, tuple[int, tuple[int, ...]]] = {
     # The time left of a sleep is shown for restarted calls only, which Python's tracer writes.
     dec_remaining: (K_REMAINING, (EXIT,)),
     dec_cwd_out: (K_CWD, (EXIT,)),
+    dec_sized_out: (K_BUF_OUT, (EXIT,)),  # with SIZE_QUERY (see c_writer_spec)
 }
+# A K_BUF_OUT whose size argument of 0 is a query, shown by address: its "smallest size" is 1.
+SIZE_QUERY = (0, 1, 0)
 # Structures whose text is a function of their bytes alone (x86-64 layouts): decoder -> (that
 # function, their size; 0 when the call's last argument gives it, within min..max).
 _MEMORY: dict[Decoder, tuple[Callable[[bytes], str], int, int, int]] = {
     dec_sigaction: (sigaction_text, 32, 0, 0),
     dec_sigset: (sigset_text, 0, 8, 8),  # dec_sigset: a size the kernel takes, word to 8
+    dec_statfs: (statfs_text, 120, 0, 0),
 }
 # Kinds of parameters read as signed whatever their C type says (Args.value).
 SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
@@ -163,7 +169,7 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
         # The size of a buffer passed in is the next argument; getdents64's limit the third; a
         # signal set's the call's last.
         size_register = (
-            index + 1 if kind == K_BUF_IN
+            index + 1 if kind in (K_BUF_IN, K_BUF_OUT)
             else 2 if kind == K_DIRENTS
             else len(syscall.params) - 1 if memory is not None and memory[1] == 0
             else 0
@@ -178,6 +184,8 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
             function = decoder
         elif memory is not None:
             function, sizes = memory[0], memory[1:]
+        elif decoder is dec_sized_out:
+            sizes = SIZE_QUERY
         arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
                           function, *sizes))  # fmt: skip
     if returns is not None and key not in FD_RESULT_KEYS.get(name, ()):

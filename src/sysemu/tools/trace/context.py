@@ -104,6 +104,8 @@ class Context:
             data = self.call.memory.read_cstring(address, shown + 1)
         except OSError:
             return hex(address)
+        if len(data) <= shown and unterminated(self.call, address + len(data)):
+            return hex(address)
         return render.quote(data, shown)
 
     def buffer(self, address: int, size: int, *, hex_bytes: bool = False) -> str:
@@ -112,9 +114,13 @@ class Context:
             return "NULL"
         if size <= 0:
             return '""'
+        # (One byte past the limit is read too, as strace does to see the buffer go on.)
+        want = size if size <= self.limit else self.limit + 1
         try:
-            data = self.call.memory.read(address, min(size, self.limit), partial=True)
+            data = self.call.memory.read(address, want, partial=True)
         except OSError:
+            return hex(address)
+        if len(data) < want:  # strace reads all it shows, or shows the address
             return hex(address)
         return render.quote(data, self.limit, more=size > self.limit, hex_bytes=hex_bytes)
 
@@ -130,6 +136,19 @@ class Context:
         if path.endswith(_DELETED) and not os.path.lexists(path):
             return f"{value}<{path.removesuffix(_DELETED)}>(deleted)"
         return f"{value}<{path}>"
+
+
+def unterminated(call: Call, end: int) -> bool:
+    """Whether a string read up to ``end`` stopped at an unreadable page rather than at its
+    NUL: strace then shows the string's address, not the bytes before the fault. (A read stops
+    early at a page boundary only, so only there is the byte at ``end`` looked at.)"""
+    if end % 4096:
+        return False
+    try:
+        call.memory.read(end, 1)
+    except OSError:
+        return True
+    return False
 
 
 Decoder = Callable[[Context, int, int], str]

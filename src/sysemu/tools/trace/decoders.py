@@ -45,6 +45,21 @@ from sysemu.tools.trace.decoders_calls import (
     return_prctl,
     return_umask,
 )
+from sysemu.tools.trace.decoders_layouts import (
+    kcmp_shown,
+    layout_kcmp,
+    layout_mknod,
+    layout_mq_open,
+    layout_quotactl_fd,
+    layout_syslog,
+    mknod_shown,
+    mq_open_shown,
+    quotactl_fd_shown,
+    syslog_shown,
+    vectored_shown,
+)
+from sysemu.tools.trace.decoders_more import BY_CTYPE, MORE_RETURNS, MORE_SYSCALLS
+from sysemu.tools.trace.decoders_quota import layout_quotactl, quotactl_shown
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
     dec_arch_prctl_code,
@@ -243,6 +258,7 @@ SYSCALLS: dict[str, tuple[Arg, ...]] = {
                           (dec_uring_register_arg, ENTRY), _U32),
 }
 # fmt: on
+SYSCALLS.update(MORE_SYSCALLS)
 """Per-syscall argument decoders, where the generic ones by kind are not enough."""
 
 LAYOUTS: dict[str, Layout] = {
@@ -255,6 +271,17 @@ LAYOUTS: dict[str, Layout] = {
     "clone": layout_clone,
     "prctl": layout_prctl,
     "rt_sigreturn": layout_sigreturn,
+    "mknod": layout_mknod,
+    "mknodat": layout_mknod,
+    "mq_open": layout_mq_open,
+    "syslog": layout_syslog,
+    "kcmp": layout_kcmp,
+    "quotactl_fd": layout_quotactl_fd,
+    "quotactl": layout_quotactl,
+    "preadv": lambda _call: vectored_shown(flags=False, out=True),
+    "pwritev": lambda _call: vectored_shown(flags=False, out=False),
+    "preadv2": lambda _call: vectored_shown(flags=True, out=True),
+    "pwritev2": lambda _call: vectored_shown(flags=True, out=False),
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
 
@@ -269,6 +296,13 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "fcntl64": (1, 0xFFFFFFFF, fcntl_shown),
     "futex": (1, FUTEX_CMD, futex_shown),
     "futex_time64": (1, FUTEX_CMD, futex_shown),
+    "mknod": (1, 0o170000, partial(mknod_shown, 1)),
+    "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
+    "mq_open": (1, xlat.O_CREAT, mq_open_shown),
+    "syslog": (0, 0xFFFFFFFF, syslog_shown),
+    "kcmp": (2, 0xFFFFFFFF, kcmp_shown),
+    "quotactl_fd": (1, 0xFFFFFF00, quotactl_fd_shown),
+    "quotactl": (0, 0xFFFFFF00, quotactl_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 
@@ -285,6 +319,7 @@ RETURNS: dict[str, ReturnDecoder] = {
     "prctl": return_prctl,
     "umask": return_umask,
     "poll": return_poll,
+    **MORE_RETURNS,
 }
 """Calls whose successful result strace writes in its own way."""
 
@@ -329,7 +364,9 @@ def arg_decoders(name: str, params: tuple[Param, ...]) -> tuple[Arg, ...]:
     row = SYSCALLS.get(name)
     # A row is for the signature it was written for: an ABI whose call of the same name takes
     # other arguments gets the generic decoders.
-    if row is not None and len(row) == len(params):
+    # (A call the table knows no parameters of, one the kernel no longer implements, takes
+    # its row's.)
+    if row is not None and (len(row) == len(params) or not params):
         return row
     return tuple((_by_param(param), ENTRY) for param in params)
 
@@ -363,6 +400,9 @@ _ADDRESS_NAMES = frozenset({"addr", "start", "brk", "new_addr", "old_addr", "add
 
 
 def _by_param(param: Param) -> Decoder:
+    by_type = BY_CTYPE.get(param.ctype)
+    if by_type is not None:
+        return by_type
     if param.kind is ArgKind.ULONG and param.name in _ADDRESS_NAMES:
         return dec_pointer
     return _BY_KIND.get(param.kind, dec_int)

@@ -43,8 +43,9 @@ def dec_string(ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_path(ctx: Context, value: int, _index: int) -> str:
-    """A path: shown whole, as strace does, whatever the string limit (up to PATH_MAX)."""
-    return ctx.string(value, limit=4096)
+    """A path: shown whole, as strace does, whatever the string limit (up to PATH_MAX - 1
+    bytes, with ``...`` after a longer one)."""
+    return ctx.string(value, limit=4095)
 
 
 def dec_fd(ctx: Context, value: int, _index: int) -> str:
@@ -157,6 +158,7 @@ def dec_access_mode(_ctx: Context, value: int, _index: int) -> str:
 
 PROT_FLAGS = ((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x8, "PROT_SEM"),
          (0x01000000, "PROT_GROWSDOWN"), (0x02000000, "PROT_GROWSUP"))  # fmt: skip
+MAP_HUGE_SHIFT = 26
 MAP_TYPES = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}
 MAP_FLAGS = (
     (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
@@ -170,15 +172,18 @@ MAP_FLAGS = (
 @value_only
 def dec_prot(_ctx: Context, value: int, _index: int) -> str:
     """``PROT_READ|PROT_WRITE``."""
-    return render.flags(value, PROT_FLAGS, zero="PROT_NONE")
+    return render.flags(value, PROT_FLAGS, zero="PROT_NONE", unknown="PROT_???")
 
 
 @value_only
 def dec_map_flags(_ctx: Context, value: int, _index: int) -> str:
     """``MAP_PRIVATE|MAP_ANONYMOUS``."""
-    kind = MAP_TYPES.get(value & 0xF, hex(value & 0xF))
-    rest = render.flags(value & ~0xF, MAP_FLAGS, zero="")
-    return kind + ("|" + rest if rest else "")
+    kind = MAP_TYPES.get(value & 0xF, f"{value & 0xF:#x} /* MAP_??? */")
+    huge = (value >> MAP_HUGE_SHIFT) & 0x3F  # log2 of the huge page size, with MAP_HUGETLB
+    rest = render.flags(value & ~0xF & ~(0x3F << MAP_HUGE_SHIFT), MAP_FLAGS, zero="")
+    return "|".join(
+        part for part in (kind, rest, f"{huge}<<MAP_HUGE_SHIFT" if huge else "") if part
+    )
 
 
 @value_only
@@ -249,12 +254,13 @@ def dec_buffer_in(ctx: Context, value: int, index: int) -> str:
     return ctx.buffer(value, ctx.call.args.value(index + 1))
 
 
-def dec_buffer_out(ctx: Context, value: int, _index: int) -> str:
+def dec_buffer_out(ctx: Context, value: int, index: int) -> str:
     """A buffer the kernel filled, as long as the call's result (``read``); at exit."""
     result = ctx.result
     if result is None or result < 0:
         return render.pointer(value)
-    return ctx.buffer(value, result)
+    # (Not more than the buffer holds: recv with MSG_TRUNC returns the datagram's size.)
+    return ctx.buffer(value, min(result, ctx.call.args.value(index + 1)))
 
 
 def dec_random_out(ctx: Context, value: int, _index: int) -> str:
@@ -277,34 +283,46 @@ def dec_cwd_out(ctx: Context, value: int, _index: int) -> str:
 
 
 def dec_argv(ctx: Context, value: int, _index: int) -> str:
-    """``["ls", "-l"]``: a NULL-terminated array of strings."""
+    """``["ls", "-l"]``: a NULL-terminated array of strings, at most ``-s`` of them (``...``
+    after), ``... /* 0x7f... */`` where the array runs into unreadable memory."""
     if value == 0:
         return "NULL"
     word = ctx.word
     items: list[str] = []
-    for position in range(256):
+    for position in range(ctx.limit + 1):
+        here = value + position * word
         try:
-            raw = ctx.call.memory.read(value + position * word, word)
+            raw = ctx.call.memory.read(here, word)
         except OSError:
-            return hex(value)
+            if not items:
+                return hex(value)
+            items.append(f"... /* {here:#x} */")
+            break
         pointer = int.from_bytes(raw, "little")
         if pointer == 0:
-            return "[" + ", ".join(items) + "]"
+            break
+        if position == ctx.limit:
+            items.append("...")
+            break
         items.append(ctx.string(pointer))
-    return "[" + ", ".join(items) + ", ...]"
+    return "[" + ", ".join(items) + "]"
 
 
 def dec_envp(ctx: Context, value: int, _index: int) -> str:
-    """``0x7ffd... /* 23 vars */`` as strace prints an environment."""
+    """``0x7ffd... /* 23 vars */`` as strace prints an environment (``unterminated`` when
+    it runs into unreadable memory)."""
     if value == 0:
         return "NULL"
     word = ctx.word
     count = 0
+    ending = ""
     try:
         while int.from_bytes(ctx.call.memory.read(value + count * word, word), "little"):
             count += 1
             if count > 4096:
                 break
     except OSError:
-        return hex(value)
-    return f"{hex(value)} /* {count} vars */"
+        if not count:
+            return hex(value)
+        ending = ", unterminated"
+    return f"{hex(value)} /* {count} var{'' if count == 1 else 's'}{ending} */"

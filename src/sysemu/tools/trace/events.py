@@ -30,6 +30,7 @@ from sysemu.tools.trace.decoders import FD_RETURNING, NOTES, shown_arguments
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_fd, dec_path
 from sysemu.tools.trace.values import STRING_LIMIT, siginfo_fields
 from sysemu.tools.trace.values_calls import CALLS
+from sysemu.tools.trace.values_more import MORE
 from sysemu.tools.trace.values_structs import STRUCTURES
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from sysemu.api.call import Call
     from sysemu.api.decisions import Outcome, Result
 
-_ = STRUCTURES, CALLS  # importing the modules registers their structured forms
+_ = STRUCTURES, CALLS, MORE  # importing the modules registers their structured forms
 
 SCHEMA_VERSION = 1
 """The ``v`` of every JSON line; raised when a field changes meaning or goes away."""

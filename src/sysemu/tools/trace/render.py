@@ -65,7 +65,7 @@ def flags(
     none of whose bits has a name: ``0x40 /* SA_??? */``."""
     if value == 0:
         return zero
-    names, rest = _named_bits(value, table)
+    names, rest = _named_bits(unsigned(value), table)
     if rest:
         if not names and unknown is not None:
             return f"{hex(rest)} /* {unknown} */"
@@ -77,10 +77,18 @@ def flag_names(value: int, table: Sequence[tuple[int, str]]) -> list[str]:
     """The names of ``value``'s flags in ``table``, in strace's order (see :func:`flags`), and
     the bits none names as one hex number last: what the text joins with ``|`` and the
     structured trace lists."""
-    names, rest = _named_bits(value, table)
+    names, rest = _named_bits(unsigned(value), table)
     if rest:
         names.append(hex(rest))
     return names
+
+
+def unsigned(value: int) -> int:
+    """A negative value as the unsigned number of its C type: 32 bits for an ``int`` (the
+    values a signed 32-bit type holds), else 64, as strace prints flag words and constants."""
+    if value >= 0:
+        return value
+    return value & (0xFFFFFFFF if value >= -(1 << 31) else 0xFFFFFFFFFFFFFFFF)
 
 
 def _named_bits(value: int, table: Sequence[tuple[int, str]]) -> tuple[list[str], int]:
@@ -106,7 +114,7 @@ def xval(value: int, table: Mapping[int, str], unknown: str | None = None) -> st
     name = table.get(value)
     if name is not None:
         return name
-    text = hex(value) if value >= 0 else hex(value & 0xFFFFFFFFFFFFFFFF)
+    text = hex(unsigned(value)) if value else "0"  # C's %#x
     return f"{text} /* {unknown} */" if unknown else text
 
 

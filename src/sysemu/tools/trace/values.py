@@ -25,7 +25,7 @@ import struct
 from sysemu.abi import layouts, signal_name
 from sysemu.kernel.arch import native_abi
 from sysemu.tools.trace import render, xlat
-from sysemu.tools.trace.context import STRUCTURED, Context, StructuredDecoder
+from sysemu.tools.trace.context import STRUCTURED, Context, StructuredDecoder, unterminated
 from sysemu.tools.trace.decoders_scalar import (
     MAP_FLAGS,
     MAP_TYPES,
@@ -86,6 +86,8 @@ def string_at(ctx: Context, address: int) -> str | int | None:
     try:
         data = ctx.call.memory.read_cstring(address, ctx.limit + 1)
     except OSError:
+        return address
+    if len(data) <= ctx.limit and unterminated(ctx.call, address + len(data)):
         return address
     return _cut(ctx, data, ctx.limit)
 
@@ -244,6 +246,7 @@ def _fd_pair(ctx: Context, value: int, _index: int) -> object:
 
 _CLD_CODES = {1: "CLD_EXITED", 2: "CLD_KILLED", 3: "CLD_DUMPED", 4: "CLD_TRAPPED",
               5: "CLD_STOPPED", 6: "CLD_CONTINUED"}  # fmt: skip
+_SI_KERNEL = 0x80
 _SI_CODES = {0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -6: "SI_TKILL"}
 # The siginfo PTRACE_GETSIGINFO gives sysemu is in sysemu's own ABI's layout.
 _SIGINFO_KILL = layouts.SIGINFO_KILL[native_abi()].codec
@@ -257,13 +260,15 @@ def siginfo_fields(info: bytes) -> dict[str, object]:
     ``si_signo=SIGCHLD, si_code=CLD_EXITED, ...``."""
     signo, _errno, code, pid, uid = _SIGINFO_KILL.unpack_from(info)
     name = render.signal(signo)
-    if name == "SIGCHLD":
+    if code == _SI_KERNEL:  # no sender to name
+        return {"si_signo": name, "si_code": "SI_KERNEL"}
+    if name == "SIGCHLD" and code > 0:
         _, _, _, pid, uid, status, utime, stime = _SIGINFO_CHLD.unpack_from(info)
         shown_status: object = render.signal(status) if code in (2, 3, 5) else status
         return {"si_signo": name, "si_code": _CLD_CODES.get(code, code), "si_pid": pid,
                 "si_uid": uid, "si_status": shown_status, "si_utime": utime,
                 "si_stime": stime}  # fmt: skip
-    if code <= 0 or code == 0x80:
+    if code <= 0:
         return {"si_signo": name, "si_code": _SI_CODES.get(code, code), "si_pid": pid,
                 "si_uid": uid}  # fmt: skip
     return {"si_signo": name, "si_code": code}

@@ -1,0 +1,166 @@
+"""More names of constants (see :mod:`.xlat` for the conventions): the flags and commands of
+the calls everyday programs rarely make, from the kernel's uapi headers (``linux/fs.h``,
+``linux/falloc.h``, ``linux/inotify.h``, ``linux/sched.h``, ``linux/seccomp.h``...) and the
+man pages, in the order strace prints them.
+"""
+
+from __future__ import annotations
+
+from sysemu.tools.trace.xlat import Flags
+
+
+def bits(prefix: str, *names: str) -> Flags:
+    """Flags named ``prefix + name`` for bits 0, 1, 2...: the common case of a uapi header
+    numbering its flags one bit after the other."""
+    return tuple((1 << bit, prefix + name) for bit, name in enumerate(names))
+
+
+O_NONBLOCK = 0o4000
+O_CLOEXEC = 0o2000000
+
+FLOCK_OPS: Flags = ((1, "LOCK_SH"), (2, "LOCK_EX"), (4, "LOCK_NB"), (8, "LOCK_UN"),
+                    (32, "LOCK_MAND"), (64, "LOCK_READ"), (128, "LOCK_WRITE"))  # fmt: skip
+MCL_FLAGS = bits("MCL_", "CURRENT", "FUTURE", "ONFAULT")
+MLOCK_FLAGS = bits("MLOCK_", "ONFAULT")
+CLOEXEC_ONLY: Flags = ((O_CLOEXEC, "O_CLOEXEC"),)
+INOTIFY_INIT_FLAGS: Flags = ((O_NONBLOCK, "IN_NONBLOCK"), (O_CLOEXEC, "IN_CLOEXEC"))
+INOTIFY_MASK: Flags = (
+    *bits("IN_", "ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN",
+          "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF"),
+    (0x2000, "IN_UNMOUNT"), (0x4000, "IN_Q_OVERFLOW"), (0x8000, "IN_IGNORED"),
+    (0x01000000, "IN_ONLYDIR"), (0x02000000, "IN_DONT_FOLLOW"), (0x04000000, "IN_EXCL_UNLINK"),
+    (0x10000000, "IN_MASK_CREATE"), (0x20000000, "IN_MASK_ADD"), (0x40000000, "IN_ISDIR"),
+    (0x80000000, "IN_ONESHOT"),
+)  # fmt: skip
+FALLOC_FLAGS = bits("FALLOC_FL_", "KEEP_SIZE", "PUNCH_HOLE", "NO_HIDE_STALE", "COLLAPSE_RANGE",
+                    "ZERO_RANGE", "INSERT_RANGE", "UNSHARE_RANGE")  # fmt: skip
+RENAME_FLAGS = bits("RENAME_", "NOREPLACE", "EXCHANGE", "WHITEOUT")
+SHUTDOWN_HOW = {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"}
+SCHED_POLICIES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",
+                  4: "SCHED_ISO", 5: "SCHED_IDLE", 6: "SCHED_DEADLINE"}  # fmt: skip
+SYNC_FILE_RANGE_FLAGS = bits("SYNC_FILE_RANGE_", "WAIT_BEFORE", "WRITE", "WAIT_AFTER")
+SPLICE_FLAGS = bits("SPLICE_F_", "MOVE", "NONBLOCK", "MORE", "GIFT")
+NAMESPACE_TYPES: Flags = (
+    (0x80, "CLONE_NEWTIME"), (0x20000, "CLONE_NEWNS"), (0x02000000, "CLONE_NEWCGROUP"),
+    (0x04000000, "CLONE_NEWUTS"), (0x08000000, "CLONE_NEWIPC"), (0x10000000, "CLONE_NEWUSER"),
+    (0x20000000, "CLONE_NEWPID"), (0x40000000, "CLONE_NEWNET"),
+)  # fmt: skip
+UNSHARE_FLAGS: Flags = (
+    (0x80, "CLONE_NEWTIME"), (0x100, "CLONE_VM"), (0x200, "CLONE_FS"), (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"), (0x10000, "CLONE_THREAD"), (0x20000, "CLONE_NEWNS"),
+    (0x40000, "CLONE_SYSVSEM"), (0x2000000, "CLONE_NEWCGROUP"), (0x4000000, "CLONE_NEWUTS"),
+    (0x8000000, "CLONE_NEWIPC"), (0x10000000, "CLONE_NEWUSER"), (0x20000000, "CLONE_NEWPID"),
+    (0x40000000, "CLONE_NEWNET"),
+)  # fmt: skip
+"""The flags ``unshare`` takes (``sched.h``'s CLONE_* it accepts)."""
+PKEY_ACCESS = bits("PKEY_DISABLE_", "ACCESS", "WRITE", "EXECUTE")
+SHMAT_FLAGS: Flags = ((0o10000, "SHM_RDONLY"), (0o20000, "SHM_RND"), (0o40000, "SHM_REMAP"),
+                      (0o100000, "SHM_EXEC"))  # fmt: skip
+FSOPEN_FLAGS = bits("FSOPEN_", "CLOEXEC")
+PIDFD_OPEN_FLAGS: Flags = ((O_NONBLOCK, "PIDFD_NONBLOCK"),)
+USERFAULTFD_FLAGS: Flags = ((1, "UFFD_USER_MODE_ONLY"), (O_NONBLOCK, "O_NONBLOCK"),
+                            (O_CLOEXEC, "O_CLOEXEC"))  # fmt: skip
+PRIORITY_WHICH = {0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"}
+DELETE_MODULE_FLAGS: Flags = ((O_NONBLOCK, "O_NONBLOCK"), (0o1000, "O_TRUNC"))
+MODULE_INIT_FLAGS = bits("MODULE_INIT_", "IGNORE_MODVERSIONS", "IGNORE_VERMAGIC",
+                         "COMPRESSED_FILE")  # fmt: skip
+PERF_FLAGS = bits("PERF_FLAG_", "FD_NO_GROUP", "FD_OUTPUT", "PID_CGROUP", "FD_CLOEXEC")
+ITIMERS = {0: "ITIMER_REAL", 1: "ITIMER_VIRTUAL", 2: "ITIMER_PROF"}
+KEY_SPECS = {-1: "KEY_SPEC_THREAD_KEYRING", -2: "KEY_SPEC_PROCESS_KEYRING",
+             -3: "KEY_SPEC_SESSION_KEYRING", -4: "KEY_SPEC_USER_KEYRING",
+             -5: "KEY_SPEC_USER_SESSION_KEYRING", -6: "KEY_SPEC_GROUP_KEYRING",
+             -7: "KEY_SPEC_REQKEY_AUTH_KEY", -8: "KEY_SPEC_REQUESTOR_KEYRING"}  # fmt: skip
+SECCOMP_OPS = {0: "SECCOMP_SET_MODE_STRICT", 1: "SECCOMP_SET_MODE_FILTER",
+               2: "SECCOMP_GET_ACTION_AVAIL", 3: "SECCOMP_GET_NOTIF_SIZES"}  # fmt: skip
+SECCOMP_FILTER_FLAGS = bits("SECCOMP_FILTER_FLAG_", "TSYNC", "LOG", "SPEC_ALLOW", "NEW_LISTENER",
+                            "TSYNC_ESRCH", "WAIT_KILLABLE_RECV")  # fmt: skip
+TIMERFD_CREATE_FLAGS: Flags = ((O_CLOEXEC, "TFD_CLOEXEC"), (O_NONBLOCK, "TFD_NONBLOCK"))
+TIMERFD_SETTIME_FLAGS = bits("TFD_TIMER_", "ABSTIME", "CANCEL_ON_SET")
+LANDLOCK_CREATE_FLAGS = bits("LANDLOCK_CREATE_RULESET_", "VERSION")
+KCMP_TYPES = dict(enumerate(("KCMP_FILE", "KCMP_VM", "KCMP_FILES", "KCMP_FS", "KCMP_SIGHAND",
+                             "KCMP_IO", "KCMP_SYSVSEM", "KCMP_EPOLL_TFD")))  # fmt: skip
+IOPRIO_WHO = {1: "IOPRIO_WHO_PROCESS", 2: "IOPRIO_WHO_PGRP", 3: "IOPRIO_WHO_USER"}
+IOPRIO_CLASSES = {0: "IOPRIO_CLASS_NONE", 1: "IOPRIO_CLASS_RT", 2: "IOPRIO_CLASS_BE",
+                  3: "IOPRIO_CLASS_IDLE"}  # fmt: skip
+SYSLOG_ACTIONS = dict(enumerate((
+    "SYSLOG_ACTION_CLOSE", "SYSLOG_ACTION_OPEN", "SYSLOG_ACTION_READ", "SYSLOG_ACTION_READ_ALL",
+    "SYSLOG_ACTION_READ_CLEAR", "SYSLOG_ACTION_CLEAR", "SYSLOG_ACTION_CONSOLE_OFF",
+    "SYSLOG_ACTION_CONSOLE_ON", "SYSLOG_ACTION_CONSOLE_LEVEL", "SYSLOG_ACTION_SIZE_UNREAD",
+    "SYSLOG_ACTION_SIZE_BUFFER",
+)))  # fmt: skip
+EPOLL_CTL_OPS = {1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"}
+EPOLL_EVENTS: Flags = (
+    *bits("EPOLL", "IN", "PRI", "OUT", "ERR", "HUP", "NVAL", "RDNORM", "RDBAND", "WRNORM",
+          "WRBAND", "MSG"),
+    (0x2000, "EPOLLRDHUP"), (1 << 28, "EPOLLEXCLUSIVE"), (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET"),
+)  # fmt: skip
+SWAP_FLAGS: Flags = ((0x8000, "SWAP_FLAG_PREFER"), (0x10000, "SWAP_FLAG_DISCARD"),
+                     (0x20000, "SWAP_FLAG_DISCARD_ONCE"),
+                     (0x40000, "SWAP_FLAG_DISCARD_PAGES"))  # fmt: skip
+MEMBARRIER_CMDS: Flags = (
+    (1, "MEMBARRIER_CMD_GLOBAL"), (2, "MEMBARRIER_CMD_GLOBAL_EXPEDITED"),
+    (4, "MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED"), (8, "MEMBARRIER_CMD_PRIVATE_EXPEDITED"),
+    (16, "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED"),
+    (32, "MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE"),
+    (64, "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE"),
+    (128, "MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ"),
+    (256, "MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ"),
+)  # fmt: skip
+MFD_FLAGS = bits("MFD_", "CLOEXEC", "ALLOW_SEALING", "HUGETLB")
+MOUNT_FLAGS: Flags = (
+    *bits("MS_", "RDONLY", "NOSUID", "NODEV", "NOEXEC", "SYNCHRONOUS", "REMOUNT", "MANDLOCK",
+          "DIRSYNC", "NOSYMFOLLOW"),
+    (1 << 10, "MS_NOATIME"), (1 << 11, "MS_NODIRATIME"), (1 << 12, "MS_BIND"),
+    (1 << 13, "MS_MOVE"), (1 << 14, "MS_REC"), (1 << 15, "MS_SILENT"), (1 << 16, "MS_POSIXACL"),
+    (1 << 17, "MS_UNBINDABLE"), (1 << 18, "MS_PRIVATE"), (1 << 19, "MS_SLAVE"),
+    (1 << 20, "MS_SHARED"), (1 << 21, "MS_RELATIME"), (1 << 22, "MS_KERNMOUNT"),
+    (1 << 23, "MS_I_VERSION"), (1 << 24, "MS_STRICTATIME"), (1 << 25, "MS_LAZYTIME"),
+    (1 << 26, "MS_SUBMOUNT"), (1 << 27, "MS_NOREMOTELOCK"), (1 << 28, "MS_NOSEC"),
+    (1 << 29, "MS_BORN"), (1 << 30, "MS_ACTIVE"), (1 << 31, "MS_NOUSER"),
+)  # fmt: skip
+UMOUNT_FLAGS = bits("", "MNT_FORCE", "MNT_DETACH", "MNT_EXPIRE", "UMOUNT_NOFOLLOW")
+XATTR_FLAGS = bits("XATTR_", "CREATE", "REPLACE")
+MPOL_MODES = dict(enumerate(("MPOL_DEFAULT", "MPOL_PREFERRED", "MPOL_BIND", "MPOL_INTERLEAVE",
+                             "MPOL_LOCAL", "MPOL_PREFERRED_MANY")))  # fmt: skip
+MPOL_MODE_FLAGS: Flags = ((1 << 15, "MPOL_F_STATIC_NODES"), (1 << 14, "MPOL_F_RELATIVE_NODES"),
+                          (1 << 13, "MPOL_F_NUMA_BALANCING"))  # fmt: skip
+MBIND_FLAGS = bits("MPOL_MF_", "STRICT", "MOVE", "MOVE_ALL")
+GET_MEMPOLICY_FLAGS = bits("MPOL_F_", "NODE", "ADDR", "MEMS_ALLOWED")
+SIGNALFD_FLAGS: Flags = ((O_CLOEXEC, "SFD_CLOEXEC"), (O_NONBLOCK, "SFD_NONBLOCK"))
+EVENTFD_FLAGS: Flags = ((1, "EFD_SEMAPHORE"), (O_CLOEXEC, "EFD_CLOEXEC"),
+                        (O_NONBLOCK, "EFD_NONBLOCK"))  # fmt: skip
+FAN_INIT_FLAGS: Flags = (
+    (0x1, "FAN_CLOEXEC"), (0x2, "FAN_NONBLOCK"), (0x10, "FAN_UNLIMITED_QUEUE"),
+    (0x20, "FAN_UNLIMITED_MARKS"), (0x40, "FAN_ENABLE_AUDIT"), (0x80, "FAN_REPORT_PIDFD"),
+    (0x100, "FAN_REPORT_TID"), (0x200, "FAN_REPORT_FID"), (0x400, "FAN_REPORT_DIR_FID"),
+    (0x800, "FAN_REPORT_NAME"), (0x1000, "FAN_REPORT_TARGET_FID"),
+)  # fmt: skip
+FAN_CLASSES = {0: "FAN_CLASS_NOTIF", 4: "FAN_CLASS_CONTENT", 8: "FAN_CLASS_PRE_CONTENT"}
+RWF_FLAGS = bits("RWF_", "HIPRI", "DSYNC", "SYNC", "NOWAIT", "APPEND")
+LANDLOCK_ACCESS_FS = bits("LANDLOCK_ACCESS_FS_", "EXECUTE", "WRITE_FILE", "READ_FILE", "READ_DIR",
+                          "REMOVE_DIR", "REMOVE_FILE", "MAKE_CHAR", "MAKE_DIR", "MAKE_REG",
+                          "MAKE_SOCK", "MAKE_FIFO", "MAKE_BLOCK", "MAKE_SYM", "REFER")  # fmt: skip
+LANDLOCK_RULES = {1: "LANDLOCK_RULE_PATH_BENEATH"}
+QUOTA_COMMANDS = {
+    0x800001: "Q_SYNC", 0x800002: "Q_QUOTAON", 0x800003: "Q_QUOTAOFF", 0x800004: "Q_GETFMT",
+    0x800005: "Q_GETINFO", 0x800006: "Q_SETINFO", 0x800007: "Q_GETQUOTA", 0x800008: "Q_SETQUOTA",
+    0x800009: "Q_GETNEXTQUOTA", 0x5801: "Q_XQUOTAON", 0x5802: "Q_XQUOTAOFF",
+    0x5803: "Q_XGETQUOTA", 0x5804: "Q_XSETQLIM", 0x5805: "Q_XGETQSTAT", 0x5806: "Q_XQUOTARM",
+    0x5807: "Q_XQUOTASYNC", 0x5808: "Q_XGETQSTATV", 0x5809: "Q_XGETNEXTQUOTA",
+}  # fmt: skip
+QUOTA_TYPES = {0: "USRQUOTA", 1: "GRPQUOTA", 2: "PRJQUOTA"}
+KEXEC_FLAGS = bits("KEXEC_", "ON_CRASH", "PRESERVE_CONTEXT")
+KEXEC_FILE_FLAGS = bits("KEXEC_FILE_", "UNLOAD", "ON_CRASH", "NO_INITRAMFS")
+FAN_MARK_FLAGS = bits("FAN_MARK_", "ADD", "REMOVE", "DONT_FOLLOW", "ONLYDIR", "MOUNT",
+                      "IGNORED_MASK", "IGNORED_SURV_MODIFY", "FLUSH", "FILESYSTEM", "EVICTABLE",
+                      "IGNORE")  # fmt: skip
+FAN_EVENTS: Flags = (
+    *bits("FAN_", "ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN",
+          "MOVED_FROM", "MOVED_TO", "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF",
+          "OPEN_EXEC"),
+    (0x4000, "FAN_Q_OVERFLOW"), (0x8000, "FAN_FS_ERROR"), (0x10000, "FAN_OPEN_PERM"),
+    (0x20000, "FAN_ACCESS_PERM"), (0x40000, "FAN_OPEN_EXEC_PERM"), (0x80000, "FAN_DIR_MODIFY"),
+    (0x40000000, "FAN_ONDIR"), (0x08000000, "FAN_EVENT_ON_CHILD"), (0x10000000, "FAN_RENAME"),
+)  # fmt: skip
+"""``fanotify_mark``'s events, in strace's order (the directory flags after the events)."""
