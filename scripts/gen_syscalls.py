@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generate sysemu's x86 system-call tables from a Linux source tree.
+"""Generate sysemu's system-call tables: x86 from a Linux source tree, aarch64 from uapi headers.
 
 Usage::
 
-    python3 scripts/gen_syscalls.py --linux DIR [--check]
+    python3 scripts/gen_syscalls.py [--linux DIR] [--aarch64-headers DIR] [--check]
 
 ``DIR`` must hold ``arch/x86/entry/syscalls/syscall_64.tbl``,
 ``arch/x86/entry/syscalls/syscall_32.tbl`` and ``include/linux/syscalls.h``;
@@ -19,6 +19,14 @@ kernel's prototype for that ABI.  Calls whose prototypes have no parameter names
 architecture-specific calls no generic header declares, are named from ``OVERRIDES`` below.
 Rows without an implementation keep their number and name, with the entry point
 ``sys_ni_syscall`` and no params.
+
+``--aarch64-headers`` takes the files of Debian's ``linux-libc-dev`` package (6.11 or later,
+unpacked with ``dpkg-deb -x``: the root that holds ``usr/``) and writes
+``src/sysemu/abi/_table_aarch64.py``.  arm64 numbers its calls from the asm-generic table
+(``usr/lib/linux/uapi/arm64/asm/unistd_64.h``, generated from ``scripts/syscall.tbl``), whose
+64-bit entry points are the x86-64 ones of the same name: each row takes its entry point and
+params from the x86_64 row of that name (made in the same run with ``--linux``, else read from
+the committed ``_table_x86_64.py``), except where ``AARCH64_ENTRIES`` says otherwise.
 
 Standard library only; the kernel files are read, never copied into the repository.
 """
@@ -36,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO / "src" / "sysemu" / "abi"
 OUT_X86_64 = "_table_x86_64.py"
 OUT_I386 = "_table_i386.py"
+OUT_AARCH64 = "_table_aarch64.py"
 
 TBL_64 = "arch/x86/entry/syscalls/syscall_64.tbl"
 TBL_32 = "arch/x86/entry/syscalls/syscall_32.tbl"
@@ -50,6 +59,13 @@ HEADERS_OPTIONAL = (
 )
 
 NI_SYSCALL = "sys_ni_syscall"
+
+# Where linux-libc-dev keeps arm64's generated number list (6.11 and later), and its version.
+AARCH64_UNISTD = (
+    "usr/lib/linux/uapi/arm64/asm/unistd_64.h",
+    "usr/include/aarch64-linux-gnu/asm/unistd_64.h",
+)
+UAPI_VERSION = "usr/include/linux/version.h"
 
 Param = tuple[str, str]
 Params = tuple[Param, ...]
@@ -203,6 +219,16 @@ NAME_OVERRIDES: dict[str, tuple[str, ...]] = {
     # x86 selects CLONE_BACKWARDS for 32-bit code only: tls comes before child_tidptr there.
     "x86_64:sys_clone": ("flags", "newsp", "parent_tidptr", "child_tidptr", "tls"),
     "i386:sys_clone": ("flags", "newsp", "parent_tidptr", "tls", "child_tidptr"),
+}
+
+# aarch64 calls whose entry point differs from the x86-64 call of the same name:
+# name -> (entry point, params) (include/uapi/asm-generic/unistd.h, mm/fadvise.c).
+AARCH64_ENTRIES: dict[str, tuple[str, Params]] = {
+    # asm-generic's __NR3264_fadvise64 is sys_fadvise64_64 on 64-bit: a 64-bit len.
+    "fadvise64": (
+        "sys_fadvise64_64",
+        (("fd", "int"), ("offset", "loff_t"), ("len", "loff_t"), ("advice", "int")),
+    ),
 }
 
 # What the preprocessor conditions in the headers evaluate to for each ABI's kernel build
@@ -718,8 +744,65 @@ def render_i386(version: str, rows: Sequence[tuple[TblRow, Params]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(linux: Path) -> dict[str, str]:
-    """File name -> generated source, for the tree at ``linux``.
+def parse_unistd(text: str) -> list[tuple[int, str]]:
+    """``(number, name)`` of each ``#define __NR_name number`` of a generated unistd header."""
+    found = re.finditer(r"^#define __NR_(\w+)\s+(\d+)\s*$", text, re.MULTILINE)
+    return [(int(match.group(2)), match.group(1)) for match in found]
+
+
+def read_uapi_version(headers: Path) -> str:
+    """``MAJOR.PATCHLEVEL`` from the package's ``linux/version.h``, or ``unknown``."""
+    try:
+        text = (headers / UAPI_VERSION).read_text()
+    except OSError:
+        return "unknown"
+    fields = dict(re.findall(r"^#define LINUX_VERSION_(MAJOR|PATCHLEVEL) (\d+)", text, re.M))
+    if "MAJOR" in fields and "PATCHLEVEL" in fields:
+        return f"{fields['MAJOR']}.{fields['PATCHLEVEL']}"
+    return "unknown"
+
+
+def _committed_x86_64_rows(out: Path) -> list[tuple[TblRow, Params]]:
+    namespace: dict[str, object] = {}
+    exec((out / OUT_X86_64).read_text(), namespace)  # generated data: literals only
+    rows = namespace["ROWS"]
+    assert isinstance(rows, tuple)
+    return [(TblRow(nr, abi, name, entry), params) for nr, abi, name, entry, params in rows]
+
+
+def generate_aarch64(headers: Path, x86_64: Sequence[tuple[TblRow, Params]]) -> str:
+    """Source of ``_table_aarch64.py`` from the unpacked ``linux-libc-dev`` at ``headers``,
+    with entry points and params from the x86_64 rows ``x86_64``.
+
+    Raises FileNotFoundError without the number list, LookupError for a name that neither
+    the x86_64 rows nor ``AARCH64_ENTRIES`` give an entry point.
+    """
+    unistd = next((headers / rel for rel in AARCH64_UNISTD if (headers / rel).is_file()), None)
+    if unistd is None:
+        raise FileNotFoundError(f"{headers}: missing {' or '.join(AARCH64_UNISTD)}")
+    native = {row.name: (row.entry, params) for row, params in x86_64 if row.abi != "x32"}
+    rows: list[tuple[TblRow, Params]] = []
+    missing = []
+    for nr, name in parse_unistd(unistd.read_text()):
+        found = AARCH64_ENTRIES.get(name) or native.get(name)
+        if found is None:
+            missing.append(name)
+            continue
+        rows.append((TblRow(nr, "common", name, found[0]), found[1]))
+    if missing:
+        raise LookupError("aarch64: no entry point for " + ", ".join(missing))
+    lines = _header(
+        read_uapi_version(headers), "aarch64 (asm-generic) calls, with named parameters"
+    )
+    lines.append("ROWS: tuple[tuple[int, str, str, tuple[tuple[str, str], ...]], ...] = (")
+    for row, params in rows:
+        lines.append(f"    ({row.nr}, {_q(row.name)}, {_q(row.entry)}, {_literal_dq(params)}),")
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def generate(linux: Path) -> tuple[dict[str, str], list[tuple[TblRow, Params]]]:
+    """File name -> generated source, for the tree at ``linux``, and its x86_64 rows.
 
     Raises LookupError naming every entry point left without named parameters.
     """
@@ -757,20 +840,33 @@ def generate(linux: Path) -> dict[str, str]:
     return {
         OUT_X86_64: render_x86_64(version, res64),
         OUT_I386: render_i386(version, res32),
-    }
+    }, res64
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--linux", required=True, type=Path, help="Linux source tree")
+    parser.add_argument("--linux", type=Path, help="Linux source tree (the x86 tables)")
+    parser.add_argument(
+        "--aarch64-headers",
+        type=Path,
+        help="unpacked linux-libc-dev, 6.11 or later (the aarch64 table)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the committed tables are stale"
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.linux is None and args.aarch64_headers is None:
+        parser.error("give --linux, --aarch64-headers or both")
+    files: dict[str, str] = {}
     try:
-        files = generate(args.linux)
+        if args.linux is not None:
+            files, x86_64 = generate(args.linux)
+        else:
+            x86_64 = _committed_x86_64_rows(args.out)
+        if args.aarch64_headers is not None:
+            files[OUT_AARCH64] = generate_aarch64(args.aarch64_headers, x86_64)
     except (OSError, LookupError) as exc:
         print(f"gen_syscalls: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,10 @@
 """System-call signatures per ABI: numbers, names, and what each argument register holds.
 
-The rows come from the generated ``_table_x86_64`` and ``_table_i386`` modules (see
-``scripts/gen_syscalls.py``); this module turns them into :class:`Syscall` entries whose
-parameters carry an :class:`ArgKind`, the number of register bits the kernel reads, and their
-signedness. Each ABI's table is built on first use and then cached, so importing this module
-costs nothing.
+The rows come from the generated ``_table_x86_64``, ``_table_i386`` and ``_table_aarch64``
+modules (see ``scripts/gen_syscalls.py``); this module turns them into :class:`Syscall`
+entries whose parameters carry an :class:`ArgKind`, the number of register bits the kernel
+reads, and their signedness. Each ABI's table is built on first use and then cached, so
+importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import enum
 from collections.abc import Iterable
 
 from sysemu._typing import NamedTuple
-from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
+from sysemu.abi.abi import X32_SYSCALL_BIT, Abi, machine_abis
 
 NI_SYSCALL = "sys_ni_syscall"
 
@@ -356,6 +356,10 @@ def _rows(abi: Abi) -> tuple[str, Iterable[Row]]:
         from sysemu.abi import _table_i386 as i386  # noqa: PLC0415
 
         return i386.LINUX_VERSION, i386.ROWS
+    if abi is Abi.AARCH64:
+        from sysemu.abi import _table_aarch64 as aarch64  # noqa: PLC0415
+
+        return aarch64.LINUX_VERSION, aarch64.ROWS
     from sysemu.abi import _table_x86_64 as x86_64  # noqa: PLC0415
 
     wanted = {"common", "64"} if abi is Abi.X86_64 else {"common", "x32"}
@@ -459,13 +463,14 @@ def syscall_named(name: str, abi: Abi) -> Syscall | None:
     return syscall_by_number(number, abi) or unknown_syscall(number, abi)
 
 
-def abis_for_name(name: str) -> tuple[Syscall, ...]:
-    """The call named ``name`` in every ABI that has one (x86_64, i386, x32 order).
+def abis_for_name(name: str, abis: Iterable[Abi] | None = None) -> tuple[Syscall, ...]:
+    """The call named ``name`` in every ABI of ``abis`` that has one (default: the machine's,
+    :func:`~sysemu.abi.abi.machine_abis`, in that order: x86_64, i386, x32 on x86-64).
 
     Empty when no ABI knows the name. A rule about ``openat`` uses this to cover 32-bit and
     x32 programs too.
     """
-    found = (_table(abi).by_name(name) for abi in Abi)
+    found = (_table(abi).by_name(name) for abi in (machine_abis() if abis is None else abis))
     return tuple(call for call in found if call is not None)
 
 

@@ -26,7 +26,8 @@ import stat
 import struct
 from collections.abc import Callable, Iterable
 
-from sysemu.abi import Abi, Syscall, layouts, syscall_by_name
+from sysemu.abi import Syscall, layouts, syscall_by_name
+from sysemu.abi.abi import machine_abis
 from sysemu.api.call import Call
 from sysemu.api.conditions import Masked
 from sysemu.api.decisions import Decision, Result
@@ -443,7 +444,7 @@ def existing_syscalls(names: Iterable[str]) -> list[Syscall]:
     """The table entries of ``names`` in every ABI that has them."""
     found = []
     for name in names:
-        for abi in Abi:
+        for abi in machine_abis():
             try:
                 found.append(syscall_by_name(name, abi))
             except KeyError:

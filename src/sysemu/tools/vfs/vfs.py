@@ -22,7 +22,8 @@ import errno
 import os
 from collections.abc import Mapping
 
-from sysemu.abi import Abi, ArgKind, Syscall, path_calls
+from sysemu.abi import ArgKind, Syscall, path_calls
+from sysemu.abi.abi import machine_abis
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.conditions import HasBits, Masked, Ne
 from sysemu.api.decisions import Decision
@@ -400,4 +401,4 @@ class VirtualFS(VfsConfig):
 
 def path_syscalls() -> list[Syscall]:
     """Every implemented call, in every ABI, with a path argument."""
-    return [entry for abi in Abi for entry in path_calls(abi)]
+    return [entry for abi in machine_abis() for entry in path_calls(abi)]
