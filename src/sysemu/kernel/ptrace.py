@@ -41,6 +41,8 @@ PTRACE_SYSEMU = 31
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
 PTRACE_GETSIGINFO = 0x4202
+PTRACE_GETREGSET = 0x4204
+PTRACE_SETREGSET = 0x4205
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_LISTEN = 0x4208
@@ -274,6 +276,31 @@ def set_regs(tid: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
         if _get_errno() == errno.ESRCH:
             return False
         raise_errno("PTRACE_SETREGS")
+    return True
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
+
+
+def get_regset(tid: int, note: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+    """Copy register set ``note`` (``NT_PRSTATUS``...) of the tracee into ``buffer``; False
+    if it is gone."""
+    vector = _Iovec(ctypes.cast(buffer, ctypes.c_void_p), len(buffer))
+    if _ptrace(PTRACE_GETREGSET, tid, ctypes.c_ulong(note), ctypes.byref(vector)) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno(f"PTRACE_GETREGSET {note:#x}")
+    return True
+
+
+def set_regset(tid: int, note: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
+    """Load register set ``note`` of the tracee from ``buffer``; False if it is gone."""
+    vector = _Iovec(ctypes.cast(buffer, ctypes.c_void_p), len(buffer))
+    if _ptrace(PTRACE_SETREGSET, tid, ctypes.c_ulong(note), ctypes.byref(vector)) < 0:
+        if _get_errno() == errno.ESRCH:
+            return False
+        raise_errno(f"PTRACE_SETREGSET {note:#x}")
     return True
 
 

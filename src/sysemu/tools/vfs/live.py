@@ -26,7 +26,7 @@ import stat
 import struct
 from collections.abc import Callable, Iterable
 
-from sysemu.abi import Syscall, layouts, syscall_by_name
+from sysemu.abi import Syscall, fcntl, layouts, syscall_by_name
 from sysemu.abi.abi import machine_abis
 from sysemu.api.call import Call
 from sysemu.api.conditions import Masked
@@ -34,7 +34,7 @@ from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.vfs import policy
 
-_O_DIRECTORY = 0o200000
+_O_DIRECTORY = fcntl.O_DIRECTORY
 _O_APPEND = 0o2000
 _MAP_ANONYMOUS = 0x20
 _IOV_MAX = 1024
