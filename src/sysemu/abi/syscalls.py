@@ -387,8 +387,15 @@ def _table_nr(nr: int, abi: Abi) -> int:
     return nr & ~X32_SYSCALL_BIT if abi is Abi.X32 else nr
 
 
-def syscall_by_name(name: str, abi: Abi = Abi.X86_64) -> Syscall:
-    """The call named ``name`` in ``abi``; raises KeyError if that ABI has none."""
+def _native() -> Abi:
+    # The machine's native ABI; x86_64 on a machine sysemu does not run on (data lookups only).
+    return next(iter(machine_abis()), Abi.X86_64)
+
+
+def syscall_by_name(name: str, abi: Abi | None = None) -> Syscall:
+    """The call named ``name`` in ``abi`` (default: the machine's native ABI); raises KeyError
+    if that ABI has none."""
+    abi = _native() if abi is None else abi
     call = _table(abi).by_name(name)
     if call is None:
         raise KeyError(f"unknown syscall {name!r} for {abi}")
@@ -474,6 +481,7 @@ def abis_for_name(name: str, abis: Iterable[Abi] | None = None) -> tuple[Syscall
     return tuple(call for call in found if call is not None)
 
 
-def linux_version(abi: Abi = Abi.X86_64) -> str:
-    """The Linux version (``"6.17"``) whose headers ``abi``'s table was generated from."""
-    return _table(abi).linux_version
+def linux_version(abi: Abi | None = None) -> str:
+    """The Linux version (``"6.17"``) whose headers ``abi``'s table (default: the machine's
+    native ABI's) was generated from."""
+    return _table(_native() if abi is None else abi).linux_version
