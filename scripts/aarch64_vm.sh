@@ -151,7 +151,7 @@ MOUNTS
 ip link set lo up
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 cd /project
-echo "== inside: $(uname -srm), $(nproc) CPUs, $(python3 --version)"
+echo "== inside: $(uname -srm), $(nproc) CPUs, $(python3 --version), $(cut -d" " -f1 /proc/uptime) s after boot"
 start=$(date +%s)
 PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/wheels ./setup.sh 2>&1 | sed -u 's/^/setup: /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || echo "== setup.sh failed"

@@ -218,11 +218,13 @@ SIGACTION: dict[Abi, Layout] = {
 }
 """The kernel's ``struct sigaction`` (``rt_sigaction``)."""
 
-SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296}
+SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296, Abi.AARCH64: 168}
 """Where ``rt_sigreturn`` finds the signal mask it restores, from the stack pointer at the
-call: in the signal frame above the return address the handler popped, 8 (``pretcode``) +
-``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8 bytes below
-that stack pointer."""
+call. x86-64: in the signal frame above the return address the handler popped, 8
+(``pretcode``) + ``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8
+bytes below that stack pointer. aarch64: the stack pointer is the frame (``struct
+rt_sigframe``: a 128-byte ``siginfo``, then the ``ucontext``, whose ``uc_sigmask`` follows
+``uc_flags``, ``uc_link`` and a 24-byte ``stack_t``: 128 + 40)."""
 
 # siginfo_t as PTRACE_GETSIGINFO hands it to a 64-bit tracer (include/uapi/asm-generic/
 # siginfo.h): three ints, then the union, aligned to 8 bytes; in _sigchld, _utime and _stime

@@ -76,13 +76,18 @@ static inline long arch_set_return(long tid, long long value) {
     return result < 0 ? result : 0;
 }
 
-/* At a PTRACE_SYSEMU stop: back over `svc #0`; x0..x5 and x8 still hold what the program set,
- * so resuming makes the call (Arch.reexecute). */
+/* At a PTRACE_SYSEMU stop: back over `svc #0`, with x8 = syscallno (which a rewrite changed,
+ * not x8), so resuming makes the call as it stands (Arch.reexecute). */
 static inline long arch_reexecute(long tid) {
     struct aarch64_regs regs;
-    long result = aarch64_regset(AARCH64_GETREGSET, tid, AARCH64_NT_PRSTATUS, &regs, sizeof regs);
+    int number = 0;
+    long result =
+        aarch64_regset(AARCH64_GETREGSET, tid, AARCH64_NT_ARM_SYSTEM_CALL, &number, sizeof number);
+    if (result >= 0)
+        result = aarch64_regset(AARCH64_GETREGSET, tid, AARCH64_NT_PRSTATUS, &regs, sizeof regs);
     if (result >= 0) {
         regs.pc -= AARCH64_SYSCALL_INSN_SIZE;
+        regs.x[8] = (unsigned long long)(long long)number;
         result = aarch64_regset(AARCH64_SETREGSET, tid, AARCH64_NT_PRSTATUS, &regs, sizeof regs);
     }
     return result < 0 ? result : 0;

@@ -51,8 +51,9 @@ LAYOUT = RegisterLayout(
     result="x0",
     program_counter="pc",
     syscall_insn_size=4,  # svc #0
-    # At a PTRACE_SYSEMU stop x0..x5 and x8 are still what the program set: the kernel
-    # skipped the call without writing its result, so nothing is restored to make it again.
+    # At a PTRACE_SYSEMU stop x0..x5 are what the call is to be made with (the kernel skipped
+    # it without writing a result); svc #0 reads its number from x8 again, which
+    # Aarch64.reexecute sets from syscallno (a rewrite changed that, not x8).
     reentry=(),
     arguments={Abi.AARCH64: ("x0", "x1", "x2", "x3", "x4", "x5")},
     red_zone=RED_ZONE,
@@ -148,13 +149,17 @@ class Aarch64(RegisterArch):
         return self._set_number(tid, nr)
 
     def reexecute(self, tid: int) -> bool:
-        """Back over ``svc #0``; the registers it reads are untouched (see LAYOUT)."""
-        regs = self._regs
+        """Back over ``svc #0``, with x8 = syscallno: the call as it stands (rewritten or
+        not) is made when the thread resumes (see LAYOUT)."""
+        regs, number = self._regs, self._number_set
+        if not self._sets.get_regset(tid, NT_ARM_SYSTEM_CALL, number):
+            return False
         if not self._sets.get_regset(tid, NT_PRSTATUS, regs):
             return False
         pc_offset = _OFFSET["pc"]
         pc = _UWORD.unpack_from(regs, pc_offset)[0]
         _UWORD.pack_into(regs, pc_offset, pc - LAYOUT.syscall_insn_size)
+        _UWORD.pack_into(regs, _OFFSET["x8"], _INT.unpack_from(number)[0] & _MASK64)
         return self._sets.set_regset(tid, NT_PRSTATUS, regs)
 
     def read_register(self, tid: int, register: str) -> int | None:
