@@ -229,6 +229,17 @@ AARCH64_ENTRIES: dict[str, tuple[str, Params]] = {
         "sys_fadvise64_64",
         (("fd", "int"), ("offset", "loff_t"), ("len", "loff_t"), ("advice", "int")),
     ),
+    # arm64 selects CLONE_BACKWARDS (arch/arm64/Kconfig): tls before child_tidptr, as i386.
+    "clone": (
+        "sys_clone",
+        (
+            ("flags", "unsigned long"),
+            ("newsp", "unsigned long"),
+            ("parent_tidptr", "int *"),
+            ("tls", "unsigned long"),
+            ("child_tidptr", "int *"),
+        ),
+    ),
 }
 
 # What the preprocessor conditions in the headers evaluate to for each ABI's kernel build

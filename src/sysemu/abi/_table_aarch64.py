@@ -224,7 +224,7 @@ ROWS: tuple[tuple[int, str, str, tuple[tuple[str, str], ...]], ...] = (
     (217, "add_key", "sys_add_key", (("_type", "const char *"), ("_description", "const char *"), ("_payload", "const void *"), ("plen", "size_t"), ("destringid", "key_serial_t"))),
     (218, "request_key", "sys_request_key", (("_type", "const char *"), ("_description", "const char *"), ("_callout_info", "const char *"), ("destringid", "key_serial_t"))),
     (219, "keyctl", "sys_keyctl", (("cmd", "int"), ("arg2", "unsigned long"), ("arg3", "unsigned long"), ("arg4", "unsigned long"), ("arg5", "unsigned long"))),
-    (220, "clone", "sys_clone", (("flags", "unsigned long"), ("newsp", "unsigned long"), ("parent_tidptr", "int *"), ("child_tidptr", "int *"), ("tls", "unsigned long"))),
+    (220, "clone", "sys_clone", (("flags", "unsigned long"), ("newsp", "unsigned long"), ("parent_tidptr", "int *"), ("tls", "unsigned long"), ("child_tidptr", "int *"))),
     (221, "execve", "sys_execve", (("filename", "const char *"), ("argv", "const char *const *"), ("envp", "const char *const *"))),
     (222, "mmap", "sys_mmap", (("addr", "unsigned long"), ("len", "unsigned long"), ("prot", "unsigned long"), ("flags", "unsigned long"), ("fd", "unsigned long"), ("off", "unsigned long"))),
     (223, "fadvise64", "sys_fadvise64_64", (("fd", "int"), ("offset", "loff_t"), ("len", "loff_t"), ("advice", "int"))),
