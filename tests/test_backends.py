@@ -53,6 +53,7 @@ def test_the_program_is_not_ptraced() -> None:
     assert result.stdout == b"TracerPid:\t0\n"  # so gdb or strace can still attach
 
 
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="i386 and x32 calls are x86's")
 def test_compat_abis_and_experimental_calls(programs: Programs) -> None:
     emu = unotify()
     abis: set[Abi] = set()
@@ -462,3 +463,29 @@ def test_auto_takes_its_lock_only_where_the_ptrace_thread_runs_the_users_code() 
     assert serial("safe") is None
     assert serial("observer") is not None
     assert serial("handler") is not None
+
+
+@pytest.mark.parametrize("backend", ["unotify", "auto"])
+@pytest.mark.parametrize("in_c", [True, False], ids=["c", "python"])
+def test_a_run_ends_on_kernels_whose_receive_a_hang_up_does_not_wake(
+    monkeypatch: pytest.MonkeyPatch, backend: str, in_c: bool
+) -> None:
+    """Before Linux 6.6 a blocked NOTIF_RECV stays blocked when the program exits: where
+    SYNC_WAKE_UP (6.6) is refused, each receive polls first. Here the refusal is pretended."""
+    from sysemu.kernel.unotify import Listener  # noqa: PLC0415
+
+    def refused(listener: Listener) -> bool:
+        listener.poll_on_older_kernels()
+        return False
+
+    monkeypatch.setattr(Listener, "wake_up_on_caller_cpu", refused)
+    if not in_c:
+        monkeypatch.setattr(notify, "serve_in_c", None)
+    emu = Emulator(backend=backend)  # type: ignore[arg-type]
+
+    @emu.on("getpid", decides_only=True)
+    def fake(call: Call) -> object:
+        return call.emulate(4242)
+
+    result = emu.run(["sh", "-c", "echo $$; cat /etc/hostname >/dev/null"], timeout=60)
+    assert (result.exit_code, result.stats["getpid"].emulated) == (0, 1)

@@ -13,6 +13,7 @@ import pytest
 
 from sysemu import Emulator
 from sysemu.abi import Abi, names, syscall_by_name, syscall_named, unknown_syscall
+from sysemu.abi.abi import machine_abis
 from sysemu.abi.classes import parse_syscall_set
 from sysemu.api.handlers import resolve_syscalls
 
@@ -177,14 +178,15 @@ def test_syscalls_lists_numbers_arguments_and_classes() -> None:
 def test_syscalls_lists_every_call_of_the_tables() -> None:
     listed = sysemu("syscalls").stdout.splitlines()
     heads = [line for line in listed if not line.startswith("    ")]
-    per_abi: dict[str, set[str]] = {abi.value: set() for abi in Abi}
+    per_abi: dict[str, set[str]] = {abi.value: set() for abi in machine_abis()}
     for head in heads:
         name, numbers = head.split(" (", 1)
         for pair in numbers.split(")", 1)[0].split(", "):
             abi, nr = pair.split()
             assert syscall_by_name(name, Abi(abi)).nr == int(nr)  # the handler API's table
             per_abi[abi].add(name)
-    assert {abi: per_abi[abi.value] for abi in Abi} == {abi: set(names(abi)) for abi in Abi}
+    expected = {abi: set(names(abi)) for abi in machine_abis()}
+    assert {abi: per_abi[abi.value] for abi in machine_abis()} == expected
 
 
 def test_syscalls_with_an_unknown_name_suggests_one() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sysemu.abi.abi import machine_abis
 from sysemu.tools.trace import render, tracer
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
@@ -69,7 +70,8 @@ def test_json_lines(tmp_path: Path) -> None:
     records = [json.loads(line) for line in out.read_text().splitlines()]
     calls = [r for r in records if "name" in r]
     opened = next(r for r in calls if r["name"] == "openat" and "hostname" in r["args"]["filename"])
-    assert opened["return"] == 3 and opened["decision"] == "passed" and opened["abi"] == "x86_64"
+    native = str(machine_abis()[0])
+    assert opened["return"] == 3 and opened["decision"] == "passed" and opened["abi"] == native
     assert isinstance(opened["duration"], float) and opened["pid"] == opened["tid"]
     assert records[-1]["event"] == "exit" and records[-1]["status"] == 0
 

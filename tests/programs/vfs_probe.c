@@ -86,7 +86,11 @@ static int list(const char *dir, int size, int old, int types) {
     if (fd < 0) return fail("open");
     char *buffer = malloc(size);
     for (;;) {
+#ifdef SYS_getdents
         long n = syscall(old ? SYS_getdents : SYS_getdents64, fd, buffer, size);
+#else /* asm-generic (aarch64): getdents64 only, and "old" listings fail as the kernel would */
+        long n = old ? (errno = ENOSYS, -1) : syscall(SYS_getdents64, fd, buffer, size);
+#endif
         if (n < 0) return fail("getdents");
         if (n == 0) break;
         for (long at = 0; at < n;) {

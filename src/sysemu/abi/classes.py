@@ -49,7 +49,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from sysemu.abi.abi import Abi
+from sysemu.abi.abi import Abi, machine_abis
 from sysemu.abi.suggest import did_you_mean
 from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_number, unknown_number
 from sysemu.abi.syscalls import names as _table_names
@@ -172,8 +172,12 @@ _CLASS_ALIASES: dict[str, str] = {
     "memory": "%memory",
 }
 
+# strace's personality designators: @64 is the machine's native ABI (x86_64, or aarch64).
 _PERSONALITIES: dict[str, Abi] = {"64": Abi.X86_64, "32": Abi.I386, "x32": Abi.X32}
+if machine_abis() == (Abi.AARCH64,):
+    _PERSONALITIES = {"64": Abi.AARCH64}
 _DESIGNATORS: dict[Abi, str] = {abi: text for text, abi in _PERSONALITIES.items()}
+_NATIVE = next(iter(_PERSONALITIES.values()))
 
 # Longer digit strings cannot be a table number, and int() refuses very long ones.
 _MAX_NUMBER_DIGITS = 10
@@ -329,18 +333,18 @@ class SyscallSet:
         return found
 
     def __contains__(self, name: object) -> bool:
-        """Whether the set selects the x86_64 call ``name``."""
-        return isinstance(name, str) and name in self.names(Abi.X86_64)
+        """Whether the set selects the call ``name`` of the machine's native ABI."""
+        return isinstance(name, str) and name in self.names(_NATIVE)
 
     @property
     def is_all(self) -> bool:
         """True when the set selects every call of every ABI (``all``, ``!none``, ``/.``...)."""
         if self._negated and not self._items:
             return True  # "all" itself, known without listing every call of every ABI
-        return all(self.names(abi) == _abi_names(abi) for abi in Abi)
+        return all(self.names(abi) == _abi_names(abi) for abi in machine_abis())
 
     def _key(self) -> tuple[frozenset[str], ...]:
-        return tuple(self.names(abi) for abi in Abi)
+        return tuple(self.names(abi) for abi in machine_abis())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SyscallSet):
@@ -397,7 +401,7 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
             )
         body = body[:at]
     where = "" if abi is None else f" for {abi}"
-    abis = tuple(Abi) if abi is None else (abi,)
+    abis = machine_abis() if abi is None else (abi,)
 
     def known(item: _Item) -> bool:
         return any(item.select(a) for a in abis)

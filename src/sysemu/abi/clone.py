@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import struct
 
-from sysemu.abi.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from sysemu.abi.abi import (
+    AUDIT_ARCH_AARCH64,
+    AUDIT_ARCH_I386,
+    AUDIT_ARCH_X86_64,
+    X32_SYSCALL_BIT,
+)
 
 CLONE_UNTRACED = 0x00800000
 """include/uapi/linux/sched.h. ``clone`` takes its flags from the low 32 bits of the register
@@ -29,8 +34,10 @@ CLONE_ARGS_FLAGS = struct.Struct("<Q")
 CLONE_NUMBERS: dict[int, tuple[int, ...]] = {
     AUDIT_ARCH_X86_64: (56, 56 | X32_SYSCALL_BIT),
     AUDIT_ARCH_I386: (120,),
+    AUDIT_ARCH_AARCH64: (220,),
 }
 CLONE3_NUMBERS: dict[int, tuple[int, ...]] = {
     AUDIT_ARCH_X86_64: (435, 435 | X32_SYSCALL_BIT),
     AUDIT_ARCH_I386: (435,),
+    AUDIT_ARCH_AARCH64: (435,),
 }

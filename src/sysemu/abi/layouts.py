@@ -114,7 +114,20 @@ _STAT64_I386 = Layout(
     "st_dev __st_ino st_mode st_nlink st_uid st_gid st_rdev st_size st_blksize st_blocks"
     " st_atime st_atime_nsec st_mtime st_mtime_nsec st_ctime st_ctime_nsec st_ino",
 )
-STAT: dict[Abi, Layout] = {Abi.X86_64: _STAT_64, Abi.X32: _STAT_64, Abi.I386: _STAT_I386}
+# The asm-generic struct stat (include/uapi/asm-generic/stat.h) of aarch64: st_mode before
+# st_nlink, both 32-bit, a padded st_rdev and a 32-bit st_blksize; 128 bytes, of which the two
+# reserved ints at the end are not read.
+_STAT_GENERIC = Layout(
+    "QQIIIIQ8xqi4xqQQQQQQ",
+    "st_dev st_ino st_mode st_nlink st_uid st_gid st_rdev st_size st_blksize st_blocks"
+    " st_atime st_atime_nsec st_mtime st_mtime_nsec st_ctime st_ctime_nsec",
+)
+STAT: dict[Abi, Layout] = {
+    Abi.X86_64: _STAT_64,
+    Abi.X32: _STAT_64,
+    Abi.I386: _STAT_I386,
+    Abi.AARCH64: _STAT_GENERIC,
+}
 """``struct stat``, which ``stat``, ``fstat``, ``lstat`` and ``newfstatat`` fill."""
 STAT64: dict[Abi, Layout] = {Abi.I386: _STAT64_I386}
 """``struct stat64``, which the 32-bit ``stat64`` family fills."""
@@ -140,11 +153,12 @@ IOVEC: dict[Abi, Layout] = {
     Abi.X86_64: Layout("QQ", "iov_base iov_len"),
     Abi.X32: Layout("II", "iov_base iov_len"),  # x32's vector calls are the compat ones
     Abi.I386: Layout("II", "iov_base iov_len"),
+    Abi.AARCH64: Layout("QQ", "iov_base iov_len"),
 }
 """``struct iovec``."""
 
 _FLOCK_64 = Layout("hh4xqqi4x", "l_type l_whence l_start l_len l_pid")
-FLOCK: dict[Abi, Layout] = {Abi.X86_64: _FLOCK_64, Abi.X32: _FLOCK_64}
+FLOCK: dict[Abi, Layout] = {Abi.X86_64: _FLOCK_64, Abi.X32: _FLOCK_64, Abi.AARCH64: _FLOCK_64}
 """``struct flock`` (and ``flock64``, the same there) of the 64-bit ABIs; i386's compat
 layouts are not described."""
 
@@ -156,12 +170,14 @@ TIMESPEC: dict[Abi, Layout] = {
     Abi.X86_64: TIMESPEC64,
     Abi.X32: TIMESPEC64,
     Abi.I386: Layout("ii", "tv_sec tv_nsec"),  # struct old_timespec32
+    Abi.AARCH64: TIMESPEC64,
 }
 """The ``struct timespec`` of an ABI's calls without ``_time64`` in their name."""
 RUSAGE_TIMES: dict[Abi, Layout] = {
     Abi.X86_64: Layout("qqqq", "utime_sec utime_usec stime_sec stime_usec"),
     Abi.X32: Layout("qqqq", "utime_sec utime_usec stime_sec stime_usec"),
     Abi.I386: Layout("iiii", "utime_sec utime_usec stime_sec stime_usec"),
+    Abi.AARCH64: Layout("qqqq", "utime_sec utime_usec stime_sec stime_usec"),
 }
 """The head of ``struct rusage``: ``ru_utime`` and ``ru_stime``, two ``struct timeval``."""
 
@@ -173,6 +189,7 @@ RLIMIT: dict[Abi, Layout] = {
     Abi.X86_64: RLIMIT64,
     Abi.X32: RLIMIT64,
     Abi.I386: Layout("II", "rlim_cur rlim_max"),  # struct compat_rlimit
+    Abi.AARCH64: RLIMIT64,
 }
 """``struct rlimit`` (``getrlimit``, ``setrlimit``)."""
 _SYSINFO_NAMES = (
@@ -183,10 +200,14 @@ SYSINFO: dict[Abi, Layout] = {
     Abi.X86_64: Layout("Q3Q6QHH4xQQI4x", _SYSINFO_NAMES),
     Abi.X32: Layout("Q3Q6QHH4xQQI4x", _SYSINFO_NAMES),
     Abi.I386: Layout("I3I6IHHIII8x", _SYSINFO_NAMES),
+    Abi.AARCH64: Layout("Q3Q6QHH4xQQI4x", _SYSINFO_NAMES),
 }
 """``struct sysinfo``."""
 
-SOCK_FPROG: dict[Abi, Layout] = {Abi.X86_64: Layout("H6xQ", "len filter")}
+SOCK_FPROG: dict[Abi, Layout] = {
+    Abi.X86_64: Layout("H6xQ", "len filter"),
+    Abi.AARCH64: Layout("H6xQ", "len filter"),
+}
 """``struct sock_fprog``, the filter ``seccomp`` and ``prctl`` install (compat ABIs use
 ``compat_sock_fprog``, not described)."""
 
@@ -195,24 +216,33 @@ SOCK_FPROG: dict[Abi, Layout] = {Abi.X86_64: Layout("H6xQ", "len filter")}
 SIGACTION: dict[Abi, Layout] = {
     Abi.X86_64: Layout("QQQQ", "sa_handler sa_flags sa_restorer sa_mask"),
     Abi.I386: Layout("IIIQ", "sa_handler sa_flags sa_restorer sa_mask"),  # compat_sigaction
+    # arm64 defines SA_RESTORER, so its asm-generic struct sigaction has sa_restorer too.
+    Abi.AARCH64: Layout("QQQQ", "sa_handler sa_flags sa_restorer sa_mask"),
 }
 """The kernel's ``struct sigaction`` (``rt_sigaction``)."""
 
-SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296}
+SIGRETURN_MASK_FROM_SP: dict[Abi, int] = {Abi.X86_64: 296, Abi.AARCH64: 168}
 """Where ``rt_sigreturn`` finds the signal mask it restores, from the stack pointer at the
-call: in the signal frame above the return address the handler popped, 8 (``pretcode``) +
-``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8 bytes below
-that stack pointer."""
+call. x86-64: in the signal frame above the return address the handler popped, 8
+(``pretcode``) + ``offsetof(struct ucontext, uc_sigmask)`` bytes from the frame, which starts 8
+bytes below that stack pointer. aarch64: the stack pointer is the frame (``struct
+rt_sigframe``: a 128-byte ``siginfo``, then the ``ucontext``, whose ``uc_sigmask`` follows
+``uc_flags``, ``uc_link`` and a 24-byte ``stack_t``: 128 + 40)."""
 
 # siginfo_t as PTRACE_GETSIGINFO hands it to a 64-bit tracer (include/uapi/asm-generic/
 # siginfo.h): three ints, then the union, aligned to 8 bytes; in _sigchld, _utime and _stime
 # are longs, aligned to 8 after _status.
 SIGINFO_KILL: dict[Abi, Layout] = {
     Abi.X86_64: Layout("iii4xiI", "si_signo si_errno si_code si_pid si_uid"),
+    Abi.AARCH64: Layout("iii4xiI", "si_signo si_errno si_code si_pid si_uid"),
 }
 """The head of a ``siginfo_t`` sent by ``kill`` (and ``SI_USER``-like codes)."""
 SIGINFO_CHLD: dict[Abi, Layout] = {
     Abi.X86_64: Layout(
+        "iii4xiIi4xqq",
+        "si_signo si_errno si_code si_pid si_uid si_status si_utime si_stime",
+    ),
+    Abi.AARCH64: Layout(
         "iii4xiIi4xqq",
         "si_signo si_errno si_code si_pid si_uid si_status si_utime si_stime",
     ),

@@ -1,19 +1,20 @@
 """System-call signatures per ABI: numbers, names, and what each argument register holds.
 
-The rows come from the generated ``_table_x86_64`` and ``_table_i386`` modules (see
-``scripts/gen_syscalls.py``); this module turns them into :class:`Syscall` entries whose
-parameters carry an :class:`ArgKind`, the number of register bits the kernel reads, and their
-signedness. Each ABI's table is built on first use and then cached, so importing this module
-costs nothing.
+The rows come from the generated ``_table_x86_64``, ``_table_i386`` and ``_table_aarch64``
+modules (see ``scripts/gen_syscalls.py``); this module turns them into :class:`Syscall`
+entries whose parameters carry an :class:`ArgKind`, the number of register bits the kernel
+reads, and their signedness. Each ABI's table is built on first use and then cached, so
+importing this module costs nothing.
 """
 
 from __future__ import annotations
 
 import _thread
 import enum
+from collections.abc import Iterable
 
 from sysemu._typing import NamedTuple
-from sysemu.abi.abi import X32_SYSCALL_BIT, Abi
+from sysemu.abi.abi import X32_SYSCALL_BIT, Abi, machine_abis
 
 NI_SYSCALL = "sys_ni_syscall"
 
@@ -418,6 +419,7 @@ _COLUMNS = {
     Abi.X86_64: frozenset({"common", "64"}),
     Abi.X32: frozenset({"common", "x32"}),
     Abi.I386: frozenset({"i386"}),
+    Abi.AARCH64: frozenset({"common"}),
 }
 
 
@@ -425,6 +427,8 @@ def _load(abi: Abi) -> _Table:
     # Imported here, not at the top: importing sysemu.abi must not pay for the tables.
     if abi is Abi.I386:
         from sysemu.abi import _table_i386 as table  # noqa: PLC0415
+    elif abi is Abi.AARCH64:
+        from sysemu.abi import _table_aarch64 as table  # type: ignore[no-redef]  # noqa: PLC0415
     else:
         from sysemu.abi import _table_x86_64 as table  # type: ignore[no-redef]  # noqa: PLC0415
     return _Table(abi, table.LINUX_VERSION, table.TABLE, _COLUMNS[abi])
@@ -445,8 +449,15 @@ def _table_nr(nr: int, abi: Abi) -> int:
     return nr & ~X32_SYSCALL_BIT if abi is Abi.X32 else nr
 
 
-def syscall_by_name(name: str, abi: Abi = Abi.X86_64) -> Syscall:
-    """The call named ``name`` in ``abi``; raises KeyError if that ABI has none."""
+def _native() -> Abi:
+    # The machine's native ABI; x86_64 on a machine sysemu does not run on (data lookups only).
+    return next(iter(machine_abis()), Abi.X86_64)
+
+
+def syscall_by_name(name: str, abi: Abi | None = None) -> Syscall:
+    """The call named ``name`` in ``abi`` (default: the machine's native ABI); raises KeyError
+    if that ABI has none."""
+    abi = _native() if abi is None else abi
     call = _table(abi).by_name(name)
     if call is None:
         raise KeyError(f"unknown syscall {name!r} for {abi}")
@@ -521,16 +532,18 @@ def syscall_named(name: str, abi: Abi) -> Syscall | None:
     return syscall_by_number(number, abi) or unknown_syscall(number, abi)
 
 
-def abis_for_name(name: str) -> tuple[Syscall, ...]:
-    """The call named ``name`` in every ABI that has one (x86_64, i386, x32 order).
+def abis_for_name(name: str, abis: Iterable[Abi] | None = None) -> tuple[Syscall, ...]:
+    """The call named ``name`` in every ABI of ``abis`` that has one (default: the machine's,
+    :func:`~sysemu.abi.abi.machine_abis`, in that order: x86_64, i386, x32 on x86-64).
 
     Empty when no ABI knows the name. A rule about ``openat`` uses this to cover 32-bit and
     x32 programs too.
     """
-    found = (_table(abi).by_name(name) for abi in Abi)
+    found = (_table(abi).by_name(name) for abi in (machine_abis() if abis is None else abis))
     return tuple(call for call in found if call is not None)
 
 
-def linux_version(abi: Abi = Abi.X86_64) -> str:
-    """The Linux version (``"6.17"``) whose headers ``abi``'s table was generated from."""
-    return _table(abi).linux_version
+def linux_version(abi: Abi | None = None) -> str:
+    """The Linux version (``"6.17"``) whose headers ``abi``'s table (default: the machine's
+    native ABI's) was generated from."""
+    return _table(_native() if abi is None else abi).linux_version

@@ -89,6 +89,11 @@ def report() -> list[tuple[str, bool | str, str]]:
     notify = seccomp.has_user_notification()
     return [
         ("kernel", os.uname().release, os.uname().machine),
+        (
+            "system-call ABIs",
+            ", ".join(str(abi) for abi in host_arch_type().abis),
+            "a filter kills the calls of any other (32-bit ARM programs on arm64)",
+        ),
         ("Yama ptrace_scope", _yama(), "who may be traced"),
         ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the auto and seccomp backends"),
         ("PTRACE_GET_SYSCALL_INFO (5.3)", ptrace.has_syscall_info(), "one request per stop"),

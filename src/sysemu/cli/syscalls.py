@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Abi, Param, Syscall, class_names, syscall_by_name, syscalls_in_class
+from sysemu.abi.abi import machine_abis
 from sysemu.abi.classes import parse_syscall_set
 
 if TYPE_CHECKING:
@@ -33,10 +34,10 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
 def print_syscalls(text: str) -> int:
     """Print the calls ``text`` selects; raises ValueError for a set that does not parse."""
     selected = parse_syscall_set(text)
-    chosen = {abi: selected.names(abi) for abi in Abi}
+    chosen = {abi: selected.names(abi) for abi in machine_abis()}
     classes = _classes_by_name()
     for name in _ordered(chosen):
-        entries = [syscall_by_name(name, abi) for abi in Abi if name in chosen[abi]]
+        entries = [syscall_by_name(name, abi) for abi in machine_abis() if name in chosen[abi]]
         for group in _by_signature(entries):
             print(_describe(group, classes.get(name, ())))
     return 0
@@ -45,7 +46,7 @@ def print_syscalls(text: str) -> int:
 def _ordered(chosen: dict[Abi, frozenset[str]]) -> list[str]:
     """The chosen names, by x86_64 number, then those only other ABIs have, by theirs."""
     order: dict[str, None] = {}
-    for abi in Abi:
+    for abi in machine_abis():
         numbered = sorted((syscall_by_name(name, abi).nr, name) for name in chosen[abi])
         order.update((name, None) for _nr, name in numbered)
     return list(order)
@@ -86,7 +87,7 @@ def _classes_by_name() -> dict[str, tuple[str, ...]]:
     for name in class_names():
         if name.startswith("%%"):
             continue
-        members = frozenset().union(*(syscalls_in_class(name, abi) for abi in Abi))
+        members = frozenset().union(*(syscalls_in_class(name, abi) for abi in machine_abis()))
         for member in members:
             found.setdefault(member, []).append(name)
     return {member: tuple(names) for member, names in found.items()}

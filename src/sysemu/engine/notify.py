@@ -300,6 +300,7 @@ class NotifySupervisor:
                     serial=self._serial,
                 ),
                 fd=listener.fd,
+                poll_first=listener.poll_first,
                 direct=self._direct,
                 task_type=TaskState,
                 listener=listener,

@@ -28,6 +28,7 @@ the flag.
 
 from __future__ import annotations
 
+from sysemu.abi.abi import machine_abis
 from sysemu.abi.clone import (
     CLONE3_NUMBERS,
     CLONE_ARGS_FLAGS,
@@ -65,15 +66,18 @@ def untraced_rules() -> list[Rule]:
     """The filter rules that stop a ``clone`` with ``CLONE_UNTRACED`` and every ``clone3``.
 
     They go before the handlers' rules (the first rule that matches decides), and only into
-    the filters of backends that trace: the stop needs a tracer.
+    the filters of backends that trace: the stop needs a tracer. Only the machine's
+    architectures get rules: a filter never sees another's calls.
     """
+    machine = {abi.audit_arch for abi in machine_abis()}
     action = SECCOMP_RET_TRACE | UNTRACED_ROUTE
     untraced = ArgTest(
         CLONE_FLAGS_ARG, Op.MASKED_EQ, (CLONE_UNTRACED,), mask=CLONE_UNTRACED, bits=32
     )
     rules = [Rule(arch, nr, action, (untraced,)) for arch, nrs in CLONE_NUMBERS.items()
-             for nr in nrs]  # fmt: skip
-    rules += [Rule(arch, nr, action, ()) for arch, nrs in CLONE3_NUMBERS.items() for nr in nrs]
+             if arch in machine for nr in nrs]  # fmt: skip
+    rules += [Rule(arch, nr, action, ()) for arch, nrs in CLONE3_NUMBERS.items()
+              if arch in machine for nr in nrs]  # fmt: skip
     return rules
 
 

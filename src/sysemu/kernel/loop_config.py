@@ -138,13 +138,14 @@ class PtraceLoopConfig(DecisionConfig):
 class NotifyLoopConfig(DecisionConfig):
     """The notification C loop (``notif_serve``, the twin of ``NotifySupervisor._loop_python``).
 
-    ``fd``: the listener's; ``direct``: :data:`DirectRoute` keyed ``audit_arch << 32 | nr``;
+    ``fd``: the listener's; ``poll_first``: poll before each receive (kernels before 6.6, see
+    ``kernel/unotify.py``); ``direct``: :data:`DirectRoute` keyed ``audit_arch << 32 | nr``;
     ``task_type(tid)`` makes the state of a thread first seen; ``listener`` (the
     ``kernel.unotify.Listener``, which this module does not import: it names this one) is set
     on every ``Call``; ``general(notification)`` answers a notification of any other route.
     """
 
-    __slots__ = ("direct", "fd", "general", "listener", "task_type")
+    __slots__ = ("direct", "fd", "general", "listener", "poll_first", "task_type")
 
     def __init__(
         self,
@@ -155,10 +156,12 @@ class NotifyLoopConfig(DecisionConfig):
         task_type: Callable[[int], object],
         listener: object,
         general: Callable[[tuple[Any, ...]], object],
+        poll_first: bool = False,
     ) -> None:
         _copy_decision(self, decision)
         _check_routes(direct.values(), 4)
         self.fd = fd
+        self.poll_first = poll_first
         self.direct = direct
         self.task_type = task_type
         self.listener = listener

@@ -39,6 +39,8 @@ PTRACE_SYSEMU = 31
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
 PTRACE_GETSIGINFO = 0x4202
+PTRACE_GETREGSET = 0x4204
+PTRACE_SETREGSET = 0x4205
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_LISTEN = 0x4208
@@ -263,6 +265,31 @@ def set_regs(tid: int, buffer: bytearray) -> bool:
             return False
         _failed(result, "PTRACE_SETREGS")
     return True
+
+
+_IOVEC = struct.Struct("<QQ")
+
+
+def _regset(request: int, tid: int, note: int, buffer: bytearray) -> bool:
+    # struct iovec {base, len} over the buffer (GETREGSET writes back the length it filled).
+    vector = bytearray(_IOVEC.pack(raw.address_of(buffer), len(buffer)))
+    result = _ptrace(request, tid, note, vector)
+    if result < 0:
+        if result == -errno.ESRCH:
+            return False
+        _failed(result, f"ptrace({request:#x}, {tid}, {note:#x})")
+    return True
+
+
+def get_regset(tid: int, note: int, buffer: bytearray) -> bool:
+    """Copy register set ``note`` (``NT_PRSTATUS``...) of the tracee into ``buffer``; False
+    if it is gone."""
+    return _regset(PTRACE_GETREGSET, tid, note, buffer)
+
+
+def set_regset(tid: int, note: int, buffer: bytearray) -> bool:
+    """Load register set ``note`` of the tracee from ``buffer``; False if it is gone."""
+    return _regset(PTRACE_SETREGSET, tid, note, buffer)
 
 
 def has_syscall_info() -> bool:

@@ -18,6 +18,12 @@ What the man page (seccomp_unotify(2)) warns about, and how this module answers 
   reply through every signal but SIGKILL; the engine asks for it when the kernel has it.
 * ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6) makes the kernel wake the supervisor on the
   caller's CPU, which cuts a round trip from about 12 µs to about 3 µs.
+* Before Linux 6.6 a ``NOTIF_RECV`` blocked in the kernel is not woken when the last process
+  using the filter exits: it waits on a semaphore that only a new notification raises, while
+  only ``poll`` hears the hang-up (``POLLHUP``). 6.6 made the receive wait on the listener's
+  wait queue ("seccomp: don't use semaphore and wait_queue together"), in the series that
+  added ``SYNC_WAKE_UP``: so where that flag is refused, :attr:`Listener.poll_first` is set and
+  each receive polls first (one more system call per notification, on those kernels only).
 """
 
 from __future__ import annotations
@@ -80,6 +86,9 @@ class Listener:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
+        self.poll_first = False
+        """Whether a receive polls the listener first, so that a hang-up ends it (set by
+        :meth:`wake_up_on_caller_cpu` on kernels before 6.6: see the module docstring)."""
         self._receive = bytearray(NOTIF.size)
         self._zero = bytes(NOTIF.size)
         self._respond = bytearray(RESPONSE.size)
@@ -91,6 +100,8 @@ class Listener:
     def receive(self) -> tuple[int, ...] | None:
         """The next notification as ``(id, tid, flags, nr, arch, ip, a0..a5)``; ``None`` if it
         vanished before it could be read (its thread died: ENOENT)."""
+        if self.poll_first and not _readable(self.fd):
+            return None
         buffer = self._receive
         buffer[:] = self._zero  # the kernel refuses a buffer that is not zeroed
         try:
@@ -162,13 +173,44 @@ class Listener:
         return True
 
     def wake_up_on_caller_cpu(self) -> bool:
-        """Ask for ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6); False where unsupported."""
+        """Ask for ``SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`` (6.6); False where unsupported, and
+        then every receive polls first (:attr:`poll_first`)."""
         try:
             # The kernel takes these flags as the ioctl argument itself, not through a pointer.
             fcntl.ioctl(self.fd, NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
         except OSError:
+            self.poll_on_older_kernels()
             return False
         return True
+
+    def poll_on_older_kernels(self) -> None:
+        """Poll before each receive (:attr:`poll_first`), with the C versions too."""
+        self.poll_first = True
+        if _speedups is not None:
+            fd, receive, exchange = self.fd, _speedups.notif_recv, _speedups.notif_exchange
+
+            def polled_receive() -> tuple[int, ...] | None:
+                return receive(fd) if _readable(fd) else None
+
+            def polled_exchange(
+                reply_id: int | None, value: int, error: int, flags: int
+            ) -> Exchanged | None:
+                return exchange(fd, reply_id, value, error, flags, True)  # type: ignore[no-any-return]
+
+            self.receive = polled_receive  # type: ignore[method-assign]
+            self.exchange = polled_exchange  # type: ignore[method-assign]
+
+
+def _readable(fd: int) -> bool:
+    """Block until the listener has a notification (True) or hangs up (False)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        try:
+            events = poller.poll()
+        except InterruptedError:  # (PEP 475 retries it; a handler that raised did not)
+            continue
+        return any(event & select.POLLIN for _, event in events)
 
 
 def _send(

@@ -4,8 +4,8 @@ An architecture is a module that provides an :class:`Arch`: which ABIs its trace
 which of them is native, the numbers of the calls sysemu names itself, and the register edits
 the engine needs (skip a call with a return value, set a return value at syscall exit, rewrite
 a call's number and arguments, make a skipped call again). The edits are written once, in
-:mod:`sysemu.kernel.arch.registers`, from the module's register layout. Adding aarch64 means
-adding one module and one line in :func:`host_arch_type`. No module outside this package and
+:mod:`sysemu.kernel.arch.registers`, from the module's register layout. x86-64 and aarch64
+have one module each, picked by :func:`host_arch_type`. No module outside this package and
 :mod:`sysemu.abi` may name an architecture's registers, audit values or syscall numbers
 (``tests/test_structure.py`` checks it).
 """
@@ -80,11 +80,16 @@ def host_arch_type() -> type[RegisterArch]:
     global _host  # found once per process
     if _host is None:
         machine = os.uname().machine
-        if machine != "x86_64":
-            raise OSError(f"sysemu does not support the {machine} architecture yet")
-        from sysemu.kernel.arch.x86_64 import X86_64  # noqa: PLC0415 (only the host's arch)
+        if machine == "x86_64":
+            from sysemu.kernel.arch.x86_64 import X86_64  # noqa: PLC0415 (only the host's arch)
 
-        _host = X86_64
+            _host = X86_64
+        elif machine == "aarch64":
+            from sysemu.kernel.arch.aarch64 import Aarch64  # noqa: PLC0415
+
+            _host = Aarch64
+        else:
+            raise OSError(f"sysemu does not support the {machine} architecture yet")
     return _host
 
 

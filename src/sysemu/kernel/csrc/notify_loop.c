@@ -84,11 +84,13 @@ static PyObject *sp_notif_send(PyObject *self, PyObject *const *args, Py_ssize_t
  * The reply is retried on EINTR: the kernel takes its lock interruptibly, and a lost reply
  * would leave the caller blocked for good. */
 /* Without the GIL: send `response` (if any; retried on EINTR), then, unless the send failed
- * otherwise than ENOENT (its call is gone), receive the next notification into `request`.
+ * otherwise than ENOENT (its call is gone), receive the next notification into `request`;
+ * with `poll_first` (kernels before 6.6, whose NOTIF_RECV a hang-up does not wake: see
+ * kernel/unotify.py) only after poll says one is there, and ENOENT when it says hang-up.
  * Returns the receive's result (-1 when it failed or did not happen); the errors, or 0, go
  * to *send_errno and *recv_errno. */
-static int send_then_receive(int fd, struct notif_resp *response, struct notif *request,
-                             int *send_errno, int *recv_errno) {
+static int send_then_receive(int fd, int poll_first, struct notif_resp *response,
+                             struct notif *request, int *send_errno, int *recv_errno) {
     *send_errno = *recv_errno = 0;
     memset(request, 0, sizeof *request);
     if (response != NULL) {
@@ -98,14 +100,26 @@ static int send_then_receive(int fd, struct notif_resp *response, struct notif *
         if (sent < 0) *send_errno = errno;
     }
     if (*send_errno != 0 && *send_errno != ENOENT) return -1;
+    if (poll_first) {
+        struct pollfd poller = {fd, POLLIN, 0};
+        if (poll(&poller, 1, -1) < 0) {
+            *recv_errno = errno;
+            return -1;
+        }
+        if (!(poller.revents & POLLIN)) {
+            *recv_errno = ENOENT;
+            return -1;
+        }
+    }
     int result = ioctl(fd, NOTIF_RECV_REQ, request);
     if (result < 0) *recv_errno = errno;
     return result;
 }
 
 static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "notif_exchange(fd, reply_id, val, error, flags)");
+    if (nargs != 5 && nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "notif_exchange(fd, reply_id, val, error, flags[, poll_first])");
         return NULL;
     }
     int fd = (int)PyLong_AsLong(args[0]);
@@ -120,10 +134,13 @@ static PyObject *sp_notif_exchange(PyObject *self, PyObject *const *args, Py_ssi
         response.flags = (__u32)PyLong_AsUnsignedLongMask(args[4]);
         if (PyErr_Occurred()) return NULL;
     }
+    int poll_first = nargs == 6 ? PyObject_IsTrue(args[5]) : 0;
+    if (poll_first < 0) return NULL;
     struct notif request;
     int send_errno, recv_errno, result;
     Py_BEGIN_ALLOW_THREADS
-    result = send_then_receive(fd, reply ? &response : NULL, &request, &send_errno, &recv_errno);
+    result = send_then_receive(fd, poll_first, reply ? &response : NULL, &request, &send_errno,
+                               &recv_errno);
     Py_END_ALLOW_THREADS
     if (send_errno != 0 && send_errno != ENOENT)
         return raise_errno(send_errno, "SECCOMP_IOCTL_NOTIF_SEND");
@@ -185,7 +202,7 @@ static struct last_args notified_args;
 /* What notif_serve reads of its NotifyLoopConfig, once per call. */
 struct notify_config {
     struct decide_config decide;
-    int fd;
+    int fd, poll_first;
     PyObject *direct, *task_type, *listener, *general;
 };
 
@@ -205,6 +222,11 @@ static int notify_config_read(PyObject *object, struct notify_config *config) {
     PyObject *fd = config_attr(object, "fd", NULL);
     config->fd = fd == NULL ? -1 : (int)PyLong_AsLong(fd);
     Py_XDECREF(fd);
+    PyObject *poll_first = PyErr_Occurred() ? NULL : config_attr(object, "poll_first", NULL);
+    config->poll_first = poll_first == NULL ? -1 : PyObject_IsTrue(poll_first);
+    Py_XDECREF(poll_first);
+    if (config->poll_first < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "poll_first");
     if (PyErr_Occurred() || (config->direct = config_attr(object, "direct", is_dict)) == NULL ||
         (config->task_type = config_attr(object, "task_type", NULL)) == NULL ||
         (config->listener = config_attr(object, "listener", NULL)) == NULL ||
@@ -308,8 +330,8 @@ static PyObject *notif_serve_loop(const struct notify_config *config) {
         struct notif request;
         int send_errno, recv_errno, result;
         Py_BEGIN_ALLOW_THREADS
-        result = send_then_receive(fd, reply ? &response : NULL, &request, &send_errno,
-                                   &recv_errno);
+        result = send_then_receive(fd, config->poll_first, reply ? &response : NULL, &request,
+                                   &send_errno, &recv_errno);
         Py_END_ALLOW_THREADS
         reply = 0;
         if (send_errno != 0 && send_errno != ENOENT)
@@ -372,7 +394,7 @@ PyMethodDef notify_loop_methods[] = {
     {"notif_serve", (PyCFunction)sp_notif_serve, METH_O,
      "notif_serve(config: NotifyLoopConfig) -> None when the listener hangs up."},
     {"notif_exchange", (PyCFunction)(void (*)(void))sp_notif_exchange, METH_FASTCALL,
-     "notif_exchange(fd, reply_id|None, val, error, flags) -> (id, tid, arch<<32|nr, ip, args)"
+     "notif_exchange(fd, reply_id|None, val, error, flags[, poll_first]) -> (id, tid, arch<<32|nr, ip, args)"
      " or None (ENOENT, EINTR)."},
     {"notif_recv", (PyCFunction)(void (*)(void))sp_notif_recv, METH_FASTCALL,
      "notif_recv(fd) -> (id, tid, flags, nr, arch, ip, a0..a5), or None (ENOENT, EINTR)."},

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import Abi, ArgKind, Syscall, signal_name, syscall_named
+from sysemu.abi.abi import machine_abis
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition
 from sysemu.api.decisions import (
@@ -140,7 +141,7 @@ class Injector(Observer, Tool):
         self._randoms.append(self._chance(index))
         registered = 0
         sees_result = bool(parsed.after or parsed.delay_exit_ns)
-        for abi in Abi:
+        for abi in machine_abis():
             for name in sorted(parsed.syscalls.names(abi)):
                 syscall = syscall_named(name, abi)  # (syscall_1005: a number no table has)
                 if syscall is None:
@@ -325,7 +326,7 @@ def _unservable(spec: InjectSpec) -> InjectSpecError:
 def check_spec(spec: InjectSpec) -> InjectSpec:
     """``spec``, if some syscall of its set can serve it; raises InjectSpecError as
     :meth:`Injector.add` would (for checking input before anything is registered)."""
-    for abi in Abi:
+    for abi in machine_abis():
         for name in spec.syscalls.names(abi):
             syscall = syscall_named(name, abi)
             if syscall is not None and _can_serve(spec, syscall):

@@ -9,7 +9,8 @@ documented in :mod:`sysemu.engine.accelerated`.
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Abi, Syscall, syscall_named
+from sysemu.abi import Syscall, syscall_named
+from sysemu.abi.abi import machine_abis
 from sysemu.tools.tool import Tool
 from sysemu.tools.trace.tracer import TraceObserver, summary_table
 from sysemu.tools.trace.values import STRING_LIMIT
@@ -36,7 +37,9 @@ def observe(
         handlers.observe(observer)
         return
     # syscall_named: a set may name numbers no table has (syscall_1005, experimental calls).
-    found = (syscall_named(name, abi) for abi in Abi for name in sorted(syscalls.names(abi)))
+    found = (
+        syscall_named(name, abi) for abi in machine_abis() for name in sorted(syscalls.names(abi))
+    )
     entries: list[Syscall] = [entry for entry in found if entry is not None]
     handlers.observe(observer, entries)
 

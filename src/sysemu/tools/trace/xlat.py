@@ -9,6 +9,8 @@ before its parts (``O_TMPFILE`` before ``O_DIRECTORY``, ``STATX_ALL`` before
 
 from __future__ import annotations
 
+from sysemu.abi import fcntl
+
 Flags = tuple[tuple[int, str], ...]
 
 # --- Files ----------------------------------------------------------------------------------
@@ -17,10 +19,11 @@ OPEN_ACCESS = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR", 3: "O_ACCMODE"}
 OPEN_FLAGS: Flags = (
     (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
     (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"), (0o4010000, "O_SYNC"),
-    (0o4000000, "__O_SYNC"), (0o10000, "O_DSYNC"), (0o40000, "O_DIRECT"),
-    (0o100000, "O_LARGEFILE"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH"), (0o20200000, "O_TMPFILE"),
-    (0o20000000, "__O_TMPFILE"), (0o200000, "O_DIRECTORY"), (0o20000, "FASYNC"),
+    (0o4000000, "__O_SYNC"), (0o10000, "O_DSYNC"), (fcntl.O_DIRECT, "O_DIRECT"),
+    (fcntl.O_LARGEFILE, "O_LARGEFILE"), (fcntl.O_NOFOLLOW, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"), (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH"),
+    (fcntl.O_TMPFILE, "O_TMPFILE"), (0o20000000, "__O_TMPFILE"),
+    (fcntl.O_DIRECTORY, "O_DIRECTORY"), (0o20000, "FASYNC"),
 )  # fmt: skip
 O_CREAT = 0o100
 O_TMPFILE_BIT = 0o20000000  # __O_TMPFILE: O_TMPFILE is this bit and O_DIRECTORY

@@ -26,14 +26,15 @@ import stat
 import struct
 from collections.abc import Callable, Iterable
 
-from sysemu.abi import Abi, Syscall, layouts, syscall_by_name
+from sysemu.abi import Syscall, fcntl, layouts, syscall_by_name
+from sysemu.abi.abi import machine_abis
 from sysemu.api.call import Call
 from sysemu.api.conditions import Masked
 from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.vfs import policy
 
-_O_DIRECTORY = 0o200000
+_O_DIRECTORY = fcntl.O_DIRECTORY
 _O_APPEND = 0o2000
 _MAP_ANONYMOUS = 0x20
 _IOV_MAX = 1024
@@ -443,7 +444,7 @@ def existing_syscalls(names: Iterable[str]) -> list[Syscall]:
     """The table entries of ``names`` in every ABI that has them."""
     found = []
     for name in names:
-        for abi in Abi:
+        for abi in machine_abis():
             try:
                 found.append(syscall_by_name(name, abi))
             except KeyError:

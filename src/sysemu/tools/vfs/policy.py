@@ -2,20 +2,20 @@
 
 Read-only trees need both answers: a call that changes something under a read-only path
 fails with ``EROFS``, and the check on the canonical host path (symbolic links resolved) must
-resolve the last component only when the kernel would. Flag values are the x86 ones, the same
-in every x86 ABI.
+resolve the last component only when the kernel would. Flag values are the asm-generic ones
+every architecture shares, but for ``O_NOFOLLOW`` (:mod:`sysemu.abi.fcntl`).
 """
 
 from __future__ import annotations
 
-from sysemu.abi import ArgKind, Syscall
+from sysemu.abi import ArgKind, Syscall, fcntl
 from sysemu.api.call import Call
 
 O_ACCMODE = 0o3
 O_CREAT = 0o100
 O_EXCL = 0o200
 O_TRUNC = 0o1000
-O_NOFOLLOW = 0o400000
+O_NOFOLLOW = fcntl.O_NOFOLLOW  # (arm's differs from x86's)
 O_PATH = 0o10000000
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_SYMLINK_FOLLOW = 0x400

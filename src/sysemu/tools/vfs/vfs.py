@@ -22,7 +22,8 @@ import errno
 import os
 from collections.abc import Mapping
 
-from sysemu.abi import Abi, ArgKind, Syscall, path_calls
+from sysemu.abi import ArgKind, Syscall, abis_for_name, path_calls
+from sysemu.abi.abi import machine_abis
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.conditions import HasBits, Masked, Ne
 from sysemu.api.decisions import Decision
@@ -150,7 +151,9 @@ class VirtualFS(VfsConfig):
         if paths.remaps:
             handlers.add("getcwd", self._results.on_getcwd, needs_ptrace=True)
         if paths.has_hidden or paths.lists_binds:
-            handlers.add(["getdents", "getdents64"], self._listings.on_getdents, needs_ptrace=True)
+            # (aarch64 has getdents64 only: the old call is x86's.)
+            listing = [name for name in ("getdents", "getdents64") if abis_for_name(name)]
+            handlers.add(listing, self._listings.on_getdents, needs_ptrace=True)
         if self._live.files:
             self._live.install(handlers)
         self._install_sockets(handlers)
@@ -400,4 +403,4 @@ class VirtualFS(VfsConfig):
 
 def path_syscalls() -> list[Syscall]:
     """Every implemented call, in every ABI, with a path argument."""
-    return [entry for abi in Abi for entry in path_calls(abi)]
+    return [entry for abi in machine_abis() for entry in path_calls(abi)]

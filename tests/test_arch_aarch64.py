@@ -1,0 +1,118 @@
+"""The aarch64 architecture module against a fake register-set tracee, its C header against
+the module, and its filters against 32-bit ARM calls. Nothing here needs an ARM machine."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+from sysemu.abi import Abi, syscall_by_name
+from sysemu.abi.abi import AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM
+from sysemu.abi.fcntl import moved_open_flags
+from sysemu.api.decisions import Fail
+from sysemu.api.handlers import HandlerSet
+from sysemu.kernel import bpf
+from sysemu.kernel.arch import aarch64
+from sysemu.kernel.arch.aarch64 import NT_ARM_SYSTEM_CALL, NT_PRSTATUS, Aarch64
+
+ARCH_HEADERS = Path(__file__).resolve().parent.parent / "src" / "sysemu" / "kernel" / "arch"
+_Q = struct.Struct("<Q")
+
+
+class FakeRegsets:
+    """A stopped thread's NT_PRSTATUS and NT_ARM_SYSTEM_CALL sets, and its resumes."""
+
+    def __init__(self) -> None:
+        self.regs = bytearray(aarch64.USER_PT_REGS_SIZE)
+        self.syscallno = 56
+        self.resumed: list[tuple[int, int]] = []
+
+    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        if note == NT_ARM_SYSTEM_CALL:
+            buffer[:4] = struct.pack("<i", self.syscallno)
+            return True
+        assert note == NT_PRSTATUS and len(buffer) == len(self.regs)
+        buffer[:] = self.regs
+        return True
+
+    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        if note == NT_ARM_SYSTEM_CALL:
+            self.syscallno = struct.unpack("<i", bytes(buffer[:4]))[0]
+        else:
+            self.regs[:] = buffer
+        return True
+
+    def resume(self, request: int, tid: int, sig: int) -> bool:
+        self.resumed.append((request, tid))
+        return True
+
+    def reg(self, name: str) -> int:
+        return int(_Q.unpack_from(self.regs, aarch64._OFFSET[name])[0])
+
+
+def test_skip_writes_the_number_set_and_x0() -> None:
+    fake = FakeRegsets()
+    arch = Aarch64(fake)
+    assert arch.skip_and_continue(7, -2, 0x7)
+    assert (fake.syscallno, fake.reg("x0"), fake.resumed) == (-1, (1 << 64) - 2, [(0x7, 7)])
+    assert arch.set_return(7, 42) and fake.reg("x0") == 42
+
+
+def test_rewrite_sets_the_number_and_arguments_and_reexecute_backs_over_svc() -> None:
+    fake = FakeRegsets()
+    _Q.pack_into(fake.regs, aarch64._OFFSET["pc"], 0x1000)
+    _Q.pack_into(fake.regs, aarch64._OFFSET["x8"], 56)
+    arch = Aarch64(fake)
+    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6])
+    assert fake.syscallno == 48
+    assert [fake.reg(f"x{n}") for n in range(6)] == [1, 2, 3, 4, 5, 6]
+    assert fake.reg("x8") == 56  # the program's number stays where it put it
+    # Made again after PTRACE_SYSEMU skipped it: svc #0 reads the rewritten number from x8.
+    assert arch.reexecute(1) and fake.reg("pc") == 0x1000 - 4 and fake.reg("x8") == 48
+    assert arch.read_register(1, "pc") == 0x1000 - 4
+
+
+def test_numbers_are_the_tables() -> None:
+    for name, numbers in aarch64.SYSCALL_NUMBERS.items():
+        assert numbers == {Abi.AARCH64: syscall_by_name(name, Abi.AARCH64).nr}, name
+    assert Aarch64.abi_of(AUDIT_ARCH_AARCH64, 56) is Abi.AARCH64
+
+
+def test_the_aarch64_header_states_the_python_modules_facts() -> None:
+    from sysemu.abi import layouts  # noqa: PLC0415
+
+    header = (ARCH_HEADERS / "aarch64.h").read_text()
+    defines = dict(re.findall(r"#define (\w+) (0x[0-9A-Fa-f]+|\d+)U?", header))
+    assert int(defines["ARCH_AUDIT"], 16) == Abi.AARCH64.audit_arch
+    assert int(defines["AARCH64_NT_PRSTATUS"]) == NT_PRSTATUS
+    assert int(defines["AARCH64_NT_ARM_SYSTEM_CALL"], 16) == NT_ARM_SYSTEM_CALL
+    assert int(defines["AARCH64_USER_PT_REGS_SIZE"]) == aarch64.USER_PT_REGS_SIZE
+    assert int(defines["AARCH64_PC_OFFSET"]) == aarch64._OFFSET["pc"]
+    assert int(defines["AARCH64_SYSCALL_INSN_SIZE"]) == aarch64.LAYOUT.syscall_insn_size
+    stat = layouts.STAT[Abi.AARCH64]
+    assert int(defines["ARCH_STAT_MODE_OFFSET"]) == stat.field("st_mode")[0]
+    assert int(defines["ARCH_STAT_RDEV_OFFSET"]) == stat.field("st_rdev")[0]
+    assert int(defines["ARCH_STAT_SIZE_OFFSET"]) == stat.field("st_size")[0]
+    assert int(defines["ARCH_TIMESPEC_SIZE"]) == layouts.TIMESPEC[Abi.AARCH64].size
+
+
+def test_a_32_bit_arm_call_cannot_pass_an_aarch64_filter() -> None:
+    """A rule compiled for aarch64 is not bypassed by the AArch32 build of a program: the
+    filter kills every call of an architecture it has no rules for."""
+    handlers = HandlerSet()
+    handlers.add(syscall_by_name("openat", Abi.AARCH64), lambda call: Fail(13))
+    compiled = handlers.compile((Abi.AARCH64,))
+    program = bpf.compile_filter(compiled.rules, arch_defaults=compiled.arch_defaults)
+    openat = syscall_by_name("openat", Abi.AARCH64).nr
+    assert bpf.run(program, openat, AUDIT_ARCH_AARCH64) & 0xFFFF0000 == bpf.SECCOMP_RET_TRACE
+    assert bpf.run(program, 63, AUDIT_ARCH_AARCH64) == bpf.SECCOMP_RET_ALLOW  # read
+    for nr in (5, 322, 3):  # AArch32's open, openat, read
+        assert bpf.run(program, nr, AUDIT_ARCH_ARM) == bpf.SECCOMP_RET_KILL_PROCESS
+
+
+def test_open_flags_that_arm_moves() -> None:
+    arm, x86 = moved_open_flags("aarch64"), moved_open_flags("x86_64")
+    assert arm["O_DIRECTORY"] == x86["O_DIRECT"] == 0o40000
+    assert arm["O_NOFOLLOW"] == x86["O_LARGEFILE"] == 0o100000
+    assert set(arm.values()) == set(x86.values())
