@@ -19,7 +19,7 @@ from sysemu._typing import Protocol
 from sysemu.abi import Abi
 from sysemu.api.call import Call
 from sysemu.api.conditions import HasBits, In, Ne
-from sysemu.api.decisions import ArgValue, Decision, Result, Rewrite
+from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.time.clock import CLOCK_MONOTONIC, CLOCK_REALTIME
 
@@ -195,10 +195,22 @@ class TimeCalls:
         return [seconds * _NS + fraction * (_NS // unit) for seconds, fraction in pairs]
 
     def _rewritten(self, call: Call, index: int, values: list[int], unit: int = _NS) -> Decision:
-        # (Rewrite itself: Call.rewrite would add a string's NUL to the structure.)
-        args: list[ArgValue | None] = [None] * 6
-        args[index] = self._pack_ns(call, index, values, unit)
-        return Rewrite(tuple(args))
+        """The call with the times at argument ``index`` replaced by ``values``: written over
+        the program's own structure for the call's duration, and put back when it returns.
+        (A copy below the stack pointer, as a rewrite with bytes makes, needs room there that
+        a goroutine's small stack does not always have: Go's sleeps then failed with EFAULT.)
+        Where the kernel wrote the structure meanwhile (select's and ppoll's time left), its
+        words stay."""
+        address = call.raw[index]
+        new = self._pack_ns(call, index, values, unit)
+        old = call.read(address, len(new))
+        call.write(address, new)
+
+        def put_back(_result: Result) -> None:
+            if call.read(address, len(new)) == new:
+                call.write(address, old)
+
+        return call.pass_through(then=put_back)
 
     def clock_nanosleep(self, call: Call) -> Decision | None:
         """An absolute sleep on a changed clock ends at the real time the virtual clock

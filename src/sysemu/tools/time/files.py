@@ -34,8 +34,19 @@ class FileTimes:
         self.clock = clock
 
     def offset_ns(self) -> int:
-        """How far the virtual realtime is from the real one now."""
-        return self.clock.now_ns(CLOCK_REALTIME) - time.clock_gettime_ns(CLOCK_REALTIME)
+        """How far the virtual realtime is from the real one now. From one reading of the
+        real clock where the clock is linear (a :class:`VirtualClock`): two readings, one in
+        ``now_ns``, would make the offset of a running clock differ by the microseconds
+        between them from call to call, and a time stored by ``utimensat`` read back a
+        second early."""
+        real = time.clock_gettime_ns(CLOCK_REALTIME)
+        linear = getattr(self.clock, "linear_parameters", None)
+        if linear is not None:
+            parameters = linear().get(CLOCK_REALTIME)
+            if parameters is not None:
+                shift, base, slope = parameters
+                return int(shift) + round((real - int(base)) * float(slope))
+        return self.clock.now_ns(CLOCK_REALTIME) - real
 
     def install(self, handlers: HandlerSet) -> None:
         """Register the stat family (results edited) and ``utimensat``."""
