@@ -4,6 +4,7 @@ how specs become handlers and :mod:`.cli` for ``--inject`` and ``--seed``. The i
 records of a run are ``result.tools["inject"]`` (also ``result.injections``)."""
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from sysemu.tools.inject.injector import Injection, Injector
@@ -20,12 +21,4 @@ _LAZY = {
 __all__ = ["InjectSpec", "InjectSpecError", "Injection", "Injector", "parse_inject_spec"]
 
 
-def __getattr__(name: str) -> object:
-    # Loaded on first use: the command line imports .cli at every start, and most runs do
-    # not inject.
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -5,6 +5,7 @@ The command line imports :mod:`.cli` at every start; the rest is loaded on first
 """
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from sysemu.tools.net.families import FamilySelector, family_selector
@@ -19,10 +20,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sysemu.tools.net' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

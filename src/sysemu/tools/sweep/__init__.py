@@ -10,6 +10,7 @@ sysemu's emulator (in :mod:`sysemu.testing.sweep`, above the tools); the command
 """
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from sysemu.tools.sweep.points import Point
@@ -27,11 +28,4 @@ _LAZY = {
 __all__ = ["OutcomeKind", "Point", "SweepError", "SweepOutcome", "Sweeper"]
 
 
-def __getattr__(name: str) -> object:
-    # Loaded on first use, like the other tools: importing sysemu must not pay for sweeps.
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

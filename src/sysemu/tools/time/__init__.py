@@ -8,6 +8,7 @@ every start, and the tool's modules are for runs that ask for it.
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from sysemu.tools.time.clock import SteppedClock, VirtualClock, parse_time
@@ -23,10 +24,4 @@ _LAZY = {
 __all__ = ["SteppedClock", "TimeTool", "VirtualClock", "parse_time"]
 
 
-def __getattr__(name: str) -> object:
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

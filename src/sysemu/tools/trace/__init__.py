@@ -11,6 +11,7 @@ them as Trace Event Format (``--timeline``)."""
 from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from typing import IO
@@ -68,15 +69,7 @@ def trace(
     return observer
 
 
-def __getattr__(name: str) -> object:
-    # Loaded on first use: the command line imports .cli at every start, and most runs do
-    # not trace.
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

@@ -9,6 +9,7 @@ under ``/data`` can be changed. ``root(dir)`` is a chroot without privileges;
 """
 
 from sysemu._typing import TYPE_CHECKING
+from sysemu.tools import lazy_names
 
 if TYPE_CHECKING:
     from sysemu.tools.vfs.live import LiveFile
@@ -25,11 +26,4 @@ _LAZY = {
 __all__ = ["LiveFile", "PathMap", "VirtualFS", "path_syscalls"]
 
 
-def __getattr__(name: str) -> object:
-    # Loaded on first use: importing the command line must not pay for this tool.
-    import importlib  # noqa: PLC0415
-
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)
