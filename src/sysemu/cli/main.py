@@ -27,8 +27,7 @@ from sysemu.cli.backends import STATS_ALONE_ON_UNOTIFY, unsupported
 from sysemu.cli.rules import RulesError, load_rules
 from sysemu.cli.signals import RunSignals
 from sysemu.emulator import BACKENDS, DEFAULT_BACKEND, Emulator
-from sysemu.engine.attach import Attacher, AttachError
-from sysemu.engine.errors import ExecError, UnsupportedError
+from sysemu.engine.errors import AttachError, ExecError, UnsupportedError
 from sysemu.engine.spawn import ProgramNotFoundError
 from sysemu.tools.registry import tool_options
 from sysemu.tools.tool import Invocation, OptionalValue
@@ -36,6 +35,7 @@ from sysemu.tools.tool import Invocation, OptionalValue
 if TYPE_CHECKING:
     from typing import Any
 
+    from sysemu.engine.attach import Attacher
     from sysemu.tools.tool import ToolOptions
 
 USAGE_ERROR = 2

@@ -21,14 +21,11 @@ import signal
 from collections.abc import Callable, Iterator
 
 from sysemu.api.results import RunResult
+from sysemu.engine.errors import AttachError
 from sysemu.engine.tracer import OPTIONS, Tracer
 from sysemu.kernel import ptrace
 
 ATTACH_OPTIONS = OPTIONS & ~ptrace.PTRACE_O_EXITKILL & ~ptrace.PTRACE_O_TRACESECCOMP
-
-
-class AttachError(OSError):
-    """The process could not be attached to (it does not exist, or ptrace is refused)."""
 
 
 def _threads(pid: int) -> Iterator[int]:

@@ -27,6 +27,10 @@ class ExecError(OSError):
     """The program could not be executed (reported by the child before exec)."""
 
 
+class AttachError(OSError):
+    """The process could not be attached to (it does not exist, or ptrace is refused)."""
+
+
 class UnsupportedError(ValueError):
     """The handler set asks for something the chosen backend cannot do."""
 
