@@ -199,5 +199,5 @@ def test_a_loop_given_a_malformed_configuration_says_which_attribute() -> None:
     with pytest.raises(TypeError, match=r"PtraceLoopConfig\.direct has the wrong type"):
         serve(config(direct={}))
     # A route's items are taken by position in C: a short one is refused when the object is made.
-    with pytest.raises(TypeError, match="a direct route is a tuple of at least 6 items"):
+    with pytest.raises(TypeError, match="a direct route is a tuple of at least 7 items"):
         config(direct=[("getpid", print)])

@@ -139,6 +139,7 @@ class Emulator:
         abi: Abi | None = None,
         when: Predicate | None = None,
         decides_only: bool = False,
+        path_prefixes: Sequence[str] | None = None,
         **conditions: Condition | int,
     ) -> Callable[[Handler], Handler]:
         """Decorator registering a handler for ``syscalls`` (a name, a number, or a list).
@@ -148,10 +149,17 @@ class Emulator:
         ABI (i386 and x32 too); a number is the native ABI's unless ``abi`` says otherwise and
         may be one no kernel implements, for experimental system calls. ``decides_only=True``
         promises the handler only passes, emulates or fails, which lets the ``auto`` backend
-        use seccomp user notification for it.
+        use seccomp user notification for it. ``path_prefixes=("/srv/",)`` promises that
+        the handler passes every call whose plain absolute path is outside those prefixes,
+        which the C wait loops then pass without running it (see :meth:`HandlerSet.on`).
         """
         return self.handlers.on(
-            syscalls, abi=abi, when=when, decides_only=decides_only, **conditions
+            syscalls,
+            abi=abi,
+            when=when,
+            decides_only=decides_only,
+            path_prefixes=path_prefixes,
+            **conditions,
         )
 
     def add(
@@ -162,6 +170,7 @@ class Emulator:
         abi: Abi | None = None,
         when: Predicate | None = None,
         decides_only: bool = False,
+        path_prefixes: Sequence[str] | None = None,
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler`` without a decorator; see :meth:`on`."""
@@ -172,6 +181,7 @@ class Emulator:
             when=when,
             arg_conditions=conditions,
             decides_only=decides_only,
+            path_prefixes=path_prefixes,
         )
 
     def inject(

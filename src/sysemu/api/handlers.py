@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import errno
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import (
@@ -210,6 +210,7 @@ class HandlerSet:
         arg_conditions: Mapping[str, Condition | int] | None = None,
         decides_only: bool = False,
         needs_ptrace: bool = False,
+        path_prefixes: Sequence[str] | None = None,
         **conditions: Condition | int,
     ) -> None:
         """Register ``handler``; see :meth:`on`. ``arg_conditions`` are more keyword
@@ -218,6 +219,9 @@ class HandlerSet:
         the ``unotify`` backend refuses it before anything runs."""
         if decides_only and needs_ptrace:
             raise ValueError("a handler cannot both only decide and need ptrace")
+        prefixes = None if path_prefixes is None else tuple(path_prefixes)
+        if prefixes is not None and not all(p.startswith("/") for p in prefixes):
+            raise ValueError(f"path_prefixes must be absolute paths, not {prefixes!r}")
         if not callable(handler):
             raise TypeError(f"a handler must be callable, not {handler!r}")
         if when is not None and not callable(when):
@@ -226,9 +230,10 @@ class HandlerSet:
         parsed = {name: as_condition(value) for name, value in merged.items()}
         for syscall in resolve_syscalls(syscalls, abi):
             tests = _tests_for(syscall, parsed)
-            self._registrations.append(
-                Registration(handler, syscall, tests, when, decides_only, needs_ptrace)
+            registration = Registration(
+                handler, syscall, tests, when, decides_only, needs_ptrace, path_prefixes=prefixes
             )
+            self._registrations.append(registration)
 
     def on(
         self,
@@ -237,6 +242,7 @@ class HandlerSet:
         abi: Abi | None = None,
         when: Predicate | None = None,
         decides_only: bool = False,
+        path_prefixes: Sequence[str] | None = None,
         **conditions: Condition | int,
     ) -> Callable[[Handler], Handler]:
         """Decorator: ``handler`` decides about the named calls.
@@ -246,8 +252,12 @@ class HandlerSet:
         that fail them never stop the program; ``when`` is a Python predicate on the
         :class:`Call`, checked after the stop. ``decides_only=True`` promises that the handler
         only passes, emulates or fails (no rewrite, no result hook): the ``auto`` backend then
-        decides its calls through seccomp user notification, without a ptrace stop. Unknown
-        names raise ValueError at once.
+        decides its calls through seccomp user notification, without a ptrace stop.
+        ``path_prefixes`` is a promise too: the handler passes, with no effect, every call
+        whose path argument is absolute, lexically normal (no ``//``, ``.`` or ``..``
+        component) and starts with none of these strings; the C wait loops then pass such calls
+        without running the handler (a syscall with one path argument; the rest always
+        reach it). Unknown names raise ValueError at once.
         """
 
         def register(handler: Handler) -> Handler:
@@ -258,6 +268,7 @@ class HandlerSet:
                 when=when,
                 arg_conditions=conditions,
                 decides_only=decides_only,
+                path_prefixes=path_prefixes,
             )
             return handler
 

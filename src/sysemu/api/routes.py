@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
-from sysemu.abi import Abi, Syscall, syscall_by_number, unknown_syscall
+from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_number, unknown_syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Outcome
 from sysemu.api.observers import Observer
@@ -60,6 +60,11 @@ class Registration(NamedTuple):
     # run has a seccomp filter and nothing else wants the call, the filter answers it
     # (SECCOMP_RET_ERRNO) and it never stops; the handler serves the backends without one.
     filter_errno: int | None = None
+    # A promise, like decides_only: the handler passes, with no effect, every call whose path
+    # argument (the syscall's only one) is absolute, lexically normal (no "//", "." or "..")
+    # and starts with none of these. The C wait loops read such a path and pass the call
+    # without running the handler (see Route.direct); the Python loops let it decide.
+    path_prefixes: tuple[str, ...] | None = None
 
     def accepts(self, call: Call) -> bool:
         """Whether the conditions hold for ``call`` (the kernel checked them only for the first
@@ -109,6 +114,14 @@ class SyscallStats:
             self.killed += 1
 
 
+PathGuard = tuple[int, tuple[bytes, ...]]
+"""A route's path guard: the index of its path argument and the prefixes (see
+:attr:`Registration.path_prefixes`)."""
+
+DirectEntry = tuple[Syscall, Handler, SyscallStats, "Route", int, int, PathGuard | None]
+"""What :meth:`Route.direct` gives a wait loop (``sysemu.kernel.loop_config.DirectRoute``)."""
+
+
 class Route:
     """Everything the engine needs for one (ABI, number) once the filter sent a call here.
 
@@ -141,6 +154,29 @@ class Route:
         self.observers = observers
         self.observe_results = observe_results
         self.in_filter = False
+
+    def direct(self) -> DirectEntry | None:
+        """What a wait loop needs to decide this route's calls on its own, without its general
+        path (``sysemu.kernel.loop_config.DirectRoute``): ``(syscall, handler, stats, route,
+        audit_arch, nr, path_guard)``, where ``path_guard`` is None or ``(argument index,
+        prefixes as bytes)`` (see :attr:`Registration.path_prefixes`). None unless the route
+        has one handler, whose conditions the kernel checked, and no observer (their
+        ``call_finished`` would have to follow a reply that the notification loop sends late).
+        """
+        if not self.prechecked or len(self.registrations) != 1 or self.observers:
+            return None
+        syscall = self.syscall
+        return (
+            syscall, self.registrations[0].handler, self.stats, self,
+            syscall.abi.audit_arch, syscall.filter_nr, self._path_guard(),
+        )  # fmt: skip
+
+    def _path_guard(self) -> PathGuard | None:
+        prefixes = self.registrations[0].path_prefixes
+        paths = [i for i, p in enumerate(self.syscall.params) if p.kind is ArgKind.PATH]
+        if prefixes is None or len(paths) != 1:
+            return None
+        return paths[0], tuple(prefix.encode("utf-8", "surrogateescape") for prefix in prefixes)
 
     def decide(self, call: Call, *, kernel_checked: bool = True) -> Decision | None:
         """Ask the registered handlers in order; the first decision wins. Raises

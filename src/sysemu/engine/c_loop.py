@@ -59,13 +59,7 @@ class CLoopServing(CallCycle):
             or self._arch.native_abi.audit_arch != ptrace.ACCELERATED_AUDIT_ARCH
         ):
             return None
-        direct: list[DirectRoute | None] = [
-            (route.syscall, route.registrations[0].handler, route.stats, route,
-             route.syscall.abi.audit_arch, route.syscall.filter_nr)
-            if route.prechecked and len(route.registrations) == 1 and not route.observers
-            else None
-            for route in self._routes
-        ]  # fmt: skip
+        direct: list[DirectRoute | None] = [route.direct() for route in self._routes]
         # For syscall stops (no filter data): the same by ABI and number.
         by_number = {
             route.syscall.abi.audit_arch << 32 | route.syscall.filter_nr: entry

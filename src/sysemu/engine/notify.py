@@ -29,12 +29,12 @@ import time
 from collections.abc import Mapping, Sequence
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import Syscall, is_error
+from sysemu.abi import is_error
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Emulate, Fail, OpenFile, Outcome, Pass, Result
 from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
-from sysemu.api.routes import CompiledHandlers, Handler, HandlerError, Route, SyscallStats
+from sysemu.api.routes import CompiledHandlers, DirectEntry, Handler, HandlerError, Route
 from sysemu.engine.common import run_result, tell_observers
 from sysemu.engine.errors import (
     ErrorReporter,
@@ -90,12 +90,6 @@ class _NotifiedCall(Call):
         if not isinstance(memory, TraceeMemory):
             memory = self._memory = NotifiedMemory(self.tid, self._listener, self._notification)
         return memory
-
-
-# What the loop needs of a route it may decide on its own: the route has one handler, whose
-# conditions the kernel already checked, and no observer (their call_finished must follow the
-# reply, which the loop sends late: with the next receive).
-_Direct = tuple[Syscall, Handler, SyscallStats, Route]
 
 
 def check_supported(compiled: CompiledHandlers) -> None:
@@ -154,10 +148,10 @@ class NotifySupervisor:
         }
         # Emptied when a handler error ends the run (OnError.KILL), so that every later call
         # takes the general path, which refuses it.
-        self._direct: dict[int, _Direct] = {
-            key: (route.syscall, route.registrations[0].handler, route.stats, route)
+        self._direct: dict[int, DirectEntry] = {
+            key: entry
             for key, route in self._by_call.items()
-            if route.prechecked and len(route.registrations) == 1 and not route.observers
+            if (entry := route.direct()) is not None
         }
         self._policy = policy or FailurePolicy(on_error, error_errno, report)
         self._tasks: dict[int, TaskState] = {}
@@ -313,7 +307,7 @@ class NotifySupervisor:
 
         This is the whole per-call cost of the backend in Python, so it is written flat: one
         :meth:`Listener.exchange` per call sends the previous reply and receives the next
-        notification; a call of a direct route (see ``_Direct``) is decided here, and its
+        notification; a call of a direct route (see ``Route.direct``) is decided here, and its
         reply left for that exchange. Anything else (several handlers, observers, OpenFile,
         handler errors, a run being killed) goes through :meth:`_answer`, which replies at once.
         What is counted, and when a handler error is raised, is the same on both paths.
@@ -337,7 +331,7 @@ class NotifySupervisor:
             if route is None:
                 self._answer(listener, notification)
                 continue
-            syscall, handler, stats, _ = route
+            syscall, handler, stats = route[0], route[1], route[2]
             state = tasks.get(tid)
             if state is None:
                 state = tasks[tid] = TaskState(tid)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DirectRoute = tuple[object, ...]
 """A route one handler decides without Python's loop: ``(syscall, handler, stats, route,
-audit_arch, nr)`` (the notification loop reads the first four)."""
+audit_arch, nr, path_guard)``, as ``sysemu.api.routes.Route.direct`` makes it."""
 
 
 class DecisionConfig:
@@ -117,12 +117,12 @@ class PtraceLoopConfig(DecisionConfig):
         follow_clone3: tuple[int, int, int] | None = None,
     ) -> None:
         _copy_decision(self, decision)
-        _check_routes(direct, 6)
+        _check_routes(direct, 7)
         if follow_clone3 is not None and (
             len(follow_clone3) != 3 or not all(isinstance(n, int) for n in follow_clone3)
         ):
             raise TypeError("follow_clone3 must be (key, route, flag), three ints, or None")
-        _check_routes(by_number.values(), 6)
+        _check_routes(by_number.values(), 7)
         self.mode = mode
         self.direct = direct
         self.by_number = by_number
@@ -159,7 +159,7 @@ class NotifyLoopConfig(DecisionConfig):
         poll_first: bool = False,
     ) -> None:
         _copy_decision(self, decision)
-        _check_routes(direct.values(), 4)
+        _check_routes(direct.values(), 7)
         self.fd = fd
         self.poll_first = poll_first
         self.direct = direct

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "calls.h"
+#include "tracee.h"
 
 static PyObject *s_value, *s_errno, *s_then, *s_acquire, *s_release;
 static struct slot_cache c_value, c_errno, c_then;
@@ -123,6 +124,58 @@ int decide(const struct decide_config *config, PyObject *entry, PyObject *call,
     int ran = run_handler(handler, call, stats, config->raised, route, &verdict->decision);
     if (ran <= 0) return ran; /* raised: handed to Python (0), or an exception (-1) */
     return sort(config, stats, verdict);
+}
+
+/* Whether `path` (`length` bytes) is absolute and lexically normal: no empty, "." or ".."
+ * component, so that resolving it changes nothing but a trailing slash. */
+static int plain_absolute(const char *path, size_t length) {
+    if (length == 0 || path[0] != '/') return 0;
+    for (size_t i = 0; i < length; i++) {
+        if (path[i] != '/') continue;
+        size_t rest = length - i - 1; /* bytes after this slash */
+        const char *next = path + i + 1;
+        if (rest > 0 && next[0] == '/') return 0;
+        if ((rest == 1 && next[0] == '.') || (rest > 1 && next[0] == '.' && next[1] == '/'))
+            return 0;
+        if (rest >= 2 && next[0] == '.' && next[1] == '.' && (rest == 2 || next[2] == '/'))
+            return 0;
+    }
+    return 1;
+}
+
+int guard_passes(PyObject *entry, pid_t pid, const __u64 *args) {
+    if (PyTuple_GET_SIZE(entry) < 7) return 0;
+    PyObject *guard = PyTuple_GET_ITEM(entry, 6);
+    if (guard == Py_None) return 0;
+    if (!PyTuple_Check(guard) || PyTuple_GET_SIZE(guard) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a path guard is (argument index, prefixes)");
+        return -1;
+    }
+    long index = PyLong_AsLong(PyTuple_GET_ITEM(guard, 0));
+    PyObject *prefixes = PyTuple_GET_ITEM(guard, 1);
+    if (index == -1 && PyErr_Occurred()) return -1;
+    if (index < 0 || index > 5 || !PyTuple_Check(prefixes)) {
+        PyErr_SetString(PyExc_TypeError, "a path guard is (argument index 0-5, prefixes)");
+        return -1;
+    }
+    char path[4096]; /* PATH_MAX: the kernel refuses longer paths (ENAMETOOLONG) */
+    ssize_t length = read_cstring_into(pid, (unsigned long)args[index], path, sizeof path, 1);
+    if (length < 0 || (size_t)length >= sizeof path || !plain_absolute(path, (size_t)length))
+        return 0; /* unreadable, too long, relative or not normal: the handler judges it */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyBytes_Check(prefix)) {
+            PyErr_SetString(PyExc_TypeError, "a path guard's prefixes are bytes");
+            return -1;
+        }
+        Py_ssize_t size = PyBytes_GET_SIZE(prefix);
+        if (size <= length && memcmp(path, PyBytes_AS_STRING(prefix), (size_t)size) == 0)
+            return 0;
+    }
+    PyObject *stats = PyTuple_GET_ITEM(entry, 2);
+    if (count_for_route(stats, COUNT_STOPS, 1) < 0 || count_for_route(stats, COUNT_PASSED, 1) < 0)
+        return -1;
+    return 1;
 }
 
 void verdict_clear(struct verdict *verdict) {

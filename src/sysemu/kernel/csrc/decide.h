@@ -8,6 +8,9 @@
 
 #include "pyutil.h"
 
+#include <linux/types.h>
+#include <sys/types.h>
+
 /* What deciding needs of a loop's configuration (sysemu.kernel.loop_config.DecisionConfig),
  * read once per serve call: strong references, dropped by decide_config_clear. */
 struct decide_config {
@@ -52,6 +55,13 @@ struct verdict {
  * stop and its outcome in stats: 0 with *verdict filled, or -1 with an exception set. */
 int decide(const struct decide_config *config, PyObject *entry, PyObject *call,
            struct verdict *verdict);
+
+/* Whether route entry (..., path_guard)'s path guard passes the call of process `pid` whose
+ * argument registers are `args` without its handler (sysemu.api.routes.Route.direct): its path
+ * argument reads as an absolute, lexically normal path that starts with none of the guard's
+ * prefixes. Such a call is counted as a passed stop. 1 passed, 0 for the handler (no guard,
+ * a path it cannot judge, a prefix matched), -1 with an exception set. */
+int guard_passes(PyObject *entry, pid_t pid, const __u64 *args);
 
 /* Drops the verdict's references (a recycled decision goes back, see calls.h). */
 void verdict_clear(struct verdict *verdict);

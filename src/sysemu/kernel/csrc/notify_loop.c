@@ -278,6 +278,13 @@ static int serve_direct(const struct notify_config *config, const struct notif *
     PyObject *tid = NULL, *state = NULL, *raw = NULL, *ip = NULL, *id = NULL, *call = NULL;
     struct verdict verdict = {VERDICT_RAISED, NULL, NULL};
     int outcome = -1;
+    int guarded = guard_passes(entry, (pid_t)request->pid, request->data.args);
+    if (guarded != 0) {
+        memset(response, 0, sizeof *response);
+        response->id = request->id;
+        response->flags = 1; /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+        return guarded < 0 ? -1 : 1;
+    }
     if ((tid = int_for(&notified_tid, request->pid)) == NULL) goto done;
     state = PyDict_GetItemWithError(config->decide.tasks, tid);
     if (state != NULL) {

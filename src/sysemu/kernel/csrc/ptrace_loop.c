@@ -183,6 +183,11 @@ static int serve_direct(const struct ptrace_config *config, long tid, PyObject *
     PyObject *raw = NULL, *ip = NULL, *sp = NULL, *call = NULL;
     struct verdict verdict = {VERDICT_RAISED, NULL, NULL};
     int outcome = -1;
+    int guarded = guard_passes(entry, (pid_t)tid, info->seccomp.args);
+    if (guarded != 0) {
+        verdict.kind = VERDICT_PASS;
+        return guarded < 0 ? -1 : ptrace_carry_out(config, &verdict, tid, state, NULL, NULL);
+    }
     if ((raw = args_for(&stopped_args, info->seccomp.args)) == NULL) goto done;
     if ((ip = int_for(&stopped_ip, info->instruction_pointer)) == NULL) goto done;
     if ((sp = int_for(&stopped_sp, info->stack_pointer)) == NULL) goto done;

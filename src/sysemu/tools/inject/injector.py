@@ -169,6 +169,7 @@ class Injector(Observer, Tool):
                     # ptrace can (unotify refuses them at the start).
                     decides_only=not (sees_result or parsed.short) and not self.reads_registers,
                     needs_ptrace=sees_result or parsed.short is not None or self.reads_registers,
+                    path_prefixes=_literal_prefixes(parsed.path),
                 )
                 registered += 1
         if not registered:
@@ -413,6 +414,17 @@ def _cut(spec: InjectSpec, call: Call, index: int, cut: int) -> Decision:
 def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:
     """Parse several specs; raises InjectSpecError naming the first bad one."""
     return [parse_inject_spec(text) for text in texts]
+
+
+def _literal_prefixes(glob: str | None) -> tuple[str] | None:
+    """What every path ``glob`` matches starts with, as a path guard of the handler (see
+    ``HandlerSet.on``): its text up to the first wildcard, when that is an absolute
+    directory or more; None where no such prefix narrows anything."""
+    if glob is None:
+        return None
+    wildcard = min((i for i in map(glob.find, "*?[") if i >= 0), default=len(glob))
+    prefix = glob[:wildcard]
+    return (prefix,) if prefix.startswith("/") and len(prefix) > 1 else None
 
 
 def _glob_matcher(glob: str | None) -> Callable[[str], object] | None:
