@@ -11,11 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
-from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_number, unknown_syscall
+from sysemu.abi import Abi, ArgKind, Syscall, socketcall, syscall_by_number, unknown_syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Outcome
 from sysemu.api.observers import Observer
-from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_TRACE, ArgTest, Rule
+from sysemu.kernel.bpf import (
+    SECCOMP_RET_ALLOW,
+    SECCOMP_RET_ERRNO,
+    SECCOMP_RET_TRACE,
+    ArgTest,
+    Op,
+    Rule,
+)
 
 if TYPE_CHECKING:
     from typing import Any
@@ -134,7 +141,7 @@ class Route:
 
     __slots__ = (
         "in_filter", "observe_results", "observers", "prechecked", "registrations", "stats",
-        "syscall",
+        "subcalls", "syscall",
     )  # fmt: skip
 
     def __init__(
@@ -154,6 +161,9 @@ class Route:
         self.observers = observers
         self.observe_results = observe_results
         self.in_filter = False
+        # A multiplexer's route (socketcall): its operations that other routes want, by
+        # number, with the words of arguments each reads (see demultiplex).
+        self.subcalls: dict[int, tuple[Route, int]] | None = None
 
     def direct(self) -> DirectEntry | None:
         """What a wait loop needs to decide this route's calls on its own, without its general
@@ -163,13 +173,35 @@ class Route:
         has one handler, whose conditions the kernel checked, and no observer (their
         ``call_finished`` would have to follow a reply that the notification loop sends late).
         """
-        if not self.prechecked or len(self.registrations) != 1 or self.observers:
+        if (
+            not self.prechecked
+            or len(self.registrations) != 1
+            or self.observers
+            or self.subcalls is not None
+        ):
             return None
         syscall = self.syscall
         return (
             syscall, self.registrations[0].handler, self.stats, self,
             syscall.abi.audit_arch, syscall.filter_nr, self._path_guard(),
         )  # fmt: skip
+
+    def demultiplex(self, call: Call) -> tuple[Route, tuple[int, ...], int] | None:
+        """For a call of a multiplexer (``socketcall``) whose operation another route wants:
+        that route, the arguments of the direct call the kernel makes of it, read from the
+        caller's array (see :mod:`sysemu.abi.socketcall`), and how many words of the array
+        they are. None for any other operation, or an array the kernel could not read either
+        (its ``EFAULT``)."""
+        subcalls = self.subcalls
+        wanted = subcalls.get(call.raw[0] & 0xFFFF_FFFF) if subcalls else None
+        if wanted is None:
+            return None
+        route, words = wanted
+        try:
+            data = call.read(call.raw[1], words * socketcall.WORD_BYTES)
+        except OSError:
+            return None
+        return route, socketcall.direct_args(data), words
 
     def _path_guard(self) -> PathGuard | None:
         prefixes = self.registrations[0].path_prefixes
@@ -333,7 +365,44 @@ def compile_routes(
             )
             if not registration.tests:
                 break  # every later rule for this call is unreachable
+    for abi in allowed:
+        _demultiplex_socket_calls(compiled, abi, many=many)
     return compiled
+
+
+def _demultiplex_socket_calls(compiled: CompiledHandlers, abi: Abi, *, many: bool) -> None:
+    """Where ``abi`` multiplexes socket calls (i386's ``socketcall``) and routes want some of
+    them, send those operations to the multiplexer's route, which hands each to the route
+    of its direct call (:meth:`Route.demultiplex`): a rule on ``connect`` sees a 32-bit C
+    library's ``connect`` too. The filter checks the operation number; nothing else stops."""
+    multiplexer = socketcall.multiplexer_of(abi)
+    if multiplexer is None:
+        return
+    routes = {route.syscall.name: route for route in compiled.routes if route.syscall.abi is abi}
+    # Observers of every call see each operation as its call, as strace shows them.
+    wanted = socketcall.DIRECT_NAMES if compiled.watch_all else set(routes)
+    subcalls = {}
+    for number, (syscall, words) in socketcall.subcalls_for(abi, wanted).items():
+        if syscall.name not in routes:  # (only with observers of every call)
+            routes[syscall.name] = compiled.dynamic_route(abi, syscall.nr)
+            compiled.routes.append(routes[syscall.name])
+        subcalls[number] = (routes[syscall.name], words)
+    if not subcalls:
+        return
+    route = routes.get(multiplexer.name)
+    if route is None:
+        route = (
+            compiled.dynamic_route(abi, multiplexer.nr)
+            if compiled.watch_all
+            else Route(multiplexer, (), SyscallStats(multiplexer.name, abi), prechecked=True)
+        )
+        compiled.routes.append(route)
+    route.subcalls = subcalls
+    if many:  # every call stops and is routed by number: no rule
+        return
+    operation = ArgTest(0, Op.IN, tuple(sorted(subcalls)), bits=32)
+    action = SECCOMP_RET_TRACE | compiled.routes.index(route)
+    compiled.rules.append(Rule(abi.audit_arch, multiplexer.filter_nr, action, (operation,)))
 
 
 def _filter_answers(registrations: list[Registration], observers: tuple[Observer, ...]) -> bool:

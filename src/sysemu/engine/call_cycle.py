@@ -32,7 +32,7 @@ import struct
 from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import syscall_by_name
+from sysemu.abi import socketcall, syscall_by_name
 from sysemu.abi.errnos import RESTART_ERRNOS
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
@@ -94,6 +94,17 @@ def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
     path = os.fsencode(decision.path) + b"\0"
     openat = syscall_by_name("openat", call.abi)
     return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
+
+
+class MultiplexedCall(Call):
+    """A socket call that a 32-bit C library made through ``socketcall``: the handlers see the
+    direct call (:meth:`Route.demultiplex`), whose arguments are words of an array in the
+    caller's memory. ``registers``: the ``socketcall``'s own; ``words``: the array's length."""
+
+    __slots__ = ("registers", "words")
+
+    registers: tuple[int, ...]
+    words: int
 
 
 class CallCycle:
@@ -232,6 +243,13 @@ class CallCycle:
         carry out the decision."""
         state = self._tasks.get(tid) or self._adopt(tid)
         call = Call(route.syscall, args, state, ip, sp)
+        if route.subcalls is not None:  # socketcall: decided as the call it makes
+            demultiplexed = route.demultiplex(call)
+            if demultiplexed is not None:
+                route, direct, words = demultiplexed
+                call = MultiplexedCall(route.syscall, direct, state, ip, sp)
+                call.registers, call.words = args, words
+                kernel_checked = False
         stats = route.stats
         stats.stops += 1
         if self._policy.fatal is not None:  # the tree is being killed; let nothing else run
@@ -357,11 +375,35 @@ class CallCycle:
         except OSError as error:
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
-        self._arch.rewrite(state.tid, call.abi, nr, args)
+        if type(call) is MultiplexedCall:
+            self._rewrite_multiplexed(call, decision, nr, args)
+        else:
+            self._arch.rewrite(state.tid, call.abi, nr, args)
         if blobs:
             record = RewriteRecord(call.sp, nr, tuple(args), tuple(blobs), decision.then, route)
             state.rewritten = record
         self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
+
+    def _rewrite_multiplexed(
+        self, call: MultiplexedCall, decision: Rewrite, nr: int, args: list[int]
+    ) -> None:
+        """Rewrite a socket call made through ``socketcall``: its new arguments go into the
+        caller's own array, where the kernel reads them, and the registers stay as they were
+        (i386 keeps live values in esi, edi and ebp across a call, which the direct call's
+        padding would overwrite). Another call instead (``change_to``) gets the registers the
+        program had where the decision gives no value."""
+        if nr == call.nr:
+            words = b"".join(
+                (value & 0xFFFF_FFFF).to_bytes(socketcall.WORD_BYTES, "little")
+                for value in args[: call.words]
+            )
+            call.memory.write(call.registers[1], words)
+            return
+        registers = [
+            kept if given is None else value
+            for kept, given, value in zip(call.registers, decision.args, args, strict=True)
+        ]
+        self._arch.rewrite(call.tid, call.abi, nr, registers)
 
     def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
         """Whether ``call`` is the thread's last rewritten call, run again by the kernel after

@@ -396,6 +396,15 @@ class NotifySupervisor:
         call = _NotifiedCall(route.syscall, raw, state, ip)
         call._listener = listener
         call._notification = notification_id
+        kernel_checked = True
+        if route.subcalls is not None:  # socketcall: decided as the call it makes
+            demultiplexed = route.demultiplex(call)
+            if demultiplexed is not None:
+                route, raw, _ = demultiplexed
+                kernel_checked = False
+                call = _NotifiedCall(route.syscall, raw, state, ip)
+                call._listener = listener
+                call._notification = notification_id
         stats = route.stats
         stats.stops += 1
         if self._policy.fatal is not None:  # a process the first kill missed (forked meanwhile)
@@ -407,7 +416,9 @@ class NotifySupervisor:
             call.keep_entry()  # once the call is answered, its memory cannot be read
             self._tell(route, "call_entered", call)
         try:
-            decision = route.decide(call) if route.registrations else None
+            decision = (
+                route.decide(call, kernel_checked=kernel_checked) if route.registrations else None
+            )
             if type(decision) is Emulate and not is_error(decision.value):
                 # The common case, kept short.
                 value, outcome = decision.value, Outcome.EMULATED

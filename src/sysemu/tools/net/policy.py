@@ -16,7 +16,8 @@ not checked: a server listening on every address (``0.0.0.0``) can be reached fr
 machines.
 
 32-bit programs whose C library multiplexes these calls through ``socketcall`` are checked
-the same way, reading its argument array. In both modes ``io_uring_setup`` fails with
+the same way: the engine hands each such operation to the handler of the call it makes (see
+``sysemu.abi.socketcall``). In both modes ``io_uring_setup`` fails with
 ``ENOSYS`` (unless ``--allow-io-uring``), as under every rule on a call an io_uring operation
 can do instead (see ``HandlerSet.guarded_against_io_uring``): the kernel's io_uring workers
 make sockets, connects and sends that no filter sees.
@@ -39,10 +40,6 @@ from sysemu.api.decisions import Decision, Fail
 from sysemu.api.handlers import HandlerSet
 
 _INET = (AF_INET, AF_INET6)
-# socketcall's call numbers (include/uapi/linux/net.h), and how many argument words each
-# reads from its array.
-SYS_SOCKET, SYS_CONNECT, SYS_SENDTO, SYS_SENDMSG, SYS_SENDMMSG = 1, 3, 11, 16, 20
-_SOCKETCALL_WORDS = {SYS_SOCKET: 1, SYS_CONNECT: 3, SYS_SENDTO: 6, SYS_SENDMSG: 2, SYS_SENDMMSG: 3}
 _UIO_MAXIOV = 1024  # the most messages one sendmmsg sends
 
 
@@ -53,27 +50,15 @@ def deny_network(handlers: HandlerSet, *, allow_loopback: bool = False) -> None:
     decision wins."""
     if not allow_loopback:
         handlers.add("socket", _refuse, domain=In(*_INET), decides_only=True)
-        handlers.add("socketcall", _refuse_socketcall, call=SYS_SOCKET, decides_only=True)
         return
     handlers.add("connect", _check_connect, addr=Ne(0), decides_only=True)
     handlers.add("sendto", _check_sendto, dest_addr=Ne(0), decides_only=True)
     handlers.add("sendmsg", _check_sendmsg, decides_only=True)
     handlers.add("sendmmsg", _check_sendmmsg, decides_only=True)
-    handlers.add(
-        "socketcall",
-        _check_socketcall,
-        call=In(SYS_CONNECT, SYS_SENDTO, SYS_SENDMSG, SYS_SENDMMSG),
-        decides_only=True,
-    )
 
 
 def _refuse(_call: Call) -> Decision:
     return Fail(errno.EACCES)
-
-
-def _refuse_socketcall(call: Call) -> Decision | None:
-    words = _socketcall_args(call, 1)
-    return None if words is None or words[0] not in _INET else Fail(errno.EACCES)
 
 
 def _off_this_machine(address: SocketAddress | None) -> bool:
@@ -120,29 +105,3 @@ def _check_sendmsg(call: Call) -> Decision | None:
 def _check_sendmmsg(call: Call) -> Decision | None:
     stride = layout.mmsghdr_size(_pointer_bytes(call.abi))
     return _check_messages(call, call.raw[1], call.args.value(2), stride)
-
-
-def _socketcall_args(call: Call, count: int) -> list[int] | None:
-    try:
-        data = call.read(call.raw[1], 4 * count)
-    except OSError:
-        return None
-    return [int.from_bytes(data[i : i + 4], "little") for i in range(0, 4 * count, 4)]
-
-
-def _check_socketcall(call: Call) -> Decision | None:
-    which = call.args.value(0)
-    words = _socketcall_args(call, _SOCKETCALL_WORDS.get(which, 0))
-    if not words:
-        return None
-    if which == SYS_CONNECT:
-        return _check(call, words[1], _int32(words[2]))
-    if which == SYS_SENDTO:
-        return _check(call, words[4], _int32(words[5]))
-    if which == SYS_SENDMSG:
-        return _check_messages(call, words[1], 1, 0)
-    return _check_messages(call, words[1], words[2], layout.mmsghdr_size(4))
-
-
-def _int32(word: int) -> int:
-    return word - (1 << 32) if word >= 1 << 31 else word
