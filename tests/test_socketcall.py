@@ -158,3 +158,24 @@ def test_tracing_every_call_shows_the_operations_not_socketcall(
     assert "socketcall(" not in text
     assert f'connect(4, {{sa_family=AF_UNIX, sun_path="{socket}"}}, 110) = 0' in text
     assert 'recvfrom(5, "hi", 7, 0, NULL, NULL) = 2' in " ".join(text.split())
+
+
+@pytest.mark.parametrize("backend", PTRACE_BACKENDS)
+def test_the_virtual_filesystem_maps_a_32_bit_programs_socket_names(
+    programs: Programs, tmp_path: Path, backend: str
+) -> None:
+    """bind and connect to a name under a bind point: both rewritten in the array, so the
+    socket is made and found where the bind point leads (the virtual directory does not
+    exist on the host)."""
+    emu = Emulator(backend=backend)
+    emu.fs.bind("/sysemu-virtual-sockets", str(tmp_path))
+    seen: list[str] = []
+
+    @emu.on("bind", abi=Abi.I386)
+    def note(call: Call) -> Decision | None:
+        seen.append(str(call.args.socket_address(1)))
+        return None
+
+    name = Path("/sysemu-virtual-sockets/s.sock")
+    assert exchange(emu, programs.m32("unix_exchange"), name, name) == WHOLE_EXCHANGE
+    assert seen and str(name) in seen[0]
