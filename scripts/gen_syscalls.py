@@ -26,7 +26,9 @@ unpacked with ``dpkg-deb -x``: the root that holds ``usr/``) and writes
 (``usr/lib/linux/uapi/arm64/asm/unistd_64.h``, generated from ``scripts/syscall.tbl``), whose
 64-bit entry points are the x86-64 ones of the same name: each row takes its entry point and
 params from the x86_64 row of that name (made in the same run with ``--linux``, else read from
-the committed ``_table_x86_64.py``), except where ``AARCH64_ENTRIES`` says otherwise.
+the committed ``_table_x86_64.py``), except where ``AARCH64_ENTRIES`` says otherwise. Calls
+numbered 424 or more that the headers do not have yet are taken from the x86_64 rows: since
+Linux 5.1 a new call gets the same number on every architecture.
 
 Standard library only; the kernel files are read, never copied into the repository.
 """
@@ -47,6 +49,9 @@ OUT_I386 = "_table_i386.py"
 OUT_AARCH64 = "_table_aarch64.py"
 
 TBL_64 = "arch/x86/entry/syscalls/syscall_64.tbl"
+# The first number every architecture shares (Linux 5.1's pidfd_send_signal on): a call added
+# since has that number everywhere, so the aarch64 table may take newer calls from x86_64's.
+UNIFIED_FROM = 424
 TBL_32 = "arch/x86/entry/syscalls/syscall_32.tbl"
 HEADERS_REQUIRED = ("include/linux/syscalls.h",)
 # Read after syscalls.h, so a generic prototype wins over an arch header's duplicate of it.
@@ -828,10 +833,21 @@ def generate_aarch64(headers: Path, x86_64: Sequence[tuple[TblRow, Params]]) -> 
         rows.append((TblRow(nr, "common", name, found[0]), found[1]))
     if missing:
         raise LookupError("aarch64: no entry point for " + ", ".join(missing))
+    # From 424 on, every architecture gives a new call the same number (the unified table,
+    # Linux 5.1): the x86_64 rows of a newer kernel than the headers name the rest.
+    known = {row.nr for row, _ in rows}
+    newer = [
+        (TblRow(row.nr, "common", row.name, row.entry), params)
+        for row, params in x86_64
+        if row.nr >= UNIFIED_FROM and row.abi == "common" and row.nr not in known
+    ]
+    what = "aarch64 (asm-generic) calls, with named parameters"
+    if newer:
+        what += f"; {newer[0][0].nr}-{newer[-1][0].nr} from the x86_64 table's unified numbers"
     return _render_table(
         read_uapi_version(headers),
-        "aarch64 (asm-generic) calls, with named parameters",
-        [(row.nr, row.abi, row.name, row.entry, params) for row, params in rows],
+        what,
+        [(row.nr, row.abi, row.name, row.entry, params) for row, params in rows + newer],
     )
 
 

@@ -93,9 +93,14 @@ def test_generator_reproduces_the_committed_table(tmp_path: Path) -> None:
     committed = (REPO / "src/sysemu/abi/_table_aarch64.py").read_text()
     version = re.search(r'^LINUX_VERSION = "(\d+)\.(\d+)"$', committed, re.M)
     assert version is not None
+    # The calls the committed file took from the x86_64 table's unified numbers were not in
+    # its headers: nor are they in this one.
+    unified = re.search(r"; (\d+)-(\d+) from the x86_64 table", committed)
+    assert unified is not None
+    from_headers = [c for c in syscalls(Abi.AARCH64) if c.nr < int(unified[1])]
     header = tmp_path / gen.AARCH64_UNISTD[0]
     header.parent.mkdir(parents=True)
-    header.write_text("".join(f"#define __NR_{c.name} {c.nr}\n" for c in syscalls(Abi.AARCH64)))
+    header.write_text("".join(f"#define __NR_{c.name} {c.nr}\n" for c in from_headers))
     version_h = tmp_path / gen.UAPI_VERSION
     version_h.parent.mkdir(parents=True)
     version_h.write_text(

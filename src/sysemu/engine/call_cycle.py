@@ -32,7 +32,7 @@ import struct
 from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import socketcall, syscall_by_name
+from sysemu.abi import syscall_by_name
 from sysemu.abi.errnos import RESTART_ERRNOS
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
@@ -52,6 +52,7 @@ from sysemu.api.routes import CompiledHandlers, HandlerError, Route
 from sysemu.engine import untraced
 from sysemu.engine.common import HandlerAlarm, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision
+from sysemu.engine.multiplexed import MultiplexedCall, rewrite_multiplexed
 from sysemu.engine.tasks import Reexecution, RewriteRecord, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE
 from sysemu.kernel import ptrace
@@ -94,17 +95,6 @@ def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
     path = os.fsencode(decision.path) + b"\0"
     openat = syscall_by_name("openat", call.abi)
     return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
-
-
-class MultiplexedCall(Call):
-    """A socket call that a 32-bit C library made through ``socketcall``: the handlers see the
-    direct call (:meth:`Route.demultiplex`), whose arguments are words of an array in the
-    caller's memory. ``registers``: the ``socketcall``'s own; ``words``: the array's length."""
-
-    __slots__ = ("registers", "words")
-
-    registers: tuple[int, ...]
-    words: int
 
 
 class CallCycle:
@@ -376,34 +366,13 @@ class CallCycle:
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
         if type(call) is MultiplexedCall:
-            self._rewrite_multiplexed(call, decision, nr, args)
+            rewrite_multiplexed(self._arch, call, decision, nr, args)
         else:
             self._arch.rewrite(state.tid, call.abi, nr, args)
         if blobs:
             record = RewriteRecord(call.sp, nr, tuple(args), tuple(blobs), decision.then, route)
             state.rewritten = record
         self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
-
-    def _rewrite_multiplexed(
-        self, call: MultiplexedCall, decision: Rewrite, nr: int, args: list[int]
-    ) -> None:
-        """Rewrite a socket call made through ``socketcall``: its new arguments go into the
-        caller's own array, where the kernel reads them, and the registers stay as they were
-        (i386 keeps live values in esi, edi and ebp across a call, which the direct call's
-        padding would overwrite). Another call instead (``change_to``) gets the registers the
-        program had where the decision gives no value."""
-        if nr == call.nr:
-            words = b"".join(
-                (value & 0xFFFF_FFFF).to_bytes(socketcall.WORD_BYTES, "little")
-                for value in args[: call.words]
-            )
-            call.memory.write(call.registers[1], words)
-            return
-        registers = [
-            kept if given is None else value
-            for kept, given, value in zip(call.registers, decision.args, args, strict=True)
-        ]
-        self._arch.rewrite(call.tid, call.abi, nr, registers)
 
     def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
         """Whether ``call`` is the thread's last rewritten call, run again by the kernel after

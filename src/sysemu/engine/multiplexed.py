@@ -1,0 +1,46 @@
+"""Socket calls a 32-bit C library makes through ``socketcall``, as the engine carries them out.
+
+The routes find the operation and read its arguments (``Route.demultiplex``); this module
+holds the call the handlers then see and the one decision that differs from a direct call's:
+a rewrite, which goes back into the program's array. It must not decide anything itself.
+"""
+
+from __future__ import annotations
+
+from sysemu.abi import socketcall
+from sysemu.api.call import Call
+from sysemu.api.decisions import Rewrite
+from sysemu.kernel.arch import Arch
+
+
+class MultiplexedCall(Call):
+    """A socket call that a 32-bit C library made through ``socketcall``: the handlers see the
+    direct call (``Route.demultiplex``), whose arguments are words of an array in the
+    caller's memory. ``registers``: the ``socketcall``'s own; ``words``: the array's length."""
+
+    __slots__ = ("registers", "words")
+
+    registers: tuple[int, ...]
+    words: int
+
+
+def rewrite_multiplexed(
+    arch: Arch, call: MultiplexedCall, decision: Rewrite, nr: int, args: list[int]
+) -> None:
+    """Rewrite a socket call made through ``socketcall``: its new arguments go into the
+    caller's own array, where the kernel reads them, and the registers stay as they were
+    (the program keeps live values in the argument registers the operation does not use,
+    which the direct call's zero padding would overwrite). Another call instead
+    (``change_to``) gets the registers the program had where the decision gives no value."""
+    if nr == call.nr:
+        words = b"".join(
+            (value & 0xFFFF_FFFF).to_bytes(socketcall.WORD_BYTES, "little")
+            for value in args[: call.words]
+        )
+        call.memory.write(call.registers[1], words)
+        return
+    registers = [
+        kept if given is None else value
+        for kept, given, value in zip(call.registers, decision.args, args, strict=True)
+    ]
+    arch.rewrite(call.tid, call.abi, nr, registers)
