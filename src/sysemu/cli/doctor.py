@@ -6,6 +6,7 @@ Probes that change the calling process (installing a seccomp filter) run in a fo
 from __future__ import annotations
 
 import errno
+import fcntl
 import itertools
 import os
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER
 from sysemu.kernel.unotify import (
+    ADDFD,
+    NOTIF_ADDFD,
+    SECCOMP_ADDFD_FLAG_SEND,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
 )
@@ -53,6 +57,16 @@ def _wait_killable() -> bool:
 
 def _sync_wake_up() -> bool:
     return Listener(_listener()).wake_up_on_caller_cpu()
+
+
+def _addfd_send() -> bool:
+    # Asked about no notification: a known flag fails with ENOENT, an unknown one EINVAL.
+    request = bytearray(ADDFD.pack(0, SECCOMP_ADDFD_FLAG_SEND, 0, 0, 0))
+    try:
+        fcntl.ioctl(_listener(), NOTIF_ADDFD, request, True)
+    except OSError as failure:
+        return failure.errno == errno.ENOENT
+    return True
 
 
 def _set_syscall_info() -> bool:
@@ -100,6 +114,11 @@ def report() -> list[tuple[str, bool | str, str]]:
         ("PTRACE_SET_SYSCALL_INFO (6.16)", _set_syscall_info(), "not needed: registers work"),
         ("process_vm_readv (3.2)", _process_vm_readv(), "fast tracee memory reads"),
         ("seccomp user notification (5.0)", notify, "the unotify backend"),
+        (
+            "SECCOMP_ADDFD_FLAG_SEND (5.14)",
+            notify and _in_child(_addfd_send),
+            "unotify: OpenFile's descriptor goes with the reply (else added, then replied)",
+        ),
         (
             "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19)",
             notify and _in_child(_wait_killable),
