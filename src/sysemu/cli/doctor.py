@@ -69,11 +69,6 @@ def _addfd_send() -> bool:
     return True
 
 
-def _set_syscall_info() -> bool:
-    # On a pid that is not our tracee a known request fails with ESRCH, an unknown one EIO.
-    return raw.ptrace(ptrace.PTRACE_SET_SYSCALL_INFO, 0, 0, 0) != -errno.EIO
-
-
 def _process_vm_readv() -> bool:
     buffer = b"probe"
     try:
@@ -101,6 +96,9 @@ def _yama() -> str:
 def report() -> list[tuple[str, bool | str, str]]:
     """(capability, present or a value, what it is for), in the order printed."""
     notify = seccomp.has_user_notification()
+    get_info, set_info = ptrace.known_requests(
+        ptrace.PTRACE_GET_SYSCALL_INFO, ptrace.PTRACE_SET_SYSCALL_INFO
+    )
     return [
         ("kernel", os.uname().release, os.uname().machine),
         (
@@ -110,8 +108,8 @@ def report() -> list[tuple[str, bool | str, str]]:
         ),
         ("Yama ptrace_scope", _yama(), "who may be traced"),
         ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the auto and seccomp backends"),
-        ("PTRACE_GET_SYSCALL_INFO (5.3)", ptrace.has_syscall_info(), "one request per stop"),
-        ("PTRACE_SET_SYSCALL_INFO (6.16)", _set_syscall_info(), "not needed: registers work"),
+        ("PTRACE_GET_SYSCALL_INFO (5.3)", get_info, "one request per stop"),
+        ("PTRACE_SET_SYSCALL_INFO (6.16)", set_info, "not needed: registers work"),
         ("process_vm_readv (3.2)", _process_vm_readv(), "fast tracee memory reads"),
         ("seccomp user notification (5.0)", notify, "the unotify backend"),
         (
