@@ -374,6 +374,25 @@ def test_open_on_behalf_is_immune_to_a_path_rewritten_after_the_check(
 
 
 @pytest.mark.parametrize("backend", ["unotify", "auto"])
+def test_a_run_on_kernels_without_wait_killable_recv(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Before Linux 5.19 the filter flag WAIT_KILLABLE_RECV is refused (EINVAL), which is
+    asked before the program starts: the listener is made without it. The refusal is real:
+    the flag is replaced by a bit no kernel knows."""
+    monkeypatch.setattr(notify, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 30)
+    monkeypatch.setattr(auto, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 30)
+    emu = Emulator(backend=backend)  # type: ignore[arg-type]
+
+    @emu.on("getpid", decides_only=True)
+    def fake(call: Call) -> object:
+        return call.emulate(4242)
+
+    result = emu.run(["sh", "-c", "echo $$"], capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"4242\n"), result.stderr
+
+
+@pytest.mark.parametrize("backend", ["unotify", "auto"])
 def test_open_on_behalf_where_the_kernel_refuses_the_send_flag(
     monkeypatch: pytest.MonkeyPatch, backend: str, tmp_path: Path
 ) -> None:
