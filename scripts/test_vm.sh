@@ -9,8 +9,8 @@
 # packages with mmdebstrap (arm64 package scripts run under qemu-user through binfmt_misc),
 # with what setup.sh installs; downloads the Python wheels setup.sh installs (once, cached) so
 # that the machine needs no network; copies this work tree onto a fresh disk; boots it and,
-# inside, prints `sysemu doctor`, runs ./setup.sh and pytest (the whole suite, the smoke subset
-# with --smoke, or the arguments after --), and prints pytest's summary.
+# inside, runs ./setup.sh, prints `sysemu doctor`, runs pytest (the whole suite, the smoke
+# subset with --smoke, the arguments after --, or both), and prints pytest's summary.
 #   aarch64 (the default): the image's own kernel (6.1), qemu-system-aarch64 -M virt -cpu max
 #     (TCG: emulated, 10-50x slower than native).
 #   x86_64: the kernel --kernel names (default 5.10), the newest of Debian's cloud kernels of
@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
         --smoke) pytest_args=("${smoke_tests[@]}"); shift ;;
         --build-only) build_only=1; shift ;;
         --env) vm_env+=("$2"); shift 2 ;;
-        --) shift; pytest_args=("$@"); break ;;
+        --) shift; pytest_args+=("$@"); break ;;
         -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test_vm: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -356,7 +356,9 @@ nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
     -append "root=/dev/vda rw console=$console loglevel=4 panic=-1 init=/sbin/sysemu-vm-init" \
     -drive "file=$work/disk.img,format=raw,if=virtio" </dev/null >"$log" 2>&1 ||
     status=$?
-tr -d '\r' <"$log" | grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
+# (The firmware's screen codes can precede the first line of the machine on the same line.)
+tr -d '\r' <"$log" | sed 's/^.*\(== inside: \)/\1/' |
+    grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
 echo "== machine ran $(( $(now) - start )) s (qemu exit status $status)"
 summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error)' | tail -n 1 || true)
 [ -n "$summary" ] || fail "no pytest summary: see $log"
