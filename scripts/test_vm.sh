@@ -64,7 +64,7 @@ while [ $# -gt 0 ]; do
         --build-only) build_only=1; shift ;;
         --env) vm_env+=("$2"); shift 2 ;;
         --) shift; pytest_args+=("$@"); break ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test_vm: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
