@@ -373,6 +373,47 @@ def test_open_on_behalf_is_immune_to_a_path_rewritten_after_the_check(
         assert leaked > 0  # the time-of-check/time-of-use race, shown
 
 
+@pytest.mark.parametrize("backend", ["unotify", "auto"])
+def test_a_run_on_kernels_without_wait_killable_recv(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Before Linux 5.19 the filter flag WAIT_KILLABLE_RECV is refused (EINVAL), which is
+    asked before the program starts: the listener is made without it. The refusal is real:
+    the flag is replaced by a bit no kernel knows."""
+    monkeypatch.setattr(notify, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 30)
+    monkeypatch.setattr(auto, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1 << 30)
+    emu = Emulator(backend=backend)  # type: ignore[arg-type]
+
+    @emu.on("getpid", decides_only=True)
+    def fake(call: Call) -> object:
+        return call.emulate(4242)
+
+    result = emu.run(["sh", "-c", "echo $$"], capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"4242\n"), result.stderr
+
+
+@pytest.mark.parametrize("backend", ["unotify", "auto"])
+def test_open_on_behalf_where_the_kernel_refuses_the_send_flag(
+    monkeypatch: pytest.MonkeyPatch, backend: str, tmp_path: Path
+) -> None:
+    """Linux 5.9 to 5.13 have NOTIF_ADDFD without SECCOMP_ADDFD_FLAG_SEND: the descriptor is
+    added, then the reply sent. The refusal is real: the flag is replaced by a bit no kernel
+    knows, which the kernel refuses as it refuses SEND before 5.14 (EINVAL)."""
+    from sysemu.kernel import unotify  # noqa: PLC0415
+
+    monkeypatch.setattr(unotify, "SECCOMP_ADDFD_FLAG_SEND", 1 << 30)
+    wanted = tmp_path / "wanted"
+    wanted.write_text("opened by sysemu\n")
+    emu = Emulator(backend=backend)  # type: ignore[arg-type]
+
+    @emu.on("openat", decides_only=True)
+    def on_behalf(call: Call) -> object:
+        return call.open_file() if call.path == str(wanted) else None
+
+    result = emu.run(["cat", str(wanted)], capture_output=True, timeout=60)
+    assert (result.exit_code, result.stdout) == (0, b"opened by sysemu\n"), result.stderr
+
+
 def test_unotify_without_the_c_accelerator() -> None:
     """The fcntl versions of NOTIF_RECV/SEND, as a machine without a C compiler runs them."""
     env = {**os.environ, "SYSEMU_NO_SPEEDUPS": "1"}

@@ -273,6 +273,15 @@ def test_doctor_reports_what_the_kernel_offers() -> None:
     assert tables.split()[4] == linux_version()
 
 
+def test_doctor_asks_a_stopped_tracee_which_ptrace_requests_the_kernel_knows() -> None:
+    """A pid that is not a stopped tracee fails every request with ESRCH before the kernel
+    looks at the request: only a real tracee tells an unknown request (EIO) from a known one.
+    The host kernel has PTRACE_GET_SYSCALL_INFO (5.3); 0x42ff is no request."""
+    from sysemu.kernel import ptrace  # noqa: PLC0415
+
+    assert ptrace.known_requests(ptrace.PTRACE_GET_SYSCALL_INFO, 0x42FF) == (True, False)
+
+
 def test_doctor_says_how_auto_would_decide_the_rules(tmp_path: Path) -> None:
     rules = tmp_path / "rules.py"
     rules.write_text(

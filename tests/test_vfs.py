@@ -148,15 +148,19 @@ def test_an_added_file_with_content_made_at_each_open() -> None:
 
     vfs = VirtualFS().add_file("/vfs-test-counter", counter)
     script = (
-        "import mmap, os\n"
+        "import mmap, os, sys\n"
         "print(open('/vfs-test-counter').read(), end='')\n"
         "f = open('/vfs-test-counter', 'rb')\n"
         "print(open('/vfs-test-counter').read(), end='')\n"  # a later open: its own content
         "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
         "print(bytes(m).decode(), os.fstat(f.fileno()).st_size, end=' ')\n"
         "os.lseek(f.fileno(), 5, 0); print(os.read(f.fileno(), 6))\n"
+        # Flushed around the fork: without PYTHONUNBUFFERED the child's line stays in its
+        # buffer at os._exit, and a buffer not flushed before the fork is written twice.
+        "sys.stdout.flush()\n"
         "if os.fork() == 0:\n"  # a child reads the inherited descriptor
-        "    os.lseek(f.fileno(), 0, 0); print(f.read().decode(), end=''); os._exit(0)\n"
+        "    os.lseek(f.fileno(), 0, 0); print(f.read().decode(), end='', flush=True)\n"
+        "    os._exit(0)\n"
         "os.wait()\n"
         "try:\n"
         "    open('/vfs-test-counter', 'a')\n"

@@ -6,6 +6,7 @@ Probes that change the calling process (installing a seccomp filter) run in a fo
 from __future__ import annotations
 
 import errno
+import fcntl
 import itertools
 import os
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
 from sysemu.kernel.memory import TraceeMemory
 from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER
 from sysemu.kernel.unotify import (
+    ADDFD,
+    NOTIF_ADDFD,
+    SECCOMP_ADDFD_FLAG_SEND,
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     Listener,
 )
@@ -55,9 +59,14 @@ def _sync_wake_up() -> bool:
     return Listener(_listener()).wake_up_on_caller_cpu()
 
 
-def _set_syscall_info() -> bool:
-    # On a pid that is not our tracee a known request fails with ESRCH, an unknown one EIO.
-    return raw.ptrace(ptrace.PTRACE_SET_SYSCALL_INFO, 0, 0, 0) != -errno.EIO
+def _addfd_send() -> bool:
+    # Asked about no notification: a known flag fails with ENOENT, an unknown one EINVAL.
+    request = bytearray(ADDFD.pack(0, SECCOMP_ADDFD_FLAG_SEND, 0, 0, 0))
+    try:
+        fcntl.ioctl(_listener(), NOTIF_ADDFD, request, True)
+    except OSError as failure:
+        return failure.errno == errno.ENOENT
+    return True
 
 
 def _process_vm_readv() -> bool:
@@ -87,6 +96,9 @@ def _yama() -> str:
 def report() -> list[tuple[str, bool | str, str]]:
     """(capability, present or a value, what it is for), in the order printed."""
     notify = seccomp.has_user_notification()
+    get_info, set_info = ptrace.known_requests(
+        ptrace.PTRACE_GET_SYSCALL_INFO, ptrace.PTRACE_SET_SYSCALL_INFO
+    )
     return [
         ("kernel", os.uname().release, os.uname().machine),
         (
@@ -96,10 +108,15 @@ def report() -> list[tuple[str, bool | str, str]]:
         ),
         ("Yama ptrace_scope", _yama(), "who may be traced"),
         ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the auto and seccomp backends"),
-        ("PTRACE_GET_SYSCALL_INFO (5.3)", ptrace.has_syscall_info(), "one request per stop"),
-        ("PTRACE_SET_SYSCALL_INFO (6.16)", _set_syscall_info(), "not needed: registers work"),
+        ("PTRACE_GET_SYSCALL_INFO (5.3)", get_info, "one request per stop"),
+        ("PTRACE_SET_SYSCALL_INFO (6.16)", set_info, "not needed: registers work"),
         ("process_vm_readv (3.2)", _process_vm_readv(), "fast tracee memory reads"),
         ("seccomp user notification (5.0)", notify, "the unotify backend"),
+        (
+            "SECCOMP_ADDFD_FLAG_SEND (5.14)",
+            notify and _in_child(_addfd_send),
+            "unotify: OpenFile's descriptor goes with the reply (else added, then replied)",
+        ),
         (
             "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19)",
             notify and _in_child(_wait_killable),

@@ -34,6 +34,7 @@ from sysemu.engine.untraced import untraced_rules
 from sysemu.kernel.seccomp import (
     SECCOMP_FILTER_FLAG_NEW_LISTENER,
     PreparedFilter,
+    filter_flags_known,
     has_user_notification,
 )
 from sysemu.kernel.unotify import (
@@ -82,6 +83,8 @@ class NotificationCompanion:
         """A fresh socket for the listener's hand-over, and the listener's filter flags."""
         self._ours, self._theirs = socket_pair()
         flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        if not filter_flags_known(flags):  # before Linux 5.19
+            flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
         return self._theirs.fileno(), flags
 
     @contextlib.contextmanager

@@ -51,7 +51,11 @@ from sysemu.engine.listening import notification_filter, receive_listener, socke
 from sysemu.engine.tasks import TaskState
 from sysemu.kernel.loop_config import DecisionConfig, NotifyLoopConfig
 from sysemu.kernel.memory import TraceeMemory
-from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, PreparedFilter
+from sysemu.kernel.seccomp import (
+    SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    PreparedFilter,
+    filter_flags_known,
+)
 from sysemu.kernel.unotify import (
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     SECCOMP_USER_NOTIF_FLAG_CONTINUE,
@@ -65,7 +69,6 @@ from sysemu.kernel.unotify import (
 if TYPE_CHECKING:
     from _thread import LockType
 
-WAIT_KILLABLE = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 _CONTINUE = SECCOMP_USER_NOTIF_FLAG_CONTINUE
 _clock = time.perf_counter_ns
 
@@ -177,44 +180,36 @@ class NotifySupervisor:
     ) -> RunResult:
         """Start ``argv`` and answer its notifications until every process using the filter
         has exited; see :class:`~sysemu.engine.tracer.Tracer.run`."""
-        spawned = None
-        listener_fd: int | None = None
-        for flags in (
-            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-            SECCOMP_FILTER_FLAG_NEW_LISTENER,  # before Linux 5.19
-        ):
-            ours, theirs = socket_pair()
-            # Between us and the program, a guardian kills its tree if we die (no ptrace
-            # here: nothing else would) and reports its status (see engine/guardian.py).
-            spawned = self._program = spawn_guarded(
-                argv,
-                path=path,
-                env=env,
-                cwd=cwd,
-                make_filter=self._filter,
-                stdio=stdio,
-                listener_socket=theirs.fileno(),
-                filter_flags=flags,
-            )
-            theirs.close()  # so that a child that fails first gives an end of file here
-            try:
-                listener_fd = receive_listener(ours, timeout)
-            except BaseException as error:  # (Ctrl-C meanwhile): nothing may outlive us
-                spawned.end()
-                spawned.wait()
-                if isinstance(error, TimeoutError):
-                    # A child that never sends its listener must not hold the run for ever.
-                    raise RunTimeoutError(
-                        argv, timeout or 0.0, self._result(signal.SIGKILL)
-                    ) from None
-                raise
-            if listener_fd is not None:
-                break
+        flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        if not filter_flags_known(flags):  # before Linux 5.19
+            flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
+        ours, theirs = socket_pair()
+        # Between us and the program, a guardian kills its tree if we die (no ptrace
+        # here: nothing else would) and reports its status (see engine/guardian.py).
+        spawned = self._program = spawn_guarded(
+            argv,
+            path=path,
+            env=env,
+            cwd=cwd,
+            make_filter=self._filter,
+            stdio=stdio,
+            listener_socket=theirs.fileno(),
+            filter_flags=flags,
+        )
+        theirs.close()  # so that a child that fails first gives an end of file here
+        try:
+            listener_fd = receive_listener(ours, timeout)
+        except BaseException as error:  # (Ctrl-C meanwhile): nothing may outlive us
+            spawned.end()
+            spawned.wait()
+            if isinstance(error, TimeoutError):
+                # A child that never sends its listener must not hold the run for ever.
+                raise RunTimeoutError(argv, timeout or 0.0, self._result(signal.SIGKILL)) from None
+            raise
+        if listener_fd is None:
             spawned.wait()  # it failed before sending the listener
             failure = spawned.exec_error() or ""
-            if "Invalid argument" not in failure or not flags & WAIT_KILLABLE:
-                raise ExecError(errno.ENOEXEC, f"cannot start {path}: {failure}")
-        assert spawned is not None and listener_fd is not None
+            raise ExecError(errno.ENOEXEC, f"cannot start {path}: {failure}")
         listener = Listener(listener_fd)
         listener.wake_up_on_caller_cpu()
         root = self.root = spawned.pid

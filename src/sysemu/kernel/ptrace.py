@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sysemu.kernel.loop_config import PtraceLoopConfig, TraceWriterConfig
 
 # Requests (include/uapi/linux/ptrace.h).
+PTRACE_TRACEME = 0
 PTRACE_PEEKUSER = 3
 PTRACE_POKEUSER = 6
 PTRACE_CONT = 7
@@ -293,13 +294,31 @@ def set_regset(tid: int, note: int, buffer: bytearray) -> bool:
 
 
 def has_syscall_info() -> bool:
-    """Whether this kernel has ``PTRACE_GET_SYSCALL_INFO`` (5.3), probed without a tracee.
+    """Whether this kernel has ``PTRACE_GET_SYSCALL_INFO`` (5.3), asked of a stopped tracee."""
+    return known_requests(PTRACE_GET_SYSCALL_INFO)[0]
 
-    On a pid that is not our tracee the request fails with ESRCH when it exists and with
-    EIO when the kernel does not know it.
-    """
-    buffer = bytearray(SYSCALL_INFO_SIZE)
-    return _ptrace(PTRACE_GET_SYSCALL_INFO, 0, SYSCALL_INFO_SIZE, buffer) != -errno.EIO
+
+def known_requests(*requests: int) -> tuple[bool, ...]:
+    """Whether this kernel knows each ptrace request, asked of a child stopped under
+    ``PTRACE_TRACEME`` with no buffer: a request the kernel does not know fails with EIO,
+    a known one succeeds or refuses the buffer. (The pid is checked before the request, so a
+    pid that is not a stopped tracee tells nothing: ESRCH either way.) All False where the
+    child cannot be traced."""
+    signal_stop = 19  # SIGSTOP
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only stops, and is killed stopped
+        raw.ptrace(PTRACE_TRACEME, 0, 0, 0)
+        os.kill(os.getpid(), signal_stop)
+        os._exit(0)
+    try:
+        _, status = os.waitpid(child, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            return tuple(False for _ in requests)
+        answers = tuple(_ptrace(request, child, 0, 0) for request in requests)
+        return tuple(answer not in (-errno.EIO, -errno.ESRCH) for answer in answers)
+    finally:
+        os.kill(child, 9)  # SIGKILL
+        os.waitpid(child, 0)
 
 
 def host_arch() -> Arch:

@@ -7,6 +7,7 @@ a tree whose tracer died fails with ENOSYS, which is why the engine always sets
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections.abc import Sequence
 
@@ -59,6 +60,13 @@ def action_available(action: int) -> bool:
     """Whether the kernel knows the filter return ``action`` (SECCOMP_GET_ACTION_AVAIL)."""
     value = struct.pack("<I", action)
     return syscall(SYS_SECCOMP, SECCOMP_GET_ACTION_AVAIL, 0, value) == 0
+
+
+def filter_flags_known(flags: int) -> bool:
+    """Whether this kernel takes every one of the filter ``flags``, asked without a filter
+    (nothing is installed): the kernel checks the flags (EINVAL) before it reads the program
+    (EFAULT)."""
+    return syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, 0) == -errno.EFAULT
 
 
 def has_trace_action() -> bool:

@@ -89,6 +89,8 @@ class Listener:
         self.poll_first = False
         """Whether a receive polls the listener first, so that a hang-up ends it (set by
         :meth:`wake_up_on_caller_cpu` on kernels before 6.6: see the module docstring)."""
+        self.addfd_send = True
+        """Whether ``SECCOMP_ADDFD_FLAG_SEND`` (5.14) is taken; cleared at its first refusal."""
         self._receive = bytearray(NOTIF.size)
         self._zero = bytes(NOTIF.size)
         self._respond = bytearray(RESPONSE.size)
@@ -148,15 +150,29 @@ class Listener:
         the caller's fd number, or ``-errno`` (ENOENT if the call is gone)."""
         # A mutable buffer with mutate_flag: fcntl.ioctl then returns the ioctl's result (the
         # new fd), where an immutable one would return the buffer.
-        request = bytearray(
-            ADDFD.pack(
-                notification_id, SECCOMP_ADDFD_FLAG_SEND, fd, 0, os.O_CLOEXEC if cloexec else 0
+        newfd_flags = os.O_CLOEXEC if cloexec else 0
+        if self.addfd_send:
+            request = bytearray(
+                ADDFD.pack(notification_id, SECCOMP_ADDFD_FLAG_SEND, fd, 0, newfd_flags)
             )
-        )
+            try:
+                return int(fcntl.ioctl(self.fd, NOTIF_ADDFD, request, True))
+            except OSError as failure:
+                if failure.errno != errno.EINVAL:
+                    return -(failure.errno or errno.EIO)
+            self.addfd_send = False  # Linux 5.9 to 5.13: no SEND flag
+        # Add the descriptor, then reply with its number. Not atomic: a call interrupted in
+        # between leaves the descriptor open in the caller.
+        request = bytearray(ADDFD.pack(notification_id, 0, fd, 0, newfd_flags))
         try:
-            return int(fcntl.ioctl(self.fd, NOTIF_ADDFD, request, True))
+            added = int(fcntl.ioctl(self.fd, NOTIF_ADDFD, request, True))
         except OSError as failure:
-            return -(failure.errno or errno.EIO)
+            # Before 5.9 (no ADDFD) the call must still be answered, or it waits for ever.
+            code = failure.errno or errno.EIO
+            if code == errno.ENOENT or not self.respond(notification_id, error=-code):
+                return -errno.ENOENT
+            return -code
+        return added if self.respond(notification_id, value=added) else -errno.ENOENT
 
     def hung_up(self) -> bool:
         """Whether no process uses the filter any more (``POLLHUP`` on the listener)."""

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# Run sysemu's test suite inside an emulated machine: a real arm64 kernel, or one of Debian's
+# x86-64 kernels, on an x86-64 Debian host.
+#
+#   scripts/test_vm.sh [--arch aarch64|x86_64] [--kernel 5.10|6.1|6.12] [--accel auto|kvm|tcg]
+#                      [--smoke] [--build-only] [--env NAME=VALUE]... [-- PYTEST_ARGS...]
+#
+# Builds (once, then cached) a Debian bookworm system for the architecture from Debian's
+# packages with mmdebstrap (arm64 package scripts run under qemu-user through binfmt_misc),
+# with what setup.sh installs; downloads the Python wheels setup.sh installs (once, cached) so
+# that the machine needs no network; copies this work tree onto a fresh disk; boots it and,
+# inside, runs ./setup.sh, prints `sysemu doctor`, runs pytest (the whole suite, the smoke
+# subset with --smoke, the arguments after --, or both), and prints pytest's summary.
+#   aarch64 (the default): the image's own kernel (6.1), qemu-system-aarch64 -M virt -cpu max
+#     (TCG: emulated, 10-50x slower than native).
+#   x86_64: the kernel --kernel names (default 5.10), the newest of Debian's cloud kernels of
+#     that series (bullseye's 5.10, bookworm's 6.1, trixie's 6.12), downloaded once, booted with
+#     qemu-system-x86_64 and a small initramfs that loads its virtio modules. --accel auto uses
+#     KVM where a probe boot reaches init, TCG elsewhere.
+# Everything emulated runs under nice -n 19. --env sets a variable for pytest inside
+# (SYSEMU_NO_SPEEDUPS=1: the Python loops, not the C ones).
+#
+# Environment: SYSEMU_VM_CACHE (default ~/.cache/sysemu-vm), SYSEMU_VM_TIMEOUT (seconds the
+# machine may run, default 10800), SYSEMU_VM_MEMORY (MiB, default 4096).
+# Needs root (mmdebstrap's root mode, binfmt_misc, mke2fs -d keeping owners) and the Debian
+# packages mmdebstrap e2fsprogs python3-pip, with qemu-user-static qemu-system-arm for aarch64
+# and qemu-system-x86 kmod for x86_64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+
+arch=aarch64
+kernel_series=5.10
+accel=auto
+suite=bookworm
+timeout_s=${SYSEMU_VM_TIMEOUT:-10800}
+memory=${SYSEMU_VM_MEMORY:-4096}
+cache_root=${SYSEMU_VM_CACHE:-$HOME/.cache/sysemu-vm}
+# The smoke subset: a sample of the engine on every backend, and the tools, whole.
+engine=tests/test_engine.py
+smoke_tests=(
+    "$engine::test_emulated_getpid_returns_the_handlers_value"
+    "$engine::test_a_shell_sees_the_emulated_pid_and_the_denied_file"
+    "$engine::test_rewritten_path_opens_another_file"
+    "$engine::test_change_to_another_syscall"
+    "$engine::test_observe_sees_and_replaces_results"
+    "$engine::test_fork_vfork_clone3_posix_spawn_and_threads_are_followed"
+    "$engine::test_a_call_interrupted_by_a_signal_restarts_and_is_decided_again"
+    "$engine::test_the_numbers_the_architecture_writes_out_are_the_tables"
+    tests/test_decisions.py tests/test_backends.py tests/test_inject.py tests/test_trace.py
+    tests/test_vfs.py tests/test_arch_seam.py tests/test_arch_aarch64.py tests/test_abi_aarch64.py
+    --timeout=300
+)
+
+pytest_args=()
+build_only=0
+vm_env=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --arch) arch=$2; shift 2 ;;
+        --kernel) kernel_series=$2; shift 2 ;;
+        --accel) accel=$2; shift 2 ;;
+        --smoke) pytest_args=("${smoke_tests[@]}"); shift ;;
+        --build-only) build_only=1; shift ;;
+        --env) vm_env+=("$2"); shift 2 ;;
+        --) shift; pytest_args+=("$@"); break ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "test_vm: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+fail() { echo "test_vm: $*" >&2; exit 3; }
+now() { date +%s; }
+need() {  # need TOOL... -- PACKAGES: one line naming the packages when a tool is missing
+    local tools=() tool
+    while [ "$1" != -- ]; do tools+=("$1"); shift; done
+    shift
+    for tool in "${tools[@]}"; do
+        command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null ||
+            fail "missing $tool: apt-get install $*"
+    done
+}
+
+# Packages of the image: what setup.sh installs (read from it), Python's headers and venv.
+mapfile -t setup_packages < <(sed -n 's/^apt_packages=(\(.*\))$/\1/p' setup.sh | tr ' ' '\n')
+packages=python3,python3-dev,python3-venv,procps,iproute2,ca-certificates
+packages+=,$(IFS=,; echo "${setup_packages[*]}")
+case $arch in
+    aarch64)
+        debian_arch=arm64 wheel_arch=aarch64 console=ttyAMA0
+        packages+=,linux-image-arm64
+        need mmdebstrap qemu-system-aarch64 qemu-aarch64-static mke2fs -- \
+            mmdebstrap qemu-user-static qemu-system-arm e2fsprogs
+        ;;
+    x86_64)
+        debian_arch=amd64 wheel_arch=x86_64 console=ttyS0
+        packages+=,gcc-multilib,busybox-static
+        case $kernel_series in
+            5.10|6.1|6.12) ;;
+            *) fail "--kernel takes 5.10, 6.1 or 6.12 (Debian's bullseye, bookworm, trixie)" ;;
+        esac
+        need mmdebstrap qemu-system-x86_64 mke2fs depmod modprobe -- \
+            mmdebstrap qemu-system-x86 e2fsprogs kmod
+        ;;
+    *) fail "--arch takes aarch64 or x86_64" ;;
+esac
+[ "$(id -u)" -eq 0 ] || fail "needs root (mmdebstrap, binfmt_misc, disk image owners)"
+python3 -m pip --version >/dev/null 2>&1 || fail "missing pip: apt-get install python3-pip"
+cache=$cache_root/$arch-$suite
+
+# arm64's initramfs comes from the image's initramfs-tools and only needs to find the virtio
+# disk: building it with every module, under qemu-user, would take most of the image's build.
+initramfs_hook=
+if [ "$arch" = aarch64 ]; then
+    initramfs_hook='mkdir -p "$1/usr/share/initramfs-tools/modules.d" "$1/etc/initramfs-tools/conf.d"
+printf "virtio_mmio\nvirtio_pci\nvirtio_blk\next4\n" > "$1/usr/share/initramfs-tools/modules.d/sysemu-vm"
+printf "MODULES=list\nCOMPRESS=gzip\n" > "$1/etc/initramfs-tools/conf.d/sysemu-vm"'
+fi
+stamp="$suite $packages $(printf %s "$initramfs_hook" | sha256sum | cut -c1-16)"
+
+build_image() {
+    mkdir -p "$cache"
+    if [ -f "$cache/root.tar" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
+        return
+    fi
+    local hook=()
+    if [ "$arch" = aarch64 ]; then
+        if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+            mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+                fail "cannot mount binfmt_misc (needed to run arm64 package scripts)"
+        fi
+        if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+            update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 ||
+                fail "cannot register qemu-aarch64 with binfmt_misc (update-binfmts --enable qemu-aarch64)"
+        fi
+        hook=(--essential-hook="$initramfs_hook")
+    fi
+    echo "== building the $debian_arch image in $cache (once)"
+    local start; start=$(now)
+    rm -f "$cache/root.tar" "$cache/stamp"
+    nice -n 19 mmdebstrap --arch="$debian_arch" --variant=apt --format=tar --include="$packages" \
+        "${hook[@]}" "$suite" "$cache/root.tar.part" >"$cache/build.log" 2>&1 ||
+        fail "mmdebstrap failed: see $cache/build.log"
+    mv "$cache/root.tar.part" "$cache/root.tar"
+    echo "$stamp" >"$cache/stamp"
+    echo "== image built in $(( $(now) - start )) s"
+}
+
+download_wheels() {
+    local want; want=$(cat pyproject.toml bench/requirements.txt | sha256sum | cut -c1-16)
+    if [ "$(cat "$cache/wheels/stamp" 2>/dev/null)" = "$want" ]; then return; fi
+    echo "== downloading the $wheel_arch wheels setup.sh installs"
+    rm -rf "$cache/wheels"; mkdir -p "$cache/wheels"
+    # The development extras of pyproject.toml, read with the host's Python.
+    mapfile -t dev < <(python3 - <<'EOF'
+import re
+text = open("pyproject.toml").read()
+block = re.search(r"^dev = \[(.*?)\]", text, re.M | re.S).group(1)
+print("\n".join(re.findall(r'"([^"]+)"', block)))
+EOF
+)
+    python3 -m pip download -q -d "$cache/wheels" --only-binary=:all: \
+        --platform "manylinux2014_$wheel_arch" --platform "manylinux_2_17_$wheel_arch" \
+        --platform "manylinux_2_28_$wheel_arch" --platform "linux_$wheel_arch" --platform any \
+        --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
+        pip "setuptools>=77" wheel "${dev[@]}" -r bench/requirements.txt \
+        >"$cache/wheels.log" 2>&1 || fail "pip download failed: see $cache/wheels.log"
+    echo "$want" >"$cache/wheels/stamp"
+}
+
+# Debian's apt, pointed at private lists, so that the host's own apt setup is left alone.
+kernel_apt() {
+    local tool=$1; shift
+    local dir=$cache_root/x86_64-apt
+    "$tool" -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" "$@"
+}
+
+# The newest cloud kernel of the series: its vmlinuz, its modules, and an initramfs of the
+# image's busybox and the modules that reach the virtio disk (ext4 is built into the kernel).
+fetch_x86_kernel() {
+    local kdir=$cache_root/x86_64-kernel-$kernel_series
+    if [ -f "$kdir/initrd.img" ]; then return; fi
+    local dir=$cache_root/x86_64-apt
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    local d=http://deb.debian.org/debian s=http://deb.debian.org/debian-security suite_of
+    {
+        for suite_of in bullseye bookworm trixie; do
+            echo "deb $d $suite_of main"; echo "deb $s $suite_of-security main"
+        done
+    } >"$dir/sources.list"
+    echo "== downloading Debian's $kernel_series cloud kernel"
+    kernel_apt apt-get update >"$dir/update.log" 2>&1 || fail "apt-get update failed: see $dir/update.log"
+    local version package
+    version=$(kernel_apt apt-cache madison linux-image-cloud-amd64 | awk '{print $3}' |
+        grep "^$kernel_series\." | sort -V | tail -n 1)
+    [ -n "$version" ] || fail "no linux-image-cloud-amd64 $kernel_series in Debian's lists"
+    package=$(kernel_apt apt-cache show "linux-image-cloud-amd64=$version" |
+        sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
+    rm -rf "$kdir"; mkdir -p "$kdir/deb" "$kdir/initramfs/bin" "$kdir/initramfs/lib"
+    (cd "$kdir/deb" && kernel_apt apt-get download "$package" >/dev/null 2>&1) ||
+        fail "cannot download $package"
+    dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
+    # trixie's packages put the modules under /usr/lib, older ones under /lib.
+    if [ -d "$kdir/root/usr/lib/modules" ]; then
+        mkdir -p "$kdir/root/lib"; mv "$kdir/root/usr/lib/modules" "$kdir/root/lib/"
+    fi
+    local release; release=$(basename "$(ls -d "$kdir"/root/lib/modules/*)")
+    depmod -b "$kdir/root" "$release"
+    local module
+    for module in $(modprobe -d "$kdir/root" -S "$release" --show-depends -a virtio_pci virtio_blk |
+        awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
+        case $module in
+            *.xz) xz -dc "$module" ;;
+            *.zst) zstd -qdc "$module" ;;
+            *) cat "$module" ;;
+        esac >"$kdir/initramfs/lib/$(basename "${module%.xz}" .zst)"
+        basename "${module%.xz}" .zst >>"$kdir/initramfs/modules"
+    done
+    tar -C "$kdir/initramfs" -xf "$cache/root.tar" ./usr/bin/busybox 2>/dev/null ||
+        tar -C "$kdir/initramfs" -xf "$cache/root.tar" ./bin/busybox
+    [ -f "$kdir/initramfs/bin/busybox" ] || mv "$kdir/initramfs/usr/bin/busybox" "$kdir/initramfs/bin/"
+    rm -rf "$kdir/initramfs/usr"
+    cat >"$kdir/initramfs/init" <<'EOF'
+#!/bin/busybox sh
+# Load the virtio modules, mount the disk and hand over to it.
+/bin/busybox --install -s /bin
+mkdir -p /proc /dev /newroot
+mount -t proc proc /proc
+mount -t devtmpfs devtmpfs /dev
+for module in $(cat /modules); do insmod "/lib/$module"; done
+for attempt in $(seq 100); do [ -b /dev/vda ] && break; sleep 0.1; done
+mount -t ext4 /dev/vda /newroot || { echo "initramfs: cannot mount /dev/vda"; poweroff -f; }
+init=$(sed -n 's/.*init=\([^ ]*\).*/\1/p' /proc/cmdline)
+umount /proc
+mount --move /dev /newroot/dev
+exec switch_root /newroot "${init:-/sbin/init}"
+EOF
+    chmod 755 "$kdir/initramfs/init"
+    (cd "$kdir/initramfs" && find . | ./bin/busybox cpio -o -H newc 2>/dev/null) |
+        gzip -1 >"$kdir/initrd.img.part"
+    cp "$kdir"/root/boot/vmlinuz-* "$kdir/vmlinuz"
+    rm -rf "$kdir/deb" "$kdir/root/boot"
+    mv "$kdir/initrd.img.part" "$kdir/initrd.img"
+}
+
+# KVM where the host's nested virtualisation runs the kernel to its init (some hypervisors
+# accept KVM_CREATE_VM yet hang the guest early or refuse an MSR with -cpu host); the answer is
+# cached per host kernel and qemu.
+choose_x86_accel() {
+    if [ "$accel" != auto ]; then echo "$accel"; return; fi
+    local kdir=$cache_root/x86_64-kernel-$kernel_series
+    local key; key="$(uname -r) $(qemu-system-x86_64 --version | head -n 1)"
+    local answer=$cache_root/x86_64-kvm-probe
+    if [ "$(head -n 1 "$answer" 2>/dev/null)" = "$key" ]; then tail -n 1 "$answer"; return; fi
+    local verdict=tcg
+    if [ -w /dev/kvm ] && timeout 30 qemu-system-x86_64 -accel kvm -cpu host,-arch-capabilities \
+        -m 512 -nographic -no-reboot -nic none -kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.img" \
+        -append "console=ttyS0 panic=-1 loglevel=4 init=/no-such-init" </dev/null 2>&1 |
+        grep -q 'cannot mount /dev/vda'; then
+        verdict=kvm
+    fi
+    printf '%s\n%s\n' "$key" "$verdict" >"$answer"
+    echo "$verdict"
+}
+
+make_disk() {
+    local root=$1 disk=$2
+    echo "== making the disk (image, wheels, this work tree)"
+    mkdir -p "$root"
+    tar -C "$root" -xf "$cache/root.tar"
+    mkdir -p "$root/opt/wheels" "$root/project"
+    cp "$cache"/wheels/*.whl "$root/opt/wheels/"
+    if [ "$arch" = x86_64 ]; then
+        cp -a "$cache_root/x86_64-kernel-$kernel_series"/root/lib/modules "$root/usr/lib/"
+    fi
+    # The work tree as git sees it (tracked and untracked files, no build products).
+    git ls-files -z --cached --others --exclude-standard |
+        tar -C "$project" --null -T - -cf - | tar -C "$root/project" -xf -
+    printf '%q ' "${pytest_args[@]}" >"$root/project/.vm-pytest-args"
+    : >"$root/project/.vm-env"
+    [ ${#vm_env[@]} -eq 0 ] || printf 'export %q\n' "${vm_env[@]}" >"$root/project/.vm-env"
+    echo "sysemu-$arch" >"$root/etc/hostname"
+    cat >"$root/sbin/sysemu-vm-init" <<'EOF'
+#!/bin/bash
+# PID 1 of the test machine: mount what a system has, install the project, run pytest.
+# (The apt variant has no mount(8): Python's ctypes makes the calls.)
+python3 - <<'MOUNTS'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for fs, target in (("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev"),
+                   ("devpts", "/dev/pts"), ("tmpfs", "/dev/shm"), ("tmpfs", "/tmp"),
+                   ("tmpfs", "/run")):
+    os.makedirs(target, exist_ok=True)
+    if libc.mount(fs.encode(), target.encode(), fs.encode(), 0, None) != 0 and ctypes.get_errno() != 16:  # (EBUSY: the initramfs moved it here)
+        print(f"mount {target}: {os.strerror(ctypes.get_errno())}")
+name = open("/etc/hostname", "rb").read().strip()
+libc.sethostname(name, len(name))
+MOUNTS
+ip link set lo up
+export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+cd /project
+echo "== inside: $(uname -srm), $(nproc) CPUs, $(python3 --version), $(cut -d" " -f1 /proc/uptime) s after boot"
+start=$(date +%s)
+PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/wheels ./setup.sh 2>&1 | sed -u 's/^/setup: /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || echo "== setup.sh failed"
+echo "== setup.sh took $(( $(date +%s) - start )) s"
+.venv/bin/sysemu doctor 2>&1 | sed -u 's/^/doctor: /'
+start=$(date +%s)
+eval "set -- $(cat .vm-pytest-args)"
+. ./.vm-env
+# Emulated, a test takes 10-50 times as long: its timeout (pyproject.toml: 120 s) grows too.
+.venv/bin/python -m pytest -q -p no:cacheprovider -rs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
+echo "== pytest took $(( $(date +%s) - start )) s"
+sync
+echo o >/proc/sysrq-trigger
+sleep 30
+EOF
+    chmod 755 "$root/sbin/sysemu-vm-init"
+    local used; used=$(du -sm "$root" | cut -f1)
+    mke2fs -q -t ext4 -d "$root" -L sysemu-root "$disk" "$(( used + 3072 ))M" ||
+        fail "mke2fs -d failed"
+}
+
+build_image
+download_wheels
+[ "$arch" = x86_64 ] && fetch_x86_kernel
+[ "$build_only" -eq 1 ] && { echo "== image, wheels and kernel ready under $cache_root"; exit 0; }
+
+work=$(mktemp -d /var/tmp/sysemu-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+make_disk "$work/root" "$work/disk.img"
+if [ "$arch" = aarch64 ]; then
+    cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -n 1)" "$work/vmlinuz"
+    cp "$(ls "$work"/root/boot/initrd.img-* | sort -V | tail -n 1)" "$work/initrd.img"
+    # pauth-impdef: the implementation-defined pointer authentication, cheap to emulate; the
+    # architected QARMA algorithm costs TCG a large share of its time in every function return.
+    machine=(qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on -accel tcg,thread=multi)
+    log=$cache/console.log
+else
+    kdir=$cache_root/x86_64-kernel-$kernel_series
+    cp "$kdir/vmlinuz" "$kdir/initrd.img" "$work/"
+    case $(choose_x86_accel) in
+        kvm) machine=(qemu-system-x86_64 -accel kvm -cpu host,-arch-capabilities) ;;
+        *) machine=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max) ;;
+    esac
+    log=$cache/console-$kernel_series.log
+fi
+rm -rf "$work/root"
+
+echo "== booting ${machine[*]}; console log: $log"
+start=$(now)
+status=0
+nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
+    -nographic -no-reboot -nic none -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+    -append "root=/dev/vda rw console=$console loglevel=4 panic=-1 init=/sbin/sysemu-vm-init" \
+    -drive "file=$work/disk.img,format=raw,if=virtio" </dev/null >"$log" 2>&1 ||
+    status=$?
+# (The firmware's screen codes can precede the first line of the machine on the same line.)
+tr -d '\r' <"$log" | sed 's/^.*\(== inside: \)/\1/' |
+    grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
+echo "== machine ran $(( $(now) - start )) s (qemu exit status $status)"
+summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error)' | tail -n 1 || true)
+[ -n "$summary" ] || fail "no pytest summary: see $log"
+case $summary in *failed*|*error*) exit 1 ;; esac
