@@ -35,13 +35,15 @@ loader that has run is no longer here."""
 
 def add_part(names: frozenset[str], loader: Callable[[], None]) -> None:
     """Let ``loader`` add the rows of ``names`` to their tables when one of them is looked up
-    (once: it is forgotten for every name as it runs)."""
+    (once: it is forgotten for every name when it has run)."""
 
     def load() -> None:
+        loader()
+        # (Only now: a thread looking a name up meanwhile loads it too, rather than missing
+        # rows that are not added yet. Adding them twice adds the same rows.)
         for name in names:
             if _LOADERS.get(name) is load:
                 del _LOADERS[name]
-        loader()
 
     for name in names:
         _LOADERS[name] = load
