@@ -48,12 +48,16 @@ from sysemu.tools.trace.decoders_scalar import (
 from sysemu.tools.trace.decoders_structs import (
     dec_dirents,
     dec_remaining,
+    dec_rlimit64,
     dec_sigaction,
     dec_sigset,
     dec_stat,
+    dec_sysinfo,
     dec_timespec,
+    rlimit64_text,
     sigaction_text,
     sigset_text,
+    sysinfo_text,
 )
 
 # Argument kinds, as numbered in kernel/csrc/trace_text.h.
@@ -88,6 +92,8 @@ SIZE_QUERY = (0, 1, 0)
 _MEMORY: dict[Decoder, tuple[Callable[[bytes], str], int, int, int]] = {
     dec_sigaction: (sigaction_text, 32, 0, 0),
     dec_sigset: (sigset_text, 0, 8, 8),  # dec_sigset: a size the kernel takes, word to 8
+    dec_rlimit64: (rlimit64_text, 16, 0, 0),  # prlimit64's (gcc sets its stack's on start)
+    dec_sysinfo: (sysinfo_text, 112, 0, 0),
 }
 # Decoders of modules the tables load on demand (decoders.py): their entries are added once the
 # module is loaded, which it is before any row can name one of them.
