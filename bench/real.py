@@ -1,6 +1,7 @@
 """Whole real commands, start-up included, under strace, proot and sysemu: ratios to native.
 
     python3 bench/real.py [--rounds R] [--quick] [--only NAME[,NAME]] [--json FILE] [--src DIR]
+                          [--all-calls] [--base DIR]
 
 Workloads (their inputs are generated under bench/out/real/, deterministically, when missing):
 
@@ -13,11 +14,14 @@ Workloads (their inputs are generated under bench/out/real/, deterministically, 
 Each is run natively, under ``strace -f --seccomp-bpf -e trace=openat -o /dev/null``, under
 ``python3 -m sysemu run`` with no rule, with ``--inject 'openat:error=EACCES:path=/nonexistent/*'``
 and with ``--trace=openat -o /dev/null``; git, tar and make also with their input directory
-bound at another path, by ``proot -b HOST:VIRT`` and by ``sysemu run --bind VIRT=HOST``. A
-round runs every column of a workload once, in turn, rounds alternating the order; each cell
-is the median over the rounds of the run's time over native's in the same round. Every run
-must exit 0 and print what native prints (make's lines sorted, and its program must print what
-native's build prints). See bench/README.md, "Real workloads".
+bound at another path, by ``proot -b HOST:VIRT`` and by ``sysemu run --bind VIRT=HOST``.
+``--all-calls`` adds every call traced: ``strace -f -o /dev/null`` against ``sysemu run --trace
+-o /dev/null``; ``--base DIR`` adds the trace columns run from another source tree (before and
+after a change, paired in the same rounds). A round runs every column of a workload once, in
+turn, rounds alternating the order; each cell is the median over the rounds of the run's time
+over native's in the same round. Every run must exit 0 and print what native prints (make's
+lines sorted, and its program must print what native's build prints). See bench/README.md,
+"Real workloads".
 """
 
 from __future__ import annotations
@@ -72,13 +76,35 @@ COLUMNS = [
     Column("proot", "proot -b", binds=True),
     Column("bind", "sysemu --bind", binds=True),
 ]
+# Columns of --all-calls, and the trace columns --base runs from another tree (the same
+# command prefix, with that tree's src on PYTHONPATH).
+ALL_CALLS = [Column("strace_all", "strace -f"), Column("trace_all", "trace all")]
+BASE_OF = {"trace": Column("trace_base", "trace (base)"),
+           "trace_all": Column("trace_all_base", "trace all (b)")}  # fmt: skip
 # Each sysemu variant against the peer it should cost no more than.
-VERDICTS = [("sysemu", "strace"), ("inject", "strace"), ("trace", "strace"), ("bind", "proot")]
+VERDICTS = [
+    ("sysemu", "strace"), ("inject", "strace"), ("trace", "strace"), ("bind", "proot"),
+    ("trace_all", "strace_all"), ("trace_base", "strace"), ("trace_all_base", "strace_all"),
+    ("trace", "trace_base"), ("trace_all", "trace_all_base"),
+]  # fmt: skip
 
 
-def column_prefixes(python: str) -> dict[str, Callable[[str, str], list[str]]]:
+def chosen_columns(all_calls: bool, base: bool) -> list[Column]:
+    """The table's columns: COLUMNS, the --all-calls pair, each trace column's --base twin."""
+    columns = list(COLUMNS)
+    at = next(i for i, c in enumerate(columns) if c.binds)
+    extra = list(ALL_CALLS) if all_calls else []
+    if base:
+        extra += [BASE_OF[c.key] for c in [*columns, *extra] if c.key in BASE_OF]
+    return columns[:at] + extra + columns[at:]
+
+
+def column_prefixes(
+    python: str, base: str | None = None
+) -> dict[str, Callable[[str, str], list[str]]]:
     """Per column key, the command prefix, given the bound (host, virtual) directories."""
     sysemu = [python, "-m", "sysemu", "run"]
+    based = ["env", f"PYTHONPATH={base}", *sysemu]
     return {
         "native": lambda _host, _virtual: [],
         "strace": lambda _host, _virtual: [
@@ -89,6 +115,10 @@ def column_prefixes(python: str) -> dict[str, Callable[[str, str], list[str]]]:
         "trace": lambda _host, _virtual: [*sysemu, "--trace=openat", "-o", "/dev/null", "--"],
         "proot": lambda host, virtual: ["proot", "-b", f"{host}:{virtual}"],
         "bind": lambda host, virtual: [*sysemu, "--bind", f"{virtual}={host}", "--"],
+        "strace_all": lambda _host, _virtual: ["strace", "-f", "-o", "/dev/null"],
+        "trace_all": lambda _host, _virtual: [*sysemu, "--trace", "-o", "/dev/null", "--"],
+        "trace_base": lambda _host, _virtual: [*based, "--trace=openat", "-o", "/dev/null", "--"],
+        "trace_all_base": lambda _host, _virtual: [*based, "--trace", "-o", "/dev/null", "--"],
     }  # fmt: skip
 
 
@@ -258,12 +288,15 @@ def tool_missing() -> dict[str, str | None]:
     return {"strace": strace, "proot": proot}
 
 
-def make_rows(workload: Workload, python: str) -> None:
+def make_rows(
+    workload: Workload, python: str, columns: list[Column], base: str | None = None
+) -> None:
     """The workload's row per column (a bind column only if it has a directory to bind)."""
-    prefixes = column_prefixes(python)
+    prefixes = column_prefixes(python, base)
     missing = tool_missing()
+    missing["strace_all"] = missing["strace"]
     host = workload.bound or ""
-    for column in COLUMNS:
+    for column in columns:
         if column.binds and workload.bound is None:
             continue
         tracer = bench.Tracer(
@@ -364,7 +397,7 @@ def verdicts(workload: Workload) -> list[dict[str, Any]]:
     """Each sysemu variant's paired ratio to its peer, and whether it is at most 1."""
     out = []
     for ours, theirs in VERDICTS:
-        if ours not in workload.rows:
+        if ours not in workload.rows or theirs not in workload.rows:
             continue
         value = paired_ratio(workload.rows[ours], workload.rows[theirs])
         met = None if value is None else value <= 1.0
@@ -372,10 +405,10 @@ def verdicts(workload: Workload) -> list[dict[str, Any]]:
     return out
 
 
-def print_table(done: list[Workload], rounds: int) -> None:
+def print_table(done: list[Workload], rounds: int, columns: list[Column]) -> None:
     """The ratio table, a verdict line per workload, the failures and the commands."""
-    tracers = [c for c in COLUMNS if c.key != "native" and not c.binds]
-    binders = [c for c in COLUMNS if c.binds]
+    tracers = [c for c in columns if c.key != "native" and not c.binds]
+    binders = [c for c in columns if c.binds]
     print(
         f"Ratio to native of each whole command: median of the {rounds} rounds' own ratios"
         " [ratio of the medians]"
@@ -498,6 +531,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="the sysemu source tree to run (PYTHONPATH; default: this repository's src)",
     )
+    parser.add_argument(
+        "--all-calls",
+        action="store_true",
+        help="also every call traced: strace -f against sysemu run --trace",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="DIR",
+        help="also the trace columns run from this other source tree (its src directory)",
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     src = Path(args.src).resolve()
@@ -517,12 +560,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"--only: unknown workload {', '.join(sorted(unknown))}")
         chosen = [w for w in chosen if w.name in names]
+    base = str(Path(args.base).resolve()) if args.base else None
+    columns = chosen_columns(args.all_calls, base is not None)
     for workload in chosen:
-        make_rows(workload, python)
+        make_rows(workload, python, columns, base)
         measure(workload, rounds, env)
     elapsed = time.perf_counter() - begin
     header(src, rounds, started, [load_at_start, os.getloadavg()[0]])
-    print_table(chosen, rounds)
+    if base is not None:
+        print(f"  base     the (base) columns run PYTHONPATH={base}\n")
+    print_table(chosen, rounds, columns)
     print(f"\nwhole run took {elapsed:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(report(chosen, rounds, src, elapsed), indent=2))

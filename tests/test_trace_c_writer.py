@@ -431,3 +431,39 @@ def test_on_a_terminal_lines_come_as_the_calls_end() -> None:
         traced_write = f'write(1, "w{i}\\n"'
         places.append(next(n for n, line in enumerate(lines) if line.startswith(traced_write)))
     assert places == sorted(places), lines
+
+
+class LinesThroughStream(TraceObserver):
+    """A tracer that counts the lines that went through its stream's write()."""
+
+    through_stream = 0
+
+    def _emit(self, text: str) -> None:
+        self.through_stream += text.count("\n")
+        super()._emit(text)
+
+
+def test_lines_written_to_a_file_descriptor_directly(tmp_path: Path) -> None:
+    """To a line-buffered file, the C trace writer writes its lines to the file descriptor
+    itself, not through the stream: in order with the lines the Python tracer writes through
+    it, and the same text as through a StringIO. Once
+    the stream is closed, lines go through it again (and fail as it does)."""
+    argv = ["cat", "/etc/hostname", "/nonexistent/\u00e9"]
+    path = tmp_path / "trace.log"
+    with open(path, "w", buffering=1, encoding="utf-8") as stream:
+        observer = LinesThroughStream(stream)
+        emulator = Emulator()
+        emulator.handlers.observe(observer)
+        emulator.run(argv, timeout=60, capture_output=True)
+    expected, _ = traced(argv, native=True, capture_output=True)
+    text = path.read_text(encoding="utf-8")
+    assert masked(text).splitlines() == masked(expected).splitlines()
+    assert text.startswith("execve(") and "/nonexistent/\\303\\251" in text, text
+    # (The Python tracer's lines: execve, calls C does not decode, exit_group, the exit.)
+    assert 0 < observer.through_stream < len(text.splitlines()) / 4, text
+    closed = TraceObserver(open(os.devnull, "w", buffering=1))  # noqa: SIM115 (closed below)
+    closed.stream.close()
+    emulator = Emulator()
+    emulator.handlers.observe(closed)
+    result = emulator.run(["true"], timeout=60, capture_output=True)
+    assert result.exit_code == 0

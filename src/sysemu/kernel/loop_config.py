@@ -178,7 +178,9 @@ class TraceWriterConfig:
     to the Python tracer; ``mode_of(st_mode)`` and ``error_of(-errno)`` give texts C asks for
     once per value. The options are strace's: ``string_limit`` (``-s``), ``fd_paths``
     (``-y``), ``timestamps`` (0, 1 ``-t``, 2 ``-tt``), ``durations`` (``-T``); ``each_line``
-    writes each line at once (a terminal).
+    writes each line at once (a terminal). ``fd``, when not -1, is ``stream``'s file descriptor,
+    which C writes its lines of ASCII to itself while ``stream`` is open, instead of calling
+    ``write``: the stream must keep nothing unwritten after a line (line-buffered text).
     """
 
     __slots__ = (
@@ -186,12 +188,14 @@ class TraceWriterConfig:
         "durations",
         "each_line",
         "error_of",
+        "fd",
         "fd_paths",
         "key_of",
         "live",
         "mode_of",
         "pending",
         "spec_of",
+        "stream",
         "string_limit",
         "timestamps",
         "unshown",
@@ -215,6 +219,8 @@ class TraceWriterConfig:
         timestamps: int = 0,
         durations: bool = False,
         each_line: bool = False,
+        stream: object = None,
+        fd: int = -1,
     ) -> None:
         self.write = write
         self.live = live
@@ -230,6 +236,8 @@ class TraceWriterConfig:
         self.timestamps = timestamps
         self.durations = durations
         self.each_line = each_line
+        self.stream = stream
+        self.fd = fd
 
 
 def _check_routes(routes: Iterable[DirectRoute | None], size: int) -> None:

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "calls.h"
@@ -38,6 +39,10 @@ typedef struct {
     int timestamps; /* 0, 1 (-t: the wall clock at entry), 2 (-tt: with microseconds) */
     int durations;  /* -T: time spent in each call */
     int each_line;  /* written line by line (a terminal: the program's own output interleaves) */
+    /* The stream's file descriptor, which flush() writes to itself while the stream is open
+     * (TraceWriterConfig.fd), and the stream; -1 once a write failed: the stream writes all. */
+    int fd;
+    PyObject *stream;
     struct trace_format format;
     struct trace_specs specs;
     Record *records;
@@ -168,9 +173,46 @@ static int put_result_text(Buf *b, Variant *variant, long long result) {
     return slot->text == Py_None ? buf_fmt(b, "%lld", result) : buf_bytes(b, slot->text);
 }
 
+/* Write the collected lines to t->fd itself, with no Python call, text object or encoding: the
+ * bytes written, all of them unless what is left must go through the stream's write() (a byte
+ * outside ASCII, whose text the stream's encoding decides; the stream closed; or a write that
+ * failed, which the stream then reports as it would, and writes everything from then on). */
+static size_t write_directly(CTraceWriter *t) {
+    const unsigned char *data = (const unsigned char *)t->out.data;
+    size_t length = t->out.len, done = 0;
+    for (size_t i = 0; i < length; i++)
+        if (data[i] >= 0x80) return 0;
+    PyObject *closed = PyObject_GetAttrString(t->stream, "closed");
+    int is_closed = closed == NULL ? -1 : PyObject_IsTrue(closed);
+    Py_XDECREF(closed);
+    if (is_closed != 0) {
+        PyErr_Clear();
+        t->fd = -1;
+        return 0;
+    }
+    while (done < length) {
+        ssize_t wrote;
+        Py_BEGIN_ALLOW_THREADS
+        wrote = write(t->fd, data + done, length - done);
+        Py_END_ALLOW_THREADS
+        if (wrote <= 0) { /* (EINTR too: the stream's write() handles signals as Python does) */
+            t->fd = -1;
+            break;
+        }
+        done += (size_t)wrote;
+    }
+    return done;
+}
+
 static int flush(CTraceWriter *t) {
     if (t->out.len == 0) return 0;
-    PyObject *text = PyUnicode_DecodeUTF8(t->out.data, (Py_ssize_t)t->out.len, "replace");
+    size_t direct = t->fd >= 0 && t->stream != NULL ? write_directly(t) : 0;
+    if (direct == t->out.len) {
+        t->out.len = 0;
+        return 0;
+    }
+    PyObject *text =
+        PyUnicode_DecodeUTF8(t->out.data + direct, (Py_ssize_t)(t->out.len - direct), "replace");
     t->out.len = 0;
     if (text == NULL) return -1;
     PyObject *written = PyObject_CallOneArg(t->write, text);
@@ -179,6 +221,7 @@ static int flush(CTraceWriter *t) {
         Py_DECREF(written);
         return 0;
     }
+    t->fd = -1; /* after a failure, every line goes through the stream, which reports them */
     /* An observer's failure is reported, not fatal (the program must not pay for a broken
      * trace stream: a full disk); a BaseException such as KeyboardInterrupt goes on. */
     if (t->on_error == NULL || !PyErr_ExceptionMatches(PyExc_Exception)) return -1;
@@ -378,7 +421,7 @@ static int nt_init(CTraceWriter *t, PyObject *args, PyObject *kwargs) {
         {&t->pending, "pending", is_dict},    {&t->unshown, "unshown", is_dict},
         {&t->adopt_of, "adopt_of", NULL},     {&t->specs.key_of, "key_of", NULL},
         {&t->specs.spec_of, "spec_of", NULL}, {&t->format.mode_of, "mode_of", NULL},
-        {&t->format.error_of, "error_of", NULL},
+        {&t->format.error_of, "error_of", NULL}, {&t->stream, "stream", NULL},
     };
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
         PyObject *value = config_attr(config, objects[i].name, objects[i].check);
@@ -388,6 +431,7 @@ static int nt_init(CTraceWriter *t, PyObject *args, PyObject *kwargs) {
     long limit = long_attr(config, "string_limit");
     long fd_paths = long_attr(config, "fd_paths"), timestamps = long_attr(config, "timestamps");
     long durations = long_attr(config, "durations"), each_line = long_attr(config, "each_line");
+    long fd = long_attr(config, "fd");
     if (PyErr_Occurred()) return -1;
     if (limit < 0 || limit > (1L << 20) || timestamps < 0 || timestamps > 2) {
         PyErr_SetString(PyExc_ValueError, "string_limit or timestamps out of range");
@@ -398,6 +442,7 @@ static int nt_init(CTraceWriter *t, PyObject *args, PyObject *kwargs) {
     t->timestamps = (int)timestamps;
     t->durations = durations != 0;
     t->each_line = each_line != 0;
+    t->fd = fd >= 0 && fd <= 0x7FFFFFFF && t->stream != Py_None ? (int)fd : -1;
     return 0;
 }
 
@@ -408,6 +453,7 @@ static int nt_traverse(CTraceWriter *t, visitproc visit, void *arg) {
     Py_VISIT(t->unshown);
     Py_VISIT(t->adopt_of);
     Py_VISIT(t->on_error);
+    Py_VISIT(t->stream);
     Py_VISIT(t->specs.key_of);
     Py_VISIT(t->specs.spec_of);
     Py_VISIT(t->format.mode_of);
@@ -422,6 +468,7 @@ static int nt_clear(CTraceWriter *t) {
     Py_CLEAR(t->unshown);
     Py_CLEAR(t->adopt_of);
     Py_CLEAR(t->on_error);
+    Py_CLEAR(t->stream);
     Py_CLEAR(t->specs.key_of);
     Py_CLEAR(t->specs.spec_of);
     Py_CLEAR(t->format.mode_of);

@@ -14,8 +14,10 @@ reference: the tests compare both on the same programs, with each of those optio
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import partial
+from types import ModuleType
 
 from sysemu.abi import ArgKind, Syscall
 from sysemu.kernel import ptrace
@@ -30,8 +32,6 @@ from sysemu.tools.trace.decoders import (
     RETURNS,
     shown_arguments_of,
 )
-from sysemu.tools.trace.decoders_more import dec_sized_out
-from sysemu.tools.trace.decoders_records import dec_statfs, statfs_text
 from sysemu.tools.trace.decoders_scalar import (
     dec_buffer_in,
     dec_buffer_out,
@@ -48,12 +48,16 @@ from sysemu.tools.trace.decoders_scalar import (
 from sysemu.tools.trace.decoders_structs import (
     dec_dirents,
     dec_remaining,
+    dec_rlimit64,
     dec_sigaction,
     dec_sigset,
     dec_stat,
+    dec_sysinfo,
     dec_timespec,
+    rlimit64_text,
     sigaction_text,
     sigset_text,
+    sysinfo_text,
 )
 
 # Argument kinds, as numbered in kernel/csrc/trace_text.h.
@@ -80,7 +84,6 @@ _KINDS: dict[Decoder, tuple[int, tuple[int, ...]]] = {
     # The time left of a sleep is shown for restarted calls only, which Python's tracer writes.
     dec_remaining: (K_REMAINING, (EXIT,)),
     dec_cwd_out: (K_CWD, (EXIT,)),
-    dec_sized_out: (K_BUF_OUT, (EXIT,)),  # with SIZE_QUERY (see c_writer_spec)
 }
 # A K_BUF_OUT whose size argument of 0 is a query, shown by address: its "smallest size" is 1.
 SIZE_QUERY = (0, 1, 0)
@@ -89,8 +92,36 @@ SIZE_QUERY = (0, 1, 0)
 _MEMORY: dict[Decoder, tuple[Callable[[bytes], str], int, int, int]] = {
     dec_sigaction: (sigaction_text, 32, 0, 0),
     dec_sigset: (sigset_text, 0, 8, 8),  # dec_sigset: a size the kernel takes, word to 8
-    dec_statfs: (statfs_text, 120, 0, 0),
+    dec_rlimit64: (rlimit64_text, 16, 0, 0),  # prlimit64's (gcc sets its stack's on start)
+    dec_sysinfo: (sysinfo_text, 112, 0, 0),
 }
+# Decoders of modules the tables load on demand (decoders.py): their entries are added once the
+# module is loaded, which it is before any row can name one of them.
+_SIZED_OUT: list[Decoder] = []  # decoders_more.dec_sized_out, once loaded
+
+
+def _add_more_kinds(more: ModuleType) -> None:
+    sized_out = more.dec_sized_out
+    _KINDS[sized_out] = (K_BUF_OUT, (EXIT,))  # with SIZE_QUERY (see c_writer_spec)
+    _SIZED_OUT.append(sized_out)
+
+
+def _add_records_kinds(records: ModuleType) -> None:
+    _MEMORY[records.dec_statfs] = (records.statfs_text, 120, 0, 0)
+
+
+_LATER_KINDS: dict[str, Callable[[ModuleType], None]] = {
+    "sysemu.tools.trace.decoders_more": _add_more_kinds,
+    "sysemu.tools.trace.decoders_records": _add_records_kinds,
+}
+
+
+def _add_loaded_kinds() -> None:
+    """Add the kinds of the decoders of the modules in :data:`_LATER_KINDS` loaded so far."""
+    for name in [name for name in _LATER_KINDS if name in sys.modules]:
+        _LATER_KINDS.pop(name)(sys.modules[name])
+
+
 # Kinds of parameters read as signed whatever their C type says (Args.value).
 SIGNED_KINDS = frozenset({ArgKind.FD, ArgKind.DIRFD, ArgKind.PID})
 _ALL_BITS = (1 << 64) - 1
@@ -151,6 +182,8 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
     if returns is None and name in RETURNS:
         return None
     narrow = narrowing(syscall)
+    if _LATER_KINDS:
+        _add_loaded_kinds()
     arguments: list[ArgSpec] = []
     for index, decoder, phase in shown:
         if phase == BOTH:
@@ -184,7 +217,7 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
             function = decoder
         elif memory is not None:
             function, sizes = memory[0], memory[1:]
-        elif decoder is dec_sized_out:
+        elif decoder in _SIZED_OUT:
             sizes = SIZE_QUERY
         arguments.append((index, kind, phase, mask, sign, size_register, size_mask, size_sign,
                           function, *sizes))  # fmt: skip

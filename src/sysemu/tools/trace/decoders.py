@@ -5,7 +5,9 @@ syscall has no row are decoded by their kind from the syscall table (a path is a
 an fd a number, a pointer hex...). Arguments the kernel fills in (the buffer of ``read``, the
 ``struct stat`` of ``fstat``) are decoded at syscall exit, the rest at entry: that is what the
 ``EXIT`` marker in a row says (``BOTH``: at entry, to keep a value the kernel overwrites, and
-shown at exit). Adding a syscall is adding a row.
+shown at exit). Adding a syscall is adding a row (in :mod:`.decoders_more`, also its name to
+``_MORE_NAMES``: those rows load when a name of theirs is first looked up, so that a trace of
+a set loads only the decoder modules its calls need; see :mod:`.on_demand`).
 
 Calls whose shown arguments depend on another argument (``fcntl``'s command, ``futex``'s op,
 ``prctl``'s option, ``clone``'s flags, ``open``'s ``O_CREAT``) have a layout in
@@ -45,21 +47,6 @@ from sysemu.tools.trace.decoders_calls import (
     return_prctl,
     return_umask,
 )
-from sysemu.tools.trace.decoders_layouts import (
-    kcmp_shown,
-    layout_kcmp,
-    layout_mknod,
-    layout_mq_open,
-    layout_quotactl_fd,
-    layout_syslog,
-    mknod_shown,
-    mq_open_shown,
-    quotactl_fd_shown,
-    syslog_shown,
-    vectored_shown,
-)
-from sysemu.tools.trace.decoders_more import BY_CTYPE, MORE_RETURNS, MORE_SYSCALLS
-from sysemu.tools.trace.decoders_quota import layout_quotactl, quotactl_shown
 from sysemu.tools.trace.decoders_scalar import (
     dec_access_mode,
     dec_arch_prctl_code,
@@ -115,7 +102,7 @@ from sysemu.tools.trace.decoders_structs import (
     dec_utsname,
     dec_wait_status,
 )
-from sysemu.tools.trace.decoders_uring import dec_uring_params, dec_uring_register_arg
+from sysemu.tools.trace.on_demand import LaterModule, OnDemand, add_part
 
 __all__ = [
     "ADDRESS_RETURNING", "BOTH", "ENTRY", "EXIT", "FD_RETURNING", "KEYED_LAYOUTS",
@@ -127,6 +114,10 @@ __all__ = [
 # --- The table ------------------------------------------------------------------------------
 
 Arg = tuple[Decoder, int]  # (decoder, ENTRY, EXIT or BOTH)
+
+# Layouts of calls few programs make: their modules are imported when one is first made.
+_layouts = LaterModule("decoders_layouts")
+_quota = LaterModule("decoders_quota")
 
 _PATH = (dec_path, ENTRY)
 _FD = (dec_fd, ENTRY)
@@ -156,7 +147,7 @@ _RUSAGE = (dec_rusage, EXIT)
 _RESOURCE = (enum_of(xlat.RESOURCES, "RLIMIT_???"), ENTRY)
 
 # fmt: off
-SYSCALLS: dict[str, tuple[Arg, ...]] = {
+SYSCALLS: dict[str, tuple[Arg, ...]] = OnDemand({
     # Files.
     "read": (_FD, (dec_buffer_out, EXIT), _INT),
     "pread64": (_FD, (dec_buffer_out, EXIT), _INT, _INT),
@@ -248,18 +239,15 @@ SYSCALLS: dict[str, tuple[Arg, ...]] = {
                 (flags_of(xlat.SOCKET_TYPE_FLAGS, "SOCK_???"), ENTRY)),
     "sendto": (_FD, (dec_buffer_in, ENTRY), _U32, _MSG_FLAGS, _SOCKADDR_IN, _INT),
     "recvfrom": (_FD, (dec_buffer_out, EXIT), _U32, _MSG_FLAGS, _SOCKADDR_OUT, _SOCKLEN),
-    # io_uring.
-    "io_uring_setup": (_U32, (dec_uring_params, BOTH)),
+    # io_uring (io_uring_setup's and io_uring_register's rows: _load_uring_rows).
     "io_uring_enter": (_FD, _U32, _U32,
                        (flags_of(xlat.IORING_ENTER_FLAGS, "IORING_ENTER_???"), ENTRY),
                        _SIGSET_IN, _INT),
-    "io_uring_register": (_FD, (enum_of(xlat.IORING_REGISTER_OPCODES, "IORING_REGISTER_???"),
-                                ENTRY),
-                          (dec_uring_register_arg, ENTRY), _U32),
-}
+})
 # fmt: on
-SYSCALLS.update(MORE_SYSCALLS)
-"""Per-syscall argument decoders, where the generic ones by kind are not enough."""
+"""Per-syscall argument decoders, where the generic ones by kind are not enough (the rows of
+:mod:`.decoders_more` and :mod:`.decoders_uring` are added when one of their names is first
+looked up: see :mod:`.on_demand`)."""
 
 LAYOUTS: dict[str, Layout] = {
     "open": layout_open,
@@ -271,17 +259,17 @@ LAYOUTS: dict[str, Layout] = {
     "clone": layout_clone,
     "prctl": layout_prctl,
     "rt_sigreturn": layout_sigreturn,
-    "mknod": layout_mknod,
-    "mknodat": layout_mknod,
-    "mq_open": layout_mq_open,
-    "syslog": layout_syslog,
-    "kcmp": layout_kcmp,
-    "quotactl_fd": layout_quotactl_fd,
-    "quotactl": layout_quotactl,
-    "preadv": lambda _call: vectored_shown(flags=False, out=True),
-    "pwritev": lambda _call: vectored_shown(flags=False, out=False),
-    "preadv2": lambda _call: vectored_shown(flags=True, out=True),
-    "pwritev2": lambda _call: vectored_shown(flags=True, out=False),
+    "mknod": _layouts.layout_mknod,
+    "mknodat": _layouts.layout_mknod,
+    "mq_open": _layouts.layout_mq_open,
+    "syslog": _layouts.layout_syslog,
+    "kcmp": _layouts.layout_kcmp,
+    "quotactl_fd": _layouts.layout_quotactl_fd,
+    "quotactl": _quota.layout_quotactl,
+    "preadv": lambda _call: _layouts.vectored_shown(flags=False, out=True),
+    "pwritev": lambda _call: _layouts.vectored_shown(flags=False, out=False),
+    "preadv2": lambda _call: _layouts.vectored_shown(flags=True, out=True),
+    "pwritev2": lambda _call: _layouts.vectored_shown(flags=True, out=False),
 }
 """Calls whose shown arguments (which, in which order, decoded how) depend on the call."""
 
@@ -296,13 +284,13 @@ KEYED_LAYOUTS: dict[str, KeyedLayout] = {
     "fcntl64": (1, 0xFFFFFFFF, fcntl_shown),
     "futex": (1, FUTEX_CMD, futex_shown),
     "futex_time64": (1, FUTEX_CMD, futex_shown),
-    "mknod": (1, 0o170000, partial(mknod_shown, 1)),
-    "mknodat": (2, 0o170000, partial(mknod_shown, 2)),
-    "mq_open": (1, xlat.O_CREAT, mq_open_shown),
-    "syslog": (0, 0xFFFFFFFF, syslog_shown),
-    "kcmp": (2, 0xFFFFFFFF, kcmp_shown),
-    "quotactl_fd": (1, 0xFFFFFF00, quotactl_fd_shown),
-    "quotactl": (0, 0xFFFFFF00, quotactl_shown),
+    "mknod": (1, 0o170000, partial(_layouts.mknod_shown, 1)),
+    "mknodat": (2, 0o170000, partial(_layouts.mknod_shown, 2)),
+    "mq_open": (1, xlat.O_CREAT, _layouts.mq_open_shown),
+    "syslog": (0, 0xFFFFFFFF, _layouts.syslog_shown),
+    "kcmp": (2, 0xFFFFFFFF, _layouts.kcmp_shown),
+    "quotactl_fd": (1, 0xFFFFFF00, _layouts.quotactl_fd_shown),
+    "quotactl": (0, 0xFFFFFF00, _quota.quotactl_shown),
 }
 """The layouts of :data:`LAYOUTS` that are keyed layouts, as such (what the C trace writer uses)."""
 
@@ -313,15 +301,77 @@ KEYED_RETURNS: dict[str, Callable[[int, int], str | None]] = {
 """For keyed layouts whose result :data:`RETURNS` decorates: ``(key, result) -> text``, or None
 for the plain number, without ``-y``'s fd paths."""
 
-RETURNS: dict[str, ReturnDecoder] = {
+RETURNS: dict[str, ReturnDecoder] = OnDemand({
     "fcntl": return_fcntl,
     "fcntl64": return_fcntl,
     "prctl": return_prctl,
     "umask": return_umask,
     "poll": return_poll,
-    **MORE_RETURNS,
-}
-"""Calls whose successful result strace writes in its own way."""
+})  # fmt: skip
+"""Calls whose successful result strace writes in its own way (with :mod:`.decoders_more`'s,
+added as :data:`SYSCALLS`' rows are)."""
+
+BY_CTYPE: dict[str, Decoder] = OnDemand()
+"""Decoders of parameters by their C type, before the generic ones by kind (all of them
+:mod:`.decoders_more`'s)."""
+
+# --- Rows loaded by name ----------------------------------------------------------------------
+# The names whose rows (or results, or C types) are in decoders_more, which imports most other
+# decoder modules: a trace of a set without them never loads those. (tests/test_trace_tables.py
+# checks this index against the module.)
+_MORE_NAMES = frozenset({
+    "_sysctl", "add_key", "adjtimex", "chown", "clock_settime", "copy_file_range",
+    "delete_module", "epoll_ctl", "eventfd2", "fallocate", "fanotify_init", "fanotify_mark",
+    "fchown", "fchownat", "fgetxattr", "finit_module", "flistxattr", "flock", "fsetxattr",
+    "fsopen", "fstatfs", "futex_waitv", "futimesat", "get_mempolicy", "getcpu", "getdents",
+    "getitimer", "getpriority", "getresgid", "getresuid", "getsockopt", "gettimeofday",
+    "getxattr", "init_module", "inotify_add_watch", "inotify_init1", "io_pgetevents", "ioperm",
+    "ioprio_get", "ioprio_set", "kexec_file_load", "kexec_load", "landlock_add_rule",
+    "landlock_create_ruleset", "lchown", "lgetxattr", "linkat", "listxattr", "llistxattr",
+    "lookup_dcookie", "lsetxattr", "mbind", "memfd_create", "memfd_secret", "mincore", "mlock2",
+    "mlockall", "modify_ldt", "mount", "move_pages", "mq_getsetattr", "mq_notify", "mq_open",
+    "mq_timedreceive", "mq_timedsend", "mq_unlink", "openat2", "perf_event_open", "pidfd_open",
+    "pidfd_send_signal", "pkey_alloc", "pkey_mprotect", "ppoll", "process_madvise",
+    "process_vm_readv", "process_vm_writev", "pselect6", "readv", "recvmmsg", "recvmsg",
+    "remap_file_pages", "renameat2", "request_key", "rt_sigpending", "rt_sigqueueinfo",
+    "rt_sigtimedwait", "sched_get_priority_max", "sched_get_priority_min", "sched_getattr",
+    "sched_getparam", "sched_getscheduler", "sched_rr_get_interval", "sched_setattr",
+    "sched_setparam", "sched_setscheduler", "seccomp", "select", "semop", "semtimedop",
+    "sendfile", "sendmmsg", "sendmsg", "set_mempolicy", "setitimer", "setns", "setpriority",
+    "setsockopt", "settimeofday", "setxattr", "shmat", "shutdown", "signalfd", "signalfd4",
+    "splice", "statfs", "swapon", "sync_file_range", "tee", "time", "timer_create",
+    "timer_gettime", "timer_settime", "timerfd_create", "timerfd_gettime", "timerfd_settime",
+    "umount2", "unshare", "userfaultfd", "ustat", "utime", "utimensat", "utimes", "vmsplice",
+    "writev"
+})  # fmt: skip
+_MORE_CTYPES = frozenset({"uid_t", "gid_t", "old_uid_t", "old_gid_t", "clockid_t",
+                          "const clockid_t"})  # fmt: skip
+_URING_NAMES = frozenset({"io_uring_setup", "io_uring_register"})
+
+
+def _load_more() -> None:
+    from sysemu.tools.trace import decoders_more as more  # noqa: PLC0415 (on demand)
+
+    dict.update(SYSCALLS, more.MORE_SYSCALLS)
+    dict.update(RETURNS, more.MORE_RETURNS)
+    dict.update(BY_CTYPE, more.BY_CTYPE)
+
+
+def _load_uring_rows() -> None:
+    from sysemu.tools.trace import decoders_uring as uring  # noqa: PLC0415 (on demand)
+
+    # fmt: off
+    dict.update(SYSCALLS, {
+        "io_uring_setup": (_U32, (uring.dec_uring_params, BOTH)),
+        "io_uring_register": (_FD, (enum_of(xlat.IORING_REGISTER_OPCODES, "IORING_REGISTER_???"),
+                                    ENTRY),
+                              (uring.dec_uring_register_arg, ENTRY), _U32),
+    })
+    # fmt: on
+
+
+add_part(_MORE_NAMES | _MORE_CTYPES, _load_more)
+add_part(_URING_NAMES, _load_uring_rows)
 
 _BY_KIND: dict[ArgKind, Decoder] = {
     ArgKind.PATH: dec_path,

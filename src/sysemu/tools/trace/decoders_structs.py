@@ -109,6 +109,10 @@ def _rlimit(ctx: Context, value: int, layout: Layout | None) -> str:
     fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if layout is None or fields is None:
         return render.pointer(value)
+    return _rlimit_text(fields, layout)
+
+
+def _rlimit_text(fields: tuple[int, ...], layout: Layout) -> str:
     infinity = (1 << layout.size * 4) - 1  # all ones in one field
     name = "RLIM64_INFINITY" if layout.size == 16 else "RLIM_INFINITY"
     current, maximum = (_rlim(field, infinity, name) for field in fields)
@@ -118,6 +122,12 @@ def _rlimit(ctx: Context, value: int, layout: Layout | None) -> str:
 def dec_rlimit64(ctx: Context, value: int, _index: int) -> str:
     """``{rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}`` (always two 64-bit fields)."""
     return _rlimit(ctx, value, abi_layouts.RLIMIT64)
+
+
+def rlimit64_text(data: bytes) -> str:
+    """A ``struct rlimit64``'s text from its 16 bytes (what the C trace writer asks for)."""
+    layout = abi_layouts.RLIMIT64
+    return _rlimit_text(layout.codec.unpack(data), layout)
 
 
 def dec_rlimit(ctx: Context, value: int, _index: int) -> str:
@@ -194,6 +204,16 @@ def dec_sysinfo(ctx: Context, value: int, _index: int) -> str:
     fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if fields is None:
         return render.pointer(value)
+    return _sysinfo_text(fields)
+
+
+def sysinfo_text(data: bytes) -> str:
+    """A ``struct sysinfo``'s text from its bytes in the native ABI's layout (what the C trace
+    writer asks for)."""
+    return _sysinfo_text(abi_layouts.SYSINFO[native_abi()].codec.unpack(data))
+
+
+def _sysinfo_text(fields: tuple[int, ...]) -> str:
     uptime, load1, load5, load15, *memory = fields
     ram = ("totalram", "freeram", "sharedram", "bufferram", "totalswap", "freeswap")
     procs, _pad, totalhigh, freehigh, mem_unit = memory[6:]

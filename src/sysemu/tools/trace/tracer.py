@@ -19,6 +19,8 @@ marked ``(INJECTED)`` (as strace marks its own injections), rewritten ones ``(RE
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import struct
 import time
@@ -158,6 +160,8 @@ class TraceObserver(Observer):
                 timestamps=timestamps,
                 durations=durations,
                 each_line=_is_terminal(stream),
+                stream=stream,
+                fd=_direct_fd(stream),
             )
             self.c_writer = writer_type(config)
 
@@ -427,6 +431,25 @@ def _is_terminal(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def _direct_fd(stream: IO[str]) -> int:
+    """The file descriptor the C trace writer may write ``stream``'s lines to itself, or -1.
+
+    Writing there costs a system call, where ``stream.write`` costs a Python call, a text
+    object and its encoding too, once per line while the program makes calls more slowly than
+    the tracer writes them. Only a line-buffered text file qualifies: one that holds nothing
+    unwritten after a line, so that the lines the Python tracer writes through it and those
+    C writes stay in order; and one whose encoding writes ASCII as ASCII (C writes only
+    lines of ASCII itself)."""
+    try:
+        if type(stream) is not io.TextIOWrapper or not stream.line_buffering:
+            return -1
+        if codecs.lookup(stream.encoding).name not in ("utf-8", "ascii", "iso8859-1"):
+            return -1
+        return stream.fileno()
+    except (AttributeError, ValueError, OSError, LookupError):
+        return -1
 
 
 def _safe(decoder: Decoder, ctx: Context, value: int, index: int) -> str:
