@@ -30,8 +30,7 @@ from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
 from sysemu.api.routes import CompiledHandlers, HandlerError
 from sysemu.engine.c_loop import CLoopServing
-from sysemu.engine.call_cycle import Stops
-from sysemu.engine.common import HandlerAlarm, guard_rules, kill_if_alive, run_result
+from sysemu.engine.common import HandlerAlarm, Stops, guard_rules, kill_if_alive, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
     FailurePolicy,
@@ -460,6 +459,9 @@ class Tracer(CLoopServing):
                 else:
                     self._processes += 1
                     self._tasks.setdefault(child, TaskState(child, child))
+                    if self._scratch.active:  # the child has its parent's scratch areas
+                        parent = (self._tasks.get(tid) or self._adopt(tid)).pid
+                        self._scratch.forked(parent, child)
                 if observers:
                     self._tell("task_started", observers, child, tid, kind)
         elif event == ptrace.PTRACE_EVENT_EXEC:
@@ -470,6 +472,7 @@ class Tracer(CLoopServing):
                 moved = self._tasks.pop(former, None)
                 if moved is not None:
                     self._tasks[tid] = moved
+            self._scratch.forget(tid)  # a new address space
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
             state.spawning = False
@@ -514,6 +517,7 @@ class Tracer(CLoopServing):
     def _forget(self, tid: int, status: int | None) -> None:
         """``tid`` is gone: finish its pending call for the observers, then report it."""
         state = self._tasks.pop(tid, None)
+        self._scratch.thread_gone(tid)
         if self._holds is not None:
             self._holds.forget(tid)
         observers = self._compiled.observers
