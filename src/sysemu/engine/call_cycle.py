@@ -47,7 +47,7 @@ from sysemu.api.decisions import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.routes import CompiledHandlers, HandlerError, Route
-from sysemu.engine import scratch, untraced
+from sysemu.engine import untraced
 from sysemu.engine.common import HandlerAlarm, Stops, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision
 from sysemu.engine.tasks import Reexecution, RewriteAgain, RewriteRecord, ScratchMapping, TaskState
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from _thread import LockType
 
     from sysemu.engine.holds import Holds
+    from sysemu.engine.scratch import ScratchSpaces
 
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 AT_FDCWD = -100
@@ -119,7 +120,8 @@ class CallCycle:
                     route.prechecked = False
         self._policy = policy
         self._tasks: dict[int, TaskState] = {}
-        self._scratch = scratch.ScratchSpaces()  # where rewrites put their data (engine/scratch.py)
+        # Where rewrites put their data (engine/scratch.py), made at the first rewrite.
+        self._scratch: ScratchSpaces | None = None
         # Set (to 1) when the run is ending (timed out, or a handler error kills the tree), or
         # a thread is held: the C loop then hands every stop to Python.
         self._hand_back = bytearray(1)
@@ -316,23 +318,24 @@ class CallCycle:
 
     def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
         """Carry out a rewrite, its data (if any) written in the thread's scratch slot, which
-        is mapped first if the process has none (engine/scratch.py)."""
+        is mapped first if the process has none (engine/scratch.py); below the stack pointer
+        in a process that refused the mapping."""
+        spaces = self._scratch or self._scratch_spaces()
         word = call.abi.pointer_size
-        size = scratch.data_size(decision.args, word)
+        size = spaces.data_size(decision.args, word)
         base = 0
         if size:
-            slot = self._scratch.slot(state.pid, state.tid, size)
-            if slot is None and not self._scratch.refused(state.pid):
+            slot = spaces.slot(state.pid, state.tid, size)
+            if slot is None and not spaces.refused(state.pid):
                 self._map_scratch(state, call, route, decision, size)
                 return
-            # (A process that refused the mapping gets the data below the stack pointer.)
             base = slot if slot is not None else (self._arch.user_stack_limit(call.sp) - size) & ~15
-        args, blobs = scratch.lay_out(call.raw, decision.args, base, word)
+        args, blobs = spaces.lay_out(call.raw, decision.args, base, word)
         try:
             for address, data in blobs:
                 call.memory.write(address, data)
         except OSError as error:
-            self._scratch.forget(state.pid)  # unmapped by the program? map again next time
+            spaces.forget(state.pid)  # unmapped by the program? map again next time
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
         self._arch.rewrite(state.tid, call.abi, nr, args)
@@ -346,15 +349,15 @@ class CallCycle:
     ) -> None:
         """Make the thread map a scratch area instead of making its call; the call enters
         again after that (:meth:`_scratch_mapped`), and ``decision`` is carried out then."""
-        tid, arch = state.tid, self._arch
-        area = scratch.area_size(size)
+        tid, arch, spaces = state.tid, self._arch, self._scratch_spaces()
+        area = spaces.area_size(size)
         nr = arch.map_numbers.get(call.abi)
         if nr is None:  # an architecture that cannot: the stack then
-            self._scratch.mapped(state.pid, None, area)
+            spaces.mapped(state.pid, None, area)
             self._rewrite(state, call, route, decision)
             return
         saved = arch.save_call(tid)
-        if saved is None or not arch.rewrite(tid, call.abi, nr, scratch.map_arguments(area)):
+        if saved is None or not arch.rewrite(tid, call.abi, nr, spaces.map_arguments(area)):
             return  # gone
         state.rewritten = ScratchMapping(
             saved, state.pid, area, call.sp, call.nr, call.raw, decision, route
@@ -367,12 +370,18 @@ class CallCycle:
     def _scratch_mapped(self, state: TaskState, record: ScratchMapping, rval: int) -> None:
         """The exit stop of the mmap :meth:`_map_scratch` made: the area is the process's,
         and the thread enters its own call again (decided already: :class:`RewriteAgain`)."""
-        self._scratch.mapped(record.tgid, scratch.mapped_address(rval), record.size)
-        state.rewritten = RewriteAgain(
-            record.sp, record.nr, record.args, record.decision, record.route
-        )
+        spaces = self._scratch_spaces()
+        spaces.mapped(record.tgid, spaces.mapped_address(rval), record.size)
+        state.rewritten = RewriteAgain(*record[3:])  # sp, nr, args, decision, route
         if self._arch.reenter(state.tid, record.saved):
             ptrace.resume(self._plain, state.tid, 0)
+
+    def _scratch_spaces(self) -> ScratchSpaces:
+        if self._scratch is None:
+            from sysemu.engine.scratch import ScratchSpaces  # noqa: PLC0415 (runs that rewrite)
+
+            self._scratch = ScratchSpaces()
+        return self._scratch
 
     def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
         """Whether ``call`` is the thread's last rewritten call, run again by the kernel after

@@ -5,9 +5,9 @@ A rewrite with new data (a path that ``--bind`` or ``--root`` maps, ``call.rewri
 where the kernel reads it when the call runs. The calling thread's stack is no place for it:
 a Go goroutine's stack may end just below the stack pointer. So the first rewrite with data in
 an address space maps a scratch area there: the stopped thread makes an ``mmap`` of sysemu's
-instead of its own call (anonymous, shared, read-write, :data:`AREA_SIZE` bytes), then enters
-its own call again, and the decision its handlers took the first time is carried out with the data in the
-new area (:class:`~sysemu.engine.call_cycle.CallCycle` does the stops).
+instead of its own call (anonymous, shared, read-write, :data:`AREA_SIZE` bytes), then
+enters its own call again, and the decision its handlers took the first time is carried out
+with the data in the new area (:class:`~sysemu.engine.call_cycle.CallCycle` does the stops).
 
 The kernel facts it relies on:
 
@@ -24,13 +24,16 @@ The kernel facts it relies on:
 * The mapping belongs to the address space: the threads of a process share it, a ``fork``
   child has it at the same address, a ``vfork`` child shares its parent's memory and so its
   areas, and ``exec`` drops it. It is shared (``MAP_SHARED``) so that a fork child's copy is
-  the same memory, not a copy: parent and child then take their slots from one table, as a
-  vfork child does, and never write the same bytes. It also keeps the kernel from merging it
-  with a neighbouring private mapping, so ``/proc/PID/maps`` shows it apart, as a
-  ``rw-s`` mapping of ``/dev/zero (deleted)`` of 256 KiB.
+  the same memory, not a copy: parent and child then take their slots of it from one table
+  (:class:`Area`), and never write the same bytes. An area mapped after the fork is in one
+  of them only, so each process has its own list of areas (:class:`AddressSpace`), which a
+  fork child starts as a copy of its parent's and a vfork child shares. Being shared also
+  keeps the kernel from merging the area with a neighbouring private mapping, so
+  ``/proc/PID/maps`` shows it apart, as a ``rw-s`` mapping of ``/dev/zero (deleted)`` of
+  256 KiB.
 
-Each thread of an address space holds one slot of an area while it has one, so that
-threads stopped in rewrites at the same time never share bytes. A slot is
+Each thread holds one slot of an area while it has one, so that threads stopped in rewrites
+at the same time never share bytes. A slot is
 :data:`SLOT_SIZE` bytes, room for the two paths of a ``rename`` at their longest; a rewrite
 that needs more maps an area of its own size for that thread. When no slot is free another
 area is mapped. A thread keeps its slot until it exits (its rewritten call may be restarted
@@ -85,107 +88,28 @@ class Slot(NamedTuple):
     size: int
 
 
-class AddressSpace:
-    """The scratch areas of one address space, and which of its threads holds which slot."""
+class Area:
+    """One mapped area, and which of its slots are free (the others are held by threads of
+    the processes that have it: the one that mapped it and its fork children)."""
 
-    __slots__ = ("areas", "free", "held", "refused")
+    __slots__ = ("address", "free", "size")
 
-    def __init__(self) -> None:
-        self.areas: list[Slot] = []
-        self.free: list[Slot] = []
-        self.held: dict[int, Slot] = {}
-        # True once the mapping failed: rewrites then put their data below the stack pointer.
-        self.refused = False
-
-    def add_area(self, address: int, size: int) -> None:
-        """A new area at ``address``: its slots are free."""
-        self.areas.append(Slot(address, size))
+    def __init__(self, address: int, size: int) -> None:
+        self.address = address
+        self.size = size
         step = SLOT_SIZE if size == AREA_SIZE else size
-        self.free.extend(Slot(at, step) for at in range(address, address + size, step))
-
-    def slot(self, tid: int, size: int) -> int | None:
-        """The address of a slot of at least ``size`` bytes for ``tid``: the one it holds, or
-        a free one it now holds instead; None when none is free."""
-        held = self.held.get(tid)
-        if held is not None and held.size >= size:
-            return held.address
-        for index, free in enumerate(self.free):
-            if free.size >= size:
-                del self.free[index]
-                if held is not None:
-                    self.free.append(held)
-                self.held[tid] = free
-                return free.address
-        return None
-
-    def release(self, tid: int) -> None:
-        """``tid`` is gone: its slot is free."""
-        held = self.held.pop(tid, None)
-        if held is not None:
-            self.free.append(held)
+        self.free = [Slot(at, step) for at in range(address, address + size, step)]
 
 
-class ScratchSpaces:
-    """The scratch areas of every traced process, by its thread group id (a fork or vfork
-    child's id names its parent's areas until it execs)."""
+class AddressSpace:
+    """The areas one process (and the vfork children sharing its memory) has mapped."""
 
-    def __init__(self) -> None:
-        self._spaces: dict[int, AddressSpace] = {}
-        self._holder: dict[int, AddressSpace] = {}  # the space whose slot each thread holds
+    __slots__ = ("areas", "refused")
 
-    def slot(self, tgid: int, tid: int, size: int) -> int | None:
-        """The address of ``tid``'s slot of at least ``size`` bytes in process ``tgid``, or
-        None when an area must be mapped first (see :meth:`refused`)."""
-        space = self._spaces.get(tgid)
-        if space is None:
-            return None
-        address = space.slot(tid, size)
-        if address is not None:
-            previous = self._holder.get(tid)
-            if previous is not None and previous is not space:
-                previous.release(tid)  # (a vfork child's slot in its parent's space)
-            self._holder[tid] = space
-        return address
-
-    def refused(self, tgid: int) -> bool:
-        """Whether mapping an area failed in process ``tgid`` (then data goes on the stack)."""
-        space = self._spaces.get(tgid)
-        return space is not None and space.refused
-
-    def mapped(self, tgid: int, address: int | None, size: int) -> None:
-        """The ``mmap`` made for process ``tgid`` returned ``address`` (None: it failed)."""
-        space = self._spaces.get(tgid)
-        if space is None:
-            space = self._spaces[tgid] = AddressSpace()
-        if address is None:
-            space.refused = True
-        else:
-            space.add_area(address, size)
-
-    @property
-    def active(self) -> bool:
-        """Whether any process has areas (or tried to map them)."""
-        return bool(self._spaces)
-
-    def forked(self, parent: int, child: int) -> None:
-        """Process ``child`` was made by process ``parent`` (fork or vfork): it has the same
-        areas, the same memory (shared mappings), so the same table of slots."""
-        space = self._spaces.get(parent)
-        if space is not None:
-            self._spaces[child] = space
-
-    def forget(self, tgid: int) -> None:
-        """Process ``tgid`` runs a new image, in a new address space without areas (or its
-        areas cannot be written: the program unmapped them)."""
-        self._spaces.pop(tgid, None)
-
-    def thread_gone(self, tid: int) -> None:
-        """Thread ``tid`` exited: its slot is free, and if it led its process, the process's
-        id no longer names that space (ids are used again)."""
-        space = self._holder.pop(tid, None)
-        if space is not None:
-            space.release(tid)
-        self._spaces.pop(tid, None)
+    def __init__(self, areas: Sequence[Area] = (), *, refused: bool = False) -> None:
+        self.areas = list(areas)
+        # True once the mapping failed: rewrites then put their data below the stack pointer.
+        self.refused = refused
 
 
 def data_size(values: Sequence[object], word: int) -> int:
@@ -236,3 +160,78 @@ def _pointer_array(start: int, strings: tuple[bytes, ...], word: int) -> bytes:
     pointers.append(0)
     array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
     return array + b"".join(strings)
+
+
+class ScratchSpaces:
+    """The scratch areas of every traced process, by its thread group id (a vfork child's
+    id names its parent's list until it execs), and the slot each thread holds."""
+
+    # The layout and mmap facts, for the engine, which imports this module only when a
+    # run rewrites.
+    data_size = staticmethod(data_size)
+    lay_out = staticmethod(lay_out)
+    area_size = staticmethod(area_size)
+    map_arguments = staticmethod(map_arguments)
+    mapped_address = staticmethod(mapped_address)
+
+    def __init__(self) -> None:
+        self._spaces: dict[int, AddressSpace] = {}
+        self._held: dict[int, tuple[Area, Slot]] = {}  # each thread's slot, and its area
+
+    def slot(self, tgid: int, tid: int, size: int) -> int | None:
+        """The address of ``tid``'s slot of at least ``size`` bytes in an area of process
+        ``tgid``: the one it holds, or a free one it now holds instead; None when an area
+        must be mapped first (see :meth:`refused`)."""
+        space = self._spaces.get(tgid)
+        if space is None:
+            return None
+        held = self._held.get(tid)
+        if held is not None and held[1].size >= size and held[0] in space.areas:
+            return held[1].address
+        for area in space.areas:
+            for index, free in enumerate(area.free):
+                if free.size >= size:
+                    del area.free[index]
+                    if held is not None:  # (too small, or of the image before an exec)
+                        held[0].free.append(held[1])
+                    self._held[tid] = (area, free)
+                    return free.address
+        return None
+
+    def refused(self, tgid: int) -> bool:
+        """Whether mapping an area failed in process ``tgid`` (then data goes on the stack)."""
+        space = self._spaces.get(tgid)
+        return space is not None and space.refused
+
+    def mapped(self, tgid: int, address: int | None, size: int) -> None:
+        """The ``mmap`` made for process ``tgid`` returned ``address`` (None: it failed)."""
+        space = self._spaces.get(tgid)
+        if space is None:
+            space = self._spaces[tgid] = AddressSpace()
+        if address is None:
+            space.refused = True
+        else:
+            space.areas.append(Area(address, size))
+
+    def forked(self, parent: int, child: int, *, shares_memory: bool) -> None:
+        """Process ``child`` was made by process ``parent``: a fork child has the parent's
+        areas now (the same memory: the same slot tables), a vfork child shares its
+        parent's memory, so also the areas either maps later."""
+        space = self._spaces.get(parent)
+        if space is not None:
+            self._spaces[child] = (
+                space if shares_memory else AddressSpace(space.areas, refused=space.refused)
+            )
+
+    def forget(self, tgid: int) -> None:
+        """Process ``tgid`` runs a new image, in a new address space without areas (or its
+        areas cannot be written: the program unmapped them)."""
+        self._spaces.pop(tgid, None)
+
+    def thread_gone(self, tid: int) -> None:
+        """Thread ``tid`` exited: its slot is free, and if it led its process, the process's
+        id no longer names that space (ids are used again)."""
+        held = self._held.pop(tid, None)
+        if held is not None:
+            held[0].free.append(held[1])
+        self._spaces.pop(tid, None)

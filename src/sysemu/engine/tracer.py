@@ -458,10 +458,12 @@ class Tracer(CLoopServing):
                     self._tasks.setdefault(child, TaskState(child))
                 else:
                     self._processes += 1
-                    self._tasks.setdefault(child, TaskState(child, child))
-                    if self._scratch.active:  # the child has its parent's scratch areas
+                    # The child has its parent's scratch areas, unless it ran before this
+                    # event came (it was adopted): it may have exec'd or mapped its own.
+                    if self._scratch is not None and child not in self._tasks:
                         parent = (self._tasks.get(tid) or self._adopt(tid)).pid
-                        self._scratch.forked(parent, child)
+                        self._scratch.forked(parent, child, shares_memory=kind == "vfork")
+                    self._tasks.setdefault(child, TaskState(child, child))
                 if observers:
                     self._tell("task_started", observers, child, tid, kind)
         elif event == ptrace.PTRACE_EVENT_EXEC:
@@ -472,7 +474,8 @@ class Tracer(CLoopServing):
                 moved = self._tasks.pop(former, None)
                 if moved is not None:
                     self._tasks[tid] = moved
-            self._scratch.forget(tid)  # a new address space
+            if self._scratch is not None:
+                self._scratch.forget(tid)  # a new address space
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
             state.spawning = False
@@ -517,7 +520,8 @@ class Tracer(CLoopServing):
     def _forget(self, tid: int, status: int | None) -> None:
         """``tid`` is gone: finish its pending call for the observers, then report it."""
         state = self._tasks.pop(tid, None)
-        self._scratch.thread_gone(tid)
+        if self._scratch is not None:
+            self._scratch.thread_gone(tid)
         if self._holds is not None:
             self._holds.forget(tid)
         observers = self._compiled.observers
