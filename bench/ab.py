@@ -136,7 +136,8 @@ def main() -> None:
     program = f"openat_loop {args.calls} under --bind" if args.bind else f"getpid_loop {args.calls}"
     print(f"{program}, {args.rounds} interleaved rounds: {unit}, medians")
     if args.bind:
-        print(f"(spawn: sh starting cat {args.calls // 20} times, µs of wall time per cat)")
+        per_cat = "instructions" if args.instructions else "µs of wall time"
+        print(f"(spawn: sh starting cat {args.calls // 20} times, {per_cat} per cat)")
     print(f"base {args.base}\nhead {args.head}")
     for backend, mode in rows:
         base, head = samples[("base", backend, mode)], samples[("head", backend, mode)]
