@@ -2,6 +2,7 @@
 
     python3 bench/ab.py BASE_SRC HEAD_SRC [--calls N] [--rounds R] [--backends B,...]
     python3 bench/ab.py BASE_SRC HEAD_SRC --instructions [--backends ptrace,sysemu]
+    python3 bench/ab.py BASE_SRC HEAD_SRC --bind [--backends seccomp,ptrace,sysemu,auto]
 
 Each tree is a ``src`` directory (with its accelerator built in place), put first on
 PYTHONPATH for ``python3 -m sysemu run --backend B --rules bench/rules/emulate_getpid.py --
@@ -14,7 +15,14 @@ the instructions the tracer process executes per call, counted by valgrind's cal
 the difference between N and N/10 calls (start-up cancels out), with ``--spin-us 0`` (polling
 for a stop is timing); on a loaded machine this is the steady number. Valgrind does not
 implement seccomp(2), so only the backends without a filter (ptrace, sysemu) can be counted.
-Run ``bench/run.py`` once first: it builds ``bench/out/getpid_loop``.
+``--bind``: the cost of a path rewrite instead, ``openat_loop N /sysemu-ab/file`` under
+``--bind /sysemu-ab=DIR`` (a temporary DIR holding ``file``): every open is rewritten to the
+host path, whose bytes sysemu writes into the program (not on unotify, which cannot rewrite).
+A second row per backend, "spawn", runs ``sh`` starting ``cat /sysemu-ab/file`` N/20 times
+under the same bind and divides the run's wall time by the number of ``cat`` processes: the
+cost of a process whose rewrites are few (the first rewrite in a process maps sysemu's
+scratch area there, engine/scratch.py).
+Run ``bench/run.py`` once first: it builds ``bench/out/getpid_loop`` and ``openat_loop``.
 """
 
 from __future__ import annotations
@@ -25,11 +33,15 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "bench" / "rules"
 LOOP = ROOT / "bench" / "out" / "getpid_loop"
+OPENAT_LOOP = ROOT / "bench" / "out" / "openat_loop"
+BOUND = "/sysemu-ab"
 DECIDES_ONLY = {"auto"}  # backends whose rules must declare decides_only
 
 
@@ -42,6 +54,16 @@ def command(
         sys.executable, "-m", "sysemu", "run", *extra, "--backend", backend,
         "--rules", str(RULES / f"{mode}_getpid{suffix}.py"), "--", str(LOOP), str(calls),
     ]  # fmt: skip
+    kind, _, host = mode.partition("=")  # the host directory follows a bind mode's name
+    if kind in ("bind", "spawn"):
+        program = [str(OPENAT_LOOP), str(calls), f"{BOUND}/file"]
+        if kind == "spawn":
+            loop = f"i=0; while [ $i -lt {calls} ]; do cat {BOUND}/file; i=$((i+1)); done"
+            program = ["sh", "-c", loop]
+        argv = [
+            sys.executable, "-m", "sysemu", "run", *extra, "--backend", backend,
+            "--bind", f"{BOUND}={host}", "--", *program,
+        ]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()), LOOP_NS="1", PYTHONHASHSEED="0")
     env.pop("SYSEMU_NO_SPEEDUPS", None)
     return argv, env
@@ -50,7 +72,12 @@ def command(
 def loop_us(src: str, backend: str, mode: str, calls: int) -> float:
     """The program's loop time per call, in µs."""
     argv, env = command(src, backend, mode, calls)
+    started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if mode.startswith("spawn="):
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr[-500:]}")
+        return (time.perf_counter() - started) / calls * 1e6
     found = re.search(r"loop ns (\d+)", done.stderr)
     if found is None:
         raise SystemExit(f"no loop time from {' '.join(argv)}:\n{done.stderr[-500:]}")
@@ -80,29 +107,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--backends", default="seccomp,ptrace,sysemu,unotify,auto")
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
+    parser.add_argument("--bind", action="store_true", help="time a rewritten openat instead")
     args = parser.parse_args()
-    if not LOOP.exists():
-        raise SystemExit(f"{LOOP} is missing: run bench/run.py --quick once to build it")
+    for needed in (OPENAT_LOOP,) if args.bind else (LOOP,):
+        if not needed.exists():
+            raise SystemExit(f"{needed} is missing: run bench/run.py --quick once to build it")
     measure = instructions if args.instructions else loop_us
     unit = "instructions/call" if args.instructions else "µs/call (loop wall clock)"
-    rows = [(b, m) for b in args.backends.split(",") for m in ("emulate", "pass")]
+    backends = args.backends.split(",")
+    if args.bind:
+        host = tempfile.mkdtemp(prefix="sysemu-ab-")
+        Path(host, "file").write_text("bound\n")
+        rewriting = [b for b in backends if b != "unotify"]
+        rows = [(b, f"{kind}={host}") for b in rewriting for kind in ("bind", "spawn")]
+    else:
+        rows = [(b, m) for b in backends for m in ("emulate", "pass")]
     for tree in ("base", "head"):  # a first run writes each tree's bytecode cache: not timed
-        loop_us(getattr(args, tree), rows[0][0], "emulate", 1)
+        loop_us(getattr(args, tree), rows[0][0], rows[0][1], 1)
     samples: dict[tuple[str, str, str], list[float]] = {}
     for round_ in range(args.rounds):
         trees = ("base", "head") if round_ % 2 == 0 else ("head", "base")
         for backend, mode in rows:
             for tree in trees:
-                value = measure(getattr(args, tree), backend, mode, args.calls)
+                calls = args.calls // 20 if mode.startswith("spawn=") else args.calls
+                value = measure(getattr(args, tree), backend, mode, calls)
                 samples.setdefault((tree, backend, mode), []).append(value)
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"getpid_loop {args.calls}, {args.rounds} interleaved rounds: {unit}, medians")
+    program = f"openat_loop {args.calls} under --bind" if args.bind else f"getpid_loop {args.calls}"
+    print(f"{program}, {args.rounds} interleaved rounds: {unit}, medians")
+    if args.bind:
+        per_cat = "instructions" if args.instructions else "µs of wall time"
+        print(f"(spawn: sh starting cat {args.calls // 20} times, {per_cat} per cat)")
     print(f"base {args.base}\nhead {args.head}")
     for backend, mode in rows:
         base, head = samples[("base", backend, mode)], samples[("head", backend, mode)]
         paired = statistics.median(h / b for b, h in zip(base, head, strict=True))
         print(
-            f"{backend:8} {mode:8} base {statistics.median(base):10.3f}  "
+            f"{backend:8} {mode.split('=')[0]:8} base {statistics.median(base):10.3f}  "
             f"head {statistics.median(head):10.3f}  head/base {paired:.3f}"
         )
 

@@ -116,3 +116,21 @@ def test_open_flags_that_arm_moves() -> None:
     assert arm["O_DIRECTORY"] == x86["O_DIRECT"] == 0o40000
     assert arm["O_NOFOLLOW"] == x86["O_LARGEFILE"] == 0o100000
     assert set(arm.values()) == set(x86.values())
+
+
+def test_a_call_saved_enters_again_after_another_ran_in_its_place() -> None:
+    """The scratch area's mmap (engine/scratch.py): the call's registers saved at its entry,
+    mmap's number and arguments in their place, then at mmap's exit the saved registers back
+    with pc on ``svc #0`` and x8 = the saved syscallno."""
+    fake = FakeRegsets()
+    _Q.pack_into(fake.regs, aarch64._OFFSET["pc"], 0x1004)
+    _Q.pack_into(fake.regs, aarch64._OFFSET["x0"], 0xFFFF_FF9C)  # AT_FDCWD as the program had it
+    fake.syscallno = 56
+    arch = Aarch64(fake)
+    saved = arch.save_call(7)
+    assert saved is not None
+    assert arch.rewrite(7, Abi.AARCH64, arch.map_numbers[Abi.AARCH64], (0, 1 << 18, 3, 0x21))
+    assert fake.syscallno == 222
+    _Q.pack_into(fake.regs, 0, 0x7F00_0000_0000)  # mmap's result in x0
+    assert arch.reenter(7, saved)
+    assert (fake.reg("pc"), fake.reg("x8"), fake.reg("x0")) == (0x1000, 56, 0xFFFF_FF9C)

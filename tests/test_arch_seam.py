@@ -366,6 +366,26 @@ def test_reexecute_restores_what_the_fake_instruction_reads() -> None:
     assert arch.read_register(5, "orig_a0") == 3
 
 
+def test_a_saved_call_enters_again_with_its_own_registers() -> None:
+    """The scratch area's mmap runs in a call's place (engine/scratch.py); at its exit the
+    call's registers come back, the pc back over the instruction and the first argument
+    restored from where the architecture keeps it."""
+    kernel = FakeKernel([])
+    kernel.regs[5] = bytearray(LAYOUT.size)
+    arch = FakeArch(kernel)
+    kernel.poke_user(5, LAYOUT.offsets["pc"], 0x4000_1004)
+    kernel.poke_user(5, LAYOUT.offsets["orig_a0"], 3)
+    kernel.poke_user(5, LAYOUT.offsets["a1"], 0x1234)
+    saved = arch.save_call(5)
+    assert saved is not None
+    assert arch.rewrite(5, NATIVE, 724, (0, 4096, 3, 0x21, -1, 0))  # type: ignore[arg-type]
+    kernel.poke_user(5, LAYOUT.offsets["a0"], 0x7000_0000)  # its result
+    assert arch.reenter(5, saved)
+    assert (kernel.reg(5, "pc"), kernel.reg(5, "a0"), kernel.reg(5, "a1")) == (
+        0x4000_1000, 3, 0x1234,
+    )  # fmt: skip
+
+
 def test_x86_64_is_made_the_same_way() -> None:
     """x86-64 is data for the same class: its edits land on orig_rax, rax and rip."""
     from sysemu.kernel.arch.x86_64 import X86_64  # noqa: PLC0415

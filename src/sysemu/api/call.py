@@ -420,10 +420,11 @@ class Call:
         """The kernel runs the call with the named arguments replaced.
 
         An ``int`` replaces the register; a ``str`` or ``bytes`` is written into the caller's
-        memory (below its stack pointer, where the program cannot be using it) with a NUL
-        added, and the register points at the copy. A list (or tuple) of strings becomes an
-        ``argv``-style array there: the strings, and a NULL-terminated array of pointers to
-        them in the call's ABI (8-byte pointers, 4 for i386 and x32).
+        memory (in a scratch area sysemu maps in each process, a slot of its own per
+        thread; see engine/scratch.py) with a NUL added, and the register points at the
+        copy. A list (or tuple) of strings becomes an ``argv``-style array there: the
+        strings, and a NULL-terminated array of pointers to them in the call's ABI (8-byte
+        pointers, 4 for i386 and x32).
 
         The socket address of ``connect``, ``bind`` and ``sendto`` (``addr=``, whatever the
         call names it) takes ``(host, port)`` with a numeric IPv4 or IPv6 host, an

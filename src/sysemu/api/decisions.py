@@ -142,9 +142,9 @@ class OpenFile(Decision):
     (``unotify``, ``auto`` for ``decides_only`` handlers) sysemu opens the file itself (with
     its own credentials) and hands the descriptor over atomically with the reply
     (``SECCOMP_IOCTL_NOTIF_ADDFD`` with ``SECCOMP_ADDFD_FLAG_SEND``, Linux 5.14). With the
-    ptrace backends the call is rewritten to open sysemu's own copy of ``path``, written below
-    the calling thread's stack pointer. ``flags`` and ``mode`` are ``open(2)``'s;
-    ``path`` is made absolute against the caller's working directory.
+    ptrace backends the call is rewritten to open sysemu's own copy of ``path``, written in
+    the calling thread's slot of sysemu's scratch area in the process. ``flags`` and
+    ``mode`` are ``open(2)``'s; ``path`` is made absolute against the caller's working directory.
     """
 
     __slots__ = ("flags", "mode", "path")

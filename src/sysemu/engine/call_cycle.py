@@ -25,10 +25,8 @@ The kernel facts it is built on (Linux >= 4.8 ordering):
 
 from __future__ import annotations
 
-import enum
 import errno
 import os
-import struct
 from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
@@ -50,10 +48,10 @@ from sysemu.api.decisions import (
 from sysemu.api.observers import Observer
 from sysemu.api.routes import CompiledHandlers, HandlerError, Route
 from sysemu.engine import untraced
-from sysemu.engine.common import HandlerAlarm, kill_if_alive, tell_observers
-from sysemu.engine.errors import FailurePolicy, Verdict, not_a_decision
-from sysemu.engine.multiplexed import MultiplexedCall, rewrite_multiplexed
-from sysemu.engine.tasks import Reexecution, RewriteRecord, TaskState
+from sysemu.engine.common import HandlerAlarm, Stops, kill_if_alive, tell_observers
+from sysemu.engine.errors import FailurePolicy, Verdict, check_replacement, not_a_decision
+from sysemu.engine.multiplexed import MultiplexedCall, demultiplexed, rewrite_multiplexed
+from sysemu.engine.tasks import Reexecution, RewriteAgain, RewriteRecord, ScratchMapping, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE
 from sysemu.kernel import ptrace
 from sysemu.kernel.arch import Arch, native_number
@@ -62,36 +60,17 @@ if TYPE_CHECKING:
     from _thread import LockType
 
     from sysemu.engine.holds import Holds
+    from sysemu.engine.scratch import ScratchSpaces
 
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 AT_FDCWD = -100
 _EXECVE = native_number("execve")  # the child sysemu forks is always a native process
 
 
-class Stops(enum.IntEnum):
-    """How the kernel is made to stop the calls handlers asked for (the value is the C wait
-    loop's ``mode``)."""
-
-    FILTER = 0
-    """A seccomp filter stops only the handled calls (``SECCOMP_RET_TRACE``): the seccomp
-    backend."""
-    EVERY_CALL = 1
-    """No filter: every call of every thread stops at entry and exit (``PTRACE_SYSCALL``), and
-    the syscall number decides in Python whether anyone wants it. Slower by far, but needs no
-    seccomp and leaves nothing behind in the program, which is what attaching to a running
-    process requires: the ptrace backend, and attach."""
-    EMULATE_ALL = 2
-    """``PTRACE_SYSEMU``: every call stops, and none runs unless the tracer makes it run. A
-    call a handler emulates or fails costs one stop; one that is passed (or rewritten, or has
-    no handler) is made again from its entry stop (:meth:`Arch.reexecute`), which costs three
-    more: the skipped attempt's exit, then the real call's entry and exit
-    (``bench/floor_sysemu.c`` counts 4 stops a call). The sysemu backend."""
-
-
 def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
     """:class:`OpenFile` for the ptrace backends: the call becomes an ``openat`` of sysemu's
-    own copy of the path (written below the stack pointer, which the program's other threads
-    have no business writing), with the decision's flags and mode."""
+    own copy of the path (written in the thread's scratch slot, which the program's other
+    threads have no business writing), with the decision's flags and mode."""
     path = os.fsencode(decision.path) + b"\0"
     openat = syscall_by_name("openat", call.abi)
     return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
@@ -142,6 +121,8 @@ class CallCycle:
                     route.prechecked = False
         self._policy = policy
         self._tasks: dict[int, TaskState] = {}
+        # Where rewrites put their data (engine/scratch.py), made at the first rewrite.
+        self._scratch: ScratchSpaces | None = None
         # Set (to 1) when the run is ending (timed out, or a handler error kills the tree), or
         # a thread is held: the C loop then hands every stop to Python.
         self._hand_back = bytearray(1)
@@ -233,13 +214,9 @@ class CallCycle:
         carry out the decision."""
         state = self._tasks.get(tid) or self._adopt(tid)
         call = Call(route.syscall, args, state, ip, sp)
-        if route.subcalls is not None:  # socketcall: decided as the call it makes
-            demultiplexed = route.demultiplex(call)
-            if demultiplexed is not None:
-                route, direct, words = demultiplexed
-                call = MultiplexedCall(route.syscall, direct, state, ip, sp)
-                call.registers, call.words = args, words
-                kernel_checked = False
+        if route.subcalls is not None and (found := demultiplexed(route, call, state)):
+            route, call = found  # socketcall: decided as the call it makes
+            kernel_checked = False
         stats = route.stats
         stats.stops += 1
         if self._policy.fatal is not None:  # the tree is being killed; let nothing else run
@@ -344,25 +321,25 @@ class CallCycle:
         ptrace.resume(ptrace.PTRACE_SYSCALL, state.tid, 0)
 
     def _rewrite(self, state: TaskState, call: Call, route: Route, decision: Rewrite) -> None:
-        args = list(call.raw)
-        scratch = self._arch.user_stack_limit(call.sp)
-        blobs: list[tuple[int, bytes]] = []
+        """Carry out a rewrite, its data (if any) written in the thread's scratch slot, which
+        is mapped first if the process has none (engine/scratch.py); below the stack pointer
+        in a process that refused the mapping."""
+        spaces = self._scratch or self._scratch_spaces()
+        word = call.abi.pointer_size
+        size = spaces.data_size(decision.args, word)
+        base = 0
+        if size:
+            slot = spaces.slot(state.pid, state.tid, size)
+            if slot is None and not spaces.refused(state.pid):
+                self._map_scratch(state, call, route, decision, size)
+                return
+            base = slot if slot is not None else (self._arch.user_stack_limit(call.sp) - size) & ~15
+        args, blobs = spaces.lay_out(call.raw, decision.args, base, word)
         try:
-            for index, value in enumerate(decision.args):
-                if value is None:
-                    continue
-                if isinstance(value, bytes):
-                    scratch = (scratch - len(value)) & ~15
-                    blobs.append((scratch, value))
-                elif isinstance(value, tuple):
-                    scratch, data = _pointer_array(call, scratch, value)
-                    blobs.append((scratch, data))
-                else:
-                    args[index] = value & _MASK64
-                    continue
-                call.memory.write(*blobs[-1])
-                args[index] = scratch
+            for address, data in blobs:
+                call.memory.write(address, data)
         except OSError as error:
+            spaces.forget(state.pid)  # unmapped by the program? map again next time
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
         if type(call) is MultiplexedCall:
@@ -374,18 +351,64 @@ class CallCycle:
             state.rewritten = record
         self._pass(state, call, route, decision.then, Outcome.REWRITTEN)
 
+    def _map_scratch(
+        self, state: TaskState, call: Call, route: Route, decision: Rewrite, size: int
+    ) -> None:
+        """Make the thread map a scratch area instead of making its call; the call enters
+        again after that (:meth:`_scratch_mapped`), and ``decision`` is carried out then."""
+        tid, arch, spaces = state.tid, self._arch, self._scratch_spaces()
+        area = spaces.area_size(size)
+        nr = arch.map_numbers.get(call.abi)
+        if nr is None:  # an architecture that cannot: the stack then
+            spaces.mapped(state.pid, None, area)
+            self._rewrite(state, call, route, decision)
+            return
+        saved = arch.save_call(tid)
+        if saved is None or not arch.rewrite(tid, call.abi, nr, spaces.map_arguments(area)):
+            return  # gone
+        state.rewritten = ScratchMapping(
+            saved, state.pid, area, call.sp, call.nr, call.raw, decision, route
+        )
+        if self._emulate_all:  # PTRACE_SYSEMU runs nothing: enter again, for the mmap
+            arch.reexecute(tid)
+            state.reexecuting = Reexecution.TO_ENTRY
+        ptrace.resume(ptrace.PTRACE_SYSCALL, tid, 0)
+
+    def _scratch_mapped(self, state: TaskState, record: ScratchMapping, rval: int) -> None:
+        """The exit stop of the mmap :meth:`_map_scratch` made: the area is the process's,
+        and the thread enters its own call again (decided already: :class:`RewriteAgain`)."""
+        spaces = self._scratch_spaces()
+        spaces.mapped(record.tgid, spaces.mapped_address(rval), record.size)
+        state.rewritten = RewriteAgain(*record[3:])  # sp, nr, args, decision, route
+        if self._arch.reenter(state.tid, record.saved):
+            ptrace.resume(self._plain, state.tid, 0)
+
+    def _scratch_spaces(self) -> ScratchSpaces:
+        if self._scratch is None:
+            from sysemu.engine.scratch import ScratchSpaces  # noqa: PLC0415 (runs that rewrite)
+
+            self._scratch = ScratchSpaces()
+        return self._scratch
+
     def _restarted_rewrite(self, state: TaskState, call: Call) -> bool:
         """Whether ``call`` is the thread's last rewritten call, run again by the kernel after
         a signal (``-ERESTART*``): then it is carried out as rewritten once more, its data
-        written again first. A signal handler runs on the stack below the stack pointer,
-        where the rewrite put its strings, and the kernel restarts the call with the
-        rewritten registers, which would point at whatever the handler left there."""
+        written again first (a signal handler's own rewrite may have used the slot, and the
+        kernel restarts the call with the rewritten registers). Or the call entered again
+        once its process had a scratch area: its decision is carried out now."""
         record = state.rewritten
         state.rewritten = None
         if record is None or record.sp != call.sp or record.args != call.raw:
             return False
-        if record.nr != call.nr:
+        if record.nr != call.nr or type(record) is ScratchMapping:
             return False
+        if type(record) is RewriteAgain:
+            try:
+                self._rewrite(state, call, record.route, record.decision)
+            except HandlerError as error:
+                self._handler_failed(error, state.tid, record.route, call, at_exit=False)
+            return True
+        assert type(record) is RewriteRecord
         try:
             for address, data in record.blobs:
                 call.memory.write(address, data)
@@ -414,7 +437,7 @@ class CallCycle:
     def _on_syscall_stop(self, tid: int) -> None:
         state = self._tasks.get(tid)
         call = state.pending_call if state is not None else None
-        if call is None and not self._ptrace_only:
+        if call is None and not self._ptrace_only and (state is None or not state.rewritten):
             self._resume(tid, 0)
             return
         info = ptrace.syscall_info(tid)
@@ -432,6 +455,12 @@ class CallCycle:
                 state.reexecuting = Reexecution.NONE
         if info[0] == ptrace.SYSCALL_INFO_ENTRY and self._ptrace_only:
             self._on_entry(tid, info)
+            return
+        if state is not None and type(state.rewritten) is ScratchMapping:
+            if info[0] == ptrace.SYSCALL_INFO_EXIT:
+                self._scratch_mapped(state, state.rewritten, info[4])
+            else:
+                ptrace.syscall(tid)  # on its way to the mmap's exit
             return
         if state is None or call is None:
             self._resume(tid, 0)
@@ -456,7 +485,7 @@ class CallCycle:
                 else:
                     with self._alarm:
                         replacement = hook(Result(rval))
-                _check_replacement(replacement)
+                check_replacement(replacement)
             except Exception as error:  # the hook is a handler too: same policy
                 self._hook_failed(error, hook, tid, route, call)
                 return
@@ -464,7 +493,7 @@ class CallCycle:
                 # Held at its exit stop; the resolution is what the hook would have returned.
                 def carry_out(resolution: object) -> None:
                     try:
-                        _check_replacement(resolution, deferred=True)
+                        check_replacement(resolution, deferred=True)
                     except TypeError as error:
                         assert hook is not None
                         self._hook_failed(error, hook, tid, route, call)
@@ -566,28 +595,3 @@ class CallCycle:
     def _kill_tasks(self) -> None:
         for tid in list(self._tasks):
             kill_if_alive(tid)
-
-
-def _pointer_array(call: Call, below: int, strings: tuple[bytes, ...]) -> tuple[int, bytes]:
-    """Where and what to write below ``below`` in the caller's memory for ``strings``: a
-    NULL-terminated array of pointers to them (in the call's ABI), then the strings."""
-    word = call.abi.pointer_size
-    size = sum(len(item) for item in strings) + word * (len(strings) + 1)
-    start = (below - size) & ~15
-    at = start + word * (len(strings) + 1)
-    pointers = []
-    for item in strings:
-        pointers.append(at)
-        at += len(item)
-    pointers.append(0)
-    array = struct.pack(f"<{len(pointers)}{'Q' if word == 8 else 'I'}", *pointers)
-    return start, array + b"".join(strings)
-
-
-def _check_replacement(value: object, *, deferred: bool = False) -> None:
-    """Raise TypeError unless ``value`` is what a result hook may return: an int, None, or
-    (not as a Defer's own resolution) a Defer."""
-    if value is None or isinstance(value, int) or (not deferred and isinstance(value, Defer)):
-        return
-    kinds = "an int or None" if deferred else "an int, a Defer or None"
-    raise TypeError(f"a result hook must return {kinds}, not {type(value).__name__}")

@@ -1,7 +1,9 @@
-"""What every backend does the same way: telling observers, and building the run's result."""
+"""What every backend does the same way: telling observers, and building the run's result;
+and how the ptrace backends make calls stop (:class:`Stops`)."""
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import signal
@@ -16,6 +18,26 @@ from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ERRNO, ArgTest, Op, Rule
 from sysemu.kernel.ptrace import PTRACE_ATTACH, PTRACE_SEIZE
 from sysemu.kernel.seccomp import SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_SET_MODE_FILTER
+
+
+class Stops(enum.IntEnum):
+    """How the kernel is made to stop the calls handlers asked for (the value is the C wait
+    loop's ``mode``)."""
+
+    FILTER = 0
+    """A seccomp filter stops only the handled calls (``SECCOMP_RET_TRACE``): the seccomp
+    backend."""
+    EVERY_CALL = 1
+    """No filter: every call of every thread stops at entry and exit (``PTRACE_SYSCALL``), and
+    the syscall number decides in Python whether anyone wants it. Slower by far, but needs no
+    seccomp and leaves nothing behind in the program, which is what attaching to a running
+    process requires: the ptrace backend, and attach."""
+    EMULATE_ALL = 2
+    """``PTRACE_SYSEMU``: every call stops, and none runs unless the tracer makes it run. A
+    call a handler emulates or fails costs one stop; one that is passed (or rewritten, or has
+    no handler) is made again from its entry stop (:meth:`Arch.reexecute`), which costs three
+    more: the skipped attempt's exit, then the real call's entry and exit
+    (``bench/floor_sysemu.c`` counts 4 stops a call). The sysemu backend."""
 
 
 def kill_if_alive(pid: int) -> None:

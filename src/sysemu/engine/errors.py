@@ -14,7 +14,7 @@ import errno
 import os
 from collections.abc import Callable, Sequence
 
-from sysemu.api.decisions import Outcome
+from sysemu.api.decisions import Defer, Outcome
 from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
 from sysemu.api.routes import HandlerError, Route
@@ -72,6 +72,15 @@ def not_a_decision(call_name: str, handler: object, tid: int, value: object) -> 
         f"a handler must return a Decision or None, not {type(value).__name__}"
     )
     return failure
+
+
+def check_replacement(value: object, *, deferred: bool = False) -> None:
+    """Raise TypeError unless ``value`` is what a result hook may return: an int, None, or
+    (not as a Defer's own resolution) a Defer."""
+    if value is None or isinstance(value, int) or (not deferred and isinstance(value, Defer)):
+        return
+    kinds = "an int or None" if deferred else "an int, a Defer or None"
+    raise TypeError(f"a result hook must return {kinds}, not {type(value).__name__}")
 
 
 class Verdict(enum.Enum):

@@ -8,8 +8,9 @@ a rewrite, which goes back into the program's array. It must not decide anything
 from __future__ import annotations
 
 from sysemu.abi import socketcall
-from sysemu.api.call import Call
+from sysemu.api.call import Call, Task
 from sysemu.api.decisions import Rewrite
+from sysemu.api.routes import Route
 from sysemu.kernel.arch import Arch
 
 
@@ -22,6 +23,18 @@ class MultiplexedCall(Call):
 
     registers: tuple[int, ...]
     words: int
+
+
+def demultiplexed(route: Route, call: Call, task: Task) -> tuple[Route, MultiplexedCall] | None:
+    """For a ``socketcall`` stopped on ``route`` whose operation another route wants: that
+    route, and the call handlers see (see ``Route.demultiplex``); None for any other."""
+    found = route.demultiplex(call)
+    if found is None:
+        return None
+    target, direct, words = found
+    made = MultiplexedCall(target.syscall, direct, task, call.ip, call.sp)
+    made.registers, made.words = call.raw, words
+    return target, made
 
 
 def rewrite_multiplexed(

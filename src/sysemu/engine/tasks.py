@@ -6,7 +6,7 @@ import enum
 
 from sysemu._typing import NamedTuple
 from sysemu.api.call import Call
-from sysemu.api.decisions import Outcome, ResultHook
+from sysemu.api.decisions import Outcome, ResultHook, Rewrite
 from sysemu.api.routes import Route
 
 
@@ -28,8 +28,33 @@ class RewriteRecord(NamedTuple):
     sp: int
     nr: int
     args: tuple[int, ...]
-    blobs: tuple[tuple[int, bytes], ...]  # (address, data) written below the stack pointer
+    blobs: tuple[tuple[int, bytes], ...]  # (address, data) written in the thread's slot
     then: ResultHook | None
+    route: Route
+
+
+class ScratchMapping(NamedTuple):
+    """A thread making sysemu's ``mmap`` in place of its own call (engine/scratch.py), whose
+    handlers decided to rewrite it: what is needed at the ``mmap``'s exit stop."""
+
+    saved: bytes  # the registers at the call's entry stop (Arch.save_call)
+    tgid: int
+    size: int  # of the area being mapped
+    sp: int
+    nr: int
+    args: tuple[int, ...]
+    decision: Rewrite
+    route: Route
+
+
+class RewriteAgain(NamedTuple):
+    """A call sent back to enter again once its process had a scratch area: at its next stop
+    the decision taken the first time is carried out, without asking the handlers again."""
+
+    sp: int
+    nr: int
+    args: tuple[int, ...]
+    decision: Rewrite
     route: Route
 
 
@@ -77,9 +102,10 @@ class TaskState:
         # PTRACE_SYSEMU backend: where a skipped call being made again is (see Reexecution;
         # a plain int, which the C loop reads and writes too).
         self.reexecuting: int = Reexecution.NONE
-        # The last call rewritten with data below the stack pointer, until the thread's next
-        # decided call: see Tracer._restarted_rewrite.
-        self.rewritten: RewriteRecord | None = None
+        # The last call rewritten with data, until the thread's next decided call (see
+        # CallCycle._restarted_rewrite); or a rewrite waiting for a scratch area. While it is
+        # set, the C loop hands the thread's stops to Python.
+        self.rewritten: RewriteRecord | ScratchMapping | RewriteAgain | None = None
 
     @property
     def pid(self) -> int:

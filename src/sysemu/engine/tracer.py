@@ -30,8 +30,7 @@ from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
 from sysemu.api.routes import CompiledHandlers, HandlerError
 from sysemu.engine.c_loop import CLoopServing
-from sysemu.engine.call_cycle import Stops
-from sysemu.engine.common import HandlerAlarm, guard_rules, kill_if_alive, run_result
+from sysemu.engine.common import HandlerAlarm, Stops, guard_rules, kill_if_alive, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
     FailurePolicy,
@@ -459,6 +458,11 @@ class Tracer(CLoopServing):
                     self._tasks.setdefault(child, TaskState(child))
                 else:
                     self._processes += 1
+                    # The child has its parent's scratch areas, unless it ran before this
+                    # event came (it was adopted): it may have exec'd or mapped its own.
+                    if self._scratch is not None and child not in self._tasks:
+                        parent = (self._tasks.get(tid) or self._adopt(tid)).pid
+                        self._scratch.forked(parent, child, shares_memory=kind == "vfork")
                     self._tasks.setdefault(child, TaskState(child, child))
                 if observers:
                     self._tell("task_started", observers, child, tid, kind)
@@ -470,6 +474,8 @@ class Tracer(CLoopServing):
                 moved = self._tasks.pop(former, None)
                 if moved is not None:
                     self._tasks[tid] = moved
+            if self._scratch is not None:
+                self._scratch.forget(tid)  # a new address space
             state = self._tasks.get(tid) or self._adopt(tid)
             state.became_leader(tid)
             state.spawning = False
@@ -514,6 +520,8 @@ class Tracer(CLoopServing):
     def _forget(self, tid: int, status: int | None) -> None:
         """``tid`` is gone: finish its pending call for the observers, then report it."""
         state = self._tasks.pop(tid, None)
+        if self._scratch is not None:
+            self._scratch.thread_gone(tid)
         if self._holds is not None:
             self._holds.forget(tid)
         observers = self._compiled.observers

@@ -29,6 +29,10 @@ class Arch(Protocol):
     """The ABI of the programs sysemu itself runs as (and starts the traced program with)."""
     numbers: Mapping[str, Mapping[Abi, int]]
     """Table numbers, per ABI, of the calls sysemu makes, guards or waits for itself."""
+    map_numbers: Mapping[Abi, int]
+    """Per ABI, the number of the call that maps anonymous memory with an offset of 0
+    (``mmap``, or ``mmap2`` where ``mmap`` takes its arguments in a structure): sysemu makes
+    it in a traced thread for its scratch memory (engine/scratch.py)."""
 
     def abi_of(self, audit_arch: int, nr: int) -> Abi:
         """The ABI of a call, from the ``arch`` and raw ``nr`` the kernel reports; raises
@@ -58,6 +62,17 @@ class Arch(Protocol):
         """At a ``PTRACE_SYSEMU`` stop: arrange for the skipped call to be made again when the
         thread resumes (its instruction pointer back on the syscall instruction). False if
         the tracee is gone."""
+        ...
+
+    def save_call(self, tid: int) -> bytes | None:
+        """At a seccomp, syscall-entry or ``PTRACE_SYSEMU`` stop: the thread's registers, for
+        :meth:`reenter`. None if the thread is gone."""
+        ...
+
+    def reenter(self, tid: int, saved: bytes) -> bool:
+        """At the exit stop of a call made in place of the one :meth:`save_call` saw: restore
+        that call's registers with the program counter back on its syscall instruction, so
+        that the thread enters it again when resumed. False if the thread is gone."""
         ...
 
     def user_stack_limit(self, sp: int) -> int:

@@ -108,6 +108,7 @@ class Aarch64(RegisterArch):
     native_abi = Abi.AARCH64
     layout = LAYOUT
     numbers: Mapping[str, Mapping[Abi, int]] = SYSCALL_NUMBERS
+    map_numbers: Mapping[Abi, int] = {Abi.AARCH64: 222}  # mmap (engine/scratch.py)
 
     def __init__(self, access: RegsetAccess) -> None:
         self._sets = access
@@ -160,6 +161,26 @@ class Aarch64(RegisterArch):
         pc = _UWORD.unpack_from(regs, pc_offset)[0]
         _UWORD.pack_into(regs, pc_offset, pc - LAYOUT.syscall_insn_size)
         _UWORD.pack_into(regs, _OFFSET["x8"], _INT.unpack_from(number)[0] & _MASK64)
+        return self._sets.set_regset(tid, NT_PRSTATUS, regs)
+
+    def save_call(self, tid: int) -> bytes | None:
+        """NT_PRSTATUS (x0 is still the first argument at an entry stop), then syscallno."""
+        regs, number = bytearray(USER_PT_REGS_SIZE), bytearray(_INT.size)
+        if not self._sets.get_regset(tid, NT_PRSTATUS, regs):
+            return None
+        if not self._sets.get_regset(tid, NT_ARM_SYSTEM_CALL, number):
+            return None
+        return bytes(regs + number)
+
+    def reenter(self, tid: int, saved: bytes) -> bool:
+        """The saved registers, back over ``svc #0``, with x8 = the saved syscallno."""
+        regs = self._regs
+        regs[:] = saved[:USER_PT_REGS_SIZE]
+        pc_offset = _OFFSET["pc"]
+        pc = _UWORD.unpack_from(regs, pc_offset)[0]
+        _UWORD.pack_into(regs, pc_offset, pc - LAYOUT.syscall_insn_size)
+        number = _INT.unpack_from(saved, USER_PT_REGS_SIZE)[0]
+        _UWORD.pack_into(regs, _OFFSET["x8"], number & _MASK64)
         return self._sets.set_regset(tid, NT_PRSTATUS, regs)
 
     def read_register(self, tid: int, register: str) -> int | None:

@@ -82,6 +82,7 @@ class RegisterArch:
     native_abi: Abi
     layout: RegisterLayout
     numbers: Mapping[str, Mapping[Abi, int]] = {}
+    map_numbers: Mapping[Abi, int] = {}
 
     def __init__(self, access: RegisterAccess) -> None:
         layout = self.layout
@@ -152,6 +153,24 @@ class RegisterArch:
         regs = self._regs
         if not self._access.get_regs(tid, regs):
             return False
+        pc = _UWORD.unpack_from(regs, self._pc)[0]
+        _UWORD.pack_into(regs, self._pc, pc - self.layout.syscall_insn_size)
+        for destination, source in self._reentry:
+            _UWORD.pack_into(regs, destination, _UWORD.unpack_from(regs, source)[0])
+        return self._access.set_regs(tid, regs)
+
+    def save_call(self, tid: int) -> bytes | None:
+        """The registers of a thread stopped at a call's entry, for :meth:`reenter`; None if
+        the thread is gone."""
+        regs = bytearray(self.layout.size)
+        return bytes(regs) if self._access.get_regs(tid, regs) else None
+
+    def reenter(self, tid: int, saved: bytes) -> bool:
+        """At the exit stop of another call made in its place: the registers saved at the
+        call's entry stop, back over the instruction that entered the kernel, so that the
+        thread enters the same call again when it resumes (as a restart does)."""
+        regs = self._regs
+        regs[:] = saved
         pc = _UWORD.unpack_from(regs, self._pc)[0]
         _UWORD.pack_into(regs, self._pc, pc - self.layout.syscall_insn_size)
         for destination, source in self._reentry:

@@ -65,6 +65,10 @@ SYSCALL_NUMBERS: dict[str, dict[Abi, int]] = {
     "personality": {Abi.X86_64: 135, Abi.X32: 135, Abi.I386: 136},
 }
 
+# The anonymous mapping of engine/scratch.py: i386's own ``mmap`` (90) takes a pointer to its
+# arguments, so its ``mmap2`` (whose offset is in pages; sysemu's is 0) is the one.
+MAP_NUMBERS: dict[Abi, int] = {Abi.X86_64: 9, Abi.X32: 9, Abi.I386: 192}
+
 
 class X86_64(RegisterArch):  # noqa: N801 (the architecture's name)
     """The x86-64 architecture (with its i386 and x32 compat ABIs)."""
@@ -74,3 +78,4 @@ class X86_64(RegisterArch):  # noqa: N801 (the architecture's name)
     native_abi = Abi.X86_64
     layout = LAYOUT
     numbers = SYSCALL_NUMBERS
+    map_numbers = MAP_NUMBERS

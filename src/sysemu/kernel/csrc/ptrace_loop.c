@@ -249,9 +249,11 @@ done:
  * task's state goes to *state (borrowed). */
 enum { TASK_PYTHON, TASK_PLAIN, TASK_REEXEC_ENTRY, TASK_REEXEC_EXIT };
 
-/* Whether the task's last call was rewritten with data below its stack pointer: its next
- * decided call may be that call restarted, which Python recognises (Tracer._restarted_rewrite).
- * -1 with an exception set. */
+/* Whether the task's last call was rewritten with data (in its scratch slot): its next decided
+ * call may be that call restarted, which Python recognises (CallCycle._restarted_rewrite). Or
+ * the task is making sysemu's mmap of a scratch area in place of its call, or entering that
+ * call again afterwards (engine/scratch.py): Python serves both stops, the mmap's exit and the
+ * call's new entry, and the C loop needs no state of its own for them. -1 with an exception. */
 static int has_rewrite(PyObject *state) {
     PyObject *record = get_slot(state, s_rewritten, &c_rewritten);
     if (record == NULL) return -1;

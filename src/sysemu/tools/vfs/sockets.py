@@ -38,7 +38,7 @@ class SocketPaths:
     def on_address(self, call: Call) -> Decision | None:
         """``bind``, ``connect`` or ``sendto`` with an ``AF_UNIX`` address: its path is checked
         and mapped as a path argument is, and a mapped one rewritten into a new address
-        below the stack pointer. Abstract and unnamed addresses are left alone."""
+        (in sysemu's scratch area of the process). Abstract and unnamed addresses are left alone."""
         param = _ADDRESS_PARAM[call.name]
         index = call.syscall.param_index(param)
         length_index = call.syscall.param_index("addrlen")
