@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
-from sysemu.abi import Abi, ArgKind, Syscall, socketcall, syscall_by_number, unknown_syscall
+from sysemu.abi import Abi, ArgKind, Syscall, syscall_by_number, unknown_syscall
 from sysemu.api.call import Call
 from sysemu.api.decisions import Decision, Defer, Outcome
 from sysemu.api.observers import Observer
@@ -196,6 +196,8 @@ class Route:
         wanted = subcalls.get(call.raw[0] & 0xFFFF_FFFF) if subcalls else None
         if wanted is None:
             return None
+        from sysemu.abi import socketcall  # noqa: PLC0415 (32-bit programs only)
+
         route, words = wanted
         try:
             data = call.read(call.raw[1], words * socketcall.WORD_BYTES)
@@ -375,10 +377,14 @@ def _demultiplex_socket_calls(compiled: CompiledHandlers, abi: Abi, *, many: boo
     them, send those operations to the multiplexer's route, which hands each to the route
     of its direct call (:meth:`Route.demultiplex`): a rule on ``connect`` sees a 32-bit C
     library's ``connect`` too. The filter checks the operation number; nothing else stops."""
+    routes = {route.syscall.name: route for route in compiled.routes if route.syscall.abi is abi}
+    if not routes and not compiled.watch_all:  # (and the tables stay unread)
+        return
+    from sysemu.abi import socketcall  # noqa: PLC0415 (runs with rules only)
+
     multiplexer = socketcall.multiplexer_of(abi)
     if multiplexer is None:
         return
-    routes = {route.syscall.name: route for route in compiled.routes if route.syscall.abi is abi}
     # Observers of every call see each operation as its call, as strace shows them.
     wanted = socketcall.DIRECT_NAMES if compiled.watch_all else set(routes)
     subcalls = {}

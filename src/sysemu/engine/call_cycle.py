@@ -50,7 +50,6 @@ from sysemu.api.routes import CompiledHandlers, HandlerError, Route
 from sysemu.engine import untraced
 from sysemu.engine.common import HandlerAlarm, Stops, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, check_replacement, not_a_decision
-from sysemu.engine.multiplexed import MultiplexedCall, demultiplexed, rewrite_multiplexed
 from sysemu.engine.tasks import Reexecution, RewriteAgain, RewriteRecord, ScratchMapping, TaskState
 from sysemu.engine.untraced import UNTRACED_ROUTE
 from sysemu.kernel import ptrace
@@ -214,9 +213,11 @@ class CallCycle:
         carry out the decision."""
         state = self._tasks.get(tid) or self._adopt(tid)
         call = Call(route.syscall, args, state, ip, sp)
-        if route.subcalls is not None and (found := demultiplexed(route, call, state)):
-            route, call = found  # socketcall: decided as the call it makes
-            kernel_checked = False
+        if route.subcalls is not None:  # socketcall: decided as the call it makes
+            from sysemu.engine.multiplexed import demultiplexed  # noqa: PLC0415 (32-bit only)
+
+            if found := demultiplexed(route, call, state):
+                route, call, kernel_checked = *found, False
         stats = route.stats
         stats.stops += 1
         if self._policy.fatal is not None:  # the tree is being killed; let nothing else run
@@ -342,7 +343,9 @@ class CallCycle:
             spaces.forget(state.pid)  # unmapped by the program? map again next time
             raise HandlerError(call.name, route.registrations[0].handler, call.tid) from error
         nr = call.nr if decision.nr is None else decision.nr
-        if type(call) is MultiplexedCall:
+        if type(call) is not Call:  # one made through socketcall
+            from sysemu.engine.multiplexed import rewrite_multiplexed  # noqa: PLC0415
+
             rewrite_multiplexed(self._arch, call, decision, nr, args)
         else:
             self._arch.rewrite(state.tid, call.abi, nr, args)

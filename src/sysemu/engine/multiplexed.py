@@ -38,13 +38,14 @@ def demultiplexed(route: Route, call: Call, task: Task) -> tuple[Route, Multiple
 
 
 def rewrite_multiplexed(
-    arch: Arch, call: MultiplexedCall, decision: Rewrite, nr: int, args: list[int]
+    arch: Arch, call: Call, decision: Rewrite, nr: int, args: list[int]
 ) -> None:
     """Rewrite a socket call made through ``socketcall``: its new arguments go into the
     caller's own array, where the kernel reads them, and the registers stay as they were
     (the program keeps live values in the argument registers the operation does not use,
     which the direct call's zero padding would overwrite). Another call instead
     (``change_to``) gets the registers the program had where the decision gives no value."""
+    assert isinstance(call, MultiplexedCall)  # (the only kind of call the engine makes so)
     if nr == call.nr:
         words = b"".join(
             (value & 0xFFFF_FFFF).to_bytes(socketcall.WORD_BYTES, "little")
