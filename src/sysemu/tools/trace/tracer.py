@@ -48,6 +48,7 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
+from sysemu.tools.trace.selection import TraceSelection, call_filter
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ class TraceObserver(Observer):
 
     ``string_limit``: bytes of each string shown (strace's ``-s``); ``show_fd_paths``: print
     ``3</etc/hostname>`` (``-y``); ``timestamps``: 0 none, 1 wall clock (``-t``), 2 with
-    microseconds (``-tt``); ``durations``: time spent in each call (``-T``).
+    microseconds (``-tt``); ``durations``: time spent in each call (``-T``); ``selection``:
+    the calls and signals shown and how (``-P``, ``--trace-fds``, ``-e signal=``, ``-X``...).
     """
 
     def __init__(
@@ -121,8 +123,12 @@ class TraceObserver(Observer):
         show_fd_paths: bool = False,
         timestamps: int = 0,
         durations: bool = False,
+        selection: TraceSelection | None = None,
     ) -> None:
         self.stream = stream
+        self.selection = selection = selection or TraceSelection()
+        # -P and --trace-fds: the calls outside them are not decoded (no pending call kept).
+        self._filter = call_filter(selection)
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
@@ -142,7 +148,8 @@ class TraceObserver(Observer):
         writer_type = ptrace.CTraceWriter
         # The C line writer (None without the accelerator): see c_trace_writer.
         self.c_writer: object | None = None
-        if writer_type is not None:
+        # (C writes every call it knows: a run that filters calls is the Python tracer's.)
+        if writer_type is not None and self._filter is None:
             config = TraceWriterConfig(
                 write=self._emit,
                 live=self._live,
@@ -219,6 +226,8 @@ class TraceObserver(Observer):
     # Calls.
     def call_entered(self, call: Call) -> None:
         """Decode what must be read at entry (strings the call consumes)."""
+        if self._filter is not None and not self._filter.shows(call):
+            return
         plan = self._plan(call.syscall)
         layout = plan.layout
         arguments = plan.arguments if layout is None else layout(call)
