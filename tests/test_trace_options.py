@@ -123,3 +123,18 @@ def test_trace_fds_and_path_either(program: list[str], tmp_path: Path, tracer: s
     lines = sysemu_trace(tracer, options, program, tmp_path / "sysemu.log")
     calls = [line for line in lines if not line.startswith("---")]
     assert calls == ['access("/dev/null", R_OK) = 0', "+++ exited with 0 +++"]
+
+
+@needs_strace
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_fd_details(program: list[str], tmp_path: Path, tracer: str) -> None:
+    """``-yy``: TCP endpoints (listening, connected both ways), a Unix pair's inodes, a
+    device's numbers, as strace writes them; ``-y`` the paths only."""
+    options = ["-yy", "-e", "trace=write,sendto,recvfrom,accept,read,newfstatat,access"]
+    expected = _body(strace_trace(options, program, tmp_path / "strace.log"))
+    assert 'write(4</dev/null<char 1:3>>, "abc", 3) = 3' in expected
+    assert any("<TCP:[127.0.0.1:PORT->127.0.0.1:PORT]>" in line for line in expected)
+    assert any("<UNIX-STREAM:[INODE->INODE]>" in line for line in expected)
+    assert _body(sysemu_trace(tracer, options, program, tmp_path / "sysemu.log")) == expected
+    plain = _body(sysemu_trace(tracer, ["-y", *options[1:]], program, tmp_path / "y.log"))
+    assert 'write(4</dev/null>, "abc", 3) = 3' in plain

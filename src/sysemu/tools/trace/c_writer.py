@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import ArgKind, Syscall
 from sysemu.kernel import ptrace
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
@@ -55,6 +56,9 @@ from sysemu.tools.trace.decoders_structs import (
     sigaction_text,
     sigset_text,
 )
+
+if TYPE_CHECKING:
+    from sysemu.tools.trace.selection import TraceSelection
 
 # Argument kinds, as numbered in kernel/csrc/trace_text.h.
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
@@ -196,4 +200,33 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
     return name.encode(), result, None, tuple(arguments)
 
 
-__all__ = ["ArgSpec", "Narrowing", "Spec", "c_writer_key", "c_writer_spec", "narrowing"]
+_FD_KINDS = frozenset({K_FD, K_DIRFD})
+
+
+def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]:
+    """:func:`c_writer_spec` under the display options of ``selection``: the calls whose text
+    they change in a way C does not implement are left to the Python tracer (None)."""
+    if not selection.restyles:
+        return c_writer_spec
+
+    def spec(syscall: Syscall, key: int) -> Spec | None:
+        found = c_writer_spec(syscall, key)
+        if found is None:
+            return None
+        kinds = {argument[1] for argument in found[3]}
+        if selection.fd_details and (kinds & _FD_KINDS or found[1] == R_FD):
+            return None  # -yy: sockets' endpoints and devices' numbers are Python's
+        return found
+
+    return spec
+
+
+__all__ = [
+    "ArgSpec",
+    "Narrowing",
+    "Spec",
+    "c_writer_key",
+    "c_writer_spec",
+    "narrowing",
+    "spec_for",
+]

@@ -25,7 +25,8 @@ class TraceConfig(NamedTuple):
     syscalls: SyscallSet
     output: str | None
     string_limit: int
-    fd_paths: bool
+    fd_paths: int
+    """``-y``: 1, ``-yy``: 2 (0: fds as numbers)."""
     timestamps: int
     durations: bool
     json_lines: bool
@@ -67,7 +68,13 @@ class TraceOptions(ToolOptions):
         trace.add_argument(
             "-s", dest="string_limit", type=int, default=32, metavar="N", help="string size (32)"
         )
-        trace.add_argument("-y", dest="fd_paths", action="store_true", help="show fd paths")
+        trace.add_argument(
+            "-y",
+            dest="fd_paths",
+            action="count",
+            default=0,
+            help="show fd paths (-yy: sockets' endpoints, devices' numbers, pidfds' processes)",
+        )
         trace.add_argument(
             "-t", dest="timestamps", action="count", default=0, help="time of day (-tt: with µs)"
         )
@@ -108,6 +115,7 @@ class TraceOptions(ToolOptions):
             paths=selection.selected_paths(args.trace_paths),
             fds=None if args.trace_fds is None
             else selection.parse_number_set(args.trace_fds, "--trace-fds"),
+            fd_details=args.fd_paths > 1,
         )  # fmt: skip
         return TraceConfig(
             selected, args.output, args.string_limit, args.fd_paths, args.timestamps,
@@ -159,14 +167,14 @@ class TraceOptions(ToolOptions):
             observer = EventObserver(
                 JsonLines(stream),
                 string_limit=config.string_limit,
-                show_fd_paths=config.fd_paths,
+                show_fd_paths=bool(config.fd_paths),
                 selection=config.selection,
             )
         else:
             observer = TraceObserver(
                 stream,
                 string_limit=config.string_limit,
-                show_fd_paths=config.fd_paths,
+                show_fd_paths=bool(config.fd_paths),
                 timestamps=config.timestamps,
                 durations=config.durations,
                 selection=config.selection,

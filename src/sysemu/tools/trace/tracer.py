@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+from functools import partial
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Syscall, is_error
@@ -32,7 +33,7 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.loop_config import TraceWriterConfig
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
-from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec, narrowing
+from sysemu.tools.trace.c_writer import c_writer_key, narrowing, spec_for
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     BOTH,
@@ -48,6 +49,7 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
+from sysemu.tools.trace.fd_details import fd_details
 from sysemu.tools.trace.selection import TraceSelection, call_filter
 from sysemu.tools.trace.values import siginfo_fields
 
@@ -129,6 +131,8 @@ class TraceObserver(Observer):
         self.selection = selection = selection or TraceSelection()
         # -P and --trace-fds: the calls outside them are not decoded (no pending call kept).
         self._filter = call_filter(selection)
+        # -yy: what an fd shows after it is fd_details' text instead of its /proc link.
+        self._fd_details = selection.fd_details
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
@@ -156,7 +160,7 @@ class TraceObserver(Observer):
                 pending=self._pending,
                 unshown=self._unshown,
                 key_of=c_writer_key,
-                spec_of=c_writer_spec,
+                spec_of=spec_for(selection),
                 adopt_of=self._adopt_from_c,
                 mode_of=render.mode,
                 error_of=_error_text,
@@ -216,6 +220,8 @@ class TraceObserver(Observer):
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
+        if self._fd_details:
+            ctx.fd_path = partial(fd_details, call.tid)
         self._live.add(call.tid)
         pending = _Pending(plan, arguments, ctx, texts, started)
         pending.shown = shown
@@ -233,6 +239,8 @@ class TraceObserver(Observer):
         arguments = plan.arguments if layout is None else layout(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
                       exiting=False)  # fmt: skip
+        if self._fd_details:
+            ctx.fd_path = partial(fd_details, call.tid)
         raw = call.raw
         narrow = plan.narrow
         texts: list[str | None] = []
