@@ -35,6 +35,7 @@ def masked(text: str) -> list[str]:
     """Lines without what differs between runs: pids, socket inodes, ports, addresses, the
     padding before `` = ``."""
     text = re.sub(r"si_pid=\d+", "si_pid=N", text)
+    text = re.sub(r"tgkill\(\d+, \d+", "tgkill(PID, PID", text)
     text = re.sub(r"(\[|->)\d{4,}(?=[\],-])", r"\1INODE", text)
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
     text = re.sub(r"htons\(\d+\)", "htons(PORT)", text)
@@ -138,3 +139,15 @@ def test_fd_details(program: list[str], tmp_path: Path, tracer: str) -> None:
     assert _body(sysemu_trace(tracer, options, program, tmp_path / "sysemu.log")) == expected
     plain = _body(sysemu_trace(tracer, ["-y", *options[1:]], program, tmp_path / "y.log"))
     assert 'write(4</dev/null>, "abc", 3) = 3' in plain
+
+
+@needs_strace
+@pytest.mark.parametrize("tracer", TRACERS)
+@pytest.mark.parametrize("signals", ["none", "!SIGUSR1", "usr2", "SIGUSR1,SIGUSR2", "all"])
+def test_signal_set(program: list[str], tmp_path: Path, tracer: str, signals: str) -> None:
+    """``-e signal=SET``: the deliveries of the signals of SET are shown, as strace's are."""
+    options = ["-e", f"signal={signals}", "-e", "trace=tgkill"]
+    expected = strace_trace(options, program, tmp_path / "strace.log")
+    assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
+    spelled = ["--signal", signals, "-e", "trace=tgkill"]
+    assert sysemu_trace(tracer, spelled, program, tmp_path / "long.log") == expected

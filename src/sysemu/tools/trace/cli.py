@@ -89,6 +89,12 @@ class TraceOptions(ToolOptions):
             help="only calls on PATH: by name or through an fd open on it (repeatable)",
         )
         trace.add_argument(
+            "--signal",
+            dest="trace_signals",
+            metavar="SET",
+            help="only these signals' deliveries (-e signal=SET; none, !SIGCHLD, usr1,io)",
+        )
+        trace.add_argument(
             "--trace-fds",
             metavar="SET",
             help="only calls on these fds (3,4 or !0,1,2; with -P: calls either selects)",
@@ -116,6 +122,8 @@ class TraceOptions(ToolOptions):
             fds=None if args.trace_fds is None
             else selection.parse_number_set(args.trace_fds, "--trace-fds"),
             fd_details=args.fd_paths > 1,
+            signals=None if args.trace_signals is None
+            else selection.parse_signal_set(args.trace_signals),
         )  # fmt: skip
         return TraceConfig(
             selected, args.output, args.string_limit, args.fd_paths, args.timestamps,

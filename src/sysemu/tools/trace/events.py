@@ -28,7 +28,7 @@ from sysemu.tools.trace import render
 from sysemu.tools.trace.context import BOTH, EXIT, Context, Decoder, Shown, structured_value
 from sysemu.tools.trace.decoders import FD_RETURNING, NOTES, shown_arguments
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_fd, dec_path
-from sysemu.tools.trace.selection import TraceSelection, call_filter
+from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
 from sysemu.tools.trace.values import STRING_LIMIT, siginfo_fields
 from sysemu.tools.trace.values_calls import CALLS
 from sysemu.tools.trace.values_more import MORE
@@ -374,7 +374,9 @@ class EventObserver(Observer):
         self.sink(ExecEvent(tid, tid, time.time(), former_tid, program))
 
     def signal_delivered(self, tid: int, signal: int) -> None:
-        """The signal's record, with its ``siginfo`` fields."""
+        """The signal's record, with its ``siginfo`` fields (unless ``-e signal=`` hides it)."""
+        if not shows_signal(self.selection, signal):
+            return
         info = get_siginfo(tid)
         fields = siginfo_fields(info) if info is not None else {}
         self.sink(SignalEvent(self._pid(tid), tid, time.time(), render.signal(signal), fields))

@@ -41,7 +41,7 @@ def parse_number_set(text: str, option: str) -> NumberSet:
     negated = text.startswith("!")
     body = text.removeprefix("!").strip()
     if body in ("all", "none"):
-        return NumberSet(frozenset(), negated == (body == "all"))
+        return NumberSet(frozenset(), negated != (body == "all"))
     numbers = set()
     for word in filter(None, body.split(",")):
         if not word.strip().isdigit():
@@ -60,7 +60,7 @@ def parse_signal_set(text: str) -> NumberSet:
     negated = text.startswith("!")
     body = text.removeprefix("!").strip()
     if body.lower() in ("all", "none"):
-        return NumberSet(frozenset(), negated == (body.lower() == "all"))
+        return NumberSet(frozenset(), negated != (body.lower() == "all"))
     numbers = set()
     for word in filter(None, body.split(",")):
         try:

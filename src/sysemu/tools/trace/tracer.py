@@ -50,7 +50,7 @@ from sysemu.tools.trace.decoders import (
     shown_arguments_of,
 )
 from sysemu.tools.trace.fd_details import fd_details
-from sysemu.tools.trace.selection import TraceSelection, call_filter
+from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
@@ -351,6 +351,8 @@ class TraceObserver(Observer):
 
     def signal_delivered(self, tid: int, signal: int) -> None:
         """``--- SIGCHLD {si_signo=...} ---``."""
+        if not shows_signal(self.selection, signal):
+            return
         self._print_unfinished_others(tid)
         info = get_siginfo(tid)
         details = _describe_siginfo(info) if info is not None else ""
