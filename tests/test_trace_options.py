@@ -151,3 +151,18 @@ def test_signal_set(program: list[str], tmp_path: Path, tracer: str, signals: st
     assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
     spelled = ["--signal", signals, "-e", "trace=tgkill"]
     assert sysemu_trace(tracer, spelled, program, tmp_path / "long.log") == expected
+
+
+@needs_strace
+@pytest.mark.parametrize("tracer", TRACERS)
+@pytest.mark.parametrize("style", ["raw", "abbrev", "verbose"])
+def test_constant_styles(program: list[str], tmp_path: Path, tracer: str, style: str) -> None:
+    """``-X STYLE``: flags and constants as numbers (``0x80241``, ``-100``), names, or both
+    (``0x80241 /* O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC */``), as strace writes them."""
+    options = [f"-X{style}", "-e", "trace=openat,access,socket,setsockopt,lseek,kill"]
+    expected = _body(strace_trace(options, program, tmp_path / "strace.log"))
+    assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log")[-len(expected) :] == (
+        expected
+    )
+    spelled = [f"--const-print-style={style}", *options[1:]]
+    assert _body(sysemu_trace(tracer, spelled, program, tmp_path / "long.log")) == expected

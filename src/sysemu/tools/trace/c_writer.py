@@ -201,6 +201,8 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
 
 
 _FD_KINDS = frozenset({K_FD, K_DIRFD})
+# Kinds whose text C writes with constants in it (not through a Python function).
+_NAMING_KINDS = frozenset({K_DIRFD, K_STAT, K_DIRENTS, K_MEMORY})
 
 
 def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]:
@@ -208,6 +210,7 @@ def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]
     they change in a way C does not implement are left to the Python tracer (None)."""
     if not selection.restyles:
         return c_writer_spec
+    from sysemu.tools.trace.styles import styled  # noqa: PLC0415 (restyled traces only)
 
     def spec(syscall: Syscall, key: int) -> Spec | None:
         found = c_writer_spec(syscall, key)
@@ -216,6 +219,16 @@ def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]
         kinds = {argument[1] for argument in found[3]}
         if selection.fd_details and (kinds & _FD_KINDS or found[1] == R_FD):
             return None  # -yy: sockets' endpoints and devices' numbers are Python's
+        style = selection.constants
+        if style != "abbrev":
+            if kinds & _NAMING_KINDS:
+                return None  # AT_FDCWD, st_mode's type, d_type: constants C writes itself
+            arguments = tuple(
+                (*argument[:8], styled(argument[8], style), *argument[9:])
+                if argument[1] == K_PURE and argument[8] is not None else argument
+                for argument in found[3]
+            )  # fmt: skip
+            found = (*found[:3], arguments)
         return found
 
     return spec

@@ -89,6 +89,14 @@ class TraceOptions(ToolOptions):
             help="only calls on PATH: by name or through an fd open on it (repeatable)",
         )
         trace.add_argument(
+            "-X",
+            "--const-print-style",
+            dest="constants",
+            choices=("raw", "abbrev", "verbose"),
+            default="abbrev",
+            help="constants and flags: names (abbrev), numbers (raw), or both (verbose)",
+        )
+        trace.add_argument(
             "--signal",
             dest="trace_signals",
             metavar="SET",
@@ -122,6 +130,7 @@ class TraceOptions(ToolOptions):
             fds=None if args.trace_fds is None
             else selection.parse_number_set(args.trace_fds, "--trace-fds"),
             fd_details=args.fd_paths > 1,
+            constants=args.constants,
             signals=None if args.trace_signals is None
             else selection.parse_signal_set(args.trace_signals),
         )  # fmt: skip

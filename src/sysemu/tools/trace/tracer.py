@@ -51,6 +51,7 @@ from sysemu.tools.trace.decoders import (
 )
 from sysemu.tools.trace.fd_details import fd_details
 from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
+from sysemu.tools.trace.styles import display_for, styled_siginfo
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class TraceObserver(Observer):
         self._filter = call_filter(selection)
         # -yy: what an fd shows after it is fd_details' text instead of its /proc link.
         self._fd_details = selection.fd_details
+        # -X, -e raw=, -e verbose=, -e abbrev=: None when the options change no argument.
+        self._display = display_for(selection)
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
@@ -219,6 +222,8 @@ class TraceObserver(Observer):
         C trace writer wrote none)."""
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
+        if self._display is not None:
+            arguments = self._display.arguments(plan.name, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         if self._fd_details:
             ctx.fd_path = partial(fd_details, call.tid)
@@ -237,6 +242,8 @@ class TraceObserver(Observer):
         plan = self._plan(call.syscall)
         layout = plan.layout
         arguments = plan.arguments if layout is None else layout(call)
+        if self._display is not None:
+            arguments = self._display.arguments(plan.name, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
                       exiting=False)  # fmt: skip
         if self._fd_details:
@@ -355,7 +362,7 @@ class TraceObserver(Observer):
             return
         self._print_unfinished_others(tid)
         info = get_siginfo(tid)
-        details = _describe_siginfo(info) if info is not None else ""
+        details = _describe_siginfo(info, self.selection.constants) if info is not None else ""
         self._write(tid, f"--- {render.signal(signal)} {{{details}}} ---", time.time())
 
     def exec_done(self, tid: int, former_tid: int) -> None:
@@ -478,5 +485,8 @@ def _narrowed(raw: int, narrow: tuple[int, int] | None) -> int:
 _error_text = render.remembered(render.error_return)
 
 
-def _describe_siginfo(info: bytes) -> str:
-    return ", ".join(f"{name}={value}" for name, value in siginfo_fields(info).items())
+def _describe_siginfo(info: bytes, style: str = "abbrev") -> str:
+    fields = siginfo_fields(info)
+    if style != "abbrev":
+        fields = styled_siginfo(fields, info, style)
+    return ", ".join(f"{name}={value}" for name, value in fields.items())
