@@ -166,3 +166,16 @@ def test_constant_styles(program: list[str], tmp_path: Path, tracer: str, style:
     )
     spelled = [f"--const-print-style={style}", *options[1:]]
     assert _body(sysemu_trace(tracer, spelled, program, tmp_path / "long.log")) == expected
+
+
+@needs_strace
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_raw_calls(program: list[str], tmp_path: Path, tracer: str) -> None:
+    """``-e raw=SET``: those calls' registers and result in hex (a failure still decoded),
+    the others decoded, as strace writes them."""
+    options = ["-e", "raw=openat,access,close", "-e", "trace=openat,access,close,dup"]
+    expected = strace_trace(options, program, tmp_path / "strace.log")
+    assert "close(0x3) = 0" in expected
+    assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
+    spelled = ["--raw=openat,access,close", *options[2:]]
+    assert sysemu_trace(tracer, spelled, program, tmp_path / "long.log") == expected

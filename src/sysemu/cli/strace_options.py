@@ -14,8 +14,9 @@ import argparse
 _TRACE = ("trace", "t")
 _INJECT = ("inject",)
 # Qualifiers that are the tracing group's long options: qualifier -> the option's dest.
-_TRACE_OPTIONS = {"signal": "trace_signals", "signals": "trace_signals", "s": "trace_signals"}
-_QUALIFIER_NAMES = {"trace_signals": "signal"}
+_TRACE_OPTIONS = {"signal": "trace_signals", "signals": "trace_signals", "s": "trace_signals",
+                  "raw": "trace_raw", "x": "trace_raw"}  # fmt: skip
+_QUALIFIER_NAMES = {"trace_signals": "signal", "trace_raw": "raw"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

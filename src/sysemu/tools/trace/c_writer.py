@@ -214,7 +214,7 @@ def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]
 
     def spec(syscall: Syscall, key: int) -> Spec | None:
         found = c_writer_spec(syscall, key)
-        if found is None:
+        if found is None or (selection.raw is not None and syscall.name in selection.raw):
             return None
         kinds = {argument[1] for argument in found[3]}
         if selection.fd_details and (kinds & _FD_KINDS or found[1] == R_FD):

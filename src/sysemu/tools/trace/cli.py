@@ -97,6 +97,12 @@ class TraceOptions(ToolOptions):
             help="constants and flags: names (abbrev), numbers (raw), or both (verbose)",
         )
         trace.add_argument(
+            "--raw",
+            dest="trace_raw",
+            metavar="SET",
+            help="these calls' arguments and result undecoded, in hex (-e raw=SET)",
+        )
+        trace.add_argument(
             "--signal",
             dest="trace_signals",
             metavar="SET",
@@ -131,6 +137,7 @@ class TraceOptions(ToolOptions):
             else selection.parse_number_set(args.trace_fds, "--trace-fds"),
             fd_details=args.fd_paths > 1,
             constants=args.constants,
+            raw=_calls(args.trace_raw, "raw"),
             signals=None if args.trace_signals is None
             else selection.parse_signal_set(args.trace_signals),
         )  # fmt: skip
@@ -197,6 +204,18 @@ class TraceOptions(ToolOptions):
                 selection=config.selection,
             )
         host.use(Trace(observer, config.syscalls, owned=owned, path=config.output))
+
+
+def _calls(text: str | None, qualifier: str) -> SyscallSet | None:
+    """The set of calls an option such as ``-e raw=`` names, or None when it is not given."""
+    if text is None:
+        return None
+    from sysemu.abi.classes import parse_syscall_set  # noqa: PLC0415 (traced runs only)
+
+    try:
+        return parse_syscall_set(text, any_number=True)
+    except ValueError as error:
+        raise ValueError(f"-e {qualifier}=: {error}") from None
 
 
 OPTIONS = TraceOptions()

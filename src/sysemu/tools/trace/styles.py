@@ -18,12 +18,13 @@ import struct
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.tools.trace import render
-from sysemu.tools.trace.context import VALUE_ONLY, Context, Decoder, Shown
+from sysemu.tools.trace.context import ENTRY, VALUE_ONLY, Context, Decoder, Shown
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_socket_protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sysemu.abi import Syscall
     from sysemu.tools.trace.selection import TraceSelection
 
 AT_FDCWD = -100
@@ -113,16 +114,29 @@ class Display:
         self.selection = selection
         self._arguments: dict[tuple[str, tuple[Shown, ...]], tuple[Shown, ...]] = {}
 
-    def arguments(self, name: str, arguments: tuple[Shown, ...]) -> tuple[Shown, ...]:
-        """The arguments a call of ``name`` shows, decoded as the options say."""
-        key = (name, arguments)
+    def arguments(self, syscall: Syscall, arguments: tuple[Shown, ...]) -> tuple[Shown, ...]:
+        """The arguments a call of ``syscall`` shows, decoded as the options say."""
+        key = (syscall.name, arguments)
         found = self._arguments.get(key)
         if found is None:
             found = arguments
-            if self.selection.constants != "abbrev":
+            if self.raw_result(syscall.name):
+                # strace's raw form: every parameter's register, in hex.
+                found = tuple(Shown(index, dec_raw, ENTRY) for index in range(len(syscall.params)))
+            elif self.selection.constants != "abbrev":
                 found = restyled(found, self.selection.constants)
             self._arguments[key] = found
         return found
+
+    def raw_result(self, name: str) -> bool:
+        """Whether ``name``'s calls are shown raw (``-e raw=``): its result in hex too."""
+        raw = self.selection.raw
+        return raw is not None and name in raw
+
+
+def dec_raw(ctx: Context, _value: int, index: int) -> str:
+    """The register of argument ``index`` as it is, in hex (``-e raw=``)."""
+    return hex_number(ctx.call.raw[index])
 
 
 def display_for(selection: TraceSelection) -> Display | None:
@@ -136,4 +150,12 @@ def display_for(selection: TraceSelection) -> Display | None:
     return Display(selection) if rewrites else None
 
 
-__all__ = ["Display", "display_for", "hex_number", "restyled", "styled", "styled_siginfo"]
+__all__ = [
+    "Display",
+    "dec_raw",
+    "display_for",
+    "hex_number",
+    "restyled",
+    "styled",
+    "styled_siginfo",
+]

@@ -51,7 +51,7 @@ from sysemu.tools.trace.decoders import (
 )
 from sysemu.tools.trace.fd_details import fd_details
 from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
-from sysemu.tools.trace.styles import display_for, styled_siginfo
+from sysemu.tools.trace.styles import display_for, hex_number, styled_siginfo
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ class TraceObserver(Observer):
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
         if self._display is not None:
-            arguments = self._display.arguments(plan.name, arguments)
+            arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         if self._fd_details:
             ctx.fd_path = partial(fd_details, call.tid)
@@ -243,7 +243,7 @@ class TraceObserver(Observer):
         layout = plan.layout
         arguments = plan.arguments if layout is None else layout(call)
         if self._display is not None:
-            arguments = self._display.arguments(plan.name, arguments)
+            arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
                       exiting=False)  # fmt: skip
         if self._fd_details:
@@ -320,6 +320,8 @@ class TraceObserver(Observer):
             returned = "?"
         elif is_error(value):
             returned = _error_text(value)
+        elif self._display is not None and self._display.raw_result(name):
+            returned = hex_number(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
         else:
