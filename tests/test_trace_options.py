@@ -179,3 +179,26 @@ def test_raw_calls(program: list[str], tmp_path: Path, tracer: str) -> None:
     assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
     spelled = ["--raw=openat,access,close", *options[2:]]
     assert sysemu_trace(tracer, spelled, program, tmp_path / "long.log") == expected
+
+
+@needs_strace
+@pytest.mark.parametrize("tracer", TRACERS)
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-v"],
+        ["--no-abbrev"],
+        ["-e", "abbrev=none"],
+        ["-e", "abbrev=!newfstatat"],
+        ["-e", "verbose=none"],
+        ["-e", "verbose=!getsockname"],
+    ],
+)
+def test_structures(program: list[str], tmp_path: Path, tracer: str, options: list[str]) -> None:
+    """``-v`` / ``-e abbrev=SET``: every field of a stat (times with their dates) in the calls
+    left out; ``-e verbose=SET``: the structures of the others by address; as strace does."""
+    options = [*options, "-e", "trace=newfstatat,getsockname,connect,rt_sigaction"]
+    expected = strace_trace(options, program, tmp_path / "strace.log")
+    assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
+    if "-v" in options:
+        assert "st_nlink=1" in expected[0]

@@ -15,8 +15,10 @@ _TRACE = ("trace", "t")
 _INJECT = ("inject",)
 # Qualifiers that are the tracing group's long options: qualifier -> the option's dest.
 _TRACE_OPTIONS = {"signal": "trace_signals", "signals": "trace_signals", "s": "trace_signals",
-                  "raw": "trace_raw", "x": "trace_raw"}  # fmt: skip
-_QUALIFIER_NAMES = {"trace_signals": "signal", "trace_raw": "raw"}
+                  "raw": "trace_raw", "x": "trace_raw", "verbose": "trace_verbose",
+                  "v": "trace_verbose", "abbrev": "trace_abbrev", "a": "trace_abbrev"}  # fmt: skip
+_QUALIFIER_NAMES = {"trace_signals": "signal", "trace_raw": "raw", "trace_verbose": "verbose",
+                    "trace_abbrev": "abbrev"}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

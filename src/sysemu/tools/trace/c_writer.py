@@ -201,6 +201,8 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
 
 
 _FD_KINDS = frozenset({K_FD, K_DIRFD})
+# Kinds that read a structure.
+_STRUCTURE_KINDS = frozenset({K_STAT, K_DIRENTS, K_TIMESPEC, K_REMAINING, K_MEMORY})
 # Kinds whose text C writes with constants in it (not through a Python function).
 _NAMING_KINDS = frozenset({K_DIRFD, K_STAT, K_DIRENTS, K_MEMORY})
 
@@ -219,6 +221,12 @@ def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]
         kinds = {argument[1] for argument in found[3]}
         if selection.fd_details and (kinds & _FD_KINDS or found[1] == R_FD):
             return None  # -yy: sockets' endpoints and devices' numbers are Python's
+        name = syscall.name
+        verbose, abbreviated = selection.verbose, selection.abbreviated
+        if verbose is not None and name not in verbose and kinds & _STRUCTURE_KINDS:
+            return None  # -e verbose=: structures by address, which Python writes
+        if abbreviated is not None and name not in abbreviated and K_STAT in kinds:
+            return None  # -v: every field of a stat, which Python writes
         style = selection.constants
         if style != "abbrev":
             if kinds & _NAMING_KINDS:

@@ -97,6 +97,25 @@ class TraceOptions(ToolOptions):
             help="constants and flags: names (abbrev), numbers (raw), or both (verbose)",
         )
         trace.add_argument(
+            "-v",
+            "--no-abbrev",
+            dest="unabbreviated",
+            action="store_true",
+            help="structures unabbreviated: every field of a stat, the environment of execve",
+        )
+        trace.add_argument(
+            "--abbrev",
+            dest="trace_abbrev",
+            metavar="SET",
+            help="abbreviate large structures of these calls only (-e abbrev=SET; -v: none)",
+        )
+        trace.add_argument(
+            "--verbose",
+            dest="trace_verbose",
+            metavar="SET",
+            help="decode structures of these calls only, others by address (-e verbose=SET)",
+        )
+        trace.add_argument(
             "--raw",
             dest="trace_raw",
             metavar="SET",
@@ -138,6 +157,8 @@ class TraceOptions(ToolOptions):
             fd_details=args.fd_paths > 1,
             constants=args.constants,
             raw=_calls(args.trace_raw, "raw"),
+            verbose=_calls(args.trace_verbose, "verbose"),
+            abbreviated=_calls("none" if args.unabbreviated else args.trace_abbrev, "abbrev"),
             signals=None if args.trace_signals is None
             else selection.parse_signal_set(args.trace_signals),
         )  # fmt: skip

@@ -123,10 +123,30 @@ class Display:
             if self.raw_result(syscall.name):
                 # strace's raw form: every parameter's register, in hex.
                 found = tuple(Shown(index, dec_raw, ENTRY) for index in range(len(syscall.params)))
-            elif self.selection.constants != "abbrev":
-                found = restyled(found, self.selection.constants)
+            else:
+                if not self.abbreviates(syscall.name):
+                    from sysemu.tools.trace.unabbreviated import FULL_FORMS  # noqa: PLC0415
+
+                    found = tuple(
+                        argument._replace(
+                            decoder=FULL_FORMS.get(argument.decoder, argument.decoder)
+                        )
+                        for argument in found
+                    )
+                if self.selection.constants != "abbrev":
+                    found = restyled(found, self.selection.constants)
             self._arguments[key] = found
         return found
+
+    def abbreviates(self, name: str) -> bool:
+        """Whether ``name``'s large structures are abbreviated (``-e abbrev=``, ``-v``)."""
+        abbreviated = self.selection.abbreviated
+        return abbreviated is None or name in abbreviated
+
+    def dereferences(self, name: str) -> bool:
+        """Whether ``name``'s structures are decoded (``-e verbose=``), not shown by address."""
+        verbose = self.selection.verbose
+        return verbose is None or name in verbose
 
     def raw_result(self, name: str) -> bool:
         """Whether ``name``'s calls are shown raw (``-e raw=``): its result in hex too."""

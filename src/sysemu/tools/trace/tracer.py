@@ -227,6 +227,8 @@ class TraceObserver(Observer):
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
         if self._fd_details:
             ctx.fd_path = partial(fd_details, call.tid)
+        if self._display is not None:
+            ctx.dereference = self._display.dereferences(plan.name)
         self._live.add(call.tid)
         pending = _Pending(plan, arguments, ctx, texts, started)
         pending.shown = shown
@@ -248,6 +250,8 @@ class TraceObserver(Observer):
                       exiting=False)  # fmt: skip
         if self._fd_details:
             ctx.fd_path = partial(fd_details, call.tid)
+        if self._display is not None:
+            ctx.dereference = self._display.dereferences(plan.name)
         raw = call.raw
         narrow = plan.narrow
         texts: list[str | None] = []
