@@ -1,6 +1,7 @@
 """The full forms strace's ``-v`` (``-e abbrev=none``) shows where it abbreviates by default:
 every field of a ``struct stat`` (``{st_dev=makedev(0xfe, 0), st_ino=605, st_mode=...,
-st_ctime_nsec=761061207}``) and every string of an environment (``execve``'s third argument).
+st_ctime_nsec=761061207}``) and of a ``struct rusage``, and every string of an environment
+(``execve``'s third argument).
 
 :data:`FULL_FORMS` maps each abbreviating decoder to its full form; the tracer uses the full
 one for the calls ``-e abbrev=`` leaves out (see :mod:`sysemu.tools.trace.styles`).
@@ -9,13 +10,19 @@ one for the calls ``-e abbrev=`` leaves out (see :mod:`sysemu.tools.trace.styles
 from __future__ import annotations
 
 import os
+import struct
 
 from sysemu.abi import layouts as abi_layouts
 from sysemu.tools.trace import render
 from sysemu.tools.trace.context import Context, Decoder
 from sysemu.tools.trace.decoders_records import date_comment
 from sysemu.tools.trace.decoders_scalar import dec_argv, dec_envp
-from sysemu.tools.trace.decoders_structs import dec_stat
+from sysemu.tools.trace.decoders_structs import dec_rusage, dec_stat
+
+
+def _signed(value: int) -> int:
+    """A 64-bit field as the signed ``long`` it is (times before 1970 are negative)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _device(number: int) -> str:
@@ -54,14 +61,40 @@ def dec_stat_full(ctx: Context, value: int, index: int) -> str:
     else:
         parts.append(f"st_size={field['st_size']}")
     for name in ("st_atime", "st_mtime", "st_ctime"):
-        seconds, nanoseconds = field[name], field[f"{name}_nsec"]
+        seconds, nanoseconds = _signed(field[name]), field[f"{name}_nsec"]
         dated = date_comment(seconds, nanoseconds, 9)
         parts.append(f"{name}={seconds}{dated}")
         parts.append(f"{name}_nsec={nanoseconds}")
     return "{" + ", ".join(parts) + "}"
 
 
-FULL_FORMS: dict[Decoder, Decoder] = {dec_stat: dec_stat_full, dec_envp: dec_argv}
+# Seconds signed, the rest as strace prints them: unsigned.
+_RUSAGE = struct.Struct("<qQqQ14Q")
+_RUSAGE_COUNTS = (
+    "ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt", "ru_nswap",
+    "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw",
+)  # fmt: skip
+
+
+def dec_rusage_full(ctx: Context, value: int, index: int) -> str:
+    """Every field of a ``struct rusage`` (x86-64 layout: two timevals, then 14 longs)."""
+    short = dec_rusage(ctx, value, index)
+    fields = ctx.unpack(value, _RUSAGE) if short.startswith("{") else None
+    if fields is None:
+        return short
+    user = f"{{tv_sec={fields[0]}, tv_usec={fields[1]}}}"
+    system = f"{{tv_sec={fields[2]}, tv_usec={fields[3]}}}"
+    counts = ", ".join(
+        f"{name}={count}" for name, count in zip(_RUSAGE_COUNTS, fields[4:], strict=True)
+    )
+    return f"{{ru_utime={user}, ru_stime={system}, {counts}}}"
+
+
+FULL_FORMS: dict[Decoder, Decoder] = {
+    dec_stat: dec_stat_full,
+    dec_envp: dec_argv,
+    dec_rusage: dec_rusage_full,
+}
 """Each decoder that abbreviates, and the decoder of its full form."""
 
-__all__ = ["FULL_FORMS", "dec_stat_full"]
+__all__ = ["FULL_FORMS", "dec_rusage_full", "dec_stat_full"]
