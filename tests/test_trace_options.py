@@ -5,6 +5,7 @@ the option: ``-P``/``--trace-path``, ``--trace-fds``, ``-yy``, ``-e signal=``, `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -202,3 +203,15 @@ def test_structures(program: list[str], tmp_path: Path, tracer: str, options: li
     assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
     if "-v" in options:
         assert "st_nlink=1" in expected[0]
+
+
+@pytest.mark.parametrize("tracer", TRACERS)
+def test_json_filters(program: list[str], tmp_path: Path, tracer: str) -> None:
+    """``--json`` with ``-P`` and ``-e signal=``: the same calls and signals left out."""
+    log = tmp_path / "trace.json"
+    sysemu_trace(tracer, ["--json", "-P", "/dev/null", "-e", "signal=usr2"], program, log)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = [record["name"] for record in records if record["event"] == "syscall"]
+    assert calls == ["openat", "newfstatat", "write", "access", "close"]
+    signals = [record["signal"] for record in records if record["event"] == "signal"]
+    assert signals == ["SIGUSR2"]
