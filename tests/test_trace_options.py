@@ -93,8 +93,8 @@ def test_trace_path_is_strace_s(
 @needs_strace
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_two_trace_paths(program: list[str], tmp_path: Path, tracer: str) -> None:
-    """Two ``-P``: the calls on either (here the file and /dev/null), with ``-e trace=``."""
-    options = ["-P", program[1], "-P", "/dev/null", "-e", "trace=write,access,close"]
+    """Two ``-P``: the calls on either (the file, /dev/null: poll's array too), with ``-e trace=``."""
+    options = ["-P", program[1], "-P", "/dev/null", "-e", "trace=write,access,close,poll"]
     expected = strace_trace(options, program, tmp_path / "strace.log")
     assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
 
@@ -108,6 +108,7 @@ def test_trace_fds(program: list[str], tmp_path: Path, tracer: str) -> None:
         'newfstatat(4, "", {st_mode=S_IFCHR|0666, st_rdev=makedev(0x1, 0x3), ...}, '
         "AT_EMPTY_PATH) = 0",
         'write(4, "abc", 3) = 3',
+        "poll([{fd=4, events=POLLOUT}], 1, 0) = 1 ([{fd=4, revents=POLLOUT}])",
         "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=N, si_uid=0} ---",
         "--- SIGUSR2 {si_signo=SIGUSR2, si_code=SI_TKILL, si_pid=N, si_uid=0} ---",
         "close(4) = 0",
@@ -212,6 +213,6 @@ def test_json_filters(program: list[str], tmp_path: Path, tracer: str) -> None:
     sysemu_trace(tracer, ["--json", "-P", "/dev/null", "-e", "signal=usr2"], program, log)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     calls = [record["name"] for record in records if record["event"] == "syscall"]
-    assert calls == ["openat", "newfstatat", "write", "access", "close"]
+    assert calls == ["openat", "newfstatat", "write", "poll", "access", "close"]
     signals = [record["signal"] for record in records if record["event"] == "signal"]
     assert signals == ["SIGUSR2"]

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@ int main(int argc, char **argv) {
     fstat(null, &info);
     if (write(file, "abc", 3) != 3 || write(null, "abc", 3) != 3)
         return 1;
+    struct pollfd ready = {.fd = null, .events = POLLOUT};
+    poll(&ready, 1, 0);
     int copy = dup(file);
     access(argv[1], W_OK);
     access("/dev/null", R_OK);

@@ -5,12 +5,14 @@
 ``-P`` and ``--trace-fds`` are decided at a call's entry, as strace decides them: a call is
 shown when one of its path arguments names a selected path (as the program wrote it, or the
 path's real path when it existed at the start), one of its fd arguments is open on such a path,
-or one of its fd arguments is in the ``--trace-fds`` set. A call with neither is not shown.
+or one of its fd arguments is in the ``--trace-fds`` set (for ``select`` and ``poll``: one of
+the fds of their sets). A call with neither is not shown.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple
 from sysemu.abi import ArgKind
@@ -24,6 +26,9 @@ CONSTANT_STYLES = ("abbrev", "raw", "verbose")
 
 _PATH_MAX = 4096
 _FD_KINDS = (ArgKind.FD, ArgKind.DIRFD)
+_POLLS = frozenset({"poll", "ppoll", "ppoll_time64"})
+_SETS_OF_FDS = _POLLS | {"select", "_newselect", "pselect6", "pselect6_time64"}
+_MANY_FDS = 1 << 16  # read no more of a set or array than this many fds
 
 
 class NumberSet(NamedTuple):
@@ -134,18 +139,42 @@ class CallFilter:
         self._encoded = frozenset(os.fsencode(path) for path in paths)
         self.fds = fds
 
+    def _selects_fd(self, call: Call, fd: int) -> bool:
+        if self.fds is not None and fd in self.fds:
+            return True
+        return bool(self.paths) and call.fd_path(fd) in self.paths
+
+    def _fds_in_sets(self, call: Call) -> list[int]:
+        """The fds of a ``select``'s sets or a ``poll``'s array, which strace looks in too."""
+        raw = call.raw
+        found: list[int] = []
+        try:
+            if call.syscall.name in _POLLS:
+                count = min(raw[1] & 0xFFFFFFFF, _MANY_FDS)
+                data = call.memory.read(raw[0], 8 * count) if raw[0] and count else b""
+                found = [fd for (fd,) in struct.iter_unpack("<i4x", data) if fd >= 0]
+            else:
+                count = min(raw[0] & 0x7FFFFFFF, _MANY_FDS)
+                for address in raw[1:4]:
+                    if address and count:
+                        bits = int.from_bytes(call.memory.read(address, (count + 7) // 8), "little")
+                        found += [fd for fd in range(count) if bits >> fd & 1]
+        except OSError:
+            pass
+        return found
+
     def shows(self, call: Call) -> bool:
         """Whether ``call`` names a selected path or fd in its arguments (see the module)."""
         raw = call.raw
+        if call.syscall.name in _SETS_OF_FDS:
+            return any(self._selects_fd(call, fd) for fd in self._fds_in_sets(call))
         for index, param in enumerate(call.syscall.params[:6]):
             kind = param.kind
             if kind in _FD_KINDS:
                 fd = raw[index] & 0xFFFFFFFF
                 if fd >= 1 << 31:  # negative: AT_FDCWD, -1
                     continue
-                if self.fds is not None and fd in self.fds:
-                    return True
-                if self.paths and call.fd_path(fd) in self.paths:
+                if self._selects_fd(call, fd):
                     return True
             elif kind is ArgKind.PATH and self.paths and raw[index]:
                 try:
