@@ -93,7 +93,7 @@ def test_trace_path_is_strace_s(
 @needs_strace
 @pytest.mark.parametrize("tracer", TRACERS)
 def test_two_trace_paths(program: list[str], tmp_path: Path, tracer: str) -> None:
-    """Two ``-P``: the calls on either (the file, /dev/null: poll's array too), with ``-e trace=``."""
+    """Two ``-P``: the calls on either (the file, /dev/null: poll's array too)."""
     options = ["-P", program[1], "-P", "/dev/null", "-e", "trace=write,access,close,poll"]
     expected = strace_trace(options, program, tmp_path / "strace.log")
     assert sysemu_trace(tracer, options, program, tmp_path / "sysemu.log") == expected
