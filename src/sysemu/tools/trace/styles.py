@@ -148,6 +148,10 @@ class Display:
         verbose = self.selection.verbose
         return verbose is None or name in verbose
 
+    def raw_text(self, value: int) -> str:
+        """A result of a call shown raw: in hex (``0`` for zero)."""
+        return hex_number(value)
+
     def raw_result(self, name: str) -> bool:
         """Whether ``name``'s calls are shown raw (``-e raw=``): its result in hex too."""
         raw = self.selection.raw

@@ -49,13 +49,14 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
-from sysemu.tools.trace.fd_details import fd_details
 from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
-from sysemu.tools.trace.styles import display_for, hex_number, styled_siginfo
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO
+
+    from sysemu.tools.trace.styles import Display
 
 _MARKS = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
           Outcome.REWRITTEN: " (REWRITTEN)"}  # fmt: skip
@@ -133,9 +134,18 @@ class TraceObserver(Observer):
         # -P and --trace-fds: the calls outside them are not decoded (no pending call kept).
         self._filter = call_filter(selection)
         # -yy: what an fd shows after it is fd_details' text instead of its /proc link.
-        self._fd_details = selection.fd_details
+        self._fd_details: Callable[[int, int], str | None] | None = None
+        if selection.fd_details:
+            # (Imported for -yy only: it needs the socket module, which a trace does not.)
+            from sysemu.tools.trace.fd_details import fd_details  # noqa: PLC0415
+
+            self._fd_details = fd_details
         # -X, -e raw=, -e verbose=, -e abbrev=: None when the options change no argument.
-        self._display = display_for(selection)
+        self._display: Display | None = None
+        if selection.restyles:
+            from sysemu.tools.trace.styles import display_for  # noqa: PLC0415 (those only)
+
+            self._display = display_for(selection)
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
@@ -225,8 +235,8 @@ class TraceObserver(Observer):
         if self._display is not None:
             arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
-        if self._fd_details:
-            ctx.fd_path = partial(fd_details, call.tid)
+        if self._fd_details is not None:
+            ctx.fd_path = partial(self._fd_details, call.tid)
         if self._display is not None:
             ctx.dereference = self._display.dereferences(plan.name)
         self._live.add(call.tid)
@@ -248,8 +258,8 @@ class TraceObserver(Observer):
             arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
                       exiting=False)  # fmt: skip
-        if self._fd_details:
-            ctx.fd_path = partial(fd_details, call.tid)
+        if self._fd_details is not None:
+            ctx.fd_path = partial(self._fd_details, call.tid)
         if self._display is not None:
             ctx.dereference = self._display.dereferences(plan.name)
         raw = call.raw
@@ -325,7 +335,7 @@ class TraceObserver(Observer):
         elif is_error(value):
             returned = _error_text(value)
         elif self._display is not None and self._display.raw_result(name):
-            returned = hex_number(value)
+            returned = self._display.raw_text(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
         else:
@@ -494,5 +504,7 @@ _error_text = render.remembered(render.error_return)
 def _describe_siginfo(info: bytes, style: str = "abbrev") -> str:
     fields = siginfo_fields(info)
     if style != "abbrev":
+        from sysemu.tools.trace.styles import styled_siginfo  # noqa: PLC0415 (-X only)
+
         fields = styled_siginfo(fields, info, style)
     return ", ".join(f"{name}={value}" for name, value in fields.items())
