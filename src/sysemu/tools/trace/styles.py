@@ -20,6 +20,7 @@ from sysemu._typing import TYPE_CHECKING
 from sysemu.tools.trace import render
 from sysemu.tools.trace.context import ENTRY, VALUE_ONLY, Context, Decoder, Shown
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_socket_protocol
+from sysemu.tools.trace.decoders_structs import dec_stat
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,18 +126,23 @@ class Display:
                 found = tuple(Shown(index, dec_raw, ENTRY) for index in range(len(syscall.params)))
             else:
                 if not self.abbreviates(syscall.name):
-                    from sysemu.tools.trace.unabbreviated import FULL_FORMS  # noqa: PLC0415
-
-                    found = tuple(
-                        argument._replace(
-                            decoder=FULL_FORMS.get(argument.decoder, argument.decoder)
-                        )
-                        for argument in found
-                    )
+                    found = self._unabbreviated(found)
                 if self.selection.constants != "abbrev":
                     found = restyled(found, self.selection.constants)
             self._arguments[key] = found
         return found
+
+    def _unabbreviated(self, arguments: tuple[Shown, ...]) -> tuple[Shown, ...]:
+        from sysemu.tools.trace import unabbreviated  # noqa: PLC0415 (-v only)
+
+        forms = dict(unabbreviated.FULL_FORMS)
+        style = self.selection.constants
+        if style != "abbrev":
+            forms[dec_stat] = unabbreviated.stat_full_styled(style)
+        return tuple(
+            argument._replace(decoder=forms.get(argument.decoder, argument.decoder))
+            for argument in arguments
+        )
 
     def abbreviates(self, name: str) -> bool:
         """Whether ``name``'s large structures are abbreviated (``-e abbrev=``, ``-v``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+from functools import partial
 
 from sysemu.abi import layouts as abi_layouts
 from sysemu.tools.trace import render
@@ -38,18 +39,27 @@ _STAT_FIELDS = (
 )  # fmt: skip
 
 
-def dec_stat_full(ctx: Context, value: int, index: int) -> str:
-    """Every field of a ``struct stat``, in strace's order, times with their dates."""
+def _styled(number: str, named: str, style: str) -> str:
+    """A constant in ``-X``'s ``style``: its name, its number, or both."""
+    if style == "abbrev":
+        return named
+    return number if style == "raw" else f"{number} /* {named} */"
+
+
+def dec_stat_full(ctx: Context, value: int, index: int, style: str = "abbrev") -> str:
+    """Every field of a ``struct stat``, in strace's order, times with their dates; the device
+    numbers and the mode in ``-X``'s ``style``."""
     layout = abi_layouts.stat_layout(ctx.call.name, ctx.call.abi) if ctx.native else None
     fields = ctx.unpack(value, layout.codec) if layout is not None else None
     if layout is None or fields is None:
         return dec_stat(ctx, value, index)
     field = {name: fields[layout.index(name)] for name in _STAT_FIELDS}
     mode = field["st_mode"]
+    octal_mode = f"0{mode:o}" if mode else "0"
     parts = [
-        f"st_dev={_device(field['st_dev'])}",
+        f"st_dev={_styled(hex(field['st_dev']), _device(field['st_dev']), style)}",
         f"st_ino={field['st_ino']}",
-        f"st_mode={render.mode(mode)}",
+        f"st_mode={_styled(octal_mode, render.mode(mode), style)}",
         f"st_nlink={field['st_nlink']}",
         f"st_uid={field['st_uid']}",
         f"st_gid={field['st_gid']}",
@@ -57,7 +67,7 @@ def dec_stat_full(ctx: Context, value: int, index: int) -> str:
         f"st_blocks={field['st_blocks']}",
     ]
     if mode & 0o170000 in (0o20000, 0o60000):  # devices show their numbers, not a size
-        parts.append(f"st_rdev={_device(field['st_rdev'])}")
+        parts.append(f"st_rdev={_styled(hex(field['st_rdev']), _device(field['st_rdev']), style)}")
     else:
         parts.append(f"st_size={field['st_size']}")
     for name in ("st_atime", "st_mtime", "st_ctime"):
@@ -90,6 +100,11 @@ def dec_rusage_full(ctx: Context, value: int, index: int) -> str:
     return f"{{ru_utime={user}, ru_stime={system}, {counts}}}"
 
 
+def stat_full_styled(style: str) -> Decoder:
+    """:func:`dec_stat_full` with its constants in ``-X``'s ``style``."""
+    return partial(dec_stat_full, style=style)
+
+
 FULL_FORMS: dict[Decoder, Decoder] = {
     dec_stat: dec_stat_full,
     dec_envp: dec_argv,
@@ -97,4 +112,4 @@ FULL_FORMS: dict[Decoder, Decoder] = {
 }
 """Each decoder that abbreviates, and the decoder of its full form."""
 
-__all__ = ["FULL_FORMS", "dec_rusage_full", "dec_stat_full"]
+__all__ = ["FULL_FORMS", "dec_rusage_full", "dec_stat_full", "stat_full_styled"]
