@@ -14,8 +14,12 @@ exact line strace must write for each. This script:
    (``apt-get source``; a machine without a ``deb-src`` entry is told what to enable) into the
    cache (``~/.cache/sysemu/strace-suite`` unless ``--cache``), and configures it once;
 2. selects the tests of ``tests/gen_tests.in`` that are a plain ``run_strace_match_diff`` with
-   the options ``-a``, ``-s`` and ``-e trace=`` only (``-a``, strace's column, is ignored: both
-   sides are compared with the spaces before `` = `` collapsed);
+   the options ``-a``, ``-s`` and ``-e trace=`` only (``--set old``; ``-a``, strace's column,
+   is ignored: both sides are compared with the spaces before `` = `` collapsed), and by
+   default (``--set widened``) also those with the display options sysemu shares with strace
+   (``-v``, ``-X``, ``-e abbrev=``/``verbose=``/``raw=``/``signal=``, ``-P``, ``-y``, ``-yy``)
+   and the shell redirections they open the program's fds with (``9>>/dev/full``), which
+   both tracers are given as written;
 3. builds their programs under ``nice -n 19`` (kept in the cache: a second run builds nothing);
 4. runs each program once alone (exit status 77: skipped, as strace's suite does), then under
    each tracer: ``strace`` and ``sysemu run --trace=SET -o LOG`` with the C trace writer
@@ -52,6 +56,14 @@ SKIPPED = 77
 # strace pads the " = " of each line to column -a; sysemu to its own: compared without.
 _COLUMN = re.compile(r" +(?== -?[0-9?])")
 _OPTION = re.compile(r"-[as][0-9]+")
+# The display options both tracers take as strace spells them (--set widened).
+_SHARED = re.compile(
+    r"-v|--no-abbrev|-yy?|-X(raw|abbrev|verbose)|--const-print-style=(raw|abbrev|verbose)"
+    r"|--trace-path=.+|-e ?(abbrev|a|verbose|v|raw|x|signal|signals|s)=.+"
+    r"|--(abbrev|verbose|raw|signal)=.+"
+)
+_SHARED_WITH_VALUE = ("-P", "-X")
+_REDIRECTION = re.compile(r"[0-9]*(<|>|>>)(/dev/[a-z]+)?")
 
 
 @dataclass
@@ -61,6 +73,10 @@ class Test:
     name: str
     trace_set: str
     string_limit: int | None = None
+    options: list[str] = field(default_factory=list)
+    """Display options given to both tracers as written (``-v``, ``-P PATH``...)."""
+    redirections: list[str] = field(default_factory=list)
+    """Shell redirections the program (and each tracer) runs with: ``9>>/dev/full``."""
 
 
 @dataclass
@@ -107,9 +123,15 @@ def fetch_source(cache: Path, version: str) -> Path:
     return source
 
 
-def select_tests(source: Path) -> list[Test]:
+def _takes_value(word: str, value: str) -> bool:
+    """Whether ``word`` is a shared option whose value is the next word (``-P PATH``)."""
+    return word in _SHARED_WITH_VALUE or (word == "-e" and bool(_SHARED.fullmatch(f"-e{value}")))
+
+
+def select_tests(source: Path, widened: bool = True) -> list[Test]:
     """The tests of ``gen_tests.in`` run as plain ``run_strace_match_diff`` with options this
-    harness maps onto sysemu's (``-a``, ``-s``, ``-e trace=``) and nothing else."""
+    harness maps onto sysemu's (``-a``, ``-s``, ``-e trace=``) and nothing else; ``widened``:
+    also with the display options both take and shell redirections."""
     tests = []
     for line in (source / "tests" / "gen_tests.in").read_text().splitlines():
         if not line.strip() or line.startswith("#"):
@@ -127,6 +149,14 @@ def select_tests(source: Path) -> list[Test]:
             elif _OPTION.fullmatch(word):
                 if word.startswith("-s"):
                     test.string_limit = int(word[2:])
+            elif widened and words_left and _takes_value(word, words_left[0]):
+                test.options += [word, words_left.pop(0)]
+            elif widened and _SHARED.fullmatch(word):
+                test.options.append(word)
+            elif widened and _REDIRECTION.fullmatch(word):
+                if not word.endswith(("/dev/null", "/dev/full", "/dev/zero")) and words_left:
+                    word += words_left.pop(0)  # "7> /dev/null"
+                test.redirections.append(word)
             else:
                 usable = False
                 break
@@ -164,6 +194,7 @@ def tracer_command(
             "-e",
             f"trace={test.trace_set}",
             *limit,
+            *test.options,
             str(program),
         ], env
     env["PYTHONPATH"] = os.pathsep.join(
@@ -180,8 +211,17 @@ def tracer_command(
         "-o",
         str(log),
         *limit,
+        *test.options,
     ]
     return [*argv, "--", str(program)], env
+
+
+def redirected(argv: list[str], test: Test) -> list[str]:
+    """``argv`` run by a shell that opens the test's redirections first (the tracers pass the
+    fds on to the program)."""
+    if not test.redirections:
+        return argv
+    return ["sh", "-c", f'exec "$@" {" ".join(test.redirections)}', "sh", *argv]
 
 
 def compared(text: str) -> list[str]:
@@ -197,7 +237,11 @@ def run_test(source: Path, test: Test, tracers: tuple[str, ...], lines: int) -> 
         cwd = Path(work)
         try:
             alone = subprocess.run(
-                [str(program)], check=False, cwd=cwd, capture_output=True, timeout=TIMEOUT
+                redirected([str(program)], test),
+                check=False,
+                cwd=cwd,
+                capture_output=True,
+                timeout=TIMEOUT,
             )
         except subprocess.TimeoutExpired:
             outcome.skipped = "timed out alone"
@@ -214,7 +258,7 @@ def run_test(source: Path, test: Test, tracers: tuple[str, ...], lines: int) -> 
             argv, env = tracer_command(tracer, test, log, program)
             try:
                 done = subprocess.run(
-                    argv,
+                    redirected(argv, test),
                     check=False,
                     cwd=cwd,
                     env=env,
@@ -259,11 +303,18 @@ def main() -> int:
         "--lines", type=int, default=6, help="differing lines shown per failing test"
     )
     parser.add_argument("--quiet", action="store_true", help="the summary only")
+    parser.add_argument(
+        "--set",
+        choices=("old", "widened"),
+        default="widened",
+        help="old: the tests with -a, -s, -e trace= only; widened (default): also those with "
+        "the display options both tracers take (-v, -X, -P, -yy, -e signal=...)",
+    )
     options = parser.parse_args()
     tracers = tuple(options.tracers.split(","))
     started = time.monotonic()
     source = fetch_source(options.cache, installed_version())
-    tests = select_tests(source)
+    tests = select_tests(source, widened=options.set == "widened")
     only = {name for names in options.only for name in names.split(",")}
     if only:
         tests = [test for test in tests if test.name in only]

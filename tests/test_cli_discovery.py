@@ -220,8 +220,9 @@ def test_strace_spellings_of_trace_and_inject() -> None:
     ("args", "message"),
     [
         (["-ff"], "-ff: one output file per process is not supported"),
-        (["-e", "abbrev=none"], "-e abbrev=: not supported; sysemu takes trace= and inject="),
-        (["-e", "trce=open"], "-e trce=: not supported; sysemu takes trace= and inject= (did you"),
+        (["-e", "read=3"], "-e read=: not supported; sysemu takes trace=, inject=, signal="),
+        (["-e", "trce=open"], "-e trce=: not supported; sysemu takes trace=, inject=, signal="),
+        (["-e", "trce=open"], "(did you mean"),
         (["-e", "trace=open", "--trace=close"], "the set to trace is given twice"),
         (["-p", "1", "--", "true"], "-p PID attaches to a running process: give no command"),
         (["-p", "1", "--backend", "unotify"], "-p: attaching is ptrace only"),

@@ -33,18 +33,39 @@ btrfs	+ioctl.test
 bpf-v	-a20 -v -e trace=bpf
 kcmp-y	-a22 -y -e trace=kcmp
 net	-etrace=connect
+dup-P	-a7 --trace=dup -P /dev/full 9>>/dev/full
+memfd	-a16 -etrace=memfd_secret -y 7> /dev/null
+kill	-a12 -esignal=none -e signal=!usr1 -Xverbose
+secontext	-a15 --secontext -e trace=fchmod
 """
 
 
 def test_only_plain_tests_with_mapped_options_are_selected(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "gen_tests.in").write_text(GEN_TESTS)
-    tests = {test.name: test for test in suite.select_tests(tmp_path)}
+    tests = {test.name: test for test in suite.select_tests(tmp_path, widened=False)}
     assert sorted(tests) == ["add_key", "aio", "bare", "chdir", "net"]
     assert tests["add_key"].string_limit == 12
     assert tests["aio"].trace_set == "io_setup,io_submit"
     assert tests["bare"].trace_set == "bare"
     assert tests["net"].trace_set == "connect"
+
+
+def test_the_widened_set_takes_the_shared_options_and_redirections(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "gen_tests.in").write_text(GEN_TESTS)
+    tests = {test.name: test for test in suite.select_tests(tmp_path)}
+    assert "secontext" not in tests and "clock" not in tests and "btrfs" not in tests
+    assert tests["bpf-v"].options == ["-v"]
+    assert tests["kcmp-y"].options == ["-y"]
+    assert tests["dup-P"].options == ["-P", "/dev/full"]
+    assert tests["dup-P"].redirections == ["9>>/dev/full"]
+    assert tests["dup-P"].trace_set == "dup"
+    assert tests["memfd"].redirections == ["7>/dev/null"]
+    assert tests["kill"].options == ["-esignal=none", "-e", "signal=!usr1", "-Xverbose"]
+    assert suite.redirected(["prog"], tests["dup-P"]) == [
+        "sh", "-c", 'exec "$@" 9>>/dev/full', "sh", "prog",
+    ]  # fmt: skip
 
 
 def test_lines_are_compared_without_the_column_padding() -> None:

@@ -13,6 +13,12 @@ import argparse
 
 _TRACE = ("trace", "t")
 _INJECT = ("inject",)
+# Qualifiers that are the tracing group's long options: qualifier -> the option's dest.
+_TRACE_OPTIONS = {"signal": "trace_signals", "signals": "trace_signals", "s": "trace_signals",
+                  "raw": "trace_raw", "x": "trace_raw", "verbose": "trace_verbose",
+                  "v": "trace_verbose", "abbrev": "trace_abbrev", "a": "trace_abbrev"}  # fmt: skip
+_QUALIFIER_NAMES = {"trace_signals": "signal", "trace_raw": "raw", "trace_verbose": "verbose",
+                    "trace_abbrev": "abbrev"}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,11 +62,16 @@ def _expression(args: argparse.Namespace, expression: str) -> None:
         args.trace = value
     elif qualifier in _INJECT:
         args.inject.append(value)
+    elif qualifier in _TRACE_OPTIONS:
+        setattr(args, _TRACE_OPTIONS[qualifier], value)
     else:
         from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
 
-        hint = did_you_mean(qualifier, ("trace", "inject"))
-        raise ValueError(f"-e {qualifier}=: not supported; sysemu takes trace= and inject={hint}")
+        known = ("trace", "inject", *dict.fromkeys(_TRACE_OPTIONS.values()))
+        names = [_QUALIFIER_NAMES.get(name, name) for name in known]
+        hint = did_you_mean(qualifier, names)
+        listed = ", ".join(f"{name}=" for name in names)
+        raise ValueError(f"-e {qualifier}=: not supported; sysemu takes {listed}{hint}")
 
 
 def _attach(args: argparse.Namespace, pid: int) -> None:

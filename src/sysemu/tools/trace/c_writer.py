@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from types import ModuleType
 
+from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import ArgKind, Syscall
 from sysemu.kernel import ptrace
 from sysemu.tools.trace.context import BOTH, ENTRY, EXIT, VALUE_ONLY, Decoder
@@ -59,6 +60,9 @@ from sysemu.tools.trace.decoders_structs import (
     sigset_text,
     sysinfo_text,
 )
+
+if TYPE_CHECKING:
+    from sysemu.tools.trace.selection import TraceSelection
 
 # Argument kinds, as numbered in kernel/csrc/trace_text.h.
 (K_INT, K_U32, K_HEX, K_PTR, K_FD, K_DIRFD, K_PATH, K_STRING, K_BUF_IN, K_BUF_OUT, K_STAT,
@@ -229,4 +233,54 @@ def c_writer_spec(syscall: Syscall, key: int) -> Spec | None:
     return name.encode(), result, None, tuple(arguments)
 
 
-__all__ = ["ArgSpec", "Narrowing", "Spec", "c_writer_key", "c_writer_spec", "narrowing"]
+_FD_KINDS = frozenset({K_FD, K_DIRFD})
+# Kinds that read a structure.
+_STRUCTURE_KINDS = frozenset({K_STAT, K_DIRENTS, K_TIMESPEC, K_REMAINING, K_MEMORY})
+# Kinds whose text C writes with constants in it (not through a Python function).
+_NAMING_KINDS = frozenset({K_DIRFD, K_STAT, K_DIRENTS, K_MEMORY})
+
+
+def spec_for(selection: TraceSelection) -> Callable[[Syscall, int], Spec | None]:
+    """:func:`c_writer_spec` under the display options of ``selection``: the calls whose text
+    they change in a way C does not implement are left to the Python tracer (None)."""
+    if not selection.restyles:
+        return c_writer_spec
+    from sysemu.tools.trace.styles import styled  # noqa: PLC0415 (restyled traces only)
+
+    def spec(syscall: Syscall, key: int) -> Spec | None:
+        found = c_writer_spec(syscall, key)
+        if found is None or (selection.raw is not None and syscall.name in selection.raw):
+            return None
+        kinds = {argument[1] for argument in found[3]}
+        if selection.fd_details and (kinds & _FD_KINDS or found[1] == R_FD):
+            return None  # -yy: sockets' endpoints and devices' numbers are Python's
+        name = syscall.name
+        verbose, abbreviated = selection.verbose, selection.abbreviated
+        if verbose is not None and name not in verbose and kinds & _STRUCTURE_KINDS:
+            return None  # -e verbose=: structures by address, which Python writes
+        if abbreviated is not None and name not in abbreviated and K_STAT in kinds:
+            return None  # -v: every field of a stat, which Python writes
+        style = selection.constants
+        if style != "abbrev":
+            if kinds & _NAMING_KINDS:
+                return None  # AT_FDCWD, st_mode's type, d_type: constants C writes itself
+            arguments = tuple(
+                (*argument[:8], styled(argument[8], style), *argument[9:])
+                if argument[1] == K_PURE and argument[8] is not None else argument
+                for argument in found[3]
+            )  # fmt: skip
+            found = (*found[:3], arguments)
+        return found
+
+    return spec
+
+
+__all__ = [
+    "ArgSpec",
+    "Narrowing",
+    "Spec",
+    "c_writer_key",
+    "c_writer_spec",
+    "narrowing",
+    "spec_for",
+]

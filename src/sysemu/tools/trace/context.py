@@ -33,7 +33,10 @@ class Context:
     returned at entry.
     """
 
-    __slots__ = ("call", "cut", "exiting", "fd_path", "limit", "result", "saved", "verbose_fds")
+    __slots__ = (
+        "call", "cut", "dereference", "exiting", "fd_path", "limit", "result", "saved",
+        "verbose_fds",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -55,6 +58,8 @@ class Context:
         self.saved = {} if saved is None else saved
         # Set by a structured decoder that cut a string or an array at the limit.
         self.cut = False
+        # False for the calls -e verbose= leaves out: their structures are shown by address.
+        self.dereference = True
 
     @property
     def failed(self) -> bool:
@@ -79,10 +84,15 @@ class Context:
 
     def fetch(self, address: int, size: int) -> bytes | None:
         """``size`` bytes at ``address``, or ``None`` when strace would print the address
-        instead: NULL, unreadable, or at exit of a call that failed (the kernel wrote nothing)."""
+        instead: NULL, unreadable, at exit of a call that failed (the kernel wrote nothing), or
+        in a call ``-e verbose=`` leaves out."""
         result = self.result
         # (not self.succeeded, inline: this runs for every structure shown)
-        if address == 0 or (self.exiting and (result is None or is_error(result))):
+        if (
+            address == 0
+            or (self.exiting and (result is None or is_error(result)))
+            or not self.dereference
+        ):
             return None
         try:
             data = self.call.memory.read(address, size)

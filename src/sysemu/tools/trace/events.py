@@ -28,6 +28,7 @@ from sysemu.tools.trace import render
 from sysemu.tools.trace.context import BOTH, EXIT, Context, Decoder, Shown, structured_value
 from sysemu.tools.trace.decoders import FD_RETURNING, NOTES, shown_arguments
 from sysemu.tools.trace.decoders_scalar import dec_dirfd, dec_fd, dec_path
+from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
 from sysemu.tools.trace.values import STRING_LIMIT, siginfo_fields
 from sysemu.tools.trace.values_calls import CALLS
 from sysemu.tools.trace.values_more import MORE
@@ -231,10 +232,13 @@ class EventObserver(Observer):
         *,
         string_limit: int = STRING_LIMIT,
         show_fd_paths: bool = False,
+        selection: TraceSelection | None = None,
     ) -> None:
         self.sink = sink
         self.string_limit = max(string_limit, STRING_LIMIT)
         self.show_fd_paths = show_fd_paths
+        self.selection = selection
+        self._filter = None if selection is None else call_filter(selection)
         self.summary: dict[str, list[float]] = {}
         self._entered: dict[int, _Entered] = {}
         self._pids: dict[int, int] = {}
@@ -243,6 +247,8 @@ class EventObserver(Observer):
 
     def call_entered(self, call: Call) -> None:
         """Decode what is read at entry: strings the call consumes, resolved paths."""
+        if self._filter is not None and not self._filter.shows(call):
+            return
         arguments = shown_arguments(call)
         ctx = Context(call, limit=self.string_limit, verbose_fds=False, exiting=False)
         entered = _Entered(call, arguments, ctx)
@@ -368,7 +374,9 @@ class EventObserver(Observer):
         self.sink(ExecEvent(tid, tid, time.time(), former_tid, program))
 
     def signal_delivered(self, tid: int, signal: int) -> None:
-        """The signal's record, with its ``siginfo`` fields."""
+        """The signal's record, with its ``siginfo`` fields (unless ``-e signal=`` hides it)."""
+        if not shows_signal(self.selection, signal):
+            return
         info = get_siginfo(tid)
         fields = siginfo_fields(info) if info is not None else {}
         self.sink(SignalEvent(self._pid(tid), tid, time.time(), render.signal(signal), fields))

@@ -24,6 +24,7 @@ import io
 import os
 import struct
 import time
+from functools import partial
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import Syscall, is_error
@@ -34,7 +35,7 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.loop_config import TraceWriterConfig
 from sysemu.kernel.ptrace import get_siginfo
 from sysemu.tools.trace import render
-from sysemu.tools.trace.c_writer import c_writer_key, c_writer_spec, narrowing
+from sysemu.tools.trace.c_writer import c_writer_key, narrowing, spec_for
 from sysemu.tools.trace.decoders import (
     ADDRESS_RETURNING,
     BOTH,
@@ -50,10 +51,14 @@ from sysemu.tools.trace.decoders import (
     decode_return,
     shown_arguments_of,
 )
+from sysemu.tools.trace.selection import TraceSelection, call_filter, shows_signal
 from sysemu.tools.trace.values import siginfo_fields
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO
+
+    from sysemu.tools.trace.styles import Display
 
 _MARKS = {Outcome.EMULATED: " (INJECTED)", Outcome.FAILED: " (INJECTED)",
           Outcome.REWRITTEN: " (REWRITTEN)"}  # fmt: skip
@@ -112,7 +117,8 @@ class TraceObserver(Observer):
 
     ``string_limit``: bytes of each string shown (strace's ``-s``); ``show_fd_paths``: print
     ``3</etc/hostname>`` (``-y``); ``timestamps``: 0 none, 1 wall clock (``-t``), 2 with
-    microseconds (``-tt``); ``durations``: time spent in each call (``-T``).
+    microseconds (``-tt``); ``durations``: time spent in each call (``-T``); ``selection``:
+    the calls and signals shown and how (``-P``, ``--trace-fds``, ``-e signal=``, ``-X``...).
     """
 
     def __init__(
@@ -123,8 +129,25 @@ class TraceObserver(Observer):
         show_fd_paths: bool = False,
         timestamps: int = 0,
         durations: bool = False,
+        selection: TraceSelection | None = None,
     ) -> None:
         self.stream = stream
+        self.selection = selection = selection or TraceSelection()
+        # -P and --trace-fds: the calls outside them are not decoded (no pending call kept).
+        self._filter = call_filter(selection)
+        # -yy: what an fd shows after it is fd_details' text instead of its /proc link.
+        self._fd_details: Callable[[int, int], str | None] | None = None
+        if selection.fd_details:
+            # (Imported for -yy only: it needs the socket module, which a trace does not.)
+            from sysemu.tools.trace.fd_details import fd_details  # noqa: PLC0415
+
+            self._fd_details = fd_details
+        # -X, -e raw=, -e verbose=, -e abbrev=: None when the options change no argument.
+        self._display: Display | None = None
+        if selection.restyles:
+            from sysemu.tools.trace.styles import display_for  # noqa: PLC0415 (those only)
+
+            self._display = display_for(selection)
         self.string_limit = string_limit
         self.show_fd_paths = show_fd_paths
         self.timestamps = timestamps
@@ -144,14 +167,15 @@ class TraceObserver(Observer):
         writer_type = ptrace.CTraceWriter
         # The C line writer (None without the accelerator): see c_trace_writer.
         self.c_writer: object | None = None
-        if writer_type is not None:
+        # (C writes every call it knows: a run that filters calls is the Python tracer's.)
+        if writer_type is not None and self._filter is None:
             config = TraceWriterConfig(
                 write=self._emit,
                 live=self._live,
                 pending=self._pending,
                 unshown=self._unshown,
                 key_of=c_writer_key,
-                spec_of=c_writer_spec,
+                spec_of=spec_for(selection),
                 adopt_of=self._adopt_from_c,
                 mode_of=render.mode,
                 error_of=_error_text,
@@ -212,7 +236,13 @@ class TraceObserver(Observer):
         C trace writer wrote none)."""
         plan = self._plan(call.syscall)
         arguments = plan.arguments if plan.layout is None else plan.layout(call)
+        if self._display is not None:
+            arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths, exiting=False)
+        if self._fd_details is not None:
+            ctx.fd_path = partial(self._fd_details, call.tid)
+        if self._display is not None:
+            ctx.dereference = self._display.dereferences(plan.name)
         self._live.add(call.tid)
         pending = _Pending(plan, arguments, ctx, texts, started)
         pending.shown = shown
@@ -223,11 +253,19 @@ class TraceObserver(Observer):
     # Calls.
     def call_entered(self, call: Call) -> None:
         """Decode what must be read at entry (strings the call consumes)."""
+        if self._filter is not None and not self._filter.shows(call):
+            return
         plan = self._plan(call.syscall)
         layout = plan.layout
         arguments = plan.arguments if layout is None else layout(call)
+        if self._display is not None:
+            arguments = self._display.arguments(plan.syscall, arguments)
         ctx = Context(call, limit=self.string_limit, verbose_fds=self.show_fd_paths,
                       exiting=False)  # fmt: skip
+        if self._fd_details is not None:
+            ctx.fd_path = partial(self._fd_details, call.tid)
+        if self._display is not None:
+            ctx.dereference = self._display.dereferences(plan.name)
         raw = call.raw
         narrow = plan.narrow
         texts: list[str | None] = []
@@ -300,6 +338,8 @@ class TraceObserver(Observer):
             returned = "?"
         elif is_error(value):
             returned = _error_text(value)
+        elif self._display is not None and self._display.raw_result(name):
+            returned = self._display.raw_text(value)
         elif plan.decorated:
             returned = decode_return(ctx, name, value)
         else:
@@ -338,9 +378,11 @@ class TraceObserver(Observer):
 
     def signal_delivered(self, tid: int, signal: int) -> None:
         """``--- SIGCHLD {si_signo=...} ---``."""
+        if not shows_signal(self.selection, signal):
+            return
         self._print_unfinished_others(tid)
         info = get_siginfo(tid)
-        details = _describe_siginfo(info) if info is not None else ""
+        details = _describe_siginfo(info, self.selection.constants) if info is not None else ""
         self._write(tid, f"--- {render.signal(signal)} {{{details}}} ---", time.time())
 
     def exec_done(self, tid: int, former_tid: int) -> None:
@@ -482,5 +524,10 @@ def _narrowed(raw: int, narrow: tuple[int, int] | None) -> int:
 _error_text = render.remembered(render.error_return)
 
 
-def _describe_siginfo(info: bytes) -> str:
-    return ", ".join(f"{name}={value}" for name, value in siginfo_fields(info).items())
+def _describe_siginfo(info: bytes, style: str = "abbrev") -> str:
+    fields = siginfo_fields(info)
+    if style != "abbrev":
+        from sysemu.tools.trace.styles import styled_siginfo  # noqa: PLC0415 (-X only)
+
+        fields = styled_siginfo(fields, info, style)
+    return ", ".join(f"{name}={value}" for name, value in fields.items())
