@@ -50,7 +50,6 @@ import re
 from collections.abc import Iterable
 
 from sysemu.abi.abi import Abi, machine_abis
-from sysemu.abi.suggest import did_you_mean
 from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_number, unknown_number
 from sysemu.abi.syscalls import names as _table_names
 
@@ -439,6 +438,8 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
         return _Item(_ANY_NUMBER, str(number), abi, False)
     if body.startswith("%"):
         known_classes = (*_CLASS_MEMBERS, *(a for a in _CLASS_ALIASES if a.startswith("%")))
+        from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
+
         raise ValueError(f"unknown class {_quote(body)}{did_you_mean(body, known_classes)}")
     if not body:
         raise ValueError(f"empty syscall name in {_quote(token)}")
@@ -449,6 +450,8 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
             f"unknown syscall {_quote(body)}: '!' negates the whole set and is only allowed first"
         )
     known_names = (name for a in abis for name in _abi_names(a))
+    from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
+
     raise ValueError(f"unknown syscall {_quote(body)}{where}{did_you_mean(body, known_names)}")
 
 

@@ -39,11 +39,12 @@ from sysemu.tools.inject.spec import (
     errno_text,
     parse_inject_spec,
 )
-from sysemu.tools.net.families import family_selector
 from sysemu.tools.tool import Tool, ToolHost
 
 if TYPE_CHECKING:
     from random import Random
+
+    from sysemu.tools.net.families import FamilySelector
 
 
 class Injection(NamedTuple):
@@ -146,7 +147,7 @@ class Injector(Observer, Tool):
                 syscall = syscall_named(name, abi)  # (syscall_1005: a number no table has)
                 if syscall is None:
                     continue
-                selector = family_selector(syscall, parsed.families) if parsed.families else None
+                selector = _family_selector(syscall, parsed.families)
                 check = None if selector is None else selector.check
                 handler = self._handler_for(index, parsed, syscall, check)
                 if handler is None:
@@ -309,7 +310,7 @@ def _can_serve(spec: InjectSpec, syscall: Syscall) -> bool:
         syscall, (ArgKind.FD,)
     ) is None:
         return False
-    if spec.families and family_selector(syscall, spec.families) is None:
+    if spec.families and _family_selector(syscall, spec.families) is None:
         return False  # the call names no address family before it runs
     if spec.short is not None and _byte_count(syscall) is None:
         return False
@@ -414,6 +415,15 @@ def _cut(spec: InjectSpec, call: Call, index: int, cut: int) -> Decision:
 def parse_specs(texts: Iterable[str]) -> list[InjectSpec]:
     """Parse several specs; raises InjectSpecError naming the first bad one."""
     return [parse_inject_spec(text) for text in texts]
+
+
+def _family_selector(syscall: Syscall, families: frozenset[int] | None) -> FamilySelector | None:
+    """``family=``'s selector for ``syscall`` (see sysemu.tools.net.families); None without."""
+    if not families:
+        return None
+    from sysemu.tools.net.families import family_selector  # noqa: PLC0415 (family= only)
+
+    return family_selector(syscall, families)
 
 
 def _literal_prefixes(glob: str | None) -> tuple[str] | None:

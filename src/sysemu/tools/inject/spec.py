@@ -41,8 +41,6 @@ import re
 from sysemu._typing import NamedTuple
 from sysemu.abi import MAX_ERRNO, errno_name, errno_number, signal_name, signal_number
 from sysemu.abi.classes import SyscallSet, parse_syscall_set
-from sysemu.abi.sockaddr import family_name, family_number
-from sysemu.abi.suggest import did_you_mean
 
 
 class InjectSpecError(ValueError):
@@ -162,6 +160,8 @@ class InjectSpec(NamedTuple):
         if self.pids is not None:
             parts.append(f"pid={self.pids}")
         if self.families is not None:
+            from sysemu.abi.sockaddr import family_name  # noqa: PLC0415 (specs with families)
+
             names = sorted(family_name(f).removeprefix("AF_").lower() for f in self.families)
             parts.append(f"family={','.join(names)}")
         if self.probability is not None:
@@ -329,6 +329,8 @@ def _parse(text: str) -> InjectSpec:
         elif key == "pid":
             fields["pids"] = _pids(value)
         elif key == "family":
+            from sysemu.abi.sockaddr import family_number  # noqa: PLC0415 (specs with families)
+
             fields["families"] = frozenset(family_number(name) for name in value.split(","))
         elif key == "probability":
             fields["probability"] = _probability(value)
@@ -337,6 +339,8 @@ def _parse(text: str) -> InjectSpec:
         else:
             known = ("error", "retval", "signal", "delay_enter", "delay_exit", "when", "path",
                      "fd", "fdpath", "pid", "family", "probability", "short", "after")  # fmt: skip
+            from sysemu.abi.suggest import did_you_mean  # noqa: PLC0415 (an error path)
+
             raise ValueError(f"unknown option {key!r}{did_you_mean(key, known)}")
     spec = InjectSpec(**fields)  # type: ignore[arg-type]
     if spec.error is not None and spec.retval is not None:
