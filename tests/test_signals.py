@@ -269,6 +269,7 @@ def test_senders_are_placed_by_their_ancestry() -> None:
     assert watched.from_the_tree(0, signal.SIGHUP) is False  # the kernel's: a terminal's
     assert watched.from_the_tree(me, signal.SIGTERM) is False  # sysemu's own
     assert watched.from_the_tree(os.getppid(), signal.SIGTERM) is False  # an outsider
+    assert watched.from_the_tree(1, signal.SIGTERM) is False  # init, whose parent reads 0
     child = subprocess.Popen(["sleep", "30"])
     try:
         assert watched.from_the_tree(child.pid, signal.SIGTERM) is True  # a descendant
