@@ -44,6 +44,10 @@ class Job:
 
     def __init__(self, argv: list[str], *, terminal: bool) -> None:
         self.master: int | None = None
+        # As a shell starts a foreground job: SIGINT and SIGQUIT at their defaults. Started
+        # from a background job (`pytest &`) they are ignored, and bash cannot trap a signal
+        # that was ignored when it started.
+        argv = ["env", "--default-signal=INT,QUIT", *argv]
         if terminal:
             self.master, slave = pty.openpty()
             # setsid(1) --ctty: a new session whose controlling terminal is the pty on fd 0
@@ -265,6 +269,7 @@ def test_senders_are_placed_by_their_ancestry() -> None:
     assert watched.from_the_tree(0, signal.SIGHUP) is False  # the kernel's: a terminal's
     assert watched.from_the_tree(me, signal.SIGTERM) is False  # sysemu's own
     assert watched.from_the_tree(os.getppid(), signal.SIGTERM) is False  # an outsider
+    assert watched.from_the_tree(1, signal.SIGTERM) is False  # init, whose parent reads 0
     child = subprocess.Popen(["sleep", "30"])
     try:
         assert watched.from_the_tree(child.pid, signal.SIGTERM) is True  # a descendant

@@ -66,7 +66,7 @@ def sent_from_the_tree(sender: int, supervisor: int) -> bool | None:
     """Whether process ``sender`` belongs to the tree that ``supervisor`` (sysemu) runs: a
     descendant by /proc's parent links, or a process one of ``supervisor``'s threads traces
     (an orphan re-parented to init stays traced). None once it is gone: nobody can tell."""
-    if sender == supervisor:
+    if sender in (supervisor, 1):  # (init's parent reads 0, as a gone process's does)
         return False
     seen = set()
     current = sender
