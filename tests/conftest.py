@@ -58,6 +58,19 @@ class Programs:
         return str(path)
 
 
+def build_go(directory: Path, source: Path, name: str) -> str:
+    """Build the Go program ``source`` as ``directory/name`` (static, with its caches in
+    ``directory``); skips the test where Go is not installed."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go compiler (install golang-go)")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(directory / "cache"),
+           "GOPATH": str(directory / "path"), "HOME": str(directory)}  # fmt: skip
+    subprocess.run([go, "build", "-o", name, str(source)], cwd=directory, env=env, check=True,
+                   timeout=300, capture_output=True)  # fmt: skip
+    return str(directory / name)
+
+
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> Programs:
     """The C programs of tests/programs, compiled on first use."""

@@ -10,7 +10,6 @@ had a scratch area, such a path ran past the goroutine's stack and the Go progra
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from sysemu.abi import syscall_by_number
 from sysemu.engine.scratch import AREA_SIZE, SLOT_SIZE, ScratchSpaces, data_size, lay_out
 from sysemu.kernel.arch import host_arch_type
 
-from .conftest import PROGRAMS, Programs
+from .conftest import PROGRAMS, Programs, build_go
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
 PTRACE_BACKENDS = ["seccomp", "ptrace", "sysemu", "auto"]
@@ -48,16 +47,7 @@ def deep_host(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def go_opens(tmp_path_factory: pytest.TempPathFactory) -> str:
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go compiler (install golang-go)")
-    directory = tmp_path_factory.mktemp("go")
-    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(directory / "cache"),
-           "GOPATH": str(directory / "path"), "HOME": str(directory)}  # fmt: skip
-    source = str(PROGRAMS / "scratch_opens.go")
-    subprocess.run([go, "build", "-o", "opens", source], cwd=directory, env=env, check=True,
-                   timeout=300, capture_output=True)  # fmt: skip
-    return str(directory / "opens")
+    return build_go(tmp_path_factory.mktemp("go"), PROGRAMS / "scratch_opens.go", "opens")
 
 
 @pytest.mark.parametrize("backend", PTRACE_BACKENDS)

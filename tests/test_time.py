@@ -4,7 +4,6 @@ against the same program run natively, the offset subtracted. Every tracee has a
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from sysemu import Call, Emulator
 from sysemu.tools.time import VirtualClock, parse_time
 
-from .conftest import PROGRAMS, Programs, _build
+from .conftest import PROGRAMS, Programs, _build, build_go
 
 SYSEMU = [sys.executable, "-m", "sysemu"]
 Y2030 = 1893456000  # 2030-01-01T00:00:00Z
@@ -59,20 +58,13 @@ def static_clock(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def go_program(tmp_path_factory: pytest.TempPathFactory) -> str:
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go compiler (install golang-go)")
     directory = tmp_path_factory.mktemp("go")
     (directory / "main.go").write_text(
         'package main\n\nimport (\n\t"fmt"\n\t"time"\n)\n\n'
         "func main() {\n\tstart := time.Now()\n\ttime.Sleep(2 * time.Second)\n"
         "\tfmt.Println(start.Unix(), time.Since(start).Seconds())\n}\n"
     )
-    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(directory / "cache"),
-           "GOPATH": str(directory / "path"), "HOME": str(directory)}  # fmt: skip
-    subprocess.run([go, "build", "-o", "clockgo", "main.go"], cwd=directory, env=env,
-                   check=True, timeout=300, capture_output=True)  # fmt: skip
-    return str(directory / "clockgo")
+    return build_go(directory, directory / "main.go", "clockgo")
 
 
 def test_date_reads_the_virtual_time() -> None:
