@@ -47,7 +47,7 @@ from sysemu.api.decisions import (
 )
 from sysemu.api.observers import Observer
 from sysemu.api.routes import CompiledHandlers, HandlerError, Route
-from sysemu.engine import untraced
+from sysemu.engine import common, untraced
 from sysemu.engine.common import HandlerAlarm, Stops, kill_if_alive, tell_observers
 from sysemu.engine.errors import FailurePolicy, Verdict, check_replacement, not_a_decision
 from sysemu.engine.tasks import Reexecution, RewriteAgain, RewriteRecord, ScratchMapping, TaskState
@@ -160,11 +160,10 @@ class CallCycle:
         ):
             self._decide(tid, self._routes[route_id], (a0, a1, a2, a3, a4, a5), ip, sp)
             return
-        # The data is not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or
-        # a filter the program installed itself returned SECCOMP_RET_TRACE with its own data,
-        # which overrides ours for the same action, or this is a clone the engine stopped.
-        # Find the route by number then, and check every condition in Python: a program's
-        # filter must not let a call slip past a rule.
+        # Not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or a filter the
+        # program installed returned SECCOMP_RET_TRACE with its own data (which overrides ours),
+        # or this is a clone the engine stopped. Find the route by number, and check every
+        # condition in Python: a program's filter must not let a call slip past a rule.
         args: tuple[int, ...] = (a0, a1, a2, a3, a4, a5)
         if route_id == UNTRACED_ROUTE and (arch, nr) in untraced.CALLS:
             args = untraced.follow(self._arch, tid, arch, nr, args)
@@ -177,8 +176,7 @@ class CallCycle:
         self._decide(tid, route, args, ip, sp, kernel_checked=False)
 
     def _on_entry(self, tid: int, info: tuple[int, ...]) -> None:
-        """A syscall-entry stop of the ptrace-only backend: every call stops here, so the
-        number decides first whether anything else is read."""
+        """A ptrace-only backend's syscall-entry stop: every call's; its number decides first."""
         _op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, _data = info
         state = self._tasks.get(tid) or self._adopt(tid)
         key = (arch, nr)
@@ -187,6 +185,8 @@ class CallCycle:
                 self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5)
             )
         route = self._by_call.get(key)
+        if route is None and common.killed_if_foreign(self._arch.abis, arch, state.pid):
+            return
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
         if route is None or (state.spawning and nr != _EXECVE):

@@ -49,6 +49,16 @@ def kill_if_alive(pid: int) -> None:
         pass
 
 
+def killed_if_foreign(abis: Iterable[Abi], audit_arch: int, pid: int) -> bool:
+    """Whether a call of ``audit_arch`` is of none of ``abis`` (AArch32 on arm64), and its
+    process ``pid`` was killed for it: no filter of the ptrace-only backends stops such calls,
+    and no rule names them, so like the filters of the other backends they must not run."""
+    if any(abi.audit_arch == audit_arch for abi in abis):
+        return False
+    kill_if_alive(pid)
+    return True
+
+
 def tell_observers(
     observers: Iterable[Observer], method: str, args: tuple[object, ...], policy: FailurePolicy
 ) -> None:

@@ -16,6 +16,8 @@
 
 #define ARCH_NAME "aarch64"
 #define ARCH_AUDIT 0xC00000B7U /* AUDIT_ARCH_AARCH64 */
+/* AArch32 (AUDIT_ARCH_ARM) is no ABI of sysemu's: Python kills its calls. */
+#define ARCH_AUDIT_COMPAT ARCH_AUDIT
 
 #define AARCH64_GETREGSET 0x4204
 #define AARCH64_SETREGSET 0x4205

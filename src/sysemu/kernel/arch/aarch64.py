@@ -16,8 +16,9 @@ only for a program's own ``syscall(-1)``), so a skip always writes ``x0``.
 
 32-bit ARM programs (AArch32, ``AUDIT_ARCH_ARM``) run on arm64 kernels built with
 ``CONFIG_COMPAT``, with their own numbers. They are not one of :attr:`Aarch64.abis`: every
-filter sysemu installs kills a call of an architecture it has no rules for, so no rule can be
-bypassed by running the 32-bit build of a program.
+filter sysemu installs kills a call of an architecture it has no rules for, and the backends
+without a filter kill the process at such a call (``engine.common.killed_if_foreign``), so no
+rule can be bypassed by running the 32-bit build of a program.
 
 The C accelerator's copy of these facts is ``kernel/arch/aarch64.h``.
 """

@@ -2,7 +2,8 @@
  * native ABI's structures), for the wait loops and the C trace writer.
  *
  * Every architecture header gives the same names: ARCH_AUDIT (the audit arch of the native
- * ABI, what PTRACE_GET_SYSCALL_INFO and seccomp report), ARCH_CYCLE_COUNTER, and the register
+ * ABI, what PTRACE_GET_SYSCALL_INFO and seccomp report), ARCH_AUDIT_COMPAT (the other ABI's,
+ * or ARCH_AUDIT again), ARCH_CYCLE_COUNTER, and the register
  * edits of kernel/arch's Arch protocol as static inline functions returning 0 or -errno:
  * arch_skip_and_continue, arch_set_return, arch_reexecute. It is included through
  * csrc/arch.h only, which picks it by the compiler's target. tests/test_structure.py checks
@@ -19,6 +20,7 @@
 
 #define ARCH_NAME "x86_64"
 #define ARCH_AUDIT 0xC000003EU /* AUDIT_ARCH_X86_64 */
+#define ARCH_AUDIT_COMPAT 0x40000003U /* AUDIT_ARCH_I386 */
 
 /* struct user_regs_struct (arch/x86/include/asm/user_64.h): where PTRACE_POKEUSER writes. */
 #define X86_64_RAX_OFFSET 80

@@ -440,6 +440,8 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             if (resume_or_raise(tid, request) < 0) return NULL;
             continue;
         } else if (info.op == INFO_ENTRY) {
+            if (info.arch != ARCH_AUDIT && info.arch != ARCH_AUDIT_COMPAT)
+                return to_python(config, tid, status); /* an unknown ABI's call: killed there */
             PyObject *key = int_for(
                 &stopped_key, ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
             if (key == NULL) return NULL;
