@@ -95,6 +95,7 @@ class CallCycle:
         self._route_arch = [route.syscall.abi.audit_arch for route in compiled.routes]
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
+        self._audit_arches = frozenset(abi.audit_arch for abi in arch.abis)
         self._alarm = alarm
         self._stops = stops
         self._emulate_all = emulate_all = stops is Stops.EMULATE_ALL
@@ -122,14 +123,13 @@ class CallCycle:
         self._tasks: dict[int, TaskState] = {}
         # Where rewrites put their data (engine/scratch.py), made at the first rewrite.
         self._scratch: ScratchSpaces | None = None
-        # Set (to 1) when the run is ending (timed out, or a handler error kills the tree), or
-        # a thread is held: the C loop then hands every stop to Python.
+        # 1 when the run is ending (timeout, a handler error) or a thread is held: the C loop
+        # then hands every stop to Python.
         self._hand_back = bytearray(1)
         # Threads held at a stop by a Defer (see engine/holds.py), made at the first hold.
         self._holds: Holds | None = None
-        # With a companion (the auto backend's notification thread), the lock that whichever
-        # of the two threads runs Python code for a stop holds meanwhile: a handler set
-        # written for one thread runs its handlers one at a time, as it would on one.
+        # With a companion (auto's notification thread), the lock that whichever of the two
+        # threads runs Python code for a stop holds: handlers run one at a time, as on one.
         self._serial: LockType | None = None
 
     def _serialized(self, carry_out: Callable[[object], None]) -> Callable[[object], None]:
@@ -160,10 +160,9 @@ class CallCycle:
         ):
             self._decide(tid, self._routes[route_id], (a0, a1, a2, a3, a4, a5), ip, sp)
             return
-        # Not one of our routes: the filter trapped everything (DYNAMIC_ROUTE), or a filter the
-        # program installed returned SECCOMP_RET_TRACE with its own data (which overrides ours),
-        # or this is a clone the engine stopped. Find the route by number, and check every
-        # condition in Python: a program's filter must not let a call slip past a rule.
+        # Not our route: the filter trapped everything (DYNAMIC_ROUTE), the program's own filter
+        # returned SECCOMP_RET_TRACE with its data (which overrides ours), or a clone the engine
+        # stopped. By number then, every condition checked here: nothing slips past a rule.
         args: tuple[int, ...] = (a0, a1, a2, a3, a4, a5)
         if route_id == UNTRACED_ROUTE and (arch, nr) in untraced.CALLS:
             args = untraced.follow(self._arch, tid, arch, nr, args)
@@ -185,7 +184,8 @@ class CallCycle:
                 self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5)
             )
         route = self._by_call.get(key)
-        if route is None and common.killed_if_foreign(self._arch.abis, arch, state.pid):
+        if route is None and arch not in self._audit_arches:  # (AArch32 on arm64)
+            common.killed_if_foreign(self._arch.abis, arch, state.pid)
             return
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
