@@ -23,12 +23,15 @@ def unsupported(args: argparse.Namespace) -> str | None:
     """Why ``args`` ask ``sysemu run``'s backend for something it cannot do, or None."""
     if getattr(args, "backend", None) != "unotify":
         return None
-    timeline = getattr(args, "timeline", None)
-    if args.trace is not None or args.output or args.json or timeline:
+    # The trace's options are there only when the command line named one of them.
+    trace, output, json, timeline = (
+        getattr(args, name, None) for name in ("trace", "output", "json", "timeline")
+    )
+    if trace is not None or output or json or timeline:
         option = (
-            "--trace" if args.trace is not None
-            else "-o" if args.output
-            else "--json" if args.json
+            "--trace" if trace is not None
+            else "-o" if output
+            else "--json" if json
             else "--timeline"
         )  # fmt: skip
         return (

@@ -15,7 +15,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import FrameType
 
 from sysemu._typing import TYPE_CHECKING
@@ -93,15 +93,17 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS = ("doctor", "run", "attach", "syscalls", "sweep")
 
 
-def build_parser(command: str | None = None, *, tools: bool = True) -> argparse.ArgumentParser:
+def build_parser(
+    command: str | None = None, *, tools: Collection[str] | None = None
+) -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests).
 
     With ``command`` (one of :data:`COMMANDS`) the other subcommands' parsers are left out:
     :func:`main` parses ``sysemu run ...`` with the ``run`` parser alone, which gets every
     argument after the subcommand's name as it would with all of them (building the others
-    is a millisecond of start-up). ``tools=False`` leaves out the registered tools' options
-    too (and the import of their modules): for a ``run`` given no option at all, where no
-    tool can be asked for (see :func:`_program_alone`).
+    is a millisecond of start-up). With ``tools`` (option strings), ``run`` and ``attach``
+    offer only the tools that own one of them (see :mod:`sysemu.cli.named`), and the others'
+    modules are not imported: ``sysemu run --inject SPEC -- CMD`` loads the injection alone.
     """
     parser = _Parser(
         prog="sysemu",
@@ -112,9 +114,9 @@ def build_parser(command: str | None = None, *, tools: bool = True) -> argparse.
     if command in (None, "doctor"):
         _add_doctor(commands)
     if command in (None, "run"):
-        _add_run(commands, tools=tools)
+        _add_run(commands, tools)
     if command in (None, "attach"):
-        _add_attach(commands)
+        _add_attach(commands, tools)
     if command in (None, "syscalls"):
         from sysemu.cli.syscalls import add_command  # noqa: PLC0415 (its command only)
 
@@ -139,7 +141,7 @@ def _add_doctor(commands: argparse._SubParsersAction[_Parser]) -> None:
         options.add_arguments(doctor, "doctor")
 
 
-def _add_run(commands: argparse._SubParsersAction[_Parser], *, tools: bool = True) -> None:
+def _add_run(commands: argparse._SubParsersAction[_Parser], tools: Collection[str] | None) -> None:
     run = commands.add_parser(
         "run",
         help="run a program under sysemu",
@@ -161,29 +163,33 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], *, tools: bool = Tru
         "that even a root program cannot write sysemu's memory through /proc; debuggers "
         "under sysemu then lose it too",
     )
-    _add_handler_options(run, "run", tools=tools)
-    if tools:
-        _add_tool_options(run, "run", shared=False)
-    run.set_defaults(tools_offered=tools)
+    _add_handler_options(run, "run", tools)
+    _add_tool_options(run, "run", tools, shared=False)
+    run.set_defaults(tools_owning=tools)
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
 
 
-def _add_attach(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_attach(
+    commands: argparse._SubParsersAction[_Parser], tools: Collection[str] | None
+) -> None:
     attach = commands.add_parser(
         "attach",
         help="trace a running process (ptrace only) until it exits or Ctrl-C detaches",
         description="Seize every thread of PID and decide its calls; Ctrl-C or SIGTERM "
         "detaches and leaves it running as before.",
     )
-    _add_handler_options(attach, "attach")
-    _add_tool_options(attach, "attach", shared=False)
+    _add_handler_options(attach, "attach", tools)
+    _add_tool_options(attach, "attach", tools, shared=False)
+    attach.set_defaults(tools_owning=tools)
     # Optional here only so that `attach --trace PID` works (see _attach_pid); required below.
     attach.add_argument("pid", type=int, metavar="PID", nargs="?")
 
 
-def _add_handler_options(sub: argparse.ArgumentParser, command: str, *, tools: bool = True) -> None:
-    """The options of ``run`` and ``attach``: rules, the tools both offer (with ``tools``),
-    errors."""
+def _add_handler_options(
+    sub: argparse.ArgumentParser, command: str, tools: Collection[str] | None
+) -> None:
+    """The options of ``run`` and ``attach``: rules, the tools both offer (those owning one of
+    ``tools``, or all), errors."""
     sub.add_argument(
         "--rules",
         action="append",
@@ -196,8 +202,7 @@ def _add_handler_options(sub: argparse.ArgumentParser, command: str, *, tools: b
         action="store_true",
         help="print a table of intercepted calls and what was decided when the program ends",
     )
-    if tools:
-        _add_tool_options(sub, command, shared=True)
+    _add_tool_options(sub, command, tools, shared=True)
     sub.add_argument(
         "--on-error",
         choices=[policy.value for policy in OnError],
@@ -245,11 +250,13 @@ def _shared(options: ToolOptions) -> bool:
     return "run" in options.commands and "attach" in options.commands
 
 
-def _add_tool_options(parser: argparse.ArgumentParser, command: str, *, shared: bool) -> None:
-    """The options of the registered tools that ``command`` offers: with ``shared``, those of
-    tools that both ``run`` and ``attach`` offer (they come with the handler options), else
-    the others (after them)."""
-    for options in tool_options(command):
+def _add_tool_options(
+    parser: argparse.ArgumentParser, command: str, tools: Collection[str] | None, *, shared: bool
+) -> None:
+    """The options of the registered tools that ``command`` offers (those owning one of
+    ``tools``, or all): with ``shared``, those of tools that both ``run`` and ``attach`` offer
+    (they come with the handler options), else the others (after them)."""
+    for options in tool_options(command, owning=tools):
         if _shared(options) == shared:
             options.add_arguments(parser, command)
 
@@ -433,9 +440,8 @@ def _count_every_call(args: argparse.Namespace, emu: Emulator) -> None:
 
 
 def _tools_of(args: argparse.Namespace, command: str) -> list[ToolOptions]:
-    """The tools whose options the parser of ``args`` offered ``command``: none for a run
-    given no option (see :func:`_program_alone`)."""
-    return tool_options(command) if getattr(args, "tools_offered", True) else []
+    """The tools whose options the parser of ``args`` offered ``command``."""
+    return tool_options(command, owning=getattr(args, "tools_owning", None))
 
 
 def _optional_values_taken(args: argparse.Namespace, command: str) -> list[OptionalValue]:
@@ -508,22 +514,19 @@ def _collect_from_now_on() -> None:
         gc.enable()
 
 
-def _program_alone(arguments: Sequence[str]) -> bool:
-    """Whether ``arguments`` are ``run``, then the program: no option before it (or before
-    ``--``), so that no tool can have been asked for and none of their modules need load."""
-    return (
-        len(arguments) > 1
-        and arguments[0] == "run"
-        and (arguments[1] == "--" or not arguments[1].startswith("-"))
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sysemu`` command; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     _messages_as_written()
     first = arguments[0] if arguments else None
-    parser = build_parser(first if first in COMMANDS else None, tools=not _program_alone(arguments))
+    tools: frozenset[str] | None = None  # every tool; for run and attach, the tools named
+    if first in ("run", "attach"):
+        tools = frozenset()  # (no option given: nothing to read, not even sysemu.cli.named)
+        if len(arguments) > 1 and arguments[1] != "--" and arguments[1].startswith("-"):
+            from sysemu.cli.named import options_named  # noqa: PLC0415 (options given)
+
+            tools = options_named(arguments[1:])
+    parser = build_parser(first if first in COMMANDS else None, tools=tools)
     try:
         args = parser.parse_args(arguments)
         if args.version:
