@@ -50,7 +50,7 @@ import re
 from collections.abc import Iterable
 
 from sysemu.abi.abi import Abi, machine_abis
-from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_number, unknown_number
+from sysemu.abi.syscalls import UNKNOWN_PREFIX, syscall_by_name, syscall_by_number, unknown_number
 from sysemu.abi.syscalls import names as _table_names
 
 __all__ = ["SyscallSet", "class_names", "parse_syscall_set", "syscalls_in_class"]
@@ -239,6 +239,16 @@ def _regex_matches(pattern: str, abi: Abi) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=256)
+def _named(name: str, abi: Abi) -> frozenset[str]:
+    # One row looked up, not every name of the ABI: "openat" alone is the common set.
+    try:
+        syscall_by_name(name, abi)
+    except KeyError:
+        return frozenset()
+    return frozenset({name})
+
+
+@functools.lru_cache(maxsize=256)
 def _number_name(number: int, abi: Abi) -> frozenset[str]:
     call = syscall_by_number(number, abi)
     return frozenset() if call is None else frozenset({call.name})
@@ -277,7 +287,7 @@ class _Item:
             return _number_name(int(self.value), abi)
         if self.kind == _ANY_NUMBER:
             return _number_name(int(self.value), abi) or frozenset({UNKNOWN_PREFIX + self.value})
-        return frozenset({self.value}) & _abi_names(abi)
+        return _named(self.value, abi)
 
     def __str__(self) -> str:
         body = "/" + self.value if self.kind == _REGEX else self.value
