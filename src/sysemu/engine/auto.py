@@ -21,8 +21,8 @@ import _thread
 import contextlib
 import os
 import select
-import threading
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.api.routes import CompiledHandlers
@@ -100,7 +100,7 @@ class NotificationCompanion:
         supervisor = NotifySupervisor(self._compiled, check=False, policy=policy, serial=serial)
         supervisor.root = root
         stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
-        answering: threading.Thread | None = None
+        answering: LockType | None = None  # held until the notification thread is done
         try:
             # The child is seized: its stops (the exec, a failure) are collected by the
             # tracer's loop, so only the socket is read here; an end of file means the child
@@ -113,18 +113,14 @@ class NotificationCompanion:
             if listener_fd is not None:
                 listener = Listener(listener_fd)
                 listener.wake_up_on_caller_cpu()
-                answering = threading.Thread(
-                    target=_answer_until_hangup,
-                    args=(supervisor, listener, stop_reading),
-                    name="sysemu notifications",
-                    daemon=True,
+                answering = _start_thread(
+                    lambda: _answer_until_hangup(supervisor, listener, stop_reading)
                 )
-                answering.start()
             yield
         finally:
             os.write(stop_writing, b"x")
-            if answering is not None:
-                answering.join(timeout=10)
+            if answering is not None and answering.acquire(timeout=10):
+                answering.release()
             os.close(stop_writing)
             os.close(stop_reading)
 
@@ -134,6 +130,34 @@ def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:
     notification (``backends.any_notifiable``, checked before this module is loaded), or None
     where the kernel has no user notification (the run is then the seccomp backend's)."""
     return NotificationCompanion(compiled) if has_user_notification() else None
+
+
+THREAD_NAME = "sysemu notifications"
+
+
+def _start_thread(target: Callable[[], None]) -> LockType:
+    """Run ``target`` on a thread of its own; the lock returned is held until it returns.
+
+    Where :mod:`threading` is loaded, the thread is made by it and named
+    :data:`THREAD_NAME`, for handlers that ask which thread runs them. The command line does
+    not load it: a ``threading.Thread`` costs the import, and its start waits for the new
+    thread to run, both on the way to the program's start.
+    """
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            done.release()
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading.Thread(target=run, name=THREAD_NAME, daemon=True).start()
+    else:
+        _thread.start_new_thread(run, ())
+    return done
 
 
 def _answer_until_hangup(supervisor: NotifySupervisor, listener: Listener, stop: int) -> None:
