@@ -128,12 +128,12 @@ class _ListenerHandoff:
     Everything is built before the filter is installed; the fd goes into a ready array."""
 
     def __init__(self) -> None:
-        import _socket  # noqa: PLC0415 (only this backend's child needs them)
-        import array  # noqa: PLC0415
+        import _socket  # noqa: PLC0415 (only this backend's child needs it)
 
         self._socket = _socket.socket(fileno=LISTENER_SOCKET_FD)
-        self._fds = array.array("i", [0])
-        self._control = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, self._fds)]
+        data = bytearray(4)  # one int, as SCM_RIGHTS carries it
+        self._fds = memoryview(data).cast("i")  # written in place: no import of array
+        self._control = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, data)]
         self._buffers = [b"L"]
 
     def send(self, listener: int) -> None:
