@@ -28,6 +28,7 @@ from sysemu.abi import (
     linux_version,
     name_of,
     names,
+    path_calls,
     signal_name,
     signal_number,
     syscall_by_name,
@@ -582,3 +583,12 @@ def test_is_error_is_the_kernels_is_err_value() -> None:
     assert [is_error(v) for v in (-MAX_ERRNO - 1, -MAX_ERRNO, -1, 0, 1)] == [
         False, True, True, False, False
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("abi", list(Abi))
+def test_the_path_calls_are_every_call_with_a_path_parameter(abi: Abi) -> None:
+    """path_calls finds its rows by searching the table's text for parameter names; it must
+    give what classifying every call of the ABI gives."""
+    every = [call for call in syscalls(abi) if call.implemented and call.path_params]
+    assert path_calls(abi) == tuple(every)
+    assert {"openat", "execve"} <= {call.name for call in every}
