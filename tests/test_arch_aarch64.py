@@ -64,7 +64,7 @@ def test_rewrite_sets_the_number_and_arguments_and_reexecute_backs_over_svc() ->
     _Q.pack_into(fake.regs, aarch64._OFFSET["pc"], 0x1000)
     _Q.pack_into(fake.regs, aarch64._OFFSET["x8"], 56)
     arch = Aarch64(fake)
-    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6])
+    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6], seccomp=True)
     assert fake.syscallno == 48
     assert [fake.reg(f"x{n}") for n in range(6)] == [1, 2, 3, 4, 5, 6]
     assert fake.reg("x8") == 56  # the program's number stays where it put it
@@ -129,7 +129,9 @@ def test_a_call_saved_enters_again_after_another_ran_in_its_place() -> None:
     arch = Aarch64(fake)
     saved = arch.save_call(7)
     assert saved is not None
-    assert arch.rewrite(7, Abi.AARCH64, arch.map_numbers[Abi.AARCH64], (0, 1 << 18, 3, 0x21))
+    assert arch.rewrite(
+        7, Abi.AARCH64, arch.map_numbers[Abi.AARCH64], (0, 1 << 18, 3, 0x21), seccomp=True
+    )
     assert fake.syscallno == 222
     _Q.pack_into(fake.regs, 0, 0x7F00_0000_0000)  # mmap's result in x0
     assert arch.reenter(7, saved)
