@@ -257,3 +257,17 @@ def test_the_request_and_registers_change_calls_alike(
         for record in (with_request, with_registers)
     ]
     assert register_pairs[1] - register_pairs[0] == used
+
+
+def test_doctor_says_what_the_request_is_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sysemu.cli import doctor  # noqa: PLC0415
+
+    def purpose() -> str:
+        row = next(row for row in doctor.report() if row[0].startswith("PTRACE_SET_SYSCALL"))
+        assert row[1] is HAS_REQUEST
+        return row[2]
+
+    monkeypatch.setattr(ptrace, "set_syscall_info_works", None)
+    assert purpose().startswith("rewrites: number and arguments in one request")
+    monkeypatch.setattr(ptrace, "set_syscall_info_works", False)
+    assert "SYSEMU_NO_SET_SYSCALL_INFO" in purpose()
