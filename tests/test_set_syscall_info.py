@@ -80,6 +80,13 @@ def test_a_result_is_stored_whole_never_as_an_error(fake_ptrace: FakePtrace) -> 
         assert struct.unpack_from("<qB", sent, 24) == (rval, 0)
 
 
+def test_a_number_no_int_holds_goes_through_registers(fake_ptrace: FakePtrace) -> None:
+    """The kernel refuses it (ERANGE); the number register takes it and the kernel reads its
+    low 32 bits, as it always did."""
+    assert ptrace.set_syscall_call(7, 1 << 32, (0,) * 6, seccomp=True) is None
+    assert fake_ptrace.sent == [] and ptrace.set_syscall_info_works is None
+
+
 def test_an_older_kernel_answers_eio_once(fake_ptrace: FakePtrace) -> None:
     fake_ptrace.answer = -errno.EIO
     assert ptrace.set_syscall_call(7, 1, (0,) * 6, seccomp=True) is None

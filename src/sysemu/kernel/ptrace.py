@@ -307,6 +307,7 @@ _SET_ENTRY = struct.Struct("<B3x20xq6Q")  # op, (reserved, flags, arch, ip, sp),
 _SET_EXIT = struct.Struct("<B3x20xqB")  # op, (...), rval, is_error (0)
 _set_buffer = bytearray(SYSCALL_INFO_SIZE)
 _MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def _set_info_enabled() -> bool | None:
@@ -340,9 +341,11 @@ def _set_syscall_info(tid: int) -> bool | None:
 def set_syscall_call(tid: int, nr: int, args: Sequence[int], *, seccomp: bool) -> bool | None:
     """At a seccomp stop (``seccomp``) or a syscall-entry stop: make the call number ``nr``
     (the raw number, an ABI's bias included) with the six ``args``, in one request. False if
-    the tracee is gone; None if the kernel lacks the request (or it was turned off): then the
-    caller changes registers instead. ``nr`` must not be -1 (see above)."""
-    if set_syscall_info_works is False:
+    the tracee is gone; None if the kernel lacks the request (or it was turned off), or for a
+    number no ``int`` holds (which the kernel refuses, ERANGE, where the number register would
+    be truncated): then the caller changes registers instead. ``nr`` must not be -1 (see
+    above)."""
+    if set_syscall_info_works is False or not _INT_MIN <= nr <= _INT_MAX:
         return None
     _SET_ENTRY.pack_into(
         _set_buffer,
