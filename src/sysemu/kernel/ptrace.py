@@ -311,15 +311,15 @@ _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def _set_info_enabled() -> bool | None:
-    # SYSEMU_NO_SET_SYSCALL_INFO=1 makes every change go through registers, as on a kernel
-    # before 6.16: tests compare the two ways on one kernel.
-    return False if os.environ.get("SYSEMU_NO_SET_SYSCALL_INFO") == "1" else None
+    # SYSEMU_NO_SET_SYSCALL_INFO (set to anything, as SYSEMU_NO_SPEEDUPS) makes every change
+    # go through registers, as on a kernel before 6.16: tests compare the two on one kernel.
+    return False if os.environ.get("SYSEMU_NO_SET_SYSCALL_INFO") else None
 
 
 set_syscall_info_works: bool | None = _set_info_enabled()
 """Whether changes go through ``PTRACE_SET_SYSCALL_INFO``: None until the first change asks
 the kernel (one older than 6.16 answers EIO, and registers serve from then on), False when
-``SYSEMU_NO_SET_SYSCALL_INFO=1`` was set at import. Tests may set it."""
+``SYSEMU_NO_SET_SYSCALL_INFO`` was set at import. Tests may set it."""
 
 
 def _set_syscall_info(tid: int) -> bool | None:
@@ -343,8 +343,8 @@ def set_syscall_call(tid: int, nr: int, args: Sequence[int], *, seccomp: bool) -
     (the raw number, an ABI's bias included) with the six ``args``, in one request. False if
     the tracee is gone; None if the kernel lacks the request (or it was turned off), or for a
     number no ``int`` holds (which the kernel refuses, ERANGE, where the number register would
-    be truncated): then the caller changes registers instead. ``nr`` must not be -1 (see
-    above)."""
+    be truncated): then the caller changes registers instead. With ``nr`` -1 the kernel skips
+    the call and sets no argument (see above)."""
     if set_syscall_info_works is False or not _INT_MIN <= nr <= _INT_MAX:
         return None
     _SET_ENTRY.pack_into(
