@@ -64,7 +64,7 @@ def test_rewrite_sets_the_number_and_arguments_and_reexecute_backs_over_svc() ->
     _Q.pack_into(fake.regs, aarch64._OFFSET["pc"], 0x1000)
     _Q.pack_into(fake.regs, aarch64._OFFSET["x8"], 56)
     arch = Aarch64(fake)
-    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6])
+    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6], seccomp=True)
     assert fake.syscallno == 48
     assert [fake.reg(f"x{n}") for n in range(6)] == [1, 2, 3, 4, 5, 6]
     assert fake.reg("x8") == 56  # the program's number stays where it put it
@@ -129,8 +129,57 @@ def test_a_call_saved_enters_again_after_another_ran_in_its_place() -> None:
     arch = Aarch64(fake)
     saved = arch.save_call(7)
     assert saved is not None
-    assert arch.rewrite(7, Abi.AARCH64, arch.map_numbers[Abi.AARCH64], (0, 1 << 18, 3, 0x21))
+    assert arch.rewrite(
+        7, Abi.AARCH64, arch.map_numbers[Abi.AARCH64], (0, 1 << 18, 3, 0x21), seccomp=True
+    )
     assert fake.syscallno == 222
     _Q.pack_into(fake.regs, 0, 0x7F00_0000_0000)  # mmap's result in x0
     assert arch.reenter(7, saved)
     assert (fake.reg("pc"), fake.reg("x8"), fake.reg("x0")) == (0x1000, 56, 0xFFFF_FF9C)
+
+
+class FakeRegsetsAndRequest(FakeRegsets):
+    """A 6.16 kernel: PTRACE_SET_SYSCALL_INFO too, which sets syscallno and x0..x5 as the
+    kernel does (and records that it was used)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[str] = []
+
+    def set_syscall_call(self, tid: int, nr: int, args: object, *, seccomp: bool) -> bool:
+        assert isinstance(args, list | tuple) and len(args) == 6
+        self.requests.append("set_call")
+        self.syscallno = nr
+        for index, value in enumerate(args):
+            _Q.pack_into(self.regs, 8 * index, value & ((1 << 64) - 1))
+        return True
+
+    def set_syscall_return(self, tid: int, value: int) -> bool:
+        self.requests.append("set_return")
+        _Q.pack_into(self.regs, 0, value & ((1 << 64) - 1))
+        return True
+
+    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("getregset")
+        return super().get_regset(tid, note, buffer)
+
+    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("setregset")
+        return super().set_regset(tid, note, buffer)
+
+
+def test_with_set_syscall_info_a_rewrite_and_a_result_are_one_request_each() -> None:
+    fake = FakeRegsetsAndRequest()
+    arch = Aarch64(fake)
+    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6], seccomp=False)
+    assert fake.requests == ["set_call"] and fake.syscallno == 48
+    assert [fake.reg(f"x{n}") for n in range(6)] == [1, 2, 3, 4, 5, 6]
+    fake.requests.clear()
+    assert arch.set_return(1, -13) and fake.requests == ["set_return"]
+    assert fake.reg("x0") == (1 << 64) - 13
+    # A skip cannot be the request (a number of -1 sets no argument): three register-set
+    # requests, as without it.
+    fake.requests.clear()
+    assert arch.skip_and_continue(1, 9, 0x7)
+    assert fake.requests == ["setregset", "getregset", "setregset"]
+    assert (fake.syscallno, fake.reg("x0")) == (-1, 9)

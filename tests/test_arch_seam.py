@@ -378,7 +378,7 @@ def test_a_saved_call_enters_again_with_its_own_registers() -> None:
     kernel.poke_user(5, LAYOUT.offsets["a1"], 0x1234)
     saved = arch.save_call(5)
     assert saved is not None
-    assert arch.rewrite(5, NATIVE, 724, (0, 4096, 3, 0x21, -1, 0))  # type: ignore[arg-type]
+    assert arch.rewrite(5, NATIVE, 724, (0, 4096, 3, 0x21, -1, 0), seccomp=True)  # type: ignore[arg-type]
     kernel.poke_user(5, LAYOUT.offsets["a0"], 0x7000_0000)  # its result
     assert arch.reenter(5, saved)
     assert (kernel.reg(5, "pc"), kernel.reg(5, "a0"), kernel.reg(5, "a1")) == (

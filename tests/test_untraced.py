@@ -113,9 +113,9 @@ def test_the_c_loop_follows_a_clone3_nobody_else_wants(
     followed_in_python: list[int] = []
     follow = untraced.follow
 
-    def counting(*args: Any) -> tuple[int, ...]:
+    def counting(*args: Any, **kwargs: Any) -> tuple[int, ...]:
         followed_in_python.append(args[3])
-        return follow(*args)
+        return follow(*args, **kwargs)
 
     monkeypatch.setattr(untraced, "follow", counting)
     emu = Emulator(backend="seccomp")

@@ -109,7 +109,13 @@ def report() -> list[tuple[str, bool | str, str]]:
         ("Yama ptrace_scope", _yama(), "who may be traced"),
         ("seccomp SECCOMP_RET_TRACE", seccomp.has_trace_action(), "the auto and seccomp backends"),
         ("PTRACE_GET_SYSCALL_INFO (5.3)", get_info, "one request per stop"),
-        ("PTRACE_SET_SYSCALL_INFO (6.16)", set_info, "not needed: registers work"),
+        (
+            "PTRACE_SET_SYSCALL_INFO (6.16)",
+            set_info,
+            "rewrites: number and arguments in one request, not a register read and write"
+            if ptrace.set_syscall_info_works is not False
+            else "not used: SYSEMU_NO_SET_SYSCALL_INFO is set (rewrites through registers)",
+        ),
         ("process_vm_readv (3.2)", _process_vm_readv(), "fast tracee memory reads"),
         ("seccomp user notification (5.0)", notify, "the unotify backend"),
         (

@@ -100,6 +100,7 @@ class CallCycle:
         self._stops = stops
         self._emulate_all = emulate_all = stops is Stops.EMULATE_ALL
         self._ptrace_only = ptrace_only = stops is not Stops.FILTER
+        self._at_seccomp = not ptrace_only  # where calls are decided (for Arch.rewrite)
         # The request that resumes a thread nobody waits on: PTRACE_CONT lets it run until the
         # filter stops it again; without a filter, PTRACE_SYSCALL is what stops it at all, and
         # PTRACE_SYSEMU also keeps the kernel from running its next call.
@@ -165,7 +166,7 @@ class CallCycle:
         # stopped. By number then, every condition checked here: nothing slips past a rule.
         args: tuple[int, ...] = (a0, a1, a2, a3, a4, a5)
         if route_id == UNTRACED_ROUTE and (arch, nr) in untraced.CALLS:
-            args = untraced.follow(self._arch, tid, arch, nr, args)
+            args = untraced.follow(self._arch, tid, arch, nr, args, seccomp=True)
         route = self._by_call.get((arch, nr))
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)
@@ -181,7 +182,7 @@ class CallCycle:
         key = (arch, nr)
         if key in untraced.CALLS:
             a0, a1, a2, a3, a4, a5 = untraced.follow(
-                self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5)
+                self._arch, tid, arch, nr, (a0, a1, a2, a3, a4, a5), seccomp=False
             )
         route = self._by_call.get(key)
         if route is None and arch not in self._audit_arches:  # (AArch32 on arm64)
@@ -346,9 +347,9 @@ class CallCycle:
         if type(call) is not Call:  # one made through socketcall
             from sysemu.engine.multiplexed import rewrite_multiplexed  # noqa: PLC0415
 
-            rewrite_multiplexed(self._arch, call, decision, nr, args)
+            rewrite_multiplexed(self._arch, call, decision, nr, args, seccomp=self._at_seccomp)
         else:
-            self._arch.rewrite(state.tid, call.abi, nr, args)
+            self._arch.rewrite(state.tid, call.abi, nr, args, seccomp=self._at_seccomp)
         if blobs:
             record = RewriteRecord(call.sp, nr, tuple(args), tuple(blobs), decision.then, route)
             state.rewritten = record
@@ -366,8 +367,8 @@ class CallCycle:
             spaces.mapped(state.pid, None, area)
             self._rewrite(state, call, route, decision)
             return
-        saved = arch.save_call(tid)
-        if saved is None or not arch.rewrite(tid, call.abi, nr, spaces.map_arguments(area)):
+        saved, mapping = arch.save_call(tid), spaces.map_arguments(area)
+        if saved is None or not arch.rewrite(tid, call.abi, nr, mapping, seccomp=self._at_seccomp):
             return  # gone
         state.rewritten = ScratchMapping(
             saved, state.pid, area, call.sp, call.nr, call.raw, decision, route
@@ -579,8 +580,7 @@ class CallCycle:
             self._tell("call_finished", route.observers, call, outcome, result)
 
     def _adopt(self, tid: int) -> TaskState:
-        """A thread seen before its parent's fork/clone event (the kernel may report a new
-        child's first stop first)."""
+        """A thread whose first stop the kernel reported before its parent's fork/clone event."""
         state = TaskState(tid)
         self._tasks[tid] = state
         return state

@@ -38,7 +38,7 @@ def demultiplexed(route: Route, call: Call, task: Task) -> tuple[Route, Multiple
 
 
 def rewrite_multiplexed(
-    arch: Arch, call: Call, decision: Rewrite, nr: int, args: list[int]
+    arch: Arch, call: Call, decision: Rewrite, nr: int, args: list[int], *, seccomp: bool
 ) -> None:
     """Rewrite a socket call made through ``socketcall``: its new arguments go into the
     caller's own array, where the kernel reads them, and the registers stay as they were
@@ -57,4 +57,4 @@ def rewrite_multiplexed(
         kept if given is None else value
         for kept, given, value in zip(call.registers, decision.args, args, strict=True)
     ]
-    arch.rewrite(call.tid, call.abi, nr, registers)
+    arch.rewrite(call.tid, call.abi, nr, registers, seccomp=seccomp)

@@ -81,9 +81,12 @@ def untraced_rules() -> list[Rule]:
     return rules
 
 
-def follow(regs: Arch, tid: int, arch: int, nr: int, args: tuple[int, ...]) -> tuple[int, ...]:
-    """At the seccomp or entry stop of a call of :data:`CALLS`: clear ``CLONE_UNTRACED`` where
-    the kernel will read it. Returns the arguments as the kernel will now see them.
+def follow(
+    regs: Arch, tid: int, arch: int, nr: int, args: tuple[int, ...], *, seccomp: bool
+) -> tuple[int, ...]:
+    """At the seccomp stop (``seccomp``) or entry stop of a call of :data:`CALLS`: clear
+    ``CLONE_UNTRACED`` where the kernel will read it. Returns the arguments as the kernel will
+    now see them.
 
     A ``clone3`` whose struct cannot be read is left alone: the kernel fails it (``EFAULT``)
     for the same reason.
@@ -105,5 +108,5 @@ def follow(regs: Arch, tid: int, arch: int, nr: int, args: tuple[int, ...]) -> t
         return args
     cleared = list(args)
     cleared[CLONE_FLAGS_ARG] &= ~CLONE_UNTRACED
-    regs.rewrite(tid, abi, nr & ~abi.nr_bias, cleared)
+    regs.rewrite(tid, abi, nr & ~abi.nr_bias, cleared, seccomp=seccomp)
     return tuple(cleared)

@@ -15,7 +15,7 @@ import errno
 import os
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.kernel import raw
@@ -291,6 +291,81 @@ def get_regset(tid: int, note: int, buffer: bytearray) -> bool:
 def set_regset(tid: int, note: int, buffer: bytearray) -> bool:
     """Load register set ``note`` of the tracee from ``buffer``; False if it is gone."""
     return _regset(PTRACE_SETREGSET, tid, note, buffer)
+
+
+# PTRACE_SET_SYSCALL_INFO (6.16) changes a call in one request where registers take two or
+# three (kernel/ptrace.c, ptrace_set_syscall_info). Its struct is GET's with ``pad`` split into
+# ``reserved`` and ``flags``, both to be 0, and a ``reserved2`` word after ``ret_data``; the
+# kernel reads the whole 88 bytes and ignores ``arch``, the pointers and ``ret_data``. ``op``
+# must be the stop's own (ENTRY at a syscall-entry or PTRACE_SYSEMU stop, SECCOMP at a seccomp
+# stop, EXIT at an exit stop), else EINVAL. At entry and seccomp stops the kernel sets the
+# number and all six arguments, except that for a number of -1 it sets no argument (and arm64
+# sets x0 to -ENOSYS): so a skip with a value cannot be one request. At an exit stop it sets the
+# return register to ``rval``; ``is_error`` stays 0, because with it the kernel passes ``rval``
+# through an ``int`` (syscall_set_return_value), where 0 stores all 64 bits.
+_SET_ENTRY = struct.Struct("<B3x20xq6Q")  # op, (reserved, flags, arch, ip, sp), nr, args*6
+_SET_EXIT = struct.Struct("<B3x20xqB")  # op, (...), rval, is_error (0)
+_set_buffer = bytearray(SYSCALL_INFO_SIZE)
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
+_INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _set_info_enabled() -> bool | None:
+    # SYSEMU_NO_SET_SYSCALL_INFO (set to anything, as SYSEMU_NO_SPEEDUPS) makes every change
+    # go through registers, as on a kernel before 6.16: tests compare the two on one kernel.
+    return False if os.environ.get("SYSEMU_NO_SET_SYSCALL_INFO") else None
+
+
+set_syscall_info_works: bool | None = _set_info_enabled()
+"""Whether changes go through ``PTRACE_SET_SYSCALL_INFO``: None until the first change asks
+the kernel (one older than 6.16 answers EIO, and registers serve from then on), False when
+``SYSEMU_NO_SET_SYSCALL_INFO`` was set at import. Tests may set it."""
+
+
+def _set_syscall_info(tid: int) -> bool | None:
+    """The request with :data:`_set_buffer`: True, False if the tracee is gone, None if the
+    kernel lacks it (remembered)."""
+    global set_syscall_info_works  # found at the first change, not at start-up
+    result = _ptrace(PTRACE_SET_SYSCALL_INFO, tid, SYSCALL_INFO_SIZE, _set_buffer)
+    if result < 0:
+        if result == -errno.ESRCH:
+            return False
+        if result == -errno.EIO and not set_syscall_info_works:
+            set_syscall_info_works = False
+            return None
+        _failed(result, f"PTRACE_SET_SYSCALL_INFO {tid}")
+    set_syscall_info_works = True
+    return True
+
+
+def set_syscall_call(tid: int, nr: int, args: Sequence[int], *, seccomp: bool) -> bool | None:
+    """At a seccomp stop (``seccomp``) or a syscall-entry stop: make the call number ``nr``
+    (the raw number, an ABI's bias included) with the six ``args``, in one request. False if
+    the tracee is gone; None if the kernel lacks the request (or it was turned off), or for a
+    number no ``int`` holds (which the kernel refuses, ERANGE, where the number register would
+    be truncated): then the caller changes registers instead. With ``nr`` -1 the kernel skips
+    the call and sets no argument (see above)."""
+    if set_syscall_info_works is False or not _INT_MIN <= nr <= _INT_MAX:
+        return None
+    _SET_ENTRY.pack_into(
+        _set_buffer,
+        0,
+        SYSCALL_INFO_SECCOMP if seccomp else SYSCALL_INFO_ENTRY,
+        nr,
+        *(value & _MASK64 for value in args),
+    )
+    return _set_syscall_info(tid)
+
+
+def set_syscall_return(tid: int, value: int) -> bool | None:
+    """At a syscall-exit stop: the call returns ``value`` (a 64-bit pattern, -errno for an
+    error), in one request. False if the tracee is gone; None as for
+    :func:`set_syscall_call`."""
+    if set_syscall_info_works is False:
+        return None
+    signed = value & _MASK64
+    _SET_EXIT.pack_into(_set_buffer, 0, SYSCALL_INFO_EXIT, signed - (signed >> 63 << 64), 0)
+    return _set_syscall_info(tid)
 
 
 def has_syscall_info() -> bool:

@@ -53,9 +53,12 @@ class Arch(Protocol):
         """At a syscall-exit stop: replace the call's return value. False if gone."""
         ...
 
-    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int]) -> bool:
-        """At a seccomp or syscall-entry stop: change the call's number and six arguments.
-        False if the tracee is gone."""
+    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int], *, seccomp: bool) -> bool:
+        """At a seccomp stop (``seccomp``) or a syscall-entry stop (a ``PTRACE_SYSEMU`` stop is
+        one): change the call's number and six arguments. False if the tracee is gone.
+
+        Which stop it is matters to ``PTRACE_SET_SYSCALL_INFO``, which refuses a change
+        described as another stop's."""
         ...
 
     def reexecute(self, tid: int) -> bool:

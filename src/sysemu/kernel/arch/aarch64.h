@@ -62,7 +62,9 @@ static inline long aarch64_set_x0(long tid, long long value) {
 }
 
 /* At a seccomp or syscall-entry stop: syscallno = -1 makes the kernel skip the call, which
- * returns what x0 holds; then resume with `request` (Arch.skip_and_continue). */
+ * returns what x0 holds; then resume with `request` (Arch.skip_and_continue). Register sets
+ * even where the kernel has PTRACE_SET_SYSCALL_INFO (6.16): with a number of -1 it sets no
+ * argument and writes -ENOSYS into x0, which then needs its own write as here. */
 static inline long arch_skip_and_continue(long tid, long long value, long request) {
     int skip = -1;
     long result =

@@ -14,6 +14,12 @@ hooks; only :meth:`Aarch64.rewrite` writes ``x0`` as an argument, and only at en
 call returns whatever ``x0`` holds (the kernel writes ``-ENOSYS`` there before the entry stop
 only for a program's own ``syscall(-1)``), so a skip always writes ``x0``.
 
+Where the kernel has ``PTRACE_SET_SYSCALL_INFO`` (6.16), a rewrite is that one request instead
+of three register-set requests (it also sets ``orig_x0``, which a restart reads), and a result
+at an exit stop one instead of two. A skip stays on register sets: the request with a number of
+-1 sets no argument and writes ``-ENOSYS`` into ``x0`` (arm64's ``syscall_set_nr``), so ``x0``
+needs its own write after it anyway.
+
 32-bit ARM programs (AArch32, ``AUDIT_ARCH_ARM``) run on arm64 kernels built with
 ``CONFIG_COMPAT``, with their own numbers. They are not one of :attr:`Aarch64.abis`: every
 filter sysemu installs kills a call of an architecture it has no rules for, and the backends
@@ -30,7 +36,7 @@ from collections.abc import Mapping, Sequence
 
 from sysemu._typing import Protocol
 from sysemu.abi.abi import Abi
-from sysemu.kernel.arch.registers import RegisterArch, RegisterLayout
+from sysemu.kernel.arch.registers import RegisterArch, RegisterLayout, call_access
 
 # Notes (register set types) of include/uapi/linux/elf.h.
 NT_PRSTATUS = 1
@@ -113,6 +119,7 @@ class Aarch64(RegisterArch):
 
     def __init__(self, access: RegsetAccess) -> None:
         self._sets = access
+        self._calls = call_access(access)
         self._regs = bytearray(USER_PT_REGS_SIZE)
         self._number_set = bytearray(_INT.size)
 
@@ -136,11 +143,20 @@ class Aarch64(RegisterArch):
         return self.skip_with_return(tid, value) and self._sets.resume(request, tid, 0)
 
     def set_return(self, tid: int, value: int) -> bool:
-        """x0 at a syscall-exit stop."""
+        """x0 at a syscall-exit stop: ``PTRACE_SET_SYSCALL_INFO`` where the kernel has it."""
+        if self._calls is not None:
+            done = self._calls.set_syscall_return(tid, value)
+            if done is not None:
+                return done
         return self._set_x0(tid, value)
 
-    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int]) -> bool:
-        """The number through NT_ARM_SYSTEM_CALL, the arguments x0..x5 through NT_PRSTATUS."""
+    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int], *, seccomp: bool) -> bool:
+        """``PTRACE_SET_SYSCALL_INFO`` where the kernel has it; else the number through
+        NT_ARM_SYSTEM_CALL, the arguments x0..x5 through NT_PRSTATUS."""
+        if self._calls is not None and len(args) == 6:
+            done = self._calls.set_syscall_call(tid, nr, args, seccomp=seccomp)
+            if done is not None:
+                return done
         regs = self._regs
         if not self._sets.get_regset(tid, NT_PRSTATUS, regs):
             return False

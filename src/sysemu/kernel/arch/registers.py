@@ -6,6 +6,11 @@ program counter and stack pointer are) and :class:`RegisterArch` does the engine
 with it. How the registers are read and written is passed in: the :mod:`sysemu.kernel.ptrace`
 module for a real tracee, anything with the same four functions for a test's fake one. This
 module must not name any architecture's registers or numbers.
+
+Where the access also has :class:`CallAccess`'s functions (the ptrace module does) and the
+kernel has ``PTRACE_SET_SYSCALL_INFO`` (6.16), a rewrite is that one request instead of a
+register read and write; the other edits stay on registers, where the request would not save
+one (see each method).
 """
 
 from __future__ import annotations
@@ -42,6 +47,30 @@ class RegisterAccess(Protocol):
     def set_regs(self, tid: int, buffer: bytearray, /) -> bool:
         """Load every general register from ``buffer``."""
         ...
+
+
+class CallAccess(Protocol):
+    """How a stopped thread's call is changed without registers (the :mod:`ptrace` module's
+    ``PTRACE_SET_SYSCALL_INFO`` functions). Each returns True when done, False when the
+    thread is gone, None when the kernel lacks the request: registers serve then."""
+
+    def set_syscall_call(
+        self, tid: int, nr: int, args: Sequence[int], /, *, seccomp: bool
+    ) -> bool | None:
+        """At a seccomp (``seccomp``) or syscall-entry stop: the raw number and six arguments."""
+        ...
+
+    def set_syscall_return(self, tid: int, value: int, /) -> bool | None:
+        """At a syscall-exit stop: the return value."""
+        ...
+
+
+def call_access(access: object) -> CallAccess | None:
+    """``access`` where it changes calls without registers too; None for one that only has
+    registers (a test's fake tracee), which is then treated as a kernel without the request."""
+    if hasattr(access, "set_syscall_call") and hasattr(access, "set_syscall_return"):
+        return access
+    return None
 
 
 class RegisterLayout(NamedTuple):
@@ -87,6 +116,7 @@ class RegisterArch:
     def __init__(self, access: RegisterAccess) -> None:
         layout = self.layout
         self._access = access
+        self._calls = call_access(access)
         self._regs = bytearray(layout.size)
         self._number = layout.offsets[layout.number]
         self._result = layout.offsets[layout.result]
@@ -119,7 +149,12 @@ class RegisterArch:
 
     def skip_with_return(self, tid: int, value: int) -> bool:
         """Set the number register to -1 (the kernel then skips the call without touching the
-        result register) and the result register to the value the call returns."""
+        result register) and the result register to the value the call returns.
+
+        Two register writes: ``PTRACE_SET_SYSCALL_INFO`` with a number of -1 sets the number
+        only (no argument, so no result register that doubles as one), and the result would
+        still need a write of its own.
+        """
         access = self._access
         return access.poke_user(tid, self._number, -1) and access.poke_user(
             tid, self._result, value
@@ -133,11 +168,18 @@ class RegisterArch:
         )
 
     def set_return(self, tid: int, value: int) -> bool:
-        """Set the result register at a syscall-exit stop."""
+        """Set the result register at a syscall-exit stop (one write, as the request's exit
+        form would be)."""
         return self._access.poke_user(tid, self._result, value)
 
-    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int]) -> bool:
-        """Rewrite the number and argument registers with one GETREGS/SETREGS pair."""
+    def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int], *, seccomp: bool) -> bool:
+        """Rewrite the number and six arguments at a seccomp (``seccomp``) or syscall-entry
+        stop: one ``PTRACE_SET_SYSCALL_INFO`` where the kernel has it (it puts the arguments
+        in the registers of the ABI the call was made with), else a GETREGS/SETREGS pair."""
+        if self._calls is not None and len(args) == 6:
+            done = self._calls.set_syscall_call(tid, nr + abi.nr_bias, args, seccomp=seccomp)
+            if done is not None:
+                return done
         regs = self._regs
         if not self._access.get_regs(tid, regs):
             return False

@@ -40,7 +40,9 @@ _Static_assert(offsetof(struct user_regs_struct, orig_rax) == X86_64_ORIG_RAX_OF
 #define ARCH_TIMESPEC_SIZE 16   /* two 64-bit fields */
 
 /* At a seccomp or syscall-entry stop: orig_rax = -1 makes the kernel skip the call, which
- * returns what rax holds; then resume with `request` (Arch.skip_and_continue). */
+ * returns what rax holds; then resume with `request` (Arch.skip_and_continue). Registers even
+ * where the kernel has PTRACE_SET_SYSCALL_INFO (6.16): with a number of -1 it sets orig_rax
+ * only, so rax would still need its POKEUSER. Nor would it save the one of arch_set_return. */
 static inline long arch_skip_and_continue(long tid, long long value, long request) {
     long result = raw_ptrace(PTRACE_POKEUSER, tid, X86_64_ORIG_RAX_OFFSET, (unsigned long)-1L);
     if (result >= 0)
