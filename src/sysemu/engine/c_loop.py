@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sysemu._typing import Protocol
 from sysemu.api.call import Call
 from sysemu.api.decisions import Emulate, Fail, Outcome, Pass
 from sysemu.api.observers import Observer
@@ -24,6 +25,15 @@ from sysemu.kernel import ptrace
 from sysemu.kernel.loop_config import DecisionConfig, DirectRoute, PtraceLoopConfig
 
 
+class Dispatch(Protocol):
+    """What handles one event of ``waitpid`` (True ends the wait loop). ``info``: the stop's
+    ``ptrace.syscall_info`` where the C loop read it already (one read per stop), else None."""
+
+    def __call__(self, tid: int, status: int, info: tuple[int, ...] | None = None) -> bool:
+        """Handle the event."""
+        ...
+
+
 class CLoopServing(CallCycle):
     """The C wait loop's side of a tracer (see the module doc). The tracer supplies
     :meth:`_dispatcher`, :meth:`_serve_holds` and the spin budget."""
@@ -32,8 +42,8 @@ class CLoopServing(CallCycle):
     # The observer whose C trace writer the C loop drives (see _c_trace), set per run.
     _traced_by: Observer | None = None
 
-    def _dispatcher(self) -> Callable[[int, int], bool]:
-        """What handles one event of ``waitpid`` (True ends the loop): the tracer's."""
+    def _dispatcher(self) -> Dispatch:
+        """What handles one event of ``waitpid``: the tracer's."""
         raise NotImplementedError
 
     def _serve_holds(self) -> bool:
@@ -93,8 +103,9 @@ class CLoopServing(CallCycle):
         )
 
         def loop() -> None:
-            # Between two events the C loop serves direct stops itself; the rest comes here.
-            # (False: no event, but a thread is held now, which Python's wait serves.)
+            # Between two events the C loop serves direct stops itself; the rest comes here,
+            # with the stop's syscall info when C read it. (False: no event, but a thread is
+            # held now, which Python's wait serves.)
             while True:
                 event = serve(config)
                 if event is None:

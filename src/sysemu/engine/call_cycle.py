@@ -146,8 +146,8 @@ class CallCycle:
 
         return serially
 
-    def _on_seccomp(self, tid: int) -> None:
-        info = ptrace.syscall_info(tid)
+    def _on_seccomp(self, tid: int, info: tuple[int, ...] | None = None) -> None:
+        info = info or ptrace.syscall_info(tid)  # (read by the C loop already, or not)
         if info is None:
             return
         op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, route_id = info
@@ -438,13 +438,13 @@ class CallCycle:
             self._dynamic[key] = route
         return route
 
-    def _on_syscall_stop(self, tid: int) -> None:
+    def _on_syscall_stop(self, tid: int, info: tuple[int, ...] | None = None) -> None:
         state = self._tasks.get(tid)
         call = state.pending_call if state is not None else None
         if call is None and not self._ptrace_only and (state is None or not state.rewritten):
             self._resume(tid, 0)
             return
-        info = ptrace.syscall_info(tid)
+        info = info or ptrace.syscall_info(tid)
         if info is None:
             return
         if state is not None and state.reexecuting:

@@ -29,7 +29,7 @@ from sysemu.api.execs import ExecImage
 from sysemu.api.handlers import OnError
 from sysemu.api.results import RunResult
 from sysemu.api.routes import CompiledHandlers, HandlerError
-from sysemu.engine.c_loop import CLoopServing
+from sysemu.engine.c_loop import CLoopServing, Dispatch
 from sysemu.engine.common import HandlerAlarm, Stops, guard_rules, kill_if_alive, run_result
 from sysemu.engine.errors import (
     ErrorReporter,
@@ -347,7 +347,7 @@ class Tracer(CLoopServing):
             return
         self._loop_python()
 
-    def _dispatcher(self) -> Callable[[int, int], bool]:
+    def _dispatcher(self) -> Dispatch:
         """What the wait loops hand each event to: :meth:`_dispatch`, holding the serial lock
         meanwhile when there is one (see ``CallCycle._serial``). Chosen once per loop, so
         that a run without the lock pays nothing per stop."""
@@ -356,23 +356,23 @@ class Tracer(CLoopServing):
             return self._dispatch
         dispatch = self._dispatch
 
-        def serially(tid: int, status: int) -> bool:
+        def serially(tid: int, status: int, info: tuple[int, ...] | None = None) -> bool:
             with serial:
-                return dispatch(tid, status)
+                return dispatch(tid, status, info)
 
         return serially
 
-    def _dispatch(self, tid: int, status: int) -> bool:
-        """Handle one event of ``waitpid``; True ends the loop."""
+    def _dispatch(self, tid: int, status: int, info: tuple[int, ...] | None = None) -> bool:
+        """Handle one event of ``waitpid``; True ends the loop (``info``: see Dispatch)."""
         if status & 0xFF == 0x7F:  # stopped
             if self._timed_out:  # a thread the watchdog could not know of yet
                 os.kill(tid, signal.SIGKILL)
                 return False
             stop = status >> 8
             if stop == _SECCOMP_STOP:
-                self._on_seccomp(tid)
+                self._on_seccomp(tid, info)
             elif stop == _SYSCALL_STOP:
-                self._on_syscall_stop(tid)
+                self._on_syscall_stop(tid, info)
             elif stop >> 8:
                 self._on_event(tid, stop >> 8, stop & 0xFF)
             else:

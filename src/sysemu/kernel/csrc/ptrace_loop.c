@@ -1,6 +1,6 @@
 /* The ptrace backends' wait loop: see ptrace_loop.h.
  *
- * ptrace_serve(config: PtraceLoopConfig) -> (tid, status) | False | None
+ * ptrace_serve(config: PtraceLoopConfig) -> (tid, status[, info]) | False | None
  *
  * config.mode 0 (seccomp): a seccomp stop whose filter data names a route in config.direct (a
  * list indexed by route id, of (syscall, handler, stats, route, arch, nr) for routes with one
@@ -13,9 +13,9 @@
  * carries the verdict out: None (or a Pass without a result hook) resumed with
  * config.resume_request, an Emulate or Fail with the architecture's skip (arch.h), other
  * decisions by config.carry_out(state, call, route, decision). Every other event is returned
- * as (tid, status) for Python to handle as its own loop would (a seccomp stop of another
- * route, or one met while config.stop[0] is set, is returned before anything is read but its
- * syscall info). None: no child is left (ECHILD). False: a decision set config.stop[0] (it
+ * as (tid, status) for Python to handle as its own loop would, with the stop's syscall info
+ * as a third item where it was read (a seccomp stop of another route, or one met while
+ * config.stop[0] is set, is returned before anything is read but its syscall info). None: no child is left (ECHILD). False: a decision set config.stop[0] (it
  * held its thread, a Defer, or ended the run), and Python waits from now on.
  *
  * config.trace (modes 0 and 1; a CTraceWriter or None): the seccomp stops of other routes and
@@ -309,6 +309,14 @@ static PyObject *to_python(const struct ptrace_config *config, pid_t tid, int st
     return Py_BuildValue("(ii)", (int)tid, status);
 }
 
+/* The same, with the stop's syscall info read already: Python takes it as it is, rather than
+ * asking the kernel again (one PTRACE_GET_SYSCALL_INFO per stop). */
+static PyObject *to_python_with(const struct ptrace_config *config, pid_t tid, int status,
+                                const struct syscall_info *info) {
+    if (config->trace != NULL && c_writer_yield(config->trace, config->adopt) < 0) return NULL;
+    return Py_BuildValue("(iiN)", (int)tid, status, syscall_info_tuple(info));
+}
+
 static PyObject *failing(const struct ptrace_config *config) {
     if (config->trace != NULL) c_writer_flush_quietly(config->trace);
     return NULL;
@@ -403,7 +411,8 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             int served = got < 0 ? 0 : c_writer_exit(trace, tid, &info, request);
             if (served < 0) return failing(config);
             if (served) continue;
-            return to_python(config, tid, status);
+            return got < 0 ? to_python(config, tid, status)
+                           : to_python_with(config, tid, status, &info);
         }
         if (!WIFSTOPPED(status) || stopping ||
             kind != (syscall_stops ? SYSCALL_STOP_STATUS : SECCOMP_STOP_STATUS))
@@ -419,7 +428,8 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
         if (phase == TASK_REEXEC_ENTRY || phase == TASK_REEXEC_EXIT) {
             int resumed = reexecuting(config, tid, state, phase, &info);
             if (resumed < 0) return NULL;
-            if (resumed == 0) return Py_BuildValue("(ii)", (int)tid, status);
+            if (resumed == 0)
+                return Py_BuildValue("(iiN)", (int)tid, status, syscall_info_tuple(&info));
             continue;
         }
         PyObject *entry = NULL;
@@ -441,7 +451,8 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             continue;
         } else if (info.op == INFO_ENTRY) {
             if (info.arch != ARCH_AUDIT && info.arch != ARCH_AUDIT_COMPAT)
-                return to_python(config, tid, status); /* an unknown ABI's call: killed there */
+                /* an unknown ABI's call: killed there */
+                return to_python_with(config, tid, status, &info);
             PyObject *key = int_for(
                 &stopped_key, ((unsigned long long)info.arch << 32) | (info.entry.nr & 0xFFFFFFFFULL));
             if (key == NULL) return NULL;
@@ -455,7 +466,7 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
                 if (served < 0) return failing(config);
                 if (served == C_SERVED) continue;
                 if (served == C_TO_PYTHON || entry == Py_None)
-                    return to_python(config, tid, status);
+                    return to_python_with(config, tid, status, &info);
             }
             if (entry == NULL) { /* nobody asked for this call: on, or (sysemu) made to run */
                 if (emulate_all ? run_after_all(state, tid) < 0 : resume_or_raise(tid, request) < 0)
@@ -467,21 +478,23 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
             PyLong_AsUnsignedLong(PyTuple_GET_ITEM(entry, 4)) == info.arch &&
             PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 5)) == info.seccomp.nr;
         if (PyErr_Occurred()) return failing(config);
-        if (!is_direct && (trace == NULL || syscall_stops)) return to_python(config, tid, status);
+        if (!is_direct && (trace == NULL || syscall_stops))
+            return to_python_with(config, tid, status, &info);
         if (!syscall_stops) {
             state = task_state(config, tid);
             if (state == NULL && PyErr_Occurred()) return failing(config);
-            if (state == NULL) return to_python(config, tid, status); /* adopted */
+            if (state == NULL) /* adopted */
+                return to_python_with(config, tid, status, &info);
             int rewritten = has_rewrite(state);
             if (rewritten < 0) return failing(config);
-            if (rewritten) return to_python(config, tid, status);
+            if (rewritten) return to_python_with(config, tid, status, &info);
         }
         if (!is_direct) { /* a call only the C trace writer may want */
             int waiting = has_pending(state);
             if (waiting < 0) return failing(config);
             int served = waiting ? C_TO_PYTHON : c_writer_entry(trace, tid, &info, config->resolve);
             if (served < 0) return failing(config);
-            if (served != C_SERVED) return to_python(config, tid, status);
+            if (served != C_SERVED) return to_python_with(config, tid, status, &info);
         } else {
             if (serial_enter(&config->decide) < 0) return failing(config);
             int served = serve_direct(config, tid, state, &info, entry);
@@ -507,8 +520,9 @@ static PyObject *sp_ptrace_serve(PyObject *self, PyObject *config_object) {
 
 PyMethodDef ptrace_loop_methods[] = {
     {"ptrace_serve", (PyCFunction)sp_ptrace_serve, METH_O,
-     "ptrace_serve(config: PtraceLoopConfig) -> (tid, status) for Python, False (Python waits)"
-     " or None (no child left)."},
+     "ptrace_serve(config: PtraceLoopConfig) -> (tid, status[, info]) for Python (info: the"
+     " stop's syscall_info(tid), when read already), False (Python waits) or None (no child"
+     " left)."},
     {NULL, NULL, 0, NULL},
 };
 

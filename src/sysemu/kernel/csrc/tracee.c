@@ -114,10 +114,33 @@ static PyObject *sp_resume(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_TRUE;
 }
 
-/* syscall_info(tid) -> tuple | None, shaped by op:
- *   seccomp/entry: (op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, ret_data)
- *   exit:          (op, arch, ip, sp, rval, is_error)
- *   none:          (op, arch, ip, sp) */
+PyObject *syscall_info_tuple(const struct syscall_info *info) {
+    if (info->op == INFO_SECCOMP || info->op == INFO_ENTRY) {
+        return Py_BuildValue("(BkKKKKKKKKKk)", info->op, (unsigned long)info->arch,
+                             (unsigned long long)info->instruction_pointer,
+                             (unsigned long long)info->stack_pointer,
+                             (unsigned long long)info->seccomp.nr,
+                             (unsigned long long)info->seccomp.args[0],
+                             (unsigned long long)info->seccomp.args[1],
+                             (unsigned long long)info->seccomp.args[2],
+                             (unsigned long long)info->seccomp.args[3],
+                             (unsigned long long)info->seccomp.args[4],
+                             (unsigned long long)info->seccomp.args[5],
+                             (unsigned long)(info->op == INFO_SECCOMP ? info->seccomp.ret_data
+                                                                      : 0));
+    }
+    if (info->op == INFO_EXIT) {
+        return Py_BuildValue("(BkKKLB)", info->op, (unsigned long)info->arch,
+                             (unsigned long long)info->instruction_pointer,
+                             (unsigned long long)info->stack_pointer, (long long)info->exit.rval,
+                             info->exit.is_error);
+    }
+    return Py_BuildValue("(BkKK)", info->op, (unsigned long)info->arch,
+                         (unsigned long long)info->instruction_pointer,
+                         (unsigned long long)info->stack_pointer);
+}
+
+/* syscall_info(tid) -> tuple | None (see syscall_info_tuple). */
 static PyObject *sp_syscall_info(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     long tid;
     if (long_args(args, nargs, 1, &tid, "syscall_info") < 0) return NULL;
@@ -125,28 +148,7 @@ static PyObject *sp_syscall_info(PyObject *self, PyObject *const *args, Py_ssize
     long result = get_syscall_info(tid, &info);
     if (result == -ESRCH) Py_RETURN_NONE;
     if (result < 0) return raise_errno((int)-result, "PTRACE_GET_SYSCALL_INFO");
-    if (info.op == INFO_SECCOMP || info.op == INFO_ENTRY) {
-        return Py_BuildValue("(BkKKKKKKKKKk)", info.op, (unsigned long)info.arch,
-                             (unsigned long long)info.instruction_pointer,
-                             (unsigned long long)info.stack_pointer,
-                             (unsigned long long)info.seccomp.nr,
-                             (unsigned long long)info.seccomp.args[0],
-                             (unsigned long long)info.seccomp.args[1],
-                             (unsigned long long)info.seccomp.args[2],
-                             (unsigned long long)info.seccomp.args[3],
-                             (unsigned long long)info.seccomp.args[4],
-                             (unsigned long long)info.seccomp.args[5],
-                             (unsigned long)(info.op == INFO_SECCOMP ? info.seccomp.ret_data : 0));
-    }
-    if (info.op == INFO_EXIT) {
-        return Py_BuildValue("(BkKKLB)", info.op, (unsigned long)info.arch,
-                             (unsigned long long)info.instruction_pointer,
-                             (unsigned long long)info.stack_pointer, (long long)info.exit.rval,
-                             info.exit.is_error);
-    }
-    return Py_BuildValue("(BkKK)", info.op, (unsigned long)info.arch,
-                         (unsigned long long)info.instruction_pointer,
-                         (unsigned long long)info.stack_pointer);
+    return syscall_info_tuple(&info);
 }
 
 /* poke_user_twice_then(request, tid, offset_a, value_a, offset_b, value_b) -> bool:

@@ -42,6 +42,12 @@ struct syscall_info {
     };
 };
 
+/* *info as syscall_info(tid) gives it to Python, shaped by op (NULL with an exception):
+ *   seccomp/entry: (op, arch, ip, sp, nr, a0, a1, a2, a3, a4, a5, ret_data)
+ *   exit:          (op, arch, ip, sp, rval, is_error)
+ *   none:          (op, arch, ip, sp) */
+PyObject *syscall_info_tuple(const struct syscall_info *info);
+
 /* ptrace(2) with the result or -errno. */
 long raw_ptrace(long request, long pid, unsigned long addr, unsigned long data);
 
