@@ -110,6 +110,25 @@ def test_attach_decide_and_detach(ticker: subprocess.Popen[str]) -> None:
     assert ends_on_request(ticker) == 3  # it ran on after the detach
 
 
+def test_a_detach_asked_while_the_wait_loop_polls_is_carried_out(
+    ticker: subprocess.Popen[str],
+) -> None:
+    """A signal that comes while the wait loop polls (stops come faster than its spin budget,
+    here 0.2 s, so it never blocks in ``waitpid``) or serves a stop interrupts no wait; its
+    handler's detach must be carried out all the same. The C loop ran handlers only when a wait
+    was interrupted, so on a slow machine a Ctrl-C was lost while the process kept it busy."""
+    emu = Emulator(spin_us=200_000)
+    emu.on("uname")(lambda call: None)  # one route the ticker never calls: its calls run on
+    ender = threading.Timer(30, ticker.kill)  # a lost detach ends with the ticker instead
+    ender.start()
+    try:
+        _, attacher = attach_then_detach(emu, ticker.pid, 0.3)
+    finally:
+        ender.cancel()
+    assert attacher.detached
+    assert ends_on_request(ticker) == 3
+
+
 def test_attach_until_the_process_exits() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", TICKER, "10"], stdout=subprocess.PIPE, text=True
