@@ -18,10 +18,16 @@ from sysemu.engine.attach import Attacher, AttachError
 from sysemu.kernel import ptrace
 from sysemu.tools.trace import TraceObserver
 
+# One write per line whatever the buffering: print() writes the number and the newline apart
+# when Python's output is unbuffered (PYTHONUNBUFFERED, as many shells set), together when not.
+# SIGUSR2 ends it as its last tick would (its handler is set before anyone attaches): how long
+# attaching takes is not known in advance (seconds on an emulated machine), so the tests let it
+# run until they are done rather than for a fixed number of ticks.
 TICKER = (
-    "import os, sys, time\n"
+    "import os, signal, sys, time\n"
+    "signal.signal(signal.SIGUSR2, lambda *_: sys.exit(3))\n"
     "for i in range(int(sys.argv[1])):\n"
-    "    print(os.getpid(), flush=True)\n"
+    "    os.write(1, b'%d\\n' % os.getpid())\n"
     "    time.sleep(0.02)\n"
     "sys.exit(3)\n"
 )
@@ -40,7 +46,7 @@ def wait_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def ticker() -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-c", TICKER, "100"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", TICKER, "100000"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
@@ -51,13 +57,35 @@ def ticker() -> Iterator[subprocess.Popen[str]]:
         process.wait(timeout=10)
 
 
+def ends_on_request(ticker: subprocess.Popen[str]) -> int:
+    """Ask the (detached) ticker to end (SIGUSR2): its exit status, 3 if it ran on as before."""
+    ticker.send_signal(signal.SIGUSR2)
+    return ticker.wait(timeout=20)
+
+
+def traced_by(pid: int) -> int:
+    """The process tracing ``pid`` (0: none)."""
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("TracerPid:")).split()[1])
+
+
+def wait_until_traced(pid: int, tracer: int) -> None:
+    """Wait until ``tracer`` traces ``pid``: a slow machine (an emulated one, 10-50x slower)
+    may take seconds to start and attach, which a fixed wait would count against the test."""
+    deadline = time.monotonic() + 120
+    while traced_by(pid) != tracer:
+        assert time.monotonic() < deadline, f"{tracer} did not attach to {pid}"
+        time.sleep(0.02)
+
+
 def attach_then_detach(emu: Emulator, pid: int, seconds: float) -> tuple[RunResult, Attacher]:
-    """``emu.attach(pid)``, detached after ``seconds`` from a signal handler, as the CLI does on
-    Ctrl-C: the run's result and the attacher."""
+    """``emu.attach(pid)``, detached ``seconds`` after it attached from a signal handler, as
+    the CLI does on Ctrl-C: the run's result and the attacher."""
     holder: dict[str, Attacher] = {}
     previous = signal.signal(signal.SIGUSR1, lambda *_: holder["attacher"].request_detach())
 
     def later() -> None:
+        wait_until_traced(pid, os.getpid())
         time.sleep(seconds)
         os.kill(os.getpid(), signal.SIGUSR1)
 
@@ -76,9 +104,29 @@ def test_attach_decide_and_detach(ticker: subprocess.Popen[str]) -> None:
     assert attacher.detached
     assert result.stats["getpid"].emulated >= 3
     assert ticker.stdout is not None
-    after = ticker.stdout.read().split()
-    assert ticker.wait(timeout=20) == 3  # it ran on to its own end after the detach
-    assert "4242" in after and after[-1] == str(ticker.pid)  # faked while attached only
+    # Faked while attached only: the lines from the first 4242 on end with its own pid again.
+    after = iter(ticker.stdout.readline, "")
+    assert "4242\n" in after and str(ticker.pid) in map(str.strip, after)
+    assert ends_on_request(ticker) == 3  # it ran on after the detach
+
+
+def test_a_detach_asked_while_the_wait_loop_polls_is_carried_out(
+    ticker: subprocess.Popen[str],
+) -> None:
+    """A signal that comes while the wait loop polls (stops come faster than its spin budget,
+    here 0.2 s, so it never blocks in ``waitpid``) or serves a stop interrupts no wait; its
+    handler's detach must be carried out all the same. The C loop ran handlers only when a wait
+    was interrupted, so on a slow machine a Ctrl-C was lost while the process kept it busy."""
+    emu = Emulator(spin_us=200_000)
+    emu.on("uname")(lambda call: None)  # one route the ticker never calls: its calls run on
+    ender = threading.Timer(30, ticker.kill)  # a lost detach ends with the ticker instead
+    ender.start()
+    try:
+        _, attacher = attach_then_detach(emu, ticker.pid, 0.3)
+    finally:
+        ender.cancel()
+    assert attacher.detached
+    assert ends_on_request(ticker) == 3
 
 
 def test_attach_until_the_process_exits() -> None:
@@ -123,11 +171,13 @@ def test_no_such_process() -> None:
 
 
 def attach_then_ctrl_c(*args: str) -> tuple[int, str]:
-    """``sysemu attach ARGS...`` for a second, then Ctrl-C: its exit status and stderr."""
+    """``sysemu attach ARGS... PID`` for a second after it attached, then Ctrl-C (its handler
+    is in place before it attaches): its exit status and stderr."""
     cli = subprocess.Popen(
         [sys.executable, "-m", "sysemu", "attach", *args], stderr=subprocess.PIPE, text=True
     )
     try:
+        wait_until_traced(int(args[-1]), cli.pid)
         time.sleep(1.0)
         cli.send_signal(signal.SIGINT)
         _, err = cli.communicate(timeout=20)
@@ -141,7 +191,7 @@ def test_cli_attach_and_ctrl_c(ticker: subprocess.Popen[str]) -> None:
     code, err = attach_then_ctrl_c("--inject", "getpid:retval=77", "--stats", str(ticker.pid))
     assert code == 0
     assert "getpid:retval=77" in err
-    assert ticker.wait(timeout=20) == 3
+    assert ends_on_request(ticker) == 3
 
 
 def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None:
@@ -154,13 +204,14 @@ def test_attach_and_trace(ticker: subprocess.Popen[str], wait_loop: str) -> None
     attach_then_detach(emu, ticker.pid, 0.4)
     lines = stream.getvalue().splitlines()
     pid = str(ticker.pid)
-    writes = [line for line in lines if line.startswith(f'write(1, "{pid}", {len(pid)})')]
-    assert len(writes) >= 3 and all(line.endswith(f" = {len(pid)}") for line in writes)
+    size = len(pid) + 1
+    writes = [line for line in lines if line.startswith(f'write(1, "{pid}\\n", {size})')]
+    assert len(writes) >= 3 and all(line.endswith(f" = {size}") for line in writes)
     assert any(line.startswith("getpid()") for line in lines)
     # The C loop wrote most lines itself; the Python loop has Python write them all.
     # (clock_nanosleep, a quarter of them here, shows a timespec: Python writes it.)
     assert observer.entered < len(lines) / 2 if wait_loop == "c-loop" else observer.entered > 10
-    assert ticker.wait(timeout=20) == 3  # it ran on to its own end after the detach
+    assert ends_on_request(ticker) == 3  # it ran on after the detach
 
 
 class CountingTracer(TraceObserver):
@@ -178,8 +229,8 @@ def test_cli_attach_trace_pid(ticker: subprocess.Popen[str]) -> None:
     (as strace users type it); without one, a one-line usage error."""
     code, err = attach_then_ctrl_c("--trace", str(ticker.pid))
     assert code == 0
-    assert f'write(1, "{ticker.pid}", ' in err
-    assert ticker.wait(timeout=20) == 3
+    assert f'write(1, "{ticker.pid}\\n", ' in err
+    assert ends_on_request(ticker) == 3
     missing = subprocess.run(
         [sys.executable, "-m", "sysemu", "attach", "--trace"],
         capture_output=True, text=True, timeout=60, check=False,

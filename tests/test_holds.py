@@ -274,3 +274,37 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+# A wait for a resolution, again and again on one CPU shared with a busy process: the wait
+# is then often preempted between taking its deadline and blocking, as on a slow machine.
+STARVED_WAITS = textwrap.dedent("""
+    import os, subprocess, sys, time
+    from sysemu.engine.holds import Holds
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    # (It spins while its parent lives: a hung wait is killed by the test, and it goes too.)
+    spin = f"import os\\nwhile os.getppid() == {os.getpid()}: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    os.sched_setaffinity(busy.pid, {cpu})
+    try:
+        end = time.monotonic() + 6
+        while time.monotonic() < end:
+            assert Holds()._next_resolution(2e-6) is None
+    finally:
+        busy.kill()
+""")
+
+
+def test_a_wait_for_a_resolution_ends_at_its_timeout_on_a_starved_cpu() -> None:
+    """The wait loop's wait for a resolution must end at its timeout however late it starts
+    blocking. ``queue.SimpleQueue.get`` does not: when it finds its lock free and the queue
+    empty (a new queue, or one just emptied), it recomputes what is left of its timeout, and a
+    deadline passed by a microsecond or more leaves a negative wait, which means forever. On a
+    slow machine (5.10 under TCG) the first wait of a hold did that, and the run hung, its
+    timeout ignored: the watchdog killed the program, but the loop that collects the deaths
+    was asleep for good."""
+    done = subprocess.run(
+        [sys.executable, "-c", STARVED_WAITS], capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -170,7 +170,11 @@ def test_descriptors_are_shared_inherited_and_closed_on_exec() -> None:
         "subprocess.run([sys.executable, '-c', probe, str(copy), str(other)], close_fds=False)\n"
         "print(os.read(0, 5))\n"
     )
-    code, out, err = run(vfs, ["sh", "-c", f'{sys.executable} -c "$0" < /vfs-test-abc', script])
+    # -u: with its output a pipe, the forked child would flush the parent's buffered first line
+    # (printed twice) and the probe's line would come before the parent's (host shells often
+    # set PYTHONUNBUFFERED, which hid this; the test machines do not).
+    command = f'{sys.executable} -u -c "$0" < /vfs-test-abc'
+    code, out, err = run(vfs, ["sh", "-c", command, script])
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         "b'abc' b'def'",

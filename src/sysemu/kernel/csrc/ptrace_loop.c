@@ -323,12 +323,22 @@ static PyObject *failing(const struct ptrace_config *config) {
 }
 
 /* The next stop: waitpid, spinning first while stops come fast (see the top). The tid, or -1
- * with the error in *wait_errno. */
+ * with the error in *wait_errno, or -1 with an exception and *failed set: 1 when writing the
+ * trace failed, 2 when a signal handler raised.
+ *
+ * A signal that arrives while the loop is not blocked in waitpid (spinning with WNOHANG, or
+ * serving a stop) interrupts nothing: its Python handler (Ctrl-C's detach, say) would wait
+ * for the next EINTR, which never comes while stops keep the loop busy. So the handlers are run
+ * before every wait, and again before blocking after a spin. */
 static pid_t next_stop(const struct ptrace_config *config, int *status, int *wait_errno,
-                       int *flush_failed) {
+                       int *failed) {
     pid_t tid = 0;
     long long spin_ns = config->spin_ns;
-    *wait_errno = *flush_failed = 0;
+    *wait_errno = *failed = 0;
+    if (PyErr_CheckSignals() < 0) {
+        *failed = 2;
+        return -1;
+    }
     if (spin_ns > 0) count_spin_window();
     if (ptrace_spinning && spin_backoff == 0) {
         Py_BEGIN_ALLOW_THREADS
@@ -342,7 +352,11 @@ static pid_t next_stop(const struct ptrace_config *config, int *status, int *wai
         /* The program runs on for a while: what the trace collected is shown now, not when
          * the buffer fills (a program blocked in a read must not hide its past). */
         if (config->trace != NULL && c_writer_flush(config->trace) < 0) {
-            *flush_failed = 1;
+            *failed = 1;
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            *failed = 2;
             return -1;
         }
         Py_BEGIN_ALLOW_THREADS
@@ -387,9 +401,9 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
     int syscall_stops = config->syscall_stops, emulate_all = config->emulate_all;
     long request = config->request;
     for (;;) {
-        int status = 0, wait_errno, flush_failed;
-        pid_t tid = next_stop(config, &status, &wait_errno, &flush_failed);
-        if (flush_failed) return NULL;
+        int status = 0, wait_errno, failed;
+        pid_t tid = next_stop(config, &status, &wait_errno, &failed);
+        if (failed) return failed == 2 ? failing(config) : NULL;
         if (tid < 0) {
             if (wait_errno == ECHILD) {
                 if (trace != NULL && c_writer_yield(trace, config->adopt) < 0) return NULL;
@@ -506,7 +520,6 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
                 Py_RETURN_FALSE;
             }
         }
-        if (PyErr_CheckSignals() < 0) return failing(config);
     }
 }
 
