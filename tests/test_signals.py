@@ -44,10 +44,10 @@ class Job:
 
     def __init__(self, argv: list[str], *, terminal: bool) -> None:
         self.master: int | None = None
-        # As a shell starts a foreground job: SIGINT and SIGQUIT at their defaults. Started
-        # from a background job (`pytest &`) they are ignored, and bash cannot trap a signal
-        # that was ignored when it started.
-        argv = ["env", "--default-signal=INT,QUIT", *argv]
+        # As a shell starts a foreground job: the signals the tests send at their defaults.
+        # Started from a background job (`pytest &`) SIGINT and SIGQUIT are ignored, under
+        # `nohup` SIGHUP is, and bash cannot trap a signal that was ignored when it started.
+        argv = ["env", f"--default-signal={','.join(GROUP_SIGNALS)}", *argv]
         if terminal:
             self.master, slave = pty.openpty()
             # setsid(1) --ctty: a new session whose controlling terminal is the pty on fd 0
