@@ -59,6 +59,82 @@ def test_layers_import_only_downwards() -> None:
     assert violations == []
 
 
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_imports_at_run_time(path: Path, prefix: str, modules: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports when it runs: at the top or inside a
+    function (a lazy import still ties the two), not under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == prefix and name in modules}
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """The groups of the package's modules at ``root`` that import each other, directly or
+    not (strongly connected components of more than one module)."""
+    paths = {_module_name(path, root): path for path in root.rglob("*.py")}
+    edges = {
+        name: _package_imports_at_run_time(path, root.name, set(paths)) - {name}
+        for name, path in paths.items()
+    }
+    order: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def connect(name: str) -> None:
+        order[name] = lowest[name] = len(order)
+        stack.append(name)
+        for imported in edges[name]:
+            if imported not in order:
+                connect(imported)
+                lowest[name] = min(lowest[name], lowest[imported])
+            elif imported in stack:
+                lowest[name] = min(lowest[name], order[imported])
+        if lowest[name] == order[name]:
+            group = stack[stack.index(name) :]
+            del stack[stack.index(name) :]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for name in edges:
+        if name not in order:
+            connect(name)
+    return cycles
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """A cycle ties two concerns into one: neither can be read, tested or replaced alone."""
+    assert import_cycles(PACKAGE) == []
+
+
+def test_the_cycle_check_catches_a_lazy_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "a.py").write_text("from pkg.sub.b import x\n")
+    (package / "sub" / "b.py").write_text("def f():\n    from pkg.sub import a\n")
+    (package / "c.py").write_text(
+        "from pkg.sub import a\nif TYPE_CHECKING:\n    from pkg.d import y\n"
+    )
+    (package / "d.py").write_text("import pkg.c\n")
+    assert import_cycles(package) == [["pkg.sub.a", "pkg.sub.b"]]
+
+
 def test_the_abi_layer_is_pure_data() -> None:
     for path in (PACKAGE / "abi").glob("*.py"):
         text = path.read_text()

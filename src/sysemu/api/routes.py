@@ -165,6 +165,17 @@ class Route:
         # number, with the words of arguments each reads (see demultiplex).
         self.subcalls: dict[int, tuple[Route, int]] | None = None
 
+    def notifiable(self) -> bool:
+        """Whether this route's calls can be decided through user notification (the ``auto``
+        backend answers them so): every handler promised to only decide, and nobody wants
+        the result."""
+        return (
+            bool(self.registrations)
+            and not self.in_filter
+            and all(r.decides_only for r in self.registrations)
+            and not self.observe_results
+        )
+
     def direct(self) -> DirectEntry | None:
         """What a wait loop needs to decide this route's calls on its own, without its general
         path (``sysemu.kernel.loop_config.DirectRoute``): ``(syscall, handler, stats, route,

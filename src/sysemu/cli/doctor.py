@@ -14,7 +14,6 @@ from collections.abc import Callable
 from sysemu.abi.syscalls import linux_version
 from sysemu.api.handlers import HandlerSet
 from sysemu.cli.version import environment_line
-from sysemu.engine.backends import notifiable
 from sysemu.kernel import ptrace, raw, seccomp
 from sysemu.kernel.arch import host_arch_type
 from sysemu.kernel.bpf import SECCOMP_RET_ALLOW, compile_filter
@@ -192,7 +191,7 @@ def auto_routes(handlers: HandlerSet) -> tuple[list[str], list[str]]:
     for route in compiled.routes:
         if not route.registrations and not route.observers:
             continue
-        (notified if notifiable(route) else stopped)[route.syscall.name] = None
+        (notified if route.notifiable() else stopped)[route.syscall.name] = None
     return sorted(notified), sorted(set(stopped) - set(notified))
 
 

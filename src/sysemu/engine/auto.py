@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.api.routes import CompiledHandlers
-from sysemu.engine.backends import notifiable
 from sysemu.engine.errors import FailurePolicy
 from sysemu.engine.listening import notification_filter, receive_listener, socket_pair
 from sysemu.engine.notify import NotifySupervisor
@@ -62,7 +61,7 @@ class NotificationCompanion:
         return notification_filter(
             self._compiled,
             (os.getpid(),),
-            lambda route_id: route_id < len(routes) and notifiable(routes[route_id]),
+            lambda route_id: route_id < len(routes) and routes[route_id].notifiable(),
             traced=untraced_rules(),
         )
 
@@ -74,7 +73,7 @@ class NotificationCompanion:
         ptrace_side = any(
             route.registrations or route.observers
             for route in compiled.routes
-            if not notifiable(route)
+            if not route.notifiable()
         )
         watched = any(not observer.thread_safe for observer in compiled.observers)
         return _thread.allocate_lock() if ptrace_side or watched else None

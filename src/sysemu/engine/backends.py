@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sysemu._typing import TYPE_CHECKING, NamedTuple, Protocol
 from sysemu.api.handlers import OnError
-from sysemu.api.routes import CompiledHandlers, Route
+from sysemu.api.routes import CompiledHandlers
 from sysemu.engine.errors import ErrorReporter
 from sysemu.kernel.arch import Arch
 
@@ -33,20 +33,10 @@ notification (Linux < 5.0), or with a handler time limit (a signal, which only t
 thread can take)."""
 
 
-def notifiable(route: Route) -> bool:
-    """Whether a route's calls can be decided through user notification (auto answers them
-    so): every handler promised to only decide, and nobody wants the result."""
-    return (
-        bool(route.registrations)
-        and not route.in_filter
-        and all(r.decides_only for r in route.registrations)
-        and not route.observe_results
-    )
-
-
 def any_notifiable(compiled: CompiledHandlers) -> bool:
-    """Whether ``compiled`` has a route :func:`notifiable` (else auto is seccomp)."""
-    return any(map(notifiable, compiled.routes))
+    """Whether ``compiled`` has a route that user notification can decide
+    (:meth:`~sysemu.api.routes.Route.notifiable`; else auto is seccomp)."""
+    return any(route.notifiable() for route in compiled.routes)
 
 
 class Settings(NamedTuple):
