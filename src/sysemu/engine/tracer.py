@@ -55,6 +55,9 @@ _SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
 _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
+# The spin check of _loop_python, as the C loop makes it (kernel/csrc/ptrace_loop.c).
+_SPIN_WINDOW = 128
+_SPIN_BACKOFF = 4096
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
     ptrace.PTRACE_EVENT_VFORK: "vfork",
@@ -387,22 +390,36 @@ class Tracer(CLoopServing):
         spin_ns = self._spin_ns
         dispatch = self._dispatcher()
         spinning = False
+        # Spins that found their stop and spins that ran out, in the current window of
+        # _SPIN_WINDOW spins; a window with more out than found pauses the spinning for
+        # _SPIN_BACKOFF waits (as the C loop does: a spin that runs out kept a program on the
+        # same CPU from running).
+        found = out = paused = 0
         while True:
             # Waiting for a stop by sleeping costs a cross-CPU wake-up of this process when the
             # stop comes, which on a VM is most of the price of a stop. While stops come fast
             # (the last wait was shorter than the spin budget), poll instead for up to that
             # budget; when they thin out, sleep again. See Tracer.__init__'s ``spin_us``.
             try:
-                if spinning:
+                if paused:
+                    paused -= 1
+                    tid, status = waitpid(-1, ptrace.WALL)
+                elif spinning:
                     deadline = clock() + spin_ns
                     while True:
                         tid, status = waitpid(-1, _WALL_NOHANG)
                         if tid or clock() > deadline:
                             break
-                    if not tid:
+                    if tid:
+                        found += 1
+                    else:
+                        out += 1
                         started = clock()
                         tid, status = waitpid(-1, ptrace.WALL)
                         spinning = clock() - started < spin_ns
+                    if found + out == _SPIN_WINDOW:
+                        paused = _SPIN_BACKOFF if out > found else 0
+                        found = out = 0
                 elif spin_ns:
                     started = clock()
                     tid, status = waitpid(-1, ptrace.WALL)
