@@ -406,8 +406,7 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
         abi = _PERSONALITIES.get(designator)
         if abi is None:
             raise ValueError(
-                f"bad personality {_quote('@' + designator)} in {_quote(token)}"
-                f" (want {_WANTED})"
+                f"bad personality {_quote('@' + designator)} in {_quote(token)} (want {_WANTED})"
             )
         body = body[:at]
     where = "" if abi is None else f" for {abi}"
