@@ -25,6 +25,15 @@
 # Needs root (mmdebstrap's root mode, binfmt_misc, mke2fs -d keeping owners) and the Debian
 # packages mmdebstrap e2fsprogs python3-pip, with qemu-user-static qemu-system-arm for aarch64
 # and qemu-system-x86 kmod for x86_64.
+#
+# Exit status (each failure is also one line on stderr, "test_vm: ..."):
+#   0  pytest passed in the machine (setup.sh too).
+#   2  a wrong option.
+#   3  the project failed: setup.sh failed inside the machine, or pytest did not pass (tests
+#      failed, errors, or no test ran).
+#   4  a problem outside the project: a missing host tool or root, a failed download, image
+#      build or disk, a machine that did not boot or stopped before pytest ended, or the
+#      machine's timeout (SYSEMU_VM_TIMEOUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 project=$PWD
@@ -64,12 +73,28 @@ while [ $# -gt 0 ]; do
         --build-only) build_only=1; shift ;;
         --env) vm_env+=("$2"); shift 2 ;;
         --) shift; pytest_args+=("$@"); break ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         *) echo "test_vm: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
-fail() { echo "test_vm: $*" >&2; exit 3; }
+# Every exit goes through one of these; anything else that stops the script (a command failing
+# under set -e) is a problem outside the project too, and exits 4 from the EXIT trap.
+finished=
+finish() { finished=1; exit "$1"; }
+usage() { echo "test_vm: $*" >&2; finish 2; }
+fail() { echo "test_vm: $*" >&2; finish 4; }          # outside the project
+project_failed() { echo "test_vm: $*" >&2; finish 3; }  # the project's own failure
+work=
+on_exit() {
+    local status=$?
+    [ -z "$work" ] || rm -rf "$work"
+    if [ -z "$finished" ] && [ "$status" -ne 0 ]; then
+        echo "test_vm: stopped by a failed command (status $status), see above" >&2
+        exit 4
+    fi
+}
+trap on_exit EXIT
 now() { date +%s; }
 need() {  # need TOOL... -- PACKAGES: one line naming the packages when a tool is missing
     local tools=() tool
@@ -97,12 +122,12 @@ case $arch in
         packages+=,gcc-multilib,busybox-static
         case $kernel_series in
             5.10|6.1|6.12) ;;
-            *) fail "--kernel takes 5.10, 6.1 or 6.12 (Debian's bullseye, bookworm, trixie)" ;;
+            *) usage "--kernel takes 5.10, 6.1 or 6.12 (Debian's bullseye, bookworm, trixie)" ;;
         esac
         need mmdebstrap qemu-system-x86_64 mke2fs depmod modprobe -- \
             mmdebstrap qemu-system-x86 e2fsprogs kmod
         ;;
-    *) fail "--arch takes aarch64 or x86_64" ;;
+    *) usage "--arch takes aarch64 or x86_64" ;;
 esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (mmdebstrap, binfmt_misc, disk image owners)"
 python3 -m pip --version >/dev/null 2>&1 || fail "missing pip: apt-get install python3-pip"
@@ -303,7 +328,8 @@ cd /project
 echo "== inside: $(uname -srm), $(nproc) CPUs, $(python3 --version), $(cut -d" " -f1 /proc/uptime) s after boot"
 start=$(date +%s)
 PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/wheels ./setup.sh 2>&1 | sed -u 's/^/setup: /'
-[ "${PIPESTATUS[0]}" -eq 0 ] || echo "== setup.sh failed"
+setup_status=${PIPESTATUS[0]}
+[ "$setup_status" -eq 0 ] || echo "== setup.sh failed with exit status $setup_status"
 echo "== setup.sh took $(( $(date +%s) - start )) s"
 .venv/bin/sysemu doctor 2>&1 | sed -u 's/^/doctor: /'
 start=$(date +%s)
@@ -311,7 +337,9 @@ eval "set -- $(cat .vm-pytest-args)"
 . ./.vm-env
 # Emulated, a test takes 10-50 times as long: its timeout (pyproject.toml: 120 s) grows too.
 .venv/bin/python -m pytest -q -p no:cacheprovider -rs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
+pytest_status=${PIPESTATUS[0]}
 echo "== pytest took $(( $(date +%s) - start )) s"
+echo "== pytest exit status $pytest_status"
 sync
 echo o >/proc/sysrq-trigger
 sleep 30
@@ -325,10 +353,9 @@ EOF
 build_image
 download_wheels
 [ "$arch" = x86_64 ] && fetch_x86_kernel
-[ "$build_only" -eq 1 ] && { echo "== image, wheels and kernel ready under $cache_root"; exit 0; }
+[ "$build_only" -eq 1 ] && { echo "== image, wheels and kernel ready under $cache_root"; finish 0; }
 
 work=$(mktemp -d /var/tmp/sysemu-vm.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 make_disk "$work/root" "$work/disk.img"
 if [ "$arch" = aarch64 ]; then
     cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -n 1)" "$work/vmlinuz"
@@ -363,6 +390,16 @@ nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
 tr -d '\r' <"$log" | sed 's/^.*\(== inside: \)/\1/' |
     grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
 echo "== machine ran $(( $(now) - start )) s (qemu exit status $status)"
-summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error)' | tail -n 1 || true)
-[ -n "$summary" ] || fail "no pytest summary: see $log"
-case $summary in *failed*|*error*) exit 1 ;; esac
+seen() { tr -d '\r' <"$log" | grep -oE "$1" | tail -n 1 || true; }
+pytest_status=$(seen '== pytest exit status [0-9]+' | grep -oE '[0-9]+$' || true)
+if [ -z "$pytest_status" ]; then
+    [ "$status" -ne 124 ] || fail "the machine ran past its timeout ($timeout_s s, SYSEMU_VM_TIMEOUT): see $log"
+    [ -n "$(seen '== inside: ')" ] || fail "the machine did not boot to its init (qemu exit status $status): see $log"
+    [ -z "$(seen '== setup.sh failed')" ] || project_failed "setup.sh failed inside the machine: see $log"
+    fail "the machine stopped before pytest ended (qemu exit status $status): see $log"
+fi
+[ -z "$(seen '== setup.sh failed')" ] || project_failed "setup.sh failed inside the machine: see $log"
+summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error|skipped|deselected)|no tests ran' |
+    tail -n 1 | sed 's/^=* *//; s/ *=*$//' || true)
+[ "$pytest_status" -eq 0 ] || project_failed "pytest exited with status $pytest_status: ${summary:-no summary}, see $log"
+finish 0

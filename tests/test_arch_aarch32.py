@@ -7,8 +7,9 @@ programs (``CONFIG_COMPAT`` and a CPU with AArch32 at EL0), tried once without s
 
 What the README's Platforms table promises: with a rule, every filter sysemu installs kills a
 call of an architecture it has no rules for (``bpf.compile_filter``), so the program dies of
-SIGSYS at its first call and prints nothing; the ptrace-only backends, which install no
-filter, kill it at its first call too (``common.killed_if_foreign``). With no rule at all no
+SIGSYS at its first call and prints nothing (nor does sysemu: the kernel killed it); the
+ptrace-only backends, which install no filter, kill it at its first call too
+(``common.killed_if_foreign``), and say so in one line on stderr. With no rule at all no
 filter is installed (``Tracer._filter``), and the program runs as it would without sysemu.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import signal
 import struct
 import subprocess
@@ -26,8 +28,10 @@ from pathlib import Path
 import pytest
 
 from sysemu.abi import Abi
-from sysemu.abi.abi import AUDIT_ARCH_AARCH64
+from sysemu.abi.abi import AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM
 from sysemu.engine.common import killed_if_foreign
+
+from .conftest import wait_until
 
 SYSEMU_RUN = [sys.executable, "-m", "sysemu", "run"]
 
@@ -40,6 +44,10 @@ PROGRAM_HEADER = struct.Struct("<IIIIIIII")
 ARM_NR_WRITE = 4
 ARM_NR_EXIT_GROUP = 248
 MESSAGE = b"hello\n"
+KILLED_LINE = (
+    r"sysemu: killed [0-9]+ \(arm-hello\): a 32-bit ARM \(AArch32\) system call, "
+    r"which sysemu's rules cannot vet\n"
+)
 
 
 def _mov_immediate(register: int, value: int) -> int:
@@ -171,6 +179,8 @@ def test_with_a_rule_the_filter_kills_it_at_its_first_call(tmp_path: Path, backe
     print(f"{backend}: exit {done.returncode}, {done.stdout!r}, {done.stderr[-300:]!r}")
     assert done.stdout == b""
     assert done.returncode == 128 + signal.SIGSYS, done.stderr
+    # The kernel killed it, not sysemu: sysemu is not told, and says nothing.
+    assert b"killed" not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("backend", ["ptrace", "sysemu"])
@@ -184,9 +194,33 @@ def test_backends_without_a_filter_kill_it_at_its_first_call(tmp_path: Path, bac
     print(f"{backend}: exit {done.returncode}, {done.stdout!r}, {done.stderr[-300:]!r}")
     assert done.stdout == b""
     assert done.returncode == 128 + signal.SIGKILL, done.stderr
+    # sysemu says which process it killed and why, once.
+    assert re.fullmatch(KILLED_LINE, done.stderr.decode()), done.stderr
 
 
 def test_only_calls_of_no_known_abi_are_killed() -> None:
     # A known ABI's call is left alone (the pid would be killed otherwise: it is this one).
     assert not killed_if_foreign((Abi.AARCH64,), AUDIT_ARCH_AARCH64, os.getpid())
     assert not killed_if_foreign((Abi.X86_64, Abi.I386), Abi.I386.audit_arch, os.getpid())
+
+
+def test_a_process_killed_for_a_foreign_call_is_named_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On any machine: a stand-in process, "killed" as if one of its threads, then another,
+    made a 32-bit ARM call. One line on stderr names it; the second thread adds none."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert wait_until(lambda: Path(f"/proc/{child.pid}/comm").read_text() == "sleep\n")
+        told: set[int] = set()
+        for _thread in range(2):
+            assert killed_if_foreign((Abi.AARCH64,), AUDIT_ARCH_ARM, child.pid, told)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.wait()
+    assert told == {child.pid}
+    assert capsys.readouterr().err == (
+        f"sysemu: killed {child.pid} (sleep): a 32-bit ARM (AArch32) system call, "
+        "which sysemu's rules cannot vet\n"
+    )

@@ -16,7 +16,7 @@ def test_strace_syntax() -> None:
     assert spec.error == errno.ENOENT
     assert spec.when == When(3, None, None, every=True)
     assert "chdir" in spec.syscalls
-    assert parse_inject_spec("openat,open:retval=0x10").retval == 16
+    assert parse_inject_spec("openat,close:retval=0x10").retval == 16
     assert parse_inject_spec("%file:error=13").error == errno.EACCES
     assert parse_inject_spec("getpid:signal=USR1").signal == 10
     assert parse_inject_spec("read:delay_enter=10ms:delay_exit=5").delay_exit_ns == 5000

@@ -17,6 +17,7 @@ from typing import cast
 import pytest
 
 from sysemu.abi import Abi, ArgKind, syscall_by_name, syscalls
+from sysemu.abi.fcntl import O_DIRECTORY, O_LARGEFILE, O_TMPFILE  # (arm moves them)
 from sysemu.api.call import Call
 from sysemu.api.decisions import Outcome, Result
 from sysemu.tools.trace import TraceObserver, render, xlat
@@ -170,13 +171,13 @@ def test_render_helpers() -> None:
 
 def test_openat_shows_a_mode_only_when_creating() -> None:
     memory = memory_with((PATH, cstr("/usr")))
-    flags = 0o4000 | 0o2000000 | 0o200000  # O_NONBLOCK|O_CLOEXEC|O_DIRECTORY
+    flags = 0o4000 | 0o2000000 | O_DIRECTORY  # O_NONBLOCK|O_CLOEXEC| (the machine's value)
     assert (
         line(FakeCall("openat", -100, PATH, flags, 0, memory=memory), 3)
         == 'openat(AT_FDCWD, "/usr", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 3'
     )
     assert (
-        line(FakeCall("openat", -100, PATH, 0o20200002, 0o600, memory=memory), 4)
+        line(FakeCall("openat", -100, PATH, O_TMPFILE | 2, 0o600, memory=memory), 4)
         == 'openat(AT_FDCWD, "/usr", O_RDWR|O_TMPFILE, 0600) = 4'
     )
     assert (
@@ -219,8 +220,8 @@ def test_fcntl_arguments_and_results_per_command() -> None:
     )
     assert line(FakeCall("fcntl", 3, 1, 0), 0) == "fcntl(3, F_GETFD) = 0"
     assert line(FakeCall("fcntl", 3, 2, 1), 0) == "fcntl(3, F_SETFD, FD_CLOEXEC) = 0"
-    assert line(FakeCall("fcntl", 3, 3, 0), 0x8000) == (
-        "fcntl(3, F_GETFL) = 0x8000 (flags O_RDONLY|O_LARGEFILE)"
+    assert line(FakeCall("fcntl", 3, 3, 0), O_LARGEFILE) == (
+        f"fcntl(3, F_GETFL) = {O_LARGEFILE:#x} (flags O_RDONLY|O_LARGEFILE)"
     )
     assert line(FakeCall("fcntl", 3, 4, 0o4002), 0) == "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0"
     assert line(FakeCall("fcntl", 3, 1030, 0, fds=fds), 4, fds=True) == (

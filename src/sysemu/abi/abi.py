@@ -19,6 +19,9 @@ AUDIT_ARCH_I386 = 0x40000003
 AUDIT_ARCH_AARCH64 = 0xC00000B7  # EM_AARCH64 | 64BIT | LE
 AUDIT_ARCH_ARM = 0x40000028  # EM_ARM | LE: AArch32 programs on an arm64 kernel
 
+# What the calls of an architecture that is none of sysemu's ABIs are, in a message.
+FOREIGN_CALLS = {AUDIT_ARCH_ARM: "a 32-bit ARM (AArch32) system call"}
+
 # arch/x86/include/uapi/asm/unistd.h: x32 calls are x86-64 calls with this bit in the number.
 X32_SYSCALL_BIT = 0x40000000
 

@@ -177,6 +177,7 @@ if machine_abis() == (Abi.AARCH64,):
     _PERSONALITIES = {"64": Abi.AARCH64}
 _DESIGNATORS: dict[Abi, str] = {abi: text for text, abi in _PERSONALITIES.items()}
 _NATIVE = next(iter(_PERSONALITIES.values()))
+_WANTED = " or ".join(", ".join(f"@{text}" for text in _PERSONALITIES).rsplit(", ", 1))
 
 # Longer digit strings cannot be a table number, and int() refuses very long ones.
 _MAX_NUMBER_DIGITS = 10
@@ -405,8 +406,7 @@ def _parse_item(token: str, any_number: bool = False) -> _Item:
         abi = _PERSONALITIES.get(designator)
         if abi is None:
             raise ValueError(
-                f"bad personality {_quote('@' + designator)} in {_quote(token)}"
-                " (want @64, @32 or @x32)"
+                f"bad personality {_quote('@' + designator)} in {_quote(token)} (want {_WANTED})"
             )
         body = body[:at]
     where = "" if abi is None else f" for {abi}"

@@ -21,6 +21,7 @@ from sysemu.abi import (
     syscall_named,
     unknown_syscall,
 )
+from sysemu.abi.abi import machine_abis
 from sysemu.abi.syscalls import names, unknown_number
 from sysemu.api.call import Call
 from sysemu.api.conditions import Condition, as_condition
@@ -95,9 +96,11 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
         if not entries and number is not None:  # "syscall_1005", as a trace prints it
             found.extend(resolve_syscalls(number))
             continue
-        if not entries:
-            hint = _did_you_mean(item, (name for each in Abi for name in names(each)))
-            raise ValueError(f"unknown syscall {item!r}{hint}")
+        if not entries:  # (another machine's call, as mkdir is on aarch64, says whose it is)
+            elsewhere = ", ".join(str(each) for each in Abi if syscall_named(item, each))
+            whose = f" on this machine (a call of {elsewhere})" if elsewhere else ""
+            hint = _did_you_mean(item, (name for each in machine_abis() for name in names(each)))
+            raise ValueError(f"unknown syscall {item!r}{whose}{hint}")
         found.extend(entries)
     return found
 

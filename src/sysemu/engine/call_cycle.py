@@ -96,6 +96,7 @@ class CallCycle:
         self._route_nr = [route.syscall.filter_nr for route in compiled.routes]
         self._arch = arch
         self._audit_arches = frozenset(abi.audit_arch for abi in arch.abis)
+        self._killed_foreign: set[int] = set()  # processes killed for a foreign call, told
         self._alarm = alarm
         self._stops = stops
         self._emulate_all = emulate_all = stops is Stops.EMULATE_ALL
@@ -122,8 +123,7 @@ class CallCycle:
                     route.prechecked = False
         self._policy = policy
         self._tasks: dict[int, TaskState] = {}
-        # Where rewrites put their data (engine/scratch.py), made at the first rewrite.
-        self._scratch: ScratchSpaces | None = None
+        self._scratch: ScratchSpaces | None = None  # rewrites' data (scratch.py), made at need
         # 1 when the run is ending (timeout, a handler error) or a thread is held: the C loop
         # then hands every stop to Python.
         self._hand_back = bytearray(1)
@@ -186,7 +186,7 @@ class CallCycle:
             )
         route = self._by_call.get(key)
         if route is None and arch not in self._audit_arches:  # (AArch32 on arm64)
-            common.killed_if_foreign(self._arch.abis, arch, state.pid)
+            common.killed_if_foreign(self._arch.abis, arch, state.pid, self._killed_foreign)
             return
         if route is None and self._compiled.watch_all:
             route = self._dynamic_route(arch, nr)

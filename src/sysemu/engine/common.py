@@ -7,9 +7,10 @@ import enum
 import errno
 import os
 import signal
+import sys
 from collections.abc import Iterable, Mapping
 
-from sysemu.abi.abi import Abi
+from sysemu.abi.abi import FOREIGN_CALLS, Abi
 from sysemu.api.observers import Observer
 from sysemu.api.results import RunResult, Stats
 from sysemu.api.routes import HandlerError, Route
@@ -49,14 +50,38 @@ def kill_if_alive(pid: int) -> None:
         pass
 
 
-def killed_if_foreign(abis: Iterable[Abi], audit_arch: int, pid: int) -> bool:
+def killed_if_foreign(
+    abis: Iterable[Abi], audit_arch: int, pid: int, told: set[int] | None = None
+) -> bool:
     """Whether a call of ``audit_arch`` is of none of ``abis`` (AArch32 on arm64), and its
     process ``pid`` was killed for it: no filter of the ptrace-only backends stops such calls,
-    and no rule names them, so like the filters of the other backends they must not run."""
+    and no rule names them, so like the filters of the other backends they must not run.
+
+    The kill is said on stderr, one line per process: ``told`` holds the pids already named
+    (each of its threads can stop at such a call before the kill lands). The filters'
+    ``SIGSYS`` kill on the other backends is the kernel's, which sysemu is not told of."""
     if any(abi.audit_arch == audit_arch for abi in abis):
         return False
+    name = _command_name(pid)
     kill_if_alive(pid)
+    if told is None or pid not in told:
+        if told is not None:
+            told.add(pid)
+        what = FOREIGN_CALLS.get(audit_arch, f"a system call of architecture {audit_arch:#x}")
+        print(
+            f"sysemu: killed {pid}{name}: {what}, which sysemu's rules cannot vet",
+            file=sys.stderr,
+        )
     return True
+
+
+def _command_name(pid: int) -> str:
+    """`` (comm)`` of ``pid``, its command name as the kernel keeps it; empty when gone."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as comm:
+            return f" ({comm.read().decode(errors='replace').strip()})"
+    except OSError:
+        return ""
 
 
 def tell_observers(

@@ -24,7 +24,8 @@ needs its own write after it anyway.
 ``CONFIG_COMPAT``, with their own numbers. They are not one of :attr:`Aarch64.abis`: every
 filter sysemu installs kills a call of an architecture it has no rules for, and the backends
 without a filter kill the process at such a call (``engine.common.killed_if_foreign``), so no
-rule can be bypassed by running the 32-bit build of a program.
+rule can be bypassed by running the 32-bit build of a program. Those backends say so on stderr,
+once per process; a filter's kill (``SIGSYS``) is the kernel's, and sysemu is not told of it.
 
 The C accelerator's copy of these facts is ``kernel/arch/aarch64.h``.
 """
