@@ -119,7 +119,9 @@ case $arch in
         ;;
     x86_64)
         debian_arch=amd64 wheel_arch=x86_64 console=ttyS0
-        packages+=,gcc-multilib,busybox-static
+        # kmod: the kernel loads its modules on demand through /sbin/modprobe (strace -yy's
+        # socket details need inet_diag, tcp_diag and unix_diag, modules in Debian's kernels).
+        packages+=,gcc-multilib,busybox-static,kmod
         case $kernel_series in
             5.10|6.1|6.12) ;;
             *) usage "--kernel takes 5.10, 6.1 or 6.12 (Debian's bullseye, bookworm, trixie)" ;;
@@ -322,6 +324,9 @@ for fs, target in (("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev"),
 name = open("/etc/hostname", "rb").read().strip()
 libc.sethostname(name, len(name))
 MOUNTS
+# What udev makes on a booted system: /dev/fd and the standard streams (devtmpfs has none).
+ln -sfn /proc/self/fd /dev/fd
+for n in 0:stdin 1:stdout 2:stderr; do ln -sfn "/proc/self/fd/${n%%:*}" "/dev/${n#*:}"; done
 ip link set lo up
 export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 cd /project

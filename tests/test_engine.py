@@ -467,7 +467,7 @@ def test_a_program_killed_while_stopped_in_a_handler() -> None:
 
 
 @pytest.mark.ptrace_tree
-def test_shell_pipelines_with_background_jobs() -> None:
+def test_shell_pipelines_with_background_jobs(tmp_path: Path) -> None:
     emu = Emulator()
     opened: list[str] = []
 
@@ -476,10 +476,15 @@ def test_shell_pipelines_with_background_jobs() -> None:
         if call.path and call.path.startswith("/etc/"):
             opened.append(call.path)
 
+    # The background job runs alongside the pipelines and prints once the last has (it waits
+    # on a FIFO the shell opens then): a fixed sleep lost that race on a slow machine (5.10
+    # under TCG printed "background" first).
+    go = tmp_path / "go"
+    os.mkfifo(go)
     script = (
-        "(sleep 0.2; echo background) & "
+        f"(read line <{go}; echo background) & "
         "cat /etc/hostname | tr a-z A-Z | wc -l; "
-        "echo fg | cat; wait; echo done"
+        f"echo fg | cat; echo >{go}; wait; echo done"
     )
     code, out, _, result = run(emu, "sh", "-c", script)
     assert code == 0

@@ -41,6 +41,8 @@ int main(void) {
     params.sq_thread_idle = 100;
     params.wq_fd = (unsigned)ring;
     long attached = setup(2, &params);
+    if (attached >= 0) /* where the ring's fields are: the kernel's layout (5.10 aligns each) */
+        printf("sq_off.tail=%u cq_off.cqes=%u\n", params.sq_off.tail, params.cq_off.cqes);
 
     memset(&params, 0, sizeof params);
     params.flags = 0x80000000u | IORING_SETUP_IOPOLL; /* an unknown bit: EINVAL */
