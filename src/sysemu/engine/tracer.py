@@ -57,6 +57,7 @@ _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signa
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
 # The spin check of _loop_python, as the C loop makes it (kernel/csrc/ptrace_loop.c).
 _SPIN_WINDOW = 128
+_SPIN_MISSES = 8
 _SPIN_BACKOFF = 4096
 _CHILD_EVENTS = {
     ptrace.PTRACE_EVENT_FORK: "fork",
@@ -391,7 +392,7 @@ class Tracer(CLoopServing):
         dispatch = self._dispatcher()
         spinning = False
         # Spins that found their stop and spins that ran out, in the current window of
-        # _SPIN_WINDOW spins; a window with more out than found pauses the spinning for
+        # _SPIN_WINDOW spins; _SPIN_MISSES more out than found pauses the spinning for
         # _SPIN_BACKOFF waits (as the C loop does: a spin that runs out kept a program on the
         # same CPU from running).
         found = out = paused = 0
@@ -417,8 +418,9 @@ class Tracer(CLoopServing):
                         started = clock()
                         tid, status = waitpid(-1, ptrace.WALL)
                         spinning = clock() - started < spin_ns
-                    if found + out == _SPIN_WINDOW:
-                        paused = _SPIN_BACKOFF if out > found else 0
+                    if out >= found + _SPIN_MISSES:
+                        paused = _SPIN_BACKOFF
+                    if paused or found + out == _SPIN_WINDOW:
                         found = out = 0
                 elif spin_ns:
                     started = clock()

@@ -67,8 +67,9 @@ static int ptrace_spinning;
  * running as long: with results (two stops a call), a spin waits for the next call after each
  * exit stop, and the program's return from that call waited with it. On a 2-CPU machine about
  * half of the runs of --trace=openat on a call every 50 µs had a median call of 43 µs, against
- * 24 µs without spinning. So a window in which more spins ran out than found a stop stops the
- * spinning too. */
+ * 24 µs without spinning. So SPIN_MISSES more spins that ran out than spins that found a stop,
+ * within a window, stop the spinning too, at once: a short run must not pay a whole window. */
+#define SPIN_MISSES 8
 static int spin_window, spin_backoff, spins_found, spins_out;
 static long spin_preempted = -1; /* ru_nivcsw at the start of the window (-1: unknown) */
 
@@ -89,8 +90,7 @@ static void count_spin_window(void) {
     if (++spin_window < SPIN_WINDOW) return;
     spin_window = 0;
     long now = involuntary_switches();
-    if ((now >= 0 && spin_preempted >= 0 && now - spin_preempted >= SPIN_CONTENDED) ||
-        spins_out > spins_found)
+    if (now >= 0 && spin_preempted >= 0 && now - spin_preempted >= SPIN_CONTENDED)
         spin_backoff = SPIN_BACKOFF;
     spin_preempted = now;
     spins_found = spins_out = 0;
@@ -357,8 +357,12 @@ static pid_t next_stop(const struct ptrace_config *config, int *status, int *wai
         while (tid == 0 && now_ns() <= deadline);
         if (tid < 0) *wait_errno = errno;
         Py_END_ALLOW_THREADS
-        if (tid == 0) spins_out++;
-        else spins_found++;
+        if (tid != 0) {
+            spins_found++;
+        } else if (++spins_out >= spins_found + SPIN_MISSES) {
+            spin_backoff = SPIN_BACKOFF;
+            spins_found = spins_out = 0;
+        }
     }
     if (tid == 0) {
         /* The program runs on for a while: what the trace collected is shown now, not when
