@@ -36,6 +36,7 @@ from sparse_rows import (
     PLACEMENTS,
     QUICK_CALLS,
     QUICK_ROUNDS,
+    TRACE_ROLES,
     Gap,
     SparseRow,
     calibrate,
@@ -308,6 +309,52 @@ def print_paths(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
     return records
 
 
+def print_trace(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
+    """The trace rows: ``openat`` traced with its results, µs per call over native, sysemu
+    against strace (a paired ratio, the goal: at most 1)."""
+    print(
+        f"Tracing a set, {gaps[0].placement}: sparse_loop openat {n} WORK {OPENAT_PATH} traced"
+        " to /dev/null with results (two stops a call); µs per call over native"
+    )
+    head = "".join(f" | {f'~{gap.microseconds} µs gap':^24}" for gap in gaps)
+    print(f"{'':{NAME_WIDTH}}{head}")
+    sub = "".join(f" | {'µs/call':>8} {'[x]':>7} {'median':>7}" for _ in gaps)
+    print(f"{'row':{NAME_WIDTH}}{sub}")
+    records: list[dict[str, Any]] = []
+    ratios: list[float | None] = []
+    for role in TRACE_ROLES:
+        label = gaps[0].trace[role].label
+        line = f"{label:{NAME_WIDTH}}"
+        record: dict[str, Any] = {"placement": gaps[0].placement, "row": label}
+        for gap in gaps:
+            row, strace = gap.trace[role], gap.trace["strace"]
+            if row.status is not None:
+                line += f" | {row.status}"
+                continue
+            value = per_stop(row, gap.path_native)
+            typical = per_stop(row, gap.path_native, "call_median")
+            ratio = None
+            if role != "strace" and strace.status is None:
+                ratio = paired_ratio(row, strace, gap.path_native)
+                ratios.append(ratio)
+            shown = f"[{ratio:.2f}]" if ratio is not None else ""
+            line += f" | {fmt(value, '.2f', 8)} {shown:>7} {fmt(typical, '.2f', 7)}"
+            record[f"gap_{gap.microseconds}_us"] = {
+                "us_per_call": value,
+                "ratio_to_strace": ratio,
+                "median_call_us": typical,
+            }
+        print(line)
+        records.append(record)
+    within = sum(r is not None and r <= 1 for r in ratios)
+    print(
+        f"  [x] = sysemu / strace, the median of the rounds' own ratios; target: at most 1:"
+        f" {within} of {len(ratios)} ({'met' if ratios and within == len(ratios) else 'missed'})"
+    )
+    print()
+    return records
+
+
 def row_json(row: SparseRow, native: SparseRow) -> dict[str, Any]:
     """A row's raw samples and derived numbers."""
     return {
@@ -391,11 +438,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         " sparse_loop times it (LOOP_NS=1)"
     )
     print()
-    backends, paths = [], []
+    backends, paths, traces = [], [], []
     for placement in placements:
         placed = [gap for gap in gaps if gap.placement == placement]
         backends += print_backends(placed, n)
         paths += print_paths(placed, n)
+        traces += print_trace(placed, n)
     firsts = [next(gap for gap in gaps if gap.placement == placement) for placement in placements]
     dense.print_commands(
         f"Commands of the first gap (run from the repository root; N = {n}; the other gaps"
@@ -412,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "elapsed_s": elapsed,
             "backends": backends,
             "paths": paths,
+            "traces": traces,
             "gaps": [
                 {
                     "placement": gap.placement,

@@ -4,6 +4,7 @@ floors and sysemu, at each gap and placement, timed in interleaved rounds."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class Pair:
 # sysemu with a handler reading nothing, one reading call.path, and a path condition.
 PATH_ROLES = ("floor", "floor reads", "sysemu pass", "sysemu reads", "sysemu condition")
 PATH_BACKENDS = ("seccomp", "unotify")
+# The trace rows: a set traced with its results (two stops a call), by strace and by sysemu.
+TRACE_ROLES = ("strace", "sysemu")
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Gap:
     pairs: list[Pair]
     path_native: SparseRow
     path: dict[str, dict[str, SparseRow]]  # backend -> role -> row
+    trace: dict[str, SparseRow]  # role (TRACE_ROLES) -> row; over path_native
 
     def rows(self) -> list[SparseRow]:
         """All rows, in the order a round runs them: each floor right before its sysemu row."""
@@ -131,6 +135,7 @@ class Gap:
         out.append(self.path_native)
         for roles in self.path.values():
             out += [roles[role] for role in PATH_ROLES]
+        out += [self.trace[role] for role in TRACE_ROLES]
         return out
 
 
@@ -164,6 +169,23 @@ def sysemu_tracers(missing: str | None) -> dict[str, Tracer]:
             missing,
         )
     return out
+
+
+def trace_tracers(sysemu_missing: str | None) -> dict[str, Tracer]:
+    """The trace rows' tracers: ``openat`` traced with its results to /dev/null."""
+    strace_missing = None if shutil.which("strace") else "not installed (apt-get install strace)"
+    return {
+        "strace": Tracer(
+            "strace --seccomp-bpf -e trace=openat",
+            ["strace", "-f", "--seccomp-bpf", "-e", "trace=openat", "-o", "/dev/null"],
+            strace_missing,
+        ),
+        "sysemu": Tracer(
+            "sysemu --trace=openat",
+            [sys.executable, "-m", "sysemu", "run", "--trace=openat", "-o", "/dev/null", "--"],
+            sysemu_missing,
+        ),
+    }
 
 
 def make_gap(
@@ -212,6 +234,10 @@ def make_gap(
         pairs,
         SparseRow("native", t["native"], openat, dense.prints_count, n, placement),
         path,
+        {
+            role: SparseRow(tracer.name, tracer, openat, dense.prints_count, n, placement)
+            for role, tracer in trace_tracers(sysemu_missing).items()
+        },
     )
 
 
