@@ -40,7 +40,10 @@ class FakeRegsets:
         if note == NT_ARM_SYSTEM_CALL:
             self.syscallno = struct.unpack("<i", bytes(buffer[:4]))[0]
         else:
-            self.regs[:] = buffer
+            # As the kernel's gpr_set: whole registers, over the current ones, from x0 on.
+            assert note == NT_PRSTATUS and len(buffer) % 8 == 0
+            assert 0 < len(buffer) <= len(self.regs)
+            self.regs[: len(buffer)] = buffer
         return True
 
     def resume(self, request: int, tid: int, sig: int) -> bool:
@@ -177,9 +180,49 @@ def test_with_set_syscall_info_a_rewrite_and_a_result_are_one_request_each() -> 
     fake.requests.clear()
     assert arch.set_return(1, -13) and fake.requests == ["set_return"]
     assert fake.reg("x0") == (1 << 64) - 13
-    # A skip cannot be the request (a number of -1 sets no argument): three register-set
+    # A skip cannot be the request (a number of -1 sets no argument): two register-set
     # requests, as without it.
     fake.requests.clear()
     assert arch.skip_and_continue(1, 9, 0x7)
-    assert fake.requests == ["setregset", "getregset", "setregset"]
+    assert fake.requests == ["setregset", "setregset"]
     assert (fake.syscallno, fake.reg("x0")) == (-1, 9)
+
+
+class FakeRegsetsCounted(FakeRegsets):
+    """A kernel before 6.16: register sets only, each request recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[str] = []
+
+    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("getregset")
+        return super().get_regset(tid, note, buffer)
+
+    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("setregset")
+        return super().set_regset(tid, note, buffer)
+
+
+def test_without_set_syscall_info_changes_write_the_first_registers_alone() -> None:
+    """x0, or x0..x5, written without reading the set first: the other registers stay."""
+    fake = FakeRegsetsCounted()
+    for index in range(len(fake.regs) // 8):
+        _Q.pack_into(fake.regs, 8 * index, 1000 + index)
+    before = bytes(fake.regs)
+    arch = Aarch64(fake)
+    assert arch.skip_and_continue(1, -38, 0x7)
+    assert fake.requests == ["setregset", "setregset"]
+    assert fake.reg("x0") == (1 << 64) - 38 and fake.regs[8:] == before[8:]
+    fake.requests.clear()
+    assert arch.set_return(1, 5) and fake.requests == ["setregset"] and fake.reg("x0") == 5
+    fake.requests.clear()
+    assert arch.rewrite(1, Abi.AARCH64, 48, [1, 2, 3, 4, 5, 6], seccomp=True)
+    assert fake.requests == ["setregset", "setregset"] and fake.syscallno == 48
+    assert [fake.reg(f"x{n}") for n in range(6)] == [1, 2, 3, 4, 5, 6]
+    assert fake.regs[48:] == before[48:]
+    # Fewer arguments than six: the registers past them keep their values.
+    fake.requests.clear()
+    assert arch.rewrite(1, Abi.AARCH64, 57, [7, 8], seccomp=True)
+    assert fake.requests == ["getregset", "setregset", "setregset"]
+    assert [fake.reg(f"x{n}") for n in range(6)] == [7, 8, 3, 4, 5, 6]

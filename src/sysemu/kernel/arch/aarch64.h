@@ -52,13 +52,12 @@ static inline long aarch64_regset(long request, long tid, long note, void *data,
     return raw_ptrace(request, tid, (unsigned long)note, (unsigned long)&vector);
 }
 
-/* x0, the result register (also the first argument, which the engine keeps elsewhere). */
+/* x0, the result register (also the first argument, which the engine keeps elsewhere). One
+ * request: the kernel's NT_PRSTATUS write (gpr_set) copies a buffer shorter than the set over
+ * the thread's current registers, so writing the first register alone leaves the others. */
 static inline long aarch64_set_x0(long tid, long long value) {
-    struct aarch64_regs regs;
-    long result = aarch64_regset(AARCH64_GETREGSET, tid, AARCH64_NT_PRSTATUS, &regs, sizeof regs);
-    if (result < 0) return result;
-    regs.x[0] = (unsigned long long)value;
-    return aarch64_regset(AARCH64_SETREGSET, tid, AARCH64_NT_PRSTATUS, &regs, sizeof regs);
+    unsigned long long x0 = (unsigned long long)value;
+    return aarch64_regset(AARCH64_SETREGSET, tid, AARCH64_NT_PRSTATUS, &x0, sizeof x0);
 }
 
 /* At a seccomp or syscall-entry stop: syscallno = -1 makes the kernel skip the call, which

@@ -123,17 +123,23 @@ class Aarch64(RegisterArch):
         self._calls = call_access(access)
         self._regs = bytearray(USER_PT_REGS_SIZE)
         self._number_set = bytearray(_INT.size)
+        # The first registers of NT_PRSTATUS alone: x0, and x0..x5 (see _set_first).
+        self._x0 = bytearray(_UWORD.size)
+        self._x0_to_x5 = bytearray(6 * _UWORD.size)
 
     def _set_number(self, tid: int, nr: int) -> bool:
         _INT.pack_into(self._number_set, 0, nr)
         return self._sets.set_regset(tid, NT_ARM_SYSTEM_CALL, self._number_set)
 
+    def _set_first(self, tid: int, buffer: bytearray) -> bool:
+        """Write the first ``len(buffer) / 8`` registers (x0 onwards) and leave the others: the
+        kernel's NT_PRSTATUS write (gpr_set) copies a shorter buffer over the thread's current
+        registers, so no read is needed first (one request where a read and a write were two)."""
+        return self._sets.set_regset(tid, NT_PRSTATUS, buffer)
+
     def _set_x0(self, tid: int, value: int) -> bool:
-        regs = self._regs
-        if not self._sets.get_regset(tid, NT_PRSTATUS, regs):
-            return False
-        _UWORD.pack_into(regs, 0, value & _MASK64)
-        return self._sets.set_regset(tid, NT_PRSTATUS, regs)
+        _UWORD.pack_into(self._x0, 0, value & _MASK64)
+        return self._set_first(tid, self._x0)
 
     def skip_with_return(self, tid: int, value: int) -> bool:
         """syscallno = -1 (the kernel skips the call) and x0 = the value it returns."""
@@ -152,18 +158,21 @@ class Aarch64(RegisterArch):
         return self._set_x0(tid, value)
 
     def rewrite(self, tid: int, abi: Abi, nr: int, args: Sequence[int], *, seccomp: bool) -> bool:
-        """``PTRACE_SET_SYSCALL_INFO`` where the kernel has it; else the number through
-        NT_ARM_SYSTEM_CALL, the arguments x0..x5 through NT_PRSTATUS."""
+        """``PTRACE_SET_SYSCALL_INFO`` where the kernel has it; else the arguments x0..x5
+        through the first registers of NT_PRSTATUS, the number through NT_ARM_SYSTEM_CALL."""
         if self._calls is not None and len(args) == 6:
             done = self._calls.set_syscall_call(tid, nr, args, seccomp=seccomp)
             if done is not None:
                 return done
-        regs = self._regs
-        if not self._sets.get_regset(tid, NT_PRSTATUS, regs):
+        arguments = self._x0_to_x5
+        count = min(len(args), 6)
+        for index in range(count):
+            _UWORD.pack_into(arguments, 8 * index, args[index] & _MASK64)
+        if count < 6 and not self._sets.get_regset(tid, NT_PRSTATUS, self._regs):
             return False
-        for index, value in enumerate(args[:6]):
-            _UWORD.pack_into(regs, 8 * index, value & _MASK64)
-        if not self._sets.set_regset(tid, NT_PRSTATUS, regs):
+        if count < 6:  # the registers past the given arguments stay as they are
+            arguments[8 * count :] = self._regs[8 * count : 48]
+        if not self._set_first(tid, arguments):
             return False
         return self._set_number(tid, nr)
 
