@@ -382,6 +382,11 @@ else
     log=$cache/console-$kernel_series.log
 fi
 rm -rf "$work/root"
+# Two runs of one machine at once must not write one console log: the second one's truncation
+# would leave the first one's log without its start, and its end unreadable. A run that finds
+# the log's lock taken writes a log of its own, named after its process.
+exec 8>>"${log%.log}.lock"
+flock -n 8 || log=${log%.log}.$$.log
 
 echo "== booting ${machine[*]}; console log: $log"
 start=$(now)
