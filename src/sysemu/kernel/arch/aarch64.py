@@ -14,11 +14,15 @@ hooks; only :meth:`Aarch64.rewrite` writes ``x0`` as an argument, and only at en
 call returns whatever ``x0`` holds (the kernel writes ``-ENOSYS`` there before the entry stop
 only for a program's own ``syscall(-1)``), so a skip always writes ``x0``.
 
-Where the kernel has ``PTRACE_SET_SYSCALL_INFO`` (6.16), a rewrite is that one request instead
-of three register-set requests (it also sets ``orig_x0``, which a restart reads), and a result
-at an exit stop one instead of two. A skip stays on register sets: the request with a number of
--1 sets no argument and writes ``-ENOSYS`` into ``x0`` (arm64's ``syscall_set_nr``), so ``x0``
-needs its own write after it anyway.
+Without it, registers are written without reading them first: a write of ``NT_PRSTATUS``
+shorter than the set changes only its first registers (the kernel's ``gpr_set`` copies the
+buffer over the thread's current ones), so ``x0`` is an 8-byte write and ``x0..x5`` a 48-byte
+one. A skip is then two requests (the number, ``x0``), a result one, a rewrite two (``x0..x5``,
+the number). Where the kernel has ``PTRACE_SET_SYSCALL_INFO`` (6.16), a rewrite is that one
+request (it also sets ``orig_x0``, which a restart reads, and a register write does not), and
+a result at an exit stop one either way. A skip stays on register sets: the request with a
+number of -1 sets no argument and writes ``-ENOSYS`` into ``x0`` (arm64's
+``syscall_set_nr``), so ``x0`` needs its own write after it anyway.
 
 32-bit ARM programs (AArch32, ``AUDIT_ARCH_ARM``) run on arm64 kernels built with
 ``CONFIG_COMPAT``, with their own numbers. They are not one of :attr:`Aarch64.abis`: every
