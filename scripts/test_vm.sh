@@ -132,6 +132,11 @@ esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (mmdebstrap, binfmt_misc, disk image owners)"
 python3 -m pip --version >/dev/null 2>&1 || fail "missing pip: apt-get install python3-pip"
 cache=$cache_root/$arch-$suite
+mkdir -p "$cache"
+# One run at a time per image: a second one would rebuild the image under the first, and its
+# qemu would truncate the console log the first one is writing.
+exec 9>"$cache/lock"
+flock -n 9 || fail "another test_vm.sh is using $cache (its lock: $cache/lock)"
 
 # arm64's initramfs comes from the image's initramfs-tools and only needs to find the virtio
 # disk: building it with every module, under qemu-user, would take most of the image's build.
@@ -336,7 +341,7 @@ start=$(date +%s)
 eval "set -- $(cat .vm-pytest-args)"
 . ./.vm-env
 # Emulated, a test takes 10-50 times as long: its timeout (pyproject.toml: 120 s) grows too.
-.venv/bin/python -m pytest -q -p no:cacheprovider -rs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
+.venv/bin/python -m pytest -q -p no:cacheprovider -rfEs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
 pytest_status=${PIPESTATUS[0]}
 echo "== pytest took $(( $(date +%s) - start )) s"
 echo "== pytest exit status $pytest_status"
@@ -387,10 +392,11 @@ nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
     -drive "file=$work/disk.img,format=raw,if=virtio" </dev/null >"$log" 2>&1 ||
     status=$?
 # (The firmware's screen codes can precede the first line of the machine on the same line.)
+# (grep -a: a test's output can put any byte on the console.)
 tr -d '\r' <"$log" | sed 's/^.*\(== inside: \)/\1/' |
-    grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
+    grep -a -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -a -v '^\[' || true
 echo "== machine ran $(( $(now) - start )) s (qemu exit status $status)"
-seen() { tr -d '\r' <"$log" | grep -oE "$1" | tail -n 1 || true; }
+seen() { tr -d '\r' <"$log" | grep -a -oE "$1" | tail -n 1 || true; }
 pytest_status=$(seen '== pytest exit status [0-9]+' | grep -oE '[0-9]+$' || true)
 if [ -z "$pytest_status" ]; then
     [ "$status" -ne 124 ] || fail "the machine ran past its timeout ($timeout_s s, SYSEMU_VM_TIMEOUT): see $log"
@@ -399,7 +405,7 @@ if [ -z "$pytest_status" ]; then
     fail "the machine stopped before pytest ended (qemu exit status $status): see $log"
 fi
 [ -z "$(seen '== setup.sh failed')" ] || project_failed "setup.sh failed inside the machine: see $log"
-summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error|skipped|deselected)|no tests ran' |
+summary=$(tr -d '\r' <"$log" | grep -a -E '^=*.*[0-9]+ (passed|failed|error|skipped|deselected)|no tests ran' |
     tail -n 1 | sed 's/^=* *//; s/ *=*$//' || true)
 [ "$pytest_status" -eq 0 ] || project_failed "pytest exited with status $pytest_status: ${summary:-no summary}, see $log"
 finish 0
