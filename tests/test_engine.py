@@ -468,7 +468,7 @@ def test_a_program_killed_while_stopped_in_a_handler() -> None:
 
 
 @pytest.mark.ptrace_tree
-def test_shell_pipelines_with_background_jobs() -> None:
+def test_shell_pipelines_with_background_jobs(tmp_path: Path) -> None:
     emu = Emulator()
     opened: list[str] = []
 
@@ -477,10 +477,13 @@ def test_shell_pipelines_with_background_jobs() -> None:
         if call.path and call.path.startswith("/etc/"):
             opened.append(call.path)
 
+    # The background job waits for the foreground's mark, not a time: emulated machines are
+    # slow enough for a pipeline to outlast any fixed sleep.
+    mark = tmp_path / "fg-done"
     script = (
-        "(sleep 0.2; echo background) & "
+        f"(while [ ! -e {mark} ]; do sleep 0.05; done; echo background) & "
         "cat /etc/hostname | tr a-z A-Z | wc -l; "
-        "echo fg | cat; wait; echo done"
+        f"echo fg | cat; : > {mark}; wait; echo done"
     )
     code, out, _, result = run(emu, "sh", "-c", script)
     assert code == 0
