@@ -313,7 +313,8 @@ def _merged(text: str) -> list[str]:
 def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
     """``read`` blocked in the C trace writer, then SIGKILL: Python gets the call and closes its
     line as strace does."""
-    argv = ["timeout", "-s", "KILL", "0.3", "cat"]
+    # (3 s: long enough for cat to reach its read on an emulated machine, traced)
+    argv = ["timeout", "-s", "KILL", "3", "cat"]
     read_end, write_end = os.pipe()
     try:
         native, _ = traced(argv, native=True, stdin=read_end)
