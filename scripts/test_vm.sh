@@ -17,6 +17,8 @@
 #     that series (bullseye's 5.10, bookworm's 6.1, trixie's 6.12), downloaded once, booted with
 #     qemu-system-x86_64 and a small initramfs that loads its virtio modules. --accel auto uses
 #     KVM where a probe boot reaches init, TCG elsewhere.
+# pytest runs with -q -rfEs --timeout=900, then the arguments after -- (--timeout=300 wins;
+# another -q would hide pytest's closing counts line).
 # Everything emulated runs under nice -n 19. --env sets a variable for pytest inside
 # (SYSEMU_NO_SPEEDUPS=1: the Python loops, not the C ones).
 #
