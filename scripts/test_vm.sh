@@ -17,6 +17,8 @@
 #     that series (bullseye's 5.10, bookworm's 6.1, trixie's 6.12), downloaded once, booted with
 #     qemu-system-x86_64 and a small initramfs that loads its virtio modules. --accel auto uses
 #     KVM where a probe boot reaches init, TCG elsewhere.
+# pytest runs with -q -rfEs --timeout=900, then the arguments after -- (--timeout=300 wins;
+# another -q would hide pytest's closing counts line).
 # Everything emulated runs under nice -n 19. --env sets a variable for pytest inside
 # (SYSEMU_NO_SPEEDUPS=1: the Python loops, not the C ones).
 #
@@ -134,6 +136,11 @@ esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (mmdebstrap, binfmt_misc, disk image owners)"
 python3 -m pip --version >/dev/null 2>&1 || fail "missing pip: apt-get install python3-pip"
 cache=$cache_root/$arch-$suite
+mkdir -p "$cache"
+# One run at a time per image: a second one would rebuild the image under the first, and its
+# qemu would truncate the console log the first one is writing.
+exec 9>"$cache/lock"
+flock -n 9 || fail "another test_vm.sh is using $cache (its lock: $cache/lock)"
 
 # arm64's initramfs comes from the image's initramfs-tools and only needs to find the virtio
 # disk: building it with every module, under qemu-user, would take most of the image's build.
@@ -341,7 +348,7 @@ start=$(date +%s)
 eval "set -- $(cat .vm-pytest-args)"
 . ./.vm-env
 # Emulated, a test takes 10-50 times as long: its timeout (pyproject.toml: 120 s) grows too.
-.venv/bin/python -m pytest -q -p no:cacheprovider -rs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
+.venv/bin/python -m pytest -q -p no:cacheprovider -rfEs --timeout=900 "$@" 2>&1 | tee /tmp/pytest.log
 pytest_status=${PIPESTATUS[0]}
 echo "== pytest took $(( $(date +%s) - start )) s"
 echo "== pytest exit status $pytest_status"
@@ -382,11 +389,6 @@ else
     log=$cache/console-$kernel_series.log
 fi
 rm -rf "$work/root"
-# Two runs of one machine at once must not write one console log: the second one's truncation
-# would leave the first one's log without its start, and its end unreadable. A run that finds
-# the log's lock taken writes a log of its own, named after its process.
-exec 8>>"${log%.log}.lock"
-flock -n 8 || log=${log%.log}.$$.log
 
 echo "== booting ${machine[*]}; console log: $log"
 start=$(now)
@@ -397,10 +399,11 @@ nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
     -drive "file=$work/disk.img,format=raw,if=virtio" </dev/null >"$log" 2>&1 ||
     status=$?
 # (The firmware's screen codes can precede the first line of the machine on the same line.)
+# (grep -a: a test's output can put any byte on the console.)
 tr -d '\r' <"$log" | sed 's/^.*\(== inside: \)/\1/' |
-    grep -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -v '^\[' || true
+    grep -a -E '^(== |doctor: |initramfs: )|passed|failed|error' | grep -a -v '^\[' || true
 echo "== machine ran $(( $(now) - start )) s (qemu exit status $status)"
-seen() { tr -d '\r' <"$log" | grep -oE "$1" | tail -n 1 || true; }
+seen() { tr -d '\r' <"$log" | grep -a -oE "$1" | tail -n 1 || true; }
 pytest_status=$(seen '== pytest exit status [0-9]+' | grep -oE '[0-9]+$' || true)
 if [ -z "$pytest_status" ]; then
     [ "$status" -ne 124 ] || fail "the machine ran past its timeout ($timeout_s s, SYSEMU_VM_TIMEOUT): see $log"
@@ -409,7 +412,7 @@ if [ -z "$pytest_status" ]; then
     fail "the machine stopped before pytest ended (qemu exit status $status): see $log"
 fi
 [ -z "$(seen '== setup.sh failed')" ] || project_failed "setup.sh failed inside the machine: see $log"
-summary=$(tr -d '\r' <"$log" | grep -E '^=*.*[0-9]+ (passed|failed|error|skipped|deselected)|no tests ran' |
+summary=$(tr -d '\r' <"$log" | grep -a -E '^=*.*[0-9]+ (passed|failed|error|skipped|deselected)|no tests ran' |
     tail -n 1 | sed 's/^=* *//; s/ *=*$//' || true)
 [ "$pytest_status" -eq 0 ] || project_failed "pytest exited with status $pytest_status: ${summary:-no summary}, see $log"
 finish 0

@@ -107,3 +107,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+x86_64_only = pytest.mark.skipif(
+    os.uname().machine != "x86_64",
+    reason="i386 and x32 calls (int $0x80, the x32 bit) are x86-64's",
+)
+"""For the tests of x86-64's 32-bit ABIs, which other machines do not have."""

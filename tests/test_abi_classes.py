@@ -840,20 +840,21 @@ def test_strace_agrees(cls: str, traced: list[Traced], tmp_path: Path) -> None:
         inside, outside = _delayed(command, trace_file, cls)
         assert inside <= ours, f"{command.label}: strace's {cls} has {inside - ours}"
         assert not outside & ours, f"{command.label}: strace's {cls} lacks {outside & ours}"
-    if any(command.label.startswith("probe") for command in traced):
+    in_machine = any(syscalls_in_class(cls, abi) for abi in machine_abis())  # (no lstat on arm64)
+    if in_machine and any(command.label.startswith("probe") for command in traced):
         assert printed_anything, f"the probe program made no {cls} call"
 
 
 # Texts strace and parse_syscall_set both accept or both refuse. Left out are the differences
 # the module docstring documents (empty items) and calls newer than strace 6.1.
 _SAME_VERDICT = [
-    "open,close",
-    "!open,close",
-    "!!open",
+    pytest.param("open,close", marks=x86_64_only),
+    pytest.param("!open,close", marks=x86_64_only),
+    pytest.param("!!open", marks=x86_64_only),
     "all",
     "none",
     "!none",
-    "open,all",
+    pytest.param("open,all", marks=x86_64_only),
     "%file,%net",
     "signal",
     "?",
@@ -861,8 +862,8 @@ _SAME_VERDICT = [
     "?%fle,read",
     "?/zzz",
     "?1x",
-    "stat64",
-    "0,1@32",
+    pytest.param("stat64", marks=x86_64_only),
+    pytest.param("0,1@32", marks=x86_64_only),
     "all@64",
     "/^(.*_)?statv?fs",
     "%desc@x32",
@@ -908,14 +909,14 @@ def test_strace_accepts_what_we_accept(text: str, traced: list[Traced]) -> None:
         "!%file",
         "/^(open|close)",
         "!read,write",
-        "%desc@32",
+        pytest.param("%desc@32", marks=x86_64_only),
         "%desc@64",
         "?opnat,getpid",
         "!!getpid",
         "0,1,2,3",
         "!/^get",
         "%memory,%ipc",
-        "all@32",
+        pytest.param("all@32", marks=x86_64_only),
         "!%process,%signal",
     ],
 )

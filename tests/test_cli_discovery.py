@@ -20,6 +20,8 @@ from sysemu.api.handlers import resolve_syscalls
 from .conftest import Programs
 from .test_cli import BACKENDS, SYSEMU, skip_without, sysemu
 
+X86_64 = machine_abis()[:1] == (Abi.X86_64,)
+
 
 def strace_c_rows(stderr: str) -> dict[str, list[int]]:
     """strace -c's table: syscall -> [calls, errors]."""
@@ -85,13 +87,16 @@ def test_numbers_and_unknown_names_on_the_command_line(
         # Arguments of calls no table names are in hex, as strace writes them.
         assert lines[0].startswith("syscall_1000(0x2, 0x3, 0x"), lines
         assert lines[0].endswith(" = -1 ENOSYS (Function not implemented)")
-        assert lines[1].startswith("syscall_1001(0x") and ", 0, 0, 0, 0x" in lines[1]
+        assert lines[1].startswith("syscall_1001(0x")
+        if X86_64:  # (what the registers syscall(1001) leaves unset hold is the machine's)
+            assert ", 0, 0, 0, 0x" in lines[1]
         assert lines[2:] == ["+++ exited with 0 +++"]
     injected = sysemu("run", "--backend", backend, "--inject", "1000:retval=5",
                       "--inject", "syscall_1001:retval=9", "--", program)  # fmt: skip
     assert injected.stdout.splitlines() == ["1000(2, 3) = 5", "1001() = 9 "]
 
 
+@pytest.mark.skipif(not X86_64, reason="written with x86-64's ABIs and personalities (@32)")
 def test_numbers_and_unknown_names_in_the_python_api() -> None:
     with pytest.raises(ValueError, match="unknown syscall number '1005'"):
         parse_syscall_set("1005")  # strace's strictness stays the default
@@ -157,6 +162,9 @@ def test_misspelt_names_in_rules_get_a_suggestion(tmp_path: Path) -> None:
 def test_syscalls_lists_numbers_arguments_and_classes() -> None:
     result = sysemu("syscalls", "openat")
     assert result.returncode == 0, result.stderr
+    if not X86_64:  # one ABI, the asm-generic numbers
+        assert result.stdout.splitlines()[0] == "openat (aarch64 56)  %file %desc"
+        pytest.skip("the rest lists x86-64's three ABIs")
     assert result.stdout.splitlines() == [
         "openat (x86_64 257, i386 295, x32 257)  %file %desc",
         "    dfd       int           dirfd",

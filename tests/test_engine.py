@@ -32,7 +32,7 @@ from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ctypes_calls, ptrace, seccomp
 from sysemu.kernel.arch import host_arch_type
 
-from .conftest import Programs
+from .conftest import Programs, x86_64_only
 
 # Three writes, straight to the file descriptors.
 WRITE_OUT_ERR_OUT = (
@@ -402,6 +402,7 @@ def test_python_with_threads_and_subprocess() -> None:
     assert code == 0
 
 
+@x86_64_only
 def test_compat_abis_cannot_bypass_a_rule(programs: Programs) -> None:
     emu = Emulator()
     abis: set[Abi] = set()

@@ -15,7 +15,7 @@ import pytest
 from sysemu import Call, Emulator, Observer
 from sysemu.api.decisions import Outcome, Result
 
-from .conftest import Programs
+from .conftest import Programs, x86_64_only
 
 PTRACE_BACKENDS = ["seccomp", "ptrace", "sysemu", "auto"]
 
@@ -45,7 +45,9 @@ def _exec_under(
 
 
 @pytest.mark.parametrize("backend", [*PTRACE_BACKENDS, "unotify"])
-@pytest.mark.parametrize("mode", ["execve", "execveat", "i386-execve"])
+@pytest.mark.parametrize(
+    "mode", ["execve", "execveat", pytest.param("i386-execve", marks=x86_64_only)]
+)
 def test_an_exec_s_path_is_known_when_it_finished(
     programs: Programs, tmp_path: Path, backend: str, mode: str
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sysemu import Sweep, SweepError
+from sysemu.abi import abis_for_name
 from sysemu.testing.pytest_plugin import SysemuSweep
 from sysemu.tools.inject.spec import parse_inject_spec
 from sysemu.tools.sweep.observe import Observed
@@ -29,7 +30,9 @@ SRC = str(Path(__file__).parent.parent / "src")
 SYSEMU = [sys.executable, "-m", "sysemu"]
 ENV = {**os.environ, "PYTHONPATH": SRC}
 TIMEOUT = 20.0  # seconds per run of a sweep
-IO_CALLS = "openat,read,write,fsync,rename,close"
+# rename(2) is renameat on asm-generic machines (aarch64), which have no rename.
+RENAME = "rename" if abis_for_name("rename") else "renameat"
+IO_CALLS = f"openat,read,write,fsync,{RENAME},close"
 # Findings that can only be sysemu's own: a run it could not carry out, or a hang.
 SYSEMU_FAULTS = {OutcomeKind.ERROR, OutcomeKind.HANG}
 
@@ -232,8 +235,8 @@ LOADS = (
 def test_a_python_script_that_replaces_a_json_file(tmp_path: Path) -> None:
     (tmp_path / "save.py").write_text(SAVE_JSON)
     (tmp_path / "state.json").write_text('{"items": [], "name": "old"}')
-    specs = ["write,fsync,rename,close:error=EIO:fdpath=*state*",
-             "openat,rename:error=ENOSPC:path=*state*"]  # fmt: skip
+    specs = [f"write,fsync,{RENAME},close:error=EIO:fdpath=*state*",
+             f"openat,{RENAME}:error=ENOSPC:path=*state*"]  # fmt: skip
     outcomes = real_sweep(specs, [sys.executable, "save.py"], tmp_path, check=LOADS)
     counted = kinds(outcomes)
     # The script handles no OSError: each failure it sees is a traceback, and the replace

@@ -4,6 +4,7 @@ against the same program run natively, the offset subtracted. Every tracee has a
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,13 @@ from sysemu import Call, Emulator
 from sysemu.tools.time import VirtualClock, parse_time
 
 from .conftest import PROGRAMS, Programs, _build, build_go
+
+# The clock computed inside the program's vDSO (tools/time/inprocess.py) is an x86-64 blob;
+# elsewhere the reads stop in sysemu instead, with the same times.
+in_vdso_only_on_x86_64 = pytest.mark.skipif(
+    os.uname().machine != "x86_64",
+    reason="the in-vDSO clock is x86-64 code: on this machine clock reads stop in sysemu",
+)
 
 SYSEMU = [sys.executable, "-m", "sysemu"]
 Y2030 = 1893456000  # 2030-01-01T00:00:00Z
@@ -113,7 +121,8 @@ def test_go_reads_the_virtual_time_and_its_sleeps_shrink(go_program: str) -> Non
     assert elapsed < 20  # behaviour, not timing: far from a hang
     in_vdso = run("--stats", "--time", f"@{Y2030}", "--", go_program)  # Go reads the vDSO too
     assert Y2030 <= seconds_read(in_vdso.stdout)[0] < Y2030 + 30
-    assert stops_of(in_vdso.stderr, "clock_gettime") == 0
+    if os.uname().machine == "x86_64":  # (see in_vdso_only_on_x86_64)
+        assert stops_of(in_vdso.stderr, "clock_gettime") == 0
 
 
 def test_sleep_under_a_rate_takes_a_tenth() -> None:
@@ -258,6 +267,7 @@ def stops_of(stderr: str, name: str) -> int:
     return 0
 
 
+@in_vdso_only_on_x86_64
 def test_an_offset_is_computed_in_the_vdso_without_stops(
     programs: Programs, static_clock: str
 ) -> None:
@@ -271,6 +281,7 @@ def test_an_offset_is_computed_in_the_vdso_without_stops(
     assert stops_of(stopped.stderr, "clock_gettime") == 1
 
 
+@in_vdso_only_on_x86_64
 def test_a_freeze_and_a_rate_are_computed_in_the_vdso_too(static_clock: str) -> None:
     frozen = run("--stats", "--time", f"@{Y2030}", "--time-freeze", "--", static_clock)
     assert seconds_read(frozen.stdout) == [Y2030] * 3

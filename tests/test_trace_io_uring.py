@@ -24,7 +24,8 @@ from .test_trace_vs_strace import cs
 CALLS = "io_uring_setup,io_uring_enter,io_uring_register"
 NOTE = "[ Operations submitted through io_uring are not traced ]"
 # What differs from run to run: stack addresses (ASLR), the inodes of the pipes -y shows.
-_STACK_ADDRESS = re.compile(r"\b0x7ff[0-9a-f]{9}\b")
+# The stack's addresses: 0x7ff... on x86-64, 0xffff... (48-bit) on aarch64.
+_STACK_ADDRESS = re.compile(r"\b0x(7ff[0-9a-f]{9}|ffff[0-9a-f]{8})\b")
 _INODE = re.compile(r"(?<=pipe:\[)\d+(?=\])")
 
 

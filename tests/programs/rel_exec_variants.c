@@ -9,7 +9,7 @@
  *   x32-execve      the x32 execve (520 | __X32_SYSCALL_BIT)
  *   x32-execveat    the x32 execveat (545 | __X32_SYSCALL_BIT)
  *
- * If the call returns, prints "MODE=-ERRNO" and exits 1; otherwise the new program runs. */
+ * (The i386 and x32 modes exist on x86-64 only.) If the call returns, prints "MODE=-ERRNO" and exits 1; otherwise the new program runs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 
 extern char **environ;
 
+#if defined(__x86_64__) /* the i386 and x32 modes: x86-64 only */
 static long int80(long nr, long a, long b, long c, long d, long e) {
     long ret;
     register long esi __asm__("rsi") = d;
@@ -62,6 +63,7 @@ static char *low_copy(char **argv, uint32_t **low_argv) {
     *low_argv = vector;
     return (char *)(uintptr_t)vector[0];
 }
+#endif
 
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
         int fd = open(target[0], O_PATH | O_CLOEXEC);
         if (fd < 0) return 3;
         result = syscall(SYS_execveat, fd, "", target, environ, AT_EMPTY_PATH);
+#if defined(__x86_64__)
     } else if (strncmp(mode, "i386-", 5) == 0 || strncmp(mode, "x32-", 4) == 0) {
         uint32_t *low_argv;
         char *low_path = low_copy(target, &low_argv);
@@ -95,6 +98,7 @@ int main(int argc, char **argv) {
             errno = (int)-result;
             result = -1;
         }
+#endif
     } else {
         return 2;
     }

@@ -68,10 +68,14 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
     """The table entries a syscall spec names; raises ValueError for unknown names.
 
     A name covers every ABI that has it (or just ``abi``); a number means the native ABI's
-    call (or ``abi``'s), and may be a number no kernel knows yet.
+    call (or ``abi``'s), and may be a number no kernel knows yet. In a list, a name of another
+    machine's ABIs only (``clock_gettime64``, i386's, on aarch64) is left out, so that one
+    list serves every machine; a list of such names alone is refused as one name is.
     """
     items: Iterable[str | int | Syscall] = [spec] if isinstance(spec, str | int | Syscall) else spec
+    single = isinstance(spec, str | int | Syscall)
     found: list[Syscall] = []
+    foreign: ValueError | None = None
     for item in items:
         if isinstance(item, Syscall):
             found.append(item)
@@ -100,8 +104,14 @@ def resolve_syscalls(spec: SyscallSpec, abi: Abi | None = None) -> list[Syscall]
             elsewhere = ", ".join(str(each) for each in Abi if syscall_named(item, each))
             whose = f" on this machine (a call of {elsewhere})" if elsewhere else ""
             hint = _did_you_mean(item, (name for each in machine_abis() for name in names(each)))
-            raise ValueError(f"unknown syscall {item!r}{whose}{hint}")
+            error = ValueError(f"unknown syscall {item!r}{whose}{hint}")
+            if single or not elsewhere:
+                raise error
+            foreign = foreign or error
+            continue
         found.extend(entries)
+    if foreign is not None and not found:
+        raise foreign
     return found
 
 

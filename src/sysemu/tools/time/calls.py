@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 
 from sysemu._typing import Protocol
-from sysemu.abi import Abi
+from sysemu.abi import Abi, abis_for_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import HasBits, In, Ne
 from sysemu.api.decisions import Decision, Result
@@ -98,7 +98,8 @@ class TimeCalls:
         add(["clock_gettime", "clock_gettime64"], self.clock_gettime, which_clock=In(*ids),
             decides_only=True)  # fmt: skip
         add("gettimeofday", self.gettimeofday, decides_only=True)
-        add("time", self.time, decides_only=True)
+        if abis_for_name("time"):  # (asm-generic machines have none: libc asks clock_gettime)
+            add("time", self.time, decides_only=True)
         sleeps = ["clock_nanosleep", "clock_nanosleep_time64"]
         if scaled:
             add(sleeps, self.clock_nanosleep, needs_ptrace=True)
