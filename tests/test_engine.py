@@ -31,6 +31,7 @@ from sysemu.api.handlers import HandlerSet
 from sysemu.engine.common import SIGNALLING_CALLS
 from sysemu.kernel import ctypes_calls, ptrace, seccomp
 from sysemu.kernel.arch import host_arch_type
+from sysemu.kernel.memory import TraceeMemoryError
 
 from .conftest import Programs
 
@@ -464,6 +465,36 @@ def test_a_program_killed_while_stopped_in_a_handler() -> None:
     result = emu.run(["sh", "-c", "echo $$; echo unreachable"], capture_output=True)
     assert (result.exit_code, result.signal) == (128 + 9, 9)
     assert result.stdout == b""
+
+
+def test_a_handler_whose_caller_is_killed_meanwhile_is_no_error() -> None:
+    """The thread is killed while its handler runs (as another thread's exit_group kills it):
+    the handler's read of its memory then fails with ESRCH. The call is gone, not the handler
+    wrong: no error, and the program ends as killed. (Before, the run reported a handler error
+    and, with on_error="kill", raised it: a Go program exiting on 5.10 under TCG.)"""
+    emu = Emulator()
+    raised: list[int | None] = []
+
+    @emu.on("openat")
+    def kill_then_read(call: Call) -> object:
+        if call.path != "/etc/hostname":
+            return None
+        os.kill(call.pid, 9)
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:  # until the thread is gone
+                assert call.read(call.raw[1], 4) == b"/etc"
+                time.sleep(0.01)
+        except TraceeMemoryError as error:
+            raised.append(error.errno)
+            raise
+        return call.emulate(-errno.EIO)
+
+    result = emu.run(["cat", "/etc/hostname"], capture_output=True, timeout=60)
+    assert raised == [errno.ESRCH]
+    assert (result.exit_code, result.signal) == (128 + 9, 9)
+    assert result.handler_errors == [] and result.fatal_error is None
+    assert result.stdout == b"" and result.stderr == b""
 
 
 @pytest.mark.ptrace_tree

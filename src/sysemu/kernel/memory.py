@@ -117,11 +117,13 @@ class TraceeMemory:
         """Write ``data`` at ``address``, through /proc/PID/mem if the page is read-only."""
         if not data:
             return
-        moved = _write_memory(self.tid, address, bytes(data))
+        moved = first = _write_memory(self.tid, address, bytes(data))
         if moved != len(data):
             moved = self._proc_mem_write(data, address)
         if moved != len(data):
-            raise TraceeMemoryError(errno.EFAULT, f"cannot write tracee {self.tid} at {address:#x}")
+            # ESRCH: the thread is gone (killed while stopped), not the address unmapped.
+            code = errno.ESRCH if first == -errno.ESRCH else errno.EFAULT
+            raise TraceeMemoryError(code, f"cannot write tracee {self.tid} at {address:#x}")
 
     def _proc_mem_read(self, address: int, size: int) -> bytes | int:
         """Up to ``size`` bytes at ``address`` through /proc/PID/mem (short at an unmapped
