@@ -497,6 +497,29 @@ def test_a_handler_whose_caller_is_killed_meanwhile_is_no_error() -> None:
     assert result.stdout == b"" and result.stderr == b""
 
 
+def test_a_handler_reading_another_gone_callers_memory_is_an_error() -> None:
+    """ESRCH from the memory of another thread (a call kept from an earlier stop, its process
+    gone) is the handler's own error, reported as any other: only its own caller's counts."""
+    reported: list[HandlerError] = []
+    emu = Emulator(on_error="fail", report=reported.append)
+    kept: list[Call] = []
+
+    @emu.on("openat")
+    def read_the_first(call: Call) -> object:
+        if call.path != "/etc/hostname":
+            return None
+        if kept:
+            kept[0].read(kept[0].raw[1], 4)
+        kept.append(call)
+        return None
+
+    result = emu.run(["sh", "-c", "cat /etc/hostname; cat /etc/hostname"], capture_output=True)
+    assert len(kept) == 1  # the second raised before it kept its call
+    assert result.exit_code == 1 and b"Input/output error" in result.stderr  # (failed: EIO)
+    assert [type(error.__cause__) for error in reported] == [TraceeMemoryError]
+    assert [error.__cause__.errno for error in reported] == [errno.ESRCH]  # type: ignore[union-attr]
+
+
 @pytest.mark.ptrace_tree
 def test_shell_pipelines_with_background_jobs(tmp_path: Path) -> None:
     emu = Emulator()

@@ -94,12 +94,17 @@ class Verdict(enum.Enum):
 
 def caller_gone(error: HandlerError) -> bool:
     """Whether a handler raised only because the thread that made its call is gone: reading or
-    writing its memory failed with ESRCH. A thread can be killed while it is stopped for its
-    handler (another thread's exit_group, a SIGKILL) or, under notification, leave the call;
-    nothing the handler decides can reach it any more. (Seen with a Go program exiting while
-    a thread's futex call was being decided: 5.10 under TCG.)"""
+    writing that thread's memory failed with ESRCH. A thread can be killed while it is stopped
+    for its handler (another thread's exit_group, a SIGKILL) or, under notification, leave the
+    call; nothing the handler decides can reach it any more. (Seen with a Go program exiting
+    while a thread's futex call was being decided: 5.10 under TCG.) The memory of another
+    thread (a call kept from an earlier stop) is the handler's own error."""
     cause = error.__cause__
-    return isinstance(cause, TraceeMemoryError) and cause.errno == errno.ESRCH
+    return (
+        isinstance(cause, TraceeMemoryError)
+        and cause.errno == errno.ESRCH
+        and cause.tid == error.tid != 0
+    )
 
 
 class FailurePolicy:
