@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("strace") is None, reason="strace counts the requests"),
 ]
 
-LOOPS = 300
+LOOPS = 100  # (300 until 5.10 under TCG: 60 s were not enough for the ptrace backend)
 # sh opens /nonexistent-a LOOPS times; each open is rewritten to a file that exists, and every
 # rewritten call hands a stop of its task to Python.
 SCRIPT = f"i=0; while [ $i -lt {LOOPS} ]; do : < /nonexistent-a || exit 1; i=$((i+1)); done"
@@ -35,7 +35,7 @@ def redirect(call):
     if call.path == "/nonexistent-a":
         return call.rewrite(filename="/etc/hostname")
 
-result = emu.run(["sh", "-c", {SCRIPT!r}], timeout=60)
+result = emu.run(["sh", "-c", {SCRIPT!r}], timeout=250)
 assert result.exit_code == 0 and result.stats["openat"].rewritten >= {LOOPS}, result
 """
 
@@ -47,7 +47,9 @@ def test_no_stop_is_read_twice(tmp_path: Path, backend: str) -> None:
     argv = ["strace", "-qq", "-e", "trace=ptrace,wait4", "-o", str(log),
             sys.executable, "-c", RUNNER, backend]  # fmt: skip
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, env=env)
+    # Generous: under strace every stop costs sysemu several traced requests, and in an
+    # emulated machine (5.10 under TCG) the ptrace backend's run took more than 60 s.
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=280, check=False, env=env)
     assert done.returncode == 0, done.stderr
     lines = log.read_text().splitlines()
     stops = sum(1 for line in lines if re.match(r"wait4\(.*= [1-9]\d*$", line))

@@ -7,13 +7,16 @@ masking what differs from run to run: addresses, random bytes, process ids).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -315,15 +318,57 @@ def _merged(text: str) -> list[str]:
     return calls
 
 
+READ_NUMBER = syscall_by_name("read").nr  # the machine's native ABI
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """Every process's parent, name and state, from /proc/PID/stat."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            state, parent = text[text.rindex(")") + 2 :].split()[:2]
+            found[int(entry)] = (int(parent), name, state)
+    return found
+
+
+def _alarm_timeout_once_cat_reads(stop: threading.Event) -> None:
+    """Send SIGALRM (its timer's signal) to this process's ``timeout`` child once its ``cat``
+    sleeps in ``read(0, ...)`` (state S; a ptrace stop reads t), so that it kills cat then."""
+    while not stop.wait(0.02):
+        table = _processes()
+        for pid, (parent, name, state) in table.items():
+            if name != "cat" or state != "S" or table.get(parent, (0, "", ""))[1] != "timeout":
+                continue
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/syscall") as syscall:
+                if syscall.read().startswith(f"{READ_NUMBER} 0x0 "):  # read of fd 0
+                    os.kill(parent, signal.SIGALRM)
+                    return
+
+
 def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
     """``read`` blocked in the C trace writer, then SIGKILL: Python gets the call and closes its
-    line as strace does."""
-    # (3 s: long enough for cat to reach its read on an emulated machine, traced)
-    argv = ["timeout", "-s", "KILL", "3", "cat"]
+    line as strace does. (``timeout`` kills cat when the test alarms it, once cat waits in its
+    read: a fixed 0.3 s was spent before cat's first read on 5.10 under TCG.)"""
+    argv = ["timeout", "-s", "KILL", "120", "cat"]
     read_end, write_end = os.pipe()
     try:
-        native, _ = traced(argv, native=True, stdin=read_end)
-        python, _ = traced(argv, native=False, stdin=read_end)
+        texts = []
+        for native in (True, False):
+            stop = threading.Event()
+            alarm = threading.Thread(target=_alarm_timeout_once_cat_reads, args=(stop,))
+            alarm.start()
+            try:
+                texts.append(traced(argv, native=native, stdin=read_end)[0])
+            finally:
+                stop.set()
+                alarm.join()
+        native, python = texts
     finally:
         os.close(read_end)
         os.close(write_end)

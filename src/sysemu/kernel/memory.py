@@ -21,7 +21,10 @@ PATH_MAX = 4096
 
 
 class TraceeMemoryError(OSError):
-    """Tracee memory could not be read or written (the address is not mapped)."""
+    """Tracee memory could not be read or written (the address is not mapped; ESRCH: the
+    thread is gone). ``tid``: the thread whose memory it was, where known (else 0)."""
+
+    tid: int = 0
 
 
 # process_vm_* refused (a sandbox) or, for writes, a read-only page: /proc/PID/mem may work.
@@ -67,6 +70,11 @@ class TraceeMemory:
     def __init__(self, tid: int) -> None:
         self.tid = tid
 
+    def _error(self, code: int, message: str) -> TraceeMemoryError:
+        error = TraceeMemoryError(code, message)
+        error.tid = self.tid
+        return error
+
     def read(self, address: int, size: int, *, partial: bool = False) -> bytes:
         """Read ``size`` bytes at ``address``.
 
@@ -82,7 +90,7 @@ class TraceeMemory:
             if isinstance(data, int):
                 if partial and data == -errno.EFAULT:
                     return b""
-                raise TraceeMemoryError(-data, f"cannot read tracee {self.tid} at {address:#x}")
+                raise self._error(-data, f"cannot read tracee {self.tid} at {address:#x}")
         if len(data) < size and not partial:
             raise TraceeMemoryError(errno.EFAULT, f"cannot read {size} bytes at {address:#x}")
         return data
@@ -97,7 +105,7 @@ class TraceeMemory:
             if isinstance(found, bytes):
                 return found
             if -found not in _FALLBACK_ERRNOS:
-                raise TraceeMemoryError(-found, f"cannot read string at {address:#x}")
+                raise self._error(-found, f"cannot read string at {address:#x}")
         data = b""
         while len(data) < limit:
             # First up to the page end, then a page at a time: most strings end in one read.
@@ -117,11 +125,13 @@ class TraceeMemory:
         """Write ``data`` at ``address``, through /proc/PID/mem if the page is read-only."""
         if not data:
             return
-        moved = _write_memory(self.tid, address, bytes(data))
+        moved = first = _write_memory(self.tid, address, bytes(data))
         if moved != len(data):
             moved = self._proc_mem_write(data, address)
         if moved != len(data):
-            raise TraceeMemoryError(errno.EFAULT, f"cannot write tracee {self.tid} at {address:#x}")
+            # ESRCH: the thread is gone (killed while stopped), not the address unmapped.
+            code = errno.ESRCH if first == -errno.ESRCH else errno.EFAULT
+            raise self._error(code, f"cannot write tracee {self.tid} at {address:#x}")
 
     def _proc_mem_read(self, address: int, size: int) -> bytes | int:
         """Up to ``size`` bytes at ``address`` through /proc/PID/mem (short at an unmapped

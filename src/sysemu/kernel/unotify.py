@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.kernel import raw
-from sysemu.kernel.memory import TraceeMemory, TraceeMemoryError
+from sysemu.kernel.memory import TraceeMemory
 
 if TYPE_CHECKING:
     from typing import Any
@@ -263,7 +263,7 @@ class NotifiedMemory(TraceeMemory):
 
     def _check(self) -> None:
         if not self._listener.is_valid(self._id):
-            raise TraceeMemoryError(errno.ESRCH, f"thread {self.tid} left the call")
+            raise self._error(errno.ESRCH, f"thread {self.tid} left the call")
 
     def read(self, address: int, size: int, *, partial: bool = False) -> bytes:
         """See :meth:`TraceeMemory.read`; raises ESRCH if the call is gone."""
