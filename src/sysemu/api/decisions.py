@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import enum
 import errno as errno_module
+import os
 from collections.abc import Callable
 
-from sysemu._typing import NamedTuple
+from sysemu._typing import TYPE_CHECKING, NamedTuple
+from sysemu.abi import syscall_by_name
 from sysemu.abi.errnos import MAX_ERRNO, is_error
 from sysemu.api.records import Record
+
+if TYPE_CHECKING:
+    from sysemu.abi import Abi
+
+_AT_FDCWD = -100
+_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 class Outcome(enum.Enum):
@@ -154,6 +162,14 @@ class OpenFile(Decision):
         self.path = path
         self.flags = flags
         self.mode = mode
+
+    def as_openat(self, abi: Abi) -> Rewrite:
+        """This answer as the ptrace backends carry it out: the call rewritten into an
+        ``openat`` of sysemu's copy of :attr:`path` (``AT_FDCWD``: the path is absolute), with
+        the flags and mode."""
+        path = os.fsencode(self.path) + b"\0"
+        args = (_AT_FDCWD & _MASK64, path, self.flags, self.mode)
+        return Rewrite(args, syscall_by_name("openat", abi).nr)
 
 
 class Defer(Decision):

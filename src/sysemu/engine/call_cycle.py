@@ -26,11 +26,9 @@ The kernel facts it is built on (Linux >= 4.8 ordering):
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable, Iterable
 
 from sysemu._typing import TYPE_CHECKING
-from sysemu.abi import syscall_by_name
 from sysemu.abi.errnos import RESTART_ERRNOS
 from sysemu.api.call import READ_AT_ENTRY, Call
 from sysemu.api.decisions import (
@@ -61,18 +59,7 @@ if TYPE_CHECKING:
     from sysemu.engine.holds import Holds
     from sysemu.engine.scratch import ScratchSpaces
 
-_MASK64 = 0xFFFF_FFFF_FFFF_FFFF
-AT_FDCWD = -100
 _EXECVE = native_number("execve")  # the child sysemu forks is always a native process
-
-
-def open_as_rewrite(call: Call, decision: OpenFile) -> Rewrite:
-    """:class:`OpenFile` for the ptrace backends: the call becomes an ``openat`` of sysemu's
-    own copy of the path (written in the thread's scratch slot, which the program's other
-    threads have no business writing), with the decision's flags and mode."""
-    path = os.fsencode(decision.path) + b"\0"
-    openat = syscall_by_name("openat", call.abi)
-    return Rewrite((AT_FDCWD & _MASK64, path, decision.flags, decision.mode), openat.nr)
 
 
 class CallCycle:
@@ -291,7 +278,7 @@ class CallCycle:
         elif isinstance(decision, Rewrite):
             self._rewrite(state, call, route, decision)
         elif isinstance(decision, OpenFile):
-            self._rewrite(state, call, route, open_as_rewrite(call, decision))
+            self._rewrite(state, call, route, decision.as_openat(call.abi))
         else:
             raise not_a_decision(call.name, route.registrations[0].handler, call.tid, decision)
         route.stats.count(decision.outcome)
@@ -575,15 +562,13 @@ class CallCycle:
             outcome, result = Outcome.FAILED, Result(value)
         else:
             outcome, result = Outcome.PASSED, None
-            state = self._tasks.get(tid)
-            if self._emulate_all and not at_exit and state is not None:
-                # PTRACE_SYSEMU skipped the call: passed, it must be made again, as _pass does
-                # (resumed as it was, it failed with ENOSYS).
-                self._run_after_all(state)
-                if route.observers:
-                    self._tell("call_finished", route.observers, call, outcome, result)
-                return
-        ptrace.cont(tid)
+        state = self._tasks.get(tid)
+        if result is None and self._emulate_all and not at_exit and state is not None:
+            # PTRACE_SYSEMU skipped the call: passed, it must be made again, as _pass does
+            # (resumed as it was, it failed with ENOSYS).
+            self._run_after_all(state)
+        else:
+            ptrace.cont(tid)
         if route.observers:
             self._tell("call_finished", route.observers, call, outcome, result)
 
