@@ -209,6 +209,18 @@ def print_backends(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
     return records
 
 
+def cell(
+    row: SparseRow, native: SparseRow, ratio: float | None
+) -> tuple[str, dict[str, float | None]]:
+    """One gap's cell of the path and trace tables (`` | µs [ratio] median``), and its
+    numbers for the JSON record."""
+    value = per_stop(row, native)
+    typical = per_stop(row, native, "call_median")
+    shown = f"[{ratio:.2f}]" if ratio is not None else ""
+    text = f" | {fmt(value, '.2f', 8)} {shown:>7} {fmt(typical, '.2f', 7)}"
+    return text, {"us_per_stop": value, "ratio": ratio, "median_call_us": typical}
+
+
 def print_paths(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
     """The path rows: µs per stop per gap, ratios to the floor reading the path, and what
     reading the path and the path condition add to a stop."""
@@ -246,16 +258,9 @@ def print_paths(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
                 if row.status is not None:
                     line += f" | {row.status}"
                     continue
-                value = per_stop(row, gap.path_native)
-                typical = per_stop(row, gap.path_native, "call_median")
                 ratio = None if role == "floor reads" else paired_ratio(row, reads, gap.path_native)
-                shown = f"[{ratio:.2f}]" if ratio is not None else ""
-                line += f" | {fmt(value, '.2f', 8)} {shown:>7} {fmt(typical, '.2f', 7)}"
-                record[f"gap_{gap.microseconds}_us"] = {
-                    "us_per_stop": value,
-                    "ratio": ratio,
-                    "median_call_us": typical,
-                }
+                text, record[f"gap_{gap.microseconds}_us"] = cell(row, gap.path_native, ratio)
+                line += text
             print(line)
             records.append(record)
     print()
@@ -331,19 +336,12 @@ def print_trace(gaps: list[Gap], n: int) -> list[dict[str, Any]]:
             if row.status is not None:
                 line += f" | {row.status}"
                 continue
-            value = per_stop(row, gap.path_native)
-            typical = per_stop(row, gap.path_native, "call_median")
             ratio = None
             if role != "strace" and strace.status is None:
                 ratio = paired_ratio(row, strace, gap.path_native)
                 ratios.append(ratio)
-            shown = f"[{ratio:.2f}]" if ratio is not None else ""
-            line += f" | {fmt(value, '.2f', 8)} {shown:>7} {fmt(typical, '.2f', 7)}"
-            record[f"gap_{gap.microseconds}_us"] = {
-                "us_per_call": value,
-                "ratio_to_strace": ratio,
-                "median_call_us": typical,
-            }
+            text, record[f"gap_{gap.microseconds}_us"] = cell(row, gap.path_native, ratio)
+            line += text
         print(line)
         records.append(record)
     within = sum(r is not None and r <= 1 for r in ratios)

@@ -141,13 +141,25 @@ def test_a_call_saved_enters_again_after_another_ran_in_its_place() -> None:
     assert (fake.reg("pc"), fake.reg("x8"), fake.reg("x0")) == (0x1000, 56, 0xFFFF_FF9C)
 
 
-class FakeRegsetsAndRequest(FakeRegsets):
-    """A 6.16 kernel: PTRACE_SET_SYSCALL_INFO too, which sets syscallno and x0..x5 as the
-    kernel does (and records that it was used)."""
+class FakeRegsetsCounted(FakeRegsets):
+    """A kernel before 6.16: register sets only, each request recorded."""
 
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[str] = []
+
+    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("getregset")
+        return super().get_regset(tid, note, buffer)
+
+    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
+        self.requests.append("setregset")
+        return super().set_regset(tid, note, buffer)
+
+
+class FakeRegsetsAndRequest(FakeRegsetsCounted):
+    """A 6.16 kernel: PTRACE_SET_SYSCALL_INFO too, which sets syscallno and x0..x5 as the
+    kernel does (and records that it was used)."""
 
     def set_syscall_call(self, tid: int, nr: int, args: object, *, seccomp: bool) -> bool:
         assert isinstance(args, list | tuple) and len(args) == 6
@@ -161,14 +173,6 @@ class FakeRegsetsAndRequest(FakeRegsets):
         self.requests.append("set_return")
         _Q.pack_into(self.regs, 0, value & ((1 << 64) - 1))
         return True
-
-    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
-        self.requests.append("getregset")
-        return super().get_regset(tid, note, buffer)
-
-    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
-        self.requests.append("setregset")
-        return super().set_regset(tid, note, buffer)
 
 
 def test_with_set_syscall_info_a_rewrite_and_a_result_are_one_request_each() -> None:
@@ -186,22 +190,6 @@ def test_with_set_syscall_info_a_rewrite_and_a_result_are_one_request_each() -> 
     assert arch.skip_and_continue(1, 9, 0x7)
     assert fake.requests == ["setregset", "setregset"]
     assert (fake.syscallno, fake.reg("x0")) == (-1, 9)
-
-
-class FakeRegsetsCounted(FakeRegsets):
-    """A kernel before 6.16: register sets only, each request recorded."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[str] = []
-
-    def get_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
-        self.requests.append("getregset")
-        return super().get_regset(tid, note, buffer)
-
-    def set_regset(self, tid: int, note: int, buffer: bytearray) -> bool:
-        self.requests.append("setregset")
-        return super().set_regset(tid, note, buffer)
 
 
 def test_without_set_syscall_info_changes_write_the_first_registers_alone() -> None:
