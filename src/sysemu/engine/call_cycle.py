@@ -562,8 +562,8 @@ class CallCycle:
             outcome, result = Outcome.FAILED, Result(value)
         else:
             outcome, result = Outcome.PASSED, None
-        state = self._tasks.get(tid)
-        if result is None and self._emulate_all and not at_exit and state is not None:
+        state = self._tasks.get(tid) if self._emulate_all and not at_exit else None
+        if outcome is Outcome.PASSED and state is not None:
             # PTRACE_SYSEMU skipped the call: passed, it must be made again, as _pass does
             # (resumed as it was, it failed with ENOSYS).
             self._run_after_all(state)

@@ -62,9 +62,10 @@ def killed_if_foreign(
     ``SIGSYS`` kill on the other backends is the kernel's, which sysemu is not told of."""
     if any(abi.audit_arch == audit_arch for abi in abis):
         return False
-    name = _command_name(pid)
+    tell = told is None or pid not in told
+    name = _command_name(pid) if tell else ""  # (read before the kill: then it is gone)
     kill_if_alive(pid)
-    if told is None or pid not in told:
+    if tell:
         if told is not None:
             told.add(pid)
         what = FOREIGN_CALLS.get(audit_arch, f"a system call of architecture {audit_arch:#x}")

@@ -393,8 +393,8 @@ class Tracer(CLoopServing):
         spinning = False
         # Spins that found their stop and spins that ran out, in the current window of
         # _SPIN_WINDOW spins; _SPIN_MISSES more out than found pauses the spinning for
-        # _SPIN_BACKOFF waits (as the C loop does: a spin that runs out kept a program on the
-        # same CPU from running).
+        # _SPIN_BACKOFF waits (as the C loop does, whose window counts stops: a spin that runs
+        # out kept a program on the same CPU from running).
         found = out = paused = 0
         while True:
             # Waiting for a stop by sleeping costs a cross-CPU wake-up of this process when the
