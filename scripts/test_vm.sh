@@ -20,7 +20,8 @@
 # pytest runs with -q -rfEs --timeout=900, then the arguments after -- (--timeout=300 wins;
 # another -q would hide pytest's closing counts line).
 # Everything emulated runs under nice -n 19. --env sets a variable for pytest inside
-# (SYSEMU_NO_SPEEDUPS=1: the Python loops, not the C ones).
+# (SYSEMU_NO_SPEEDUPS=1: the Python loops, not the C ones; SYSEMU_TEST_TIME_SCALE, by how much
+# the tests' hang limits grow: 10 under TCG, 1 under KVM).
 #
 # Environment: SYSEMU_VM_CACHE (default ~/.cache/sysemu-vm), SYSEMU_VM_TIMEOUT (seconds the
 # machine may run, default 10800), SYSEMU_VM_MEMORY (MiB, default 4096).
@@ -312,8 +313,12 @@ make_disk() {
     git ls-files -z --cached --others --exclude-standard |
         tar -C "$project" --null -T - -cf - | tar -C "$root/project" -xf -
     printf '%q ' "${pytest_args[@]}" >"$root/project/.vm-pytest-args"
-    : >"$root/project/.vm-env"
-    [ ${#vm_env[@]} -eq 0 ] || printf 'export %q\n' "${vm_env[@]}" >"$root/project/.vm-env"
+    # How much longer than on a real machine a test's hang limits are (tests/conftest.py):
+    # emulated (TCG), programs run 10-50 times slower. --env can set it too, and wins.
+    local scale=1
+    [ "$arch" = aarch64 ] || [ "$(choose_x86_accel)" = tcg ] && scale=10
+    echo "export SYSEMU_TEST_TIME_SCALE=$scale" >"$root/project/.vm-env"
+    [ ${#vm_env[@]} -eq 0 ] || printf 'export %q\n' "${vm_env[@]}" >>"$root/project/.vm-env"
     echo "sysemu-$arch" >"$root/etc/hostname"
     cat >"$root/sbin/sysemu-vm-init" <<'EOF'
 #!/bin/bash

@@ -15,6 +15,16 @@ import pytest
 PROGRAMS = Path(__file__).parent / "programs"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
+# How many times slower than a real machine this one is: scripts/test_vm.sh sets 10 in an
+# emulated (TCG) machine. Limits that tell a hang from a slow run grow by it; what a test
+# asserts does not.
+TIME_SCALE = float(os.environ.get("SYSEMU_TEST_TIME_SCALE", "1"))
+
+
+def hang_limit(seconds: float) -> float:
+    """``seconds``, a limit past which a run counts as hung, grown for a slow machine."""
+    return seconds * TIME_SCALE
+
 
 def _build(source: Path, output: Path, *flags: str) -> bool:
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -100,8 +110,9 @@ def gone(pid: int) -> bool:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> bool:
-    """Whether ``predicate`` comes true within ``timeout`` seconds (polled every 20 ms)."""
-    deadline = time.monotonic() + timeout
+    """Whether ``predicate`` comes true within ``timeout`` seconds, grown for a slow machine
+    (polled every 20 ms)."""
+    deadline = time.monotonic() + hang_limit(timeout)
     while time.monotonic() < deadline:
         if predicate():
             return True

@@ -21,15 +21,15 @@ from sysemu.abi import syscall_by_number
 from sysemu.engine.scratch import AREA_SIZE, SLOT_SIZE, ScratchSpaces, data_size, lay_out
 from sysemu.kernel.arch import host_arch_type
 
-from .conftest import PROGRAMS, Programs, build_go
+from .conftest import PROGRAMS, Programs, build_go, hang_limit
 
 SYSEMU = [sys.executable, "-m", "sysemu", "run"]
 PTRACE_BACKENDS = ["seccomp", "ptrace", "sysemu", "auto"]
 
 
-def sysemu(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def sysemu(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*SYSEMU, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*SYSEMU, *args], capture_output=True, text=True, timeout=hang_limit(120), check=False
     )
 
 
