@@ -55,8 +55,9 @@ _SECCOMP_STOP = ptrace.SIGTRAP | (ptrace.PTRACE_EVENT_SECCOMP << 8)
 _SYSCALL_STOP = ptrace.SYSCALL_STOP_SIG
 _STOP_SIGNALS = frozenset((signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 _WALL_NOHANG = ptrace.WALL | os.WNOHANG
-# The spin check of _loop_python, as the C loop makes it (kernel/csrc/ptrace_loop.c).
+# The spin checks of _loop_python, as the C loop makes them (kernel/csrc/ptrace_loop.c).
 _SPIN_WINDOW = 128
+_SPIN_CONTENDED = 4
 _SPIN_MISSES = 8
 _SPIN_BACKOFF = 4096
 _CHILD_EVENTS = {
@@ -78,6 +79,13 @@ OPTIONS = (
 )
 
 DEFAULT_SPIN_US = 20
+
+
+def _involuntary_switches() -> int:
+    """How many times the scheduler has preempted this thread (``ru_nivcsw``)."""
+    import resource  # noqa: PLC0415 (the Python loop's only: start-up does not pay for it)
+
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
 
 
 class Companion(Protocol):
@@ -392,10 +400,13 @@ class Tracer(CLoopServing):
         dispatch = self._dispatcher()
         spinning = False
         # Spins that found their stop and spins that ran out, in the current window of
-        # _SPIN_WINDOW spins; _SPIN_MISSES more out than found pauses the spinning for
-        # _SPIN_BACKOFF waits (as the C loop does, whose window counts stops: a spin that runs
-        # out kept a program on the same CPU from running).
+        # _SPIN_WINDOW spins. _SPIN_MISSES more out than found, or _SPIN_CONTENDED involuntary
+        # switches of this thread within the window (a spinning tracer preempted: it shares
+        # its CPU), pause the spinning for _SPIN_BACKOFF waits, as the C loop does (whose
+        # window counts stops: a spin that runs out kept a program on the same CPU from
+        # running).
         found = out = paused = 0
+        preempted = _involuntary_switches()
         while True:
             # Waiting for a stop by sleeping costs a cross-CPU wake-up of this process when the
             # stop comes, which on a VM is most of the price of a stop. While stops come fast
@@ -404,6 +415,8 @@ class Tracer(CLoopServing):
             try:
                 if paused:
                     paused -= 1
+                    if not paused:
+                        preempted = _involuntary_switches()
                     tid, status = waitpid(-1, ptrace.WALL)
                 elif spinning:
                     deadline = clock() + spin_ns
@@ -420,6 +433,11 @@ class Tracer(CLoopServing):
                         spinning = clock() - started < spin_ns
                     if out >= found + _SPIN_MISSES:
                         paused = _SPIN_BACKOFF
+                    elif found + out == _SPIN_WINDOW:
+                        switches = _involuntary_switches()
+                        if switches - preempted >= _SPIN_CONTENDED:
+                            paused = _SPIN_BACKOFF
+                        preempted = switches
                     if paused or found + out == _SPIN_WINDOW:
                         found = out = 0
                 elif spin_ns:
