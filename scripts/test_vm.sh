@@ -2,7 +2,8 @@
 # Run sysemu's test suite inside an emulated machine: a real arm64 kernel, or one of Debian's
 # x86-64 kernels, on an x86-64 Debian host.
 #
-#   scripts/test_vm.sh [--arch aarch64|x86_64] [--kernel 5.10|6.1|6.12] [--accel auto|kvm|tcg]
+#   scripts/test_vm.sh [--arch aarch64|x86_64] [--kernel 5.10|6.1|6.12|backports]
+#                      [--accel auto|kvm|tcg]
 #                      [--smoke] [--build-only] [--env NAME=VALUE]... [-- PYTEST_ARGS...]
 #
 # Builds (once, then cached) a Debian bookworm system for the architecture from Debian's
@@ -12,11 +13,12 @@
 # inside, runs ./setup.sh, prints `sysemu doctor`, runs pytest (the whole suite, the smoke
 # subset with --smoke, the arguments after --, or both), and prints pytest's summary.
 #   aarch64 (the default): the image's own kernel (6.1), qemu-system-aarch64 -M virt -cpu max
-#     (TCG: emulated, 10-50x slower than native).
+#     (TCG: emulated, 10-50x slower than native); or the kernel --kernel names, as on x86_64.
 #   x86_64: the kernel --kernel names (default 5.10), the newest of Debian's cloud kernels of
-#     that series (bullseye's 5.10, bookworm's 6.1, trixie's 6.12), downloaded once, booted with
-#     qemu-system-x86_64 and a small initramfs that loads its virtio modules. --accel auto uses
-#     KVM where a probe boot reaches init, TCG elsewhere.
+#     that series (bullseye's 5.10, bookworm's 6.1, trixie's 6.12; backports: the newest of
+#     trixie-backports, 7.3 on 2026-12-07), downloaded once, booted with qemu-system-x86_64 and
+#     a small initramfs that loads its virtio modules. --accel auto uses KVM where a probe boot
+#     reaches init, TCG elsewhere.
 # pytest runs with -q -rfEs --timeout=900, then the arguments after -- (--timeout=300 wins;
 # another -q would hide pytest's closing counts line).
 # Everything emulated runs under nice -n 19. --env sets a variable for pytest inside
@@ -42,7 +44,7 @@ cd "$(dirname "$0")/.."
 project=$PWD
 
 arch=aarch64
-kernel_series=5.10
+kernel_series=
 accel=auto
 suite=bookworm
 timeout_s=${SYSEMU_VM_TIMEOUT:-10800}
@@ -117,17 +119,23 @@ case $arch in
     aarch64)
         debian_arch=arm64 wheel_arch=aarch64 console=ttyAMA0
         packages+=,linux-image-arm64
+        case $kernel_series in
+            ''|5.10|6.1|6.12|backports) ;;
+            *) usage "--kernel takes 5.10, 6.1, 6.12 or backports (Debian's bullseye, bookworm, trixie, trixie-backports)" ;;
+        esac
         need mmdebstrap qemu-system-aarch64 qemu-aarch64-static mke2fs -- \
             mmdebstrap qemu-user-static qemu-system-arm e2fsprogs
+        [ -z "$kernel_series" ] || need depmod modprobe -- kmod
         ;;
     x86_64)
         debian_arch=amd64 wheel_arch=x86_64 console=ttyS0
         # kmod: the kernel loads its modules on demand through /sbin/modprobe (strace -yy's
         # socket details need inet_diag, tcp_diag and unix_diag, modules in Debian's kernels).
         packages+=,gcc-multilib,busybox-static,kmod
+        kernel_series=${kernel_series:-5.10}
         case $kernel_series in
-            5.10|6.1|6.12) ;;
-            *) usage "--kernel takes 5.10, 6.1 or 6.12 (Debian's bullseye, bookworm, trixie)" ;;
+            5.10|6.1|6.12|backports) ;;
+            *) usage "--kernel takes 5.10, 6.1, 6.12 or backports (Debian's bullseye, bookworm, trixie, trixie-backports)" ;;
         esac
         need mmdebstrap qemu-system-x86_64 mke2fs depmod modprobe -- \
             mmdebstrap qemu-system-x86 e2fsprogs kmod
@@ -206,36 +214,57 @@ EOF
 # Debian's apt, pointed at private lists, so that the host's own apt setup is left alone.
 kernel_apt() {
     local tool=$1; shift
-    local dir=$cache_root/x86_64-apt
+    local dir=$cache_root/$arch-apt
     "$tool" -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" "$@"
+        -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" \
+        -o APT::Architecture="$debian_arch" -o APT::Architectures="$debian_arch" "$@"
 }
 
-# The newest cloud kernel of the series: its vmlinuz, its modules, and an initramfs of the
-# image's busybox and the modules that reach the virtio disk (ext4 is built into the kernel).
-fetch_x86_kernel() {
-    local kdir=$cache_root/x86_64-kernel-$kernel_series
+# The newest cloud kernel of the series: its vmlinuz, its modules, and an initramfs of
+# Debian's static busybox and the modules that reach the virtio disk (ext4 is built into the
+# kernel).
+fetch_kernel() {
+    local kdir=$cache_root/$arch-kernel-$kernel_series
     if [ -f "$kdir/initrd.img" ]; then return; fi
-    local dir=$cache_root/x86_64-apt
+    local dir=$cache_root/$arch-apt
     mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
     local d=http://deb.debian.org/debian s=http://deb.debian.org/debian-security suite_of
     {
         for suite_of in bullseye bookworm trixie; do
             echo "deb $d $suite_of main"; echo "deb $s $suite_of-security main"
         done
+        echo "deb $d trixie-backports main"
     } >"$dir/sources.list"
-    echo "== downloading Debian's $kernel_series cloud kernel"
+    echo "== downloading Debian's $kernel_series cloud kernel for $debian_arch"
     kernel_apt apt-get update >"$dir/update.log" 2>&1 || fail "apt-get update failed: see $dir/update.log"
-    local version package
-    version=$(kernel_apt apt-cache madison linux-image-cloud-amd64 | awk '{print $3}' |
-        grep "^$kernel_series\." | sort -V | tail -n 1)
-    [ -n "$version" ] || fail "no linux-image-cloud-amd64 $kernel_series in Debian's lists"
-    package=$(kernel_apt apt-cache show "linux-image-cloud-amd64=$version" |
-        sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n 1)
+    local meta=linux-image-cloud-$debian_arch version
+    if [ "$kernel_series" = backports ]; then
+        version=$(kernel_apt apt-cache madison "$meta" | awk '$6 ~ /-backports\// {print $3}' |
+            sort -V | tail -n 1)
+    else
+        version=$(kernel_apt apt-cache madison "$meta" | awk '{print $3}' |
+            grep "^$kernel_series\." | sort -V | tail -n 1)
+    fi
+    [ -n "$version" ] || fail "no $meta $kernel_series in Debian's lists"
+    # The versioned image package, and (since 7.x) the packages it is split into: the kernel
+    # itself (linux-binary-*) and its modules (linux-modules-*).
+    # (Each answer is read whole first: a reader that stops early would end apt-cache with
+    # SIGPIPE, a failure under pipefail.)
+    local image packages=() shown
+    shown=$(kernel_apt apt-cache show "$meta=$version")
+    image=$(sed -n '/^Depends:/{p;q}' <<<"$shown" | grep -oE 'linux-image-[0-9][^ ,]*' || true)
+    [ -n "$image" ] || fail "$meta $version names no kernel package"
+    packages=("$image")
+    shown=$(kernel_apt apt-cache show "$image=$version")
+    packages+=($(sed -n '/^Depends:/{p;q}' <<<"$shown" |
+        grep -oE 'linux-(binary|modules)-[0-9][^ ,]*' | sort -u || true))
     rm -rf "$kdir"; mkdir -p "$kdir/deb" "$kdir/initramfs/bin" "$kdir/initramfs/lib"
-    (cd "$kdir/deb" && kernel_apt apt-get download "$package" >/dev/null 2>&1) ||
-        fail "cannot download $package"
-    dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
+    (cd "$kdir/deb" && kernel_apt apt-get download "${packages[@]/%/=$version}" \
+        busybox-static/bookworm >/dev/null 2>&1) ||
+        fail "cannot download ${packages[*]} busybox-static"
+    local deb
+    for deb in "$kdir"/deb/linux-*.deb; do dpkg-deb -x "$deb" "$kdir/root"; done
+    dpkg-deb -x "$kdir"/deb/busybox-static_*.deb "$kdir/busybox"
     # trixie's packages put the modules under /usr/lib, older ones under /lib.
     if [ -d "$kdir/root/usr/lib/modules" ]; then
         mkdir -p "$kdir/root/lib"; mv "$kdir/root/usr/lib/modules" "$kdir/root/lib/"
@@ -243,6 +272,7 @@ fetch_x86_kernel() {
     local release; release=$(basename "$(ls -d "$kdir"/root/lib/modules/*)")
     depmod -b "$kdir/root" "$release"
     local module
+    : >"$kdir/initramfs/modules"
     for module in $(modprobe -d "$kdir/root" -S "$release" --show-depends -a virtio_pci virtio_blk |
         awk '$1 == "insmod" && !seen[$2]++ {print $2}'); do
         case $module in
@@ -252,10 +282,7 @@ fetch_x86_kernel() {
         esac >"$kdir/initramfs/lib/$(basename "${module%.xz}" .zst)"
         basename "${module%.xz}" .zst >>"$kdir/initramfs/modules"
     done
-    tar -C "$kdir/initramfs" -xf "$cache/root.tar" ./usr/bin/busybox 2>/dev/null ||
-        tar -C "$kdir/initramfs" -xf "$cache/root.tar" ./bin/busybox
-    [ -f "$kdir/initramfs/bin/busybox" ] || mv "$kdir/initramfs/usr/bin/busybox" "$kdir/initramfs/bin/"
-    rm -rf "$kdir/initramfs/usr"
+    cp "$kdir/busybox/bin/busybox" "$kdir/initramfs/bin/busybox"
     cat >"$kdir/initramfs/init" <<'EOF'
 #!/bin/busybox sh
 # Load the virtio modules, mount the disk and hand over to it.
@@ -272,10 +299,38 @@ mount --move /dev /newroot/dev
 exec switch_root /newroot "${init:-/sbin/init}"
 EOF
     chmod 755 "$kdir/initramfs/init"
-    (cd "$kdir/initramfs" && find . | ./bin/busybox cpio -o -H newc 2>/dev/null) |
-        gzip -1 >"$kdir/initrd.img.part"
-    cp "$kdir"/root/boot/vmlinuz-* "$kdir/vmlinuz"
-    rm -rf "$kdir/deb" "$kdir/root/boot"
+    # A cpio archive ("newc") written by the host's Python: the busybox may be another
+    # architecture's, and the host may have no cpio.
+    python3 - "$kdir/initramfs" <<'NEWC' | gzip -1 >"$kdir/initrd.img.part"
+import os, sys
+root, out = sys.argv[1], sys.stdout.buffer
+def entry(name, mode, data=b"", ino=0):
+    fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0)
+    header = b"070701" + b"".join(b"%08X" % field for field in fields) + name.encode() + b"\0"
+    out.write(header + b"\0" * (-len(header) % 4) + data + b"\0" * (-len(data) % 4))
+ino = 0
+for directory, subdirectories, files in os.walk(root):
+    subdirectories.sort()
+    for name in [""] * (directory == root) + sorted(subdirectories) + sorted(files):
+        path = os.path.join(directory, name)
+        ino += 1
+        relative = os.path.relpath(path, root)
+        info = os.lstat(path)
+        data = b""
+        if os.path.islink(path):
+            data = os.readlink(path).encode()
+        elif os.path.isfile(path):
+            data = open(path, "rb").read()
+        entry(relative, info.st_mode, data, ino)
+entry("TRAILER!!!", 0)
+NEWC
+    # The kernel: /boot/vmlinuz-* in older packages, /lib/modules/RELEASE/vmlinuz since 7.x.
+    local vmlinuz
+    vmlinuz=$(ls "$kdir"/root/boot/vmlinuz-* "$kdir/root/lib/modules/$release/vmlinuz" 2>/dev/null || true)
+    vmlinuz=${vmlinuz%%$'\n'*}
+    [ -n "$vmlinuz" ] || fail "no vmlinuz in ${packages[*]}"
+    cp "$vmlinuz" "$kdir/vmlinuz"
+    rm -rf "$kdir/deb" "$kdir/busybox" "$kdir/root/boot" "$kdir/root/lib/modules/$release/vmlinuz"
     mv "$kdir/initrd.img.part" "$kdir/initrd.img"
 }
 
@@ -306,8 +361,8 @@ make_disk() {
     tar -C "$root" -xf "$cache/root.tar"
     mkdir -p "$root/opt/wheels" "$root/project"
     cp "$cache"/wheels/*.whl "$root/opt/wheels/"
-    if [ "$arch" = x86_64 ]; then
-        cp -a "$cache_root/x86_64-kernel-$kernel_series"/root/lib/modules "$root/usr/lib/"
+    if [ -n "$kernel_series" ]; then
+        cp -a "$cache_root/$arch-kernel-$kernel_series"/root/lib/modules "$root/usr/lib/"
     fi
     # The work tree as git sees it (tracked and untracked files, no build products).
     git ls-files -z --cached --others --exclude-standard |
@@ -369,18 +424,22 @@ EOF
 
 build_image
 download_wheels
-[ "$arch" = x86_64 ] && fetch_x86_kernel
+[ -z "$kernel_series" ] || fetch_kernel
 [ "$build_only" -eq 1 ] && { echo "== image, wheels and kernel ready under $cache_root"; finish 0; }
 
 work=$(mktemp -d /var/tmp/sysemu-vm.XXXXXX)
 make_disk "$work/root" "$work/disk.img"
 if [ "$arch" = aarch64 ]; then
-    cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -n 1)" "$work/vmlinuz"
-    cp "$(ls "$work"/root/boot/initrd.img-* | sort -V | tail -n 1)" "$work/initrd.img"
+    if [ -n "$kernel_series" ]; then
+        cp "$cache_root/aarch64-kernel-$kernel_series"/{vmlinuz,initrd.img} "$work/"
+    else
+        cp "$(ls "$work"/root/boot/vmlinuz-* | sort -V | tail -n 1)" "$work/vmlinuz"
+        cp "$(ls "$work"/root/boot/initrd.img-* | sort -V | tail -n 1)" "$work/initrd.img"
+    fi
     # pauth-impdef: the implementation-defined pointer authentication, cheap to emulate; the
     # architected QARMA algorithm costs TCG a large share of its time in every function return.
     machine=(qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on -accel tcg,thread=multi)
-    log=$cache/console.log
+    log=$cache/console${kernel_series:+-$kernel_series}.log
 else
     kdir=$cache_root/x86_64-kernel-$kernel_series
     cp "$kdir/vmlinuz" "$kdir/initrd.img" "$work/"
