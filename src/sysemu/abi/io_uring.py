@@ -58,3 +58,48 @@ IORING_REGISTER_FILES = 2
 IORING_REGISTER_EVENTFD = 4
 IORING_REGISTER_EVENTFD_ASYNC = 7
 """``io_uring_register`` opcodes whose argument is an array of ``nr_args`` fds."""
+
+# The other opcodes whose argument the trace decodes, and the layouts it reads for them.
+IORING_REGISTER_BUFFERS = 0
+IORING_REGISTER_FILES_UPDATE = 6
+IORING_REGISTER_PROBE = 8
+IORING_REGISTER_RESTRICTIONS = 11
+IORING_REGISTER_FILES2 = 13
+IORING_REGISTER_FILES_UPDATE2 = 14
+IORING_REGISTER_BUFFERS2 = 15
+IORING_REGISTER_BUFFERS_UPDATE = 16
+IORING_REGISTER_IOWQ_AFF = 17
+IORING_REGISTER_IOWQ_MAX_WORKERS = 19
+IORING_REGISTER_RING_FDS = 20
+IORING_UNREGISTER_RING_FDS = 21
+IORING_REGISTER_PBUF_RING = 22
+IORING_UNREGISTER_PBUF_RING = 23
+
+IORING_RESTRICTION_REGISTER_OP = 0
+IORING_RESTRICTION_SQE_OP = 1
+IORING_RESTRICTION_SQE_FLAGS_ALLOWED = 2
+IORING_RESTRICTION_SQE_FLAGS_REQUIRED = 3
+"""``struct io_uring_restriction.opcode``: what the union after it holds."""
+
+IO_URING_FILES_UPDATE = struct.Struct("<IIQ")
+"""``struct io_uring_files_update``: ``offset, resv, fds`` (a u64 address of ``nr_args``
+ints)."""
+IO_URING_PROBE = struct.Struct("<BBH3I")
+"""``struct io_uring_probe`` (16 bytes): ``last_op, ops_len, resv, resv2[3]``, then
+``ops[]`` of :data:`IO_URING_PROBE_OP`."""
+IO_URING_PROBE_OP = struct.Struct("<BBHI")
+"""``struct io_uring_probe_op`` (8 bytes): ``op, resv, flags, resv2``."""
+IO_URING_PROBE_MOST_OPS = 256
+"""The most ``ops`` a probe asks about that strace decodes (the kernel's own limit too)."""
+IO_URING_RESTRICTION = struct.Struct("<HBB3I")
+"""``struct io_uring_restriction`` (16 bytes): ``opcode``, a byte that is ``register_op``,
+``sqe_op`` or ``sqe_flags`` by the opcode, ``resv, resv2[3]``."""
+IO_URING_RSRC_REGISTER = struct.Struct("<IIQQQ")
+"""``struct io_uring_rsrc_register`` (32 bytes): ``nr, flags, resv2, data, tags``."""
+IO_URING_RSRC_UPDATE2 = struct.Struct("<IIQQII")
+"""``struct io_uring_rsrc_update2`` (32 bytes): ``offset, resv, data, tags, nr, resv2``."""
+IO_URING_RSRC_UPDATE = struct.Struct("<IIQ")
+"""``struct io_uring_rsrc_update`` (16 bytes): ``offset, resv, data`` (ring fds)."""
+IO_URING_BUF_REG = struct.Struct("<QIHH3Q")
+"""``struct io_uring_buf_reg`` (40 bytes): ``ring_addr, ring_entries, bgid, pad, resv[3]``
+(``pad`` is ``flags`` since Linux 6.7)."""

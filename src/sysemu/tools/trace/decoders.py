@@ -365,7 +365,7 @@ def _load_uring_rows() -> None:
         "io_uring_setup": (_U32, (uring.dec_uring_params, BOTH)),
         "io_uring_register": (_FD, (enum_of(xlat.IORING_REGISTER_OPCODES, "IORING_REGISTER_???"),
                                     ENTRY),
-                              (uring.dec_uring_register_arg, ENTRY), _U32),
+                              (uring.dec_uring_register_arg, BOTH), _U32),
     })
     # fmt: on
 

@@ -508,7 +508,8 @@ def _gid_array(ctx: Context, address: int, count: int) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-def _cpu_set(ctx: Context, address: int, size: int) -> str:
+def cpu_set(ctx: Context, address: int, size: int) -> str:
+    """``[0 1]``: the CPUs of the mask of ``size`` bytes at ``address``."""
     if size == 0:
         return "[]"
     data = ctx.fetch(address, size)
@@ -523,9 +524,9 @@ def dec_cpu_set_out(ctx: Context, value: int, _index: int) -> str:
     result = ctx.result
     if not ctx.succeeded or result is None or value == 0:
         return render.pointer(value)
-    return _cpu_set(ctx, value, result)
+    return cpu_set(ctx, value, result)
 
 
 def dec_cpu_set_in(ctx: Context, value: int, index: int) -> str:
     """``[0 1]``: the CPUs ``sched_setaffinity`` allows (the argument before is their size)."""
-    return _cpu_set(ctx, value, ctx.call.args.value(index - 1) & 0xFFFFFFFF) if value else "NULL"
+    return cpu_set(ctx, value, ctx.call.args.value(index - 1) & 0xFFFFFFFF) if value else "NULL"
