@@ -96,7 +96,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
         ("x = 1\n", "must define register(emu)"),
         (
             "def register(emu):\n    emu.on('write', fdd=2)(print)\n",
-            "write (x86_64) has no argument 'fdd' (it has: fd, buf, count)",
+            f"write ({os.uname().machine}) has no argument 'fdd' (it has: fd, buf, count)",
         ),
         ("import errno\ndef register(emu):\n    emu.on('write', fd='x')(print)\n", "TypeError"),
     ],
