@@ -203,21 +203,19 @@ def _probe(ctx: Context, address: int, count: int, *, exiting: bool) -> str | No
     if any(resv2):
         text += f", resv2={_hex_list(tuple(resv2))}"
     shown = min(ops_len, count) if exiting else count
-    ops: list[str] = []
-    for position in range(shown):
-        if position >= ctx.limit:
-            ops.append("...")
-            break
-        op, op_resv, flags, op_resv2 = IO_URING_PROBE_OP.unpack_from(
-            data, IO_URING_PROBE.size + position * IO_URING_PROBE_OP.size
-        )
-        item = f"{{op={_op_u(op)}" + (f", resv={_x(op_resv)}" if op_resv else "")
-        item += f", flags={render.flags(flags, xlat.IO_URING_OP_FLAGS, unknown='IO_URING_OP_???')}"
-        ops.append(item + (f", resv2={_x(op_resv2)}" if op_resv2 else "") + "}")
-    else:
-        if exiting and count < ops_len:
-            ops.append("...")
+    ops = [_probe_op(data, position) for position in range(min(shown, ctx.limit))]
+    if shown > ctx.limit or (exiting and count < ops_len):  # (the kernel has more to say)
+        ops.append("...")
     return f"{text}, ops=[{', '.join(ops)}]}}"
+
+
+def _probe_op(data: bytes, position: int) -> str:
+    """``{op=IORING_OP_NOP, flags=IO_URING_OP_SUPPORTED}``: the probe's ``position``-th op."""
+    offset = IO_URING_PROBE.size + position * IO_URING_PROBE_OP.size
+    op, resv, flags, resv2 = IO_URING_PROBE_OP.unpack_from(data, offset)
+    text = f"{{op={_op_u(op)}" + (f", resv={_x(resv)}" if resv else "")
+    text += f", flags={render.flags(flags, xlat.IO_URING_OP_FLAGS, unknown='IO_URING_OP_???')}"
+    return text + (f", resv2={_x(resv2)}" if resv2 else "") + "}"
 
 
 def _op_u(op: int) -> str:
