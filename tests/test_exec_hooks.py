@@ -48,7 +48,7 @@ def test_static_and_32_bit_programs_lose_the_vdso_too(programs: Programs, tmp_pa
     if not _build(PROGRAMS / "clock_reads.c", static, "-static"):
         pytest.skip("gcc -static does not work here (install libc6-dev)")
     assert _seen_reads(Emulator(vdso=False), str(static)) == [
-        "clock_gettime", "gettimeofday", "time",
+        "clock_gettime", "gettimeofday", TIME_CALL,
     ]  # fmt: skip
     seen = _seen_reads(Emulator(vdso=False), programs.m32("clock_reads"))
     # i386 glibc reads the clock with clock_gettime64 (gettimeofday and time through it too).

@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sysemu import Call, Emulator
+from sysemu.api.handlers import HandlerSet
 from sysemu.tools.time import VirtualClock, parse_time
+from sysemu.tools.time.calls import TimeCalls
 
 from .conftest import PROGRAMS, Programs, _build, build_go
 
@@ -297,3 +300,24 @@ def test_forks_keep_the_vdso_offset() -> None:
     # keeps its copy.
     result = run("--time", f"@{Y2030}", "--", "sh", "-c", "date +%s; (date +%s)")
     assert all(Y2030 <= value < Y2030 + 30 for value in seconds_read(result.stdout))
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_a_rate_registers_the_waits_the_machine_has(
+    monkeypatch: pytest.MonkeyPatch, machine: str
+) -> None:
+    """asm-generic machines (aarch64) have no time, select, poll, epoll_wait or alarm: their
+    libc reads the clock and waits with the others. ``--time-rate`` once failed there, before
+    anything ran, with "unknown syscall 'select' on this machine"."""
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(machine=machine))
+    handlers = HandlerSet()
+    TimeCalls(VirtualClock(rate=10)).install(handlers)
+    registered = {registration.syscall.name for registration in handlers._registrations}
+    everywhere = {"clock_gettime", "gettimeofday", "nanosleep", "clock_nanosleep", "ppoll",
+                  "pselect6", "epoll_pwait", "setitimer", "futex", "timerfd_settime"}  # fmt: skip
+    x86_only = {"time", "select", "_newselect", "poll", "epoll_wait", "alarm"}
+    assert everywhere <= registered
+    if machine == "x86_64":
+        assert x86_only <= registered
+    else:
+        assert not x86_only & registered

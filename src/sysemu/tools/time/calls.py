@@ -15,13 +15,18 @@ import math
 import struct
 from collections.abc import Callable
 
-from sysemu._typing import Protocol
+from sysemu._typing import TYPE_CHECKING, Protocol
 from sysemu.abi import Abi, abis_for_name
 from sysemu.api.call import Call
 from sysemu.api.conditions import HasBits, In, Ne
 from sysemu.api.decisions import Decision, Result
 from sysemu.api.handlers import HandlerSet
 from sysemu.tools.time.clock import CLOCK_MONOTONIC, CLOCK_REALTIME
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sysemu.api.routes import Handler
 
 _NS = 1_000_000_000
 TIMER_ABSTIME = 1  # clock_nanosleep, timer_settime; TFD_TIMER_ABSTIME has the same value
@@ -92,14 +97,22 @@ class TimeCalls:
         ids = self.clock.virtual_ids()
         scaled = self.clock.wait_rate != 1.0
         monotonic = CLOCK_MONOTONIC in ids
-        add = handlers.add
+
+        def add(names: str | list[str], handler: Handler, **options: Any) -> None:
+            # Only the calls this machine has: asm-generic ones (aarch64) have no time,
+            # select, poll, epoll_wait or alarm; their libc reads the clock and waits with
+            # the others.
+            present = [name for name in ([names] if isinstance(names, str) else names)
+                       if abis_for_name(name)]  # fmt: skip
+            if present:
+                handlers.add(present, handler, **options)
+
         # The reads only write the answer and emulate: the auto backend may answer them
         # through user notification, a cheaper stop than ptrace's.
         add(["clock_gettime", "clock_gettime64"], self.clock_gettime, which_clock=In(*ids),
             decides_only=True)  # fmt: skip
         add("gettimeofday", self.gettimeofday, decides_only=True)
-        if abis_for_name("time"):  # (asm-generic machines have none: libc asks clock_gettime)
-            add("time", self.time, decides_only=True)
+        add("time", self.time, decides_only=True)
         sleeps = ["clock_nanosleep", "clock_nanosleep_time64"]
         if scaled:
             add(sleeps, self.clock_nanosleep, needs_ptrace=True)
