@@ -95,9 +95,9 @@ def dec_uring_params(ctx: Context, value: int, index: int) -> str:
         shown = render.flags(flags, xlat.IORING_SETUP_FLAGS, unknown="IORING_SETUP_???")
         text = f"{{flags={shown}, sq_thread_cpu={_x(cpu)}, sq_thread_idle={idle}"
         if flags & IORING_SETUP_ATTACH_WQ:
-            text += f", wq_fd={ctx.fd(wq_fd - (1 << 32) if wq_fd >> 31 else wq_fd)}"
+            text += f", wq_fd={ctx.fd(_int32(wq_fd))}"
         if any(resv):
-            text += f", resv=[{', '.join(_x(field) for field in resv)}]"
+            text += f", resv={_hex_list(resv)}"
         return text
     text = ctx.saved.get(index, render.pointer(value))
     if not text.startswith("{"):
@@ -123,7 +123,7 @@ def _uring_params(ctx: Context, value: int, _index: int) -> object:
         "flags": flag_set(fields[2], xlat.IORING_SETUP_FLAGS),
         "sq_thread_cpu": fields[3],
         "sq_thread_idle": fields[4],
-        "wq_fd": fields[6] - (1 << 32) if fields[6] >> 31 else fields[6],
+        "wq_fd": _int32(fields[6]),
         "resv": list(fields[7:10]),
     }
     if ctx.succeeded:
@@ -155,6 +155,7 @@ def _hex_list(values: tuple[int, ...]) -> str:
 
 
 def _int32(value: int) -> int:
+    """A 32-bit field read unsigned, as the C ``int`` it is."""
     return value - (1 << 32) if value >> 31 else value
 
 
