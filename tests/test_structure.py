@@ -474,3 +474,37 @@ def test_the_architecture_check_catches_what_it_is_for(tmp_path: Path) -> None:
     )
     for line in negatives:
         assert not any(pattern.search(line) for pattern in ARCH_FACTS), line
+
+
+def _after_import(prelude: str, report: str) -> str:
+    code = f"import gc\n{prelude}\nimport sysemu\n{report}"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+
+
+def test_the_first_collections_after_importing_walk_only_new_objects() -> None:
+    """The package's objects are promoted unexamined: the young collections after the import
+    walk what was made since (at most the threshold's 700 and a few), not the thousands of
+    classes, functions and tables the import made (6,700 without the promotion)."""
+    largest, collections, enabled = _after_import(
+        "walked = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start'"
+        " and walked.append(len(gc.get_objects(generation=0))))",
+        "made = [[] for _ in range(2000)]\n"
+        "print(max(walked, default=0), len(walked), gc.isenabled())",
+    ).split()
+    assert enabled == "True"
+    assert int(collections) >= 2  # the collector ran on what was made afterwards
+    assert int(largest) < 1000
+
+
+def test_importing_keeps_the_importers_frozen_objects_frozen() -> None:
+    frozen = _after_import(
+        "kept = [[] for _ in range(500)]\ngc.freeze()", "print(gc.get_freeze_count())"
+    )
+    assert int(frozen) >= 500
+
+
+def test_importing_with_the_collector_off_leaves_it_off() -> None:
+    assert _after_import("gc.disable()", "print(gc.isenabled())") == "False"

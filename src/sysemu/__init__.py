@@ -23,8 +23,13 @@ import gc as _gc
 
 # Importing the package makes thousands of classes, functions and tables, containers that the
 # cyclic collector counts: it would run a dozen collections meanwhile, over a millisecond of
-# every start, to find no garbage. So it waits until the imports are done.
+# every start, to find no garbage. So it waits until the imports are done. Then the objects
+# are moved to the oldest generation unexamined (freeze, unfreeze), since the first young
+# collection after re-enabling would otherwise walk all of them, for another millisecond:
+# they live as long as the interpreter does. Not when the importer froze objects of its own:
+# unfreezing would thaw those too.
 _collecting = _gc.isenabled()
+_promote_unexamined = _gc.get_freeze_count() == 0
 _gc.disable()
 try:
     from sysemu._typing import TYPE_CHECKING
@@ -55,8 +60,11 @@ try:
     from sysemu.tools.tool import Tool, ToolOptions
 finally:
     if _collecting:
+        if _promote_unexamined:
+            _gc.freeze()
+            _gc.unfreeze()
         _gc.enable()
-    del _collecting
+    del _collecting, _promote_unexamined
 
 __version__ = "0.1.0"
 
