@@ -100,6 +100,31 @@ on_exit() {
     fi
 }
 trap on_exit EXIT
+# A signal to the script (kill, a CI stopping its job) reaches the long steps too. They run in
+# the background under `wait`, which a trapped signal interrupts: a command in the foreground
+# would hold the trap until it ended, and with no trap bash would die and leave mmdebstrap or
+# qemu running.
+child=
+on_signal() {
+    trap - INT TERM HUP
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
+    echo "test_vm: stopped by a signal" >&2
+    finish 130
+}
+trap on_signal INT TERM HUP
+until_done() {  # until_done OUTPUT COMMAND...: a long step, stdin empty, its output to OUTPUT
+    local output=$1
+    shift
+    "$@" </dev/null >"$output" 2>&1 &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    child=
+    return "$status"
+}
 now() { date +%s; }
 need() {  # need TOOL... -- PACKAGES: one line naming the packages when a tool is missing
     local tools=() tool
@@ -181,8 +206,8 @@ build_image() {
     echo "== building the $debian_arch image in $cache (once)"
     local start; start=$(now)
     rm -f "$cache/root.tar" "$cache/stamp"
-    nice -n 19 mmdebstrap --arch="$debian_arch" --variant=apt --format=tar --include="$packages" \
-        "${hook[@]}" "$suite" "$cache/root.tar.part" >"$cache/build.log" 2>&1 ||
+    until_done "$cache/build.log" nice -n 19 mmdebstrap --arch="$debian_arch" --variant=apt \
+        --format=tar --include="$packages" "${hook[@]}" "$suite" "$cache/root.tar.part" ||
         fail "mmdebstrap failed: see $cache/build.log"
     mv "$cache/root.tar.part" "$cache/root.tar"
     echo "$stamp" >"$cache/stamp"
@@ -457,10 +482,10 @@ rm -rf "$work/root"
 echo "== booting ${machine[*]}; console log: $log"
 start=$(now)
 status=0
-nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
+until_done "$log" nice -n 19 timeout "$timeout_s" "${machine[@]}" -smp 2 -m "$memory" \
     -nographic -no-reboot -nic none -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
     -append "root=/dev/vda rw console=$console loglevel=4 panic=-1 init=/sbin/sysemu-vm-init" \
-    -drive "file=$work/disk.img,format=raw,if=virtio" </dev/null >"$log" 2>&1 ||
+    -drive "file=$work/disk.img,format=raw,if=virtio" ||
     status=$?
 # (The firmware's screen codes can precede the first line of the machine on the same line.)
 # (grep -a: a test's output can put any byte on the console.)
