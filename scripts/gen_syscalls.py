@@ -679,14 +679,17 @@ class Resolver:
         for key in (f"{abi}:{entry}", f"{group}:{entry}", entry):
             if key in OVERRIDES:
                 return OVERRIDES[key]
-        proto = self.best(entry, group)
-        if proto is None and entry.startswith("compat_sys_"):
+        proto = None
+        if entry.startswith("compat_sys_") and BITS_PER_LONG[group] == 64:
             # x32 compat entry points keep the native call's arguments; only the layout of the
-            # pointed-to structures differs.
+            # pointed-to structures differs. (Until 6.17 compat.h declared its prototypes under
+            # CONFIG_COMPAT, which this build lacks; 7.x declares them unconditionally.)
             native = "sys_" + entry[len("compat_sys_") :]
             proto = self.best(native, group) or self.best(
                 re.sub(r"_time(32|64)$", "", native), group
             )
+        if proto is None:
+            proto = self.best(entry, group)
         if proto is None:
             raise LookupError(f"{abi}: no prototype for {entry}")
         names: Sequence[str | None] = [name for name, _ in proto.params]

@@ -198,3 +198,20 @@ def test_sigchld_times_are_read_where_the_kernel_puts_them() -> None:
     assert tracer._describe_siginfo(killed) == (
         "si_signo=SIGUSR1, si_code=SI_USER, si_pid=42, si_uid=1000"
     )
+
+
+def test_bpf_shows_the_three_arguments_strace_shows(tmp_path: Path) -> None:
+    """Linux 7.x gave bpf two more parameters (attr_common, size_common), which older kernels
+    ignore: the line shows the three strace shows, not what the registers happen to hold."""
+    from sysemu.abi import syscall_by_name  # noqa: PLC0415
+
+    bpf = syscall_by_name("bpf", machine_abis()[0])
+    assert len(bpf.params) == 5  # the table is the kernel's prototype
+    program = f"import ctypes; ctypes.CDLL(None).syscall({bpf.nr}, 99, 0, 0, 0x1234, 77)"
+    out = tmp_path / "trace.json"
+    result = trace("--trace=bpf", "--", sys.executable, "-c", program)
+    trace("--trace=bpf", "--json", "-o", str(out), "--", sys.executable, "-c", program)
+    assert "bpf(99, NULL, 0)" in result.stderr.splitlines()[0]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    (call,) = [record for record in records if record.get("name") == "bpf"]
+    assert call["args"] == {"cmd": 99, "attr": 0, "size": 0}

@@ -560,6 +560,6 @@ def abis_for_name(name: str, abis: Iterable[Abi] | None = None) -> tuple[Syscall
 
 
 def linux_version(abi: Abi | None = None) -> str:
-    """The Linux version (``"6.17"``) whose headers ``abi``'s table (default: the machine's
+    """The Linux version (``"7.3"``) whose headers ``abi``'s table (default: the machine's
     native ABI's) was generated from."""
     return _table(_native() if abi is None else abi).linux_version

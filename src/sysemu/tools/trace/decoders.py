@@ -407,10 +407,19 @@ an event of its own (``"event": "note"``). A ring's operations are carried out b
 workers, with no system call of the program's own to stop at."""
 
 
+# Calls whose prototype grew after strace settled how many arguments it shows: the first ones
+# only. (Linux 7.x gave bpf two more, attr_common and size_common, which older kernels ignore
+# and most programs leave holding whatever the registers held.)
+_SHOWN_FIRST = {"bpf": 3}
+
+
 def arg_decoders(name: str, params: tuple[Param, ...]) -> tuple[Arg, ...]:
     """The decoders of a syscall's arguments: its row, or one per parameter by kind."""
     if name.startswith(UNKNOWN_PREFIX):  # a number no table names: in hex, as strace does
         return tuple((dec_hex, ENTRY) for _param in params)
+    shown_first = _SHOWN_FIRST.get(name)
+    if shown_first is not None:
+        params = params[:shown_first]
     row = SYSCALLS.get(name)
     # A row is for the signature it was written for: an ABI whose call of the same name takes
     # other arguments gets the generic decoders.
