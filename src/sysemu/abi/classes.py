@@ -39,6 +39,8 @@ errors here, while strace skips them.
 Class membership is sysemu's own table below, written from the ``TD``/``TF``/``TN``... flags
 of strace's ``syscallent.h`` tables (strace 7.2; for the calls strace 6.1 also knows the
 classes are the same) and checked against the installed strace by ``tests/test_abi_classes.py``.
+Linux 7.3's ``fchroot``, newer than that strace, is ``%desc`` as ``fchdir`` is (it takes a
+descriptor, not a file name).
 Membership is by name, which holds for x86: where a name exists in several ABIs strace gives
 it the same classes in each. A class's members in one ABI are its names that ABI has.
 """
@@ -94,8 +96,8 @@ _CLASS_MEMBERS: dict[str, str] = {
         _llseek _newselect bpf cachestat close copy_file_range creat dup dup2 dup3
         epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait eventfd
         eventfd2 execveat faccessat faccessat2 fadvise64 fadvise64_64 fallocate fanotify_init
-        fanotify_mark fchdir fchmod fchmodat fchmodat2 fchown fchown32 fchownat fcntl fcntl64
-        fdatasync fgetxattr file_getattr file_setattr finit_module flistxattr flock
+        fanotify_mark fchdir fchmod fchmodat fchmodat2 fchown fchown32 fchownat fchroot fcntl
+        fcntl64 fdatasync fgetxattr file_getattr file_setattr finit_module flistxattr flock
         fremovexattr fsconfig fsetxattr fsmount fsopen fspick fstat fstat64 fstatat64 fstatfs
         fstatfs64 fsync ftruncate ftruncate64 futimesat getdents getdents64 getxattrat
         inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_uring_enter
