@@ -109,6 +109,18 @@ def gone(pid: int) -> bool:
         return True
 
 
+def sleeps_in_read(pid: int, fd: int) -> bool:
+    """Whether ``pid`` is in ``read(fd, ...)``, by ``/proc/PID/syscall`` (which numbers calls
+    as the machine does: x86-64's read is 0, aarch64's 63); False once it is gone."""
+    from sysemu.abi import syscall_by_name  # noqa: PLC0415 (the machine's native ABI)
+
+    try:
+        with open(f"/proc/{pid}/syscall") as syscall:
+            return syscall.read().startswith(f"{syscall_by_name('read').nr} {fd:#x} ")
+    except OSError:
+        return False
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10) -> bool:
     """Whether ``predicate`` comes true within ``timeout`` seconds, grown for a slow machine
     (polled every 20 ms)."""

@@ -34,17 +34,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysemu import Call, Decision, Emulator, Observer, Outcome, Result, RunTimeoutError
-from sysemu.abi import syscall_by_name
 from sysemu.engine.tracer import Tracer
 from sysemu.tools.trace import trace
 
-from .conftest import Programs, hang_limit, own_children, wait_until, x86_64_only
+from .conftest import (
+    Programs,
+    hang_limit,
+    own_children,
+    sleeps_in_read,
+    wait_until,
+    x86_64_only,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULES = ROOT / "examples" / "deny_and_fake.py"
 SYSEMU = [sys.executable, "-m", "sysemu"]
 TOKEN = "SYSEMU_RELIABILITY_TOKEN"
-READ_NUMBER = syscall_by_name("read").nr  # the machine's native ABI (x86-64: 0, aarch64: 63)
 RUN_TIMEOUT = hang_limit(60)  # far above any run here: reaching it is a hang, and kills the tree
 
 
@@ -376,9 +381,7 @@ def test_a_tracee_killed_from_outside_in_an_intercepted_read(
         first = process.stdout.readline()
         pid = int(first.split()[1])
         # In read(2) on its pipe, fd 3: stopped at the filter and resumed.
-        assert wait_until(
-            lambda: Path(f"/proc/{pid}/syscall").read_text().startswith(f"{READ_NUMBER} 0x3 ")
-        )
+        assert wait_until(lambda: sleeps_in_read(pid, 3))
         os.kill(pid, signal.SIGKILL)  # from this process: neither sysemu nor its tree
         out, _ = process.communicate(timeout=30)
     if where == "the root":

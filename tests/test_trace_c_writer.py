@@ -7,7 +7,6 @@ masking what differs from run to run: addresses, random bytes, process ids).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import pty
@@ -33,7 +32,7 @@ from sysemu.tools.trace import TraceObserver, decoders, decoders_structs, summar
 from sysemu.tools.trace import c_writer as c_writer_module
 from sysemu.tools.trace.context import value_only
 
-from .conftest import Programs
+from .conftest import Programs, sleeps_in_read
 
 pytestmark = pytest.mark.skipif(
     ptrace.CTraceWriter is None, reason="the C trace writer comes with the C accelerator"
@@ -321,9 +320,6 @@ def _merged(text: str) -> list[str]:
     return calls
 
 
-READ_NUMBER = syscall_by_name("read").nr  # the machine's native ABI
-
-
 def _processes() -> dict[int, tuple[int, str, str]]:
     """Every process's parent, name and state, from /proc/PID/stat."""
     found = {}
@@ -348,10 +344,9 @@ def _alarm_timeout_once_cat_reads(stop: threading.Event) -> None:
         for pid, (parent, name, state) in table.items():
             if name != "cat" or state != "S" or table.get(parent, (0, "", ""))[1] != "timeout":
                 continue
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/syscall") as syscall:
-                if syscall.read().startswith(f"{READ_NUMBER} 0x0 "):  # read of fd 0
-                    os.kill(parent, signal.SIGALRM)
-                    return
+            if sleeps_in_read(pid, 0):
+                os.kill(parent, signal.SIGALRM)
+                return
 
 
 def test_a_call_pending_in_c_when_its_thread_is_killed() -> None:
