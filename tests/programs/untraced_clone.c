@@ -1,8 +1,11 @@
 /* Makes children with CLONE_UNTRACED, by the raw calls argv[1] names ("clone", "clone3" or
  * "both", the default), as strace's test ioctl_nsfs does. Options after it: "newuser" makes
- * them in a new user namespace too (CLONE_NEWUSER, as ioctl_nsfs does); "wait" reads a byte
- * from stdin first (for a tracer to attach). A tracer that lets the flag stand loses the
- * child, which still carries the tracer's seccomp filter.
+ * them in a new user namespace too (CLONE_NEWUSER, as ioctl_nsfs does); "wait" first reads
+ * stdin byte by byte (for a tracer to attach): each "p" is answered with a line
+ * "probe: getuid=N" (so a test can see when a tracer that fakes getuid is deciding the calls:
+ * being seized is not enough, a call made before its first stop goes unseen), and any other
+ * byte starts the children. A tracer that lets the flag stand loses the child, which still
+ * carries the tracer's seccomp filter.
  *
  * Each child makes a few calls (getuid, getpid, openat and close of /dev/null, write) and
  * reports them in one line; it exits 0 when none of them failed. The parent waits for it
@@ -83,7 +86,14 @@ int main(int argc, char **argv) {
             extra = CLONE_NEWUSER;
         } else if (strcmp(argv[i], "wait") == 0) {
             char byte;
-            if (read(0, &byte, 1) != 1) return 2;
+            for (;;) {
+                if (read(0, &byte, 1) != 1) return 2;
+                if (byte != 'p') break;
+                char line[64];
+                long uid = syscall(SYS_getuid);
+                int length = snprintf(line, sizeof line, "probe: getuid=%ld\n", uid);
+                if (write(1, line, (size_t)length) != length) return 2;
+            }
         } else {
             return 2;
         }

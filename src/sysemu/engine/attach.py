@@ -58,9 +58,6 @@ class Attacher:
         tracer.check_alarm()  # (before anything is seized)
         seized = _seize_threads(pid)
         tracer.take(dict.fromkeys(seized, pid), pid)
-        for tid in seized:
-            # A stop, so that the loop can resume each with PTRACE_SYSCALL.
-            ptrace.interrupt(tid)
         return tracer.serve(self._detach_all)
 
     def _detach_all(self) -> None:
@@ -70,8 +67,10 @@ class Attacher:
 
 
 def _seize_threads(pid: int) -> set[int]:
-    """Seize every thread of ``pid``; raises AttachError (with every thread it seized let go
-    again) if one cannot be."""
+    """Seize every thread of ``pid`` and interrupt it at once, so that the loop can resume
+    it with PTRACE_SYSCALL: its calls are unseen until that first stop, so the moment is kept
+    short (not the time it takes to seize the others). Raises AttachError (with every thread
+    it seized let go again) if one cannot be seized."""
     seized: set[int] = set()
     # Threads may be created while we seize: scan until a pass finds no new one (new
     # threads of seized ones are followed by the kernel itself, TRACECLONE).
@@ -90,6 +89,7 @@ def _seize_threads(pid: int) -> set[int]:
                 message = f"cannot attach to {pid}: {os.strerror(code)}"
                 raise AttachError(code, message) from error
             seized.add(tid)
+            ptrace.interrupt(tid)
 
 
 def _detach(tids: list[int], gone: Callable[[int, int | None], None]) -> None:
