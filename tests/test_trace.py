@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sysemu.abi import syscall_by_name
 from sysemu.abi.abi import machine_abis
 from sysemu.tools.trace import render, tracer
 
@@ -203,8 +204,6 @@ def test_sigchld_times_are_read_where_the_kernel_puts_them() -> None:
 def test_bpf_shows_the_three_arguments_strace_shows(tmp_path: Path) -> None:
     """Linux 7.x gave bpf two more parameters (attr_common, size_common), which older kernels
     ignore: the line shows the three strace shows, not what the registers happen to hold."""
-    from sysemu.abi import syscall_by_name  # noqa: PLC0415
-
     bpf = syscall_by_name("bpf", machine_abis()[0])
     assert len(bpf.params) == 5  # the table is the kernel's prototype
     program = f"import ctypes; ctypes.CDLL(None).syscall({bpf.nr}, 99, 0, 0, 0x1234, 77)"
