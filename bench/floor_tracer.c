@@ -6,7 +6,7 @@
  * sysemu makes: one waitpid, one PTRACE_GET_SYSCALL_INFO, for "emulate" two POKEUSERs
  * (orig_rax = -1, rax = 42424242), one PTRACE_CONT. "none" installs no filter. Follows forks,
  * clones and execs; re-injects signals; no group-stop handling (benchmarks do not stop).
- * "+spin" polls waitpid(WNOHANG) for up to 20 µs while stops come fast, as sysemu does by
+ * "+spin" polls waitpid(WNOHANG) for up to 250 µs while stops come fast, as sysemu does by
  * default, so that sysemu's polling is compared with a C tracer that polls too.
  * "+path" also copies the NUL-terminated string at the call's second argument (openat's
  * pathname) out of the program at every stop, with process_vm_readv up to the end of its page
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int emulate = strncmp(argv[1], "emulate", 7) == 0, filter = strncmp(argv[1], "none", 4) != 0;
-    long long spin_ns = strstr(argv[1], "+spin") ? 20000 : 0;
+    long long spin_ns = strstr(argv[1], "+spin") ? 250000 : 0;
     int read_path = strstr(argv[1], "+path") != NULL;
     long unreadable = 0; /* paths that could not be read: the run then fails */
     int spinning = 0;

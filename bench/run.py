@@ -861,7 +861,7 @@ def print_backends(
         " [med] = the\n  ratio of the two medians shown; start = sysemu's start-up over"
         " native's\n"
         "  the floors sleep in waitpid (or poll); sysemu's ptrace loop (seccomp, ptrace, sysemu)"
-        " first polls\n  for up to 20 µs when it may use more than one CPU: unpinned only"
+        " first polls\n  for up to 250 µs when it may use more than one CPU: unpinned only"
         " (see the polling floor above)"
     )
     print()

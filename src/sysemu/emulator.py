@@ -59,7 +59,7 @@ class Emulator:
 
     ``spin_us``: while stops come fast, the tracer polls for the next one for up to this many
     microseconds instead of sleeping, which saves a cross-CPU wake-up per stop (the bulk of a
-    stop's cost on virtual machines) for that much CPU time. The default is 20 when sysemu may
+    stop's cost on virtual machines) for that much CPU time. The default is 250 when sysemu may
     run on more than one CPU and 0 otherwise; 0 turns it off.
 
     ``seed`` makes :meth:`inject`'s ``probability`` reproducible. ``handler_timeout`` (seconds)

@@ -242,7 +242,7 @@ def _add_handler_options(
         default=None,
         metavar="N",
         help="poll up to N µs for the next stop instead of sleeping while stops come fast "
-        "(default 20 on more than one CPU; 0: never)",
+        "(default 250 on more than one CPU; 0: never)",
     )
 
 

@@ -78,7 +78,13 @@ OPTIONS = (
     | ptrace.PTRACE_O_EXITKILL
 )
 
-DEFAULT_SPIN_US = 20
+# Longer than the gaps between the calls of most traced programs (tar has one every ~45 µs,
+# bench/sparse.py's loops every 50-200 µs): a poll that finds its stop saves the cross-CPU
+# wake-up, 50-60 µs on this project's VM; a 20 µs budget caught only the exits of calls, and
+# a traced openat cost more than under strace. What a long poll risks is bounded by the
+# checks in _loop_python (and ptrace_loop.c): it stops at once when it is preempted, and
+# after a few polls that ran out.
+DEFAULT_SPIN_US = 250
 
 
 def _involuntary_switches() -> int:
@@ -139,7 +145,7 @@ class Tracer(CLoopServing):
         the program beside the wait loop (:class:`Companion`; with ``Stops.FILTER`` only).
 
         ``spin_us``: how long the loop may poll for the next stop instead of sleeping, while
-        stops come faster than that (``None``: 20 µs when this process may run on more than one
+        stops come faster than that (``None``: 250 µs when this process may run on more than one
         CPU, else 0; 0 never polls). Polling trades that much CPU time per stop for the
         cross-CPU wake-up a sleeping tracer pays, which dominates the cost of a stop on VMs."""
         if spin_us is None:
@@ -424,14 +430,18 @@ class Tracer(CLoopServing):
                         tid, status = waitpid(-1, _WALL_NOHANG)
                         if tid or clock() > deadline:
                             break
+                    contended = False
                     if tid:
                         found += 1
                     else:
+                        # A spin that ran out cost its whole budget: the window's contention
+                        # check is made now, not at the window's end (see ptrace_loop.c).
                         out += 1
+                        contended = _involuntary_switches() - preempted >= _SPIN_CONTENDED
                         started = clock()
                         tid, status = waitpid(-1, ptrace.WALL)
                         spinning = clock() - started < spin_ns
-                    if out >= found + _SPIN_MISSES:
+                    if contended or out >= found + _SPIN_MISSES:
                         paused = _SPIN_BACKOFF
                     elif found + out == _SPIN_WINDOW:
                         switches = _involuntary_switches()
