@@ -20,6 +20,7 @@ PACKAGE = Path(sysemu.__file__).parent
 # Lowest first. A module may import sysemu modules of its own layer or lower ones only.
 LAYERS = {
     "_typing": 0,
+    "_contexts": 0,
     "abi": 0,
     "kernel": 1,
     "api": 2,

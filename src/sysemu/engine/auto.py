@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import _socket
 import _thread
-import contextlib
 import os
 import select
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from sysemu._typing import TYPE_CHECKING
 from sysemu.api.routes import CompiledHandlers
@@ -86,42 +85,70 @@ class NotificationCompanion:
             flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
         return self._theirs.fileno(), flags
 
-    @contextlib.contextmanager
     def beside(
         self, root: int, policy: FailurePolicy, timeout: float | None, serial: LockType | None
-    ) -> Iterator[None]:
+    ) -> _Answering:
         """Receive the listener and answer it from a second thread while the block runs,
         holding ``serial`` while a notification runs Python code (as the tracer does for
         its stops): the two threads run the handlers one at a time."""
         ours, theirs = self._ours, self._theirs
         assert ours is not None and theirs is not None  # spawn_arguments() came first
-        theirs.close()  # so that a child that fails first gives an end of file
         supervisor = NotifySupervisor(self._compiled, check=False, policy=policy, serial=serial)
         supervisor.root = root
-        stop_reading, stop_writing = os.pipe2(os.O_CLOEXEC)
-        answering: LockType | None = None  # held until the notification thread is done
+        return _Answering(supervisor, ours, theirs, timeout)
+
+
+class _Answering:
+    """The block of :meth:`NotificationCompanion.beside`: entering it receives the listener
+    and starts the thread that answers it; leaving it ends that thread. (A class, not a
+    ``contextlib.contextmanager``: importing contextlib costs every such run ~0.8 ms.)"""
+
+    def __init__(
+        self,
+        supervisor: NotifySupervisor,
+        ours: _socket.socket,
+        theirs: _socket.socket,
+        timeout: float | None,
+    ) -> None:
+        self._supervisor = supervisor
+        self._ours, self._theirs = ours, theirs
+        self._timeout = timeout
+        self._stop_reading = self._stop_writing = -1
+        self._answering: LockType | None = None  # held until the notification thread is done
+
+    def __enter__(self) -> None:
+        self._theirs.close()  # so that a child that fails first gives an end of file
+        self._stop_reading, self._stop_writing = os.pipe2(os.O_CLOEXEC)
         try:
             # The child is seized: its stops (the exec, a failure) are collected by the
             # tracer's loop, so only the socket is read here; an end of file means the child
             # failed before it could send the listener. A child that never sends it is killed
             # by the loop's own timeout.
             try:
-                listener_fd = receive_listener(ours, timeout)
+                listener_fd = receive_listener(self._ours, self._timeout)
             except TimeoutError:
                 listener_fd = None
             if listener_fd is not None:
                 listener = Listener(listener_fd)
                 listener.wake_up_on_caller_cpu()
-                answering = _start_thread(
+                supervisor, stop_reading = self._supervisor, self._stop_reading
+                self._answering = _start_thread(
                     lambda: _answer_until_hangup(supervisor, listener, stop_reading)
                 )
-            yield
-        finally:
-            os.write(stop_writing, b"x")
-            if answering is not None and answering.acquire(timeout=10):
-                answering.release()
-            os.close(stop_writing)
-            os.close(stop_reading)
+        except BaseException:
+            self._end()
+            raise
+
+    def __exit__(self, *exception: object) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        os.write(self._stop_writing, b"x")
+        answering = self._answering
+        if answering is not None and answering.acquire(timeout=10):
+            answering.release()
+        os.close(self._stop_writing)
+        os.close(self._stop_reading)
 
 
 def companion_for(compiled: CompiledHandlers) -> NotificationCompanion | None:

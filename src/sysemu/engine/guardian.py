@@ -19,12 +19,12 @@ program and stays its parent:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import struct
 from collections.abc import Callable, Mapping, Sequence
 
+from sysemu._contexts import suppress
 from sysemu._typing import TYPE_CHECKING
 from sysemu.engine.spawn import Spawned, exec_child
 from sysemu.kernel.raw import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, prctl
@@ -66,7 +66,7 @@ def kill_descendants(root: int) -> None:
     """SIGKILL every process descended from ``root`` (not ``root`` itself), children before
     their parents: a parent killed first would hand its children to a reaper out of sight."""
     for pid in reversed(descendants(root)[1:]):
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -84,7 +84,7 @@ class GuardedProgram(Spawned):
         """Kill the whole tree: its processes now, and the guardian goes on killing any that
         a fork added meanwhile until none is left."""
         kill_descendants(self.guardian)
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(self.guardian, signal.SIGTERM)
 
     def wait(self) -> int:
@@ -190,16 +190,16 @@ def _guard(
         saved = {}
         for number in signal.valid_signals():
             if number not in _KEPT:  # (glibc's own two real-time signals refuse: left alone)
-                with contextlib.suppress(OSError, ValueError):
+                with suppress(OSError, ValueError):
                     saved[number] = signal.signal(number, signal.SIG_IGN)
         program_filter = make_filter((supervisor, os.getpid()))
         program = os.fork()
         if program == 0:
             for number, handler in saved.items():
-                with contextlib.suppress(OSError, ValueError, TypeError):
+                with suppress(OSError, ValueError, TypeError):
                     signal.signal(number, signal.SIG_DFL if handler is None else handler)
             exec_child(filter_=program_filter, **child)  # type: ignore[arg-type]
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             os.write(report, _PID.pack(program))
         # Hold nothing of sysemu's: the caller's pipes, the listener's socket, the program's
         # go-ahead and error pipes, which tell sysemu of their end by being closed.
@@ -222,7 +222,7 @@ def _guard(
         if program == 0 and not isinstance(error, _TreeMustEndError):
             # Not started: sysemu reads why where the program's own errors go.
             message = f"{getattr(error, 'errno', 0) or 0}:{error}".encode(errors="replace")
-            with contextlib.suppress(OSError, TypeError):
+            with suppress(OSError, TypeError):
                 os.write(child["error_write"], message)  # type: ignore[arg-type]
             os._exit(127)
         _end_tree(program, report, reported)
@@ -258,7 +258,7 @@ def _end_tree(program: int, report: int, reported: bool) -> None:
 
 
 def _report_status(report: int, status: int) -> bool:
-    with contextlib.suppress(OSError):  # sysemu is gone: nobody to tell
+    with suppress(OSError):  # sysemu is gone: nobody to tell
         os.write(report, _STATUS.pack(status))
     return True
 

@@ -20,7 +20,6 @@ read (TOCTOU): decisions that depend on pointed-to data are not a security bound
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import os
@@ -28,6 +27,7 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 
+from sysemu._contexts import suppress
 from sysemu._typing import TYPE_CHECKING
 from sysemu.abi import is_error
 from sysemu.api.call import Call
@@ -403,7 +403,7 @@ class NotifySupervisor:
         stats = route.stats
         stats.stops += 1
         if self._policy.fatal is not None:  # a process the first kill missed (forked meanwhile)
-            with contextlib.suppress(ProcessLookupError):
+            with suppress(ProcessLookupError):
                 os.kill(call.pid, signal.SIGKILL)
             listener.respond(notification_id, error=-errno.EPERM)
             return
@@ -532,14 +532,14 @@ class NotifySupervisor:
             # could otherwise see its child fail and go on before the guardian reaches it.
             # (The guardian is a subreaper: the root's children stay within its reach.)
             if root > 0:
-                with contextlib.suppress(ProcessLookupError):
+                with suppress(ProcessLookupError):
                     os.kill(root, signal.SIGKILL)
             self._program.end()
             return
         if root <= 0:  # not started: kill(0) would hit our own process group
             return
         kill_descendants(root)
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.kill(root, signal.SIGKILL)
 
     def _result(self, status: int) -> RunResult:

@@ -10,10 +10,10 @@ path argument's resolution and every hidden or read-only check happen before thi
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 
+from sysemu._contexts import suppress
 from sysemu.api.call import AT_FDCWD, Call
 from sysemu.api.decisions import Decision
 from sysemu.tools.vfs import binfmt
@@ -115,7 +115,7 @@ class ExecRewriter:
         loader = self.paths.to_host(resolved)
         if not os.path.isfile(loader):
             return None  # none: the kernel's ENOENT, or the host's file
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             if os.path.samefile(loader, virtual):
                 return None  # the file the kernel finds on the host
         self.loaders.add(loader)

@@ -8,10 +8,10 @@ the path map or the handlers that point the program at these files.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 
+from sysemu._contexts import suppress
 from sysemu._typing import TYPE_CHECKING
 from sysemu.api.call import Call
 from sysemu.api.decisions import Result, ResultHook
@@ -74,7 +74,7 @@ def removing(files: list[str]) -> ResultHook:
 
     def remove(_result: Result) -> None:
         for file in files:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.unlink(file)
 
     return remove
