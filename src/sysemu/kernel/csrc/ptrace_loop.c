@@ -32,9 +32,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "arch.h"
 #include "calls.h"
@@ -79,27 +77,22 @@ static int ptrace_spinning;
  * call, so those spins find their stop and the misses alone never stop the spinning). */
 static int spin_window, spin_backoff, spins_found, spins_out;
 static long spin_preempted = -1; /* ru_nivcsw at the start of the window (-1: unknown) */
-static long spin_thread;          /* whose count that is: a run may wait on any thread */
 
 static long involuntary_switches(void) {
     struct rusage usage;
     return getrusage(RUSAGE_THREAD, &usage) == 0 ? usage.ru_nivcsw : -1;
 }
 
-static void start_counting_switches(void) {
-    spin_preempted = involuntary_switches();
-    spin_thread = syscall(SYS_gettid);
+/* Whether the count `now` is SPIN_CONTENDED or more past the window's start. */
+static int contended_at(long now) {
+    return now >= 0 && spin_preempted >= 0 && now - spin_preempted >= SPIN_CONTENDED;
 }
 
-/* Whether this thread was preempted SPIN_CONTENDED times since the window began (the first
- * call on a thread only starts counting). */
+/* The check of a spin that ran out; the first one of a ptrace_serve call starts the count. */
 static int spin_contended(void) {
-    if (spin_preempted < 0 || spin_thread != syscall(SYS_gettid)) {
-        start_counting_switches();
-        return 0;
-    }
     long now = involuntary_switches();
-    return now >= 0 && now - spin_preempted >= SPIN_CONTENDED;
+    if (spin_preempted < 0) spin_preempted = now;
+    return contended_at(now);
 }
 
 /* After each stop waited for with a spin budget: the contention check above. */
@@ -107,14 +100,15 @@ static void count_spin_window(void) {
     if (spin_backoff > 0) {
         if (--spin_backoff == 0) {
             spin_window = 0;
-            start_counting_switches();
+            spin_preempted = involuntary_switches();
         }
         return;
     }
     if (++spin_window < SPIN_WINDOW) return;
     spin_window = 0;
-    if (spin_contended()) spin_backoff = SPIN_BACKOFF;
-    start_counting_switches();
+    long now = involuntary_switches();
+    if (contended_at(now)) spin_backoff = SPIN_BACKOFF;
+    spin_preempted = now;
     spins_found = spins_out = 0;
 }
 
@@ -564,6 +558,7 @@ static PyObject *ptrace_serve_loop(const struct ptrace_config *config) {
 static PyObject *sp_ptrace_serve(PyObject *self, PyObject *config_object) {
     struct ptrace_config config;
     if (ptrace_config_read(config_object, &config) < 0) return NULL;
+    spin_preempted = -1; /* a count of this thread's: the next call may come from another */
     PyObject *result = counters_flushed(ptrace_serve_loop(&config));
     ptrace_config_clear(&config);
     return result;
